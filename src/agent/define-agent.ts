@@ -1,0 +1,122 @@
+import { KeelError } from '../core/index.js';
+import type { ModelAdapterV1 } from '../model/index.js';
+import type { Tool } from '../tools/index.js';
+import { resolveLimits, type RunLimits } from './limits.js';
+
+export interface AgentDefinition {
+  readonly name: string;
+  readonly description?: string;
+  readonly model: ModelAdapterV1;
+  /** Trusted instructions: the system prompt. */
+  readonly instructions: string;
+  readonly tools?: readonly Tool[];
+  readonly limits?: Partial<RunLimits>;
+  /** Cap on output tokens per model call; also used by the pre-flight budget check. */
+  readonly maxOutputTokens?: number;
+}
+
+/** A validated, immutable agent. Modifiers return a new agent. */
+export interface Agent {
+  readonly name: string;
+  readonly description: string;
+  readonly model: ModelAdapterV1;
+  readonly instructions: string;
+  readonly tools: readonly Tool[];
+  readonly limits: RunLimits;
+  readonly maxOutputTokens: number | undefined;
+  tool(name: string): Tool | undefined;
+  withTool(tool: Tool): Agent;
+  withModel(model: ModelAdapterV1): Agent;
+  withLimits(limits: Partial<RunLimits>): Agent;
+}
+
+const AGENT_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+
+/**
+ * Define an agent. Invalid definitions throw a `KeelError` (`invalid_definition`) naming the
+ * field, at definition time.
+ *
+ * ```ts
+ * const refunds = defineAgent({
+ *   name: 'refunds',
+ *   model: simulator({ script: [{ text: 'Refund issued.' }] }),
+ *   instructions: 'You handle refund requests.',
+ *   tools: [lookupOrder, issueRefund],
+ *   limits: { maxIterations: 8, maxCostUsd: 0.05 },
+ * });
+ * ```
+ */
+export function defineAgent(definition: AgentDefinition): Agent {
+  const where = `defineAgent(${typeof definition.name === 'string' ? JSON.stringify(definition.name) : '?'})`;
+  const fail = (field: string, problem: string): never => {
+    throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);
+  };
+  if (typeof definition.name !== 'string' || !AGENT_NAME.test(definition.name)) {
+    fail('name', 'must be lowercase letters, digits, _ or -, starting with a letter (at most 64)');
+  }
+  const model = definition.model as Partial<ModelAdapterV1> | undefined;
+  if (
+    typeof model !== 'object' ||
+    model.specificationVersion !== 'v1' ||
+    typeof model.doGenerate !== 'function'
+  ) {
+    fail('model', 'must be a ModelAdapterV1 (for example simulator(...) or openaiChat(...))');
+  }
+  if (typeof definition.instructions !== 'string' || definition.instructions.trim() === '') {
+    fail('instructions', 'must be a non-empty string');
+  }
+  const tools: readonly Tool[] = definition.tools ?? [];
+  if (!Array.isArray(definition.tools ?? [])) fail('tools', 'must be an array of tools from defineTool');
+  const seen = new Set<string>();
+  tools.forEach((tool, index) => {
+    if (
+      typeof tool !== 'object' ||
+      typeof tool.run !== 'function' ||
+      typeof tool.spec !== 'object'
+    ) {
+      fail(`tools[${index}]`, 'must be a tool from defineTool');
+    }
+    if (seen.has(tool.name)) fail(`tools[${index}]`, `repeats the tool name "${tool.name}"`);
+    seen.add(tool.name);
+  });
+  if (
+    definition.maxOutputTokens !== undefined &&
+    (!Number.isInteger(definition.maxOutputTokens) || definition.maxOutputTokens <= 0)
+  ) {
+    fail('maxOutputTokens', 'must be a positive integer');
+  }
+  return build({
+    name: definition.name,
+    description: definition.description ?? '',
+    model: definition.model,
+    instructions: definition.instructions,
+    tools: Object.freeze([...tools]),
+    limits: resolveLimits(where, definition.limits),
+    maxOutputTokens: definition.maxOutputTokens,
+  });
+}
+
+type AgentProps = Omit<Agent, 'tool' | 'withTool' | 'withModel' | 'withLimits'>;
+
+function build(props: AgentProps): Agent {
+  const byName = new Map(props.tools.map((tool) => [tool.name, tool]));
+  return Object.freeze({
+    ...props,
+    tool: (name: string) => byName.get(name),
+    withTool(tool: Tool): Agent {
+      if (byName.has(tool.name)) {
+        throw new KeelError(
+          'invalid_definition',
+          `agent "${props.name}": tool "${tool.name}" is already present`,
+        );
+      }
+      return build({ ...props, tools: Object.freeze([...props.tools, tool]) });
+    },
+    withModel: (model: ModelAdapterV1): Agent => build({ ...props, model }),
+    withLimits: (limits: Partial<RunLimits>): Agent =>
+      build({
+        ...props,
+        limits: resolveLimits(`agent "${props.name}"`, { ...props.limits, ...limits }),
+      }),
+  });
+}

@@ -1,0 +1,35 @@
+export { defineAgent, type Agent, type AgentDefinition } from './define-agent.js';
+export {
+  DEFAULT_LIMITS,
+  LIMIT_NAMES,
+  resolveLimits,
+  type LimitName,
+  type RunLimits,
+} from './limits.js';
+export {
+  RUN_STATUSES,
+  describeReason,
+  type RunEvent,
+  type RunEventType,
+  type RunOutcome,
+  type RunReason,
+  type RunStatus,
+  type UsageTotals,
+} from './run-events.js';
+export {
+  applyEvent,
+  callKey,
+  emptyRunState,
+  errorContent,
+  foldRun,
+  type PendingCall,
+  type RunState,
+} from './run-state.js';
+export {
+  buildRequest,
+  modelOutputProvenance,
+  nextAction,
+  validateToolCalls,
+  type CallValidation,
+  type NextAction,
+} from './next-action.js';

@@ -1,0 +1,54 @@
+import { KeelError } from '../core/index.js';
+
+/** The names a `stopped` run can give. */
+export const LIMIT_NAMES = [
+  'iterations',
+  'tokens',
+  'cost',
+  'timeout',
+  'identical_calls',
+  'no_progress',
+] as const;
+export type LimitName = (typeof LIMIT_NAMES)[number];
+
+/** Every run is bounded by all of these. */
+export interface RunLimits {
+  /** Model calls (steps). */
+  readonly maxIterations: number;
+  /** Input + output tokens, all steps. */
+  readonly maxTokens: number;
+  /** USD, all steps; enforced only where the model's price is known. */
+  readonly maxCostUsd: number;
+  /** Wall-clock time from the run's start, including time spent waiting to be resumed. */
+  readonly timeoutMs: number;
+  /** Calls of the same tool with the same canonical arguments. */
+  readonly maxIdenticalCalls: number;
+  /** Consecutive steps that produced no new tool result content. */
+  readonly maxStepsWithoutProgress: number;
+}
+
+export const DEFAULT_LIMITS: RunLimits = Object.freeze({
+  maxIterations: 25,
+  maxTokens: 200_000,
+  maxCostUsd: 1,
+  timeoutMs: 5 * 60_000,
+  maxIdenticalCalls: 3,
+  maxStepsWithoutProgress: 4,
+});
+
+/** Merge overrides into the defaults, naming the field of any bad value. */
+export function resolveLimits(where: string, overrides: Partial<RunLimits> = {}): RunLimits {
+  const limits = { ...DEFAULT_LIMITS, ...overrides };
+  for (const [field, value] of Object.entries(limits)) {
+    if (!(field in DEFAULT_LIMITS)) {
+      throw new KeelError('invalid_definition', `${where}: "limits.${field}" is not a known limit`);
+    }
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new KeelError(
+        'invalid_definition',
+        `${where}: "limits.${field}" must be a positive number`,
+      );
+    }
+  }
+  return Object.freeze(limits);
+}

@@ -1,0 +1,181 @@
+import { z } from 'zod';
+import { combineTrust, TRUSTED_AGENT, type Provenance } from '../core/index.js';
+import { costOf, type ModelRequest, type ModelResponse } from '../model/index.js';
+import type { Agent } from './define-agent.js';
+import type { LimitName } from './limits.js';
+import type { RunEvent } from './run-events.js';
+import { callKey, type PendingCall, type RunState } from './run-state.js';
+
+/** What the engine should do next for a run. Decided from state alone: no I/O here. */
+export type NextAction =
+  | { readonly type: 'execute_tools'; readonly calls: readonly PendingCall[] }
+  | {
+      readonly type: 'call_model';
+      readonly request: ModelRequest;
+      readonly estimatedInputTokens: number;
+    }
+  | {
+      readonly type: 'stop';
+      readonly limit: LimitName;
+      readonly used: number;
+      readonly max: number;
+    }
+  | { readonly type: 'done' };
+
+/**
+ * The step function: state → next action. Limits are checked here, before a model call, in
+ * one fixed order: timeout, iterations, no progress, tokens (estimate), cost (estimate).
+ *
+ * ```ts
+ * const action = nextAction(agent, state, clock.now());
+ * ```
+ */
+export function nextAction(agent: Agent, state: RunState, now: number): NextAction {
+  if (state.finished) return { type: 'done' };
+  const limits = state.limits ?? agent.limits;
+  const elapsed = now - state.startedAt;
+  if (elapsed >= limits.timeoutMs) {
+    return { type: 'stop', limit: 'timeout', used: elapsed, max: limits.timeoutMs };
+  }
+  if (state.pending.length > 0) return { type: 'execute_tools', calls: [...state.pending] };
+
+  if (state.steps >= limits.maxIterations) {
+    return { type: 'stop', limit: 'iterations', used: state.steps, max: limits.maxIterations };
+  }
+  if (state.stepsWithoutProgress >= limits.maxStepsWithoutProgress) {
+    return {
+      type: 'stop',
+      limit: 'no_progress',
+      used: state.stepsWithoutProgress,
+      max: limits.maxStepsWithoutProgress,
+    };
+  }
+
+  const request = buildRequest(agent, state);
+  const estimatedInputTokens = agent.model.estimateInputTokens?.(request) ?? 0;
+  const expectedOutput = agent.maxOutputTokens ?? 0;
+  const usedTokens = state.usage.inputTokens + state.usage.outputTokens;
+  if (usedTokens + estimatedInputTokens + expectedOutput > limits.maxTokens) {
+    return {
+      type: 'stop',
+      limit: 'tokens',
+      used: usedTokens + estimatedInputTokens + expectedOutput,
+      max: limits.maxTokens,
+    };
+  }
+  const estimatedCost = costOf(
+    { inputTokens: estimatedInputTokens, outputTokens: expectedOutput },
+    agent.model.price,
+  );
+  if (estimatedCost !== null && state.usage.costUsd + estimatedCost > limits.maxCostUsd) {
+    return {
+      type: 'stop',
+      limit: 'cost',
+      used: state.usage.costUsd + estimatedCost,
+      max: limits.maxCostUsd,
+    };
+  }
+  return { type: 'call_model', request, estimatedInputTokens };
+}
+
+/** The request for the next model call: trusted instructions, then the conversation. */
+export function buildRequest(agent: Agent, state: RunState): ModelRequest {
+  return {
+    system: agent.instructions,
+    messages: state.messages,
+    tools: agent.tools.map((tool) => tool.spec),
+    maxOutputTokens: agent.maxOutputTokens,
+  };
+}
+
+/** The label of the model's output: untrusted once its context held untrusted content. */
+export function modelOutputProvenance(state: RunState): Provenance {
+  return {
+    trust: combineTrust(TRUSTED_AGENT.trust, state.tainted ? 'untrusted' : 'trusted'),
+    source: 'model',
+  };
+}
+
+/** The result of checking a model's tool calls before anything runs. */
+export interface CallValidation {
+  /** `tool_requested` for valid calls, `tool_rejected` (typed error fed back) for malformed. */
+  readonly events: RunEvent[];
+  /** Set when a call would exceed the identical-call limit: the run stops before it runs. */
+  readonly limitHit?: { readonly limit: LimitName; readonly used: number; readonly max: number };
+}
+
+/**
+ * Parse and validate each tool call of a model response: bad JSON and schema mismatches are
+ * `invalid_input`, unknown tools `not_found`. Counts identical calls (same tool, same canonical
+ * arguments) including those of this response.
+ */
+export function validateToolCalls(
+  agent: Agent,
+  state: RunState,
+  step: number,
+  response: ModelResponse,
+): CallValidation {
+  const limits = state.limits ?? agent.limits;
+  const events: RunEvent[] = [];
+  const counts = new Map<string, number>();
+  let index = 0;
+  for (const part of response.content) {
+    if (part.type !== 'tool_call') continue;
+    const base = { step, callId: part.callId, index, toolName: part.toolName };
+    index += 1;
+    const tool = agent.tool(part.toolName);
+    if (!tool) {
+      const known = agent.tools.map((candidate) => candidate.name).join(', ') || 'none';
+      events.push({
+        type: 'tool_rejected',
+        ...base,
+        error: {
+          type: 'not_found',
+          message: `unknown tool "${part.toolName}"; available tools: ${known}`,
+        },
+      });
+      continue;
+    }
+    let raw: unknown;
+    try {
+      raw = part.arguments.trim() === '' ? {} : JSON.parse(part.arguments);
+    } catch {
+      events.push({
+        type: 'tool_rejected',
+        ...base,
+        error: {
+          type: 'invalid_input',
+          message: `arguments are not valid JSON: ${truncate(part.arguments, 200)}`,
+        },
+      });
+      continue;
+    }
+    const parsed = tool.input.safeParse(raw);
+    if (!parsed.success) {
+      events.push({
+        type: 'tool_rejected',
+        ...base,
+        error: {
+          type: 'invalid_input',
+          message: `arguments do not match the input schema: ${z.prettifyError(parsed.error)}`,
+        },
+      });
+      continue;
+    }
+    const key = callKey(tool.name, parsed.data);
+    const count = (state.callCounts.get(key) ?? 0) + (counts.get(key) ?? 0) + 1;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    if (count > limits.maxIdenticalCalls) {
+      return {
+        events,
+        limitHit: { limit: 'identical_calls', used: count, max: limits.maxIdenticalCalls },
+      };
+    }
+    events.push({ type: 'tool_requested', ...base, input: parsed.data, effect: tool.effect });
+  }
+  return { events };
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}

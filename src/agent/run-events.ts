@@ -1,0 +1,179 @@
+import type { Provenance } from '../core/index.js';
+import type { FinishReason, ModelErrorType, ModelOutputPart, ModelUsage } from '../model/index.js';
+import type { ToolEffect, ToolFailure } from '../tools/index.js';
+import type { LimitName, RunLimits } from './limits.js';
+
+/** How a run ended. Closed: every terminal state is one of these. */
+export const RUN_STATUSES = ['succeeded', 'failed', 'stopped', 'escalated', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** Why a run ended. Plain JSON; the `type` decides what a reader does with it. */
+export type RunReason =
+  | { readonly type: 'final_answer' }
+  | {
+      readonly type: 'limit';
+      readonly limit: LimitName;
+      readonly used: number;
+      readonly max: number;
+    }
+  | {
+      readonly type: 'model_error';
+      readonly errorType: ModelErrorType;
+      readonly message: string;
+      readonly attempts: number;
+      readonly statusCode?: number | undefined;
+    }
+  | { readonly type: 'worker_lost'; readonly attempts: number }
+  | { readonly type: 'cancelled'; readonly by: 'user' | 'shutdown' }
+  | { readonly type: 'escalation'; readonly message: string }
+  | { readonly type: 'internal'; readonly message: string };
+
+export interface RunOutcome {
+  readonly status: RunStatus;
+  readonly reason: RunReason;
+}
+
+export interface UsageTotals {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** Sum over calls with a known price; `costKnown` is false if any call's price was unknown. */
+  readonly costUsd: number;
+  readonly costKnown: boolean;
+}
+
+/**
+ * One journal entry. A run's state is a fold over these (see `foldRun`). Discriminated on
+ * `type`; every value is plain JSON so it round-trips through the store.
+ */
+export type RunEvent =
+  | {
+      readonly type: 'run_started';
+      readonly agent: string;
+      readonly task: string;
+      readonly taskProvenance: Provenance;
+      readonly model: { readonly provider: string; readonly modelId: string };
+      /** The `--model` string the run was started with, if it overrode the agent's model. */
+      readonly modelSpec?: string | undefined;
+      readonly limits: RunLimits;
+      readonly startedAt: number;
+    }
+  | { readonly type: 'run_claimed'; readonly workerId: string; readonly claim: number }
+  | {
+      readonly type: 'model_called';
+      readonly step: number;
+      readonly content: readonly ModelOutputPart[];
+      readonly finishReason: FinishReason;
+      readonly usage: ModelUsage;
+      readonly costUsd: number | null;
+      readonly estimatedInputTokens: number;
+      readonly latencyMs: number;
+      readonly attempts: number;
+      /** The output's label: untrusted once the model has seen untrusted content. */
+      readonly provenance: Provenance;
+      readonly responseId?: string | undefined;
+      readonly responseModel?: string | undefined;
+    }
+  | {
+      readonly type: 'model_failed';
+      readonly step: number;
+      readonly attempt: number;
+      readonly errorType: ModelErrorType;
+      readonly message: string;
+      readonly statusCode?: number | undefined;
+      readonly retryAfterMs?: number | undefined;
+      readonly willRetry: boolean;
+    }
+  | {
+      readonly type: 'tool_requested';
+      readonly step: number;
+      readonly callId: string;
+      readonly index: number;
+      readonly toolName: string;
+      readonly input: unknown;
+      readonly effect: ToolEffect;
+    }
+  | {
+      /** Malformed call (bad JSON, unknown tool, schema mismatch): a typed error fed back. */
+      readonly type: 'tool_rejected';
+      readonly step: number;
+      readonly callId: string;
+      readonly index: number;
+      readonly toolName: string;
+      readonly error: ToolFailure;
+    }
+  | {
+      readonly type: 'tool_started';
+      readonly step: number;
+      readonly callId: string;
+      readonly toolName: string;
+      readonly idempotencyKey: string;
+      readonly attempt: number;
+      /** Set when a started attempt is issued again after a crash (same key). */
+      readonly reissued?: boolean | undefined;
+    }
+  | {
+      readonly type: 'tool_finished';
+      readonly step: number;
+      readonly callId: string;
+      readonly toolName: string;
+      readonly content: string;
+      readonly contentHash: string;
+      readonly provenance: Provenance;
+      readonly attempts: number;
+      readonly latencyMs: number;
+    }
+  | {
+      readonly type: 'tool_failed';
+      readonly step: number;
+      readonly callId: string;
+      readonly toolName: string;
+      readonly error: ToolFailure;
+      readonly provenance: Provenance;
+      readonly attempt: number;
+      /** True when no further attempt follows: the failure is fed back to the model. */
+      readonly final: boolean;
+    }
+  | {
+      readonly type: 'limit_hit';
+      readonly limit: LimitName;
+      readonly used: number;
+      readonly max: number;
+    }
+  | { readonly type: 'cancel_requested'; readonly by: 'user' | 'shutdown' }
+  | {
+      readonly type: 'run_finished';
+      readonly status: RunStatus;
+      readonly reason: RunReason;
+      readonly output: string | null;
+      readonly usage: UsageTotals;
+      readonly steps: number;
+    };
+
+export type RunEventType = RunEvent['type'];
+
+/** One line that says why a run ended, for people. */
+export function describeReason(reason: RunReason): string {
+  switch (reason.type) {
+    case 'final_answer':
+      return 'the agent gave its final answer';
+    case 'limit':
+      return `${reason.limit} limit reached (${formatNumber(reason.used)} of ${formatNumber(reason.max)})`;
+    case 'model_error':
+      return `model call failed after ${reason.attempts} attempt(s): ${reason.errorType}: ${reason.message}`;
+    case 'worker_lost':
+      return `the run's worker stopped ${reason.attempts} time(s); retries exhausted`;
+    case 'cancelled':
+      return `cancelled by ${reason.by}`;
+    case 'escalation':
+      return `escalated: ${reason.message}`;
+    case 'internal':
+      return `internal error: ${reason.message}`;
+    default:
+      reason satisfies never;
+      return 'unknown';
+  }
+}
+
+function formatNumber(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(4);
+}

@@ -1,0 +1,253 @@
+import { TRUSTED_RUNTIME, canonicalJson, type Provenance } from '../core/index.js';
+import type { Message, MessagePart, ToolResultPart } from '../model/index.js';
+import type { ToolFailure } from '../tools/index.js';
+import type { RunLimits } from './limits.js';
+import type { RunEvent, RunReason, RunStatus, UsageTotals } from './run-events.js';
+
+/** A tool call the model asked for that has no final result yet. */
+export interface PendingCall {
+  readonly step: number;
+  readonly callId: string;
+  readonly index: number;
+  readonly toolName: string;
+  readonly input: unknown;
+  /** Attempts already started (a started, unfinished attempt is re-issued with the same key). */
+  attemptsStarted: number;
+}
+
+/**
+ * A run's state: a fold over its journal. The engine keeps one per executing run and applies
+ * each event as it commits; `foldRun` rebuilds it from scratch after a crash.
+ */
+export interface RunState {
+  started: boolean;
+  agent: string;
+  task: string;
+  startedAt: number;
+  limits: RunLimits | undefined;
+  modelSpec: string | undefined;
+  /** The conversation as the model sees it, with provenance on every part. */
+  readonly messages: Message[];
+  /** Model calls completed. */
+  steps: number;
+  usage: UsageTotals;
+  /** Tool calls of the latest step still to run, in call order. */
+  readonly pending: PendingCall[];
+  /** Calls of the latest step still unresolved (pending ones and ones not yet validated). */
+  openCalls: number;
+  readonly stepResults: (ToolResultPart & { readonly index: number; readonly fresh: boolean })[];
+  /** Count per canonical (tool, arguments) key. */
+  readonly callCounts: Map<string, number>;
+  readonly seenContent: Set<string>;
+  stepsWithoutProgress: number;
+  /** True once any untrusted content entered the conversation. */
+  tainted: boolean;
+  /** Failed model attempts at the current step. */
+  modelFailuresThisStep: number;
+  claims: number;
+  cancelRequested: 'user' | 'shutdown' | undefined;
+  finished: { status: RunStatus; reason: RunReason; output: string | null } | undefined;
+}
+
+export function emptyRunState(): RunState {
+  return {
+    started: false,
+    agent: '',
+    task: '',
+    startedAt: 0,
+    limits: undefined,
+    modelSpec: undefined,
+    messages: [],
+    steps: 0,
+    usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, costKnown: true },
+    pending: [],
+    openCalls: 0,
+    stepResults: [],
+    callCounts: new Map(),
+    seenContent: new Set(),
+    stepsWithoutProgress: 0,
+    tainted: false,
+    modelFailuresThisStep: 0,
+    claims: 0,
+    cancelRequested: undefined,
+    finished: undefined,
+  };
+}
+
+/**
+ * Rebuild a run's state from its events.
+ *
+ * ```ts
+ * const state = foldRun(events.map((stored) => stored.event));
+ * state.finished?.status // 'succeeded' | ... | undefined while running
+ * ```
+ */
+export function foldRun(events: Iterable<RunEvent>): RunState {
+  const state = emptyRunState();
+  for (const event of events) applyEvent(state, event);
+  return state;
+}
+
+/** The key identical-call detection counts by. */
+export function callKey(toolName: string, input: unknown): string {
+  return `${toolName}:${canonicalJson(input)}`;
+}
+
+/** Apply one event. Mutates `state`; the engine applies each event after it commits. */
+export function applyEvent(state: RunState, event: RunEvent): void {
+  switch (event.type) {
+    case 'run_started':
+      state.started = true;
+      state.agent = event.agent;
+      state.task = event.task;
+      state.startedAt = event.startedAt;
+      state.limits = event.limits;
+      state.modelSpec = event.modelSpec;
+      pushMessage(state, 'user', [
+        { type: 'text', text: event.task, provenance: event.taskProvenance },
+      ]);
+      return;
+    case 'run_claimed':
+      state.claims = event.claim;
+      return;
+    case 'model_called': {
+      state.steps = event.step + 1;
+      state.modelFailuresThisStep = 0;
+      state.usage = {
+        inputTokens: state.usage.inputTokens + event.usage.inputTokens,
+        outputTokens: state.usage.outputTokens + event.usage.outputTokens,
+        costUsd: state.usage.costUsd + (event.costUsd ?? 0),
+        costKnown: state.usage.costKnown && event.costUsd !== null,
+      };
+      const parts: MessagePart[] = event.content.map((part) =>
+        part.type === 'text'
+          ? { type: 'text', text: part.text, provenance: event.provenance }
+          : { ...part, provenance: event.provenance },
+      );
+      pushMessage(state, 'assistant', parts);
+      state.pending.length = 0;
+      state.stepResults.length = 0;
+      state.openCalls = parts.filter((part) => part.type === 'tool_call').length;
+      return;
+    }
+    case 'model_failed':
+      state.modelFailuresThisStep = event.attempt;
+      return;
+    case 'tool_requested':
+      state.pending.push({
+        step: event.step,
+        callId: event.callId,
+        index: event.index,
+        toolName: event.toolName,
+        input: event.input,
+        attemptsStarted: 0,
+      });
+      state.pending.sort((a, b) => a.index - b.index);
+      countCall(state, callKey(event.toolName, event.input));
+      return;
+    case 'tool_rejected':
+      resolveCall(state, event.callId, event.index, event.toolName, errorContent(event.error), {
+        isError: true,
+        provenance: TRUSTED_RUNTIME,
+      });
+      return;
+    case 'tool_started': {
+      const call = state.pending.find((pending) => pending.callId === event.callId);
+      if (call) call.attemptsStarted = Math.max(call.attemptsStarted, event.attempt);
+      return;
+    }
+    case 'tool_finished': {
+      const index = pendingIndex(state, event.callId);
+      const fresh = !state.seenContent.has(event.contentHash);
+      state.seenContent.add(event.contentHash);
+      resolveCall(state, event.callId, index, event.toolName, event.content, {
+        isError: false,
+        provenance: event.provenance,
+        fresh,
+      });
+      return;
+    }
+    case 'tool_failed':
+      if (!event.final) return;
+      resolveCall(
+        state,
+        event.callId,
+        pendingIndex(state, event.callId),
+        event.toolName,
+        errorContent(event.error),
+        {
+          isError: true,
+          provenance: event.provenance,
+        },
+      );
+      return;
+    case 'limit_hit':
+      return;
+    case 'cancel_requested':
+      state.cancelRequested = event.by;
+      return;
+    case 'run_finished':
+      state.finished = { status: event.status, reason: event.reason, output: event.output };
+      return;
+    default:
+      event satisfies never;
+  }
+}
+
+/** What a typed tool failure looks like to the model. */
+export function errorContent(error: ToolFailure): string {
+  return JSON.stringify({ error });
+}
+
+function pushMessage(state: RunState, role: Message['role'], parts: MessagePart[]): void {
+  state.messages.push({ role, parts });
+  if (parts.some((part) => part.provenance.trust === 'untrusted')) state.tainted = true;
+}
+
+function countCall(state: RunState, key: string): void {
+  state.callCounts.set(key, (state.callCounts.get(key) ?? 0) + 1);
+}
+
+function pendingIndex(state: RunState, callId: string): number {
+  return state.pending.find((call) => call.callId === callId)?.index ?? state.stepResults.length;
+}
+
+function resolveCall(
+  state: RunState,
+  callId: string,
+  index: number,
+  toolName: string,
+  content: string,
+  {
+    isError,
+    provenance,
+    fresh = false,
+  }: { isError: boolean; provenance: Provenance; fresh?: boolean },
+): void {
+  const at = state.pending.findIndex((call) => call.callId === callId);
+  if (at >= 0) state.pending.splice(at, 1);
+  state.stepResults.push({
+    type: 'tool_result',
+    callId,
+    toolName,
+    content,
+    isError,
+    provenance,
+    index,
+    fresh,
+  });
+  state.openCalls -= 1;
+  if (state.openCalls > 0) return;
+
+  // Every call of the step is resolved: the results become one tool message, in call order.
+  const results = [...state.stepResults].sort((a, b) => a.index - b.index);
+  pushMessage(
+    state,
+    'tool',
+    results.map(({ index: _index, fresh: _fresh, ...part }) => part),
+  );
+  state.stepsWithoutProgress = results.some((result) => result.fresh)
+    ? 0
+    : state.stepsWithoutProgress + 1;
+  state.stepResults.length = 0;
+}

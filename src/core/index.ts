@@ -1,0 +1,13 @@
+export { KeelError, KEEL_ERROR_CODES, type KeelErrorCode } from './keel-error.js';
+export { canonicalJson, digest } from './canonical-json.js';
+export {
+  TRUST_LEVELS,
+  TRUSTED_AGENT,
+  TRUSTED_RUNTIME,
+  TRUSTED_TASK,
+  combineTrust,
+  type Provenance,
+  type Trust,
+} from './provenance.js';
+export { systemClock, type Clock } from './clock.js';
+export { sleep, type AbortableOptions } from './abort.js';

@@ -1,0 +1,431 @@
+import {
+  applyEvent,
+  foldRun,
+  modelOutputProvenance,
+  nextAction,
+  validateToolCalls,
+  type Agent,
+  type LimitName,
+  type NextAction,
+  type PendingCall,
+  type RunEvent,
+  type RunReason,
+  type RunState,
+  type RunStatus,
+  type UsageTotals,
+} from '../agent/index.js';
+import { KeelError, digest, sleep, type Clock, type Provenance } from '../core/index.js';
+import { ModelCallError, costOf, type ModelResponse } from '../model/index.js';
+import type { RunFinish, Store } from '../store/index.js';
+import { executeTool, type ToolFailure } from '../tools/index.js';
+import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
+
+/** Why a run's signal was aborted. */
+export type RunAbort =
+  | { readonly kind: 'cancel'; readonly by: 'user' | 'shutdown' }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'lease_lost' }
+  | { readonly kind: 'release' };
+
+export interface ExecuteRunContext {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly workerId: string;
+  readonly runId: string;
+  readonly agent: Agent;
+  readonly modelRetry: ModelRetryOptions;
+  readonly controller: AbortController;
+  /** Claims beyond this end the run `failed` (worker_lost): the watchdog. */
+  readonly maxClaims: number;
+  /** Set when the run was claimed from the queue (not created by this process). */
+  readonly claim?: { readonly number: number; readonly cancelRequested: boolean } | undefined;
+  /** Called after each event commits. Must not throw; never awaited. */
+  readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
+}
+
+const MODEL_DELAY_RANDOM = (): number => Math.random();
+
+/**
+ * Execute a run this worker holds until it finishes, its lease is lost, or it is released.
+ * State comes from the journal: recorded model and tool results are never repeated, a started
+ * but unfinished tool call is issued again with the same idempotency key, and every event is
+ * committed before its effect is acted on. Returns the final state, or `undefined` when the run
+ * is no longer this worker's to finish.
+ */
+export async function executeRun(context: ExecuteRunContext): Promise<RunState | undefined> {
+  const { store, clock, workerId, runId, controller } = context;
+  const stored = await store.readEvents(runId);
+  const state = foldRun(stored.map((entry) => entry.event as RunEvent));
+  if (!state.started) {
+    throw new KeelError('store_corrupt', `run ${runId} has no run_started event`);
+  }
+  let seq = stored.at(-1)?.seq ?? 0;
+  const issuedHere = new Set<string>();
+
+  async function append(events: RunEvent[], finish?: Omit<RunFinish, 'at'>): Promise<void> {
+    const at = clock.now();
+    const entries = events.map((event) => ({
+      seq: ++seq,
+      at,
+      event,
+    }));
+    await store.append({
+      runId,
+      guard: { leaseOwner: workerId },
+      events: entries,
+      finish: finish ? { ...finish, at } : undefined,
+    });
+    for (const event of events) {
+      applyEvent(state, event);
+      context.onEvent?.(runId, event);
+    }
+  }
+
+  async function finish(
+    status: RunStatus,
+    reason: RunReason,
+    events: RunEvent[],
+    output: string | null = null,
+  ): Promise<void> {
+    const usage = usageAfter(state.usage, events);
+    const steps = state.steps + events.filter((event) => event.type === 'model_called').length;
+    const finished: RunEvent = { type: 'run_finished', status, reason, output, usage, steps };
+    await append([...events, finished], {
+      status,
+      reason,
+      output,
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      costUsd: usage.costUsd,
+      steps,
+    });
+  }
+
+  const limits = state.limits ?? context.agent.limits;
+  const remainingMs = state.startedAt + limits.timeoutMs - clock.now();
+  const timer = setTimeout(
+    () => {
+      controller.abort({ kind: 'timeout' } satisfies RunAbort);
+    },
+    Math.max(0, remainingMs),
+  );
+  timer.unref();
+  try {
+    if (context.claim) {
+      if (context.claim.number > context.maxClaims) {
+        await finish('failed', { type: 'worker_lost', attempts: context.claim.number - 1 }, []);
+        return state;
+      }
+      await append([{ type: 'run_claimed', workerId, claim: context.claim.number }]);
+      if (context.claim.cancelRequested) {
+        await finish('cancelled', { type: 'cancelled', by: 'user' }, [
+          { type: 'cancel_requested', by: 'user' },
+        ]);
+        return state;
+      }
+    }
+
+    while (!state.finished) {
+      if (controller.signal.aborted) return await onAbort();
+      const action = nextAction(context.agent, state, clock.now());
+      await act(action);
+    }
+    return state;
+  } catch (error) {
+    if (KeelError.isInstance(error) && error.code === 'lease_lost') return undefined;
+    if (controller.signal.aborted) return await onAbort();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+
+  async function onAbort(): Promise<RunState | undefined> {
+    const reason = controller.signal.reason as RunAbort;
+    switch (reason.kind) {
+      case 'lease_lost':
+      case 'release':
+        return undefined;
+      case 'cancel':
+        await finish('cancelled', { type: 'cancelled', by: reason.by }, [
+          { type: 'cancel_requested', by: reason.by },
+        ]);
+        return state;
+      case 'timeout': {
+        const used = clock.now() - state.startedAt;
+        await stop('timeout', used, limits.timeoutMs);
+        return state;
+      }
+      default:
+        reason satisfies never;
+        return undefined;
+    }
+  }
+
+  async function stop(
+    limit: LimitName,
+    used: number,
+    max: number,
+    events: RunEvent[] = [],
+  ): Promise<void> {
+    await finish('stopped', { type: 'limit', limit, used, max }, [
+      ...events,
+      { type: 'limit_hit', limit, used, max },
+    ]);
+  }
+
+  async function act(action: NextAction): Promise<void> {
+    switch (action.type) {
+      case 'done':
+        return;
+      case 'stop':
+        await stop(action.limit, action.used, action.max);
+        return;
+      case 'call_model':
+        await callModel(action.request, action.estimatedInputTokens);
+        return;
+      case 'execute_tools':
+        await Promise.all(action.calls.map((call) => runCall(call)));
+        return;
+      default:
+        action satisfies never;
+    }
+  }
+
+  async function callModel(
+    request: Parameters<Agent['model']['doGenerate']>[0],
+    estimatedInputTokens: number,
+  ) {
+    const step = state.steps;
+    const model = context.agent.model;
+    let attempt = state.modelFailuresThisStep;
+    for (;;) {
+      attempt += 1;
+      const startedAt = performance.now();
+      let response: ModelResponse;
+      try {
+        response = await model.doGenerate(request, { signal: controller.signal });
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        const failure = ModelCallError.isInstance(error)
+          ? error
+          : new ModelCallError(
+              'server_error',
+              error instanceof Error ? error.message : String(error),
+              { cause: error },
+            );
+        const willRetry = failure.retryable && attempt < context.modelRetry.maxAttempts;
+        await append([
+          {
+            type: 'model_failed',
+            step,
+            attempt,
+            errorType: failure.type,
+            message: failure.message,
+            statusCode: failure.statusCode,
+            retryAfterMs: failure.retryAfterMs,
+            willRetry,
+          },
+        ]);
+        if (!willRetry) {
+          await finish(
+            'failed',
+            {
+              type: 'model_error',
+              errorType: failure.type,
+              message: failure.message,
+              attempts: attempt,
+              statusCode: failure.statusCode,
+            },
+            [],
+          );
+          return;
+        }
+        try {
+          await sleep(
+            modelRetryDelay(context.modelRetry, attempt, failure.retryAfterMs, MODEL_DELAY_RANDOM),
+            {
+              signal: controller.signal,
+            },
+          );
+        } catch {
+          return;
+        }
+        continue;
+      }
+      await recordResponse(
+        step,
+        attempt,
+        response,
+        estimatedInputTokens,
+        performance.now() - startedAt,
+      );
+      return;
+    }
+  }
+
+  async function recordResponse(
+    step: number,
+    attempts: number,
+    response: ModelResponse,
+    estimatedInputTokens: number,
+    latencyMs: number,
+  ): Promise<void> {
+    const modelEvent: RunEvent = {
+      type: 'model_called',
+      step,
+      content: response.content,
+      finishReason: response.finishReason,
+      usage: response.usage,
+      costUsd: costOf(response.usage, context.agent.model.price),
+      estimatedInputTokens,
+      latencyMs: Math.round(latencyMs * 1000) / 1000,
+      attempts,
+      provenance: modelOutputProvenance(state),
+      responseId: response.responseId,
+      responseModel: response.responseModel,
+    };
+    const hasToolCalls = response.content.some((part) => part.type === 'tool_call');
+    if (!hasToolCalls) {
+      const output = response.content
+        .map((part) => (part.type === 'text' ? part.text : ''))
+        .join('');
+      await finish('succeeded', { type: 'final_answer' }, [modelEvent], output);
+      return;
+    }
+    // Settle the budget with reported usage: the call that crosses a limit completes, nothing
+    // it asked for runs.
+    const usage = usageAfter(state.usage, [modelEvent]);
+    const usedTokens = usage.inputTokens + usage.outputTokens;
+    if (usedTokens > limits.maxTokens)
+      return stop('tokens', usedTokens, limits.maxTokens, [modelEvent]);
+    if (usage.costKnown && usage.costUsd > limits.maxCostUsd) {
+      return stop('cost', usage.costUsd, limits.maxCostUsd, [modelEvent]);
+    }
+    const validation = validateToolCalls(context.agent, state, step, response);
+    if (validation.limitHit) {
+      const { limit, used, max } = validation.limitHit;
+      return stop(limit, used, max, [modelEvent, ...validation.events]);
+    }
+    const started: RunEvent[] = [];
+    for (const event of validation.events) {
+      if (event.type !== 'tool_requested') continue;
+      issuedHere.add(event.callId);
+      started.push({
+        type: 'tool_started',
+        step,
+        callId: event.callId,
+        toolName: event.toolName,
+        idempotencyKey: idempotencyKey(runId, step, event.index),
+        attempt: 1,
+      });
+    }
+    await append([modelEvent, ...validation.events, ...started]);
+  }
+
+  async function runCall(call: PendingCall): Promise<void> {
+    const key = idempotencyKey(runId, call.step, call.index);
+    const tool = context.agent.tool(call.toolName);
+    if (!tool) {
+      await append([
+        {
+          type: 'tool_failed',
+          step: call.step,
+          callId: call.callId,
+          toolName: call.toolName,
+          error: {
+            type: 'not_found',
+            message: `tool "${call.toolName}" is no longer defined on this agent`,
+          },
+          provenance: { trust: 'trusted', source: 'runtime' },
+          attempt: call.attemptsStarted,
+          final: true,
+        },
+      ]);
+      return;
+    }
+    const provenance: Provenance = {
+      trust: tool.untrustedOutput ? 'untrusted' : 'trusted',
+      source: `tool:${tool.name}`,
+    };
+    const firstAttempt = Math.max(1, call.attemptsStarted);
+    const startedAt = performance.now();
+    const base = { step: call.step, callId: call.callId, toolName: call.toolName };
+    const outcome = await executeTool({
+      tool,
+      input: call.input,
+      context: { idempotencyKey: key, runId, callId: call.callId },
+      signal: controller.signal,
+      firstAttempt,
+      hooks: {
+        async beforeAttempt(attempt) {
+          if (attempt === firstAttempt && issuedHere.has(call.callId)) return;
+          issuedHere.add(call.callId);
+          const reissued = attempt <= call.attemptsStarted;
+          await append([
+            {
+              type: 'tool_started',
+              ...base,
+              idempotencyKey: key,
+              attempt,
+              ...(reissued ? { reissued } : {}),
+            },
+          ]);
+        },
+        async afterFailedAttempt(attempt, error: ToolFailure, willRetry) {
+          if (!willRetry || controller.signal.aborted) return;
+          await append([
+            { type: 'tool_failed', ...base, error, provenance, attempt, final: false },
+          ]);
+        },
+      },
+    });
+    if (controller.signal.aborted) return;
+    if (outcome.ok) {
+      const content =
+        typeof outcome.value === 'string'
+          ? outcome.value
+          : (JSON.stringify(outcome.value) ?? 'null');
+      await append([
+        {
+          type: 'tool_finished',
+          ...base,
+          content,
+          contentHash: digest(content),
+          provenance,
+          attempts: outcome.attempts,
+          latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+        },
+      ]);
+    } else {
+      await append([
+        {
+          type: 'tool_failed',
+          ...base,
+          error: outcome.failure,
+          provenance,
+          attempt: outcome.attempts,
+          final: true,
+        },
+      ]);
+    }
+  }
+}
+
+/** Stable across retries and resumes: derived from (run, step, call index). */
+export function idempotencyKey(runId: string, step: number, index: number): string {
+  return `${runId}:${step}:${index}`;
+}
+
+function usageAfter(usage: UsageTotals, events: readonly RunEvent[]): UsageTotals {
+  let next = usage;
+  for (const event of events) {
+    if (event.type !== 'model_called') continue;
+    next = {
+      inputTokens: next.inputTokens + event.usage.inputTokens,
+      outputTokens: next.outputTokens + event.usage.outputTokens,
+      costUsd: next.costUsd + (event.costUsd ?? 0),
+      costKnown: next.costKnown && event.costUsd !== null,
+    };
+  }
+  return next;
+}

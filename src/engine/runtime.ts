@@ -1,0 +1,354 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  foldRun,
+  resolveLimits,
+  type Agent,
+  type RunEvent,
+  type RunLimits,
+  type RunState,
+} from '../agent/index.js';
+import { KeelError, TRUSTED_TASK, systemClock, type Clock } from '../core/index.js';
+import type { ModelAdapterV1 } from '../model/index.js';
+import type { RunRecord, StoredEvent, Store } from '../store/index.js';
+import { DEFAULT_MODEL_RETRY, type ModelRetryOptions } from './model-retry.js';
+import { executeRun, type RunAbort } from './run-executor.js';
+import { resultOf, type RunResult } from './run-result.js';
+import { startWorker, type Worker, type WorkerOptions } from './worker.js';
+
+export interface RuntimeOptions {
+  readonly store: Store;
+  readonly agents: readonly Agent[];
+  readonly clock?: Clock;
+  /** Unique per process; defaults to host:pid:random. */
+  readonly workerId?: string;
+  /** A run whose worker stops heartbeating is claimable again after this long. */
+  readonly leaseMs?: number;
+  /** Claims after which a run is ended `failed` (worker_lost) instead of executed again. */
+  readonly maxClaims?: number;
+  readonly modelRetry?: Partial<ModelRetryOptions>;
+  /** Resolves a `--model` string (e.g. `openai:gpt-4o-mini`) to an adapter. */
+  readonly resolveModel?: ((spec: string, agent: Agent) => ModelAdapterV1) | undefined;
+  /** Observes each committed event. Never awaited; must not throw. */
+  readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
+}
+
+export interface StartRunOptions {
+  readonly runId?: string;
+  /** A model string that overrides the agent's model for this run. */
+  readonly model?: string | undefined;
+  readonly limits?: Partial<RunLimits> | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface RunInspection {
+  readonly record: RunRecord;
+  readonly state: RunState;
+  readonly events: readonly StoredEvent[];
+}
+
+/**
+ * The engine's front door: start runs (queued for any worker, or executed in this process),
+ * cancel them, inspect them, and run a worker that claims queued runs.
+ *
+ * ```ts
+ * const runtime = createRuntime({ store, agents: [refunds] });
+ * const result = await runtime.run('refunds', 'Refund order A-1');
+ * console.log(result.status, result.output);
+ * ```
+ */
+export interface Runtime {
+  readonly store: Store;
+  readonly workerId: string;
+  readonly agents: readonly Agent[];
+  agent(name: string): Agent | undefined;
+  /** Queue a run for a worker. Durable when it resolves. */
+  submit(agentName: string, task: string, options?: StartRunOptions): Promise<RunRecord>;
+  /** Create a run and execute it here until it ends; resumable elsewhere if this process dies. */
+  run(agentName: string, task: string, options?: StartRunOptions): Promise<RunResult>;
+  /** Ask a run to stop. A queued run ends at once; a running one within a heartbeat. */
+  cancel(runId: string): Promise<RunRecord>;
+  inspect(runId: string): Promise<RunInspection>;
+  /** Wait for a run to end (polls the store) and return its result. */
+  wait(runId: string, options?: { signal?: AbortSignal; pollMs?: number }): Promise<RunResult>;
+  startWorker(options?: WorkerOptions): Worker;
+  /** Stop heartbeats and release held runs so other workers resume them at once. */
+  close(): Promise<void>;
+}
+
+export function createRuntime(options: RuntimeOptions): Runtime {
+  const { store, agents, clock = systemClock, leaseMs = 15_000, maxClaims = 5 } = options;
+  const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const modelRetry = { ...DEFAULT_MODEL_RETRY, ...options.modelRetry };
+  const byName = new Map(agents.map((agent) => [agent.name, agent]));
+  if (byName.size !== agents.length) {
+    throw new KeelError('invalid_config', 'createRuntime: two agents share a name');
+  }
+  /** Runs executing in this process, by id. */
+  const active = new Map<string, AbortController>();
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  function requireAgent(name: string): Agent {
+    const agent = byName.get(name);
+    if (!agent) {
+      const known = [...byName.keys()].join(', ') || 'none';
+      throw new KeelError('not_found', `unknown agent "${name}"; known agents: ${known}`);
+    }
+    return agent;
+  }
+
+  function agentFor(name: string, modelSpec: string | undefined): Agent {
+    const agent = requireAgent(name);
+    if (modelSpec === undefined) return agent;
+    if (!options.resolveModel) {
+      throw new KeelError(
+        'invalid_config',
+        `run asks for model "${modelSpec}" but no model resolver is configured`,
+      );
+    }
+    return agent.withModel(options.resolveModel(modelSpec, agent));
+  }
+
+  function startEvents(agentName: string, task: string, runOptions: StartRunOptions): RunEvent[] {
+    if (typeof task !== 'string' || task.trim() === '') {
+      throw new KeelError('invalid_input', 'a run needs a non-empty task');
+    }
+    const agent = agentFor(agentName, runOptions.model);
+    const limits = resolveLimits(`run of "${agentName}"`, {
+      ...agent.limits,
+      ...runOptions.limits,
+    });
+    return [
+      {
+        type: 'run_started',
+        agent: agent.name,
+        task,
+        taskProvenance: TRUSTED_TASK,
+        model: { provider: agent.model.provider, modelId: agent.model.modelId },
+        modelSpec: runOptions.model,
+        limits,
+        startedAt: clock.now(),
+      },
+    ];
+  }
+
+  async function renew(): Promise<void> {
+    const runIds = [...active.keys()];
+    if (runIds.length === 0) return;
+    try {
+      const renewal = await store.renewLeases({ workerId, runIds, now: clock.now(), leaseMs });
+      for (const id of renewal.lost)
+        active.get(id)?.abort({ kind: 'lease_lost' } satisfies RunAbort);
+      for (const id of renewal.cancelRequested) {
+        active.get(id)?.abort({ kind: 'cancel', by: 'user' } satisfies RunAbort);
+      }
+    } catch {
+      // A missed heartbeat is retried on the next tick; the lease covers several ticks.
+    }
+  }
+
+  function track(runId: string, controller: AbortController): () => void {
+    active.set(runId, controller);
+    if (!heartbeat) {
+      heartbeat = setInterval(() => void renew(), Math.max(50, Math.floor(leaseMs / 3)));
+      heartbeat.unref();
+    }
+    return function untrack() {
+      active.delete(runId);
+      if (active.size === 0 && heartbeat) {
+        clearInterval(heartbeat);
+        heartbeat = undefined;
+      }
+    };
+  }
+
+  async function execute(
+    record: RunRecord,
+    claim: { number: number; cancelRequested: boolean } | undefined,
+    signal?: AbortSignal,
+  ): Promise<RunResult | undefined> {
+    const controller = new AbortController();
+    const untrack = track(record.id, controller);
+    const onExternalAbort = (): void => {
+      controller.abort({ kind: 'cancel', by: 'user' } satisfies RunAbort);
+    };
+    signal?.addEventListener('abort', onExternalAbort, { once: true });
+    try {
+      const events = await store.readEvents(record.id, { afterSeq: 0 });
+      const first = events[0]?.event as RunEvent | undefined;
+      const modelSpec = first?.type === 'run_started' ? first.modelSpec : undefined;
+      const agent = agentFor(record.agent, modelSpec);
+      const state = await executeRun({
+        store,
+        clock,
+        workerId,
+        runId: record.id,
+        agent,
+        modelRetry,
+        controller,
+        maxClaims,
+        claim,
+        onEvent: options.onEvent,
+      });
+      if (!state) return undefined;
+      return resultOf(record.id, state, {
+        provider: agent.model.provider,
+        modelId: agent.model.modelId,
+      });
+    } finally {
+      signal?.removeEventListener('abort', onExternalAbort);
+      untrack();
+    }
+  }
+
+  const runtime: Runtime = {
+    store,
+    workerId,
+    agents,
+    agent: (name) => byName.get(name),
+
+    async submit(agentName, task, runOptions = {}) {
+      const events = startEvents(agentName, task, runOptions);
+      const record = await store.createRun({
+        id: runOptions.runId ?? newRunId(),
+        agent: agentName,
+        task,
+        createdAt: clock.now(),
+        events: events.map((event, index) => ({ seq: index + 1, at: clock.now(), event })),
+      });
+      notifyLocalWorkers();
+      return record;
+    },
+
+    async run(agentName, task, runOptions = {}) {
+      const events: RunEvent[] = [
+        ...startEvents(agentName, task, runOptions),
+        { type: 'run_claimed', workerId, claim: 1 },
+      ];
+      const now = clock.now();
+      const record = await store.createRun({
+        id: runOptions.runId ?? newRunId(),
+        agent: agentName,
+        task,
+        createdAt: now,
+        events: events.map((event, index) => ({ seq: index + 1, at: now, event })),
+        claimBy: { workerId, leaseUntil: now + leaseMs },
+      });
+      const result = await execute(record, undefined, runOptions.signal);
+      return result ?? (await runtime.wait(record.id));
+    },
+
+    async cancel(runId) {
+      const controller = active.get(runId);
+      if (controller) controller.abort({ kind: 'cancel', by: 'user' } satisfies RunAbort);
+      const record = await store.requestCancel(runId, clock.now());
+      if (!record) throw new KeelError('not_found', `no run ${runId}`);
+      if (record.status === 'queued') {
+        const events = await store.readEvents(runId);
+        const state = foldRun(events.map((entry) => entry.event as RunEvent));
+        let seq = events.at(-1)?.seq ?? 0;
+        const at = clock.now();
+        const finished: RunEvent[] = [
+          { type: 'cancel_requested', by: 'user' },
+          {
+            type: 'run_finished',
+            status: 'cancelled',
+            reason: { type: 'cancelled', by: 'user' },
+            output: null,
+            usage: state.usage,
+            steps: state.steps,
+          },
+        ];
+        try {
+          await store.append({
+            runId,
+            guard: { status: 'queued' },
+            events: finished.map((event) => ({ seq: ++seq, at, event })),
+            finish: {
+              status: 'cancelled',
+              reason: { type: 'cancelled', by: 'user' },
+              output: null,
+              inputTokens: 0,
+              outputTokens: 0,
+              costUsd: 0,
+              steps: 0,
+              at,
+            },
+          });
+        } catch (error) {
+          // Claimed in the meantime: its worker sees the flag at its next heartbeat.
+          if (!(KeelError.isInstance(error) && error.code === 'lease_lost')) throw error;
+        }
+        return (await store.getRun(runId)) ?? record;
+      }
+      return record;
+    },
+
+    async inspect(runId) {
+      const record = await store.getRun(runId);
+      if (!record) throw new KeelError('not_found', `no run ${runId}`);
+      const events = await store.readEvents(runId);
+      return { record, events, state: foldRun(events.map((entry) => entry.event as RunEvent)) };
+    },
+
+    async wait(runId, { signal, pollMs = 100 } = {}) {
+      for (;;) {
+        const { record, state } = await runtime.inspect(runId);
+        const first = state.started ? state : undefined;
+        if (state.finished && first) {
+          const event = (await store.readEvents(runId, { afterSeq: 0 }))[0]?.event as
+            RunEvent | undefined;
+          const model =
+            event?.type === 'run_started'
+              ? event.model
+              : { provider: 'unknown', modelId: 'unknown' };
+          const result = resultOf(record.id, state, model);
+          if (result) return result;
+        }
+        signal?.throwIfAborted();
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+      }
+    },
+
+    startWorker(workerOptions = {}) {
+      const worker = startWorker({
+        store,
+        clock,
+        workerId,
+        leaseMs,
+        agents: [...byName.keys()],
+        execute: (record, signal) =>
+          execute(
+            record,
+            { number: record.claims, cancelRequested: record.cancelRequested },
+            signal,
+          ),
+        ...workerOptions,
+      });
+      localWorkers.add(worker);
+      void worker.done.finally(() => localWorkers.delete(worker));
+      return worker;
+    },
+
+    async close() {
+      for (const worker of localWorkers) await worker.stop();
+      for (const [runId, controller] of active) {
+        controller.abort({ kind: 'release' } satisfies RunAbort);
+        await store.releaseLease(runId, workerId).catch(() => undefined);
+      }
+      if (heartbeat) clearInterval(heartbeat);
+      heartbeat = undefined;
+    },
+  };
+
+  const localWorkers = new Set<Worker>();
+  function notifyLocalWorkers(): void {
+    for (const worker of localWorkers) worker.wake();
+  }
+  return runtime;
+}
+
+/** Sortable, unique run ids: time prefix + randomness. */
+export function newRunId(): string {
+  return `run_${Date.now().toString(36)}${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+}

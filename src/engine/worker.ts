@@ -1,0 +1,110 @@
+import type { Clock } from '../core/index.js';
+import type { RunRecord, Store } from '../store/index.js';
+import type { RunResult } from './run-result.js';
+
+export interface WorkerOptions {
+  /** Runs executed at once by this worker. */
+  readonly concurrency?: number;
+  /** How often to look for claimable runs when idle. */
+  readonly pollMs?: number;
+  /** Called with each run's result (or `undefined` when the run was lost or released). */
+  readonly onRunEnd?: ((runId: string, result: RunResult | undefined) => void) | undefined;
+  /** Called when executing a run threw (store down, bug); the run is resumed after its lease. */
+  readonly onError?: ((runId: string, error: unknown) => void) | undefined;
+}
+
+export interface Worker {
+  readonly workerId: string;
+  /** Runs executing right now. */
+  readonly inFlight: number;
+  /** Look for work now instead of at the next poll. */
+  wake(): void;
+  /** Stop claiming; wait for in-flight runs to end (or abort them with `abortInFlight`). */
+  stop(options?: { abortInFlight?: boolean }): Promise<void>;
+  /** Settles when the worker has stopped. */
+  readonly done: Promise<void>;
+}
+
+interface StartWorkerOptions extends WorkerOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly workerId: string;
+  readonly leaseMs: number;
+  readonly agents: readonly string[];
+  readonly execute: (record: RunRecord, signal: AbortSignal) => Promise<RunResult | undefined>;
+}
+
+/**
+ * Claim queued (or abandoned) runs and execute them, up to `concurrency` at once, until
+ * stopped. Claims are leases: a worker that dies stops heartbeating and its runs become
+ * claimable by any other worker once the lease expires.
+ */
+export function startWorker(options: StartWorkerOptions): Worker {
+  const {
+    store,
+    clock,
+    workerId,
+    leaseMs,
+    agents,
+    execute,
+    concurrency = 32,
+    pollMs = 200,
+  } = options;
+  const running = new Map<string, Promise<void>>();
+  const stopController = new AbortController();
+  let stopping = false;
+  let wakeUp: (() => void) | undefined;
+
+  async function fill(): Promise<void> {
+    while (!stopping && running.size < concurrency) {
+      let record: RunRecord | undefined;
+      try {
+        record = await store.claimNext({ workerId, now: clock.now(), leaseMs, agents });
+      } catch (error) {
+        options.onError?.('', error);
+        return;
+      }
+      if (!record) return;
+      const runId = record.id;
+      const work = execute(record, stopController.signal)
+        .then((result) => options.onRunEnd?.(runId, result))
+        .catch((error: unknown) => options.onError?.(runId, error))
+        .finally(() => {
+          running.delete(runId);
+          wakeUp?.();
+        });
+      running.set(runId, work);
+    }
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopping) {
+      await fill();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeUp = undefined;
+    }
+    await Promise.allSettled(running.values());
+  }
+
+  const done = loop();
+  return {
+    workerId,
+    get inFlight() {
+      return running.size;
+    },
+    wake: () => wakeUp?.(),
+    async stop({ abortInFlight = false } = {}) {
+      stopping = true;
+      if (abortInFlight) stopController.abort();
+      wakeUp?.();
+      await done;
+    },
+    done,
+  };
+}

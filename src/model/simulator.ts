@@ -1,0 +1,196 @@
+import { canonicalJson, digest, sleep, type AbortableOptions } from '../core/index.js';
+import {
+  ModelCallError,
+  type ModelAdapterV1,
+  type ModelErrorType,
+  type ModelOutputPart,
+  type ModelPrice,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelUsage,
+} from './model-adapter.js';
+import type { ToolResultPart } from './messages.js';
+import { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
+
+/** A tool call a simulated turn emits. Give `rawArguments` to emit malformed text verbatim. */
+export interface SimulatedToolCall {
+  readonly name: string;
+  readonly args?: unknown;
+  readonly rawArguments?: string;
+}
+
+/** One scripted model turn. */
+export interface SimulatedTurn {
+  readonly text?: string;
+  readonly toolCalls?: readonly SimulatedToolCall[];
+  /** Simulated latency before answering. */
+  readonly latencyMs?: number;
+  /** Override the reported usage (defaults are estimated from the request and the output). */
+  readonly usage?: Partial<ModelUsage>;
+  /** Fail the first `times` attempts at this step with this error before answering. */
+  readonly failFirst?: {
+    readonly type: ModelErrorType;
+    readonly times: number;
+    readonly retryAfterMs?: number;
+    readonly statusCode?: number;
+  };
+}
+
+/** What a script function sees. Everything in it is a function of the conversation and the seed. */
+export interface ScriptContext {
+  readonly request: ModelRequest;
+  /** 0-based step: the number of assistant turns already in the conversation. */
+  readonly step: number;
+  /** The task: the first user message's text. */
+  readonly task: string;
+  /** Tool results returned since the model's last turn. */
+  readonly lastToolResults: readonly ToolResultPart[];
+  /** Attempt at this step for this conversation, from 1 (counts failures injected here). */
+  readonly attempt: number;
+  /** Deterministic random number in [0, 1), seeded by the seed, the task and the step. */
+  readonly random: () => number;
+}
+
+export type SimulatorScript =
+  readonly SimulatedTurn[] | ((context: ScriptContext) => SimulatedTurn);
+
+export interface SimulatorOptions {
+  readonly script: SimulatorScript;
+  readonly seed?: number;
+  readonly modelId?: string;
+  /** Defaults to a nominal price so cost limits can be exercised; pass `null` for "unknown". */
+  readonly price?: ModelPrice | null;
+  /** Latency applied to every turn that does not set its own. */
+  readonly latencyMs?: number;
+}
+
+/** Nominal price of the simulator, per million tokens. */
+export const SIMULATOR_PRICE: ModelPrice = Object.freeze({
+  inputPerMillion: 3,
+  outputPerMillion: 15,
+});
+
+/**
+ * A deterministic, seeded model driven by a script: a list of turns (turn `i` answers step `i`)
+ * or a function of the conversation. It can emit text, tool calls, malformed arguments, unknown
+ * tools, latency, usage and provider failures, so every path of the engine can be driven
+ * without a real model. The same conversation and seed always give the same answer, also
+ * after a crash and resume in another process.
+ *
+ * ```ts
+ * const model = simulator({
+ *   script: [
+ *     { toolCalls: [{ name: 'lookup_order', args: { orderId: 'A-1' } }] },
+ *     { text: 'Your order has shipped.' },
+ *   ],
+ * });
+ * ```
+ */
+export function simulator(options: SimulatorOptions): ModelAdapterV1 {
+  const { script, seed = 1, modelId = 'simulator', latencyMs: defaultLatencyMs = 0 } = options;
+  const price = options.price === null ? undefined : (options.price ?? SIMULATOR_PRICE);
+  const failuresInjected = new Map<string, number>();
+
+  return {
+    specificationVersion: 'v1',
+    provider: 'simulator',
+    modelId,
+    price,
+    estimateInputTokens,
+    async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
+      const step = request.messages.filter((message) => message.role === 'assistant').length;
+      const task = firstUserText(request);
+      const conversationKey = `${digest(task)}:${step}`;
+      const attempt = (failuresInjected.get(conversationKey) ?? 0) + 1;
+      const random = seededRandom(`${seed}:${task}:${step}`);
+      const turn =
+        typeof script === 'function'
+          ? script({
+              request,
+              step,
+              task,
+              lastToolResults: lastToolResults(request),
+              attempt,
+              random,
+            })
+          : (script[step] ?? { text: '(the simulator script has no turn for this step)' });
+
+      const latency = turn.latencyMs ?? defaultLatencyMs;
+      if (latency > 0) await sleepOrAbort(latency, signal);
+      if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
+
+      if (turn.failFirst && attempt <= turn.failFirst.times) {
+        failuresInjected.set(conversationKey, attempt);
+        throw new ModelCallError(turn.failFirst.type, `simulated ${turn.failFirst.type}`, {
+          statusCode: turn.failFirst.statusCode,
+          retryAfterMs: turn.failFirst.retryAfterMs,
+        });
+      }
+
+      const content: ModelOutputPart[] = [];
+      if (turn.text !== undefined) content.push({ type: 'text', text: turn.text });
+      (turn.toolCalls ?? []).forEach((call, index) => {
+        content.push({
+          type: 'tool_call',
+          callId: `call_${step}_${index}`,
+          toolName: call.name,
+          arguments: call.rawArguments ?? canonicalJson(call.args ?? {}),
+        });
+      });
+      const outputText = content
+        .map((part) => (part.type === 'text' ? part.text : part.toolName + part.arguments))
+        .join('');
+      return {
+        content,
+        usage: {
+          inputTokens: turn.usage?.inputTokens ?? estimateInputTokens(request),
+          outputTokens: turn.usage?.outputTokens ?? Math.max(1, estimateTextTokens(outputText)),
+          cacheReadTokens: turn.usage?.cacheReadTokens,
+          cacheWriteTokens: turn.usage?.cacheWriteTokens,
+          reasoningTokens: turn.usage?.reasoningTokens,
+        },
+        finishReason: (turn.toolCalls?.length ?? 0) > 0 ? 'tool_calls' : 'stop',
+        responseId: `sim_${digest(`${conversationKey}:${seed}`).slice(0, 12)}`,
+        responseModel: modelId,
+      };
+    },
+  };
+}
+
+async function sleepOrAbort(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await sleep(ms, { signal });
+  } catch (error) {
+    throw new ModelCallError('aborted', 'the model call was aborted', { cause: error });
+  }
+}
+
+function firstUserText(request: ModelRequest): string {
+  for (const message of request.messages) {
+    if (message.role !== 'user') continue;
+    for (const part of message.parts) if (part.type === 'text') return part.text;
+  }
+  return '';
+}
+
+function lastToolResults(request: ModelRequest): ToolResultPart[] {
+  const results: ToolResultPart[] = [];
+  for (let index = request.messages.length - 1; index >= 0; index--) {
+    const message = request.messages[index];
+    if (!message || message.role === 'assistant') break;
+    for (const part of message.parts) if (part.type === 'tool_result') results.unshift(part);
+  }
+  return results;
+}
+
+/** mulberry32 seeded from a string. */
+function seededRandom(seedText: string): () => number {
+  let state = Number.parseInt(digest(seedText).slice(0, 8), 16) >>> 0;
+  return function random(): number {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let value = state;
+    value = Math.imul(value ^ (value >>> 15), value | 1);
+    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
+    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
+  };
+}

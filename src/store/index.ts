@@ -1,0 +1,19 @@
+export {
+  RUN_RECORD_STATUSES,
+  STORE_SCHEMA_VERSION,
+  type ClaimOptions,
+  type JournalWrite,
+  type LeaseRenewal,
+  type ListRunsOptions,
+  type NewEvent,
+  type NewRun,
+  type RunFinish,
+  type RunRecord,
+  type RunRecordStatus,
+  type Store,
+  type StoredEvent,
+  type TerminalStatus,
+  type WriteGuard,
+} from './store.js';
+export { DEFAULT_STORE_URL, openStore, type OpenStoreOptions } from './open-store.js';
+export { storeFault } from './store-errors.js';

@@ -1,0 +1,101 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+export interface RunsTable {
+  id: string;
+  agent: string;
+  task: string;
+  status: string;
+  reason: string | null;
+  output: string | null;
+  lease_owner: string | null;
+  lease_until: number;
+  claims: number;
+  cancel_requested: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  steps: number;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+  schema_version: number;
+}
+
+export interface EventsTable {
+  run_id: string;
+  seq: number;
+  type: string;
+  at: number;
+  schema_version: number;
+  data: string;
+}
+
+export interface Database {
+  keel_runs: RunsTable;
+  keel_events: EventsTable;
+}
+
+/**
+ * Migrations, in order. JSON lives in `text` columns on both engines and timestamps are
+ * epoch milliseconds in `bigint`, so one query codebase serves SQLite and PostgreSQL.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_runs_and_events': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('keel_runs')
+        .ifNotExists()
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('agent', 'text', (column) => column.notNull())
+        .addColumn('task', 'text', (column) => column.notNull())
+        .addColumn('status', 'text', (column) => column.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('output', 'text')
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_until', 'bigint', (column) => column.notNull().defaultTo(0))
+        .addColumn('claims', 'integer', (column) => column.notNull().defaultTo(0))
+        .addColumn('cancel_requested', 'integer', (column) => column.notNull().defaultTo(0))
+        .addColumn('input_tokens', 'bigint', (column) => column.notNull().defaultTo(0))
+        .addColumn('output_tokens', 'bigint', (column) => column.notNull().defaultTo(0))
+        .addColumn('cost_usd', 'double precision', (column) => column.notNull().defaultTo(0))
+        .addColumn('steps', 'integer', (column) => column.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at', 'bigint', (column) => column.notNull())
+        .addColumn('finished_at', 'bigint')
+        .addColumn('schema_version', 'integer', (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createIndex('keel_runs_claimable')
+        .ifNotExists()
+        .on('keel_runs')
+        .columns(['status', 'lease_until', 'created_at'])
+        .execute();
+      await db.schema
+        .createIndex('keel_runs_created')
+        .ifNotExists()
+        .on('keel_runs')
+        .column('created_at')
+        .execute();
+      await db.schema
+        .createTable('keel_events')
+        .ifNotExists()
+        .addColumn('run_id', 'text', (column) => column.notNull())
+        .addColumn('seq', 'integer', (column) => column.notNull())
+        .addColumn('type', 'text', (column) => column.notNull())
+        .addColumn('at', 'bigint', (column) => column.notNull())
+        .addColumn('schema_version', 'integer', (column) => column.notNull())
+        .addColumn('data', 'text', (column) => column.notNull())
+        .addPrimaryKeyConstraint('keel_events_pk', ['run_id', 'seq'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('keel_events').ifExists().execute();
+      await db.schema.dropTable('keel_runs').ifExists().execute();
+      await sql`select 1`.execute(db);
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(migrations),
+};

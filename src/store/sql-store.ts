@@ -1,0 +1,460 @@
+import { Migrator, sql, type Kysely, type Selectable } from 'kysely';
+import { KeelError, type AbortableOptions } from '../core/index.js';
+import { migrationProvider, type Database, type RunsTable } from './schema.js';
+import { storeFault } from './store-errors.js';
+import {
+  STORE_SCHEMA_VERSION,
+  type ClaimOptions,
+  type JournalWrite,
+  type LeaseRenewal,
+  type ListRunsOptions,
+  type NewEvent,
+  type NewRun,
+  type RunRecord,
+  type RunRecordStatus,
+  type StoredEvent,
+  type Store,
+} from './store.js';
+
+interface QueuedWrite {
+  readonly write: JournalWrite;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** Rows per multi-row insert: stays under SQLite's and PostgreSQL's bound-parameter limits. */
+const INSERT_CHUNK = 500;
+const MAX_GROUP = 2_000;
+
+/**
+ * The `Store` over Kysely, for both engines. Two branches only: SQLite takes its write lock up
+ * front (`begin immediate`), PostgreSQL claims with `for update skip locked`.
+ */
+export class SqlStore implements Store {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly location: string;
+  readonly #db: Kysely<Database>;
+  readonly #onClose: () => Promise<void>;
+  readonly #queue: QueuedWrite[] = [];
+  #draining: Promise<void> | undefined;
+  #scheduled = false;
+  #closed = false;
+
+  constructor(options: {
+    kind: 'sqlite' | 'postgres';
+    location: string;
+    db: Kysely<Database>;
+    onClose?: () => Promise<void>;
+  }) {
+    this.kind = options.kind;
+    this.location = options.location;
+    this.#db = options.db;
+    this.#onClose = options.onClose ?? (() => Promise.resolve());
+  }
+
+  /** Bring the schema up to date. Safe to call from many processes at once. */
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.#db, provider: migrationProvider });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw storeFault(error, this.location);
+  }
+
+  async createRun(run: NewRun): Promise<RunRecord> {
+    const row: RunsTable = {
+      id: run.id,
+      agent: run.agent,
+      task: run.task,
+      status: run.claimBy ? 'running' : 'queued',
+      reason: null,
+      output: null,
+      lease_owner: run.claimBy?.workerId ?? null,
+      lease_until: run.claimBy?.leaseUntil ?? 0,
+      claims: run.claimBy ? 1 : 0,
+      cancel_requested: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      cost_usd: 0,
+      steps: 0,
+      created_at: run.createdAt,
+      updated_at: run.createdAt,
+      finished_at: null,
+      schema_version: STORE_SCHEMA_VERSION,
+    };
+    await this.#transaction(async (db) => {
+      await db.insertInto('keel_runs').values(row).execute();
+      await this.#insertEvents(db, run.id, run.events);
+    });
+    return toRecord(row);
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const row = await this.#guarded(() =>
+      this.#db.selectFrom('keel_runs').selectAll().where('id', '=', runId).executeTakeFirst(),
+    );
+    return row ? toRecord(row) : undefined;
+  }
+
+  async listRuns({ limit = 50, statuses, agent }: ListRunsOptions = {}): Promise<RunRecord[]> {
+    const rows = await this.#guarded(() => {
+      let query = this.#db
+        .selectFrom('keel_runs')
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc');
+      if (statuses && statuses.length > 0) query = query.where('status', 'in', [...statuses]);
+      if (agent !== undefined) query = query.where('agent', '=', agent);
+      return query.limit(limit).execute();
+    });
+    return rows.map(toRecord);
+  }
+
+  async readEvents(
+    runId: string,
+    { afterSeq = 0 }: { afterSeq?: number } = {},
+  ): Promise<StoredEvent[]> {
+    const rows = await this.#guarded(() =>
+      this.#db
+        .selectFrom('keel_events')
+        .selectAll()
+        .where('run_id', '=', runId)
+        .where('seq', '>', afterSeq)
+        .orderBy('seq')
+        .execute(),
+    );
+    return rows.map((row) => ({
+      runId: row.run_id,
+      seq: row.seq,
+      at: row.at,
+      schemaVersion: row.schema_version,
+      event: parseEvent(row.data, this.location, runId, row.seq),
+    }));
+  }
+
+  append(write: JournalWrite): Promise<void> {
+    if (this.#closed)
+      return Promise.reject(
+        new KeelError('store_unavailable', `the store at ${this.location} is closed`),
+      );
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ write, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  async flush({ signal }: AbortableOptions = {}): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      if (this.#draining) await this.#draining;
+      else if (this.#scheduled || this.#queue.length > 0)
+        await new Promise((resolve) => setImmediate(resolve));
+      else return;
+    }
+  }
+
+  async claimNext({
+    workerId,
+    now,
+    leaseMs,
+    agents,
+  }: ClaimOptions): Promise<RunRecord | undefined> {
+    if (agents?.length === 0) return undefined;
+    const row = await this.#transaction(async (db) => {
+      let query = db
+        .selectFrom('keel_runs')
+        .select('id')
+        .where((eb) =>
+          eb.or([
+            eb('status', '=', 'queued'),
+            eb.and([eb('status', '=', 'running'), eb('lease_until', '<', now)]),
+          ]),
+        )
+        .orderBy('created_at')
+        .limit(1);
+      if (agents) query = query.where('agent', 'in', [...agents]);
+      if (this.kind === 'postgres') query = query.forUpdate().skipLocked();
+      const candidate = await query.executeTakeFirst();
+      if (!candidate) return undefined;
+      return db
+        .updateTable('keel_runs')
+        .set({
+          status: 'running',
+          lease_owner: workerId,
+          lease_until: now + leaseMs,
+          claims: sql<number>`claims + 1`,
+          updated_at: now,
+        })
+        .where('id', '=', candidate.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    });
+    return row ? toRecord(row) : undefined;
+  }
+
+  async renewLeases({
+    workerId,
+    runIds,
+    now,
+    leaseMs,
+  }: {
+    workerId: string;
+    runIds: readonly string[];
+    now: number;
+    leaseMs: number;
+  }): Promise<LeaseRenewal> {
+    if (runIds.length === 0) return { lost: [], cancelRequested: [] };
+    const rows = await this.#guarded(() =>
+      this.#db
+        .updateTable('keel_runs')
+        .set({ lease_until: now + leaseMs })
+        .where('id', 'in', [...runIds])
+        .where('lease_owner', '=', workerId)
+        .where('status', '=', 'running')
+        .returning(['id', 'cancel_requested'])
+        .execute(),
+    );
+    const held = new Set(rows.map((row) => row.id));
+    return {
+      lost: runIds.filter((id) => !held.has(id)),
+      cancelRequested: rows.filter((row) => row.cancel_requested === 1).map((row) => row.id),
+    };
+  }
+
+  async releaseLease(runId: string, workerId: string): Promise<void> {
+    await this.#guarded(() =>
+      this.#db
+        .updateTable('keel_runs')
+        .set({ lease_until: 0, lease_owner: null })
+        .where('id', '=', runId)
+        .where('lease_owner', '=', workerId)
+        .where('status', '=', 'running')
+        .execute(),
+    );
+  }
+
+  async requestCancel(runId: string, now: number): Promise<RunRecord | undefined> {
+    await this.#guarded(() =>
+      this.#db
+        .updateTable('keel_runs')
+        .set({ cancel_requested: 1, updated_at: now })
+        .where('id', '=', runId)
+        .where('status', 'in', ['queued', 'running'])
+        .execute(),
+    );
+    return this.getRun(runId);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush();
+    this.#closed = true;
+    await this.#db.destroy();
+    await this.#onClose();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#draining) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#draining = this.#drain().finally(() => {
+        this.#draining = undefined;
+        if (this.#queue.length > 0) this.#schedule();
+      });
+    });
+  }
+
+  /** Group commit: every write queued while a commit is in flight goes into the next one. */
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const group = this.#queue.splice(0, MAX_GROUP);
+      try {
+        await this.#commitGroup(group);
+      } catch (error) {
+        if (group.length === 1) {
+          group[0]?.reject(storeFault(error, this.location));
+          continue;
+        }
+        // One bad write must not fail the others: commit them one by one.
+        for (const item of group) {
+          try {
+            await this.#commitGroup([item]);
+          } catch (itemError) {
+            item.reject(storeFault(itemError, this.location));
+          }
+        }
+      }
+    }
+  }
+
+  async #commitGroup(group: QueuedWrite[]): Promise<void> {
+    const rejected = new Map<QueuedWrite, KeelError>();
+    await this.#transaction(async (db) => {
+      const runIds = [...new Set(group.map((item) => item.write.runId))];
+      let query = db
+        .selectFrom('keel_runs')
+        .select(['id', 'status', 'lease_owner'])
+        .where('id', 'in', runIds);
+      if (this.kind === 'postgres') query = query.forUpdate();
+      const rows = new Map((await query.execute()).map((row) => [row.id, row]));
+      const accepted: QueuedWrite[] = [];
+      for (const item of group) {
+        const row = rows.get(item.write.runId);
+        const guard = item.write.guard;
+        const ok =
+          row !== undefined &&
+          ('leaseOwner' in guard
+            ? row.lease_owner === guard.leaseOwner && row.status === 'running'
+            : row.status === 'queued');
+        if (ok) accepted.push(item);
+        else rejected.set(item, leaseLost(item.write.runId, row?.status));
+      }
+      const events = accepted.flatMap((item) =>
+        item.write.events.map((event) => ({ runId: item.write.runId, event })),
+      );
+      for (let start = 0; start < events.length; start += INSERT_CHUNK) {
+        await db
+          .insertInto('keel_events')
+          .values(
+            events
+              .slice(start, start + INSERT_CHUNK)
+              .map(({ runId, event }) => eventRow(runId, event)),
+          )
+          .execute();
+      }
+      for (const item of accepted) {
+        const finish = item.write.finish;
+        if (!finish) continue;
+        await db
+          .updateTable('keel_runs')
+          .set({
+            status: finish.status,
+            reason: JSON.stringify(finish.reason),
+            output: finish.output,
+            input_tokens: finish.inputTokens,
+            output_tokens: finish.outputTokens,
+            cost_usd: finish.costUsd,
+            steps: finish.steps,
+            lease_owner: null,
+            lease_until: 0,
+            updated_at: finish.at,
+            finished_at: finish.at,
+          })
+          .where('id', '=', item.write.runId)
+          .execute();
+      }
+    });
+    for (const item of group) {
+      const error = rejected.get(item);
+      if (error) item.reject(error);
+      else item.resolve();
+    }
+  }
+
+  async #insertEvents(
+    db: Kysely<Database>,
+    runId: string,
+    events: readonly NewEvent[],
+  ): Promise<void> {
+    if (events.length === 0) return;
+    await db
+      .insertInto('keel_events')
+      .values(events.map((event) => eventRow(runId, event)))
+      .execute();
+  }
+
+  /** A short write transaction. Never held across a model or tool call: callers pass only SQL. */
+  async #transaction<T>(work: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.#guarded(() =>
+      this.#db.connection().execute(async (connection) => {
+        await sql.raw(this.kind === 'sqlite' ? 'begin immediate' : 'begin').execute(connection);
+        try {
+          const result = await work(connection);
+          await sql.raw('commit').execute(connection);
+          return result;
+        } catch (error) {
+          await sql
+            .raw('rollback')
+            .execute(connection)
+            .catch(() => undefined);
+          throw error;
+        }
+      }),
+    );
+  }
+
+  async #guarded<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw storeFault(error, this.location);
+    }
+  }
+}
+
+function eventRow(runId: string, { seq, at, event }: NewEvent) {
+  return {
+    run_id: runId,
+    seq,
+    type: event.type,
+    at,
+    schema_version: STORE_SCHEMA_VERSION,
+    data: JSON.stringify(event),
+  };
+}
+
+function leaseLost(runId: string, status: string | undefined): KeelError {
+  return new KeelError(
+    'lease_lost',
+    status === undefined
+      ? `run ${runId} does not exist`
+      : `run ${runId} is no longer held by this worker (status ${status})`,
+  );
+}
+
+function parseEvent(
+  data: string,
+  location: string,
+  runId: string,
+  seq: number,
+): StoredEvent['event'] {
+  try {
+    const event = JSON.parse(data) as unknown;
+    if (
+      typeof event === 'object' &&
+      event !== null &&
+      'type' in event &&
+      typeof event.type === 'string'
+    ) {
+      return event as StoredEvent['event'];
+    }
+  } catch {
+    // reported below
+  }
+  throw new KeelError(
+    'store_corrupt',
+    `event ${seq} of run ${runId} in ${location} is not valid JSON`,
+  );
+}
+
+function toRecord(row: Selectable<RunsTable>): RunRecord {
+  return {
+    id: row.id,
+    agent: row.agent,
+    task: row.task,
+    status: row.status as RunRecordStatus,
+    reason: row.reason === null ? null : (JSON.parse(row.reason) as unknown),
+    output: row.output,
+    leaseOwner: row.lease_owner,
+    leaseUntil: row.lease_until,
+    claims: row.claims,
+    cancelRequested: row.cancel_requested === 1,
+    inputTokens: row.input_tokens,
+    outputTokens: row.output_tokens,
+    costUsd: row.cost_usd,
+    steps: row.steps,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    finishedAt: row.finished_at === null ? null : row.finished_at,
+    schemaVersion: row.schema_version,
+  };
+}

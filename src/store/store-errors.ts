@@ -1,0 +1,70 @@
+import { KeelError } from '../core/index.js';
+
+/**
+ * Translate a driver error into a fault with a message a person can act on. Errors that are
+ * already `KeelError`s pass through.
+ */
+export function storeFault(error: unknown, location: string): KeelError {
+  if (KeelError.isInstance(error)) return error;
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  const message = error instanceof Error ? error.message : String(error);
+  const options = { cause: error };
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT' || code.startsWith('SQLITE_CORRUPT')) {
+    return new KeelError(
+      'store_corrupt',
+      `the SQLite store at ${location} is not a valid Keel database (${message})`,
+      options,
+    );
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new KeelError(
+      'store_unavailable',
+      `the SQLite store at ${location} is locked by another process (${message})`,
+      options,
+    );
+  }
+  if (code.startsWith('SQLITE_CANTOPEN') || message.includes('Unable to open connection')) {
+    return new KeelError(
+      'store_unavailable',
+      `cannot open the SQLite store at ${location} (${message})`,
+      options,
+    );
+  }
+  if (code.startsWith('SQLITE_')) {
+    return new KeelError(
+      'store_unavailable',
+      `the SQLite store at ${location} failed: ${message}`,
+      options,
+    );
+  }
+  if (
+    ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'EAI_AGAIN'].includes(
+      code,
+    )
+  ) {
+    return new KeelError(
+      'store_unavailable',
+      `cannot reach PostgreSQL at ${location} (${message})`,
+      options,
+    );
+  }
+  if (code === '3D000' || code === '28P01' || code === '28000' || code === '57P03') {
+    return new KeelError(
+      'store_unavailable',
+      `PostgreSQL at ${location} refused the connection (${message})`,
+      options,
+    );
+  }
+  if (
+    message.includes('Connection terminated') ||
+    message.includes('timeout exceeded when trying to connect')
+  ) {
+    return new KeelError(
+      'store_unavailable',
+      `lost the connection to PostgreSQL at ${location} (${message})`,
+      options,
+    );
+  }
+  return new KeelError('internal', `store error at ${location}: ${message}`, options);
+}

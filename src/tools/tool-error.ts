@@ -1,0 +1,67 @@
+/** The closed set of ways a tool call can fail. The type decides the next move. */
+export const TOOL_ERROR_TYPES = [
+  'rate_limited',
+  'not_found',
+  'invalid_input',
+  'forbidden',
+  'unavailable',
+  'timeout',
+  'conflict',
+  'internal',
+] as const;
+export type ToolErrorType = (typeof TOOL_ERROR_TYPES)[number];
+
+/** A tool failure as recorded in the journal and fed back to the model. Plain data. */
+export interface ToolFailure {
+  readonly type: ToolErrorType;
+  readonly message: string;
+  readonly retryAfterMs?: number | undefined;
+}
+
+/** Failures worth another attempt when the tool is safe to repeat. */
+export const TRANSIENT_TOOL_ERRORS: ReadonlySet<ToolErrorType> = new Set([
+  'rate_limited',
+  'unavailable',
+  'timeout',
+]);
+
+const marker = Symbol.for('keel.tool_error');
+
+/**
+ * Thrown by a tool's `run` to fail with a type. Any other throw becomes `internal`.
+ *
+ * ```ts
+ * if (!order) throw new ToolError('not_found', `no order ${input.orderId}`);
+ * ```
+ */
+export class ToolError extends Error {
+  readonly [marker] = true;
+  readonly type: ToolErrorType;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    type: ToolErrorType,
+    message: string,
+    options: { retryAfterMs?: number | undefined; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'ToolError';
+    this.type = type;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+
+  static isInstance(error: unknown): error is ToolError {
+    return typeof error === 'object' && error !== null && marker in error;
+  }
+}
+
+/** Turn anything a tool threw into a typed failure. */
+export function toToolFailure(error: unknown): ToolFailure {
+  if (ToolError.isInstance(error)) {
+    return error.retryAfterMs === undefined
+      ? { type: error.type, message: error.message }
+      : { type: error.type, message: error.message, retryAfterMs: error.retryAfterMs };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { type: 'internal', message };
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'examples/**/*.test.ts', 'test/**/*.test.ts'],
+    // Store contract suites run against real SQLite and PostgreSQL; the defaults
+    // (5 s per test, 10 s per hook) are too tight for migrations on a cold CI machine.
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Child processes rather than worker threads: native modules (libsql) and
+    // process-level behaviour (signals, crash/resume tests) need a real process.
+    pool: 'forks',
+  },
+});
