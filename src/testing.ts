@@ -1,0 +1,7 @@
+export {
+  simulator,
+  SIMULATOR_PRICE,
+  type ScriptContext,
+  type SimulatedTurn,
+  type SimulatorOptions,
+} from './model/index.js';
