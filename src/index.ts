@@ -38,6 +38,8 @@ export {
 } from './tools/index.js';
 export {
   ModelCallError,
+  openaiChat,
+  resolveModel,
   simulator,
   type Message,
   type MessagePart,
@@ -47,6 +49,7 @@ export {
   type ModelRequest,
   type ModelResponse,
   type ModelUsage,
+  type OpenAIChatOptions,
   type SimulatedTurn,
   type SimulatorOptions,
   type SimulatorScript,

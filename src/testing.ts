@@ -5,3 +5,4 @@ export {
   type SimulatedTurn,
   type SimulatorOptions,
 } from './model/index.js';
+export * from './testing/index.js';

@@ -32,3 +32,5 @@ export {
   type SimulatorOptions,
   type SimulatorScript,
 } from './simulator.js';
+export { DEFAULT_OPENAI_TIMEOUT_MS, openaiChat, type OpenAIChatOptions } from './openai-adapter.js';
+export { resolveModel } from './resolve-model.js';

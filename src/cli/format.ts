@@ -1,0 +1,170 @@
+import pc from 'picocolors';
+import { describeReason, type RunEvent, type RunReason, type RunState } from '../agent/index.js';
+import type { RunResult } from '../engine/index.js';
+import type { RunRecord, StoredEvent } from '../store/index.js';
+
+/** Plain words about which model ran, so nobody mistakes a simulated run for a real one. */
+export function describeModel(model: { provider: string; modelId: string }): string {
+  if (model.provider === 'simulator') {
+    return `${model.modelId} (scripted simulator, deterministic — no real model was called)`;
+  }
+  return `${model.provider}:${model.modelId}`;
+}
+
+const STATUS_COLOR: Record<string, (text: string) => string> = {
+  succeeded: pc.green,
+  failed: pc.red,
+  stopped: pc.yellow,
+  escalated: pc.magenta,
+  cancelled: pc.gray,
+  running: pc.cyan,
+  queued: pc.blue,
+};
+
+export function colorStatus(status: string): string {
+  return (STATUS_COLOR[status] ?? ((text: string) => text))(status);
+}
+
+export function formatUsd(value: number): string {
+  return `$${value.toFixed(value < 0.01 ? 6 : 4)}`;
+}
+
+/** The JSON document `keel run --json` prints. */
+export function runJson(result: RunResult) {
+  return {
+    id: result.id,
+    agent: result.agent,
+    status: result.status,
+    reason: result.reason,
+    reasonText: describeReason(result.reason),
+    output: result.output,
+    steps: result.steps,
+    usage: {
+      inputTokens: result.usage.inputTokens,
+      outputTokens: result.usage.outputTokens,
+      costUsd: result.usage.costKnown ? result.usage.costUsd : null,
+    },
+    model: { ...result.model, description: describeModel(result.model) },
+  };
+}
+
+export function formatRunResult(result: RunResult): string {
+  const cost = result.usage.costKnown
+    ? formatUsd(result.usage.costUsd)
+    : 'unknown (no price for this model)';
+  return [
+    `${pc.bold('run')}     ${result.id}  (agent ${result.agent})`,
+    `${pc.bold('status')}  ${colorStatus(result.status)} — ${describeReason(result.reason)}`,
+    `${pc.bold('steps')}   ${result.steps}   tokens ${result.usage.inputTokens} in / ${result.usage.outputTokens} out   cost ${cost}`,
+    `${pc.bold('model')}   ${describeModel(result.model)}`,
+    `${pc.bold('output')}  ${result.output ?? pc.gray('(none)')}`,
+  ].join('\n');
+}
+
+export function formatRunsTable(records: readonly RunRecord[]): string {
+  if (records.length === 0) return pc.gray('no runs yet');
+  const header = ['id', 'agent', 'status', 'steps', 'tokens', 'cost', 'created'];
+  const rows = records.map((record) => [
+    record.id,
+    record.agent,
+    record.status,
+    String(record.steps),
+    String(record.inputTokens + record.outputTokens),
+    formatUsd(record.costUsd),
+    new Date(record.createdAt).toISOString().replace('T', ' ').slice(0, 19),
+  ]);
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)),
+  );
+  const line = (cells: string[]) =>
+    cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ');
+  return [
+    pc.bold(line(header)),
+    ...rows.map((row) => line(row).replace(row[2] ?? '', colorStatus(row[2] ?? ''))),
+  ].join('\n');
+}
+
+export function showJson(record: RunRecord, state: RunState, events: readonly StoredEvent[]) {
+  return {
+    run: record,
+    state: {
+      agent: state.agent,
+      task: state.task,
+      status: state.finished?.status ?? record.status,
+      reason: state.finished?.reason ?? null,
+      output: state.finished?.output ?? null,
+      steps: state.steps,
+      usage: state.usage,
+      claims: state.claims,
+      pendingToolCalls: state.pending.map((call) => ({ callId: call.callId, tool: call.toolName })),
+    },
+    events: events.map((entry) => ({ seq: entry.seq, at: entry.at, ...entry.event })),
+  };
+}
+
+export function formatShow(
+  record: RunRecord,
+  state: RunState,
+  events: readonly StoredEvent[],
+): string {
+  const reason = state.finished ? describeReason(state.finished.reason) : pc.gray('(in progress)');
+  const lines = [
+    `${pc.bold('run')}     ${record.id}  (agent ${record.agent}, claimed ${record.claims}x)`,
+    `${pc.bold('task')}    ${state.task}`,
+    `${pc.bold('status')}  ${colorStatus(record.status)} — ${reason}`,
+    `${pc.bold('usage')}   ${state.steps} steps, ${state.usage.inputTokens} in / ${state.usage.outputTokens} out, ${formatUsd(state.usage.costUsd)}`,
+    `${pc.bold('output')}  ${state.finished?.output ?? pc.gray('(none)')}`,
+    '',
+    pc.bold('journal'),
+  ];
+  const start = events[0]?.at ?? 0;
+  for (const entry of events) {
+    const offset = `+${((entry.at - start) / 1000).toFixed(3)}s`.padStart(10);
+    lines.push(
+      `${String(entry.seq).padStart(4)} ${pc.gray(offset)}  ${summarizeEvent(entry.event as RunEvent)}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** One line per journal event, for people. */
+export function summarizeEvent(event: RunEvent): string {
+  switch (event.type) {
+    case 'run_started':
+      return `${pc.bold('run_started')} agent=${event.agent} model=${event.model.provider}:${event.model.modelId}`;
+    case 'run_claimed':
+      return `${pc.bold('run_claimed')} by ${event.workerId} (claim ${event.claim})`;
+    case 'model_called': {
+      const calls = event.content
+        .filter((part) => part.type === 'tool_call')
+        .map((part) => part.toolName);
+      const what = calls.length > 0 ? `→ ${calls.join(', ')}` : '→ final answer';
+      return `${pc.bold('model_called')} step ${event.step} ${what} (${event.usage.inputTokens}+${event.usage.outputTokens} tokens, ${event.latencyMs} ms, ${event.provenance.trust})`;
+    }
+    case 'model_failed':
+      return `${pc.yellow('model_failed')} step ${event.step} attempt ${event.attempt}: ${event.errorType}${event.willRetry ? ' (will retry)' : ''}`;
+    case 'tool_requested':
+      return `${pc.bold('tool_requested')} ${event.toolName} ${truncate(JSON.stringify(event.input), 80)} [${event.effect}]`;
+    case 'tool_rejected':
+      return `${pc.yellow('tool_rejected')} ${event.toolName}: ${event.error.type}: ${truncate(event.error.message, 100)}`;
+    case 'tool_started':
+      return `${pc.bold('tool_started')} ${event.toolName} attempt ${event.attempt} key=${event.idempotencyKey}${event.reissued ? pc.yellow(' (re-issued after a crash)') : ''}`;
+    case 'tool_finished':
+      return `${pc.green('tool_finished')} ${event.toolName} ${truncate(event.content, 80)} [${event.provenance.trust}]`;
+    case 'tool_failed':
+      return `${pc.red('tool_failed')} ${event.toolName} attempt ${event.attempt}: ${event.error.type}: ${truncate(event.error.message, 80)}${event.final ? '' : ' (will retry)'}`;
+    case 'limit_hit':
+      return `${pc.yellow('limit_hit')} ${event.limit} (${event.used} of ${event.max})`;
+    case 'cancel_requested':
+      return `${pc.gray('cancel_requested')} by ${event.by}`;
+    case 'run_finished':
+      return `${pc.bold('run_finished')} ${colorStatus(event.status)}: ${describeReason(event.reason as RunReason)}`;
+    default:
+      event satisfies never;
+      return 'unknown event';
+  }
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

@@ -1,0 +1,89 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Agent } from '../agent/index.js';
+import { KeelError } from '../core/index.js';
+
+const CONFIG_FILES = ['keel.config.ts', 'keel.config.mts', 'keel.config.js', 'keel.config.mjs'];
+
+export interface LoadedAgents {
+  readonly agents: readonly Agent[];
+  /** Where they came from, for people: a module path or "the support-desk demo". */
+  readonly source: string;
+}
+
+/**
+ * The runnable agents: from `--agents <module>`, else `keel.config.*` in the working
+ * directory, else the support-desk demo's. A module exports `agents` (an array), or a default
+ * export that is an array or `{ agents }`.
+ */
+export async function loadAgents(
+  modulePath: string | undefined,
+  cwd = process.cwd(),
+): Promise<LoadedAgents> {
+  const candidate =
+    modulePath === undefined
+      ? CONFIG_FILES.map((name) => resolve(cwd, name)).find((path) => existsSync(path))
+      : resolve(cwd, modulePath);
+  if (candidate === undefined) {
+    const demo = (await import('../../examples/support-desk/agents.js')) as {
+      supportDeskAgents: Agent[];
+    };
+    return {
+      agents: demo.supportDeskAgents,
+      source: 'the support-desk demo (examples/support-desk)',
+    };
+  }
+  if (!existsSync(candidate)) {
+    throw new KeelError('invalid_input', `agents module not found: ${candidate}`);
+  }
+  let loaded: unknown;
+  try {
+    loaded = /\.[mc]?ts$/.test(candidate)
+      ? await importTypeScript(candidate)
+      : await import(pathToFileURL(candidate).href);
+  } catch (error) {
+    if (KeelError.isInstance(error)) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new KeelError('invalid_config', `cannot load agents from ${candidate}: ${message}`, {
+      cause: error,
+    });
+  }
+  const agents = pickAgents(loaded);
+  if (!agents) {
+    throw new KeelError(
+      'invalid_config',
+      `${candidate} must export "agents" (an array of defineAgent results) or a default export with them`,
+    );
+  }
+  return { agents, source: candidate };
+}
+
+async function importTypeScript(path: string): Promise<unknown> {
+  const { tsImport } = await import('tsx/esm/api');
+  return (await tsImport(pathToFileURL(path).href, import.meta.url)) as unknown;
+}
+
+function pickAgents(loaded: unknown): Agent[] | undefined {
+  if (typeof loaded !== 'object' || loaded === null) return undefined;
+  const module = loaded as { agents?: unknown; default?: unknown };
+  const candidates = [
+    module.agents,
+    module.default,
+    (module.default as { agents?: unknown } | undefined)?.agents,
+  ];
+  for (const value of candidates) {
+    if (Array.isArray(value) && value.every(isAgent)) return value;
+  }
+  return undefined;
+}
+
+function isAgent(value: unknown): value is Agent {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Agent).name === 'string' &&
+    typeof (value as Agent).instructions === 'string' &&
+    typeof (value as Agent).withModel === 'function'
+  );
+}

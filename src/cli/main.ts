@@ -1,0 +1,240 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { RunEvent } from '../agent/index.js';
+import { describeFailure, EXIT, usageError } from './exit-codes.js';
+
+interface GlobalOptions {
+  store?: string;
+  agents?: string;
+}
+
+const program = new Command('keel')
+  .description('Run LLM agents durably, bounded and observed.')
+  .addOption(
+    new Option('--store <url>', 'store URL: sqlite:<path> or postgres://...').env('KEEL_STORE'),
+  )
+  .option(
+    '--agents <module>',
+    'module exporting the agents (default: keel.config.ts, else the demo agents)',
+  )
+  .showHelpAfterError()
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+program
+  .command('agents')
+  .description('list the runnable agents')
+  .option('--json', 'print one JSON document')
+  .action(async (options: { json?: boolean }) => {
+    const { loadAgents } = await import('./load-agents.js');
+    const { agents, source } = await loadAgents(globals().agents);
+    const list = agents.map((agent) => ({
+      name: agent.name,
+      description: agent.description,
+      model: { provider: agent.model.provider, modelId: agent.model.modelId },
+      tools: agent.tools.map((tool) => ({ name: tool.name, effect: tool.effect })),
+      limits: agent.limits,
+    }));
+    if (options.json) return printJson({ source, agents: list });
+    console.log(`agents from ${source}:`);
+    for (const agent of list) {
+      const tools = agent.tools.map((tool) => `${tool.name}[${tool.effect}]`).join(', ');
+      console.log(`  ${agent.name.padEnd(12)} ${agent.description}`);
+      console.log(
+        `  ${''.padEnd(12)} model ${agent.model.provider}:${agent.model.modelId}; tools ${tools || 'none'}`,
+      );
+    }
+  });
+
+program
+  .command('run')
+  .description('run an agent on a task in this process and print the result')
+  .argument('<agent>', 'agent name (see `keel agents`)')
+  .requiredOption('--task <text>', 'the task')
+  .addOption(
+    new Option('--model <model>', 'override the model: simulator, openai:<model>').env(
+      'KEEL_MODEL',
+    ),
+  )
+  .option('--json', 'print one JSON document')
+  .action(async (agentName: string, options: { task: string; model?: string; json?: boolean }) => {
+    const { openRuntime } = await import('./open-runtime.js');
+    const { formatRunResult, runJson, describeModel } = await import('./format.js');
+    const { runtime, close } = await openRuntime(globals());
+    try {
+      if (!options.json && !runtime.agent(agentName)) {
+        throw usageError(`unknown agent "${agentName}"; see \`keel agents\``);
+      }
+      const controller = new AbortController();
+      const onSignal = (): void => {
+        controller.abort();
+      };
+      process.once('SIGINT', onSignal);
+      const result = await runtime.run(agentName, options.task, {
+        model: options.model,
+        signal: controller.signal,
+      });
+      process.off('SIGINT', onSignal);
+      if (options.json) printJson(runJson(result));
+      else {
+        console.log(formatRunResult(result));
+        if (result.model.provider === 'simulator')
+          console.log(`(model: ${describeModel(result.model)})`);
+      }
+      process.exitCode = result.status === 'succeeded' ? EXIT.ok : EXIT.failed;
+    } finally {
+      await close();
+    }
+  });
+
+program
+  .command('runs')
+  .description('list recent runs')
+  .option('--json', 'print one JSON document')
+  .option('--limit <n>', 'how many', parsePositiveInt, 20)
+  .option('--status <status>', 'only runs with this status')
+  .action(async (options: { json?: boolean; limit: number; status?: string }) => {
+    const { openStoreFromOptions } = await import('./open-runtime.js');
+    const { formatRunsTable } = await import('./format.js');
+    const { RUN_RECORD_STATUSES } = await import('../store/index.js');
+    const statuses = options.status === undefined ? undefined : [options.status];
+    if (
+      options.status !== undefined &&
+      !(RUN_RECORD_STATUSES as readonly string[]).includes(options.status)
+    ) {
+      throw usageError(`--status must be one of ${RUN_RECORD_STATUSES.join(', ')}`);
+    }
+    const store = await openStoreFromOptions(globals());
+    try {
+      const runs = await store.listRuns({
+        limit: options.limit,
+        ...(statuses ? { statuses: statuses as (typeof RUN_RECORD_STATUSES)[number][] } : {}),
+      });
+      if (options.json) printJson({ runs });
+      else console.log(formatRunsTable(runs));
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command('show')
+  .description("show a run's state and its journal")
+  .argument('<runId>')
+  .option('--json', 'print one JSON document')
+  .action(async (runId: string, options: { json?: boolean }) => {
+    const { openStoreFromOptions } = await import('./open-runtime.js');
+    const { formatShow, showJson } = await import('./format.js');
+    const { foldRun } = await import('../agent/index.js');
+    const { KeelError } = await import('../core/index.js');
+    const store = await openStoreFromOptions(globals());
+    try {
+      const record = await store.getRun(runId);
+      if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
+      const events = await store.readEvents(runId);
+      const state = foldRun(events.map((entry) => entry.event as RunEvent));
+      if (options.json) printJson(showJson(record, state, events));
+      else console.log(formatShow(record, state, events));
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command('worker')
+  .description('claim and execute queued runs until stopped (Ctrl-C releases held runs)')
+  .option('--concurrency <n>', 'runs executed at once', parsePositiveInt, 32)
+  .option('--poll <ms>', 'idle poll interval', parsePositiveInt, 200)
+  .action(async (options: { concurrency: number; poll: number }) => {
+    const { openRuntime } = await import('./open-runtime.js');
+    const { colorStatus } = await import('./format.js');
+    const { describeReason } = await import('../agent/index.js');
+    const { runtime, close, storeLocation } = await openRuntime(globals());
+    const worker = runtime.startWorker({
+      concurrency: options.concurrency,
+      pollMs: options.poll,
+      onRunEnd(runId, result) {
+        if (result)
+          console.log(`${runId} ${colorStatus(result.status)} — ${describeReason(result.reason)}`);
+        else console.log(`${runId} released`);
+      },
+      onError(runId, error) {
+        console.error(describeFailure(error).line + (runId ? ` (run ${runId})` : ''));
+      },
+    });
+    console.log(
+      `worker ${runtime.workerId} on ${storeLocation}; agents: ${runtime.agents.map((agent) => agent.name).join(', ')}`,
+    );
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => {
+        resolve();
+      });
+      process.once('SIGTERM', () => {
+        resolve();
+      });
+    });
+    console.log('stopping: releasing held runs');
+    await worker.stop({ abortInFlight: false }).catch(() => undefined);
+    await close();
+  });
+
+program
+  .command('cancel')
+  .description('cancel a run (a queued run ends at once; a running one within a heartbeat)')
+  .argument('<runId>')
+  .option('--json', 'print one JSON document')
+  .action(async (runId: string, options: { json?: boolean }) => {
+    const { openRuntime } = await import('./open-runtime.js');
+    const { colorStatus } = await import('./format.js');
+    const { runtime, close } = await openRuntime(globals());
+    try {
+      const record = await runtime.cancel(runId);
+      if (options.json)
+        printJson({
+          id: record.id,
+          status: record.status,
+          cancelRequested: record.cancelRequested,
+        });
+      else if (record.status === 'running')
+        console.log(`${runId} cancel requested; its worker stops it at the next heartbeat`);
+      else console.log(`${runId} ${colorStatus(record.status)}`);
+    } finally {
+      await close();
+    }
+  });
+
+program
+  .command('demo')
+  .description('run the support-desk demo on the simulator and print a summary')
+  .option('--json', 'print one JSON document')
+  .action(async (options: { json?: boolean }) => {
+    const { runDemoCommand } = await import('./demo-command.js');
+    await runDemoCommand({ json: options.json ?? false, store: globals().store });
+  });
+
+function globals(): GlobalOptions {
+  return program.opts<GlobalOptions>();
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function parsePositiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed <= 0)
+    throw new InvalidArgumentError('must be a positive integer');
+  return parsed;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Commander has already printed its message; help and version are not errors.
+    process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    const { line, exitCode } = describeFailure(error);
+    process.stderr.write(`${line}\n`);
+    process.exitCode = exitCode;
+  }
+}

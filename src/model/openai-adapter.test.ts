@@ -1,0 +1,611 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { TRUSTED_AGENT, TRUSTED_RUNTIME, TRUSTED_TASK } from '../core/index.js';
+import {
+  startFakeOpenAIServer,
+  type FakeChatRequestBody,
+  type FakeOpenAIServer,
+  type FakeOpenAIServerOptions,
+  type FakeReply,
+} from '../testing/fake-openai-server.js';
+import { ModelCallError, type ModelRequest } from './index.js';
+import { openaiChat, type OpenAIChatOptions } from './openai-adapter.js';
+import { parseRetryAfter } from './retry-after.js';
+
+const MODEL = 'gpt-test';
+const TOOL_PROVENANCE = { trust: 'untrusted', source: 'tool:lookup' } as const;
+
+const servers: FakeOpenAIServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function serve(options: FakeOpenAIServerOptions): Promise<FakeOpenAIServer> {
+  const server = await startFakeOpenAIServer(options);
+  servers.push(server);
+  return server;
+}
+
+/** A server that always gives `reply`, and an adapter pointed at it. */
+async function setup(
+  reply: FakeReply,
+  adapterOptions: Partial<OpenAIChatOptions> = {},
+): Promise<{ server: FakeOpenAIServer; model: ReturnType<typeof openaiChat> }> {
+  const server = await serve({ respond: () => reply });
+  const model = openaiChat({
+    model: MODEL,
+    baseURL: server.url,
+    apiKey: 'test-key',
+    ...adapterOptions,
+  });
+  return { server, model };
+}
+
+function userRequest(text: string): ModelRequest {
+  return {
+    system: 'You are terse.',
+    messages: [{ role: 'user', parts: [{ type: 'text', text, provenance: TRUSTED_TASK }] }],
+    tools: [],
+  };
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ModelCallError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (ModelCallError.isInstance(error)) return error;
+    throw error;
+  }
+  throw new Error('expected the model call to fail');
+}
+
+function summary(error: ModelCallError): Record<string, unknown> {
+  return {
+    type: error.type,
+    statusCode: error.statusCode,
+    retryAfterMs: error.retryAfterMs,
+    retryable: error.retryable,
+  };
+}
+
+describe('openaiChat', () => {
+  it('describes itself as an openai v1 adapter with the given model and price', () => {
+    const price = { inputPerMillion: 0.4, outputPerMillion: 1.6 };
+    const model = openaiChat({ model: MODEL, apiKey: 'test-key', price });
+    expect({
+      specificationVersion: model.specificationVersion,
+      provider: model.provider,
+      modelId: model.modelId,
+      price: model.price,
+    }).toEqual({ specificationVersion: 'v1', provider: 'openai', modelId: MODEL, price });
+  });
+
+  it('maps a text reply to a response with usage when the server answers with content', async () => {
+    const { model } = await setup({
+      content: 'Hello there.',
+      usage: { promptTokens: 120, completionTokens: 7, cachedTokens: 100, reasoningTokens: 3 },
+    });
+
+    const response = await model.doGenerate(userRequest('hi'), {});
+
+    expect(response).toEqual({
+      content: [{ type: 'text', text: 'Hello there.' }],
+      usage: { inputTokens: 120, outputTokens: 7, cacheReadTokens: 100, reasoningTokens: 3 },
+      finishReason: 'stop',
+      responseId: 'chatcmpl-fake0',
+      responseModel: MODEL,
+    });
+  });
+
+  it('keeps raw argument text and reports tool_calls when the server answers with tool calls', async () => {
+    const { model } = await setup({
+      toolCalls: [
+        { id: 'call_a', name: 'lookup', arguments: '{"query":"a"}' },
+        { id: 'call_b', name: 'lookup', arguments: '{"query": broken' },
+      ],
+      usage: { promptTokens: 50, completionTokens: 20 },
+    });
+
+    const response = await model.doGenerate(userRequest('find a and b'), {});
+
+    expect(response).toEqual({
+      content: [
+        { type: 'tool_call', callId: 'call_a', toolName: 'lookup', arguments: '{"query":"a"}' },
+        { type: 'tool_call', callId: 'call_b', toolName: 'lookup', arguments: '{"query": broken' },
+      ],
+      usage: { inputTokens: 50, outputTokens: 20, cacheReadTokens: 0, reasoningTokens: 0 },
+      finishReason: 'tool_calls',
+      responseId: 'chatcmpl-fake0',
+      responseModel: MODEL,
+    });
+  });
+
+  it.each([
+    ['length', 'length'],
+    ['content_filter', 'content_filter'],
+    ['function_call', 'tool_calls'],
+    ['something_new', 'other'],
+  ] as const)('maps finish_reason %s to %s', async (wire, expected) => {
+    const { model } = await setup({ content: 'x', finishReason: wire });
+    const response = await model.doGenerate(userRequest('hi'), {});
+    expect(response.finishReason).toBe(expected);
+  });
+
+  it('sends system, text, tool calls, tool results and tools in the Chat Completions shape', async () => {
+    const bodies: FakeChatRequestBody[] = [];
+    const server = await serve({
+      respond: ({ body }) => {
+        bodies.push(body);
+        return { content: 'ok' };
+      },
+    });
+    const model = openaiChat({ model: MODEL, baseURL: server.url, apiKey: 'test-key' });
+    const request: ModelRequest = {
+      system: 'You look things up.',
+      messages: [
+        {
+          role: 'user',
+          parts: [{ type: 'text', text: 'Find a and b.', provenance: TRUSTED_TASK }],
+        },
+        {
+          role: 'assistant',
+          parts: [
+            { type: 'text', text: 'Looking.', provenance: TRUSTED_AGENT },
+            {
+              type: 'tool_call',
+              callId: 'call_1',
+              toolName: 'lookup',
+              arguments: '{"query":"a"}',
+              provenance: TRUSTED_AGENT,
+            },
+            {
+              type: 'tool_call',
+              callId: 'call_2',
+              toolName: 'lookup',
+              arguments: '{bad',
+              provenance: TRUSTED_AGENT,
+            },
+          ],
+        },
+        {
+          role: 'tool',
+          parts: [
+            {
+              type: 'tool_result',
+              callId: 'call_1',
+              toolName: 'lookup',
+              content: 'A is 1',
+              isError: false,
+              provenance: TOOL_PROVENANCE,
+            },
+            {
+              type: 'tool_result',
+              callId: 'call_2',
+              toolName: 'lookup',
+              content: 'invalid_input: not JSON',
+              isError: true,
+              provenance: TRUSTED_RUNTIME,
+            },
+          ],
+        },
+        {
+          role: 'assistant',
+          parts: [
+            {
+              type: 'tool_call',
+              callId: 'call_3',
+              toolName: 'lookup',
+              arguments: '{"query":"b"}',
+              provenance: TRUSTED_AGENT,
+            },
+          ],
+        },
+        {
+          role: 'tool',
+          parts: [
+            {
+              type: 'tool_result',
+              callId: 'call_3',
+              toolName: 'lookup',
+              content: 'B is 2',
+              isError: false,
+              provenance: TOOL_PROVENANCE,
+            },
+          ],
+        },
+      ],
+      tools: [
+        {
+          name: 'lookup',
+          description: 'Look up an item',
+          inputSchema: {
+            type: 'object',
+            properties: { query: { type: 'string' } },
+            required: ['query'],
+          },
+        },
+      ],
+      maxOutputTokens: 256,
+      temperature: 0,
+      seed: 7,
+    };
+
+    await model.doGenerate(request, {});
+
+    expect(bodies).toEqual([
+      {
+        model: MODEL,
+        messages: [
+          { role: 'system', content: 'You look things up.' },
+          { role: 'user', content: 'Find a and b.' },
+          {
+            role: 'assistant',
+            content: 'Looking.',
+            tool_calls: [
+              {
+                id: 'call_1',
+                type: 'function',
+                function: { name: 'lookup', arguments: '{"query":"a"}' },
+              },
+              { id: 'call_2', type: 'function', function: { name: 'lookup', arguments: '{bad' } },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: 'A is 1' },
+          { role: 'tool', tool_call_id: 'call_2', content: 'invalid_input: not JSON' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              {
+                id: 'call_3',
+                type: 'function',
+                function: { name: 'lookup', arguments: '{"query":"b"}' },
+              },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'call_3', content: 'B is 2' },
+        ],
+        tools: [
+          {
+            type: 'function',
+            function: {
+              name: 'lookup',
+              description: 'Look up an item',
+              parameters: {
+                type: 'object',
+                properties: { query: { type: 'string' } },
+                required: ['query'],
+              },
+            },
+          },
+        ],
+        max_completion_tokens: 256,
+        temperature: 0,
+        seed: 7,
+      },
+    ]);
+  });
+
+  it('leaves out the system message and tools when there are none', async () => {
+    const bodies: FakeChatRequestBody[] = [];
+    const server = await serve({
+      respond: ({ body }) => {
+        bodies.push(body);
+        return { content: 'ok' };
+      },
+    });
+    const model = openaiChat({ model: MODEL, baseURL: server.url, apiKey: 'test-key' });
+
+    await model.doGenerate({ ...userRequest('hi'), system: '' }, {});
+
+    expect(bodies).toEqual([{ model: MODEL, messages: [{ role: 'user', content: 'hi' }] }]);
+  });
+
+  it('sends the API key and organization headers', async () => {
+    const seen: (string | string[] | undefined)[][] = [];
+    const server = await serve({
+      respond: ({ headers }) => {
+        seen.push([headers.authorization, headers['openai-organization']]);
+        return { content: 'ok' };
+      },
+    });
+    const model = openaiChat({
+      model: MODEL,
+      baseURL: server.url,
+      apiKey: 'sk-abc',
+      organization: 'org-1',
+    });
+
+    await model.doGenerate(userRequest('hi'), {});
+
+    expect(seen).toEqual([['Bearer sk-abc', 'org-1']]);
+  });
+
+  describe('errors', () => {
+    it('reports rate_limited with retryAfterMs when 429 carries retry-after seconds', async () => {
+      const { model } = await setup({ fault: 'rate_limited', retryAfterSeconds: 2 });
+      const error = await failureOf(model.doGenerate(userRequest('hi'), {}));
+      expect(summary(error)).toEqual({
+        type: 'rate_limited',
+        statusCode: 429,
+        retryAfterMs: 2000,
+        retryable: true,
+      });
+    });
+
+    it('reports rate_limited with retryAfterMs when 429 carries retry-after-ms', async () => {
+      const { model } = await setup({ fault: 'rate_limited', retryAfterMs: 150 });
+      const error = await failureOf(model.doGenerate(userRequest('hi'), {}));
+      expect(summary(error)).toEqual({
+        type: 'rate_limited',
+        statusCode: 429,
+        retryAfterMs: 150,
+        retryable: true,
+      });
+    });
+
+    it('prefers retry-after-ms when 429 carries both headers', async () => {
+      const { model } = await setup({
+        fault: 'rate_limited',
+        retryAfterSeconds: 3,
+        retryAfterMs: 2500,
+      });
+      const error = await failureOf(model.doGenerate(userRequest('hi'), {}));
+      expect(error.retryAfterMs).toBe(2500);
+    });
+
+    it('reports rate_limited without retryAfterMs when 429 has no retry-after', async () => {
+      const { model } = await setup({ fault: 'rate_limited' });
+      const error = await failureOf(model.doGenerate(userRequest('hi'), {}));
+      expect(summary(error)).toEqual({
+        type: 'rate_limited',
+        statusCode: 429,
+        retryAfterMs: undefined,
+        retryable: true,
+      });
+    });
+
+    it('reports a non-retryable bad_request when 429 means the quota is used up', async () => {
+      const { model } = await setup({
+        fault: 'http_error',
+        status: 429,
+        errorType: 'insufficient_quota',
+        errorCode: 'insufficient_quota',
+      });
+      const error = await failureOf(model.doGenerate(userRequest('hi'), {}));
+      expect(summary(error)).toEqual({
+        type: 'bad_request',
+        statusCode: 429,
+        retryAfterMs: undefined,
+        retryable: false,
+      });
+    });
+
+    it.each([500, 502, 503])(
+      'reports a retryable server_error when the server answers %i',
+      async (status) => {
+        const { model } = await setup({ fault: 'server_error', status });
+        const error = await failureOf(model.doGenerate(userRequest('hi'), {}));
+        expect(summary(error)).toEqual({
+          type: 'server_error',
+          statusCode: status,
+          retryAfterMs: undefined,
+          retryable: true,
+        });
+      },
+    );
+
+    it.each([
+      {
+        label: '529',
+        type: 'overloaded',
+        retryable: true,
+        reply: { status: 529, errorType: 'overloaded_error' },
+      },
+      {
+        label: '503 overloaded_error',
+        type: 'overloaded',
+        retryable: true,
+        reply: { status: 503, errorType: 'overloaded_error' },
+      },
+      { label: '408', type: 'timeout', retryable: true, reply: { status: 408 } },
+      {
+        label: '400',
+        type: 'bad_request',
+        retryable: false,
+        reply: { status: 400, errorCode: 'context_length_exceeded' },
+      },
+      {
+        label: '404',
+        type: 'bad_request',
+        retryable: false,
+        reply: { status: 404, errorCode: 'model_not_found' },
+      },
+      { label: '403', type: 'authentication', retryable: false, reply: { status: 403 } },
+    ] as const)('reports $label as $type', async ({ reply: fault, type, retryable }) => {
+      const reply = { fault: 'http_error', ...fault } as const;
+      const { model } = await setup(reply);
+      const error = await failureOf(model.doGenerate(userRequest('hi'), {}));
+      expect(summary(error)).toEqual({
+        type,
+        statusCode: reply.status,
+        retryAfterMs: undefined,
+        retryable,
+      });
+    });
+
+    it('reports a non-retryable authentication error when the API key is wrong (401)', async () => {
+      const server = await serve({ apiKey: 'sk-right', respond: () => ({ content: 'never' }) });
+      const model = openaiChat({ model: MODEL, baseURL: server.url, apiKey: 'sk-wrong' });
+      const error = await failureOf(model.doGenerate(userRequest('hi'), {}));
+      expect(summary(error)).toEqual({
+        type: 'authentication',
+        statusCode: 401,
+        retryAfterMs: undefined,
+        retryable: false,
+      });
+    });
+
+    it('reports malformed_response when a 200 body is not valid JSON', async () => {
+      const { model } = await setup({ fault: 'malformed_body' });
+      const error = await failureOf(model.doGenerate(userRequest('hi'), {}));
+      expect({ type: error.type, retryable: error.retryable }).toEqual({
+        type: 'malformed_response',
+        retryable: true,
+      });
+    });
+
+    it.each([
+      ['lacks choices', '{"id":"chatcmpl-1","object":"chat.completion"}'],
+      ['has empty choices', '{"id":"chatcmpl-1","choices":[]}'],
+      ['is not an object', '"hello"'],
+      [
+        'has a tool call without a name',
+        '{"choices":[{"message":{"tool_calls":[{"id":"c","function":{"arguments":"{}"}}]}}]}',
+      ],
+    ])('reports malformed_response when a 200 JSON body %s', async (_label, body) => {
+      const { model } = await setup({ fault: 'malformed_body', body });
+      const error = await failureOf(model.doGenerate(userRequest('hi'), {}));
+      expect(error.type).toBe('malformed_response');
+    });
+
+    it('reports timeout when the server hangs past timeoutMs', async () => {
+      const { model } = await setup({ fault: 'hang' }, { timeoutMs: 200 });
+      const started = Date.now();
+      const error = await failureOf(model.doGenerate(userRequest('hi'), {}));
+      expect({ type: error.type, retryable: error.retryable }).toEqual({
+        type: 'timeout',
+        retryable: true,
+      });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    });
+
+    it('reports aborted when the signal aborts during the call', async () => {
+      const { server, model } = await setup({ fault: 'hang' });
+      const controller = new AbortController();
+      setTimeout(() => {
+        controller.abort();
+      }, 50);
+      const error = await failureOf(
+        model.doGenerate(userRequest('hi'), { signal: controller.signal }),
+      );
+      expect({ type: error.type, retryable: error.retryable, requests: server.requests }).toEqual({
+        type: 'aborted',
+        retryable: false,
+        requests: 1,
+      });
+    });
+
+    it('reports aborted without sending when the signal is already aborted', async () => {
+      const { server, model } = await setup({ content: 'never' });
+      const error = await failureOf(
+        model.doGenerate(userRequest('hi'), { signal: AbortSignal.abort() }),
+      );
+      expect({ type: error.type, requests: server.requests }).toEqual({
+        type: 'aborted',
+        requests: 0,
+      });
+    });
+
+    it('reports network when nothing listens at the base URL', async () => {
+      const server = await startFakeOpenAIServer();
+      await server.close();
+      const model = openaiChat({ model: MODEL, baseURL: server.url, apiKey: 'test-key' });
+      const error = await failureOf(model.doGenerate(userRequest('hi'), {}));
+      expect({ type: error.type, retryable: error.retryable }).toEqual({
+        type: 'network',
+        retryable: true,
+      });
+    });
+  });
+
+  it('serves hundreds of concurrent calls with the default tool-loop script', async () => {
+    const server = await serve({ toolCallsPerRun: 2, toolName: 'search' });
+    const model = openaiChat({ model: MODEL, baseURL: server.url, apiKey: 'test-key' });
+    const afterOneResult: ModelRequest = {
+      ...userRequest('go'),
+      messages: [
+        ...userRequest('go').messages,
+        {
+          role: 'assistant',
+          parts: [
+            {
+              type: 'tool_call',
+              callId: 'c1',
+              toolName: 'search',
+              arguments: '{}',
+              provenance: TRUSTED_AGENT,
+            },
+          ],
+        },
+        {
+          role: 'tool',
+          parts: [
+            {
+              type: 'tool_result',
+              callId: 'c1',
+              toolName: 'search',
+              content: 'r',
+              isError: false,
+              provenance: TOOL_PROVENANCE,
+            },
+          ],
+        },
+      ],
+    };
+    const afterTwoResults: ModelRequest = {
+      ...afterOneResult,
+      messages: [
+        ...afterOneResult.messages,
+        {
+          role: 'tool',
+          parts: [
+            {
+              type: 'tool_result',
+              callId: 'c2',
+              toolName: 'search',
+              content: 'r',
+              isError: false,
+              provenance: TOOL_PROVENANCE,
+            },
+          ],
+        },
+      ],
+    };
+
+    const responses = await Promise.all(
+      Array.from({ length: 300 }, () => model.doGenerate(afterOneResult, {})),
+    );
+    const final = await model.doGenerate(afterTwoResults, {});
+
+    expect(server.requests).toBe(301);
+    expect(
+      responses.map((response) => {
+        const [part] = response.content;
+        return part?.type === 'tool_call'
+          ? [part.toolName, part.arguments, response.finishReason]
+          : part;
+      }),
+    ).toEqual(Array.from({ length: 300 }, () => ['search', '{"query":"item-2"}', 'tool_calls']));
+    expect({ content: final.content, finishReason: final.finishReason }).toEqual({
+      content: [{ type: 'text', text: 'done' }],
+      finishReason: 'stop',
+    });
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const clock = { now: () => Date.parse('2026-01-01T00:00:00Z') };
+
+  it.each([
+    ['delay seconds', { 'retry-after': '3' }, 3000],
+    ['fractional seconds', { 'retry-after': '0.25' }, 250],
+    ['milliseconds', { 'retry-after-ms': '150' }, 150],
+    ['milliseconds over seconds', { 'retry-after': '9', 'retry-after-ms': '40' }, 40],
+    ['an HTTP date', { 'retry-after': 'Thu, 01 Jan 2026 00:00:05 GMT' }, 5000],
+    ['an HTTP date in the past', { 'retry-after': 'Wed, 31 Dec 2025 23:59:00 GMT' }, 0],
+    ['garbage', { 'retry-after': 'soon' }, undefined],
+    ['no header', {}, undefined],
+  ])('reads %s', (_label, headers, expected) => {
+    expect(parseRetryAfter(new Headers(headers), { clock })).toBe(expected);
+  });
+});

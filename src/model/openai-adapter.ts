@@ -1,0 +1,387 @@
+import type { APIError, OpenAI } from 'openai';
+import type {
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionMessageFunctionToolCall,
+  ChatCompletionMessageParam,
+  ChatCompletionTool,
+} from 'openai/resources/chat/completions';
+import { z } from 'zod';
+import { KeelError, type AbortableOptions } from '../core/index.js';
+import type { Message, ToolSpec } from './messages.js';
+import {
+  ModelCallError,
+  type FinishReason,
+  type ModelAdapterV1,
+  type ModelOutputPart,
+  type ModelPrice,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelUsage,
+} from './model-adapter.js';
+import { parseRetryAfter } from './retry-after.js';
+import { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
+
+export interface OpenAIChatOptions {
+  /** The model name sent as `model`, e.g. `gpt-4.1-mini`. */
+  readonly model: string;
+  /** Base URL of the API, ending in `/v1`. Defaults to OpenAI's; set it for compatible servers. */
+  readonly baseURL?: string;
+  /** Defaults to the `OPENAI_API_KEY` environment variable. */
+  readonly apiKey?: string;
+  /** Known price; leave unset when unknown (cost limits then cannot be enforced). */
+  readonly price?: ModelPrice;
+  /** Deadline for one call, response body included. Defaults to 10 minutes, like the SDK. */
+  readonly timeoutMs?: number;
+  readonly organization?: string;
+}
+
+export const DEFAULT_OPENAI_TIMEOUT_MS = 600_000;
+
+/**
+ * A model adapter for the OpenAI Chat Completions API and any server that speaks it (vLLM,
+ * Ollama, LiteLLM, ...). It makes exactly one HTTP call per `doGenerate`: the SDK's own
+ * retries are off because the engine owns retries. Every failure is thrown as a
+ * {@link ModelCallError} whose `type` says whether retrying can help.
+ *
+ * ```ts
+ * const model = openaiChat({ model: 'gpt-4.1-mini', price: { inputPerMillion: 0.4, outputPerMillion: 1.6 } });
+ * const local = openaiChat({ model: 'qwen3:8b', baseURL: 'http://localhost:11434/v1', apiKey: 'unused' });
+ * ```
+ */
+export function openaiChat({
+  model,
+  baseURL,
+  apiKey,
+  price,
+  timeoutMs = DEFAULT_OPENAI_TIMEOUT_MS,
+  organization,
+}: OpenAIChatOptions): ModelAdapterV1 {
+  if (typeof model !== 'string' || model.length === 0) {
+    throw new KeelError('invalid_config', 'openaiChat: "model" must be a non-empty string');
+  }
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new KeelError('invalid_config', 'openaiChat: "timeoutMs" must be a positive integer');
+  }
+  const key = apiKey ?? process.env.OPENAI_API_KEY;
+  if (key === undefined || key === '') {
+    throw new KeelError(
+      'invalid_config',
+      'openaiChat: no API key; pass "apiKey" or set OPENAI_API_KEY (any non-empty value for servers without auth)',
+    );
+  }
+  // The SDK loads on the first call, so importing Keel stays cheap for runs that never use it.
+  let client: Promise<OpenAI> | undefined;
+
+  return {
+    specificationVersion: 'v1',
+    provider: 'openai',
+    modelId: model,
+    price,
+    estimateInputTokens,
+    async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
+      if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
+      const body = toChatCompletionParams(model, request);
+
+      // The SDK's timeout stops at the response headers; this deadline also covers the body.
+      const deadline = new AbortController();
+      const timer = setTimeout(() => {
+        deadline.abort();
+      }, timeoutMs);
+      const requestSignal = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
+      let completion: unknown;
+      try {
+        client ??= createClient({ baseURL, apiKey: key, organization, timeoutMs });
+        completion = await (await client).chat.completions.create(body, { signal: requestSignal });
+      } catch (error) {
+        throw toModelCallError(error, {
+          signal,
+          deadline: deadline.signal,
+          timeoutMs,
+          sdk: await loadSdk(),
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+      return toModelResponse(completion, request);
+    },
+  };
+}
+
+type OpenAISdk = typeof import('openai');
+let sdk: Promise<OpenAISdk> | undefined;
+
+function loadSdk(): Promise<OpenAISdk> {
+  sdk ??= import('openai');
+  return sdk;
+}
+
+async function createClient(options: {
+  baseURL: string | undefined;
+  apiKey: string;
+  organization: string | undefined;
+  timeoutMs: number;
+}): Promise<OpenAI> {
+  const { default: OpenAIClient } = await loadSdk();
+  return new OpenAIClient({
+    baseURL: options.baseURL,
+    apiKey: options.apiKey,
+    organization: options.organization,
+    timeout: options.timeoutMs,
+    maxRetries: 0,
+  });
+}
+
+/** Translates a Keel request into Chat Completions parameters. */
+function toChatCompletionParams(
+  model: string,
+  request: ModelRequest,
+): ChatCompletionCreateParamsNonStreaming {
+  const messages: ChatCompletionMessageParam[] = [];
+  if (request.system.length > 0) messages.push({ role: 'system', content: request.system });
+  for (const message of request.messages) messages.push(...toChatMessages(message));
+
+  const params: ChatCompletionCreateParamsNonStreaming = { model, messages };
+  // OpenAI rejects an empty `tools` array, so it is left out when there are no tools.
+  if (request.tools.length > 0) params.tools = request.tools.map(toChatTool);
+  if (request.maxOutputTokens !== undefined) params.max_completion_tokens = request.maxOutputTokens;
+  if (request.temperature !== undefined) params.temperature = request.temperature;
+  // Deprecated by OpenAI but still honoured on a best-effort basis, and by compatible servers.
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
+  if (request.seed !== undefined) params.seed = request.seed;
+  return params;
+}
+
+/**
+ * One Keel message becomes one or more chat messages: an assistant message carries its text
+ * and tool calls; each tool result becomes its own `role: 'tool'` message, followed by any
+ * text as a user message.
+ */
+function toChatMessages(message: Message): ChatCompletionMessageParam[] {
+  const texts: string[] = [];
+  const toolCalls: ChatCompletionMessageFunctionToolCall[] = [];
+  const toolMessages: ChatCompletionMessageParam[] = [];
+  for (const part of message.parts) {
+    switch (part.type) {
+      case 'text':
+        texts.push(part.text);
+        break;
+      case 'tool_call':
+        toolCalls.push({
+          id: part.callId,
+          type: 'function',
+          function: { name: part.toolName, arguments: part.arguments },
+        });
+        break;
+      case 'tool_result':
+        toolMessages.push({ role: 'tool', tool_call_id: part.callId, content: part.content });
+        break;
+      default:
+        part satisfies never;
+    }
+  }
+  const text = texts.join('\n\n');
+
+  if (message.role === 'assistant') {
+    const assistant: ChatCompletionMessageParam = {
+      role: 'assistant',
+      content: texts.length > 0 ? text : null,
+      ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+    };
+    return [assistant, ...toolMessages];
+  }
+  if (toolCalls.length > 0) {
+    throw new ModelCallError(
+      'bad_request',
+      `a tool_call part can only appear in an assistant message, not in a ${message.role} message`,
+    );
+  }
+  return texts.length > 0 ? [...toolMessages, { role: 'user', content: text }] : toolMessages;
+}
+
+function toChatTool(tool: ToolSpec): ChatCompletionTool {
+  return {
+    type: 'function',
+    function: { name: tool.name, description: tool.description, parameters: tool.inputSchema },
+  };
+}
+
+const FINISH_REASON_MAP: Readonly<Record<string, FinishReason>> = {
+  stop: 'stop',
+  tool_calls: 'tool_calls',
+  function_call: 'tool_calls',
+  length: 'length',
+  content_filter: 'content_filter',
+};
+
+const toolCallSchema = z.object({
+  id: z.string().nullish(),
+  function: z.object({
+    name: z.string(),
+    // Some compatible servers send the arguments as an object instead of JSON text.
+    arguments: z.union([z.string(), z.record(z.string(), z.unknown())]),
+  }),
+});
+
+const completionSchema = z.object({
+  id: z.string().nullish(),
+  model: z.string().nullish(),
+  choices: z
+    .array(
+      z.object({
+        message: z.object({
+          content: z.string().nullish(),
+          refusal: z.string().nullish(),
+          tool_calls: z.array(toolCallSchema).nullish(),
+        }),
+        finish_reason: z.string().nullish(),
+      }),
+    )
+    .min(1),
+  usage: z
+    .object({
+      prompt_tokens: z.number(),
+      completion_tokens: z.number(),
+      prompt_tokens_details: z.object({ cached_tokens: z.number().nullish() }).nullish(),
+      completion_tokens_details: z.object({ reasoning_tokens: z.number().nullish() }).nullish(),
+    })
+    .nullish(),
+});
+
+/** Translates a completion back; anything that is not a completion is `malformed_response`. */
+function toModelResponse(completion: unknown, request: ModelRequest): ModelResponse {
+  const parsed = completionSchema.safeParse(completion);
+  if (!parsed.success) {
+    throw new ModelCallError(
+      'malformed_response',
+      `the response is not a chat completion: ${z.prettifyError(parsed.error)}`,
+      { statusCode: 200, cause: parsed.error },
+    );
+  }
+  const { id, model, choices, usage } = parsed.data;
+  const [choice] = choices;
+  if (!choice) throw new ModelCallError('malformed_response', 'the response has no choices');
+
+  const content: ModelOutputPart[] = [];
+  const text = choice.message.content ?? choice.message.refusal;
+  if (text) content.push({ type: 'text', text });
+  for (const [index, toolCall] of (choice.message.tool_calls ?? []).entries()) {
+    const { name, arguments: rawArguments } = toolCall.function;
+    content.push({
+      type: 'tool_call',
+      callId: toolCall.id ?? `${id ?? 'call'}_${index}`,
+      toolName: name,
+      arguments: typeof rawArguments === 'string' ? rawArguments : JSON.stringify(rawArguments),
+    });
+  }
+
+  return {
+    content,
+    usage: usage ? toModelUsage(usage) : estimatedUsage(request, content),
+    finishReason: FINISH_REASON_MAP[choice.finish_reason ?? ''] ?? 'other',
+    responseId: id ?? undefined,
+    responseModel: model ?? undefined,
+  };
+}
+
+function toModelUsage(usage: NonNullable<z.infer<typeof completionSchema>['usage']>): ModelUsage {
+  const result: { -readonly [Key in keyof ModelUsage]: ModelUsage[Key] } = {
+    inputTokens: usage.prompt_tokens,
+    outputTokens: usage.completion_tokens,
+  };
+  const cached = usage.prompt_tokens_details?.cached_tokens;
+  if (typeof cached === 'number') result.cacheReadTokens = cached;
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens;
+  if (typeof reasoning === 'number') result.reasoningTokens = reasoning;
+  return result;
+}
+
+/** Some compatible servers omit `usage`; an estimate keeps token and cost limits meaningful. */
+function estimatedUsage(request: ModelRequest, content: readonly ModelOutputPart[]): ModelUsage {
+  let outputTokens = 0;
+  for (const part of content) {
+    outputTokens += estimateTextTokens(
+      part.type === 'text' ? part.text : part.toolName + part.arguments,
+    );
+  }
+  return { inputTokens: estimateInputTokens(request), outputTokens };
+}
+
+/** Classifies any failure of the SDK call. */
+function toModelCallError(
+  error: unknown,
+  context: {
+    signal: AbortSignal | undefined;
+    deadline: AbortSignal;
+    timeoutMs: number;
+    sdk: OpenAISdk;
+  },
+): ModelCallError {
+  const { APIConnectionError, APIConnectionTimeoutError, APIUserAbortError, OpenAIError } =
+    context.sdk;
+  if (ModelCallError.isInstance(error)) return error;
+  if (context.signal?.aborted) {
+    return new ModelCallError('aborted', 'the model call was aborted', { cause: error });
+  }
+  if (isStatusError(error, context.sdk)) return fromStatus(error, error.status);
+  if (context.deadline.aborted || error instanceof APIConnectionTimeoutError) {
+    return new ModelCallError('timeout', `no response within ${context.timeoutMs} ms`, {
+      cause: error,
+    });
+  }
+  if (error instanceof APIUserAbortError) {
+    return new ModelCallError('aborted', 'the model call was aborted', { cause: error });
+  }
+  if (error instanceof APIConnectionError) {
+    return new ModelCallError('network', `connection failed: ${error.message}`, { cause: error });
+  }
+  // A 200 whose body claims to be JSON but is not: `response.json()` throws a SyntaxError.
+  if (error instanceof SyntaxError) {
+    return new ModelCallError('malformed_response', `the response body is not valid JSON`, {
+      statusCode: 200,
+      cause: error,
+    });
+  }
+  if (error instanceof OpenAIError) {
+    return new ModelCallError('bad_request', `openai client error: ${error.message}`, {
+      cause: error,
+    });
+  }
+  // What is left is the body stream failing mid-read (socket reset, "terminated").
+  const message = error instanceof Error ? error.message : String(error);
+  return new ModelCallError('network', `reading the response failed: ${message}`, { cause: error });
+}
+
+/** An error the server answered with: it has a status (connection errors do not). */
+function isStatusError(
+  error: unknown,
+  { APIError: StatusError }: OpenAISdk,
+): error is APIError<number> {
+  return error instanceof StatusError && typeof error.status === 'number';
+}
+
+function fromStatus(error: APIError, statusCode: number): ModelCallError {
+  const options = { statusCode, retryAfterMs: parseRetryAfter(error.headers), cause: error };
+  const message = `openai responded ${error.message}`;
+  if (statusCode === 529 || mentionsOverloaded(error)) {
+    return new ModelCallError('overloaded', message, options);
+  }
+  if (statusCode === 429) {
+    // Out of credits is also a 429, but waiting does not fix it.
+    if (error.code === 'insufficient_quota')
+      return new ModelCallError('bad_request', message, options);
+    return new ModelCallError('rate_limited', message, options);
+  }
+  if (statusCode === 408) return new ModelCallError('timeout', message, options);
+  if (statusCode >= 500) return new ModelCallError('server_error', message, options);
+  if (statusCode === 401 || statusCode === 403) {
+    return new ModelCallError('authentication', message, options);
+  }
+  if (statusCode >= 400) return new ModelCallError('bad_request', message, options);
+  return new ModelCallError('server_error', `unexpected status: ${message}`, options);
+}
+
+function mentionsOverloaded(error: APIError): boolean {
+  return [error.type, error.code].some(
+    (value) => typeof value === 'string' && value.toLowerCase().includes('overloaded'),
+  );
+}

@@ -1,0 +1,11 @@
+export {
+  startFakeOpenAIServer,
+  toolLoopScript,
+  type FakeChatRequest,
+  type FakeCompletion,
+  type FakeFault,
+  type FakeOpenAIServer,
+  type FakeOpenAIServerOptions,
+  type FakeReply,
+  type FakeRespond,
+} from './fake-openai-server.js';
