@@ -66,7 +66,8 @@ export function defineAgent(definition: AgentDefinition): Agent {
     fail('instructions', 'must be a non-empty string');
   }
   const tools: readonly Tool[] = definition.tools ?? [];
-  if (!Array.isArray(definition.tools ?? [])) fail('tools', 'must be an array of tools from defineTool');
+  if (!Array.isArray(definition.tools ?? []))
+    fail('tools', 'must be an array of tools from defineTool');
   const seen = new Set<string>();
   tools.forEach((tool, index) => {
     if (
