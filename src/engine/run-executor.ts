@@ -16,7 +16,7 @@ import {
 } from '../agent/index.js';
 import { KeelError, digest, sleep, type Clock, type Provenance } from '../core/index.js';
 import { ModelCallError, costOf, type ModelResponse } from '../model/index.js';
-import type { RunFinish, Store } from '../store/index.js';
+import type { RunFinish, Store, StoredEvent } from '../store/index.js';
 import { executeTool, type ToolFailure } from '../tools/index.js';
 import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
 
@@ -39,6 +39,8 @@ export interface ExecuteRunContext {
   readonly maxClaims: number;
   /** Set when the run was claimed from the queue (not created by this process). */
   readonly claim?: { readonly number: number; readonly cancelRequested: boolean } | undefined;
+  /** The run's journal when the caller already has it (saves a read). */
+  readonly journal?: readonly StoredEvent[] | undefined;
   /** Called after each event commits. Must not throw; never awaited. */
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
 }
@@ -54,7 +56,7 @@ const MODEL_DELAY_RANDOM = (): number => Math.random();
  */
 export async function executeRun(context: ExecuteRunContext): Promise<RunState | undefined> {
   const { store, clock, workerId, runId, controller } = context;
-  const stored = await store.readEvents(runId);
+  const stored = context.journal ?? (await store.readEvents(runId));
   const state = foldRun(stored.map((entry) => entry.event as RunEvent));
   if (!state.started) {
     throw new KeelError('store_corrupt', `run ${runId} has no run_started event`);

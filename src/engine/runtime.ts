@@ -10,7 +10,7 @@ import {
 } from '../agent/index.js';
 import { KeelError, TRUSTED_TASK, systemClock, type Clock } from '../core/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
-import type { RunRecord, StoredEvent, Store } from '../store/index.js';
+import { STORE_SCHEMA_VERSION, type RunRecord, type StoredEvent, type Store } from '../store/index.js';
 import { DEFAULT_MODEL_RETRY, type ModelRetryOptions } from './model-retry.js';
 import { executeRun, type RunAbort } from './run-executor.js';
 import { resultOf, type RunResult } from './run-result.js';
@@ -166,6 +166,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     record: RunRecord,
     claim: { number: number; cancelRequested: boolean } | undefined,
     signal?: AbortSignal,
+    journal?: readonly StoredEvent[],
   ): Promise<RunResult | undefined> {
     const controller = new AbortController();
     const untrack = track(record.id, controller);
@@ -174,7 +175,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     };
     signal?.addEventListener('abort', onExternalAbort, { once: true });
     try {
-      const events = await store.readEvents(record.id, { afterSeq: 0 });
+      const events = journal ?? (await store.readEvents(record.id));
       const first = events[0]?.event as RunEvent | undefined;
       const modelSpec = first?.type === 'run_started' ? first.modelSpec : undefined;
       const agent = agentFor(record.agent, modelSpec);
@@ -188,6 +189,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         controller,
         maxClaims,
         claim,
+        journal: events,
         onEvent: options.onEvent,
       });
       if (!state) return undefined;
@@ -226,15 +228,18 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         { type: 'run_claimed', workerId, claim: 1 },
       ];
       const now = clock.now();
+      const runId = runOptions.runId ?? newRunId();
+      const journal = events.map((event, index) => ({ seq: index + 1, at: now, event }));
       const record = await store.createRun({
-        id: runOptions.runId ?? newRunId(),
+        id: runId,
         agent: agentName,
         task,
         createdAt: now,
-        events: events.map((event, index) => ({ seq: index + 1, at: now, event })),
+        events: journal,
         claimBy: { workerId, leaseUntil: now + leaseMs },
       });
-      const result = await execute(record, undefined, runOptions.signal);
+      const stored = journal.map((entry) => ({ ...entry, runId, schemaVersion: STORE_SCHEMA_VERSION }));
+      const result = await execute(record, undefined, runOptions.signal, stored);
       return result ?? (await runtime.wait(record.id));
     },
 
