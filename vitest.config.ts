@@ -10,5 +10,7 @@ export default defineConfig({
     // Child processes rather than worker threads: native modules (libsql) and
     // process-level behaviour (signals, crash/resume tests) need a real process.
     pool: 'forks',
+    // The default reporter for people, then one plain summary line for CI.
+    reporters: ['default', './scripts/summary-reporter.ts'],
   },
 });
