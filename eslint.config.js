@@ -4,7 +4,13 @@ import js from '@eslint/js';
 import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-const typeScriptFiles = ['src/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts', 'test/**/*.ts', 'scripts/**/*.ts'];
+const typeScriptFiles = [
+  'src/**/*.ts',
+  'bench/**/*.ts',
+  'examples/**/*.ts',
+  'test/**/*.ts',
+  'scripts/**/*.ts',
+];
 const testFiles = ['**/*.test.ts', '**/*.test-d.ts', '**/__tests__/**/*.ts'];
 
 // Every `@typescript-eslint/no-unsafe-*` rule, so tests can poke at `any` (parsed JSON,
