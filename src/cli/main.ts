@@ -172,8 +172,7 @@ program
         resolve();
       });
     });
-    console.log('stopping: releasing held runs');
-    await worker.stop({ abortInFlight: false }).catch(() => undefined);
+    console.log(`stopping: releasing ${worker.inFlight} held run(s) for other workers`);
     await close();
   });
 

@@ -10,7 +10,12 @@ import {
 } from '../agent/index.js';
 import { KeelError, TRUSTED_TASK, systemClock, type Clock } from '../core/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
-import { STORE_SCHEMA_VERSION, type RunRecord, type StoredEvent, type Store } from '../store/index.js';
+import {
+  STORE_SCHEMA_VERSION,
+  type RunRecord,
+  type StoredEvent,
+  type Store,
+} from '../store/index.js';
 import { DEFAULT_MODEL_RETRY, type ModelRetryOptions } from './model-retry.js';
 import { executeRun, type RunAbort } from './run-executor.js';
 import { resultOf, type RunResult } from './run-result.js';
@@ -162,19 +167,38 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     };
   }
 
-  async function execute(
-    record: RunRecord,
-    claim: { number: number; cancelRequested: boolean } | undefined,
-    signal?: AbortSignal,
-    journal?: readonly StoredEvent[],
-  ): Promise<RunResult | undefined> {
+  /** Executions in this process, so `close` can wait for them to let go. */
+  const executions = new Set<Promise<unknown>>();
+
+  /**
+   * Execute a run this process holds. `signal` aborting means cancel (a caller giving up on
+   * its run) or release (a worker shutting down: the run is handed back for another worker).
+   */
+  async function execute({
+    record,
+    claim,
+    signal,
+    signalMeans,
+    journal,
+  }: {
+    record: RunRecord;
+    claim: { number: number; cancelRequested: boolean } | undefined;
+    signal: AbortSignal | undefined;
+    signalMeans: 'cancel' | 'release';
+    journal?: readonly StoredEvent[] | undefined;
+  }): Promise<RunResult | 'released' | 'lost'> {
     const controller = new AbortController();
     const untrack = track(record.id, controller);
     const onExternalAbort = (): void => {
-      controller.abort({ kind: 'cancel', by: 'user' } satisfies RunAbort);
+      controller.abort(
+        (signalMeans === 'cancel'
+          ? { kind: 'cancel', by: 'user' }
+          : { kind: 'release' }) satisfies RunAbort,
+      );
     };
-    signal?.addEventListener('abort', onExternalAbort, { once: true });
-    try {
+    if (signal?.aborted) onExternalAbort();
+    else signal?.addEventListener('abort', onExternalAbort, { once: true });
+    const work = (async () => {
       const events = journal ?? (await store.readEvents(record.id));
       const first = events[0]?.event as RunEvent | undefined;
       const modelSpec = first?.type === 'run_started' ? first.modelSpec : undefined;
@@ -192,12 +216,21 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         journal: events,
         onEvent: options.onEvent,
       });
-      if (!state) return undefined;
-      return resultOf(record.id, state, {
-        provider: agent.model.provider,
-        modelId: agent.model.modelId,
-      });
+      const model = { provider: agent.model.provider, modelId: agent.model.modelId };
+      return state ? resultOf(record.id, state, model) : undefined;
+    })();
+    executions.add(work);
+    try {
+      const result = await work;
+      if (result) return result;
+      const reason = controller.signal.reason as RunAbort | undefined;
+      if (reason?.kind === 'release') {
+        await store.releaseLease(record.id, workerId).catch(() => undefined);
+        return 'released';
+      }
+      return 'lost';
     } finally {
+      executions.delete(work);
       signal?.removeEventListener('abort', onExternalAbort);
       untrack();
     }
@@ -238,9 +271,26 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         events: journal,
         claimBy: { workerId, leaseUntil: now + leaseMs },
       });
-      const stored = journal.map((entry) => ({ ...entry, runId, schemaVersion: STORE_SCHEMA_VERSION }));
-      const result = await execute(record, undefined, runOptions.signal, stored);
-      return result ?? (await runtime.wait(record.id));
+      const stored = journal.map((entry) => ({
+        ...entry,
+        runId,
+        schemaVersion: STORE_SCHEMA_VERSION,
+      }));
+      const result = await execute({
+        record,
+        claim: undefined,
+        signal: runOptions.signal,
+        signalMeans: 'cancel',
+        journal: stored,
+      });
+      if (result === 'released') {
+        throw new KeelError(
+          'lease_lost',
+          `run ${runId} was released before it finished; a worker will resume it`,
+        );
+      }
+      // Lost: another worker holds it now and will finish it.
+      return result === 'lost' ? runtime.wait(runId) : result;
     },
 
     async cancel(runId) {
@@ -322,12 +372,15 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         workerId,
         leaseMs,
         agents: [...byName.keys()],
-        execute: (record, signal) =>
-          execute(
+        execute: async (record, signal) => {
+          const result = await execute({
             record,
-            { number: record.claims, cancelRequested: record.cancelRequested },
+            claim: { number: record.claims, cancelRequested: record.cancelRequested },
             signal,
-          ),
+            signalMeans: 'release',
+          });
+          return typeof result === 'string' ? undefined : result;
+        },
         ...workerOptions,
       });
       localWorkers.add(worker);
@@ -336,11 +389,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
 
     async close() {
-      for (const worker of localWorkers) await worker.stop();
-      for (const [runId, controller] of active) {
+      await Promise.all([...localWorkers].map((worker) => worker.stop({ abortInFlight: true })));
+      for (const controller of active.values())
         controller.abort({ kind: 'release' } satisfies RunAbort);
-        await store.releaseLease(runId, workerId).catch(() => undefined);
-      }
+      await Promise.allSettled([...executions]);
       if (heartbeat) clearInterval(heartbeat);
       heartbeat = undefined;
     },
