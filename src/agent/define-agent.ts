@@ -57,6 +57,7 @@ export function defineAgent(definition: AgentDefinition): Agent {
   const model = definition.model as Partial<ModelAdapterV1> | undefined;
   if (
     typeof model !== 'object' ||
+    model === null ||
     model.specificationVersion !== 'v1' ||
     typeof model.doGenerate !== 'function'
   ) {
@@ -72,6 +73,7 @@ export function defineAgent(definition: AgentDefinition): Agent {
   tools.forEach((tool, index) => {
     if (
       typeof tool !== 'object' ||
+      tool === null ||
       typeof tool.run !== 'function' ||
       typeof tool.spec !== 'object'
     ) {

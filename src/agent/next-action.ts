@@ -82,7 +82,8 @@ export function nextAction(agent: Agent, state: RunState, now: number): NextActi
 export function buildRequest(agent: Agent, state: RunState): ModelRequest {
   return {
     system: agent.instructions,
-    messages: state.messages,
+    // A copy: the run's conversation keeps growing after the request is made.
+    messages: [...state.messages],
     tools: agent.tools.map((tool) => tool.spec),
     maxOutputTokens: agent.maxOutputTokens,
   };

@@ -178,7 +178,8 @@ function lastToolResults(request: ModelRequest): ToolResultPart[] {
   for (let index = request.messages.length - 1; index >= 0; index--) {
     const message = request.messages[index];
     if (!message || message.role === 'assistant') break;
-    for (const part of message.parts) if (part.type === 'tool_result') results.unshift(part);
+    const group = message.parts.filter((part) => part.type === 'tool_result');
+    results.unshift(...group);
   }
   return results;
 }

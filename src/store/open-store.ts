@@ -130,7 +130,7 @@ async function openPostgres(
     // An idle client lost its connection; the next query reports it with context.
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const store = new SqlStore({ kind: 'postgres', location, db });
+  const store = new SqlStore({ kind: 'postgres', location, db, schema });
   try {
     await store.migrate();
   } catch (error) {

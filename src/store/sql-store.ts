@@ -39,22 +39,34 @@ export class SqlStore implements Store {
   #draining: Promise<void> | undefined;
   #scheduled = false;
   #closed = false;
+  readonly #schema: string | undefined;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
     location: string;
     db: Kysely<Database>;
     onClose?: () => Promise<void>;
+    /** PostgreSQL schema holding Keel's tables (and its migration bookkeeping). */
+    schema?: string | undefined;
   }) {
     this.kind = options.kind;
     this.location = options.location;
     this.#db = options.db;
     this.#onClose = options.onClose ?? (() => Promise.resolve());
+    this.#schema = options.schema;
   }
 
   /** Bring the schema up to date. Safe to call from many processes at once. */
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.#db, provider: migrationProvider });
+    // Keel's own bookkeeping tables, pinned to Keel's schema: a database may hold other Kysely
+    // projects, or other Keel schemas, whose migration tables must not be mistaken for ours.
+    const migrator = new Migrator({
+      db: this.#db,
+      provider: migrationProvider,
+      migrationTableName: 'keel_migration',
+      migrationLockTableName: 'keel_migration_lock',
+      ...(this.kind === 'postgres' ? { migrationTableSchema: this.#schema ?? 'public' } : {}),
+    });
     const { error } = await migrator.migrateToLatest();
     if (error) throw storeFault(error, this.location);
   }

@@ -74,12 +74,13 @@ const TOOL_NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
 export function defineTool<Input extends z.ZodType>(
   definition: ToolDefinition<Input>,
 ): Tool<Input> {
+  if (typeof definition !== 'object' || (definition as unknown) === null) {
+    throw new KeelError('invalid_definition', 'defineTool: "definition" must be an object');
+  }
   const where = `defineTool(${typeof definition.name === 'string' ? JSON.stringify(definition.name) : '?'})`;
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);
   };
-  if (typeof definition !== 'object' || definition === null)
-    fail('definition', 'must be an object');
   if (typeof definition.name !== 'string' || !TOOL_NAME.test(definition.name)) {
     fail('name', 'must start with a letter and use only letters, digits, _ or - (at most 64)');
   }

@@ -1,0 +1,284 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { KeelError } from '../core/index.js';
+import { simulator } from '../model/index.js';
+import {
+  DEFAULT_TOOL_RETRY,
+  DEFAULT_TOOL_TIMEOUT_MS,
+  defineTool,
+  type Tool,
+  type ToolDefinition,
+} from '../tools/index.js';
+import { DEFAULT_LIMITS, defineAgent, type AgentDefinition } from './index.js';
+
+const model = simulator({ script: [{ text: 'done' }] });
+
+function lookupDefinition(overrides: Record<string, unknown> = {}): ToolDefinition {
+  return {
+    name: 'lookup_order',
+    description: 'Find an order by id',
+    input: z.object({ orderId: z.string() }),
+    effect: 'read',
+    run: () => Promise.resolve('found'),
+    ...overrides,
+  };
+}
+
+const lookupOrder = defineTool(lookupDefinition());
+const issueRefund = defineTool(
+  lookupDefinition({
+    name: 'issue_refund',
+    description: 'Refund an order',
+    effect: 'write',
+  }),
+);
+
+function agentDefinition(overrides: Record<string, unknown> = {}): AgentDefinition {
+  return {
+    name: 'refunds',
+    model,
+    instructions: 'You handle refund requests.',
+    tools: [lookupOrder],
+    ...overrides,
+  };
+}
+
+/** The `KeelError` a definition throws, reduced to its code and whether it names `field`. */
+function definitionFault(
+  define: () => unknown,
+  field: string,
+): { code: string; namesField: boolean } {
+  try {
+    define();
+  } catch (error) {
+    if (!KeelError.isInstance(error)) throw error;
+    return { code: error.code, namesField: error.message.includes(`"${field}"`) };
+  }
+  throw new Error(`expected the definition to be rejected for "${field}"`);
+}
+
+const INVALID = { code: 'invalid_definition', namesField: true };
+
+describe('defineAgent', () => {
+  it.each([
+    ['name', { name: 'Refund Agent' }],
+    ['name', { name: '' }],
+    ['name', { name: 42 }],
+    ['model', { model: {} }],
+    ['model', { model: undefined }],
+    ['model', { model: { specificationVersion: 'v2', doGenerate: () => undefined } }],
+    ['instructions', { instructions: '   ' }],
+    ['instructions', { instructions: undefined }],
+    ['tools', { tools: 'lookup_order' }],
+    ['tools[1]', { tools: [lookupOrder, lookupOrder] }],
+    ['tools[2]', { tools: [lookupOrder, issueRefund, lookupOrder] }],
+    ['limits.maxIterations', { limits: { maxIterations: 0 } }],
+    ['limits.maxIterations', { limits: { maxIterations: -3 } }],
+    ['limits.timeoutMs', { limits: { timeoutMs: Number.NaN } }],
+    ['limits.maxSteps', { limits: { maxSteps: 10 } }],
+    ['maxOutputTokens', { maxOutputTokens: 0 }],
+    ['maxOutputTokens', { maxOutputTokens: 1.5 }],
+  ])('rejects the definition naming "%s" when it is %j', (field, overrides) => {
+    expect(definitionFault(() => defineAgent(agentDefinition(overrides)), field)).toEqual(INVALID);
+  });
+
+  it('rejects a tools entry that is not a tool, including null, naming its index', () => {
+    for (const entry of [{}, { run: () => undefined }, null]) {
+      expect(
+        definitionFault(
+          () => defineAgent(agentDefinition({ tools: [lookupOrder, entry] })),
+          'tools[1]',
+        ),
+      ).toEqual(INVALID);
+    }
+  });
+
+  it('rejects a null model as a model fault rather than crashing', () => {
+    expect(definitionFault(() => defineAgent(agentDefinition({ model: null })), 'model')).toEqual(
+      INVALID,
+    );
+  });
+
+  it('returns a frozen agent with resolved limits and a frozen tool list when valid', () => {
+    const agent = defineAgent(
+      agentDefinition({ tools: [lookupOrder, issueRefund], limits: { maxIterations: 8 } }),
+    );
+    expect({
+      name: agent.name,
+      description: agent.description,
+      instructions: agent.instructions,
+      limits: agent.limits,
+      tools: agent.tools.map((tool) => tool.name),
+      maxOutputTokens: agent.maxOutputTokens,
+      lookup: agent.tool('issue_refund'),
+      missing: agent.tool('nope'),
+    }).toEqual({
+      name: 'refunds',
+      description: '',
+      instructions: 'You handle refund requests.',
+      limits: { ...DEFAULT_LIMITS, maxIterations: 8 },
+      tools: ['lookup_order', 'issue_refund'],
+      maxOutputTokens: undefined,
+      lookup: issueRefund,
+      missing: undefined,
+    });
+    expect([
+      Object.isFrozen(agent),
+      Object.isFrozen(agent.tools),
+      Object.isFrozen(agent.limits),
+    ]).toEqual([true, true, true]);
+  });
+
+  it('keeps its own copy of the tools array when the caller mutates the definition', () => {
+    const tools: Tool[] = [lookupOrder];
+    const agent = defineAgent(agentDefinition({ tools }));
+    tools.push(issueRefund);
+    expect(agent.tools.map((tool) => tool.name)).toEqual(['lookup_order']);
+  });
+
+  it('returns a new agent from withTool and leaves the original unchanged', () => {
+    const original = defineAgent(agentDefinition());
+    const extended = original.withTool(issueRefund);
+    expect({
+      same: extended === original,
+      original: original.tools.map((tool) => tool.name),
+      originalLookup: original.tool('issue_refund'),
+      extended: extended.tools.map((tool) => tool.name),
+      extendedLookup: extended.tool('issue_refund'),
+      frozen: Object.isFrozen(extended) && Object.isFrozen(extended.tools),
+    }).toEqual({
+      same: false,
+      original: ['lookup_order'],
+      originalLookup: undefined,
+      extended: ['lookup_order', 'issue_refund'],
+      extendedLookup: issueRefund,
+      frozen: true,
+    });
+  });
+
+  it('rejects withTool when the agent already has a tool of that name', () => {
+    const agent = defineAgent(agentDefinition());
+    let code: string | undefined;
+    try {
+      agent.withTool(defineTool(lookupDefinition()));
+    } catch (error) {
+      code = KeelError.isInstance(error) ? error.code : 'other';
+    }
+    expect({ code, tools: agent.tools.length }).toEqual({ code: 'invalid_definition', tools: 1 });
+  });
+
+  it('returns new agents from withModel and withLimits and validates the new limits', () => {
+    const original = defineAgent(agentDefinition());
+    const other = simulator({ script: [{ text: 'other' }], modelId: 'other' });
+    const withModel = original.withModel(other);
+    const withLimits = original.withLimits({ maxTokens: 1_000 });
+    expect({
+      originalModel: original.model,
+      newModel: withModel.model,
+      originalLimits: original.limits,
+      newLimits: withLimits.limits,
+    }).toEqual({
+      originalModel: model,
+      newModel: other,
+      originalLimits: DEFAULT_LIMITS,
+      newLimits: { ...DEFAULT_LIMITS, maxTokens: 1_000 },
+    });
+    expect(
+      definitionFault(() => original.withLimits({ maxCostUsd: -1 }), 'limits.maxCostUsd'),
+    ).toEqual(INVALID);
+  });
+});
+
+describe('defineTool', () => {
+  it.each([
+    ['name', { name: '1lookup' }],
+    ['name', { name: 'look up' }],
+    ['name', { name: undefined }],
+    ['description', { description: '' }],
+    ['description', { description: '  ' }],
+    ['input', { input: z.string() }],
+    ['input', { input: { orderId: 'string' } }],
+    ['effect', { effect: 'delete' }],
+    ['effect', { effect: undefined }],
+    ['run', { run: 'not a function' }],
+    ['idempotent', { idempotent: 'yes' }],
+    ['untrustedOutput', { untrustedOutput: 1 }],
+    ['retry.maxAttempts', { retry: { maxAttempts: 0 } }],
+    ['retry.maxAttempts', { retry: { maxAttempts: 1.5 } }],
+    ['retry', { retry: { initialDelayMs: 500, maxDelayMs: 100 } }],
+    ['retry', { retry: { initialDelayMs: -1 } }],
+    ['timeoutMs', { timeoutMs: 0 }],
+    ['timeoutMs', { timeoutMs: -5 }],
+    ['timeoutMs', { timeoutMs: Number.POSITIVE_INFINITY }],
+  ])('rejects the definition naming "%s" when it is %j', (field, overrides) => {
+    expect(definitionFault(() => defineTool(lookupDefinition(overrides)), field)).toEqual(INVALID);
+  });
+
+  it('rejects a definition that is not an object, including null, naming "definition"', () => {
+    for (const definition of ['lookup_order', null]) {
+      expect(definitionFault(() => defineTool(definition as never), 'definition')).toEqual(INVALID);
+    }
+  });
+
+  it('returns a frozen tool with defaults filled in when valid', () => {
+    expect({
+      frozen: [
+        Object.isFrozen(lookupOrder),
+        Object.isFrozen(lookupOrder.spec),
+        Object.isFrozen(lookupOrder.retry),
+      ],
+      untrustedOutput: lookupOrder.untrustedOutput,
+      timeoutMs: lookupOrder.timeoutMs,
+      retry: lookupOrder.retry,
+    }).toEqual({
+      frozen: [true, true, true],
+      untrustedOutput: false,
+      timeoutMs: DEFAULT_TOOL_TIMEOUT_MS,
+      retry: DEFAULT_TOOL_RETRY,
+    });
+  });
+
+  it('makes read tools idempotent by default and other effects only when declared', () => {
+    const writeDeclared = defineTool(lookupDefinition({ effect: 'write', idempotent: true }));
+    const readDeclined = defineTool(lookupDefinition({ idempotent: false }));
+    expect([
+      lookupOrder.idempotent,
+      issueRefund.idempotent,
+      writeDeclared.idempotent,
+      readDeclined.idempotent,
+    ]).toEqual([true, false, true, false]);
+  });
+
+  it('merges partial retry options over the defaults', () => {
+    const tool = defineTool(lookupDefinition({ retry: { maxAttempts: 5 }, timeoutMs: 250 }));
+    expect({ retry: tool.retry, timeoutMs: tool.timeoutMs }).toEqual({
+      retry: { ...DEFAULT_TOOL_RETRY, maxAttempts: 5 },
+      timeoutMs: 250,
+    });
+  });
+
+  it('describes the zod input as JSON Schema in spec.inputSchema', () => {
+    const tool = defineTool(
+      lookupDefinition({
+        input: z.object({
+          orderId: z.string().describe('The order id'),
+          express: z.boolean().optional(),
+          quantity: z.number().int().min(1).default(1),
+        }),
+      }),
+    );
+    expect(tool.spec).toEqual({
+      name: 'lookup_order',
+      description: 'Find an order by id',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          orderId: { type: 'string', description: 'The order id' },
+          express: { type: 'boolean' },
+          quantity: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, default: 1 },
+        },
+        required: ['orderId'],
+      },
+    });
+  });
+});
