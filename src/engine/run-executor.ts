@@ -62,6 +62,8 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     throw new KeelError('store_corrupt', `run ${runId} has no run_started event`);
   }
   let seq = stored.at(-1)?.seq ?? 0;
+  // A run created in this process is on its first claim.
+  const claimNumber = context.claim?.number ?? 1;
   const issuedHere = new Set<string>();
 
   async function append(events: RunEvent[], finish?: Omit<RunFinish, 'at'>): Promise<void> {
@@ -73,7 +75,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     }));
     await store.append({
       runId,
-      guard: { leaseOwner: workerId },
+      guard: { leaseOwner: workerId, claim: claimNumber },
       events: entries,
       finish: finish ? { ...finish, at } : undefined,
     });

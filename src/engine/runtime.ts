@@ -153,13 +153,16 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   }
 
   function track(runId: string, controller: AbortController): () => void {
+    // This worker re-claimed a run it was still executing (its heartbeat came too late): the
+    // new claim supersedes the old execution, whose writes the store now refuses anyway.
+    active.get(runId)?.abort({ kind: 'lease_lost' } satisfies RunAbort);
     active.set(runId, controller);
     if (!heartbeat) {
       heartbeat = setInterval(() => void renew(), Math.max(50, Math.floor(leaseMs / 3)));
       heartbeat.unref();
     }
     return function untrack() {
-      active.delete(runId);
+      if (active.get(runId) === controller) active.delete(runId);
       if (active.size === 0 && heartbeat) {
         clearInterval(heartbeat);
         heartbeat = undefined;

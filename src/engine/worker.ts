@@ -70,7 +70,7 @@ export function startWorker(options: StartWorkerOptions): Worker {
         .then((result) => options.onRunEnd?.(runId, result))
         .catch((error: unknown) => options.onError?.(runId, error))
         .finally(() => {
-          running.delete(runId);
+          if (running.get(runId) === work) running.delete(runId);
           wakeUp?.();
         });
       running.set(runId, work);

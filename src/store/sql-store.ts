@@ -304,7 +304,7 @@ export class SqlStore implements Store {
       const runIds = [...new Set(group.map((item) => item.write.runId))];
       let query = db
         .selectFrom('keel_runs')
-        .select(['id', 'status', 'lease_owner'])
+        .select(['id', 'status', 'lease_owner', 'claims'])
         .where('id', 'in', runIds);
       if (this.kind === 'postgres') query = query.forUpdate();
       const rows = new Map((await query.execute()).map((row) => [row.id, row]));
@@ -315,7 +315,9 @@ export class SqlStore implements Store {
         const ok =
           row !== undefined &&
           ('leaseOwner' in guard
-            ? row.lease_owner === guard.leaseOwner && row.status === 'running'
+            ? row.lease_owner === guard.leaseOwner &&
+              row.status === 'running' &&
+              (guard.claim === undefined || row.claims === guard.claim)
             : row.status === 'queued');
         if (ok) accepted.push(item);
         else rejected.set(item, leaseLost(item.write.runId, row?.status));

@@ -67,7 +67,16 @@ export interface RunFinish {
 }
 
 /** Who may write: the lease holder, or anyone while the run is still queued. */
-export type WriteGuard = { readonly leaseOwner: string } | { readonly status: 'queued' };
+export type WriteGuard =
+  | {
+      readonly leaseOwner: string;
+      /**
+       * The claim the writer executes under: a fencing token. A worker that re-claimed its own
+       * run after a late heartbeat writes with the new claim; the stale copy is refused.
+       */
+      readonly claim?: number | undefined;
+    }
+  | { readonly status: 'queued' };
 
 export interface JournalWrite {
   readonly runId: string;

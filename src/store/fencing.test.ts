@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { KeelError } from '../core/index.js';
+import { openStore } from './index.js';
+
+const event = (seq: number) => ({ seq, at: seq, event: { type: 'note', seq } });
+
+describe('journal fencing by claim', () => {
+  it('refuses writes of a stale claim when the same worker re-claimed its own run', async () => {
+    const store = await openStore('sqlite::memory:');
+    try {
+      await store.createRun({
+        id: 'run_1',
+        agent: 'a',
+        task: 't',
+        createdAt: 0,
+        events: [event(1)],
+        claimBy: { workerId: 'w', leaseUntil: 100 },
+      });
+      await store.append({
+        runId: 'run_1',
+        guard: { leaseOwner: 'w', claim: 1 },
+        events: [event(2)],
+      });
+
+      // The heartbeat came too late: the lease expired and the same worker claimed it again.
+      const reclaimed = await store.claimNext({ workerId: 'w', now: 1_000, leaseMs: 100 });
+      expect(reclaimed?.claims).toBe(2);
+
+      const stale = await store
+        .append({ runId: 'run_1', guard: { leaseOwner: 'w', claim: 1 }, events: [event(3)] })
+        .catch((error: unknown) => error);
+      expect(KeelError.isInstance(stale) && stale.code).toBe('lease_lost');
+
+      await store.append({
+        runId: 'run_1',
+        guard: { leaseOwner: 'w', claim: 2 },
+        events: [event(3)],
+      });
+      const seqs = (await store.readEvents('run_1')).map((stored) => stored.seq);
+      expect(seqs).toEqual([1, 2, 3]);
+    } finally {
+      await store.close();
+    }
+  });
+});
