@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { KeelError } from '../core/index.js';
@@ -41,34 +41,98 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   );
 }
 
+/** One handle per SQLite file per process: two handles would block each other's locks. */
+const openFiles = new Map<string, { db: Promise<Kysely<Database>>; refs: number }>();
+
 async function openSqlite(
   rawPath: string,
   { sqliteSync = 'full' }: OpenStoreOptions,
 ): Promise<SqlStore> {
   const path = rawPath.startsWith('//') ? rawPath.slice(2) : rawPath;
-  if (path === '')
+  if (path === '') {
     throw new KeelError(
       'invalid_config',
       'the sqlite: store URL needs a path, e.g. sqlite:.keel/keel.db',
     );
+  }
   const memory = path === ':memory:';
   const location = memory ? 'sqlite::memory:' : resolve(path);
-  const { default: Database } = await import('libsql');
-  let database: InstanceType<typeof Database>;
+  if (memory) {
+    const db = await openSqliteHandle(':memory:', location, sqliteSync);
+    const store = new SqlStore({ kind: 'sqlite', location, db, onClose: () => db.destroy() });
+    await store.migrate();
+    return store;
+  }
+  let shared = openFiles.get(location);
+  if (!shared) {
+    shared = { db: openSqliteHandle(location, location, sqliteSync), refs: 0 };
+    openFiles.set(location, shared);
+    shared.db.catch(() => openFiles.delete(location));
+  }
+  shared.refs += 1;
+  const entry = shared;
+  async function release(): Promise<void> {
+    entry.refs -= 1;
+    if (entry.refs > 0) return;
+    openFiles.delete(location);
+    await (await entry.db).destroy();
+  }
+  let db: Kysely<Database>;
   try {
-    if (!memory) mkdirSync(dirname(location), { recursive: true });
-    database = new Database(memory ? ':memory:' : location, { timeout: 10_000 });
+    db = await entry.db;
+  } catch (error) {
+    entry.refs -= 1;
+    throw error;
+  }
+  const store = new SqlStore({ kind: 'sqlite', location, db, onClose: release });
+  try {
+    await store.migrate();
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  return store;
+}
+
+async function openSqliteHandle(
+  file: string,
+  location: string,
+  sqliteSync: 'full' | 'normal',
+): Promise<Kysely<Database>> {
+  const { default: SqliteDatabase } = await import('libsql');
+  try {
+    if (file !== ':memory:') makeDirectories(dirname(file));
+    const database = new SqliteDatabase(file, { timeout: 10_000 });
     database.exec('pragma busy_timeout = 10000');
-    if (!memory) database.exec('pragma journal_mode = wal');
+    if (file !== ':memory:') database.exec('pragma journal_mode = wal');
     database.exec(`pragma synchronous = ${sqliteSync === 'full' ? 'full' : 'normal'}`);
     database.prepare('select count(*) from sqlite_master').all();
+    return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   } catch (error) {
     throw storeFault(error, location);
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  const store = new SqlStore({ kind: 'sqlite', location, db });
-  await store.migrate();
-  return store;
+}
+
+/**
+ * `mkdir -p`, one level at a time. Node's recursive mkdir can spin forever on paths like
+ * `/proc/x/y` (the child reports ENOENT while the parent reports EEXIST).
+ */
+function makeDirectories(directory: string): void {
+  const missing: string[] = [];
+  let current = directory;
+  while (!existsSync(current)) {
+    missing.unshift(current);
+    const parent = dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  for (const path of missing) {
+    try {
+      mkdirSync(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
 }
 
 async function openPostgres(
@@ -130,7 +194,13 @@ async function openPostgres(
     // An idle client lost its connection; the next query reports it with context.
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const store = new SqlStore({ kind: 'postgres', location, db, schema });
+  const store = new SqlStore({
+    kind: 'postgres',
+    location,
+    db,
+    schema,
+    onClose: () => db.destroy(),
+  });
   try {
     await store.migrate();
   } catch (error) {

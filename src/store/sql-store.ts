@@ -259,7 +259,6 @@ export class SqlStore implements Store {
     if (this.#closed) return;
     await this.flush();
     this.#closed = true;
-    await this.#db.destroy();
     await this.#onClose();
   }
 
@@ -321,6 +320,10 @@ export class SqlStore implements Store {
             : row.status === 'queued');
         if (ok) accepted.push(item);
         else rejected.set(item, leaseLost(item.write.runId, row?.status));
+        if (ok && item.write.finish && row) {
+          // Later writes of this group see the run as it will be: finished, lease cleared.
+          rows.set(row.id, { ...row, status: item.write.finish.status, lease_owner: null });
+        }
       }
       const events = accepted.flatMap((item) =>
         item.write.events.map((event) => ({ runId: item.write.runId, event })),

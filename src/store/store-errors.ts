@@ -17,6 +17,20 @@ export function storeFault(error: unknown, location: string): KeelError {
       options,
     );
   }
+  if (code.startsWith('SQLITE_CONSTRAINT') || code === '23505') {
+    return new KeelError(
+      'conflict',
+      `the store at ${location} already holds that record (${message})`,
+      options,
+    );
+  }
+  if (['ENOENT', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENOSPC'].includes(code)) {
+    return new KeelError(
+      'store_unavailable',
+      `cannot open the SQLite store at ${location} (${message})`,
+      options,
+    );
+  }
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new KeelError(
       'store_unavailable',
