@@ -1,5 +1,5 @@
 import pc from 'picocolors';
-import { describeReason, type RunEvent, type RunReason, type RunState } from '../agent/index.js';
+import { describeReason, type RunEvent, type RunState } from '../agent/index.js';
 import type { RunResult } from '../engine/index.js';
 import type { RunRecord, StoredEvent } from '../store/index.js';
 
@@ -158,7 +158,7 @@ export function summarizeEvent(event: RunEvent): string {
     case 'cancel_requested':
       return `${pc.gray('cancel_requested')} by ${event.by}`;
     case 'run_finished':
-      return `${pc.bold('run_finished')} ${colorStatus(event.status)}: ${describeReason(event.reason as RunReason)}`;
+      return `${pc.bold('run_finished')} ${colorStatus(event.status)}: ${describeReason(event.reason)}`;
     default:
       event satisfies never;
       return 'unknown event';

@@ -34,7 +34,10 @@ program
       tools: agent.tools.map((tool) => ({ name: tool.name, effect: tool.effect })),
       limits: agent.limits,
     }));
-    if (options.json) return printJson({ source, agents: list });
+    if (options.json) {
+      printJson({ source, agents: list });
+      return;
+    }
     console.log(`agents from ${source}:`);
     for (const agent of list) {
       const tools = agent.tools.map((tool) => `${tool.name}[${tool.effect}]`).join(', ');

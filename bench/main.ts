@@ -1,0 +1,168 @@
+// The Keel bench (`npm run bench`). Against a fake OpenAI-style server in a child process it
+// measures, each against a baseline taken in the same run so machine noise cancels:
+//   1. per-step overhead of a Keel run over a hand-written loop (SQLite journal FULL, NORMAL,
+//      in memory) and the disk's raw fsync'd commit cost;
+//   2. 500 concurrent runs at 200 ms model latency: total time and peak RSS per in-flight run;
+//   3. cold start: a fresh process to its first run's result, next to `node -e 0`.
+// Figures are printed, never asserted. `--json` prints one JSON document on stdout and
+// nothing else there; progress goes to stderr.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { MODEL_CALLS_PER_RUN, TOOL_CALLS_PER_RUN } from './bench-workload.js';
+import { spawnFakeServer, stopAllChildren } from './child-processes.js';
+import { measureColdStart } from './cold-start-measure.js';
+import { measureConcurrent } from './concurrent-measure.js';
+import { openFsyncProbe } from './fsync-cost.js';
+import { countCommitsPerRun, measurePerStep } from './per-step.js';
+import {
+  renderTable,
+  type BenchReport,
+  type MachineInfo,
+  type PerStepReport,
+  type TargetCheck,
+  type TargetName,
+} from './report.js';
+import { round } from './stats.js';
+
+const TARGETS = {
+  perStepOverheadMs: 0.25,
+  concurrentTotalSeconds: 2.0,
+  concurrentKbPerRun: 300,
+  coldStartMs: 200,
+} as const satisfies Record<TargetName, number>;
+
+const PER_STEP = { warmupRuns: 20, runs: 200, blockSize: 10, budgetMs: 25_000 } as const;
+const CONCURRENT = { runs: 500, latencyMs: 200, rounds: 2, warmupRuns: 20 } as const;
+const COLD_START_SPAWNS = 7;
+/** Raw fsync'd commits after each pair of blocks of the FULL measurement (20 pairs: 200). */
+const FSYNC_COMMITS_PER_BLOCK = 10;
+
+const json = process.argv.includes('--json');
+const progress = (message: string): void => {
+  process.stderr.write(`bench: ${message}\n`);
+};
+
+const directory = mkdtempSync(join(tmpdir(), 'keel-bench-'));
+function cleanUp(): void {
+  stopAllChildren();
+  rmSync(directory, { recursive: true, force: true });
+}
+process.once('exit', cleanUp);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    cleanUp();
+    process.exit(130);
+  });
+}
+
+const benchStartedAt = performance.now();
+const loadAverageAtStart = loadavg();
+
+const fastServer = await spawnFakeServer({ latencyMs: 0, toolCallsPerRun: TOOL_CALLS_PER_RUN });
+const perStepOptions = { baseURL: fastServer.url, ...PER_STEP };
+progress("per-step overhead, SQLite file, synchronous=FULL (and raw fsync'd commits)");
+const fsyncProbe = openFsyncProbe(join(directory, 'fsync.db'));
+const full = await measurePerStep({
+  ...perStepOptions,
+  storeUrl: `sqlite:${join(directory, 'full.db')}`,
+  sqliteSync: 'full',
+  betweenBlocks: () => {
+    fsyncProbe.commit(FSYNC_COMMITS_PER_BLOCK);
+  },
+});
+const fsyncCommit = fsyncProbe.summary();
+fsyncProbe.close();
+progress('per-step overhead, SQLite file, synchronous=NORMAL');
+const normal = await measurePerStep({
+  ...perStepOptions,
+  storeUrl: `sqlite:${join(directory, 'normal.db')}`,
+  sqliteSync: 'normal',
+});
+progress('per-step overhead, SQLite in memory');
+const memory = await measurePerStep({ ...perStepOptions, storeUrl: 'sqlite::memory:' });
+const commitsPerRun = await countCommitsPerRun({
+  baseURL: fastServer.url,
+  storeUrl: `sqlite:${join(directory, 'counted.db')}`,
+});
+await fastServer.stop();
+const perStep: PerStepReport = {
+  full,
+  normal,
+  memory,
+  fsyncCommit,
+  commitsPerRun,
+  fsyncFloorPerStepMs: round((commitsPerRun * fsyncCommit.medianMs) / MODEL_CALLS_PER_RUN),
+};
+
+progress(
+  `${CONCURRENT.runs} concurrent runs at ${CONCURRENT.latencyMs} ms latency, ${CONCURRENT.rounds} rounds`,
+);
+const slowServer = await spawnFakeServer({
+  latencyMs: CONCURRENT.latencyMs,
+  toolCallsPerRun: TOOL_CALLS_PER_RUN,
+});
+const concurrent = await measureConcurrent({
+  baseURL: slowServer.url,
+  ...CONCURRENT,
+  modelCallsPerRun: MODEL_CALLS_PER_RUN,
+  directory,
+});
+await slowServer.stop();
+
+progress(`cold start (${COLD_START_SPAWNS} spawns)`);
+const coldStart = await measureColdStart({ spawns: COLD_START_SPAWNS, directory });
+
+const targetCheck = (
+  name: TargetName,
+  value: number,
+  unit: string,
+  measures: string,
+): TargetCheck => ({
+  target: TARGETS[name],
+  value,
+  unit,
+  within: value <= TARGETS[name],
+  measures,
+});
+const machine: MachineInfo = {
+  node: process.version,
+  platform: `${process.platform}-${process.arch}`,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+  totalMemoryMb: Math.round(totalmem() / (1024 * 1024)),
+  loadAverageAtStart: loadAverageAtStart.map((value) => round(value, 2)),
+  loadAverageAtEnd: loadavg().map((value) => round(value, 2)),
+  tmpdir: tmpdir(),
+};
+const report: BenchReport = {
+  machine,
+  perStep,
+  concurrent,
+  coldStart,
+  targets: {
+    perStepOverheadMs: targetCheck(
+      'perStepOverheadMs',
+      full.overheadPerStepMs.fromMedian,
+      'ms',
+      'perStep.full.overheadPerStepMs.fromMedian',
+    ),
+    concurrentTotalSeconds: targetCheck(
+      'concurrentTotalSeconds',
+      concurrent.keel.totalSeconds,
+      's',
+      'concurrent.keel.totalSeconds',
+    ),
+    concurrentKbPerRun: targetCheck(
+      'concurrentKbPerRun',
+      concurrent.keel.kbPerInFlightRun,
+      'KB',
+      'concurrent.keel.kbPerInFlightRun',
+    ),
+    coldStartMs: targetCheck('coldStartMs', coldStart.firstRunMs, 'ms', 'coldStart.firstRunMs'),
+  },
+  benchSeconds: round((performance.now() - benchStartedAt) / 1000, 1),
+};
+
+process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${renderTable(report)}\n`);
+cleanUp();

@@ -1,0 +1,157 @@
+import { createRuntime, openStore, type OpenStoreOptions, type Store } from '../src/index.js';
+import {
+  AGENT_NAME,
+  MODEL_CALLS_PER_RUN,
+  bareLoop,
+  bareRunSucceeded,
+  benchAgent,
+} from './bench-workload.js';
+import { round, summarize, type Timing } from './stats.js';
+
+export interface PerStepOptions {
+  readonly baseURL: string;
+  /** A `sqlite:` store URL; each measurement gets a fresh file. */
+  readonly storeUrl: string;
+  readonly sqliteSync?: OpenStoreOptions['sqliteSync'];
+  readonly warmupRuns: number;
+  readonly runs: number;
+  /** Runs of one kind in a row before switching to the other. */
+  readonly blockSize: number;
+  /** Stop interleaving early (keeping what was measured) once this much time has passed. */
+  readonly budgetMs: number;
+  /** Called after every pair of blocks, e.g. to sample the disk under the same load. */
+  readonly betweenBlocks?: () => void;
+}
+
+export interface PerStepResult {
+  readonly store: string;
+  readonly bare: Timing;
+  readonly keel: Timing;
+  /** (keel − bare) / 6 model calls, from medians and from means. */
+  readonly overheadPerStepMs: { readonly fromMedian: number; readonly fromMean: number };
+  /** Runs that did not end as scripted (should be 0). */
+  readonly failedRuns: number;
+}
+
+/**
+ * Times a Keel run against the hand-written loop, alternating blocks of each so drift in
+ * machine load hits both alike. Every run talks to the same fake server.
+ */
+export async function measurePerStep({
+  baseURL,
+  storeUrl,
+  sqliteSync,
+  warmupRuns,
+  runs,
+  blockSize,
+  budgetMs,
+  betweenBlocks,
+}: PerStepOptions): Promise<PerStepResult> {
+  const store = await openStore(storeUrl, sqliteSync === undefined ? {} : { sqliteSync });
+  const runtime = createRuntime({ store, agents: [benchAgent(baseURL)] });
+  const bare = bareLoop(baseURL);
+  let failedRuns = 0;
+  let taskNumber = 0;
+
+  async function timeKeel(): Promise<number> {
+    const startedAt = performance.now();
+    const result = await runtime.run(AGENT_NAME, `Look up the items (run ${++taskNumber})`);
+    const elapsed = performance.now() - startedAt;
+    if (result.status !== 'succeeded' || result.steps !== MODEL_CALLS_PER_RUN) failedRuns += 1;
+    return elapsed;
+  }
+  async function timeBare(): Promise<number> {
+    const startedAt = performance.now();
+    const result = await bare(`Look up the items (run ${++taskNumber})`);
+    const elapsed = performance.now() - startedAt;
+    if (!bareRunSucceeded(result)) failedRuns += 1;
+    return elapsed;
+  }
+
+  try {
+    for (let index = 0; index < warmupRuns; index++) {
+      await timeBare();
+      await timeKeel();
+    }
+    failedRuns = 0;
+    const bareMs: number[] = [];
+    const keelMs: number[] = [];
+    const startedAt = performance.now();
+    for (let block = 0; keelMs.length < runs; block++) {
+      // Alternate which kind goes first so neither always follows the other's garbage.
+      const order = block % 2 === 0 ? (['bare', 'keel'] as const) : (['keel', 'bare'] as const);
+      for (const kind of order) {
+        for (let index = 0; index < blockSize; index++) {
+          if (kind === 'bare') bareMs.push(await timeBare());
+          else keelMs.push(await timeKeel());
+        }
+      }
+      betweenBlocks?.();
+      if (performance.now() - startedAt > budgetMs) break;
+    }
+    const bareTiming = summarize(bareMs);
+    const keelTiming = summarize(keelMs);
+    return {
+      store: describeStore(storeUrl, sqliteSync),
+      bare: bareTiming,
+      keel: keelTiming,
+      overheadPerStepMs: {
+        fromMedian: round((keelTiming.medianMs - bareTiming.medianMs) / MODEL_CALLS_PER_RUN),
+        fromMean: round((keelTiming.meanMs - bareTiming.meanMs) / MODEL_CALLS_PER_RUN),
+      },
+      failedRuns,
+    };
+  } finally {
+    await runtime.close();
+    await store.close();
+  }
+}
+
+function describeStore(storeUrl: string, sqliteSync: OpenStoreOptions['sqliteSync']): string {
+  if (storeUrl === 'sqlite::memory:') return 'sqlite in memory';
+  return `sqlite file, synchronous=${(sqliteSync ?? 'full').toUpperCase()}`;
+}
+
+/**
+ * Counts the store writes (run creation and journal appends) of one run. Run alone, each
+ * write is its own transaction, so this is the number of commits (fsyncs under FULL) per run.
+ */
+export async function countCommitsPerRun({
+  baseURL,
+  storeUrl,
+}: {
+  baseURL: string;
+  storeUrl: string;
+}): Promise<number> {
+  const store = await openStore(storeUrl);
+  const counter = { writes: 0 };
+  const runtime = createRuntime({
+    store: countingStore(store, counter),
+    agents: [benchAgent(baseURL)],
+  });
+  try {
+    await runtime.run(AGENT_NAME, 'Look up the items (counted run)');
+    return counter.writes;
+  } finally {
+    await runtime.close();
+    await store.close();
+  }
+}
+
+function countingStore(store: Store, counter: { writes: number }): Store {
+  return new Proxy(store, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target) as unknown;
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => unknown;
+      // Call on the real store: its #private fields are not reachable through the proxy.
+      if (key === 'append' || key === 'createRun') {
+        return (...args: unknown[]) => {
+          counter.writes += 1;
+          return method.apply(target, args);
+        };
+      }
+      return method.bind(target);
+    },
+  });
+}
