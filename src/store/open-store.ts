@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { KeelError } from '../core/index.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
+import { withStatementCache } from './statement-cache.js';
 import { storeFault } from './store-errors.js';
 import type { Store } from './store.js';
 
@@ -107,7 +108,9 @@ async function openSqliteHandle(
     if (file !== ':memory:') database.exec('pragma journal_mode = wal');
     database.exec(`pragma synchronous = ${sqliteSync === 'full' ? 'full' : 'normal'}`);
     database.prepare('select count(*) from sqlite_master').all();
-    return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    return new Kysely<Database>({
+      dialect: new SqliteDialect({ database: withStatementCache(database) }),
+    });
   } catch (error) {
     throw storeFault(error, location);
   }

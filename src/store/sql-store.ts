@@ -18,6 +18,8 @@ import {
 
 interface QueuedWrite {
   readonly write: JournalWrite;
+  /** Set when the write creates its run: inserted first, in the same commit. */
+  readonly create?: RunsTable | undefined;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -92,10 +94,8 @@ export class SqlStore implements Store {
       finished_at: null,
       schema_version: STORE_SCHEMA_VERSION,
     };
-    await this.#transaction(async (db) => {
-      await db.insertInto('keel_runs').values(row).execute();
-      await this.#insertEvents(db, run.id, run.events);
-    });
+    // Through the group commit: a burst of new runs shares commits (and fsyncs).
+    await this.#enqueue({ runId: run.id, guard: { status: 'queued' }, events: run.events }, row);
     return toRecord(row);
   }
 
@@ -143,12 +143,16 @@ export class SqlStore implements Store {
   }
 
   append(write: JournalWrite): Promise<void> {
+    return this.#enqueue(write, undefined);
+  }
+
+  #enqueue(write: JournalWrite, create: RunsTable | undefined): Promise<void> {
     if (this.#closed)
       return Promise.reject(
         new KeelError('store_unavailable', `the store at ${this.location} is closed`),
       );
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ write, resolve, reject });
+      this.#queue.push({ write, create, resolve, reject });
       this.#schedule();
     });
   }
@@ -300,6 +304,13 @@ export class SqlStore implements Store {
   async #commitGroup(group: QueuedWrite[]): Promise<void> {
     const rejected = new Map<QueuedWrite, KeelError>();
     await this.#transaction(async (db) => {
+      const created = group.flatMap((item) => (item.create ? [item.create] : []));
+      for (let start = 0; start < created.length; start += INSERT_CHUNK) {
+        await db
+          .insertInto('keel_runs')
+          .values(created.slice(start, start + INSERT_CHUNK))
+          .execute();
+      }
       const runIds = [...new Set(group.map((item) => item.write.runId))];
       let query = db
         .selectFrom('keel_runs')
@@ -312,12 +323,13 @@ export class SqlStore implements Store {
         const row = rows.get(item.write.runId);
         const guard = item.write.guard;
         const ok =
-          row !== undefined &&
-          ('leaseOwner' in guard
-            ? row.lease_owner === guard.leaseOwner &&
-              row.status === 'running' &&
-              (guard.claim === undefined || row.claims === guard.claim)
-            : row.status === 'queued');
+          item.create !== undefined ||
+          (row !== undefined &&
+            ('leaseOwner' in guard
+              ? row.lease_owner === guard.leaseOwner &&
+                row.status === 'running' &&
+                (guard.claim === undefined || row.claims === guard.claim)
+              : row.status === 'queued'));
         if (ok) accepted.push(item);
         else rejected.set(item, leaseLost(item.write.runId, row?.status));
         if (ok && item.write.finish && row) {
@@ -365,18 +377,6 @@ export class SqlStore implements Store {
       if (error) item.reject(error);
       else item.resolve();
     }
-  }
-
-  async #insertEvents(
-    db: Kysely<Database>,
-    runId: string,
-    events: readonly NewEvent[],
-  ): Promise<void> {
-    if (events.length === 0) return;
-    await db
-      .insertInto('keel_events')
-      .values(events.map((event) => eventRow(runId, event)))
-      .execute();
   }
 
   /** A short write transaction. Never held across a model or tool call: callers pass only SQL. */
