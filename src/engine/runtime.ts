@@ -351,16 +351,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
     async wait(runId, { signal, pollMs = 100 } = {}) {
       for (;;) {
-        const { record, state } = await runtime.inspect(runId);
-        const first = state.started ? state : undefined;
-        if (state.finished && first) {
-          const event = (await store.readEvents(runId, { afterSeq: 0 }))[0]?.event as
-            RunEvent | undefined;
-          const model =
-            event?.type === 'run_started'
-              ? event.model
-              : { provider: 'unknown', modelId: 'unknown' };
-          const result = resultOf(record.id, state, model);
+        const { record, state, events } = await runtime.inspect(runId);
+        const first = events[0]?.event as RunEvent | undefined;
+        if (state.finished && first?.type === 'run_started') {
+          const result = resultOf(record.id, state, first.model);
           if (result) return result;
         }
         signal?.throwIfAborted();

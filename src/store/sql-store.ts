@@ -1,6 +1,7 @@
-import { Migrator, sql, type Kysely, type Selectable } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
 import { KeelError, type AbortableOptions } from '../core/index.js';
 import { migrationProvider, type Database, type RunsTable } from './schema.js';
+import { eventRow, leaseLost, parseEvent, toRecord } from './rows.js';
 import { storeFault } from './store-errors.js';
 import {
   STORE_SCHEMA_VERSION,
@@ -8,10 +9,8 @@ import {
   type JournalWrite,
   type LeaseRenewal,
   type ListRunsOptions,
-  type NewEvent,
   type NewRun,
   type RunRecord,
-  type RunRecordStatus,
   type StoredEvent,
   type Store,
 } from './store.js';
@@ -406,72 +405,4 @@ export class SqlStore implements Store {
       throw storeFault(error, this.location);
     }
   }
-}
-
-function eventRow(runId: string, { seq, at, event }: NewEvent) {
-  return {
-    run_id: runId,
-    seq,
-    type: event.type,
-    at,
-    schema_version: STORE_SCHEMA_VERSION,
-    data: JSON.stringify(event),
-  };
-}
-
-function leaseLost(runId: string, status: string | undefined): KeelError {
-  return new KeelError(
-    'lease_lost',
-    status === undefined
-      ? `run ${runId} does not exist`
-      : `run ${runId} is no longer held by this worker (status ${status})`,
-  );
-}
-
-function parseEvent(
-  data: string,
-  location: string,
-  runId: string,
-  seq: number,
-): StoredEvent['event'] {
-  try {
-    const event = JSON.parse(data) as unknown;
-    if (
-      typeof event === 'object' &&
-      event !== null &&
-      'type' in event &&
-      typeof event.type === 'string'
-    ) {
-      return event as StoredEvent['event'];
-    }
-  } catch {
-    // reported below
-  }
-  throw new KeelError(
-    'store_corrupt',
-    `event ${seq} of run ${runId} in ${location} is not valid JSON`,
-  );
-}
-
-function toRecord(row: Selectable<RunsTable>): RunRecord {
-  return {
-    id: row.id,
-    agent: row.agent,
-    task: row.task,
-    status: row.status as RunRecordStatus,
-    reason: row.reason === null ? null : (JSON.parse(row.reason) as unknown),
-    output: row.output,
-    leaseOwner: row.lease_owner,
-    leaseUntil: row.lease_until,
-    claims: row.claims,
-    cancelRequested: row.cancel_requested === 1,
-    inputTokens: row.input_tokens,
-    outputTokens: row.output_tokens,
-    costUsd: row.cost_usd,
-    steps: row.steps,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    finishedAt: row.finished_at === null ? null : row.finished_at,
-    schemaVersion: row.schema_version,
-  };
 }

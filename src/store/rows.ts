@@ -1,0 +1,80 @@
+import type { Selectable } from 'kysely';
+import { KeelError } from '../core/index.js';
+import type { RunsTable } from './schema.js';
+import {
+  STORE_SCHEMA_VERSION,
+  type NewEvent,
+  type RunRecord,
+  type RunRecordStatus,
+  type StoredEvent,
+} from './store.js';
+
+/** Mapping between the store's rows and its records. */
+
+export function eventRow(runId: string, { seq, at, event }: NewEvent) {
+  return {
+    run_id: runId,
+    seq,
+    type: event.type,
+    at,
+    schema_version: STORE_SCHEMA_VERSION,
+    data: JSON.stringify(event),
+  };
+}
+
+export function leaseLost(runId: string, status: string | undefined): KeelError {
+  return new KeelError(
+    'lease_lost',
+    status === undefined
+      ? `run ${runId} does not exist`
+      : `run ${runId} is no longer held by this worker (status ${status})`,
+  );
+}
+
+export function parseEvent(
+  data: string,
+  location: string,
+  runId: string,
+  seq: number,
+): StoredEvent['event'] {
+  try {
+    const event = JSON.parse(data) as unknown;
+    if (
+      typeof event === 'object' &&
+      event !== null &&
+      'type' in event &&
+      typeof event.type === 'string'
+    ) {
+      return event as StoredEvent['event'];
+    }
+  } catch {
+    // reported below
+  }
+  throw new KeelError(
+    'store_corrupt',
+    `event ${seq} of run ${runId} in ${location} is not valid JSON`,
+  );
+}
+
+export function toRecord(row: Selectable<RunsTable>): RunRecord {
+  return {
+    id: row.id,
+    agent: row.agent,
+    task: row.task,
+    status: row.status as RunRecordStatus,
+    reason: row.reason === null ? null : (JSON.parse(row.reason) as unknown),
+    output: row.output,
+    leaseOwner: row.lease_owner,
+    leaseUntil: row.lease_until,
+    claims: row.claims,
+    cancelRequested: row.cancel_requested === 1,
+    inputTokens: row.input_tokens,
+    outputTokens: row.output_tokens,
+    costUsd: row.cost_usd,
+    steps: row.steps,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    finishedAt: row.finished_at === null ? null : row.finished_at,
+    schemaVersion: row.schema_version,
+  };
+}
