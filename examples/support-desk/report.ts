@@ -221,6 +221,9 @@ export function journalLines(
         });
         break;
       }
+      case 'model_output_rejected':
+        lines.push({ text: `reply rejected (${event.reason}), fed back`, chain: [], step: -1 });
+        break;
       case 'cancel_requested':
         lines.push({ text: `cancel_requested by ${event.by}`, chain: [], step: -1 });
         break;

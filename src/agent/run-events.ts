@@ -134,6 +134,16 @@ export type RunEvent =
       readonly final: boolean;
     }
   | {
+      /**
+       * A reply that cannot be a final answer: empty, cut off by the output-token cap, or
+       * withheld by a content filter. Fed back to the model; counts as a step without progress.
+       */
+      readonly type: 'model_output_rejected';
+      readonly step: number;
+      readonly reason: 'empty' | 'truncated' | 'content_filter';
+      readonly feedback: string;
+    }
+  | {
       readonly type: 'limit_hit';
       readonly limit: LimitName;
       readonly used: number;

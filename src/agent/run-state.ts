@@ -181,6 +181,12 @@ export function applyEvent(state: RunState, event: RunEvent): void {
         },
       );
       return;
+    case 'model_output_rejected':
+      pushMessage(state, 'user', [
+        { type: 'text', text: event.feedback, provenance: TRUSTED_RUNTIME },
+      ]);
+      state.stepsWithoutProgress += 1;
+      return;
     case 'limit_hit':
       return;
     case 'cancel_requested':

@@ -153,6 +153,8 @@ export function summarizeEvent(event: RunEvent): string {
       return `${pc.green('tool_finished')} ${event.toolName} ${truncate(event.content, 80)} [${event.provenance.trust}]`;
     case 'tool_failed':
       return `${pc.red('tool_failed')} ${event.toolName} attempt ${event.attempt}: ${event.error.type}: ${truncate(event.error.message, 80)}${event.final ? '' : ' (will retry)'}`;
+    case 'model_output_rejected':
+      return `${pc.yellow('model_output_rejected')} step ${event.step}: ${event.reason} (fed back)`;
     case 'limit_hit':
       return `${pc.yellow('limit_hit')} ${event.limit} (${event.used} of ${event.max})`;
     case 'cancel_requested':

@@ -550,6 +550,55 @@ for (const target of STORE_TARGETS) {
       });
     });
 
+    it('rejects a truncated or empty reply as the final answer, feeds it back and goes on', async () => {
+      const model = recorded(({ step }) =>
+        step === 0
+          ? { text: 'Your order A-1 is', finishReason: 'length' }
+          : step === 1
+            ? { text: '  ' }
+            : { text: 'Your order A-1 has shipped.' },
+      );
+      const agent = makeAgent('cut-off', model.script);
+      const runtime = makeRuntime([agent]);
+      const result = await runtime.run('cut-off', 'Where is order A-1?');
+
+      const events = await journal(result.id);
+      const rejected = events.flatMap((event) =>
+        event.type === 'model_output_rejected' ? [[event.step, event.reason]] : [],
+      );
+      expect(rejected).toEqual([
+        [0, 'truncated'],
+        [1, 'empty'],
+      ]);
+      const feedback = model.sent[1]?.at(-1);
+      expect(feedback?.role).toBe('user');
+      expect(feedback?.parts[0]).toMatchObject({ type: 'text', provenance: TRUSTED_RUNTIME });
+      const { state } = await runtime.inspect(result.id);
+      expect({
+        status: result.status,
+        output: result.output,
+        steps: result.steps,
+        stepsWithoutProgress: state.stepsWithoutProgress,
+      }).toEqual({
+        status: 'succeeded',
+        output: 'Your order A-1 has shipped.',
+        steps: 3,
+        stepsWithoutProgress: 2,
+      });
+    });
+
+    it('stops on no_progress a model that only ever replies with nothing', async () => {
+      const agent = makeAgent('mute', () => ({ text: '' }), [], {
+        limits: { maxStepsWithoutProgress: 2, maxIterations: 10 },
+      });
+      const result = await makeRuntime([agent]).run('mute', 'Hello?');
+      expect({ status: result.status, reason: result.reason, steps: result.steps }).toEqual({
+        status: 'stopped',
+        reason: { type: 'limit', limit: 'no_progress', used: 2, max: 2 },
+        steps: 2,
+      });
+    });
+
     it('feeds malformed calls back to the model as typed errors and keeps running', async () => {
       let lookups = 0;
       const lookupOrder = makeTool({

@@ -15,7 +15,7 @@ import {
   type UsageTotals,
 } from '../agent/index.js';
 import { KeelError, digest, sleep, type Clock, type Provenance } from '../core/index.js';
-import { ModelCallError, costOf, type ModelResponse } from '../model/index.js';
+import { ModelCallError, costOf, type FinishReason, type ModelResponse } from '../model/index.js';
 import type { RunFinish, Store, StoredEvent } from '../store/index.js';
 import { executeTool, type ToolFailure } from '../tools/index.js';
 import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
@@ -293,7 +293,9 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       const output = response.content
         .map((part) => (part.type === 'text' ? part.text : ''))
         .join('');
-      await finish('succeeded', { type: 'final_answer' }, [modelEvent], output);
+      const rejection = rejectFinalAnswer(step, response.finishReason, output);
+      if (rejection) await append([modelEvent, rejection]);
+      else await finish('succeeded', { type: 'final_answer' }, [modelEvent], output);
       return;
     }
     // Settle the budget with reported usage: the call that crosses a limit completes, nothing
@@ -413,6 +415,39 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       ]);
     }
   }
+}
+
+/** A reply without tool calls is a final answer unless it is empty, cut off or filtered. */
+function rejectFinalAnswer(
+  step: number,
+  finishReason: FinishReason,
+  output: string,
+): RunEvent | undefined {
+  const reject = (
+    reason: 'empty' | 'truncated' | 'content_filter',
+    feedback: string,
+  ): RunEvent => ({
+    type: 'model_output_rejected',
+    step,
+    reason,
+    feedback,
+  });
+  if (finishReason === 'length') {
+    return reject(
+      'truncated',
+      'Your reply was cut off by the output-token limit, so it cannot be the final answer. Reply again, more briefly.',
+    );
+  }
+  if (finishReason === 'content_filter') {
+    return reject(
+      'content_filter',
+      'Your reply was withheld by a content filter. Reply again within policy.',
+    );
+  }
+  if (output.trim() === '') {
+    return reject('empty', 'Your reply was empty. Give your final answer, or call a tool.');
+  }
+  return undefined;
 }
 
 /** Stable across retries and resumes: derived from (run, step, call index). */

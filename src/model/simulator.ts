@@ -1,6 +1,7 @@
 import { canonicalJson, digest, sleep, type AbortableOptions } from '../core/index.js';
 import {
   ModelCallError,
+  type FinishReason,
   type ModelAdapterV1,
   type ModelErrorType,
   type ModelOutputPart,
@@ -23,6 +24,8 @@ export interface SimulatedToolCall {
 export interface SimulatedTurn {
   readonly text?: string;
   readonly toolCalls?: readonly SimulatedToolCall[];
+  /** Override the finish reason (defaults: `tool_calls` with tool calls, else `stop`). */
+  readonly finishReason?: FinishReason;
   /** Simulated latency before answering. */
   readonly latencyMs?: number;
   /** Override the reported usage (defaults are estimated from the request and the output). */
@@ -149,7 +152,8 @@ export function simulator(options: SimulatorOptions): ModelAdapterV1 {
           cacheWriteTokens: turn.usage?.cacheWriteTokens,
           reasoningTokens: turn.usage?.reasoningTokens,
         },
-        finishReason: (turn.toolCalls?.length ?? 0) > 0 ? 'tool_calls' : 'stop',
+        finishReason:
+          turn.finishReason ?? ((turn.toolCalls?.length ?? 0) > 0 ? 'tool_calls' : 'stop'),
         responseId: `sim_${digest(`${conversationKey}:${seed}`).slice(0, 12)}`,
         responseModel: modelId,
       };
