@@ -66,6 +66,11 @@ interface CliResult {
   readonly stderr: string;
 }
 
+interface AgentsJson {
+  source: string;
+  agents: { name: string; tools: unknown }[];
+}
+
 interface RunJson {
   id: string;
   status: string;
@@ -114,10 +119,10 @@ function keel(cwd: string, args: readonly string[], env?: Record<string, string>
 }
 
 /** Exit code 0, nothing on stderr, and stdout is exactly one JSON document. */
-function json<T>(result: CliResult): T {
+function json(result: CliResult): unknown {
   expect(result.stderr).toBe('');
   expect(result.status).toBe(0);
-  return JSON.parse(result.stdout) as T;
+  return JSON.parse(result.stdout);
 }
 
 /** The exit code, nothing on stdout, and exactly one `keel:` line on stderr without a stack. */
@@ -160,9 +165,7 @@ describe('keel CLI', () => {
   });
 
   it('lists the demo agents when there is no keel.config.ts', () => {
-    const document = json<{ source: string; agents: { name: string }[] }>(
-      keel(workspace(), ['agents', '--json']),
-    );
+    const document = json(keel(workspace(), ['agents', '--json'])) as AgentsJson;
 
     expect(document.agents.map((agent) => agent.name)).toEqual([
       'refunds',
@@ -176,9 +179,7 @@ describe('keel CLI', () => {
   it("lists the config's agents when there is a keel.config.ts", () => {
     const directory = workspace(CONFIG);
 
-    const document = json<{ source: string; agents: { name: string; tools: unknown }[] }>(
-      keel(directory, ['agents', '--json']),
-    );
+    const document = json(keel(directory, ['agents', '--json'])) as AgentsJson;
 
     expect(document.source).toBe(join(directory, 'keel.config.ts'));
     expect(document.agents.map(({ name, tools }) => ({ name, tools }))).toEqual([
@@ -189,9 +190,9 @@ describe('keel CLI', () => {
 
   describe('run', () => {
     it('prints one JSON document of a succeeded run on the simulator', () => {
-      const document = json<RunJson>(
+      const document = json(
         keel(workspace(CONFIG), ['run', 'echoer', '--task', 'say hi', '--json']),
-      );
+      ) as RunJson;
 
       expect(document).toEqual({
         id: expect.stringMatching(/^run_/),
@@ -293,22 +294,22 @@ describe('keel CLI', () => {
   describe('runs and show', () => {
     it('lists runs newest first and shows a run with its whole journal', () => {
       const directory = workspace(CONFIG);
-      const first = json<RunJson>(keel(directory, ['run', 'echoer', '--task', 'one', '--json']));
-      const second = json<RunJson>(keel(directory, ['run', 'echoer', '--task', 'two', '--json']));
+      const first = json(keel(directory, ['run', 'echoer', '--task', 'one', '--json'])) as RunJson;
+      const second = json(keel(directory, ['run', 'echoer', '--task', 'two', '--json'])) as RunJson;
 
-      const { runs } = json<{ runs: { id: string; status: string; task: string }[] }>(
-        keel(directory, ['runs', '--json']),
-      );
+      const { runs } = json(keel(directory, ['runs', '--json'])) as {
+        runs: { id: string; status: string; task: string }[];
+      };
       expect(runs.map(({ id, status, task }) => ({ id, status, task }))).toEqual([
         { id: second.id, status: 'succeeded', task: 'two' },
         { id: first.id, status: 'succeeded', task: 'one' },
       ]);
 
-      const shown = json<{
+      const shown = json(keel(directory, ['show', first.id, '--json'])) as {
         run: { id: string; status: string };
         state: { status: string; output: string | null; steps: number };
         events: { seq: number; type: string }[];
-      }>(keel(directory, ['show', first.id, '--json']));
+      };
       expect(shown.run).toMatchObject({ id: first.id, status: 'succeeded' });
       expect(shown.state).toMatchObject({ status: 'succeeded', output: 'echoed: one', steps: 2 });
       expect(shown.events[0]?.type).toBe('run_started');
@@ -334,9 +335,7 @@ describe('keel CLI', () => {
       const directory = workspace(CONFIG);
       const [runId = ''] = await submitEchoRuns(storeUrl(directory), ['never run']);
 
-      const document = json<{ id: string; status: string; cancelRequested: boolean }>(
-        keel(directory, ['cancel', runId, '--json']),
-      );
+      const document = json(keel(directory, ['cancel', runId, '--json']));
 
       expect(document).toEqual({ id: runId, status: 'cancelled', cancelRequested: true });
       const store = await openStore(storeUrl(directory));
@@ -371,7 +370,11 @@ describe('keel CLI', () => {
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-        (resolve) => child.once('exit', (code, signal) => resolve({ code, signal })),
+        (resolve) => {
+          child.once('exit', (code, signal) => {
+            resolve({ code, signal });
+          });
+        },
       );
 
       const store = await openStore(url);

@@ -16,9 +16,19 @@ const program = new Command('keel')
     '--agents <module>',
     'module exporting the agents (default: keel.config.ts, else the demo agents)',
   )
-  .showHelpAfterError()
   .exitOverride()
-  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  .configureOutput({
+    writeErr: (text) => process.stderr.write(text),
+    // Usage errors are one line, like every other error; `--help` has the details.
+    outputError: (text, write) => {
+      write(
+        `keel: ${text
+          .replace(/^error: /, '')
+          .replace(/\s*\n\s*/g, ' ')
+          .trim()} (see --help)\n`,
+      );
+    },
+  });
 
 program
   .command('agents')
@@ -61,7 +71,7 @@ program
   .option('--json', 'print one JSON document')
   .action(async (agentName: string, options: { task: string; model?: string; json?: boolean }) => {
     const { openRuntime } = await import('./open-runtime.js');
-    const { formatRunResult, runJson, describeModel } = await import('./format.js');
+    const { formatRunResult, runJson } = await import('./format.js');
     const { runtime, close } = await openRuntime(globals());
     try {
       if (!options.json && !runtime.agent(agentName)) {
@@ -80,8 +90,6 @@ program
       if (options.json) printJson(runJson(result));
       else {
         console.log(formatRunResult(result));
-        if (result.model.provider === 'simulator')
-          console.log(`(model: ${describeModel(result.model)})`);
       }
       process.exitCode = result.status === 'succeeded' ? EXIT.ok : EXIT.failed;
     } finally {
