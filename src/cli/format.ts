@@ -167,6 +167,8 @@ export function summarizeEvent(event: RunEvent): string {
   }
 }
 
+/** One line of at most `max` characters: journal summaries never wrap or break lines. */
 function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
 }
