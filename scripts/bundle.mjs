@@ -1,4 +1,4 @@
-// Bundles the package entry points in place after `tsc`: Kysely and cockatiel load as one
+// Bundles the package entry points in place after `tsc`: Kysely loads as one
 // file instead of ~300 ES modules, which is most of Keel's import time. Kept external: zod
 // (user code must share its instance), the native SQLite driver, pg, the OpenAI SDK (loaded
 // on first use) and tsx (loaded only for TypeScript configs).

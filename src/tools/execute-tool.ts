@@ -1,13 +1,13 @@
-import { DelegateBackoff, handleWhen, retry, type IRetryBackoffContext } from 'cockatiel';
+import { sleep } from '../core/index.js';
 import type { Tool, ToolContext } from './define-tool.js';
 import { TRANSIENT_TOOL_ERRORS, ToolError, toToolFailure, type ToolFailure } from './tool-error.js';
 
-/** The outcome of one tool call after all attempts. Never throws. */
+/** The outcome of one tool call after all attempts. */
 export type ToolOutcome =
   | { readonly ok: true; readonly value: unknown; readonly attempts: number }
   | { readonly ok: false; readonly failure: ToolFailure; readonly attempts: number };
 
-/** Journal hooks: awaited, so each attempt is durable before it runs. */
+/** Journal hooks: awaited, so each attempt is durable before it runs. Their errors propagate. */
 export interface ToolAttemptHooks {
   beforeAttempt(attempt: number): Promise<void>;
   afterFailedAttempt(attempt: number, failure: ToolFailure, willRetry: boolean): Promise<void>;
@@ -19,14 +19,16 @@ export interface ExecuteToolOptions {
   readonly context: Omit<ToolContext, 'attempt' | 'signal'>;
   readonly signal: AbortSignal;
   readonly hooks: ToolAttemptHooks;
-  /** Attempts already spent before a resume (a started attempt counts). */
+  /** The attempt to run first (after a resume: a re-issue or the next attempt). */
   readonly firstAttempt?: number;
 }
 
 /**
- * Run a tool with its timeout (an aborted signal, not a race) and retries by error type:
- * only transient failures (`rate_limited`, `unavailable`, `timeout`) of tools safe to repeat
- * are retried, with exponential backoff that honours `retryAfterMs`.
+ * Run a tool with its timeout (an aborted signal) and retries by error type: only transient
+ * failures (`rate_limited`, `unavailable`, `timeout`) of tools safe to repeat are retried, with
+ * exponential backoff that honours `retryAfterMs`, capped at the tool's `maxDelayMs`. Waiting
+ * between attempts ends at once when `signal` aborts. A tool's own failure becomes a typed
+ * outcome; a failing journal hook rejects (the caller handles store faults).
  *
  * ```ts
  * const outcome = await executeTool({ tool, input, context, signal, hooks });
@@ -36,78 +38,63 @@ export interface ExecuteToolOptions {
 export async function executeTool(options: ExecuteToolOptions): Promise<ToolOutcome> {
   const { tool, input, context, signal, hooks, firstAttempt = 1 } = options;
   const retryable = tool.idempotent || tool.effect === 'read';
-  const remaining = retryable ? Math.max(0, tool.retry.maxAttempts - firstAttempt) : 0;
-  let attempt = firstAttempt - 1;
-  let lastFailure: ToolFailure | undefined;
-
-  const policy = retry(
-    handleWhen((error) => ToolError.isInstance(error) && TRANSIENT_TOOL_ERRORS.has(error.type)),
-    {
-      maxAttempts: remaining,
-      backoff: new DelegateBackoff((backoffContext: IRetryBackoffContext<unknown>) => {
-        const exponential = Math.min(
-          tool.retry.maxDelayMs,
-          tool.retry.initialDelayMs * 2 ** (backoffContext.attempt - 1),
-        );
-        const reason = backoffContext.result;
-        const retryAfter =
-          'error' in reason && ToolError.isInstance(reason.error)
-            ? reason.error.retryAfterMs
-            : undefined;
-        return Math.max(exponential, retryAfter ?? 0);
-      }),
-    },
-  );
-
-  try {
-    const value = await policy.execute(async function attemptTool() {
-      attempt += 1;
-      await hooks.beforeAttempt(attempt);
-      try {
-        return await runOnce(tool, input, { ...context, attempt, signal });
-      } catch (error) {
-        const failure = toToolFailure(error);
-        lastFailure = failure;
-        const willRetry =
-          TRANSIENT_TOOL_ERRORS.has(failure.type) &&
-          attempt < firstAttempt + remaining &&
-          !signal.aborted;
-        await hooks.afterFailedAttempt(attempt, failure, willRetry);
-        throw new ToolError(failure.type, failure.message, { retryAfterMs: failure.retryAfterMs });
-      }
-    }, signal);
-    return { ok: true, value, attempts: attempt };
-  } catch (error) {
-    return { ok: false, failure: lastFailure ?? toToolFailure(error), attempts: attempt };
+  const lastAttempt = retryable ? Math.max(firstAttempt, tool.retry.maxAttempts) : firstAttempt;
+  for (let attempt = firstAttempt; ; attempt++) {
+    await hooks.beforeAttempt(attempt);
+    let failure: ToolFailure;
+    try {
+      const value = await runOnce(tool, input, { ...context, attempt, signal });
+      return { ok: true, value, attempts: attempt };
+    } catch (error) {
+      failure = toToolFailure(error);
+    }
+    const willRetry =
+      TRANSIENT_TOOL_ERRORS.has(failure.type) && attempt < lastAttempt && !signal.aborted;
+    await hooks.afterFailedAttempt(attempt, failure, willRetry);
+    if (!willRetry) return { ok: false, failure, attempts: attempt };
+    try {
+      await sleep(retryDelay(tool, attempt, failure.retryAfterMs), { signal });
+    } catch {
+      return { ok: false, failure, attempts: attempt };
+    }
   }
 }
 
+/** Exponential from `initialDelayMs`, at least the tool's `retryAfterMs`, at most `maxDelayMs`. */
+function retryDelay(tool: Tool, attempt: number, retryAfterMs: number | undefined): number {
+  const exponential = tool.retry.initialDelayMs * 2 ** (attempt - 1);
+  return Math.min(tool.retry.maxDelayMs, Math.max(exponential, retryAfterMs ?? 0));
+}
+
 async function runOnce(tool: Tool, input: unknown, context: ToolContext): Promise<unknown> {
-  const timeout = AbortSignal.timeout(tool.timeoutMs);
-  const signal = AbortSignal.any([context.signal, timeout]);
-  const work = tool.run(input, { ...context, signal });
-  // The tool gets an aborted signal on timeout; a tool that ignores its signal is not awaited
-  // past the deadline, so one stuck tool cannot hang the run.
-  const deadline = new Promise<never>((_, reject) => {
+  context.signal.throwIfAborted();
+  const deadline = new AbortController();
+  const timer = setTimeout(() => {
+    deadline.abort(new ToolError('timeout', `${tool.name} timed out after ${tool.timeoutMs} ms`));
+  }, tool.timeoutMs);
+  const signal = AbortSignal.any([context.signal, deadline.signal]);
+  // The tool gets an aborted signal at its deadline; a tool that ignores its signal is not
+  // awaited past it, so one stuck tool cannot hang the run.
+  const stopped = new Promise<never>((_, reject) => {
     const onAbort = (): void => {
       reject(
-        timeout.aborted
-          ? new ToolError('timeout', `${tool.name} timed out after ${tool.timeoutMs} ms`)
+        deadline.signal.aborted
+          ? (deadline.signal.reason as ToolError)
           : new ToolError('unavailable', `${tool.name} was cancelled`),
       );
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
   });
+  const work = Promise.resolve().then(() => tool.run(input, { ...context, signal }));
   try {
-    return await Promise.race([work, deadline]);
+    return await Promise.race([work, stopped]);
   } catch (error) {
-    if (timeout.aborted && !ToolError.isInstance(error)) {
-      throw new ToolError('timeout', `${tool.name} timed out after ${tool.timeoutMs} ms`);
-    }
+    if (deadline.signal.aborted && !ToolError.isInstance(error)) throw deadline.signal.reason;
     throw error;
   } finally {
-    deadline.catch(() => undefined);
+    clearTimeout(timer);
+    stopped.catch(() => undefined);
     work.catch(() => undefined);
   }
 }
