@@ -221,6 +221,9 @@ export function journalLines(
         });
         break;
       }
+      case 'run_released':
+        lines.push({ text: `released by ${event.workerId}`, chain: [], step: -1 });
+        break;
       case 'model_output_rejected':
         lines.push({ text: `reply rejected (${event.reason}), fed back`, chain: [], step: -1 });
         break;

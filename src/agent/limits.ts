@@ -11,6 +11,9 @@ export const LIMIT_NAMES = [
 ] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 
+/** The longest delay a Node.js timer can wait. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** Every run is bounded by all of these. */
 export interface RunLimits {
   /** Model calls (steps). */
@@ -42,6 +45,12 @@ export function resolveLimits(where: string, overrides: Partial<RunLimits> = {})
   for (const [field, value] of Object.entries(limits)) {
     if (!(field in DEFAULT_LIMITS)) {
       throw new KeelError('invalid_definition', `${where}: "limits.${field}" is not a known limit`);
+    }
+    if (field === 'timeoutMs' && typeof value === 'number' && value > MAX_TIMER_MS) {
+      throw new KeelError(
+        'invalid_definition',
+        `${where}: "limits.timeoutMs" must be at most ${MAX_TIMER_MS} (about 24.8 days)`,
+      );
     }
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
       throw new KeelError(

@@ -221,6 +221,7 @@ describe('nextAction', () => {
       toolName: call.name,
       input: call.args,
       attemptsStarted: 0,
+      attemptsFailed: 0,
     });
     expect(nextAction(agent, foldRun(events), START + 10)).toEqual({
       type: 'execute_tools',
@@ -432,7 +433,8 @@ describe('validateToolCalls', () => {
           callId: 'c3',
           index: 3,
           toolName: 'lookup_order',
-          input: { orderId: 'A-1' },
+          // The journal keeps the arguments as the model sent them; the tool gets them parsed.
+          input: { orderId: 'A-1', extra: true },
           effect: 'read',
         },
         {

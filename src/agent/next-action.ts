@@ -163,7 +163,9 @@ export function validateToolCalls(
       });
       continue;
     }
-    const key = callKey(tool.name, parsed.data);
+    // The journal keeps the arguments as the model sent them (plain JSON); the tool receives
+    // them parsed at execution, so a resumed call gets exactly the same input.
+    const key = callKey(tool.name, raw);
     const count = (state.callCounts.get(key) ?? 0) + (counts.get(key) ?? 0) + 1;
     counts.set(key, (counts.get(key) ?? 0) + 1);
     if (count > limits.maxIdenticalCalls) {
@@ -172,7 +174,7 @@ export function validateToolCalls(
         limitHit: { limit: 'identical_calls', used: count, max: limits.maxIdenticalCalls },
       };
     }
-    events.push({ type: 'tool_requested', ...base, input: parsed.data, effect: tool.effect });
+    events.push({ type: 'tool_requested', ...base, input: raw, effect: tool.effect });
   }
   return { events };
 }

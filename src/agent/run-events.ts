@@ -58,6 +58,8 @@ export type RunEvent =
       readonly startedAt: number;
     }
   | { readonly type: 'run_claimed'; readonly workerId: string; readonly claim: number }
+  /** A worker handed the run back cleanly (shutdown): not counted as a lost worker. */
+  | { readonly type: 'run_released'; readonly workerId: string }
   | {
       readonly type: 'model_called';
       readonly step: number;
@@ -161,8 +163,13 @@ export type RunEvent =
 
 export type RunEventType = RunEvent['type'];
 
-/** One line that says why a run ended, for people. */
+/** One line that says why a run ended, for people (at most ~300 characters). */
 export function describeReason(reason: RunReason): string {
+  const text = reasonText(reason).replace(/\s+/g, ' ').trim();
+  return text.length <= 300 ? text : `${text.slice(0, 299)}…`;
+}
+
+function reasonText(reason: RunReason): string {
   switch (reason.type) {
     case 'final_answer':
       return 'the agent gave its final answer';

@@ -13,6 +13,8 @@ export interface PendingCall {
   readonly input: unknown;
   /** Attempts already started (a started, unfinished attempt is re-issued with the same key). */
   attemptsStarted: number;
+  /** The latest attempt recorded as failed and retryable (the next one is a new attempt). */
+  attemptsFailed: number;
 }
 
 /**
@@ -45,6 +47,8 @@ export interface RunState {
   /** Failed model attempts at the current step. */
   modelFailuresThisStep: number;
   claims: number;
+  /** Claims that ended in a clean release (worker shutdown). */
+  releases: number;
   cancelRequested: 'user' | 'shutdown' | undefined;
   finished: { status: RunStatus; reason: RunReason; output: string | null } | undefined;
 }
@@ -69,6 +73,7 @@ export function emptyRunState(): RunState {
     tainted: false,
     modelFailuresThisStep: 0,
     claims: 0,
+    releases: 0,
     cancelRequested: undefined,
     finished: undefined,
   };
@@ -110,6 +115,9 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     case 'run_claimed':
       state.claims = event.claim;
       return;
+    case 'run_released':
+      state.releases += 1;
+      return;
     case 'model_called': {
       state.steps = event.step + 1;
       state.modelFailuresThisStep = 0;
@@ -141,6 +149,7 @@ export function applyEvent(state: RunState, event: RunEvent): void {
         toolName: event.toolName,
         input: event.input,
         attemptsStarted: 0,
+        attemptsFailed: 0,
       });
       state.pending.sort((a, b) => a.index - b.index);
       countCall(state, callKey(event.toolName, event.input));
@@ -168,7 +177,11 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       return;
     }
     case 'tool_failed':
-      if (!event.final) return;
+      if (!event.final) {
+        const call = state.pending.find((pending) => pending.callId === event.callId);
+        if (call) call.attemptsFailed = Math.max(call.attemptsFailed, event.attempt);
+        return;
+      }
       resolveCall(
         state,
         event.callId,

@@ -153,6 +153,8 @@ export function summarizeEvent(event: RunEvent): string {
       return `${pc.green('tool_finished')} ${event.toolName} ${truncate(event.content, 80)} [${event.provenance.trust}]`;
     case 'tool_failed':
       return `${pc.red('tool_failed')} ${event.toolName} attempt ${event.attempt}: ${event.error.type}: ${truncate(event.error.message, 80)}${event.final ? '' : ' (will retry)'}`;
+    case 'run_released':
+      return `${pc.gray('run_released')} by ${event.workerId} (handed back to the queue)`;
     case 'model_output_rejected':
       return `${pc.yellow('model_output_rejected')} step ${event.step}: ${event.reason} (fed back)`;
     case 'limit_hit':

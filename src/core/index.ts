@@ -10,4 +10,4 @@ export {
   type Trust,
 } from './provenance.js';
 export { systemClock, type Clock } from './clock.js';
-export { sleep, type AbortableOptions } from './abort.js';
+export { sleep, untilAborted, type AbortableOptions } from './abort.js';

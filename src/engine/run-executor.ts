@@ -14,7 +14,14 @@ import {
   type RunStatus,
   type UsageTotals,
 } from '../agent/index.js';
-import { KeelError, digest, sleep, type Clock, type Provenance } from '../core/index.js';
+import {
+  KeelError,
+  digest,
+  sleep,
+  untilAborted,
+  type Clock,
+  type Provenance,
+} from '../core/index.js';
 import { ModelCallError, costOf, type FinishReason, type ModelResponse } from '../model/index.js';
 import type { RunFinish, Store, StoredEvent } from '../store/index.js';
 import { executeTool, type ToolFailure } from '../tools/index.js';
@@ -25,14 +32,17 @@ export type RunAbort =
   | { readonly kind: 'cancel'; readonly by: 'user' | 'shutdown' }
   | { readonly kind: 'timeout' }
   | { readonly kind: 'lease_lost' }
-  | { readonly kind: 'release' };
+  | { readonly kind: 'release' }
+  /** The executor stopped (finished or failed): stop anything it started that still runs. */
+  | { readonly kind: 'ended' };
 
 export interface ExecuteRunContext {
   readonly store: Store;
   readonly clock: Clock;
   readonly workerId: string;
   readonly runId: string;
-  readonly agent: Agent;
+  /** The agent to execute the run with; may throw (e.g. a model this worker cannot build). */
+  readonly resolveAgent: (state: RunState) => Agent;
   readonly modelRetry: ModelRetryOptions;
   readonly controller: AbortController;
   /** Claims beyond this end the run `failed` (worker_lost): the watchdog. */
@@ -58,9 +68,6 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   const { store, clock, workerId, runId, controller } = context;
   const stored = context.journal ?? (await store.readEvents(runId));
   const state = foldRun(stored.map((entry) => entry.event as RunEvent));
-  if (!state.started) {
-    throw new KeelError('store_corrupt', `run ${runId} has no run_started event`);
-  }
   let seq = stored.at(-1)?.seq ?? 0;
   // A run created in this process is on its first claim.
   const claimNumber = context.claim?.number ?? 1;
@@ -105,21 +112,43 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     });
   }
 
-  const limits = state.limits ?? context.agent.limits;
+  // The watchdog comes before anything that can throw, so a run that keeps failing to start
+  // still ends. Claims that ended in a clean release do not count as lost workers.
+  if (context.claim) {
+    const lost = context.claim.number - 1 - state.releases;
+    if (lost >= context.maxClaims) {
+      await finish('failed', { type: 'worker_lost', attempts: lost }, []);
+      return state;
+    }
+  }
+  if (!state.started) {
+    await finish(
+      'failed',
+      { type: 'internal', message: 'the journal has no run_started event' },
+      [],
+    );
+    return state;
+  }
+  let agent: Agent;
+  try {
+    agent = context.resolveAgent(state);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    await finish('failed', { type: 'internal', message: `cannot start the agent: ${message}` }, []);
+    return state;
+  }
+
+  const limits = state.limits ?? agent.limits;
   const remainingMs = state.startedAt + limits.timeoutMs - clock.now();
+  // Referenced on purpose: a run in progress keeps the process alive until it ends.
   const timer = setTimeout(
     () => {
       controller.abort({ kind: 'timeout' } satisfies RunAbort);
     },
     Math.max(0, remainingMs),
   );
-  timer.unref();
   try {
     if (context.claim) {
-      if (context.claim.number > context.maxClaims) {
-        await finish('failed', { type: 'worker_lost', attempts: context.claim.number - 1 }, []);
-        return state;
-      }
       await append([{ type: 'run_claimed', workerId, claim: context.claim.number }]);
       if (context.claim.cancelRequested) {
         await finish('cancelled', { type: 'cancelled', by: 'user' }, [
@@ -131,7 +160,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
 
     while (!state.finished) {
       if (controller.signal.aborted) return await onAbort();
-      const action = nextAction(context.agent, state, clock.now());
+      const action = nextAction(agent, state, clock.now());
       await act(action);
     }
     return state;
@@ -141,13 +170,18 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     throw error;
   } finally {
     clearTimeout(timer);
+    if (!controller.signal.aborted) controller.abort({ kind: 'ended' } satisfies RunAbort);
   }
 
   async function onAbort(): Promise<RunState | undefined> {
     const reason = controller.signal.reason as RunAbort;
     switch (reason.kind) {
       case 'lease_lost':
+      case 'ended':
+        return undefined;
       case 'release':
+        // Recorded so the watchdog does not count a clean hand-over as a lost worker.
+        await append([{ type: 'run_released', workerId }]);
         return undefined;
       case 'cancel':
         await finish('cancelled', { type: 'cancelled', by: reason.by }, [
@@ -187,9 +221,13 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       case 'call_model':
         await callModel(action.request, action.estimatedInputTokens);
         return;
-      case 'execute_tools':
-        await Promise.all(action.calls.map((call) => runCall(call)));
+      case 'execute_tools': {
+        // Every call settles before the step moves on or fails: none is left running unowned.
+        const settled = await Promise.allSettled(action.calls.map((call) => runCall(call)));
+        const failed = settled.find((result) => result.status === 'rejected');
+        if (failed) throw failed.reason;
         return;
+      }
       default:
         action satisfies never;
     }
@@ -200,14 +238,18 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     estimatedInputTokens: number,
   ) {
     const step = state.steps;
-    const model = context.agent.model;
+    const model = agent.model;
     let attempt = state.modelFailuresThisStep;
     for (;;) {
       attempt += 1;
       const startedAt = performance.now();
       let response: ModelResponse;
       try {
-        response = await model.doGenerate(request, { signal: controller.signal });
+        // Raced with the run's signal: an adapter that ignores it cannot hold the run.
+        response = await untilAborted(
+          model.doGenerate(request, { signal: controller.signal }),
+          controller.signal,
+        );
       } catch (error) {
         if (controller.signal.aborted) return;
         const failure = ModelCallError.isInstance(error)
@@ -218,18 +260,16 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
               { cause: error },
             );
         const willRetry = failure.retryable && attempt < context.modelRetry.maxAttempts;
-        await append([
-          {
-            type: 'model_failed',
-            step,
-            attempt,
-            errorType: failure.type,
-            message: failure.message,
-            statusCode: failure.statusCode,
-            retryAfterMs: failure.retryAfterMs,
-            willRetry,
-          },
-        ]);
+        const failedEvent: RunEvent = {
+          type: 'model_failed',
+          step,
+          attempt,
+          errorType: failure.type,
+          message: failure.message,
+          statusCode: failure.statusCode,
+          retryAfterMs: failure.retryAfterMs,
+          willRetry,
+        };
         if (!willRetry) {
           await finish(
             'failed',
@@ -240,10 +280,11 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
               attempts: attempt,
               statusCode: failure.statusCode,
             },
-            [],
+            [failedEvent],
           );
           return;
         }
+        await append([failedEvent]);
         try {
           await sleep(
             modelRetryDelay(context.modelRetry, attempt, failure.retryAfterMs, MODEL_DELAY_RANDOM),
@@ -256,6 +297,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         }
         continue;
       }
+      if (controller.signal.aborted) return;
       await recordResponse(
         step,
         attempt,
@@ -270,17 +312,19 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   async function recordResponse(
     step: number,
     attempts: number,
-    response: ModelResponse,
+    modelResponse: ModelResponse,
     estimatedInputTokens: number,
     latencyMs: number,
   ): Promise<void> {
+    // Results are matched to calls by id: ids must be unique within a step.
+    const response = withUniqueCallIds(modelResponse, step);
     const modelEvent: RunEvent = {
       type: 'model_called',
       step,
       content: response.content,
       finishReason: response.finishReason,
       usage: response.usage,
-      costUsd: costOf(response.usage, context.agent.model.price),
+      costUsd: costOf(response.usage, agent.model.price),
       estimatedInputTokens,
       latencyMs: Math.round(latencyMs * 1000) / 1000,
       attempts,
@@ -307,7 +351,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     if (usage.costKnown && usage.costUsd > limits.maxCostUsd) {
       return stop('cost', usage.costUsd, limits.maxCostUsd, [modelEvent]);
     }
-    const validation = validateToolCalls(context.agent, state, step, response);
+    const validation = validateToolCalls(agent, state, step, response);
     if (validation.limitHit) {
       const { limit, used, max } = validation.limitHit;
       return stop(limit, used, max, [modelEvent, ...validation.events]);
@@ -330,7 +374,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
 
   async function runCall(call: PendingCall): Promise<void> {
     const key = idempotencyKey(runId, call.step, call.index);
-    const tool = context.agent.tool(call.toolName);
+    const tool = agent.tool(call.toolName);
     if (!tool) {
       await append([
         {
@@ -353,12 +397,37 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       trust: tool.untrustedOutput ? 'untrusted' : 'trusted',
       source: `tool:${tool.name}`,
     };
-    const firstAttempt = Math.max(1, call.attemptsStarted);
+    // The journal keeps the model's arguments as sent; the tool gets them parsed (zod
+    // transforms included) the same way on the first run and after a resume.
+    const parsed = tool.input.safeParse(call.input);
+    if (!parsed.success) {
+      await append([
+        {
+          type: 'tool_failed',
+          step: call.step,
+          callId: call.callId,
+          toolName: call.toolName,
+          error: { type: 'invalid_input', message: 'arguments no longer match the input schema' },
+          provenance: { trust: 'trusted', source: 'runtime' },
+          attempt: call.attemptsStarted,
+          final: true,
+        },
+      ]);
+      return;
+    }
+    // After a crash: re-issue a started attempt that has no outcome; after a recorded
+    // retryable failure, go on with the next attempt.
+    const firstAttempt =
+      call.attemptsStarted === 0
+        ? 1
+        : call.attemptsFailed >= call.attemptsStarted
+          ? call.attemptsStarted + 1
+          : call.attemptsStarted;
     const startedAt = performance.now();
     const base = { step: call.step, callId: call.callId, toolName: call.toolName };
     const outcome = await executeTool({
       tool,
-      input: call.input,
+      input: parsed.data,
       context: { idempotencyKey: key, runId, callId: call.callId },
       signal: controller.signal,
       firstAttempt,
@@ -386,11 +455,19 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       },
     });
     if (controller.signal.aborted) return;
-    if (outcome.ok) {
-      const content =
-        typeof outcome.value === 'string'
-          ? outcome.value
-          : (JSON.stringify(outcome.value) ?? 'null');
+    const content = outcome.ok ? resultText(outcome.value) : undefined;
+    if (outcome.ok && content === undefined) {
+      await append([
+        {
+          type: 'tool_failed',
+          ...base,
+          error: { type: 'internal', message: `${tool.name} returned a result that is not JSON` },
+          provenance,
+          attempt: outcome.attempts,
+          final: true,
+        },
+      ]);
+    } else if (outcome.ok && content !== undefined) {
       await append([
         {
           type: 'tool_finished',
@@ -402,7 +479,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
           latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
         },
       ]);
-    } else {
+    } else if (!outcome.ok) {
       await append([
         {
           type: 'tool_failed',
@@ -415,6 +492,26 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       ]);
     }
   }
+}
+
+/** Empty or repeated call ids (some compatible servers send them) become `call_<step>_<i>`. */
+function withUniqueCallIds(response: ModelResponse, step: number): ModelResponse {
+  const seen = new Set<string>();
+  let index = 0;
+  let changed = false;
+  const content = response.content.map((part) => {
+    if (part.type !== 'tool_call') return part;
+    let callId = part.callId;
+    if (callId === '' || seen.has(callId)) {
+      callId = `call_${step}_${index}`;
+      while (seen.has(callId)) callId += '_';
+      changed = true;
+    }
+    seen.add(callId);
+    index += 1;
+    return callId === part.callId ? part : { ...part, callId };
+  });
+  return changed ? { ...response, content } : response;
 }
 
 /** A reply without tool calls is a final answer unless it is empty, cut off or filtered. */
@@ -448,6 +545,16 @@ function rejectFinalAnswer(
     return reject('empty', 'Your reply was empty. Give your final answer, or call a tool.');
   }
   return undefined;
+}
+
+/** A tool's result as the model sees it; `undefined` when it cannot be JSON. */
+function resultText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch {
+    return undefined;
+  }
 }
 
 /** Stable across retries and resumes: derived from (run, step, call index). */

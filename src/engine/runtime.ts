@@ -201,17 +201,21 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     };
     if (signal?.aborted) onExternalAbort();
     else signal?.addEventListener('abort', onExternalAbort, { once: true });
+    let model = { provider: 'unknown', modelId: 'unknown' };
     const work = (async () => {
       const events = journal ?? (await store.readEvents(record.id));
       const first = events[0]?.event as RunEvent | undefined;
-      const modelSpec = first?.type === 'run_started' ? first.modelSpec : undefined;
-      const agent = agentFor(record.agent, modelSpec);
+      if (first?.type === 'run_started') model = first.model;
       const state = await executeRun({
         store,
         clock,
         workerId,
         runId: record.id,
-        agent,
+        resolveAgent(folded) {
+          const agent = agentFor(record.agent, folded.modelSpec);
+          model = { provider: agent.model.provider, modelId: agent.model.modelId };
+          return agent;
+        },
         modelRetry,
         controller,
         maxClaims,
@@ -219,7 +223,6 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         journal: events,
         onEvent: options.onEvent,
       });
-      const model = { provider: agent.model.provider, modelId: agent.model.modelId };
       return state ? resultOf(record.id, state, model) : undefined;
     })();
     executions.add(work);

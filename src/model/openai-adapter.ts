@@ -268,7 +268,7 @@ function toModelResponse(completion: unknown, request: ModelRequest): ModelRespo
     const { name, arguments: rawArguments } = toolCall.function;
     content.push({
       type: 'tool_call',
-      callId: toolCall.id ?? `${id ?? 'call'}_${index}`,
+      callId: toolCall.id || `${id ?? 'call'}_${index}`,
       toolName: name,
       arguments: typeof rawArguments === 'string' ? rawArguments : JSON.stringify(rawArguments),
     });

@@ -98,7 +98,8 @@ export function defineTool<Input extends z.ZodType>(
     }
   }
   const timeoutMs = definition.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) fail('timeoutMs', 'must be a positive number');
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2_147_483_647)
+    fail('timeoutMs', 'must be a positive number of milliseconds, at most 2147483647');
   const retry = { ...DEFAULT_TOOL_RETRY, ...definition.retry };
   if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
     fail('retry.maxAttempts', 'must be an integer >= 1');
