@@ -17,6 +17,7 @@ export {
   type UsageTotals,
 } from './run-events.js';
 export {
+  addUsage,
   applyEvent,
   callKey,
   emptyRunState,

@@ -1,5 +1,5 @@
 import { TRUSTED_RUNTIME, canonicalJson, type Provenance } from '../core/index.js';
-import type { Message, MessagePart, ToolResultPart } from '../model/index.js';
+import type { Message, MessagePart, ModelUsage, ToolResultPart } from '../model/index.js';
 import type { ToolFailure } from '../tools/index.js';
 import type { RunLimits } from './limits.js';
 import type { RunEvent, RunReason, RunStatus, UsageTotals } from './run-events.js';
@@ -28,6 +28,8 @@ export interface RunState {
   startedAt: number;
   limits: RunLimits | undefined;
   modelSpec: string | undefined;
+  /** The model the run was started with (from `run_started`). */
+  model: { provider: string; modelId: string };
   /** The conversation as the model sees it, with provenance on every part. */
   readonly messages: Message[];
   /** Model calls completed. */
@@ -61,6 +63,7 @@ export function emptyRunState(): RunState {
     startedAt: 0,
     limits: undefined,
     modelSpec: undefined,
+    model: { provider: 'unknown', modelId: 'unknown' },
     messages: [],
     steps: 0,
     usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, costKnown: true },
@@ -93,6 +96,19 @@ export function foldRun(events: Iterable<RunEvent>): RunState {
   return state;
 }
 
+/** Totals after one model call: cost stays known only while every call's price was known. */
+export function addUsage(
+  usage: UsageTotals,
+  call: { readonly usage: ModelUsage; readonly costUsd: number | null },
+): UsageTotals {
+  return {
+    inputTokens: usage.inputTokens + call.usage.inputTokens,
+    outputTokens: usage.outputTokens + call.usage.outputTokens,
+    costUsd: usage.costUsd + (call.costUsd ?? 0),
+    costKnown: usage.costKnown && call.costUsd !== null,
+  };
+}
+
 /** The key identical-call detection counts by. */
 export function callKey(toolName: string, input: unknown): string {
   return `${toolName}:${canonicalJson(input)}`;
@@ -108,6 +124,7 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       state.startedAt = event.startedAt;
       state.limits = event.limits;
       state.modelSpec = event.modelSpec;
+      state.model = event.model;
       pushMessage(state, 'user', [
         { type: 'text', text: event.task, provenance: event.taskProvenance },
       ]);
@@ -121,12 +138,7 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     case 'model_called': {
       state.steps = event.step + 1;
       state.modelFailuresThisStep = 0;
-      state.usage = {
-        inputTokens: state.usage.inputTokens + event.usage.inputTokens,
-        outputTokens: state.usage.outputTokens + event.usage.outputTokens,
-        costUsd: state.usage.costUsd + (event.costUsd ?? 0),
-        costKnown: state.usage.costKnown && event.costUsd !== null,
-      };
+      state.usage = addUsage(state.usage, event);
       const parts: MessagePart[] = event.content.map((part) =>
         part.type === 'text'
           ? { type: 'text', text: part.text, provenance: event.provenance }

@@ -1,4 +1,5 @@
 import {
+  addUsage,
   applyEvent,
   foldRun,
   modelOutputProvenance,
@@ -373,48 +374,30 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   }
 
   async function runCall(call: PendingCall): Promise<void> {
-    const key = idempotencyKey(runId, call.step, call.index);
+    const base = { step: call.step, callId: call.callId, toolName: call.toolName };
+    const runtimeLabel: Provenance = { trust: 'trusted', source: 'runtime' };
+    /** The call's final failure: fed back to the model as its result. */
+    const fail = (error: ToolFailure, provenance: Provenance, attempt: number) =>
+      append([{ type: 'tool_failed', ...base, error, provenance, attempt, final: true }]);
+
     const tool = agent.tool(call.toolName);
     if (!tool) {
-      await append([
-        {
-          type: 'tool_failed',
-          step: call.step,
-          callId: call.callId,
-          toolName: call.toolName,
-          error: {
-            type: 'not_found',
-            message: `tool "${call.toolName}" is no longer defined on this agent`,
-          },
-          provenance: { trust: 'trusted', source: 'runtime' },
-          attempt: call.attemptsStarted,
-          final: true,
-        },
-      ]);
+      const message = `tool "${call.toolName}" is no longer defined on this agent`;
+      await fail({ type: 'not_found', message }, runtimeLabel, call.attemptsStarted);
+      return;
+    }
+    // The journal keeps the model's arguments as sent; the tool gets them parsed (zod
+    // transforms included) the same way on the first run and after a resume.
+    const parsed = tool.input.safeParse(call.input);
+    if (!parsed.success) {
+      const message = 'arguments no longer match the input schema';
+      await fail({ type: 'invalid_input', message }, runtimeLabel, call.attemptsStarted);
       return;
     }
     const provenance: Provenance = {
       trust: tool.untrustedOutput ? 'untrusted' : 'trusted',
       source: `tool:${tool.name}`,
     };
-    // The journal keeps the model's arguments as sent; the tool gets them parsed (zod
-    // transforms included) the same way on the first run and after a resume.
-    const parsed = tool.input.safeParse(call.input);
-    if (!parsed.success) {
-      await append([
-        {
-          type: 'tool_failed',
-          step: call.step,
-          callId: call.callId,
-          toolName: call.toolName,
-          error: { type: 'invalid_input', message: 'arguments no longer match the input schema' },
-          provenance: { trust: 'trusted', source: 'runtime' },
-          attempt: call.attemptsStarted,
-          final: true,
-        },
-      ]);
-      return;
-    }
     // After a crash: re-issue a started attempt that has no outcome; after a recorded
     // retryable failure, go on with the next attempt.
     const firstAttempt =
@@ -423,8 +406,8 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         : call.attemptsFailed >= call.attemptsStarted
           ? call.attemptsStarted + 1
           : call.attemptsStarted;
+    const key = idempotencyKey(runId, call.step, call.index);
     const startedAt = performance.now();
-    const base = { step: call.step, callId: call.callId, toolName: call.toolName };
     const outcome = await executeTool({
       tool,
       input: parsed.data,
@@ -455,42 +438,27 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       },
     });
     if (controller.signal.aborted) return;
-    const content = outcome.ok ? resultText(outcome.value) : undefined;
-    if (outcome.ok && content === undefined) {
-      await append([
-        {
-          type: 'tool_failed',
-          ...base,
-          error: { type: 'internal', message: `${tool.name} returned a result that is not JSON` },
-          provenance,
-          attempt: outcome.attempts,
-          final: true,
-        },
-      ]);
-    } else if (outcome.ok && content !== undefined) {
-      await append([
-        {
-          type: 'tool_finished',
-          ...base,
-          content,
-          contentHash: digest(content),
-          provenance,
-          attempts: outcome.attempts,
-          latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
-        },
-      ]);
-    } else if (!outcome.ok) {
-      await append([
-        {
-          type: 'tool_failed',
-          ...base,
-          error: outcome.failure,
-          provenance,
-          attempt: outcome.attempts,
-          final: true,
-        },
-      ]);
+    if (!outcome.ok) {
+      await fail(outcome.failure, provenance, outcome.attempts);
+      return;
     }
+    const content = resultText(outcome.value);
+    if (content === undefined) {
+      const message = `${tool.name} returned a result that is not JSON`;
+      await fail({ type: 'internal', message }, provenance, outcome.attempts);
+      return;
+    }
+    await append([
+      {
+        type: 'tool_finished',
+        ...base,
+        content,
+        contentHash: digest(content),
+        provenance,
+        attempts: outcome.attempts,
+        latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+      },
+    ]);
   }
 }
 
@@ -563,15 +531,8 @@ export function idempotencyKey(runId: string, step: number, index: number): stri
 }
 
 function usageAfter(usage: UsageTotals, events: readonly RunEvent[]): UsageTotals {
-  let next = usage;
-  for (const event of events) {
-    if (event.type !== 'model_called') continue;
-    next = {
-      inputTokens: next.inputTokens + event.usage.inputTokens,
-      outputTokens: next.outputTokens + event.usage.outputTokens,
-      costUsd: next.costUsd + (event.costUsd ?? 0),
-      costKnown: next.costKnown && event.costUsd !== null,
-    };
-  }
-  return next;
+  return events.reduce(
+    (total, event) => (event.type === 'model_called' ? addUsage(total, event) : total),
+    usage,
+  );
 }

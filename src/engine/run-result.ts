@@ -12,11 +12,7 @@ export interface RunResult {
   readonly model: { readonly provider: string; readonly modelId: string };
 }
 
-export function resultOf(
-  runId: string,
-  state: RunState,
-  model: { provider: string; modelId: string },
-): RunResult | undefined {
+export function resultOf(runId: string, state: RunState): RunResult | undefined {
   if (!state.finished) return undefined;
   return {
     id: runId,
@@ -26,6 +22,6 @@ export function resultOf(
     output: state.finished.output,
     steps: state.steps,
     usage: state.usage,
-    model,
+    model: state.model,
   };
 }

@@ -201,21 +201,14 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     };
     if (signal?.aborted) onExternalAbort();
     else signal?.addEventListener('abort', onExternalAbort, { once: true });
-    let model = { provider: 'unknown', modelId: 'unknown' };
     const work = (async () => {
       const events = journal ?? (await store.readEvents(record.id));
-      const first = events[0]?.event as RunEvent | undefined;
-      if (first?.type === 'run_started') model = first.model;
       const state = await executeRun({
         store,
         clock,
         workerId,
         runId: record.id,
-        resolveAgent(folded) {
-          const agent = agentFor(record.agent, folded.modelSpec);
-          model = { provider: agent.model.provider, modelId: agent.model.modelId };
-          return agent;
-        },
+        resolveAgent: (folded) => agentFor(record.agent, folded.modelSpec),
         modelRetry,
         controller,
         maxClaims,
@@ -223,7 +216,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         journal: events,
         onEvent: options.onEvent,
       });
-      return state ? resultOf(record.id, state, model) : undefined;
+      return state ? resultOf(record.id, state) : undefined;
     })();
     executions.add(work);
     try {
@@ -354,12 +347,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
     async wait(runId, { signal, pollMs = 100 } = {}) {
       for (;;) {
-        const { record, state, events } = await runtime.inspect(runId);
-        const first = events[0]?.event as RunEvent | undefined;
-        if (state.finished && first?.type === 'run_started') {
-          const result = resultOf(record.id, state, first.model);
-          if (result) return result;
-        }
+        const { record, state } = await runtime.inspect(runId);
+        const result = resultOf(record.id, state);
+        if (result) return result;
         signal?.throwIfAborted();
         await new Promise((resolve) => setTimeout(resolve, pollMs));
       }
