@@ -17,3 +17,17 @@ export {
 } from './store.js';
 export { DEFAULT_STORE_URL, openStore, type OpenStoreOptions } from './open-store.js';
 export { storeFault } from './store-errors.js';
+export {
+  BREAKER_STATES,
+  type BreakerState,
+  type CachedToolResult,
+  type ToolBreakerRecord,
+} from './tool-records.js';
+export {
+  AUDIT_GENESIS_HASH,
+  auditHash,
+  verifyAuditChain,
+  type AuditEntry,
+  type AuditVerification,
+  type NewAuditEntry,
+} from './audit-log.js';

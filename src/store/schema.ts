@@ -30,9 +30,39 @@ export interface EventsTable {
   data: string;
 }
 
+export interface ToolBreakersTable {
+  tool: string;
+  state: string;
+  failures: number;
+  until: number;
+  updated_at: number;
+  version: number;
+}
+
+export interface ToolCacheTable {
+  key: string;
+  tool: string;
+  value: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface AuditTable {
+  seq: number;
+  at: number;
+  kind: string;
+  run_id: string | null;
+  payload: string;
+  prev_hash: string;
+  hash: string;
+}
+
 export interface Database {
   keel_runs: RunsTable;
   keel_events: EventsTable;
+  keel_tool_breakers: ToolBreakersTable;
+  keel_tool_cache: ToolCacheTable;
+  keel_audit: AuditTable;
 }
 
 /**
@@ -92,6 +122,45 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('keel_events').ifExists().execute();
       await db.schema.dropTable('keel_runs').ifExists().execute();
       await sql`select 1`.execute(db);
+    },
+  },
+  '0002_tool_breakers_cache_audit': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('keel_tool_breakers')
+        .ifNotExists()
+        .addColumn('tool', 'text', (column) => column.primaryKey())
+        .addColumn('state', 'text', (column) => column.notNull())
+        .addColumn('failures', 'integer', (column) => column.notNull())
+        .addColumn('until', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at', 'bigint', (column) => column.notNull())
+        .addColumn('version', 'integer', (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createTable('keel_tool_cache')
+        .ifNotExists()
+        .addColumn('key', 'text', (column) => column.primaryKey())
+        .addColumn('tool', 'text', (column) => column.notNull())
+        .addColumn('value', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('expires_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createTable('keel_audit')
+        .ifNotExists()
+        .addColumn('seq', 'bigint', (column) => column.primaryKey())
+        .addColumn('at', 'bigint', (column) => column.notNull())
+        .addColumn('kind', 'text', (column) => column.notNull())
+        .addColumn('run_id', 'text')
+        .addColumn('payload', 'text', (column) => column.notNull())
+        .addColumn('prev_hash', 'text', (column) => column.notNull())
+        .addColumn('hash', 'text', (column) => column.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('keel_audit').ifExists().execute();
+      await db.schema.dropTable('keel_tool_cache').ifExists().execute();
+      await db.schema.dropTable('keel_tool_breakers').ifExists().execute();
     },
   },
 };

@@ -3,6 +3,9 @@ import { KeelError, type AbortableOptions } from '../core/index.js';
 import { migrationProvider, type Database, type RunsTable } from './schema.js';
 import { eventRow, leaseLost, parseEvent, toRecord } from './rows.js';
 import { storeFault } from './store-errors.js';
+import { AUDIT_GENESIS_HASH, auditHash, type AuditEntry, type NewAuditEntry } from './audit-log.js';
+import { canonicalJson } from '../core/index.js';
+import type { BreakerState, CachedToolResult, ToolBreakerRecord } from './tool-records.js';
 import {
   STORE_SCHEMA_VERSION,
   type ClaimOptions,
@@ -40,6 +43,12 @@ export class SqlStore implements Store {
   #draining: Promise<void> | undefined;
   #scheduled = false;
   #closed = false;
+  readonly #auditQueue: {
+    entries: readonly NewAuditEntry[];
+    resolve(rows: AuditEntry[]): void;
+    reject(error: unknown): void;
+  }[] = [];
+  #auditDraining: Promise<void> | undefined;
   readonly #schema: string | undefined;
 
   constructor(options: {
@@ -258,9 +267,206 @@ export class SqlStore implements Store {
     return this.getRun(runId);
   }
 
+  // The tool layer's shared state: circuit breakers, the result cache, the audit log.
+
+  async getToolBreaker(tool: string): Promise<ToolBreakerRecord | undefined> {
+    const row = await this.#guarded(() =>
+      this.#db
+        .selectFrom('keel_tool_breakers')
+        .selectAll()
+        .where('tool', '=', tool)
+        .executeTakeFirst(),
+    );
+    if (!row) return undefined;
+    return {
+      tool: row.tool,
+      state: row.state as BreakerState,
+      failures: row.failures,
+      until: row.until,
+      updatedAt: row.updated_at,
+      version: row.version,
+    };
+  }
+
+  async putToolBreaker(next: ToolBreakerRecord, expectedVersion: number): Promise<boolean> {
+    const values = {
+      state: next.state,
+      failures: next.failures,
+      until: next.until,
+      updated_at: next.updatedAt,
+      version: expectedVersion + 1,
+    };
+    const result = await this.#guarded(() =>
+      expectedVersion === 0
+        ? this.#db
+            .insertInto('keel_tool_breakers')
+            .values({ tool: next.tool, ...values })
+            .onConflict((conflict) => conflict.column('tool').doNothing())
+            .executeTakeFirst()
+            .then((inserted) => inserted.numInsertedOrUpdatedRows ?? 0n)
+        : this.#db
+            .updateTable('keel_tool_breakers')
+            .set(values)
+            .where('tool', '=', next.tool)
+            .where('version', '=', expectedVersion)
+            .executeTakeFirst()
+            .then((updated) => updated.numUpdatedRows),
+    );
+    return Number(result) === 1;
+  }
+
+  async getCachedToolResult(key: string, now: number): Promise<CachedToolResult | undefined> {
+    const row = await this.#guarded(() =>
+      this.#db
+        .selectFrom('keel_tool_cache')
+        .selectAll()
+        .where('key', '=', key)
+        .where('expires_at', '>', now)
+        .executeTakeFirst(),
+    );
+    if (!row) return undefined;
+    return {
+      key: row.key,
+      tool: row.tool,
+      value: row.value,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+    };
+  }
+
+  async putCachedToolResult(entry: CachedToolResult, now: number): Promise<void> {
+    const row = {
+      key: entry.key,
+      tool: entry.tool,
+      value: entry.value,
+      created_at: entry.createdAt,
+      expires_at: entry.expiresAt,
+    };
+    await this.#guarded(async () => {
+      await this.#db
+        .deleteFrom('keel_tool_cache')
+        .where('tool', '=', entry.tool)
+        .where('expires_at', '<=', now)
+        .execute();
+      await this.#db
+        .insertInto('keel_tool_cache')
+        .values(row)
+        .onConflict((conflict) =>
+          conflict.column('key').doUpdateSet({
+            value: row.value,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+          }),
+        )
+        .execute();
+    });
+  }
+
+  appendAudit(entries: readonly NewAuditEntry[]): Promise<AuditEntry[]> {
+    if (this.#closed)
+      return Promise.reject(
+        new KeelError('store_unavailable', `the store at ${this.location} is closed`),
+      );
+    if (entries.length === 0) return Promise.resolve([]);
+    return new Promise<AuditEntry[]>((resolve, reject) => {
+      this.#auditQueue.push({ entries, resolve, reject });
+      if (!this.#auditDraining) {
+        this.#auditDraining = this.#drainAudit().finally(() => {
+          this.#auditDraining = undefined;
+        });
+      }
+    });
+  }
+
+  async readAudit({
+    afterSeq = 0,
+    limit = 1_000,
+  }: { afterSeq?: number; limit?: number } = {}): Promise<AuditEntry[]> {
+    const rows = await this.#guarded(() =>
+      this.#db
+        .selectFrom('keel_audit')
+        .selectAll()
+        .where('seq', '>', afterSeq)
+        .orderBy('seq')
+        .limit(limit)
+        .execute(),
+    );
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      at: row.at,
+      kind: row.kind,
+      runId: row.run_id,
+      payload: row.payload,
+      prevHash: row.prev_hash,
+      hash: row.hash,
+    }));
+  }
+
+  /** Group commit for the audit log: appends queued during a commit share the next one. */
+  async #drainAudit(): Promise<void> {
+    while (this.#auditQueue.length > 0) {
+      const group = this.#auditQueue.splice(0, MAX_GROUP);
+      try {
+        const written = await this.#transaction(async (db) => {
+          // One chain across processes: appends are serialized by the table lock (PostgreSQL)
+          // or the write lock `begin immediate` takes (SQLite).
+          if (this.kind === 'postgres')
+            await sql`lock table keel_audit in exclusive mode`.execute(db);
+          const last = await db
+            .selectFrom('keel_audit')
+            .select(['seq', 'hash'])
+            .orderBy('seq', 'desc')
+            .limit(1)
+            .executeTakeFirst();
+          let seq = last ? Number(last.seq) : 0;
+          let prevHash = last?.hash ?? AUDIT_GENESIS_HASH;
+          const perItem = group.map((item) =>
+            item.entries.map((entry) => {
+              const row = {
+                seq: ++seq,
+                at: entry.at,
+                kind: entry.kind,
+                runId: entry.runId ?? null,
+                payload: canonicalJson(entry.data) ?? 'null',
+                prevHash,
+              };
+              prevHash = auditHash(row);
+              return { ...row, hash: prevHash };
+            }),
+          );
+          const rows = perItem.flat();
+          for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
+            await db
+              .insertInto('keel_audit')
+              .values(
+                rows.slice(start, start + INSERT_CHUNK).map((row) => ({
+                  seq: row.seq,
+                  at: row.at,
+                  kind: row.kind,
+                  run_id: row.runId,
+                  payload: row.payload,
+                  prev_hash: row.prevHash,
+                  hash: row.hash,
+                })),
+              )
+              .execute();
+          }
+          return perItem;
+        });
+        group.forEach((item, index) => {
+          item.resolve(written[index] ?? []);
+        });
+      } catch (error) {
+        const fault = storeFault(error, this.location);
+        for (const item of group) item.reject(fault);
+      }
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.flush();
+    await this.#auditDraining;
     this.#closed = true;
     await this.#onClose();
   }

@@ -1,4 +1,6 @@
 import type { AbortableOptions } from '../core/index.js';
+import type { AuditEntry, NewAuditEntry } from './audit-log.js';
+import type { CachedToolResult, ToolBreakerRecord } from './tool-records.js';
 
 /** Persisted format version of runs and events. A change ships as a new version, never an edit. */
 export const STORE_SCHEMA_VERSION = 1;
@@ -150,6 +152,25 @@ export interface Store {
   releaseLease(runId: string, workerId: string): Promise<void>;
   /** Flag a run for cancellation; returns the record (undefined when unknown). */
   requestCancel(runId: string, now: number): Promise<RunRecord | undefined>;
+  // The tool layer's shared state: circuit breakers, the result cache, the audit log.
+  getToolBreaker(tool: string): Promise<ToolBreakerRecord | undefined>;
+  /**
+   * Compare-and-set: write `next` (stored with version `expectedVersion + 1`) only if the
+   * breaker's version is still `expectedVersion` (0: no row yet). True when written.
+   */
+  putToolBreaker(next: ToolBreakerRecord, expectedVersion: number): Promise<boolean>;
+  /** A cached result still fresh at `now`, or undefined. */
+  getCachedToolResult(key: string, now: number): Promise<CachedToolResult | undefined>;
+  /** Insert or replace a cached result; also drops this tool's entries expired at `now`. */
+  putCachedToolResult(entry: CachedToolResult, now: number): Promise<void>;
+  /**
+   * Append entries to the hash-chained audit log, in order; resolves with the stored rows once
+   * durable. Concurrent appends (from any process) share commits and stay one chain. Each
+   * append is its own short transaction: never call it inside another.
+   */
+  appendAudit(entries: readonly NewAuditEntry[]): Promise<AuditEntry[]>;
+  /** Audit rows in `seq` order. */
+  readAudit(options?: { afterSeq?: number; limit?: number }): Promise<AuditEntry[]>;
   /** Wait until the pending group commit is durable. */
   flush(options?: AbortableOptions): Promise<void>;
   close(): Promise<void>;
