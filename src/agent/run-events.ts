@@ -25,7 +25,13 @@ export type RunReason =
     }
   | { readonly type: 'worker_lost'; readonly attempts: number }
   | { readonly type: 'cancelled'; readonly by: 'user' | 'shutdown' }
-  | { readonly type: 'escalation'; readonly message: string }
+  | {
+      readonly type: 'escalation';
+      readonly message: string;
+      /** Set when a tool's `handoff` escape hatch escalated: the tool and its failure. */
+      readonly toolName?: string | undefined;
+      readonly error?: ToolFailure | undefined;
+    }
   | { readonly type: 'internal'; readonly message: string };
 
 export interface RunOutcome {
@@ -123,6 +129,10 @@ export type RunEvent =
       readonly provenance: Provenance;
       readonly attempts: number;
       readonly latencyMs: number;
+      /** Set when the content is the tool's fallback: the failure it stands in for. */
+      readonly degraded?: ToolFailure | undefined;
+      /** Set when the content came from the result cache or an identical call in flight. */
+      readonly cache?: 'hit' | 'coalesced' | undefined;
     }
   | {
       readonly type: 'tool_failed';
@@ -134,6 +144,8 @@ export type RunEvent =
       readonly attempt: number;
       /** True when no further attempt follows: the failure is fed back to the model. */
       readonly final: boolean;
+      /** The wait before the next attempt, when one follows. */
+      readonly retryInMs?: number | undefined;
     }
   | {
       /**

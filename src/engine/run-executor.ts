@@ -25,7 +25,7 @@ import {
 } from '../core/index.js';
 import { ModelCallError, costOf, type FinishReason, type ModelResponse } from '../model/index.js';
 import type { RunFinish, Store, StoredEvent } from '../store/index.js';
-import { executeTool, type ToolFailure } from '../tools/index.js';
+import { executeTool, type ToolFailure, type ToolPolicies } from '../tools/index.js';
 import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
 
 /** Why a run's signal was aborted. */
@@ -54,6 +54,8 @@ export interface ExecuteRunContext {
   readonly journal?: readonly StoredEvent[] | undefined;
   /** Called after each event commits. Must not throw; never awaited. */
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
+  /** This process's tool breakers, bulkheads, result cache and audit log. */
+  readonly toolPolicies?: ToolPolicies | undefined;
 }
 
 const MODEL_DELAY_RANDOM = (): number => Math.random();
@@ -226,7 +228,8 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         // Every call settles before the step moves on or fails: none is left running unowned.
         const settled = await Promise.allSettled(action.calls.map((call) => runCall(call)));
         const failed = settled.find((result) => result.status === 'rejected');
-        if (failed) throw failed.reason;
+        // A call that ended the run (a handoff) leaves the others nothing to write.
+        if (failed && !state.finished) throw failed.reason;
         return;
       }
       default:
@@ -414,6 +417,9 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       context: { idempotencyKey: key, runId, callId: call.callId },
       signal: controller.signal,
       firstAttempt,
+      policies: context.toolPolicies,
+      // No action policy decides yet: the agent's tool scope is what allows the call.
+      audit: { step: call.step, decision: { allowedBy: 'agent_tool_scope', policy: null } },
       hooks: {
         async beforeAttempt(attempt) {
           if (attempt === firstAttempt && issuedHere.has(call.callId)) return;
@@ -429,20 +435,45 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
             },
           ]);
         },
-        async afterFailedAttempt(attempt, error: ToolFailure, willRetry) {
+        async afterFailedAttempt(attempt, error: ToolFailure, willRetry, retryInMs) {
           if (!willRetry || controller.signal.aborted) return;
           await append([
-            { type: 'tool_failed', ...base, error, provenance, attempt, final: false },
+            { type: 'tool_failed', ...base, error, provenance, attempt, final: false, retryInMs },
           ]);
         },
       },
     });
-    if (controller.signal.aborted) return;
+    if (controller.signal.aborted || state.finished) return;
     if (!outcome.ok) {
-      await fail(outcome.failure, provenance, outcome.attempts);
+      if (outcome.handoff === undefined) {
+        await fail(outcome.failure, provenance, outcome.attempts);
+        return;
+      }
+      // The tool's handoff: the run ends escalated, its journal holding all gathered so far.
+      const failed: RunEvent = {
+        type: 'tool_failed',
+        ...base,
+        error: outcome.failure,
+        provenance,
+        attempt: outcome.attempts,
+        final: true,
+      };
+      const reason: RunReason = {
+        type: 'escalation',
+        message: outcome.handoff,
+        toolName: tool.name,
+        error: outcome.failure,
+      };
+      await finish('escalated', reason, [failed], gatheredSoFar(state));
+      controller.abort({ kind: 'ended' } satisfies RunAbort);
       return;
     }
-    const content = resultText(outcome.value);
+    // A fallback is marked to the model as well as in the journal.
+    const content = resultText(
+      outcome.degraded
+        ? { degraded: true, error: outcome.degraded, result: outcome.value }
+        : outcome.value,
+    );
     if (content === undefined) {
       const message = `${tool.name} returned a result that is not JSON`;
       await fail({ type: 'internal', message }, provenance, outcome.attempts);
@@ -457,9 +488,23 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         provenance,
         attempts: outcome.attempts,
         latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+        ...(outcome.degraded ? { degraded: outcome.degraded } : {}),
+        ...(outcome.cache ? { cache: outcome.cache } : {}),
       },
     ]);
   }
+}
+
+/** What a run escalated by a handoff hands over: its task and every tool result so far. */
+function gatheredSoFar(state: RunState): string {
+  const results = state.messages.flatMap((message) =>
+    message.parts.flatMap((part) =>
+      part.type === 'tool_result'
+        ? [{ toolName: part.toolName, isError: part.isError, content: part.content }]
+        : [],
+    ),
+  );
+  return JSON.stringify({ task: state.task, toolResults: results });
 }
 
 /** Empty or repeated call ids (some compatible servers send them) become `call_<step>_<i>`. */

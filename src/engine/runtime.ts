@@ -10,6 +10,7 @@ import {
 } from '../agent/index.js';
 import { KeelError, TRUSTED_TASK, systemClock, type Clock } from '../core/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
+import { createToolPolicies, type ToolPoliciesOptions } from '../tools/index.js';
 import {
   STORE_SCHEMA_VERSION,
   type RunRecord,
@@ -36,6 +37,8 @@ export interface RuntimeOptions {
   readonly resolveModel?: ((spec: string, agent: Agent) => ModelAdapterV1) | undefined;
   /** Observes each committed event. Never awaited; must not throw. */
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
+  /** Tuning of the tool policies (breaker sync interval, retry jitter source). */
+  readonly toolPolicies?: Omit<ToolPoliciesOptions, 'store' | 'clock'> | undefined;
 }
 
 export interface StartRunOptions {
@@ -91,6 +94,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   }
   /** Runs executing in this process, by id. */
   const active = new Map<string, AbortController>();
+  const toolPolicies = createToolPolicies({ ...options.toolPolicies, store, clock });
   let heartbeat: NodeJS.Timeout | undefined;
 
   function requireAgent(name: string): Agent {
@@ -215,6 +219,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         claim,
         journal: events,
         onEvent: options.onEvent,
+        toolPolicies,
       });
       return state ? resultOf(record.id, state) : undefined;
     })();

@@ -34,3 +34,4 @@ export {
 } from './simulator.js';
 export { DEFAULT_OPENAI_TIMEOUT_MS, openaiChat, type OpenAIChatOptions } from './openai-adapter.js';
 export { resolveModel } from './resolve-model.js';
+export { parseRetryAfter, type HeaderSource, type ParseRetryAfterOptions } from './retry-after.js';

@@ -392,7 +392,7 @@ export class SqlStore implements Store {
         .execute(),
     );
     return rows.map((row) => ({
-      seq: Number(row.seq),
+      seq: row.seq,
       at: row.at,
       kind: row.kind,
       runId: row.run_id,
@@ -418,7 +418,7 @@ export class SqlStore implements Store {
             .orderBy('seq', 'desc')
             .limit(1)
             .executeTakeFirst();
-          let seq = last ? Number(last.seq) : 0;
+          let seq = last ? last.seq : 0;
           let prevHash = last?.hash ?? AUDIT_GENESIS_HASH;
           const perItem = group.map((item) =>
             item.entries.map((entry) => {

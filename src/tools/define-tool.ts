@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { KeelError } from '../core/index.js';
 import type { ToolSpec } from '../model/index.js';
+import { TOOL_ERROR_TYPES, type ToolErrorType, type ToolFailure } from './tool-error.js';
 
 /** What a tool does to the world. Decides what the action policy requires. */
 export const TOOL_EFFECTS = ['read', 'write', 'irreversible', 'egress'] as const;
@@ -15,6 +16,8 @@ export interface ToolContext {
   readonly callId: string;
   /** 1 on the first attempt. */
   readonly attempt: number;
+  /** Say the result about to be returned is partial: it is then never cached. */
+  markPartial(): void;
 }
 
 export interface ToolRetryOptions {
@@ -23,6 +26,39 @@ export interface ToolRetryOptions {
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
 }
+
+/** A circuit breaker per tool, shared by every worker through the store. */
+export interface ToolBreakerOptions {
+  /** Consecutive `unavailable`/`timeout`/`internal` failures that open the breaker. */
+  readonly failureThreshold: number;
+  /** How long an open breaker fails calls fast before one probe call may run. */
+  readonly cooldownMs: number;
+}
+
+/** Calls of one tool running at once in this process, and how many may wait for a slot. */
+export interface ToolBulkheadOptions {
+  readonly maxConcurrent: number;
+  readonly maxQueued: number;
+}
+
+/** Results of a `read` tool kept in the store, keyed by tool name, version and arguments. */
+export interface ToolCacheOptions {
+  readonly ttlMs: number;
+}
+
+/**
+ * What happens when a call still fails after its retries, for the error types in `on`
+ * (default: `unavailable`, `timeout`, `rate_limited`, `internal`). `fallback` answers with a
+ * degraded result, marked as such in the journal and to the model; `handoff` ends the run
+ * `escalated` with the reason and everything gathered so far.
+ */
+export type ToolEscape =
+  | {
+      readonly type: 'fallback';
+      readonly on?: readonly ToolErrorType[];
+      value(failure: ToolFailure, input: unknown): unknown;
+    }
+  | { readonly type: 'handoff'; readonly on?: readonly ToolErrorType[]; readonly reason?: string };
 
 export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
   readonly name: string;
@@ -35,6 +71,14 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
   readonly idempotent?: boolean;
   readonly timeoutMs?: number;
   readonly retry?: Partial<ToolRetryOptions>;
+  /** Part of the cache key: bump it when the tool's results change meaning. Default `1`. */
+  readonly version?: string;
+  /** `false` turns the breaker off. */
+  readonly breaker?: Partial<ToolBreakerOptions> | false;
+  readonly bulkhead?: Partial<ToolBulkheadOptions>;
+  /** Only for `read` tools. */
+  readonly cache?: ToolCacheOptions | undefined;
+  readonly escape?: ToolEscape | undefined;
   run(input: z.output<Input>, context: ToolContext): Promise<unknown>;
 }
 
@@ -44,6 +88,11 @@ export interface Tool<Input extends z.ZodType = z.ZodType> extends ToolDefinitio
   readonly idempotent: boolean;
   readonly timeoutMs: number;
   readonly retry: ToolRetryOptions;
+  readonly version: string;
+  readonly breaker: ToolBreakerOptions | false;
+  readonly bulkhead: ToolBulkheadOptions;
+  readonly cache: ToolCacheOptions | undefined;
+  readonly escape: ToolEscape | undefined;
   /** The tool as the model is told about it. */
   readonly spec: ToolSpec;
 }
@@ -54,6 +103,22 @@ export const DEFAULT_TOOL_RETRY: ToolRetryOptions = Object.freeze({
   initialDelayMs: 100,
   maxDelayMs: 10_000,
 });
+
+export const DEFAULT_TOOL_BREAKER: ToolBreakerOptions = Object.freeze({
+  failureThreshold: 5,
+  cooldownMs: 30_000,
+});
+export const DEFAULT_TOOL_BULKHEAD: ToolBulkheadOptions = Object.freeze({
+  maxConcurrent: 16,
+  maxQueued: 256,
+});
+/** Failures an escape hatch handles unless its `on` says otherwise. */
+export const DEFAULT_ESCAPE_ON: readonly ToolErrorType[] = Object.freeze([
+  'unavailable',
+  'timeout',
+  'rate_limited',
+  'internal',
+]);
 
 const TOOL_NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
 
@@ -107,6 +172,35 @@ export function defineTool<Input extends z.ZodType>(
   if (retry.initialDelayMs < 0 || retry.maxDelayMs < retry.initialDelayMs) {
     fail('retry', 'delays must satisfy 0 <= initialDelayMs <= maxDelayMs');
   }
+  const positive = (field: string, value: number, integer = false): void => {
+    if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value)))
+      fail(field, `must be a positive ${integer ? 'integer' : 'number'}`);
+  };
+  if (definition.version !== undefined && typeof definition.version !== 'string')
+    fail('version', 'must be a string');
+  let breaker: ToolBreakerOptions | false = false;
+  if (definition.breaker !== false) {
+    breaker = { ...DEFAULT_TOOL_BREAKER, ...definition.breaker };
+    positive('breaker.failureThreshold', breaker.failureThreshold, true);
+    positive('breaker.cooldownMs', breaker.cooldownMs);
+  }
+  const bulkhead = { ...DEFAULT_TOOL_BULKHEAD, ...definition.bulkhead };
+  positive('bulkhead.maxConcurrent', bulkhead.maxConcurrent, true);
+  if (!Number.isInteger(bulkhead.maxQueued) || bulkhead.maxQueued < 0)
+    fail('bulkhead.maxQueued', 'must be an integer >= 0');
+  if (definition.cache !== undefined) {
+    if (definition.effect !== 'read') fail('cache', 'is only allowed on read tools');
+    positive('cache.ttlMs', definition.cache.ttlMs);
+  }
+  const escape = definition.escape;
+  if (escape !== undefined) {
+    if (escape.type !== 'fallback' && escape.type !== 'handoff')
+      fail('escape.type', 'must be fallback or handoff');
+    if (escape.type === 'fallback' && typeof escape.value !== 'function')
+      fail('escape.value', 'must be a function');
+    if (escape.on?.some((type) => !TOOL_ERROR_TYPES.includes(type)))
+      fail('escape.on', `must list only ${TOOL_ERROR_TYPES.join(', ')}`);
+  }
 
   let inputSchema: Record<string, unknown>;
   try {
@@ -128,6 +222,11 @@ export function defineTool<Input extends z.ZodType>(
     idempotent: definition.idempotent ?? definition.effect === 'read',
     timeoutMs,
     retry: Object.freeze(retry),
+    version: definition.version ?? '1',
+    breaker: breaker && Object.freeze(breaker),
+    bulkhead: Object.freeze(bulkhead),
+    cache: definition.cache && Object.freeze({ ttlMs: definition.cache.ttlMs }),
+    escape: escape && Object.freeze({ ...escape, on: escape.on ?? DEFAULT_ESCAPE_ON }),
     spec: Object.freeze({
       name: definition.name,
       description: definition.description,

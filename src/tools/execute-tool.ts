@@ -1,100 +1,290 @@
-import { sleep } from '../core/index.js';
+import { sleep, untilAborted } from '../core/index.js';
+import type { BreakerAdmission } from './circuit-breaker.js';
 import type { Tool, ToolContext } from './define-tool.js';
-import { TRANSIENT_TOOL_ERRORS, ToolError, toToolFailure, type ToolFailure } from './tool-error.js';
+import { cacheKey, runCached } from './tool-cache.js';
+import { ToolPolicies } from './tool-policies.js';
+import { TRANSIENT_TOOL_ERRORS, toToolFailure, type ToolFailure } from './tool-error.js';
 
 /** The outcome of one tool call after all attempts. */
 export type ToolOutcome =
-  | { readonly ok: true; readonly value: unknown; readonly attempts: number }
-  | { readonly ok: false; readonly failure: ToolFailure; readonly attempts: number };
+  | {
+      readonly ok: true;
+      readonly value: unknown;
+      readonly attempts: number;
+      /** Set when the value is the tool's fallback: the failure it stands in for. */
+      readonly degraded?: ToolFailure | undefined;
+      /** Set when the value came from the result cache or from an identical call in flight. */
+      readonly cache?: 'hit' | 'coalesced' | undefined;
+      /** The tool said its result is partial (never cached). */
+      readonly partial?: boolean | undefined;
+    }
+  | {
+      readonly ok: false;
+      readonly failure: ToolFailure;
+      readonly attempts: number;
+      /** Set when the tool's escape hatch hands the run to a human: why. */
+      readonly handoff?: string | undefined;
+    };
 
 /** Journal hooks: awaited, so each attempt is durable before it runs. Their errors propagate. */
 export interface ToolAttemptHooks {
   beforeAttempt(attempt: number): Promise<void>;
-  afterFailedAttempt(attempt: number, failure: ToolFailure, willRetry: boolean): Promise<void>;
+  /** `retryInMs` is the wait before the next attempt when `willRetry`. */
+  afterFailedAttempt(
+    attempt: number,
+    failure: ToolFailure,
+    willRetry: boolean,
+    retryInMs: number | undefined,
+  ): Promise<void>;
+}
+
+/**
+ * What allowed a call, as the audit log records it. Today the agent's tool scope allows every
+ * call it validates; an action policy fills `policy` once one decides.
+ */
+export interface ToolCallDecision {
+  readonly allowedBy: string;
+  readonly policy?: unknown;
 }
 
 export interface ExecuteToolOptions {
   readonly tool: Tool;
   readonly input: unknown;
-  readonly context: Omit<ToolContext, 'attempt' | 'signal'>;
+  readonly context: Omit<ToolContext, 'attempt' | 'signal' | 'markPartial'>;
   readonly signal: AbortSignal;
   readonly hooks: ToolAttemptHooks;
   /** The attempt to run first (after a resume: a re-issue or the next attempt). */
   readonly firstAttempt?: number;
+  /** Breakers, bulkheads, cache and audit log shared by this process's calls. */
+  readonly policies?: ToolPolicies | undefined;
+  /** The step the call belongs to and what allowed it: written to the audit log. */
+  readonly audit?: { readonly step: number; readonly decision: ToolCallDecision } | undefined;
 }
 
+/** Policies for callers that pass none: timeouts, bulkheads and retries only. */
+let storelessPolicies: ToolPolicies | undefined;
+
 /**
- * Run a tool with its timeout (an aborted signal) and retries by error type: only transient
- * failures (`rate_limited`, `unavailable`, `timeout`) of tools safe to repeat are retried, with
- * exponential backoff that honours `retryAfterMs`, capped at the tool's `maxDelayMs`. Waiting
- * between attempts ends at once when `signal` aborts. A tool's own failure becomes a typed
- * outcome; a failing journal hook rejects (the caller handles store faults).
+ * Run a tool under its policies, in this order: result cache (cacheable reads; identical calls
+ * in flight share one execution), then per attempt the shared circuit breaker (an open breaker
+ * fails fast as `unavailable`), the bulkhead and the timeout (cockatiel; the tool's signal
+ * aborts at the deadline), then retries by error type: only transient failures (`rate_limited`,
+ * `unavailable`, `timeout`) of tools safe to repeat, with jittered exponential backoff that
+ * honours `retryAfterMs` (a retry-after beyond `maxDelayMs` is not waited out: the failure goes
+ * back to the model). A failure that remains goes through the tool's escape hatch (fallback or
+ * handoff). Every attempt is audited.
+ *
+ * The retry loop is Keel's own rather than cockatiel's `retry()`: cockatiel 3.2.1 does not end
+ * its wait between attempts when the run's signal aborts, and a cancelled run must not sleep.
+ *
+ * A tool's own failure becomes a typed outcome; a failing journal hook or store rejects (the
+ * caller handles store faults).
  *
  * ```ts
- * const outcome = await executeTool({ tool, input, context, signal, hooks });
+ * const outcome = await executeTool({ tool, input, context, signal, hooks, policies });
  * if (!outcome.ok) console.log(outcome.failure.type);
  * ```
  */
 export async function executeTool(options: ExecuteToolOptions): Promise<ToolOutcome> {
+  const policies = options.policies ?? (storelessPolicies ??= new ToolPolicies());
+  const { tool } = options;
+  if (tool.cache && policies.store) {
+    return runCached({
+      tool,
+      key: cacheKey(tool, options.input),
+      policies,
+      signal: options.signal,
+      execute: () => executeAttempts(options, policies),
+      onHit: (value) =>
+        audit(options, policies, options.firstAttempt ?? 1, 0, { cache: 'hit', value }),
+    });
+  }
+  return executeAttempts(options, policies);
+}
+
+async function executeAttempts(
+  options: ExecuteToolOptions,
+  policies: ToolPolicies,
+): Promise<ToolOutcome> {
   const { tool, input, context, signal, hooks, firstAttempt = 1 } = options;
   const retryable = tool.idempotent || tool.effect === 'read';
   const lastAttempt = retryable ? Math.max(firstAttempt, tool.retry.maxAttempts) : firstAttempt;
+  const breaker = policies.breaker(tool);
   for (let attempt = firstAttempt; ; attempt++) {
     await hooks.beforeAttempt(attempt);
+    const startedAt = performance.now();
     let failure: ToolFailure;
-    try {
-      const value = await runOnce(tool, input, { ...context, attempt, signal });
-      return { ok: true, value, attempts: attempt };
-    } catch (error) {
-      failure = toToolFailure(error);
+    let failFast = false;
+    const admission: BreakerAdmission = breaker
+      ? await breaker.admit()
+      : { admitted: true, probe: false };
+    if (!admission.admitted) {
+      failure = admission.failure;
+      failFast = true;
+    } else {
+      let partial = false;
+      try {
+        const value = await untilAborted(
+          policies.guard(tool).execute(
+            ({ signal: attemptSignal }) =>
+              tool.run(input, {
+                ...context,
+                attempt,
+                signal: attemptSignal,
+                markPartial: () => {
+                  partial = true;
+                },
+              }),
+            signal,
+          ),
+          signal,
+        );
+        await breaker?.record(undefined, admission.probe);
+        await audit(options, policies, attempt, performance.now() - startedAt, { value });
+        return { ok: true, value, attempts: attempt, ...(partial ? { partial } : {}) };
+      } catch (error) {
+        const attempted = attemptFailure(tool, error, signal);
+        failure = attempted.failure;
+        // Refused by the bulkhead or cancelled: the service was not asked, so it is not blamed.
+        if (attempted.blame) await breaker?.record(failure, admission.probe);
+      }
     }
+    await audit(options, policies, attempt, performance.now() - startedAt, { failure });
+    const delay = failFast ? undefined : retryDelay(tool, attempt, failure, policies.random);
     const willRetry =
-      TRANSIENT_TOOL_ERRORS.has(failure.type) && attempt < lastAttempt && !signal.aborted;
-    await hooks.afterFailedAttempt(attempt, failure, willRetry);
-    if (!willRetry) return { ok: false, failure, attempts: attempt };
+      TRANSIENT_TOOL_ERRORS.has(failure.type) &&
+      attempt < lastAttempt &&
+      delay !== undefined &&
+      !signal.aborted;
+    await hooks.afterFailedAttempt(attempt, failure, willRetry, willRetry ? delay : undefined);
+    if (!willRetry || delay === undefined) return escape(tool, input, failure, attempt, signal);
     try {
-      await sleep(retryDelay(tool, attempt, failure.retryAfterMs), { signal });
+      await sleep(delay, { signal });
     } catch {
       return { ok: false, failure, attempts: attempt };
     }
   }
 }
 
-/** Exponential from `initialDelayMs`, at least the tool's `retryAfterMs`, at most `maxDelayMs`. */
-function retryDelay(tool: Tool, attempt: number, retryAfterMs: number | undefined): number {
+/**
+ * Jittered exponential backoff from `initialDelayMs` (between half and all of
+ * `initialDelayMs * 2^(attempt-1)`), at least the failure's `retryAfterMs`, at most
+ * `maxDelayMs`. `undefined` when the failure asks for a longer wait than `maxDelayMs`.
+ */
+export function retryDelay(
+  tool: Tool,
+  attempt: number,
+  failure: ToolFailure,
+  random: () => number,
+): number | undefined {
+  const retryAfterMs = failure.retryAfterMs ?? 0;
+  if (retryAfterMs > tool.retry.maxDelayMs) return undefined;
   const exponential = tool.retry.initialDelayMs * 2 ** (attempt - 1);
-  return Math.min(tool.retry.maxDelayMs, Math.max(exponential, retryAfterMs ?? 0));
+  const jittered = exponential * (0.5 + random() / 2);
+  return Math.ceil(Math.max(retryAfterMs, Math.min(tool.retry.maxDelayMs, jittered)));
 }
 
-async function runOnce(tool: Tool, input: unknown, context: ToolContext): Promise<unknown> {
-  context.signal.throwIfAborted();
-  const deadline = new AbortController();
-  const timer = setTimeout(() => {
-    deadline.abort(new ToolError('timeout', `${tool.name} timed out after ${tool.timeoutMs} ms`));
-  }, tool.timeoutMs);
-  const signal = AbortSignal.any([context.signal, deadline.signal]);
-  // The tool gets an aborted signal at its deadline; a tool that ignores its signal is not
-  // awaited past it, so one stuck tool cannot hang the run.
-  const stopped = new Promise<never>((_, reject) => {
-    const onAbort = (): void => {
-      reject(
-        deadline.signal.aborted
-          ? (deadline.signal.reason as ToolError)
-          : new ToolError('unavailable', `${tool.name} was cancelled`),
-      );
+/**
+ * cockatiel's errors carry a marker property. Its own `isTaskCancelledError` (3.2.1) tests the
+ * bulkhead's marker instead, so the markers are checked here.
+ */
+function hasMarker(error: unknown, marker: 'isTaskCancelledError' | 'isBulkheadRejectedError') {
+  return typeof error === 'object' && error !== null && marker in error;
+}
+
+/** The typed failure of an attempt, and whether it counts against the service. */
+function attemptFailure(
+  tool: Tool,
+  error: unknown,
+  signal: AbortSignal,
+): { failure: ToolFailure; blame: boolean } {
+  if (signal.aborted) {
+    return {
+      failure: { type: 'unavailable', message: `${tool.name} was cancelled` },
+      blame: false,
     };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  const work = Promise.resolve().then(() => tool.run(input, { ...context, signal }));
+  }
+  if (hasMarker(error, 'isTaskCancelledError')) {
+    const message = `${tool.name} timed out after ${tool.timeoutMs} ms`;
+    return { failure: { type: 'timeout', message }, blame: true };
+  }
+  if (hasMarker(error, 'isBulkheadRejectedError')) {
+    const { maxConcurrent, maxQueued } = tool.bulkhead;
+    const message = `${tool.name} has too many calls in this process (${maxConcurrent} running, ${maxQueued} waiting)`;
+    return { failure: { type: 'unavailable', message }, blame: false };
+  }
+  return { failure: toToolFailure(error), blame: true };
+}
+
+async function escape(
+  tool: Tool,
+  input: unknown,
+  failure: ToolFailure,
+  attempts: number,
+  signal: AbortSignal,
+): Promise<ToolOutcome> {
+  const hatch = tool.escape;
+  if (!hatch || signal.aborted || !hatch.on?.includes(failure.type))
+    return { ok: false, failure, attempts };
+  if (hatch.type === 'handoff') {
+    const reason =
+      hatch.reason ?? `${tool.name} failed after ${attempts} attempt(s): ${failure.message}`;
+    return { ok: false, failure, attempts, handoff: reason };
+  }
   try {
-    return await Promise.race([work, stopped]);
+    const value: unknown = await hatch.value(failure, input);
+    return { ok: true, value, attempts, degraded: failure };
   } catch (error) {
-    if (deadline.signal.aborted && !ToolError.isInstance(error)) throw deadline.signal.reason;
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    stopped.catch(() => undefined);
-    work.catch(() => undefined);
+    const reason = toToolFailure(error).message;
+    return {
+      ok: false,
+      failure: { ...failure, message: `${failure.message} (fallback failed: ${reason})` },
+      attempts,
+    };
+  }
+}
+
+async function audit(
+  options: ExecuteToolOptions,
+  policies: ToolPolicies,
+  attempt: number,
+  durationMs: number,
+  result: { value: unknown; cache?: 'hit' } | { failure: ToolFailure },
+): Promise<void> {
+  if (!policies.store) return;
+  const { tool, context, input } = options;
+  await policies.audit({
+    kind: 'tool_call',
+    at: policies.clock.now(),
+    runId: context.runId,
+    data: {
+      tool: tool.name,
+      version: tool.version,
+      effect: tool.effect,
+      step: options.audit?.step ?? null,
+      callId: context.callId,
+      idempotencyKey: context.idempotencyKey,
+      args: input,
+      attempt,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+      outcome:
+        'failure' in result
+          ? { ok: false, error: result.failure }
+          : {
+              ok: true,
+              result: jsonSafe(result.value),
+              ...(result.cache ? { cache: result.cache } : {}),
+            },
+      decision: options.audit?.decision ?? { allowedBy: 'caller' },
+    },
+  });
+}
+
+/** A result as the audit log can hold it: JSON, or a note that it was not. */
+function jsonSafe(value: unknown): unknown {
+  try {
+    return JSON.parse(JSON.stringify(value) ?? 'null') as unknown;
+  } catch {
+    return { unserializable: String(value) };
   }
 }

@@ -55,7 +55,23 @@ export class ToolError extends Error {
   }
 }
 
-/** Turn anything a tool threw into a typed failure. */
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * Turn anything a tool threw into a typed failure. A `ToolError` keeps its type; a network
+ * error (also as the `cause` of fetch's `TypeError`) is `unavailable`; an `AbortSignal.timeout`
+ * is `timeout`; anything else is `internal` with its message kept.
+ */
 export function toToolFailure(error: unknown): ToolFailure {
   if (ToolError.isInstance(error)) {
     return error.retryAfterMs === undefined
@@ -63,5 +79,17 @@ export function toToolFailure(error: unknown): ToolFailure {
       : { type: error.type, message: error.message, retryAfterMs: error.retryAfterMs };
   }
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof Error && error.name === 'TimeoutError') return { type: 'timeout', message };
+  const code = errorCode(error) ?? errorCode(error instanceof Error ? error.cause : undefined);
+  if (code !== undefined && NETWORK_ERROR_CODES.has(code)) {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
+    return { type: 'unavailable', message: cause ? `${message}: ${cause.message}` : message };
+  }
   return { type: 'internal', message };
+}
+
+function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error
+    ? String(error.code)
+    : undefined;
 }

@@ -1,0 +1,75 @@
+import { canonicalJson, digest, untilAborted } from '../core/index.js';
+import type { Tool } from './define-tool.js';
+import type { ToolOutcome } from './execute-tool.js';
+import type { ToolPolicies } from './tool-policies.js';
+
+/**
+ * The cache key of a call: tool name, tool version and canonical arguments (key order does
+ * not matter), digested.
+ *
+ * ```ts
+ * cacheKey(tool, { b: 1, a: 2 }) === cacheKey(tool, { a: 2, b: 1 }) // true
+ * ```
+ */
+export function cacheKey(tool: Pick<Tool, 'name' | 'version'>, input: unknown): string {
+  return `${tool.name}@${tool.version}:${digest(canonicalJson(input) ?? 'null')}`;
+}
+
+/**
+ * Answer a cacheable call from the store's result cache, or from an identical call already
+ * executing in this process (coalesced: one execution, its outcome shared), or execute it and
+ * keep a successful, complete result for the tool's TTL. Errors, fallbacks and partial results
+ * are never kept.
+ */
+export async function runCached(options: {
+  tool: Tool;
+  key: string;
+  policies: ToolPolicies;
+  signal: AbortSignal;
+  execute: () => Promise<ToolOutcome>;
+  onHit: (value: unknown) => Promise<void>;
+}): Promise<ToolOutcome> {
+  const { tool, key, policies, signal } = options;
+  const store = policies.store;
+  const ttlMs = tool.cache?.ttlMs;
+  if (!store || ttlMs === undefined) return options.execute();
+  const running = policies.inFlight.get(key);
+  if (running) {
+    const shared = await untilAborted(running, signal);
+    return shared.ok ? { ...shared, cache: 'coalesced' } : shared;
+  }
+  const execution = (async (): Promise<ToolOutcome> => {
+    const hit = await store.getCachedToolResult(key, policies.clock.now());
+    if (hit) {
+      const value = JSON.parse(hit.value) as unknown;
+      await options.onHit(value);
+      return { ok: true, value, attempts: 0, cache: 'hit' };
+    }
+    const outcome = await options.execute();
+    if (outcome.ok && !outcome.degraded && !outcome.partial) {
+      const text = serialized(outcome.value);
+      const now = policies.clock.now();
+      if (text !== undefined) {
+        await store.putCachedToolResult(
+          { key, tool: tool.name, value: text, createdAt: now, expiresAt: now + ttlMs },
+          now,
+        );
+      }
+    }
+    return outcome;
+  })();
+  policies.inFlight.set(key, execution);
+  try {
+    return await execution;
+  } finally {
+    if (policies.inFlight.get(key) === execution) policies.inFlight.delete(key);
+  }
+}
+
+function serialized(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
