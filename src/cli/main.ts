@@ -221,6 +221,23 @@ program
     await runDemoCommand({ json: options.json ?? false, store: globals().store });
   });
 
+program
+  .command('audit')
+  .description('check the tamper-evident audit log of tool calls')
+  .command('verify')
+  .description('recompute the audit hash chain and report the first broken link')
+  .option('--json', 'print one JSON document')
+  .action(async (options: { json?: boolean }) => {
+    const { openStoreFromOptions } = await import('./open-runtime.js');
+    const { runAuditVerify } = await import('./audit-command.js');
+    const store = await openStoreFromOptions(globals());
+    try {
+      process.exitCode = await runAuditVerify({ store, json: options.json ?? false });
+    } finally {
+      await store.close();
+    }
+  });
+
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
 }
