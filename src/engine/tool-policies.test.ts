@@ -79,7 +79,7 @@ async function scriptedService(
     hits,
     close: () =>
       new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
+        server.close((error) => { error ? reject(error) : resolve(); });
       }),
   };
 }
@@ -97,7 +97,7 @@ function httpLookup(base: () => string, extra: Partial<ToolDefinition> = {}): To
         signal,
         headers: { 'idempotency-key': idempotencyKey },
       });
-      return (await throwIfHttpError(response, { what: `order ${orderId}` }).json()) as unknown;
+      return (await throwIfHttpError(response, { what: `order ${orderId}` }).json());
     },
     ...extra,
   });
