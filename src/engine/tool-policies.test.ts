@@ -79,7 +79,10 @@ async function scriptedService(
     hits,
     close: () =>
       new Promise<void>((resolve, reject) => {
-        server.close((error) => { error ? reject(error) : resolve(); });
+        server.close((error) => {
+          if (error) reject(error);
+          else resolve();
+        });
       }),
   };
 }
@@ -97,7 +100,7 @@ function httpLookup(base: () => string, extra: Partial<ToolDefinition> = {}): To
         signal,
         headers: { 'idempotency-key': idempotencyKey },
       });
-      return (await throwIfHttpError(response, { what: `order ${orderId}` }).json());
+      return await throwIfHttpError(response, { what: `order ${orderId}` }).json();
     },
     ...extra,
   });
