@@ -123,10 +123,21 @@ async function executeAttempts(
       failFast = true;
     } else {
       let partial = false;
+      /** The attempt's signal aborted while the tool still ran: its deadline, or the run's. */
+      let cutOff = false;
       try {
         const value = await untilAborted(
-          policies.guard(tool).execute(
-            ({ signal: attemptSignal }) =>
+          policies.guard(tool).execute(({ signal: attemptSignal }) => {
+            let settled = false;
+            attemptSignal.addEventListener(
+              'abort',
+              () => {
+                cutOff = !settled;
+              },
+              { once: true },
+            );
+            // A tool that throws before returning its promise fails like one that rejects.
+            const work = Promise.resolve().then(() =>
               tool.run(input, {
                 ...context,
                 attempt,
@@ -135,15 +146,20 @@ async function executeAttempts(
                   partial = true;
                 },
               }),
-            signal,
-          ),
+            );
+            const settle = () => {
+              settled = true;
+            };
+            work.then(settle, settle);
+            return work;
+          }, signal),
           signal,
         );
         await breaker?.record(undefined, admission.probe);
         await audit(options, policies, attempt, performance.now() - startedAt, { value });
         return { ok: true, value, attempts: attempt, ...(partial ? { partial } : {}) };
       } catch (error) {
-        const attempted = attemptFailure(tool, error, signal);
+        const attempted = attemptFailure(tool, cutOff ? TIMED_OUT : error, signal);
         failure = attempted.failure;
         // Refused by the bulkhead or cancelled: the service was not asked, so it is not blamed.
         if (attempted.blame) await breaker?.record(failure, admission.probe);
@@ -183,6 +199,9 @@ export function retryDelay(
   const jittered = exponential * (0.5 + random() / 2);
   return Math.ceil(Math.max(retryAfterMs, Math.min(tool.retry.maxDelayMs, jittered)));
 }
+
+/** Stands for the deadline when a tool answered its aborted signal with an error of its own. */
+const TIMED_OUT = Object.freeze({ isTaskCancelledError: true });
 
 /**
  * cockatiel's errors carry a marker property. Its own `isTaskCancelledError` (3.2.1) tests the

@@ -1,10 +1,4 @@
-import {
-  TimeoutStrategy,
-  bulkhead,
-  timeout,
-  wrap,
-  type IPolicy,
-} from 'cockatiel';
+import { TimeoutStrategy, bulkhead, timeout, wrap, type IPolicy } from 'cockatiel';
 import { systemClock, type Clock } from '../core/index.js';
 import type { NewAuditEntry, Store } from '../store/index.js';
 import { SharedBreaker } from './circuit-breaker.js';
