@@ -37,6 +37,20 @@ export {
   type ToolFailure,
 } from './tools/index.js';
 export {
+  throwIfHttpError,
+  toolErrorFromResponse,
+  verifyAuditChain,
+  type AuditEntry,
+  type AuditVerification,
+  type HttpResponseLike,
+  type NewAuditEntry,
+  type ToolBreakerOptions,
+  type ToolBulkheadOptions,
+  type ToolCacheOptions,
+  type ToolEscape,
+  type ToolPoliciesOptions,
+} from './tools/index.js';
+export {
   ModelCallError,
   openaiChat,
   resolveModel,
