@@ -25,7 +25,7 @@ export function createBreakerAgents(serviceUrl: string): Agent[] {
     breaker: BREAKER,
     async run({ sku }, { signal }) {
       const response = await fetch(`${serviceUrl}/stock/${sku}`, { signal });
-      return (await throwIfHttpError(response, { what: `stock of ${sku}` }).json()) as unknown;
+      return await throwIfHttpError(response, { what: `stock of ${sku}` }).json();
     },
   });
   return ['agent-a', 'agent-b'].map((name) =>

@@ -60,7 +60,14 @@ async function inventoryService(): Promise<{
     response.end(JSON.stringify(healthy ? { inStock: 4 } : { error: 'down' }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      ),
+  );
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -88,7 +95,9 @@ async function startWorker(env: { storeUrl: string; serviceUrl: string; agent: s
     stderr += chunk;
   });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker not ready: ${stderr}`)), 30_000);
+    const timer = setTimeout(() => {
+      reject(new Error(`worker not ready: ${stderr}`));
+    }, 30_000);
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       if (chunk.includes('ready')) {
         clearTimeout(timer);
