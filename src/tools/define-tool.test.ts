@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { KeelError } from '../core/index.js';
+import {
+  DEFAULT_ESCAPE_ON,
+  DEFAULT_TOOL_BREAKER,
+  DEFAULT_TOOL_BULKHEAD,
+  defineTool,
+  type ToolDefinition,
+} from './index.js';
+
+function definition(overrides: Record<string, unknown> = {}): ToolDefinition {
+  return {
+    name: 'lookup',
+    description: 'Look up',
+    input: z.object({ id: z.string() }),
+    effect: 'read',
+    run: () => Promise.resolve(null),
+    ...overrides,
+  };
+}
+
+function faultOf(make: () => unknown): { code: string; message: string } | undefined {
+  try {
+    make();
+  } catch (error) {
+    if (KeelError.isInstance(error)) return { code: error.code, message: error.message };
+    throw error;
+  }
+  return undefined;
+}
+
+describe('defineTool policy options', () => {
+  it.each([
+    ['version', { version: 2 }],
+    ['breaker.failureThreshold', { breaker: { failureThreshold: 0 } }],
+    ['breaker.failureThreshold', { breaker: { failureThreshold: 1.5 } }],
+    ['breaker.cooldownMs', { breaker: { cooldownMs: -1 } }],
+    ['bulkhead.maxConcurrent', { bulkhead: { maxConcurrent: 0 } }],
+    ['bulkhead.maxQueued', { bulkhead: { maxQueued: -1 } }],
+    ['cache', { effect: 'egress', cache: { ttlMs: 1_000 } }],
+    ['cache.ttlMs', { cache: { ttlMs: Number.NaN } }],
+    ['escape.type', { escape: { type: 'retry' } }],
+    ['escape.value', { escape: { type: 'fallback' } }],
+    ['escape.on', { escape: { type: 'handoff', on: ['gone'] } }],
+  ])('rejects the definition naming "%s" when it is %j', (field, overrides) => {
+    expect(faultOf(() => defineTool(definition(overrides)))).toEqual({
+      code: 'invalid_definition',
+      message: expect.stringContaining(`defineTool("lookup"): "${field}"`) as unknown,
+    });
+  });
+
+  it('fills in sane, frozen defaults', () => {
+    const tool = defineTool(definition({ escape: { type: 'handoff' } }));
+    expect({
+      version: tool.version,
+      breaker: tool.breaker,
+      bulkhead: tool.bulkhead,
+      cache: tool.cache,
+      escapeOn: tool.escape?.on,
+      frozen: [tool.breaker, tool.bulkhead, tool.escape].map((part) => Object.isFrozen(part)),
+    }).toEqual({
+      version: '1',
+      breaker: DEFAULT_TOOL_BREAKER,
+      bulkhead: DEFAULT_TOOL_BULKHEAD,
+      cache: undefined,
+      escapeOn: DEFAULT_ESCAPE_ON,
+      frozen: [true, true, true],
+    });
+    expect(defineTool(definition({ breaker: false })).breaker).toBe(false);
+  });
+});
