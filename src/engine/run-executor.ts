@@ -24,7 +24,7 @@ import {
   type Provenance,
 } from '../core/index.js';
 import { ModelCallError, costOf, type FinishReason, type ModelResponse } from '../model/index.js';
-import type { RunFinish, Store, StoredEvent } from '../store/index.js';
+import type { NewAuditEntry, RunFinish, Store, StoredEvent } from '../store/index.js';
 import { executeTool, type ToolFailure, type ToolPolicies } from '../tools/index.js';
 import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
 
@@ -76,7 +76,11 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   const claimNumber = context.claim?.number ?? 1;
   const issuedHere = new Set<string>();
 
-  async function append(events: RunEvent[], finish?: Omit<RunFinish, 'at'>): Promise<void> {
+  async function append(
+    events: RunEvent[],
+    finish?: Omit<RunFinish, 'at'>,
+    audit?: readonly NewAuditEntry[],
+  ): Promise<void> {
     const at = clock.now();
     const entries = events.map((event) => ({
       seq: ++seq,
@@ -88,6 +92,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       guard: { leaseOwner: workerId, claim: claimNumber },
       events: entries,
       finish: finish ? { ...finish, at } : undefined,
+      audit,
     });
     for (const event of events) {
       applyEvent(state, event);
@@ -100,19 +105,24 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     reason: RunReason,
     events: RunEvent[],
     output: string | null = null,
+    audit?: readonly NewAuditEntry[],
   ): Promise<void> {
     const usage = usageAfter(state.usage, events);
     const steps = state.steps + events.filter((event) => event.type === 'model_called').length;
     const finished: RunEvent = { type: 'run_finished', status, reason, output, usage, steps };
-    await append([...events, finished], {
-      status,
-      reason,
-      output,
-      inputTokens: usage.inputTokens,
-      outputTokens: usage.outputTokens,
-      costUsd: usage.costUsd,
-      steps,
-    });
+    await append(
+      [...events, finished],
+      {
+        status,
+        reason,
+        output,
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        costUsd: usage.costUsd,
+        steps,
+      },
+      audit,
+    );
   }
 
   // The watchdog comes before anything that can throw, so a run that keeps failing to start
@@ -380,8 +390,17 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     const base = { step: call.step, callId: call.callId, toolName: call.toolName };
     const runtimeLabel: Provenance = { trust: 'trusted', source: 'runtime' };
     /** The call's final failure: fed back to the model as its result. */
-    const fail = (error: ToolFailure, provenance: Provenance, attempt: number) =>
-      append([{ type: 'tool_failed', ...base, error, provenance, attempt, final: true }]);
+    const fail = (
+      error: ToolFailure,
+      provenance: Provenance,
+      attempt: number,
+      audit?: readonly NewAuditEntry[],
+    ) =>
+      append(
+        [{ type: 'tool_failed', ...base, error, provenance, attempt, final: true }],
+        undefined,
+        audit,
+      );
 
     const tool = agent.tool(call.toolName);
     if (!tool) {
@@ -418,8 +437,13 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       signal: controller.signal,
       firstAttempt,
       policies: context.toolPolicies,
-      // No action policy decides yet: the agent's tool scope is what allows the call.
-      audit: { step: call.step, decision: { allowedBy: 'agent_tool_scope', policy: null } },
+      // No action policy decides yet: the agent's tool scope is what allows the call. Audit
+      // entries commit with the journal events of the attempts they record.
+      audit: {
+        step: call.step,
+        decision: { allowedBy: 'agent_tool_scope', policy: null },
+        deferred: true,
+      },
       hooks: {
         async beforeAttempt(attempt) {
           if (attempt === firstAttempt && issuedHere.has(call.callId)) return;
@@ -435,18 +459,20 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
             },
           ]);
         },
-        async afterFailedAttempt(attempt, error: ToolFailure, willRetry, retryInMs) {
+        async afterFailedAttempt(attempt, error: ToolFailure, willRetry, retryInMs, audit) {
           if (!willRetry || controller.signal.aborted) return;
-          await append([
-            { type: 'tool_failed', ...base, error, provenance, attempt, final: false, retryInMs },
-          ]);
+          await append(
+            [{ type: 'tool_failed', ...base, error, provenance, attempt, final: false, retryInMs }],
+            undefined,
+            audit,
+          );
         },
       },
     });
     if (controller.signal.aborted || state.finished) return;
     if (!outcome.ok) {
       if (outcome.handoff === undefined) {
-        await fail(outcome.failure, provenance, outcome.attempts);
+        await fail(outcome.failure, provenance, outcome.attempts, outcome.audit);
         return;
       }
       // The tool's handoff: the run ends escalated, its journal holding all gathered so far.
@@ -464,7 +490,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         toolName: tool.name,
         error: outcome.failure,
       };
-      await finish('escalated', reason, [failed], gatheredSoFar(state));
+      await finish('escalated', reason, [failed], gatheredSoFar(state), outcome.audit);
       controller.abort({ kind: 'ended' } satisfies RunAbort);
       return;
     }
@@ -476,22 +502,26 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     );
     if (content === undefined) {
       const message = `${tool.name} returned a result that is not JSON`;
-      await fail({ type: 'internal', message }, provenance, outcome.attempts);
+      await fail({ type: 'internal', message }, provenance, outcome.attempts, outcome.audit);
       return;
     }
-    await append([
-      {
-        type: 'tool_finished',
-        ...base,
-        content,
-        contentHash: digest(content),
-        provenance,
-        attempts: outcome.attempts,
-        latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
-        ...(outcome.degraded ? { degraded: outcome.degraded } : {}),
-        ...(outcome.cache ? { cache: outcome.cache } : {}),
-      },
-    ]);
+    await append(
+      [
+        {
+          type: 'tool_finished',
+          ...base,
+          content,
+          contentHash: digest(content),
+          provenance,
+          attempts: outcome.attempts,
+          latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+          ...(outcome.degraded ? { degraded: outcome.degraded } : {}),
+          ...(outcome.cache ? { cache: outcome.cache } : {}),
+        },
+      ],
+      undefined,
+      outcome.audit,
+    );
   }
 }
 

@@ -407,52 +407,12 @@ export class SqlStore implements Store {
     while (this.#auditQueue.length > 0) {
       const group = this.#auditQueue.splice(0, MAX_GROUP);
       try {
-        const written = await this.#transaction(async (db) => {
-          // One chain across processes: appends are serialized by the table lock (PostgreSQL)
-          // or the write lock `begin immediate` takes (SQLite).
-          if (this.kind === 'postgres')
-            await sql`lock table keel_audit in exclusive mode`.execute(db);
-          const last = await db
-            .selectFrom('keel_audit')
-            .select(['seq', 'hash'])
-            .orderBy('seq', 'desc')
-            .limit(1)
-            .executeTakeFirst();
-          let seq = last ? last.seq : 0;
-          let prevHash = last?.hash ?? AUDIT_GENESIS_HASH;
-          const perItem = group.map((item) =>
-            item.entries.map((entry) => {
-              const row = {
-                seq: ++seq,
-                at: entry.at,
-                kind: entry.kind,
-                runId: entry.runId ?? null,
-                payload: canonicalJson(entry.data) ?? 'null',
-                prevHash,
-              };
-              prevHash = auditHash(row);
-              return { ...row, hash: prevHash };
-            }),
-          );
-          const rows = perItem.flat();
-          for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
-            await db
-              .insertInto('keel_audit')
-              .values(
-                rows.slice(start, start + INSERT_CHUNK).map((row) => ({
-                  seq: row.seq,
-                  at: row.at,
-                  kind: row.kind,
-                  run_id: row.runId,
-                  payload: row.payload,
-                  prev_hash: row.prevHash,
-                  hash: row.hash,
-                })),
-              )
-              .execute();
-          }
-          return perItem;
-        });
+        const written = await this.#transaction((db) =>
+          this.#insertAudit(
+            db,
+            group.map((item) => item.entries),
+          ),
+        );
         group.forEach((item, index) => {
           item.resolve(written[index] ?? []);
         });
@@ -461,6 +421,58 @@ export class SqlStore implements Store {
         for (const item of group) item.reject(fault);
       }
     }
+  }
+
+  /**
+   * Insert entries at the end of the chain, inside the caller's transaction. One chain across
+   * processes: appends are serialized by the table lock (PostgreSQL) or by the write lock
+   * `begin immediate` takes (SQLite).
+   */
+  async #insertAudit(
+    db: Kysely<Database>,
+    batches: readonly (readonly NewAuditEntry[])[],
+  ): Promise<AuditEntry[][]> {
+    if (this.kind === 'postgres') await sql`lock table keel_audit in exclusive mode`.execute(db);
+    const last = await db
+      .selectFrom('keel_audit')
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    let seq = last ? last.seq : 0;
+    let prevHash = last?.hash ?? AUDIT_GENESIS_HASH;
+    const written = batches.map((entries) =>
+      entries.map((entry) => {
+        const row = {
+          seq: ++seq,
+          at: entry.at,
+          kind: entry.kind,
+          runId: entry.runId ?? null,
+          payload: canonicalJson(entry.data) ?? 'null',
+          prevHash,
+        };
+        prevHash = auditHash(row);
+        return { ...row, hash: prevHash };
+      }),
+    );
+    const rows = written.flat();
+    for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
+      await db
+        .insertInto('keel_audit')
+        .values(
+          rows.slice(start, start + INSERT_CHUNK).map((row) => ({
+            seq: row.seq,
+            at: row.at,
+            kind: row.kind,
+            run_id: row.runId,
+            payload: row.payload,
+            prev_hash: row.prevHash,
+            hash: row.hash,
+          })),
+        )
+        .execute();
+    }
+    return written;
   }
 
   async close(): Promise<void> {
@@ -555,6 +567,8 @@ export class SqlStore implements Store {
           )
           .execute();
       }
+      const audit = accepted.flatMap((item) => item.write.audit ?? []);
+      if (audit.length > 0) await this.#insertAudit(db, [audit]);
       for (const item of accepted) {
         const finish = item.write.finish;
         if (!finish) continue;

@@ -85,6 +85,8 @@ export interface JournalWrite {
   readonly guard: WriteGuard;
   readonly events: readonly NewEvent[];
   readonly finish?: RunFinish | undefined;
+  /** Audit entries committed with these events (and only if they are), in the same commit. */
+  readonly audit?: readonly NewAuditEntry[] | undefined;
 }
 
 export interface NewRun {

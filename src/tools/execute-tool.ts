@@ -1,4 +1,5 @@
 import { sleep, untilAborted } from '../core/index.js';
+import type { NewAuditEntry } from '../store/index.js';
 import type { BreakerAdmission } from './circuit-breaker.js';
 import type { Tool, ToolContext } from './define-tool.js';
 import { cacheKey, runCached } from './tool-cache.js';
@@ -17,6 +18,8 @@ export type ToolOutcome =
       readonly cache?: 'hit' | 'coalesced' | undefined;
       /** The tool said its result is partial (never cached). */
       readonly partial?: boolean | undefined;
+      /** Audit entries left for the caller to commit (with `audit.deferred`). */
+      readonly audit?: readonly NewAuditEntry[] | undefined;
     }
   | {
       readonly ok: false;
@@ -24,17 +27,23 @@ export type ToolOutcome =
       readonly attempts: number;
       /** Set when the tool's escape hatch hands the run to a human: why. */
       readonly handoff?: string | undefined;
+      /** Audit entries left for the caller to commit (with `audit.deferred`). */
+      readonly audit?: readonly NewAuditEntry[] | undefined;
     };
 
 /** Journal hooks: awaited, so each attempt is durable before it runs. Their errors propagate. */
 export interface ToolAttemptHooks {
   beforeAttempt(attempt: number): Promise<void>;
-  /** `retryInMs` is the wait before the next attempt when `willRetry`. */
+  /**
+   * `retryInMs` is the wait before the next attempt when `willRetry`. With `audit.deferred`,
+   * `audit` holds the attempt's entries for the caller to commit with what it journals.
+   */
   afterFailedAttempt(
     attempt: number,
     failure: ToolFailure,
     willRetry: boolean,
     retryInMs: number | undefined,
+    audit: readonly NewAuditEntry[],
   ): Promise<void>;
 }
 
@@ -57,8 +66,18 @@ export interface ExecuteToolOptions {
   readonly firstAttempt?: number;
   /** Breakers, bulkheads, cache and audit log shared by this process's calls. */
   readonly policies?: ToolPolicies | undefined;
-  /** The step the call belongs to and what allowed it: written to the audit log. */
-  readonly audit?: { readonly step: number; readonly decision: ToolCallDecision } | undefined;
+  /**
+   * The step the call belongs to and what allowed it, for the audit log. Entries are appended
+   * as each attempt ends; with `deferred` they are handed to the caller instead (through
+   * `afterFailedAttempt` and the outcome's `audit`) to commit with its journal events.
+   */
+  readonly audit?:
+    | {
+        readonly step: number;
+        readonly decision: ToolCallDecision;
+        readonly deferred?: boolean | undefined;
+      }
+    | undefined;
 }
 
 /** Policies for callers that pass none: timeouts, bulkheads and retries only. */
@@ -95,8 +114,8 @@ export async function executeTool(options: ExecuteToolOptions): Promise<ToolOutc
       policies,
       signal: options.signal,
       execute: () => executeAttempts(options, policies),
-      onHit: (value) =>
-        audit(options, policies, options.firstAttempt ?? 1, 0, { cache: 'hit', value }),
+      audit: (value, cache) =>
+        audit(options, policies, options.firstAttempt ?? 1, 0, { cache, value }),
     });
   }
   return executeAttempts(options, policies);
@@ -110,6 +129,8 @@ async function executeAttempts(
   const retryable = tool.idempotent || tool.effect === 'read';
   const lastAttempt = retryable ? Math.max(firstAttempt, tool.retry.maxAttempts) : firstAttempt;
   const breaker = policies.breaker(tool);
+  /** Audit entries not yet handed over (deferred audit only). */
+  const pending: NewAuditEntry[] = [];
   for (let attempt = firstAttempt; ; attempt++) {
     await hooks.beforeAttempt(attempt);
     const startedAt = performance.now();
@@ -156,8 +177,16 @@ async function executeAttempts(
           signal,
         );
         await breaker?.record(undefined, admission.probe);
-        await audit(options, policies, attempt, performance.now() - startedAt, { value });
-        return { ok: true, value, attempts: attempt, ...(partial ? { partial } : {}) };
+        pending.push(
+          ...(await audit(options, policies, attempt, performance.now() - startedAt, { value })),
+        );
+        return {
+          ok: true,
+          value,
+          attempts: attempt,
+          ...(partial ? { partial } : {}),
+          ...(pending.length > 0 ? { audit: pending } : {}),
+        };
       } catch (error) {
         const attempted = attemptFailure(tool, cutOff ? TIMED_OUT : error, signal);
         failure = attempted.failure;
@@ -165,15 +194,27 @@ async function executeAttempts(
         if (attempted.blame) await breaker?.record(failure, admission.probe);
       }
     }
-    await audit(options, policies, attempt, performance.now() - startedAt, { failure });
+    pending.push(
+      ...(await audit(options, policies, attempt, performance.now() - startedAt, { failure })),
+    );
     const delay = failFast ? undefined : retryDelay(tool, attempt, failure, policies.random);
     const willRetry =
       TRANSIENT_TOOL_ERRORS.has(failure.type) &&
       attempt < lastAttempt &&
       delay !== undefined &&
       !signal.aborted;
-    await hooks.afterFailedAttempt(attempt, failure, willRetry, willRetry ? delay : undefined);
-    if (!willRetry || delay === undefined) return escape(tool, input, failure, attempt, signal);
+    // A retried attempt's entries go with its journal event; the last one's with the outcome.
+    await hooks.afterFailedAttempt(
+      attempt,
+      failure,
+      willRetry,
+      willRetry ? delay : undefined,
+      willRetry ? pending.splice(0) : [],
+    );
+    if (!willRetry || delay === undefined) {
+      const outcome = await escape(tool, input, failure, attempt, signal);
+      return pending.length > 0 ? { ...outcome, audit: pending } : outcome;
+    }
     try {
       await sleep(delay, { signal });
     } catch {
@@ -268,11 +309,11 @@ async function audit(
   policies: ToolPolicies,
   attempt: number,
   durationMs: number,
-  result: { value: unknown; cache?: 'hit' } | { failure: ToolFailure },
-): Promise<void> {
-  if (!policies.store) return;
+  result: { value: unknown; cache?: 'hit' | 'coalesced' } | { failure: ToolFailure },
+): Promise<NewAuditEntry[]> {
+  if (!policies.store) return [];
   const { tool, context, input } = options;
-  await policies.audit({
+  const entry: NewAuditEntry = {
     kind: 'tool_call',
     at: policies.clock.now(),
     runId: context.runId,
@@ -296,7 +337,10 @@ async function audit(
             },
       decision: options.audit?.decision ?? { allowedBy: 'caller' },
     },
-  });
+  };
+  if (options.audit?.deferred) return [entry];
+  await policies.audit(entry);
+  return [];
 }
 
 /** A result as the audit log can hold it: JSON, or a note that it was not. */

@@ -1,4 +1,5 @@
 import { canonicalJson, digest, untilAborted } from '../core/index.js';
+import type { NewAuditEntry } from '../store/index.js';
 import type { Tool } from './define-tool.js';
 import type { ToolOutcome } from './execute-tool.js';
 import type { ToolPolicies } from './tool-policies.js';
@@ -27,7 +28,8 @@ export async function runCached(options: {
   policies: ToolPolicies;
   signal: AbortSignal;
   execute: () => Promise<ToolOutcome>;
-  onHit: (value: unknown) => Promise<void>;
+  /** The call's audit entries for an answer it did not execute (none when already written). */
+  audit: (value: unknown, cache: 'hit' | 'coalesced') => Promise<NewAuditEntry[]>;
 }): Promise<ToolOutcome> {
   const { tool, key, policies, signal } = options;
   const store = policies.store;
@@ -36,14 +38,18 @@ export async function runCached(options: {
   const running = policies.inFlight.get(key);
   if (running) {
     const shared = await untilAborted(running, signal);
-    return shared.ok ? { ...shared, cache: 'coalesced' } : shared;
+    // The execution's audit entries are its own caller's; this call gets one of its own.
+    const { audit: _executed, ...outcome } = shared;
+    if (!outcome.ok) return outcome;
+    const audit = await options.audit(outcome.value, 'coalesced');
+    return { ...outcome, cache: 'coalesced', ...(audit.length > 0 ? { audit } : {}) };
   }
   const execution = (async (): Promise<ToolOutcome> => {
     const hit = await store.getCachedToolResult(key, policies.clock.now());
     if (hit) {
       const value = JSON.parse(hit.value) as unknown;
-      await options.onHit(value);
-      return { ok: true, value, attempts: 0, cache: 'hit' };
+      const audit = await options.audit(value, 'hit');
+      return { ok: true, value, attempts: 0, cache: 'hit', ...(audit.length > 0 ? { audit } : {}) };
     }
     const outcome = await options.execute();
     if (outcome.ok && !outcome.degraded && !outcome.partial) {
