@@ -12,6 +12,7 @@ import {
   createToolPolicies,
   defineTool,
   executeTool,
+  retryDelay,
   type ToolDefinition,
   type ToolFailure,
   type ToolOutcome,
@@ -431,3 +432,30 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('retryDelay', () => {
+  const subject = tool({
+    retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 1_000 },
+    run: () => Promise.resolve(null),
+  });
+  const unavailable: ToolFailure = { type: 'unavailable', message: 'down' };
+
+  it('backs off exponentially with jitter between half and all of each step, capped', () => {
+    const delays = (random: number) =>
+      [1, 2, 3, 4, 5].map((attempt) => retryDelay(subject, attempt, unavailable, () => random));
+    expect(delays(0)).toEqual([50, 100, 200, 400, 800]);
+    expect(delays(0.999_999)).toEqual([100, 200, 400, 800, 1_000]);
+  });
+
+  it('never waits less than retry-after, and gives up on a retry-after beyond maxDelayMs', () => {
+    const limited = (retryAfterMs: number): ToolFailure => ({
+      type: 'rate_limited',
+      message: 'slow down',
+      retryAfterMs,
+    });
+    expect(retryDelay(subject, 1, limited(700), () => 0)).toBe(700);
+    expect(retryDelay(subject, 4, limited(10), () => 0)).toBe(400);
+    expect(retryDelay(subject, 1, limited(1_000), () => 0)).toBe(1_000);
+    expect(retryDelay(subject, 1, limited(1_001), () => 0)).toBeUndefined();
+  });
+});
