@@ -153,6 +153,47 @@ for (const backend of BACKENDS) {
         expect(await store.readAudit({ afterSeq: 2, limit: 1 })).toEqual([rows[2]]);
       });
 
+      it('commits entries carried by a journal write with it, and drops them with a refused one', async () => {
+        const event = (seq: number) => ({ seq, at: T0 + seq, event: { type: 'step', n: seq } });
+        await store.createRun({
+          id: 'run_x',
+          agent: 'a',
+          task: 't',
+          createdAt: T0,
+          events: [event(1)],
+          claimBy: { workerId: 'w1', leaseUntil: T0 + 60_000 },
+        });
+        const entry = (n: number) => ({
+          kind: 'tool_call',
+          at: T0 + n,
+          runId: 'run_x',
+          data: { n },
+        });
+        await Promise.all([
+          store.append({
+            runId: 'run_x',
+            guard: { leaseOwner: 'w1' },
+            events: [event(2)],
+            audit: [entry(1), entry(2)],
+          }),
+          other.appendAudit([{ kind: 'approval_decision', at: T0, data: { n: 3 } }]),
+        ]);
+        // A writer that does not hold the run: neither its events nor its audit rows land.
+        await expect(
+          other.append({
+            runId: 'run_x',
+            guard: { leaseOwner: 'w2' },
+            events: [event(3)],
+            audit: [entry(4)],
+          }),
+        ).rejects.toMatchObject({ code: 'lease_lost' });
+        const rows = await store.readAudit();
+        const numbers = rows.map((row) => (JSON.parse(row.payload) as { n: number }).n);
+        expect(numbers.sort()).toEqual([1, 2, 3]);
+        expect(verifyAuditChain(rows)).toMatchObject({ ok: true, entries: 3 });
+        expect((await store.readEvents('run_x')).map((stored) => stored.seq)).toEqual([1, 2]);
+      });
+
       it('continues the chain after the store is reopened', async () => {
         await store.appendAudit([{ kind: 'tool_call', at: T0, data: 1 }]);
         await other.appendAudit([{ kind: 'tool_call', at: T0, data: 2 }]);
