@@ -114,8 +114,8 @@ export async function executeTool(options: ExecuteToolOptions): Promise<ToolOutc
       policies,
       signal: options.signal,
       execute: () => executeAttempts(options, policies),
-      audit: (value, cache) =>
-        audit(options, policies, options.firstAttempt ?? 1, 0, { cache, value }),
+      audit: (answer, cache) =>
+        audit(options, policies, options.firstAttempt ?? 1, 0, { ...answer, cache }),
     });
   }
   return executeAttempts(options, policies);
@@ -309,7 +309,7 @@ async function audit(
   policies: ToolPolicies,
   attempt: number,
   durationMs: number,
-  result: { value: unknown; cache?: 'hit' | 'coalesced' } | { failure: ToolFailure },
+  result: ({ value: unknown } | { failure: ToolFailure }) & { cache?: 'hit' | 'coalesced' },
 ): Promise<NewAuditEntry[]> {
   if (!policies.store) return [];
   const { tool, context, input } = options;
@@ -329,7 +329,7 @@ async function audit(
       durationMs: Math.round(durationMs * 1000) / 1000,
       outcome:
         'failure' in result
-          ? { ok: false, error: result.failure }
+          ? { ok: false, error: result.failure, ...(result.cache ? { cache: result.cache } : {}) }
           : {
               ok: true,
               result: jsonSafe(result.value),

@@ -1,6 +1,7 @@
 import { canonicalJson, digest, untilAborted } from '../core/index.js';
 import type { NewAuditEntry } from '../store/index.js';
 import type { Tool } from './define-tool.js';
+import type { ToolFailure } from './tool-error.js';
 import type { ToolOutcome } from './execute-tool.js';
 import type { ToolPolicies } from './tool-policies.js';
 
@@ -29,7 +30,10 @@ export async function runCached(options: {
   signal: AbortSignal;
   execute: () => Promise<ToolOutcome>;
   /** The call's audit entries for an answer it did not execute (none when already written). */
-  audit: (value: unknown, cache: 'hit' | 'coalesced') => Promise<NewAuditEntry[]>;
+  audit: (
+    answer: { value: unknown } | { failure: ToolFailure },
+    cache: 'hit' | 'coalesced',
+  ) => Promise<NewAuditEntry[]>;
 }): Promise<ToolOutcome> {
   const { tool, key, policies, signal } = options;
   const store = policies.store;
@@ -40,15 +44,18 @@ export async function runCached(options: {
     const shared = await untilAborted(running, signal);
     // The execution's audit entries are its own caller's; this call gets one of its own.
     const { audit: _executed, ...outcome } = shared;
-    if (!outcome.ok) return outcome;
-    const audit = await options.audit(outcome.value, 'coalesced');
-    return { ...outcome, cache: 'coalesced', ...(audit.length > 0 ? { audit } : {}) };
+    const audit = await options.audit(
+      outcome.ok ? { value: outcome.value } : { failure: outcome.failure },
+      'coalesced',
+    );
+    const own = audit.length > 0 ? { audit } : {};
+    return outcome.ok ? { ...outcome, cache: 'coalesced', ...own } : { ...outcome, ...own };
   }
   const execution = (async (): Promise<ToolOutcome> => {
     const hit = await store.getCachedToolResult(key, policies.clock.now());
     if (hit) {
       const value = JSON.parse(hit.value) as unknown;
-      const audit = await options.audit(value, 'hit');
+      const audit = await options.audit({ value }, 'hit');
       return { ok: true, value, attempts: 0, cache: 'hit', ...(audit.length > 0 ? { audit } : {}) };
     }
     const outcome = await options.execute();

@@ -183,6 +183,11 @@ for (const backend of BACKENDS) {
           settled.map((outcome) => (outcome.ok ? (outcome.cache ?? 'executed') : 'failed')),
         ).toEqual(['executed', ...Array<string>(9).fill('coalesced')]);
         expect(settled.every((outcome) => outcome.ok && outcome.value === 'result')).toBe(true);
+        // Every call is audited: one execution, nine answers shared with it.
+        const audited = (await store.readAudit()).map(
+          (row) => (JSON.parse(row.payload) as { outcome: { cache?: string } }).outcome.cache,
+        );
+        expect(audited.sort()).toEqual([...Array<string>(9).fill('coalesced'), undefined]);
       });
 
       it('never caches an error, a fallback or a partial result', async () => {
