@@ -150,9 +150,9 @@ export function summarizeEvent(event: RunEvent): string {
     case 'tool_started':
       return `${pc.bold('tool_started')} ${event.toolName} attempt ${event.attempt} key=${event.idempotencyKey}${event.reissued ? pc.yellow(' (re-issued after a crash)') : ''}`;
     case 'tool_finished':
-      return `${pc.green('tool_finished')} ${event.toolName} ${truncate(event.content, 80)} [${event.provenance.trust}]`;
+      return `${pc.green('tool_finished')} ${event.toolName} ${truncate(event.content, 80)} [${event.provenance.trust}]${event.cache ? ` (cache ${event.cache})` : ''}${event.degraded ? ` (fallback for ${event.degraded.type})` : ''}`;
     case 'tool_failed':
-      return `${pc.red('tool_failed')} ${event.toolName} attempt ${event.attempt}: ${event.error.type}: ${truncate(event.error.message, 80)}${event.final ? '' : ' (will retry)'}`;
+      return `${pc.red('tool_failed')} ${event.toolName} attempt ${event.attempt}: ${event.error.type}: ${truncate(event.error.message, 80)}${event.final ? '' : ` (will retry${event.retryInMs === undefined ? '' : ` in ${event.retryInMs} ms`})`}`;
     case 'run_released':
       return `${pc.gray('run_released')} by ${event.workerId} (handed back to the queue)`;
     case 'model_output_rejected':
