@@ -36,7 +36,11 @@ function verify(storeUrl: string): Verify {
     { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } },
   );
   if (result.error) throw result.error;
-  return { status: result.status, json: JSON.parse(result.stdout) as Verify['json'] };
+  try {
+    return { status: result.status, json: JSON.parse(result.stdout) as Verify['json'] };
+  } catch {
+    throw new Error(`keel audit verify exited ${String(result.status)}: ${result.stderr}`);
+  }
 }
 
 /** Runs SQL against the store's database behind Keel's back. */
