@@ -27,7 +27,13 @@ export interface AuditEntry {
 /** The `prevHash` of the first row. */
 export const AUDIT_GENESIS_HASH = '0'.repeat(64);
 
-/** The hash of one row, over its stored text. */
+/**
+ * The hash of one row (SHA-256 hex) over its stored text and the previous row's hash.
+ *
+ * ```ts
+ * const ok = auditHash(row) === row.hash;
+ * ```
+ */
 export function auditHash(entry: Omit<AuditEntry, 'hash'>): string {
   return createHash('sha256')
     .update(

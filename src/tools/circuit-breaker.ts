@@ -3,7 +3,13 @@ import type { Store, ToolBreakerRecord } from '../store/index.js';
 import type { ToolBreakerOptions } from './define-tool.js';
 import type { ToolErrorType, ToolFailure } from './tool-error.js';
 
-/** Failures that say the service behind a tool is unhealthy. Others prove it answered. */
+/**
+ * Failures that say the service behind a tool is unhealthy. Others prove it answered.
+ *
+ * ```ts
+ * BREAKER_COUNTED_ERRORS.has('not_found') // false: the service answered
+ * ```
+ */
 export const BREAKER_COUNTED_ERRORS: ReadonlySet<ToolErrorType> = new Set([
   'unavailable',
   'timeout',
@@ -28,6 +34,13 @@ const MAX_CAS_ROUNDS = 8;
  * store round trip per call; an open one is known until its cooldown ends without a read.
  * cockatiel's breaker keeps its state in memory (its `toJSON` snapshot is for restarts, not
  * for several live processes), so the state machine here runs over compare-and-set writes.
+ *
+ * ```ts
+ * const admission = await breaker.admit();
+ * if (!admission.admitted) return { ok: false, failure: admission.failure };
+ * const failure = await callTheService(); // undefined on success
+ * await breaker.record(failure, admission.probe);
+ * ```
  */
 export class SharedBreaker {
   readonly #store: Store;

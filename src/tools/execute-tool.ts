@@ -227,6 +227,12 @@ async function executeAttempts(
  * Jittered exponential backoff from `initialDelayMs` (between half and all of
  * `initialDelayMs * 2^(attempt-1)`), at least the failure's `retryAfterMs`, at most
  * `maxDelayMs`. `undefined` when the failure asks for a longer wait than `maxDelayMs`.
+ *
+ * ```ts
+ * // initialDelayMs 100, maxDelayMs 10_000, third attempt failed: waits 200-400 ms, or longer
+ * // if the server said so.
+ * retryDelay(tool, 3, { type: 'rate_limited', message: '', retryAfterMs: 1_000 }, Math.random) // 1000
+ * ```
  */
 export function retryDelay(
   tool: Tool,

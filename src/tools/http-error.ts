@@ -9,7 +9,15 @@ export interface HttpResponseLike {
   readonly headers?: HeaderSource | null | undefined;
 }
 
-/** The typed error an HTTP status means. 2xx and 3xx have none. */
+/**
+ * The typed error an HTTP status means. 2xx and 3xx have none.
+ *
+ * ```ts
+ * toolErrorTypeOfStatus(429) // 'rate_limited'
+ * toolErrorTypeOfStatus(404) // 'not_found'
+ * toolErrorTypeOfStatus(200) // undefined
+ * ```
+ */
 export function toolErrorTypeOfStatus(status: number): ToolErrorType | undefined {
   if (status < 400) return undefined;
   switch (status) {
