@@ -449,6 +449,65 @@ for (const target of STORE_TARGETS) {
       });
     });
 
+    it('ends the run at a handoff while another call of the step still runs, and stops that call', async () => {
+      let slowAborted = false;
+      const slow = defineTool({
+        name: 'slow_report',
+        description: 'A slow report',
+        input: z.object({}),
+        effect: 'read',
+        run: (_input, { signal }) =>
+          new Promise((resolve) => {
+            const timer = setTimeout(() => {
+              resolve('late report');
+            }, 2_000);
+            signal.addEventListener('abort', () => {
+              slowAborted = true;
+              clearTimeout(timer);
+              resolve('aborted');
+            });
+          }),
+      });
+      const refund = defineTool({
+        name: 'issue_refund',
+        description: 'Refund',
+        input: z.object({}),
+        effect: 'irreversible',
+        escape: { type: 'handoff' },
+        run: () => Promise.reject(new ToolError('unavailable', 'payments unreachable')),
+      });
+      const agent = agentWith(
+        'handoff-parallel',
+        [
+          {
+            toolCalls: [
+              { name: 'slow_report', args: {} },
+              { name: 'issue_refund', args: {} },
+            ],
+          },
+          { text: 'never reached' },
+        ],
+        [slow, refund],
+      );
+      const result = await makeRuntime([agent]).run('handoff-parallel', 'Refund and report.');
+      const events = (await journal(result.id)).map((entry) => entry.event);
+      expect({
+        status: result.status,
+        message: result.reason.type === 'escalation' ? result.reason.message : undefined,
+        last: events.at(-1)?.type,
+        slowFinished: events.some(
+          (event) => event.type === 'tool_finished' && event.toolName === 'slow_report',
+        ),
+        slowAborted,
+      }).toEqual({
+        status: 'escalated',
+        message: 'issue_refund failed after 1 attempt(s): payments unreachable',
+        last: 'run_finished',
+        slowFinished: false,
+        slowAborted: true,
+      });
+    });
+
     it('serves a cacheable read from the shared cache in a later run and journals the hit', async () => {
       let now = Date.now();
       const clock = { now: () => now };
