@@ -41,6 +41,8 @@ describe('defineTool policy options', () => {
     ['cache', { effect: 'egress', cache: { ttlMs: 1_000 } }],
     ['cache.ttlMs', { cache: { ttlMs: Number.NaN } }],
     ['escape.type', { escape: { type: 'retry' } }],
+    ['retry.on', { retry: { on: ['not_found'] } }],
+    ['retry.on', { retry: { on: 'timeout' } }],
     ['escape.value', { escape: { type: 'fallback' } }],
     ['escape.on', { escape: { type: 'handoff', on: ['gone'] } }],
   ])('rejects the definition naming "%s" when it is %j', (field, overrides) => {

@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { KeelError } from '../core/index.js';
 import type { ToolSpec } from '../model/index.js';
-import { TOOL_ERROR_TYPES, type ToolErrorType, type ToolFailure } from './tool-error.js';
+import {
+  TOOL_ERROR_TYPES,
+  TRANSIENT_TOOL_ERRORS,
+  type ToolErrorType,
+  type ToolFailure,
+} from './tool-error.js';
 
 /** What a tool does to the world. Decides what the action policy requires. */
 export const TOOL_EFFECTS = ['read', 'write', 'irreversible', 'egress'] as const;
@@ -25,6 +30,8 @@ export interface ToolRetryOptions {
   readonly maxAttempts: number;
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
+  /** The transient errors worth another attempt for this tool (default: all three). */
+  readonly on: readonly ToolErrorType[];
 }
 
 /** A circuit breaker per tool, shared by every worker through the store. */
@@ -102,6 +109,7 @@ export const DEFAULT_TOOL_RETRY: ToolRetryOptions = Object.freeze({
   maxAttempts: 3,
   initialDelayMs: 100,
   maxDelayMs: 10_000,
+  on: Object.freeze(['rate_limited', 'unavailable', 'timeout'] as const),
 });
 
 export const DEFAULT_TOOL_BREAKER: ToolBreakerOptions = Object.freeze({
@@ -172,6 +180,13 @@ export function defineTool<Input extends z.ZodType>(
   if (retry.initialDelayMs < 0 || retry.maxDelayMs < retry.initialDelayMs) {
     fail('retry', 'delays must satisfy 0 <= initialDelayMs <= maxDelayMs');
   }
+  // Only transient failures may be retried: the others go back to the model to change course.
+  const retryOn: unknown = retry.on;
+  if (
+    !Array.isArray(retryOn) ||
+    retryOn.some((type) => !TRANSIENT_TOOL_ERRORS.has(type as ToolErrorType))
+  )
+    fail('retry.on', `must list only ${[...TRANSIENT_TOOL_ERRORS].join(', ')}`);
   const positive = (field: string, value: number, integer = false): void => {
     if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value)))
       fail(field, `must be a positive ${integer ? 'integer' : 'number'}`);
@@ -221,7 +236,7 @@ export function defineTool<Input extends z.ZodType>(
     untrustedOutput: definition.untrustedOutput ?? false,
     idempotent: definition.idempotent ?? definition.effect === 'read',
     timeoutMs,
-    retry: Object.freeze(retry),
+    retry: Object.freeze({ ...retry, on: Object.freeze([...retry.on]) }),
     version: definition.version ?? '1',
     breaker: breaker && Object.freeze(breaker),
     bulkhead: Object.freeze(bulkhead),

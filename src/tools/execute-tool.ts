@@ -4,7 +4,7 @@ import type { BreakerAdmission } from './circuit-breaker.js';
 import type { Tool, ToolContext } from './define-tool.js';
 import { cacheKey, runCached } from './tool-cache.js';
 import { ToolPolicies } from './tool-policies.js';
-import { TRANSIENT_TOOL_ERRORS, toToolFailure, type ToolFailure } from './tool-error.js';
+import { toToolFailure, type ToolFailure } from './tool-error.js';
 
 /** The outcome of one tool call after all attempts. */
 export type ToolOutcome =
@@ -199,7 +199,7 @@ async function executeAttempts(
     );
     const delay = failFast ? undefined : retryDelay(tool, attempt, failure, policies.random);
     const willRetry =
-      TRANSIENT_TOOL_ERRORS.has(failure.type) &&
+      tool.retry.on.includes(failure.type) &&
       attempt < lastAttempt &&
       delay !== undefined &&
       !signal.aborted;

@@ -464,3 +464,27 @@ describe('retryDelay', () => {
     expect(retryDelay(subject, 1, limited(1_001), () => 0)).toBeUndefined();
   });
 });
+
+describe('retries by error type', () => {
+  for (const [type, attempts] of [
+    ['unavailable', 3],
+    ['timeout', 1],
+    ['not_found', 1],
+  ] as const) {
+    it(`makes ${attempts} attempt(s) on ${type} when the tool retries only unavailable`, async () => {
+      let runs = 0;
+      const subject = tool({
+        retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2, on: ['unavailable'] },
+        run: () => {
+          runs += 1;
+          return Promise.reject(new ToolError(type, 'failing'));
+        },
+      });
+      const outcome = await call(createToolPolicies(), subject);
+      expect({ runs, failure: failureOf(outcome)?.type }).toEqual({
+        runs: attempts,
+        failure: type,
+      });
+    });
+  }
+});
