@@ -327,6 +327,33 @@ for (const backend of BACKENDS) {
         expect(await probe).toMatchObject({ ok: true, value: 'late' });
       });
 
+      it('answers with the fallback while open, without calling the service', async () => {
+        let executions = 0;
+        const subject = tool({
+          breaker: { failureThreshold: 2, cooldownMs: 5_000 },
+          escape: { type: 'fallback', value: () => 'cached estimate' },
+          run: () => {
+            executions += 1;
+            return Promise.reject(new ToolError('unavailable', 'down'));
+          },
+        });
+        await call(policies(), subject);
+        await call(policies(), subject);
+        const outcome = await call(policies(otherStore), subject);
+        expect({ executions, outcome }).toEqual({
+          executions: 2,
+          outcome: {
+            ok: true,
+            value: 'cached estimate',
+            attempts: 1,
+            degraded: expect.objectContaining({
+              type: 'unavailable',
+              retryAfterMs: 5_000,
+            }) as unknown,
+          },
+        });
+      });
+
       it('does not count failures that prove the service answered', async () => {
         const notFound = tool({
           breaker: { failureThreshold: 1, cooldownMs: 5_000 },
