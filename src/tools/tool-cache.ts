@@ -42,6 +42,12 @@ export async function runCached(options: {
   const running = policies.inFlight.get(key);
   if (running) {
     const shared = await untilAborted(running, signal);
+    if (shared === undefined) {
+      // The execution this call waited for was cancelled or hit a fault of its own run (its
+      // journal, its lease): nothing to share. Execute (or wait for a new execution) instead.
+      if (policies.inFlight.get(key) === running) policies.inFlight.delete(key);
+      return runCached(options);
+    }
     // The execution's audit entries are its own caller's; this call gets one of its own.
     const { audit: _executed, ...outcome } = shared;
     const audit = await options.audit(
@@ -71,11 +77,15 @@ export async function runCached(options: {
     }
     return outcome;
   })();
-  policies.inFlight.set(key, execution);
+  const shared = execution.then(
+    (outcome) => (signal.aborted ? undefined : outcome),
+    () => undefined,
+  );
+  policies.inFlight.set(key, shared);
   try {
     return await execution;
   } finally {
-    if (policies.inFlight.get(key) === execution) policies.inFlight.delete(key);
+    if (policies.inFlight.get(key) === shared) policies.inFlight.delete(key);
   }
 }
 

@@ -190,6 +190,59 @@ for (const backend of BACKENDS) {
         expect(audited.sort()).toEqual([...Array<string>(9).fill('coalesced'), undefined]);
       });
 
+      it('does not share an execution that was cancelled or failed in its own journal', async () => {
+        const gate = deferred();
+        let executions = 0;
+        const slow = tool({
+          cache: { ttlMs: 60_000 },
+          run: async (_input, { signal }) => {
+            executions += 1;
+            if (executions === 1) await gate.promise;
+            signal.throwIfAborted();
+            return `result ${executions}`;
+          },
+        });
+        const shared = policies();
+        const leader = new AbortController();
+        const base = {
+          tool: slow,
+          input: { id: 'same' },
+          context: { idempotencyKey: 'k', runId: 'run', callId: 'c' },
+          policies: shared,
+        };
+        const noHooks = {
+          beforeAttempt: () => Promise.resolve(),
+          afterFailedAttempt: () => Promise.resolve(),
+        };
+        const cancelled = executeTool({ ...base, signal: leader.signal, hooks: noHooks });
+        const follower = executeTool({
+          ...base,
+          signal: new AbortController().signal,
+          hooks: noHooks,
+        });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        leader.abort(new Error('run cancelled'));
+        gate.resolve();
+        expect(await cancelled).toMatchObject({ ok: false, failure: { type: 'unavailable' } });
+        expect(await follower).toEqual({ ok: true, value: 'result 2', attempts: 1 });
+
+        // A leader whose journal write fails rejects; the call that waited on it runs itself.
+        const journalDown = executeTool({
+          ...base,
+          input: { id: 'other' },
+          signal: new AbortController().signal,
+          hooks: { ...noHooks, beforeAttempt: () => Promise.reject(new Error('store down')) },
+        });
+        const waiting = executeTool({
+          ...base,
+          input: { id: 'other' },
+          signal: new AbortController().signal,
+          hooks: noHooks,
+        });
+        await expect(journalDown).rejects.toThrow('store down');
+        expect(await waiting).toEqual({ ok: true, value: 'result 3', attempts: 1 });
+      });
+
       it('never caches an error, a fallback or a partial result', async () => {
         let executions = 0;
         const failing = tool({

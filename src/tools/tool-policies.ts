@@ -37,8 +37,11 @@ export class ToolPolicies {
   readonly #breakerSyncMs: number;
   readonly #breakers = new Map<string, SharedBreaker>();
   readonly #guards = new Map<string, { tool: Tool; policy: IPolicy }>();
-  /** Calls executing now, by cache key: identical concurrent calls share one execution. */
-  readonly inFlight = new Map<string, Promise<ToolOutcome>>();
+  /**
+   * Calls executing now, by cache key: identical concurrent calls share one execution. Settles
+   * to `undefined` when the execution has nothing to share (cancelled, or a fault of its run).
+   */
+  readonly inFlight = new Map<string, Promise<ToolOutcome | undefined>>();
 
   constructor(options: ToolPoliciesOptions = {}) {
     this.store = options.store;
