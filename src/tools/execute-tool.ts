@@ -125,7 +125,7 @@ async function executeAttempts(
   options: ExecuteToolOptions,
   policies: ToolPolicies,
 ): Promise<ToolOutcome> {
-  const { tool, input, context, signal, hooks, firstAttempt = 1 } = options;
+  const { tool, input, signal, hooks, firstAttempt = 1 } = options;
   const retryable = tool.idempotent || tool.effect === 'read';
   const lastAttempt = retryable ? Math.max(firstAttempt, tool.retry.maxAttempts) : firstAttempt;
   const breaker = policies.breaker(tool);
@@ -143,56 +143,23 @@ async function executeAttempts(
       failure = admission.failure;
       failFast = true;
     } else {
-      let partial = false;
-      /** The attempt's signal aborted while the tool still ran: its deadline, or the run's. */
-      let cutOff = false;
-      try {
-        const value = await untilAborted(
-          policies.guard(tool).execute(({ signal: attemptSignal }) => {
-            let settled = false;
-            attemptSignal.addEventListener(
-              'abort',
-              () => {
-                cutOff = !settled;
-              },
-              { once: true },
-            );
-            // A tool that throws before returning its promise fails like one that rejects.
-            const work = Promise.resolve().then(() =>
-              tool.run(input, {
-                ...context,
-                attempt,
-                signal: attemptSignal,
-                markPartial: () => {
-                  partial = true;
-                },
-              }),
-            );
-            const settle = () => {
-              settled = true;
-            };
-            work.then(settle, settle);
-            return work;
-          }, signal),
-          signal,
-        );
+      const result = await runGuarded(options, policies, attempt);
+      // Outside the tool's own error handling: a store fault here propagates as a fault.
+      if (result.ok) {
         await breaker?.record(undefined, admission.probe);
-        pending.push(
-          ...(await audit(options, policies, attempt, performance.now() - startedAt, { value })),
-        );
+        const durationMs = performance.now() - startedAt;
+        pending.push(...(await audit(options, policies, attempt, durationMs, result)));
         return {
           ok: true,
-          value,
+          value: result.value,
           attempts: attempt,
-          ...(partial ? { partial } : {}),
+          ...(result.partial ? { partial: true } : {}),
           ...(pending.length > 0 ? { audit: pending } : {}),
         };
-      } catch (error) {
-        const attempted = attemptFailure(tool, cutOff ? TIMED_OUT : error, signal);
-        failure = attempted.failure;
-        // Refused by the bulkhead or cancelled: the service was not asked, so it is not blamed.
-        if (attempted.blame) await breaker?.record(failure, admission.probe);
       }
+      failure = result.failure;
+      // Refused by the bulkhead or cancelled: the service was not asked, so it is not blamed.
+      if (result.blame) await breaker?.record(failure, admission.probe);
     }
     pending.push(
       ...(await audit(options, policies, attempt, performance.now() - startedAt, { failure })),
@@ -220,6 +187,59 @@ async function executeAttempts(
     } catch {
       return { ok: false, failure, attempts: attempt };
     }
+  }
+}
+
+/**
+ * One attempt under cockatiel's bulkhead and timeout, ended at once when the run aborts. A
+ * throw from the tool becomes a typed failure; `blame` says whether it counts against the
+ * service (a bulkhead refusal or a cancelled run does not).
+ */
+async function runGuarded(
+  options: ExecuteToolOptions,
+  policies: ToolPolicies,
+  attempt: number,
+): Promise<
+  | { readonly ok: true; readonly value: unknown; readonly partial: boolean }
+  | { readonly ok: false; readonly failure: ToolFailure; readonly blame: boolean }
+> {
+  const { tool, input, context, signal } = options;
+  let partial = false;
+  /** The attempt's signal aborted while the tool still ran: its deadline, or the run's. */
+  let cutOff = false;
+  try {
+    const value = await untilAborted(
+      policies.guard(tool).execute(({ signal: attemptSignal }) => {
+        let settled = false;
+        attemptSignal.addEventListener(
+          'abort',
+          () => {
+            cutOff = !settled;
+          },
+          { once: true },
+        );
+        // A tool that throws before returning its promise fails like one that rejects.
+        const work = Promise.resolve().then(() =>
+          tool.run(input, {
+            ...context,
+            attempt,
+            signal: attemptSignal,
+            markPartial: () => {
+              partial = true;
+            },
+          }),
+        );
+        const settle = () => {
+          settled = true;
+        };
+        work.then(settle, settle);
+        return work;
+      }, signal),
+      signal,
+    );
+    return { ok: true, value, partial };
+  } catch (error) {
+    return { ok: false, ...attemptFailure(tool, cutOff ? TIMED_OUT : error, signal) };
   }
 }
 

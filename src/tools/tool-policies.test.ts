@@ -499,6 +499,24 @@ for (const backend of BACKENDS) {
       });
     });
 
+    describe('store faults', () => {
+      it('propagate as faults, never as a typed failure of the tool that succeeded', async () => {
+        let executions = 0;
+        const subject = tool({
+          breaker: false,
+          run: () => {
+            executions += 1;
+            return Promise.resolve('done');
+          },
+        });
+        const closing = await openStore(backend.url());
+        const onClosed = policies(closing);
+        await closing.close();
+        await expect(call(onClosed, subject)).rejects.toMatchObject({ code: 'store_unavailable' });
+        expect(executions).toBe(1);
+      });
+    });
+
     describe('audit', () => {
       it('records each attempt with its outcome, and a cache hit', async () => {
         const cached = tool({ cache: { ttlMs: 60_000 }, run: () => Promise.resolve({ n: 1 }) });
