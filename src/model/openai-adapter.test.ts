@@ -409,17 +409,25 @@ describe('openaiChat', () => {
       },
       { label: '408', type: 'timeout', retryable: true, reply: { status: 408 } },
       {
-        label: '400',
-        type: 'bad_request',
+        label: '400 context_length_exceeded',
+        type: 'context_too_long',
         retryable: false,
         reply: { status: 400, errorCode: 'context_length_exceeded' },
       },
       {
-        label: '404',
-        type: 'bad_request',
+        label: '400 content_filter',
+        type: 'content_filtered',
+        retryable: false,
+        reply: { status: 400, errorCode: 'content_filter' },
+      },
+      { label: '400', type: 'bad_request', retryable: false, reply: { status: 400 } },
+      {
+        label: '404 model_not_found',
+        type: 'unavailable',
         retryable: false,
         reply: { status: 404, errorCode: 'model_not_found' },
       },
+      { label: '404', type: 'bad_request', retryable: false, reply: { status: 404 } },
       { label: '403', type: 'authentication', retryable: false, reply: { status: 403 } },
     ] as const)('reports $label as $type', async ({ reply: fault, type, retryable }) => {
       const reply = { fault: 'http_error', ...fault } as const;

@@ -19,7 +19,12 @@ import {
   type ModelUsage,
 } from './model-adapter.js';
 import { parseRetryAfter } from './retry-after.js';
-import { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
+import {
+  countRequestTokens,
+  countTextTokens,
+  encodingForModel,
+  type OpenAIEncoding,
+} from './token-count.js';
 
 export interface OpenAIChatOptions {
   /** The model name sent as `model`, e.g. `gpt-4.1-mini`. */
@@ -71,13 +76,15 @@ export function openaiChat({
   }
   // The SDK loads on the first call, so importing Keel stays cheap for runs that never use it.
   let client: Promise<OpenAI> | undefined;
+  const encoding = encodingForModel(model);
 
   return {
     specificationVersion: 'v1',
     provider: 'openai',
     modelId: model,
     price,
-    estimateInputTokens,
+    estimateInputTokens: (request) => countRequestTokens(request, encoding).tokens,
+    countInputTokens: (request) => Promise.resolve(countRequestTokens(request, encoding)),
     async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
       if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
       const body = toChatCompletionParams(model, request);
@@ -102,7 +109,7 @@ export function openaiChat({
       } finally {
         clearTimeout(timer);
       }
-      return toModelResponse(completion, request);
+      return toModelResponse(completion, request, encoding);
     },
   };
 }
@@ -248,7 +255,11 @@ const completionSchema = z.object({
 });
 
 /** Translates a completion back; anything that is not a completion is `malformed_response`. */
-function toModelResponse(completion: unknown, request: ModelRequest): ModelResponse {
+function toModelResponse(
+  completion: unknown,
+  request: ModelRequest,
+  encoding: OpenAIEncoding,
+): ModelResponse {
   const parsed = completionSchema.safeParse(completion);
   if (!parsed.success) {
     throw new ModelCallError(
@@ -276,7 +287,7 @@ function toModelResponse(completion: unknown, request: ModelRequest): ModelRespo
 
   return {
     content,
-    usage: usage ? toModelUsage(usage) : estimatedUsage(request, content),
+    usage: usage ? toModelUsage(usage) : countedUsage(request, content, encoding),
     finishReason: FINISH_REASON_MAP[choice.finish_reason ?? ''] ?? 'other',
     responseId: id ?? undefined,
     responseModel: model ?? undefined,
@@ -295,15 +306,20 @@ function toModelUsage(usage: NonNullable<z.infer<typeof completionSchema>['usage
   return result;
 }
 
-/** Some compatible servers omit `usage`; an estimate keeps token and cost limits meaningful. */
-function estimatedUsage(request: ModelRequest, content: readonly ModelOutputPart[]): ModelUsage {
+/** Some compatible servers omit `usage`; counting keeps token and cost limits meaningful. */
+function countedUsage(
+  request: ModelRequest,
+  content: readonly ModelOutputPart[],
+  encoding: OpenAIEncoding,
+): ModelUsage {
   let outputTokens = 0;
   for (const part of content) {
-    outputTokens += estimateTextTokens(
+    outputTokens += countTextTokens(
       part.type === 'text' ? part.text : part.toolName + part.arguments,
+      encoding,
     );
   }
-  return { inputTokens: estimateInputTokens(request), outputTokens };
+  return { inputTokens: countRequestTokens(request, encoding).tokens, outputTokens };
 }
 
 /** Classifies any failure of the SDK call. */
@@ -372,6 +388,15 @@ function fromStatus(error: APIError, statusCode: number): ModelCallError {
     return new ModelCallError('rate_limited', message, options);
   }
   if (statusCode === 408) return new ModelCallError('timeout', message, options);
+  if (error.code === 'context_length_exceeded' || error.code === 'string_above_max_length') {
+    return new ModelCallError('context_too_long', message, options);
+  }
+  if (error.code === 'content_filter' || error.code === 'content_policy_violation') {
+    return new ModelCallError('content_filtered', message, options);
+  }
+  if (statusCode === 404 && error.code === 'model_not_found') {
+    return new ModelCallError('unavailable', message, options);
+  }
   if (statusCode >= 500) return new ModelCallError('server_error', message, options);
   if (statusCode === 401 || statusCode === 403) {
     return new ModelCallError('authentication', message, options);

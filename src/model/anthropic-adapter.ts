@@ -1,0 +1,568 @@
+import type { Anthropic, APIError } from '@anthropic-ai/sdk';
+import type {
+  ContentBlockParam,
+  MessageCreateParamsNonStreaming,
+  MessageParam,
+  RawMessageStreamEvent,
+  TextBlockParam,
+  Tool,
+} from '@anthropic-ai/sdk/resources/messages';
+import { z } from 'zod';
+import { KeelError, type AbortableOptions } from '../core/index.js';
+import type { Message, ToolSpec } from './messages.js';
+import {
+  ModelCallError,
+  type FinishReason,
+  type ModelAdapterV1,
+  type ModelOutputPart,
+  type ModelPrice,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelUsage,
+} from './model-adapter.js';
+import { parseRetryAfter } from './retry-after.js';
+import { conservativeTokenCount, type TokenCount } from './token-count.js';
+
+export interface AnthropicMessagesOptions {
+  /** The model name sent as `model`, e.g. `claude-sonnet-4-5`. */
+  readonly model: string;
+  /** Base URL of the API, without `/v1`. Defaults to Anthropic's. */
+  readonly baseURL?: string;
+  /** Defaults to the `ANTHROPIC_API_KEY` environment variable. */
+  readonly apiKey?: string;
+  /** Known price; leave unset when unknown (cost limits then cannot be enforced). */
+  readonly price?: ModelPrice;
+  /** Deadline for one call, response body (or stream) included. Defaults to 10 minutes. */
+  readonly timeoutMs?: number;
+  /** `max_tokens` when the request sets no `maxOutputTokens` (Anthropic requires one). */
+  readonly defaultMaxOutputTokens?: number;
+  /** Receive the reply as a server-sent event stream instead of one JSON body. */
+  readonly stream?: boolean;
+  /**
+   * Mark the system prompt (the agent's pinned instructions) with `cache_control` so repeated
+   * steps read it from Anthropic's prompt cache. On by default.
+   */
+  readonly cacheSystemPrompt?: boolean;
+}
+
+export const DEFAULT_ANTHROPIC_TIMEOUT_MS = 600_000;
+const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
+
+/**
+ * A model adapter for the Anthropic Messages API, through the official SDK with its retries
+ * (`maxRetries: 0`) and its own tracing (`openTelemetry: false`) off: the engine owns retries
+ * and Keel emits its own spans. One HTTP call per `doGenerate`; every failure is a
+ * {@link ModelCallError}. Usage is normalised: `inputTokens` includes cache reads and writes,
+ * which Anthropic reports apart.
+ *
+ * ```ts
+ * const model = anthropicMessages({ model: 'claude-sonnet-4-5' }); // ANTHROPIC_API_KEY
+ * const streaming = anthropicMessages({ model: 'claude-haiku-4-5', stream: true });
+ * ```
+ */
+export function anthropicMessages({
+  model,
+  baseURL,
+  apiKey,
+  price,
+  timeoutMs = DEFAULT_ANTHROPIC_TIMEOUT_MS,
+  defaultMaxOutputTokens = DEFAULT_MAX_OUTPUT_TOKENS,
+  stream = false,
+  cacheSystemPrompt = true,
+}: AnthropicMessagesOptions): ModelAdapterV1 {
+  if (typeof model !== 'string' || model.length === 0) {
+    throw new KeelError('invalid_config', 'anthropicMessages: "model" must be a non-empty string');
+  }
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new KeelError(
+      'invalid_config',
+      'anthropicMessages: "timeoutMs" must be a positive integer',
+    );
+  }
+  if (!Number.isSafeInteger(defaultMaxOutputTokens) || defaultMaxOutputTokens <= 0) {
+    throw new KeelError(
+      'invalid_config',
+      'anthropicMessages: "defaultMaxOutputTokens" must be a positive integer',
+    );
+  }
+  const key = apiKey ?? process.env.ANTHROPIC_API_KEY;
+  if (key === undefined || key === '') {
+    throw new KeelError(
+      'invalid_config',
+      'anthropicMessages: no API key; pass "apiKey" or set ANTHROPIC_API_KEY',
+    );
+  }
+  // The SDK loads on the first call, so importing Keel stays cheap for runs that never use it.
+  let client: Promise<Anthropic> | undefined;
+  const getClient = (): Promise<Anthropic> => {
+    client ??= createClient({ baseURL, apiKey: key, timeoutMs });
+    return client;
+  };
+  const toParams = (request: ModelRequest): MessageCreateParamsNonStreaming =>
+    toMessageParams(model, request, { defaultMaxOutputTokens, cacheSystemPrompt });
+
+  /** Runs one SDK call under the adapter's deadline and maps any failure. */
+  async function call<T>(
+    signal: AbortSignal | undefined,
+    run: (sdkClient: Anthropic, requestSignal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
+    // The SDK's timeout stops at the response headers; this deadline also covers the body.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => {
+      deadline.abort();
+    }, timeoutMs);
+    const requestSignal = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
+    try {
+      return await run(await getClient(), requestSignal);
+    } catch (error) {
+      throw toModelCallError(error, {
+        signal,
+        deadline: deadline.signal,
+        timeoutMs,
+        sdk: await loadSdk(),
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    specificationVersion: 'v1',
+    provider: 'anthropic',
+    modelId: model,
+    price,
+    estimateInputTokens: (request) => conservativeTokenCount(request).tokens,
+    async countInputTokens(request, { signal }: AbortableOptions = {}): Promise<TokenCount> {
+      const { system, messages, tools } = toParams(request);
+      try {
+        const counted = await call(signal, (sdkClient, requestSignal) =>
+          sdkClient.messages.countTokens(
+            {
+              model,
+              messages,
+              ...(system === undefined ? {} : { system }),
+              ...(tools ? { tools } : {}),
+            },
+            { signal: requestSignal },
+          ),
+        );
+        return { tokens: counted.input_tokens, method: 'provider', exact: true };
+      } catch (error) {
+        if (ModelCallError.isInstance(error) && error.type === 'aborted') throw error;
+        // Unreachable or unsupported (e.g. a proxy without the endpoint): flagged estimate.
+        return conservativeTokenCount(request);
+      }
+    },
+    async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
+      const params = toParams(request);
+      if (stream) {
+        return call(signal, async (sdkClient, requestSignal) => {
+          const events = await sdkClient.messages.create(
+            { ...params, stream: true },
+            { signal: requestSignal },
+          );
+          return accumulateStream(events);
+        });
+      }
+      const message = await call(signal, (sdkClient, requestSignal) =>
+        sdkClient.messages.create(params, { signal: requestSignal }),
+      );
+      return toModelResponse(message);
+    },
+  };
+}
+
+type AnthropicSdk = typeof import('@anthropic-ai/sdk');
+let sdk: Promise<AnthropicSdk> | undefined;
+
+function loadSdk(): Promise<AnthropicSdk> {
+  sdk ??= import('@anthropic-ai/sdk');
+  return sdk;
+}
+
+async function createClient(options: {
+  baseURL: string | undefined;
+  apiKey: string;
+  timeoutMs: number;
+}): Promise<Anthropic> {
+  const { default: AnthropicClient } = await loadSdk();
+  return new AnthropicClient({
+    ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
+    apiKey: options.apiKey,
+    timeout: options.timeoutMs,
+    maxRetries: 0,
+    // Keel emits provider-neutral `chat {model}` spans; the SDK's own would trace each call twice.
+    openTelemetry: false,
+  });
+}
+
+/** Translates a Keel request into Messages API parameters. */
+export function toMessageParams(
+  model: string,
+  request: ModelRequest,
+  options: { defaultMaxOutputTokens: number; cacheSystemPrompt: boolean },
+): MessageCreateParamsNonStreaming {
+  const params: MessageCreateParamsNonStreaming = {
+    model,
+    max_tokens: request.maxOutputTokens ?? options.defaultMaxOutputTokens,
+    messages: mergeTurns(request.messages.map(toMessageParam)),
+  };
+  if (request.system.length > 0) {
+    const block: TextBlockParam = { type: 'text', text: request.system };
+    if (options.cacheSystemPrompt) block.cache_control = { type: 'ephemeral' };
+    params.system = [block];
+  }
+  if (request.tools.length > 0) params.tools = request.tools.map(toTool);
+  // The Messages API of SDK 1.x takes no `temperature` or `seed`: sampling is the model's own.
+  return params;
+}
+
+/** Keel's `tool` role carries tool results, which Anthropic takes inside a user turn. */
+type TurnParam = MessageParam & { readonly role: 'user' | 'assistant' };
+
+function toMessageParam(message: Message): TurnParam {
+  const content: ContentBlockParam[] = [];
+  for (const part of message.parts) {
+    switch (part.type) {
+      case 'text':
+        if (part.text.length > 0) content.push({ type: 'text', text: part.text });
+        break;
+      case 'tool_call':
+        if (message.role !== 'assistant') {
+          throw new ModelCallError(
+            'bad_request',
+            `a tool_call part can only appear in an assistant message, not in a ${message.role} message`,
+          );
+        }
+        content.push({
+          type: 'tool_use',
+          id: part.callId,
+          name: part.toolName,
+          input: toolInput(part.arguments),
+        });
+        break;
+      case 'tool_result':
+        content.push({
+          type: 'tool_result',
+          tool_use_id: part.callId,
+          content: part.content,
+          ...(part.isError ? { is_error: true } : {}),
+        });
+        break;
+      default:
+        part satisfies never;
+    }
+  }
+  return { role: message.role === 'assistant' ? 'assistant' : 'user', content };
+}
+
+/**
+ * Anthropic wants `tool_use.input` as an object. Arguments the model sent malformed were
+ * already rejected and fed back as a typed error; the call is replayed with an empty input so
+ * the conversation stays well-formed.
+ */
+function toolInput(rawArguments: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(rawArguments);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      return value as Record<string, unknown>;
+    }
+  } catch {
+    // Fall through: the empty input below.
+  }
+  return {};
+}
+
+/** Anthropic requires alternating turns: consecutive turns of one role become one. */
+function mergeTurns(messages: readonly TurnParam[]): TurnParam[] {
+  const merged: TurnParam[] = [];
+  for (const message of messages) {
+    const previous = merged.at(-1);
+    if (previous && previous.role === message.role) {
+      merged[merged.length - 1] = {
+        role: message.role,
+        content: [...asBlocks(previous.content), ...asBlocks(message.content)],
+      };
+    } else {
+      merged.push(message);
+    }
+  }
+  return merged;
+}
+
+function asBlocks(content: TurnParam['content']): ContentBlockParam[] {
+  return typeof content === 'string' ? [{ type: 'text', text: content }] : [...content];
+}
+
+function toTool(tool: ToolSpec): Tool {
+  return {
+    name: tool.name,
+    description: tool.description,
+    input_schema: { type: 'object', ...tool.inputSchema },
+  };
+}
+
+const STOP_REASON_MAP: Readonly<Record<string, FinishReason>> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  tool_use: 'tool_calls',
+  max_tokens: 'length',
+  model_context_window_exceeded: 'length',
+  refusal: 'content_filter',
+};
+
+const usageSchema = z.object({
+  input_tokens: z.number(),
+  output_tokens: z.number(),
+  cache_creation_input_tokens: z.number().nullish(),
+  cache_read_input_tokens: z.number().nullish(),
+});
+
+const messageSchema = z.object({
+  id: z.string().nullish(),
+  model: z.string().nullish(),
+  content: z.array(
+    z.union([
+      z.object({ type: z.literal('text'), text: z.string() }),
+      z.object({
+        type: z.literal('tool_use'),
+        id: z.string(),
+        name: z.string(),
+        input: z.unknown(),
+      }),
+      // Thinking and server-tool blocks carry nothing Keel feeds back.
+      z.object({ type: z.string() }),
+    ]),
+  ),
+  stop_reason: z.string().nullish(),
+  usage: usageSchema,
+});
+
+/** Anthropic's `input_tokens` excludes cached tokens; Keel's `inputTokens` includes them. */
+export function toModelUsage(usage: z.infer<typeof usageSchema>): ModelUsage {
+  const cacheRead = usage.cache_read_input_tokens ?? 0;
+  const cacheWrite = usage.cache_creation_input_tokens ?? 0;
+  return {
+    inputTokens: usage.input_tokens + cacheRead + cacheWrite,
+    outputTokens: usage.output_tokens,
+    cacheReadTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+  };
+}
+
+function toModelResponse(message: unknown): ModelResponse {
+  const parsed = messageSchema.safeParse(message);
+  if (!parsed.success) {
+    throw new ModelCallError(
+      'malformed_response',
+      `the response is not a message: ${z.prettifyError(parsed.error)}`,
+      { statusCode: 200, cause: parsed.error },
+    );
+  }
+  const { id, model, content: blocks, stop_reason: stopReason, usage } = parsed.data;
+  const content: ModelOutputPart[] = [];
+  for (const block of blocks) {
+    if ('text' in block && block.type === 'text') content.push({ type: 'text', text: block.text });
+    if ('name' in block && block.type === 'tool_use') {
+      content.push({
+        type: 'tool_call',
+        callId: block.id,
+        toolName: block.name,
+        arguments: JSON.stringify(block.input ?? {}),
+      });
+    }
+  }
+  return {
+    content,
+    usage: toModelUsage(usage),
+    finishReason: STOP_REASON_MAP[stopReason ?? ''] ?? 'other',
+    responseId: id ?? undefined,
+    responseModel: model ?? undefined,
+  };
+}
+
+/**
+ * Folds a raw event stream into one response. Tool input is kept as the streamed JSON text,
+ * so input the model sent malformed reaches the engine's validation as it was sent.
+ */
+async function accumulateStream(
+  events: AsyncIterable<RawMessageStreamEvent>,
+): Promise<ModelResponse> {
+  const blocks = new Map<
+    number,
+    { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; json: string }
+  >();
+  let id: string | undefined;
+  let model: string | undefined;
+  let usage: z.infer<typeof usageSchema> | undefined;
+  let stopReason: string | null | undefined;
+  let stopped = false;
+  for await (const event of events) {
+    switch (event.type) {
+      case 'message_start':
+        id = event.message.id;
+        model = event.message.model;
+        usage = usageSchema.parse(event.message.usage);
+        break;
+      case 'content_block_start':
+        if (event.content_block.type === 'text') {
+          blocks.set(event.index, { type: 'text', text: event.content_block.text });
+        } else if (event.content_block.type === 'tool_use') {
+          const { id: callId, name } = event.content_block;
+          blocks.set(event.index, { type: 'tool_use', id: callId, name, json: '' });
+        }
+        break;
+      case 'content_block_delta': {
+        const block = blocks.get(event.index);
+        if (block?.type === 'text' && event.delta.type === 'text_delta') {
+          block.text += event.delta.text;
+        } else if (block?.type === 'tool_use' && event.delta.type === 'input_json_delta') {
+          block.json += event.delta.partial_json;
+        }
+        break;
+      }
+      case 'message_delta':
+        stopReason = event.delta.stop_reason;
+        if (usage) usage = { ...usage, output_tokens: event.usage.output_tokens };
+        break;
+      case 'message_stop':
+        stopped = true;
+        break;
+      case 'content_block_stop':
+        break;
+      default:
+        event satisfies never;
+    }
+  }
+  if (!usage || !stopped) {
+    throw new ModelCallError('malformed_response', 'the event stream ended before message_stop', {
+      statusCode: 200,
+    });
+  }
+  const content: ModelOutputPart[] = [];
+  for (const index of [...blocks.keys()].sort((left, right) => left - right)) {
+    const block = blocks.get(index);
+    if (block?.type === 'text' && block.text.length > 0) {
+      content.push({ type: 'text', text: block.text });
+    }
+    if (block?.type === 'tool_use') {
+      content.push({
+        type: 'tool_call',
+        callId: block.id,
+        toolName: block.name,
+        arguments: block.json === '' ? '{}' : block.json,
+      });
+    }
+  }
+  return {
+    content,
+    usage: toModelUsage(usage),
+    finishReason: STOP_REASON_MAP[stopReason ?? ''] ?? 'other',
+    responseId: id,
+    responseModel: model,
+  };
+}
+
+/** Classifies any failure of the SDK call. */
+function toModelCallError(
+  error: unknown,
+  context: {
+    signal: AbortSignal | undefined;
+    deadline: AbortSignal;
+    timeoutMs: number;
+    sdk: AnthropicSdk;
+  },
+): ModelCallError {
+  const {
+    APIConnectionError,
+    APIConnectionTimeoutError,
+    APIUserAbortError,
+    APIError: StatusError,
+    AnthropicError,
+  } = context.sdk;
+  if (ModelCallError.isInstance(error)) return error;
+  if (context.signal?.aborted) {
+    return new ModelCallError('aborted', 'the model call was aborted', { cause: error });
+  }
+  if (context.deadline.aborted || error instanceof APIConnectionTimeoutError) {
+    return new ModelCallError('timeout', `no response within ${context.timeoutMs} ms`, {
+      cause: error,
+    });
+  }
+  if (error instanceof APIUserAbortError) {
+    return new ModelCallError('aborted', 'the model call was aborted', { cause: error });
+  }
+  if (error instanceof APIConnectionError) {
+    return new ModelCallError('network', `connection failed: ${error.message}`, { cause: error });
+  }
+  // Status errors, and `error` events inside a stream (no status, but a typed body).
+  if (isApiError(error, StatusError)) return fromApiError(error);
+  if (error instanceof SyntaxError) {
+    return new ModelCallError('malformed_response', 'the response body is not valid JSON', {
+      statusCode: 200,
+      cause: error,
+    });
+  }
+  if (error instanceof AnthropicError) {
+    // The SDK's stream parser reports a broken event stream this way.
+    return new ModelCallError('malformed_response', `anthropic client error: ${error.message}`, {
+      cause: error,
+    });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new ModelCallError('network', `reading the response failed: ${message}`, { cause: error });
+}
+
+function isApiError(error: unknown, StatusError: AnthropicSdk['APIError']): error is APIError {
+  return error instanceof StatusError;
+}
+
+// Anthropic sends no code for these two; its messages are the only signal on the wire.
+const CONTEXT_TOO_LONG = /prompt is too long|context window|too many tokens/i;
+const CONTENT_FILTERED = /content filtering policy/i;
+
+function fromApiError(error: APIError): ModelCallError {
+  const statusCode = typeof error.status === 'number' ? error.status : undefined;
+  const options = { statusCode, retryAfterMs: parseRetryAfter(error.headers), cause: error };
+  const text = error.apiMessage ?? error.message;
+  const message = `anthropic responded ${statusCode ?? 'in-stream'} ${error.type ?? ''}: ${text}`;
+  switch (error.type) {
+    case 'overloaded_error':
+      return new ModelCallError('overloaded', message, options);
+    case 'rate_limit_error':
+      return new ModelCallError('rate_limited', message, options);
+    case 'timeout_error':
+      return new ModelCallError('timeout', message, options);
+    case 'api_error':
+      return new ModelCallError('server_error', message, options);
+    case 'authentication_error':
+    case 'permission_error':
+      return new ModelCallError('authentication', message, options);
+    case 'not_found_error':
+      return new ModelCallError('unavailable', message, options);
+    // The rest are told apart by status and message below.
+    case 'invalid_request_error':
+    case 'billing_error':
+    case 'conflict_error':
+    case 'memory_path_conflict_error':
+    case 'memory_precondition_failed_error':
+    case null:
+      break;
+    default:
+      error.type satisfies never;
+  }
+  if (statusCode === 413 || CONTEXT_TOO_LONG.test(text)) {
+    return new ModelCallError('context_too_long', message, options);
+  }
+  if (CONTENT_FILTERED.test(text)) return new ModelCallError('content_filtered', message, options);
+  if (statusCode === undefined) return new ModelCallError('server_error', message, options);
+  if (statusCode === 529) return new ModelCallError('overloaded', message, options);
+  if (statusCode === 429) return new ModelCallError('rate_limited', message, options);
+  if (statusCode === 408) return new ModelCallError('timeout', message, options);
+  if (statusCode >= 500) return new ModelCallError('server_error', message, options);
+  if (statusCode === 401 || statusCode === 403) {
+    return new ModelCallError('authentication', message, options);
+  }
+  return new ModelCallError('bad_request', message, options);
+}
