@@ -64,9 +64,10 @@ program
   .argument('<agent>', 'agent name (see `keel agents`)')
   .requiredOption('--task <text>', 'the task')
   .addOption(
-    new Option('--model <model>', 'override the model: simulator, openai:<model>').env(
-      'KEEL_MODEL',
-    ),
+    new Option(
+      '--model <model>',
+      'override the model: simulator, anthropic:<model>, openai:<model>, openai-compatible:<baseURL>#<model>',
+    ).env('KEEL_MODEL'),
   )
   .option('--json', 'print one JSON document')
   .action(async (agentName: string, options: { task: string; model?: string; json?: boolean }) => {

@@ -36,7 +36,19 @@ export {
   type SimulatorScript,
 } from './simulator.js';
 export { DEFAULT_OPENAI_TIMEOUT_MS, openaiChat, type OpenAIChatOptions } from './openai-adapter.js';
-export { resolveModel } from './resolve-model.js';
+export { resolveModel, type ResolveModelOptions } from './resolve-model.js';
+export {
+  DEFAULT_PRICE_FILE,
+  createPriceTable,
+  defaultPrice,
+  loadPriceOverrides,
+  parsePriceOverrides,
+  type PriceLookup,
+  type PriceOverride,
+  type PriceSource,
+  type PriceTable,
+  type PriceTableOptions,
+} from './price-table.js';
 export {
   DEFAULT_ANTHROPIC_TIMEOUT_MS,
   anthropicMessages,
