@@ -56,6 +56,28 @@ export {
   type ScriptContext,
 } from './model/index.js';
 export {
+  FALLBACK_ERROR_TYPES,
+  MODEL_ERROR_TYPES,
+  MODEL_TIERS,
+  anthropicMessages,
+  costOf,
+  countInputTokens,
+  countTextTokens,
+  createPriceTable,
+  defineModelTiers,
+  encodingForModel,
+  estimateError,
+  loadPriceOverrides,
+  parsePriceOverrides,
+  type AnthropicMessagesOptions,
+  type ModelTierConfig,
+  type ModelTiers,
+  type PriceOverride,
+  type PriceTable,
+  type PriceTier,
+  type TokenCount,
+} from './model/index.js';
+export {
   DEFAULT_STORE_URL,
   openStore,
   type OpenStoreOptions,

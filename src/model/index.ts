@@ -67,3 +67,10 @@ export {
   type TokenCount,
   type TokenCountMethod,
 } from './token-count.js';
+export {
+  MODEL_TIERS,
+  defineModelTiers,
+  type ModelTierConfig,
+  type ModelTiers,
+  type WellKnownTier,
+} from './model-tiers.js';

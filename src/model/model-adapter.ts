@@ -88,6 +88,13 @@ export interface ModelAdapterV1 {
   readonly modelId: string;
   /** Known price, used for cost limits; `undefined` means cost is unknown (never assumed 0). */
   readonly price?: ModelPrice | undefined;
+  /** The tier this model was chosen for (`fast`, `frontier`, or a custom name). */
+  readonly tier?: string | undefined;
+  /**
+   * Models the engine moves to, in order, when this one fails with a type in
+   * {@link FALLBACK_ERROR_TYPES}. Set by `defineModelTiers`.
+   */
+  readonly fallbacks?: readonly ModelAdapterV1[] | undefined;
   /**
    * Pre-flight input token count for a request, synchronous: exact with a local tokenizer,
    * else a conservative (over-) estimate.
