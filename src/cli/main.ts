@@ -222,6 +222,36 @@ program
     await runDemoCommand({ json: options.json ?? false, store: globals().store });
   });
 
+program
+  .command('prices')
+  .description('model prices')
+  .command('recompute')
+  .description('re-price stored runs from their recorded usage with the current prices')
+  .option('--prices <file>', 'price override file (default: keel.prices.json when present)')
+  .option('--run <id...>', 'only these runs (default: the newest --limit runs)')
+  .option('--limit <n>', 'how many recent runs', parsePositiveInt, 1000)
+  .option('--dry-run', 'report the new costs without saving them')
+  .option('--json', 'print one JSON document')
+  .action(
+    async (options: {
+      prices?: string;
+      run?: string[];
+      limit: number;
+      dryRun?: boolean;
+      json?: boolean;
+    }) => {
+      const { runPricesRecompute } = await import('./prices-command.js');
+      await runPricesRecompute({
+        globals: globals(),
+        prices: options.prices,
+        runIds: options.run ?? [],
+        limit: options.limit,
+        dryRun: options.dryRun ?? false,
+        json: options.json ?? false,
+      });
+    },
+  );
+
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
 }

@@ -30,9 +30,20 @@ export interface EventsTable {
   data: string;
 }
 
+/** A run's cost as last re-priced (`keel prices recompute`); the journal keeps the original. */
+export interface RunPricesTable {
+  run_id: string;
+  /** Null when some call's model has no known price. */
+  cost_usd: number | null;
+  priced_calls: number;
+  unpriced_calls: number;
+  priced_at: number;
+}
+
 export interface Database {
   keel_runs: RunsTable;
   keel_events: EventsTable;
+  keel_run_prices: RunPricesTable;
 }
 
 /**
@@ -92,6 +103,22 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('keel_events').ifExists().execute();
       await db.schema.dropTable('keel_runs').ifExists().execute();
       await sql`select 1`.execute(db);
+    },
+  },
+  '0005_run_prices': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('keel_run_prices')
+        .ifNotExists()
+        .addColumn('run_id', 'text', (column) => column.primaryKey())
+        .addColumn('cost_usd', 'double precision')
+        .addColumn('priced_calls', 'integer', (column) => column.notNull())
+        .addColumn('unpriced_calls', 'integer', (column) => column.notNull())
+        .addColumn('priced_at', 'bigint', (column) => column.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('keel_run_prices').ifExists().execute();
     },
   },
 };
