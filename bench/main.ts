@@ -3,7 +3,8 @@
 //   1. per-step overhead of a Keel run over a hand-written loop (SQLite journal FULL, NORMAL,
 //      in memory) and the disk's raw fsync'd commit cost;
 //   2. 500 concurrent runs at 200 ms model latency: total time and peak RSS per in-flight run;
-//   3. cold start: a fresh process to its first run's result, next to `node -e 0`.
+//   3. cold start: a fresh process to its first run's result, next to `node -e 0`;
+//   4. adapter overhead per call of the OpenAI and Anthropic adapters over the raw SDK call.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,6 +25,7 @@ import {
   type TargetName,
 } from './report.js';
 import { round } from './stats.js';
+import { measureAdapterOverhead, renderAdapterOverhead } from './adapter-overhead.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -164,5 +166,16 @@ const report: BenchReport = {
   benchSeconds: round((performance.now() - benchStartedAt) / 1000, 1),
 };
 
-process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${renderTable(report)}\n`);
+progress('adapter overhead per call over the raw SDK call');
+const adapterOverhead = await measureAdapterOverhead({
+  blocks: 20,
+  blockSize: 25,
+  warmupCalls: 100,
+});
+
+process.stdout.write(
+  json
+    ? `${JSON.stringify({ ...report, adapterOverhead }, null, 2)}\n`
+    : `${renderTable(report)}\n\n${renderAdapterOverhead(adapterOverhead)}\n`,
+);
 cleanUp();
