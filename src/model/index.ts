@@ -74,3 +74,4 @@ export {
   type ModelTiers,
   type WellKnownTier,
 } from './model-tiers.js';
+export { aiSdkModel, type AiSdkModelOptions } from './ai-sdk-adapter.js';
