@@ -117,7 +117,7 @@ async function compare(
   };
 }
 
-/** Measures the three adapter paths: OpenAI JSON, Anthropic JSON and Anthropic SSE. */
+/** Measures the four adapter paths: OpenAI and Anthropic, each JSON and SSE. */
 export async function measureAdapterOverhead(
   options: AdapterOverheadOptions,
 ): Promise<AdapterOverheadCase[]> {
@@ -166,6 +166,28 @@ export async function measureAdapterOverhead(
         'openai chat completions (JSON)',
         () => openaiClient.chat.completions.create(openaiParams),
         openaiChat({ model: 'gpt-bench', baseURL: openaiServer.url, apiKey: 'bench' }),
+        options,
+      ),
+    );
+    results.push(
+      await compare(
+        'openai chat completions (SSE)',
+        async () => {
+          const stream = await openaiClient.chat.completions.create({
+            ...openaiParams,
+            stream: true,
+            stream_options: { include_usage: true },
+          });
+          let chunks = 0;
+          for await (const chunk of stream) if (chunk.choices.length > 0) chunks += 1;
+          return chunks;
+        },
+        openaiChat({
+          model: 'gpt-bench',
+          baseURL: openaiServer.url,
+          apiKey: 'bench',
+          stream: true,
+        }),
         options,
       ),
     );

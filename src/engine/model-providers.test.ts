@@ -125,6 +125,40 @@ describe('runs on real provider adapters', () => {
     });
   }
 
+  for (const stream of [false, true]) {
+    it(`completes a tool round trip on OpenAI (${stream ? 'SSE' : 'JSON'})`, async () => {
+      const server = await startFakeOpenAIServer({ toolCallsPerRun: 1, toolName: 'search' });
+      closers.push(() => server.close());
+      const search = defineTool({
+        name: 'search',
+        description: 'Search orders.',
+        input: z.object({ query: z.string() }),
+        effect: 'read',
+        run: ({ query }) => Promise.resolve([`${query}: shipped`]),
+      });
+      const agent = defineAgent({
+        name: 'orders',
+        model: openaiChat({ model: 'gpt-test', baseURL: server.url, apiKey: 'k', stream }),
+        instructions: 'You answer order questions.',
+        tools: [search],
+      });
+      const { runtime, store } = await runtimeFor(agent);
+      const result = await runtime.run('orders', 'Where is item 1?');
+      const events = await journal(store, result.id);
+      expect({
+        status: result.status,
+        output: result.output,
+        tools: events.flatMap((event) =>
+          event.type === 'tool_requested' ? [[event.toolName, event.input]] : [],
+        ),
+      }).toEqual({
+        status: 'succeeded',
+        output: 'done',
+        tools: [['search', { query: 'item-1' }]],
+      });
+    });
+  }
+
   it('waits out a 429 retry-after and succeeds, every attempt in the journal', async () => {
     const server = await anthropicServer((callIndex) =>
       callIndex === 0 ? { fault: 'rate_limited', retryAfterMs: 30 } : { text: 'ok' },

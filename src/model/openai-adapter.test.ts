@@ -617,3 +617,83 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(new Headers(headers), { clock })).toBe(expected);
   });
 });
+
+describe('openaiChat over SSE', () => {
+  it('folds streamed text and the usage chunk, cached tokens included in input', async () => {
+    const bodies: FakeChatRequestBody[] = [];
+    const server = await serve({
+      respond: ({ body }) => {
+        bodies.push(body);
+        return {
+          content: 'Order 42 shipped on Tuesday.',
+          usage: { promptTokens: 500, completionTokens: 9, cachedTokens: 320, reasoningTokens: 2 },
+        };
+      },
+    });
+    const model = openaiChat({ model: MODEL, baseURL: server.url, apiKey: 'k', stream: true });
+    const response = await model.doGenerate(userRequest('Where is 42?'), {});
+    expect({
+      response,
+      stream: bodies[0]?.stream,
+      streamOptions: bodies[0]?.stream_options,
+    }).toEqual({
+      response: {
+        content: [{ type: 'text', text: 'Order 42 shipped on Tuesday.' }],
+        usage: { inputTokens: 500, outputTokens: 9, cacheReadTokens: 320, reasoningTokens: 2 },
+        finishReason: 'stop',
+        responseId: 'chatcmpl-fake0',
+        responseModel: MODEL,
+      },
+      stream: true,
+      streamOptions: { include_usage: true },
+    });
+  });
+
+  it('assembles streamed tool-call arguments, malformed ones kept as sent', async () => {
+    const server = await serve({
+      respond: () => ({
+        toolCalls: [
+          { name: 'lookup', arguments: '{"orderId":"A-1","verbose":true}', id: 'call_a' },
+          { name: 'lookup', arguments: '{"orderId": "A-', id: 'call_b' },
+        ],
+      }),
+    });
+    const model = openaiChat({ model: MODEL, baseURL: server.url, apiKey: 'k', stream: true });
+    const response = await model.doGenerate(userRequest('x'), {});
+    expect([response.content, response.finishReason]).toEqual([
+      [
+        {
+          type: 'tool_call',
+          callId: 'call_a',
+          toolName: 'lookup',
+          arguments: '{"orderId":"A-1","verbose":true}',
+        },
+        { type: 'tool_call', callId: 'call_b', toolName: 'lookup', arguments: '{"orderId": "A-' },
+      ],
+      'tool_calls',
+    ]);
+  });
+
+  it('reports rate_limited with retry-after when the stream request gets a 429', async () => {
+    const server = await serve({ respond: () => ({ fault: 'rate_limited', retryAfterMs: 70 }) });
+    const model = openaiChat({ model: MODEL, baseURL: server.url, apiKey: 'k', stream: true });
+    expect(summary(await failureOf(model.doGenerate(userRequest('x'), {})))).toEqual({
+      type: 'rate_limited',
+      statusCode: 429,
+      retryAfterMs: 70,
+      retryable: true,
+    });
+  });
+
+  it('reports timeout when the streaming server hangs past timeoutMs', async () => {
+    const server = await serve({ respond: () => ({ fault: 'hang' }) });
+    const model = openaiChat({
+      model: MODEL,
+      baseURL: server.url,
+      apiKey: 'k',
+      stream: true,
+      timeoutMs: 100,
+    });
+    expect((await failureOf(model.doGenerate(userRequest('x'), {}))).type).toBe('timeout');
+  });
+});

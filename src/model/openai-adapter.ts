@@ -1,5 +1,6 @@
 import type { APIError, OpenAI } from 'openai';
 import type {
+  ChatCompletionChunk,
   ChatCompletionCreateParamsNonStreaming,
   ChatCompletionMessageFunctionToolCall,
   ChatCompletionMessageParam,
@@ -38,6 +39,11 @@ export interface OpenAIChatOptions {
   /** Deadline for one call, response body included. Defaults to 10 minutes, like the SDK. */
   readonly timeoutMs?: number;
   readonly organization?: string;
+  /**
+   * Receive the reply as a server-sent event stream (with `stream_options.include_usage`)
+   * instead of one JSON body.
+   */
+  readonly stream?: boolean;
 }
 
 export const DEFAULT_OPENAI_TIMEOUT_MS = 600_000;
@@ -60,6 +66,7 @@ export function openaiChat({
   price,
   timeoutMs = DEFAULT_OPENAI_TIMEOUT_MS,
   organization,
+  stream = false,
 }: OpenAIChatOptions): ModelAdapterV1 {
   if (typeof model !== 'string' || model.length === 0) {
     throw new KeelError('invalid_config', 'openaiChat: "model" must be a non-empty string');
@@ -98,7 +105,15 @@ export function openaiChat({
       let completion: unknown;
       try {
         client ??= createClient({ baseURL, apiKey: key, organization, timeoutMs });
-        completion = await (await client).chat.completions.create(body, { signal: requestSignal });
+        const sdkClient = await client;
+        completion = stream
+          ? await accumulateChunks(
+              await sdkClient.chat.completions.create(
+                { ...body, stream: true, stream_options: { include_usage: true } },
+                { signal: requestSignal },
+              ),
+            )
+          : await sdkClient.chat.completions.create(body, { signal: requestSignal });
       } catch (error) {
         throw toModelCallError(error, {
           signal,
@@ -136,6 +151,49 @@ async function createClient(options: {
     timeout: options.timeoutMs,
     maxRetries: 0,
   });
+}
+
+/**
+ * Folds a chunk stream into the shape of a non-streamed completion, so one parser validates
+ * both. Tool-call arguments are concatenated as sent.
+ */
+async function accumulateChunks(chunks: AsyncIterable<ChatCompletionChunk>): Promise<unknown> {
+  let id: string | undefined;
+  let model: string | undefined;
+  let content = '';
+  let finishReason: string | null = null;
+  let usage: ChatCompletionChunk['usage'];
+  const toolCalls = new Map<number, { id: string; name: string; arguments: string }>();
+  for await (const chunk of chunks) {
+    id ??= chunk.id;
+    model ??= chunk.model;
+    if (chunk.usage) usage = chunk.usage;
+    const [choice] = chunk.choices;
+    if (!choice) continue;
+    if (choice.delta.content) content += choice.delta.content;
+    for (const delta of choice.delta.tool_calls ?? []) {
+      const call = toolCalls.get(delta.index) ?? { id: '', name: '', arguments: '' };
+      if (delta.id) call.id = delta.id;
+      if (delta.function?.name) call.name += delta.function.name;
+      if (delta.function?.arguments) call.arguments += delta.function.arguments;
+      toolCalls.set(delta.index, call);
+    }
+    if (choice.finish_reason) finishReason = choice.finish_reason;
+  }
+  const calls = [...toolCalls.entries()]
+    .sort(([left], [right]) => left - right)
+    .map(([, call]) => ({ id: call.id, function: { name: call.name, arguments: call.arguments } }));
+  return {
+    id,
+    model,
+    choices: [
+      {
+        message: { content: content === '' ? null : content, tool_calls: calls },
+        finish_reason: finishReason,
+      },
+    ],
+    usage,
+  };
 }
 
 /** Translates a Keel request into Chat Completions parameters. */
