@@ -402,3 +402,27 @@ describe('anthropicMessages', () => {
     expect(count.tokens).toBeGreaterThan(fakeTokenCount({ ...body, messages: [] }));
   });
 });
+
+describe('anthropicMessages prompt caching', () => {
+  it('marks the end of the conversation too when cacheConversation is on', async () => {
+    const { model, bodies } = await setup({ text: 'ok' }, { cacheConversation: true });
+    await model.doGenerate(userRequest('Where is 42?'), {});
+    expect([bodies[0]?.system, bodies[0]?.messages]).toEqual([
+      [{ type: 'text', text: 'You are terse.', cache_control: { type: 'ephemeral' } }],
+      [
+        {
+          role: 'user',
+          content: [{ type: 'text', text: 'Where is 42?', cache_control: { type: 'ephemeral' } }],
+        },
+      ],
+    ]);
+  });
+
+  it('leaves the conversation unmarked by default', async () => {
+    const { model, bodies } = await setup({ text: 'ok' });
+    await model.doGenerate(userRequest('Where is 42?'), {});
+    expect(bodies[0]?.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'Where is 42?' }] },
+    ]);
+  });
+});

@@ -43,6 +43,12 @@ export interface AnthropicMessagesOptions {
    * steps read it from Anthropic's prompt cache. On by default.
    */
   readonly cacheSystemPrompt?: boolean;
+  /**
+   * Also mark the end of the conversation with `cache_control`, so each step reads the
+   * previous steps from the cache and writes only what is new. Pays the cache-write price on
+   * the new part of every step; off by default.
+   */
+  readonly cacheConversation?: boolean;
 }
 
 export const DEFAULT_ANTHROPIC_TIMEOUT_MS = 600_000;
@@ -69,6 +75,7 @@ export function anthropicMessages({
   defaultMaxOutputTokens = DEFAULT_MAX_OUTPUT_TOKENS,
   stream = false,
   cacheSystemPrompt = true,
+  cacheConversation = false,
 }: AnthropicMessagesOptions): ModelAdapterV1 {
   if (typeof model !== 'string' || model.length === 0) {
     throw new KeelError('invalid_config', 'anthropicMessages: "model" must be a non-empty string');
@@ -99,7 +106,11 @@ export function anthropicMessages({
     return client;
   };
   const toParams = (request: ModelRequest): MessageCreateParamsNonStreaming =>
-    toMessageParams(model, request, { defaultMaxOutputTokens, cacheSystemPrompt });
+    toMessageParams(model, request, {
+      defaultMaxOutputTokens,
+      cacheSystemPrompt,
+      cacheConversation,
+    });
 
   /** Runs one SDK call under the adapter's deadline and maps any failure. */
   async function call<T>(
@@ -201,12 +212,29 @@ async function createClient(options: {
 export function toMessageParams(
   model: string,
   request: ModelRequest,
-  options: { defaultMaxOutputTokens: number; cacheSystemPrompt: boolean },
+  options: {
+    defaultMaxOutputTokens: number;
+    cacheSystemPrompt: boolean;
+    cacheConversation: boolean;
+  },
 ): MessageCreateParamsNonStreaming {
+  const messages = mergeTurns(request.messages.map(toMessageParam));
+  const last = messages.at(-1);
+  if (options.cacheConversation && last) {
+    const blocks = asBlocks(last.content);
+    const final = blocks.at(-1);
+    if (final) {
+      blocks[blocks.length - 1] = {
+        ...final,
+        cache_control: { type: 'ephemeral' },
+      } as ContentBlockParam;
+      messages[messages.length - 1] = { role: last.role, content: blocks };
+    }
+  }
   const params: MessageCreateParamsNonStreaming = {
     model,
     max_tokens: request.maxOutputTokens ?? options.defaultMaxOutputTokens,
-    messages: mergeTurns(request.messages.map(toMessageParam)),
+    messages,
   };
   if (request.system.length > 0) {
     const block: TextBlockParam = { type: 'text', text: request.system };

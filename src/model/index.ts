@@ -43,6 +43,7 @@ export {
   defaultPrice,
   loadPriceOverrides,
   parsePriceOverrides,
+  projectPriceTable,
   type PriceLookup,
   type PriceOverride,
   type PriceSource,

@@ -9,6 +9,7 @@ import {
   createPriceTable,
   loadPriceOverrides,
   parsePriceOverrides,
+  projectPriceTable,
   type ModelUsage,
 } from './index.js';
 
@@ -190,5 +191,20 @@ describe('price overrides', () => {
         expect(KeelError.isInstance(error) && error.code).toBe('invalid_config');
       }
     }
+  });
+});
+
+describe('projectPriceTable', () => {
+  it('reads keel.prices.json from the working directory, over the defaults', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'keel-project-'));
+    writeFileSync(
+      join(directory, 'keel.prices.json'),
+      JSON.stringify({ models: [{ match: 'gpt-4o', inputPerMillion: 9, outputPerMillion: 9 }] }),
+    );
+    const empty = mkdtempSync(join(tmpdir(), 'keel-project-'));
+    expect([
+      projectPriceTable(directory).lookup('openai', 'gpt-4o')?.price.inputPerMillion,
+      projectPriceTable(empty).lookup('openai', 'gpt-4o')?.price.inputPerMillion,
+    ]).toEqual([9, 2.5]);
   });
 });

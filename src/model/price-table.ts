@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { KeelError } from '../core/index.js';
 import type { ModelPrice, PriceTier } from './model-adapter.js';
@@ -147,6 +148,26 @@ export function createPriceTable({
       return price ? { price, source: 'genai-prices' } : undefined;
     },
   };
+}
+
+let projectTable: { readonly cwd: string; readonly table: PriceTable } | undefined;
+
+/**
+ * The price table of the project in the working directory: `keel.prices.json` there when it
+ * exists, over the defaults. Read once per working directory; a broken file throws
+ * `invalid_config`.
+ *
+ * ```ts
+ * projectPriceTable().lookup('openai', 'gpt-4.1-mini');
+ * ```
+ */
+export function projectPriceTable(cwd = process.cwd()): PriceTable {
+  if (projectTable?.cwd !== cwd) {
+    const path = join(cwd, DEFAULT_PRICE_FILE);
+    const overrides = existsSync(path) ? loadPriceOverrides(path) : [];
+    projectTable = { cwd, table: createPriceTable({ overrides }) };
+  }
+  return projectTable.table;
 }
 
 type GenaiPrices = typeof import('@pydantic/genai-prices');

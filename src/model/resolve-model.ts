@@ -2,12 +2,12 @@ import { KeelError } from '../core/index.js';
 import { anthropicMessages } from './anthropic-adapter.js';
 import type { ModelAdapterV1 } from './model-adapter.js';
 import { openaiChat } from './openai-adapter.js';
-import { createPriceTable, type PriceTable } from './price-table.js';
+import { projectPriceTable, type PriceTable } from './price-table.js';
 
 export interface ResolveModelOptions {
   /** Where keys and base URLs come from. Defaults to `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Prices to attach; defaults to the bundled table without overrides. */
+  /** Prices to attach; defaults to {@link projectPriceTable} (`keel.prices.json`, then defaults). */
   readonly prices?: PriceTable;
   /** Told when a model has no known price (its cost will be `null`). Defaults to `console.warn`. */
   readonly onWarning?: (message: string) => void;
@@ -121,7 +121,7 @@ function withPrice({
   options: ResolveModelOptions;
   onWarning: (message: string) => void;
 }): ModelAdapterV1 {
-  const table = options.prices ?? createPriceTable();
+  const table = options.prices ?? projectPriceTable();
   const found = table.lookup(provider, model.modelId, baseURL);
   if (!found) {
     onWarning(
