@@ -140,7 +140,7 @@ export function summarizeEvent(event: RunEvent): string {
         .map((part) => part.toolName);
       const what = calls.length > 0 ? `→ ${calls.join(', ')}` : '→ final answer';
       const servedBy = event.model ? ` by ${event.model}` : '';
-      return `${pc.bold('model_called')} step ${event.step}${servedBy} ${what} (${event.usage.inputTokens}+${event.usage.outputTokens} tokens, ${event.latencyMs} ms, ${event.provenance.trust})`;
+      return `${pc.bold('model_called')} step ${event.step}${servedBy} ${what} (${event.usage.inputTokens}+${event.usage.outputTokens} tokens, input estimated ${event.estimatedInputTokens}, ${event.latencyMs} ms, ${event.provenance.trust})`;
     }
     case 'model_failed':
       return `${pc.yellow('model_failed')} step ${event.step} attempt ${event.attempt}: ${event.errorType}${event.fallbackTo ? ` (falling back to ${event.fallbackTo})` : event.willRetry ? ' (will retry)' : ''}`;
