@@ -109,6 +109,17 @@ describe('costOf with default prices', () => {
     expect(costOf({ inputTokens: 1000, outputTokens: 10 }, undefined)).toBeNull();
   });
 
+  it('prices openai-compatible models of hosted providers by their base URL', () => {
+    expect([
+      table.lookup('openai-compatible', 'openai/gpt-4o', 'https://openrouter.ai/api/v1')?.price,
+      table.lookup('openai-compatible', 'llama-3.1-8b-instant', 'https://api.groq.com/openai/v1')
+        ?.price,
+    ]).toEqual([
+      { inputPerMillion: 2.5, outputPerMillion: 10 },
+      { inputPerMillion: 0.05, outputPerMillion: 0.08 },
+    ]);
+  });
+
   it('prices an openai-compatible model by its base URL, and a local server not at all', () => {
     expect(
       table.lookup('openai-compatible', 'llama3.1', 'http://127.0.0.1:11434/v1'),
