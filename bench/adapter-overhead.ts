@@ -1,7 +1,7 @@
 // Adapter overhead per call: Keel's provider adapter (`doGenerate`: request translation,
 // deadline, response validation, usage normalisation) against the same SDK client called
 // directly with the same parameters, both against a fake provider server in a child process.
-// Blocks of raw and adapter calls alternate so machine noise hits both alike.
+// Raw and adapter calls run in back-to-back pairs so machine noise hits both alike.
 import { spawn } from 'node:child_process';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
@@ -21,14 +21,14 @@ export interface AdapterOverheadCase {
   readonly rawMsPerCall: number;
   /** Median per-call time of the adapter's `doGenerate`. */
   readonly adapterMsPerCall: number;
-  /** Median over block pairs of (adapter − raw) per call. */
+  /** Median over pairs of (adapter − raw). */
   readonly overheadMsPerCall: number;
   readonly calls: number;
 }
 
 export interface AdapterOverheadOptions {
-  readonly blocks: number;
-  readonly blockSize: number;
+  /** Raw and adapter calls measured back to back. */
+  readonly pairs: number;
   readonly warmupCalls: number;
 }
 
@@ -78,17 +78,17 @@ async function spawnProvider(
   };
 }
 
-async function timeBlock(size: number, call: () => Promise<unknown>): Promise<number> {
+async function timed(call: () => Promise<unknown>): Promise<number> {
   const startedAt = performance.now();
-  for (let index = 0; index < size; index += 1) await call();
-  return (performance.now() - startedAt) / size;
+  await call();
+  return performance.now() - startedAt;
 }
 
 async function compare(
   name: string,
   raw: () => Promise<unknown>,
   adapter: ModelAdapterV1,
-  { blocks, blockSize, warmupCalls }: AdapterOverheadOptions,
+  { pairs, warmupCalls }: AdapterOverheadOptions,
 ): Promise<AdapterOverheadCase> {
   const viaAdapter = () => adapter.doGenerate(REQUEST, {});
   for (let index = 0; index < warmupCalls; index += 1) {
@@ -98,11 +98,12 @@ async function compare(
   const rawTimes: number[] = [];
   const adapterTimes: number[] = [];
   const differences: number[] = [];
-  for (let block = 0; block < blocks; block += 1) {
-    // Alternate which goes first so a drift within a pair does not favour one side.
-    const rawFirst = block % 2 === 0;
-    const first = await timeBlock(blockSize, rawFirst ? raw : viaAdapter);
-    const second = await timeBlock(blockSize, rawFirst ? viaAdapter : raw);
+  for (let pair = 0; pair < pairs; pair += 1) {
+    // Calls are paired and the order alternates, so a slow moment on a shared machine hits
+    // both sides of a pair and neither side more often.
+    const rawFirst = pair % 2 === 0;
+    const first = await timed(rawFirst ? raw : viaAdapter);
+    const second = await timed(rawFirst ? viaAdapter : raw);
     const [rawMs, adapterMs] = rawFirst ? [first, second] : [second, first];
     rawTimes.push(rawMs);
     adapterTimes.push(adapterMs);
@@ -113,7 +114,7 @@ async function compare(
     rawMsPerCall: round(median(rawTimes)),
     adapterMsPerCall: round(median(adapterTimes)),
     overheadMsPerCall: round(median(differences)),
-    calls: blocks * blockSize * 2,
+    calls: pairs * 2,
   };
 }
 

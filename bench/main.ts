@@ -167,11 +167,7 @@ const report: BenchReport = {
 };
 
 progress('adapter overhead per call over the raw SDK call');
-const adapterOverhead = await measureAdapterOverhead({
-  blocks: 20,
-  blockSize: 25,
-  warmupCalls: 100,
-});
+const adapterOverhead = await measureAdapterOverhead({ pairs: 1000, warmupCalls: 100 });
 
 process.stdout.write(
   json
