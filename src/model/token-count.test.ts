@@ -73,6 +73,25 @@ describe('countRequestTokens', () => {
     });
   });
 
+  it('counts a message once per encoding, each with its own tokenizer', () => {
+    const text = FIXTURE_TEXTS[2] ?? '';
+    const shared = request(text);
+    const first = [
+      countRequestTokens(shared, 'o200k_base'),
+      countRequestTokens(shared, 'cl100k_base'),
+    ];
+    const again = [
+      countRequestTokens(shared, 'o200k_base'),
+      countRequestTokens(shared, 'cl100k_base'),
+    ];
+    const expected = (count: (value: string) => number) =>
+      3 + 3 + count('You are terse.') + 3 + count(text);
+    expect([first.map((entry) => entry.tokens), again]).toEqual([
+      [expected(o200kCount), expected(cl100kCount)],
+      first,
+    ]);
+  });
+
   it('is what an OpenAI adapter uses for its pre-flight estimate and count', async () => {
     const model = openaiChat({ model: 'gpt-4.1-mini', apiKey: 'k' });
     const text = FIXTURE_TEXTS[2] ?? '';

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { AbortableOptions } from '../core/index.js';
+import type { Message } from './messages.js';
 import type { ModelAdapterV1, ModelRequest } from './model-adapter.js';
 
 /** How a token count was obtained. Only `tokenizer` and `provider` counts are exact. */
@@ -76,28 +77,40 @@ export function countRequestTokens(request: ModelRequest, encoding: OpenAIEncodi
   let tokens = TOKENS_PER_REPLY;
   const count = (text: string): number => (text.length === 0 ? 0 : countTextTokens(text, encoding));
   if (request.system.length > 0) tokens += TOKENS_PER_MESSAGE + count(request.system);
-  for (const message of request.messages) {
-    tokens += TOKENS_PER_MESSAGE;
-    for (const part of message.parts) {
-      switch (part.type) {
-        case 'text':
-          tokens += count(part.text);
-          break;
-        case 'tool_call':
-          tokens += count(part.toolName) + count(part.arguments);
-          break;
-        case 'tool_result':
-          tokens += TOKENS_PER_MESSAGE + count(part.content);
-          break;
-        default:
-          part satisfies never;
-      }
-    }
-  }
+  for (const message of request.messages) tokens += messageTokens(message, encoding);
   for (const tool of request.tools) {
     tokens += count(`${tool.name}\n${tool.description}\n${JSON.stringify(tool.inputSchema)}`);
   }
   return { tokens, method: 'tokenizer', exact: true };
+}
+
+// Messages never change once in a run, and each step re-sends all of them: counting each once
+// keeps a long run's pre-flight checks linear instead of quadratic.
+const messageCounts = new WeakMap<Message, Partial<Record<OpenAIEncoding, number>>>();
+
+function messageTokens(message: Message, encoding: OpenAIEncoding): number {
+  const cached = messageCounts.get(message);
+  const known = cached?.[encoding];
+  if (known !== undefined) return known;
+  const count = (text: string): number => (text.length === 0 ? 0 : countTextTokens(text, encoding));
+  let tokens = TOKENS_PER_MESSAGE;
+  for (const part of message.parts) {
+    switch (part.type) {
+      case 'text':
+        tokens += count(part.text);
+        break;
+      case 'tool_call':
+        tokens += count(part.toolName) + count(part.arguments);
+        break;
+      case 'tool_result':
+        tokens += TOKENS_PER_MESSAGE + count(part.content);
+        break;
+      default:
+        part satisfies never;
+    }
+  }
+  messageCounts.set(message, { ...cached, [encoding]: tokens });
+  return tokens;
 }
 
 const CONSERVATIVE_CHARS_PER_TOKEN = 3;
