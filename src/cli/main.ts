@@ -66,7 +66,7 @@ program
   .addOption(
     new Option(
       '--model <model>',
-      'override the model: simulator, anthropic:<model>, openai:<model>, openai-compatible:<baseURL>#<model>',
+      'override the model: simulator, anthropic:<model>, openai:<model>, openai-compatible:<baseURL>#<model>; a,b for a fallback chain',
     ).env('KEEL_MODEL'),
   )
   .option('--json', 'print one JSON document')

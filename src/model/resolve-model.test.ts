@@ -79,6 +79,18 @@ describe('resolveModel', () => {
     ]).toEqual(Array(7).fill('invalid_config'));
   });
 
+  it('builds a fallback chain from a comma-separated list', () => {
+    const { model } = resolve('anthropic:claude-haiku-4-5, openai:gpt-4.1-mini', {
+      ANTHROPIC_API_KEY: 'k',
+      OPENAI_API_KEY: 'k',
+    });
+    expect([
+      `${model.provider}:${model.modelId}`,
+      model.fallbacks?.map((fallback) => `${fallback.provider}:${fallback.modelId}`),
+    ]).toEqual(['anthropic:claude-haiku-4-5', ['openai:gpt-4.1-mini']]);
+    expect(codeOf(() => resolve(','))).toBe('invalid_config');
+  });
+
   it('returns the agent simulator for "simulator"', () => {
     const model = simulator({ script: [{ text: 'x' }] });
     expect(resolveModel('simulator', model)).toBe(model);

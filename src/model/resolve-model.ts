@@ -27,6 +27,9 @@ const MODEL_STRING_HELP =
  *   llama.cpp server, OpenRouter, Together, Groq), with `OPENAI_COMPATIBLE_API_KEY` or
  *   `OPENAI_API_KEY` when the server needs a key.
  *
+ * A comma-separated list (`anthropic:claude-haiku-4-5,openai:gpt-4.1-mini`) is a fallback
+ * chain: the first model, with the others as its `fallbacks`.
+ *
  * A model the price table does not know gets no price (cost `null`) and a warning.
  *
  * ```ts
@@ -38,6 +41,24 @@ export function resolveModel(
   spec: string,
   agentModel: ModelAdapterV1 | undefined,
   options: ResolveModelOptions = {},
+): ModelAdapterV1 {
+  // `a,b,c`: a fallback chain, walked by the engine on overloaded, unavailable or server_error.
+  if (spec.includes(',')) {
+    const [first, ...rest] = spec
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part !== '')
+      .map((part) => resolveOne(part, agentModel, options));
+    if (!first) throw new KeelError('invalid_config', `model "${spec}" names no model`);
+    return { ...first, fallbacks: rest };
+  }
+  return resolveOne(spec, agentModel, options);
+}
+
+function resolveOne(
+  spec: string,
+  agentModel: ModelAdapterV1 | undefined,
+  options: ResolveModelOptions,
 ): ModelAdapterV1 {
   const {
     env = process.env,
