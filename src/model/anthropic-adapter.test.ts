@@ -10,6 +10,7 @@ import {
 } from '../testing/fake-anthropic-server.js';
 import {
   anthropicMessages,
+  conservativeTokenCount,
   countInputTokens,
   ModelCallError,
   type AnthropicMessagesOptions,
@@ -424,5 +425,60 @@ describe('anthropicMessages prompt caching', () => {
     expect(bodies[0]?.messages).toEqual([
       { role: 'user', content: [{ type: 'text', text: 'Where is 42?' }] },
     ]);
+  });
+});
+
+describe('anthropicMessages pre-flight estimate', () => {
+  it('anchors on the last reported usage and estimates only the new messages', async () => {
+    const { model } = await setup({
+      toolUses: [{ name: 'lookup', input: { id: '42' }, id: 'toolu_1' }],
+      usage: { inputTokens: 400, outputTokens: 40, cacheReadInputTokens: 100 },
+    });
+    const first: ModelRequest = { ...userRequest('Where is 42?'), tools: [LOOKUP_TOOL] };
+    const before = model.estimateInputTokens?.(first);
+    await model.doGenerate(first, {});
+    const toolMessage = {
+      role: 'tool' as const,
+      parts: [
+        {
+          type: 'tool_result' as const,
+          callId: 'toolu_1',
+          toolName: 'lookup',
+          content: '{"status":"shipped","carrier":"DHL"}',
+          isError: false,
+          provenance: TOOL_PROVENANCE,
+        },
+      ],
+    };
+    const next: ModelRequest = {
+      ...first,
+      messages: [
+        ...first.messages,
+        {
+          role: 'assistant',
+          parts: [
+            {
+              type: 'tool_call',
+              callId: 'toolu_1',
+              toolName: 'lookup',
+              arguments: '{"id":"42"}',
+              provenance: TRUSTED_AGENT,
+            },
+          ],
+        },
+        toolMessage,
+      ],
+    };
+    const newOnly = conservativeTokenCount({ system: '', messages: [toolMessage], tools: [] });
+    expect({
+      before,
+      next: model.estimateInputTokens?.(next),
+      changedSystem: model.estimateInputTokens?.({ ...next, system: 'Another prompt.' }),
+    }).toEqual({
+      before: conservativeTokenCount(first).tokens,
+      // 500 reported input (400 + 100 cache reads) + 40 output + the tool result's estimate
+      next: 500 + 40 + newOnly.tokens,
+      changedSystem: conservativeTokenCount({ ...next, system: 'Another prompt.' }).tokens,
+    });
   });
 });

@@ -7,6 +7,7 @@ import type {
   Tool,
 } from '@anthropic-ai/sdk/resources/messages';
 import { KeelError, type AbortableOptions } from '../core/index.js';
+import { anchoredEstimates } from './anchored-estimate.js';
 import { toModelCallError } from './anthropic-errors.js';
 import { accumulateStream, toModelResponse } from './anthropic-response.js';
 import type { Message, ToolSpec } from './messages.js';
@@ -97,6 +98,7 @@ export function anthropicMessages({
   }
   // The SDK loads on the first call, so importing Keel stays cheap for runs that never use it.
   let client: Promise<Anthropic> | undefined;
+  const estimates = anchoredEstimates();
   const getClient = (): Promise<Anthropic> => {
     client ??= createClient({ baseURL, apiKey: key, timeoutMs });
     return client;
@@ -139,7 +141,7 @@ export function anthropicMessages({
     provider: 'anthropic',
     modelId: model,
     price,
-    estimateInputTokens: (request) => conservativeTokenCount(request).tokens,
+    estimateInputTokens: (request) => estimates.estimate(request),
     async countInputTokens(request, { signal }: AbortableOptions = {}): Promise<TokenCount> {
       const { system, messages, tools } = toParams(request);
       try {
@@ -163,19 +165,23 @@ export function anthropicMessages({
     },
     async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
       const params = toParams(request);
+      let response: ModelResponse;
       if (stream) {
-        return call(signal, async (sdkClient, requestSignal) => {
+        response = await call(signal, async (sdkClient, requestSignal) => {
           const events = await sdkClient.messages.create(
             { ...params, stream: true },
             { signal: requestSignal },
           );
           return accumulateStream(events);
         });
+      } else {
+        const message = await call(signal, (sdkClient, requestSignal) =>
+          sdkClient.messages.create(params, { signal: requestSignal }),
+        );
+        response = toModelResponse(message);
       }
-      const message = await call(signal, (sdkClient, requestSignal) =>
-        sdkClient.messages.create(params, { signal: requestSignal }),
-      );
-      return toModelResponse(message);
+      estimates.record(request, response.usage);
+      return response;
     },
   };
 }
