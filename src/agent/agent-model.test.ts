@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { KeelError } from '../core/index.js';
+import { KeelError, TRUSTED_AGENT, TRUSTED_TASK } from '../core/index.js';
 import { defineModelTiers, openaiChat } from '../model/index.js';
-import { defineAgent } from './index.js';
+import { DEFAULT_LIMITS, defineAgent, foldRun, type RunEvent } from './index.js';
 
 const saved = { ...process.env };
 afterEach(() => {
@@ -50,5 +50,52 @@ describe('defineAgent model', () => {
     });
     const other = agent.withModel(openaiChat({ model: 'big', apiKey: 'k' }));
     expect([agent.tier, other.tier]).toEqual(['fast', undefined]);
+  });
+});
+
+describe('foldRun fallbacks', () => {
+  const started: RunEvent = {
+    type: 'run_started',
+    agent: 'router',
+    task: 'Route.',
+    taskProvenance: TRUSTED_TASK,
+    model: { provider: 'anthropic', modelId: 'primary' },
+    limits: DEFAULT_LIMITS,
+    startedAt: 0,
+  };
+  const failed = (attempt: number, fallbackTo?: string): RunEvent => ({
+    type: 'model_failed',
+    step: 0,
+    attempt,
+    errorType: 'overloaded',
+    message: 'Overloaded',
+    willRetry: true,
+    ...(fallbackTo === undefined ? {} : { fallbackTo }),
+  });
+
+  it('remembers how far the step moved down its chain, so a resumed step goes on from there', () => {
+    const moved = foldRun([started, failed(1, 'openai:fallback'), failed(2)]);
+    const called = foldRun([
+      started,
+      failed(1, 'openai:fallback'),
+      {
+        type: 'model_called',
+        step: 0,
+        content: [{ type: 'text', text: 'ok' }],
+        finishReason: 'stop',
+        usage: { inputTokens: 1, outputTokens: 1 },
+        costUsd: null,
+        estimatedInputTokens: 1,
+        latencyMs: 1,
+        attempts: 2,
+        provenance: TRUSTED_AGENT,
+        model: 'openai:fallback',
+      },
+    ]);
+    expect([
+      moved.modelFallbacksThisStep,
+      moved.modelFailuresThisStep,
+      called.modelFallbacksThisStep,
+    ]).toEqual([1, 2, 0]);
   });
 });

@@ -248,7 +248,8 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     const step = state.steps;
     // The agent's model, then its tier's fallbacks, moved along on fallback-type failures.
     const chain: readonly ModelAdapterV1[] = [agent.model, ...(agent.model.fallbacks ?? [])];
-    let link = 0;
+    // A resumed step goes on from the model it had fallen back to.
+    let link = state.modelFallbacksThisStep;
     let attempt = state.modelFailuresThisStep;
     for (;;) {
       const model = chain[link] ?? agent.model;
