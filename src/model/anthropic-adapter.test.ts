@@ -482,3 +482,22 @@ describe('anthropicMessages pre-flight estimate', () => {
     });
   });
 });
+
+describe('startFakeAnthropicServer', () => {
+  it('answers 400 like Anthropic when a client sends no anthropic-version header', async () => {
+    const server = await serve({ respond: () => ({ text: 'ok' }) });
+    const response = await fetch(`${server.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'k' },
+      body: JSON.stringify({ model: MODEL, max_tokens: 10, messages: [] }),
+    });
+    expect([response.status, await response.json()]).toEqual([
+      400,
+      {
+        type: 'error',
+        error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' },
+        request_id: 'req_fake',
+      },
+    ]);
+  });
+});

@@ -173,6 +173,10 @@ export async function startFakeAnthropicServer(
       sendError(response, 401, 'authentication_error', 'invalid x-api-key');
       return;
     }
+    if (typeof request.headers['anthropic-version'] !== 'string') {
+      sendError(response, 400, 'invalid_request_error', 'anthropic-version: header is required');
+      return;
+    }
     const body = parseBody(text);
     if (!body) {
       sendError(response, 400, 'invalid_request_error', 'messages: Field required');
