@@ -5,6 +5,7 @@
 //   2. 500 concurrent runs at 200 ms model latency: total time and peak RSS per in-flight run;
 //   3. cold start: a fresh process to its first run's result, next to `node -e 0`;
 //   4. tool policy overhead per successful call, next to calling the tool directly.
+//   5. adapter overhead per call of the OpenAI and Anthropic adapters over the raw SDK call.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +27,7 @@ import {
 } from './report.js';
 import { round } from './stats.js';
 import { measureToolPolicies, renderToolPolicies } from './tool-policies.js';
+import { measureAdapterOverhead, renderAdapterOverhead } from './adapter-overhead.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -169,9 +171,12 @@ const report: BenchReport = {
   benchSeconds: round((performance.now() - benchStartedAt) / 1000, 1),
 };
 
+progress('adapter overhead per call over the raw SDK call');
+const adapterOverhead = await measureAdapterOverhead({ pairs: 1000, warmupCalls: 100 });
+
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies }, null, 2)}\n`
-    : `${renderTable(report)}\n\n${renderToolPolicies(toolPolicies)}\n`,
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead }, null, 2)}\n`
+    : `${renderTable(report)}\n\n${renderToolPolicies(toolPolicies)}\n\n${renderAdapterOverhead(adapterOverhead)}\n`,
 );
 cleanUp();

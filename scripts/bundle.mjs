@@ -1,7 +1,8 @@
 // Bundles the package entry points in place after `tsc`: Kysely loads as one
 // file instead of ~300 ES modules, which is most of Keel's import time. Kept external: zod
 // (user code must share its instance), the native SQLite driver, pg, the OpenAI SDK (loaded
-// on first use) and tsx (loaded only for TypeScript configs).
+// on first use), tsx (loaded only for TypeScript configs), and the Anthropic SDK, the
+// tokenizer and the price table (each loaded on first use).
 import { build } from 'esbuild';
 
 const entries = ['dist/src/index.js', 'dist/src/testing.js'];
@@ -17,6 +18,19 @@ await build({
   target: 'node20',
   sourcemap: true,
   chunkNames: 'chunks/[name]-[hash]',
-  external: ['zod', 'libsql', 'pg', 'openai', 'openai/*', 'tsx', 'tsx/*'],
+  external: [
+    'zod',
+    'libsql',
+    'pg',
+    'openai',
+    'openai/*',
+    'tsx',
+    'tsx/*',
+    '@anthropic-ai/sdk',
+    '@anthropic-ai/sdk/*',
+    'gpt-tokenizer',
+    'gpt-tokenizer/*',
+    '@pydantic/genai-prices',
+  ],
   logLevel: 'warning',
 });

@@ -1,12 +1,17 @@
 import { KeelError } from '../core/index.js';
-import type { ModelAdapterV1 } from '../model/index.js';
+import { resolveModel, type ModelAdapterV1 } from '../model/index.js';
 import type { Tool } from '../tools/index.js';
 import { resolveLimits, type RunLimits } from './limits.js';
 
 export interface AgentDefinition {
   readonly name: string;
   readonly description?: string;
-  readonly model: ModelAdapterV1;
+  /**
+   * An adapter (`simulator(...)`, `tiers.model('fast')`, ...) or a model string
+   * (`anthropic:claude-sonnet-4-5`, `openai:gpt-4.1-mini`,
+   * `openai-compatible:<baseURL>#<model>`), resolved at definition time.
+   */
+  readonly model: ModelAdapterV1 | string;
   /** Trusted instructions: the system prompt. */
   readonly instructions: string;
   readonly tools?: readonly Tool[];
@@ -20,6 +25,8 @@ export interface Agent {
   readonly name: string;
   readonly description: string;
   readonly model: ModelAdapterV1;
+  /** The model tier the agent runs on (`fast`, `frontier`, ...), when its model came from one. */
+  readonly tier: string | undefined;
   readonly instructions: string;
   readonly tools: readonly Tool[];
   readonly limits: RunLimits;
@@ -54,15 +61,29 @@ export function defineAgent(definition: AgentDefinition): Agent {
   if (typeof definition.name !== 'string' || !AGENT_NAME.test(definition.name)) {
     fail('name', 'must be lowercase letters, digits, _ or -, starting with a letter (at most 64)');
   }
-  const model = definition.model as Partial<ModelAdapterV1> | undefined;
+  let resolved: ModelAdapterV1 | undefined;
+  if (typeof definition.model === 'string') {
+    try {
+      resolved = resolveModel(definition.model, undefined);
+    } catch (error) {
+      fail('model', error instanceof Error ? error.message : String(error));
+    }
+  } else {
+    resolved = definition.model;
+  }
+  const model = resolved as Partial<ModelAdapterV1> | undefined;
   if (
     typeof model !== 'object' ||
     model === null ||
     model.specificationVersion !== 'v1' ||
     typeof model.doGenerate !== 'function'
   ) {
-    fail('model', 'must be a ModelAdapterV1 (for example simulator(...) or openaiChat(...))');
+    fail(
+      'model',
+      'must be a ModelAdapterV1 (for example simulator(...) or openaiChat(...)) or a model string',
+    );
   }
+  const agentModel = resolved as ModelAdapterV1;
   if (typeof definition.instructions !== 'string' || definition.instructions.trim() === '') {
     fail('instructions', 'must be a non-empty string');
   }
@@ -91,7 +112,8 @@ export function defineAgent(definition: AgentDefinition): Agent {
   return build({
     name: definition.name,
     description: definition.description ?? '',
-    model: definition.model,
+    model: agentModel,
+    tier: agentModel.tier,
     instructions: definition.instructions,
     tools: Object.freeze([...tools]),
     limits: resolveLimits(where, definition.limits),
@@ -115,7 +137,7 @@ function build(props: AgentProps): Agent {
       }
       return build({ ...props, tools: Object.freeze([...props.tools, tool]) });
     },
-    withModel: (model: ModelAdapterV1): Agent => build({ ...props, model }),
+    withModel: (model: ModelAdapterV1): Agent => build({ ...props, model, tier: model.tier }),
     withLimits: (limits: Partial<RunLimits>): Agent =>
       build({
         ...props,

@@ -80,6 +80,8 @@ export type RunEvent =
       readonly provenance: Provenance;
       readonly responseId?: string | undefined;
       readonly responseModel?: string | undefined;
+      /** `provider:modelId` of the fallback that served the call; unset for the agent's model. */
+      readonly model?: string | undefined;
     }
   | {
       readonly type: 'model_failed';
@@ -90,6 +92,8 @@ export type RunEvent =
       readonly statusCode?: number | undefined;
       readonly retryAfterMs?: number | undefined;
       readonly willRetry: boolean;
+      /** `provider:modelId` the next attempt moves to, down the tier's fallback chain. */
+      readonly fallbackTo?: string | undefined;
     }
   | {
       readonly type: 'tool_requested';

@@ -48,6 +48,8 @@ export interface RunState {
   tainted: boolean;
   /** Failed model attempts at the current step. */
   modelFailuresThisStep: number;
+  /** How far down its fallback chain the current step has moved (0: the agent's model). */
+  modelFallbacksThisStep: number;
   claims: number;
   /** Claims that ended in a clean release (worker shutdown). */
   releases: number;
@@ -75,6 +77,7 @@ export function emptyRunState(): RunState {
     stepsWithoutProgress: 0,
     tainted: false,
     modelFailuresThisStep: 0,
+    modelFallbacksThisStep: 0,
     claims: 0,
     releases: 0,
     cancelRequested: undefined,
@@ -138,6 +141,7 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     case 'model_called': {
       state.steps = event.step + 1;
       state.modelFailuresThisStep = 0;
+      state.modelFallbacksThisStep = 0;
       state.usage = addUsage(state.usage, event);
       const parts: MessagePart[] = event.content.map((part) =>
         part.type === 'text'
@@ -152,6 +156,7 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     }
     case 'model_failed':
       state.modelFailuresThisStep = event.attempt;
+      if (event.fallbackTo !== undefined) state.modelFallbacksThisStep += 1;
       return;
     case 'tool_requested':
       state.pending.push({

@@ -139,10 +139,11 @@ export function summarizeEvent(event: RunEvent): string {
         .filter((part) => part.type === 'tool_call')
         .map((part) => part.toolName);
       const what = calls.length > 0 ? `→ ${calls.join(', ')}` : '→ final answer';
-      return `${pc.bold('model_called')} step ${event.step} ${what} (${event.usage.inputTokens}+${event.usage.outputTokens} tokens, ${event.latencyMs} ms, ${event.provenance.trust})`;
+      const servedBy = event.model ? ` by ${event.model}` : '';
+      return `${pc.bold('model_called')} step ${event.step}${servedBy} ${what} (${event.usage.inputTokens}+${event.usage.outputTokens} tokens, input estimated ${event.estimatedInputTokens}, ${event.latencyMs} ms, ${event.provenance.trust})`;
     }
     case 'model_failed':
-      return `${pc.yellow('model_failed')} step ${event.step} attempt ${event.attempt}: ${event.errorType}${event.willRetry ? ' (will retry)' : ''}`;
+      return `${pc.yellow('model_failed')} step ${event.step} attempt ${event.attempt}: ${event.errorType}${event.fallbackTo ? ` (falling back to ${event.fallbackTo})` : event.willRetry ? ' (will retry)' : ''}`;
     case 'tool_requested':
       return `${pc.bold('tool_requested')} ${event.toolName} ${truncate(JSON.stringify(event.input), 80)} [${event.effect}]`;
     case 'tool_rejected':

@@ -64,9 +64,10 @@ program
   .argument('<agent>', 'agent name (see `keel agents`)')
   .requiredOption('--task <text>', 'the task')
   .addOption(
-    new Option('--model <model>', 'override the model: simulator, openai:<model>').env(
-      'KEEL_MODEL',
-    ),
+    new Option(
+      '--model <model>',
+      'override the model: simulator, anthropic:<model>, openai:<model>, openai-compatible:<baseURL>#<model>; a,b for a fallback chain',
+    ).env('KEEL_MODEL'),
   )
   .option('--json', 'print one JSON document')
   .action(async (agentName: string, options: { task: string; model?: string; json?: boolean }) => {
@@ -237,6 +238,36 @@ program
       await store.close();
     }
   });
+
+program
+  .command('prices')
+  .description('model prices')
+  .command('recompute')
+  .description('re-price stored runs from their recorded usage with the current prices')
+  .option('--prices <file>', 'price override file (default: keel.prices.json when present)')
+  .option('--run <id...>', 'only these runs (default: the newest --limit runs)')
+  .option('--limit <n>', 'how many recent runs', parsePositiveInt, 1000)
+  .option('--dry-run', 'report the new costs without saving them')
+  .option('--json', 'print one JSON document')
+  .action(
+    async (options: {
+      prices?: string;
+      run?: string[];
+      limit: number;
+      dryRun?: boolean;
+      json?: boolean;
+    }) => {
+      const { runPricesRecompute } = await import('./prices-command.js');
+      await runPricesRecompute({
+        globals: globals(),
+        prices: options.prices,
+        runIds: options.run ?? [],
+        limit: options.limit,
+        dryRun: options.dryRun ?? false,
+        json: options.json ?? false,
+      });
+    },
+  );
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();

@@ -10,3 +10,9 @@ export type { Worker, WorkerOptions } from './worker.js';
 export type { RunResult } from './run-result.js';
 export { DEFAULT_MODEL_RETRY, type ModelRetryOptions } from './model-retry.js';
 export { idempotencyKey } from './run-executor.js';
+export {
+  repriceJournal,
+  repriceRuns,
+  type RepriceRunsOptions,
+  type RepricedRun,
+} from './reprice.js';

@@ -12,7 +12,11 @@ export const DEFAULT_MODEL_RETRY: ModelRetryOptions = Object.freeze({
   maxDelayMs: 30_000,
 });
 
-/** Exponential backoff with full jitter, never shorter than the provider's retry-after. */
+/**
+ * Exponential backoff with full jitter, never shorter than the provider's retry-after: a
+ * retry-after above `maxDelayMs` is still honoured (retrying earlier only earns another 429),
+ * and the run's own timeout bounds the wait.
+ */
 export function modelRetryDelay(
   options: ModelRetryOptions,
   attempt: number,
@@ -21,5 +25,5 @@ export function modelRetryDelay(
 ): number {
   const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** (attempt - 1));
   const jittered = ceiling / 2 + random() * (ceiling / 2);
-  return Math.min(options.maxDelayMs, Math.max(jittered, retryAfterMs ?? 0));
+  return Math.max(jittered, retryAfterMs ?? 0);
 }

@@ -23,7 +23,14 @@ import {
   type Clock,
   type Provenance,
 } from '../core/index.js';
-import { ModelCallError, costOf, type FinishReason, type ModelResponse } from '../model/index.js';
+import {
+  FALLBACK_ERROR_TYPES,
+  ModelCallError,
+  costOf,
+  type FinishReason,
+  type ModelAdapterV1,
+  type ModelResponse,
+} from '../model/index.js';
 import type { NewAuditEntry, RunFinish, Store, StoredEvent } from '../store/index.js';
 import { executeTool, type ToolFailure, type ToolPolicies } from '../tools/index.js';
 import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
@@ -252,9 +259,13 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     estimatedInputTokens: number,
   ) {
     const step = state.steps;
-    const model = agent.model;
+    // The agent's model, then its tier's fallbacks, moved along on fallback-type failures.
+    const chain: readonly ModelAdapterV1[] = [agent.model, ...(agent.model.fallbacks ?? [])];
+    // A resumed step goes on from the model it had fallen back to.
+    let link = state.modelFallbacksThisStep;
     let attempt = state.modelFailuresThisStep;
     for (;;) {
+      const model = chain[link] ?? agent.model;
       attempt += 1;
       const startedAt = performance.now();
       let response: ModelResponse;
@@ -273,7 +284,9 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
               error instanceof Error ? error.message : String(error),
               { cause: error },
             );
-        const willRetry = failure.retryable && attempt < context.modelRetry.maxAttempts;
+        const fallback = FALLBACK_ERROR_TYPES.has(failure.type) ? chain[link + 1] : undefined;
+        const willRetry =
+          fallback !== undefined || (failure.retryable && attempt < context.modelRetry.maxAttempts);
         const failedEvent: RunEvent = {
           type: 'model_failed',
           step,
@@ -283,6 +296,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
           statusCode: failure.statusCode,
           retryAfterMs: failure.retryAfterMs,
           willRetry,
+          ...(fallback ? { fallbackTo: modelName(fallback) } : {}),
         };
         if (!willRetry) {
           await finish(
@@ -299,6 +313,11 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
           return;
         }
         await append([failedEvent]);
+        if (fallback) {
+          // Another model can serve now: no reason to wait.
+          link += 1;
+          continue;
+        }
         try {
           await sleep(
             modelRetryDelay(context.modelRetry, attempt, failure.retryAfterMs, MODEL_DELAY_RANDOM),
@@ -318,6 +337,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         response,
         estimatedInputTokens,
         performance.now() - startedAt,
+        model,
       );
       return;
     }
@@ -329,6 +349,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     modelResponse: ModelResponse,
     estimatedInputTokens: number,
     latencyMs: number,
+    model: ModelAdapterV1 = agent.model,
   ): Promise<void> {
     // Results are matched to calls by id: ids must be unique within a step.
     const response = withUniqueCallIds(modelResponse, step);
@@ -338,13 +359,14 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       content: response.content,
       finishReason: response.finishReason,
       usage: response.usage,
-      costUsd: costOf(response.usage, agent.model.price),
+      costUsd: costOf(response.usage, model.price),
       estimatedInputTokens,
       latencyMs: Math.round(latencyMs * 1000) / 1000,
       attempts,
       provenance: modelOutputProvenance(state),
       responseId: response.responseId,
       responseModel: response.responseModel,
+      ...(model === agent.model ? {} : { model: modelName(model) }),
     };
     const hasToolCalls = response.content.some((part) => part.type === 'tool_call');
     if (!hasToolCalls) {
@@ -610,4 +632,8 @@ function usageAfter(usage: UsageTotals, events: readonly RunEvent[]): UsageTotal
     (total, event) => (event.type === 'model_called' ? addUsage(total, event) : total),
     usage,
   );
+}
+
+function modelName(model: ModelAdapterV1): string {
+  return `${model.provider}:${model.modelId}`;
 }

@@ -9,6 +9,7 @@ export type {
 } from './messages.js';
 export { MESSAGE_ROLES } from './messages.js';
 export {
+  FALLBACK_ERROR_TYPES,
   FINISH_REASONS,
   MODEL_ERROR_TYPES,
   ModelCallError,
@@ -21,6 +22,8 @@ export {
   type ModelRequest,
   type ModelResponse,
   type ModelUsage,
+  type PriceTier,
+  type TokenPrices,
 } from './model-adapter.js';
 export { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
 export {
@@ -33,5 +36,44 @@ export {
   type SimulatorScript,
 } from './simulator.js';
 export { DEFAULT_OPENAI_TIMEOUT_MS, openaiChat, type OpenAIChatOptions } from './openai-adapter.js';
-export { resolveModel } from './resolve-model.js';
 export { parseRetryAfter, type HeaderSource, type ParseRetryAfterOptions } from './retry-after.js';
+export { resolveModel, type ResolveModelOptions } from './resolve-model.js';
+export {
+  DEFAULT_PRICE_FILE,
+  createPriceTable,
+  defaultPrice,
+  loadPriceOverrides,
+  parsePriceOverrides,
+  projectPriceTable,
+  type PriceLookup,
+  type PriceOverride,
+  type PriceSource,
+  type PriceTable,
+  type PriceTableOptions,
+} from './price-table.js';
+export {
+  DEFAULT_ANTHROPIC_TIMEOUT_MS,
+  anthropicMessages,
+  type AnthropicMessagesOptions,
+} from './anthropic-adapter.js';
+export {
+  OPENAI_ENCODINGS,
+  TOKEN_COUNT_METHODS,
+  conservativeTokenCount,
+  countInputTokens,
+  countRequestTokens,
+  countTextTokens,
+  encodingForModel,
+  estimateError,
+  type OpenAIEncoding,
+  type TokenCount,
+  type TokenCountMethod,
+} from './token-count.js';
+export {
+  MODEL_TIERS,
+  defineModelTiers,
+  type ModelTierConfig,
+  type ModelTiers,
+  type WellKnownTier,
+} from './model-tiers.js';
+export { aiSdkModel, type AiSdkModelOptions } from './ai-sdk-adapter.js';

@@ -1,5 +1,6 @@
 import type { AbortableOptions } from '../core/index.js';
 import type { Message, ToolSpec } from './messages.js';
+import type { TokenCount } from './token-count.js';
 
 /** What Keel asks of a model on one step. */
 export interface ModelRequest {
@@ -11,7 +12,15 @@ export interface ModelRequest {
   readonly seed?: number | undefined;
 }
 
-/** Token usage as the provider reported it. `inputTokens` includes cached input tokens. */
+/**
+ * Token usage as the provider reported it, normalised to one meaning across providers:
+ * `inputTokens` is every input token of the call, cached ones included (OpenAI's
+ * `prompt_tokens`; Anthropic's `input_tokens + cache_read_input_tokens +
+ * cache_creation_input_tokens`). `cacheReadTokens` and `cacheWriteTokens` are the parts of
+ * `inputTokens` read from or written to the provider's prompt cache. `reasoningTokens` is the
+ * part of `outputTokens` spent on reasoning. This is the OpenTelemetry GenAI meaning of
+ * `gen_ai.usage.input_tokens`.
+ */
 export interface ModelUsage {
   readonly inputTokens: number;
   readonly outputTokens: number;
@@ -41,11 +50,26 @@ export interface ModelResponse {
   readonly responseModel?: string | undefined;
 }
 
-/** USD per million tokens. */
-export interface ModelPrice {
+/** USD per million tokens of each type. A cache price left out falls back to the input price. */
+export interface TokenPrices {
   readonly inputPerMillion: number;
   readonly outputPerMillion: number;
   readonly cacheReadPerMillion?: number | undefined;
+  readonly cacheWritePerMillion?: number | undefined;
+}
+
+/** A price tier: applies to every token of a call whose input exceeds `aboveInputTokens`. */
+export interface PriceTier extends TokenPrices {
+  readonly aboveInputTokens: number;
+}
+
+/**
+ * USD per million tokens, plain data. `tiers` (long-context prices, e.g. above 200k input
+ * tokens) replace the base prices for the whole call when its input exceeds the threshold;
+ * the highest threshold crossed wins.
+ */
+export interface ModelPrice extends TokenPrices {
+  readonly tiers?: readonly PriceTier[] | undefined;
 }
 
 /**
@@ -64,8 +88,24 @@ export interface ModelAdapterV1 {
   readonly modelId: string;
   /** Known price, used for cost limits; `undefined` means cost is unknown (never assumed 0). */
   readonly price?: ModelPrice | undefined;
-  /** Pre-flight input token estimate for a request. */
+  /** The tier this model was chosen for (`fast`, `frontier`, or a custom name). */
+  readonly tier?: string | undefined;
+  /**
+   * Models the engine moves to, in order, when this one fails with a type in
+   * {@link FALLBACK_ERROR_TYPES}. Set by `defineModelTiers`.
+   */
+  readonly fallbacks?: readonly ModelAdapterV1[] | undefined;
+  /**
+   * Pre-flight input token count for a request, synchronous: exact with a local tokenizer,
+   * else a conservative (over-) estimate.
+   */
   estimateInputTokens?(request: ModelRequest): number;
+  /**
+   * The most exact input token count available, which may ask the provider (Anthropic's
+   * count-tokens endpoint). Never throws for an unreachable endpoint: it returns a flagged
+   * estimate instead.
+   */
+  countInputTokens?(request: ModelRequest, options?: AbortableOptions): Promise<TokenCount>;
   doGenerate(request: ModelRequest, options: AbortableOptions): Promise<ModelResponse>;
 }
 
@@ -80,6 +120,12 @@ export const MODEL_ERROR_TYPES = [
   'authentication',
   'malformed_response',
   'aborted',
+  /** The request does not fit the model's context window: compress and retry, never as is. */
+  'context_too_long',
+  /** The provider's content policy blocked the request or the output. */
+  'content_filtered',
+  /** The model is not served (unknown, retired, or the endpoint is down for it). */
+  'unavailable',
 ] as const;
 export type ModelErrorType = (typeof MODEL_ERROR_TYPES)[number];
 
@@ -90,6 +136,16 @@ const RETRYABLE: ReadonlySet<ModelErrorType> = new Set([
   'timeout',
   'network',
   'malformed_response',
+]);
+
+/**
+ * Failures after which the next model of a tier's fallback chain is tried: the model itself
+ * cannot serve now, while another one may.
+ */
+export const FALLBACK_ERROR_TYPES: ReadonlySet<ModelErrorType> = new Set([
+  'overloaded',
+  'unavailable',
+  'server_error',
 ]);
 
 const modelErrorMarker = Symbol.for('keel.model_call_error');
@@ -124,16 +180,39 @@ export class ModelCallError extends Error {
   }
 }
 
-/** Cost in USD of one call, or `null` when the price is unknown. */
+/**
+ * Cost in USD of one call from its reported usage, or `null` when the price is unknown (never
+ * assumed 0). Cache reads and writes are priced separately; the rest of the input at the input
+ * price; a tier whose threshold the input exceeds prices the whole call.
+ *
+ * ```ts
+ * costOf({ inputTokens: 1000, outputTokens: 100, cacheReadTokens: 400 }, { inputPerMillion: 3, outputPerMillion: 15, cacheReadPerMillion: 0.3 });
+ * // (600 * 3 + 400 * 0.3 + 100 * 15) / 1e6 = 0.00342
+ * ```
+ */
 export function costOf(usage: ModelUsage, price: ModelPrice | undefined): number | null {
   if (!price) return null;
+  const prices = tierFor(price, usage.inputTokens);
   const cacheRead = usage.cacheReadTokens ?? 0;
-  const cacheReadPrice = price.cacheReadPerMillion ?? price.inputPerMillion;
-  const uncachedInput = Math.max(0, usage.inputTokens - cacheRead);
+  const cacheWrite = usage.cacheWriteTokens ?? 0;
+  const uncachedInput = Math.max(0, usage.inputTokens - cacheRead - cacheWrite);
   return (
-    (uncachedInput * price.inputPerMillion +
-      cacheRead * cacheReadPrice +
-      usage.outputTokens * price.outputPerMillion) /
+    (uncachedInput * prices.inputPerMillion +
+      cacheRead * (prices.cacheReadPerMillion ?? prices.inputPerMillion) +
+      cacheWrite * (prices.cacheWritePerMillion ?? prices.inputPerMillion) +
+      usage.outputTokens * prices.outputPerMillion) /
     1_000_000
   );
+}
+
+function tierFor(price: ModelPrice, inputTokens: number): TokenPrices {
+  let chosen: TokenPrices = price;
+  let threshold = -1;
+  for (const tier of price.tiers ?? []) {
+    if (inputTokens > tier.aboveInputTokens && tier.aboveInputTokens > threshold) {
+      chosen = tier;
+      threshold = tier.aboveInputTokens;
+    }
+  }
+  return chosen;
 }

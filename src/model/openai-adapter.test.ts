@@ -409,17 +409,25 @@ describe('openaiChat', () => {
       },
       { label: '408', type: 'timeout', retryable: true, reply: { status: 408 } },
       {
-        label: '400',
-        type: 'bad_request',
+        label: '400 context_length_exceeded',
+        type: 'context_too_long',
         retryable: false,
         reply: { status: 400, errorCode: 'context_length_exceeded' },
       },
       {
-        label: '404',
-        type: 'bad_request',
+        label: '400 content_filter',
+        type: 'content_filtered',
+        retryable: false,
+        reply: { status: 400, errorCode: 'content_filter' },
+      },
+      { label: '400', type: 'bad_request', retryable: false, reply: { status: 400 } },
+      {
+        label: '404 model_not_found',
+        type: 'unavailable',
         retryable: false,
         reply: { status: 404, errorCode: 'model_not_found' },
       },
+      { label: '404', type: 'bad_request', retryable: false, reply: { status: 404 } },
       { label: '403', type: 'authentication', retryable: false, reply: { status: 403 } },
     ] as const)('reports $label as $type', async ({ reply: fault, type, retryable }) => {
       const reply = { fault: 'http_error', ...fault } as const;
@@ -607,5 +615,85 @@ describe('parseRetryAfter', () => {
     ['no header', {}, undefined],
   ])('reads %s', (_label, headers, expected) => {
     expect(parseRetryAfter(new Headers(headers), { clock })).toBe(expected);
+  });
+});
+
+describe('openaiChat over SSE', () => {
+  it('folds streamed text and the usage chunk, cached tokens included in input', async () => {
+    const bodies: FakeChatRequestBody[] = [];
+    const server = await serve({
+      respond: ({ body }) => {
+        bodies.push(body);
+        return {
+          content: 'Order 42 shipped on Tuesday.',
+          usage: { promptTokens: 500, completionTokens: 9, cachedTokens: 320, reasoningTokens: 2 },
+        };
+      },
+    });
+    const model = openaiChat({ model: MODEL, baseURL: server.url, apiKey: 'k', stream: true });
+    const response = await model.doGenerate(userRequest('Where is 42?'), {});
+    expect({
+      response,
+      stream: bodies[0]?.stream,
+      streamOptions: bodies[0]?.stream_options,
+    }).toEqual({
+      response: {
+        content: [{ type: 'text', text: 'Order 42 shipped on Tuesday.' }],
+        usage: { inputTokens: 500, outputTokens: 9, cacheReadTokens: 320, reasoningTokens: 2 },
+        finishReason: 'stop',
+        responseId: 'chatcmpl-fake0',
+        responseModel: MODEL,
+      },
+      stream: true,
+      streamOptions: { include_usage: true },
+    });
+  });
+
+  it('assembles streamed tool-call arguments, malformed ones kept as sent', async () => {
+    const server = await serve({
+      respond: () => ({
+        toolCalls: [
+          { name: 'lookup', arguments: '{"orderId":"A-1","verbose":true}', id: 'call_a' },
+          { name: 'lookup', arguments: '{"orderId": "A-', id: 'call_b' },
+        ],
+      }),
+    });
+    const model = openaiChat({ model: MODEL, baseURL: server.url, apiKey: 'k', stream: true });
+    const response = await model.doGenerate(userRequest('x'), {});
+    expect([response.content, response.finishReason]).toEqual([
+      [
+        {
+          type: 'tool_call',
+          callId: 'call_a',
+          toolName: 'lookup',
+          arguments: '{"orderId":"A-1","verbose":true}',
+        },
+        { type: 'tool_call', callId: 'call_b', toolName: 'lookup', arguments: '{"orderId": "A-' },
+      ],
+      'tool_calls',
+    ]);
+  });
+
+  it('reports rate_limited with retry-after when the stream request gets a 429', async () => {
+    const server = await serve({ respond: () => ({ fault: 'rate_limited', retryAfterMs: 70 }) });
+    const model = openaiChat({ model: MODEL, baseURL: server.url, apiKey: 'k', stream: true });
+    expect(summary(await failureOf(model.doGenerate(userRequest('x'), {})))).toEqual({
+      type: 'rate_limited',
+      statusCode: 429,
+      retryAfterMs: 70,
+      retryable: true,
+    });
+  });
+
+  it('reports timeout when the streaming server hangs past timeoutMs', async () => {
+    const server = await serve({ respond: () => ({ fault: 'hang' }) });
+    const model = openaiChat({
+      model: MODEL,
+      baseURL: server.url,
+      apiKey: 'k',
+      stream: true,
+      timeoutMs: 100,
+    });
+    expect((await failureOf(model.doGenerate(userRequest('x'), {}))).type).toBe('timeout');
   });
 });

@@ -1,5 +1,6 @@
 import type { APIError, OpenAI } from 'openai';
 import type {
+  ChatCompletionChunk,
   ChatCompletionCreateParamsNonStreaming,
   ChatCompletionMessageFunctionToolCall,
   ChatCompletionMessageParam,
@@ -19,7 +20,12 @@ import {
   type ModelUsage,
 } from './model-adapter.js';
 import { parseRetryAfter } from './retry-after.js';
-import { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
+import {
+  countRequestTokens,
+  countTextTokens,
+  encodingForModel,
+  type OpenAIEncoding,
+} from './token-count.js';
 
 export interface OpenAIChatOptions {
   /** The model name sent as `model`, e.g. `gpt-4.1-mini`. */
@@ -33,6 +39,11 @@ export interface OpenAIChatOptions {
   /** Deadline for one call, response body included. Defaults to 10 minutes, like the SDK. */
   readonly timeoutMs?: number;
   readonly organization?: string;
+  /**
+   * Receive the reply as a server-sent event stream (with `stream_options.include_usage`)
+   * instead of one JSON body.
+   */
+  readonly stream?: boolean;
 }
 
 export const DEFAULT_OPENAI_TIMEOUT_MS = 600_000;
@@ -55,6 +66,7 @@ export function openaiChat({
   price,
   timeoutMs = DEFAULT_OPENAI_TIMEOUT_MS,
   organization,
+  stream = false,
 }: OpenAIChatOptions): ModelAdapterV1 {
   if (typeof model !== 'string' || model.length === 0) {
     throw new KeelError('invalid_config', 'openaiChat: "model" must be a non-empty string');
@@ -71,13 +83,15 @@ export function openaiChat({
   }
   // The SDK loads on the first call, so importing Keel stays cheap for runs that never use it.
   let client: Promise<OpenAI> | undefined;
+  const encoding = encodingForModel(model);
 
   return {
     specificationVersion: 'v1',
     provider: 'openai',
     modelId: model,
     price,
-    estimateInputTokens,
+    estimateInputTokens: (request) => countRequestTokens(request, encoding).tokens,
+    countInputTokens: (request) => Promise.resolve(countRequestTokens(request, encoding)),
     async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
       if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
       const body = toChatCompletionParams(model, request);
@@ -91,7 +105,15 @@ export function openaiChat({
       let completion: unknown;
       try {
         client ??= createClient({ baseURL, apiKey: key, organization, timeoutMs });
-        completion = await (await client).chat.completions.create(body, { signal: requestSignal });
+        const sdkClient = await client;
+        completion = stream
+          ? await accumulateChunks(
+              await sdkClient.chat.completions.create(
+                { ...body, stream: true, stream_options: { include_usage: true } },
+                { signal: requestSignal },
+              ),
+            )
+          : await sdkClient.chat.completions.create(body, { signal: requestSignal });
       } catch (error) {
         throw toModelCallError(error, {
           signal,
@@ -102,7 +124,7 @@ export function openaiChat({
       } finally {
         clearTimeout(timer);
       }
-      return toModelResponse(completion, request);
+      return toModelResponse(completion, request, encoding);
     },
   };
 }
@@ -129,6 +151,49 @@ async function createClient(options: {
     timeout: options.timeoutMs,
     maxRetries: 0,
   });
+}
+
+/**
+ * Folds a chunk stream into the shape of a non-streamed completion, so one parser validates
+ * both. Tool-call arguments are concatenated as sent.
+ */
+async function accumulateChunks(chunks: AsyncIterable<ChatCompletionChunk>): Promise<unknown> {
+  let id: string | undefined;
+  let model: string | undefined;
+  let content = '';
+  let finishReason: string | null = null;
+  let usage: ChatCompletionChunk['usage'];
+  const toolCalls = new Map<number, { id: string; name: string; arguments: string }>();
+  for await (const chunk of chunks) {
+    id ??= chunk.id;
+    model ??= chunk.model;
+    if (chunk.usage) usage = chunk.usage;
+    const [choice] = chunk.choices;
+    if (!choice) continue;
+    if (choice.delta.content) content += choice.delta.content;
+    for (const delta of choice.delta.tool_calls ?? []) {
+      const call = toolCalls.get(delta.index) ?? { id: '', name: '', arguments: '' };
+      if (delta.id) call.id = delta.id;
+      if (delta.function?.name) call.name += delta.function.name;
+      if (delta.function?.arguments) call.arguments += delta.function.arguments;
+      toolCalls.set(delta.index, call);
+    }
+    if (choice.finish_reason) finishReason = choice.finish_reason;
+  }
+  const calls = [...toolCalls.entries()]
+    .sort(([left], [right]) => left - right)
+    .map(([, call]) => ({ id: call.id, function: { name: call.name, arguments: call.arguments } }));
+  return {
+    id,
+    model,
+    choices: [
+      {
+        message: { content: content === '' ? null : content, tool_calls: calls },
+        finish_reason: finishReason,
+      },
+    ],
+    usage,
+  };
 }
 
 /** Translates a Keel request into Chat Completions parameters. */
@@ -248,7 +313,11 @@ const completionSchema = z.object({
 });
 
 /** Translates a completion back; anything that is not a completion is `malformed_response`. */
-function toModelResponse(completion: unknown, request: ModelRequest): ModelResponse {
+function toModelResponse(
+  completion: unknown,
+  request: ModelRequest,
+  encoding: OpenAIEncoding,
+): ModelResponse {
   const parsed = completionSchema.safeParse(completion);
   if (!parsed.success) {
     throw new ModelCallError(
@@ -276,7 +345,7 @@ function toModelResponse(completion: unknown, request: ModelRequest): ModelRespo
 
   return {
     content,
-    usage: usage ? toModelUsage(usage) : estimatedUsage(request, content),
+    usage: usage ? toModelUsage(usage) : countedUsage(request, content, encoding),
     finishReason: FINISH_REASON_MAP[choice.finish_reason ?? ''] ?? 'other',
     responseId: id ?? undefined,
     responseModel: model ?? undefined,
@@ -295,15 +364,20 @@ function toModelUsage(usage: NonNullable<z.infer<typeof completionSchema>['usage
   return result;
 }
 
-/** Some compatible servers omit `usage`; an estimate keeps token and cost limits meaningful. */
-function estimatedUsage(request: ModelRequest, content: readonly ModelOutputPart[]): ModelUsage {
+/** Some compatible servers omit `usage`; counting keeps token and cost limits meaningful. */
+function countedUsage(
+  request: ModelRequest,
+  content: readonly ModelOutputPart[],
+  encoding: OpenAIEncoding,
+): ModelUsage {
   let outputTokens = 0;
   for (const part of content) {
-    outputTokens += estimateTextTokens(
+    outputTokens += countTextTokens(
       part.type === 'text' ? part.text : part.toolName + part.arguments,
+      encoding,
     );
   }
-  return { inputTokens: estimateInputTokens(request), outputTokens };
+  return { inputTokens: countRequestTokens(request, encoding).tokens, outputTokens };
 }
 
 /** Classifies any failure of the SDK call. */
@@ -372,6 +446,15 @@ function fromStatus(error: APIError, statusCode: number): ModelCallError {
     return new ModelCallError('rate_limited', message, options);
   }
   if (statusCode === 408) return new ModelCallError('timeout', message, options);
+  if (error.code === 'context_length_exceeded' || error.code === 'string_above_max_length') {
+    return new ModelCallError('context_too_long', message, options);
+  }
+  if (error.code === 'content_filter' || error.code === 'content_policy_violation') {
+    return new ModelCallError('content_filtered', message, options);
+  }
+  if (statusCode === 404 && error.code === 'model_not_found') {
+    return new ModelCallError('unavailable', message, options);
+  }
   if (statusCode >= 500) return new ModelCallError('server_error', message, options);
   if (statusCode === 401 || statusCode === 403) {
     return new ModelCallError('authentication', message, options);

@@ -1,62 +1,154 @@
 import { KeelError } from '../core/index.js';
+import { anthropicMessages } from './anthropic-adapter.js';
 import type { ModelAdapterV1 } from './model-adapter.js';
 import { openaiChat } from './openai-adapter.js';
+import { projectPriceTable, type PriceTable } from './price-table.js';
+
+export interface ResolveModelOptions {
+  /** Where keys and base URLs come from. Defaults to `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Prices to attach; defaults to {@link projectPriceTable} (`keel.prices.json`, then defaults). */
+  readonly prices?: PriceTable;
+  /** Told when a model has no known price (its cost will be `null`). Defaults to `console.warn`. */
+  readonly onWarning?: (message: string) => void;
+}
+
+const MODEL_STRING_HELP =
+  'simulator, anthropic:<model>, openai:<model> or openai-compatible:<baseURL>#<model>';
 
 /**
- * Turn a model string into an adapter:
+ * Turn a model string into an adapter with its price attached:
  * - `simulator`: the agent's own scripted simulator;
- * - `openai:<model>`: OpenAI Chat Completions with `OPENAI_API_KEY`, or any compatible server
- *   at `OPENAI_BASE_URL` (vLLM, Ollama, LiteLLM, ...).
+ * - `anthropic:<model>`: Anthropic Messages with `ANTHROPIC_API_KEY` (and `ANTHROPIC_BASE_URL`
+ *   when set);
+ * - `openai:<model>`: OpenAI Chat Completions with `OPENAI_API_KEY` (and `OPENAI_BASE_URL`
+ *   when set);
+ * - `openai-compatible:<baseURL>#<model>`: any server speaking Chat Completions (Ollama, vLLM,
+ *   llama.cpp server, OpenRouter, Together, Groq), with `OPENAI_COMPATIBLE_API_KEY` or
+ *   `OPENAI_API_KEY` when the server needs a key.
+ *
+ * A comma-separated list (`anthropic:claude-haiku-4-5,openai:gpt-4.1-mini`) is a fallback
+ * chain: the first model, with the others as its `fallbacks`.
+ *
+ * A model the price table does not know gets no price (cost `null`) and a warning.
  *
  * ```ts
- * const model = resolveModel('openai:gpt-4.1-mini', agent.model);
+ * const model = resolveModel('anthropic:claude-sonnet-4-5', agent.model);
+ * const local = resolveModel('openai-compatible:http://127.0.0.1:11434/v1#llama3.1', agent.model);
  * ```
  */
 export function resolveModel(
   spec: string,
-  agentModel: ModelAdapterV1,
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  agentModel: ModelAdapterV1 | undefined,
+  options: ResolveModelOptions = {},
 ): ModelAdapterV1 {
-  const [provider = '', ...rest] = spec.split(':');
-  const modelName = rest.join(':');
+  // `a,b,c`: a fallback chain, walked by the engine on overloaded, unavailable or server_error.
+  if (spec.includes(',')) {
+    const [first, ...rest] = spec
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part !== '')
+      .map((part) => resolveOne(part, agentModel, options));
+    if (!first) throw new KeelError('invalid_config', `model "${spec}" names no model`);
+    return { ...first, fallbacks: rest };
+  }
+  return resolveOne(spec, agentModel, options);
+}
+
+function resolveOne(
+  spec: string,
+  agentModel: ModelAdapterV1 | undefined,
+  options: ResolveModelOptions,
+): ModelAdapterV1 {
+  const {
+    env = process.env,
+    onWarning = (message: string) => {
+      console.warn(message);
+    },
+  } = options;
+  const separator = spec.indexOf(':');
+  const provider = separator === -1 ? spec : spec.slice(0, separator);
+  const rest = separator === -1 ? '' : spec.slice(separator + 1);
+  const priced = (model: ModelAdapterV1, baseURL?: string): ModelAdapterV1 =>
+    withPrice({ model, spec, provider, baseURL, options, onWarning });
   switch (provider) {
     case 'simulator':
-      if (agentModel.provider !== 'simulator') {
+      if (agentModel?.provider !== 'simulator') {
         throw new KeelError(
           'invalid_config',
           `model "simulator": this agent has no simulator script`,
         );
       }
       return agentModel;
+    case 'anthropic': {
+      requireName(spec, rest, 'anthropic:claude-sonnet-4-5');
+      const apiKey = env.ANTHROPIC_API_KEY;
+      if (apiKey === undefined || apiKey === '') {
+        throw new KeelError('invalid_config', `model "${spec}" needs ANTHROPIC_API_KEY`);
+      }
+      const baseURL = env.ANTHROPIC_BASE_URL;
+      return priced(anthropicMessages({ model: rest, apiKey, ...(baseURL ? { baseURL } : {}) }));
+    }
     case 'openai': {
-      if (modelName === '')
-        throw new KeelError(
-          'invalid_config',
-          'model "openai:" needs a model name, e.g. openai:gpt-4.1-mini',
-        );
+      requireName(spec, rest, 'openai:gpt-4.1-mini');
       const apiKey = env.OPENAI_API_KEY;
       const baseURL = env.OPENAI_BASE_URL;
-      if (apiKey === undefined && baseURL === undefined) {
+      if ((apiKey === undefined || apiKey === '') && !baseURL) {
         throw new KeelError(
           'invalid_config',
           `model "${spec}" needs OPENAI_API_KEY, or OPENAI_BASE_URL for an OpenAI-compatible server`,
         );
       }
-      return openaiChat({
-        model: modelName,
-        ...(apiKey === undefined ? { apiKey: 'unused' } : { apiKey }),
-        ...(baseURL === undefined ? {} : { baseURL }),
-      });
+      return priced(
+        openaiChat({ model: rest, apiKey: apiKey || 'unused', ...(baseURL ? { baseURL } : {}) }),
+      );
     }
-    case 'anthropic':
-      throw new KeelError(
-        'invalid_config',
-        `model "${spec}": the Anthropic adapter is not available in this version; use openai:<model> or an OpenAI-compatible server`,
-      );
+    case 'openai-compatible': {
+      const hash = rest.lastIndexOf('#');
+      const baseURL = hash === -1 ? '' : rest.slice(0, hash);
+      const model = hash === -1 ? '' : rest.slice(hash + 1);
+      if (!/^https?:\/\/[^#\s]+$/.test(baseURL) || model === '') {
+        throw new KeelError(
+          'invalid_config',
+          `model "${spec}": expected openai-compatible:<baseURL>#<model>, e.g. openai-compatible:http://127.0.0.1:11434/v1#llama3.1`,
+        );
+      }
+      const apiKey = env.OPENAI_COMPATIBLE_API_KEY || env.OPENAI_API_KEY || 'unused';
+      return priced(openaiChat({ model, baseURL, apiKey }), baseURL);
+    }
     default:
-      throw new KeelError(
-        'invalid_config',
-        `unknown model "${spec}": use simulator or openai:<model>`,
-      );
+      throw new KeelError('invalid_config', `unknown model "${spec}": use ${MODEL_STRING_HELP}`);
   }
+}
+
+function requireName(spec: string, name: string, example: string): void {
+  if (name === '') {
+    throw new KeelError('invalid_config', `model "${spec}" needs a model name, e.g. ${example}`);
+  }
+}
+
+function withPrice({
+  model,
+  spec,
+  provider,
+  baseURL,
+  options,
+  onWarning,
+}: {
+  model: ModelAdapterV1;
+  spec: string;
+  provider: string;
+  baseURL: string | undefined;
+  options: ResolveModelOptions;
+  onWarning: (message: string) => void;
+}): ModelAdapterV1 {
+  const table = options.prices ?? projectPriceTable();
+  const found = table.lookup(provider, model.modelId, baseURL);
+  if (!found) {
+    onWarning(
+      `keel: no price known for model "${spec}"; its cost is recorded as unknown (null) and cost limits cannot be enforced. Add it to keel.prices.json.`,
+    );
+    return model;
+  }
+  return { ...model, price: found.price };
 }

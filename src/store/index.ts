@@ -9,6 +9,7 @@ export {
   type NewRun,
   type RunFinish,
   type RunRecord,
+  type RunPrice,
   type RunRecordStatus,
   type Store,
   type StoredEvent,

@@ -57,12 +57,23 @@ export interface AuditTable {
   hash: string;
 }
 
+/** A run's cost as last re-priced (`keel prices recompute`); the journal keeps the original. */
+export interface RunPricesTable {
+  run_id: string;
+  /** Null when some call's model has no known price. */
+  cost_usd: number | null;
+  priced_calls: number;
+  unpriced_calls: number;
+  priced_at: number;
+}
+
 export interface Database {
   keel_runs: RunsTable;
   keel_events: EventsTable;
   keel_tool_breakers: ToolBreakersTable;
   keel_tool_cache: ToolCacheTable;
   keel_audit: AuditTable;
+  keel_run_prices: RunPricesTable;
 }
 
 /**
@@ -161,6 +172,22 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('keel_audit').ifExists().execute();
       await db.schema.dropTable('keel_tool_cache').ifExists().execute();
       await db.schema.dropTable('keel_tool_breakers').ifExists().execute();
+    },
+  },
+  '0005_run_prices': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('keel_run_prices')
+        .ifNotExists()
+        .addColumn('run_id', 'text', (column) => column.primaryKey())
+        .addColumn('cost_usd', 'double precision')
+        .addColumn('priced_calls', 'integer', (column) => column.notNull())
+        .addColumn('unpriced_calls', 'integer', (column) => column.notNull())
+        .addColumn('priced_at', 'bigint', (column) => column.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('keel_run_prices').ifExists().execute();
     },
   },
 };

@@ -176,4 +176,18 @@ export interface Store {
   /** Wait until the pending group commit is durable. */
   flush(options?: AbortableOptions): Promise<void>;
   close(): Promise<void>;
+  /** Record runs' re-priced costs, replacing earlier re-pricings of the same runs. */
+  saveRunPrices(prices: readonly RunPrice[]): Promise<void>;
+  /** A run's last re-priced cost, or `undefined` when it was never re-priced. */
+  getRunPrice(runId: string): Promise<RunPrice | undefined>;
+}
+
+/** A run's cost re-computed from its journal's reported usage with the current prices. */
+export interface RunPrice {
+  readonly runId: string;
+  /** `null` when any call's model has no known price (never a made-up 0). */
+  readonly costUsd: number | null;
+  readonly pricedCalls: number;
+  readonly unpricedCalls: number;
+  readonly pricedAt: number;
 }

@@ -278,7 +278,9 @@ function sendReply(
   callIndex: number,
 ): void {
   if (!('fault' in reply)) {
-    sendJson(response, 200, completionBody(reply, body, callIndex));
+    const completion = completionBody(reply, body, callIndex);
+    if (body.stream === true) sendStream(response, completion, body);
+    else sendJson(response, 200, completion);
     return;
   }
   switch (reply.fault) {
@@ -385,6 +387,72 @@ function completionBody(
     service_tier: 'default',
     system_fingerprint: 'fp_fake',
   };
+}
+
+interface CompletionBody {
+  readonly id: string;
+  readonly created: number;
+  readonly model: string;
+  readonly choices: readonly {
+    readonly message: {
+      readonly content: string | null;
+      readonly tool_calls?: readonly {
+        readonly id: string;
+        readonly function: { readonly name: string; readonly arguments: string };
+      }[];
+    };
+    readonly finish_reason: string;
+  }[];
+  readonly usage: unknown;
+}
+
+/**
+ * Streams a completion as OpenAI does: `chat.completion.chunk` events with text and tool-call
+ * argument deltas, the finish reason, a usage chunk when `stream_options.include_usage` is
+ * set, then `data: [DONE]`.
+ */
+function sendStream(
+  response: ServerResponse,
+  completion: Record<string, unknown>,
+  body: FakeChatRequestBody,
+): void {
+  if (response.destroyed || response.writableEnded) return;
+  const { id, created, model, choices, usage } = completion as unknown as CompletionBody;
+  const choice = choices[0];
+  response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+  const chunk = (fields: Record<string, unknown>): void => {
+    response.write(
+      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, ...fields })}\n\n`,
+    );
+  };
+  const delta = (value: Record<string, unknown>, finishReason: string | null = null): void => {
+    chunk({ choices: [{ index: 0, delta: value, finish_reason: finishReason }] });
+  };
+  delta({ role: 'assistant', content: '' });
+  const content = choice?.message.content ?? '';
+  for (let start = 0; start < content.length; start += 8) {
+    delta({ content: content.slice(start, start + 8) });
+  }
+  for (const [index, toolCall] of (choice?.message.tool_calls ?? []).entries()) {
+    delta({
+      tool_calls: [
+        {
+          index,
+          id: toolCall.id,
+          type: 'function',
+          function: { name: toolCall.function.name, arguments: '' },
+        },
+      ],
+    });
+    const text = toolCall.function.arguments;
+    for (let start = 0; start < text.length; start += 10) {
+      delta({ tool_calls: [{ index, function: { arguments: text.slice(start, start + 10) } }] });
+    }
+  }
+  delta({}, choice?.finish_reason ?? 'stop');
+  const options = body.stream_options as { include_usage?: boolean } | undefined;
+  if (options?.include_usage === true) chunk({ choices: [], usage });
+  response.end('data: [DONE]\n\n');
 }
 
 function sendError(

@@ -9,3 +9,17 @@ export {
   type FakeReply,
   type FakeRespond,
 } from './fake-openai-server.js';
+export {
+  fakeTokenCount,
+  startFakeAnthropicServer,
+  type FakeAnthropicFault,
+  type FakeAnthropicMessage,
+  type FakeAnthropicReply,
+  type FakeAnthropicRequest,
+  type FakeAnthropicRequestBody,
+  type FakeAnthropicRespond,
+  type FakeAnthropicServer,
+  type FakeAnthropicServerOptions,
+  type FakeAnthropicUsage,
+  type FakeToolUse,
+} from './fake-anthropic-server.js';

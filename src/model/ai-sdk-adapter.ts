@@ -1,0 +1,248 @@
+import type {
+  LanguageModelV3,
+  LanguageModelV3CallOptions,
+  LanguageModelV3FunctionTool,
+  LanguageModelV3GenerateResult,
+  LanguageModelV3Message,
+} from '@ai-sdk/provider';
+import { KeelError, type AbortableOptions } from '../core/index.js';
+import type { Message } from './messages.js';
+import {
+  ModelCallError,
+  type FinishReason,
+  type ModelAdapterV1,
+  type ModelOutputPart,
+  type ModelPrice,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelUsage,
+} from './model-adapter.js';
+import { parseRetryAfter } from './retry-after.js';
+import { conservativeTokenCount } from './token-count.js';
+
+export interface AiSdkModelOptions {
+  /** Known price; leave unset when unknown (cost limits then cannot be enforced). */
+  readonly price?: ModelPrice;
+}
+
+/**
+ * Runs any Vercel AI SDK v6 language model (a `LanguageModelV3` from `@ai-sdk/*` providers)
+ * behind Keel's model port: one `doGenerate` per call, with the provider SDK's own call and
+ * none of `generateText`'s retries (the engine owns retries). The AI SDK is an optional peer:
+ * Keel never imports it, it only calls the model object it is given.
+ *
+ * ```ts
+ * import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+ * const provider = createOpenAICompatible({ name: 'ollama', baseURL: 'http://127.0.0.1:11434/v1' });
+ * const model = aiSdkModel(provider.chatModel('llama3.1'));
+ * ```
+ */
+export function aiSdkModel(
+  languageModel: LanguageModelV3,
+  { price }: AiSdkModelOptions = {},
+): ModelAdapterV1 {
+  const candidate = languageModel as Partial<LanguageModelV3> | undefined;
+  if (
+    typeof candidate !== 'object' ||
+    candidate.specificationVersion !== 'v3' ||
+    typeof candidate.doGenerate !== 'function'
+  ) {
+    throw new KeelError(
+      'invalid_config',
+      'aiSdkModel: expected an AI SDK v6 language model (specificationVersion "v3")',
+    );
+  }
+  return {
+    specificationVersion: 'v1',
+    // `openai.chat`, `anthropic.messages`, ...: the provider part names the vendor.
+    provider: languageModel.provider.split('.')[0] ?? languageModel.provider,
+    modelId: languageModel.modelId,
+    price,
+    estimateInputTokens: (request) => conservativeTokenCount(request).tokens,
+    async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
+      if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
+      let result: LanguageModelV3GenerateResult;
+      try {
+        result = await languageModel.doGenerate(toCallOptions(request, signal));
+      } catch (error) {
+        throw toModelCallError(error, signal);
+      }
+      return toModelResponse(result);
+    },
+  };
+}
+
+function toCallOptions(
+  request: ModelRequest,
+  signal: AbortSignal | undefined,
+): LanguageModelV3CallOptions {
+  const prompt: LanguageModelV3Message[] = [];
+  if (request.system.length > 0) prompt.push({ role: 'system', content: request.system });
+  for (const message of request.messages) prompt.push(...toMessages(message));
+  const tools: LanguageModelV3FunctionTool[] = request.tools.map((tool) => ({
+    type: 'function',
+    name: tool.name,
+    description: tool.description,
+    inputSchema: tool.inputSchema,
+  }));
+  return {
+    prompt,
+    ...(tools.length > 0 ? { tools } : {}),
+    ...(request.maxOutputTokens === undefined ? {} : { maxOutputTokens: request.maxOutputTokens }),
+    ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+    ...(request.seed === undefined ? {} : { seed: request.seed }),
+    ...(signal ? { abortSignal: signal } : {}),
+  };
+}
+
+function toMessages(message: Message): LanguageModelV3Message[] {
+  if (message.role === 'assistant') {
+    const content: AssistantContent = [];
+    for (const part of message.parts) {
+      if (part.type === 'text') content.push({ type: 'text', text: part.text });
+      if (part.type === 'tool_call') {
+        content.push({
+          type: 'tool-call',
+          toolCallId: part.callId,
+          toolName: part.toolName,
+          input: parsedInput(part.arguments),
+        });
+      }
+    }
+    return [{ role: 'assistant', content }];
+  }
+  const results: LanguageModelV3Message[] = [];
+  const texts: string[] = [];
+  for (const part of message.parts) {
+    switch (part.type) {
+      case 'tool_result':
+        results.push({
+          role: 'tool',
+          content: [
+            {
+              type: 'tool-result',
+              toolCallId: part.callId,
+              toolName: part.toolName,
+              output: part.isError
+                ? { type: 'error-text', value: part.content }
+                : { type: 'text', value: part.content },
+            },
+          ],
+        });
+        break;
+      case 'text':
+        texts.push(part.text);
+        break;
+      case 'tool_call':
+        throw new ModelCallError(
+          'bad_request',
+          `a tool_call part can only appear in an assistant message, not in a ${message.role} message`,
+        );
+      default:
+        part satisfies never;
+    }
+  }
+  if (texts.length > 0) {
+    results.push({ role: 'user', content: [{ type: 'text', text: texts.join('\n\n') }] });
+  }
+  return results;
+}
+
+type AssistantContent = Extract<LanguageModelV3Message, { role: 'assistant' }>['content'];
+
+/** The prompt takes tool input as a value; arguments the model sent malformed stay text. */
+function parsedInput(rawArguments: string): unknown {
+  try {
+    return JSON.parse(rawArguments);
+  } catch {
+    return rawArguments;
+  }
+}
+
+const FINISH_REASON_MAP: Readonly<Record<string, FinishReason>> = {
+  stop: 'stop',
+  length: 'length',
+  'content-filter': 'content_filter',
+  'tool-calls': 'tool_calls',
+};
+
+function toModelResponse(result: LanguageModelV3GenerateResult): ModelResponse {
+  const content: ModelOutputPart[] = [];
+  for (const part of result.content) {
+    if (part.type === 'text' && part.text.length > 0) {
+      content.push({ type: 'text', text: part.text });
+    } else if (part.type === 'tool-call') {
+      content.push({
+        type: 'tool_call',
+        callId: part.toolCallId,
+        toolName: part.toolName,
+        arguments: part.input,
+      });
+    }
+  }
+  const { inputTokens, outputTokens } = result.usage;
+  const usage: { -readonly [Key in keyof ModelUsage]: ModelUsage[Key] } = {
+    inputTokens: inputTokens.total ?? 0,
+    outputTokens: outputTokens.total ?? 0,
+  };
+  if (inputTokens.cacheRead !== undefined) usage.cacheReadTokens = inputTokens.cacheRead;
+  if (inputTokens.cacheWrite !== undefined) usage.cacheWriteTokens = inputTokens.cacheWrite;
+  if (outputTokens.reasoning !== undefined) usage.reasoningTokens = outputTokens.reasoning;
+  return {
+    content,
+    usage,
+    finishReason: FINISH_REASON_MAP[result.finishReason.unified] ?? 'other',
+    responseId: result.response?.id,
+    responseModel: result.response?.modelId,
+  };
+}
+
+/** The fields of the AI SDK's `APICallError` Keel reads (checked by shape, not by class). */
+interface ApiCallErrorShape {
+  readonly statusCode?: number;
+  readonly responseHeaders?: Record<string, string>;
+  readonly responseBody?: string;
+  readonly message: string;
+}
+
+function toModelCallError(error: unknown, signal: AbortSignal | undefined): ModelCallError {
+  if (ModelCallError.isInstance(error)) return error;
+  if (signal?.aborted) {
+    return new ModelCallError('aborted', 'the model call was aborted', { cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'AI_APICallError') {
+    const apiError = error as ApiCallErrorShape;
+    const statusCode = apiError.statusCode;
+    const headers = apiError.responseHeaders;
+    const options = {
+      statusCode,
+      retryAfterMs: parseRetryAfter(
+        headers ? { get: (header: string) => headers[header] ?? null } : undefined,
+      ),
+      cause: error,
+    };
+    const body = `${apiError.responseBody ?? ''} ${message}`;
+    if (statusCode === undefined) return new ModelCallError('network', message, options);
+    // A 2xx whose body the provider package could not parse.
+    if (statusCode < 300) return new ModelCallError('malformed_response', message, options);
+    if (statusCode === 529 || /overloaded/i.test(body)) {
+      return new ModelCallError('overloaded', message, options);
+    }
+    if (statusCode === 429) return new ModelCallError('rate_limited', message, options);
+    if (statusCode === 408) return new ModelCallError('timeout', message, options);
+    if (statusCode >= 500) return new ModelCallError('server_error', message, options);
+    if (statusCode === 401 || statusCode === 403) {
+      return new ModelCallError('authentication', message, options);
+    }
+    if (/context_length_exceeded|prompt is too long/i.test(body)) {
+      return new ModelCallError('context_too_long', message, options);
+    }
+    return new ModelCallError('bad_request', message, options);
+  }
+  if (name === 'AI_JSONParseError' || name === 'AI_TypeValidationError') {
+    return new ModelCallError('malformed_response', message, { statusCode: 200, cause: error });
+  }
+  return new ModelCallError('network', message, { cause: error });
+}

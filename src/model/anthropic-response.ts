@@ -1,0 +1,170 @@
+import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
+import { z } from 'zod';
+import {
+  ModelCallError,
+  type FinishReason,
+  type ModelOutputPart,
+  type ModelResponse,
+  type ModelUsage,
+} from './model-adapter.js';
+
+const STOP_REASON_MAP: Readonly<Record<string, FinishReason>> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  tool_use: 'tool_calls',
+  max_tokens: 'length',
+  model_context_window_exceeded: 'length',
+  refusal: 'content_filter',
+};
+
+const usageSchema = z.object({
+  input_tokens: z.number(),
+  output_tokens: z.number(),
+  cache_creation_input_tokens: z.number().nullish(),
+  cache_read_input_tokens: z.number().nullish(),
+});
+
+const messageSchema = z.object({
+  id: z.string().nullish(),
+  model: z.string().nullish(),
+  content: z.array(
+    z.union([
+      z.object({ type: z.literal('text'), text: z.string() }),
+      z.object({
+        type: z.literal('tool_use'),
+        id: z.string(),
+        name: z.string(),
+        input: z.unknown(),
+      }),
+      // Thinking and server-tool blocks carry nothing Keel feeds back.
+      z.object({ type: z.string() }),
+    ]),
+  ),
+  stop_reason: z.string().nullish(),
+  usage: usageSchema,
+});
+
+/** Anthropic's `input_tokens` excludes cached tokens; Keel's `inputTokens` includes them. */
+export function toModelUsage(usage: z.infer<typeof usageSchema>): ModelUsage {
+  const cacheRead = usage.cache_read_input_tokens ?? 0;
+  const cacheWrite = usage.cache_creation_input_tokens ?? 0;
+  return {
+    inputTokens: usage.input_tokens + cacheRead + cacheWrite,
+    outputTokens: usage.output_tokens,
+    cacheReadTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+  };
+}
+
+export function toModelResponse(message: unknown): ModelResponse {
+  const parsed = messageSchema.safeParse(message);
+  if (!parsed.success) {
+    throw new ModelCallError(
+      'malformed_response',
+      `the response is not a message: ${z.prettifyError(parsed.error)}`,
+      { statusCode: 200, cause: parsed.error },
+    );
+  }
+  const { id, model, content: blocks, stop_reason: stopReason, usage } = parsed.data;
+  const content: ModelOutputPart[] = [];
+  for (const block of blocks) {
+    if ('text' in block && block.type === 'text') content.push({ type: 'text', text: block.text });
+    if ('name' in block && block.type === 'tool_use') {
+      content.push({
+        type: 'tool_call',
+        callId: block.id,
+        toolName: block.name,
+        arguments: JSON.stringify(block.input ?? {}),
+      });
+    }
+  }
+  return {
+    content,
+    usage: toModelUsage(usage),
+    finishReason: STOP_REASON_MAP[stopReason ?? ''] ?? 'other',
+    responseId: id ?? undefined,
+    responseModel: model ?? undefined,
+  };
+}
+
+/**
+ * Folds a raw event stream into one response. Tool input is kept as the streamed JSON text,
+ * so input the model sent malformed reaches the engine's validation as it was sent.
+ */
+export async function accumulateStream(
+  events: AsyncIterable<RawMessageStreamEvent>,
+): Promise<ModelResponse> {
+  const blocks = new Map<
+    number,
+    { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; json: string }
+  >();
+  let id: string | undefined;
+  let model: string | undefined;
+  let usage: z.infer<typeof usageSchema> | undefined;
+  let stopReason: string | null | undefined;
+  let stopped = false;
+  for await (const event of events) {
+    switch (event.type) {
+      case 'message_start':
+        id = event.message.id;
+        model = event.message.model;
+        usage = usageSchema.parse(event.message.usage);
+        break;
+      case 'content_block_start':
+        if (event.content_block.type === 'text') {
+          blocks.set(event.index, { type: 'text', text: event.content_block.text });
+        } else if (event.content_block.type === 'tool_use') {
+          const { id: callId, name } = event.content_block;
+          blocks.set(event.index, { type: 'tool_use', id: callId, name, json: '' });
+        }
+        break;
+      case 'content_block_delta': {
+        const block = blocks.get(event.index);
+        if (block?.type === 'text' && event.delta.type === 'text_delta') {
+          block.text += event.delta.text;
+        } else if (block?.type === 'tool_use' && event.delta.type === 'input_json_delta') {
+          block.json += event.delta.partial_json;
+        }
+        break;
+      }
+      case 'message_delta':
+        stopReason = event.delta.stop_reason;
+        if (usage) usage = { ...usage, output_tokens: event.usage.output_tokens };
+        break;
+      case 'message_stop':
+        stopped = true;
+        break;
+      case 'content_block_stop':
+        break;
+      default:
+        event satisfies never;
+    }
+  }
+  if (!usage || !stopped) {
+    throw new ModelCallError('malformed_response', 'the event stream ended before message_stop', {
+      statusCode: 200,
+    });
+  }
+  const content: ModelOutputPart[] = [];
+  for (const index of [...blocks.keys()].sort((left, right) => left - right)) {
+    const block = blocks.get(index);
+    if (block?.type === 'text' && block.text.length > 0) {
+      content.push({ type: 'text', text: block.text });
+    }
+    if (block?.type === 'tool_use') {
+      content.push({
+        type: 'tool_call',
+        callId: block.id,
+        toolName: block.name,
+        arguments: block.json === '' ? '{}' : block.json,
+      });
+    }
+  }
+  return {
+    content,
+    usage: toModelUsage(usage),
+    finishReason: STOP_REASON_MAP[stopReason ?? ''] ?? 'other',
+    responseId: id,
+    responseModel: model,
+  };
+}
