@@ -10,6 +10,7 @@ import {
 } from '../agent/index.js';
 import { KeelError, TRUSTED_TASK, systemClock, type Clock } from '../core/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
+import type { RunObserver } from '../observe/index.js';
 import {
   STORE_SCHEMA_VERSION,
   type RunRecord,
@@ -36,6 +37,8 @@ export interface RuntimeOptions {
   readonly resolveModel?: ((spec: string, agent: Agent) => ModelAdapterV1) | undefined;
   /** Observes each committed event. Never awaited; must not throw. */
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
+  /** Fed each committed event (trace export, alerts); their work never blocks a run. */
+  readonly observers?: readonly RunObserver[] | undefined;
 }
 
 export interface StartRunOptions {
@@ -92,6 +95,20 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   /** Runs executing in this process, by id. */
   const active = new Map<string, AbortController>();
   let heartbeat: NodeJS.Timeout | undefined;
+  const observers = options.observers ?? [];
+  const onEvent =
+    observers.length === 0
+      ? options.onEvent
+      : (runId: string, event: RunEvent): void => {
+          options.onEvent?.(runId, event);
+          for (const observer of observers) {
+            try {
+              observer.onEvent(runId, event, store);
+            } catch {
+              // An observer's fault is its own: the run goes on.
+            }
+          }
+        };
 
   function requireAgent(name: string): Agent {
     const agent = byName.get(name);
@@ -214,7 +231,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         maxClaims,
         claim,
         journal: events,
-        onEvent: options.onEvent,
+        onEvent,
       });
       return state ? resultOf(record.id, state) : undefined;
     })();
@@ -385,6 +402,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       await Promise.allSettled([...executions]);
       if (heartbeat) clearInterval(heartbeat);
       heartbeat = undefined;
+      await Promise.allSettled(
+        observers.map((observer) => observer.flush?.() ?? Promise.resolve()),
+      );
     },
   };
 

@@ -9,3 +9,9 @@ export {
   type FakeReply,
   type FakeRespond,
 } from './fake-openai-server.js';
+export {
+  startOtlpReceiver,
+  type OtlpReceiver,
+  type ReceivedSpan,
+  type ReceivedValue,
+} from './otlp-receiver.js';

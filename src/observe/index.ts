@@ -1,0 +1,40 @@
+export {
+  ATTR,
+  CAPTURE_CONTENT_ENV,
+  GEN_AI_OPERATION,
+  GEN_AI_SCHEMA_URL,
+  GEN_AI_SEMCONV_VERSION,
+  KEEL_EVENT,
+} from './semconv.js';
+export type { JournalEntry, JournalEvent, JournalSource, ObservedRun } from './journal.js';
+export {
+  SPAN_KINDS,
+  spanIdOf,
+  spanTree,
+  traceIdOf,
+  type AttributeValue,
+  type Attributes,
+  type SpanEvent,
+  type SpanKind,
+  type SpanLink,
+  type SpanNode,
+  type SpanStatus,
+  type TraceSpan,
+} from './trace-span.js';
+export {
+  DEFAULT_MAX_CONTENT_CHARS,
+  EVENT_SPAN_MAPPINGS,
+  spansFromJournal,
+  type EventMapping,
+  type SpanOptions,
+  type TraceBuilder,
+} from './journal-spans.js';
+export { encodeTraceRequest, type OtlpResource } from './otlp-protobuf.js';
+export {
+  otlpExporter,
+  otlpExporterFromEnv,
+  type ExportStats,
+  type OtlpExporterOptions,
+  type SpanExporter,
+} from './otlp-exporter.js';
+export { traceExport, type RunObserver } from './run-observer.js';
