@@ -38,3 +38,4 @@ export {
   type SpanExporter,
 } from './otlp-exporter.js';
 export { traceExport, type RunObserver } from './run-observer.js';
+export { costTotals, type CostLine, type CostTotals, type ToolLine } from './cost-totals.js';
