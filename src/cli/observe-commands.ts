@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { CliGlobals } from './open-runtime.js';
 import { usageError } from './exit-codes.js';
 
@@ -6,8 +6,9 @@ import { usageError } from './exit-codes.js';
 const SCAN_LIMIT = 10_000;
 
 /**
- * The observability commands: `trace`, `costs`. They read the store only; every figure is
- * derived from the runs' journals.
+ * The observability commands: `trace`, `costs`, `alerts` read the store only (every figure is
+ * derived from the runs' journals); `replay` re-executes a run against its journal; `fork`
+ * starts a new run from a recorded one's step.
  */
 export function registerObserveCommands(
   program: Command,
@@ -73,4 +74,75 @@ export function registerObserveCommands(
         await store.close();
       }
     });
+
+  program
+    .command('replay')
+    .description(
+      're-execute a run with the current code, model replies and tool results served from its journal (no side effects)',
+    )
+    .argument('<runId>')
+    .option('--json', 'print one JSON document: { identical, divergence }')
+    .action(async (runId: string, options: { json?: boolean }) => {
+      const { openStoreFromOptions } = await import('./open-runtime.js');
+      const { loadAgents } = await import('./load-agents.js');
+      const { replayRun } = await import('../engine/index.js');
+      const { KeelError } = await import('../core/index.js');
+      const { formatReplay } = await import('./trace-format.js');
+      const { EXIT } = await import('./exit-codes.js');
+      const { agents } = await loadAgents(globals().agents);
+      const store = await openStoreFromOptions(globals());
+      try {
+        const record = await store.getRun(runId);
+        if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
+        const agent = agents.find((candidate) => candidate.name === record.agent);
+        if (!agent) throw usageError(`run ${runId} is of agent "${record.agent}", not loaded here`);
+        const report = await replayRun({ agent, runId, journal: await store.readEvents(runId) });
+        if (options.json) printJson(report);
+        else console.log(formatReplay(report));
+        process.exitCode = report.identical ? EXIT.ok : EXIT.failed;
+      } finally {
+        await store.close();
+      }
+    });
+
+  program
+    .command('fork')
+    .description(
+      "start a new run that reuses a run's journal before a step and runs live from there",
+    )
+    .argument('<runId>')
+    .requiredOption('--from-step <n>', 'the first step to run again (0-based)', parseStep)
+    .option('--model <model>', 'run the fork on another model: simulator, openai:<model>')
+    .option('--json', 'print one JSON document')
+    .action(
+      async (runId: string, options: { fromStep: number; model?: string; json?: boolean }) => {
+        const { openRuntime } = await import('./open-runtime.js');
+        const { formatRunResult, runJson } = await import('./format.js');
+        const { EXIT } = await import('./exit-codes.js');
+        const { runtime, close } = await openRuntime(globals());
+        try {
+          const result = await runtime.fork(runId, {
+            fromStep: options.fromStep,
+            model: options.model,
+          });
+          if (options.json)
+            printJson({ ...runJson(result), forkOf: { runId, step: options.fromStep } });
+          else {
+            console.log(`fork of ${runId} from step ${options.fromStep}`);
+            console.log(formatRunResult(result));
+          }
+          process.exitCode = result.status === 'succeeded' ? EXIT.ok : EXIT.failed;
+        } finally {
+          await close();
+        }
+      },
+    );
+}
+
+function parseStep(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) {
+    throw new InvalidArgumentError('must be a step number (0 or more)');
+  }
+  return parsed;
 }

@@ -1,5 +1,6 @@
 import pc from 'picocolors';
 import { ATTR, type CostLine, type CostTotals, type SpanNode } from '../observe/index.js';
+import type { ReplayReport } from '../engine/index.js';
 import { formatUsd } from './format.js';
 
 function seconds(ms: number): string {
@@ -100,4 +101,17 @@ export function parseSince(value: string, now: number): number | undefined {
   if (!/^\d{4}-\d{2}-\d{2}/.test(value.trim())) return undefined;
   const parsed = Date.parse(value);
   return Number.isNaN(parsed) ? undefined : parsed;
+}
+
+/** `keel replay`: identical, or the first divergent step with both sides. */
+export function formatReplay(report: ReplayReport): string {
+  if (report.identical) {
+    return `${pc.green('identical')}: replaying ${report.runId} with the current code reproduced all ${report.comparedEvents} events`;
+  }
+  const divergence = report.divergence;
+  return [
+    `${pc.red('diverged')} at step ${divergence?.step ?? '?'} (after ${report.comparedEvents} identical events)`,
+    `  expected ${JSON.stringify(divergence?.expected ?? null)}`,
+    `  actual   ${JSON.stringify(divergence?.actual ?? null)}`,
+  ].join('\n');
 }

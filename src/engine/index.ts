@@ -1,6 +1,7 @@
 export {
   createRuntime,
   newRunId,
+  type ForkOptions,
   type RunInspection,
   type Runtime,
   type RuntimeOptions,
@@ -10,3 +11,4 @@ export type { Worker, WorkerOptions } from './worker.js';
 export type { RunResult } from './run-result.js';
 export { DEFAULT_MODEL_RETRY, type ModelRetryOptions } from './model-retry.js';
 export { idempotencyKey } from './run-executor.js';
+export { compareJournals, replayRun, type ReplayDivergence, type ReplayReport } from './replay.js';

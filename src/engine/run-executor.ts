@@ -17,6 +17,7 @@ import {
 } from '../agent/index.js';
 import {
   KeelError,
+  canonicalJson,
   digest,
   sleep,
   untilAborted,
@@ -240,6 +241,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   ) {
     const step = state.steps;
     const model = agent.model;
+    const requestHash = digest(canonicalJson(request));
     let attempt = state.modelFailuresThisStep;
     for (;;) {
       attempt += 1;
@@ -305,6 +307,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         response,
         estimatedInputTokens,
         performance.now() - startedAt,
+        requestHash,
       );
       return;
     }
@@ -316,6 +319,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     modelResponse: ModelResponse,
     estimatedInputTokens: number,
     latencyMs: number,
+    requestHash: string,
   ): Promise<void> {
     // Results are matched to calls by id: ids must be unique within a step.
     const response = withUniqueCallIds(modelResponse, step);
@@ -332,6 +336,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       provenance: modelOutputProvenance(state),
       responseId: response.responseId,
       responseModel: response.responseModel,
+      requestHash,
     };
     const hasToolCalls = response.content.some((part) => part.type === 'tool_call');
     if (!hasToolCalls) {

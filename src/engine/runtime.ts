@@ -49,6 +49,15 @@ export interface StartRunOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+export interface ForkOptions {
+  /** Steps before this one are reused from the original journal; this one runs live. */
+  readonly fromStep: number;
+  /** A model string for the fork (default: the original run's). */
+  readonly model?: string | undefined;
+  readonly runId?: string;
+  readonly signal?: AbortSignal | undefined;
+}
+
 export interface RunInspection {
   readonly record: RunRecord;
   readonly state: RunState;
@@ -74,6 +83,12 @@ export interface Runtime {
   submit(agentName: string, task: string, options?: StartRunOptions): Promise<RunRecord>;
   /** Create a run and execute it here until it ends; resumable elsewhere if this process dies. */
   run(agentName: string, task: string, options?: StartRunOptions): Promise<RunResult>;
+  /**
+   * Start a new run that reuses `runId`'s journal before step `fromStep` (its model replies and
+   * tool results, none executed again) and executes from there in this process. The new run's
+   * `run_started` names the original (`forkOf`).
+   */
+  fork(runId: string, options: ForkOptions): Promise<RunResult>;
   /** Ask a run to stop. A queued run ends at once; a running one within a heartbeat. */
   cancel(runId: string): Promise<RunRecord>;
   inspect(runId: string): Promise<RunInspection>;
@@ -307,6 +322,60 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       }
       // Lost: another worker holds it now and will finish it.
       return result === 'lost' ? runtime.wait(runId) : result;
+    },
+
+    async fork(sourceRunId, forkOptions) {
+      const source = (await store.readEvents(sourceRunId)).map((entry) => entry.event as RunEvent);
+      const started = source.find((event) => event.type === 'run_started');
+      if (!started) throw new KeelError('not_found', `no run ${sourceRunId}`);
+      const { steps } = foldRun(source);
+      const { fromStep } = forkOptions;
+      if (!Number.isInteger(fromStep) || fromStep < 0 || fromStep > steps) {
+        throw new KeelError(
+          'invalid_input',
+          `fork of ${sourceRunId}: fromStep must be an integer from 0 to ${steps} (its steps)`,
+        );
+      }
+      const modelSpec = forkOptions.model ?? started.modelSpec;
+      agentFor(started.agent, modelSpec);
+      const now = clock.now();
+      const runId = forkOptions.runId ?? newRunId();
+      const reused = source.filter(
+        (event) =>
+          'step' in event &&
+          event.step < fromStep &&
+          !(event.type === 'tool_started' && event.reissued === true),
+      );
+      const events: RunEvent[] = [
+        { ...started, modelSpec, startedAt: now, forkOf: { runId: sourceRunId, step: fromStep } },
+        { type: 'run_claimed', workerId, claim: 1 },
+        ...reused,
+      ];
+      const journal = events.map((event, index) => ({ seq: index + 1, at: now, event }));
+      const record = await store.createRun({
+        id: runId,
+        agent: started.agent,
+        task: started.task,
+        createdAt: now,
+        events: journal,
+        claimBy: { workerId, leaseUntil: now + leaseMs },
+      });
+      const result = await execute({
+        record,
+        claim: undefined,
+        signal: forkOptions.signal,
+        signalMeans: 'cancel',
+        journal: journal.map((entry) => ({
+          ...entry,
+          runId,
+          schemaVersion: STORE_SCHEMA_VERSION,
+        })),
+      });
+      if (typeof result !== 'string') return result;
+      if (result === 'released') {
+        throw new KeelError('lease_lost', `run ${runId} was released before it finished`);
+      }
+      return runtime.wait(runId);
     },
 
     async cancel(runId) {
