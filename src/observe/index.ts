@@ -39,3 +39,29 @@ export {
 } from './otlp-exporter.js';
 export { traceExport, type RunObserver } from './run-observer.js';
 export { costTotals, type CostLine, type CostTotals, type ToolLine } from './cost-totals.js';
+export { runMetrics, type RunMetrics } from './run-metrics.js';
+export {
+  BASELINE_METRICS,
+  agentBaselines,
+  baselineOf,
+  type Baseline,
+  type BaselineMetric,
+} from './baselines.js';
+export {
+  ALERT_KINDS,
+  DEFAULT_ALERT_RULES,
+  detectAlerts,
+  resolveAlertRules,
+  type Alert,
+  type AlertKind,
+  type AlertNotifier,
+  type AlertRules,
+  type Threshold,
+} from './alerts.js';
+export {
+  alertMonitor,
+  scanAlerts,
+  type AlertMonitor,
+  type AlertMonitorOptions,
+  type AlertMonitorStats,
+} from './alert-monitor.js';
