@@ -76,6 +76,31 @@ export function registerObserveCommands(
     });
 
   program
+    .command('alerts')
+    .description(
+      "runs that drifted from their agent's baseline or misbehaved (derived from the journals)",
+    )
+    .option('--since <when>', 'only runs finished since: an ISO date, or 30m / 24h / 7d back')
+    .option('--json', 'print one JSON document')
+    .action(async (options: { since?: string; json?: boolean }) => {
+      const { openStoreFromOptions } = await import('./open-runtime.js');
+      const { scanAlerts } = await import('../observe/index.js');
+      const { formatAlerts, parseSince } = await import('./trace-format.js');
+      const since = options.since === undefined ? undefined : parseSince(options.since, Date.now());
+      if (options.since !== undefined && since === undefined) {
+        throw usageError('--since must be an ISO date (2026-11-30) or a duration (30m, 24h, 7d)');
+      }
+      const store = await openStoreFromOptions(globals());
+      try {
+        const alerts = await scanAlerts(store, { since, limit: SCAN_LIMIT });
+        if (options.json) printJson({ alerts });
+        else console.log(formatAlerts(alerts));
+      } finally {
+        await store.close();
+      }
+    });
+
+  program
     .command('replay')
     .description(
       're-execute a run with the current code, model replies and tool results served from its journal (no side effects)',

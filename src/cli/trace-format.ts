@@ -1,5 +1,11 @@
 import pc from 'picocolors';
-import { ATTR, type CostLine, type CostTotals, type SpanNode } from '../observe/index.js';
+import {
+  ATTR,
+  type Alert,
+  type CostLine,
+  type CostTotals,
+  type SpanNode,
+} from '../observe/index.js';
 import type { ReplayReport } from '../engine/index.js';
 import { formatUsd } from './format.js';
 
@@ -114,4 +120,15 @@ export function formatReplay(report: ReplayReport): string {
     `  expected ${JSON.stringify(divergence?.expected ?? null)}`,
     `  actual   ${JSON.stringify(divergence?.actual ?? null)}`,
   ].join('\n');
+}
+
+/** `keel alerts`: one line per alert, newest first. */
+export function formatAlerts(alerts: readonly Alert[]): string {
+  if (alerts.length === 0) return 'no alerts';
+  return alerts
+    .map(
+      (alert) =>
+        `${pc.gray(new Date(alert.at).toISOString())}  ${pc.yellow(alert.kind.padEnd(18))}  ${alert.message}`,
+    )
+    .join('\n');
 }

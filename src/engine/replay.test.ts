@@ -125,7 +125,7 @@ describe('replayRun on the demo runs', () => {
     const journal = (await store.readEvents(success.runId)).map((entry): StoredEvent => {
       if (entry.event.type !== 'model_called') return entry;
       const { requestHash: _dropped, ...event } = entry.event;
-      return { ...entry, event: event as StoredEvent['event'] };
+      return { ...entry, event };
     });
     expect(journal.some((entry) => 'requestHash' in entry.event)).toBe(false);
     const replay = await replayRun({ agent: agent('refunds'), runId: success.runId, journal });
