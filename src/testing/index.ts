@@ -10,6 +10,7 @@ export {
   type FakeRespond,
 } from './fake-openai-server.js';
 export {
+  decodeTraceRequest,
   startOtlpReceiver,
   type OtlpReceiver,
   type ReceivedSpan,

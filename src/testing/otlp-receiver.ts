@@ -188,7 +188,8 @@ function decodeKeyValue(buffer: Buffer, into: Record<string, ReceivedValue>): vo
   into[key] = value;
 }
 
-function decodeTraceRequest(body: Buffer): ReceivedSpan[] {
+/** Decode an OTLP `ExportTraceServiceRequest` (protobuf) into its spans. */
+export function decodeTraceRequest(body: Buffer): ReceivedSpan[] {
   const out: ReceivedSpan[] = [];
   for (const resourceSpans of readFields(body).filter((field) => field.number === 1)) {
     const resource: Record<string, ReceivedValue> = {};
