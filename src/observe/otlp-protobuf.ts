@@ -16,6 +16,12 @@ const VARINT = 0;
 const FIXED64 = 1;
 const LENGTH_DELIMITED = 2;
 
+/** Value of each hex digit by character code. */
+const HEX_VALUE: readonly number[] = Array.from({ length: 128 }, (_, code) => {
+  const digit = Number.parseInt(String.fromCharCode(code), 16);
+  return Number.isNaN(digit) ? 0 : digit;
+});
+
 /**
  * A protobuf writer over one growing buffer. A nested message reserves one byte for its length
  * and moves its body only in the rare case the length needs more.
@@ -99,7 +105,20 @@ class ProtoWriter {
     this.#tag(field, LENGTH_DELIMITED);
     const start = this.begin();
     this.#reserve(value.length * 3);
-    this.#length += this.#encoder.encodeInto(value, this.#buffer.subarray(this.#length)).written;
+    // Short ASCII (names, ids, most attribute values) is copied directly: cheaper than
+    // encodeInto's view for a handful of bytes.
+    let index = 0;
+    if (value.length < 64) {
+      for (; index < value.length; index++) {
+        const code = value.charCodeAt(index);
+        if (code > 0x7f) break;
+        this.#buffer[this.#length + index] = code;
+      }
+    }
+    if (index === value.length) this.#length += index;
+    else {
+      this.#length += this.#encoder.encodeInto(value, this.#buffer.subarray(this.#length)).written;
+    }
     this.end(start);
   }
 
@@ -109,7 +128,9 @@ class ProtoWriter {
     this.#varint(bytes);
     this.#reserve(bytes);
     for (let index = 0; index < bytes; index++) {
-      this.#buffer[this.#length++] = Number.parseInt(hex.slice(index * 2, index * 2 + 2), 16);
+      this.#buffer[this.#length++] =
+        (HEX_VALUE[hex.charCodeAt(index * 2)] ?? 0) * 16 +
+        (HEX_VALUE[hex.charCodeAt(index * 2 + 1)] ?? 0);
     }
   }
 
