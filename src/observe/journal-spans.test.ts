@@ -174,6 +174,41 @@ describe('spansFromJournal', () => {
     expect(spans[0]?.status).toEqual({ code: 'unset' });
   });
 
+  it('marks a model call that failed for good, and the run it ended', () => {
+    const entries = journal().slice(0, 3);
+    const failedCall = {
+      type: 'model_failed',
+      step: 0,
+      attempt: 2,
+      errorType: 'server_error',
+      message: 'upstream 500',
+      statusCode: 500,
+      willRetry: false,
+    };
+    const finished = {
+      type: 'run_finished',
+      status: 'failed',
+      reason: { type: 'model_error', errorType: 'server_error', message: 'upstream 500' },
+      output: null,
+      usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, costKnown: true },
+      steps: 0,
+    };
+    for (const event of [failedCall, finished]) {
+      entries.push({ seq: entries.length + 1, at: T0 + entries.length * 100, event });
+    }
+    const [root, chat] = spansFromJournal('run_3', entries);
+    expect(chat?.name).toBe('chat gpt-4o-mini');
+    expect(chat?.attributes).toMatchObject({
+      [ATTR.providerName]: 'openai',
+      [ATTR.errorType]: 'server_error',
+      [ATTR.attempts]: 2,
+    });
+    expect(chat?.events).toHaveLength(2);
+    expect(chat?.status).toEqual({ code: 'error', message: 'upstream 500' });
+    expect(root?.attributes[ATTR.errorType]).toBe('server_error');
+    expect(root?.status).toEqual({ code: 'error', message: 'upstream 500' });
+  });
+
   it('keeps content off by default and captures it truncated when asked', () => {
     const all = (list: readonly TraceSpan[]) =>
       list.flatMap((span) => Object.keys(span.attributes));

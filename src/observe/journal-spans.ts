@@ -62,18 +62,23 @@ const toolKey = (event: JournalEvent): string =>
 
 /** A chat span for the event's step, opened at the step's start if it is not open yet. */
 function chatSpan(event: JournalEvent, trace: TraceBuilder, startMs: number): OpenSpan {
-  return (
-    trace.span(chatKey(event)) ??
-    trace.open(chatKey(event), {
-      name: GEN_AI_OPERATION.chat,
-      kind: 'client',
-      startMs,
-      attributes: {
-        [ATTR.operationName]: GEN_AI_OPERATION.chat,
-        [ATTR.step]: num(event.step) ?? 0,
-      },
-    })
-  );
+  const existing = trace.span(chatKey(event));
+  if (existing) return existing;
+  // The run's model, known when the span starts (samplers may read these).
+  const run = trace.span('run');
+  const provider = text(run?.attributes[ATTR.providerName]);
+  const model = text(run?.attributes[ATTR.requestModel]);
+  return trace.open(chatKey(event), {
+    name: model === undefined ? GEN_AI_OPERATION.chat : `${GEN_AI_OPERATION.chat} ${model}`,
+    kind: 'client',
+    startMs,
+    attributes: defined({
+      [ATTR.operationName]: GEN_AI_OPERATION.chat,
+      [ATTR.step]: num(event.step) ?? 0,
+      [ATTR.providerName]: provider,
+      [ATTR.requestModel]: model,
+    }),
+  });
 }
 
 function toolSpan(event: JournalEvent, trace: TraceBuilder, startMs: number): OpenSpan {
@@ -170,15 +175,10 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
     const latencyMs = num(event.latencyMs) ?? 0;
     const span = chatSpan(event, trace, trace.at - latencyMs);
     const usage = record(event.usage);
-    const run = trace.span('run');
-    const model = text(run?.attributes[ATTR.requestModel]) ?? text(event.responseModel) ?? '';
     const finishReason = text(event.finishReason) ?? 'other';
-    span.name = `${GEN_AI_OPERATION.chat} ${model}`;
     Object.assign(
       span.attributes,
       defined({
-        [ATTR.providerName]: text(run?.attributes[ATTR.providerName]),
-        [ATTR.requestModel]: model,
         [ATTR.responseModel]: text(event.responseModel),
         [ATTR.responseId]: text(event.responseId),
         [ATTR.responseFinishReasons]: [FINISH_REASONS[finishReason] ?? finishReason],
