@@ -61,6 +61,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const benchStartedAt = performance.now();
 const loadAverageAtStart = loadavg();
 
+// First, on a fresh heap: it is a CPU micro-measurement.
+progress('tracing overhead per span');
+const traceOverhead = measureTraceOverhead();
+
 const fastServer = await spawnFakeServer({ latencyMs: 0, toolCallsPerRun: TOOL_CALLS_PER_RUN });
 const perStepOptions = { baseURL: fastServer.url, ...PER_STEP };
 progress("per-step overhead, SQLite file, synchronous=FULL (and raw fsync'd commits)");
@@ -114,9 +118,6 @@ await slowServer.stop();
 
 progress(`cold start (${COLD_START_SPAWNS} spawns)`);
 const coldStart = await measureColdStart({ spawns: COLD_START_SPAWNS, directory });
-
-progress('tracing overhead per span');
-const traceOverhead = measureTraceOverhead();
 
 const targetCheck = (
   name: TargetName,

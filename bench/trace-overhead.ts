@@ -27,7 +27,7 @@ export interface TraceOverheadResult {
 }
 
 const STEPS = 6;
-const BLOCKS = 30;
+const BLOCKS = 60;
 const ITERATIONS_PER_BLOCK = 100;
 
 /** A journal like the bench workload's: 6 model steps, 5 of them with one tool call. */
@@ -126,7 +126,7 @@ const RESOURCE = {
 /** Median over blocks of the per-item time of `work`, in µs. */
 function measure(work: () => number): number {
   const samples: number[] = [];
-  for (let block = -10; block < BLOCKS; block++) {
+  for (let block = -20; block < BLOCKS; block++) {
     let items = 0;
     const startedAt = performance.now();
     for (let index = 0; index < ITERATIONS_PER_BLOCK; index++) items += work();

@@ -22,15 +22,22 @@ const HEX_VALUE: readonly number[] = Array.from({ length: 128 }, (_, code) => {
   return Number.isNaN(digit) ? 0 : digit;
 });
 
+// Encoding is synchronous, so one scratch buffer serves every request: the only allocation
+// per request is the finished copy.
+const MAX_SCRATCH_BYTES = 4 * 1024 * 1024;
+let scratch = new Uint8Array(64 * 1024);
+let scratchView = new DataView(scratch.buffer);
+const encoder = new TextEncoder();
+
 /**
  * A protobuf writer over one growing buffer. A nested message reserves one byte for its length
  * and moves its body only in the rare case the length needs more.
  */
 class ProtoWriter {
-  #buffer = new Uint8Array(4096);
-  #view = new DataView(this.#buffer.buffer);
+  #buffer = scratch;
+  #view = scratchView;
   #length = 0;
-  readonly #encoder = new TextEncoder();
+  readonly #encoder = encoder;
 
   finish(): Uint8Array {
     return this.#buffer.slice(0, this.#length);
@@ -44,6 +51,10 @@ class ProtoWriter {
     grown.set(this.#buffer.subarray(0, this.#length));
     this.#buffer = grown;
     this.#view = new DataView(grown.buffer);
+    if (size <= MAX_SCRATCH_BYTES) {
+      scratch = grown;
+      scratchView = this.#view;
+    }
   }
 
   #varint(value: number): void {
