@@ -17,13 +17,16 @@ export function registerObserveCommands(
 ): void {
   program
     .command('trace')
-    .description("a run's trace: spans with timings, tokens and cost (derived from its journal)")
+    .description(
+      "a run's trace: spans with timings, tokens, cost and alerts (derived from its journal)",
+    )
     .argument('<runId>')
     .option('--json', 'print one JSON document (nested spans)')
     .option('--content', 'include message content, tool arguments and results (truncated)')
     .action(async (runId: string, options: { json?: boolean; content?: boolean }) => {
       const { openStoreFromOptions } = await import('./open-runtime.js');
-      const { spansFromJournal, spanTree, traceIdOf } = await import('../observe/index.js');
+      const { alertsForRun, spansFromJournal, spanTree, traceIdOf, withAlerts } =
+        await import('../observe/index.js');
       const { KeelError } = await import('../core/index.js');
       const { formatTrace } = await import('./trace-format.js');
       const store = await openStoreFromOptions(globals());
@@ -31,9 +34,10 @@ export function registerObserveCommands(
         const record = await store.getRun(runId);
         if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
         const entries = await store.readEvents(runId);
-        const roots = spanTree(
-          spansFromJournal(runId, entries, { captureContent: options.content === true }),
-        );
+        const spans = spansFromJournal(runId, entries, {
+          captureContent: options.content === true,
+        });
+        const roots = spanTree(withAlerts(spans, await alertsForRun(store, runId)));
         if (options.json) printJson({ runId, traceId: traceIdOf(runId), spans: roots });
         else console.log(formatTrace(runId, roots));
       } finally {

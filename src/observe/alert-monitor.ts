@@ -137,6 +137,19 @@ export function alertMonitor(options: AlertMonitorOptions = {}): AlertMonitor {
   };
 }
 
+/** The alerts one finished run raises against its agent's runs before it (`[]` if unfinished). */
+export async function alertsForRun(
+  source: JournalSource,
+  runId: string,
+  options: { readonly rules?: Partial<AlertRules> | undefined } = {},
+): Promise<Alert[]> {
+  const rules = resolveAlertRules(options.rules);
+  const metricsOf = metricsReader(source, new Map());
+  const run = await metricsOf(runId);
+  if (!run) return [];
+  return detectAlerts(run, await historyOf(source, run, rules.window, metricsOf), rules);
+}
+
 /**
  * The alerts of the most recent finished runs in a store, each judged against the runs of its
  * agent that finished before it: the same verdicts `alertMonitor` reached live, derived again

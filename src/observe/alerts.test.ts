@@ -6,11 +6,16 @@ import { createRuntime } from '../engine/index.js';
 import { simulator } from '../model/index.js';
 import { openStore } from '../store/index.js';
 import {
+  ATTR,
   DEFAULT_ALERT_RULES,
+  KEEL_EVENT,
   alertMonitor,
+  alertsForRun,
   detectAlerts,
   resolveAlertRules,
   scanAlerts,
+  spansFromJournal,
+  withAlerts,
   type Alert,
   type AlertNotifier,
   type RunMetrics,
@@ -99,7 +104,14 @@ describe('alertMonitor', () => {
     expect(received.find((alert) => alert.metric === 'tokens')).toEqual(tokenAlert);
     expect(monitor.stats()).toEqual({ raised: alerts.length, delivered: alerts.length, failed: 0 });
 
-    // The same verdicts, derived again from the journals.
+    // The same verdicts, derived again from the journals, and shown on the run's trace.
+    expect(await alertsForRun(store, spike.id)).toEqual(alerts);
+    const spans = withAlerts(spansFromJournal(spike.id, await store.readEvents(spike.id)), alerts);
+    expect(
+      spans[0]?.events
+        .filter((event) => event.name === KEEL_EVENT.alert)
+        .map((event) => event.attributes[ATTR.alertMetric]),
+    ).toEqual(alerts.map((alert) => alert.metric));
     const scanned = await scanAlerts(store);
     expect(scanned.map((alert) => alert.id).sort()).toEqual(alerts.map((alert) => alert.id).sort());
   });

@@ -12,6 +12,7 @@ export {
   spanIdOf,
   spanTree,
   traceIdOf,
+  withAlerts,
   type AttributeValue,
   type Attributes,
   type SpanEvent,
@@ -60,6 +61,7 @@ export {
 } from './alerts.js';
 export {
   alertMonitor,
+  alertsForRun,
   scanAlerts,
   type AlertMonitor,
   type AlertMonitorOptions,

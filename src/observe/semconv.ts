@@ -74,6 +74,9 @@ export const ATTR = {
   cancelledBy: 'keel.cancelled_by',
   alertKind: 'keel.alert.kind',
   alertMetric: 'keel.alert.metric',
+  alertValue: 'keel.alert.value',
+  alertThreshold: 'keel.alert.threshold',
+  alertMessage: 'keel.alert.message',
   contentTruncated: 'keel.content.truncated',
   semconvVersion: 'keel.semconv.gen_ai.version',
 } as const;

@@ -1,4 +1,5 @@
 import { digest } from '../core/index.js';
+import { ATTR, KEEL_EVENT } from './semconv.js';
 
 export const SPAN_KINDS = ['internal', 'client'] as const;
 export type SpanKind = (typeof SPAN_KINDS)[number];
@@ -92,4 +93,46 @@ export function spanTree(spans: readonly TraceSpan[]): SpanNode[] {
   const byStart = (a: SpanNode, b: SpanNode): number => a.startMs - b.startMs;
   for (const node of nodes.values()) node.children.sort(byStart);
   return roots.sort(byStart);
+}
+
+/**
+ * The spans with `alerts` added as `keel.alert` events on the root (`invoke_agent`) span.
+ *
+ * ```ts
+ * const spans = withAlerts(spansFromJournal(runId, entries), await alertsForRun(store, runId));
+ * ```
+ */
+export function withAlerts(
+  spans: readonly TraceSpan[],
+  alerts: readonly {
+    readonly kind: string;
+    readonly metric: string;
+    readonly value: number;
+    readonly threshold: number;
+    readonly at: number;
+    readonly message: string;
+  }[],
+): TraceSpan[] {
+  if (alerts.length === 0) return [...spans];
+  return spans.map((span) =>
+    span.parentSpanId !== undefined
+      ? span
+      : {
+          ...span,
+          events: [
+            ...span.events,
+            ...alerts.map((alert) => ({
+              name: KEEL_EVENT.alert,
+              timeMs: alert.at,
+              attributes: {
+                [ATTR.alertKind]: alert.kind,
+                [ATTR.alertMetric]: alert.metric,
+                [ATTR.alertValue]: alert.value,
+                [ATTR.alertThreshold]: alert.threshold,
+                [ATTR.alertMessage]: alert.message,
+              },
+            })),
+          ],
+        },
+  );
 }
