@@ -13,6 +13,7 @@ import {
   spanIdOf,
   traceExport,
   traceIdOf,
+  type TraceSpan,
 } from './index.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -26,6 +27,23 @@ async function demoRuntime(observers: Parameters<typeof createRuntime>[0]['obser
   const runtime = createRuntime({ store, agents: createSupportDeskAgents(backend), observers });
   cleanups.push(() => store.close());
   return { store, runtime, backend };
+}
+
+/** Spans to send again: rebuilt from what a receiver decoded (ids and names are enough). */
+function spansOf(receiver: OtlpReceiver): TraceSpan[] {
+  return receiver.spans.map((span) => ({
+    traceId: span.traceId,
+    spanId: span.spanId,
+    parentSpanId: span.parentSpanId === '' ? undefined : span.parentSpanId,
+    name: span.name,
+    kind: span.kind === 3 ? 'client' : 'internal',
+    startMs: Number(span.startTimeUnixNano / 1_000_000n),
+    endMs: Number(span.endTimeUnixNano / 1_000_000n),
+    attributes: {},
+    events: [],
+    links: [],
+    status: { code: 'unset' },
+  }));
 }
 
 function usageOf(event: Record<string, unknown>): Record<string, number> {
@@ -161,6 +179,28 @@ describe('OTLP export of a demo run', () => {
         OTEL_BSP_MAX_QUEUE_SIZE: 'lots',
       }),
     ).toThrow(expect.objectContaining({ code: 'invalid_config' }));
+  });
+});
+
+describe('OTLP export to an endpoint that refuses for a while', () => {
+  it('retries a 503 and delivers, but gives up on a 400', async () => {
+    const flaky = await startOtlpReceiver({ failFirst: 2 });
+    cleanups.push(() => flaky.close());
+    const exporter = otlpExporter({ url: flaky.url, scheduleDelayMs: 1 });
+    const { runtime } = await demoRuntime([traceExport({ exporter })]);
+    await runtime.run('payments', DEMO_TASKS.declinedPayment);
+    await runtime.close();
+    expect(flaky.requests).toBe(3);
+    expect(exporter.stats()).toMatchObject({ failed: 0, exported: flaky.spans.length });
+    expect(flaky.spans.length).toBeGreaterThan(0);
+
+    const refusing = await startOtlpReceiver({ failFirst: 100, failStatus: 400 });
+    cleanups.push(() => refusing.close());
+    const refused = otlpExporter({ url: refusing.url, scheduleDelayMs: 1 });
+    refused.export(spansOf(flaky));
+    await refused.flush();
+    expect(refusing.requests).toBe(1);
+    expect(refused.stats()).toMatchObject({ exported: 0, failed: flaky.spans.length });
   });
 });
 

@@ -7,6 +7,17 @@ import type { Attributes, TraceSpan } from './trace-span.js';
 
 const gzipAsync = promisify(gzip);
 
+const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+const MAX_ATTEMPTS = 3;
+const MAX_RETRY_DELAY_MS = 5_000;
+
+/** Retry-After in seconds when given, else 100 ms doubling; never over 5 s. */
+function retryDelayMs(retryAfter: string | null, attempt: number): number {
+  const seconds = retryAfter === null ? Number.NaN : Number(retryAfter);
+  const delay = Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 100 * 2 ** attempt;
+  return Math.min(MAX_RETRY_DELAY_MS, delay);
+}
+
 export interface OtlpExporterOptions {
   /** Full URL of the traces endpoint, e.g. `http://collector:4318/v1/traces`. */
   readonly url: string;
@@ -120,15 +131,27 @@ export function otlpExporter(options: OtlpExporterOptions): SpanExporter {
         body = await gzipAsync(body);
         requestHeaders['content-encoding'] = 'gzip';
       }
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: requestHeaders,
-        body,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      await response.arrayBuffer().catch(() => undefined);
-      if (response.ok) exported += batch.length;
-      else failed += batch.length;
+      for (let attempt = 1; ; attempt++) {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: requestHeaders,
+          body,
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        await response.arrayBuffer().catch(() => undefined);
+        if (response.ok) {
+          exported += batch.length;
+          return;
+        }
+        // OTLP/HTTP: 429, 502, 503 and 504 are worth another try, after Retry-After if sent.
+        if (!RETRYABLE_STATUS.has(response.status) || attempt >= MAX_ATTEMPTS || closed) {
+          failed += batch.length;
+          return;
+        }
+        await new Promise((resolve) => {
+          setTimeout(resolve, retryDelayMs(response.headers.get('retry-after'), attempt)).unref();
+        });
+      }
     } catch {
       failed += batch.length;
     }

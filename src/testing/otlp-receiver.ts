@@ -53,7 +53,14 @@ export interface OtlpReceiver {
  * const exporter = otlpExporter({ url: receiver.url });
  * ```
  */
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+export async function startOtlpReceiver({
+  failFirst = 0,
+  failStatus = 503,
+}: {
+  /** Answer this many requests with `failStatus` (and `retry-after: 0`) before accepting. */
+  readonly failFirst?: number;
+  readonly failStatus?: number;
+} = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const waiters = new Set<() => void>();
   let requests = 0;
@@ -67,6 +74,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       try {
         if (request.method !== 'POST' || request.url !== '/v1/traces') {
           response.writeHead(404).end();
+          return;
+        }
+        if (requests <= failFirst) {
+          response.writeHead(failStatus, { 'retry-after': '0' }).end();
           return;
         }
         let body = Buffer.concat(chunks);
