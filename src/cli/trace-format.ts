@@ -116,7 +116,7 @@ export function formatReplay(report: ReplayReport): string {
   }
   const divergence = report.divergence;
   return [
-    `${pc.red('diverged')} at step ${divergence?.step ?? '?'} (after ${report.comparedEvents} identical events)`,
+    `${pc.red('diverged')} at step ${divergence?.step ?? '?'} (after ${report.comparedEvents} identical events): ${divergence?.fields.join(', ') ?? ''} differ`,
     `  expected ${JSON.stringify(divergence?.expected ?? null)}`,
     `  actual   ${JSON.stringify(divergence?.actual ?? null)}`,
   ].join('\n');

@@ -81,6 +81,8 @@ describe('replayRun on the demo runs', () => {
     expect(actual.type).toBe('model_called');
     expect(typeof expected.requestHash).toBe('string');
     expect(actual.requestHash).not.toBe(expected.requestHash);
+    // Only what the model was asked differs: its (recorded) reply is the same.
+    expect(replay.divergence?.fields).toEqual(['requestHash']);
   });
 
   it('reports a later step when the change first matters there (a stricter tool input)', async () => {

@@ -10,6 +10,8 @@ export interface ReplayDivergence {
   readonly step: number;
   readonly expected: unknown;
   readonly actual: unknown;
+  /** Top-level fields whose values differ (all of them when the event types differ). */
+  readonly fields: readonly string[];
 }
 
 export interface ReplayReport {
@@ -223,9 +225,18 @@ export function compareJournals(
         step: want?.step ?? got?.step ?? 0,
         expected: want?.event ?? null,
         actual: got?.event ?? null,
+        fields: differingFields(want?.event ?? {}, got?.event ?? {}),
       },
       comparedEvents: index,
     };
   }
   return { runId, identical: true, divergence: null, comparedEvents: length };
+}
+
+function differingFields(
+  expected: Record<string, unknown>,
+  actual: Record<string, unknown>,
+): string[] {
+  const keys = [...new Set([...Object.keys(expected), ...Object.keys(actual)])].sort();
+  return keys.filter((key) => canonicalJson(expected[key]) !== canonicalJson(actual[key]));
 }
