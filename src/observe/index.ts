@@ -38,7 +38,7 @@ export {
   type OtlpExporterOptions,
   type SpanExporter,
 } from './otlp-exporter.js';
-export { traceExport, type RunObserver } from './run-observer.js';
+export { DEFAULT_PARTIAL_EXPORT_EVENTS, traceExport, type RunObserver } from './run-observer.js';
 export { costTotals, type CostLine, type CostTotals, type ToolLine } from './cost-totals.js';
 export { runMetrics, type RunMetrics } from './run-metrics.js';
 export {

@@ -16,6 +16,8 @@ export interface SpanOptions {
   readonly captureContent?: boolean | undefined;
   /** Longest content string kept when capturing, in characters (default 8192). */
   readonly maxContentChars?: number | undefined;
+  /** Leave out spans still open when the journal ends (for exporting a run in progress). */
+  readonly closedOnly?: boolean | undefined;
 }
 
 export const DEFAULT_MAX_CONTENT_CHARS = 8192;
@@ -409,6 +411,7 @@ export function spansFromJournal(
   }
   const out: TraceSpan[] = [];
   for (const span of spans.values()) {
+    if (options.closedOnly === true && span.endMs === undefined) continue;
     const endMs = span.endMs ?? lastAt;
     out.push({
       traceId,

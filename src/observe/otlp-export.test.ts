@@ -139,6 +139,30 @@ describe('OTLP export of a demo run', () => {
     expect(tools.some((span) => ATTR.toolCallArguments in span.attributes)).toBe(false);
   });
 
+  it('exports the spans closed so far at pause points, and every span once', async () => {
+    receiver = await startOtlpReceiver();
+    cleanups.push(() => receiver.close());
+    const exporter = otlpExporter({ url: receiver.url, scheduleDelayMs: 1 });
+    // Each model reply stands in for a pause (a release, a wait for someone).
+    const observer = traceExport({ exporter, partialExportOn: ['model_called'] });
+    const { runtime, store } = await demoRuntime([observer]);
+    const result = await runtime.run('refunds', DEMO_TASKS.refund);
+    await runtime.close();
+    const events = (await store.readEvents(result.id)).map((entry) => entry.event);
+    const expected =
+      1 +
+      events.filter((event) => event.type === 'model_called').length +
+      events.filter((event) => event.type === 'tool_requested').length;
+    const ids = receiver.spans.map((span) => span.spanId);
+    expect(ids).toHaveLength(expected);
+    expect(new Set(ids).size).toBe(expected);
+    // The root went out once, closed, with the run's outcome; children went out before it.
+    const root = receiver.spans.filter((span) => span.name === 'invoke_agent refunds');
+    expect(root.map((span) => span.attributes[ATTR.runStatus])).toEqual(['succeeded']);
+    expect(receiver.spans.indexOf(root[0] as ReceivedSpan)).toBeGreaterThan(0);
+    expect(receiver.requests).toBeGreaterThan(1);
+  });
+
   it('is configured by the standard OTel environment variables', async () => {
     receiver = await startOtlpReceiver();
     cleanups.push(() => receiver.close());
