@@ -206,7 +206,7 @@ describe('Runtime.fork', () => {
     }
   });
 
-  it('refuses a step the run never reached', async () => {
+  it('refuses a step the run never reached, or one after a call that never finished', async () => {
     const store = await openStore('sqlite::memory:');
     const agent = defineAgent({
       name: 'short',
@@ -221,6 +221,55 @@ describe('Runtime.fork', () => {
       });
       await expect(runtime.fork('run_missing', { fromStep: 0 })).rejects.toMatchObject({
         code: 'not_found',
+      });
+
+      // A run whose step-0 tool call started and never finished (its worker died then).
+      const [started] = (await store.readEvents(original.id)).map((entry) => entry.event);
+      const events: Record<string, unknown>[] = [
+        { ...started },
+        {
+          type: 'model_called',
+          step: 0,
+          content: [{ type: 'tool_call', callId: 'c1', toolName: 'missing', arguments: '{}' }],
+          finishReason: 'tool_calls',
+          usage: { inputTokens: 10, outputTokens: 2 },
+          costUsd: null,
+          estimatedInputTokens: 10,
+          latencyMs: 1,
+          attempts: 1,
+          provenance: { trust: 'trusted', source: 'model' },
+        },
+        {
+          type: 'tool_requested',
+          step: 0,
+          callId: 'c1',
+          index: 0,
+          toolName: 'missing',
+          input: {},
+          effect: 'write',
+        },
+        {
+          type: 'tool_started',
+          step: 0,
+          callId: 'c1',
+          toolName: 'missing',
+          idempotencyKey: 'run_crashed:0:0',
+          attempt: 1,
+        },
+      ];
+      await store.createRun({
+        id: 'run_crashed',
+        agent: 'short',
+        task: 'go',
+        createdAt: Date.now(),
+        events: events.map((event, index) => ({
+          seq: index + 1,
+          at: Date.now(),
+          event: event as { type: string },
+        })),
+      });
+      await expect(runtime.fork('run_crashed', { fromStep: 1 })).rejects.toMatchObject({
+        code: 'invalid_input',
       });
     } finally {
       await runtime.close();

@@ -346,6 +346,17 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           event.step < fromStep &&
           !(event.type === 'tool_started' && event.reissued === true),
       );
+      // A call that started and has no outcome may have acted: running it again under the
+      // fork's own idempotency key could repeat its effect.
+      const unsettled = foldRun([started, ...reused]).pending.find(
+        (call) => call.attemptsStarted > 0,
+      );
+      if (unsettled) {
+        throw new KeelError(
+          'invalid_input',
+          `fork of ${sourceRunId}: step ${unsettled.step} has a ${unsettled.toolName} call that started and never finished; fork from step ${unsettled.step} or earlier`,
+        );
+      }
       const events: RunEvent[] = [
         { ...started, modelSpec, startedAt: now, forkOf: { runId: sourceRunId, step: fromStep } },
         { type: 'run_claimed', workerId, claim: 1 },
