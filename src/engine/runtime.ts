@@ -10,7 +10,12 @@ import {
 } from '../agent/index.js';
 import { KeelError, TRUSTED_TASK, systemClock, type Clock } from '../core/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
-import type { RunObserver } from '../observe/index.js';
+import {
+  alertMonitor,
+  type AlertNotifier,
+  type AlertRules,
+  type RunObserver,
+} from '../observe/index.js';
 import {
   STORE_SCHEMA_VERSION,
   type RunRecord,
@@ -39,6 +44,13 @@ export interface RuntimeOptions {
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
   /** Fed each committed event (trace export, alerts); their work never blocks a run. */
   readonly observers?: readonly RunObserver[] | undefined;
+  /**
+   * Judge each finished run against its agent's baseline and deliver the alerts it raises
+   * (shorthand for an `alertMonitor` observer).
+   */
+  readonly alerts?:
+    | { readonly notifier: AlertNotifier; readonly rules?: Partial<AlertRules> | undefined }
+    | undefined;
 }
 
 export interface StartRunOptions {
@@ -110,7 +122,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   /** Runs executing in this process, by id. */
   const active = new Map<string, AbortController>();
   let heartbeat: NodeJS.Timeout | undefined;
-  const observers = options.observers ?? [];
+  const observers: readonly RunObserver[] = [
+    ...(options.observers ?? []),
+    ...(options.alerts ? [alertMonitor(options.alerts)] : []),
+  ];
   const onEvent =
     observers.length === 0
       ? options.onEvent

@@ -116,6 +116,33 @@ describe('alertMonitor', () => {
     expect(scanned.map((alert) => alert.id).sort()).toEqual(alerts.map((alert) => alert.id).sort());
   });
 
+  it('delivers through the runtime option as well', async () => {
+    const { received, notifier } = await webhookReceiver();
+    const store = await openStore('sqlite::memory:');
+    const agent = defineAgent({
+      name: 'summarizer',
+      model: simulator({
+        script: ({ task }) => ({
+          text: 'summary',
+          usage: task.includes('verbose')
+            ? { inputTokens: 1000, outputTokens: 100 }
+            : { inputTokens: 200, outputTokens: 20 },
+        }),
+      }),
+      instructions: 'Summarize the task.',
+    });
+    const runtime = createRuntime({ store, agents: [agent], alerts: { notifier } });
+    for (let index = 0; index < DEFAULT_ALERT_RULES.minSamples; index++) {
+      await runtime.run('summarizer', `summarize report ${index}`);
+    }
+    const spike = await runtime.run('summarizer', 'summarize this, verbose');
+    await runtime.close();
+    await store.close();
+    expect(received.filter((alert) => alert.metric === 'tokens')).toEqual([
+      expect.objectContaining({ kind: 'baseline_exceeded', runId: spike.id, value: 1100 }),
+    ]);
+  });
+
   it('stays quiet for a run within its baseline', async () => {
     const { received, notifier } = await webhookReceiver();
     const { runtime, monitor, alerts } = await meteredRuntime(notifier);
