@@ -70,7 +70,29 @@ describe('encodeTraceRequest', () => {
           );
         });
       }),
-      { numRuns: 200 },
+      {
+        numRuns: 200,
+        // Found by this property: a key spelled `__proto__` is data, not a prototype.
+        examples: [
+          [
+            [
+              {
+                traceId: '0'.repeat(32),
+                spanId: '0'.repeat(16),
+                parentSpanId: undefined,
+                name: '',
+                kind: 'internal',
+                startMs: 0,
+                endMs: 0,
+                attributes: JSON.parse('{"__proto__": ["x"]}') as Record<string, string[]>,
+                events: [],
+                links: [],
+                status: { code: 'unset' },
+              },
+            ],
+          ],
+        ],
+      },
     );
   });
 });

@@ -196,7 +196,8 @@ function decodeKeyValue(buffer: Buffer, into: Record<string, ReceivedValue>): vo
     if (field.number === 1) key = stringOf(field);
     else if (field.number === 2) value = decodeAnyValue(bytesOf(field));
   }
-  into[key] = value;
+  // Defined, not assigned: a key such as `__proto__` is data here, not a prototype.
+  Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Decode an OTLP `ExportTraceServiceRequest` (protobuf) into its spans. */
