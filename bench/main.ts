@@ -6,6 +6,7 @@
 //   3. cold start: a fresh process to its first run's result, next to `node -e 0`;
 //   4. tool policy overhead per successful call, next to calling the tool directly.
 //   5. adapter overhead per call of the OpenAI and Anthropic adapters over the raw SDK call.
+//   6. tracing overhead per span (trace-overhead.ts), next to the journal's own serialisation.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,6 +29,7 @@ import {
 import { round } from './stats.js';
 import { measureToolPolicies, renderToolPolicies } from './tool-policies.js';
 import { measureAdapterOverhead, renderAdapterOverhead } from './adapter-overhead.js';
+import { measureTraceOverhead, renderTraceOverhead } from './trace-overhead.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -62,6 +64,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const benchStartedAt = performance.now();
 const loadAverageAtStart = loadavg();
+
+// First, on a fresh heap: it is a CPU micro-measurement.
+progress('tracing overhead per span');
+const traceOverhead = measureTraceOverhead();
 
 const fastServer = await spawnFakeServer({ latencyMs: 0, toolCallsPerRun: TOOL_CALLS_PER_RUN });
 const perStepOptions = { baseURL: fastServer.url, ...PER_STEP };
@@ -176,7 +182,7 @@ const adapterOverhead = await measureAdapterOverhead({ pairs: 1000, warmupCalls:
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead }, null, 2)}\n`
-    : `${renderTable(report)}\n\n${renderToolPolicies(toolPolicies)}\n\n${renderAdapterOverhead(adapterOverhead)}\n`,
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead }, null, 2)}\n`
+    : `${renderTable(report)}\n\n${renderToolPolicies(toolPolicies)}\n\n${renderAdapterOverhead(adapterOverhead)}\n\n${renderTraceOverhead(traceOverhead)}\n`,
 );
 cleanUp();

@@ -62,6 +62,8 @@ export type RunEvent =
       readonly modelSpec?: string | undefined;
       readonly limits: RunLimits;
       readonly startedAt: number;
+      /** Set on a fork: the run and step whose journal this run reuses up to that step. */
+      readonly forkOf?: { readonly runId: string; readonly step: number } | undefined;
     }
   | { readonly type: 'run_claimed'; readonly workerId: string; readonly claim: number }
   /** A worker handed the run back cleanly (shutdown): not counted as a lost worker. */
@@ -82,6 +84,11 @@ export type RunEvent =
       readonly responseModel?: string | undefined;
       /** `provider:modelId` of the fallback that served the call; unset for the agent's model. */
       readonly model?: string | undefined;
+      /**
+       * Digest of the canonical request the model was asked (absent in older journals): replay
+       * compares it to tell when a run would now ask something different.
+       */
+      readonly requestHash?: string | undefined;
     }
   | {
       readonly type: 'model_failed';

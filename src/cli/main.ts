@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { RunEvent } from '../agent/index.js';
 import { describeFailure, EXIT, usageError } from './exit-codes.js';
+import { registerObserveCommands } from './observe-commands.js';
 
 interface GlobalOptions {
   store?: string;
@@ -268,6 +269,7 @@ program
       });
     },
   );
+registerObserveCommands(program, globals, printJson);
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();

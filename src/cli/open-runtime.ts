@@ -1,6 +1,12 @@
 import { DEFAULT_STORE_URL, openStore, type Store } from '../store/index.js';
 import { createRuntime, type Runtime } from '../engine/index.js';
 import { resolveModel } from '../model/index.js';
+import {
+  CAPTURE_CONTENT_ENV,
+  otlpExporterFromEnv,
+  traceExport,
+  type RunObserver,
+} from '../observe/index.js';
 import { loadAgents } from './load-agents.js';
 
 export interface CliGlobals {
@@ -24,6 +30,7 @@ export async function openRuntime(options: CliGlobals): Promise<{
     store,
     agents,
     resolveModel: (spec, agent) => resolveModel(spec, agent.model),
+    observers: observersFromEnv(),
   });
   return {
     runtime,
@@ -33,4 +40,12 @@ export async function openRuntime(options: CliGlobals): Promise<{
       await store.close();
     },
   };
+}
+
+/** OTLP trace export when the standard OTel variables name an endpoint. */
+function observersFromEnv(): RunObserver[] {
+  const exporter = otlpExporterFromEnv();
+  if (!exporter) return [];
+  const capture = process.env[CAPTURE_CONTENT_ENV]?.trim().toLowerCase() === 'true';
+  return [traceExport({ exporter, spans: { captureContent: capture } })];
 }

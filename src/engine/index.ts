@@ -1,6 +1,7 @@
 export {
   createRuntime,
   newRunId,
+  type ForkOptions,
   type RunInspection,
   type Runtime,
   type RuntimeOptions,
@@ -16,3 +17,4 @@ export {
   type RepriceRunsOptions,
   type RepricedRun,
 } from './reprice.js';
+export { compareJournals, replayRun, type ReplayDivergence, type ReplayReport } from './replay.js';

@@ -17,6 +17,7 @@ import {
 } from '../agent/index.js';
 import {
   KeelError,
+  canonicalJson,
   digest,
   sleep,
   untilAborted,
@@ -263,6 +264,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     const chain: readonly ModelAdapterV1[] = [agent.model, ...(agent.model.fallbacks ?? [])];
     // A resumed step goes on from the model it had fallen back to.
     let link = state.modelFallbacksThisStep;
+    const requestHash = digest(canonicalJson(request));
     let attempt = state.modelFailuresThisStep;
     for (;;) {
       const model = chain[link] ?? agent.model;
@@ -338,6 +340,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         estimatedInputTokens,
         performance.now() - startedAt,
         model,
+        requestHash,
       );
       return;
     }
@@ -349,7 +352,8 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     modelResponse: ModelResponse,
     estimatedInputTokens: number,
     latencyMs: number,
-    model: ModelAdapterV1 = agent.model,
+    model: ModelAdapterV1,
+    requestHash: string,
   ): Promise<void> {
     // Results are matched to calls by id: ids must be unique within a step.
     const response = withUniqueCallIds(modelResponse, step);
@@ -367,6 +371,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       responseId: response.responseId,
       responseModel: response.responseModel,
       ...(model === agent.model ? {} : { model: modelName(model) }),
+      requestHash,
     };
     const hasToolCalls = response.content.some((part) => part.type === 'tool_call');
     if (!hasToolCalls) {

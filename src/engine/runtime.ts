@@ -12,6 +12,12 @@ import { KeelError, TRUSTED_TASK, systemClock, type Clock } from '../core/index.
 import type { ModelAdapterV1 } from '../model/index.js';
 import { createToolPolicies, type ToolPoliciesOptions } from '../tools/index.js';
 import {
+  alertMonitor,
+  type AlertNotifier,
+  type AlertRules,
+  type RunObserver,
+} from '../observe/index.js';
+import {
   STORE_SCHEMA_VERSION,
   type RunRecord,
   type StoredEvent,
@@ -39,6 +45,15 @@ export interface RuntimeOptions {
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
   /** Tuning of the tool policies (breaker sync interval, retry jitter source). */
   readonly toolPolicies?: Omit<ToolPoliciesOptions, 'store' | 'clock'> | undefined;
+  /** Fed each committed event (trace export, alerts); their work never blocks a run. */
+  readonly observers?: readonly RunObserver[] | undefined;
+  /**
+   * Judge each finished run against its agent's baseline and deliver the alerts it raises
+   * (shorthand for an `alertMonitor` observer).
+   */
+  readonly alerts?:
+    | { readonly notifier: AlertNotifier; readonly rules?: Partial<AlertRules> | undefined }
+    | undefined;
 }
 
 export interface StartRunOptions {
@@ -46,6 +61,15 @@ export interface StartRunOptions {
   /** A model string that overrides the agent's model for this run. */
   readonly model?: string | undefined;
   readonly limits?: Partial<RunLimits> | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface ForkOptions {
+  /** Steps before this one are reused from the original journal; this one runs live. */
+  readonly fromStep: number;
+  /** A model string for the fork (default: the original run's). */
+  readonly model?: string | undefined;
+  readonly runId?: string;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -74,6 +98,12 @@ export interface Runtime {
   submit(agentName: string, task: string, options?: StartRunOptions): Promise<RunRecord>;
   /** Create a run and execute it here until it ends; resumable elsewhere if this process dies. */
   run(agentName: string, task: string, options?: StartRunOptions): Promise<RunResult>;
+  /**
+   * Start a new run that reuses `runId`'s journal before step `fromStep` (its model replies and
+   * tool results, none executed again) and executes from there in this process. The new run's
+   * `run_started` names the original (`forkOf`).
+   */
+  fork(runId: string, options: ForkOptions): Promise<RunResult>;
   /** Ask a run to stop. A queued run ends at once; a running one within a heartbeat. */
   cancel(runId: string): Promise<RunRecord>;
   inspect(runId: string): Promise<RunInspection>;
@@ -96,6 +126,23 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const active = new Map<string, AbortController>();
   const toolPolicies = createToolPolicies({ ...options.toolPolicies, store, clock });
   let heartbeat: NodeJS.Timeout | undefined;
+  const observers: readonly RunObserver[] = [
+    ...(options.observers ?? []),
+    ...(options.alerts ? [alertMonitor(options.alerts)] : []),
+  ];
+  const onEvent =
+    observers.length === 0
+      ? options.onEvent
+      : (runId: string, event: RunEvent): void => {
+          options.onEvent?.(runId, event);
+          for (const observer of observers) {
+            try {
+              observer.onEvent(runId, event, store);
+            } catch {
+              // An observer's fault is its own: the run goes on.
+            }
+          }
+        };
 
   function requireAgent(name: string): Agent {
     const agent = byName.get(name);
@@ -218,7 +265,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         maxClaims,
         claim,
         journal: events,
-        onEvent: options.onEvent,
+        onEvent,
         toolPolicies,
       });
       return state ? resultOf(record.id, state) : undefined;
@@ -295,6 +342,71 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       }
       // Lost: another worker holds it now and will finish it.
       return result === 'lost' ? runtime.wait(runId) : result;
+    },
+
+    async fork(sourceRunId, forkOptions) {
+      const source = (await store.readEvents(sourceRunId)).map((entry) => entry.event as RunEvent);
+      const started = source.find((event) => event.type === 'run_started');
+      if (!started) throw new KeelError('not_found', `no run ${sourceRunId}`);
+      const { steps } = foldRun(source);
+      const { fromStep } = forkOptions;
+      if (!Number.isInteger(fromStep) || fromStep < 0 || fromStep > steps) {
+        throw new KeelError(
+          'invalid_input',
+          `fork of ${sourceRunId}: fromStep must be an integer from 0 to ${steps} (its steps)`,
+        );
+      }
+      const modelSpec = forkOptions.model ?? started.modelSpec;
+      agentFor(started.agent, modelSpec);
+      const now = clock.now();
+      const runId = forkOptions.runId ?? newRunId();
+      const reused = source.filter(
+        (event) =>
+          'step' in event &&
+          event.step < fromStep &&
+          !(event.type === 'tool_started' && event.reissued === true),
+      );
+      // A call that started and has no outcome may have acted: running it again under the
+      // fork's own idempotency key could repeat its effect.
+      const unsettled = foldRun([started, ...reused]).pending.find(
+        (call) => call.attemptsStarted > 0,
+      );
+      if (unsettled) {
+        throw new KeelError(
+          'invalid_input',
+          `fork of ${sourceRunId}: step ${unsettled.step} has a ${unsettled.toolName} call that started and never finished; fork from step ${unsettled.step} or earlier`,
+        );
+      }
+      const events: RunEvent[] = [
+        { ...started, modelSpec, startedAt: now, forkOf: { runId: sourceRunId, step: fromStep } },
+        { type: 'run_claimed', workerId, claim: 1 },
+        ...reused,
+      ];
+      const journal = events.map((event, index) => ({ seq: index + 1, at: now, event }));
+      const record = await store.createRun({
+        id: runId,
+        agent: started.agent,
+        task: started.task,
+        createdAt: now,
+        events: journal,
+        claimBy: { workerId, leaseUntil: now + leaseMs },
+      });
+      const result = await execute({
+        record,
+        claim: undefined,
+        signal: forkOptions.signal,
+        signalMeans: 'cancel',
+        journal: journal.map((entry) => ({
+          ...entry,
+          runId,
+          schemaVersion: STORE_SCHEMA_VERSION,
+        })),
+      });
+      if (typeof result !== 'string') return result;
+      if (result === 'released') {
+        throw new KeelError('lease_lost', `run ${runId} was released before it finished`);
+      }
+      return runtime.wait(runId);
     },
 
     async cancel(runId) {
@@ -390,6 +502,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       await Promise.allSettled([...executions]);
       if (heartbeat) clearInterval(heartbeat);
       heartbeat = undefined;
+      await Promise.allSettled(
+        observers.map((observer) => observer.flush?.() ?? Promise.resolve()),
+      );
     },
   };
 

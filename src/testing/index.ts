@@ -23,3 +23,10 @@ export {
   type FakeAnthropicUsage,
   type FakeToolUse,
 } from './fake-anthropic-server.js';
+export {
+  decodeTraceRequest,
+  startOtlpReceiver,
+  type OtlpReceiver,
+  type ReceivedSpan,
+  type ReceivedValue,
+} from './otlp-receiver.js';

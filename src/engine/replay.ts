@@ -1,0 +1,243 @@
+import { defineAgent, type Agent, type RunEvent, type RunLimits } from '../agent/index.js';
+import { KeelError, canonicalJson } from '../core/index.js';
+import { ModelCallError, type ModelAdapterV1, type ModelResponse } from '../model/index.js';
+import { openStore, type StoredEvent } from '../store/index.js';
+import { ToolError, defineTool, type Tool } from '../tools/index.js';
+import { createRuntime } from './runtime.js';
+
+/** Where a replay first departed from the recorded run. `null` sides mean "no such event". */
+export interface ReplayDivergence {
+  readonly step: number;
+  readonly expected: unknown;
+  readonly actual: unknown;
+  /** Top-level fields whose values differ (all of them when the event types differ). */
+  readonly fields: readonly string[];
+}
+
+export interface ReplayReport {
+  readonly runId: string;
+  readonly identical: boolean;
+  readonly divergence: ReplayDivergence | null;
+  /** Events compared (bookkeeping such as claims left out). */
+  readonly comparedEvents: number;
+}
+
+/**
+ * Re-execute a recorded run with the current code of its agent (instructions, tools' schemas,
+ * limits, the engine itself), serving every model response and every tool result from the
+ * journal: no model is called and no tool runs, so nothing touches the world. The replay runs
+ * on a throwaway in-memory store; its journal is compared with the recorded one, event by
+ * event, and the first difference is reported. A model request that differs from the recorded
+ * one (a changed instruction, tool or message) shows as a differing `requestHash`, where the
+ * recorded journal has one.
+ *
+ * ```ts
+ * const report = await replayRun({ agent: refunds, runId, journal: await store.readEvents(runId) });
+ * report.identical // true when the current code does exactly what the run did
+ * ```
+ */
+export async function replayRun({
+  agent,
+  runId,
+  journal,
+}: {
+  readonly agent: Agent;
+  readonly runId: string;
+  readonly journal: readonly StoredEvent[];
+}): Promise<ReplayReport> {
+  const recorded = journal.map((entry) => entry.event as RunEvent);
+  const started = recorded.find((event) => event.type === 'run_started');
+  if (!started) throw new KeelError('invalid_input', `run ${runId} has no run_started event`);
+  const replayAgent = servedFromJournal(agent, recorded, started.model);
+  const store = await openStore('sqlite::memory:');
+  const runtime = createRuntime({
+    store,
+    agents: [replayAgent],
+    modelRetry: { initialDelayMs: 0, maxDelayMs: 0 },
+  });
+  let replayed: RunEvent[];
+  let replayRunId: string;
+  try {
+    const limits: Partial<RunLimits> = started.limits;
+    const result = await runtime.run(replayAgent.name, started.task, { limits });
+    replayRunId = result.id;
+    replayed = (await store.readEvents(result.id)).map((entry) => entry.event as RunEvent);
+  } finally {
+    await runtime.close();
+    await store.close();
+  }
+  return compareJournals(runId, recorded, replayed, replayRunId);
+}
+
+/** The agent with its model and tools replaced by the journal's recorded answers. */
+function servedFromJournal(
+  agent: Agent,
+  recorded: readonly RunEvent[],
+  model: { readonly provider: string; readonly modelId: string },
+): Agent {
+  const responses = new Map<number, Extract<RunEvent, { type: 'model_called' }>>();
+  const failures = new Map<number, Extract<RunEvent, { type: 'model_failed' }>[]>();
+  const outcomes = new Map<string, RunEvent[]>();
+  for (const event of recorded) {
+    if (event.type === 'model_called') responses.set(event.step, event);
+    else if (event.type === 'model_failed') {
+      failures.set(event.step, [...(failures.get(event.step) ?? []), event]);
+    } else if (event.type === 'tool_finished' || event.type === 'tool_failed') {
+      const key = `${event.step}:${event.callId}`;
+      outcomes.set(key, [...(outcomes.get(key) ?? []), event]);
+    }
+  }
+  let step = 0;
+  let failedAttempts = 0;
+  const replayModel: ModelAdapterV1 = {
+    specificationVersion: 'v1',
+    provider: model.provider,
+    modelId: model.modelId,
+    price: agent.model.price,
+    ...(agent.model.estimateInputTokens
+      ? { estimateInputTokens: agent.model.estimateInputTokens.bind(agent.model) }
+      : {}),
+    doGenerate(): Promise<ModelResponse> {
+      const failure = failures.get(step)?.[failedAttempts];
+      if (failure) {
+        failedAttempts += 1;
+        throw new ModelCallError(failure.errorType, failure.message, {
+          statusCode: failure.statusCode,
+          retryAfterMs: failure.retryAfterMs,
+        });
+      }
+      const response = responses.get(step);
+      if (!response) {
+        throw new ModelCallError(
+          'bad_request',
+          `replay: the journal has no model response for step ${step}`,
+        );
+      }
+      step += 1;
+      failedAttempts = 0;
+      return Promise.resolve({
+        content: response.content,
+        usage: response.usage,
+        finishReason: response.finishReason,
+        responseId: response.responseId,
+        responseModel: response.responseModel,
+      });
+    },
+  };
+  const tools = agent.tools.map((tool): Tool =>
+    defineTool({
+      ...tool,
+      retry: { ...tool.retry, initialDelayMs: 0, maxDelayMs: 0 },
+      run(_input, context) {
+        // The step is the idempotency key's second-to-last part: `<run>:<step>:<index>`.
+        const callStep = context.idempotencyKey.split(':').at(-2) ?? '';
+        const outcome = outcomes.get(`${callStep}:${context.callId}`)?.shift();
+        if (!outcome) {
+          throw new ToolError(
+            'internal',
+            `replay: the journal has no result for ${tool.name} call ${context.callId}`,
+          );
+        }
+        if (outcome.type === 'tool_finished') return Promise.resolve(outcome.content);
+        if (outcome.type === 'tool_failed') {
+          throw new ToolError(outcome.error.type, outcome.error.message, {
+            retryAfterMs: outcome.error.retryAfterMs,
+          });
+        }
+        throw new ToolError('internal', `replay: unexpected ${outcome.type}`);
+      },
+    }),
+  );
+  return defineAgent({
+    name: agent.name,
+    description: agent.description,
+    model: replayModel,
+    instructions: agent.instructions,
+    tools,
+    limits: agent.limits,
+    ...(agent.maxOutputTokens === undefined ? {} : { maxOutputTokens: agent.maxOutputTokens }),
+  });
+}
+
+/** Bookkeeping that differs between any two executions of the same run. */
+const UNCOMPARED_EVENTS: ReadonlySet<string> = new Set([
+  'run_started',
+  'run_claimed',
+  'run_released',
+]);
+/** Measurements, prices and jittered waits: they vary run to run and are not behaviour. */
+const UNCOMPARED_FIELDS: ReadonlySet<string> = new Set([
+  'latencyMs',
+  'retryInMs',
+  'costUsd',
+  'estimatedInputTokens',
+]);
+
+interface Comparable {
+  readonly step: number;
+  readonly event: Record<string, unknown>;
+}
+
+function comparable(events: readonly RunEvent[], runId: string): Comparable[] {
+  const out: Comparable[] = [];
+  let step = 0;
+  for (const event of events) {
+    if (UNCOMPARED_EVENTS.has(event.type)) continue;
+    // A re-issue after a crash is the same attempt again, not new behaviour.
+    if (event.type === 'tool_started' && event.reissued === true) continue;
+    if ('step' in event) step = event.step;
+    const copy: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(event)) {
+      if (!UNCOMPARED_FIELDS.has(field)) copy[field] = value;
+    }
+    if (typeof copy.idempotencyKey === 'string') {
+      copy.idempotencyKey = copy.idempotencyKey.slice(runId.length);
+    }
+    if (event.type === 'run_finished') {
+      copy.usage = { inputTokens: event.usage.inputTokens, outputTokens: event.usage.outputTokens };
+    }
+    out.push({ step, event: copy });
+  }
+  return out;
+}
+
+/** Compare a recorded journal with a replayed one; the first difference is the divergence. */
+export function compareJournals(
+  runId: string,
+  recorded: readonly RunEvent[],
+  replayed: readonly RunEvent[],
+  replayRunId: string,
+): ReplayReport {
+  const expected = comparable(recorded, runId);
+  const actual = comparable(replayed, replayRunId);
+  const length = Math.max(expected.length, actual.length);
+  for (let index = 0; index < length; index++) {
+    const want = expected[index];
+    const got = actual[index];
+    if (want && got && want.event.type === 'model_called' && !('requestHash' in want.event)) {
+      // Journals written before requests were hashed: compare what they have.
+      delete got.event.requestHash;
+    }
+    if (want && got && canonicalJson(want.event) === canonicalJson(got.event)) continue;
+    return {
+      runId,
+      identical: false,
+      divergence: {
+        step: want?.step ?? got?.step ?? 0,
+        expected: want?.event ?? null,
+        actual: got?.event ?? null,
+        fields: differingFields(want?.event ?? {}, got?.event ?? {}),
+      },
+      comparedEvents: index,
+    };
+  }
+  return { runId, identical: true, divergence: null, comparedEvents: length };
+}
+
+function differingFields(
+  expected: Record<string, unknown>,
+  actual: Record<string, unknown>,
+): string[] {
+  const keys = [...new Set([...Object.keys(expected), ...Object.keys(actual)])].sort();
+  return keys.filter((key) => canonicalJson(expected[key]) !== canonicalJson(actual[key]));
+}

@@ -1,0 +1,160 @@
+import { num, record, text, type JournalEntry } from './journal.js';
+
+export interface CostLine {
+  readonly key: string;
+  readonly runs: number;
+  readonly modelCalls: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** Sum over calls with a known price. */
+  readonly costUsd: number;
+  /** Calls whose price was unknown (their cost is not in `costUsd`). */
+  readonly unpricedCalls: number;
+}
+
+export interface ToolLine {
+  readonly key: string;
+  readonly calls: number;
+  readonly errors: number;
+  readonly totalLatencyMs: number;
+}
+
+export interface CostTotals {
+  readonly runs: number;
+  readonly total: CostLine;
+  readonly byAgent: readonly CostLine[];
+  readonly byModel: readonly CostLine[];
+  /** UTC day (YYYY-MM-DD) of each model call. */
+  readonly byDay: readonly CostLine[];
+  readonly byTool: readonly ToolLine[];
+}
+
+interface MutableLine {
+  key: string;
+  runs: Set<string>;
+  modelCalls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  unpricedCalls: number;
+}
+
+/**
+ * Totals of tokens and cost per agent, model, UTC day and tool over the given runs' journals.
+ * Cost is the journal's own figure per call (priced when the call was made), never recomputed.
+ *
+ * ```ts
+ * const totals = costTotals([{ runId, entries: await store.readEvents(runId) }]);
+ * ```
+ */
+export function costTotals(
+  runs: readonly { readonly runId: string; readonly entries: readonly JournalEntry[] }[],
+): CostTotals {
+  const total = newLine('all');
+  const agents = new Map<string, MutableLine>();
+  const models = new Map<string, MutableLine>();
+  const days = new Map<string, MutableLine>();
+  const tools = new Map<
+    string,
+    { key: string; calls: number; errors: number; totalLatencyMs: number }
+  >();
+  const line = (map: Map<string, MutableLine>, key: string): MutableLine => {
+    let found = map.get(key);
+    if (!found) map.set(key, (found = newLine(key)));
+    return found;
+  };
+  const tool = (key: string) => {
+    let found = tools.get(key);
+    if (!found) tools.set(key, (found = { key, calls: 0, errors: 0, totalLatencyMs: 0 }));
+    return found;
+  };
+
+  for (const { runId, entries } of runs) {
+    let agent = 'unknown';
+    let model = 'unknown';
+    for (const { at, event } of entries) {
+      switch (event.type) {
+        case 'run_started': {
+          agent = text(event.agent) ?? agent;
+          const started = record(event.model);
+          model = `${text(started.provider) ?? '?'}:${text(started.modelId) ?? '?'}`;
+          break;
+        }
+        case 'model_called': {
+          const usage = record(event.usage);
+          const call = {
+            inputTokens: num(usage.inputTokens) ?? 0,
+            outputTokens: num(usage.outputTokens) ?? 0,
+            costUsd: num(event.costUsd),
+          };
+          const day = new Date(at).toISOString().slice(0, 10);
+          for (const target of [total, line(agents, agent), line(models, model), line(days, day)]) {
+            add(target, runId, call);
+          }
+          break;
+        }
+        case 'tool_finished':
+          tool(text(event.toolName) ?? '?').calls += 1;
+          tool(text(event.toolName) ?? '?').totalLatencyMs += num(event.latencyMs) ?? 0;
+          break;
+        case 'tool_failed':
+          if (event.final === true) {
+            tool(text(event.toolName) ?? '?').calls += 1;
+            tool(text(event.toolName) ?? '?').errors += 1;
+          }
+          break;
+        case 'tool_rejected':
+          tool(text(event.toolName) ?? '?').calls += 1;
+          tool(text(event.toolName) ?? '?').errors += 1;
+          break;
+      }
+    }
+  }
+  const byCost = (a: CostLine, b: CostLine): number =>
+    b.costUsd - a.costUsd || a.key.localeCompare(b.key);
+  return {
+    runs: runs.length,
+    total: freeze(total),
+    byAgent: [...agents.values()].map(freeze).sort(byCost),
+    byModel: [...models.values()].map(freeze).sort(byCost),
+    byDay: [...days.values()].map(freeze).sort((a, b) => a.key.localeCompare(b.key)),
+    byTool: [...tools.values()].sort((a, b) => b.calls - a.calls || a.key.localeCompare(b.key)),
+  };
+}
+
+function newLine(key: string): MutableLine {
+  return {
+    key,
+    runs: new Set(),
+    modelCalls: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    costUsd: 0,
+    unpricedCalls: 0,
+  };
+}
+
+function add(
+  line: MutableLine,
+  runId: string,
+  call: { inputTokens: number; outputTokens: number; costUsd: number | undefined },
+): void {
+  line.runs.add(runId);
+  line.modelCalls += 1;
+  line.inputTokens += call.inputTokens;
+  line.outputTokens += call.outputTokens;
+  if (call.costUsd === undefined) line.unpricedCalls += 1;
+  else line.costUsd += call.costUsd;
+}
+
+function freeze(line: MutableLine): CostLine {
+  return {
+    key: line.key,
+    runs: line.runs.size,
+    modelCalls: line.modelCalls,
+    inputTokens: line.inputTokens,
+    outputTokens: line.outputTokens,
+    costUsd: Math.round(line.costUsd * 1e9) / 1e9,
+    unpricedCalls: line.unpricedCalls,
+  };
+}

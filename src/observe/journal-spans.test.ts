@@ -1,0 +1,317 @@
+import { describe, expect, it } from 'vitest';
+import { decodeTraceRequest } from '../testing/index.js';
+import {
+  ATTR,
+  EVENT_SPAN_MAPPINGS,
+  GEN_AI_SCHEMA_URL,
+  KEEL_EVENT,
+  encodeTraceRequest,
+  spanIdOf,
+  spanTree,
+  spansFromJournal,
+  traceIdOf,
+  type JournalEntry,
+  type TraceSpan,
+} from './index.js';
+
+const T0 = 1_764_000_000_000;
+
+/** A journal: a model call that is retried once, a tool that fails for good, a final answer. */
+function journal(): JournalEntry[] {
+  const events: Record<string, unknown>[] = [
+    {
+      type: 'run_started',
+      agent: 'refunds',
+      task: 'Refund order A-1',
+      model: { provider: 'openai', modelId: 'gpt-4o-mini' },
+      limits: {},
+      startedAt: T0,
+    },
+    { type: 'run_claimed', workerId: 'w1', claim: 1 },
+    {
+      type: 'model_failed',
+      step: 0,
+      attempt: 1,
+      errorType: 'rate_limited',
+      message: 'slow down',
+      statusCode: 429,
+      retryAfterMs: 50,
+      willRetry: true,
+    },
+    {
+      type: 'model_called',
+      step: 0,
+      content: [{ type: 'tool_call', callId: 'c1', toolName: 'lookup', arguments: '{"id":"A-1"}' }],
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 120, outputTokens: 8, cacheReadTokens: 100, reasoningTokens: 3 },
+      costUsd: 0.0004,
+      estimatedInputTokens: 118,
+      latencyMs: 40,
+      attempts: 2,
+      responseId: 'resp_1',
+      responseModel: 'gpt-4o-mini-2024-07-18',
+    },
+    {
+      type: 'tool_requested',
+      step: 0,
+      callId: 'c1',
+      index: 0,
+      toolName: 'lookup',
+      input: { id: 'A-1', note: 'x'.repeat(100) },
+      effect: 'read',
+    },
+    {
+      type: 'tool_started',
+      step: 0,
+      callId: 'c1',
+      toolName: 'lookup',
+      idempotencyKey: 'k',
+      attempt: 1,
+    },
+    {
+      type: 'tool_failed',
+      step: 0,
+      callId: 'c1',
+      toolName: 'lookup',
+      error: { type: 'not_found', message: 'no order A-1' },
+      attempt: 1,
+      final: true,
+    },
+    { type: 'some_future_event', step: 0 },
+    {
+      type: 'model_called',
+      step: 1,
+      content: [{ type: 'text', text: 'No such order.' }],
+      finishReason: 'stop',
+      usage: { inputTokens: 150, outputTokens: 6 },
+      costUsd: null,
+      estimatedInputTokens: 149,
+      latencyMs: 30,
+      attempts: 1,
+    },
+    {
+      type: 'run_finished',
+      status: 'succeeded',
+      reason: { type: 'final_answer' },
+      output: 'No such order.',
+      usage: { inputTokens: 270, outputTokens: 14, costUsd: 0.0004, costKnown: false },
+      steps: 2,
+    },
+  ];
+  return events.map((event, index) => ({
+    seq: index + 1,
+    at: T0 + index * 100,
+    event: event as JournalEntry['event'],
+  }));
+}
+
+function byName(spans: readonly TraceSpan[], name: string): TraceSpan {
+  const span = spans.find((candidate) => candidate.name === name);
+  if (!span) throw new Error(`no span ${name}`);
+  return span;
+}
+
+describe('spansFromJournal', () => {
+  const spans = spansFromJournal('run_1', journal());
+
+  it('derives one invoke_agent root with chat and execute_tool children', () => {
+    expect(spans.map((span) => [span.name, span.kind])).toEqual([
+      ['invoke_agent refunds', 'internal'],
+      ['chat gpt-4o-mini', 'client'],
+      ['execute_tool lookup', 'internal'],
+      ['chat gpt-4o-mini', 'client'],
+    ]);
+    const [root] = spanTree(spans);
+    expect(root?.children.map((span) => span.name)).toEqual([
+      'chat gpt-4o-mini',
+      'execute_tool lookup',
+      'chat gpt-4o-mini',
+    ]);
+    expect(new Set(spans.map((span) => span.traceId))).toEqual(new Set([traceIdOf('run_1')]));
+    expect(root?.spanId).toBe(spanIdOf('run_1', 'run'));
+    // Deriving again gives the same spans: ids are a function of the run.
+    expect(spansFromJournal('run_1', journal())).toEqual(spans);
+  });
+
+  it('puts usage incl. cache and reasoning, finish reasons, response id and cost on chat spans', () => {
+    const chat = spans[1];
+    expect(chat?.attributes).toEqual({
+      [ATTR.operationName]: 'chat',
+      [ATTR.step]: 0,
+      [ATTR.providerName]: 'openai',
+      [ATTR.requestModel]: 'gpt-4o-mini',
+      [ATTR.responseModel]: 'gpt-4o-mini-2024-07-18',
+      [ATTR.responseId]: 'resp_1',
+      [ATTR.responseFinishReasons]: ['tool_call'],
+      [ATTR.usageInputTokens]: 120,
+      [ATTR.usageOutputTokens]: 8,
+      [ATTR.usageCacheReadInputTokens]: 100,
+      [ATTR.usageReasoningOutputTokens]: 3,
+      [ATTR.costUsd]: 0.0004,
+      [ATTR.costKnown]: true,
+      [ATTR.latencyMs]: 40,
+      [ATTR.attempts]: 2,
+      [ATTR.estimatedInputTokens]: 118,
+    });
+    // The retried attempt is an event; the span covers both attempts.
+    expect(chat?.events.map((event) => [event.name, event.attributes[ATTR.errorType]])).toEqual([
+      [KEEL_EVENT.modelAttemptFailed, 'rate_limited'],
+    ]);
+    expect(chat?.startMs).toBe(T0 + 100);
+    expect(chat?.endMs).toBe(T0 + 300);
+    expect(spans[3]?.attributes[ATTR.costKnown]).toBe(false);
+  });
+
+  it('marks a failed tool call with error.type and an error status', () => {
+    const tool = byName(spans, 'execute_tool lookup');
+    expect(tool.attributes).toMatchObject({
+      [ATTR.toolName]: 'lookup',
+      [ATTR.toolCallId]: 'c1',
+      [ATTR.toolType]: 'function',
+      [ATTR.errorType]: 'not_found',
+    });
+    expect(tool.status).toEqual({ code: 'error', message: 'no order A-1' });
+    expect(spans[0]?.status).toEqual({ code: 'unset' });
+  });
+
+  it('marks a model call that failed for good, and the run it ended', () => {
+    const entries = journal().slice(0, 3);
+    const failedCall = {
+      type: 'model_failed',
+      step: 0,
+      attempt: 2,
+      errorType: 'server_error',
+      message: 'upstream 500',
+      statusCode: 500,
+      willRetry: false,
+    };
+    const finished = {
+      type: 'run_finished',
+      status: 'failed',
+      reason: { type: 'model_error', errorType: 'server_error', message: 'upstream 500' },
+      output: null,
+      usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, costKnown: true },
+      steps: 0,
+    };
+    for (const event of [failedCall, finished]) {
+      entries.push({ seq: entries.length + 1, at: T0 + entries.length * 100, event });
+    }
+    const [root, chat] = spansFromJournal('run_3', entries);
+    expect(chat?.name).toBe('chat gpt-4o-mini');
+    expect(chat?.attributes).toMatchObject({
+      [ATTR.providerName]: 'openai',
+      [ATTR.errorType]: 'server_error',
+      [ATTR.attempts]: 2,
+    });
+    expect(chat?.events).toHaveLength(2);
+    expect(chat?.status).toEqual({ code: 'error', message: 'upstream 500' });
+    expect(root?.attributes[ATTR.errorType]).toBe('server_error');
+    expect(root?.status).toEqual({ code: 'error', message: 'upstream 500' });
+  });
+
+  it('keeps content off by default and captures it truncated when asked', () => {
+    const all = (list: readonly TraceSpan[]) =>
+      list.flatMap((span) => Object.keys(span.attributes));
+    for (const key of [ATTR.inputMessages, ATTR.outputMessages, ATTR.toolCallArguments]) {
+      expect(all(spans)).not.toContain(key);
+    }
+    const captured = spansFromJournal('run_1', journal(), {
+      captureContent: true,
+      maxContentChars: 80,
+    });
+    const tool = byName(captured, 'execute_tool lookup');
+    const argumentsText = tool.attributes[ATTR.toolCallArguments];
+    expect(argumentsText).toBe(
+      `${JSON.stringify({ id: 'A-1', note: 'x'.repeat(100) }).slice(0, 80)}…`,
+    );
+    expect(captured[0]?.attributes[ATTR.inputMessages]).toBe(
+      JSON.stringify([{ parts: [{ content: 'Refund order A-1', type: 'text' }], role: 'user' }]),
+    );
+    expect(typeof captured[1]?.attributes[ATTR.outputMessages]).toBe('string');
+  });
+
+  it('ends an unfinished run at its last entry, and links a fork to its original', () => {
+    const entries = journal().slice(0, 5);
+    const first = entries[0];
+    if (!first) throw new Error('empty journal');
+    entries[0] = { ...first, event: { ...first.event, forkOf: { runId: 'run_0', step: 1 } } };
+    const running = spansFromJournal('run_2', entries);
+    expect(running[0]?.endMs).toBe(T0 + 400);
+    expect(running[0]?.status.code).toBe('unset');
+    expect(running[0]?.links).toEqual([
+      {
+        traceId: traceIdOf('run_0'),
+        spanId: spanIdOf('run_0', 'run'),
+        attributes: { [ATTR.forkOfStep]: 1 },
+      },
+    ]);
+  });
+
+  it('maps every journal event type in one table', () => {
+    expect(Object.keys(EVENT_SPAN_MAPPINGS).sort()).toEqual(
+      [
+        'cancel_requested',
+        'limit_hit',
+        'model_called',
+        'model_failed',
+        'model_output_rejected',
+        'run_claimed',
+        'run_finished',
+        'run_released',
+        'run_started',
+        'tool_failed',
+        'tool_finished',
+        'tool_rejected',
+        'tool_requested',
+        'tool_started',
+      ].sort(),
+    );
+  });
+});
+
+describe('encodeTraceRequest', () => {
+  it('round-trips spans through OTLP protobuf, long and non-ASCII values included', () => {
+    const spans = spansFromJournal('run_1', journal(), {
+      captureContent: true,
+      maxContentChars: 20_000,
+    });
+    const withExtras = spans.map((span, index) =>
+      index === 0
+        ? {
+            ...span,
+            attributes: {
+              ...span.attributes,
+              'test.long': 'é'.repeat(10_000),
+              'test.negative': -42,
+              'test.double': 1.5,
+            },
+          }
+        : span,
+    );
+    const resource = {
+      attributes: { 'service.name': 'keel' },
+      scopeName: 'keel',
+      scopeVersion: '1',
+      schemaUrl: GEN_AI_SCHEMA_URL,
+    };
+    const decoded = decodeTraceRequest(Buffer.from(encodeTraceRequest(withExtras, resource)));
+    expect(decoded).toHaveLength(spans.length);
+    decoded.forEach((span, index) => {
+      const original = withExtras[index];
+      if (!original) throw new Error('missing span');
+      expect(span.traceId).toBe(original.traceId);
+      expect(span.spanId).toBe(original.spanId);
+      expect(span.parentSpanId).toBe(original.parentSpanId ?? '');
+      expect(span.name).toBe(original.name);
+      expect(span.kind).toBe(original.kind === 'client' ? 3 : 1);
+      expect(span.startTimeUnixNano).toBe(BigInt(original.startMs) * 1_000_000n);
+      expect(span.endTimeUnixNano).toBe(BigInt(original.endMs) * 1_000_000n);
+      expect(span.attributes).toEqual(original.attributes);
+      expect(span.events.map((event) => [event.name, event.attributes])).toEqual(
+        original.events.map((event) => [event.name, event.attributes]),
+      );
+      expect(span.status.code).toBe({ unset: 0, ok: 1, error: 2 }[original.status.code]);
+      expect(span.scope).toEqual({ name: 'keel', version: '1', schemaUrl: GEN_AI_SCHEMA_URL });
+    });
+  });
+});

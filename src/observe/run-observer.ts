@@ -1,0 +1,78 @@
+import type { JournalEvent, JournalSource } from './journal.js';
+import { spansFromJournal, type SpanOptions } from './journal-spans.js';
+import type { SpanExporter } from './otlp-exporter.js';
+
+/**
+ * Something fed each committed journal event of the runs a runtime executes. `onEvent` must
+ * return at once and never throw: its work runs in the background, off the run's path.
+ */
+export interface RunObserver {
+  onEvent(runId: string, event: JournalEvent, journal: JournalSource): void;
+  /** Wait, at most `timeoutMs`, for background work to settle (a runtime's `close` calls it). */
+  flush?(options?: { readonly timeoutMs?: number }): Promise<void>;
+}
+
+/** Events after which a run in progress exports the spans it has closed so far. */
+export const DEFAULT_PARTIAL_EXPORT_EVENTS: readonly string[] = ['run_released'];
+
+/** Runs in progress whose exported spans are remembered, at most. */
+const MAX_TRACKED_RUNS = 10_000;
+
+/**
+ * Export each run's spans when it finishes: the journal is read back (so a run resumed by
+ * another worker is traced whole) and its spans handed to the exporter's queue. After any of
+ * `partialExportOn` (a run handed back, or paused waiting for someone), the spans closed so
+ * far go out at once; the rest follow when the run finishes, each span once per process.
+ *
+ * ```ts
+ * const exporter = otlpExporterFromEnv();
+ * const runtime = createRuntime({ store, agents, observers: exporter ? [traceExport({ exporter })] : [] });
+ * ```
+ */
+export function traceExport({
+  exporter,
+  spans = {},
+  partialExportOn = DEFAULT_PARTIAL_EXPORT_EVENTS,
+}: {
+  readonly exporter: SpanExporter;
+  readonly spans?: SpanOptions;
+  readonly partialExportOn?: readonly string[];
+}): RunObserver {
+  const pending = new Set<Promise<void>>();
+  /** Span ids already exported for runs still in progress. */
+  const exportedByRun = new Map<string, Set<string>>();
+  const partial = new Set(partialExportOn);
+  // One export per run at a time, in event order: a partial export never races the final one.
+  const queues = new Map<string, Promise<void>>();
+  return {
+    onEvent(runId, event, journal) {
+      const finished = event.type === 'run_finished';
+      if (!finished && !partial.has(event.type)) return;
+      const previous = queues.get(runId) ?? Promise.resolve();
+      const work = previous
+        .then(() => journal.readEvents(runId))
+        .then((entries) => {
+          const derived = spansFromJournal(runId, entries, { ...spans, closedOnly: !finished });
+          const exported = exportedByRun.get(runId) ?? new Set<string>();
+          const fresh = derived.filter((span) => !exported.has(span.spanId));
+          if (finished) exportedByRun.delete(runId);
+          else if (exportedByRun.has(runId) || exportedByRun.size < MAX_TRACKED_RUNS) {
+            for (const span of fresh) exported.add(span.spanId);
+            exportedByRun.set(runId, exported);
+          }
+          exporter.export(fresh);
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          pending.delete(work);
+          if (queues.get(runId) === work) queues.delete(runId);
+        });
+      queues.set(runId, work);
+      pending.add(work);
+    },
+    async flush(options) {
+      await Promise.allSettled([...pending]);
+      await exporter.flush(options);
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Every OpenTelemetry name Keel emits, in one place. The GenAI conventions are all at
+ * Development stability and still move; Keel follows the version below and records it on every
+ * export (resource attribute {@link KEEL_SEMCONV_VERSION_ATTRIBUTE}), so a backend can tell
+ * which names it is reading. Keel's own names live under `keel.*`.
+ */
+
+/** The GenAI semantic-conventions version these names follow. */
+export const GEN_AI_SEMCONV_VERSION = '1.42.0';
+export const GEN_AI_SCHEMA_URL = `https://opentelemetry.io/schemas/gen-ai/${GEN_AI_SEMCONV_VERSION}`;
+
+/** Span names are `{operation} {subject}`. */
+export const GEN_AI_OPERATION = {
+  invokeAgent: 'invoke_agent',
+  chat: 'chat',
+  executeTool: 'execute_tool',
+} as const;
+
+export const ATTR = {
+  // GenAI (Development)
+  operationName: 'gen_ai.operation.name',
+  providerName: 'gen_ai.provider.name',
+  agentName: 'gen_ai.agent.name',
+  agentDescription: 'gen_ai.agent.description',
+  conversationId: 'gen_ai.conversation.id',
+  requestModel: 'gen_ai.request.model',
+  requestMaxTokens: 'gen_ai.request.max_tokens',
+  responseModel: 'gen_ai.response.model',
+  responseId: 'gen_ai.response.id',
+  responseFinishReasons: 'gen_ai.response.finish_reasons',
+  usageInputTokens: 'gen_ai.usage.input_tokens',
+  usageOutputTokens: 'gen_ai.usage.output_tokens',
+  usageCacheReadInputTokens: 'gen_ai.usage.cache_read.input_tokens',
+  usageCacheCreationInputTokens: 'gen_ai.usage.cache_creation.input_tokens',
+  usageReasoningOutputTokens: 'gen_ai.usage.reasoning.output_tokens',
+  toolName: 'gen_ai.tool.name',
+  toolCallId: 'gen_ai.tool.call.id',
+  toolType: 'gen_ai.tool.type',
+  toolCallArguments: 'gen_ai.tool.call.arguments',
+  toolCallResult: 'gen_ai.tool.call.result',
+  inputMessages: 'gen_ai.input.messages',
+  outputMessages: 'gen_ai.output.messages',
+  systemInstructions: 'gen_ai.system_instructions',
+  // General (Stable)
+  errorType: 'error.type',
+  serviceName: 'service.name',
+  // Keel
+  runId: 'keel.run.id',
+  runStatus: 'keel.run.status',
+  runReason: 'keel.run.reason',
+  runSteps: 'keel.run.steps',
+  forkOfRunId: 'keel.run.fork_of.id',
+  forkOfStep: 'keel.run.fork_of.step',
+  step: 'keel.step',
+  costUsd: 'keel.cost.usd',
+  costKnown: 'keel.cost.known',
+  latencyMs: 'keel.latency_ms',
+  attempts: 'keel.attempts',
+  attempt: 'keel.attempt',
+  willRetry: 'keel.will_retry',
+  httpStatusCode: 'http.response.status_code',
+  retryAfterMs: 'keel.retry_after_ms',
+  estimatedInputTokens: 'keel.usage.estimated_input_tokens',
+  toolEffect: 'keel.tool.effect',
+  toolIdempotencyKey: 'keel.tool.idempotency_key',
+  toolReissued: 'keel.tool.reissued',
+  errorMessage: 'keel.error.message',
+  limitName: 'keel.limit.name',
+  limitUsed: 'keel.limit.used',
+  limitMax: 'keel.limit.max',
+  rejectionReason: 'keel.rejection.reason',
+  workerId: 'keel.worker.id',
+  claim: 'keel.claim',
+  cancelledBy: 'keel.cancelled_by',
+  alertKind: 'keel.alert.kind',
+  alertMetric: 'keel.alert.metric',
+  alertValue: 'keel.alert.value',
+  alertThreshold: 'keel.alert.threshold',
+  alertMessage: 'keel.alert.message',
+  contentTruncated: 'keel.content.truncated',
+  semconvVersion: 'keel.semconv.gen_ai.version',
+} as const;
+
+/** Span events Keel adds to its spans. */
+export const KEEL_EVENT = {
+  modelAttemptFailed: 'keel.model.attempt_failed',
+  toolAttemptFailed: 'keel.tool.attempt_failed',
+  toolRejected: 'keel.tool.rejected',
+  outputRejected: 'keel.model.output_rejected',
+  limitHit: 'keel.limit.hit',
+  runClaimed: 'keel.run.claimed',
+  runReleased: 'keel.run.released',
+  cancelRequested: 'keel.run.cancel_requested',
+  alert: 'keel.alert',
+} as const;
+
+export const KEEL_SEMCONV_VERSION_ATTRIBUTE = ATTR.semconvVersion;
+
+/** Attributes always encoded as doubles, even when the value happens to be whole. */
+export const DOUBLE_ATTRIBUTES: ReadonlySet<string> = new Set([ATTR.costUsd, ATTR.latencyMs]);
+
+/** Opt in to message content on spans (off by default), as other GenAI instrumentations do. */
+export const CAPTURE_CONTENT_ENV = 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT';
