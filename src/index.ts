@@ -84,6 +84,7 @@ export {
   estimateError,
   loadPriceOverrides,
   parsePriceOverrides,
+  projectPriceTable,
   type AiSdkModelOptions,
   type AnthropicMessagesOptions,
   type ModelTierConfig,
@@ -91,8 +92,10 @@ export {
   type PriceOverride,
   type PriceTable,
   type PriceTier,
+  type ResolveModelOptions,
   type TokenCount,
 } from './model/index.js';
+export { repriceRuns, type RepriceRunsOptions, type RepricedRun } from './engine/index.js';
 export {
   DEFAULT_STORE_URL,
   openStore,

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAgent, type Agent, type RunEvent } from '../agent/index.js';
+import { DEFAULT_LIMITS, defineAgent, type Agent, type RunEvent } from '../agent/index.js';
+import { TRUSTED_TASK } from '../core/index.js';
 import {
   anthropicMessages,
   defineModelTiers,
@@ -297,6 +298,65 @@ describe('runs on real provider adapters', () => {
         ['overloaded', 'anthropic:two', true],
         ['overloaded', undefined, false],
       ],
+    });
+  });
+});
+
+describe('resuming a step that had fallen back', () => {
+  it('goes on with the fallback model, not the overloaded primary', async () => {
+    const primary = await anthropicServer(() => ({ text: 'from the primary' }));
+    const fallback = await anthropicServer(() => ({ text: 'from the fallback' }));
+    const tiers = defineModelTiers({ fast: [claude(primary, 'one'), claude(fallback, 'two')] });
+    const agent = defineAgent({
+      name: 'router',
+      model: tiers.model('fast'),
+      instructions: 'Route.',
+    });
+    const { runtime, store } = await runtimeFor(agent);
+    // A worker journaled the move to the fallback, then died before calling it.
+    const events: RunEvent[] = [
+      {
+        type: 'run_started',
+        agent: 'router',
+        task: 'Route this.',
+        taskProvenance: TRUSTED_TASK,
+        model: { provider: 'anthropic', modelId: 'one' },
+        limits: DEFAULT_LIMITS,
+        startedAt: Date.now(),
+      },
+      {
+        type: 'model_failed',
+        step: 0,
+        attempt: 1,
+        errorType: 'overloaded',
+        message: 'Overloaded',
+        statusCode: 529,
+        willRetry: true,
+        fallbackTo: 'anthropic:two',
+      },
+    ];
+    const record = await store.createRun({
+      id: 'run_resumed_fallback',
+      agent: 'router',
+      task: 'Route this.',
+      createdAt: Date.now(),
+      events: events.map((event, index) => ({ seq: index + 1, at: Date.now(), event })),
+    });
+    const worker = runtime.startWorker({ pollMs: 5 });
+    closers.push(() => worker.stop({ abortInFlight: true }));
+    let finished = await store.getRun(record.id);
+    for (let waited = 0; finished?.status !== 'succeeded' && waited < 5000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      finished = await store.getRun(record.id);
+    }
+    expect({
+      status: finished?.status,
+      output: finished?.output,
+      requests: [primary.requests, fallback.requests],
+    }).toEqual({
+      status: 'succeeded',
+      output: 'from the fallback',
+      requests: [0, 1],
     });
   });
 });
