@@ -99,6 +99,14 @@ function call(
   });
 }
 
+/** Resolves once `condition` holds (checked every 5 ms); fails the test after 10 s. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 5) {
+    if (waited > 10_000) throw new Error('condition not reached within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 function failureOf(outcome: ToolOutcome): ToolFailure | undefined {
   return outcome.ok ? undefined : outcome.failure;
 }
@@ -175,6 +183,7 @@ for (const backend of BACKENDS) {
         });
         const shared = policies();
         const outcomes = Array.from({ length: 10 }, () => call(shared, slow, { id: 'same' }));
+        await until(() => executions === 1);
         await new Promise((resolve) => setTimeout(resolve, 20));
         gate.resolve();
         const settled = await Promise.all(outcomes);
@@ -220,7 +229,7 @@ for (const backend of BACKENDS) {
           signal: new AbortController().signal,
           hooks: noHooks,
         });
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await until(() => executions === 1);
         leader.abort(new Error('run cancelled'));
         gate.resolve();
         expect(await cancelled).toMatchObject({ ok: false, failure: { type: 'unavailable' } });
@@ -365,15 +374,17 @@ for (const backend of BACKENDS) {
 
         now += 5_000;
         const gate = deferred();
+        let probing = false;
         const hanging = tool({
           breaker: { failureThreshold: 3, cooldownMs: 5_000 },
           run: async () => {
+            probing = true;
             await gate.promise;
             return 'late';
           },
         });
         const probe = call(workerA, hanging);
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await until(() => probing);
         const second = await call(policies(otherStore), hanging);
         expect(failureOf(second)?.message).toMatch(/half-open/);
         gate.resolve();
@@ -426,6 +437,7 @@ for (const backend of BACKENDS) {
         let peak = 0;
         const limited = tool({
           bulkhead: { maxConcurrent: 2, maxQueued: 1 },
+          breaker: false,
           run: async () => {
             running += 1;
             peak = Math.max(peak, running);
@@ -436,6 +448,7 @@ for (const backend of BACKENDS) {
         });
         const shared = policies();
         const outcomes = [1, 2, 3].map((id) => call(shared, limited, { id: String(id) }));
+        await until(() => running === 2);
         await new Promise((resolve) => setTimeout(resolve, 20));
         gate.resolve();
         expect((await Promise.all(outcomes)).map((outcome) => outcome.ok)).toEqual([
@@ -451,6 +464,7 @@ for (const backend of BACKENDS) {
         let executions = 0;
         const limited = tool({
           bulkhead: { maxConcurrent: 1, maxQueued: 0 },
+          breaker: { failureThreshold: 1, cooldownMs: 5_000 },
           run: async () => {
             executions += 1;
             await gate.promise;
@@ -459,6 +473,7 @@ for (const backend of BACKENDS) {
         });
         const shared = policies();
         const first = call(shared, limited, { id: '1' });
+        await until(() => executions === 1);
         const refused = await call(shared, limited, { id: '2' });
         gate.resolve();
         expect(await first).toMatchObject({ ok: true });
@@ -467,7 +482,7 @@ for (const backend of BACKENDS) {
           message: 'lookup has too many calls in this process (1 running, 0 waiting)',
         });
         expect(executions).toBe(1);
-        // A refusal is not the service's fault: the breaker did not count it.
+        // A refusal is not the service's fault: even a threshold of 1 did not open the breaker.
         expect(await store.getToolBreaker('lookup')).toBeUndefined();
       });
     });

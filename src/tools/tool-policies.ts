@@ -36,7 +36,8 @@ export class ToolPolicies {
   readonly random: () => number;
   readonly #breakerSyncMs: number;
   readonly #breakers = new Map<string, SharedBreaker>();
-  readonly #guards = new Map<string, { tool: Tool; policy: IPolicy }>();
+  /** Per tool object: two agents' different tools of one name keep their own limits. */
+  readonly #guards = new WeakMap<Tool, IPolicy>();
   /**
    * Calls executing now, by cache key: identical concurrent calls share one execution. Settles
    * to `undefined` when the execution has nothing to share (cancelled, or a fault of its run).
@@ -71,16 +72,17 @@ export class ToolPolicies {
   /**
    * cockatiel's bulkhead (calls of this tool at once in this process) around its timeout
    * (aggressive: the tool's signal aborts at the deadline and a tool that ignores it is not
-   * awaited). Keyed by name; a different tool object of the same name gets its own.
+   * awaited).
    */
   guard(tool: Tool): IPolicy {
-    const known = this.#guards.get(tool.name);
-    if (known?.tool === tool) return known.policy;
-    const policy = wrap(
-      bulkhead(tool.bulkhead.maxConcurrent, tool.bulkhead.maxQueued),
-      timeout(tool.timeoutMs, TimeoutStrategy.Aggressive),
-    );
-    this.#guards.set(tool.name, { tool, policy });
+    let policy = this.#guards.get(tool);
+    if (!policy) {
+      policy = wrap(
+        bulkhead(tool.bulkhead.maxConcurrent, tool.bulkhead.maxQueued),
+        timeout(tool.timeoutMs, TimeoutStrategy.Aggressive),
+      );
+      this.#guards.set(tool, policy);
+    }
     return policy;
   }
 
