@@ -23,6 +23,8 @@ const LAYERS = {
   store: 1,
   model: 1,
   observe: 1,
+  // Notifiers (webhook, Slack, email) deliver approval requests now and alerts later.
+  notify: 1,
   // A tool describes itself to models (ToolSpec), so tools sits just above model.
   tools: 2,
   context: 3,

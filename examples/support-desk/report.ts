@@ -230,6 +230,19 @@ export function journalLines(
       case 'cancel_requested':
         lines.push({ text: `cancel_requested by ${event.by}`, chain: [], step: -1 });
         break;
+      case 'approval_requested':
+        callLine(event.step, event.callId, event.toolName).chain.push(
+          `approval_requested (${event.approverGroup})`,
+        );
+        break;
+      case 'approval_decided':
+        callLine(event.step, event.callId, event.toolName).chain.push(
+          `${event.decision} by ${event.decidedBy}`,
+        );
+        break;
+      case 'run_suspended':
+        lines.push({ text: `waiting for a decision (no worker held)`, chain: [], step: -1 });
+        break;
       case 'run_finished':
         lines.push({ text: `run_finished ${event.status}`, chain: [], step: -1 });
         break;

@@ -1,3 +1,4 @@
+import { defineGates, type GateOptions, type Gates } from '../approval/index.js';
 import { KeelError } from '../core/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
 import type { Tool } from '../tools/index.js';
@@ -13,6 +14,11 @@ export interface AgentDefinition {
   readonly limits?: Partial<RunLimits>;
   /** Cap on output tokens per model call; also used by the pre-flight budget check. */
   readonly maxOutputTokens?: number;
+  /**
+   * Which calls wait for a human (`{}` gates irreversible and egress tools). Without it no
+   * call is gated.
+   */
+  readonly gates?: GateOptions;
 }
 
 /** A validated, immutable agent. Modifiers return a new agent. */
@@ -24,6 +30,8 @@ export interface Agent {
   readonly tools: readonly Tool[];
   readonly limits: RunLimits;
   readonly maxOutputTokens: number | undefined;
+  /** Decides, per call, allow / confirm (a human approves first) / deny. */
+  readonly gates: Gates | undefined;
   tool(name: string): Tool | undefined;
   withTool(tool: Tool): Agent;
   withModel(model: ModelAdapterV1): Agent;
@@ -96,6 +104,8 @@ export function defineAgent(definition: AgentDefinition): Agent {
     tools: Object.freeze([...tools]),
     limits: resolveLimits(where, definition.limits),
     maxOutputTokens: definition.maxOutputTokens,
+    gates:
+      definition.gates === undefined ? undefined : defineGates(definition.gates, `${where}.gates`),
   });
 }
 

@@ -2,6 +2,7 @@ export {
   createRuntime,
   newRunId,
   type RunInspection,
+  type RuntimeApprovalOptions,
   type Runtime,
   type RuntimeOptions,
   type StartRunOptions,

@@ -5,6 +5,7 @@ import {
   modelOutputProvenance,
   nextAction,
   validateToolCalls,
+  waitedMs,
   type Agent,
   type LimitName,
   type NextAction,
@@ -24,9 +25,11 @@ import {
   type Provenance,
 } from '../core/index.js';
 import { ModelCallError, costOf, type FinishReason, type ModelResponse } from '../model/index.js';
-import type { RunFinish, Store, StoredEvent } from '../store/index.js';
+import type { Approvals } from '../approval/index.js';
+import type { NewEvent, RunFinish, Store, StoredEvent } from '../store/index.js';
 import { executeTool, type ToolFailure } from '../tools/index.js';
 import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
+import { awaitApproval, gateCalls } from './approval-step.js';
 
 /** Why a run's signal was aborted. */
 export type RunAbort =
@@ -54,6 +57,8 @@ export interface ExecuteRunContext {
   readonly journal?: readonly StoredEvent[] | undefined;
   /** Called after each event commits. Must not throw; never awaited. */
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
+  /** Tells approvers when a gated call creates an approval. */
+  readonly approvals?: Approvals | undefined;
 }
 
 const MODEL_DELAY_RANDOM = (): number => Math.random();
@@ -91,6 +96,22 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       applyEvent(state, event);
       context.onEvent?.(runId, event);
     }
+  }
+
+  /** Commit `events` through `write` (e.g. together with parking the run); apply if it did. */
+  async function commitWith(
+    events: RunEvent[],
+    write: (entries: NewEvent[]) => Promise<boolean>,
+  ): Promise<boolean> {
+    const at = clock.now();
+    const entries = events.map((event, offset) => ({ seq: seq + 1 + offset, at, event }));
+    if (!(await write(entries))) return false;
+    seq += entries.length;
+    for (const event of events) {
+      applyEvent(state, event);
+      context.onEvent?.(runId, event);
+    }
+    return true;
   }
 
   async function finish(
@@ -140,7 +161,9 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   }
 
   const limits = state.limits ?? agent.limits;
-  const remainingMs = state.startedAt + limits.timeoutMs - clock.now();
+  // Time parked on approvals does not count against the wall clock.
+  const remainingMs =
+    state.startedAt + limits.timeoutMs + waitedMs(state, clock.now()) - clock.now();
   // Referenced on purpose: a run in progress keeps the process alive until it ends.
   const timer = setTimeout(
     () => {
@@ -162,6 +185,26 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     while (!state.finished) {
       if (controller.signal.aborted) return await onAbort();
       const action = nextAction(agent, state, clock.now());
+      if (action.type === 'await_approval') {
+        const outcome = await awaitApproval(
+          {
+            store,
+            clock,
+            runId,
+            workerId,
+            claim: claimNumber,
+            state,
+            approvals: context.approvals,
+            append,
+            finish,
+            commitWith,
+          },
+          action.calls,
+        );
+        // Parked: no lease, no worker; a decision queues it for any worker.
+        if (outcome === 'suspended') return undefined;
+        continue;
+      }
       await act(action);
     }
     return state;
@@ -221,6 +264,8 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         return;
       case 'call_model':
         await callModel(action.request, action.estimatedInputTokens);
+        return;
+      case 'await_approval':
         return;
       case 'execute_tools': {
         // Every call settles before the step moves on or fails: none is left running unowned.
@@ -357,9 +402,17 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       const { limit, used, max } = validation.limitHit;
       return stop(limit, used, max, [modelEvent, ...validation.events]);
     }
+    const gated = gateCalls({
+      agent,
+      state,
+      runId,
+      step,
+      events: validation.events,
+      now: clock.now(),
+    });
     const started: RunEvent[] = [];
-    for (const event of validation.events) {
-      if (event.type !== 'tool_requested') continue;
+    for (const event of gated.events) {
+      if (event.type !== 'tool_requested' || gated.held.has(event.callId)) continue;
       issuedHere.add(event.callId);
       started.push({
         type: 'tool_started',
@@ -370,7 +423,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         attempt: 1,
       });
     }
-    await append([modelEvent, ...validation.events, ...started]);
+    await append([modelEvent, ...gated.events, ...started]);
   }
 
   async function runCall(call: PendingCall): Promise<void> {

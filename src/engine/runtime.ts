@@ -8,7 +8,9 @@ import {
   type RunLimits,
   type RunState,
 } from '../agent/index.js';
+import { createApprovals, type Approvals } from '../approval/index.js';
 import { KeelError, TRUSTED_TASK, systemClock, type Clock } from '../core/index.js';
+import type { Notifier } from '../notify/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
 import {
   STORE_SCHEMA_VERSION,
@@ -36,6 +38,18 @@ export interface RuntimeOptions {
   readonly resolveModel?: ((spec: string, agent: Agent) => ModelAdapterV1) | undefined;
   /** Observes each committed event. Never awaited; must not throw. */
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
+  /** Human approvals of gated calls: who is told, and how often expiries are applied. */
+  readonly approvals?: RuntimeApprovalOptions | undefined;
+}
+
+export interface RuntimeApprovalOptions {
+  /** Tells the approver group when a gated call waits (webhook, Slack, email...). */
+  readonly notifier?: Notifier | undefined;
+  /** Base URL of the approval API (`keel serve`), for the decide link in notifications. */
+  readonly baseUrl?: string | undefined;
+  /** How often a worker applies due expiries. Default 1000 ms. */
+  readonly sweepMs?: number | undefined;
+  readonly onNotifyError?: ((approvalId: string, error: unknown) => void) | undefined;
 }
 
 export interface StartRunOptions {
@@ -66,6 +80,8 @@ export interface Runtime {
   readonly store: Store;
   readonly workerId: string;
   readonly agents: readonly Agent[];
+  /** List, decide and expire approvals; a decision made here wakes this process's workers. */
+  readonly approvals: Approvals;
   agent(name: string): Agent | undefined;
   /** Queue a run for a worker. Durable when it resolves. */
   submit(agentName: string, task: string, options?: StartRunOptions): Promise<RunRecord>;
@@ -89,6 +105,17 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   if (byName.size !== agents.length) {
     throw new KeelError('invalid_config', 'createRuntime: two agents share a name');
   }
+  const approvals = createApprovals({
+    store,
+    clock,
+    resolveTool: (agentName, toolName) => byName.get(agentName)?.tool(toolName),
+    notifier: options.approvals?.notifier,
+    baseUrl: options.approvals?.baseUrl,
+    onNotifyError: options.approvals?.onNotifyError,
+    onRunReady: () => {
+      notifyLocalWorkers();
+    },
+  });
   /** Runs executing in this process, by id. */
   const active = new Map<string, AbortController>();
   let heartbeat: NodeJS.Timeout | undefined;
@@ -215,6 +242,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         claim,
         journal: events,
         onEvent: options.onEvent,
+        approvals,
       });
       return state ? resultOf(record.id, state) : undefined;
     })();
@@ -239,6 +267,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     store,
     workerId,
     agents,
+    approvals,
     agent: (name) => byName.get(name),
 
     async submit(agentName, task, runOptions = {}) {
@@ -374,7 +403,16 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         ...workerOptions,
       });
       localWorkers.add(worker);
-      void worker.done.finally(() => localWorkers.delete(worker));
+      // Expiries are applied by any running worker: a run parked on an approval nobody
+      // decided is denied, escalated or ended on time even if no one looks at it.
+      const sweep = setInterval(() => {
+        approvals.expireDue().catch((error: unknown) => workerOptions.onError?.('', error));
+      }, options.approvals?.sweepMs ?? 1_000);
+      sweep.unref();
+      void worker.done.finally(() => {
+        clearInterval(sweep);
+        localWorkers.delete(worker);
+      });
       return worker;
     },
 

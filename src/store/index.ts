@@ -17,3 +17,16 @@ export {
 } from './store.js';
 export { DEFAULT_STORE_URL, openStore, type OpenStoreOptions } from './open-store.js';
 export { storeFault } from './store-errors.js';
+export {
+  APPROVAL_STATES,
+  type ApprovalDecisionEntry,
+  type ApprovalDecisionInput,
+  type ApprovalExpiration,
+  type ApprovalExpiry,
+  type ApprovalRecord,
+  type ApprovalState,
+  type ApprovalStore,
+  type ApproverRecord,
+  type NewApproval,
+} from './approval-store.js';
+export { RUN_READY_CHANNEL } from './sql-approval-store.js';

@@ -3,6 +3,7 @@ import { KeelError, type AbortableOptions } from '../core/index.js';
 import { migrationProvider, type Database, type RunsTable } from './schema.js';
 import { eventRow, leaseLost, parseEvent, toRecord } from './rows.js';
 import { storeFault } from './store-errors.js';
+import { SqlApprovalStore } from './sql-approval-store.js';
 import {
   STORE_SCHEMA_VERSION,
   type ClaimOptions,
@@ -41,6 +42,7 @@ export class SqlStore implements Store {
   #scheduled = false;
   #closed = false;
   readonly #schema: string | undefined;
+  readonly approvals: SqlApprovalStore;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -55,6 +57,12 @@ export class SqlStore implements Store {
     this.#db = options.db;
     this.#onClose = options.onClose ?? (() => Promise.resolve());
     this.#schema = options.schema;
+    this.approvals = new SqlApprovalStore({
+      db: this.#db,
+      kind: this.kind,
+      transaction: (work) => this.#transaction(work),
+      guarded: (work) => this.#guarded(work),
+    });
   }
 
   /** Bring the schema up to date. Safe to call from many processes at once. */
@@ -253,6 +261,15 @@ export class SqlStore implements Store {
         .set({ cancel_requested: 1, updated_at: now })
         .where('id', '=', runId)
         .where('status', 'in', ['queued', 'running'])
+        .execute(),
+    );
+    // A run waiting on a human holds no lease: queue it so it is ended like any queued run.
+    await this.#guarded(() =>
+      this.#db
+        .updateTable('keel_runs')
+        .set({ cancel_requested: 1, status: 'queued', updated_at: now })
+        .where('id', '=', runId)
+        .where('status', '=', 'waiting')
         .execute(),
     );
     return this.getRun(runId);

@@ -1,4 +1,5 @@
 import type { AbortableOptions } from '../core/index.js';
+import type { ApprovalStore } from './approval-store.js';
 
 /** Persisted format version of runs and events. A change ships as a new version, never an edit. */
 export const STORE_SCHEMA_VERSION = 1;
@@ -6,6 +7,8 @@ export const STORE_SCHEMA_VERSION = 1;
 export const RUN_RECORD_STATUSES = [
   'queued',
   'running',
+  /** Waiting on a human decision: holds no lease and is not claimable until decided. */
+  'waiting',
   'succeeded',
   'failed',
   'stopped',
@@ -13,7 +16,7 @@ export const RUN_RECORD_STATUSES = [
   'cancelled',
 ] as const;
 export type RunRecordStatus = (typeof RUN_RECORD_STATUSES)[number];
-export type TerminalStatus = Exclude<RunRecordStatus, 'queued' | 'running'>;
+export type TerminalStatus = Exclude<RunRecordStatus, 'queued' | 'running' | 'waiting'>;
 
 /** A run's row: a projection kept beside the journal for listing and claiming. */
 export interface RunRecord {
@@ -150,6 +153,8 @@ export interface Store {
   releaseLease(runId: string, workerId: string): Promise<void>;
   /** Flag a run for cancellation; returns the record (undefined when unknown). */
   requestCancel(runId: string, now: number): Promise<RunRecord | undefined>;
+  /** Approval records, approvers and decisions; runs waiting on them. */
+  readonly approvals: ApprovalStore;
   /** Wait until the pending group commit is durable. */
   flush(options?: AbortableOptions): Promise<void>;
   close(): Promise<void>;
