@@ -24,3 +24,4 @@ export {
 } from './approvals.js';
 export { approvalNotice, type NoticeOptions } from './approval-notice.js';
 export { hashApproverToken, newApproverToken } from './approver-tokens.js';
+export { approvalJson } from './approval-json.js';

@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { RunEvent } from '../agent/index.js';
 import { describeFailure, EXIT, usageError } from './exit-codes.js';
+import { registerApprovalCommands } from './approval-commands.js';
 
 interface GlobalOptions {
   store?: string;
@@ -220,6 +221,8 @@ program
     const { runDemoCommand } = await import('./demo-command.js');
     await runDemoCommand({ json: options.json ?? false, store: globals().store });
   });
+
+registerApprovalCommands(program, { globals, printJson });
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
