@@ -144,15 +144,18 @@ async function startWorker(url: string, logPath: string): Promise<WorkerProcess>
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
   let stdout = '';
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const workerId = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => { reject(new Error(`worker not ready in 20 s: ${stderr}`)); },
-      20_000,
-    );
+    const timer = setTimeout(() => {
+      reject(new Error(`worker not ready in 20 s: ${stderr}`));
+    }, 20_000);
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
       const match = /ready (\S+)\n/.exec(stdout);
