@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineAgent, type Agent, type RunEvent } from '../agent/index.js';
-import type { GateOptions } from '../approval/index.js';
+import { createApprovals, type GateOptions } from '../approval/index.js';
 import { KeelError, type Clock } from '../core/index.js';
 import { simulator, type ScriptContext, type SimulatedTurn } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
@@ -424,6 +424,33 @@ for (const target of TARGETS) {
     });
   });
 }
+
+describe('approval wake-up across processes (postgres)', () => {
+  it('resumes at once a run decided through another connection (LISTEN/NOTIFY), not at the next poll', async () => {
+    const h = await harness(TARGETS[1]);
+    const elsewhere = await openStore(POSTGRES_URL, {
+      postgresSchema: /schema=([a-z0-9_]+)/.exec(h.store.location)![1]!,
+    });
+    cleanups.push(() => elsewhere.close());
+    const approvals = createApprovals({ store: elsewhere });
+    const { token } = await approvals.addApprover({ name: 'far', groups: ['approvers'] });
+    const worker = h.runtime.startWorker({ pollMs: 60_000 });
+    cleanups.push(() => worker.stop({ abortInFlight: true }));
+    const record = await h.runtime.submit('refunds', 'Refund A-1');
+    const approval = await waitingApproval(h, record.id);
+    const decidedAt = Date.now();
+    await approvals.decide({
+      token,
+      id: approval.id,
+      decision: 'approve',
+      argsHash: approval.argsHash,
+    });
+    const result = await h.runtime.wait(record.id, { pollMs: 5 });
+    expect(result.status).toBe('succeeded');
+    expect(Date.now() - decidedAt).toBeLessThan(10_000);
+    expect(h.refunds).toHaveLength(1);
+  });
+});
 
 describe('gate policies', () => {
   const target = TARGETS[0];

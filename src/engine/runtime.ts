@@ -409,9 +409,27 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         approvals.expireDue().catch((error: unknown) => workerOptions.onError?.('', error));
       }, options.approvals?.sweepMs ?? 1_000);
       sweep.unref();
-      void worker.done.finally(() => {
+      // Decisions made in other processes wake this worker at once where the store can say
+      // so (PostgreSQL LISTEN/NOTIFY); elsewhere the next poll finds the run.
+      const subscription = store.approvals
+        .onRunReady(() => {
+          worker.wake();
+        })
+        .then((unsubscribe) => {
+          // A decision committed before the subscription was heard by no one: look now.
+          worker.wake();
+          return unsubscribe;
+        })
+        .catch((error: unknown) => {
+          workerOptions.onError?.('', error);
+          return () => Promise.resolve();
+        });
+      void worker.done.finally(async () => {
         clearInterval(sweep);
         localWorkers.delete(worker);
+        await (
+          await subscription
+        )();
       });
       return worker;
     },

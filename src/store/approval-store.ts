@@ -142,6 +142,12 @@ export interface ApprovalStore {
     readonly now: number;
   }): Promise<boolean>;
   markNotified(id: string, at: number): Promise<void>;
+  /**
+   * Hear of runs a decision or an expiry made claimable, in any process (PostgreSQL
+   * LISTEN/NOTIFY). On SQLite only this process decides for its workers, so nothing is heard.
+   * Resolves to an unsubscribe function.
+   */
+  onRunReady(listener: (runId: string) => void): Promise<() => Promise<void>>;
   addApprover(approver: {
     readonly tokenHash: string;
     readonly name: string;

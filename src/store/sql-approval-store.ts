@@ -16,6 +16,12 @@ import { eventRow, leaseLost } from './rows.js';
 import type { ApprovalsTable, Database } from './schema.js';
 import { STORE_SCHEMA_VERSION } from './store.js';
 
+/** Subscribe to a notification channel; resolves to an unsubscribe function. */
+export type Listen = (
+  channel: string,
+  onMessage: (payload: string) => void,
+) => Promise<() => Promise<void>>;
+
 /** The channel PostgreSQL workers listen on: a run became claimable. */
 export const RUN_READY_CHANNEL = 'keel_run_ready';
 
@@ -28,17 +34,26 @@ export class SqlApprovalStore implements ApprovalStore {
   readonly #kind: 'sqlite' | 'postgres';
   readonly #transaction: <T>(work: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
   readonly #guarded: <T>(work: () => Promise<T>) => Promise<T>;
+  readonly #listen: Listen | undefined;
 
   constructor(options: {
     db: Kysely<Database>;
     kind: 'sqlite' | 'postgres';
     transaction: <T>(work: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
     guarded: <T>(work: () => Promise<T>) => Promise<T>;
+    listen?: Listen | undefined;
   }) {
     this.#db = options.db;
     this.#kind = options.kind;
     this.#transaction = options.transaction;
     this.#guarded = options.guarded;
+    this.#listen = options.listen;
+  }
+
+  async onRunReady(listener: (runId: string) => void): Promise<() => Promise<void>> {
+    const listen = this.#listen;
+    if (!listen) return () => Promise.resolve();
+    return this.#guarded(() => listen(RUN_READY_CHANNEL, listener));
   }
 
   async create(approval: NewApproval): Promise<{ record: ApprovalRecord; created: boolean }> {

@@ -3,7 +3,7 @@ import { KeelError, type AbortableOptions } from '../core/index.js';
 import { migrationProvider, type Database, type RunsTable } from './schema.js';
 import { eventRow, leaseLost, parseEvent, toRecord } from './rows.js';
 import { storeFault } from './store-errors.js';
-import { SqlApprovalStore } from './sql-approval-store.js';
+import { SqlApprovalStore, type Listen } from './sql-approval-store.js';
 import {
   STORE_SCHEMA_VERSION,
   type ClaimOptions,
@@ -51,6 +51,8 @@ export class SqlStore implements Store {
     onClose?: () => Promise<void>;
     /** PostgreSQL schema holding Keel's tables (and its migration bookkeeping). */
     schema?: string | undefined;
+    /** PostgreSQL LISTEN on a dedicated connection. */
+    listen?: Listen | undefined;
   }) {
     this.kind = options.kind;
     this.location = options.location;
@@ -62,6 +64,7 @@ export class SqlStore implements Store {
       kind: this.kind,
       transaction: (work) => this.#transaction(work),
       guarded: (work) => this.#guarded(work),
+      listen: options.listen,
     });
   }
 
