@@ -3,7 +3,8 @@
 //   1. per-step overhead of a Keel run over a hand-written loop (SQLite journal FULL, NORMAL,
 //      in memory) and the disk's raw fsync'd commit cost;
 //   2. 500 concurrent runs at 200 ms model latency: total time and peak RSS per in-flight run;
-//   3. cold start: a fresh process to its first run's result, next to `node -e 0`.
+//   3. cold start: a fresh process to its first run's result, next to `node -e 0`;
+//   4. approval -> resumed run latency (SQLite; PostgreSQL with LISTEN/NOTIFY when reachable).
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { measureColdStart } from './cold-start-measure.js';
 import { measureConcurrent } from './concurrent-measure.js';
 import { openFsyncProbe } from './fsync-cost.js';
 import { countCommitsPerRun, measurePerStep } from './per-step.js';
+import { measureApprovalLatency, renderApprovalLatency } from './approval-latency.js';
 import {
   renderTable,
   type BenchReport,
@@ -113,6 +115,9 @@ await slowServer.stop();
 progress(`cold start (${COLD_START_SPAWNS} spawns)`);
 const coldStart = await measureColdStart({ spawns: COLD_START_SPAWNS, directory });
 
+progress('approval -> resumed run latency');
+const approvalLatency = await measureApprovalLatency({ directory });
+
 const targetCheck = (
   name: TargetName,
   value: number,
@@ -164,5 +169,9 @@ const report: BenchReport = {
   benchSeconds: round((performance.now() - benchStartedAt) / 1000, 1),
 };
 
-process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${renderTable(report)}\n`);
+process.stdout.write(
+  json
+    ? `${JSON.stringify({ ...report, approvalLatency }, null, 2)}\n`
+    : `${renderTable(report)}\n\n${renderApprovalLatency(approvalLatency)}\n`,
+);
 cleanUp();
