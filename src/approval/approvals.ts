@@ -70,6 +70,12 @@ export interface Approvals {
   expireDue(): Promise<ApprovalExpiration[]>;
   /** Tell the approval's group (used when a gate creates one, and on escalation). */
   notify(approval: ApprovalRecord): Promise<void>;
+  /**
+   * Tell again the groups of pending approvals whose notification never went out (the
+   * notifier failed, or its process died first) and that are older than `olderThanMs`.
+   * Returns how many were retried. At least once: receivers deduplicate by `subject`.
+   */
+  renotify(options?: { olderThanMs?: number }): Promise<number>;
   /** Create an approver; the token is returned once and stored only hashed. */
   addApprover(approver: {
     name: string;
@@ -86,11 +92,10 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
 
   /** The one place every decision attempt is recorded: the store's log, then the hook. */
   async function recordDecision(
-    entry: Omit<ApprovalDecisionEntry, 'id'>,
-    persisted: boolean,
+    entry: ApprovalDecisionEntry | Omit<ApprovalDecisionEntry, 'id'>,
   ): Promise<void> {
-    const full = persisted ? { id: '', ...entry } : await store.approvals.logDecision(entry);
-    options.onDecision?.(full);
+    const logged = 'id' in entry ? entry : await store.approvals.logDecision(entry);
+    options.onDecision?.(logged);
   }
 
   async function authenticate(token: string | undefined): Promise<Approver> {
@@ -135,7 +140,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
             throw new KeelError('invalid_input', 'only an approval can edit the arguments');
           edited = validateEdit(record, editedArgs);
         }
-        const result = await store.approvals.decide({
+        const { record: result, entry } = await store.approvals.decide({
           id,
           decision: decided,
           argsHash,
@@ -145,36 +150,21 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
           editedArgs: edited,
           now: at,
         });
-        await recordDecision(
-          {
-            approvalId: id,
-            at,
-            actor,
-            decision: decided,
-            outcome: 'accepted',
-            errorCode: null,
-            reason: reason ?? null,
-            argsHash,
-          },
-          true,
-        );
+        await recordDecision(entry);
         options.onRunReady?.(result.runId);
         return result;
       } catch (error) {
         if (KeelError.isInstance(error) && error.code !== 'store_unavailable') {
-          await recordDecision(
-            {
-              approvalId: id,
-              at,
-              actor,
-              decision: decided,
-              outcome: 'refused',
-              errorCode: error.code,
-              reason: error.message,
-              argsHash: typeof argsHash === 'string' ? argsHash : null,
-            },
-            false,
-          ).catch(() => undefined);
+          await recordDecision({
+            approvalId: id,
+            at,
+            actor,
+            decision: decided,
+            outcome: 'refused',
+            errorCode: error.code,
+            reason: error.message,
+            argsHash: typeof argsHash === 'string' ? argsHash : null,
+          }).catch(() => undefined);
         }
         throw error;
       }
@@ -182,22 +172,8 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
 
     async expireDue() {
       const expirations = await store.approvals.expireDue(clock.now());
-      for (const { expired, escalation } of expirations) {
-        await recordDecision(
-          {
-            approvalId: expired.id,
-            at: expired.decidedAt ?? clock.now(),
-            actor: expired.decidedBy ?? 'keel:expiry',
-            decision: escalation ? 'escalated' : 'expired',
-            outcome: 'accepted',
-            errorCode: null,
-            reason: escalation
-              ? `escalated to ${escalation.approverGroup} as ${escalation.id}`
-              : 'expired undecided',
-            argsHash: expired.argsHash,
-          },
-          true,
-        );
+      for (const { expired, escalation, entry } of expirations) {
+        await recordDecision(entry);
         if (escalation) void approvals.notify(escalation);
         else options.onRunReady?.(expired.runId);
       }
@@ -212,6 +188,16 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       } catch (error) {
         options.onNotifyError?.(approval.id, error);
       }
+    },
+
+    async renotify({ olderThanMs = 30_000 } = {}) {
+      if (!options.notifier) return 0;
+      const cutoff = clock.now() - olderThanMs;
+      const stale = (await store.approvals.list({ states: ['pending'], limit: 200 })).filter(
+        (approval) => approval.notifiedAt === null && approval.createdAt <= cutoff,
+      );
+      for (const approval of stale) await approvals.notify(approval);
+      return stale.length;
     },
 
     async addApprover({ name, groups }) {

@@ -15,7 +15,7 @@ import {
 } from '../notify/index.js';
 import { openStore, type ApprovalRecord } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
-import { approvalNotice } from './index.js';
+import { approvalNotice, createApprovals } from './index.js';
 
 const SECRET = 'a-webhook-secret-of-some-length';
 const BASE_URL = 'https://keel.example/api';
@@ -209,6 +209,29 @@ describe('approval notifications', () => {
     expect(decoded).toContain('Subject: Approval needed: issue_refund (refunds)');
     expect(decoded).toContain(`Decide: ${DECIDE_LINK}`);
     expect(decoded).toContain(`keel approve ${approval.id} --hash ${approval.argsHash}`);
+  });
+
+  it('tells the group again when the first notification failed, and not once it went out', async () => {
+    const { url, received } = await receiver([503]);
+    const store = await openStore('sqlite::memory:');
+    cleanups.push(() => store.close());
+    const failures: string[] = [];
+    const approvals = createApprovals({
+      store,
+      notifier: webhookNotifier({ url, secret: SECRET, retry: { maxAttempts: 1 } }),
+      baseUrl: BASE_URL,
+      onNotifyError: (id) => failures.push(id),
+    });
+    const { record } = await store.approvals.create({ ...approval, createdAt: Date.now() });
+    await approvals.notify(record);
+    expect(failures).toEqual([approval.id]);
+    expect((await store.approvals.get(approval.id))?.notifiedAt).toBeNull();
+    expect(await approvals.renotify({ olderThanMs: 60_000 })).toBe(0);
+    expect(await approvals.renotify({ olderThanMs: 0 })).toBe(1);
+    expect(received).toHaveLength(2);
+    expect((await store.approvals.get(approval.id))?.notifiedAt).not.toBeNull();
+    expect(await approvals.renotify({ olderThanMs: 0 })).toBe(0);
+    expect(received).toHaveLength(2);
   });
 
   it('notifies the approver group when a gated call parks its run', async () => {

@@ -6,7 +6,7 @@ import { defineAgent, type Agent, type RunEvent } from '../agent/index.js';
 import { createApprovals, type GateOptions } from '../approval/index.js';
 import { KeelError, type Clock } from '../core/index.js';
 import { simulator, type ScriptContext, type SimulatedTurn } from '../model/index.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, type ApprovalDecisionEntry, type Store } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
 import { createRuntime, type Runtime, type Worker } from './index.js';
 
@@ -75,6 +75,7 @@ async function harness(
   target: (typeof TARGETS)[number],
   gates: GateOptions = {},
   extraTools: Parameters<typeof defineAgent>[0]['tools'] = [],
+  onDecision?: (entry: ApprovalDecisionEntry) => void,
 ): Promise<Harness> {
   const { store, dispose } = await target.open();
   const clock = movableClock();
@@ -97,7 +98,13 @@ async function harness(
     tools: [issueRefund, ...(extraTools ?? [])],
     gates,
   });
-  const runtime = createRuntime({ store, agents: [agent], clock, leaseMs: 2_000 });
+  const runtime = createRuntime({
+    store,
+    agents: [agent],
+    clock,
+    leaseMs: 2_000,
+    approvals: onDecision ? { onDecision } : undefined,
+  });
   const workers: Worker[] = [];
   cleanups.push(async () => {
     await Promise.all(workers.map((worker) => worker.stop({ abortInFlight: true })));
@@ -284,7 +291,10 @@ for (const target of TARGETS) {
     });
 
     it('refuses unauthenticated, wrong-group, stale-hash and replayed decisions, and logs them', async () => {
-      const h = await harness(target, { approverGroup: 'finance' });
+      const seen: ApprovalDecisionEntry[] = [];
+      const h = await harness(target, { approverGroup: 'finance' }, [], (entry) => {
+        if (entry.approvalId !== 'apr_missing') seen.push(entry);
+      });
       const finance = await h.runtime.approvals.addApprover({ name: 'fin', groups: ['finance'] });
       const support = await h.runtime.approvals.addApprover({ name: 'sup', groups: ['support'] });
       h.worker();
@@ -319,6 +329,7 @@ for (const target of TARGETS) {
       expect(h.refunds).toHaveLength(1);
 
       const log = await h.runtime.approvals.decisions(approval.id);
+      expect(seen.map((entry) => entry.id)).toEqual(log.map((entry) => entry.id));
       expect(log.map((entry) => [entry.actor, entry.outcome, entry.errorCode])).toEqual([
         ['unauthenticated', 'refused', 'unauthenticated'],
         ['unauthenticated', 'refused', 'unauthenticated'],
@@ -407,6 +418,26 @@ for (const target of TARGETS) {
       const result = await h.runtime.wait(record.id, { pollMs: 10 });
       expect(result.status).toBe('succeeded');
       expect(h.refunds).toHaveLength(1);
+    });
+
+    it('cancels a waiting run; its approval can no longer be decided', async () => {
+      const h = await harness(target);
+      const { token } = await h.runtime.approvals.addApprover({
+        name: 'ed',
+        groups: ['approvers'],
+      });
+      h.worker();
+      const record = await h.runtime.submit('refunds', 'Refund A-1');
+      const approval = await waitingApproval(h, record.id);
+      await h.runtime.cancel(record.id);
+      // Queued again with its cancel flag: ended at once, here or by the worker that claims it.
+      expect((await h.runtime.wait(record.id, { pollMs: 10 })).status).toBe('cancelled');
+      const late = await h.runtime.approvals
+        .decide({ token, id: approval.id, decision: 'approve', argsHash: approval.argsHash })
+        .catch((error: unknown) => error);
+      expect(codeOf(late)).toBe('conflict');
+      expect((late as Error).message).toContain('has already ended (cancelled)');
+      expect(h.refunds).toEqual([]);
     });
 
     it('ends the run escalated when the approval expires with end_run', async () => {

@@ -14,6 +14,7 @@ import type { Notifier } from '../notify/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
 import {
   STORE_SCHEMA_VERSION,
+  type ApprovalDecisionEntry,
   type RunRecord,
   type StoredEvent,
   type Store,
@@ -50,6 +51,8 @@ export interface RuntimeApprovalOptions {
   /** How often a worker applies due expiries. Default 1000 ms. */
   readonly sweepMs?: number | undefined;
   readonly onNotifyError?: ((approvalId: string, error: unknown) => void) | undefined;
+  /** Every decision attempt, accepted or refused, once recorded (e.g. for an audit log). */
+  readonly onDecision?: ((entry: ApprovalDecisionEntry) => void) | undefined;
 }
 
 export interface StartRunOptions {
@@ -112,6 +115,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     notifier: options.approvals?.notifier,
     baseUrl: options.approvals?.baseUrl,
     onNotifyError: options.approvals?.onNotifyError,
+    onDecision: options.approvals?.onDecision,
     onRunReady: () => {
       notifyLocalWorkers();
     },
@@ -407,6 +411,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       // decided is denied, escalated or ended on time even if no one looks at it.
       const sweep = setInterval(() => {
         approvals.expireDue().catch((error: unknown) => workerOptions.onError?.('', error));
+        approvals.renotify().catch((error: unknown) => workerOptions.onError?.('', error));
       }, options.approvals?.sweepMs ?? 1_000);
       sweep.unref();
       // Decisions made in other processes wake this worker at once where the store can say

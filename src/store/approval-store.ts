@@ -96,6 +96,8 @@ export interface ApprovalExpiration {
   readonly expired: ApprovalRecord;
   /** Set when the expiry escalated to a second group: the new pending approval. */
   readonly escalation?: ApprovalRecord | undefined;
+  /** The decision log's entry for the expiry. */
+  readonly entry: ApprovalDecisionEntry;
 }
 
 /**
@@ -119,8 +121,13 @@ export interface ApprovalStore {
   }): Promise<ApprovalRecord[]>;
   /** Approvals of one run's step (a call escalated has several, oldest first). */
   forStep(runId: string, step: number): Promise<ApprovalRecord[]>;
-  /** Decide a pending approval; a `waiting` run becomes `queued` in the same commit. */
-  decide(input: ApprovalDecisionInput): Promise<ApprovalRecord>;
+  /**
+   * Decide a pending approval; a `waiting` run becomes `queued`, and the decision log gets its
+   * entry, in the same commit.
+   */
+  decide(
+    input: ApprovalDecisionInput,
+  ): Promise<{ readonly record: ApprovalRecord; readonly entry: ApprovalDecisionEntry }>;
   /** Apply the expiry of every pending approval due at `now` (or only `id`). */
   expireDue(now: number, options?: { readonly id?: string }): Promise<ApprovalExpiration[]>;
   /**

@@ -110,7 +110,9 @@ export class SqlApprovalStore implements ApprovalStore {
     return rows.map(toApproval);
   }
 
-  async decide(input: ApprovalDecisionInput): Promise<ApprovalRecord> {
+  async decide(
+    input: ApprovalDecisionInput,
+  ): Promise<{ record: ApprovalRecord; entry: ApprovalDecisionEntry }> {
     // An approval past its deadline expires first, so it can never be approved afterwards.
     await this.expireDue(input.now, { id: input.id });
     return this.#transaction(async (db) => {
@@ -127,6 +129,20 @@ export class SqlApprovalStore implements ApprovalStore {
         throw new KeelError(
           'conflict',
           `approval ${current.id} is already ${describeState(current)}`,
+        );
+      }
+      const run = await db
+        .selectFrom('keel_runs')
+        .select('status')
+        .where('id', '=', current.runId)
+        .executeTakeFirst();
+      if (
+        run &&
+        ['succeeded', 'failed', 'stopped', 'escalated', 'cancelled'].includes(run.status)
+      ) {
+        throw new KeelError(
+          'conflict',
+          `approval ${current.id}: its run ${current.runId} has already ended (${run.status})`,
         );
       }
       if (input.argsHash !== current.argsHash) {
@@ -147,7 +163,7 @@ export class SqlApprovalStore implements ApprovalStore {
         .where('id', '=', current.id)
         .where('state', '=', 'pending')
         .execute();
-      await insertDecision(db, {
+      const entry = await insertDecision(db, {
         approvalId: current.id,
         at: input.now,
         actor: input.decidedBy,
@@ -163,7 +179,7 @@ export class SqlApprovalStore implements ApprovalStore {
         .selectAll()
         .where('id', '=', current.id)
         .executeTakeFirstOrThrow();
-      return toApproval(decided);
+      return { record: toApproval(decided), entry };
     });
   }
 
@@ -195,7 +211,7 @@ export class SqlApprovalStore implements ApprovalStore {
           })
           .where('id', '=', dueId)
           .execute();
-        await insertDecision(db, {
+        const entry = await insertDecision(db, {
           approvalId: dueId,
           at: now,
           actor: EXPIRY_ACTOR,
@@ -214,7 +230,7 @@ export class SqlApprovalStore implements ApprovalStore {
         );
         if (!escalate) {
           await this.#wakeRun(db, approval.runId, now);
-          return { expired };
+          return { expired, entry };
         }
         const next: NewApproval = {
           ...approval,
@@ -232,7 +248,7 @@ export class SqlApprovalStore implements ApprovalStore {
             .where('id', '=', next.id)
             .executeTakeFirstOrThrow(),
         );
-        return { expired, escalation };
+        return { expired, escalation, entry };
       });
       if (expiration) expirations.push(expiration);
     }
