@@ -483,6 +483,104 @@ describe('approval wake-up across processes (postgres)', () => {
   });
 });
 
+describe('approval gates with several calls and long waits', () => {
+  it('runs an approved call while another of the same step still waits, then goes on when that one is denied', async () => {
+    const store = await openStore('sqlite::memory:');
+    const clock = movableClock();
+    const executed: string[] = [];
+    const refund = defineTool({
+      name: 'issue_refund',
+      description: 'Refund',
+      input: z.object({ orderId: z.string() }),
+      effect: 'irreversible',
+      run({ orderId }) {
+        executed.push(orderId);
+        return Promise.resolve({ refunded: orderId });
+      },
+    });
+    const lookup = defineTool({
+      name: 'lookup',
+      description: 'Read',
+      input: z.object({ orderId: z.string() }),
+      effect: 'read',
+      run({ orderId }) {
+        executed.push(`read ${orderId}`);
+        return Promise.resolve({ orderId });
+      },
+    });
+    const agent = defineAgent({
+      name: 'refunds',
+      instructions: 'Refund.',
+      model: simulator({
+        script: ({ step, lastToolResults }) =>
+          step === 0
+            ? {
+                toolCalls: [
+                  { name: 'issue_refund', args: { orderId: 'A' } },
+                  { name: 'lookup', args: { orderId: 'C' } },
+                  { name: 'issue_refund', args: { orderId: 'B' } },
+                ],
+              }
+            : { text: lastToolResults.map((result) => result.content).join(' | ') },
+      }),
+      tools: [refund, lookup],
+      gates: {},
+      limits: { timeoutMs: 60_000 },
+    });
+    const runtime = createRuntime({ store, agents: [agent], clock });
+    const worker = runtime.startWorker({ pollMs: 10 });
+    cleanups.push(async () => {
+      await worker.stop({ abortInFlight: true });
+      await runtime.close();
+      await store.close();
+    });
+    const { token } = await runtime.approvals.addApprover({ name: 'ana', groups: ['approvers'] });
+    const record = await runtime.submit('refunds', 'Refund A and B');
+    const pendingOf = async (count: number) =>
+      until(
+        async () => {
+          const run = await store.getRun(record.id);
+          const pending = await store.approvals.list({ runId: record.id, states: ['pending'] });
+          return run?.status === 'waiting' && pending.length === count ? pending : undefined;
+        },
+        `${String(count)} pending`,
+      );
+    const both = await pendingOf(2);
+    // The read of the same step ran at once; neither refund did.
+    expect(executed).toEqual(['read C']);
+    const [first, second] = [...both].sort((a, b) => a.callIndex - b.callIndex);
+    // Waiting longer than the run's wall-clock limit does not stop it.
+    clock.advance(120_000);
+    await runtime.approvals.decide({
+      token,
+      id: first!.id,
+      decision: 'approve',
+      argsHash: first!.argsHash,
+    });
+    await pendingOf(1);
+    expect(executed).toEqual(['read C', 'A']);
+    await runtime.approvals.decide({
+      token,
+      id: second!.id,
+      decision: 'deny',
+      argsHash: second!.argsHash,
+    });
+    const result = await runtime.wait(record.id, { pollMs: 10 });
+    expect(result.status).toBe('succeeded');
+    expect(executed).toEqual(['read C', 'A']);
+    const parts = result.output!.split(' | ');
+    expect(parts[0]).toBe('{"refunded":"A"}');
+    expect(parts[1]).toBe('{"orderId":"C"}');
+    expect(JSON.parse(parts[2]!)).toMatchObject({
+      denied: { tool: 'issue_refund', by: 'approver' },
+    });
+    const suspensions = (await journal(store, record.id)).filter(
+      (event) => event.type === 'run_suspended',
+    );
+    expect(suspensions).toHaveLength(2);
+  });
+});
+
 describe('gate policies', () => {
   const target = TARGETS[0];
 
