@@ -167,7 +167,19 @@ program
       onRunEnd(runId, result) {
         if (result)
           console.log(`${runId} ${colorStatus(result.status)} — ${describeReason(result.reason)}`);
-        else console.log(`${runId} released`);
+        else
+          void runtime.store.getRun(runId).then(
+            (record) => {
+              console.log(
+                record?.status === 'waiting'
+                  ? `${runId} waiting for an approval (see \`keel approvals\`)`
+                  : `${runId} released`,
+              );
+            },
+            () => {
+              console.log(`${runId} released`);
+            },
+          );
       },
       onError(runId, error) {
         console.error(describeFailure(error).line + (runId ? ` (run ${runId})` : ''));

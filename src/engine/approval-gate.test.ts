@@ -227,6 +227,31 @@ for (const target of TARGETS) {
       });
     });
 
+    it('lets runtime.run wait for the decision and finish the run itself, with no worker', async () => {
+      const h = await harness(target);
+      const { token } = await h.runtime.approvals.addApprover({
+        name: 'ro',
+        groups: ['approvers'],
+      });
+      const running = h.runtime.run('refunds', 'Refund A-1');
+      const approval = await until(async () => {
+        const [pending] = await h.store.approvals.list({ states: ['pending'] });
+        return pending && (await h.store.getRun(pending.runId))?.status === 'waiting'
+          ? pending
+          : undefined;
+      }, 'a pending approval');
+      expect(h.refunds).toEqual([]);
+      await h.runtime.approvals.decide({
+        token,
+        id: approval.id,
+        decision: 'approve',
+        argsHash: approval.argsHash,
+      });
+      const result = await running;
+      expect(result.status).toBe('succeeded');
+      expect(h.refunds).toHaveLength(1);
+    });
+
     it('never runs a denied call, feeds the model a typed denial and lets the run go on', async () => {
       const h = await harness(target);
       const { token } = await h.runtime.approvals.addApprover({

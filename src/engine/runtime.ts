@@ -321,8 +321,35 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           `run ${runId} was released before it finished; a worker will resume it`,
         );
       }
+      if (result !== 'lost') return result;
+      // Parked on an approval: this caller waits for the decision and resumes the run itself,
+      // unless a worker claims it first.
+      for (;;) {
+        const current = await store.getRun(runId);
+        if (current?.status !== 'waiting' && current?.status !== 'queued') break;
+        if (current.status === 'waiting') {
+          runOptions.signal?.throwIfAborted();
+          await waitForDecision(runOptions.signal);
+          continue;
+        }
+        const claimed = await store.approvals.claimRun({
+          runId,
+          workerId,
+          now: clock.now(),
+          leaseMs,
+        });
+        if (!claimed) break;
+        const resumed = await execute({
+          record: claimed,
+          claim: { number: claimed.claims, cancelRequested: claimed.cancelRequested },
+          signal: runOptions.signal,
+          signalMeans: 'cancel',
+        });
+        if (typeof resumed !== 'string') return resumed;
+        if (resumed === 'released') break;
+      }
       // Lost: another worker holds it now and will finish it.
-      return result === 'lost' ? runtime.wait(runId) : result;
+      return runtime.wait(runId);
     },
 
     async cancel(runId) {
@@ -450,8 +477,25 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   };
 
   const localWorkers = new Set<Worker>();
+  /** Callers of `run` whose run is parked on an approval, woken by local decisions. */
+  const decisionWaiters = new Set<() => void>();
   function notifyLocalWorkers(): void {
     for (const worker of localWorkers) worker.wake();
+    for (const wake of decisionWaiters) wake();
+  }
+  /** Until a decision is made here (or a short poll, for decisions made elsewhere). */
+  function waitForDecision(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        decisionWaiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, 250);
+      decisionWaiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
   return runtime;
 }

@@ -1,3 +1,5 @@
+import type { RunRecord } from './store.js';
+
 /** What becomes of an approval nobody decided in time. Plain JSON: it is stored. */
 export type ApprovalExpiry =
   | { readonly type: 'deny' }
@@ -149,6 +151,16 @@ export interface ApprovalStore {
     readonly now: number;
   }): Promise<boolean>;
   markNotified(id: string, at: number): Promise<void>;
+  /**
+   * Claim one queued run by id (the caller that started it resumes it after a decision).
+   * `undefined` when it is not queued: another worker got it first.
+   */
+  claimRun(options: {
+    readonly runId: string;
+    readonly workerId: string;
+    readonly now: number;
+    readonly leaseMs: number;
+  }): Promise<RunRecord | undefined>;
   /**
    * Hear of runs a decision or an expiry made claimable, in any process (PostgreSQL
    * LISTEN/NOTIFY). On SQLite only this process decides for its workers, so nothing is heard.

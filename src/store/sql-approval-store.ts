@@ -12,9 +12,9 @@ import type {
   ApproverRecord,
   NewApproval,
 } from './approval-store.js';
-import { eventRow, leaseLost } from './rows.js';
+import { eventRow, leaseLost, toRecord } from './rows.js';
 import type { ApprovalsTable, Database } from './schema.js';
-import { STORE_SCHEMA_VERSION } from './store.js';
+import { STORE_SCHEMA_VERSION, type RunRecord } from './store.js';
 
 /** Subscribe to a notification channel; resolves to an unsubscribe function. */
 export type Listen = (
@@ -299,6 +299,30 @@ export class SqlApprovalStore implements ApprovalStore {
         .execute();
       return true;
     });
+  }
+
+  async claimRun({
+    runId,
+    workerId,
+    now,
+    leaseMs,
+  }: Parameters<ApprovalStore['claimRun']>[0]): Promise<RunRecord | undefined> {
+    const row = await this.#guarded(() =>
+      this.#db
+        .updateTable('keel_runs')
+        .set({
+          status: 'running',
+          lease_owner: workerId,
+          lease_until: now + leaseMs,
+          claims: sql<number>`claims + 1`,
+          updated_at: now,
+        })
+        .where('id', '=', runId)
+        .where('status', '=', 'queued')
+        .returningAll()
+        .executeTakeFirst(),
+    );
+    return row ? toRecord(row) : undefined;
   }
 
   async markNotified(id: string, at: number): Promise<void> {
