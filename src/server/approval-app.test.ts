@@ -179,6 +179,27 @@ describe('approval API', () => {
     expect((await s.store.getRun(approval.runId))?.status).toBe('waiting');
   });
 
+  it('serves a browser the decide page on the link, and never the approval without a token', async () => {
+    const s = await setup();
+    const approval = await s.pending();
+    const page = await s.app.request(`/approvals/${approval.id}`, {
+      headers: { accept: 'text/html,application/xhtml+xml' },
+    });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    const html = await page.text();
+    expect(html).toContain(`const id = "${approval.id}";`);
+    expect(html).not.toContain('A-1');
+    const hostile = await s.app.request('/approvals/%3C%2Fscript%3E%3Cb%3E', {
+      headers: { accept: 'text/html' },
+    });
+    expect(await hostile.text()).not.toContain('</script><b>');
+    const data = await s.app.request(`/approvals/${approval.id}`, {
+      headers: { accept: 'application/json' },
+    });
+    expect(data.status).toBe(401);
+  });
+
   it('maps every fault code to a 4xx or 5xx status', () => {
     for (const status of Object.values(STATUS_BY_CODE)) expect(status).toBeGreaterThanOrEqual(400);
     expect(STATUS_BY_CODE.unauthenticated).toBe(401);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { approvalJson, type Approvals } from '../approval/index.js';
 import { KeelError, type KeelErrorCode } from '../core/index.js';
 import { APPROVAL_STATES } from '../store/index.js';
+import { decidePage } from './decide-page.js';
 
 /** Every fault code as an HTTP status: the one table the API answers errors from. */
 export const STATUS_BY_CODE = {
@@ -61,6 +62,10 @@ export function approvalApp({ approvals }: { approvals: Approvals }): Hono {
   });
 
   app.get('/approvals/:id', async (c) => {
+    // A browser following a notification's decide link gets the page that decides with a token.
+    if (c.req.header('authorization') === undefined && acceptsHtml(c)) {
+      return c.html(decidePage(c.req.param('id')));
+    }
     await approvals.authenticate(bearer(c));
     const approval = await approvals.get(c.req.param('id'));
     return c.json({
@@ -75,11 +80,19 @@ export function approvalApp({ approvals }: { approvals: Approvals }): Hono {
     try {
       raw = await c.req.json();
     } catch {
-      throw new KeelError('invalid_input', 'the body must be JSON');
+      raw = undefined;
     }
     const body = decisionBody.safeParse(raw);
-    if (!body.success)
-      throw new KeelError('invalid_input', `bad decision: ${z.prettifyError(body.error)}`);
+    if (!body.success) {
+      // Who asks comes first: a stranger learns nothing, not even what a decision looks like.
+      await approvals.authenticate(token);
+      throw new KeelError(
+        'invalid_input',
+        raw === undefined
+          ? 'the body must be JSON'
+          : `bad decision: ${z.prettifyError(body.error)}`,
+      );
+    }
     const decided = await approvals.decide({
       token,
       id: c.req.param('id'),
@@ -117,4 +130,8 @@ function bearer(c: Context): string | undefined {
   const header = c.req.header('authorization');
   const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match?.[1];
+}
+
+function acceptsHtml(c: Context): boolean {
+  return /\btext\/html\b/.test(c.req.header('accept') ?? '');
 }
