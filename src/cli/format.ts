@@ -19,6 +19,7 @@ const STATUS_COLOR: Record<string, (text: string) => string> = {
   cancelled: pc.gray,
   running: pc.cyan,
   queued: pc.blue,
+  waiting: pc.yellow,
 };
 
 export function colorStatus(status: string): string {
