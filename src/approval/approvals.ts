@@ -134,6 +134,14 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
             'a decision must name the arguments hash it approves (argsHash)',
           );
         const record = await get(id);
+        // The store checks the group again in the decision's commit; checked here first so an
+        // approver outside the group learns nothing, not even whether an edit would pass.
+        if (!approver.groups.includes(record.approverGroup)) {
+          throw new KeelError(
+            'forbidden',
+            `${approver.name} is not in group "${record.approverGroup}", which decides approval ${record.id}`,
+          );
+        }
         let edited: unknown;
         if (editedArgs !== undefined) {
           if (decision !== 'approve')

@@ -342,6 +342,7 @@ for (const target of TARGETS) {
       expect(await attempt({ token: undefined })).toBe('unauthenticated');
       expect(await attempt({ token: 'keel_apr_not-a-real-token' })).toBe('unauthenticated');
       expect(await attempt({ token: support.token })).toBe('forbidden');
+      expect(await attempt({ token: support.token, editedArgs: { orderId: 1 } })).toBe('forbidden');
       expect(await attempt({ argsHash: '0'.repeat(32) })).toBe('conflict');
       expect(await attempt({ id: 'apr_missing' })).toBe('not_found');
       expect(h.refunds).toEqual([]);
@@ -358,6 +359,7 @@ for (const target of TARGETS) {
       expect(log.map((entry) => [entry.actor, entry.outcome, entry.errorCode])).toEqual([
         ['unauthenticated', 'refused', 'unauthenticated'],
         ['unauthenticated', 'refused', 'unauthenticated'],
+        ['sup', 'refused', 'forbidden'],
         ['sup', 'refused', 'forbidden'],
         ['fin', 'refused', 'conflict'],
         ['fin', 'accepted', null],
