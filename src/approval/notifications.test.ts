@@ -108,6 +108,12 @@ describe('approval notifications', () => {
         false,
       );
       expect(verifyWebhook(SECRET, timestamp, `${entry.body} `, signature)).toBe(false);
+      // A delivery replayed later than the tolerance is refused.
+      expect(
+        verifyWebhook(SECRET, timestamp, entry.body, signature, {
+          now: Number(timestamp) + 10 * 60_000,
+        }),
+      ).toBe(false);
     }
     const body = JSON.parse(received[2]!.body) as { type: string; notification: Notification };
     expect(body.type).toBe('keel.notification');

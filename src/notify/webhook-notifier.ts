@@ -88,13 +88,23 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-/** For receivers: true when `signature` signs `<timestamp>.<body>` with `secret`. */
+/**
+ * For receivers: true when `signature` signs `<timestamp>.<body>` with `secret` and the
+ * timestamp is within `toleranceMs` of `now` (a replayed old delivery is refused).
+ *
+ * ```ts
+ * const ok = verifyWebhook(secret, headers['x-keel-timestamp'], rawBody, headers['x-keel-signature']);
+ * ```
+ */
 export function verifyWebhook(
   secret: string,
   timestamp: string,
   body: string,
   signature: string,
+  { now = Date.now(), toleranceMs = 5 * 60_000 }: { now?: number; toleranceMs?: number } = {},
 ): boolean {
+  const sentAt = Number(timestamp);
+  if (!Number.isFinite(sentAt) || Math.abs(now - sentAt) > toleranceMs) return false;
   const expected = Buffer.from(signWebhook(secret, timestamp, body));
   const given = Buffer.from(signature);
   return expected.length === given.length && timingSafeEqual(expected, given);
