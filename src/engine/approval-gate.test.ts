@@ -6,6 +6,7 @@ import { defineAgent, type Agent, type RunEvent } from '../agent/index.js';
 import { createApprovals, type GateOptions } from '../approval/index.js';
 import { KeelError, type Clock } from '../core/index.js';
 import { simulator, type ScriptContext, type SimulatedTurn } from '../model/index.js';
+import type { Notification } from '../notify/index.js';
 import { openStore, type ApprovalDecisionEntry, type Store } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
 import { createRuntime, type Runtime, type Worker } from './index.js';
@@ -56,6 +57,8 @@ interface Harness {
   runtime: Runtime;
   clock: ReturnType<typeof movableClock>;
   refunds: { orderId: string; amountCents: number; key: string }[];
+  /** What the runtime's notifier was asked to deliver (an in-process channel). */
+  notified: Notification[];
   worker(): Worker;
 }
 
@@ -80,6 +83,7 @@ async function harness(
   const { store, dispose } = await target.open();
   const clock = movableClock();
   const refunds: Harness['refunds'] = [];
+  const notified: Notification[] = [];
   const issueRefund = defineTool({
     name: 'issue_refund',
     description: 'Refund an order',
@@ -103,7 +107,16 @@ async function harness(
     agents: [agent],
     clock,
     leaseMs: 2_000,
-    approvals: onDecision ? { onDecision } : undefined,
+    approvals: {
+      notifier: {
+        name: 'inbox',
+        notify(notification) {
+          notified.push(notification);
+          return Promise.resolve();
+        },
+      },
+      ...(onDecision ? { onDecision } : {}),
+    },
   });
   const workers: Worker[] = [];
   cleanups.push(async () => {
@@ -116,6 +129,7 @@ async function harness(
     runtime,
     clock,
     refunds,
+    notified,
     worker() {
       const worker = runtime.startWorker({ pollMs: 20 });
       workers.push(worker);
@@ -415,6 +429,14 @@ for (const target of TARGETS) {
         argsHash: first.argsHash,
       });
       expect(second.expiresAt).toBe(second.createdAt + 120_000);
+      await until(
+        () => Promise.resolve(h.notified.length >= 2 ? true : undefined),
+        'the second group to be told',
+      );
+      expect(h.notified.map((notice) => [notice.subject, notice.data?.approverGroup])).toEqual([
+        [first.id, 'support'],
+        [second.id, 'finance-leads'],
+      ]);
       expect((await h.store.getRun(record.id))?.status).toBe('waiting');
 
       const stale = await h.runtime.approvals
