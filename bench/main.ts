@@ -7,6 +7,7 @@
 //   4. tool policy overhead per successful call, next to calling the tool directly.
 //   5. adapter overhead per call of the OpenAI and Anthropic adapters over the raw SDK call.
 //   6. tracing overhead per span (trace-overhead.ts), next to the journal's own serialisation.
+//   7. approval -> resumed run latency (SQLite; PostgreSQL with LISTEN/NOTIFY when reachable).
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { measureColdStart } from './cold-start-measure.js';
 import { measureConcurrent } from './concurrent-measure.js';
 import { openFsyncProbe } from './fsync-cost.js';
 import { countCommitsPerRun, measurePerStep } from './per-step.js';
+import { measureApprovalLatency, renderApprovalLatency } from './approval-latency.js';
 import {
   renderTable,
   type BenchReport,
@@ -125,6 +127,8 @@ const coldStart = await measureColdStart({ spawns: COLD_START_SPAWNS, directory 
 
 progress('tool policy overhead per successful call');
 const toolPolicies = await measureToolPolicies();
+progress('approval -> resumed run latency');
+const approvalLatency = await measureApprovalLatency({ directory });
 
 const targetCheck = (
   name: TargetName,
@@ -182,7 +186,13 @@ const adapterOverhead = await measureAdapterOverhead({ pairs: 1000, warmupCalls:
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead }, null, 2)}\n`
-    : `${renderTable(report)}\n\n${renderToolPolicies(toolPolicies)}\n\n${renderAdapterOverhead(adapterOverhead)}\n\n${renderTraceOverhead(traceOverhead)}\n`,
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency }, null, 2)}\n`
+    : [
+        renderTable(report),
+        renderToolPolicies(toolPolicies),
+        renderAdapterOverhead(adapterOverhead),
+        renderTraceOverhead(traceOverhead),
+        renderApprovalLatency(approvalLatency),
+      ].join('\n\n') + '\n',
 );
 cleanUp();

@@ -154,3 +154,42 @@ export {
   type Threshold,
   type TraceSpan,
 } from './observe/index.js';
+export {
+  APPROVAL_STATES,
+  type ApprovalDecisionEntry,
+  type ApprovalExpiry,
+  type ApprovalRecord,
+  type ApprovalState,
+} from './store/index.js';
+export {
+  argumentsHash,
+  createApprovals,
+  defineGates,
+  describeGateReason,
+  type Approvals,
+  type Approver,
+  type DecideOptions,
+  type ExpiryOption,
+  type GateCall,
+  type GateDecision,
+  type GateOptions,
+  type GatePolicy,
+  type GateReason,
+  type Gates,
+  type PolicyVerdict,
+  type ToolGateOptions,
+} from './approval/index.js';
+export {
+  emailNotifier,
+  fanOut,
+  signWebhook,
+  slackNotifier,
+  verifyWebhook,
+  webhookNotifier,
+  type EmailNotifierOptions,
+  type Notification,
+  type Notifier,
+  type SlackNotifierOptions,
+  type WebhookNotifierOptions,
+} from './notify/index.js';
+export type { RuntimeApprovalOptions } from './engine/index.js';

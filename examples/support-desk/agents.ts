@@ -1,4 +1,10 @@
-import { defineAgent, simulator, type Agent, type SimulatorScript } from '../../src/index.js';
+import {
+  defineAgent,
+  simulator,
+  type Agent,
+  type GatePolicy,
+  type SimulatorScript,
+} from '../../src/index.js';
 import { SupportBackend } from './backend.js';
 import { accountScript, generalScript, paymentsScript, refundsScript } from './scripts.js';
 import { createSupportDeskTools } from './tools.js';
@@ -20,7 +26,28 @@ export const DEMO_TASKS = Object.freeze({
     'Customer bob@example.com wants a refund for order ORD-1002 (wrong size, returned unworn)',
   emailChange:
     'Customer bob@example.com asked to change the email on their account to bob.okafor@example.net',
+  /** A refund over the desk's limit: it waits for the finance group to approve it. */
+  largeRefund:
+    'Customer chen.wei@example.com wants a refund for order ORD-1005 (the lamp stopped working after a week)',
 });
+
+/** Refunds the desk may issue on its own; larger ones wait for a human in `finance`. */
+export const REFUND_APPROVAL_LIMIT_CENTS = 10_000;
+
+/** Every refund passes this gate: over the limit, it is held for the finance group. */
+export const refundLimit: GatePolicy = (call) => {
+  const amount = (call.input as { amountCents?: unknown }).amountCents;
+  if (call.toolName !== 'issue_refund' || typeof amount !== 'number') return { type: 'allow' };
+  if (amount <= REFUND_APPROVAL_LIMIT_CENTS) return { type: 'allow' };
+  return {
+    type: 'confirm',
+    reason: {
+      type: 'policy',
+      policy: 'refund_limit',
+      message: `a refund of $${(amount / 100).toFixed(2)} is over the desk's $${(REFUND_APPROVAL_LIMIT_CENTS / 100).toFixed(2)} limit`,
+    },
+  };
+};
 
 /**
  * The four support-desk agents, bound to one backend, each on a scripted simulator so the
@@ -50,6 +77,13 @@ export function createSupportDeskAgents(backend: SupportBackend): Agent[] {
         'If any check fails, refund nothing and say why. Quote the refund id and amount.',
       ].join(' '),
       tools: [tools.lookupCustomer, tools.lookupOrder, tools.issueRefund, tools.sendEmail],
+      gates: {
+        effects: [],
+        policies: [refundLimit],
+        approverGroup: 'finance',
+        expiresAfterMs: 4 * 60 * 60 * 1000,
+        onExpiry: { escalateTo: 'finance-leads', then: 'end_run' },
+      },
       limits: {
         maxIterations: 8,
         maxTokens: 40_000,

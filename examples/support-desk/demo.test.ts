@@ -31,12 +31,13 @@ describe('runDemo', () => {
     });
   }, 120_000);
 
-  it('runs the four scenarios in order and says they behaved as expected', () => {
+  it('runs the five scenarios in order and says they behaved as expected', () => {
     expect(report.scenarios.map((entry) => entry.name)).toEqual([
       'success',
       'retry',
       'loop_stopped',
       'resume',
+      'approval',
     ]);
     expect(report.asExpected).toBe(true);
     expect(report.model).toEqual({
@@ -100,6 +101,29 @@ describe('runDemo', () => {
     expect(resume.facts.toolExecutionsBeforeKill.length).toBeGreaterThan(0);
     expect(resume.facts.toolExecutionsAfterResume).toContain('send_email');
     expect(resume.output).toContain('Refunded $95.00 for order ORD-1002');
+  });
+
+  it('holds a refund over the limit for the finance group until a human approves it', () => {
+    const approval = scenario(report, 'approval');
+    expect(approval.status).toBe('succeeded');
+    expect(approval.facts).toMatchObject({
+      approverGroup: 'finance',
+      gateReason: { type: 'policy', policy: 'refund_limit' },
+      parkedWithoutWorker: true,
+      decidedBy: 'dana',
+      refundStartedBeforeDecision: false,
+      refundsIssued: 1,
+    });
+    expect(approval.facts.decideLink).toBe(
+      `http://127.0.0.1:4600/approvals/${approval.facts.approvalId}`,
+    );
+    expect(approval.facts.notified).toContain('Approval needed: issue_refund (refunds)');
+    expect(approval.journal).toContain('waiting for a decision (no worker held)');
+    expect(approval.journal).toContain(
+      '  issue_refund (resumed) → approved by dana → tool_finished',
+    );
+    expect(approval.output).toContain('Refunded $219.00 for order ORD-1005');
+    expect(lines.join('\n')).toContain('notification on the local Slack-compatible webhook');
   });
 
   it('prints a readable summary that names the model', () => {

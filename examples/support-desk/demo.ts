@@ -16,8 +16,15 @@ import {
   type ScenarioReport,
 } from './report.js';
 import { readJournal, runResumeScenario } from './resume-scenario.js';
+import { approvalScenario } from './approval-scenario.js';
 
-export type { DemoReport, ResumeFacts, ScenarioName, ScenarioReport } from './report.js';
+export type {
+  ApprovalFacts,
+  DemoReport,
+  ResumeFacts,
+  ScenarioName,
+  ScenarioReport,
+} from './report.js';
 
 export interface DemoOptions {
   /** Where the demo's runs are kept, e.g. `sqlite:.keel/demo.db`. */
@@ -36,9 +43,9 @@ export interface DemoOptions {
 }
 
 /**
- * The support-desk demo: four runs on the scripted simulator that show a successful refund, a
- * tool failure the engine retries, a loop stopped by the identical-call limit, and a run
- * resumed after its worker process was killed.
+ * The support-desk demo: five runs on the scripted simulator that show a successful refund, a
+ * tool failure the engine retries, a loop stopped by the identical-call limit, a run resumed
+ * after its worker process was killed, and a refund over the limit held for a human approval.
  *
  * ```ts
  * const report = await runDemo({ storeUrl: 'sqlite:.keel/demo.db', json: false, log: console.log });
@@ -58,12 +65,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const runtime = createRuntime({ store, agents, leaseMs });
   const model = agents[0]?.model;
 
-  log('Keel support-desk demo: four runs of the refunds, payments and general agents');
+  log('Keel support-desk demo: five runs of the refunds, payments and general agents');
   log(`store: ${storeUrl}`);
   const scenarios: ScenarioReport[] = [];
   const show = (scenario: ScenarioReport): void => {
     scenarios.push(scenario);
-    for (const line of formatScenario(scenario, `[${String(scenarios.length)}/4]`)) log(line);
+    for (const line of formatScenario(scenario, `[${String(scenarios.length)}/5]`)) log(line);
   };
   try {
     show(await successScenario(runtime, backend));
@@ -72,6 +79,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     log('');
     log('(the 4th run starts in a worker process that is SIGKILLed half-way; a few seconds…)');
     show(await resumeScenario({ runtime, backend, storeUrl, ledgerPath, leaseMs, workerCommand }));
+    log('');
+    log('(the 5th run asks for a refund over the limit: it waits for the finance group…)');
+    show(await approvalScenario({ store, agents, backend, log }));
   } finally {
     await runtime.close();
     await store.close();

@@ -8,7 +8,7 @@ import {
 } from '../../src/index.js';
 
 /** The demo's scenarios, in the order they run. */
-export const SCENARIO_NAMES = ['success', 'retry', 'loop_stopped', 'resume'] as const;
+export const SCENARIO_NAMES = ['success', 'retry', 'loop_stopped', 'resume', 'approval'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 interface ScenarioBase {
@@ -78,7 +78,23 @@ export type ScenarioReport =
         readonly repeatedCall: string | null;
       };
     })
-  | (ScenarioBase & { readonly name: 'resume'; readonly facts: ResumeFacts });
+  | (ScenarioBase & { readonly name: 'resume'; readonly facts: ResumeFacts })
+  | (ScenarioBase & { readonly name: 'approval'; readonly facts: ApprovalFacts });
+
+export interface ApprovalFacts {
+  readonly approvalId: string;
+  readonly approverGroup: string;
+  readonly gateReason: unknown;
+  /** The notification's text as the webhook received it. */
+  readonly notified: string;
+  readonly decideLink: string | null;
+  /** The run waited with no worker and no lease. */
+  readonly parkedWithoutWorker: boolean;
+  readonly decidedBy: string | null;
+  /** Must be false: nothing runs before the decision. */
+  readonly refundStartedBeforeDecision: boolean;
+  readonly refundsIssued: number;
+}
 
 export interface DemoReport {
   /** The model the runs used, as their journals record it. */
@@ -229,6 +245,19 @@ export function journalLines(
         break;
       case 'cancel_requested':
         lines.push({ text: `cancel_requested by ${event.by}`, chain: [], step: -1 });
+        break;
+      case 'approval_requested':
+        callLine(event.step, event.callId, event.toolName).chain.push(
+          `approval_requested (${event.approverGroup})`,
+        );
+        break;
+      case 'approval_decided':
+        callLine(event.step, event.callId, event.toolName).chain.push(
+          `${event.decision} by ${event.decidedBy}`,
+        );
+        break;
+      case 'run_suspended':
+        lines.push({ text: `waiting for a decision (no worker held)`, chain: [], step: -1 });
         break;
       case 'run_finished':
         lines.push({ text: `run_finished ${event.status}`, chain: [], step: -1 });

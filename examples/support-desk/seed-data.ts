@@ -89,6 +89,18 @@ export const ORDERS: readonly Omit<Order, 'refundedCents'>[] = [
     trackingNumber: null,
     deliveredAt: null,
   },
+  {
+    id: 'ORD-1005',
+    customerId: 'CUS-1003',
+    placedAt: '2026-11-02T12:30:00Z',
+    status: 'delivered',
+    items: [{ sku: 'HM-DL-05', name: 'Brass desk lamp', quantity: 1, unitPriceCents: 21900 }],
+    totalCents: 21900,
+    currency: 'USD',
+    paymentId: 'PAY-1005',
+    trackingNumber: '1Z48W0960377777777',
+    deliveredAt: '2026-11-06T10:15:00Z',
+  },
 ];
 
 export const PAYMENTS: readonly Payment[] = [
@@ -123,6 +135,17 @@ export const PAYMENTS: readonly Payment[] = [
     status: 'captured',
     method: AMEX,
     attemptedAt: '2026-11-20T07:55:09Z',
+    decline: null,
+  },
+  {
+    id: 'PAY-1005',
+    orderId: 'ORD-1005',
+    customerId: 'CUS-1003',
+    amountCents: 21900,
+    currency: 'USD',
+    status: 'captured',
+    method: AMEX,
+    attemptedAt: '2026-11-02T12:30:07Z',
     decline: null,
   },
   {
@@ -169,6 +192,18 @@ export const SHIPMENTS: readonly Shipment[] = [
       description: 'Departed UPS Worldport facility',
     },
     estimatedDelivery: '2026-11-26',
+  },
+  {
+    trackingNumber: '1Z48W0960377777777',
+    carrier: 'UPS',
+    orderId: 'ORD-1005',
+    status: 'delivered',
+    lastScan: {
+      at: '2026-11-06T10:15:00Z',
+      location: 'Portland, OR, US',
+      description: 'Delivered',
+    },
+    estimatedDelivery: null,
   },
 ];
 

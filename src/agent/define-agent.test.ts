@@ -167,6 +167,37 @@ describe('defineAgent', () => {
     expect({ code, tools: agent.tools.length }).toEqual({ code: 'invalid_definition', tools: 1 });
   });
 
+  it('replaces the tool set with withTools and keeps gates, limits and instructions', () => {
+    const original = defineAgent(agentDefinition({ gates: {}, limits: { maxIterations: 7 } }));
+    const replaced = original.withTools([issueRefund]);
+    expect({
+      original: original.tools.map((tool) => tool.name),
+      replaced: replaced.tools.map((tool) => tool.name),
+      lookup: replaced.tool('lookup_order'),
+      gates: replaced.gates === original.gates && replaced.gates !== undefined,
+      limits: replaced.limits.maxIterations,
+      instructions: replaced.instructions === original.instructions,
+    }).toEqual({
+      original: ['lookup_order'],
+      replaced: ['issue_refund'],
+      lookup: undefined,
+      gates: true,
+      limits: 7,
+      instructions: true,
+    });
+  });
+
+  it('rejects withTools when two of the new tools share a name', () => {
+    const agent = defineAgent(agentDefinition());
+    let code: string | undefined;
+    try {
+      agent.withTools([lookupOrder, defineTool(lookupDefinition())]);
+    } catch (error) {
+      code = KeelError.isInstance(error) ? error.code : 'other';
+    }
+    expect({ code, tools: agent.tools.length }).toEqual({ code: 'invalid_definition', tools: 1 });
+  });
+
   it('returns new agents from withModel and withLimits and validates the new limits', () => {
     const original = defineAgent(agentDefinition());
     const other = simulator({ script: [{ text: 'other' }], modelId: 'other' });

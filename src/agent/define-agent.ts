@@ -1,3 +1,4 @@
+import { defineGates, type GateOptions, type Gates } from '../approval/index.js';
 import { KeelError } from '../core/index.js';
 import { resolveModel, type ModelAdapterV1 } from '../model/index.js';
 import type { Tool } from '../tools/index.js';
@@ -18,6 +19,11 @@ export interface AgentDefinition {
   readonly limits?: Partial<RunLimits>;
   /** Cap on output tokens per model call; also used by the pre-flight budget check. */
   readonly maxOutputTokens?: number;
+  /**
+   * Which calls wait for a human (`{}` gates irreversible and egress tools). Without it no
+   * call is gated.
+   */
+  readonly gates?: GateOptions;
 }
 
 /** A validated, immutable agent. Modifiers return a new agent. */
@@ -31,8 +37,12 @@ export interface Agent {
   readonly tools: readonly Tool[];
   readonly limits: RunLimits;
   readonly maxOutputTokens: number | undefined;
+  /** Decides, per call, allow / confirm (a human approves first) / deny. */
+  readonly gates: Gates | undefined;
   tool(name: string): Tool | undefined;
   withTool(tool: Tool): Agent;
+  /** The same agent (gates, limits, instructions) with its tool set replaced. */
+  withTools(tools: readonly Tool[]): Agent;
   withModel(model: ModelAdapterV1): Agent;
   withLimits(limits: Partial<RunLimits>): Agent;
 }
@@ -118,10 +128,12 @@ export function defineAgent(definition: AgentDefinition): Agent {
     tools: Object.freeze([...tools]),
     limits: resolveLimits(where, definition.limits),
     maxOutputTokens: definition.maxOutputTokens,
+    gates:
+      definition.gates === undefined ? undefined : defineGates(definition.gates, `${where}.gates`),
   });
 }
 
-type AgentProps = Omit<Agent, 'tool' | 'withTool' | 'withModel' | 'withLimits'>;
+type AgentProps = Omit<Agent, 'tool' | 'withTool' | 'withTools' | 'withModel' | 'withLimits'>;
 
 function build(props: AgentProps): Agent {
   const byName = new Map(props.tools.map((tool) => [tool.name, tool]));
@@ -136,6 +148,13 @@ function build(props: AgentProps): Agent {
         );
       }
       return build({ ...props, tools: Object.freeze([...props.tools, tool]) });
+    },
+    withTools(tools: readonly Tool[]): Agent {
+      const names = new Set(tools.map((tool) => tool.name));
+      if (names.size !== tools.length) {
+        throw new KeelError('invalid_definition', `agent "${props.name}": two tools share a name`);
+      }
+      return build({ ...props, tools: Object.freeze([...tools]) });
     },
     withModel: (model: ModelAdapterV1): Agent => build({ ...props, model, tier: model.tier }),
     withLimits: (limits: Partial<RunLimits>): Agent =>

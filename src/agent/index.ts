@@ -20,9 +20,12 @@ export {
   addUsage,
   applyEvent,
   callKey,
+  deniedContent,
   emptyRunState,
   errorContent,
   foldRun,
+  waitedMs,
+  type ApprovalRequest,
   type PendingCall,
   type RunState,
 } from './run-state.js';

@@ -4,11 +4,13 @@ import { costOf, type ModelRequest, type ModelResponse } from '../model/index.js
 import type { Agent } from './define-agent.js';
 import type { LimitName } from './limits.js';
 import type { RunEvent } from './run-events.js';
-import { callKey, type PendingCall, type RunState } from './run-state.js';
+import { callKey, waitedMs, type PendingCall, type RunState } from './run-state.js';
 
 /** What the engine should do next for a run. Decided from state alone: no I/O here. */
 export type NextAction =
   | { readonly type: 'execute_tools'; readonly calls: readonly PendingCall[] }
+  /** Every call still open waits on a human decision. */
+  | { readonly type: 'await_approval'; readonly calls: readonly PendingCall[] }
   | {
       readonly type: 'call_model';
       readonly request: ModelRequest;
@@ -33,11 +35,15 @@ export type NextAction =
 export function nextAction(agent: Agent, state: RunState, now: number): NextAction {
   if (state.finished) return { type: 'done' };
   const limits = state.limits ?? agent.limits;
-  const elapsed = now - state.startedAt;
+  const elapsed = now - state.startedAt - waitedMs(state, now);
   if (elapsed >= limits.timeoutMs) {
     return { type: 'stop', limit: 'timeout', used: elapsed, max: limits.timeoutMs };
   }
-  if (state.pending.length > 0) return { type: 'execute_tools', calls: [...state.pending] };
+  if (state.pending.length > 0) {
+    const ready = state.pending.filter((call) => call.awaitingApproval === undefined);
+    if (ready.length > 0) return { type: 'execute_tools', calls: ready };
+    return { type: 'await_approval', calls: [...state.pending] };
+  }
 
   if (state.steps >= limits.maxIterations) {
     return { type: 'stop', limit: 'iterations', used: state.steps, max: limits.maxIterations };

@@ -1,6 +1,8 @@
 import type { Provenance } from '../core/index.js';
 import type { FinishReason, ModelErrorType, ModelOutputPart, ModelUsage } from '../model/index.js';
 import type { ToolEffect, ToolFailure } from '../tools/index.js';
+import type { GateReason } from '../approval/index.js';
+import type { ApprovalExpiry } from '../store/index.js';
 import type { LimitName, RunLimits } from './limits.js';
 
 /** How a run ended. Closed: every terminal state is one of these. */
@@ -175,6 +177,43 @@ export type RunEvent =
       readonly max: number;
     }
   | { readonly type: 'cancel_requested'; readonly by: 'user' | 'shutdown' }
+  | {
+      /** The gate held a call for a human: it does not start until decided. */
+      readonly type: 'approval_requested';
+      readonly step: number;
+      readonly callId: string;
+      readonly index: number;
+      readonly toolName: string;
+      readonly approvalId: string;
+      readonly argsHash: string;
+      readonly reason: GateReason;
+      readonly approverGroup: string;
+      readonly expiresAt: number;
+      readonly onExpiry: ApprovalExpiry;
+    }
+  | {
+      /** The worker that parked the run on pending approvals let go of it (not a lost worker). */
+      readonly type: 'run_suspended';
+      readonly workerId: string;
+      readonly approvalIds: readonly string[];
+      readonly at: number;
+    }
+  | {
+      /**
+       * A human (or the expiry) decided a held call. `approved` runs it (with `editedInput` when
+       * set); `denied` and `expired` never run it and feed the model a typed `denied` result.
+       */
+      readonly type: 'approval_decided';
+      readonly step: number;
+      readonly callId: string;
+      readonly toolName: string;
+      readonly approvalId: string;
+      readonly decision: 'approved' | 'denied' | 'expired';
+      readonly decidedBy: string;
+      readonly reason?: string | undefined;
+      readonly editedInput?: unknown;
+      readonly at: number;
+    }
   | {
       readonly type: 'run_finished';
       readonly status: RunStatus;

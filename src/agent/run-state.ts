@@ -4,6 +4,9 @@ import type { ToolFailure } from '../tools/index.js';
 import type { RunLimits } from './limits.js';
 import type { RunEvent, RunReason, RunStatus, UsageTotals } from './run-events.js';
 
+/** A gate's request for a human decision on one call, as journaled. */
+export type ApprovalRequest = Extract<RunEvent, { type: 'approval_requested' }>;
+
 /** A tool call the model asked for that has no final result yet. */
 export interface PendingCall {
   readonly step: number;
@@ -15,6 +18,8 @@ export interface PendingCall {
   attemptsStarted: number;
   /** The latest attempt recorded as failed and retryable (the next one is a new attempt). */
   attemptsFailed: number;
+  /** Set while the call waits on a human decision (the gate's request): it must not start. */
+  awaitingApproval?: ApprovalRequest | undefined;
 }
 
 /**
@@ -54,6 +59,10 @@ export interface RunState {
   /** Claims that ended in a clean release (worker shutdown). */
   releases: number;
   cancelRequested: 'user' | 'shutdown' | undefined;
+  /** When the run was last parked on approvals, until a decision is journaled. */
+  suspendedAt: number | undefined;
+  /** Time spent parked on approvals: it does not count against the wall-clock limit. */
+  waitedMs: number;
   finished: { status: RunStatus; reason: RunReason; output: string | null } | undefined;
 }
 
@@ -81,6 +90,8 @@ export function emptyRunState(): RunState {
     claims: 0,
     releases: 0,
     cancelRequested: undefined,
+    suspendedAt: undefined,
+    waitedMs: 0,
     finished: undefined,
   };
 }
@@ -222,12 +233,71 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     case 'cancel_requested':
       state.cancelRequested = event.by;
       return;
+    case 'approval_requested': {
+      const call = state.pending.find((pending) => pending.callId === event.callId);
+      if (call) call.awaitingApproval = event;
+      return;
+    }
+    case 'run_suspended':
+      state.releases += 1;
+      state.suspendedAt = event.at;
+      return;
+    case 'approval_decided': {
+      if (state.suspendedAt !== undefined) {
+        state.waitedMs += Math.max(0, event.at - state.suspendedAt);
+        state.suspendedAt = undefined;
+      }
+      const at = state.pending.findIndex((pending) => pending.callId === event.callId);
+      const call = state.pending[at];
+      if (!call) return;
+      if (event.decision === 'approved') {
+        state.pending[at] = {
+          ...call,
+          awaitingApproval: undefined,
+          ...(event.editedInput === undefined ? {} : { input: event.editedInput }),
+        };
+        return;
+      }
+      resolveCall(state, event.callId, call.index, event.toolName, deniedContent(event), {
+        isError: true,
+        provenance: APPROVAL_DECISION,
+      });
+      return;
+    }
     case 'run_finished':
       state.finished = { status: event.status, reason: event.reason, output: event.output };
       return;
     default:
       event satisfies never;
   }
+}
+
+/** A human's decision is trusted: it comes from an authenticated approver, not from content. */
+const APPROVAL_DECISION: Provenance = { trust: 'trusted', source: 'approval' };
+
+/** What a denied (or expired) call looks like to the model: it must proceed without it. */
+export function deniedContent(event: {
+  readonly toolName: string;
+  readonly decision: 'approved' | 'denied' | 'expired';
+  readonly reason?: string | undefined;
+}): string {
+  return JSON.stringify({
+    denied: {
+      tool: event.toolName,
+      by: event.decision === 'expired' ? 'expiry' : 'approver',
+      reason:
+        event.reason ??
+        (event.decision === 'expired' ? 'nobody approved it in time' : 'an approver denied it'),
+      instruction: 'This action was not performed. Continue without it.',
+    },
+  });
+}
+
+/** Time the run has spent parked on approvals, including a wait still open at `now`. */
+export function waitedMs(state: RunState, now: number): number {
+  return (
+    state.waitedMs + (state.suspendedAt === undefined ? 0 : Math.max(0, now - state.suspendedAt))
+  );
 }
 
 /** What a typed tool failure looks like to the model. */

@@ -13,6 +13,8 @@ const EXIT_BY_CODE = {
   lease_lost: EXIT.failed,
   conflict: EXIT.failed,
   internal: EXIT.failed,
+  unauthenticated: EXIT.usage,
+  forbidden: EXIT.usage,
 } as const satisfies Record<KeelErrorCode, number>;
 
 /** A usage error the CLI raises itself (bad flags, bad values). */

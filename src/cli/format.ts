@@ -19,6 +19,7 @@ const STATUS_COLOR: Record<string, (text: string) => string> = {
   cancelled: pc.gray,
   running: pc.cyan,
   queued: pc.blue,
+  waiting: pc.yellow,
 };
 
 export function colorStatus(status: string): string {
@@ -162,6 +163,12 @@ export function summarizeEvent(event: RunEvent): string {
       return `${pc.yellow('limit_hit')} ${event.limit} (${event.used} of ${event.max})`;
     case 'cancel_requested':
       return `${pc.gray('cancel_requested')} by ${event.by}`;
+    case 'approval_requested':
+      return `${pc.yellow('approval_requested')} ${event.toolName} ${event.approvalId} group=${event.approverGroup} hash=${event.argsHash}`;
+    case 'run_suspended':
+      return `${pc.gray('run_suspended')} by ${event.workerId}: waiting on ${event.approvalIds.join(', ')} (no lease held)`;
+    case 'approval_decided':
+      return `${event.decision === 'approved' ? pc.green('approval_decided') : pc.red('approval_decided')} ${event.toolName} ${event.decision} by ${event.decidedBy}${event.editedInput === undefined ? '' : ' (arguments edited)'}${event.reason ? `: ${truncate(event.reason, 60)}` : ''}`;
     case 'run_finished':
       return `${pc.bold('run_finished')} ${colorStatus(event.status)}: ${describeReason(event.reason)}`;
     default:

@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { RunEvent } from '../agent/index.js';
 import { describeFailure, EXIT, usageError } from './exit-codes.js';
 import { registerObserveCommands } from './observe-commands.js';
+import { registerApprovalCommands } from './approval-commands.js';
 
 interface GlobalOptions {
   store?: string;
@@ -168,7 +169,19 @@ program
       onRunEnd(runId, result) {
         if (result)
           console.log(`${runId} ${colorStatus(result.status)} — ${describeReason(result.reason)}`);
-        else console.log(`${runId} released`);
+        else
+          void runtime.store.getRun(runId).then(
+            (record) => {
+              console.log(
+                record?.status === 'waiting'
+                  ? `${runId} waiting for an approval (see \`keel approvals\`)`
+                  : `${runId} released`,
+              );
+            },
+            () => {
+              console.log(`${runId} released`);
+            },
+          );
       },
       onError(runId, error) {
         console.error(describeFailure(error).line + (runId ? ` (run ${runId})` : ''));
@@ -270,6 +283,7 @@ program
     },
   );
 registerObserveCommands(program, globals, printJson);
+registerApprovalCommands(program, { globals, printJson });
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();

@@ -11,6 +11,10 @@ export const KEEL_ERROR_CODES = [
   'lease_lost',
   'conflict',
   'internal',
+  /** No credentials, or credentials that match no one (an approver token, for example). */
+  'unauthenticated',
+  /** Known credentials that do not grant this action (an approver outside the group). */
+  'forbidden',
 ] as const;
 export type KeelErrorCode = (typeof KEEL_ERROR_CODES)[number];
 

@@ -3,6 +3,7 @@ export {
   newRunId,
   type ForkOptions,
   type RunInspection,
+  type RuntimeApprovalOptions,
   type Runtime,
   type RuntimeOptions,
   type StartRunOptions,

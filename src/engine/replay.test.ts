@@ -42,6 +42,7 @@ describe('replayRun on the demo runs', () => {
       'retry',
       'loop_stopped',
       'resume',
+      'approval',
     ]);
     for (const scenario of report.scenarios) {
       const journal = await store.readEvents(scenario.runId);
@@ -83,6 +84,34 @@ describe('replayRun on the demo runs', () => {
     expect(actual.requestHash).not.toBe(expected.requestHash);
     // Only what the model was asked differs: its (recorded) reply is the same.
     expect(replay.divergence?.fields).toEqual(['requestHash']);
+  });
+
+  it('reports the gated step when the gate that held the refund is removed', async () => {
+    const approval = report.scenarios.find((scenario) => scenario.name === 'approval');
+    if (!approval) throw new Error('no approval scenario');
+    const journal = await store.readEvents(approval.runId);
+    const original = agent(approval.agent);
+    const ungated = defineAgent({
+      name: original.name,
+      model: original.model,
+      instructions: original.instructions,
+      tools: original.tools,
+      limits: original.limits,
+      maxOutputTokens: original.maxOutputTokens ?? 1024,
+    });
+    const replay = await replayRun({ agent: ungated, runId: approval.runId, journal });
+    const requested = journal.find((entry) => entry.event.type === 'approval_requested');
+    expect({
+      identical: replay.identical,
+      step: replay.divergence?.step,
+      expected: (replay.divergence?.expected as { type?: string } | null)?.type,
+      actual: (replay.divergence?.actual as { type?: string } | null)?.type,
+    }).toEqual({
+      identical: false,
+      step: requested?.event.step,
+      expected: 'approval_requested',
+      actual: 'tool_started',
+    });
   });
 
   it('reports a later step when the change first matters there (a stricter tool input)', async () => {

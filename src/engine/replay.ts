@@ -1,9 +1,9 @@
-import { defineAgent, type Agent, type RunEvent, type RunLimits } from '../agent/index.js';
-import { KeelError, canonicalJson } from '../core/index.js';
+import { type Agent, type RunEvent, type RunLimits } from '../agent/index.js';
+import { KeelError, canonicalJson, sleep } from '../core/index.js';
 import { ModelCallError, type ModelAdapterV1, type ModelResponse } from '../model/index.js';
-import { openStore, type StoredEvent } from '../store/index.js';
+import { openStore, type Store, type StoredEvent } from '../store/index.js';
 import { ToolError, defineTool, type Tool } from '../tools/index.js';
-import { createRuntime } from './runtime.js';
+import { createRuntime, newRunId, type Runtime } from './runtime.js';
 
 /** Where a replay first departed from the recorded run. `null` sides mean "no such event". */
 export interface ReplayDivergence {
@@ -56,17 +56,79 @@ export async function replayRun({
     modelRetry: { initialDelayMs: 0, maxDelayMs: 0 },
   });
   let replayed: RunEvent[];
-  let replayRunId: string;
+  const replayRunId = newRunId();
+  const answering = new AbortController();
   try {
     const limits: Partial<RunLimits> = started.limits;
-    const result = await runtime.run(replayAgent.name, started.task, { limits });
-    replayRunId = result.id;
+    const [result] = await Promise.all([
+      runtime
+        .run(replayAgent.name, started.task, { limits, runId: replayRunId })
+        .finally(() => answering.abort()),
+      answerApprovals(runtime, store, recorded, replayRunId, answering.signal),
+    ]);
     replayed = (await store.readEvents(result.id)).map((entry) => entry.event as RunEvent);
   } finally {
     await runtime.close();
     await store.close();
   }
   return compareJournals(runId, recorded, replayed, replayRunId);
+}
+
+/**
+ * Decide the replayed run's approvals as the recorded ones were decided (same decision, reason
+ * and edited arguments; an expiry expires). An approval the recording never had, or a decision
+ * the current code refuses, cancels the replay: the comparison then shows where it departed.
+ */
+async function answerApprovals(
+  runtime: Runtime,
+  store: Store,
+  recorded: readonly RunEvent[],
+  runId: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const decisions = new Map<string, Extract<RunEvent, { type: 'approval_decided' }>[]>();
+  for (const event of recorded) {
+    if (event.type !== 'approval_decided') continue;
+    const key = `${event.step}:${event.callId}`;
+    decisions.set(key, [...(decisions.get(key) ?? []), event]);
+  }
+  const answered = new Set<string>();
+  const tokens = new Map<string, string>();
+  while (!signal.aborted) {
+    for (const approval of await store.approvals.list({ states: ['pending'], runId })) {
+      if (answered.has(approval.id)) continue;
+      answered.add(approval.id);
+      const decision = decisions.get(`${approval.step}:${approval.callId}`)?.shift();
+      try {
+        if (!decision) throw new Error('no recorded decision');
+        if (decision.decision === 'expired') {
+          await store.approvals.expireDue(approval.expiresAt, { id: approval.id });
+          continue;
+        }
+        let token = tokens.get(approval.approverGroup);
+        if (token === undefined) {
+          const added = await runtime.approvals.addApprover({
+            name: `replay-${tokens.size + 1}`,
+            groups: [approval.approverGroup],
+          });
+          token = added.token;
+          tokens.set(approval.approverGroup, token);
+        }
+        await runtime.approvals.decide({
+          token,
+          id: approval.id,
+          decision: decision.decision === 'approved' ? 'approve' : 'deny',
+          argsHash: approval.argsHash,
+          reason: decision.reason,
+          editedArgs: decision.editedInput,
+        });
+      } catch {
+        await runtime.cancel(runId);
+        return;
+      }
+    }
+    await sleep(5, { signal }).catch(() => undefined);
+  }
 }
 
 /** The agent with its model and tools replaced by the journal's recorded answers. */
@@ -148,15 +210,8 @@ function servedFromJournal(
       },
     }),
   );
-  return defineAgent({
-    name: agent.name,
-    description: agent.description,
-    model: replayModel,
-    instructions: agent.instructions,
-    tools,
-    limits: agent.limits,
-    ...(agent.maxOutputTokens === undefined ? {} : { maxOutputTokens: agent.maxOutputTokens }),
-  });
+  // Gates, limits and instructions stay the agent's own: they are the code under test.
+  return agent.withModel(replayModel).withTools(tools);
 }
 
 /** Bookkeeping that differs between any two executions of the same run. */
@@ -164,6 +219,7 @@ const UNCOMPARED_EVENTS: ReadonlySet<string> = new Set([
   'run_started',
   'run_claimed',
   'run_released',
+  'run_suspended',
 ]);
 /** Measurements, prices and jittered waits: they vary run to run and are not behaviour. */
 const UNCOMPARED_FIELDS: ReadonlySet<string> = new Set([
@@ -171,6 +227,11 @@ const UNCOMPARED_FIELDS: ReadonlySet<string> = new Set([
   'retryInMs',
   'costUsd',
   'estimatedInputTokens',
+  // Approvals: ids derive from the run id; times and the decider are inputs, not behaviour.
+  'approvalId',
+  'expiresAt',
+  'at',
+  'decidedBy',
 ]);
 
 interface Comparable {

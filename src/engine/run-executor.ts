@@ -5,6 +5,7 @@ import {
   modelOutputProvenance,
   nextAction,
   validateToolCalls,
+  waitedMs,
   type Agent,
   type LimitName,
   type NextAction,
@@ -32,9 +33,11 @@ import {
   type ModelAdapterV1,
   type ModelResponse,
 } from '../model/index.js';
-import type { NewAuditEntry, RunFinish, Store, StoredEvent } from '../store/index.js';
+import type { Approvals } from '../approval/index.js';
+import type { NewAuditEntry, NewEvent, RunFinish, Store, StoredEvent } from '../store/index.js';
 import { executeTool, type ToolFailure, type ToolPolicies } from '../tools/index.js';
 import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
+import { awaitApproval, gateCalls } from './approval-step.js';
 
 /** Why a run's signal was aborted. */
 export type RunAbort =
@@ -64,6 +67,8 @@ export interface ExecuteRunContext {
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
   /** This process's tool breakers, bulkheads, result cache and audit log. */
   readonly toolPolicies?: ToolPolicies | undefined;
+  /** Tells approvers when a gated call creates an approval. */
+  readonly approvals?: Approvals | undefined;
 }
 
 const MODEL_DELAY_RANDOM = (): number => Math.random();
@@ -106,6 +111,22 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       applyEvent(state, event);
       context.onEvent?.(runId, event);
     }
+  }
+
+  /** Commit `events` through `write` (e.g. together with parking the run); apply if it did. */
+  async function commitWith(
+    events: RunEvent[],
+    write: (entries: NewEvent[]) => Promise<boolean>,
+  ): Promise<boolean> {
+    const at = clock.now();
+    const entries = events.map((event, offset) => ({ seq: seq + 1 + offset, at, event }));
+    if (!(await write(entries))) return false;
+    seq += entries.length;
+    for (const event of events) {
+      applyEvent(state, event);
+      context.onEvent?.(runId, event);
+    }
+    return true;
   }
 
   async function finish(
@@ -160,7 +181,9 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   }
 
   const limits = state.limits ?? agent.limits;
-  const remainingMs = state.startedAt + limits.timeoutMs - clock.now();
+  // Time parked on approvals does not count against the wall clock.
+  const remainingMs =
+    state.startedAt + limits.timeoutMs + waitedMs(state, clock.now()) - clock.now();
   // Referenced on purpose: a run in progress keeps the process alive until it ends.
   const timer = setTimeout(
     () => {
@@ -182,6 +205,26 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     while (!state.finished) {
       if (controller.signal.aborted) return await onAbort();
       const action = nextAction(agent, state, clock.now());
+      if (action.type === 'await_approval') {
+        const outcome = await awaitApproval(
+          {
+            store,
+            clock,
+            runId,
+            workerId,
+            claim: claimNumber,
+            state,
+            approvals: context.approvals,
+            append,
+            finish,
+            commitWith,
+          },
+          action.calls,
+        );
+        // Parked: no lease, no worker; a decision queues it for any worker.
+        if (outcome === 'suspended') return undefined;
+        continue;
+      }
       await act(action);
     }
     return state;
@@ -241,6 +284,8 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         return;
       case 'call_model':
         await callModel(action.request, action.estimatedInputTokens);
+        return;
+      case 'await_approval':
         return;
       case 'execute_tools': {
         // Every call settles before the step moves on or fails: none is left running unowned.
@@ -397,9 +442,17 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       const { limit, used, max } = validation.limitHit;
       return stop(limit, used, max, [modelEvent, ...validation.events]);
     }
+    const gated = gateCalls({
+      agent,
+      state,
+      runId,
+      step,
+      events: validation.events,
+      now: clock.now(),
+    });
     const started: RunEvent[] = [];
-    for (const event of validation.events) {
-      if (event.type !== 'tool_requested') continue;
+    for (const event of gated.events) {
+      if (event.type !== 'tool_requested' || gated.held.has(event.callId)) continue;
       issuedHere.add(event.callId);
       started.push({
         type: 'tool_started',
@@ -410,7 +463,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         attempt: 1,
       });
     }
-    await append([modelEvent, ...validation.events, ...started]);
+    await append([modelEvent, ...gated.events, ...started]);
   }
 
   async function runCall(call: PendingCall): Promise<void> {

@@ -8,7 +8,9 @@ import {
   type RunLimits,
   type RunState,
 } from '../agent/index.js';
+import { createApprovals, type Approvals } from '../approval/index.js';
 import { KeelError, TRUSTED_TASK, systemClock, type Clock } from '../core/index.js';
+import type { Notifier } from '../notify/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
 import { createToolPolicies, type ToolPoliciesOptions } from '../tools/index.js';
 import {
@@ -19,6 +21,7 @@ import {
 } from '../observe/index.js';
 import {
   STORE_SCHEMA_VERSION,
+  type ApprovalDecisionEntry,
   type RunRecord,
   type StoredEvent,
   type Store,
@@ -54,6 +57,20 @@ export interface RuntimeOptions {
   readonly alerts?:
     | { readonly notifier: AlertNotifier; readonly rules?: Partial<AlertRules> | undefined }
     | undefined;
+  /** Human approvals of gated calls: who is told, and how often expiries are applied. */
+  readonly approvals?: RuntimeApprovalOptions | undefined;
+}
+
+export interface RuntimeApprovalOptions {
+  /** Tells the approver group when a gated call waits (webhook, Slack, email...). */
+  readonly notifier?: Notifier | undefined;
+  /** Base URL of the approval API (`keel serve`), for the decide link in notifications. */
+  readonly baseUrl?: string | undefined;
+  /** How often a worker applies due expiries. Default 1000 ms. */
+  readonly sweepMs?: number | undefined;
+  readonly onNotifyError?: ((approvalId: string, error: unknown) => void) | undefined;
+  /** Every decision attempt, accepted or refused, once recorded (e.g. for an audit log). */
+  readonly onDecision?: ((entry: ApprovalDecisionEntry) => void) | undefined;
 }
 
 export interface StartRunOptions {
@@ -93,6 +110,8 @@ export interface Runtime {
   readonly store: Store;
   readonly workerId: string;
   readonly agents: readonly Agent[];
+  /** List, decide and expire approvals; a decision made here wakes this process's workers. */
+  readonly approvals: Approvals;
   agent(name: string): Agent | undefined;
   /** Queue a run for a worker. Durable when it resolves. */
   submit(agentName: string, task: string, options?: StartRunOptions): Promise<RunRecord>;
@@ -122,6 +141,18 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   if (byName.size !== agents.length) {
     throw new KeelError('invalid_config', 'createRuntime: two agents share a name');
   }
+  const approvals = createApprovals({
+    store,
+    clock,
+    resolveTool: (agentName, toolName) => byName.get(agentName)?.tool(toolName),
+    notifier: options.approvals?.notifier,
+    baseUrl: options.approvals?.baseUrl,
+    onNotifyError: options.approvals?.onNotifyError,
+    onDecision: options.approvals?.onDecision,
+    onRunReady: () => {
+      notifyLocalWorkers();
+    },
+  });
   /** Runs executing in this process, by id. */
   const active = new Map<string, AbortController>();
   const toolPolicies = createToolPolicies({ ...options.toolPolicies, store, clock });
@@ -267,6 +298,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         journal: events,
         onEvent,
         toolPolicies,
+        approvals,
       });
       return state ? resultOf(record.id, state) : undefined;
     })();
@@ -291,6 +323,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     store,
     workerId,
     agents,
+    approvals,
     agent: (name) => byName.get(name),
 
     async submit(agentName, task, runOptions = {}) {
@@ -340,8 +373,35 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           `run ${runId} was released before it finished; a worker will resume it`,
         );
       }
+      if (result !== 'lost') return result;
+      // Parked on an approval: this caller waits for the decision and resumes the run itself,
+      // unless a worker claims it first.
+      for (;;) {
+        const current = await store.getRun(runId);
+        if (current?.status !== 'waiting' && current?.status !== 'queued') break;
+        if (current.status === 'waiting') {
+          runOptions.signal?.throwIfAborted();
+          await waitForDecision(runOptions.signal);
+          continue;
+        }
+        const claimed = await store.approvals.claimRun({
+          runId,
+          workerId,
+          now: clock.now(),
+          leaseMs,
+        });
+        if (!claimed) break;
+        const resumed = await execute({
+          record: claimed,
+          claim: { number: claimed.claims, cancelRequested: claimed.cancelRequested },
+          signal: runOptions.signal,
+          signalMeans: 'cancel',
+        });
+        if (typeof resumed !== 'string') return resumed;
+        if (resumed === 'released') break;
+      }
       // Lost: another worker holds it now and will finish it.
-      return result === 'lost' ? runtime.wait(runId) : result;
+      return runtime.wait(runId);
     },
 
     async fork(sourceRunId, forkOptions) {
@@ -491,7 +551,35 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         ...workerOptions,
       });
       localWorkers.add(worker);
-      void worker.done.finally(() => localWorkers.delete(worker));
+      // Expiries are applied by any running worker: a run parked on an approval nobody
+      // decided is denied, escalated or ended on time even if no one looks at it.
+      const sweep = setInterval(() => {
+        approvals.expireDue().catch((error: unknown) => workerOptions.onError?.('', error));
+        approvals.renotify().catch((error: unknown) => workerOptions.onError?.('', error));
+      }, options.approvals?.sweepMs ?? 1_000);
+      sweep.unref();
+      // Decisions made in other processes wake this worker at once where the store can say
+      // so (PostgreSQL LISTEN/NOTIFY); elsewhere the next poll finds the run.
+      const subscription = store.approvals
+        .onRunReady(() => {
+          worker.wake();
+        })
+        .then((unsubscribe) => {
+          // A decision committed before the subscription was heard by no one: look now.
+          worker.wake();
+          return unsubscribe;
+        })
+        .catch((error: unknown) => {
+          workerOptions.onError?.('', error);
+          return () => Promise.resolve();
+        });
+      void worker.done.finally(async () => {
+        clearInterval(sweep);
+        localWorkers.delete(worker);
+        await (
+          await subscription
+        )();
+      });
       return worker;
     },
 
@@ -509,8 +597,25 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   };
 
   const localWorkers = new Set<Worker>();
+  /** Callers of `run` whose run is parked on an approval, woken by local decisions. */
+  const decisionWaiters = new Set<() => void>();
   function notifyLocalWorkers(): void {
     for (const worker of localWorkers) worker.wake();
+    for (const wake of decisionWaiters) wake();
+  }
+  /** Until a decision is made here (or a short poll, for decisions made elsewhere). */
+  function waitForDecision(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        decisionWaiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, 250);
+      decisionWaiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
   return runtime;
 }

@@ -54,6 +54,8 @@ export function startWorker(options: StartWorkerOptions): Worker {
   const stopController = new AbortController();
   let stopping = false;
   let wakeUp: (() => void) | undefined;
+  /** A wake that arrived while the worker was busy claiming: it must not be lost. */
+  let wakeRequested = false;
 
   async function fill(): Promise<void> {
     while (!stopping && running.size < concurrency) {
@@ -71,6 +73,7 @@ export function startWorker(options: StartWorkerOptions): Worker {
         .catch((error: unknown) => options.onError?.(runId, error))
         .finally(() => {
           if (running.get(runId) === work) running.delete(runId);
+          wakeRequested = true;
           wakeUp?.();
         });
       running.set(runId, work);
@@ -79,7 +82,9 @@ export function startWorker(options: StartWorkerOptions): Worker {
 
   async function loop(): Promise<void> {
     while (!stopping) {
+      wakeRequested = false;
       await fill();
+      if (wakeRequested || stopping) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, pollMs);
         wakeUp = () => {
@@ -98,7 +103,10 @@ export function startWorker(options: StartWorkerOptions): Worker {
     get inFlight() {
       return running.size;
     },
-    wake: () => wakeUp?.(),
+    wake: () => {
+      wakeRequested = true;
+      wakeUp?.();
+    },
     async stop({ abortInFlight = false } = {}) {
       stopping = true;
       if (abortInFlight) stopController.abort();

@@ -32,3 +32,16 @@ export {
   type AuditVerification,
   type NewAuditEntry,
 } from './audit-log.js';
+export {
+  APPROVAL_STATES,
+  type ApprovalDecisionEntry,
+  type ApprovalDecisionInput,
+  type ApprovalExpiration,
+  type ApprovalExpiry,
+  type ApprovalRecord,
+  type ApprovalState,
+  type ApprovalStore,
+  type ApproverRecord,
+  type NewApproval,
+} from './approval-store.js';
+export { RUN_READY_CHANNEL } from './sql-approval-store.js';

@@ -197,12 +197,37 @@ async function openPostgres(
     // An idle client lost its connection; the next query reports it with context.
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const listeners = new Set<() => Promise<void>>();
   const store = new SqlStore({
     kind: 'postgres',
     location,
     db,
     schema,
-    onClose: () => db.destroy(),
+    onClose: async () => {
+      await Promise.all([...listeners].map((stop) => stop()));
+      await db.destroy();
+    },
+    // A dedicated connection per subscription: a pooled one would drop the LISTEN.
+    async listen(channel, onMessage) {
+      const client = new pg.Client({
+        connectionString: parsed.toString(),
+        connectionTimeoutMillis: 5_000,
+      });
+      client.on('error', () => {
+        // The subscription is lost; workers still poll, so nothing waits forever.
+      });
+      await client.connect();
+      client.on('notification', (message) => {
+        if (message.channel === channel) onMessage(message.payload ?? '');
+      });
+      await client.query(`listen ${channel}`);
+      const stop = async (): Promise<void> => {
+        listeners.delete(stop);
+        await client.end().catch(() => undefined);
+      };
+      listeners.add(stop);
+      return stop;
+    },
   });
   try {
     await store.migrate();

@@ -67,6 +67,52 @@ export interface RunPricesTable {
   priced_at: number;
 }
 
+/** A human decision a run waits on (see `ApprovalStore`). JSON in `text` columns. */
+export interface ApprovalsTable {
+  id: string;
+  run_id: string;
+  agent: string;
+  step: number;
+  call_index: number;
+  call_id: string;
+  tool_name: string;
+  args: string;
+  args_hash: string;
+  gate_reason: string;
+  approver_group: string;
+  created_at: number;
+  expires_at: number;
+  on_expiry: string;
+  state: string;
+  decided_by: string | null;
+  decided_at: number | null;
+  decision_reason: string | null;
+  edited_args: string | null;
+  escalated_from: string | null;
+  notified_at: number | null;
+  schema_version: number;
+}
+
+export interface ApproversTable {
+  token_hash: string;
+  name: string;
+  groups: string;
+  created_at: number;
+}
+
+/** Every decision attempt on an approval, accepted or refused: append-only. */
+export interface ApprovalDecisionsTable {
+  id: string;
+  approval_id: string;
+  at: number;
+  actor: string;
+  decision: string;
+  outcome: string;
+  error_code: string | null;
+  reason: string | null;
+  args_hash: string | null;
+}
+
 export interface Database {
   keel_runs: RunsTable;
   keel_events: EventsTable;
@@ -74,6 +120,9 @@ export interface Database {
   keel_tool_cache: ToolCacheTable;
   keel_audit: AuditTable;
   keel_run_prices: RunPricesTable;
+  keel_approvals: ApprovalsTable;
+  keel_approvers: ApproversTable;
+  keel_approval_decisions: ApprovalDecisionsTable;
 }
 
 /**
@@ -172,6 +221,80 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('keel_audit').ifExists().execute();
       await db.schema.dropTable('keel_tool_cache').ifExists().execute();
       await db.schema.dropTable('keel_tool_breakers').ifExists().execute();
+    },
+  },
+  '0003_approvals': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('keel_approvals')
+        .ifNotExists()
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('run_id', 'text', (column) => column.notNull())
+        .addColumn('agent', 'text', (column) => column.notNull())
+        .addColumn('step', 'integer', (column) => column.notNull())
+        .addColumn('call_index', 'integer', (column) => column.notNull())
+        .addColumn('call_id', 'text', (column) => column.notNull())
+        .addColumn('tool_name', 'text', (column) => column.notNull())
+        .addColumn('args', 'text', (column) => column.notNull())
+        .addColumn('args_hash', 'text', (column) => column.notNull())
+        .addColumn('gate_reason', 'text', (column) => column.notNull())
+        .addColumn('approver_group', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('expires_at', 'bigint', (column) => column.notNull())
+        .addColumn('on_expiry', 'text', (column) => column.notNull())
+        .addColumn('state', 'text', (column) => column.notNull())
+        .addColumn('decided_by', 'text')
+        .addColumn('decided_at', 'bigint')
+        .addColumn('decision_reason', 'text')
+        .addColumn('edited_args', 'text')
+        .addColumn('escalated_from', 'text')
+        .addColumn('notified_at', 'bigint')
+        .addColumn('schema_version', 'integer', (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createIndex('keel_approvals_due')
+        .ifNotExists()
+        .on('keel_approvals')
+        .columns(['state', 'expires_at'])
+        .execute();
+      await db.schema
+        .createIndex('keel_approvals_run')
+        .ifNotExists()
+        .on('keel_approvals')
+        .columns(['run_id', 'step', 'call_index'])
+        .execute();
+      await db.schema
+        .createTable('keel_approvers')
+        .ifNotExists()
+        .addColumn('token_hash', 'text', (column) => column.primaryKey())
+        .addColumn('name', 'text', (column) => column.notNull())
+        .addColumn('groups', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createTable('keel_approval_decisions')
+        .ifNotExists()
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('approval_id', 'text', (column) => column.notNull())
+        .addColumn('at', 'bigint', (column) => column.notNull())
+        .addColumn('actor', 'text', (column) => column.notNull())
+        .addColumn('decision', 'text', (column) => column.notNull())
+        .addColumn('outcome', 'text', (column) => column.notNull())
+        .addColumn('error_code', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('args_hash', 'text')
+        .execute();
+      await db.schema
+        .createIndex('keel_approval_decisions_approval')
+        .ifNotExists()
+        .on('keel_approval_decisions')
+        .columns(['approval_id', 'at'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('keel_approval_decisions').ifExists().execute();
+      await db.schema.dropTable('keel_approvers').ifExists().execute();
+      await db.schema.dropTable('keel_approvals').ifExists().execute();
     },
   },
   '0005_run_prices': {

@@ -6,6 +6,7 @@ import { storeFault } from './store-errors.js';
 import { AUDIT_GENESIS_HASH, auditHash, type AuditEntry, type NewAuditEntry } from './audit-log.js';
 import { canonicalJson } from '../core/index.js';
 import type { BreakerState, CachedToolResult, ToolBreakerRecord } from './tool-records.js';
+import { SqlApprovalStore, type Listen } from './sql-approval-store.js';
 import {
   STORE_SCHEMA_VERSION,
   type ClaimOptions,
@@ -51,6 +52,7 @@ export class SqlStore implements Store {
   }[] = [];
   #auditDraining: Promise<void> | undefined;
   readonly #schema: string | undefined;
+  readonly approvals: SqlApprovalStore;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -59,12 +61,21 @@ export class SqlStore implements Store {
     onClose?: () => Promise<void>;
     /** PostgreSQL schema holding Keel's tables (and its migration bookkeeping). */
     schema?: string | undefined;
+    /** PostgreSQL LISTEN on a dedicated connection. */
+    listen?: Listen | undefined;
   }) {
     this.kind = options.kind;
     this.location = options.location;
     this.#db = options.db;
     this.#onClose = options.onClose ?? (() => Promise.resolve());
     this.#schema = options.schema;
+    this.approvals = new SqlApprovalStore({
+      db: this.#db,
+      kind: this.kind,
+      transaction: (work) => this.#transaction(work),
+      guarded: (work) => this.#guarded(work),
+      listen: options.listen,
+    });
   }
 
   /** Bring the schema up to date. Safe to call from many processes at once. */
@@ -263,6 +274,15 @@ export class SqlStore implements Store {
         .set({ cancel_requested: 1, updated_at: now })
         .where('id', '=', runId)
         .where('status', 'in', ['queued', 'running'])
+        .execute(),
+    );
+    // A run waiting on a human holds no lease: queue it so it is ended like any queued run.
+    await this.#guarded(() =>
+      this.#db
+        .updateTable('keel_runs')
+        .set({ cancel_requested: 1, status: 'queued', updated_at: now })
+        .where('id', '=', runId)
+        .where('status', '=', 'waiting')
         .execute(),
     );
     return this.getRun(runId);

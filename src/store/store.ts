@@ -1,6 +1,7 @@
 import type { AbortableOptions } from '../core/index.js';
 import type { AuditEntry, NewAuditEntry } from './audit-log.js';
 import type { CachedToolResult, ToolBreakerRecord } from './tool-records.js';
+import type { ApprovalStore } from './approval-store.js';
 
 /** Persisted format version of runs and events. A change ships as a new version, never an edit. */
 export const STORE_SCHEMA_VERSION = 1;
@@ -8,6 +9,8 @@ export const STORE_SCHEMA_VERSION = 1;
 export const RUN_RECORD_STATUSES = [
   'queued',
   'running',
+  /** Waiting on a human decision: holds no lease and is not claimable until decided. */
+  'waiting',
   'succeeded',
   'failed',
   'stopped',
@@ -15,7 +18,7 @@ export const RUN_RECORD_STATUSES = [
   'cancelled',
 ] as const;
 export type RunRecordStatus = (typeof RUN_RECORD_STATUSES)[number];
-export type TerminalStatus = Exclude<RunRecordStatus, 'queued' | 'running'>;
+export type TerminalStatus = Exclude<RunRecordStatus, 'queued' | 'running' | 'waiting'>;
 
 /** A run's row: a projection kept beside the journal for listing and claiming. */
 export interface RunRecord {
@@ -173,6 +176,8 @@ export interface Store {
   appendAudit(entries: readonly NewAuditEntry[]): Promise<AuditEntry[]>;
   /** Audit rows in `seq` order. */
   readAudit(options?: { afterSeq?: number; limit?: number }): Promise<AuditEntry[]>;
+  /** Approval records, approvers and decisions; runs waiting on them. */
+  readonly approvals: ApprovalStore;
   /** Wait until the pending group commit is durable. */
   flush(options?: AbortableOptions): Promise<void>;
   close(): Promise<void>;

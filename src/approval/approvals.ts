@@ -1,0 +1,266 @@
+import { z } from 'zod';
+import { KeelError, canonicalJson, digest, systemClock, type Clock } from '../core/index.js';
+import type { Notifier } from '../notify/index.js';
+import type {
+  ApprovalDecisionEntry,
+  ApprovalExpiration,
+  ApprovalRecord,
+  ApprovalState,
+  Store,
+} from '../store/index.js';
+import type { Tool } from '../tools/index.js';
+import { approvalNotice } from './approval-notice.js';
+import { hashApproverToken, newApproverToken } from './approver-tokens.js';
+
+/** Someone a token identifies. */
+export interface Approver {
+  readonly name: string;
+  readonly groups: readonly string[];
+}
+
+export interface DecideOptions {
+  /** The approver's token (bearer token over HTTP, `--token` / `KEEL_APPROVER_TOKEN` in the CLI). */
+  readonly token: string | undefined;
+  readonly id: string;
+  readonly decision: 'approve' | 'deny';
+  /** The hash of the arguments the approver saw: the decision is bound to it. */
+  readonly argsHash: string;
+  readonly reason?: string | undefined;
+  /** Approve with these arguments instead (validated against the tool's input schema). */
+  readonly editedArgs?: unknown;
+}
+
+export interface ApprovalsOptions {
+  readonly store: Store;
+  readonly clock?: Clock;
+  /** The tool an approval's call names, to validate edited arguments. */
+  readonly resolveTool?: ((agent: string, toolName: string) => Tool | undefined) | undefined;
+  /** Tells approvers; failures never block a run (see `onNotifyError`). */
+  readonly notifier?: Notifier | undefined;
+  /** Base URL of the approval API for the decide link. */
+  readonly baseUrl?: string | undefined;
+  readonly onNotifyError?: ((approvalId: string, error: unknown) => void) | undefined;
+  /** Every decision attempt, accepted or refused, after it is recorded. */
+  readonly onDecision?: ((entry: ApprovalDecisionEntry) => void) | undefined;
+  /** After an accepted decision or an expiry (a run became claimable): wake local workers. */
+  readonly onRunReady?: ((runId: string) => void) | undefined;
+}
+
+/**
+ * Approvals as people use them: list, inspect, decide (authenticated, bound to the arguments'
+ * hash), expire, and create approver tokens. Refusals are `KeelError`s: `unauthenticated`,
+ * `forbidden`, `not_found`, `conflict` (decided, expired, stale hash), `invalid_input`.
+ *
+ * ```ts
+ * const approvals = createApprovals({ store });
+ * const { token } = await approvals.addApprover({ name: 'ana', groups: ['finance'] });
+ * await approvals.decide({ token, id, decision: 'approve', argsHash });
+ * ```
+ */
+export interface Approvals {
+  list(options?: {
+    states?: readonly ApprovalState[];
+    runId?: string;
+    limit?: number;
+  }): Promise<ApprovalRecord[]>;
+  get(id: string): Promise<ApprovalRecord>;
+  authenticate(token: string | undefined): Promise<Approver>;
+  decide(options: DecideOptions): Promise<ApprovalRecord>;
+  /** Apply expiries due now: deny, escalate (and notify the second group) or end the run. */
+  expireDue(): Promise<ApprovalExpiration[]>;
+  /** Tell the approval's group (used when a gate creates one, and on escalation). */
+  notify(approval: ApprovalRecord): Promise<void>;
+  /**
+   * Tell again the groups of pending approvals whose notification never went out (the
+   * notifier failed, or its process died first) and that are older than `olderThanMs`.
+   * Returns how many were retried. At least once: receivers deduplicate by `subject`.
+   */
+  renotify(options?: { olderThanMs?: number }): Promise<number>;
+  /** Create an approver; the token is returned once and stored only hashed. */
+  addApprover(approver: {
+    name: string;
+    groups: readonly string[];
+  }): Promise<{ token: string; approver: Approver }>;
+  decisions(id: string): Promise<ApprovalDecisionEntry[]>;
+}
+
+const editedArgsSchema = z.record(z.string(), z.unknown());
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,63}$/;
+
+export function createApprovals(options: ApprovalsOptions): Approvals {
+  const { store, clock = systemClock } = options;
+
+  /** The one place every decision attempt is recorded: the store's log, then the hook. */
+  async function recordDecision(
+    entry: ApprovalDecisionEntry | Omit<ApprovalDecisionEntry, 'id'>,
+  ): Promise<void> {
+    const logged = 'id' in entry ? entry : await store.approvals.logDecision(entry);
+    options.onDecision?.(logged);
+  }
+
+  async function authenticate(token: string | undefined): Promise<Approver> {
+    if (token === undefined || token.trim() === '') {
+      throw new KeelError(
+        'unauthenticated',
+        'an approver token is required (create one with `keel approvers add`)',
+      );
+    }
+    const approver = await store.approvals.findApprover(hashApproverToken(token.trim()));
+    if (!approver) throw new KeelError('unauthenticated', 'the approver token is not valid');
+    return { name: approver.name, groups: approver.groups };
+  }
+
+  async function get(id: string): Promise<ApprovalRecord> {
+    const record = await store.approvals.get(id);
+    if (!record) throw new KeelError('not_found', `no approval ${id}`);
+    return record;
+  }
+
+  const approvals: Approvals = {
+    list: (listOptions) => store.approvals.list(listOptions),
+    get,
+    authenticate,
+
+    async decide({ token, id, decision, argsHash, reason, editedArgs }) {
+      const at = clock.now();
+      const decided = decision === 'approve' ? 'approved' : 'denied';
+      let actor = 'unauthenticated';
+      try {
+        const approver = await authenticate(token);
+        actor = approver.name;
+        if (typeof argsHash !== 'string' || argsHash === '')
+          throw new KeelError(
+            'invalid_input',
+            'a decision must name the arguments hash it approves (argsHash)',
+          );
+        const record = await get(id);
+        // The store checks the group again in the decision's commit; checked here first so an
+        // approver outside the group learns nothing, not even whether an edit would pass.
+        if (!approver.groups.includes(record.approverGroup)) {
+          throw new KeelError(
+            'forbidden',
+            `${approver.name} is not in group "${record.approverGroup}", which decides approval ${record.id}`,
+          );
+        }
+        let edited: unknown;
+        if (editedArgs !== undefined) {
+          if (decision !== 'approve')
+            throw new KeelError('invalid_input', 'only an approval can edit the arguments');
+          edited = validateEdit(record, editedArgs);
+        }
+        const { record: result, entry } = await store.approvals.decide({
+          id,
+          decision: decided,
+          argsHash,
+          deciderGroups: approver.groups,
+          decidedBy: approver.name,
+          reason,
+          editedArgs: edited,
+          now: at,
+        });
+        await recordDecision(entry);
+        options.onRunReady?.(result.runId);
+        return result;
+      } catch (error) {
+        if (KeelError.isInstance(error) && error.code !== 'store_unavailable') {
+          await recordDecision({
+            approvalId: id,
+            at,
+            actor,
+            decision: decided,
+            outcome: 'refused',
+            errorCode: error.code,
+            reason: error.message,
+            argsHash: typeof argsHash === 'string' ? argsHash : null,
+          }).catch(() => undefined);
+        }
+        throw error;
+      }
+    },
+
+    async expireDue() {
+      const expirations = await store.approvals.expireDue(clock.now());
+      for (const { expired, escalation, entry } of expirations) {
+        await recordDecision(entry);
+        if (escalation) void approvals.notify(escalation);
+        else options.onRunReady?.(expired.runId);
+      }
+      return expirations;
+    },
+
+    async notify(approval) {
+      if (!options.notifier) return;
+      try {
+        await options.notifier.notify(approvalNotice(approval, { baseUrl: options.baseUrl }));
+        await store.approvals.markNotified(approval.id, clock.now());
+      } catch (error) {
+        options.onNotifyError?.(approval.id, error);
+      }
+    },
+
+    async renotify({ olderThanMs = 30_000 } = {}) {
+      if (!options.notifier) return 0;
+      const cutoff = clock.now() - olderThanMs;
+      const stale = (await store.approvals.list({ states: ['pending'], limit: 200 })).filter(
+        (approval) => approval.notifiedAt === null && approval.createdAt <= cutoff,
+      );
+      for (const approval of stale) await approvals.notify(approval);
+      return stale.length;
+    },
+
+    async addApprover({ name, groups }) {
+      if (typeof name !== 'string' || !NAME.test(name))
+        throw new KeelError(
+          'invalid_input',
+          'an approver name is letters, digits, _ . @ - (at most 64)',
+        );
+      if (
+        !Array.isArray(groups) ||
+        groups.length === 0 ||
+        groups.some((group) => typeof group !== 'string' || !NAME.test(group))
+      )
+        throw new KeelError(
+          'invalid_input',
+          'an approver needs at least one group (letters, digits, _ . -)',
+        );
+      const token = newApproverToken();
+      await store.approvals.addApprover({
+        tokenHash: hashApproverToken(token),
+        name,
+        groups,
+        createdAt: clock.now(),
+      });
+      return { token, approver: { name, groups: groups.slice() } };
+    },
+
+    decisions: (id) => store.approvals.decisions(id),
+  };
+
+  function validateEdit(record: ApprovalRecord, editedArgs: unknown): unknown {
+    const shape = editedArgsSchema.safeParse(editedArgs);
+    if (!shape.success)
+      throw new KeelError('invalid_input', 'edited arguments must be a JSON object');
+    const tool = options.resolveTool?.(record.agent, record.toolName);
+    if (!tool) {
+      throw new KeelError(
+        'invalid_config',
+        `cannot validate edited arguments: tool "${record.toolName}" of agent "${record.agent}" is not loaded here`,
+      );
+    }
+    const parsed = tool.input.safeParse(editedArgs);
+    if (!parsed.success) {
+      throw new KeelError(
+        'invalid_input',
+        `edited arguments do not match ${record.toolName}'s input schema: ${z.prettifyError(parsed.error)}`,
+      );
+    }
+    return editedArgs;
+  }
+
+  return approvals;
+}
+
+/** The hash a decision must name: digest of the arguments' canonical JSON. */
+export function argumentsHash(args: unknown): string {
+  return digest(canonicalJson(args));
+}

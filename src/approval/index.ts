@@ -1,0 +1,27 @@
+export {
+  DEFAULT_APPROVAL_EXPIRY_MS,
+  DEFAULT_APPROVER_GROUP,
+  defineGates,
+  describeGateReason,
+  type ApprovalRouting,
+  type ExpiryOption,
+  type GateCall,
+  type GateDecision,
+  type GateOptions,
+  type GatePolicy,
+  type GateReason,
+  type Gates,
+  type PolicyVerdict,
+  type ToolGateOptions,
+} from './gates.js';
+export {
+  argumentsHash,
+  createApprovals,
+  type Approvals,
+  type ApprovalsOptions,
+  type Approver,
+  type DecideOptions,
+} from './approvals.js';
+export { approvalNotice, type NoticeOptions } from './approval-notice.js';
+export { hashApproverToken, newApproverToken } from './approver-tokens.js';
+export { approvalJson } from './approval-json.js';

@@ -1,0 +1,10 @@
+export { fanOut, notificationText, type Notification, type Notifier } from './notifier.js';
+export {
+  signWebhook,
+  verifyWebhook,
+  webhookNotifier,
+  type WebhookNotifierOptions,
+  type WebhookRetryOptions,
+} from './webhook-notifier.js';
+export { slackNotifier, slackPayload, type SlackNotifierOptions } from './slack-notifier.js';
+export { emailNotifier, type EmailNotifierOptions } from './email-notifier.js';

@@ -1,0 +1,137 @@
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { approvalJson, type Approvals } from '../approval/index.js';
+import { KeelError, type KeelErrorCode } from '../core/index.js';
+import { APPROVAL_STATES } from '../store/index.js';
+import { decidePage } from './decide-page.js';
+
+/** Every fault code as an HTTP status: the one table the API answers errors from. */
+export const STATUS_BY_CODE = {
+  invalid_definition: 500,
+  invalid_config: 500,
+  invalid_input: 400,
+  not_found: 404,
+  store_unavailable: 503,
+  store_corrupt: 500,
+  lease_lost: 409,
+  conflict: 409,
+  internal: 500,
+  unauthenticated: 401,
+  forbidden: 403,
+} as const satisfies Record<KeelErrorCode, number>;
+
+const decisionBody = z.strictObject({
+  decision: z.enum(['approve', 'deny']),
+  argsHash: z.string().min(1),
+  reason: z.string().max(2_000).optional(),
+  editedArgs: z.record(z.string(), z.unknown()).optional(),
+});
+
+const listQuery = z.object({
+  state: z.enum(APPROVAL_STATES).optional(),
+  run: z.string().min(1).optional(),
+  limit: z.coerce.number().int().positive().max(1_000).optional(),
+});
+
+/**
+ * The approval API: `GET /approvals[?state=&run=&limit=]`, `GET /approvals/:id`,
+ * `POST /approvals/:id/decision` with `{ decision: 'approve' | 'deny', argsHash, reason?,
+ * editedArgs? }`. Every route needs `Authorization: Bearer <approver token>`. Errors are
+ * `{ error: { code, message } }` with the status from `STATUS_BY_CODE`.
+ *
+ * ```ts
+ * const app = approvalApp({ approvals: runtime.approvals });
+ * const response = await app.request('/approvals?state=pending', { headers: { authorization: `Bearer ${token}` } });
+ * ```
+ */
+export function approvalApp({ approvals }: { approvals: Approvals }): Hono {
+  const app = new Hono();
+
+  app.get('/approvals', async (c) => {
+    await approvals.authenticate(bearer(c));
+    const query = listQuery.safeParse(c.req.query());
+    if (!query.success)
+      throw new KeelError('invalid_input', `bad query: ${z.prettifyError(query.error)}`);
+    await approvals.expireDue();
+    const list = await approvals.list({
+      ...(query.data.state ? { states: [query.data.state] } : {}),
+      ...(query.data.run ? { runId: query.data.run } : {}),
+      limit: query.data.limit ?? 50,
+    });
+    return c.json({ approvals: list.map(approvalJson) });
+  });
+
+  app.get('/approvals/:id', async (c) => {
+    // A browser following a notification's decide link gets the page that decides with a token.
+    if (c.req.header('authorization') === undefined && acceptsHtml(c)) {
+      return c.html(decidePage(c.req.param('id')));
+    }
+    await approvals.authenticate(bearer(c));
+    const approval = await approvals.get(c.req.param('id'));
+    return c.json({
+      approval: approvalJson(approval),
+      decisions: await approvals.decisions(approval.id),
+    });
+  });
+
+  app.post('/approvals/:id/decision', async (c) => {
+    const token = bearer(c);
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      raw = undefined;
+    }
+    const body = decisionBody.safeParse(raw);
+    if (!body.success) {
+      // Who asks comes first: a stranger learns nothing, not even what a decision looks like.
+      await approvals.authenticate(token);
+      throw new KeelError(
+        'invalid_input',
+        raw === undefined
+          ? 'the body must be JSON'
+          : `bad decision: ${z.prettifyError(body.error)}`,
+      );
+    }
+    const decided = await approvals.decide({
+      token,
+      id: c.req.param('id'),
+      decision: body.data.decision,
+      argsHash: body.data.argsHash,
+      reason: body.data.reason,
+      editedArgs: body.data.editedArgs,
+    });
+    return c.json({ approval: approvalJson(decided) });
+  });
+
+  app.notFound((c) =>
+    c.json(
+      { error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } },
+      404,
+    ),
+  );
+
+  app.onError(function approvalErrors(error, c) {
+    if (KeelError.isInstance(error)) {
+      const status = STATUS_BY_CODE[error.code];
+      const message =
+        status >= 500 && error.code !== 'store_unavailable' ? 'internal error' : error.message;
+      return c.json(
+        { error: { code: error.code, message: message.replace(/\s*\n\s*/g, ' ') } },
+        status,
+      );
+    }
+    return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
+  });
+  return app;
+}
+
+function bearer(c: Context): string | undefined {
+  const header = c.req.header('authorization');
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+function acceptsHtml(c: Context): boolean {
+  return /\btext\/html\b/.test(c.req.header('accept') ?? '');
+}

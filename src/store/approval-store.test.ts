@@ -1,0 +1,188 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KeelError } from '../core/index.js';
+import { openStore, type NewApproval, type Store } from './index.js';
+
+/*
+ * The approval store's contract, on SQLite and PostgreSQL: a decision and the parking of its
+ * run may come in either order, and the run must end up claimable exactly when it should.
+ */
+
+const POSTGRES_URL =
+  process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const T0 = 1_700_000_000_000;
+
+const BACKENDS = [
+  { name: 'sqlite', open: () => openStore('sqlite::memory:'), drop: () => Promise.resolve() },
+  (() => {
+    const schema = `keel_as_${randomBytes(6).toString('hex')}`;
+    return {
+      name: 'postgres',
+      open: () => openStore(POSTGRES_URL, { postgresSchema: schema }),
+      async drop() {
+        const client = new pg.Client({ connectionString: POSTGRES_URL });
+        await client.connect();
+        await client.query(`drop schema if exists ${schema} cascade`);
+        await client.end();
+      },
+    };
+  })(),
+];
+
+const opened: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of opened.splice(0).reverse()) await close();
+});
+
+function approval(runId: string, overrides: Partial<NewApproval> = {}): NewApproval {
+  return {
+    id: `apr_${runId}`,
+    runId,
+    agent: 'refunds',
+    step: 0,
+    callIndex: 0,
+    callId: 'call_0',
+    toolName: 'issue_refund',
+    args: { orderId: 'A-1' },
+    argsHash: 'hash-a1',
+    gateReason: { type: 'effect', effect: 'irreversible' },
+    approverGroup: 'finance',
+    createdAt: T0,
+    expiresAt: T0 + 60_000,
+    onExpiry: { type: 'deny' },
+    ...overrides,
+  };
+}
+
+const DECISION = {
+  decision: 'approved',
+  argsHash: 'hash-a1',
+  deciderGroups: ['finance'],
+  decidedBy: 'ana',
+  now: T0 + 1_000,
+} as const;
+
+for (const backend of BACKENDS) {
+  describe(`approval store (${backend.name})`, () => {
+    async function open(): Promise<Store> {
+      const store = await backend.open();
+      opened.push(async () => {
+        await store.close();
+        await backend.drop();
+      });
+      return store;
+    }
+
+    async function runningRun(store: Store, id: string): Promise<void> {
+      await store.createRun({
+        id,
+        agent: 'refunds',
+        task: 'Refund A-1',
+        createdAt: T0,
+        events: [{ seq: 1, at: T0, event: { type: 'run_started' } }],
+        claimBy: { workerId: 'worker-a', leaseUntil: T0 + 30_000 },
+      });
+    }
+
+    const suspend = (store: Store, runId: string) =>
+      store.approvals.suspend({
+        runId,
+        leaseOwner: 'worker-a',
+        claim: 1,
+        step: 0,
+        callIndexes: [0],
+        events: [{ seq: 2, at: T0 + 10, event: { type: 'run_suspended' } }],
+        now: T0 + 10,
+      });
+
+    it('parks a run (waiting, no lease, not claimable) and a decision queues it again', async () => {
+      const store = await open();
+      await runningRun(store, 'run_1');
+      const created = await store.approvals.create(approval('run_1'));
+      expect(created.created).toBe(true);
+      expect((await store.approvals.create(approval('run_1'))).created).toBe(false);
+      expect(await suspend(store, 'run_1')).toBe(true);
+      expect(await store.getRun('run_1')).toMatchObject({ status: 'waiting', leaseOwner: null });
+      expect((await store.readEvents('run_1')).map((entry) => entry.event.type)).toEqual([
+        'run_started',
+        'run_suspended',
+      ]);
+      expect(
+        await store.claimNext({ workerId: 'worker-b', now: T0 + 100_000, leaseMs: 1_000 }),
+      ).toBeUndefined();
+      const { record, entry } = await store.approvals.decide({ id: 'apr_run_1', ...DECISION });
+      expect(record).toMatchObject({ state: 'approved', decidedBy: 'ana', decidedAt: T0 + 1_000 });
+      expect(entry).toMatchObject({ approvalId: 'apr_run_1', outcome: 'accepted', actor: 'ana' });
+      expect((await store.getRun('run_1'))?.status).toBe('queued');
+      expect(
+        (await store.claimNext({ workerId: 'worker-b', now: T0 + 2_000, leaseMs: 1_000 }))?.id,
+      ).toBe('run_1');
+    });
+
+    it('does not park a run whose call was decided before it could park', async () => {
+      const store = await open();
+      await runningRun(store, 'run_2');
+      await store.approvals.create(approval('run_2'));
+      await store.approvals.decide({ id: 'apr_run_2', ...DECISION });
+      // Decided while its worker still held it: the run stays with that worker.
+      expect((await store.getRun('run_2'))?.status).toBe('running');
+      expect(await suspend(store, 'run_2')).toBe(false);
+      expect((await store.getRun('run_2'))?.status).toBe('running');
+      expect((await store.readEvents('run_2')).map((entry) => entry.event.type)).toEqual([
+        'run_started',
+      ]);
+    });
+
+    it('refuses to park a run for a worker that does not hold it', async () => {
+      const store = await open();
+      await runningRun(store, 'run_3');
+      await store.approvals.create(approval('run_3'));
+      const refused = await store.approvals
+        .suspend({
+          runId: 'run_3',
+          leaseOwner: 'worker-z',
+          claim: 1,
+          step: 0,
+          callIndexes: [0],
+          events: [],
+          now: T0,
+        })
+        .catch((error: unknown) => error);
+      expect(KeelError.isInstance(refused) && refused.code).toBe('lease_lost');
+    });
+
+    it('expires due approvals once, and an expired approval cannot be decided', async () => {
+      const store = await open();
+      await runningRun(store, 'run_4');
+      await store.approvals.create(approval('run_4'));
+      await suspend(store, 'run_4');
+      expect(await store.approvals.expireDue(T0 + 59_999)).toEqual([]);
+      const [expiration] = await store.approvals.expireDue(T0 + 60_000);
+      expect(expiration?.expired).toMatchObject({ state: 'expired', decidedBy: 'keel:expiry' });
+      expect(expiration?.entry).toMatchObject({ decision: 'expired', outcome: 'accepted' });
+      expect(await store.approvals.expireDue(T0 + 70_000)).toEqual([]);
+      expect((await store.getRun('run_4'))?.status).toBe('queued');
+      const late = await store.approvals
+        .decide({ id: 'apr_run_4', ...DECISION, now: T0 + 70_000 })
+        .catch((error: unknown) => error);
+      expect(KeelError.isInstance(late) && late.code).toBe('conflict');
+    });
+
+    it('keeps approvers by token hash only', async () => {
+      const store = await open();
+      await store.approvals.addApprover({
+        tokenHash: 'h1',
+        name: 'ana',
+        groups: ['finance', 'ops'],
+        createdAt: T0,
+      });
+      expect(await store.approvals.findApprover('h1')).toEqual({
+        name: 'ana',
+        groups: ['finance', 'ops'],
+        createdAt: T0,
+      });
+      expect(await store.approvals.findApprover('h2')).toBeUndefined();
+    });
+  });
+}

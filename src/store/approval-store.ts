@@ -1,0 +1,180 @@
+import type { RunRecord } from './store.js';
+
+/** What becomes of an approval nobody decided in time. Plain JSON: it is stored. */
+export type ApprovalExpiry =
+  | { readonly type: 'deny' }
+  /** A new approval for a second group; `then` applies when that one expires too. */
+  | {
+      readonly type: 'escalate';
+      readonly approverGroup: string;
+      readonly expiresAfterMs: number;
+      readonly then: { readonly type: 'deny' } | { readonly type: 'end_run' };
+    }
+  /** The run ends `escalated`: handed to people, outside the agent. */
+  | { readonly type: 'end_run' };
+
+export const APPROVAL_STATES = ['pending', 'approved', 'denied', 'expired', 'escalated'] as const;
+export type ApprovalState = (typeof APPROVAL_STATES)[number];
+
+/** A human decision a run waits on, bound to one tool call's exact arguments. */
+export interface ApprovalRecord {
+  readonly id: string;
+  readonly runId: string;
+  readonly agent: string;
+  readonly step: number;
+  readonly callIndex: number;
+  readonly callId: string;
+  readonly toolName: string;
+  /** The arguments exactly as the model sent them. */
+  readonly args: unknown;
+  /** Digest of the canonical JSON of `args`: a decision names it, so it cannot be stale. */
+  readonly argsHash: string;
+  /** Why the call was gated (plain JSON, `type` first). */
+  readonly gateReason: unknown;
+  /** Who may decide. */
+  readonly approverGroup: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly onExpiry: ApprovalExpiry;
+  readonly state: ApprovalState;
+  readonly decidedBy: string | null;
+  readonly decidedAt: number | null;
+  readonly decisionReason: string | null;
+  /** Arguments the approver replaced the model's with (already validated). */
+  readonly editedArgs: unknown;
+  /** The approval this one escalates (it expired undecided). */
+  readonly escalatedFrom: string | null;
+  readonly notifiedAt: number | null;
+  readonly schemaVersion: number;
+}
+
+export type NewApproval = Omit<
+  ApprovalRecord,
+  | 'state'
+  | 'decidedBy'
+  | 'decidedAt'
+  | 'decisionReason'
+  | 'editedArgs'
+  | 'escalatedFrom'
+  | 'notifiedAt'
+  | 'schemaVersion'
+>;
+
+export interface ApprovalDecisionInput {
+  readonly id: string;
+  readonly decision: 'approved' | 'denied';
+  /** The hash of the arguments the decider saw; refused unless it is the record's. */
+  readonly argsHash: string;
+  /** The groups the decider belongs to; refused unless one is the record's group. */
+  readonly deciderGroups: readonly string[];
+  readonly decidedBy: string;
+  readonly reason?: string | undefined;
+  /** Replacement arguments, already validated against the tool's schema. */
+  readonly editedArgs?: unknown;
+  readonly now: number;
+}
+
+/** One entry of the decision log: every attempt, accepted or refused. */
+export interface ApprovalDecisionEntry {
+  readonly id: string;
+  readonly approvalId: string;
+  readonly at: number;
+  readonly actor: string;
+  readonly decision: 'approved' | 'denied' | 'expired' | 'escalated';
+  readonly outcome: 'accepted' | 'refused';
+  readonly errorCode: string | null;
+  readonly reason: string | null;
+  readonly argsHash: string | null;
+}
+
+export interface ApproverRecord {
+  readonly name: string;
+  readonly groups: readonly string[];
+  readonly createdAt: number;
+}
+
+/** What one expiry sweep did to one approval. */
+export interface ApprovalExpiration {
+  readonly expired: ApprovalRecord;
+  /** Set when the expiry escalated to a second group: the new pending approval. */
+  readonly escalation?: ApprovalRecord | undefined;
+  /** The decision log's entry for the expiry. */
+  readonly entry: ApprovalDecisionEntry;
+}
+
+/**
+ * Approval records and the runs that wait on them. A run waits in status `waiting`, holding no
+ * lease; a decision (or an expiry) makes it `queued` again in the same commit, so any worker
+ * claims and resumes it. Refusals are `KeelError`s: `not_found`, `forbidden` (wrong group),
+ * `conflict` (already decided, expired, or a stale arguments hash).
+ *
+ * ```ts
+ * const pending = await store.approvals.list({ states: ['pending'] });
+ * ```
+ */
+export interface ApprovalStore {
+  /** Insert unless an approval with this id exists; returns the stored one either way. */
+  create(approval: NewApproval): Promise<{ record: ApprovalRecord; created: boolean }>;
+  get(id: string): Promise<ApprovalRecord | undefined>;
+  list(options?: {
+    readonly states?: readonly ApprovalState[];
+    readonly runId?: string;
+    readonly limit?: number;
+  }): Promise<ApprovalRecord[]>;
+  /** Approvals of one run's step (a call escalated has several, oldest first). */
+  forStep(runId: string, step: number): Promise<ApprovalRecord[]>;
+  /**
+   * Decide a pending approval; a `waiting` run becomes `queued`, and the decision log gets its
+   * entry, in the same commit.
+   */
+  decide(
+    input: ApprovalDecisionInput,
+  ): Promise<{ readonly record: ApprovalRecord; readonly entry: ApprovalDecisionEntry }>;
+  /** Apply the expiry of every pending approval due at `now` (or only `id`). */
+  expireDue(now: number, options?: { readonly id?: string }): Promise<ApprovalExpiration[]>;
+  /**
+   * Park a run this worker holds: append `events` and make it `waiting` without a lease, in one
+   * commit, unless a call of `step` at `callIndexes` was decided meanwhile. Returns whether it
+   * parked; `lease_lost` when the guard fails.
+   */
+  suspend(options: {
+    readonly runId: string;
+    readonly leaseOwner: string;
+    readonly claim: number;
+    readonly step: number;
+    readonly callIndexes: readonly number[];
+    readonly events: readonly {
+      readonly seq: number;
+      readonly at: number;
+      readonly event: { readonly type: string } & Record<string, unknown>;
+    }[];
+    readonly now: number;
+  }): Promise<boolean>;
+  markNotified(id: string, at: number): Promise<void>;
+  /**
+   * Claim one queued run by id (the caller that started it resumes it after a decision).
+   * `undefined` when it is not queued: another worker got it first.
+   */
+  claimRun(options: {
+    readonly runId: string;
+    readonly workerId: string;
+    readonly now: number;
+    readonly leaseMs: number;
+  }): Promise<RunRecord | undefined>;
+  /**
+   * Hear of runs a decision or an expiry made claimable, in any process (PostgreSQL
+   * LISTEN/NOTIFY). On SQLite only this process decides for its workers, so nothing is heard.
+   * Resolves to an unsubscribe function.
+   */
+  onRunReady(listener: (runId: string) => void): Promise<() => Promise<void>>;
+  addApprover(approver: {
+    readonly tokenHash: string;
+    readonly name: string;
+    readonly groups: readonly string[];
+    readonly createdAt: number;
+  }): Promise<void>;
+  findApprover(tokenHash: string): Promise<ApproverRecord | undefined>;
+  /** Append a decision attempt (refusals; accepted decisions are logged by `decide`). */
+  logDecision(entry: Omit<ApprovalDecisionEntry, 'id'>): Promise<ApprovalDecisionEntry>;
+  decisions(approvalId: string): Promise<ApprovalDecisionEntry[]>;
+}

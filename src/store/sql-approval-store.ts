@@ -1,0 +1,542 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import { KeelError } from '../core/index.js';
+import type {
+  ApprovalDecisionEntry,
+  ApprovalDecisionInput,
+  ApprovalExpiration,
+  ApprovalExpiry,
+  ApprovalRecord,
+  ApprovalState,
+  ApprovalStore,
+  ApproverRecord,
+  NewApproval,
+} from './approval-store.js';
+import { eventRow, leaseLost, toRecord } from './rows.js';
+import type { ApprovalsTable, Database } from './schema.js';
+import { STORE_SCHEMA_VERSION, type RunRecord } from './store.js';
+
+/** Subscribe to a notification channel; resolves to an unsubscribe function. */
+export type Listen = (
+  channel: string,
+  onMessage: (payload: string) => void,
+) => Promise<() => Promise<void>>;
+
+/** The channel PostgreSQL workers listen on: a run became claimable. */
+export const RUN_READY_CHANNEL = 'keel_run_ready';
+
+const EXPIRY_ACTOR = 'keel:expiry';
+const EXPIRY_BATCH = 100;
+
+/** The `ApprovalStore` over Kysely, sharing the run store's connections and transactions. */
+export class SqlApprovalStore implements ApprovalStore {
+  readonly #db: Kysely<Database>;
+  readonly #kind: 'sqlite' | 'postgres';
+  readonly #transaction: <T>(work: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
+  readonly #guarded: <T>(work: () => Promise<T>) => Promise<T>;
+  readonly #listen: Listen | undefined;
+
+  constructor(options: {
+    db: Kysely<Database>;
+    kind: 'sqlite' | 'postgres';
+    transaction: <T>(work: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
+    guarded: <T>(work: () => Promise<T>) => Promise<T>;
+    listen?: Listen | undefined;
+  }) {
+    this.#db = options.db;
+    this.#kind = options.kind;
+    this.#transaction = options.transaction;
+    this.#guarded = options.guarded;
+    this.#listen = options.listen;
+  }
+
+  async onRunReady(listener: (runId: string) => void): Promise<() => Promise<void>> {
+    const listen = this.#listen;
+    if (!listen) return () => Promise.resolve();
+    return this.#guarded(() => listen(RUN_READY_CHANNEL, listener));
+  }
+
+  async create(approval: NewApproval): Promise<{ record: ApprovalRecord; created: boolean }> {
+    const result = await this.#guarded(() =>
+      this.#db
+        .insertInto('keel_approvals')
+        .values(approvalRow(approval, null))
+        .onConflict((conflict) => conflict.column('id').doNothing())
+        .executeTakeFirst(),
+    );
+    const record = await this.get(approval.id);
+    if (!record) throw new KeelError('internal', `approval ${approval.id} vanished after insert`);
+    return { record, created: Number(result.numInsertedOrUpdatedRows ?? 0) > 0 };
+  }
+
+  async get(id: string): Promise<ApprovalRecord | undefined> {
+    const row = await this.#guarded(() =>
+      this.#db.selectFrom('keel_approvals').selectAll().where('id', '=', id).executeTakeFirst(),
+    );
+    return row ? toApproval(row) : undefined;
+  }
+
+  async list({
+    states,
+    runId,
+    limit = 100,
+  }: { states?: readonly ApprovalState[]; runId?: string; limit?: number } = {}): Promise<
+    ApprovalRecord[]
+  > {
+    const rows = await this.#guarded(() => {
+      let query = this.#db
+        .selectFrom('keel_approvals')
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc');
+      if (states && states.length > 0) query = query.where('state', 'in', [...states]);
+      if (runId !== undefined) query = query.where('run_id', '=', runId);
+      return query.limit(limit).execute();
+    });
+    return rows.map(toApproval);
+  }
+
+  async forStep(runId: string, step: number): Promise<ApprovalRecord[]> {
+    const rows = await this.#guarded(() =>
+      this.#db
+        .selectFrom('keel_approvals')
+        .selectAll()
+        .where('run_id', '=', runId)
+        .where('step', '=', step)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute(),
+    );
+    return rows.map(toApproval);
+  }
+
+  async decide(
+    input: ApprovalDecisionInput,
+  ): Promise<{ record: ApprovalRecord; entry: ApprovalDecisionEntry }> {
+    // An approval past its deadline expires first, so it can never be approved afterwards.
+    await this.expireDue(input.now, { id: input.id });
+    return this.#transaction(async (db) => {
+      const row = await this.#lockApproval(db, input.id);
+      if (!row) throw new KeelError('not_found', `no approval ${input.id}`);
+      const current = toApproval(row);
+      if (!input.deciderGroups.includes(current.approverGroup)) {
+        throw new KeelError(
+          'forbidden',
+          `${input.decidedBy} is not in group "${current.approverGroup}", which decides approval ${current.id}`,
+        );
+      }
+      if (current.state !== 'pending') {
+        throw new KeelError(
+          'conflict',
+          `approval ${current.id} is already ${describeState(current)}`,
+        );
+      }
+      const run = await db
+        .selectFrom('keel_runs')
+        .select('status')
+        .where('id', '=', current.runId)
+        .executeTakeFirst();
+      if (
+        run &&
+        ['succeeded', 'failed', 'stopped', 'escalated', 'cancelled'].includes(run.status)
+      ) {
+        throw new KeelError(
+          'conflict',
+          `approval ${current.id}: its run ${current.runId} has already ended (${run.status})`,
+        );
+      }
+      if (input.argsHash !== current.argsHash) {
+        throw new KeelError(
+          'conflict',
+          `approval ${current.id}: the decision names arguments ${input.argsHash}, but the call's are ${current.argsHash} (stale or replayed decision)`,
+        );
+      }
+      await db
+        .updateTable('keel_approvals')
+        .set({
+          state: input.decision,
+          decided_by: input.decidedBy,
+          decided_at: input.now,
+          decision_reason: input.reason ?? null,
+          edited_args: input.editedArgs === undefined ? null : JSON.stringify(input.editedArgs),
+        })
+        .where('id', '=', current.id)
+        .where('state', '=', 'pending')
+        .execute();
+      const entry = await insertDecision(db, {
+        approvalId: current.id,
+        at: input.now,
+        actor: input.decidedBy,
+        decision: input.decision,
+        outcome: 'accepted',
+        errorCode: null,
+        reason: input.reason ?? null,
+        argsHash: input.argsHash,
+      });
+      await this.#wakeRun(db, current.runId, input.now);
+      const decided = await db
+        .selectFrom('keel_approvals')
+        .selectAll()
+        .where('id', '=', current.id)
+        .executeTakeFirstOrThrow();
+      return { record: toApproval(decided), entry };
+    });
+  }
+
+  async expireDue(now: number, { id }: { id?: string } = {}): Promise<ApprovalExpiration[]> {
+    const due = await this.#guarded(() => {
+      let query = this.#db
+        .selectFrom('keel_approvals')
+        .select('id')
+        .where('state', '=', 'pending')
+        .where('expires_at', '<=', now)
+        .orderBy('expires_at')
+        .limit(EXPIRY_BATCH);
+      if (id !== undefined) query = query.where('id', '=', id);
+      return query.execute();
+    });
+    const expirations: ApprovalExpiration[] = [];
+    for (const { id: dueId } of due) {
+      const expiration = await this.#transaction(async (db) => {
+        const row = await this.#lockApproval(db, dueId);
+        if (!row || row.state !== 'pending' || row.expires_at > now) return undefined;
+        const approval = toApproval(row);
+        const escalate = approval.onExpiry.type === 'escalate' ? approval.onExpiry : undefined;
+        await db
+          .updateTable('keel_approvals')
+          .set({
+            state: escalate ? 'escalated' : 'expired',
+            decided_by: EXPIRY_ACTOR,
+            decided_at: now,
+          })
+          .where('id', '=', dueId)
+          .execute();
+        const entry = await insertDecision(db, {
+          approvalId: dueId,
+          at: now,
+          actor: EXPIRY_ACTOR,
+          decision: escalate ? 'escalated' : 'expired',
+          outcome: 'accepted',
+          errorCode: null,
+          reason: escalate ? `escalated to group "${escalate.approverGroup}"` : 'expired undecided',
+          argsHash: approval.argsHash,
+        });
+        const expired = toApproval(
+          await db
+            .selectFrom('keel_approvals')
+            .selectAll()
+            .where('id', '=', dueId)
+            .executeTakeFirstOrThrow(),
+        );
+        if (!escalate) {
+          await this.#wakeRun(db, approval.runId, now);
+          return { expired, entry };
+        }
+        const next: NewApproval = {
+          ...approval,
+          id: `${approval.id}.${escalationDepth(approval.id) + 1}`,
+          approverGroup: escalate.approverGroup,
+          createdAt: now,
+          expiresAt: now + escalate.expiresAfterMs,
+          onExpiry: escalate.then,
+        };
+        await db.insertInto('keel_approvals').values(approvalRow(next, approval.id)).execute();
+        const escalation = toApproval(
+          await db
+            .selectFrom('keel_approvals')
+            .selectAll()
+            .where('id', '=', next.id)
+            .executeTakeFirstOrThrow(),
+        );
+        return { expired, escalation, entry };
+      });
+      if (expiration) expirations.push(expiration);
+    }
+    return expirations;
+  }
+
+  async suspend({
+    runId,
+    leaseOwner,
+    claim,
+    step,
+    callIndexes,
+    events,
+    now,
+  }: Parameters<ApprovalStore['suspend']>[0]): Promise<boolean> {
+    return this.#transaction(async (db) => {
+      let query = db
+        .selectFrom('keel_runs')
+        .select(['id', 'status', 'lease_owner', 'claims'])
+        .where('id', '=', runId);
+      if (this.#kind === 'postgres') query = query.forUpdate();
+      const run = await query.executeTakeFirst();
+      if (
+        !run ||
+        run.status !== 'running' ||
+        run.lease_owner !== leaseOwner ||
+        run.claims !== claim
+      )
+        throw leaseLost(runId, run?.status);
+      const decided = await db
+        .selectFrom('keel_approvals')
+        .select('id')
+        .where('run_id', '=', runId)
+        .where('step', '=', step)
+        .where('call_index', 'in', [...callIndexes])
+        .where('state', 'in', ['approved', 'denied', 'expired'])
+        .executeTakeFirst();
+      if (decided) return false;
+      if (events.length > 0)
+        await db
+          .insertInto('keel_events')
+          .values(events.map((event) => eventRow(runId, event)))
+          .execute();
+      await db
+        .updateTable('keel_runs')
+        .set({ status: 'waiting', lease_owner: null, lease_until: 0, updated_at: now })
+        .where('id', '=', runId)
+        .execute();
+      return true;
+    });
+  }
+
+  async claimRun({
+    runId,
+    workerId,
+    now,
+    leaseMs,
+  }: Parameters<ApprovalStore['claimRun']>[0]): Promise<RunRecord | undefined> {
+    const row = await this.#guarded(() =>
+      this.#db
+        .updateTable('keel_runs')
+        .set({
+          status: 'running',
+          lease_owner: workerId,
+          lease_until: now + leaseMs,
+          claims: sql<number>`claims + 1`,
+          updated_at: now,
+        })
+        .where('id', '=', runId)
+        .where('status', '=', 'queued')
+        .returningAll()
+        .executeTakeFirst(),
+    );
+    return row ? toRecord(row) : undefined;
+  }
+
+  async markNotified(id: string, at: number): Promise<void> {
+    await this.#guarded(() =>
+      this.#db
+        .updateTable('keel_approvals')
+        .set({ notified_at: at })
+        .where('id', '=', id)
+        .execute(),
+    );
+  }
+
+  async addApprover({
+    tokenHash,
+    name,
+    groups,
+    createdAt,
+  }: Parameters<ApprovalStore['addApprover']>[0]): Promise<void> {
+    await this.#guarded(() =>
+      this.#db
+        .insertInto('keel_approvers')
+        .values({
+          token_hash: tokenHash,
+          name,
+          groups: JSON.stringify(groups),
+          created_at: createdAt,
+        })
+        .execute(),
+    );
+  }
+
+  async findApprover(tokenHash: string): Promise<ApproverRecord | undefined> {
+    const row = await this.#guarded(() =>
+      this.#db
+        .selectFrom('keel_approvers')
+        .selectAll()
+        .where('token_hash', '=', tokenHash)
+        .executeTakeFirst(),
+    );
+    if (!row) return undefined;
+    return {
+      name: row.name,
+      groups: JSON.parse(row.groups) as string[],
+      createdAt: row.created_at,
+    };
+  }
+
+  async logDecision(entry: Omit<ApprovalDecisionEntry, 'id'>): Promise<ApprovalDecisionEntry> {
+    return this.#guarded(() => insertDecision(this.#db, entry));
+  }
+
+  async decisions(approvalId: string): Promise<ApprovalDecisionEntry[]> {
+    const rows = await this.#guarded(() =>
+      this.#db
+        .selectFrom('keel_approval_decisions')
+        .selectAll()
+        .where('approval_id', '=', approvalId)
+        .orderBy('at')
+        .orderBy('id')
+        .execute(),
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      approvalId: row.approval_id,
+      at: row.at,
+      actor: row.actor,
+      decision: row.decision as ApprovalDecisionEntry['decision'],
+      outcome: row.outcome as ApprovalDecisionEntry['outcome'],
+      errorCode: row.error_code,
+      reason: row.reason,
+      argsHash: row.args_hash,
+    }));
+  }
+
+  /** Lock order everywhere: the run's row, then the approval's (no deadlock with `suspend`). */
+  async #lockApproval(
+    db: Kysely<Database>,
+    id: string,
+  ): Promise<Selectable<ApprovalsTable> | undefined> {
+    const peek = await db
+      .selectFrom('keel_approvals')
+      .select('run_id')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!peek) return undefined;
+    if (this.#kind === 'postgres') {
+      await db
+        .selectFrom('keel_runs')
+        .select('id')
+        .where('id', '=', peek.run_id)
+        .forUpdate()
+        .execute();
+    }
+    let query = db.selectFrom('keel_approvals').selectAll().where('id', '=', id);
+    if (this.#kind === 'postgres') query = query.forUpdate();
+    return query.executeTakeFirst();
+  }
+
+  /** A parked run becomes claimable; PostgreSQL listeners hear of it when this commits. */
+  async #wakeRun(db: Kysely<Database>, runId: string, now: number): Promise<void> {
+    const woken = await db
+      .updateTable('keel_runs')
+      .set({ status: 'queued', updated_at: now })
+      .where('id', '=', runId)
+      .where('status', '=', 'waiting')
+      .executeTakeFirst();
+    if (this.#kind === 'postgres' && Number(woken.numUpdatedRows) > 0) {
+      await sql`select pg_notify(${RUN_READY_CHANNEL}, ${runId})`.execute(db);
+    }
+  }
+}
+
+function approvalRow(approval: NewApproval, escalatedFrom: string | null): ApprovalsTable {
+  return {
+    id: approval.id,
+    run_id: approval.runId,
+    agent: approval.agent,
+    step: approval.step,
+    call_index: approval.callIndex,
+    call_id: approval.callId,
+    tool_name: approval.toolName,
+    args: JSON.stringify(approval.args),
+    args_hash: approval.argsHash,
+    gate_reason: JSON.stringify(approval.gateReason),
+    approver_group: approval.approverGroup,
+    created_at: approval.createdAt,
+    expires_at: approval.expiresAt,
+    on_expiry: JSON.stringify(approval.onExpiry),
+    state: 'pending',
+    decided_by: null,
+    decided_at: null,
+    decision_reason: null,
+    edited_args: null,
+    escalated_from: escalatedFrom,
+    notified_at: null,
+    schema_version: STORE_SCHEMA_VERSION,
+  };
+}
+
+function toApproval(row: Selectable<ApprovalsTable>): ApprovalRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    agent: row.agent,
+    step: row.step,
+    callIndex: row.call_index,
+    callId: row.call_id,
+    toolName: row.tool_name,
+    args: JSON.parse(row.args) as unknown,
+    argsHash: row.args_hash,
+    gateReason: JSON.parse(row.gate_reason) as unknown,
+    approverGroup: row.approver_group,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    onExpiry: JSON.parse(row.on_expiry) as ApprovalExpiry,
+    state: row.state as ApprovalState,
+    decidedBy: row.decided_by,
+    decidedAt: row.decided_at,
+    decisionReason: row.decision_reason,
+    editedArgs: row.edited_args === null ? undefined : (JSON.parse(row.edited_args) as unknown),
+    escalatedFrom: row.escalated_from,
+    notifiedAt: row.notified_at,
+    schemaVersion: row.schema_version,
+  };
+}
+
+let decisionCounter = 0;
+
+/** Sorts by time, then by order within this process. */
+function decisionId(at: number): string {
+  decisionCounter = (decisionCounter + 1) % 1_000_000;
+  return `dec_${String(at).padStart(15, '0')}_${String(decisionCounter).padStart(6, '0')}_${randomUUID().slice(0, 8)}`;
+}
+
+async function insertDecision(
+  db: Kysely<Database>,
+  entry: Omit<ApprovalDecisionEntry, 'id'>,
+): Promise<ApprovalDecisionEntry> {
+  const id = decisionId(entry.at);
+  await db
+    .insertInto('keel_approval_decisions')
+    .values({
+      id,
+      approval_id: entry.approvalId,
+      at: entry.at,
+      actor: entry.actor,
+      decision: entry.decision,
+      outcome: entry.outcome,
+      error_code: entry.errorCode,
+      reason: entry.reason,
+      args_hash: entry.argsHash,
+    })
+    .execute();
+  return { id, ...entry };
+}
+
+function describeState(approval: ApprovalRecord): string {
+  switch (approval.state) {
+    case 'expired':
+      return 'expired: it can no longer be decided';
+    case 'escalated':
+      return 'escalated to another group: decide the escalated approval instead';
+    case 'pending':
+      return 'pending';
+    case 'approved':
+    case 'denied':
+      return `${approval.state} by ${approval.decidedBy ?? 'unknown'}`;
+    default:
+      approval.state satisfies never;
+      return approval.state;
+  }
+}
+
+function escalationDepth(id: string): number {
+  const match = /\.(\d+)$/.exec(id);
+  return match ? Number(match[1]) : 1;
+}
