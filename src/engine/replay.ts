@@ -61,9 +61,9 @@ export async function replayRun({
   try {
     const limits: Partial<RunLimits> = started.limits;
     const [result] = await Promise.all([
-      runtime
-        .run(replayAgent.name, started.task, { limits, runId: replayRunId })
-        .finally(() => answering.abort()),
+      runtime.run(replayAgent.name, started.task, { limits, runId: replayRunId }).finally(() => {
+        answering.abort();
+      }),
       answerApprovals(runtime, store, recorded, replayRunId, answering.signal),
     ]);
     replayed = (await store.readEvents(result.id)).map((entry) => entry.event as RunEvent);
