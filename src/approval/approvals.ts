@@ -90,11 +90,16 @@ const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,63}$/;
 export function createApprovals(options: ApprovalsOptions): Approvals {
   const { store, clock = systemClock } = options;
 
-  /** The one place every decision attempt is recorded: the store's log, then the hook. */
+  /**
+   * The one place every decision attempt is recorded: the store's decision log, the
+   * hash-chained audit log (with the run, where known), then the hook.
+   */
   async function recordDecision(
     entry: ApprovalDecisionEntry | Omit<ApprovalDecisionEntry, 'id'>,
+    runId?: string,
   ): Promise<void> {
     const logged = 'id' in entry ? entry : await store.approvals.logDecision(entry);
+    await store.appendAudit([{ kind: 'approval_decision', at: logged.at, runId, data: logged }]);
     options.onDecision?.(logged);
   }
 
@@ -158,7 +163,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
           editedArgs: edited,
           now: at,
         });
-        await recordDecision(entry);
+        await recordDecision(entry, result.runId);
         options.onRunReady?.(result.runId);
         return result;
       } catch (error) {
@@ -181,7 +186,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     async expireDue() {
       const expirations = await store.approvals.expireDue(clock.now());
       for (const { expired, escalation, entry } of expirations) {
-        await recordDecision(entry);
+        await recordDecision(entry, expired.runId);
         if (escalation) void approvals.notify(escalation);
         else options.onRunReady?.(expired.runId);
       }

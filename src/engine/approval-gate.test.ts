@@ -7,7 +7,12 @@ import { createApprovals, type GateOptions } from '../approval/index.js';
 import { KeelError, type Clock } from '../core/index.js';
 import { simulator, type ScriptContext, type SimulatedTurn } from '../model/index.js';
 import type { Notification } from '../notify/index.js';
-import { openStore, type ApprovalDecisionEntry, type Store } from '../store/index.js';
+import {
+  openStore,
+  verifyAuditChain,
+  type ApprovalDecisionEntry,
+  type Store,
+} from '../store/index.js';
 import { defineTool } from '../tools/index.js';
 import { createRuntime, type Runtime, type Worker } from './index.js';
 
@@ -380,6 +385,12 @@ for (const target of TARGETS) {
         ['fin', 'refused', 'conflict'],
         ['fin', 'refused', 'conflict'],
       ]);
+      // Every attempt is also in the hash-chained audit log, the accepted one with its run.
+      const audit = (await h.store.readAudit()).filter((row) => row.kind === 'approval_decision');
+      const audited = audit.map((row) => JSON.parse(row.payload) as ApprovalDecisionEntry);
+      expect(audited.filter((entry) => entry.approvalId === approval.id)).toEqual(log);
+      expect(audit.find((row) => row.runId === record.id)).toBeDefined();
+      expect(verifyAuditChain(await h.store.readAudit()).ok).toBe(true);
     });
 
     it('denies on expiry, and an expired approval cannot be approved afterwards', async () => {
