@@ -115,6 +115,8 @@ export {
   type WorkerOptions,
 } from './engine/index.js';
 export {
+  alertNotification,
+  alertsVia,
   compareJournals,
   replayRun,
   type ForkOptions,

@@ -1,5 +1,5 @@
 import { DEFAULT_STORE_URL, openStore, type Store } from '../store/index.js';
-import { createRuntime, type Runtime } from '../engine/index.js';
+import { alertsVia, createRuntime, type Runtime } from '../engine/index.js';
 import { resolveModel } from '../model/index.js';
 import {
   CAPTURE_CONTENT_ENV,
@@ -8,6 +8,7 @@ import {
   type RunObserver,
 } from '../observe/index.js';
 import { loadAgents } from './load-agents.js';
+import { NOTIFY_ENV, notifierFromEnv } from './notifier-from-env.js';
 
 export interface CliGlobals {
   readonly store?: string | undefined;
@@ -25,12 +26,19 @@ export async function openRuntime(options: CliGlobals): Promise<{
   close: () => Promise<void>;
 }> {
   const { agents } = await loadAgents(options.agents);
+  const notifier = notifierFromEnv();
   const store = await openStoreFromOptions(options);
   const runtime = createRuntime({
     store,
     agents,
     resolveModel: (spec, agent) => resolveModel(spec, agent.model),
     observers: observersFromEnv(),
+    ...(notifier
+      ? {
+          approvals: { notifier, baseUrl: approvalBaseUrl() },
+          alerts: { notifier: alertsVia(notifier) },
+        }
+      : {}),
   });
   return {
     runtime,
@@ -48,4 +56,10 @@ function observersFromEnv(): RunObserver[] {
   if (!exporter) return [];
   const capture = process.env[CAPTURE_CONTENT_ENV]?.trim().toLowerCase() === 'true';
   return [traceExport({ exporter, spans: { captureContent: capture } })];
+}
+
+/** Where `keel serve` is reachable, for the decide link in approval notifications. */
+function approvalBaseUrl(): string | undefined {
+  const value = process.env[NOTIFY_ENV.approvalBaseUrl]?.trim();
+  return value === undefined || value === '' ? undefined : value;
 }

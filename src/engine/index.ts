@@ -18,4 +18,5 @@ export {
   type RepriceRunsOptions,
   type RepricedRun,
 } from './reprice.js';
+export { alertNotification, alertsVia } from './alert-delivery.js';
 export { compareJournals, replayRun, type ReplayDivergence, type ReplayReport } from './replay.js';

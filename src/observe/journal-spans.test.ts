@@ -247,9 +247,100 @@ describe('spansFromJournal', () => {
     ]);
   });
 
+  it("puts a held call's approval, its decision and a cache hit on the tool span", () => {
+    const events: Record<string, unknown>[] = [
+      {
+        type: 'run_started',
+        agent: 'refunds',
+        task: 'Refund order A-1',
+        model: { provider: 'simulator', modelId: 'sim' },
+        limits: {},
+        startedAt: T0,
+      },
+      {
+        type: 'tool_requested',
+        step: 0,
+        callId: 'c1',
+        index: 0,
+        toolName: 'issue_refund',
+        input: { orderId: 'A-1' },
+        effect: 'irreversible',
+      },
+      {
+        type: 'approval_requested',
+        step: 0,
+        callId: 'c1',
+        index: 0,
+        toolName: 'issue_refund',
+        approvalId: 'apr_1',
+        argsHash: 'h',
+        reason: { type: 'effect', effect: 'irreversible' },
+        approverGroup: 'finance',
+        expiresAt: T0 + 60_000,
+        onExpiry: { type: 'deny' },
+      },
+      { type: 'run_suspended', workerId: 'w1', approvalIds: ['apr_1'], at: T0 + 200 },
+      {
+        type: 'approval_decided',
+        step: 0,
+        callId: 'c1',
+        toolName: 'issue_refund',
+        approvalId: 'apr_1',
+        decision: 'approved',
+        decidedBy: 'ana',
+        at: T0 + 300,
+      },
+      {
+        type: 'tool_finished',
+        step: 0,
+        callId: 'c1',
+        toolName: 'issue_refund',
+        content: '{}',
+        contentHash: 'x',
+        provenance: { trust: 'trusted', source: 'tool:issue_refund' },
+        attempts: 1,
+        latencyMs: 1,
+        cache: 'hit',
+      },
+    ];
+    const spans = spansFromJournal(
+      'run_appr',
+      events.map((event, index) => ({
+        seq: index + 1,
+        at: T0 + index * 100,
+        event: event as JournalEntry['event'],
+      })),
+    );
+    const tool = byName(spans, 'execute_tool issue_refund');
+    expect(tool.events.map((event) => [event.name, event.attributes])).toEqual([
+      [
+        KEEL_EVENT.approvalRequested,
+        {
+          [ATTR.approvalId]: 'apr_1',
+          [ATTR.approvalGroup]: 'finance',
+          [ATTR.approvalGateReason]: 'effect',
+        },
+      ],
+      [
+        KEEL_EVENT.approvalDecided,
+        {
+          [ATTR.approvalId]: 'apr_1',
+          [ATTR.approvalDecision]: 'approved',
+          [ATTR.approvalDecidedBy]: 'ana',
+        },
+      ],
+    ]);
+    expect(tool.attributes[ATTR.toolCache]).toBe('hit');
+    expect(byName(spans, 'invoke_agent refunds').events.map((event) => event.name)).toContain(
+      KEEL_EVENT.runSuspended,
+    );
+  });
+
   it('maps every journal event type in one table', () => {
     expect(Object.keys(EVENT_SPAN_MAPPINGS).sort()).toEqual(
       [
+        'approval_decided',
+        'approval_requested',
         'cancel_requested',
         'limit_hit',
         'model_called',
@@ -259,6 +350,7 @@ describe('spansFromJournal', () => {
         'run_finished',
         'run_released',
         'run_started',
+        'run_suspended',
         'tool_failed',
         'tool_finished',
         'tool_rejected',

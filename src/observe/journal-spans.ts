@@ -252,9 +252,38 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
         [ATTR.attempts]: num(event.attempts) ?? 1,
         [ATTR.latencyMs]: latencyMs,
         [ATTR.toolCallResult]: trace.content(event.content),
+        [ATTR.toolCache]: text(event.cache),
+        [ATTR.toolDegraded]: text(record(event.degraded).type),
       }),
     );
     trace.close(toolKey(event), trace.at, { code: 'unset' });
+  },
+  approval_requested(event, trace) {
+    toolSpan(event, trace, trace.at);
+    trace.event(
+      toolKey(event),
+      KEEL_EVENT.approvalRequested,
+      defined({
+        [ATTR.approvalId]: text(event.approvalId),
+        [ATTR.approvalGroup]: text(event.approverGroup),
+        [ATTR.approvalGateReason]: text(record(event.reason).type),
+      }),
+    );
+  },
+  approval_decided(event, trace) {
+    toolSpan(event, trace, trace.at);
+    trace.event(
+      toolKey(event),
+      KEEL_EVENT.approvalDecided,
+      defined({
+        [ATTR.approvalId]: text(event.approvalId),
+        [ATTR.approvalDecision]: text(event.decision),
+        [ATTR.approvalDecidedBy]: text(event.decidedBy),
+      }),
+    );
+  },
+  run_suspended(event, trace) {
+    trace.event('run', KEEL_EVENT.runSuspended, { [ATTR.workerId]: text(event.workerId) ?? '' });
   },
   tool_failed(event, trace) {
     const span = toolSpan(event, trace, trace.at);

@@ -13,7 +13,7 @@ export interface RunObserver {
 }
 
 /** Events after which a run in progress exports the spans it has closed so far. */
-export const DEFAULT_PARTIAL_EXPORT_EVENTS: readonly string[] = ['run_released'];
+export const DEFAULT_PARTIAL_EXPORT_EVENTS: readonly string[] = ['run_released', 'run_suspended'];
 
 /** Runs in progress whose exported spans are remembered, at most. */
 const MAX_TRACKED_RUNS = 10_000;

@@ -72,6 +72,13 @@ export const ATTR = {
   workerId: 'keel.worker.id',
   claim: 'keel.claim',
   cancelledBy: 'keel.cancelled_by',
+  toolCache: 'keel.tool.cache',
+  toolDegraded: 'keel.tool.degraded',
+  approvalId: 'keel.approval.id',
+  approvalGroup: 'keel.approval.group',
+  approvalGateReason: 'keel.approval.gate_reason',
+  approvalDecision: 'keel.approval.decision',
+  approvalDecidedBy: 'keel.approval.decided_by',
   alertKind: 'keel.alert.kind',
   alertMetric: 'keel.alert.metric',
   alertValue: 'keel.alert.value',
@@ -91,6 +98,9 @@ export const KEEL_EVENT = {
   runClaimed: 'keel.run.claimed',
   runReleased: 'keel.run.released',
   cancelRequested: 'keel.run.cancel_requested',
+  runSuspended: 'keel.run.suspended',
+  approvalRequested: 'keel.approval.requested',
+  approvalDecided: 'keel.approval.decided',
   alert: 'keel.alert',
 } as const;
 
