@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type { AbortableOptions } from '../core/index.js';
 import type { Message } from './messages.js';
 import type { ModelAdapterV1, ModelRequest } from './model-adapter.js';
+import { requestCharacters } from './token-estimate.js';
 
 /** How a token count was obtained. Only `tokenizer` and `provider` counts are exact. */
 export const TOKEN_COUNT_METHODS = ['tokenizer', 'provider', 'estimate'] as const;
@@ -122,30 +123,8 @@ const CONSERVATIVE_OVERHEAD = 8;
  * this over-counts, which is the safe side for a budget check.
  */
 export function conservativeTokenCount(request: ModelRequest): TokenCount {
-  let chars = request.system.length;
-  let overhead = CONSERVATIVE_OVERHEAD;
-  for (const message of request.messages) {
-    overhead += CONSERVATIVE_OVERHEAD;
-    for (const part of message.parts) {
-      switch (part.type) {
-        case 'text':
-          chars += part.text.length;
-          break;
-        case 'tool_call':
-          chars += part.toolName.length + part.arguments.length;
-          break;
-        case 'tool_result':
-          chars += part.content.length;
-          break;
-        default:
-          part satisfies never;
-      }
-    }
-  }
-  for (const tool of request.tools) {
-    overhead += CONSERVATIVE_OVERHEAD;
-    chars += tool.name.length + tool.description.length + JSON.stringify(tool.inputSchema).length;
-  }
+  const { chars, entries } = requestCharacters(request);
+  const overhead = CONSERVATIVE_OVERHEAD * (entries + 1);
   return {
     tokens: Math.ceil(chars / CONSERVATIVE_CHARS_PER_TOKEN) + overhead,
     method: 'estimate',

@@ -4,14 +4,15 @@ const CHARS_PER_TOKEN = 4;
 const PER_MESSAGE_OVERHEAD = 4;
 
 /**
- * A provider-neutral estimate of a request's input tokens: characters / 4 plus a small
- * overhead per message and tool. Adapters with a real tokenizer override it.
+ * What character-based estimates count in a request: the characters of the system prompt,
+ * every message part and every tool spec, and how many messages and tools carry them.
  */
-export function estimateInputTokens(request: ModelRequest): number {
+export function requestCharacters(request: ModelRequest): {
+  readonly chars: number;
+  readonly entries: number;
+} {
   let chars = request.system.length;
-  let overhead = PER_MESSAGE_OVERHEAD;
   for (const message of request.messages) {
-    overhead += PER_MESSAGE_OVERHEAD;
     for (const part of message.parts) {
       switch (part.type) {
         case 'text':
@@ -29,10 +30,18 @@ export function estimateInputTokens(request: ModelRequest): number {
     }
   }
   for (const tool of request.tools) {
-    overhead += PER_MESSAGE_OVERHEAD;
     chars += tool.name.length + tool.description.length + JSON.stringify(tool.inputSchema).length;
   }
-  return Math.ceil(chars / CHARS_PER_TOKEN) + overhead;
+  return { chars, entries: request.messages.length + request.tools.length };
+}
+
+/**
+ * A provider-neutral estimate of a request's input tokens: characters / 4 plus a small
+ * overhead per message and tool. Adapters with a real tokenizer override it.
+ */
+export function estimateInputTokens(request: ModelRequest): number {
+  const { chars, entries } = requestCharacters(request);
+  return Math.ceil(chars / CHARS_PER_TOKEN) + PER_MESSAGE_OVERHEAD * (entries + 1);
 }
 
 /** Estimate for a single string. */
