@@ -89,8 +89,18 @@ export class SqlStore implements Store {
       migrationLockTableName: 'keel_migration_lock',
       ...(this.kind === 'postgres' ? { migrationTableSchema: this.#schema ?? 'public' } : {}),
     });
-    const { error } = await migrator.migrateToLatest();
-    if (error) throw storeFault(error, this.location);
+    const deadline = Date.now() + 10_000;
+    for (let attempt = 1; ; attempt++) {
+      const { error } = await migrator.migrateToLatest();
+      if (!error) return;
+      // Kysely's migrator lists the tables of every schema in the database; a schema another
+      // process drops meanwhile makes that listing fail with `invalid_schema_name` (3F000).
+      // Nothing of ours was touched, so the migration is simply tried again.
+      if (!isDroppedSchemaRace(error) || Date.now() > deadline) {
+        throw storeFault(error, this.location);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200, 10 * attempt)));
+    }
   }
 
   async createRun(run: NewRun): Promise<RunRecord> {
@@ -689,4 +699,10 @@ export class SqlStore implements Store {
       throw storeFault(error, this.location);
     }
   }
+}
+
+function isDroppedSchemaRace(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '3F000'
+  );
 }
