@@ -276,3 +276,28 @@ describe('context_too_long from the provider', () => {
     });
   }, 60_000);
 });
+
+describe('defineAgent with a context', () => {
+  it('accepts a window that leaves room for the reply', () => {
+    const agent = defineAgent({
+      name: 'reader',
+      model: simulator({ script: [] }),
+      instructions: 'Read.',
+      maxOutputTokens: 1_000,
+      context: { windowTokens: 8_000, pinned: [CONSTRAINT] },
+    });
+    expect(agent.context).toMatchObject({ windowTokens: 8_000, pinned: [CONSTRAINT] });
+  });
+
+  it('rejects a window the reply would nearly fill, naming the field', () => {
+    expect(() =>
+      defineAgent({
+        name: 'reader',
+        model: simulator({ script: [] }),
+        instructions: 'Read.',
+        maxOutputTokens: 7_000,
+        context: { windowTokens: 8_000 },
+      }),
+    ).toThrow(/"context\.windowTokens"/);
+  });
+});
