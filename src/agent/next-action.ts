@@ -66,7 +66,10 @@ export function nextAction(agent: Agent, state: RunState, now: number): NextActi
   }
 
   const { request, assembly } = assembleRequest(agent, state);
-  const estimatedInputTokens = agent.model.estimateInputTokens?.(request) ?? 0;
+  // A managed context has already counted its sections with the model's counter: their sum
+  // bounds the request from above, so it is not counted a second time.
+  const estimatedInputTokens =
+    assembly?.totalTokens ?? agent.model.estimateInputTokens?.(request) ?? 0;
   const expectedOutput = agent.maxOutputTokens ?? 0;
   const usedTokens = state.usage.inputTokens + state.usage.outputTokens;
   if (usedTokens + estimatedInputTokens + expectedOutput > limits.maxTokens) {

@@ -142,7 +142,10 @@ export function assembleContext(input: AssembleContextInput): {
     for (const message of step.messages) {
       for (const part of message.parts) {
         if (part.type !== 'tool_result' || part.isError || shownInFull.has(part)) continue;
-        candidates.push({ item: { part, step: step.index }, terms: termsOfResult(part) });
+        candidates.push({
+          item: { part, step: step.index, tokens: resultTokens(message, part, counter) },
+          terms: termsOfResult(part),
+        });
       }
     }
   }
@@ -165,7 +168,11 @@ export function assembleContext(input: AssembleContextInput): {
       items: window.messages.length,
       untrusted: window.messages.filter((message) => untrustedParts(message.parts) > 0).length,
     },
-    recalled: sectionOf(recalled.parts, counter),
+    recalled: {
+      tokens: recalled.tokens,
+      items: recalled.parts.length,
+      untrusted: untrustedParts(recalled.parts),
+    },
   };
   return {
     request: request(sent),
@@ -203,6 +210,16 @@ interface Step {
 interface StoredResult {
   readonly part: ToolResultPart;
   readonly step: number;
+  /** The result's own token count (cached with its message). */
+  readonly tokens: number;
+}
+
+/**
+ * A result's tokens: a result alone in its message counts as that message (cached once per
+ * message), so a large result is tokenized once rather than once per view of it.
+ */
+function resultTokens(message: Message, part: ToolResultPart, counter: TokenCounter): number {
+  return message.parts.length === 1 ? counter.message(message) : counter.part(part);
 }
 
 function pinnedSystem(instructions: string, pinned: readonly string[]): string {
@@ -285,7 +302,8 @@ function compactMessage(
   counter: TokenCounter,
 ): { message: Message; referenced: number; full: ToolResultPart[] } {
   const full = message.parts.filter(
-    (part): part is ToolResultPart => part.type === 'tool_result' && counter.part(part) <= limit,
+    (part): part is ToolResultPart =>
+      part.type === 'tool_result' && resultTokens(message, part, counter) <= limit,
   );
   if (full.length === message.parts.filter((part) => part.type === 'tool_result').length) {
     return { message, referenced: 0, full };
@@ -296,7 +314,7 @@ function compactMessage(
   if (cached) return { ...cached, full };
   let referenced = 0;
   const parts = message.parts.map((part) => {
-    if (part.type !== 'tool_result' || counter.part(part) <= limit) return part;
+    if (part.type !== 'tool_result' || resultTokens(message, part, counter) <= limit) return part;
     referenced += 1;
     return { ...part, content: reference(part, step, limit, latest, config, counter) };
   });
@@ -384,35 +402,50 @@ function recall(
   config: ContextConfig,
   counter: TokenCounter,
   tokens: number,
-): { parts: TextPart[]; refs: string[] } {
+): { parts: TextPart[]; refs: string[]; tokens: number } {
   const parts: TextPart[] = [];
   const refs: string[] = [];
   let used = 0;
-  for (const { part, step } of rankByRelevance(goal, candidates)) {
+  for (const { part, step, tokens: resultCost } of rankByRelevance(goal, candidates)) {
     if (refs.length >= config.maxRecalled) break;
     const ref = resultRef(step, part.callId);
     const head = `Recalled ${ref} (${part.toolName} result from step ${step}):\n`;
-    // Recalled text keeps the label of the result it came from.
+    // Recalled text keeps the label of the result it came from. In full, its cost is bounded by
+    // the result's count plus the heading's (a tokenizer never needs more for the joined text).
     let chars = part.content.length;
-    let text: TextPart = {
-      type: 'text',
-      text: `${head}${part.content}`,
-      provenance: part.provenance,
-    };
-    while (used + counter.part(text) > tokens && chars > config.previewChars) {
+    let text = recalledPart(part, head, chars);
+    let cost = resultCost + counter.part({ type: 'text', text: head, provenance: part.provenance });
+    while (used + cost > tokens && chars > config.previewChars) {
       chars = Math.max(config.previewChars, Math.floor(chars * 0.7));
-      text = {
-        type: 'text',
-        text: `${head}${clip(part.content, chars)}`,
-        provenance: part.provenance,
-      };
+      text = recalledPart(part, head, chars);
+      cost = counter.part(text);
     }
-    if (used + counter.part(text) > tokens) break;
+    if (used + cost > tokens) break;
     parts.push(text);
     refs.push(ref);
-    used += counter.part(text);
+    used += cost;
   }
-  return { parts, refs };
+  return { parts, refs, tokens: used };
+}
+
+// Recalled parts are cached per result and length, so their token counts are cached too.
+const recalledParts = new WeakMap<ToolResultPart, Map<number, TextPart>>();
+
+function recalledPart(part: ToolResultPart, head: string, chars: number): TextPart {
+  let byLength = recalledParts.get(part);
+  const known = byLength?.get(chars);
+  if (known) return known;
+  const text: TextPart = {
+    type: 'text',
+    text: `${head}${clip(part.content, chars)}`,
+    provenance: part.provenance,
+  };
+  if (!byLength) {
+    byLength = new Map();
+    recalledParts.set(part, byLength);
+  }
+  byLength.set(chars, text);
+  return text;
 }
 
 function sectionOf(parts: readonly TextPart[], counter: TokenCounter): ContextSection {
