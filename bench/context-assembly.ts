@@ -21,8 +21,9 @@ export interface ContextAssemblyCase {
   readonly model: string;
   /** Median over rounds of the mean time per step of the managed assembly. */
   readonly managedMsPerStep: number;
-  /** Slowest single step of the managed assembly (any round). */
+  /** Slowest single step of the managed assembly (any round), and which step it was. */
   readonly managedMaxMs: number;
+  readonly managedSlowestStep: number;
   /** Baseline: the whole conversation plus its pre-flight count, same states. */
   readonly unmanagedMsPerStep: number;
   /** Input tokens of the last step's request, managed and unmanaged. */
@@ -123,6 +124,7 @@ function agentsFor(model: ModelAdapterV1): { managed: Agent; unmanaged: Agent } 
 function oneRun(assemble: (state: ReturnType<typeof emptyRunState>) => number): {
   perStepMs: number;
   maxMs: number;
+  slowestStep: number;
   lastTokens: number;
 } {
   const state = emptyRunState();
@@ -144,16 +146,20 @@ function oneRun(assemble: (state: ReturnType<typeof emptyRunState>) => number): 
   });
   let total = 0;
   let maxMs = 0;
+  let slowestStep = 0;
   let lastTokens = 0;
   for (let step = 0; step < STEPS; step += 1) {
     const startedAt = performance.now();
     lastTokens = assemble(state);
     const elapsed = performance.now() - startedAt;
     total += elapsed;
-    maxMs = Math.max(maxMs, elapsed);
+    if (elapsed > maxMs) {
+      maxMs = elapsed;
+      slowestStep = step;
+    }
     for (const event of stepEvents(step)) applyEvent(state, event);
   }
-  return { perStepMs: total / STEPS, maxMs, lastTokens };
+  return { perStepMs: total / STEPS, maxMs, slowestStep, lastTokens };
 }
 
 function measureCase(name: string, model: ModelAdapterV1, rounds: number): ContextAssemblyCase {
@@ -169,12 +175,16 @@ function measureCase(name: string, model: ModelAdapterV1, rounds: number): Conte
   const managedRuns: number[] = [];
   const unmanagedRuns: number[] = [];
   let managedMaxMs = 0;
+  let managedSlowestStep = 0;
   let managedLastTokens = 0;
   let unmanagedLastTokens = 0;
   for (let round = 0; round < rounds; round += 1) {
     const managedRun = oneRun((state) => count(managed, state));
     managedRuns.push(managedRun.perStepMs);
-    managedMaxMs = Math.max(managedMaxMs, managedRun.maxMs);
+    if (managedRun.maxMs > managedMaxMs) {
+      managedMaxMs = managedRun.maxMs;
+      managedSlowestStep = managedRun.slowestStep;
+    }
     managedLastTokens = managedRun.lastTokens;
     const unmanagedRun = oneRun((state) => count(unmanaged, state));
     unmanagedRuns.push(unmanagedRun.perStepMs);
@@ -184,6 +194,7 @@ function measureCase(name: string, model: ModelAdapterV1, rounds: number): Conte
     model: name,
     managedMsPerStep: round(median(managedRuns), 4),
     managedMaxMs: round(managedMaxMs, 3),
+    managedSlowestStep,
     unmanagedMsPerStep: round(median(unmanagedRuns), 4),
     managedLastTokens,
     unmanagedLastTokens,
@@ -217,7 +228,7 @@ export function renderContextAssembly(result: ContextAssemblyResult): string {
     `context assembly per step (${result.steps} steps, ~${result.resultChars}-character tool results, median of ${result.rounds} runs; target < ${result.target} ms: ${result.within ? 'within' : 'OVER'}):`,
     ...result.cases.map(
       (entry) =>
-        `  ${entry.model}: ${entry.managedMsPerStep} ms managed (slowest step ${entry.managedMaxMs} ms, last request ${entry.managedLastTokens} tokens); baseline ${entry.unmanagedMsPerStep} ms for the whole conversation (${entry.unmanagedLastTokens} tokens)`,
+        `  ${entry.model}: ${entry.managedMsPerStep} ms managed (slowest step ${entry.managedMaxMs} ms at step ${entry.managedSlowestStep}, last request ${entry.managedLastTokens} tokens); baseline ${entry.unmanagedMsPerStep} ms for the whole conversation (${entry.unmanagedLastTokens} tokens)`,
     ),
   ].join('\n');
 }

@@ -104,6 +104,10 @@ export function rollUpSteps(steps: readonly StepSummary[]): TextPart {
 }
 
 function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  // Only the head is ever shown: flatten that, not a whole large result.
+  const flat = text
+    .slice(0, max * 4)
+    .replace(/\s+/g, ' ')
+    .trim();
   return flat.length <= max ? flat : `${flat.slice(0, max)}…`;
 }
