@@ -8,6 +8,8 @@
 //   5. adapter overhead per call of the OpenAI and Anthropic adapters over the raw SDK call.
 //   6. tracing overhead per span (trace-overhead.ts), next to the journal's own serialisation.
 //   7. approval -> resumed run latency (SQLite; PostgreSQL with LISTEN/NOTIFY when reachable).
+//   8. context assembly per step at 300 steps (context-assembly.ts), next to the whole
+//      conversation's request and count.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,6 +34,7 @@ import { round } from './stats.js';
 import { measureToolPolicies, renderToolPolicies } from './tool-policies.js';
 import { measureAdapterOverhead, renderAdapterOverhead } from './adapter-overhead.js';
 import { measureTraceOverhead, renderTraceOverhead } from './trace-overhead.js';
+import { measureContextAssembly, renderContextAssembly } from './context-assembly.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -70,6 +73,8 @@ const loadAverageAtStart = loadavg();
 // First, on a fresh heap: it is a CPU micro-measurement.
 progress('tracing overhead per span');
 const traceOverhead = measureTraceOverhead();
+progress('context assembly per step at 300 steps');
+const contextAssembly = measureContextAssembly();
 
 const fastServer = await spawnFakeServer({ latencyMs: 0, toolCallsPerRun: TOOL_CALLS_PER_RUN });
 const perStepOptions = { baseURL: fastServer.url, ...PER_STEP };
@@ -186,13 +191,14 @@ const adapterOverhead = await measureAdapterOverhead({ pairs: 1000, warmupCalls:
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly }, null, 2)}\n`
     : [
         renderTable(report),
         renderToolPolicies(toolPolicies),
         renderAdapterOverhead(adapterOverhead),
         renderTraceOverhead(traceOverhead),
         renderApprovalLatency(approvalLatency),
+        renderContextAssembly(contextAssembly),
       ].join('\n\n') + '\n',
 );
 cleanUp();

@@ -195,3 +195,11 @@ export {
   type WebhookNotifierOptions,
 } from './notify/index.js';
 export type { RuntimeApprovalOptions } from './engine/index.js';
+export {
+  CONTEXT_SECTIONS,
+  DEFAULT_CONTEXT_WINDOW_TOKENS,
+  type ContextAssembly,
+  type ContextOptions,
+  type ContextSection,
+  type ContextSectionName,
+} from './context/index.js';

@@ -264,6 +264,7 @@ export function journalLines(
         break;
       case 'run_started':
       case 'tool_requested':
+      case 'context_assembled':
         break;
       default:
         event satisfies never;

@@ -1,5 +1,11 @@
 import { defineGates, type GateOptions, type Gates } from '../approval/index.js';
 import { KeelError } from '../core/index.js';
+import {
+  budgetTokens,
+  resolveContextOptions,
+  type ContextConfig,
+  type ContextOptions,
+} from '../context/index.js';
 import { resolveModel, type ModelAdapterV1 } from '../model/index.js';
 import type { Tool } from '../tools/index.js';
 import { resolveLimits, type RunLimits } from './limits.js';
@@ -24,6 +30,13 @@ export interface AgentDefinition {
    * call is gated.
    */
   readonly gates?: GateOptions;
+  /**
+   * Opt in to a managed context: pinned constraints, summaries of older steps, a working window
+   * and recall of stored results, inside the model's token budget. Without it every call
+   * carries the whole conversation (and is compressed only if the provider rejects it as too
+   * long).
+   */
+  readonly context?: ContextOptions;
 }
 
 /** A validated, immutable agent. Modifiers return a new agent. */
@@ -39,6 +52,8 @@ export interface Agent {
   readonly maxOutputTokens: number | undefined;
   /** Decides, per call, allow / confirm (a human approves first) / deny. */
   readonly gates: Gates | undefined;
+  /** How each step's context is assembled; `undefined`: the whole conversation. */
+  readonly context: ContextConfig | undefined;
   tool(name: string): Tool | undefined;
   withTool(tool: Tool): Agent;
   /** The same agent (gates, limits, instructions) with its tool set replaced. */
@@ -119,6 +134,11 @@ export function defineAgent(definition: AgentDefinition): Agent {
   ) {
     fail('maxOutputTokens', 'must be a positive integer');
   }
+  const context =
+    definition.context === undefined ? undefined : resolveContextOptions(where, definition.context);
+  if (context && budgetTokens(context, definition.maxOutputTokens) < context.windowTokens / 4) {
+    fail('context.windowTokens', 'leaves less than a quarter of the window after maxOutputTokens');
+  }
   return build({
     name: definition.name,
     description: definition.description ?? '',
@@ -130,6 +150,7 @@ export function defineAgent(definition: AgentDefinition): Agent {
     maxOutputTokens: definition.maxOutputTokens,
     gates:
       definition.gates === undefined ? undefined : defineGates(definition.gates, `${where}.gates`),
+    context,
   });
 }
 

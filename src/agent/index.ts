@@ -30,6 +30,7 @@ export {
   type RunState,
 } from './run-state.js';
 export {
+  assembleRequest,
   buildRequest,
   modelOutputProvenance,
   nextAction,

@@ -1,5 +1,11 @@
 import { z } from 'zod';
 import { combineTrust, TRUSTED_AGENT, type Provenance } from '../core/index.js';
+import {
+  assembleContext,
+  resolveContextOptions,
+  tokenCounter,
+  type ContextAssembly,
+} from '../context/index.js';
 import { costOf, type ModelRequest, type ModelResponse } from '../model/index.js';
 import type { Agent } from './define-agent.js';
 import type { LimitName } from './limits.js';
@@ -15,6 +21,8 @@ export type NextAction =
       readonly type: 'call_model';
       readonly request: ModelRequest;
       readonly estimatedInputTokens: number;
+      /** What the managed context put in the request (agents with `context` only). */
+      readonly context?: ContextAssembly | undefined;
     }
   | {
       readonly type: 'stop';
@@ -57,8 +65,11 @@ export function nextAction(agent: Agent, state: RunState, now: number): NextActi
     };
   }
 
-  const request = buildRequest(agent, state);
-  const estimatedInputTokens = agent.model.estimateInputTokens?.(request) ?? 0;
+  const { request, assembly } = assembleRequest(agent, state);
+  // A managed context has already counted its sections with the model's counter: their sum
+  // bounds the request from above, so it is not counted a second time.
+  const estimatedInputTokens =
+    assembly?.totalTokens ?? agent.model.estimateInputTokens?.(request) ?? 0;
   const expectedOutput = agent.maxOutputTokens ?? 0;
   const usedTokens = state.usage.inputTokens + state.usage.outputTokens;
   if (usedTokens + estimatedInputTokens + expectedOutput > limits.maxTokens) {
@@ -81,11 +92,49 @@ export function nextAction(agent: Agent, state: RunState, now: number): NextActi
       max: limits.maxCostUsd,
     };
   }
-  return { type: 'call_model', request, estimatedInputTokens };
+  return {
+    type: 'call_model',
+    request,
+    estimatedInputTokens,
+    ...(assembly ? { context: assembly } : {}),
+  };
 }
 
 /** The request for the next model call: trusted instructions, then the conversation. */
 export function buildRequest(agent: Agent, state: RunState): ModelRequest {
+  return assembleRequest(agent, state).request;
+}
+
+/**
+ * The request for the next model call and, for an agent with a managed context, what the
+ * assembly put in it. With `budgetTokens` (after a `context_too_long` error) the context is
+ * compressed to that many input tokens, managed or not.
+ *
+ * ```ts
+ * const { request, assembly } = assembleRequest(agent, state, { budgetTokens: 12_000 });
+ * ```
+ */
+export function assembleRequest(
+  agent: Agent,
+  state: RunState,
+  { budgetTokens }: { readonly budgetTokens?: number } = {},
+): { readonly request: ModelRequest; readonly assembly: ContextAssembly | undefined } {
+  if (agent.context === undefined && budgetTokens === undefined) {
+    return { request: wholeConversation(agent, state), assembly: undefined };
+  }
+  const config = agent.context ?? resolveContextOptions(`agent "${agent.name}"`, {});
+  return assembleContext({
+    system: agent.instructions,
+    messages: state.messages,
+    tools: agent.tools.map((tool) => tool.spec),
+    maxOutputTokens: agent.maxOutputTokens,
+    config,
+    counter: tokenCounter(agent.model),
+    budgetTokens,
+  });
+}
+
+function wholeConversation(agent: Agent, state: RunState): ModelRequest {
   return {
     system: agent.instructions,
     // A copy: the run's conversation keeps growing after the request is made.

@@ -3,6 +3,7 @@ import type { FinishReason, ModelErrorType, ModelOutputPart, ModelUsage } from '
 import type { ToolEffect, ToolFailure } from '../tools/index.js';
 import type { GateReason } from '../approval/index.js';
 import type { ApprovalExpiry } from '../store/index.js';
+import type { ContextAssembly } from '../context/index.js';
 import type { LimitName, RunLimits } from './limits.js';
 
 /** How a run ended. Closed: every terminal state is one of these. */
@@ -214,6 +215,17 @@ export type RunEvent =
       readonly editedInput?: unknown;
       readonly at: number;
     }
+  | ({
+      /**
+       * What the model is about to be sent for a step (agents with a managed context, and any
+       * re-assembly after a `context_too_long` error): sections with their token counts, the
+       * stored results recalled. Committed before the call, so replay sees what the model saw.
+       */
+      readonly type: 'context_assembled';
+      readonly step: number;
+      /** `context_too_long`: compressed further after the provider rejected the request. */
+      readonly trigger: 'step' | 'context_too_long';
+    } & ContextAssembly)
   | {
       readonly type: 'run_finished';
       readonly status: RunStatus;

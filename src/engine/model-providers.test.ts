@@ -266,10 +266,11 @@ describe('runs on real provider adapters', () => {
       fallbackRequests: fallback.requests,
     }).toEqual({
       status: 'failed',
+      // One retry with a compressed context on the same model, then the typed failure.
       reason: expect.objectContaining({
         type: 'model_error',
         errorType: 'context_too_long',
-        attempts: 1,
+        attempts: 2,
       }),
       fallbackRequests: 0,
     });

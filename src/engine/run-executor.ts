@@ -1,6 +1,7 @@
 import {
   addUsage,
   applyEvent,
+  assembleRequest,
   foldRun,
   modelOutputProvenance,
   nextAction,
@@ -34,6 +35,7 @@ import {
   type ModelResponse,
 } from '../model/index.js';
 import type { Approvals } from '../approval/index.js';
+import { tokenCounter } from '../context/index.js';
 import type { NewAuditEntry, NewEvent, RunFinish, Store, StoredEvent } from '../store/index.js';
 import { executeTool, type ToolFailure, type ToolPolicies } from '../tools/index.js';
 import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
@@ -283,7 +285,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         await stop(action.limit, action.used, action.max);
         return;
       case 'call_model':
-        await callModel(action.request, action.estimatedInputTokens);
+        await callModel(action.request, action.estimatedInputTokens, action.context);
         return;
       case 'await_approval':
         return;
@@ -303,13 +305,17 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   async function callModel(
     request: Parameters<Agent['model']['doGenerate']>[0],
     estimatedInputTokens: number,
+    assembly?: Extract<NextAction, { type: 'call_model' }>['context'],
   ) {
     const step = state.steps;
+    // What the model is about to see is journaled before it sees it.
+    if (assembly) await append([{ type: 'context_assembled', step, trigger: 'step', ...assembly }]);
+    let compressedRetry = false;
     // The agent's model, then its tier's fallbacks, moved along on fallback-type failures.
     const chain: readonly ModelAdapterV1[] = [agent.model, ...(agent.model.fallbacks ?? [])];
     // A resumed step goes on from the model it had fallen back to.
     let link = state.modelFallbacksThisStep;
-    const requestHash = digest(canonicalJson(request));
+    let requestHash = digest(canonicalJson(request));
     let attempt = state.modelFailuresThisStep;
     for (;;) {
       const model = chain[link] ?? agent.model;
@@ -331,6 +337,37 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
               error instanceof Error ? error.message : String(error),
               { cause: error },
             );
+        // Too long for the provider: compress to half of what was sent and try once more.
+        if (failure.type === 'context_too_long' && !compressedRetry) {
+          compressedRetry = true;
+          const sentTokens = tokenCounter(model).request(request);
+          const retry = assembleRequest(agent, state, { budgetTokens: Math.floor(sentTokens / 2) });
+          await append([
+            {
+              type: 'model_failed',
+              step,
+              attempt,
+              errorType: failure.type,
+              message: failure.message,
+              statusCode: failure.statusCode,
+              willRetry: true,
+            },
+            ...(retry.assembly
+              ? [
+                  {
+                    type: 'context_assembled',
+                    step,
+                    trigger: 'context_too_long',
+                    ...retry.assembly,
+                  } satisfies RunEvent,
+                ]
+              : []),
+          ]);
+          request = retry.request;
+          estimatedInputTokens = agent.model.estimateInputTokens?.(request) ?? 0;
+          requestHash = digest(canonicalJson(request));
+          continue;
+        }
         const fallback = FALLBACK_ERROR_TYPES.has(failure.type) ? chain[link + 1] : undefined;
         const willRetry =
           fallback !== undefined || (failure.retryable && attempt < context.modelRetry.maxAttempts);

@@ -336,12 +336,62 @@ describe('spansFromJournal', () => {
     );
   });
 
+  it('puts each context assembly on the run span with its token counts per section', () => {
+    const events: Record<string, unknown>[] = [
+      journal()[0]?.event as Record<string, unknown>,
+      {
+        type: 'context_assembled',
+        step: 4,
+        trigger: 'context_too_long',
+        budgetTokens: 12_000,
+        totalTokens: 9_500,
+        compressed: true,
+        sections: {
+          pinned: { tokens: 300, items: 3, untrusted: 0 },
+          summaries: { tokens: 1_200, items: 10, untrusted: 10 },
+          window: { tokens: 6_000, items: 8, untrusted: 4 },
+          recalled: { tokens: 2_000, items: 1, untrusted: 1 },
+        },
+        summarisedSteps: 40,
+        storedResults: 44,
+        recalled: ['result:12:call_12_0'],
+      },
+    ];
+    const spans = spansFromJournal(
+      'run_ctx',
+      events.map((event, index) => ({
+        seq: index + 1,
+        at: T0 + index * 100,
+        event: event as JournalEntry['event'],
+      })),
+    );
+    const assembled = byName(spans, 'invoke_agent refunds').events.filter(
+      (event) => event.name === KEEL_EVENT.contextAssembled,
+    );
+    expect(assembled.map((event) => event.attributes)).toEqual([
+      {
+        [ATTR.step]: 4,
+        [ATTR.contextTrigger]: 'context_too_long',
+        [ATTR.contextBudgetTokens]: 12_000,
+        [ATTR.contextTotalTokens]: 9_500,
+        [ATTR.contextPinnedTokens]: 300,
+        [ATTR.contextSummaryTokens]: 1_200,
+        [ATTR.contextWindowTokens]: 6_000,
+        [ATTR.contextRecalledTokens]: 2_000,
+        [ATTR.contextCompressed]: true,
+        [ATTR.contextSummarisedSteps]: 40,
+        [ATTR.contextRecalled]: ['result:12:call_12_0'],
+      },
+    ]);
+  });
+
   it('maps every journal event type in one table', () => {
     expect(Object.keys(EVENT_SPAN_MAPPINGS).sort()).toEqual(
       [
         'approval_decided',
         'approval_requested',
         'cancel_requested',
+        'context_assembled',
         'limit_hit',
         'model_called',
         'model_failed',

@@ -311,6 +311,25 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
       [ATTR.rejectionReason]: text(event.reason) ?? '',
     });
   },
+  context_assembled(event, trace) {
+    const sections = record(event.sections);
+    const tokens = (name: string): number => num(record(sections[name]).tokens) ?? 0;
+    trace.event('run', KEEL_EVENT.contextAssembled, {
+      [ATTR.step]: num(event.step) ?? 0,
+      [ATTR.contextTrigger]: text(event.trigger) ?? 'step',
+      [ATTR.contextBudgetTokens]: num(event.budgetTokens) ?? 0,
+      [ATTR.contextTotalTokens]: num(event.totalTokens) ?? 0,
+      [ATTR.contextPinnedTokens]: tokens('pinned'),
+      [ATTR.contextSummaryTokens]: tokens('summaries'),
+      [ATTR.contextWindowTokens]: tokens('window'),
+      [ATTR.contextRecalledTokens]: tokens('recalled'),
+      [ATTR.contextCompressed]: event.compressed === true,
+      [ATTR.contextSummarisedSteps]: num(event.summarisedSteps) ?? 0,
+      [ATTR.contextRecalled]: Array.isArray(event.recalled)
+        ? event.recalled.filter((ref): ref is string => typeof ref === 'string')
+        : [],
+    });
+  },
   limit_hit(event, trace) {
     trace.event('run', KEEL_EVENT.limitHit, {
       [ATTR.limitName]: text(event.limit) ?? '',

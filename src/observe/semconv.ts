@@ -85,6 +85,16 @@ export const ATTR = {
   alertThreshold: 'keel.alert.threshold',
   alertMessage: 'keel.alert.message',
   contentTruncated: 'keel.content.truncated',
+  contextTrigger: 'keel.context.trigger',
+  contextBudgetTokens: 'keel.context.budget_tokens',
+  contextTotalTokens: 'keel.context.total_tokens',
+  contextPinnedTokens: 'keel.context.pinned_tokens',
+  contextSummaryTokens: 'keel.context.summary_tokens',
+  contextWindowTokens: 'keel.context.window_tokens',
+  contextRecalledTokens: 'keel.context.recalled_tokens',
+  contextCompressed: 'keel.context.compressed',
+  contextSummarisedSteps: 'keel.context.summarised_steps',
+  contextRecalled: 'keel.context.recalled',
   semconvVersion: 'keel.semconv.gen_ai.version',
 } as const;
 
@@ -102,6 +112,7 @@ export const KEEL_EVENT = {
   approvalRequested: 'keel.approval.requested',
   approvalDecided: 'keel.approval.decided',
   alert: 'keel.alert',
+  contextAssembled: 'keel.context.assembled',
 } as const;
 
 export const KEEL_SEMCONV_VERSION_ATTRIBUTE = ATTR.semconvVersion;
