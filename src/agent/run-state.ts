@@ -264,6 +264,8 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       });
       return;
     }
+    case 'guard_verdict':
+      return;
     case 'run_finished':
       state.finished = { status: event.status, reason: event.reason, output: event.output };
       return;

@@ -169,6 +169,8 @@ export function summarizeEvent(event: RunEvent): string {
       return `${pc.gray('run_suspended')} by ${event.workerId}: waiting on ${event.approvalIds.join(', ')} (no lease held)`;
     case 'approval_decided':
       return `${event.decision === 'approved' ? pc.green('approval_decided') : pc.red('approval_decided')} ${event.toolName} ${event.decision} by ${event.decidedBy}${event.editedInput === undefined ? '' : ' (arguments edited)'}${event.reason ? `: ${truncate(event.reason, 60)}` : ''}`;
+    case 'guard_verdict':
+      return `${event.verdict === 'allow' ? pc.gray('guard_verdict') : pc.yellow('guard_verdict')} ${event.toolName} ${event.verdict} (${event.policy}: ${event.rule})`;
     case 'run_finished':
       return `${pc.bold('run_finished')} ${colorStatus(event.status)}: ${describeReason(event.reason)}`;
     default:

@@ -342,6 +342,7 @@ describe('spansFromJournal', () => {
         'approval_decided',
         'approval_requested',
         'cancel_requested',
+        'guard_verdict',
         'limit_hit',
         'model_called',
         'model_failed',
