@@ -110,10 +110,7 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
     throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);
   };
   const effects: readonly ToolEffect[] = options.effects ?? ['irreversible', 'egress'];
-  if (
-    !isList(effects) ||
-    effects.some((effect: ToolEffect) => !TOOL_EFFECTS.includes(effect))
-  )
+  if (!isList(effects) || effects.some((effect: ToolEffect) => !TOOL_EFFECTS.includes(effect)))
     fail('effects', `must be a list of ${TOOL_EFFECTS.join(', ')}`);
   const ungrounded = options.ungrounded ?? 'confirm';
   if (ungrounded !== 'confirm' && ungrounded !== 'deny')
