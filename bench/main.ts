@@ -8,6 +8,7 @@
 //   5. adapter overhead per call of the OpenAI and Anthropic adapters over the raw SDK call.
 //   6. tracing overhead per span (trace-overhead.ts), next to the journal's own serialisation.
 //   7. approval -> resumed run latency (SQLite; PostgreSQL with LISTEN/NOTIFY when reachable).
+//   8. guard overhead per tool call (guard-overhead.ts), next to an always-allow gate.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,6 +33,7 @@ import { round } from './stats.js';
 import { measureToolPolicies, renderToolPolicies } from './tool-policies.js';
 import { measureAdapterOverhead, renderAdapterOverhead } from './adapter-overhead.js';
 import { measureTraceOverhead, renderTraceOverhead } from './trace-overhead.js';
+import { measureGuardOverhead, renderGuardOverhead } from './guard-overhead.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -70,6 +72,7 @@ const loadAverageAtStart = loadavg();
 // First, on a fresh heap: it is a CPU micro-measurement.
 progress('tracing overhead per span');
 const traceOverhead = measureTraceOverhead();
+const guardOverhead = measureGuardOverhead();
 
 const fastServer = await spawnFakeServer({ latencyMs: 0, toolCallsPerRun: TOOL_CALLS_PER_RUN });
 const perStepOptions = { baseURL: fastServer.url, ...PER_STEP };
@@ -186,13 +189,14 @@ const adapterOverhead = await measureAdapterOverhead({ pairs: 1000, warmupCalls:
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, guardOverhead }, null, 2)}\n`
     : [
         renderTable(report),
         renderToolPolicies(toolPolicies),
         renderAdapterOverhead(adapterOverhead),
         renderTraceOverhead(traceOverhead),
         renderApprovalLatency(approvalLatency),
+        renderGuardOverhead(guardOverhead),
       ].join('\n\n') + '\n',
 );
 cleanUp();
