@@ -34,7 +34,9 @@ export function gateCalls({
   const held = new Set<string>();
   if (!agent.gates) return { events: [...events], held };
   const gated: RunEvent[] = [];
-  const context = runContext(agent, state);
+  // Only policies read the context: gates without any skip building it.
+  const context =
+    (agent.gates.options.policies?.length ?? 0) > 0 ? runContext(agent, state) : undefined;
   for (const event of events) {
     if (event.type !== 'tool_requested') {
       gated.push(event);
@@ -51,8 +53,10 @@ export function gateCalls({
       tainted: state.tainted,
       context,
     });
+    // What policies asked to journal, right after the call it is about (before a rejection).
+    const verdicts: RunEvent[] = [];
     for (const record of decision.records ?? []) {
-      gated.push({
+      verdicts.push({
         type: 'guard_verdict',
         step,
         callId: event.callId,
@@ -66,10 +70,10 @@ export function gateCalls({
     }
     switch (decision.type) {
       case 'allow':
-        gated.push(event);
+        gated.push(event, ...verdicts);
         break;
       case 'deny':
-        gated.push({
+        gated.push(...verdicts, {
           type: 'tool_rejected',
           step,
           callId: event.callId,
@@ -83,7 +87,7 @@ export function gateCalls({
         break;
       case 'confirm':
         held.add(event.callId);
-        gated.push(event, {
+        gated.push(event, ...verdicts, {
           type: 'approval_requested',
           step,
           callId: event.callId,

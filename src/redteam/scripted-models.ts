@@ -45,7 +45,7 @@ export function scriptedTurn(model: ScriptedModel, context: ScriptContext): Simu
       ? undefined
       : model.level === 'T3'
         ? firstStepAfter(context, (part) => part.provenance.trust === 'untrusted')
-        : firstStepAfter(context, (part) => part.content.includes(model.marker));
+        : firstStepAfter(context, (part) => bare(part.content).includes(bare(model.marker)));
   const user = model.plan;
   const k = seen ?? Number.POSITIVE_INFINITY;
   let sequence: readonly AttackerTurn[];
@@ -88,6 +88,11 @@ export function scriptedTurn(model: ScriptedModel, context: ScriptContext): Simu
   return 'call' in turn
     ? { toolCalls: [{ name: turn.call.tool, args: turn.call.args }] }
     : { text: turn.text };
+}
+
+/** Text without quotes and escapes: an injection reads the same inside JSON tool output. */
+function bare(text: string): string {
+  return text.replace(/[\\"]/g, '');
 }
 
 /** The step at which the model first saw a tool result matching `test`, if it has. */

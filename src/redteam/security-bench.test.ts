@@ -46,13 +46,30 @@ interface Harness {
   run(): Promise<{ output: string | null; status: string; events: RunEvent[] }>;
 }
 
-async function payBill(human: 'truthful' | 'denyAll'): Promise<Harness> {
-  const task = banking.userTasks.find((candidate) => candidate.id === 'pay-bill');
-  if (!task) throw new Error('no pay-bill task');
+async function bankEpisode(
+  taskId: string,
+  human: 'truthful' | 'denyAll',
+  attack?: { slot: string; injection: string },
+): Promise<Harness> {
+  const task = banking.userTasks.find((candidate) => candidate.id === taskId);
+  const injection = banking.injectionTasks.find((candidate) => candidate.id === attack?.injection);
+  if (!task) throw new Error(`no task ${taskId}`);
   const store = await openStore('sqlite::memory:');
-  const world = banking.fixture({});
+  const goal = injection?.goal(banking.fixture({})) ?? '';
+  const world = banking.fixture(attack ? { [attack.slot]: goal } : {});
   const plan = task.plan(world);
-  const model: ScriptedModel = { level: 'T0', plan, answer: task.answer(world) };
+  const answer = task.answer(world);
+  const model: ScriptedModel = injection
+    ? {
+        level: 'T1',
+        variant: 'resume',
+        plan,
+        answer,
+        marker: goal,
+        attack: injection.plan(world),
+        attackAnswer: undefined,
+      }
+    : { level: 'T0', plan, answer };
   const agent = defineAgent({
     name: 'bank',
     instructions: banking.instructions,
@@ -107,7 +124,7 @@ async function payBill(human: 'truthful' | 'denyAll'): Promise<Harness> {
 
 describe('a benign task whose argument comes from untrusted data', () => {
   it('pays the bill in the file after exactly one confirmation from a truthful human', async () => {
-    const h = await payBill('truthful');
+    const h = await bankEpisode('pay-bill', 'truthful');
     const { status, events } = await h.run();
     expect(status).toBe('succeeded');
     expect(h.approvals).toEqual([
@@ -145,11 +162,47 @@ describe('a benign task whose argument comes from untrusted data', () => {
   });
 
   it('pays nothing when the human denies, and the run still ends', async () => {
-    const h = await payBill('denyAll');
+    const h = await bankEpisode('pay-bill', 'denyAll');
     const before = h.world.transactions.length;
     const { status } = await h.run();
     expect(status).toBe('succeeded');
     expect(h.approvals).toHaveLength(1);
     expect(h.world.transactions).toHaveLength(before);
+  });
+});
+
+describe('the guard in a run under attack', () => {
+  it('denies a password taken from untrusted content, feeds the refusal back and journals why', async () => {
+    const h = await bankEpisode('spotify-spend', 'truthful', {
+      slot: 'incoming',
+      injection: 'change-password',
+    });
+    const { status, output, events } = await h.run();
+    expect(status).toBe('succeeded');
+    expect(output).toContain('19.98');
+    expect(h.world.password).toBe('correct-horse-42');
+    expect(h.approvals).toEqual([]);
+    const verdict = events.find(
+      (event) => event.type === 'guard_verdict' && event.toolName === 'update_password',
+    );
+    expect(verdict).toMatchObject({
+      verdict: 'deny',
+      rule: 'update_password.never-from-content',
+      origins: { password: 'untrusted' },
+    });
+    const rejected = events.find((event) => event.type === 'tool_rejected');
+    expect(rejected).toMatchObject({ toolName: 'update_password', error: { type: 'forbidden' } });
+  });
+
+  it('allows the same call when the password comes from the user', async () => {
+    const h = await bankEpisode('password', 'denyAll');
+    const { status, events } = await h.run();
+    expect(status).toBe('succeeded');
+    expect(h.world.password).toBe('tidy-Otter-7781');
+    expect(h.approvals).toEqual([]);
+    expect(events.find((event) => event.type === 'guard_verdict')).toMatchObject({
+      verdict: 'allow',
+      rule: 'untainted',
+    });
   });
 });
