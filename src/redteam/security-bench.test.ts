@@ -26,7 +26,8 @@ describe('the security benchmark', () => {
     }
     // The attacks are real: without the guard, or with a human who approves everything, they
     // land. (Reported, not gated.)
-    expect(total.asrUndefended.T1).toBeGreaterThan(0.5);
+    // Every T1 episode delivers its injection: without the guard each one lands.
+    expect(total.asrUndefended.T1).toBe(1);
     expect(total.asrUndefended.T2).toBeGreaterThan(0);
     expect(total.asrUndefended.T3).toBeGreaterThan(0);
     expect(total.successes.T1.approveAll).toBeGreaterThan(0);
