@@ -32,7 +32,7 @@ function row(name: string, m: SuiteMetrics): string[] {
     `  utility T0 ${pct(m.utilityT0Undefended)} undefended, ${pct(m.utilityT0Defended)} defended (retention ${pct(m.utilityRetention)}); confirmation ${pct(m.confirmationRate)}; false blocks ${pct(m.falseBlockRate)}`,
     `  attacks landed truthful/denyAll/approveAll: ${level('T1')}; ${level('T2')}; ${level('T3')}`,
     `  utility under T1 attack truthful ${pct(m.utilityUnderAttack.truthful)}, denyAll ${pct(m.utilityUnderAttack.denyAll)}; content-class ASR ${pct(m.contentClassAsr)} (not stoppable by action controls)`,
-    `  guard per call p50 ${m.guardP50Ms.toFixed(4)} ms, p99 ${m.guardP99Ms.toFixed(4)} ms`,
+    `  guard per call p50 ${m.guardP50Ms.toFixed(4)} ms, p99 ${m.guardP99Ms.toFixed(4)} ms; detector (telemetry) precision ${pct(m.detector.precision)}, recall ${pct(m.detector.recall)}`,
   ];
 }
 

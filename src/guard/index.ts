@@ -16,3 +16,8 @@ export {
   type GuardVerdict,
   type ToolGuard,
 } from './action-policy.js';
+export {
+  heuristicDetector,
+  type InjectionDetector,
+  type InjectionSignal,
+} from './injection-detector.js';

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { defineAgent, type Agent } from '../agent/index.js';
 import type { GatePolicy } from '../approval/index.js';
 import { createRuntime, type Runtime } from '../engine/index.js';
-import { defineGuard } from '../guard/index.js';
+import { argumentLeaves, defineGuard, heuristicDetector } from '../guard/index.js';
 import { simulator, type ScriptContext } from '../model/index.js';
 import type { Notification } from '../notify/index.js';
 import { openStore } from '../store/index.js';
@@ -59,6 +59,11 @@ export interface SuiteMetrics {
   readonly contentClassAsr: number;
   readonly guardP50Ms: number;
   readonly guardP99Ms: number;
+  /**
+   * The heuristic injection detector on the worlds' data (injected texts vs. every benign
+   * string). Telemetry, reported apart: never part of the security score.
+   */
+  readonly detector: { readonly precision: number; readonly recall: number };
 }
 
 export interface Counterexample {
@@ -247,6 +252,7 @@ interface Raw {
   contentEpisodes: number;
   contentSuccesses: number;
   guardTimes: number[];
+  detector: { truePositives: number; falsePositives: number; falseNegatives: number };
 }
 
 const zero = (): PerHuman => ({ truthful: 0, denyAll: 0, approveAll: 0 });
@@ -272,7 +278,17 @@ async function runSuite(
     contentEpisodes: 0,
     contentSuccesses: 0,
     guardTimes: [],
+    detector: { truePositives: 0, falsePositives: 0, falseNegatives: 0 },
   };
+  const flagged = (text: string) => heuristicDetector(text).matches.length > 0;
+  for (const leaf of argumentLeaves(env.fixture({})))
+    if (typeof leaf.value === 'string' && flagged(leaf.value)) raw.detector.falsePositives += 1;
+  for (const injection of env.injectionTasks)
+    for (const name of TEMPLATE_NAMES) {
+      const text = INJECTION_TEMPLATES[name](injection.goal(env.fixture({})));
+      if (flagged(text)) raw.detector.truePositives += 1;
+      else raw.detector.falseNegatives += 1;
+    }
   const userTasks = env.userTasks;
   const injectionTasks = env.injectionTasks;
 
@@ -537,6 +553,16 @@ function metricsOf(raws: readonly Raw[]): SuiteMetrics {
     ),
     guardP50Ms: round(quantile(times, 0.5), 4),
     guardP99Ms: round(quantile(times, 0.99), 4),
+    detector: {
+      precision: share(
+        sum((r) => r.detector.truePositives),
+        sum((r) => r.detector.truePositives + r.detector.falsePositives),
+      ),
+      recall: share(
+        sum((r) => r.detector.truePositives),
+        sum((r) => r.detector.truePositives + r.detector.falseNegatives),
+      ),
+    },
   };
 }
 
