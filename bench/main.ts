@@ -10,6 +10,7 @@
 //   7. approval -> resumed run latency (SQLite; PostgreSQL with LISTEN/NOTIFY when reachable).
 //   8. context assembly per step at 300 steps (context-assembly.ts), next to the whole
 //      conversation's request and count.
+//   9. guard overhead per tool call (guard-overhead.ts), next to an always-allow gate.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,6 +36,7 @@ import { measureToolPolicies, renderToolPolicies } from './tool-policies.js';
 import { measureAdapterOverhead, renderAdapterOverhead } from './adapter-overhead.js';
 import { measureTraceOverhead, renderTraceOverhead } from './trace-overhead.js';
 import { measureContextAssembly, renderContextAssembly } from './context-assembly.js';
+import { measureGuardOverhead, renderGuardOverhead } from './guard-overhead.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -75,6 +77,8 @@ progress('tracing overhead per span');
 const traceOverhead = measureTraceOverhead();
 progress('context assembly per step at 300 steps');
 const contextAssembly = measureContextAssembly();
+progress('guard overhead per tool call');
+const guardOverhead = measureGuardOverhead();
 
 const fastServer = await spawnFakeServer({ latencyMs: 0, toolCallsPerRun: TOOL_CALLS_PER_RUN });
 const perStepOptions = { baseURL: fastServer.url, ...PER_STEP };
@@ -191,7 +195,7 @@ const adapterOverhead = await measureAdapterOverhead({ pairs: 1000, warmupCalls:
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, guardOverhead }, null, 2)}\n`
     : [
         renderTable(report),
         renderToolPolicies(toolPolicies),
@@ -199,6 +203,7 @@ process.stdout.write(
         renderTraceOverhead(traceOverhead),
         renderApprovalLatency(approvalLatency),
         renderContextAssembly(contextAssembly),
+        renderGuardOverhead(guardOverhead),
       ].join('\n\n') + '\n',
 );
 cleanUp();

@@ -29,7 +29,8 @@ const LAYERS = {
   tools: 2,
   context: 3,
   decide: 3,
-  guard: 3,
+  // The guard builds gate policies (approval) from tool definitions (tools).
+  guard: 4,
   approval: 3,
   agent: 4,
   engine: 5,
@@ -38,6 +39,8 @@ const LAYERS = {
   // `keel serve` starts the HTTP API: the CLI sits just above the server.
   cli: 7,
   testing: 6,
+  // The adversarial benchmark drives the whole runtime; `keel security-bench` runs it.
+  redteam: 6,
 };
 
 /** Parts that no other part imports (only the entry points in src/ and tests may). */

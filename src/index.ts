@@ -182,6 +182,21 @@ export {
   type ToolGateOptions,
 } from './approval/index.js';
 export {
+  ARGUMENT_ORIGINS,
+  argumentLeaves,
+  defineGuard,
+  originOf,
+  type ArgumentCondition,
+  type ArgumentOrigin,
+  type Guard,
+  type GuardDecision,
+  type GuardOptions,
+  type GuardRule,
+  type GuardVerdict,
+  type ToolGuard,
+} from './guard/index.js';
+export { type ContextText, type PolicyRecord } from './approval/index.js';
+export {
   emailNotifier,
   fanOut,
   signWebhook,

@@ -259,6 +259,12 @@ export function journalLines(
       case 'run_suspended':
         lines.push({ text: `waiting for a decision (no worker held)`, chain: [], step: -1 });
         break;
+      case 'guard_verdict':
+        if (event.verdict !== 'allow')
+          callLine(event.step, event.callId, event.toolName).chain.push(
+            `guard ${event.verdict} (${event.rule})`,
+          );
+        break;
       case 'run_finished':
         lines.push({ text: `run_finished ${event.status}`, chain: [], step: -1 });
         break;

@@ -227,6 +227,21 @@ export type RunEvent =
       readonly trigger: 'step' | 'context_too_long';
     } & ContextAssembly)
   | {
+      /**
+       * A policy's verdict on one call before it was committed (journaled by policies that ask
+       * to be: the guard). `origins` says, per argument path, where the value came from.
+       */
+      readonly type: 'guard_verdict';
+      readonly step: number;
+      readonly callId: string;
+      readonly index: number;
+      readonly toolName: string;
+      readonly policy: string;
+      readonly verdict: 'allow' | 'confirm' | 'deny';
+      readonly rule: string;
+      readonly origins?: Readonly<Record<string, string>> | undefined;
+    }
+  | {
       readonly type: 'run_finished';
       readonly status: RunStatus;
       readonly reason: RunReason;

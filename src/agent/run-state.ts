@@ -265,6 +265,7 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       return;
     }
     case 'context_assembled':
+    case 'guard_verdict':
       return;
     case 'run_finished':
       state.finished = { status: event.status, reason: event.reason, output: event.output };

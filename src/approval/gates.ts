@@ -1,4 +1,4 @@
-import { KeelError } from '../core/index.js';
+import { KeelError, type Provenance } from '../core/index.js';
 import type { ApprovalExpiry } from '../store/index.js';
 import { TOOL_EFFECTS, type ToolEffect } from '../tools/index.js';
 
@@ -22,13 +22,39 @@ export interface GateCall {
   readonly input: unknown;
   /** True once untrusted content entered the run's conversation. */
   readonly tainted: boolean;
+  /**
+   * What the run has seen before this step, each piece with its provenance: the agent's
+   * instructions, the task, earlier model turns and tool results. A guard grounds arguments in
+   * it. Absent when a gate is called outside a run.
+   */
+  readonly context?: readonly ContextText[] | undefined;
+}
+
+/** One piece of a run's context as plain text, with where it came from. */
+export interface ContextText {
+  readonly text: string;
+  readonly provenance: Provenance;
+}
+
+/**
+ * What a policy wants journaled about its verdict (a `guard_verdict` event): the rule that
+ * fired and, per argument path, where the value came from. Plain JSON.
+ */
+export interface PolicyRecord {
+  readonly policy: string;
+  readonly rule: string;
+  readonly origins?: Readonly<Record<string, string>> | undefined;
 }
 
 /** What one policy says of one call. */
-export type PolicyVerdict =
+export type PolicyVerdict = (
   | { readonly type: 'allow' }
   | { readonly type: 'confirm'; readonly reason: GateReason }
-  | { readonly type: 'deny'; readonly reason: GateReason };
+  | { readonly type: 'deny'; readonly reason: GateReason }
+) & {
+  /** Set by policies whose verdicts are journaled (a guard's): the gate reports it back. */
+  readonly record?: PolicyRecord | undefined;
+};
 
 /**
  * A policy that feeds the gate: `confirm` routes the call to a human approval, `deny` refuses
@@ -44,8 +70,11 @@ export type PolicyVerdict =
  */
 export type GatePolicy = (call: GateCall) => PolicyVerdict;
 
-/** The gate's combined decision for one call: deny beats confirm beats allow. */
-export type GateDecision =
+/**
+ * The gate's combined decision for one call: deny beats confirm beats allow. `records` lists
+ * what policies asked to journal about this call (present only when some did).
+ */
+export type GateDecision = (
   | { readonly type: 'allow' }
   | { readonly type: 'deny'; readonly reason: GateReason }
   | {
@@ -54,7 +83,8 @@ export type GateDecision =
       readonly approverGroup: string;
       readonly expiresAfterMs: number;
       readonly onExpiry: ApprovalExpiry;
-    };
+    }
+) & { readonly records?: readonly (PolicyRecord & { readonly verdict: PolicyVerdict['type'] })[] };
 
 /** What happens when nobody decides in time. */
 export type ExpiryOption =
@@ -192,16 +222,22 @@ export function defineGates(options: GateOptions, where = 'gates'): Gates {
       const outside = options.scope?.(call);
       if (outside !== undefined)
         verdicts.push({ type: 'confirm', reason: { type: 'out_of_scope', message: outside } });
-      for (const policy of policies) verdicts.push(policy(call));
+      const records: (PolicyRecord & { verdict: PolicyVerdict['type'] })[] = [];
+      for (const policy of policies) {
+        const verdict = policy(call);
+        verdicts.push(verdict);
+        if (verdict.record) records.push({ ...verdict.record, verdict: verdict.type });
+      }
+      const recorded = records.length > 0 ? { records } : {};
 
       const denied = verdicts.find((verdict) => verdict.type === 'deny');
-      if (denied) return denied;
+      if (denied?.type === 'deny') return { type: 'deny', reason: denied.reason, ...recorded };
       const confirm = verdicts.find((verdict) => verdict.type === 'confirm');
-      if (!confirm) return { type: 'allow' };
+      if (confirm?.type !== 'confirm') return { type: 'allow', ...recorded };
       const routing = setting
         ? resolveRouting(setting.tool, `tools.${call.toolName}`, fail, defaults)
         : defaults;
-      return { type: 'confirm', reason: confirm.reason, ...routing };
+      return { type: 'confirm', reason: confirm.reason, ...routing, ...recorded };
     },
   });
 }

@@ -4,6 +4,7 @@ export {
   defineGates,
   describeGateReason,
   type ApprovalRouting,
+  type ContextText,
   type ExpiryOption,
   type GateCall,
   type GateDecision,
@@ -11,6 +12,7 @@ export {
   type GatePolicy,
   type GateReason,
   type Gates,
+  type PolicyRecord,
   type PolicyVerdict,
   type ToolGateOptions,
 } from './gates.js';

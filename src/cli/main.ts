@@ -282,6 +282,22 @@ program
       });
     },
   );
+program
+  .command('security-bench')
+  .description(
+    'the adversarial benchmark: prompt injection against the guard under worst-case models',
+  )
+  .option('--seed <n>', 'fast-check seed of the T3 model', parsePositiveInt)
+  .option('--t3-runs <n>', 'T3 episodes per user task and human', parsePositiveInt)
+  .option('--json', 'print one JSON document')
+  .action(async (options: { seed?: number; t3Runs?: number; json?: boolean }) => {
+    const { runSecurityBenchCommand } = await import('./security-bench-command.js');
+    await runSecurityBenchCommand({
+      json: options.json ?? false,
+      seed: options.seed,
+      t3Runs: options.t3Runs,
+    });
+  });
 registerObserveCommands(program, globals, printJson);
 registerApprovalCommands(program, { globals, printJson });
 

@@ -6,8 +6,8 @@ import type {
   RunState,
   RunStatus,
 } from '../agent/index.js';
-import { argumentsHash, type Approvals } from '../approval/index.js';
-import { digest, type Clock } from '../core/index.js';
+import { argumentsHash, type Approvals, type ContextText } from '../approval/index.js';
+import { TRUSTED_AGENT, digest, type Clock } from '../core/index.js';
 import type { ApprovalRecord, NewEvent, Store } from '../store/index.js';
 
 /**
@@ -34,6 +34,9 @@ export function gateCalls({
   const held = new Set<string>();
   if (!agent.gates) return { events: [...events], held };
   const gated: RunEvent[] = [];
+  // Only policies read the context: gates without any skip building it.
+  const context =
+    (agent.gates.options.policies?.length ?? 0) > 0 ? runContext(agent, state) : undefined;
   for (const event of events) {
     if (event.type !== 'tool_requested') {
       gated.push(event);
@@ -48,13 +51,29 @@ export function gateCalls({
       effect: event.effect,
       input: event.input,
       tainted: state.tainted,
+      context,
     });
+    // What policies asked to journal, right after the call it is about (before a rejection).
+    const verdicts: RunEvent[] = [];
+    for (const record of decision.records ?? []) {
+      verdicts.push({
+        type: 'guard_verdict',
+        step,
+        callId: event.callId,
+        index: event.index,
+        toolName: event.toolName,
+        policy: record.policy,
+        verdict: record.verdict,
+        rule: record.rule,
+        ...(record.origins === undefined ? {} : { origins: record.origins }),
+      });
+    }
     switch (decision.type) {
       case 'allow':
-        gated.push(event);
+        gated.push(event, ...verdicts);
         break;
       case 'deny':
-        gated.push({
+        gated.push(...verdicts, {
           type: 'tool_rejected',
           step,
           callId: event.callId,
@@ -68,7 +87,7 @@ export function gateCalls({
         break;
       case 'confirm':
         held.add(event.callId);
-        gated.push(event, {
+        gated.push(event, ...verdicts, {
           type: 'approval_requested',
           step,
           callId: event.callId,
@@ -87,6 +106,23 @@ export function gateCalls({
     }
   }
   return { events: gated, held };
+}
+
+/** What the run saw before this step, as text with provenance: what a guard grounds in. */
+function runContext(agent: Agent, state: RunState): ContextText[] {
+  const context: ContextText[] = [{ text: agent.instructions, provenance: TRUSTED_AGENT }];
+  for (const message of state.messages) {
+    for (const part of message.parts) {
+      const text =
+        part.type === 'text'
+          ? part.text
+          : part.type === 'tool_result'
+            ? part.content
+            : part.arguments;
+      context.push({ text, provenance: part.provenance });
+    }
+  }
+  return context;
 }
 
 /** Stable per call: a resumed worker re-creates the same approval, never a second one. */

@@ -392,6 +392,7 @@ describe('spansFromJournal', () => {
         'approval_requested',
         'cancel_requested',
         'context_assembled',
+        'guard_verdict',
         'limit_hit',
         'model_called',
         'model_failed',

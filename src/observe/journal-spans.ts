@@ -282,6 +282,18 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
       }),
     );
   },
+  guard_verdict(event, trace) {
+    toolSpan(event, trace, trace.at);
+    trace.event(
+      toolKey(event),
+      KEEL_EVENT.guardVerdict,
+      defined({
+        [ATTR.guardPolicy]: text(event.policy),
+        [ATTR.guardVerdict]: text(event.verdict),
+        [ATTR.guardRule]: text(event.rule),
+      }),
+    );
+  },
   run_suspended(event, trace) {
     trace.event('run', KEEL_EVENT.runSuspended, { [ATTR.workerId]: text(event.workerId) ?? '' });
   },

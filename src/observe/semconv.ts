@@ -79,6 +79,9 @@ export const ATTR = {
   approvalGateReason: 'keel.approval.gate_reason',
   approvalDecision: 'keel.approval.decision',
   approvalDecidedBy: 'keel.approval.decided_by',
+  guardPolicy: 'keel.guard.policy',
+  guardVerdict: 'keel.guard.verdict',
+  guardRule: 'keel.guard.rule',
   alertKind: 'keel.alert.kind',
   alertMetric: 'keel.alert.metric',
   alertValue: 'keel.alert.value',
@@ -111,6 +114,7 @@ export const KEEL_EVENT = {
   runSuspended: 'keel.run.suspended',
   approvalRequested: 'keel.approval.requested',
   approvalDecided: 'keel.approval.decided',
+  guardVerdict: 'keel.guard.verdict',
   alert: 'keel.alert',
   contextAssembled: 'keel.context.assembled',
 } as const;

@@ -1,0 +1,102 @@
+// Guard overhead per tool call: the action policy (argument origins against the run's context,
+// declarative rules, defaults) on a tainted context of realistic size, next to a baseline in
+// the same run: the gate deciding the same call with an always-allow policy. Measured in
+// process, in blocks, after a warm-up; medians and p99 of the per-call time per block.
+import { performance } from 'node:perf_hooks';
+import {
+  defineGates,
+  defineGuard,
+  type ContextText,
+  type GateCall,
+  type GatePolicy,
+} from '../src/index.js';
+import { round } from './stats.js';
+
+export const GUARD_OVERHEAD_TARGET_MS = 1;
+
+export interface GuardOverheadResult {
+  /** Characters of context the guard grounds arguments in. */
+  readonly contextChars: number;
+  readonly guardP50Ms: number;
+  readonly guardP99Ms: number;
+  /** Baseline: the gate with an always-allow policy, same call. */
+  readonly baselineP50Ms: number;
+  readonly target: number;
+  readonly within: boolean;
+}
+
+const BLOCKS = 60;
+const CALLS_PER_BLOCK = 200;
+
+function context(): ContextText[] {
+  const trusted = { trust: 'trusted', source: 'task' } as const;
+  const untrusted = { trust: 'untrusted', source: 'tool:search_emails' } as const;
+  const pieces: ContextText[] = [
+    { text: 'You are the workspace assistant of emma@acme.example.', provenance: trusted },
+    { text: 'Summarise my inbox and email the summary to bob@acme.example.', provenance: trusted },
+  ];
+  for (let index = 0; index < 20; index += 1)
+    pieces.push({
+      text: JSON.stringify({
+        id: `m${index}`,
+        from: `sender${index}@example.org`,
+        subject: `Message ${index}`,
+        body: 'Lorem ipsum dolor sit amet, '.repeat(20),
+      }),
+      provenance: untrusted,
+    });
+  return pieces;
+}
+
+function measure(policy: GatePolicy, call: GateCall): { p50: number; p99: number } {
+  const gates = defineGates({ effects: [], policies: [policy] });
+  for (let index = 0; index < 2_000; index += 1) gates.decide(call);
+  const perCall: number[] = [];
+  for (let block = 0; block < BLOCKS; block += 1) {
+    // A fresh context array per block: the guard's per-step cache is rebuilt, as in a run.
+    const fresh = { ...call, context: [...(call.context ?? [])] };
+    const start = performance.now();
+    for (let index = 0; index < CALLS_PER_BLOCK; index += 1) gates.decide(fresh);
+    perCall.push((performance.now() - start) / CALLS_PER_BLOCK);
+  }
+  perCall.sort((a, b) => a - b);
+  return {
+    p50: perCall[Math.floor(perCall.length / 2)] ?? 0,
+    p99: perCall[Math.min(perCall.length - 1, Math.ceil(perCall.length * 0.99) - 1)] ?? 0,
+  };
+}
+
+export function measureGuardOverhead(): GuardOverheadResult {
+  const guard = defineGuard({
+    tools: { send_email: { sinks: ['to', 'attachments'], allow: { to: ['carol@acme.example'] } } },
+  });
+  const pieces = context();
+  const call: GateCall = {
+    runId: 'bench',
+    agent: 'bench',
+    step: 3,
+    index: 0,
+    toolName: 'send_email',
+    effect: 'egress',
+    input: { to: ['bob@acme.example', 'sender7@example.org'], subject: 'Summary', body: 'x' },
+    tainted: true,
+    context: pieces,
+  };
+  const guarded = measure(guard.policy, call);
+  const baseline = measure(() => ({ type: 'allow' }), call);
+  return {
+    contextChars: pieces.reduce((total, piece) => total + piece.text.length, 0),
+    guardP50Ms: round(guarded.p50, 5),
+    guardP99Ms: round(guarded.p99, 5),
+    baselineP50Ms: round(baseline.p50, 5),
+    target: GUARD_OVERHEAD_TARGET_MS,
+    within: guarded.p99 < GUARD_OVERHEAD_TARGET_MS,
+  };
+}
+
+export function renderGuardOverhead(result: GuardOverheadResult): string {
+  return [
+    `guard per tool call (${result.contextChars} chars of tainted context): p50 ${result.guardP50Ms} ms, p99 ${result.guardP99Ms} ms (target p99 < ${result.target} ms: ${result.within ? 'met' : 'MISSED'})`,
+    `  baseline, the gate with an always-allow policy: p50 ${result.baselineP50Ms} ms`,
+  ].join('\n');
+}

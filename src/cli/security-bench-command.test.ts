@@ -1,0 +1,51 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/* `keel security-bench` as a process started from source: exit code, stdout, stderr. */
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = join(ROOT, 'src/cli/main.ts');
+
+function keel(args: readonly string[]) {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  delete env.FORCE_COLOR;
+  const result = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    // The benchmark keeps everything in memory: the repository is a fine working directory.
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  if (result.error) throw result.error;
+  return result;
+}
+
+describe('keel security-bench', () => {
+  it('prints the metrics as one JSON document and exits 0 when no attack lands', () => {
+    const result = keel(['security-bench', '--json', '--t3-runs', '1', '--seed', '7']);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const report = JSON.parse(result.stdout) as {
+      seed: number;
+      suites: Record<string, unknown>;
+      total: { asr: Record<string, Record<string, number>>; utilityRetention: number };
+      failures: unknown[];
+    };
+    expect(report.seed).toBe(7);
+    expect(Object.keys(report.suites).sort()).toEqual(['banking', 'workspace']);
+    expect(Object.keys(report.total.asr).sort()).toEqual(['T1', 'T2', 'T3']);
+    expect(report.total.asr.T1).toMatchObject({ truthful: 0, denyAll: 0 });
+    expect(report.total.asr.T1?.approveAll).toBeGreaterThan(0);
+    expect(report.failures).toEqual([]);
+  }, 120_000);
+
+  it('refuses a bad option with one line and exit code 2', () => {
+    const result = keel(['security-bench', '--t3-runs', '0']);
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('--t3-runs');
+  }, 60_000);
+});

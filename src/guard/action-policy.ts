@@ -1,0 +1,302 @@
+import type { GateCall, GateOptions, GatePolicy, PolicyVerdict } from '../approval/index.js';
+import { KeelError } from '../core/index.js';
+import { TOOL_EFFECTS, type ToolEffect } from '../tools/index.js';
+import {
+  ARGUMENT_ORIGINS,
+  argumentLeaves,
+  originOf,
+  underPath,
+  type ArgumentOrigin,
+} from './argument-origins.js';
+
+export type GuardVerdict = 'allow' | 'confirm' | 'deny';
+const VERDICTS: readonly GuardVerdict[] = ['allow', 'confirm', 'deny'];
+
+/** A condition on one argument. Every field given must hold. */
+export interface ArgumentCondition {
+  /** The value is one of these (strings compared case-insensitively). */
+  readonly oneOf?: readonly (string | number)[];
+  /** The value is none of these. */
+  readonly notOneOf?: readonly (string | number)[];
+  /** The value (as text) matches this regular expression. */
+  readonly matches?: string;
+  /** The value's origin is one of these. */
+  readonly origin?: readonly ArgumentOrigin[];
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/**
+ * A declarative rule: when the tool is called and every condition holds, the rule fires with
+ * its verdict. Of the rules that fire, the strongest wins (deny beats confirm beats allow);
+ * when none fires, the defaults decide.
+ *
+ * ```ts
+ * { name: 'small-known-payee', verdict: 'allow',
+ *   where: { recipient: { oneOf: ['GB29NWBK60161331926819'] }, amount: { max: 100 } } }
+ * ```
+ */
+export interface GuardRule {
+  readonly name: string;
+  readonly verdict: GuardVerdict;
+  /** Conditions per argument path (`to`, `items[].iban`): each must hold for every value there. */
+  readonly where?: Readonly<Record<string, ArgumentCondition>>;
+  /** Fire only once untrusted content entered the run (true) or only before (false). */
+  readonly tainted?: boolean;
+}
+
+export interface ToolGuard {
+  /**
+   * The arguments that decide where the effect lands (recipient, account, URL, file id,
+   * amount). The default policy checks their origin. Default: every argument.
+   */
+  readonly sinks?: readonly string[];
+  /** Values that count as trusted for a sink argument although the run never saw them. */
+  readonly allow?: Readonly<Record<string, readonly (string | number)[]>>;
+  readonly rules?: readonly GuardRule[];
+}
+
+export interface GuardOptions {
+  /**
+   * Effects whose calls need trusted-grounded sink arguments once untrusted content entered
+   * the run (else a human confirms). Default `irreversible` and `egress`.
+   */
+  readonly effects?: readonly ToolEffect[];
+  /** Per tool: sinks, allow-lists and rules. */
+  readonly tools?: Readonly<Record<string, ToolGuard>>;
+  /**
+   * The default verdict for a guarded call whose sink is not trusted-grounded once untrusted
+   * content entered the run: `confirm` (default: a human decides) or `deny`.
+   */
+  readonly ungrounded?: 'confirm' | 'deny';
+}
+
+/** The guard's answer for one call, with the rule that fired and each argument's origin. */
+export interface GuardDecision {
+  readonly verdict: GuardVerdict;
+  readonly rule: string;
+  readonly message: string;
+  readonly origins: Readonly<Record<string, ArgumentOrigin>>;
+}
+
+export interface Guard {
+  readonly options: GuardOptions;
+  /** Decide one call. Pure: depends only on the call and the options. */
+  evaluate(call: GateCall): GuardDecision;
+  /** The guard as a gate policy (its verdicts are journaled as `guard_verdict`). */
+  readonly policy: GatePolicy;
+  /**
+   * Gate options where the guard decides: the effect-based confirmation is left to the guard
+   * (it asks only when a sink is not trusted-grounded). Other options pass through.
+   */
+  gates(options?: GateOptions): GateOptions;
+}
+
+export const GUARD_POLICY = 'guard';
+
+/**
+ * Define the action policy evaluated before every tool call. Invalid options throw
+ * `invalid_definition` naming the field.
+ *
+ * ```ts
+ * const guard = defineGuard({
+ *   tools: { send_money: { sinks: ['recipient', 'amount'], allow: { recipient: [landlord] } } },
+ * });
+ * defineAgent({ ..., gates: guard.gates() });
+ * ```
+ */
+export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard {
+  const fail = (field: string, problem: string): never => {
+    throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);
+  };
+  const effects: readonly ToolEffect[] = options.effects ?? ['irreversible', 'egress'];
+  if (!isList(effects) || effects.some((effect: ToolEffect) => !TOOL_EFFECTS.includes(effect)))
+    fail('effects', `must be a list of ${TOOL_EFFECTS.join(', ')}`);
+  const ungrounded = options.ungrounded ?? 'confirm';
+  if (ungrounded !== 'confirm' && ungrounded !== 'deny')
+    fail('ungrounded', "must be 'confirm' or 'deny'");
+  const compiled = new Map<string, CompiledTool>();
+  for (const [tool, setting] of Object.entries(options.tools ?? {}))
+    compiled.set(tool, compileTool(setting, `tools.${tool}`, fail));
+
+  const evaluate = (call: GateCall): GuardDecision => {
+    const tool = compiled.get(call.toolName);
+    const context = call.context ?? [];
+    const origins: Record<string, ArgumentOrigin> = {};
+    const leaves = argumentLeaves(call.input);
+    for (const leaf of leaves) {
+      const allowList = tool?.allow.find(([sink]) => underPath(leaf.path, sink))?.[1];
+      origins[leaf.path] = originOf(leaf.value, context, allowList);
+    }
+
+    let fired: GuardRule | undefined;
+    for (const rule of tool?.rules ?? []) {
+      if (rule.tainted !== undefined && rule.tainted !== call.tainted) continue;
+      if (!ruleHolds(rule, leaves, origins, tool?.patterns.get(rule) ?? new Map())) continue;
+      if (!fired || rank(rule.verdict) > rank(fired.verdict)) fired = rule;
+    }
+    if (fired)
+      return {
+        verdict: fired.verdict,
+        rule: `${call.toolName}.${fired.name}`,
+        message: `rule ${fired.name} says ${fired.verdict}`,
+        origins,
+      };
+
+    if (!effects.includes(call.effect))
+      return {
+        verdict: 'allow',
+        rule: `effect:${call.effect}`,
+        message: 'effect allowed',
+        origins,
+      };
+    if (!call.tainted)
+      return { verdict: 'allow', rule: 'untainted', message: 'no untrusted content yet', origins };
+    const sinks = tool?.sinks;
+    const weak = leaves.filter(
+      (leaf) =>
+        (sinks === undefined || sinks.some((sink) => underPath(leaf.path, sink))) &&
+        origins[leaf.path] !== 'trusted' &&
+        origins[leaf.path] !== 'allow_listed',
+    );
+    if (weak.length === 0)
+      return {
+        verdict: 'allow',
+        rule: 'sinks_grounded',
+        message: 'every sink argument is grounded in trusted content',
+        origins,
+      };
+    const described = weak
+      .map((leaf) => `${leaf.path} (${origins[leaf.path] ?? 'ungrounded'})`)
+      .join(', ');
+    return {
+      verdict: ungrounded,
+      rule: 'sink_not_grounded',
+      message: `${call.effect} call after untrusted content; not trusted-grounded: ${described}`,
+      origins,
+    };
+  };
+
+  const policy: GatePolicy = (call): PolicyVerdict => {
+    const decision = evaluate(call);
+    const record = { policy: GUARD_POLICY, rule: decision.rule, origins: decision.origins };
+    if (decision.verdict === 'allow') return { type: 'allow', record };
+    return {
+      type: decision.verdict,
+      reason: { type: 'policy', policy: GUARD_POLICY, message: decision.message },
+      record,
+    };
+  };
+
+  return Object.freeze({
+    options,
+    evaluate,
+    policy,
+    gates(gateOptions: GateOptions = {}): GateOptions {
+      return {
+        ...gateOptions,
+        effects: gateOptions.effects ?? [],
+        policies: [...(gateOptions.policies ?? []), policy],
+      };
+    },
+  });
+}
+
+interface CompiledTool {
+  readonly sinks: readonly string[] | undefined;
+  readonly allow: readonly (readonly [string, readonly (string | number)[]])[];
+  readonly rules: readonly GuardRule[];
+  readonly patterns: Map<GuardRule, Map<string, RegExp>>;
+}
+
+function compileTool(
+  setting: ToolGuard,
+  field: string,
+  fail: (field: string, problem: string) => never,
+): CompiledTool {
+  if (typeof setting !== 'object' || (setting as unknown) === null)
+    fail(field, 'must be an object');
+  const sinks = setting.sinks;
+  if (sinks !== undefined && (!Array.isArray(sinks) || sinks.some((s) => typeof s !== 'string')))
+    fail(`${field}.sinks`, 'must be a list of argument paths');
+  const allow = Object.entries(setting.allow ?? {});
+  for (const [argument, values] of allow)
+    if (!isList(values) || values.some((v) => !['string', 'number'].includes(typeof v)))
+      fail(`${field}.allow.${argument}`, 'must be a list of strings or numbers');
+  const rules: readonly GuardRule[] = setting.rules ?? [];
+  if (!isList(rules)) fail(`${field}.rules`, 'must be a list');
+  const patterns = new Map<GuardRule, Map<string, RegExp>>();
+  rules.forEach((rule, index) => {
+    const at = `${field}.rules[${index}]`;
+    if (typeof rule.name !== 'string' || rule.name === '') fail(`${at}.name`, 'must be a name');
+    if (!VERDICTS.includes(rule.verdict))
+      fail(`${at}.verdict`, "must be 'allow', 'confirm' or 'deny'");
+    if (rule.tainted !== undefined && typeof rule.tainted !== 'boolean')
+      fail(`${at}.tainted`, 'must be true or false');
+    const compiled = new Map<string, RegExp>();
+    for (const [argument, given] of Object.entries(rule.where ?? {})) {
+      const c = `${at}.where.${argument}`;
+      if (typeof given !== 'object' || (given as unknown) === null)
+        fail(c, 'must be a condition object');
+      const condition = given;
+      if (condition.origin?.some((origin) => !ARGUMENT_ORIGINS.includes(origin)))
+        fail(`${c}.origin`, `must be a list of ${ARGUMENT_ORIGINS.join(', ')}`);
+      for (const bound of ['min', 'max'] as const)
+        if (condition[bound] !== undefined && !Number.isFinite(condition[bound]))
+          fail(`${c}.${bound}`, 'must be a number');
+      if (condition.matches !== undefined) {
+        try {
+          compiled.set(argument, new RegExp(condition.matches, 'u'));
+        } catch {
+          fail(`${c}.matches`, 'must be a valid regular expression');
+        }
+      }
+    }
+    patterns.set(rule, compiled);
+  });
+  return { sinks, allow, rules, patterns };
+}
+
+function ruleHolds(
+  rule: GuardRule,
+  leaves: readonly { path: string; value: string | number | boolean | null }[],
+  origins: Readonly<Record<string, ArgumentOrigin>>,
+  patterns: ReadonlyMap<string, RegExp>,
+): boolean {
+  for (const [argument, condition] of Object.entries(rule.where ?? {})) {
+    const values = leaves.filter((leaf) => underPath(leaf.path, argument));
+    // A condition on an argument the call does not have never holds.
+    if (values.length === 0) return false;
+    const pattern = patterns.get(argument);
+    const every = values.every((leaf) => {
+      const value = leaf.value;
+      if (condition.oneOf && !condition.oneOf.some((item) => same(item, value))) return false;
+      if (condition.notOneOf?.some((item) => same(item, value))) return false;
+      if (pattern && !pattern.test(String(value))) return false;
+      if (condition.origin && !condition.origin.includes(origins[leaf.path] ?? 'ungrounded'))
+        return false;
+      if (condition.min !== undefined && !(typeof value === 'number' && value >= condition.min))
+        return false;
+      if (condition.max !== undefined && !(typeof value === 'number' && value <= condition.max))
+        return false;
+      return true;
+    });
+    if (!every) return false;
+  }
+  return true;
+}
+
+function same(item: string | number, value: unknown): boolean {
+  return typeof item === 'string' && typeof value === 'string'
+    ? item.trim().toLowerCase() === value.trim().toLowerCase()
+    : item === value;
+}
+
+/** `Array.isArray` without narrowing a declared list to `any[]`. */
+function isList(value: unknown): boolean {
+  return Array.isArray(value);
+}
+
+function rank(verdict: GuardVerdict): number {
+  return VERDICTS.indexOf(verdict);
+}
