@@ -195,3 +195,36 @@ export {
   type WebhookNotifierOptions,
 } from './notify/index.js';
 export type { RuntimeApprovalOptions } from './engine/index.js';
+export {
+  DECISION_OUTCOMES,
+  LOW_CONFIDENCE_ACTIONS,
+  ROUTE_STATUSES,
+  decide,
+  defineRouter,
+  memoryDecisionCache,
+  resolveReview,
+  startChosenRoute,
+  storeDecisionCache,
+  waitForReview,
+  type CachedDecision,
+  type DecisionOptions,
+  type Decision,
+  type DecisionCache,
+  type DecisionEvent,
+  type DecisionOutcome,
+  type LowConfidenceAction,
+  type RouteLimits,
+  type RouteOptions,
+  type RouteResult,
+  type RouteStatus,
+  type RouteTarget,
+  type Router,
+  type RouterDefinition,
+  type RunStarter,
+} from './decide/index.js';
+export {
+  DECISION_STATUSES,
+  type DecisionRecord,
+  type DecisionStatus,
+  type DecisionStore,
+} from './store/index.js';
