@@ -236,7 +236,7 @@ export async function decide<Schema extends z.ZodType>(
         const response = await model.doGenerate(
           {
             system,
-            messages,
+            messages: [...messages],
             tools: [],
             temperature,
             seed: vote,
@@ -368,7 +368,9 @@ function majority<Value>(
   const winner = best ?? { value: ballots[0]?.value as Value, confidences: [0] };
   const mean = winner.confidences.reduce((sum, value) => sum + value, 0) / winner.confidences.length;
   const agreeing = winner.confidences.length;
-  return { value: winner.value, confidence: (mean * agreeing) / votes, agreeing };
+  // Rounded so that agreeing votes of 0.8 give 0.8, not 0.8000000000000002.
+  const confidence = Math.round(((mean * agreeing) / votes) * 1e9) / 1e9;
+  return { value: winner.value, confidence, agreeing };
 }
 
 /** Strings trimmed with whitespace runs collapsed; objects canonical (sorted keys). */
