@@ -314,7 +314,12 @@ export async function decide<Schema extends z.ZodType>(
     return finish('review', options.fallback, confidence, low);
   }
   const reason = onLowConfidence === 'review' ? `${low}; no store to keep a review item` : low;
-  return finish('fallback', options.fallback, confidence, fallBackReason(reason, events, confidence));
+  return finish(
+    'fallback',
+    options.fallback,
+    confidence,
+    fallBackReason(reason, events, confidence),
+  );
 }
 
 function fallBackReason(reason: string, events: DecisionEvent[], confidence = 0): string {
@@ -322,9 +327,7 @@ function fallBackReason(reason: string, events: DecisionEvent[], confidence = 0)
   return reason;
 }
 
-type Checked<Value> =
-  | { ok: true; value: Value; confidence: number }
-  | { ok: false; error: string };
+type Checked<Value> = { ok: true; value: Value; confidence: number } | { ok: false; error: string };
 
 const answerShape = z.object({ value: z.unknown(), confidence: z.number().min(0).max(1) });
 
@@ -366,7 +369,8 @@ function majority<Value>(
     if (!best || group.confidences.length > best.confidences.length) best = group;
   }
   const winner = best ?? { value: ballots[0]?.value as Value, confidences: [0] };
-  const mean = winner.confidences.reduce((sum, value) => sum + value, 0) / winner.confidences.length;
+  const mean =
+    winner.confidences.reduce((sum, value) => sum + value, 0) / winner.confidences.length;
   const agreeing = winner.confidences.length;
   // Rounded so that agreeing votes of 0.8 give 0.8, not 0.8000000000000002.
   const confidence = Math.round(((mean * agreeing) / votes) * 1e9) / 1e9;

@@ -259,8 +259,7 @@ function spend(budget: Partial<RouteLimits>, decision: Decision<string>): Partia
     ...(budget.maxTokens === undefined
       ? {}
       : {
-          maxTokens:
-            budget.maxTokens - decision.usage.inputTokens - decision.usage.outputTokens,
+          maxTokens: budget.maxTokens - decision.usage.inputTokens - decision.usage.outputTokens,
         }),
     ...(budget.maxCostUsd === undefined
       ? {}

@@ -45,9 +45,10 @@ export interface DecisionStore {
   /** Insert or replace a decision record. */
   save(record: DecisionRecord): Promise<void>;
   get(id: string): Promise<DecisionRecord | undefined>;
-  list(options?: { readonly status?: DecisionStatus; readonly limit?: number }): Promise<
-    DecisionRecord[]
-  >;
+  list(options?: {
+    readonly status?: DecisionStatus;
+    readonly limit?: number;
+  }): Promise<DecisionRecord[]>;
   /** The latest `decided` record with this cache key. */
   findCached(cacheKey: string): Promise<DecisionRecord | undefined>;
   /**
