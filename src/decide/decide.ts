@@ -288,7 +288,7 @@ export async function decide<Schema extends z.ZodType>(
     events.push({
       type: 'decision_vote',
       vote,
-      value: ballot ? (ballot.value as unknown) : null,
+      value: ballot ? ballot.value : null,
       confidence: ballot?.confidence ?? 0,
     });
     if (ballot) ballots.push(ballot);

@@ -135,7 +135,7 @@ function toRecord(row: Selectable<DecisionsTable>): DecisionRecord {
     instructions: row.instructions,
     input: JSON.parse(row.input) as unknown,
     value: JSON.parse(row.value) as unknown,
-    confidence: Number(row.confidence),
+    confidence: row.confidence,
     reason: row.reason,
     choices: row.choices === null ? null : (JSON.parse(row.choices) as unknown[]),
     cacheKey: row.cache_key,
@@ -143,8 +143,8 @@ function toRecord(row: Selectable<DecisionsTable>): DecisionRecord {
     startedRunId: row.started_run_id,
     onResolve: JSON.parse(row.on_resolve) as unknown,
     events: JSON.parse(row.events) as unknown[],
-    createdAt: Number(row.created_at),
-    decidedAt: row.decided_at === null ? null : Number(row.decided_at),
+    createdAt: row.created_at,
+    decidedAt: row.decided_at,
     decidedBy: row.decided_by,
   };
 }
