@@ -8,6 +8,8 @@
 //   5. adapter overhead per call of the OpenAI and Anthropic adapters over the raw SDK call.
 //   6. tracing overhead per span (trace-overhead.ts), next to the journal's own serialisation.
 //   7. approval -> resumed run latency (SQLite; PostgreSQL with LISTEN/NOTIFY when reachable).
+//   8. support-desk cost per ticket: router on `fast` + decision cache + executors on `frontier`,
+//      against the same split all on `frontier` and against one generalist frontier agent.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,6 +34,7 @@ import { round } from './stats.js';
 import { measureToolPolicies, renderToolPolicies } from './tool-policies.js';
 import { measureAdapterOverhead, renderAdapterOverhead } from './adapter-overhead.js';
 import { measureTraceOverhead, renderTraceOverhead } from './trace-overhead.js';
+import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -183,16 +186,19 @@ const report: BenchReport = {
 
 progress('adapter overhead per call over the raw SDK call');
 const adapterOverhead = await measureAdapterOverhead({ pairs: 1000, warmupCalls: 100 });
+progress('support-desk cost per ticket: tiered router + executors vs all frontier');
+const routingCost = await measureRoutingCost();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, routingCost }, null, 2)}\n`
     : [
         renderTable(report),
         renderToolPolicies(toolPolicies),
         renderAdapterOverhead(adapterOverhead),
         renderTraceOverhead(traceOverhead),
         renderApprovalLatency(approvalLatency),
+        renderRoutingCost(routingCost),
       ].join('\n\n') + '\n',
 );
 cleanUp();
