@@ -9,7 +9,11 @@ import {
   type SimulatedTurn,
 } from '../model/index.js';
 import { openStore } from '../store/index.js';
-import { decide, memoryDecisionCache } from './index.js';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decide, memoryDecisionCache, resolveReview, waitForReview } from './index.js';
 
 const topic = z.enum(['billing', 'shipping', 'other']);
 const base = {
@@ -206,5 +210,39 @@ describe('decide', () => {
       code: 'invalid_config',
       message: expect.stringContaining('"votes"'),
     });
+  });
+
+  it('hands the chosen value to a waiter once a reviewer resolves the item', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'keel-decide-'));
+    const url = `sqlite:${join(directory, 'keel.db')}`;
+    const first = await openStore(url);
+    const { model } = recorded([answer('shipping', 0.2)]);
+    const decision = await decide({
+      ...base,
+      model,
+      minConfidence: 0.7,
+      onLowConfidence: 'review',
+      store: first,
+    });
+    await first.close();
+
+    const store = await openStore(url);
+    try {
+      const waiting = waitForReview({ store, id: decision.id, schema: topic, pollMs: 10 });
+      await expect(
+        resolveReview({ store, id: decision.id, value: 'refunds', decidedBy: 'ana' }),
+      ).rejects.toMatchObject({ code: 'invalid_input' });
+      await resolveReview({ store, id: decision.id, value: 'billing', decidedBy: 'ana' });
+      const { value, record } = await waiting;
+      expect(value).toBe('billing');
+      expect(record).toMatchObject({ status: 'resolved', decidedBy: 'ana', confidence: 1 });
+      expect(record.events.at(-1)).toMatchObject({ type: 'decision_resolved', value: 'billing' });
+      await expect(
+        resolveReview({ store, id: decision.id, value: 'shipping', decidedBy: 'bo' }),
+      ).rejects.toMatchObject({ code: 'conflict' });
+    } finally {
+      await store.close();
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });
