@@ -186,8 +186,8 @@ describe('spansFromJournal', () => {
     });
     const entries = journal().slice(0, 2);
     entries.push(
-      { seq: 3, at: T0 + 300, event: rejected('issue_refund', true) as JournalEntry['event'] },
-      { seq: 4, at: T0 + 400, event: rejected('lookup', false) as JournalEntry['event'] },
+      { seq: 3, at: T0 + 300, event: rejected('issue_refund', true) },
+      { seq: 4, at: T0 + 400, event: rejected('lookup', false) },
     );
     const root = spansFromJournal('run_2', entries)[0];
     const events = (root?.events ?? []).filter((event) => event.name === KEEL_EVENT.toolRejected);
