@@ -9,6 +9,8 @@ import {
   type SimulatedTurn,
 } from '../model/index.js';
 import { openStore } from '../store/index.js';
+import { openaiChat } from '../model/index.js';
+import { startFakeOpenAIServer } from '../testing/index.js';
 import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -243,6 +245,40 @@ describe('decide', () => {
     } finally {
       await store.close();
       await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('asks an OpenAI-compatible server for the schema natively (response_format)', async () => {
+    const formats: unknown[] = [];
+    const server = await startFakeOpenAIServer({
+      respond: ({ body }) => {
+        formats.push(body.response_format);
+        return { content: JSON.stringify({ value: 'shipping', confidence: 0.95 }) };
+      },
+    });
+    try {
+      const model = openaiChat({ model: 'gpt-test', baseURL: server.url, apiKey: 'k' });
+      const decision = await decide({ ...base, model });
+      expect(decision).toMatchObject({ status: 'decided', value: 'shipping', confidence: 0.95 });
+      expect(formats).toEqual([
+        {
+          type: 'json_schema',
+          json_schema: {
+            name: 'decision',
+            schema: {
+              type: 'object',
+              properties: {
+                value: { type: 'string', enum: ['billing', 'shipping', 'other'] },
+                confidence: { type: 'number', minimum: 0, maximum: 1 },
+              },
+              required: ['value', 'confidence'],
+              additionalProperties: false,
+            },
+          },
+        },
+      ]);
+    } finally {
+      await server.close();
     }
   });
 });

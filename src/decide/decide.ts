@@ -217,6 +217,16 @@ export async function decide<Schema extends z.ZodType>(
   }
 
   const system = `${instructions}\n\n${ANSWER_HINT}\n${JSON.stringify(jsonSchema)}`;
+  const { $schema: _dialect, ...valueSchema } = jsonSchema;
+  const responseSchema = {
+    name: 'decision',
+    schema: {
+      type: 'object',
+      properties: { value: valueSchema, confidence: { type: 'number', minimum: 0, maximum: 1 } },
+      required: ['value', 'confidence'],
+      additionalProperties: false,
+    },
+  };
   const inputText = typeof input === 'string' ? input : canonicalJson(input ?? null);
   const ballots: { value: z.infer<Schema>; confidence: number }[] = [];
   let lastError = 'no attempt was made';
@@ -241,6 +251,7 @@ export async function decide<Schema extends z.ZodType>(
             temperature,
             seed: vote,
             maxOutputTokens: options.maxOutputTokens,
+            responseSchema,
           },
           { signal },
         );
