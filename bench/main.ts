@@ -11,6 +11,8 @@
 //   8. context assembly per step at 300 steps (context-assembly.ts), next to the whole
 //      conversation's request and count.
 //   9. guard overhead per tool call (guard-overhead.ts), next to an always-allow gate.
+//  10. support-desk cost per ticket: router on `fast` + decision cache + executors on `frontier`,
+//      against the same split all on `frontier` and against one generalist frontier agent.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -37,6 +39,7 @@ import { measureAdapterOverhead, renderAdapterOverhead } from './adapter-overhea
 import { measureTraceOverhead, renderTraceOverhead } from './trace-overhead.js';
 import { measureContextAssembly, renderContextAssembly } from './context-assembly.js';
 import { measureGuardOverhead, renderGuardOverhead } from './guard-overhead.js';
+import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -192,10 +195,12 @@ const report: BenchReport = {
 
 progress('adapter overhead per call over the raw SDK call');
 const adapterOverhead = await measureAdapterOverhead({ pairs: 1000, warmupCalls: 100 });
+progress('support-desk cost per ticket: tiered router + executors vs all frontier');
+const routingCost = await measureRoutingCost();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, guardOverhead }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, guardOverhead, routingCost }, null, 2)}\n`
     : [
         renderTable(report),
         renderToolPolicies(toolPolicies),
@@ -204,6 +209,7 @@ process.stdout.write(
         renderApprovalLatency(approvalLatency),
         renderContextAssembly(contextAssembly),
         renderGuardOverhead(guardOverhead),
+        renderRoutingCost(routingCost),
       ].join('\n\n') + '\n',
 );
 cleanUp();

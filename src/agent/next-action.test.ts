@@ -425,7 +425,7 @@ describe('validateToolCalls', () => {
     expect(result).toEqual({
       events: [
         rejection(0, 'lookup_order', 'invalid_input'),
-        rejection(1, 'delete_everything', 'not_found'),
+        { ...rejection(1, 'delete_everything', 'not_found'), outOfScope: true },
         rejection(2, 'lookup_order', 'invalid_input'),
         {
           type: 'tool_requested',

@@ -189,6 +189,8 @@ export function validateToolCalls(
           type: 'not_found',
           message: `unknown tool "${part.toolName}"; available tools: ${known}`,
         },
+        // The agent's tool set is its scope: a call to anything else is refused and flagged.
+        outOfScope: true,
       });
       continue;
     }

@@ -122,6 +122,8 @@ export type RunEvent =
       readonly index: number;
       readonly toolName: string;
       readonly error: ToolFailure;
+      /** Set when the tool is not in the agent's own set: a call outside its scope, flagged. */
+      readonly outOfScope?: true | undefined;
     }
   | {
       readonly type: 'tool_started';

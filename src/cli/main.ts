@@ -3,6 +3,7 @@ import type { RunEvent } from '../agent/index.js';
 import { describeFailure, EXIT, usageError } from './exit-codes.js';
 import { registerObserveCommands } from './observe-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
+import { registerReviewCommands } from './review-commands.js';
 
 interface GlobalOptions {
   store?: string;
@@ -300,6 +301,7 @@ program
   });
 registerObserveCommands(program, globals, printJson);
 registerApprovalCommands(program, { globals, printJson });
+registerReviewCommands(program, { globals, printJson });
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();

@@ -10,6 +10,13 @@ export interface ModelRequest {
   readonly maxOutputTokens?: number | undefined;
   readonly temperature?: number | undefined;
   readonly seed?: number | undefined;
+  /**
+   * Constrained output: the reply must be JSON matching this schema. Adapters whose provider
+   * supports it send it natively (OpenAI `response_format: json_schema`); the caller still
+   * validates every reply and states the schema in the prompt for the others.
+   */
+  readonly responseSchema?:
+    { readonly name: string; readonly schema: Record<string, unknown> } | undefined;
 }
 
 /**

@@ -213,6 +213,14 @@ function toChatCompletionParams(
   // Deprecated by OpenAI but still honoured on a best-effort basis, and by compatible servers.
   // eslint-disable-next-line @typescript-eslint/no-deprecated
   if (request.seed !== undefined) params.seed = request.seed;
+  if (request.responseSchema) {
+    // Not `strict`: strict mode refuses schemas with optional properties or open objects,
+    // which zod schemas often have; the caller validates every reply anyway.
+    params.response_format = {
+      type: 'json_schema',
+      json_schema: { name: request.responseSchema.name, schema: request.responseSchema.schema },
+    };
+  }
   return params;
 }
 

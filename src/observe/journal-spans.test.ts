@@ -174,6 +174,26 @@ describe('spansFromJournal', () => {
     expect(spans[0]?.status).toEqual({ code: 'unset' });
   });
 
+  it('flags a rejected call to a tool outside the agent set, and only that one', () => {
+    const rejected = (toolName: string, outOfScope: boolean) => ({
+      type: 'tool_rejected',
+      step: 0,
+      callId: `c_${toolName}`,
+      index: 0,
+      toolName,
+      error: { type: outOfScope ? 'not_found' : 'invalid_input', message: 'refused' },
+      ...(outOfScope ? { outOfScope: true } : {}),
+    });
+    const entries = journal().slice(0, 2);
+    entries.push(
+      { seq: 3, at: T0 + 300, event: rejected('issue_refund', true) },
+      { seq: 4, at: T0 + 400, event: rejected('lookup', false) },
+    );
+    const root = spansFromJournal('run_2', entries)[0];
+    const events = (root?.events ?? []).filter((event) => event.name === KEEL_EVENT.toolRejected);
+    expect(events.map((event) => event.attributes[ATTR.toolOutOfScope])).toEqual([true, undefined]);
+  });
+
   it('marks a model call that failed for good, and the run it ended', () => {
     const entries = journal().slice(0, 3);
     const failedCall = {

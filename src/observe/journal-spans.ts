@@ -233,6 +233,7 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
         [ATTR.toolCallId]: text(event.callId),
         [ATTR.errorType]: text(error.type),
         [ATTR.errorMessage]: text(error.message),
+        [ATTR.toolOutOfScope]: event.outOfScope === true ? true : undefined,
       }),
     );
   },

@@ -74,6 +74,8 @@ export const ATTR = {
   cancelledBy: 'keel.cancelled_by',
   toolCache: 'keel.tool.cache',
   toolDegraded: 'keel.tool.degraded',
+  /** True on a rejected call to a tool outside the agent's own set. */
+  toolOutOfScope: 'keel.tool.out_of_scope',
   approvalId: 'keel.approval.id',
   approvalGroup: 'keel.approval.group',
   approvalGateReason: 'keel.approval.gate_reason',

@@ -45,3 +45,9 @@ export {
   type NewApproval,
 } from './approval-store.js';
 export { RUN_READY_CHANNEL } from './sql-approval-store.js';
+export {
+  DECISION_STATUSES,
+  type DecisionRecord,
+  type DecisionStatus,
+  type DecisionStore,
+} from './decision-store.js';

@@ -113,6 +113,28 @@ export interface ApprovalDecisionsTable {
   args_hash: string | null;
 }
 
+/** Schema-validated decisions and the review queue (see `DecisionStore`). */
+export interface DecisionsTable {
+  id: string;
+  kind: string;
+  status: string;
+  instructions: string;
+  input: string;
+  value: string;
+  confidence: number;
+  reason: string | null;
+  choices: string | null;
+  cache_key: string | null;
+  run_id: string | null;
+  started_run_id: string | null;
+  on_resolve: string;
+  events: string;
+  created_at: number;
+  decided_at: number | null;
+  decided_by: string | null;
+  schema_version: number;
+}
+
 export interface Database {
   keel_runs: RunsTable;
   keel_events: EventsTable;
@@ -123,6 +145,7 @@ export interface Database {
   keel_approvals: ApprovalsTable;
   keel_approvers: ApproversTable;
   keel_approval_decisions: ApprovalDecisionsTable;
+  keel_decisions: DecisionsTable;
 }
 
 /**
@@ -311,6 +334,47 @@ const migrations: Record<string, Migration> = {
     },
     async down(db: Kysely<unknown>) {
       await db.schema.dropTable('keel_run_prices').ifExists().execute();
+    },
+  },
+  '0007_decisions': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('keel_decisions')
+        .ifNotExists()
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('kind', 'text', (column) => column.notNull())
+        .addColumn('status', 'text', (column) => column.notNull())
+        .addColumn('instructions', 'text', (column) => column.notNull())
+        .addColumn('input', 'text', (column) => column.notNull())
+        .addColumn('value', 'text', (column) => column.notNull())
+        .addColumn('confidence', 'double precision', (column) => column.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('choices', 'text')
+        .addColumn('cache_key', 'text')
+        .addColumn('run_id', 'text')
+        .addColumn('started_run_id', 'text')
+        .addColumn('on_resolve', 'text', (column) => column.notNull())
+        .addColumn('events', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('decided_at', 'bigint')
+        .addColumn('decided_by', 'text')
+        .addColumn('schema_version', 'integer', (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createIndex('keel_decisions_status')
+        .ifNotExists()
+        .on('keel_decisions')
+        .columns(['status', 'created_at'])
+        .execute();
+      await db.schema
+        .createIndex('keel_decisions_cache')
+        .ifNotExists()
+        .on('keel_decisions')
+        .columns(['cache_key', 'created_at'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('keel_decisions').ifExists().execute();
     },
   },
 };

@@ -7,6 +7,7 @@ import { AUDIT_GENESIS_HASH, auditHash, type AuditEntry, type NewAuditEntry } fr
 import { canonicalJson } from '../core/index.js';
 import type { BreakerState, CachedToolResult, ToolBreakerRecord } from './tool-records.js';
 import { SqlApprovalStore, type Listen } from './sql-approval-store.js';
+import { SqlDecisionStore } from './sql-decision-store.js';
 import {
   STORE_SCHEMA_VERSION,
   type ClaimOptions,
@@ -53,6 +54,7 @@ export class SqlStore implements Store {
   #auditDraining: Promise<void> | undefined;
   readonly #schema: string | undefined;
   readonly approvals: SqlApprovalStore;
+  readonly decisions: SqlDecisionStore;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -76,6 +78,7 @@ export class SqlStore implements Store {
       guarded: (work) => this.#guarded(work),
       listen: options.listen,
     });
+    this.decisions = new SqlDecisionStore({ db: this.#db, guarded: (work) => this.#guarded(work) });
   }
 
   /** Bring the schema up to date. Safe to call from many processes at once. */

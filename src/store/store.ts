@@ -2,6 +2,7 @@ import type { AbortableOptions } from '../core/index.js';
 import type { AuditEntry, NewAuditEntry } from './audit-log.js';
 import type { CachedToolResult, ToolBreakerRecord } from './tool-records.js';
 import type { ApprovalStore } from './approval-store.js';
+import type { DecisionStore } from './decision-store.js';
 
 /** Persisted format version of runs and events. A change ships as a new version, never an edit. */
 export const STORE_SCHEMA_VERSION = 1;
@@ -178,6 +179,8 @@ export interface Store {
   readAudit(options?: { afterSeq?: number; limit?: number }): Promise<AuditEntry[]>;
   /** Approval records, approvers and decisions; runs waiting on them. */
   readonly approvals: ApprovalStore;
+  /** Schema-validated decisions and the review queue. */
+  readonly decisions: DecisionStore;
   /** Wait until the pending group commit is durable. */
   flush(options?: AbortableOptions): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,454 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import {
+  KeelError,
+  TRUSTED_RUNTIME,
+  canonicalJson,
+  digest,
+  systemClock,
+  type Clock,
+  type Provenance,
+} from '../core/index.js';
+import {
+  costOf,
+  type Message,
+  type ModelAdapterV1,
+  type ModelTiers,
+  type ModelUsage,
+} from '../model/index.js';
+import type { DecisionRecord, Store } from '../store/index.js';
+import type { DecisionCache } from './decision-cache.js';
+import type { DecisionEvent } from './decision-events.js';
+
+export const LOW_CONFIDENCE_ACTIONS = ['review', 'fallback'] as const;
+export type LowConfidenceAction = (typeof LOW_CONFIDENCE_ACTIONS)[number];
+
+export interface DecisionOptions<Schema extends z.ZodType> {
+  /** The shape of the value; the model is shown its JSON schema and every answer is parsed. */
+  readonly schema: Schema;
+  /** Trusted instructions: what to decide. */
+  readonly instructions: string;
+  /** What to decide about (a ticket, a document...): labelled untrusted. */
+  readonly input: unknown;
+  /** The model; without one, `tiers.model(tier)`. */
+  readonly model?: ModelAdapterV1 | undefined;
+  readonly tiers?: ModelTiers | undefined;
+  /** Default `fast`. */
+  readonly tier?: string | undefined;
+  /** Further attempts after an invalid answer, each fed the validation error. Default 2. */
+  readonly retries?: number | undefined;
+  /** Below this confidence (0..1) the decision goes to review or to the fallback. Default 0. */
+  readonly minConfidence?: number | undefined;
+  /** Default `fallback`. `review` needs a `store`. */
+  readonly onLowConfidence?: LowConfidenceAction | undefined;
+  /** The value returned when no valid, confident answer is found. */
+  readonly fallback: z.infer<Schema>;
+  /** Self-consistency: this many samples, majority wins; disagreement lowers confidence. */
+  readonly votes?: number | undefined;
+  /** Default 0 (1 with votes > 1, so samples can differ). The cache serves only 0. */
+  readonly temperature?: number | undefined;
+  readonly cache?: DecisionCache | undefined;
+  /** Where the decision record (its journal, and any review item) is kept. */
+  readonly store?: Store | undefined;
+  /** The run this decision is made for, linked in the record. */
+  readonly runId?: string | undefined;
+  /** `decision` (default) or `route`. */
+  readonly kind?: string | undefined;
+  /** Plain data kept with a review item, for whoever resolves it (e.g. the run to start). */
+  readonly onResolve?: unknown;
+  readonly maxOutputTokens?: number | undefined;
+  readonly clock?: Clock | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export const DECISION_OUTCOMES = ['decided', 'cached', 'fallback', 'review'] as const;
+export type DecisionOutcome = (typeof DECISION_OUTCOMES)[number];
+
+/**
+ * What `decide()` returns; never thrown. Under `review`, `value` is the fallback standing in
+ * until a human chooses (see `waitForReview`).
+ */
+export interface Decision<Value> {
+  readonly id: string;
+  readonly status: DecisionOutcome;
+  readonly value: Value;
+  readonly confidence: number;
+  readonly reason: string | undefined;
+  /** Model calls made. */
+  readonly calls: number;
+  readonly usage: { readonly inputTokens: number; readonly outputTokens: number };
+  /** `null` when a call's price is unknown. */
+  readonly costUsd: number | null;
+  readonly events: readonly DecisionEvent[];
+}
+
+const ANSWER_HINT =
+  'Answer with one JSON object and nothing else: {"value": <the value>, "confidence": <0 to 1>}. The "value" must match this JSON schema:';
+const UNTRUSTED_INPUT: Provenance = Object.freeze({ trust: 'untrusted', source: 'decide:input' });
+const MODEL_OUTPUT: Provenance = Object.freeze({ trust: 'untrusted', source: 'model' });
+
+/**
+ * Ask a model for a schema-validated value. An invalid answer (not JSON, or not the schema) is
+ * fed back with its error and asked again, up to `retries`; when nothing valid comes back, or
+ * the confidence is below `minConfidence`, the result is the declared `fallback` (or, with
+ * `onLowConfidence: 'review'`, a durable review item). Model and store faults become the
+ * fallback too: `decide` never throws for them. Invalid options throw `invalid_config`.
+ *
+ * ```ts
+ * const decision = await decide({
+ *   schema: z.enum(['billing', 'shipping', 'other']),
+ *   instructions: 'Classify the support ticket.',
+ *   input: ticket,
+ *   tiers,
+ *   minConfidence: 0.7,
+ *   onLowConfidence: 'review',
+ *   fallback: 'other',
+ *   store,
+ * });
+ * ```
+ */
+export async function decide<Schema extends z.ZodType>(
+  options: DecisionOptions<Schema>,
+): Promise<Decision<z.infer<Schema>>> {
+  const {
+    schema,
+    instructions,
+    input,
+    retries = 2,
+    minConfidence = 0,
+    onLowConfidence = 'fallback',
+    votes = 1,
+    cache,
+    store,
+    clock = systemClock,
+    signal,
+  } = options;
+  const temperature = options.temperature ?? (votes > 1 ? 1 : 0);
+  const model = modelOf(options);
+  checkOptions(options, { retries, minConfidence, votes });
+  const jsonSchema = z.toJSONSchema(schema, { unrepresentable: 'any' });
+  const cacheKey = digest(
+    canonicalJson({ schema: jsonSchema, instructions, input: normalise(input) }),
+  );
+  const id = `dec_${Date.now().toString(36)}${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const events: DecisionEvent[] = [];
+  const totals = { calls: 0, inputTokens: 0, outputTokens: 0, cost: 0 as number | null };
+  const createdAt = clock.now();
+  const cacheable = cache !== undefined && temperature === 0;
+  events.push({
+    type: 'decision_started',
+    model: `${model.provider}:${model.modelId}`,
+    votes,
+    retries,
+    minConfidence,
+    cacheKey: cacheable ? cacheKey : null,
+    at: createdAt,
+  });
+
+  const finish = async (
+    status: DecisionOutcome,
+    value: z.infer<Schema>,
+    confidence: number,
+    reason: string | undefined,
+  ): Promise<Decision<z.infer<Schema>>> => {
+    const decision: Decision<z.infer<Schema>> = {
+      id,
+      status,
+      value,
+      confidence,
+      reason,
+      calls: totals.calls,
+      usage: { inputTokens: totals.inputTokens, outputTokens: totals.outputTokens },
+      costUsd: totals.cost,
+      events,
+    };
+    if (!store || status === 'cached') return decision;
+    const record: DecisionRecord = {
+      id,
+      kind: options.kind ?? 'decision',
+      status: status === 'review' ? 'review' : status === 'fallback' ? 'fallback' : 'decided',
+      instructions,
+      input: input ?? null,
+      value: value ?? null,
+      confidence,
+      reason: reason ?? null,
+      choices: choicesOf(jsonSchema),
+      cacheKey: cacheable || status === 'decided' ? cacheKey : null,
+      runId: options.runId ?? null,
+      startedRunId: null,
+      onResolve: options.onResolve ?? null,
+      events,
+      createdAt,
+      decidedAt: status === 'review' ? null : clock.now(),
+      decidedBy: null,
+    };
+    try {
+      await store.decisions.save(record);
+    } catch (error) {
+      if (status !== 'review') return decision;
+      // A review item that is not durable would wait for nobody: fall back instead.
+      return fallBack(`the review item could not be saved: ${messageOf(error)}`, confidence);
+    }
+    return decision;
+  };
+
+  const fallBack = (reason: string, confidence: number): Decision<z.infer<Schema>> => {
+    events.push({ type: 'decision_fallback', reason, confidence });
+    return {
+      id,
+      status: 'fallback',
+      value: options.fallback,
+      confidence,
+      reason,
+      calls: totals.calls,
+      usage: { inputTokens: totals.inputTokens, outputTokens: totals.outputTokens },
+      costUsd: totals.cost,
+      events,
+    };
+  };
+
+  if (cacheable) {
+    const hit = await cache.get(cacheKey).catch(() => undefined);
+    const parsed = hit ? schema.safeParse(hit.value) : undefined;
+    if (hit && parsed?.success && hit.confidence >= minConfidence) {
+      events.push({ type: 'decision_cache_hit', cacheKey, decisionId: hit.decisionId });
+      return finish('cached', parsed.data, hit.confidence, undefined);
+    }
+  }
+
+  const system = `${instructions}\n\n${ANSWER_HINT}\n${JSON.stringify(jsonSchema)}`;
+  const { $schema: _dialect, ...valueSchema } = jsonSchema;
+  const responseSchema = {
+    name: 'decision',
+    schema: {
+      type: 'object',
+      properties: { value: valueSchema, confidence: { type: 'number', minimum: 0, maximum: 1 } },
+      required: ['value', 'confidence'],
+      additionalProperties: false,
+    },
+  };
+  const inputText = typeof input === 'string' ? input : canonicalJson(input ?? null);
+  const ballots: { value: z.infer<Schema>; confidence: number }[] = [];
+  let lastError = 'no attempt was made';
+  for (let vote = 1; vote <= votes; vote++) {
+    const messages: Message[] = [
+      { role: 'user', parts: [{ type: 'text', text: inputText, provenance: UNTRUSTED_INPUT }] },
+    ];
+    let ballot: { value: z.infer<Schema>; confidence: number } | undefined;
+    for (let attempt = 1; attempt <= retries + 1 && !ballot; attempt++) {
+      if (signal?.aborted) break;
+      const startedAt = clock.now();
+      let output = '';
+      let usage: ModelUsage | null = null;
+      let cost: number | null = null;
+      let error: string | undefined;
+      try {
+        const response = await model.doGenerate(
+          {
+            system,
+            messages: [...messages],
+            tools: [],
+            temperature,
+            seed: vote,
+            maxOutputTokens: options.maxOutputTokens,
+            responseSchema,
+          },
+          { signal },
+        );
+        totals.calls += 1;
+        usage = response.usage;
+        cost = costOf(response.usage, model.price);
+        totals.inputTokens += usage.inputTokens;
+        totals.outputTokens += usage.outputTokens;
+        totals.cost = totals.cost === null || cost === null ? null : totals.cost + cost;
+        output = response.content.map((part) => (part.type === 'text' ? part.text : '')).join('');
+        const checked = check(schema, output);
+        if (checked.ok) ballot = { value: checked.value, confidence: checked.confidence };
+        else error = checked.error;
+      } catch (fault) {
+        totals.calls += 1;
+        error = `the model call failed: ${messageOf(fault)}`;
+      }
+      events.push({
+        type: 'decision_attempt',
+        vote,
+        attempt,
+        output,
+        usage,
+        costUsd: cost,
+        latencyMs: clock.now() - startedAt,
+        ...(error === undefined ? {} : { error }),
+      });
+      if (error !== undefined) {
+        lastError = error;
+        messages.push(
+          { role: 'assistant', parts: [{ type: 'text', text: output, provenance: MODEL_OUTPUT }] },
+          {
+            role: 'user',
+            parts: [
+              {
+                type: 'text',
+                text: `Your answer was rejected: ${error}\nAnswer again with only the JSON object.`,
+                provenance: TRUSTED_RUNTIME,
+              },
+            ],
+          },
+        );
+      }
+    }
+    events.push({
+      type: 'decision_vote',
+      vote,
+      value: ballot ? ballot.value : null,
+      confidence: ballot?.confidence ?? 0,
+    });
+    if (ballot) ballots.push(ballot);
+  }
+
+  if (ballots.length === 0) {
+    return finish(
+      'fallback',
+      options.fallback,
+      0,
+      fallBackReason(`no valid answer after ${retries + 1} attempt(s): ${lastError}`, events),
+    );
+  }
+  const { value, confidence, agreeing } = majority(ballots, votes);
+  events.push({ type: 'decision_made', value, confidence, agreement: [agreeing, votes] });
+  if (confidence >= minConfidence) {
+    if (cacheable) await cache.set(cacheKey, { decisionId: id, value, confidence }).catch(noop);
+    return finish('decided', value, confidence, undefined);
+  }
+  const low = `confidence ${round(confidence)} is below ${minConfidence}`;
+  if (onLowConfidence === 'review' && store) {
+    events.push({ type: 'decision_review_requested', confidence, minConfidence });
+    return finish('review', options.fallback, confidence, low);
+  }
+  const reason = onLowConfidence === 'review' ? `${low}; no store to keep a review item` : low;
+  return finish(
+    'fallback',
+    options.fallback,
+    confidence,
+    fallBackReason(reason, events, confidence),
+  );
+}
+
+function fallBackReason(reason: string, events: DecisionEvent[], confidence = 0): string {
+  events.push({ type: 'decision_fallback', reason, confidence });
+  return reason;
+}
+
+type Checked<Value> = { ok: true; value: Value; confidence: number } | { ok: false; error: string };
+
+const answerShape = z.object({ value: z.unknown(), confidence: z.number().min(0).max(1) });
+
+function check<Schema extends z.ZodType>(schema: Schema, output: string): Checked<z.infer<Schema>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stripFence(output));
+  } catch (error) {
+    return { ok: false, error: `not valid JSON (${messageOf(error)}): ${truncate(output, 200)}` };
+  }
+  const answer = answerShape.safeParse(parsed);
+  if (!answer.success || !('value' in (parsed as object))) {
+    return {
+      ok: false,
+      error: `expected {"value": ..., "confidence": 0..1}: ${answer.success ? 'value is missing' : z.prettifyError(answer.error)}`,
+    };
+  }
+  const value = schema.safeParse(answer.data.value);
+  if (!value.success) {
+    return { ok: false, error: `value does not match the schema: ${z.prettifyError(value.error)}` };
+  }
+  return { ok: true, value: value.data, confidence: answer.data.confidence };
+}
+
+/** The most common value (first seen wins a tie); confidence scaled by the share that agrees. */
+function majority<Value>(
+  ballots: readonly { value: Value; confidence: number }[],
+  votes: number,
+): { value: Value; confidence: number; agreeing: number } {
+  const groups = new Map<string, { value: Value; confidences: number[] }>();
+  for (const ballot of ballots) {
+    const key = canonicalJson(ballot.value ?? null);
+    const group = groups.get(key) ?? { value: ballot.value, confidences: [] };
+    group.confidences.push(ballot.confidence);
+    groups.set(key, group);
+  }
+  let best: { value: Value; confidences: number[] } | undefined;
+  for (const group of groups.values()) {
+    if (!best || group.confidences.length > best.confidences.length) best = group;
+  }
+  const winner = best ?? { value: ballots[0]?.value as Value, confidences: [0] };
+  const mean =
+    winner.confidences.reduce((sum, value) => sum + value, 0) / winner.confidences.length;
+  const agreeing = winner.confidences.length;
+  // Rounded so that agreeing votes of 0.8 give 0.8, not 0.8000000000000002.
+  const confidence = Math.round(((mean * agreeing) / votes) * 1e9) / 1e9;
+  return { value: winner.value, confidence, agreeing };
+}
+
+/** Strings trimmed with whitespace runs collapsed; objects canonical (sorted keys). */
+function normalise(value: unknown): unknown {
+  if (typeof value === 'string') return value.trim().replace(/\s+/g, ' ');
+  if (Array.isArray(value)) return value.map(normalise);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, normalise(entry)]));
+  }
+  return value ?? null;
+}
+
+function choicesOf(jsonSchema: Record<string, unknown>): unknown[] | null {
+  return Array.isArray(jsonSchema.enum) ? [...(jsonSchema.enum as unknown[])] : null;
+}
+
+function modelOf(options: DecisionOptions<z.ZodType>): ModelAdapterV1 {
+  if (options.model) return options.model;
+  if (options.tiers) return options.tiers.model(options.tier ?? 'fast');
+  throw new KeelError('invalid_config', 'decide: "model" or "tiers" is required');
+}
+
+function checkOptions(
+  options: DecisionOptions<z.ZodType>,
+  { retries, minConfidence, votes }: { retries: number; minConfidence: number; votes: number },
+): void {
+  const fail = (field: string, problem: string): never => {
+    throw new KeelError('invalid_config', `decide: "${field}" ${problem}`);
+  };
+  if (typeof options.schema?.safeParse !== 'function') fail('schema', 'must be a zod schema');
+  if (typeof options.instructions !== 'string' || options.instructions.trim() === '') {
+    fail('instructions', 'must be a non-empty string');
+  }
+  if (!Number.isInteger(retries) || retries < 0 || retries > 10) {
+    fail('retries', 'must be an integer from 0 to 10');
+  }
+  if (!Number.isInteger(votes) || votes < 1 || votes > 25) {
+    fail('votes', 'must be an integer from 1 to 25');
+  }
+  if (!(minConfidence >= 0 && minConfidence <= 1)) fail('minConfidence', 'must be from 0 to 1');
+  if (!LOW_CONFIDENCE_ACTIONS.includes(options.onLowConfidence ?? 'fallback')) {
+    fail('onLowConfidence', `must be one of ${LOW_CONFIDENCE_ACTIONS.join(', ')}`);
+  }
+  if (!options.schema.safeParse(options.fallback).success) {
+    fail('fallback', 'must match the schema');
+  }
+}
+
+function stripFence(text: string): string {
+  const fenced = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/.exec(text);
+  return fenced?.[1] ?? text;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function noop(): void {}

@@ -1,0 +1,30 @@
+export {
+  DECISION_OUTCOMES,
+  LOW_CONFIDENCE_ACTIONS,
+  decide,
+  type DecisionOptions,
+  type Decision,
+  type DecisionOutcome,
+  type LowConfidenceAction,
+} from './decide.js';
+export type { DecisionEvent } from './decision-events.js';
+export {
+  memoryDecisionCache,
+  storeDecisionCache,
+  type CachedDecision,
+  type DecisionCache,
+} from './decision-cache.js';
+export { resolveReview, waitForReview } from './review.js';
+export {
+  ROUTE_STATUSES,
+  defineRouter,
+  startChosenRoute,
+  type RouteLimits,
+  type RouteOptions,
+  type RouteResult,
+  type RouteStatus,
+  type RouteTarget,
+  type Router,
+  type RouterDefinition,
+  type RunStarter,
+} from './router.js';

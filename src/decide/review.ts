@@ -1,0 +1,84 @@
+import type { z } from 'zod';
+import { KeelError, canonicalJson, systemClock, type Clock } from '../core/index.js';
+import type { DecisionRecord, Store } from '../store/index.js';
+import type { DecisionEvent } from './decision-events.js';
+
+/**
+ * Settle a decision waiting for review with a human's value. The value must be one of the
+ * record's `choices` when it has them. Throws `not_found` for an unknown id, `conflict` when
+ * the decision is not (or no longer) under review, `invalid_input` for a value not offered.
+ *
+ * ```ts
+ * const record = await resolveReview({ store, id, value: 'billing', decidedBy: 'ana' });
+ * ```
+ */
+export async function resolveReview({
+  store,
+  id,
+  value,
+  decidedBy,
+  clock = systemClock,
+}: {
+  readonly store: Store;
+  readonly id: string;
+  readonly value: unknown;
+  readonly decidedBy: string;
+  readonly clock?: Clock;
+}): Promise<DecisionRecord> {
+  const current = await store.decisions.get(id);
+  if (!current) throw new KeelError('not_found', `no decision ${id}`);
+  if (current.status !== 'review') {
+    throw new KeelError('conflict', `decision ${id} is not waiting for review (${current.status})`);
+  }
+  if (current.choices && !current.choices.some((choice) => sameValue(choice, value))) {
+    throw new KeelError(
+      'invalid_input',
+      `decision ${id}: ${JSON.stringify(value)} is not one of ${current.choices.map((choice) => JSON.stringify(choice)).join(', ')}`,
+    );
+  }
+  const at = clock.now();
+  const event: DecisionEvent = { type: 'decision_resolved', value, decidedBy, at };
+  const resolved = await store.decisions.resolve({ id, value, decidedBy, at, event });
+  if (!resolved) throw new KeelError('conflict', `decision ${id} was decided by someone else`);
+  return resolved;
+}
+
+/**
+ * Wait until a decision under review is resolved (from any process) and return the chosen
+ * value, parsed with the schema. A value that no longer parses is refused (`invalid_input`).
+ *
+ * ```ts
+ * const route = await waitForReview({ store, id: decision.id, schema: z.enum(['a', 'b']) });
+ * ```
+ */
+export async function waitForReview<Schema extends z.ZodType>({
+  store,
+  id,
+  schema,
+  signal,
+  pollMs = 200,
+}: {
+  readonly store: Store;
+  readonly id: string;
+  readonly schema: Schema;
+  readonly signal?: AbortSignal | undefined;
+  readonly pollMs?: number;
+}): Promise<{ value: z.infer<Schema>; record: DecisionRecord }> {
+  for (;;) {
+    const record = await store.decisions.get(id);
+    if (!record) throw new KeelError('not_found', `no decision ${id}`);
+    if (record.status !== 'review') {
+      const parsed = schema.safeParse(record.value);
+      if (!parsed.success) {
+        throw new KeelError('invalid_input', `decision ${id}: the chosen value does not parse`);
+      }
+      return { value: parsed.data, record };
+    }
+    signal?.throwIfAborted();
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return canonicalJson(a ?? null) === canonicalJson(b ?? null);
+}
