@@ -5,6 +5,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closer, readBody } from './http-fake.js';
 
 /** The parsed body of `POST /v1/messages` (not validated beyond `model` and `messages`). */
 export interface FakeAnthropicRequestBody {
@@ -220,7 +221,6 @@ export async function startFakeAnthropicServer(
   });
   const { port } = server.address() as AddressInfo;
 
-  let closing: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}`,
     get requests() {
@@ -229,30 +229,8 @@ export async function startFakeAnthropicServer(
     get countRequests() {
       return countRequests;
     },
-    close() {
-      closing ??= new Promise<void>((resolve, reject) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        server.close((error) => {
-          if (error) reject(error);
-          else resolve();
-        });
-        server.closeAllConnections();
-      });
-      return closing;
-    },
+    close: closer(server, timers),
   };
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-    request.on('error', reject);
-  });
 }
 
 function parseBody(text: string): FakeAnthropicRequestBody | undefined {

@@ -5,6 +5,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closer, readBody } from './http-fake.js';
 
 /** A chat message as the client sent it (parsed JSON, not validated beyond `role`). */
 export interface FakeChatMessage {
@@ -220,36 +221,13 @@ export async function startFakeOpenAIServer(
   });
   const { port } = server.address() as AddressInfo;
 
-  let closing: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}/v1`,
     get requests() {
       return requests;
     },
-    close() {
-      closing ??= new Promise<void>((resolve, reject) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        server.close((error) => {
-          if (error) reject(error);
-          else resolve();
-        });
-        server.closeAllConnections();
-      });
-      return closing;
-    },
+    close: closer(server, timers),
   };
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-    request.on('error', reject);
-  });
 }
 
 function parseBody(text: string): FakeChatRequestBody | undefined {

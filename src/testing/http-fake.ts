@@ -1,0 +1,34 @@
+import type { IncomingMessage, Server } from 'node:http';
+
+/** The whole body of a request, as UTF-8. */
+export function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    request.on('error', reject);
+  });
+}
+
+/**
+ * A fake server's `close()`: cancels its pending timers (delayed or hanging replies), closes
+ * every connection and resolves once the server is closed; calling it again returns the same
+ * promise.
+ */
+export function closer(server: Server, timers: Set<NodeJS.Timeout>): () => Promise<void> {
+  let closing: Promise<void> | undefined;
+  return function close() {
+    closing ??= new Promise<void>((resolve, reject) => {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      server.close((error) => {
+        if (error) reject(error);
+        else resolve();
+      });
+      server.closeAllConnections();
+    });
+    return closing;
+  };
+}
