@@ -83,6 +83,17 @@ function chatSpan(event: JournalEvent, trace: TraceBuilder, startMs: number): Op
   });
 }
 
+/** An event on a call's tool span (opened if the call has none yet); unset attributes left out. */
+function toolEvent(
+  event: JournalEvent,
+  trace: TraceBuilder,
+  name: string,
+  attributes: Record<string, AttributeInput>,
+): void {
+  toolSpan(event, trace, trace.at);
+  trace.event(toolKey(event), name, defined(attributes));
+}
+
 function toolSpan(event: JournalEvent, trace: TraceBuilder, startMs: number): OpenSpan {
   const name = text(event.toolName) ?? 'unknown';
   return (
@@ -260,40 +271,25 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
     trace.close(toolKey(event), trace.at, { code: 'unset' });
   },
   approval_requested(event, trace) {
-    toolSpan(event, trace, trace.at);
-    trace.event(
-      toolKey(event),
-      KEEL_EVENT.approvalRequested,
-      defined({
-        [ATTR.approvalId]: text(event.approvalId),
-        [ATTR.approvalGroup]: text(event.approverGroup),
-        [ATTR.approvalGateReason]: text(record(event.reason).type),
-      }),
-    );
+    toolEvent(event, trace, KEEL_EVENT.approvalRequested, {
+      [ATTR.approvalId]: text(event.approvalId),
+      [ATTR.approvalGroup]: text(event.approverGroup),
+      [ATTR.approvalGateReason]: text(record(event.reason).type),
+    });
   },
   approval_decided(event, trace) {
-    toolSpan(event, trace, trace.at);
-    trace.event(
-      toolKey(event),
-      KEEL_EVENT.approvalDecided,
-      defined({
-        [ATTR.approvalId]: text(event.approvalId),
-        [ATTR.approvalDecision]: text(event.decision),
-        [ATTR.approvalDecidedBy]: text(event.decidedBy),
-      }),
-    );
+    toolEvent(event, trace, KEEL_EVENT.approvalDecided, {
+      [ATTR.approvalId]: text(event.approvalId),
+      [ATTR.approvalDecision]: text(event.decision),
+      [ATTR.approvalDecidedBy]: text(event.decidedBy),
+    });
   },
   guard_verdict(event, trace) {
-    toolSpan(event, trace, trace.at);
-    trace.event(
-      toolKey(event),
-      KEEL_EVENT.guardVerdict,
-      defined({
-        [ATTR.guardPolicy]: text(event.policy),
-        [ATTR.guardVerdict]: text(event.verdict),
-        [ATTR.guardRule]: text(event.rule),
-      }),
-    );
+    toolEvent(event, trace, KEEL_EVENT.guardVerdict, {
+      [ATTR.guardPolicy]: text(event.policy),
+      [ATTR.guardVerdict]: text(event.verdict),
+      [ATTR.guardRule]: text(event.rule),
+    });
   },
   run_suspended(event, trace) {
     trace.event('run', KEEL_EVENT.runSuspended, { [ATTR.workerId]: text(event.workerId) ?? '' });
