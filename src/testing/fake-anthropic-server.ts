@@ -4,8 +4,7 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { closer, readBody } from './http-fake.js';
+import { closer, listenOnLoopback, readBody } from './http-fake.js';
 
 /** The parsed body of `POST /v1/messages` (not validated beyond `model` and `messages`). */
 export interface FakeAnthropicRequestBody {
@@ -212,14 +211,7 @@ export async function startFakeAnthropicServer(
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, backlog: 2048 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   return {
     url: `http://127.0.0.1:${port}`,

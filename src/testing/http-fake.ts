@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 /** The whole body of a request, as UTF-8. */
 export function readBody(request: IncomingMessage): Promise<string> {
@@ -31,4 +32,16 @@ export function closer(server: Server, timers: Set<NodeJS.Timeout>): () => Promi
     });
     return closing;
   };
+}
+
+/** Listen on a free loopback port (with a deep backlog for bursts); resolves to the port. */
+export async function listenOnLoopback(server: Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0, backlog: 2048 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
 }
