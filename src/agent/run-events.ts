@@ -35,7 +35,9 @@ export type RunReason =
       readonly toolName?: string | undefined;
       readonly error?: ToolFailure | undefined;
     }
-  | { readonly type: 'internal'; readonly message: string };
+  | { readonly type: 'internal'; readonly message: string }
+  /** The model called a tool outside the agent's set, under `onOutOfScope: 'stop'`. */
+  | { readonly type: 'out_of_scope'; readonly toolName: string; readonly step: number };
 
 export interface RunOutcome {
   readonly status: RunStatus;
@@ -276,6 +278,8 @@ function reasonText(reason: RunReason): string {
       return `escalated: ${reason.message}`;
     case 'internal':
       return `internal error: ${reason.message}`;
+    case 'out_of_scope':
+      return `stopped: the model called "${reason.toolName}", a tool outside the agent's set (step ${reason.step})`;
     default:
       reason satisfies never;
       return 'unknown';

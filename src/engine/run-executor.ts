@@ -479,6 +479,13 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       const { limit, used, max } = validation.limitHit;
       return stop(limit, used, max, [modelEvent, ...validation.events]);
     }
+    const outOfScope = validation.events.find(
+      (event) => event.type === 'tool_rejected' && event.outOfScope === true,
+    );
+    if (outOfScope?.type === 'tool_rejected' && agent.onOutOfScope === 'stop') {
+      const reason: RunReason = { type: 'out_of_scope', toolName: outOfScope.toolName, step };
+      return finish('stopped', reason, [modelEvent, ...validation.events]);
+    }
     const gated = gateCalls({
       agent,
       state,
