@@ -268,6 +268,15 @@ export function journalLines(
       case 'run_finished':
         lines.push({ text: `run_finished ${event.status}`, chain: [], step: -1 });
         break;
+      case 'decision_recorded':
+        if (event.entry.type === 'decision_made' || event.entry.type === 'decision_fallback') {
+          callLine(event.step, event.callId, event.toolName).chain.push(
+            event.entry.type === 'decision_made'
+              ? `decided ${JSON.stringify(event.entry.value)}`
+              : 'decision fell back',
+          );
+        }
+        break;
       case 'run_started':
       case 'tool_requested':
       case 'context_assembled':

@@ -4,6 +4,7 @@ import type { ToolEffect, ToolFailure } from '../tools/index.js';
 import type { GateReason } from '../approval/index.js';
 import type { ApprovalExpiry } from '../store/index.js';
 import type { ContextAssembly } from '../context/index.js';
+import type { DecisionEvent } from '../decide/index.js';
 import type { LimitName, RunLimits } from './limits.js';
 
 /** How a run ended. Closed: every terminal state is one of these. */
@@ -244,6 +245,19 @@ export type RunEvent =
       readonly verdict: 'allow' | 'confirm' | 'deny';
       readonly rule: string;
       readonly origins?: Readonly<Record<string, string>> | undefined;
+    }
+  | {
+      /**
+       * One entry of a decision a tool made with `decide({ run: context })` during a call:
+       * each attempt (with the error fed back), vote, cache hit, review and fallback. A
+       * decision's entries are committed together when it is made.
+       */
+      readonly type: 'decision_recorded';
+      readonly step: number;
+      readonly callId: string;
+      readonly toolName: string;
+      readonly decisionId: string;
+      readonly entry: DecisionEvent;
     }
   | {
       readonly type: 'run_finished';
