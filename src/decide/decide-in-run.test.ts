@@ -185,4 +185,47 @@ describe('decide inside a run', () => {
       status: 'fallback',
     });
   });
+
+  it('serves a call resumed after a crash the decision it journaled before the crash', async () => {
+    const decider = counted(() => ({ text: JSON.stringify({ value: 'billing', confidence: 1 }) }));
+    const agent = triageAgent(decider.model);
+    const first = await runOnce(agent);
+    // The journal a worker leaves when it dies after the decision, before the tool's result.
+    const cut = first.events.findIndex((event) => event.type === 'tool_finished');
+    const crashed = first.journal.slice(0, cut);
+    expect(crashed.some((entry) => (entry.event as RunEvent).type === 'decision_recorded')).toBe(
+      true,
+    );
+    const store = await openStore('sqlite::memory:');
+    const runtime = createRuntime({ store, agents: [agent] });
+    try {
+      const now = Date.now();
+      await store.createRun({
+        id: first.result.id,
+        agent: agent.name,
+        task: 'Triage this ticket',
+        createdAt: now,
+        events: crashed.map((entry) => ({ seq: entry.seq, at: entry.at, event: entry.event })),
+        claimBy: { workerId: 'dead-worker', leaseUntil: now - 1_000 },
+      });
+      const worker = runtime.startWorker({ pollMs: 10 });
+      const result = await runtime.wait(first.result.id, { pollMs: 10 });
+      await worker.stop();
+      expect(result.status).toBe('succeeded');
+      expect(decider.calls()).toBe(1);
+      const journal = await store.readEvents(first.result.id);
+      const events = journal.map((entry) => entry.event as RunEvent);
+      const finished = events.find((event) => event.type === 'tool_finished');
+      expect(finished?.type === 'tool_finished' && JSON.parse(finished.content)).toEqual({
+        topic: 'billing',
+        status: 'decided',
+        calls: 0,
+      });
+      const replay = await replayRun({ agent, runId: first.result.id, journal });
+      expect(replay.divergence).toBeNull();
+    } finally {
+      await runtime.close();
+      await store.close();
+    }
+  });
 });
