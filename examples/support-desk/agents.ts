@@ -1,16 +1,21 @@
 import {
   defineAgent,
+  defineModelTiers,
   simulator,
   type Agent,
   type GatePolicy,
-  type SimulatorScript,
+  type ModelTiers,
+  type ScriptContext,
+  type SimulatedTurn,
 } from '../../src/index.js';
 import { SupportBackend } from './backend.js';
 import { accountScript, generalScript, paymentsScript, refundsScript } from './scripts.js';
 import { createSupportDeskTools } from './tools.js';
 
-/** The model id the support desk's simulated agents report. */
+/** The model id the support desk's simulated executors (the `frontier` tier) report. */
 export const SUPPORT_DESK_MODEL_ID = 'support-desk-script';
+/** The model id of the support desk's simulated router (the `fast` tier). */
+export const SUPPORT_DESK_ROUTER_MODEL_ID = 'support-desk-router';
 
 /** The tasks the demo runs, one per scenario (and one for the account agent). */
 export const DEMO_TASKS = Object.freeze({
@@ -58,16 +63,18 @@ export const refundLimit: GatePolicy = (call) => {
  * const runtime = createRuntime({ store, agents: createSupportDeskAgents(backend) });
  * ```
  */
-export function createSupportDeskAgents(backend: SupportBackend): Agent[] {
+export function createSupportDeskAgents(
+  backend: SupportBackend,
+  tiers: ModelTiers = createSupportDeskTiers(),
+): Agent[] {
   const tools = createSupportDeskTools(backend);
-  const model = (script: SimulatorScript) =>
-    simulator({ script, modelId: SUPPORT_DESK_MODEL_ID, latencyMs: 25 });
+  const model = tiers.model('frontier');
 
   return [
     defineAgent({
       name: 'refunds',
       description: 'Refunds for delivered orders, to the original payment method.',
-      model: model(refundsScript),
+      model,
       instructions: [
         'You are a refunds specialist on the support desk of an online homewares shop.',
         'Before refunding: look up the customer by the email in the request, look up the order,',
@@ -96,7 +103,7 @@ export function createSupportDeskAgents(backend: SupportBackend): Agent[] {
     defineAgent({
       name: 'payments',
       description: 'Questions about charges, declines and payment status.',
-      model: model(paymentsScript),
+      model,
       instructions: [
         'You answer questions about payments. Ask the payments gateway for the payment first;',
         'never guess a status. For a decline, give the issuer decline code and message, say',
@@ -110,7 +117,7 @@ export function createSupportDeskAgents(backend: SupportBackend): Agent[] {
     defineAgent({
       name: 'account',
       description: 'Account changes: sign-in email and contact details.',
-      model: model(accountScript),
+      model,
       instructions: [
         'You change account details for verified customers. Find the account by its current',
         'email, change the sign-in email, and send a notice to the previous address so the',
@@ -123,7 +130,7 @@ export function createSupportDeskAgents(backend: SupportBackend): Agent[] {
     defineAgent({
       name: 'general',
       description: 'Everything else: parcel tracking, order status, how-to questions.',
-      model: model(generalScript),
+      model,
       instructions: [
         'You are the first line of the support desk. Track parcels with the carrier, give the',
         'status of orders, and answer how-to questions from the help center, citing the article.',
@@ -142,6 +149,53 @@ export function createSupportDeskAgents(backend: SupportBackend): Agent[] {
       maxOutputTokens: 1_024,
     }),
   ];
+}
+
+/**
+ * The desk's model tiers, scripted: `fast` holds the router's model, `frontier` the model every
+ * executor runs on. The frontier script answers as the agent whose instructions it is given,
+ * the way one real model plays whichever role its system prompt sets.
+ *
+ * ```ts
+ * const tiers = createSupportDeskTiers();
+ * const agents = createSupportDeskAgents(backend, tiers);
+ * const router = createSupportDeskRouter(agents, tiers);
+ * ```
+ */
+export function createSupportDeskTiers(): ModelTiers {
+  return defineModelTiers({
+    fast: [
+      simulator({ script: routerScript, modelId: SUPPORT_DESK_ROUTER_MODEL_ID, latencyMs: 5 }),
+    ],
+    frontier: [
+      simulator({ script: executorScript, modelId: SUPPORT_DESK_MODEL_ID, latencyMs: 25 }),
+    ],
+  });
+}
+
+/** The executor scripts, by the first words of each agent's instructions. */
+const EXECUTOR_SCRIPTS: readonly [string, (context: ScriptContext) => SimulatedTurn][] = [
+  ['You are a refunds specialist', refundsScript],
+  ['You answer questions about payments', paymentsScript],
+  ['You change account details', accountScript],
+  ['You are the first line', generalScript],
+];
+
+function executorScript(context: ScriptContext): SimulatedTurn {
+  const script = EXECUTOR_SCRIPTS.find(([opening]) => context.request.system.startsWith(opening));
+  return script ? script[1](context) : { text: 'This desk has no script for these instructions.' };
+}
+
+/** The router's choice, from the words of the ticket: a route name and a confidence. */
+function routerScript({ task }: ScriptContext): SimulatedTurn {
+  const route = /\brefund/i.test(task)
+    ? 'refunds'
+    : /\b(payment|charged|declined)\b|PAY-\d/i.test(task)
+      ? 'payments'
+      : /\b(account|sign-in|email on)\b/i.test(task)
+        ? 'account'
+        : 'general';
+  return { text: JSON.stringify({ value: route, confidence: route === 'general' ? 0.8 : 0.93 }) };
 }
 
 /** The backend `supportDeskAgents` use: in memory, in this process. */

@@ -4,13 +4,20 @@ import {
   createRuntime,
   slackNotifier,
   type Agent,
+  type Router,
   type RunEvent,
   type Store,
 } from '../../src/index.js';
 import { DEMO_TASKS } from './agents.js';
 import type { SupportBackend } from './backend.js';
 import { formatMoney } from './records.js';
-import { isType, scenarioBase, type ApprovalFacts, type ScenarioReport } from './report.js';
+import {
+  isType,
+  routingFacts,
+  scenarioBase,
+  type ApprovalFacts,
+  type ScenarioReport,
+} from './report.js';
 
 /**
  * A refund over the desk's limit, through the approval gate: the run parks waiting for the
@@ -21,11 +28,13 @@ import { isType, scenarioBase, type ApprovalFacts, type ScenarioReport } from '.
 export async function approvalScenario({
   store,
   agents,
+  router,
   backend,
   log,
 }: {
   store: Store;
   agents: readonly Agent[];
+  router: Router;
   backend: SupportBackend;
   log: (line: string) => void;
 }): Promise<ScenarioReport> {
@@ -41,7 +50,9 @@ export async function approvalScenario({
   });
   const worker = runtime.startWorker({ pollMs: 20 });
   try {
-    const record = await runtime.submit('refunds', task);
+    const routed = await router.route(task, { runtime });
+    if (!routed.runId) throw new Error(`the router did not start a run (${routed.status})`);
+    const record = { id: routed.runId };
     const parked = await poll(async () => {
       const run = await store.getRun(record.id);
       const [approval] = await store.approvals.list({ runId: record.id, states: ['pending'] });
@@ -100,7 +111,8 @@ export async function approvalScenario({
       facts.decidedBy === 'dana' &&
       !startedBeforeDecision &&
       refunds.length === 1 &&
-      facts.decideLink !== null;
+      facts.decideLink !== null &&
+      routed.route === 'refunds';
     return {
       name: 'approval',
       ...scenarioBase({
@@ -110,6 +122,7 @@ export async function approvalScenario({
         runId: record.id,
         entries,
       }),
+      routing: routingFacts(routed),
       asExpected,
       shows: [
         `the refund was held (no worker, no lease) until ${facts.decidedBy ?? 'nobody'} approved it; ` +

@@ -2,6 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, replayRun } from '../../src/index.js';
+import { createSupportDeskAgents } from './agents.js';
+import { SupportBackend } from './backend.js';
 import { runDemo, type DemoReport, type ScenarioName, type ScenarioReport } from './demo.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'keel-demo-test-'));
@@ -131,9 +134,45 @@ describe('runDemo', () => {
     expect(text).toContain('status   stopped: identical_calls limit reached (4 of 3)');
     expect(text).toContain('tool_failed (unavailable) → retried → tool_finished');
     expect(lines.at(-1)).toBe(
-      'model: simulator/support-desk-script (scripted, deterministic) — no real model was called',
+      'models: router simulator/support-desk-router (fast tier), executors simulator/support-desk-script (frontier tier); scripted, deterministic — no real model was called',
     );
   });
+
+  it('routes every ticket with the fast-tier router to a frontier-tier executor', () => {
+    expect(report.models).toEqual([
+      { role: 'router', model: 'simulator/support-desk-router', tier: 'fast' },
+      { role: 'executors', model: 'simulator/support-desk-script', tier: 'frontier' },
+    ]);
+    expect(report.scenarios.map((entry) => [entry.routing?.route, entry.agent])).toEqual([
+      ['refunds', 'refunds'],
+      ['payments', 'payments'],
+      ['general', 'general'],
+      ['refunds', 'refunds'],
+      ['refunds', 'refunds'],
+    ]);
+    for (const entry of report.scenarios) {
+      expect(entry.routing).toMatchObject({ model: 'simulator/support-desk-router', tier: 'fast' });
+    }
+    expect(lines.join('\n')).toContain(
+      'routed   by simulator/support-desk-router (fast tier) → payments, confidence 0.93',
+    );
+  });
+
+  it("replays every scenario's run identically with the current code", async () => {
+    const store = await openStore(report.store);
+    try {
+      const agents = createSupportDeskAgents(new SupportBackend());
+      for (const entry of report.scenarios) {
+        const agent = agents.find((candidate) => candidate.name === entry.agent);
+        if (!agent) throw new Error(`no agent ${entry.agent}`);
+        const journal = await store.readEvents(entry.runId);
+        const replay = await replayRun({ agent, runId: entry.runId, journal });
+        expect([entry.name, replay.divergence]).toEqual([entry.name, null]);
+      }
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
 });
 
 describe('runDemo with json', () => {

@@ -3,8 +3,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createRuntime, openStore, type Runtime } from '../../src/index.js';
-import { DEMO_TASKS, createSupportDeskAgents } from './agents.js';
+import { createRuntime, openStore, type Router, type Runtime } from '../../src/index.js';
+import { DEMO_TASKS, createSupportDeskAgents, createSupportDeskTiers } from './agents.js';
+import { createSupportDeskRouter } from './router.js';
 import { SupportBackend } from './backend.js';
 import { formatMoney } from './records.js';
 import {
@@ -13,7 +14,9 @@ import {
   scenarioBase,
   type DemoReport,
   type JournalEntry,
+  type RoutingFacts,
   type ScenarioReport,
+  routingFacts,
 } from './report.js';
 import { readJournal, runResumeScenario } from './resume-scenario.js';
 import { approvalScenario } from './approval-scenario.js';
@@ -21,6 +24,7 @@ import { approvalScenario } from './approval-scenario.js';
 export type {
   ApprovalFacts,
   DemoReport,
+  RoutingFacts,
   ResumeFacts,
   ScenarioName,
   ScenarioReport,
@@ -43,7 +47,8 @@ export interface DemoOptions {
 }
 
 /**
- * The support-desk demo: five runs on the scripted simulator that show a successful refund, a
+ * The support-desk demo: five tickets, each routed by a router on the `fast` tier to an
+ * executor on the `frontier` tier (both scripted simulators), whose runs show a successful refund, a
  * tool failure the engine retries, a loop stopped by the identical-call limit, a run resumed
  * after its worker process was killed, and a refund over the limit held for a human approval.
  *
@@ -60,12 +65,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const ledgerDirectory = mkdtempSync(join(tmpdir(), 'keel-support-desk-'));
   const ledgerPath = join(ledgerDirectory, 'backend-ledger.jsonl');
   const backend = new SupportBackend({ ledgerPath });
-  const agents = createSupportDeskAgents(backend);
+  const tiers = createSupportDeskTiers();
+  const agents = createSupportDeskAgents(backend, tiers);
+  const router = createSupportDeskRouter(agents, tiers);
   const store = await openStore(storeUrl);
   const runtime = createRuntime({ store, agents, leaseMs });
   const model = agents[0]?.model;
 
-  log('Keel support-desk demo: five runs of the refunds, payments and general agents');
+  log('Keel support-desk demo: five tickets, routed to the refunds, payments and general agents');
   log(`store: ${storeUrl}`);
   const scenarios: ScenarioReport[] = [];
   const show = (scenario: ScenarioReport): void => {
@@ -73,15 +80,31 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     for (const line of formatScenario(scenario, `[${String(scenarios.length)}/5]`)) log(line);
   };
   try {
-    show(await successScenario(runtime, backend));
-    show(await retryScenario(runtime, backend));
-    show(await loopScenario(runtime));
+    // The routed runs are queued: this process's worker executes the first three.
+    const worker = runtime.startWorker({ pollMs: 20 });
+    try {
+      show(await successScenario(runtime, router, backend));
+      show(await retryScenario(runtime, router, backend));
+      show(await loopScenario(runtime, router));
+    } finally {
+      await worker.stop();
+    }
     log('');
     log('(the 4th run starts in a worker process that is SIGKILLed half-way; a few seconds…)');
-    show(await resumeScenario({ runtime, backend, storeUrl, ledgerPath, leaseMs, workerCommand }));
+    show(
+      await resumeScenario({
+        runtime,
+        router,
+        backend,
+        storeUrl,
+        ledgerPath,
+        leaseMs,
+        workerCommand,
+      }),
+    );
     log('');
     log('(the 5th run asks for a refund over the limit: it waits for the finance group…)');
-    show(await approvalScenario({ store, agents, backend, log }));
+    show(await approvalScenario({ store, agents, router, backend, log }));
   } finally {
     await runtime.close();
     await store.close();
@@ -93,7 +116,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     provider: model?.provider ?? 'unknown',
     modelId: model?.modelId ?? 'unknown',
   };
-  const realModelCalled = scenarios.some((scenario) => scenario.model.provider !== 'simulator');
+  const routerModel = scenarios.find((scenario) => scenario.routing)?.routing?.model ?? 'unknown';
+  const models = [
+    { role: 'router' as const, model: routerModel, tier: 'fast' },
+    {
+      role: 'executors' as const,
+      model: `${used.provider}/${used.modelId}`,
+      tier: agents[0]?.tier ?? 'none',
+    },
+  ];
+  const realModelCalled =
+    scenarios.some((scenario) => scenario.model.provider !== 'simulator') ||
+    !routerModel.startsWith('simulator/');
   const description = realModelCalled ? 'a real model provider' : 'scripted, deterministic';
   const asExpected = scenarios.every((scenario) => scenario.asExpected);
   log('');
@@ -106,11 +140,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
           .join(', ')}.`,
   );
   log(
-    `model: ${used.provider}/${used.modelId} (${description})` +
+    `models: ${models.map((entry) => `${entry.role} ${entry.model} (${entry.tier} tier)`).join(', ')}; ${description}` +
       (realModelCalled ? '' : ' — no real model was called'),
   );
   return {
     model: { provider: used.provider, modelId: used.modelId, description, realModelCalled },
+    models,
     store: storeUrl,
     scenarios,
     asExpected,
@@ -118,9 +153,25 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   };
 }
 
-async function successScenario(runtime: Runtime, backend: SupportBackend): Promise<ScenarioReport> {
+/** Route a ticket and wait for the chosen executor's run (a worker executes it). */
+async function routeTicket(
+  runtime: Runtime,
+  router: Router,
+  task: string,
+): Promise<{ result: Awaited<ReturnType<Runtime['wait']>>; routing: RoutingFacts }> {
+  const routed = await router.route(task, { runtime });
+  if (!routed.runId) throw new Error(`the router did not start a run (${routed.status})`);
+  const result = await runtime.wait(routed.runId, { pollMs: 20 });
+  return { result, routing: routingFacts(routed) };
+}
+
+async function successScenario(
+  runtime: Runtime,
+  router: Router,
+  backend: SupportBackend,
+): Promise<ScenarioReport> {
   const task = DEMO_TASKS.refund;
-  const result = await runtime.run('refunds', task);
+  const { result, routing } = await routeTicket(runtime, router, task);
   const entries = await readJournal(runtime, result.id);
   const toolCalls = finishedTools(entries);
   const refunds = backend.refunds().filter((refund) => refund.orderId === 'ORD-1001');
@@ -135,7 +186,8 @@ async function successScenario(runtime: Runtime, backend: SupportBackend): Promi
       runId: result.id,
       entries,
     }),
-    asExpected,
+    routing,
+    asExpected: asExpected && routing.route === 'refunds',
     shows: [
       `tools: ${toolCalls.join(' → ')}; ` +
         refunds
@@ -146,13 +198,17 @@ async function successScenario(runtime: Runtime, backend: SupportBackend): Promi
   };
 }
 
-async function retryScenario(runtime: Runtime, backend: SupportBackend): Promise<ScenarioReport> {
+async function retryScenario(
+  runtime: Runtime,
+  router: Router,
+  backend: SupportBackend,
+): Promise<ScenarioReport> {
   const task = DEMO_TASKS.declinedPayment;
   backend.failNext('payments', {
     times: 1,
     message: 'payments gateway returned HTTP 503 (upstream timeout)',
   });
-  const result = await runtime.run('payments', task);
+  const { result, routing } = await routeTicket(runtime, router, task);
   const entries = await readJournal(runtime, result.id);
   const events = entries.map((entry) => entry.event);
   const retried = events.filter(isType('tool_failed')).filter((event) => !event.final);
@@ -170,7 +226,12 @@ async function retryScenario(runtime: Runtime, backend: SupportBackend): Promise
       runId: result.id,
       entries,
     }),
-    asExpected: result.status === 'succeeded' && retried.length >= 1 && attempts >= 2,
+    routing,
+    asExpected:
+      result.status === 'succeeded' &&
+      retried.length >= 1 &&
+      attempts >= 2 &&
+      routing.route === 'payments',
     shows: [
       `get_payment_status failed ${String(retried.length)}× (${retried.map((event) => event.error.type).join(', ')}) and ` +
         `succeeded on attempt ${String(attempts)}: the engine retried it (a read, transient error); ` +
@@ -180,9 +241,9 @@ async function retryScenario(runtime: Runtime, backend: SupportBackend): Promise
   };
 }
 
-async function loopScenario(runtime: Runtime): Promise<ScenarioReport> {
+async function loopScenario(runtime: Runtime, router: Router): Promise<ScenarioReport> {
   const task = DEMO_TASKS.looping;
-  const result = await runtime.run('general', task);
+  const { result, routing } = await routeTicket(runtime, router, task);
   const entries = await readJournal(runtime, result.id);
   const events = entries.map((entry) => entry.event);
   const limitHit = events.find(isType('limit_hit'));
@@ -191,6 +252,7 @@ async function loopScenario(runtime: Runtime): Promise<ScenarioReport> {
   const lastCall = requested.at(-1);
   const repeatedCall = lastCall ? `${lastCall.toolName}(${JSON.stringify(lastCall.input)})` : null;
   const asExpected =
+    routing.route === 'general' &&
     result.status === 'stopped' &&
     limitHit?.limit === 'identical_calls' &&
     maxIterations !== null &&
@@ -204,6 +266,7 @@ async function loopScenario(runtime: Runtime): Promise<ScenarioReport> {
       runId: result.id,
       entries,
     }),
+    routing,
     asExpected,
     shows: [
       `stopped by ${limitHit?.limit ?? 'no limit'} after ${String(result.steps)} steps ` +
@@ -222,6 +285,7 @@ async function loopScenario(runtime: Runtime): Promise<ScenarioReport> {
 
 async function resumeScenario(options: {
   runtime: Runtime;
+  router: Router;
   backend: SupportBackend;
   storeUrl: string;
   ledgerPath: string;
@@ -229,11 +293,15 @@ async function resumeScenario(options: {
   workerCommand: readonly string[];
 }): Promise<ScenarioReport> {
   const task = DEMO_TASKS.slowRefund;
+  // No worker of this process is running: the routed run waits for the child worker.
+  const routed = await options.router.route(task, { runtime: options.runtime });
+  const routing = routingFacts(routed);
   const { runId, result, entries, facts } = await runResumeScenario({
     ...options,
     agent: 'refunds',
     task,
     orderId: 'ORD-1002',
+    runId: routed.runId,
   });
   const childWorker = facts.claims[0]?.workerId;
   const workerName = (workerId: string, claim: number): string =>
@@ -244,6 +312,7 @@ async function resumeScenario(options: {
         : workerId;
   const workers = new Set(facts.claims.map((claim) => claim.workerId));
   const asExpected =
+    routing.route === 'refunds' &&
     result.status === 'succeeded' &&
     facts.claims.length >= 2 &&
     workers.size >= 2 &&
@@ -260,6 +329,7 @@ async function resumeScenario(options: {
       entries,
       workerName,
     }),
+    routing,
     asExpected,
     shows: [
       `${String(facts.claims.length)} claims by ${String(workers.size)} workers; the worker was killed during ${facts.killedDuring}`,

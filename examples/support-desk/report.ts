@@ -1,6 +1,7 @@
 import {
   describeReason,
   type LimitName,
+  type RouteResult,
   type RunEvent,
   type RunReason,
   type RunStatus,
@@ -11,9 +12,23 @@ import {
 export const SCENARIO_NAMES = ['success', 'retry', 'loop_stopped', 'resume', 'approval'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
+/** How the desk's router chose the scenario's executor. */
+export interface RoutingFacts {
+  readonly route: string;
+  /** `decided`, or `cached` when an identical ticket was routed before. */
+  readonly status: string;
+  readonly confidence: number;
+  readonly decisionId: string;
+  /** The router's model, as its decision records it (`provider/modelId`). */
+  readonly model: string;
+  readonly tier: string;
+}
+
 interface ScenarioBase {
   readonly title: string;
   readonly agent: string;
+  /** Set when the ticket went through the router. */
+  readonly routing?: RoutingFacts | undefined;
   /** The model the run used (its `run_started` event). */
   readonly model: { readonly provider: string; readonly modelId: string };
   readonly task: string;
@@ -104,6 +119,12 @@ export interface DemoReport {
     readonly description: string;
     readonly realModelCalled: boolean;
   };
+  /** Which models ran: the router's and the executors', with their tiers. */
+  readonly models: readonly {
+    readonly role: 'router' | 'executors';
+    readonly model: string;
+    readonly tier: string;
+  }[];
   readonly store: string;
   readonly scenarios: readonly ScenarioReport[];
   readonly asExpected: boolean;
@@ -268,6 +289,15 @@ export function journalLines(
       case 'run_finished':
         lines.push({ text: `run_finished ${event.status}`, chain: [], step: -1 });
         break;
+      case 'decision_recorded':
+        if (event.entry.type === 'decision_made' || event.entry.type === 'decision_fallback') {
+          callLine(event.step, event.callId, event.toolName).chain.push(
+            event.entry.type === 'decision_made'
+              ? `decided ${JSON.stringify(event.entry.value)}`
+              : 'decision fell back',
+          );
+        }
+        break;
       case 'run_started':
       case 'tool_requested':
       case 'context_assembled':
@@ -281,6 +311,19 @@ export function journalLines(
   );
 }
 
+/** What the report says about a routing decision. */
+export function routingFacts(routed: RouteResult): RoutingFacts {
+  const started = routed.decision.events.find((event) => event.type === 'decision_started');
+  return {
+    route: routed.route,
+    status: routed.decision.status,
+    confidence: routed.decision.confidence,
+    decisionId: routed.decision.id,
+    model: started?.type === 'decision_started' ? started.model.replace(':', '/') : 'cache',
+    tier: 'fast',
+  };
+}
+
 /** The readable summary of one scenario. */
 export function formatScenario(scenario: ScenarioReport, position: string): string[] {
   const usage = scenario.usage;
@@ -289,7 +332,12 @@ export function formatScenario(scenario: ScenarioReport, position: string): stri
   const out = [
     '',
     `${position} ${scenario.name}: ${scenario.title}`,
-    `   agent    ${scenario.agent}    run ${scenario.runId}`,
+    ...(scenario.routing
+      ? [
+          `   routed   by ${scenario.routing.model} (${scenario.routing.tier} tier) → ${scenario.routing.route}, confidence ${String(scenario.routing.confidence)}${scenario.routing.status === 'cached' ? ' (cached decision)' : ''}`,
+        ]
+      : []),
+    `   agent    ${scenario.agent} (${scenario.model.provider}/${scenario.model.modelId})    run ${scenario.runId}`,
     ...wrap(scenario.task, '   task     '),
     `   status   ${scenario.status}: ${scenario.reasonText}`,
     `   usage    ${scenario.steps} steps · ${tokens.toLocaleString('en-US')} tokens (${usage.inputTokens.toLocaleString('en-US')} in, ${usage.outputTokens.toLocaleString('en-US')} out) · ${cost}`,

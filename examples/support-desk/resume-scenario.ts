@@ -17,6 +17,8 @@ export interface ResumeScenarioOptions {
   readonly agent: string;
   readonly task: string;
   readonly orderId: string;
+  /** A run already queued (by the router); without it, one is submitted to `agent`. */
+  readonly runId?: string | undefined;
   /** Give up waiting for the child after this long. */
   readonly timeoutMs?: number;
 }
@@ -37,7 +39,10 @@ export async function runResumeScenario(
   options: ResumeScenarioOptions,
 ): Promise<ResumeScenarioOutcome> {
   const { runtime, backend, timeoutMs = 60_000 } = options;
-  const record = await runtime.submit(options.agent, options.task);
+  const record =
+    options.runId === undefined
+      ? await runtime.submit(options.agent, options.task)
+      : { id: options.runId };
   const [command, ...commandArgs] = options.workerCommand;
   if (command === undefined) throw new KeelError('invalid_config', 'workerCommand is empty');
   const child = spawn(

@@ -10,6 +10,14 @@ import { resolveModel, type ModelAdapterV1 } from '../model/index.js';
 import type { Tool } from '../tools/index.js';
 import { resolveLimits, type RunLimits } from './limits.js';
 
+/**
+ * What a run does when the model calls a tool outside the agent's set: `refuse` (the call is
+ * rejected as `not_found`, flagged out of scope, and the model told so; the run goes on) or
+ * `stop` (the run ends `stopped` with an `out_of_scope` reason, nothing of that step runs).
+ */
+export const OUT_OF_SCOPE_POLICIES = ['refuse', 'stop'] as const;
+export type OutOfScopePolicy = (typeof OUT_OF_SCOPE_POLICIES)[number];
+
 export interface AgentDefinition {
   readonly name: string;
   readonly description?: string;
@@ -37,6 +45,8 @@ export interface AgentDefinition {
    * long).
    */
   readonly context?: ContextOptions;
+  /** A call to a tool outside `tools`: `refuse` it and go on (default), or `stop` the run. */
+  readonly onOutOfScope?: OutOfScopePolicy;
 }
 
 /** A validated, immutable agent. Modifiers return a new agent. */
@@ -54,6 +64,7 @@ export interface Agent {
   readonly gates: Gates | undefined;
   /** How each step's context is assembled; `undefined`: the whole conversation. */
   readonly context: ContextConfig | undefined;
+  readonly onOutOfScope: OutOfScopePolicy;
   tool(name: string): Tool | undefined;
   withTool(tool: Tool): Agent;
   /** The same agent (gates, limits, instructions) with its tool set replaced. */
@@ -139,6 +150,10 @@ export function defineAgent(definition: AgentDefinition): Agent {
   if (context && budgetTokens(context, definition.maxOutputTokens) < context.windowTokens / 4) {
     fail('context.windowTokens', 'leaves less than a quarter of the window after maxOutputTokens');
   }
+  const onOutOfScope = definition.onOutOfScope ?? 'refuse';
+  if (!OUT_OF_SCOPE_POLICIES.includes(onOutOfScope)) {
+    fail('onOutOfScope', `must be one of ${OUT_OF_SCOPE_POLICIES.join(', ')}`);
+  }
   return build({
     name: definition.name,
     description: definition.description ?? '',
@@ -151,6 +166,7 @@ export function defineAgent(definition: AgentDefinition): Agent {
     gates:
       definition.gates === undefined ? undefined : defineGates(definition.gates, `${where}.gates`),
     context,
+    onOutOfScope,
   });
 }
 

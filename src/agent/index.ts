@@ -1,4 +1,10 @@
-export { defineAgent, type Agent, type AgentDefinition } from './define-agent.js';
+export {
+  OUT_OF_SCOPE_POLICIES,
+  defineAgent,
+  type Agent,
+  type AgentDefinition,
+  type OutOfScopePolicy,
+} from './define-agent.js';
 export {
   DEFAULT_LIMITS,
   LIMIT_NAMES,

@@ -4,6 +4,7 @@ import type { ToolEffect, ToolFailure } from '../tools/index.js';
 import type { GateReason } from '../approval/index.js';
 import type { ApprovalExpiry } from '../store/index.js';
 import type { ContextAssembly } from '../context/index.js';
+import type { DecisionEvent } from '../decide/index.js';
 import type { LimitName, RunLimits } from './limits.js';
 
 /** How a run ended. Closed: every terminal state is one of these. */
@@ -35,7 +36,9 @@ export type RunReason =
       readonly toolName?: string | undefined;
       readonly error?: ToolFailure | undefined;
     }
-  | { readonly type: 'internal'; readonly message: string };
+  | { readonly type: 'internal'; readonly message: string }
+  /** The model called a tool outside the agent's set, under `onOutOfScope: 'stop'`. */
+  | { readonly type: 'out_of_scope'; readonly toolName: string; readonly step: number };
 
 export interface RunOutcome {
   readonly status: RunStatus;
@@ -244,6 +247,19 @@ export type RunEvent =
       readonly origins?: Readonly<Record<string, string>> | undefined;
     }
   | {
+      /**
+       * One entry of a decision a tool made with `decide({ run: context })` during a call:
+       * each attempt (with the error fed back), vote, cache hit, review and fallback. A
+       * decision's entries are committed together when it is made.
+       */
+      readonly type: 'decision_recorded';
+      readonly step: number;
+      readonly callId: string;
+      readonly toolName: string;
+      readonly decisionId: string;
+      readonly entry: DecisionEvent;
+    }
+  | {
       readonly type: 'run_finished';
       readonly status: RunStatus;
       readonly reason: RunReason;
@@ -276,6 +292,8 @@ function reasonText(reason: RunReason): string {
       return `escalated: ${reason.message}`;
     case 'internal':
       return `internal error: ${reason.message}`;
+    case 'out_of_scope':
+      return `stopped: the model called "${reason.toolName}", a tool outside the agent's set (step ${reason.step})`;
     default:
       reason satisfies never;
       return 'unknown';

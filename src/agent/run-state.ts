@@ -267,6 +267,15 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     case 'context_assembled':
     case 'guard_verdict':
       return;
+    case 'decision_recorded':
+      // A decision's model calls are the run's spending too: budgets count them.
+      if (event.entry.type === 'decision_attempt' && event.entry.usage) {
+        state.usage = addUsage(state.usage, {
+          usage: event.entry.usage,
+          costUsd: event.entry.costUsd,
+        });
+      }
+      return;
     case 'run_finished':
       state.finished = { status: event.status, reason: event.reason, output: event.output };
       return;

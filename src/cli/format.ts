@@ -173,11 +173,42 @@ export function summarizeEvent(event: RunEvent): string {
       return `${pc.gray('context_assembled')} step ${event.step}: ${event.totalTokens} of ${event.budgetTokens} tokens${event.compressed ? ` (${event.summarisedSteps} steps summarised, ${event.recalled.length} recalled)` : ''}${event.trigger === 'context_too_long' ? pc.yellow(' after context_too_long') : ''}`;
     case 'guard_verdict':
       return `${event.verdict === 'allow' ? pc.gray('guard_verdict') : pc.yellow('guard_verdict')} ${event.toolName} ${event.verdict} (${event.policy}: ${event.rule})`;
+    case 'decision_recorded':
+      return `${pc.gray('decision_recorded')} ${event.toolName} ${event.decisionId}: ${summarizeDecisionEntry(event.entry)}`;
     case 'run_finished':
       return `${pc.bold('run_finished')} ${colorStatus(event.status)}: ${describeReason(event.reason)}`;
     default:
       event satisfies never;
       return 'unknown event';
+  }
+}
+
+/** A decision's journal entry, in a few words. */
+function summarizeDecisionEntry(
+  entry: Extract<RunEvent, { type: 'decision_recorded' }>['entry'],
+): string {
+  switch (entry.type) {
+    case 'decision_started':
+      return `started on ${entry.model} (votes ${entry.votes}, retries ${entry.retries})`;
+    case 'decision_cache_hit':
+      return `cache hit (${entry.decisionId})`;
+    case 'decision_attempt':
+      return `attempt ${entry.attempt} of vote ${entry.vote}${entry.error === undefined ? '' : pc.yellow(` rejected: ${truncate(entry.error, 60)}`)}`;
+    case 'decision_vote':
+      return `vote ${entry.vote}: ${truncate(JSON.stringify(entry.value), 40)} (${entry.confidence})`;
+    case 'decision_made':
+      return `${truncate(JSON.stringify(entry.value), 40)} confidence ${entry.confidence} (${entry.agreement[0]}/${entry.agreement[1]} agree)`;
+    case 'decision_review_requested':
+      return pc.yellow(
+        `review requested (confidence ${entry.confidence} < ${entry.minConfidence})`,
+      );
+    case 'decision_resolved':
+      return `resolved by ${entry.decidedBy}: ${truncate(JSON.stringify(entry.value), 40)}`;
+    case 'decision_fallback':
+      return pc.yellow(`fallback (confidence ${entry.confidence}): ${truncate(entry.reason, 60)}`);
+    default:
+      entry satisfies never;
+      return 'unknown';
   }
 }
 

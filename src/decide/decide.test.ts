@@ -9,8 +9,8 @@ import {
   type SimulatedTurn,
 } from '../model/index.js';
 import { openStore } from '../store/index.js';
-import { openaiChat } from '../model/index.js';
-import { startFakeOpenAIServer } from '../testing/index.js';
+import { anthropicMessages, openaiChat } from '../model/index.js';
+import { startFakeAnthropicServer, startFakeOpenAIServer } from '../testing/index.js';
 import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -277,6 +277,65 @@ describe('decide', () => {
           },
         },
       ]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('asks Anthropic for the schema natively (output_config.format) through the real SDK', async () => {
+    const formats: unknown[] = [];
+    const server = await startFakeAnthropicServer({
+      respond: ({ body }) => {
+        formats.push(body.output_config);
+        return { text: JSON.stringify({ value: 'billing', confidence: 0.9 }) };
+      },
+    });
+    try {
+      const model = anthropicMessages({ model: 'claude-test', baseURL: server.url, apiKey: 'k' });
+      const decision = await decide({ ...base, model });
+      expect(decision).toMatchObject({ status: 'decided', value: 'billing', confidence: 0.9 });
+      // Anthropic does not enforce numeric bounds: the SDK's strict form moves them into the
+      // description, and the caller's validation still checks them.
+      expect(formats).toEqual([
+        {
+          format: {
+            type: 'json_schema',
+            schema: {
+              type: 'object',
+              properties: {
+                value: { enum: ['billing', 'shipping', 'other'] },
+                confidence: { type: 'number', description: expect.stringContaining('1') },
+              },
+              required: ['value', 'confidence'],
+              additionalProperties: false,
+            },
+          },
+        },
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('leaves a schema Anthropic cannot express to the prompt and still validates', async () => {
+    const formats: unknown[] = [];
+    const server = await startFakeAnthropicServer({
+      respond: ({ body }) => {
+        formats.push(body.output_config);
+        return { text: JSON.stringify({ value: { any: 'thing' }, confidence: 0.8 }) };
+      },
+    });
+    try {
+      const model = anthropicMessages({ model: 'claude-test', baseURL: server.url, apiKey: 'k' });
+      const decision = await decide({
+        schema: z.unknown(),
+        instructions: 'Extract anything.',
+        input: 'text',
+        fallback: null,
+        model,
+      });
+      expect(decision).toMatchObject({ status: 'decided', value: { any: 'thing' } });
+      expect(formats).toEqual([undefined]);
     } finally {
       await server.close();
     }

@@ -17,6 +17,7 @@ import {
   type ModelUsage,
 } from '../model/index.js';
 import type { DecisionRecord, Store } from '../store/index.js';
+import type { ToolContext } from '../tools/index.js';
 import type { DecisionCache } from './decision-cache.js';
 import type { DecisionEvent } from './decision-events.js';
 
@@ -52,6 +53,13 @@ export interface DecisionOptions<Schema extends z.ZodType> {
   readonly store?: Store | undefined;
   /** The run this decision is made for, linked in the record. */
   readonly runId?: string | undefined;
+  /**
+   * The context of the tool call making the decision, inside a run: the decision's entries go
+   * into the run's journal (`decision_recorded` events of the call), its model calls count
+   * against the run's budget, and a re-executed call (a retry, a resume, a replay) is served
+   * the decision it already made, in order, without a model call. Sets `runId`.
+   */
+  readonly run?: Pick<ToolContext, 'runId' | 'journal'> | undefined;
   /** `decision` (default) or `route`. */
   readonly kind?: string | undefined;
   /** Plain data kept with a review item, for whoever resolves it (e.g. the run to start). */
@@ -108,6 +116,79 @@ const MODEL_OUTPUT: Provenance = Object.freeze({ trust: 'untrusted', source: 'mo
  * ```
  */
 export async function decide<Schema extends z.ZodType>(
+  options: DecisionOptions<Schema>,
+): Promise<Decision<z.infer<Schema>>> {
+  const journal = options.run?.journal;
+  if (!options.run || !journal) return decideOnce(options);
+  // The n-th decision of this execution of the call is the n-th one the call journaled.
+  const ordinal = ordinals.get(options.run) ?? 0;
+  ordinals.set(options.run, ordinal + 1);
+  const earlier = earlierDecision(journal.earlier(), ordinal, options);
+  if (earlier) return earlier;
+  const decision = await decideOnce({ ...options, runId: options.runId ?? options.run.runId });
+  // All of a decision's entries commit together: a crash before leaves no half decision.
+  await journal
+    .append(decision.events.map((entry) => ({ decisionId: decision.id, entry })))
+    .catch(noop);
+  return decision;
+}
+
+/** Decisions made so far per tool-call context (one context per attempt). */
+const ordinals = new WeakMap<object, number>();
+
+/** The `ordinal`-th decision journaled by the call, as `decide` returned it, if it still parses. */
+function earlierDecision<Schema extends z.ZodType>(
+  journaled: readonly { readonly decisionId: string; readonly entry: { readonly type: string } }[],
+  ordinal: number,
+  options: DecisionOptions<Schema>,
+): Decision<z.infer<Schema>> | undefined {
+  const ids = [...new Set(journaled.map((item) => item.decisionId))];
+  const id = ids[ordinal];
+  if (id === undefined) return undefined;
+  const events = journaled
+    .filter((item) => item.decisionId === id)
+    .map((item) => item.entry as DecisionEvent);
+  const served = (
+    status: DecisionOutcome,
+    value: unknown,
+    confidence: number,
+    reason: string | undefined,
+  ): Decision<z.infer<Schema>> | undefined => {
+    const parsed = options.schema.safeParse(value);
+    if (!parsed.success) return undefined;
+    const data: z.infer<Schema> = parsed.data;
+    const usage = { inputTokens: 0, outputTokens: 0 };
+    return { id, status, value: data, confidence, reason, calls: 0, usage, costUsd: 0, events };
+  };
+  for (const event of [...events].reverse()) {
+    switch (event.type) {
+      case 'decision_fallback':
+        return served('fallback', options.fallback, event.confidence, event.reason);
+      case 'decision_review_requested':
+        return served(
+          'review',
+          options.fallback,
+          event.confidence,
+          `confidence ${round(event.confidence)} is below ${event.minConfidence}`,
+        );
+      case 'decision_made':
+        return served('decided', event.value, event.confidence, undefined);
+      case 'decision_cache_hit':
+        if (event.confidence === undefined) return undefined;
+        return served('cached', event.value, event.confidence, undefined);
+      case 'decision_started':
+      case 'decision_attempt':
+      case 'decision_vote':
+      case 'decision_resolved':
+        break;
+      default:
+        event satisfies never;
+    }
+  }
+  return undefined;
+}
+
+async function decideOnce<Schema extends z.ZodType>(
   options: DecisionOptions<Schema>,
 ): Promise<Decision<z.infer<Schema>>> {
   const {
@@ -211,7 +292,13 @@ export async function decide<Schema extends z.ZodType>(
     const hit = await cache.get(cacheKey).catch(() => undefined);
     const parsed = hit ? schema.safeParse(hit.value) : undefined;
     if (hit && parsed?.success && hit.confidence >= minConfidence) {
-      events.push({ type: 'decision_cache_hit', cacheKey, decisionId: hit.decisionId });
+      events.push({
+        type: 'decision_cache_hit',
+        cacheKey,
+        decisionId: hit.decisionId,
+        value: parsed.data ?? null,
+        confidence: hit.confidence,
+      });
       return finish('cached', parsed.data, hit.confidence, undefined);
     }
   }

@@ -14,7 +14,14 @@ export type DecisionEvent =
       readonly cacheKey: string | null;
       readonly at: number;
     }
-  | { readonly type: 'decision_cache_hit'; readonly cacheKey: string; readonly decisionId: string }
+  | {
+      readonly type: 'decision_cache_hit';
+      readonly cacheKey: string;
+      readonly decisionId: string;
+      /** The cached value and its confidence (absent in records written before they were kept). */
+      readonly value?: unknown;
+      readonly confidence?: number | undefined;
+    }
   | {
       /** One model call. `error` is set when its output was rejected; it is fed back. */
       readonly type: 'decision_attempt';

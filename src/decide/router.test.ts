@@ -7,6 +7,7 @@ import {
   defineRouter,
   defineTool,
   openStore,
+  replayRun,
   simulator,
   type Agent,
   type RunEvent,
@@ -208,6 +209,54 @@ describe('executor scope', () => {
         expect.objectContaining({ type: 'tool_finished', toolName: 'lookup_order' }),
       );
     });
+  });
+
+  it('stops the run with an out_of_scope outcome under onOutOfScope: stop', async () => {
+    const shipping = executors().shipping;
+    const strict = defineAgent({
+      name: 'strict',
+      model: simulator({
+        script: [
+          {
+            toolCalls: [
+              { name: 'lookup_order', args: { orderId: 'A-1' } },
+              { name: 'issue_refund', args: { orderId: 'A-1' } },
+            ],
+          },
+          { text: 'never reached' },
+        ],
+      }),
+      instructions: 'Answer shipping questions.',
+      tools: [lookupOrder],
+      onOutOfScope: 'stop',
+    });
+    await withRuntime([shipping, strict], async (runtime) => {
+      const result = await runtime.run('strict', 'Refund A-1 and tell me where it is');
+      expect(result).toMatchObject({
+        status: 'stopped',
+        reason: { type: 'out_of_scope', toolName: 'issue_refund', step: 0 },
+      });
+      const journal = await runtime.store.readEvents(result.id);
+      const events = journal.map((entry) => entry.event as RunEvent);
+      expect(events.filter((event) => event.type === 'tool_rejected')).toEqual([
+        expect.objectContaining({ toolName: 'issue_refund', outOfScope: true }),
+      ]);
+      // Nothing the stopping step asked for runs, in scope or not.
+      expect(events.some((event) => event.type === 'tool_started')).toBe(false);
+      const replay = await replayRun({ agent: strict, runId: result.id, journal });
+      expect(replay.identical).toBe(true);
+    });
+  });
+
+  it('rejects an unknown out-of-scope policy, naming the field', () => {
+    expect(() =>
+      defineAgent({
+        name: 'strict',
+        model: simulator({ script: [] }),
+        instructions: 'x',
+        onOutOfScope: 'ignore' as 'stop',
+      }),
+    ).toThrow(/"onOutOfScope" must be one of refuse, stop/);
   });
 
   it('does not flag a call to a tool of its own set', async () => {

@@ -2,7 +2,7 @@ import { type Agent, type RunEvent, type RunLimits } from '../agent/index.js';
 import { KeelError, canonicalJson, sleep } from '../core/index.js';
 import { ModelCallError, type ModelAdapterV1, type ModelResponse } from '../model/index.js';
 import { openStore, type Store, type StoredEvent } from '../store/index.js';
-import { ToolError, defineTool, type Tool } from '../tools/index.js';
+import { ToolError, defineTool, type JournaledDecisionEntry, type Tool } from '../tools/index.js';
 import { createRuntime, newRunId, type Runtime } from './runtime.js';
 
 /** Where a replay first departed from the recorded run. `null` sides mean "no such event". */
@@ -140,13 +140,22 @@ function servedFromJournal(
   const responses = new Map<number, Extract<RunEvent, { type: 'model_called' }>>();
   const failures = new Map<number, Extract<RunEvent, { type: 'model_failed' }>[]>();
   const outcomes = new Map<string, RunEvent[]>();
+  // Decisions a call made, attached to the outcome of the attempt that made them.
+  const decisions = new Map<RunEvent, JournaledDecisionEntry[]>();
+  const pendingDecisions = new Map<string, JournaledDecisionEntry[]>();
   for (const event of recorded) {
     if (event.type === 'model_called') responses.set(event.step, event);
     else if (event.type === 'model_failed') {
       failures.set(event.step, [...(failures.get(event.step) ?? []), event]);
+    } else if (event.type === 'decision_recorded') {
+      const key = `${event.step}:${event.callId}`;
+      const entry = { decisionId: event.decisionId, entry: event.entry };
+      pendingDecisions.set(key, [...(pendingDecisions.get(key) ?? []), entry]);
     } else if (event.type === 'tool_finished' || event.type === 'tool_failed') {
       const key = `${event.step}:${event.callId}`;
       outcomes.set(key, [...(outcomes.get(key) ?? []), event]);
+      decisions.set(event, pendingDecisions.get(key) ?? []);
+      pendingDecisions.delete(key);
     }
   }
   let step = 0;
@@ -190,7 +199,7 @@ function servedFromJournal(
     defineTool({
       ...tool,
       retry: { ...tool.retry, initialDelayMs: 0, maxDelayMs: 0 },
-      run(_input, context) {
+      async run(_input, context) {
         // The step is the idempotency key's second-to-last part: `<run>:<step>:<index>`.
         const callStep = context.idempotencyKey.split(':').at(-2) ?? '';
         const outcome = outcomes.get(`${callStep}:${context.callId}`)?.shift();
@@ -200,7 +209,9 @@ function servedFromJournal(
             `replay: the journal has no result for ${tool.name} call ${context.callId}`,
           );
         }
-        if (outcome.type === 'tool_finished') return Promise.resolve(outcome.content);
+        // The decisions the call made are served from the journal too: no model is asked.
+        await context.journal?.append(decisions.get(outcome) ?? []);
+        if (outcome.type === 'tool_finished') return outcome.content;
         if (outcome.type === 'tool_failed') {
           throw new ToolError(outcome.error.type, outcome.error.message, {
             retryAfterMs: outcome.error.retryAfterMs,

@@ -37,7 +37,13 @@ import {
 import type { Approvals } from '../approval/index.js';
 import { tokenCounter } from '../context/index.js';
 import type { NewAuditEntry, NewEvent, RunFinish, Store, StoredEvent } from '../store/index.js';
-import { executeTool, type ToolFailure, type ToolPolicies } from '../tools/index.js';
+import {
+  executeTool,
+  type JournaledDecisionEntry,
+  type ToolFailure,
+  type ToolPolicies,
+} from '../tools/index.js';
+import type { DecisionEvent } from '../decide/index.js';
 import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
 import { awaitApproval, gateCalls } from './approval-step.js';
 
@@ -90,6 +96,17 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   // A run created in this process is on its first claim.
   const claimNumber = context.claim?.number ?? 1;
   const issuedHere = new Set<string>();
+  // Decisions tools made inside their calls, by `<step>:<callId>`: served again on a re-run.
+  const decisionsByCall = new Map<string, JournaledDecisionEntry[]>();
+  for (const { event } of stored) {
+    const recorded = event as RunEvent;
+    if (recorded.type !== 'decision_recorded') continue;
+    const key = `${recorded.step}:${recorded.callId}`;
+    decisionsByCall.set(key, [
+      ...(decisionsByCall.get(key) ?? []),
+      { decisionId: recorded.decisionId, entry: recorded.entry },
+    ]);
+  }
 
   async function append(
     events: RunEvent[],
@@ -479,6 +496,13 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       const { limit, used, max } = validation.limitHit;
       return stop(limit, used, max, [modelEvent, ...validation.events]);
     }
+    const outOfScope = validation.events.find(
+      (event) => event.type === 'tool_rejected' && event.outOfScope === true,
+    );
+    if (outOfScope?.type === 'tool_rejected' && agent.onOutOfScope === 'stop') {
+      const reason: RunReason = { type: 'out_of_scope', toolName: outOfScope.toolName, step };
+      return finish('stopped', reason, [modelEvent, ...validation.events]);
+    }
     const gated = gateCalls({
       agent,
       state,
@@ -550,7 +574,27 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     const outcome = await executeTool({
       tool,
       input: parsed.data,
-      context: { idempotencyKey: key, runId, callId: call.callId },
+      context: {
+        idempotencyKey: key,
+        runId,
+        callId: call.callId,
+        journal: {
+          earlier: () => decisionsByCall.get(`${call.step}:${call.callId}`) ?? [],
+          async append(entries) {
+            if (entries.length === 0) return;
+            await append(
+              entries.map((entry) => ({
+                type: 'decision_recorded',
+                ...base,
+                decisionId: entry.decisionId,
+                entry: entry.entry as DecisionEvent,
+              })),
+            );
+            const callKey = `${call.step}:${call.callId}`;
+            decisionsByCall.set(callKey, [...(decisionsByCall.get(callKey) ?? []), ...entries]);
+          },
+        },
+      },
       signal: controller.signal,
       firstAttempt,
       policies: context.toolPolicies,

@@ -1,6 +1,7 @@
 import type { Anthropic } from '@anthropic-ai/sdk';
 import type {
   ContentBlockParam,
+  JSONOutputFormat,
   MessageCreateParamsNonStreaming,
   MessageParam,
   TextBlockParam,
@@ -103,11 +104,15 @@ export function anthropicMessages({
     client ??= createClient({ baseURL, apiKey: key, timeoutMs });
     return client;
   };
-  const toParams = (request: ModelRequest): MessageCreateParamsNonStreaming =>
+  const toParams = (
+    request: ModelRequest,
+    outputFormat?: JSONOutputFormat,
+  ): MessageCreateParamsNonStreaming =>
     toMessageParams(model, request, {
       defaultMaxOutputTokens,
       cacheSystemPrompt,
       cacheConversation,
+      outputFormat,
     });
 
   /** Runs one SDK call under the adapter's deadline and maps any failure. */
@@ -164,7 +169,7 @@ export function anthropicMessages({
       }
     },
     async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
-      const params = toParams(request);
+      const params = toParams(request, await outputFormatOf(request));
       let response: ModelResponse;
       if (stream) {
         response = await call(signal, async (sdkClient, requestSignal) => {
@@ -194,6 +199,22 @@ function loadSdk(): Promise<AnthropicSdk> {
   return sdk;
 }
 
+/**
+ * The request's `responseSchema` as Anthropic's native structured output
+ * (`output_config.format`), made strict the way the SDK's own helpers make it (constraints the
+ * API does not enforce move into descriptions). A schema it cannot express is left to the
+ * prompt and the caller's validation.
+ */
+async function outputFormatOf(request: ModelRequest): Promise<JSONOutputFormat | undefined> {
+  if (!request.responseSchema) return undefined;
+  const { transformJSONSchema } = await import('@anthropic-ai/sdk/lib/transform-json-schema');
+  try {
+    return { type: 'json_schema', schema: transformJSONSchema(request.responseSchema.schema) };
+  } catch {
+    return undefined;
+  }
+}
+
 async function createClient(options: {
   baseURL: string | undefined;
   apiKey: string;
@@ -218,6 +239,8 @@ export function toMessageParams(
     defaultMaxOutputTokens: number;
     cacheSystemPrompt: boolean;
     cacheConversation: boolean;
+    /** Native structured output: the reply is JSON matching this schema. */
+    outputFormat?: JSONOutputFormat | undefined;
   },
 ): MessageCreateParamsNonStreaming {
   const messages = mergeTurns(request.messages.map(toMessageParam));
@@ -244,6 +267,7 @@ export function toMessageParams(
     params.system = [block];
   }
   if (request.tools.length > 0) params.tools = request.tools.map(toTool);
+  if (options.outputFormat) params.output_config = { format: options.outputFormat };
   // The Messages API of SDK 1.x takes no `temperature` or `seed`: sampling is the model's own.
   return params;
 }

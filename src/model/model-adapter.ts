@@ -12,8 +12,9 @@ export interface ModelRequest {
   readonly seed?: number | undefined;
   /**
    * Constrained output: the reply must be JSON matching this schema. Adapters whose provider
-   * supports it send it natively (OpenAI `response_format: json_schema`); the caller still
-   * validates every reply and states the schema in the prompt for the others.
+   * supports it send it natively (OpenAI `response_format: json_schema`, Anthropic
+   * `output_config.format`); the caller still validates every reply and states the schema in
+   * the prompt for the others.
    */
   readonly responseSchema?:
     { readonly name: string; readonly schema: Record<string, unknown> } | undefined;

@@ -405,6 +405,70 @@ describe('spansFromJournal', () => {
     ]);
   });
 
+  it("puts a decision's attempts and outcome made inside a call on its tool span", () => {
+    const base = { step: 0, callId: 'c1', toolName: 'classify', decisionId: 'dec_1' };
+    const events: Record<string, unknown>[] = [
+      {
+        type: 'tool_started',
+        step: 0,
+        callId: 'c1',
+        toolName: 'classify',
+        idempotencyKey: 'k',
+        attempt: 1,
+      },
+      {
+        ...base,
+        type: 'decision_recorded',
+        entry: { type: 'decision_attempt', vote: 1, attempt: 1, output: '{', error: 'not JSON' },
+      },
+      {
+        ...base,
+        type: 'decision_recorded',
+        entry: { type: 'decision_made', value: 'billing', confidence: 0.9, agreement: [1, 1] },
+      },
+      {
+        type: 'tool_finished',
+        step: 0,
+        callId: 'c1',
+        toolName: 'classify',
+        content: '"billing"',
+        contentHash: 'x',
+        provenance: { trust: 'trusted', source: 'tool:classify' },
+        attempts: 1,
+        latencyMs: 1,
+      },
+    ];
+    const spans = spansFromJournal(
+      'run_dec',
+      events.map((event, index) => ({
+        seq: index + 1,
+        at: T0 + index * 100,
+        event: event as JournalEntry['event'],
+      })),
+    );
+    const tool = byName(spans, 'execute_tool classify');
+    expect(tool.events.map((event) => [event.name, event.attributes])).toEqual([
+      [
+        KEEL_EVENT.decision,
+        {
+          [ATTR.decisionId]: 'dec_1',
+          [ATTR.decisionEntry]: 'decision_attempt',
+          [ATTR.decisionVote]: 1,
+          [ATTR.decisionAttempt]: 1,
+          [ATTR.errorMessage]: 'not JSON',
+        },
+      ],
+      [
+        KEEL_EVENT.decision,
+        {
+          [ATTR.decisionId]: 'dec_1',
+          [ATTR.decisionEntry]: 'decision_made',
+          [ATTR.decisionConfidence]: 0.9,
+        },
+      ],
+    ]);
+  });
+
   it('maps every journal event type in one table', () => {
     expect(Object.keys(EVENT_SPAN_MAPPINGS).sort()).toEqual(
       [
@@ -412,6 +476,7 @@ describe('spansFromJournal', () => {
         'approval_requested',
         'cancel_requested',
         'context_assembled',
+        'decision_recorded',
         'guard_verdict',
         'limit_hit',
         'model_called',

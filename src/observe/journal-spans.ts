@@ -291,6 +291,17 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
       [ATTR.guardRule]: text(event.rule),
     });
   },
+  decision_recorded(event, trace) {
+    const entry = record(event.entry);
+    toolEvent(event, trace, KEEL_EVENT.decision, {
+      [ATTR.decisionId]: text(event.decisionId),
+      [ATTR.decisionEntry]: text(entry.type),
+      [ATTR.decisionVote]: num(entry.vote),
+      [ATTR.decisionAttempt]: num(entry.attempt),
+      [ATTR.decisionConfidence]: num(entry.confidence),
+      [ATTR.errorMessage]: text(entry.error) ?? text(entry.reason),
+    });
+  },
   run_suspended(event, trace) {
     trace.event('run', KEEL_EVENT.runSuspended, { [ATTR.workerId]: text(event.workerId) ?? '' });
   },

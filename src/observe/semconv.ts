@@ -101,6 +101,11 @@ export const ATTR = {
   contextSummarisedSteps: 'keel.context.summarised_steps',
   contextRecalled: 'keel.context.recalled',
   semconvVersion: 'keel.semconv.gen_ai.version',
+  decisionId: 'keel.decision.id',
+  decisionEntry: 'keel.decision.entry',
+  decisionAttempt: 'keel.decision.attempt',
+  decisionVote: 'keel.decision.vote',
+  decisionConfidence: 'keel.decision.confidence',
 } as const;
 
 /** Span events Keel adds to its spans. */
@@ -119,6 +124,7 @@ export const KEEL_EVENT = {
   guardVerdict: 'keel.guard.verdict',
   alert: 'keel.alert',
   contextAssembled: 'keel.context.assembled',
+  decision: 'keel.decision',
 } as const;
 
 export const KEEL_SEMCONV_VERSION_ATTRIBUTE = ATTR.semconvVersion;

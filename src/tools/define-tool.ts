@@ -12,6 +12,26 @@ import {
 export const TOOL_EFFECTS = ['read', 'write', 'irreversible', 'egress'] as const;
 export type ToolEffect = (typeof TOOL_EFFECTS)[number];
 
+/** One entry of a decision made inside a tool call, tagged with the decision's id. */
+export interface JournaledDecisionEntry {
+  readonly decisionId: string;
+  /** The decision's own event (`decision_attempt`, `decision_vote`, ...): plain JSON. */
+  readonly entry: { readonly type: string };
+}
+
+/**
+ * The run's journal as one tool call sees it, so that `decide({ run: context })` inside the
+ * call journals into the run: its entries become `decision_recorded` events of this call, and
+ * a re-executed call (a retry, a resume after a crash, a replay) is served the decisions it
+ * already made instead of asking the model again.
+ */
+export interface ToolCallJournal {
+  /** Decision entries this call already journaled, oldest first. */
+  earlier(): readonly JournaledDecisionEntry[];
+  /** Commit entries to the run's journal, all or none. */
+  append(entries: readonly JournaledDecisionEntry[]): Promise<void>;
+}
+
 /** What a tool receives besides its input. */
 export interface ToolContext {
   readonly signal: AbortSignal;
@@ -23,6 +43,8 @@ export interface ToolContext {
   readonly attempt: number;
   /** Say the result about to be returned is partial: it is then never cached. */
   markPartial(): void;
+  /** Set when the call runs inside a run: pass the context to `decide({ run })`. */
+  readonly journal?: ToolCallJournal | undefined;
 }
 
 export interface ToolRetryOptions {

@@ -10,6 +10,8 @@ export {
   type ToolBreakerOptions,
   type ToolBulkheadOptions,
   type ToolCacheOptions,
+  type ToolCallJournal,
+  type JournaledDecisionEntry,
   type ToolContext,
   type ToolDefinition,
   type ToolEffect,
