@@ -8,6 +8,7 @@ import { simulator, type ScriptContext } from '../model/index.js';
 import type { Notification } from '../notify/index.js';
 import { openStore } from '../store/index.js';
 import { banking } from './banking.js';
+import { messaging } from './messaging.js';
 import {
   INJECTION_TEMPLATES,
   TEMPLATE_NAMES,
@@ -20,6 +21,7 @@ import {
   type WorldState,
 } from './scenario.js';
 import { scriptedTurn, type AttackerTurn, type ScriptedModel } from './scripted-models.js';
+import { travel } from './travel.js';
 import { workspace } from './workspace.js';
 
 /** Who answers the guard's confirmation requests. */
@@ -86,7 +88,7 @@ export interface SecurityBenchReport {
 
 /** Environments are generic in their world; the harness sees the common part. */
 type AnyEnvironment = Environment<WorldState>;
-export const ENVIRONMENTS: readonly AnyEnvironment[] = [banking, workspace];
+export const ENVIRONMENTS: readonly AnyEnvironment[] = [banking, workspace, messaging, travel];
 
 interface Episode {
   world: WorldState;
