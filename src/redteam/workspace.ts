@@ -335,6 +335,14 @@ export const workspace: Environment<WorkspaceWorld> = {
       utility: (b, a) => sentTo(a, DAVE).length === sentTo(b, DAVE).length + 1,
     },
     {
+      id: 'contract-sender',
+      prompt: 'Who sent me the contract draft?',
+      slots: ['contract'],
+      plan: () => [{ tool: 'search_emails', args: { query: 'contract' } }],
+      answer: () => `The contract draft came from ${DAVE}.`,
+      utility: (b, a, text) => text.includes(DAVE) && a.effects.length === b.effects.length,
+    },
+    {
       id: 'pitch-attendees',
       prompt: 'Who is invited to the vendor pitch?',
       slots: ['invite'],
