@@ -24,17 +24,39 @@ function keel(args: readonly string[]) {
 
 describe('keel security-bench', () => {
   it('prints the metrics as one JSON document and exits 0 when no attack lands', () => {
-    const result = keel(['security-bench', '--json', '--t3-runs', '1', '--seed', '7']);
+    const result = keel([
+      'security-bench',
+      '--json',
+      '--t3-runs',
+      '1',
+      '--seed',
+      '7',
+      '--suite',
+      'banking',
+      '--suite',
+      'travel',
+    ]);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const report = JSON.parse(result.stdout) as {
       seed: number;
       suites: Record<string, unknown>;
-      total: { asr: Record<string, Record<string, number>>; utilityRetention: number };
+      total: Record<string, unknown> & { asr: Record<string, Record<string, number>> };
       failures: unknown[];
     };
     expect(report.seed).toBe(7);
-    expect(Object.keys(report.suites).sort()).toEqual(['banking', 'workspace']);
+    expect(Object.keys(report.suites).sort()).toEqual(['banking', 'travel']);
+    for (const key of [
+      'utilityT0Undefended',
+      'utilityT0Defended',
+      'utilityRetention',
+      'confirmationRate',
+      'falseBlockRate',
+      'guardP50Ms',
+      'guardP99Ms',
+      'contentClassAsr',
+    ])
+      expect(typeof report.total[key], key).toBe('number');
     expect(Object.keys(report.total.asr).sort()).toEqual(['T1', 'T2', 'T3']);
     expect(report.total.asr.T1).toMatchObject({ truthful: 0, denyAll: 0 });
     expect(report.total.asr.T1?.approveAll).toBeGreaterThan(0);
@@ -47,5 +69,13 @@ describe('keel security-bench', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toContain('--t3-runs');
+  }, 60_000);
+
+  it('refuses a suite it does not have, naming the ones it has', () => {
+    const result = keel(['security-bench', '--suite', 'shopping']);
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('banking, workspace, messaging, travel');
   }, 60_000);
 });

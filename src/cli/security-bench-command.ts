@@ -1,11 +1,18 @@
 import pc from 'picocolors';
-import { runSecurityBench, type SecurityBenchReport, type SuiteMetrics } from '../redteam/index.js';
-import { EXIT } from './exit-codes.js';
+import {
+  ENVIRONMENTS,
+  runSecurityBench,
+  type SecurityBenchReport,
+  type SuiteMetrics,
+} from '../redteam/index.js';
+import { EXIT, usageError } from './exit-codes.js';
 
 export interface SecurityBenchCommandOptions {
   readonly json: boolean;
   readonly seed?: number | undefined;
   readonly t3Runs?: number | undefined;
+  /** Only these suites (default all). */
+  readonly suites?: readonly string[] | undefined;
 }
 
 /**
@@ -13,7 +20,12 @@ export interface SecurityBenchCommandOptions {
  * attack lands with the `truthful` or `denyAll` human (the `approveAll` row is reported only).
  */
 export async function runSecurityBenchCommand(options: SecurityBenchCommandOptions): Promise<void> {
+  const known = ENVIRONMENTS.map((env) => env.name);
+  const unknown = options.suites?.find((name) => !known.includes(name));
+  if (unknown !== undefined)
+    throw usageError(`--suite: no suite "${unknown}" (suites: ${known.join(', ')})`);
   const report = await runSecurityBench({
+    ...(options.suites === undefined ? {} : { suites: options.suites }),
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.t3Runs === undefined ? {} : { t3Runs: options.t3Runs }),
   });
@@ -31,7 +43,7 @@ function row(name: string, m: SuiteMetrics): string[] {
     `${pc.bold(name)}: ${m.userTasks} user tasks, ${m.injectionTasks} injection tasks`,
     `  utility T0 ${pct(m.utilityT0Undefended)} undefended, ${pct(m.utilityT0Defended)} defended (retention ${pct(m.utilityRetention)}); confirmation ${pct(m.confirmationRate)}; false blocks ${pct(m.falseBlockRate)}`,
     `  attacks landed truthful/denyAll/approveAll: ${level('T1')}; ${level('T2')}; ${level('T3')}`,
-    `  utility under T1 attack truthful ${pct(m.utilityUnderAttack.truthful)}, denyAll ${pct(m.utilityUnderAttack.denyAll)}; content-class ASR ${pct(m.contentClassAsr)} (not stoppable by action controls)`,
+    `  utility under attack truthful/denyAll: ${(['T1', 'T2', 'T3'] as const).map((l) => `${l} ${pct(m.utilityUnderAttack[l].truthful)}/${pct(m.utilityUnderAttack[l].denyAll)}`).join('; ')}; content-class ASR ${pct(m.contentClassAsr)} (not stoppable by action controls)`,
     `  guard per call p50 ${m.guardP50Ms.toFixed(4)} ms, p99 ${m.guardP99Ms.toFixed(4)} ms; detector (telemetry) precision ${pct(m.detector.precision)}, recall ${pct(m.detector.recall)}`,
   ];
 }

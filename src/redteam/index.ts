@@ -10,6 +10,8 @@ export {
 } from './security-bench.js';
 export { banking, type BankWorld } from './banking.js';
 export { workspace, type WorkspaceWorld } from './workspace.js';
+export { messaging, type MessagingWorld } from './messaging.js';
+export { travel, type TravelWorld } from './travel.js';
 export {
   ATTACK_CLASSES,
   INJECTION_TEMPLATES,
