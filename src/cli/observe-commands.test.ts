@@ -184,7 +184,7 @@ describe('keel observability commands', () => {
     expect(fork).toMatchObject({ status: 'succeeded', steps: 2, forkOf: { runId, step: 1 } });
     expectUsageError(await keel(['fork', runId, '--from-step', '9']));
     expectUsageError(await keel(['replay', 'run_missing']));
-  });
+  }, 90_000);
 
   it('lists alerts, none for a well-behaved run', async () => {
     expect(json<{ alerts: unknown[] }>(await keel(['alerts', '--json']))).toEqual({ alerts: [] });
