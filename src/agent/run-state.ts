@@ -51,6 +51,8 @@ export interface RunState {
   stepsWithoutProgress: number;
   /** True once any untrusted content entered the conversation. */
   tainted: boolean;
+  /** True once an injection signal reached its threshold: consequential calls need a human. */
+  signalled: boolean;
   /** Failed model attempts at the current step. */
   modelFailuresThisStep: number;
   /** How far down its fallback chain the current step has moved (0: the agent's model). */
@@ -85,6 +87,7 @@ export function emptyRunState(): RunState {
     seenContent: new Set(),
     stepsWithoutProgress: 0,
     tainted: false,
+    signalled: false,
     modelFailuresThisStep: 0,
     modelFallbacksThisStep: 0,
     claims: 0,
@@ -266,6 +269,13 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     }
     case 'context_assembled':
     case 'guard_verdict':
+    case 'action_flagged':
+      return;
+    case 'injection_signal':
+      if (event.score >= event.threshold) state.signalled = true;
+      return;
+    case 'tool_quarantined':
+      replaceResult(state, event.callId, event.view);
       return;
     case 'run_finished':
       state.finished = { status: event.status, reason: event.reason, output: event.output };
@@ -311,6 +321,31 @@ export function errorContent(error: ToolFailure): string {
 function pushMessage(state: RunState, role: Message['role'], parts: MessagePart[]): void {
   state.messages.push({ role, parts });
   if (parts.some((part) => part.provenance.trust === 'untrusted')) state.tainted = true;
+}
+
+/** What the model sees of a call's result becomes `content` (its label stays). */
+function replaceResult(state: RunState, callId: string, content: string): void {
+  const at = state.stepResults.findIndex((result) => result.callId === callId);
+  const waiting = state.stepResults[at];
+  if (waiting) {
+    state.stepResults[at] = { ...waiting, content };
+    return;
+  }
+  for (let index = state.messages.length - 1; index >= 0; index--) {
+    const message = state.messages[index];
+    if (!message || message.role !== 'tool') continue;
+    const part = message.parts.findIndex(
+      (candidate) => candidate.type === 'tool_result' && candidate.callId === callId,
+    );
+    if (part < 0) continue;
+    state.messages[index] = {
+      ...message,
+      parts: message.parts.map((candidate, at) =>
+        at === part && candidate.type === 'tool_result' ? { ...candidate, content } : candidate,
+      ),
+    };
+    return;
+  }
 }
 
 function countCall(state: RunState, key: string): void {

@@ -173,6 +173,12 @@ export function summarizeEvent(event: RunEvent): string {
       return `${pc.gray('context_assembled')} step ${event.step}: ${event.totalTokens} of ${event.budgetTokens} tokens${event.compressed ? ` (${event.summarisedSteps} steps summarised, ${event.recalled.length} recalled)` : ''}${event.trigger === 'context_too_long' ? pc.yellow(' after context_too_long') : ''}`;
     case 'guard_verdict':
       return `${event.verdict === 'allow' ? pc.gray('guard_verdict') : pc.yellow('guard_verdict')} ${event.toolName} ${event.verdict} (${event.policy}: ${event.rule})`;
+    case 'injection_signal':
+      return `${event.score >= event.threshold ? pc.yellow('injection_signal') : pc.gray('injection_signal')} ${event.toolName} score ${event.score} (${event.matches.join(', ')})${event.score >= event.threshold ? ': consequential calls now need a human' : ''}`;
+    case 'tool_quarantined':
+      return `${pc.gray('tool_quarantined')} ${event.toolName}: the model sees ${truncate(event.view, 80)}${event.error === undefined ? '' : pc.yellow(` (reader: ${truncate(event.error, 60)})`)}`;
+    case 'action_flagged':
+      return `${pc.yellow('action_flagged')} ${event.toolName}: ${event.flags.map((flag) => `${flag.kind}${flag.argument === undefined ? '' : ` ${flag.argument}`}`).join(', ')}`;
     case 'run_finished':
       return `${pc.bold('run_finished')} ${colorStatus(event.status)}: ${describeReason(event.reason)}`;
     default:

@@ -19,7 +19,6 @@ import {
 } from '../agent/index.js';
 import {
   KeelError,
-  canonicalJson,
   digest,
   sleep,
   untilAborted,
@@ -40,6 +39,7 @@ import type { NewAuditEntry, NewEvent, RunFinish, Store, StoredEvent } from '../
 import { executeTool, type ToolFailure, type ToolPolicies } from '../tools/index.js';
 import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
 import { awaitApproval, gateCalls } from './approval-step.js';
+import { presentRequest, requestDigest, untrustedResultEvents } from './untrusted-step.js';
 
 /** Why a run's signal was aborted. */
 export type RunAbort =
@@ -315,7 +315,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     const chain: readonly ModelAdapterV1[] = [agent.model, ...(agent.model.fallbacks ?? [])];
     // A resumed step goes on from the model it had fallen back to.
     let link = state.modelFallbacksThisStep;
-    let requestHash = digest(canonicalJson(request));
+    let requestHash = requestDigest(agent, request);
     let attempt = state.modelFailuresThisStep;
     for (;;) {
       const model = chain[link] ?? agent.model;
@@ -325,7 +325,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       try {
         // Raced with the run's signal: an adapter that ignores it cannot hold the run.
         response = await untilAborted(
-          model.doGenerate(request, { signal: controller.signal }),
+          model.doGenerate(presentRequest(agent, request, runId), { signal: controller.signal }),
           controller.signal,
         );
       } catch (error) {
@@ -365,7 +365,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
           ]);
           request = retry.request;
           estimatedInputTokens = agent.model.estimateInputTokens?.(request) ?? 0;
-          requestHash = digest(canonicalJson(request));
+          requestHash = requestDigest(agent, request);
           continue;
         }
         const fallback = FALLBACK_ERROR_TYPES.has(failure.type) ? chain[link + 1] : undefined;
@@ -622,6 +622,19 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       await fail({ type: 'internal', message }, provenance, outcome.attempts, outcome.audit);
       return;
     }
+    // Detector signal and quarantine: committed with the result, before the model sees it.
+    const untrusted =
+      provenance.trust === 'untrusted'
+        ? await untrustedResultEvents({
+            agent,
+            step: call.step,
+            callId: call.callId,
+            toolName: tool.name,
+            content,
+            signal: controller.signal,
+          })
+        : [];
+    if (controller.signal.aborted || state.finished) return;
     await append(
       [
         {
@@ -635,6 +648,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
           ...(outcome.degraded ? { degraded: outcome.degraded } : {}),
           ...(outcome.cache ? { cache: outcome.cache } : {}),
         },
+        ...untrusted,
       ],
       undefined,
       outcome.audit,

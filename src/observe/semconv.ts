@@ -101,6 +101,14 @@ export const ATTR = {
   contextSummarisedSteps: 'keel.context.summarised_steps',
   contextRecalled: 'keel.context.recalled',
   semconvVersion: 'keel.semconv.gen_ai.version',
+  injectionDetector: 'keel.injection.detector',
+  injectionScore: 'keel.injection.score',
+  injectionMatches: 'keel.injection.matches',
+  injectionThreshold: 'keel.injection.threshold',
+  monitorFlags: 'keel.monitor.flags',
+  monitorArguments: 'keel.monitor.arguments',
+  quarantineView: 'keel.quarantine.view',
+  quarantineError: 'keel.quarantine.error',
 } as const;
 
 /** Span events Keel adds to its spans. */
@@ -119,6 +127,9 @@ export const KEEL_EVENT = {
   guardVerdict: 'keel.guard.verdict',
   alert: 'keel.alert',
   contextAssembled: 'keel.context.assembled',
+  injectionSignal: 'keel.injection.signal',
+  actionFlagged: 'keel.monitor.action_flagged',
+  toolQuarantined: 'keel.quarantine.tool_result',
 } as const;
 
 export const KEEL_SEMCONV_VERSION_ATTRIBUTE = ATTR.semconvVersion;
