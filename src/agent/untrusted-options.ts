@@ -10,7 +10,8 @@ import type { Tool } from '../tools/index.js';
  *   marked content is data, not instructions (markers inside the content are neutralised);
  * - `quarantine`: never verbatim. The model sees a reference, or, for tools given a schema in
  *   `reader.schemas`, the quarantined reader's typed extraction with every free-text field
- *   replaced by a reference. Spotlighting applies too.
+ *   replaced by a reference. Views hold no free text of the content, so they are not
+ *   spotlighted.
  */
 export const UNTRUSTED_HANDLINGS = ['verbatim', 'spotlight', 'quarantine'] as const;
 export type UntrustedHandling = (typeof UNTRUSTED_HANDLINGS)[number];

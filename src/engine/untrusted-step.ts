@@ -13,11 +13,11 @@ import {
 } from '../guard/index.js';
 import type { ModelRequest } from '../model/index.js';
 
-/** The request as the model is sent it: spotlighted unless the agent shows content verbatim. */
+/** The request as the model is sent it: spotlighted for an agent that asks for it. */
 export function presentRequest(agent: Agent, request: ModelRequest, runId: string): ModelRequest {
-  return agent.untrusted.handling === 'verbatim'
-    ? request
-    : spotlight(request, spotlightNonce(runId));
+  return agent.untrusted.handling === 'spotlight'
+    ? spotlight(request, spotlightNonce(runId))
+    : request;
 }
 
 /**
