@@ -273,6 +273,11 @@ export type RunEvent =
       readonly outputs: readonly string[];
       /** Field path → `untrusted` (free text) or `derived`, when the reader extracted. */
       readonly labels?: Readonly<Record<string, 'untrusted' | 'derived'>> | undefined;
+      /**
+       * The reader's typed extraction: what a reference in a later call's arguments resolves
+       * to (the model itself sees only `view`).
+       */
+      readonly extracted?: unknown;
       readonly error?: string | undefined;
       readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
     }

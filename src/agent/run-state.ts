@@ -53,6 +53,8 @@ export interface RunState {
   tainted: boolean;
   /** True once an injection signal reached its threshold: consequential calls need a human. */
   signalled: boolean;
+  /** Quarantined extractions by call id: what `⟨q:…⟩` references in arguments resolve to. */
+  readonly quarantined: Map<string, unknown>;
   /** Failed model attempts at the current step. */
   modelFailuresThisStep: number;
   /** How far down its fallback chain the current step has moved (0: the agent's model). */
@@ -88,6 +90,7 @@ export function emptyRunState(): RunState {
     stepsWithoutProgress: 0,
     tainted: false,
     signalled: false,
+    quarantined: new Map(),
     modelFailuresThisStep: 0,
     modelFallbacksThisStep: 0,
     claims: 0,
@@ -276,6 +279,7 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       return;
     case 'tool_quarantined':
       replaceResult(state, event.callId, event.view);
+      if (event.extracted !== undefined) state.quarantined.set(event.callId, event.extracted);
       return;
     case 'run_finished':
       state.finished = { status: event.status, reason: event.reason, output: event.output };

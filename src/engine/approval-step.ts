@@ -135,6 +135,12 @@ function runContext(agent: Agent, state: RunState): ContextText[] {
       context.push({ text, provenance: part.provenance });
     }
   }
+  // What quarantined references resolve to came from untrusted content: ground it there.
+  for (const [callId, extracted] of state.quarantined)
+    context.push({
+      text: JSON.stringify(extracted) ?? '',
+      provenance: { trust: 'untrusted', source: `quarantine:${callId}` },
+    });
   return context;
 }
 

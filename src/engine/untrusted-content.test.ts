@@ -203,6 +203,130 @@ describe('the planner pattern (untrusted: quarantine)', () => {
     expect(report).toMatchObject({ identical: true });
   });
 
+  it('pays the bill in the file by reference: the real payee reaches the tool after a human', async () => {
+    const store = await openStore('sqlite::memory:');
+    const requests: ModelRequest[] = [];
+    const paid: unknown[] = [];
+    const bill = `Electricity, December. Amount due: 98.70. Pay to IBAN NL91ABNA0417164300. ${INJECTION}`;
+    const readFile = defineTool({
+      name: 'read_file',
+      description: 'Read a file',
+      input: z.object({ name: z.string() }),
+      effect: 'read',
+      untrustedOutput: true,
+      run: () => Promise.resolve(bill),
+    });
+    const pay = defineTool({
+      name: 'send_money',
+      description: 'Send money',
+      input: z.object({ recipient: z.string(), amount: z.number() }),
+      effect: 'egress',
+      run(input) {
+        paid.push(input);
+        return Promise.resolve({ ok: true });
+      },
+    });
+    const agent = defineAgent({
+      name: 'bank',
+      model: simulator({
+        script({ request, step, lastToolResults }) {
+          requests.push(request);
+          if (step === 0) return { toolCalls: [{ name: 'read_file', args: { name: 'bill.txt' } }] };
+          if (step === 1) {
+            const view = JSON.parse(lastToolResults[0]?.content ?? '{}') as {
+              extracted: { payee: string; amount: number };
+            };
+            return {
+              toolCalls: [
+                {
+                  name: 'send_money',
+                  args: { recipient: view.extracted.payee, amount: view.extracted.amount },
+                },
+              ],
+            };
+          }
+          return { text: `paid: ${lastToolResults[0]?.content ?? ''}` };
+        },
+      }),
+      instructions: 'You pay bills for the user.',
+      tools: [readFile, pay],
+      gates: defineGuard().gates(),
+      untrusted: {
+        handling: 'quarantine',
+        detector: false,
+        reader: {
+          model: simulator({
+            script: () => ({ text: '{"payee": "NL91ABNA0417164300", "amount": 98.7}' }),
+          }),
+          schemas: { read_file: z.object({ payee: z.string(), amount: z.number() }) },
+        },
+      },
+    });
+    const runtime = createRuntime({ store, agents: [agent] });
+    cleanups.push(
+      () => store.close(),
+      () => runtime.close(),
+    );
+    const running = runtime.run('bank', 'Pay the bill in bill.txt');
+    const { token } = await runtime.approvals.addApprover({ name: 'ana', groups: ['approvers'] });
+    let approval;
+    while (!approval) {
+      approval = (await store.approvals.list({ states: ['pending'] }))[0];
+      await sleep(5);
+    }
+    // The human sees the real account, not a reference.
+    expect(approval.args).toEqual({ recipient: 'NL91ABNA0417164300', amount: 98.7 });
+    await runtime.approvals.decide({
+      token,
+      id: approval.id,
+      decision: 'approve',
+      argsHash: approval.argsHash,
+    });
+    const result = await running;
+    expect(result.status).toBe('succeeded');
+    expect(paid).toEqual([{ recipient: 'NL91ABNA0417164300', amount: 98.7 }]);
+    // The planner only ever saw the reference.
+    const everything = JSON.stringify(requests);
+    expect(everything).toContain('⟨q:call_0_0.payee⟩');
+    expect(everything).not.toContain('NL91ABNA0417164300');
+    expect(everything).not.toContain('evil@attacker.io');
+    const events = await journal(store, result.id);
+    expect(
+      events.find((event) => event.type === 'guard_verdict' && event.step === 1),
+    ).toMatchObject({
+      verdict: 'confirm',
+      origins: { recipient: 'untrusted', amount: 'untrusted' },
+    });
+
+    const report = await replayRun({
+      agent,
+      runId: result.id,
+      journal: await store.readEvents(result.id),
+    });
+    expect(report).toMatchObject({ identical: true });
+  });
+
+  it('refuses a call that names an unknown reference', async () => {
+    const w = await world(
+      ({ step }) => {
+        if (step === 0) return { toolCalls: [{ name: 'read_email', args: {} }] };
+        if (step === 1)
+          return {
+            toolCalls: [{ name: 'send_email', args: { to: '⟨q:call_9_9.sender⟩', body: 'x' } }],
+          };
+        return { text: 'done' };
+      },
+      { untrusted: { handling: 'quarantine', reader: { model: reader, schemas } } },
+    );
+    const result = await w.runtime.run('mail', 'Answer my email');
+    expect(w.sent).toEqual([]);
+    const events = await journal(w.store, result.id);
+    expect(events.find((event) => event.type === 'tool_rejected')).toMatchObject({
+      toolName: 'send_email',
+      error: { type: 'invalid_input', message: 'unknown reference ⟨q:call_9_9.sender⟩' },
+    });
+  });
+
   it('shows the injected text when content is verbatim (the same world, no quarantine)', async () => {
     const w = await world(planner);
     await w.runtime.run('mail', 'What is my latest email about?');

@@ -1,11 +1,10 @@
 import type { Agent, RunEvent, UntrustedDetector } from '../agent/index.js';
 import { defineGates, type ContextText, type GatePolicy, type Gates } from '../approval/index.js';
-import { canonicalJson, digest } from '../core/index.js';
+import { canonicalJson, digest, quarantineRef } from '../core/index.js';
 import {
   SPOTLIGHT_PLACEHOLDER,
   heuristicDetector,
   monitorCall,
-  quarantineRef,
   quarantineView,
   quarantinedRead,
   spotlight,
@@ -135,6 +134,7 @@ async function quarantine({
     }),
     outputs: read.outputs,
     labels: read.labels,
+    extracted: read.value,
     usage: read.usage,
   };
 }

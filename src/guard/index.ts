@@ -39,7 +39,6 @@ export {
 export {
   fieldLabels,
   parseAnswer,
-  quarantineRef,
   quarantineView,
   quarantinedRead,
   type FieldLabel,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { KeelError, TRUSTED_RUNTIME, type Provenance } from '../core/index.js';
+import { KeelError, TRUSTED_RUNTIME, quarantineRef, type Provenance } from '../core/index.js';
 import type { Message, ModelAdapterV1 } from '../model/index.js';
 import { argumentLeaves } from './argument-origins.js';
 
@@ -245,9 +245,4 @@ export function quarantineView(
     );
   if (typeof value === 'string' && labels[path] !== 'derived') return quarantineRef(ref, path);
   return value;
-}
-
-/** The reference a planner sees in place of a free-text field. */
-export function quarantineRef(ref: string, path: string): string {
-  return path === '' ? `⟨q:${ref}⟩` : `⟨q:${ref}.${path}⟩`;
 }
