@@ -46,11 +46,10 @@ export function resolveQuarantineRefs(
     }
     return item.replace(REFERENCE, (reference: string, callId: string, path: string) => {
       const found = lookup(callId, path);
-      if (found === undefined || (typeof found === 'object' && found !== null)) {
-        error ??= `unknown reference ${reference}`;
-        return reference;
-      }
-      return String(found);
+      if (typeof found === 'string' || typeof found === 'number' || typeof found === 'boolean')
+        return String(found);
+      error ??= `unknown reference ${reference}`;
+      return reference;
     });
   };
   const resolved = resolve(value);
