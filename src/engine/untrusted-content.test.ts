@@ -557,6 +557,17 @@ describe('the output monitor', () => {
     expect(w.alerts).toMatchObject([
       { kind: 'suspicious_action', runId: result.id, metric: 'flaggedActions', value: 1 },
     ]);
+    const span = spansFromJournal(result.id, await w.store.readEvents(result.id)).find(
+      (candidate) => candidate.name.endsWith('send_email'),
+    );
+    expect(
+      span?.events.find((event) => event.name === 'keel.monitor.action_flagged'),
+    ).toMatchObject({
+      attributes: {
+        'keel.monitor.flags': ['untrusted_destination'],
+        'keel.monitor.arguments': ['to'],
+      },
+    });
   });
 
   it('flags a call to a tool outside the agent scope', async () => {

@@ -40,7 +40,14 @@ export interface MonitoredCall {
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const URL_VALUE = /^(https?|ftp):\/\/\S+$/i;
 const IBAN = /^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$/;
-/** A recipient, URL or account: values that decide where an effect lands. */
+/**
+ * A recipient, URL or account: values that decide where an effect lands.
+ *
+ * ```ts
+ * looksLikeDestination('bob@example.com') // true
+ * looksLikeDestination('see you at 10') // false
+ * ```
+ */
 export function looksLikeDestination(value: string): boolean {
   const trimmed = value.trim();
   return EMAIL.test(trimmed) || URL_VALUE.test(trimmed) || IBAN.test(trimmed.replace(/\s+/g, ''));

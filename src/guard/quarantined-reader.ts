@@ -137,7 +137,13 @@ export async function quarantinedRead<Schema extends z.ZodType>(
   };
 }
 
-/** An answer parsed against the schema; code fences around the JSON are tolerated. */
+/**
+ * An answer parsed against the schema; code fences around the JSON are tolerated.
+ *
+ * ```ts
+ * parseAnswer(z.object({ n: z.number() }), '{"n": 1}') // { ok: true, value: { n: 1 } }
+ * ```
+ */
 export function parseAnswer<Schema extends z.ZodType>(
   schema: Schema,
   output: string,
@@ -160,6 +166,11 @@ export function parseAnswer<Schema extends z.ZodType>(
 /**
  * The label of every scalar in `value`: strings are `untrusted` unless the schema pins them to
  * an enum or literal; numbers, booleans and null are `derived`.
+ *
+ * ```ts
+ * fieldLabels(z.object({ to: z.string(), kind: z.enum(['a', 'b']) }), { to: 'x', kind: 'a' })
+ * // { to: 'untrusted', kind: 'derived' }
+ * ```
  */
 export function fieldLabels(schema: z.ZodType, value: unknown): Record<string, FieldLabel> {
   const labels: Record<string, FieldLabel> = {};
