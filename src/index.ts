@@ -199,6 +199,31 @@ export {
 } from './guard/index.js';
 export { type ContextText, type PolicyRecord } from './approval/index.js';
 export {
+  MONITOR_FLAG_KINDS,
+  heuristicDetector,
+  monitorCall,
+  quarantineView,
+  quarantinedRead,
+  spotlight,
+  spotlightNonce,
+  type FieldLabel,
+  type InjectionDetector,
+  type InjectionSignal,
+  type MonitorFlag,
+  type MonitorFlagKind,
+  type QuarantinedRead,
+  type QuarantinedReadOptions,
+} from './guard/index.js';
+export { quarantineRef } from './core/index.js';
+export {
+  DEFAULT_SIGNAL_THRESHOLD,
+  UNTRUSTED_HANDLINGS,
+  type QuarantineReaderOptions,
+  type UntrustedDetector,
+  type UntrustedHandling,
+  type UntrustedOptions,
+} from './agent/index.js';
+export {
   emailNotifier,
   fanOut,
   signWebhook,

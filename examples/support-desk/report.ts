@@ -286,6 +286,20 @@ export function journalLines(
             `guard ${event.verdict} (${event.rule})`,
           );
         break;
+      case 'injection_signal':
+        if (event.score >= event.threshold)
+          callLine(event.step, event.callId, event.toolName).chain.push(
+            `injection signal ${event.score}`,
+          );
+        break;
+      case 'action_flagged':
+        callLine(event.step, event.callId, event.toolName).chain.push(
+          `flagged (${event.flags.map((flag) => flag.kind).join(', ')})`,
+        );
+        break;
+      case 'tool_quarantined':
+        callLine(event.step, event.callId, event.toolName).chain.push('quarantined');
+        break;
       case 'run_finished':
         lines.push({ text: `run_finished ${event.status}`, chain: [], step: -1 });
         break;

@@ -9,6 +9,11 @@ import {
 import { resolveModel, type ModelAdapterV1 } from '../model/index.js';
 import type { Tool } from '../tools/index.js';
 import { resolveLimits, type RunLimits } from './limits.js';
+import {
+  resolveUntrusted,
+  type UntrustedConfig,
+  type UntrustedOptions,
+} from './untrusted-options.js';
 
 /**
  * What a run does when the model calls a tool outside the agent's set: `refuse` (the call is
@@ -47,6 +52,12 @@ export interface AgentDefinition {
   readonly context?: ContextOptions;
   /** A call to a tool outside `tools`: `refuse` it and go on (default), or `stop` the run. */
   readonly onOutOfScope?: OutOfScopePolicy;
+  /**
+   * How untrusted tool output is handled: shown verbatim (default), spotlighted, or kept from
+   * the tool-using model behind the quarantined reader; the injection detector and its
+   * threshold; the output monitor. See `UntrustedOptions`.
+   */
+  readonly untrusted?: UntrustedOptions;
 }
 
 /** A validated, immutable agent. Modifiers return a new agent. */
@@ -65,12 +76,16 @@ export interface Agent {
   /** How each step's context is assembled; `undefined`: the whole conversation. */
   readonly context: ContextConfig | undefined;
   readonly onOutOfScope: OutOfScopePolicy;
+  /** How untrusted content is handled, detected and monitored (defaults resolved). */
+  readonly untrusted: UntrustedConfig;
   tool(name: string): Tool | undefined;
   withTool(tool: Tool): Agent;
   /** The same agent (gates, limits, instructions) with its tool set replaced. */
   withTools(tools: readonly Tool[]): Agent;
   withModel(model: ModelAdapterV1): Agent;
   withLimits(limits: Partial<RunLimits>): Agent;
+  /** The same agent with its quarantined reader's model replaced (replay serves it). */
+  withReaderModel(model: ModelAdapterV1): Agent;
 }
 
 const AGENT_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
@@ -167,10 +182,14 @@ export function defineAgent(definition: AgentDefinition): Agent {
       definition.gates === undefined ? undefined : defineGates(definition.gates, `${where}.gates`),
     context,
     onOutOfScope,
+    untrusted: resolveUntrusted(where, definition.untrusted, tools),
   });
 }
 
-type AgentProps = Omit<Agent, 'tool' | 'withTool' | 'withTools' | 'withModel' | 'withLimits'>;
+type AgentProps = Omit<
+  Agent,
+  'tool' | 'withTool' | 'withTools' | 'withModel' | 'withLimits' | 'withReaderModel'
+>;
 
 function build(props: AgentProps): Agent {
   const byName = new Map(props.tools.map((tool) => [tool.name, tool]));
@@ -198,6 +217,14 @@ function build(props: AgentProps): Agent {
       build({
         ...props,
         limits: resolveLimits(`agent "${props.name}"`, { ...props.limits, ...limits }),
+      }),
+    withReaderModel: (model: ModelAdapterV1): Agent =>
+      build({
+        ...props,
+        untrusted: Object.freeze({
+          ...props.untrusted,
+          reader: Object.freeze({ ...props.untrusted.reader, model }),
+        }),
       }),
   });
 }

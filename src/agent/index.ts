@@ -44,3 +44,12 @@ export {
   type CallValidation,
   type NextAction,
 } from './next-action.js';
+export {
+  DEFAULT_SIGNAL_THRESHOLD,
+  UNTRUSTED_HANDLINGS,
+  type QuarantineReaderOptions,
+  type UntrustedConfig,
+  type UntrustedDetector,
+  type UntrustedHandling,
+  type UntrustedOptions,
+} from './untrusted-options.js';

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { combineTrust, TRUSTED_AGENT, type Provenance } from '../core/index.js';
+import {
+  combineTrust,
+  resolveQuarantineRefs,
+  TRUSTED_AGENT,
+  type Provenance,
+} from '../core/index.js';
 import {
   assembleContext,
   resolveContextOptions,
@@ -207,6 +212,20 @@ export function validateToolCalls(
         },
       });
       continue;
+    }
+    // A planner passes quarantined free text by reference: the real value goes back in here,
+    // before validation and the action policy, which judge it like any value from content.
+    if (state.quarantined.size > 0) {
+      const resolved = resolveQuarantineRefs(raw, state.quarantined);
+      if (!resolved.ok) {
+        events.push({
+          type: 'tool_rejected',
+          ...base,
+          error: { type: 'invalid_input', message: resolved.error },
+        });
+        continue;
+      }
+      raw = resolved.value;
     }
     const parsed = tool.input.safeParse(raw);
     if (!parsed.success) {

@@ -260,6 +260,62 @@ export type RunEvent =
       readonly entry: DecisionEvent;
     }
   | {
+      /**
+       * The injection detector's signal on one untrusted tool result (journaled when it found
+       * something). Telemetry: it never relaxes a policy; at or above `threshold` every later
+       * `irreversible` or `egress` call of the run needs a human.
+       */
+      readonly type: 'injection_signal';
+      readonly step: number;
+      readonly callId: string;
+      readonly toolName: string;
+      readonly detector: string;
+      readonly score: number;
+      readonly matches: readonly string[];
+      readonly threshold: number;
+    }
+  | {
+      /**
+       * An untrusted tool result kept from the tool-using model (`untrusted.handling:
+       * 'quarantine'`): `view` is all the model sees of it, a reference or the quarantined
+       * reader's typed extraction with free-text fields as references. `outputs` are the
+       * reader's raw replies (served back on replay).
+       */
+      readonly type: 'tool_quarantined';
+      readonly step: number;
+      readonly callId: string;
+      readonly toolName: string;
+      readonly view: string;
+      readonly outputs: readonly string[];
+      /** Field path → `untrusted` (free text) or `derived`, when the reader extracted. */
+      readonly labels?: Readonly<Record<string, 'untrusted' | 'derived'>> | undefined;
+      /**
+       * The reader's typed extraction: what a reference in a later call's arguments resolves
+       * to (the model itself sees only `view`).
+       */
+      readonly extracted?: unknown;
+      readonly error?: string | undefined;
+      readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
+    }
+  | {
+      /**
+       * The output monitor found a call that does not fit the task (out of scope, a
+       * destination seen only in untrusted content, a permission change, an exfiltration-
+       * shaped argument). Telemetry and an alert; the action policy decides the call.
+       */
+      readonly type: 'action_flagged';
+      readonly step: number;
+      readonly callId: string;
+      readonly index: number;
+      readonly toolName: string;
+      readonly flags: readonly {
+        readonly kind:
+          'out_of_scope' | 'untrusted_destination' | 'permission_change' | 'exfiltration_shape';
+        readonly argument?: string | undefined;
+        readonly detail: string;
+      }[];
+    }
+  | {
       readonly type: 'run_finished';
       readonly status: RunStatus;
       readonly reason: RunReason;

@@ -51,6 +51,10 @@ export interface RunState {
   stepsWithoutProgress: number;
   /** True once any untrusted content entered the conversation. */
   tainted: boolean;
+  /** True once an injection signal reached its threshold: consequential calls need a human. */
+  signalled: boolean;
+  /** Quarantined extractions by call id: what `⟨q:…⟩` references in arguments resolve to. */
+  readonly quarantined: Map<string, unknown>;
   /** Failed model attempts at the current step. */
   modelFailuresThisStep: number;
   /** How far down its fallback chain the current step has moved (0: the agent's model). */
@@ -85,6 +89,8 @@ export function emptyRunState(): RunState {
     seenContent: new Set(),
     stepsWithoutProgress: 0,
     tainted: false,
+    signalled: false,
+    quarantined: new Map(),
     modelFailuresThisStep: 0,
     modelFallbacksThisStep: 0,
     claims: 0,
@@ -266,6 +272,14 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     }
     case 'context_assembled':
     case 'guard_verdict':
+    case 'action_flagged':
+      return;
+    case 'injection_signal':
+      if (event.score >= event.threshold) state.signalled = true;
+      return;
+    case 'tool_quarantined':
+      replaceResult(state, event.callId, event.view);
+      if (event.extracted !== undefined) state.quarantined.set(event.callId, event.extracted);
       return;
     case 'decision_recorded':
       // A decision's model calls are the run's spending too: budgets count them.
@@ -320,6 +334,31 @@ export function errorContent(error: ToolFailure): string {
 function pushMessage(state: RunState, role: Message['role'], parts: MessagePart[]): void {
   state.messages.push({ role, parts });
   if (parts.some((part) => part.provenance.trust === 'untrusted')) state.tainted = true;
+}
+
+/** What the model sees of a call's result becomes `content` (its label stays). */
+function replaceResult(state: RunState, callId: string, content: string): void {
+  const at = state.stepResults.findIndex((result) => result.callId === callId);
+  const waiting = state.stepResults[at];
+  if (waiting) {
+    state.stepResults[at] = { ...waiting, content };
+    return;
+  }
+  for (let index = state.messages.length - 1; index >= 0; index--) {
+    const message = state.messages[index];
+    if (!message || message.role !== 'tool') continue;
+    const part = message.parts.findIndex(
+      (candidate) => candidate.type === 'tool_result' && candidate.callId === callId,
+    );
+    if (part < 0) continue;
+    state.messages[index] = {
+      ...message,
+      parts: message.parts.map((candidate, at) =>
+        at === part && candidate.type === 'tool_result' ? { ...candidate, content } : candidate,
+      ),
+    };
+    return;
+  }
 }
 
 function countCall(state: RunState, key: string): void {

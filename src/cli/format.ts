@@ -175,6 +175,12 @@ export function summarizeEvent(event: RunEvent): string {
       return `${event.verdict === 'allow' ? pc.gray('guard_verdict') : pc.yellow('guard_verdict')} ${event.toolName} ${event.verdict} (${event.policy}: ${event.rule})`;
     case 'decision_recorded':
       return `${pc.gray('decision_recorded')} ${event.toolName} ${event.decisionId}: ${summarizeDecisionEntry(event.entry)}`;
+    case 'injection_signal':
+      return `${event.score >= event.threshold ? pc.yellow('injection_signal') : pc.gray('injection_signal')} ${event.toolName} score ${event.score} (${event.matches.join(', ')})${event.score >= event.threshold ? ': consequential calls now need a human' : ''}`;
+    case 'tool_quarantined':
+      return `${pc.gray('tool_quarantined')} ${event.toolName}: the model sees ${truncate(event.view, 80)}${event.error === undefined ? '' : pc.yellow(` (reader: ${truncate(event.error, 60)})`)}`;
+    case 'action_flagged':
+      return `${pc.yellow('action_flagged')} ${event.toolName}: ${event.flags.map((flag) => `${flag.kind}${flag.argument === undefined ? '' : ` ${flag.argument}`}`).join(', ')}`;
     case 'run_finished':
       return `${pc.bold('run_finished')} ${colorStatus(event.status)}: ${describeReason(event.reason)}`;
     default:

@@ -11,3 +11,4 @@ export {
 } from './provenance.js';
 export { systemClock, type Clock } from './clock.js';
 export { sleep, untilAborted, type AbortableOptions } from './abort.js';
+export { quarantineRef, resolveQuarantineRefs } from './quarantine-ref.js';

@@ -9,6 +9,7 @@ import type {
 import { argumentsHash, type Approvals, type ContextText } from '../approval/index.js';
 import { TRUSTED_AGENT, digest, type Clock } from '../core/index.js';
 import type { ApprovalRecord, NewEvent, Store } from '../store/index.js';
+import { flaggedEvent, gatesFor } from './untrusted-step.js';
 
 /**
  * Gate a step's validated calls before anything is committed: `allow` leaves a call as it is,
@@ -32,17 +33,29 @@ export function gateCalls({
   now: number;
 }): { events: RunEvent[]; held: Set<string> } {
   const held = new Set<string>();
-  if (!agent.gates) return { events: [...events], held };
-  const gated: RunEvent[] = [];
-  // Only policies read the context: gates without any skip building it.
+  // An injection signal over its threshold adds a policy: it only ever tightens.
+  const gates = gatesFor(agent, state.signalled);
+  // Only policies and the output monitor read the context: without them it is not built.
   const context =
-    (agent.gates.options.policies?.length ?? 0) > 0 ? runContext(agent, state) : undefined;
+    (gates?.options.policies?.length ?? 0) > 0 || agent.untrusted.monitor
+      ? runContext(agent, state)
+      : undefined;
+  const gated: RunEvent[] = [];
   for (const event of events) {
+    if (event.type === 'tool_rejected') {
+      gated.push(event, ...flaggedEvent(agent, event, context ?? []));
+      continue;
+    }
     if (event.type !== 'tool_requested') {
       gated.push(event);
       continue;
     }
-    const decision = agent.gates.decide({
+    const flagged = flaggedEvent(agent, event, context ?? []);
+    if (!gates) {
+      gated.push(event, ...flagged);
+      continue;
+    }
+    const decision = gates.decide({
       runId,
       agent: agent.name,
       step,
@@ -54,7 +67,7 @@ export function gateCalls({
       context,
     });
     // What policies asked to journal, right after the call it is about (before a rejection).
-    const verdicts: RunEvent[] = [];
+    const verdicts: RunEvent[] = [...flagged];
     for (const record of decision.records ?? []) {
       verdicts.push({
         type: 'guard_verdict',
@@ -122,6 +135,12 @@ function runContext(agent: Agent, state: RunState): ContextText[] {
       context.push({ text, provenance: part.provenance });
     }
   }
+  // What quarantined references resolve to came from untrusted content: ground it there.
+  for (const [callId, extracted] of state.quarantined)
+    context.push({
+      text: JSON.stringify(extracted) ?? '',
+      provenance: { trust: 'untrusted', source: `quarantine:${callId}` },
+    });
   return context;
 }
 

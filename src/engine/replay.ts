@@ -222,7 +222,37 @@ function servedFromJournal(
     }),
   );
   // Gates, limits and instructions stay the agent's own: they are the code under test.
-  return agent.withModel(replayModel).withTools(tools);
+  const served = agent.withModel(replayModel).withTools(tools);
+  return agent.untrusted.handling === 'quarantine'
+    ? served.withReaderModel(readerFromJournal(recorded, model))
+    : served;
+}
+
+/** The quarantined reader's recorded replies, served in order (no model is called). */
+function readerFromJournal(
+  recorded: readonly RunEvent[],
+  model: { readonly provider: string; readonly modelId: string },
+): ModelAdapterV1 {
+  const replies = recorded.flatMap((event) =>
+    event.type === 'tool_quarantined' ? event.outputs : [],
+  );
+  return {
+    specificationVersion: 'v1',
+    provider: model.provider,
+    modelId: `${model.modelId}:reader`,
+    doGenerate(): Promise<ModelResponse> {
+      const text = replies.shift();
+      if (text === undefined)
+        return Promise.reject(
+          new ModelCallError('bad_request', 'replay: the journal has no further reader reply'),
+        );
+      return Promise.resolve({
+        content: [{ type: 'text', text }],
+        usage: { inputTokens: 0, outputTokens: 0 },
+        finishReason: 'stop',
+      });
+    },
+  };
 }
 
 /** Bookkeeping that differs between any two executions of the same run. */
@@ -265,6 +295,8 @@ function comparable(events: readonly RunEvent[], runId: string): Comparable[] {
     if (typeof copy.idempotencyKey === 'string') {
       copy.idempotencyKey = copy.idempotencyKey.slice(runId.length);
     }
+    // The reader's usage is a measurement of the live call; replay serves its replies only.
+    if (event.type === 'tool_quarantined') delete copy.usage;
     if (event.type === 'run_finished') {
       copy.usage = { inputTokens: event.usage.inputTokens, outputTokens: event.usage.outputTokens };
     }

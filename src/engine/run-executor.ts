@@ -19,7 +19,6 @@ import {
 } from '../agent/index.js';
 import {
   KeelError,
-  canonicalJson,
   digest,
   sleep,
   untilAborted,
@@ -46,6 +45,7 @@ import {
 import type { DecisionEvent } from '../decide/index.js';
 import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
 import { awaitApproval, gateCalls } from './approval-step.js';
+import { presentRequest, requestDigest, untrustedResultEvents } from './untrusted-step.js';
 
 /** Why a run's signal was aborted. */
 export type RunAbort =
@@ -332,7 +332,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     const chain: readonly ModelAdapterV1[] = [agent.model, ...(agent.model.fallbacks ?? [])];
     // A resumed step goes on from the model it had fallen back to.
     let link = state.modelFallbacksThisStep;
-    let requestHash = digest(canonicalJson(request));
+    let requestHash = requestDigest(agent, request);
     let attempt = state.modelFailuresThisStep;
     for (;;) {
       const model = chain[link] ?? agent.model;
@@ -342,7 +342,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       try {
         // Raced with the run's signal: an adapter that ignores it cannot hold the run.
         response = await untilAborted(
-          model.doGenerate(request, { signal: controller.signal }),
+          model.doGenerate(presentRequest(agent, request, runId), { signal: controller.signal }),
           controller.signal,
         );
       } catch (error) {
@@ -382,7 +382,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
           ]);
           request = retry.request;
           estimatedInputTokens = agent.model.estimateInputTokens?.(request) ?? 0;
-          requestHash = digest(canonicalJson(request));
+          requestHash = requestDigest(agent, request);
           continue;
         }
         const fallback = FALLBACK_ERROR_TYPES.has(failure.type) ? chain[link + 1] : undefined;
@@ -666,6 +666,19 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       await fail({ type: 'internal', message }, provenance, outcome.attempts, outcome.audit);
       return;
     }
+    // Detector signal and quarantine: committed with the result, before the model sees it.
+    const untrusted =
+      provenance.trust === 'untrusted'
+        ? await untrustedResultEvents({
+            agent,
+            step: call.step,
+            callId: call.callId,
+            toolName: tool.name,
+            content,
+            signal: controller.signal,
+          })
+        : [];
+    if (controller.signal.aborted || state.finished) return;
     await append(
       [
         {
@@ -679,6 +692,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
           ...(outcome.degraded ? { degraded: outcome.degraded } : {}),
           ...(outcome.cache ? { cache: outcome.cache } : {}),
         },
+        ...untrusted,
       ],
       undefined,
       outcome.audit,

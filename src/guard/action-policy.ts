@@ -8,6 +8,7 @@ import {
   underPath,
   type ArgumentOrigin,
 } from './argument-origins.js';
+import { looksLikeDestination } from './output-monitor.js';
 
 export type GuardVerdict = 'allow' | 'confirm' | 'deny';
 const VERDICTS: readonly GuardVerdict[] = ['allow', 'confirm', 'deny'];
@@ -69,6 +70,12 @@ export interface GuardOptions {
    * content entered the run: `confirm` (default: a human decides) or `deny`.
    */
   readonly ungrounded?: 'confirm' | 'deny';
+  /**
+   * Also check, on a guarded call, every string argument shaped like a recipient, URL or
+   * account (an email address, a URL, an IBAN) although the tool's `sinks` leave it out.
+   * Default true.
+   */
+  readonly destinations?: boolean;
 }
 
 /** The guard's answer for one call, with the rule that fired and each argument's origin. */
@@ -115,6 +122,8 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
   const ungrounded = options.ungrounded ?? 'confirm';
   if (ungrounded !== 'confirm' && ungrounded !== 'deny')
     fail('ungrounded', "must be 'confirm' or 'deny'");
+  const destinations = options.destinations ?? true;
+  if (typeof destinations !== 'boolean') fail('destinations', 'must be true or false');
   const compiled = new Map<string, CompiledTool>();
   for (const [tool, setting] of Object.entries(options.tools ?? {}))
     compiled.set(tool, compileTool(setting, `tools.${tool}`, fail));
@@ -155,7 +164,9 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
     const sinks = tool?.sinks;
     const weak = leaves.filter(
       (leaf) =>
-        (sinks === undefined || sinks.some((sink) => underPath(leaf.path, sink))) &&
+        (sinks === undefined ||
+          sinks.some((sink) => underPath(leaf.path, sink)) ||
+          (destinations && typeof leaf.value === 'string' && looksLikeDestination(leaf.value))) &&
         origins[leaf.path] !== 'trusted' &&
         origins[leaf.path] !== 'allow_listed',
     );

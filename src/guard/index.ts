@@ -21,3 +21,27 @@ export {
   type InjectionDetector,
   type InjectionSignal,
 } from './injection-detector.js';
+export {
+  SPOTLIGHT_PLACEHOLDER,
+  spotlight,
+  spotlightNonce,
+  spotlightNote,
+  spotlightText,
+} from './spotlight.js';
+export {
+  MONITOR_FLAG_KINDS,
+  looksLikeDestination,
+  monitorCall,
+  type MonitorFlag,
+  type MonitorFlagKind,
+  type MonitoredCall,
+} from './output-monitor.js';
+export {
+  fieldLabels,
+  parseAnswer,
+  quarantineView,
+  quarantinedRead,
+  type FieldLabel,
+  type QuarantinedRead,
+  type QuarantinedReadOptions,
+} from './quarantined-reader.js';

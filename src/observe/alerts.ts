@@ -14,6 +14,7 @@ export const ALERT_KINDS = [
   'repeated_tool_call',
   'tool_error_burst',
   'output_token_spike',
+  'suspicious_action',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -212,6 +213,20 @@ export function detectAlerts(
         rules.repeatedToolCalls,
         null,
         `${run.agent} run ${run.runId}: the same tool call with the same arguments ${run.maxIdenticalToolCalls} times`,
+      ),
+    );
+  }
+  const flagged = run.flaggedActions ?? 0;
+  if (flagged > 0) {
+    alerts.push(
+      alert(
+        run,
+        'suspicious_action',
+        'flaggedActions',
+        flagged,
+        1,
+        null,
+        `${run.agent} run ${run.runId}: ${flagged} call(s) did not fit the task (${(run.flagKinds ?? []).join(', ')})`,
       ),
     );
   }

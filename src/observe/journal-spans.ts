@@ -120,6 +120,13 @@ function defined(attributes: Record<string, AttributeInput>): Attributes {
 }
 type AttributeInput = Attributes[string] | undefined;
 
+/** The strings of a list (anything else left out). */
+function strings(value: unknown): string[] {
+  return Array.isArray(value)
+    ? value.filter((item): item is string => typeof item === 'string')
+    : [];
+}
+
 /**
  * How each journal event becomes spans and span events: the one table to extend when the
  * journal gains an event type. Types not listed here leave no trace (old readers stay valid).
@@ -300,6 +307,27 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
       [ATTR.decisionAttempt]: num(entry.attempt),
       [ATTR.decisionConfidence]: num(entry.confidence),
       [ATTR.errorMessage]: text(entry.error) ?? text(entry.reason),
+    });
+  },
+  injection_signal(event, trace) {
+    toolEvent(event, trace, KEEL_EVENT.injectionSignal, {
+      [ATTR.injectionDetector]: text(event.detector),
+      [ATTR.injectionScore]: num(event.score),
+      [ATTR.injectionMatches]: strings(event.matches),
+      [ATTR.injectionThreshold]: num(event.threshold),
+    });
+  },
+  action_flagged(event, trace) {
+    const flags = Array.isArray(event.flags) ? event.flags.map((flag) => record(flag)) : [];
+    toolEvent(event, trace, KEEL_EVENT.actionFlagged, {
+      [ATTR.monitorFlags]: flags.map((flag) => text(flag.kind) ?? 'unknown'),
+      [ATTR.monitorArguments]: flags.flatMap((flag) => text(flag.argument) ?? []),
+    });
+  },
+  tool_quarantined(event, trace) {
+    toolEvent(event, trace, KEEL_EVENT.toolQuarantined, {
+      [ATTR.quarantineView]: trace.content(event.view),
+      [ATTR.quarantineError]: text(event.error),
     });
   },
   run_suspended(event, trace) {

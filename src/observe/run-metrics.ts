@@ -24,6 +24,9 @@ export interface RunMetrics {
   readonly maxIdenticalToolCalls: number;
   /** The longest run of tool calls that ended in an error, back to back. */
   readonly maxConsecutiveToolErrors: number;
+  /** Calls the output monitor flagged (`action_flagged`), and the kinds of flag raised. */
+  readonly flaggedActions?: number | undefined;
+  readonly flagKinds?: readonly string[] | undefined;
 }
 
 /**
@@ -45,6 +48,8 @@ export function runMetrics(
   let streak = 0;
   let maxStreak = 0;
   const identical = new Map<string, number>();
+  let flaggedActions = 0;
+  const flagKinds = new Set<string>();
   const outcome = (failed: boolean): void => {
     toolCalls += 1;
     if (failed) {
@@ -79,6 +84,11 @@ export function runMetrics(
       case 'tool_rejected':
         outcome(true);
         break;
+      case 'action_flagged':
+        flaggedActions += 1;
+        if (Array.isArray(event.flags))
+          for (const flag of event.flags) flagKinds.add(text(record(flag).kind) ?? 'unknown');
+        break;
       case 'run_finished': {
         const usage = record(event.usage);
         const inputTokens = num(usage.inputTokens) ?? 0;
@@ -99,6 +109,7 @@ export function runMetrics(
           maxCallOutputTokens,
           maxIdenticalToolCalls: Math.max(0, ...identical.values()),
           maxConsecutiveToolErrors: maxStreak,
+          ...(flaggedActions > 0 ? { flaggedActions, flagKinds: [...flagKinds].sort() } : {}),
         };
       }
     }

@@ -106,6 +106,14 @@ export const ATTR = {
   decisionAttempt: 'keel.decision.attempt',
   decisionVote: 'keel.decision.vote',
   decisionConfidence: 'keel.decision.confidence',
+  injectionDetector: 'keel.injection.detector',
+  injectionScore: 'keel.injection.score',
+  injectionMatches: 'keel.injection.matches',
+  injectionThreshold: 'keel.injection.threshold',
+  monitorFlags: 'keel.monitor.flags',
+  monitorArguments: 'keel.monitor.arguments',
+  quarantineView: 'keel.quarantine.view',
+  quarantineError: 'keel.quarantine.error',
 } as const;
 
 /** Span events Keel adds to its spans. */
@@ -125,6 +133,9 @@ export const KEEL_EVENT = {
   alert: 'keel.alert',
   contextAssembled: 'keel.context.assembled',
   decision: 'keel.decision',
+  injectionSignal: 'keel.injection.signal',
+  actionFlagged: 'keel.monitor.action_flagged',
+  toolQuarantined: 'keel.quarantine.tool_result',
 } as const;
 
 export const KEEL_SEMCONV_VERSION_ATTRIBUTE = ATTR.semconvVersion;

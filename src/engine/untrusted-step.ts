@@ -1,0 +1,203 @@
+import type { Agent, RunEvent, UntrustedDetector } from '../agent/index.js';
+import { defineGates, type ContextText, type GatePolicy, type Gates } from '../approval/index.js';
+import { canonicalJson, digest, quarantineRef } from '../core/index.js';
+import {
+  SPOTLIGHT_PLACEHOLDER,
+  heuristicDetector,
+  monitorCall,
+  quarantineView,
+  quarantinedRead,
+  spotlight,
+  spotlightNonce,
+} from '../guard/index.js';
+import type { ModelRequest } from '../model/index.js';
+
+/** The request as the model is sent it: spotlighted for an agent that asks for it. */
+export function presentRequest(agent: Agent, request: ModelRequest, runId: string): ModelRequest {
+  return agent.untrusted.handling === 'spotlight'
+    ? spotlight(request, spotlightNonce(runId))
+    : request;
+}
+
+/**
+ * The digest replay compares: the request spotlighted with a fixed stand-in nonce, so it shows
+ * whether content was marked but not which run's markers it carried.
+ */
+export function requestDigest(agent: Agent, request: ModelRequest): string {
+  return digest(
+    canonicalJson(
+      agent.untrusted.handling === 'verbatim' ? request : spotlight(request, SPOTLIGHT_PLACEHOLDER),
+    ),
+  );
+}
+
+function detectorOf(agent: Agent): UntrustedDetector | undefined {
+  const { detector } = agent.untrusted;
+  return detector === 'default' ? heuristicDetector : (detector ?? undefined);
+}
+
+/**
+ * What follows an untrusted tool result in the journal: the detector's signal (when it found
+ * anything) and, for a `quarantine` agent, what the tool-using model sees instead of it.
+ */
+export async function untrustedResultEvents({
+  agent,
+  step,
+  callId,
+  toolName,
+  content,
+  signal,
+}: {
+  agent: Agent;
+  step: number;
+  callId: string;
+  toolName: string;
+  content: string;
+  signal: AbortSignal;
+}): Promise<RunEvent[]> {
+  const events: RunEvent[] = [];
+  const detector = detectorOf(agent);
+  if (detector) {
+    let found: ReturnType<UntrustedDetector> | undefined;
+    try {
+      found = detector(content);
+    } catch {
+      // A detector is telemetry: its fault never stops a run.
+      found = undefined;
+    }
+    const score = Number.isFinite(found?.score) ? Math.min(1, Math.max(0, found?.score ?? 0)) : 0;
+    if (found && score > 0)
+      events.push({
+        type: 'injection_signal',
+        step,
+        callId,
+        toolName,
+        detector: detector.name === '' ? 'custom' : detector.name,
+        score,
+        matches: [...found.matches].filter((match) => typeof match === 'string'),
+        threshold: agent.untrusted.signalThreshold,
+      });
+  }
+  if (agent.untrusted.handling === 'quarantine')
+    events.push(await quarantine({ agent, step, callId, toolName, content, signal }));
+  return events;
+}
+
+async function quarantine({
+  agent,
+  step,
+  callId,
+  toolName,
+  content,
+  signal,
+}: {
+  agent: Agent;
+  step: number;
+  callId: string;
+  toolName: string;
+  content: string;
+  signal: AbortSignal;
+}): Promise<RunEvent> {
+  const reader = agent.untrusted.reader;
+  const withheld = {
+    tool: toolName,
+    ref: quarantineRef(callId, ''),
+    chars: content.length,
+    note: 'Untrusted content withheld from you; only a reference (and any extraction) is shown.',
+  };
+  const base = { type: 'tool_quarantined', step, callId, toolName } as const;
+  const schema = reader.schemas[toolName];
+  if (!schema) return { ...base, view: JSON.stringify({ quarantined: withheld }), outputs: [] };
+  const read = await quarantinedRead({
+    model: reader.model ?? agent.model,
+    schema,
+    content,
+    instructions:
+      reader.instructions ??
+      `Extract the data described by the schema from the output of the tool "${toolName}".`,
+    retries: reader.retries,
+    signal,
+  });
+  if (!read.ok)
+    return {
+      ...base,
+      view: JSON.stringify({ quarantined: withheld, extracted: null }),
+      outputs: read.outputs,
+      error: read.error,
+      usage: read.usage,
+    };
+  return {
+    ...base,
+    view: JSON.stringify({
+      quarantined: withheld,
+      extracted: quarantineView(read.value, read.labels, callId),
+    }),
+    outputs: read.outputs,
+    labels: read.labels,
+    extracted: read.value,
+    usage: read.usage,
+  };
+}
+
+export const INJECTION_SIGNAL_POLICY = 'injection_signal';
+
+/** Once a signal reached its threshold, consequential calls need a human (never an allow). */
+const signalPolicy: GatePolicy = (call) =>
+  call.effect === 'irreversible' || call.effect === 'egress'
+    ? {
+        type: 'confirm',
+        reason: {
+          type: 'policy',
+          policy: INJECTION_SIGNAL_POLICY,
+          message: `an injection signal reached its threshold earlier in this run; ${call.effect} calls need a human`,
+        },
+        record: { policy: INJECTION_SIGNAL_POLICY, rule: 'signal_threshold' },
+      }
+    : { type: 'allow' };
+
+const tightened = new WeakMap<Agent, Gates>();
+
+/**
+ * The gates a step's calls go through: the agent's own, plus, once an injection signal reached
+ * its threshold, a policy that asks a human for every `irreversible` and `egress` call. Gates
+ * combine by strength (deny, confirm, allow), so the signal can only tighten.
+ */
+export function gatesFor(agent: Agent, signalled: boolean): Gates | undefined {
+  if (!signalled) return agent.gates;
+  const cached = tightened.get(agent);
+  if (cached) return cached;
+  const options = agent.gates?.options ?? { effects: [] };
+  const gates = defineGates({ ...options, policies: [...(options.policies ?? []), signalPolicy] });
+  tightened.set(agent, gates);
+  return gates;
+}
+
+/** The monitor's flags on one call as an `action_flagged` event, or nothing. */
+export function flaggedEvent(
+  agent: Agent,
+  event: Extract<RunEvent, { type: 'tool_requested' | 'tool_rejected' }>,
+  context: readonly ContextText[],
+): RunEvent[] {
+  if (!agent.untrusted.monitor) return [];
+  if (event.type === 'tool_rejected' && event.outOfScope !== true) return [];
+  const flags = monitorCall({
+    toolName: event.toolName,
+    effect: event.type === 'tool_requested' ? event.effect : 'read',
+    input: event.type === 'tool_requested' ? event.input : {},
+    context,
+    scope: agent.tools.map((tool) => tool.name),
+  });
+  if (flags.length === 0) return [];
+  return [
+    {
+      type: 'action_flagged',
+      step: event.step,
+      callId: event.callId,
+      index: event.index,
+      toolName: event.toolName,
+      flags: flags.map((flag) =>
+        flag.argument === undefined ? { kind: flag.kind, detail: flag.detail } : flag,
+      ),
+    },
+  ];
+}

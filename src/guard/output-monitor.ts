@@ -1,0 +1,131 @@
+import type { ContextText } from '../approval/index.js';
+import type { ToolEffect } from '../tools/index.js';
+import { argumentLeaves, originOf } from './argument-origins.js';
+
+/**
+ * Why the output monitor flagged a call:
+ * - `out_of_scope`: a tool the agent does not have;
+ * - `untrusted_destination`: a recipient, URL or account that appears only in untrusted content;
+ * - `permission_change`: a call that widens access (invite, share, grant, change a password);
+ * - `exfiltration_shape`: an argument shaped like data leaving (a long encoded blob, a
+ *   secret-looking string, a URL carrying data in its query).
+ */
+export const MONITOR_FLAG_KINDS = [
+  'out_of_scope',
+  'untrusted_destination',
+  'permission_change',
+  'exfiltration_shape',
+] as const;
+export type MonitorFlagKind = (typeof MONITOR_FLAG_KINDS)[number];
+
+/** One reason a call does not fit the task. Plain JSON. */
+export interface MonitorFlag {
+  readonly kind: MonitorFlagKind;
+  /** The argument path it is about, when it is about one. */
+  readonly argument?: string | undefined;
+  readonly detail: string;
+}
+
+/** A call as the monitor sees it. */
+export interface MonitoredCall {
+  readonly toolName: string;
+  readonly effect: ToolEffect;
+  readonly input: unknown;
+  /** What the run saw before the call, with provenance (as the guard grounds arguments). */
+  readonly context: readonly ContextText[];
+  /** The agent's own tools: anything else is out of scope. */
+  readonly scope: readonly string[];
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const URL_VALUE = /^(https?|ftp):\/\/\S+$/i;
+const IBAN = /^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$/;
+/**
+ * A recipient, URL or account: values that decide where an effect lands.
+ *
+ * ```ts
+ * looksLikeDestination('bob@example.com') // true
+ * looksLikeDestination('see you at 10') // false
+ * ```
+ */
+export function looksLikeDestination(value: string): boolean {
+  const trimmed = value.trim();
+  return EMAIL.test(trimmed) || URL_VALUE.test(trimmed) || IBAN.test(trimmed.replace(/\s+/g, ''));
+}
+
+const PERMISSION_TOOL =
+  /(invite|share|grant|permission|role|admin|password|credential|add_?member|add_?user|collaborator|access)/i;
+const PERMISSION_ARGUMENT = /^(role|permission|permissions|access|password|new_?password)$/i;
+const BLOB = /[A-Za-z0-9+/=_-]{64,}/;
+const HEX_BLOB = /\b[0-9a-f]{40,}\b/i;
+const SECRET =
+  /\b(sk-[A-Za-z0-9]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9-]{10,})\b|-----BEGIN [A-Z ]*PRIVATE KEY-----|\b(password|passwd|secret|api[_-]?key|token)\s*[:=]\s*\S+/i;
+
+/**
+ * Flag a call that does not fit the task. Telemetry: the monitor never blocks (the action policy
+ * does); its flags are journaled as `action_flagged` and raise an alert. Pure and fast.
+ *
+ * ```ts
+ * const flags = monitorCall({ toolName: 'send_email', effect: 'egress', input, context, scope });
+ * ```
+ */
+export function monitorCall(call: MonitoredCall): MonitorFlag[] {
+  const flags: MonitorFlag[] = [];
+  if (!call.scope.includes(call.toolName))
+    flags.push({
+      kind: 'out_of_scope',
+      detail: `${call.toolName} is not one of the agent's tools`,
+    });
+  if (PERMISSION_TOOL.test(call.toolName))
+    flags.push({ kind: 'permission_change', detail: `${call.toolName} widens access` });
+  const leaves = argumentLeaves(call.input);
+  for (const leaf of leaves) {
+    if (typeof leaf.value !== 'string' || leaf.value.trim() === '') continue;
+    const value = leaf.value;
+    const argument = leaf.path === '' ? undefined : leaf.path;
+    if (
+      PERMISSION_ARGUMENT.test(leaf.path.split(/[.[]/).at(-1) ?? '') &&
+      !PERMISSION_TOOL.test(call.toolName)
+    )
+      flags.push({ kind: 'permission_change', argument, detail: `sets ${leaf.path}` });
+    // A read can be an exfiltration channel too (fetching an attacker's URL).
+    if (looksLikeDestination(value) && originOf(value, call.context) === 'untrusted')
+      flags.push({
+        kind: 'untrusted_destination',
+        argument,
+        detail: `${truncate(value)} appears only in untrusted content`,
+      });
+    const shape = exfiltrationShape(value);
+    if (shape) flags.push({ kind: 'exfiltration_shape', argument, detail: shape });
+  }
+  return flags;
+}
+
+/** Why a value looks like data leaving, or `undefined`. */
+function exfiltrationShape(value: string): string | undefined {
+  if (SECRET.test(value)) return 'a secret-looking string';
+  const url = urlOf(value.trim());
+  if (url) {
+    const query = [...url.searchParams.values()].join('');
+    if (query.length >= 32 || BLOB.test(query) || /\d{6,}/.test(query))
+      return 'a URL carrying data in its query';
+    if (BLOB.test(url.pathname)) return 'a URL carrying a long encoded blob';
+    return undefined;
+  }
+  if (BLOB.test(value)) return 'a long encoded blob';
+  if (HEX_BLOB.test(value)) return 'a long hex blob';
+  return undefined;
+}
+
+function urlOf(value: string): URL | undefined {
+  if (!URL_VALUE.test(value)) return undefined;
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function truncate(value: string): string {
+  return value.length <= 60 ? value : `${value.slice(0, 59)}…`;
+}
