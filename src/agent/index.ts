@@ -34,7 +34,9 @@ export {
   buildRequest,
   modelOutputProvenance,
   nextAction,
+  stepsDueForSummary,
   validateToolCalls,
   type CallValidation,
   type NextAction,
+  type PreparedContext,
 } from './next-action.js';

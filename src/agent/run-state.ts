@@ -1,5 +1,5 @@
 import { TRUSTED_RUNTIME, canonicalJson, type Provenance } from '../core/index.js';
-import type { Message, MessagePart, ModelUsage, ToolResultPart } from '../model/index.js';
+import type { Message, MessagePart, ModelUsage, TextPart, ToolResultPart } from '../model/index.js';
 import type { ToolFailure } from '../tools/index.js';
 import type { RunLimits } from './limits.js';
 import type { RunEvent, RunReason, RunStatus, UsageTotals } from './run-events.js';
@@ -51,6 +51,8 @@ export interface RunState {
   stepsWithoutProgress: number;
   /** True once any untrusted content entered the conversation. */
   tainted: boolean;
+  /** Journaled summaries of completed steps (`step_summarised`), by the step they stand for. */
+  readonly stepSummaries: Map<number, TextPart>;
   /** Failed model attempts at the current step. */
   modelFailuresThisStep: number;
   /** How far down its fallback chain the current step has moved (0: the agent's model). */
@@ -85,6 +87,7 @@ export function emptyRunState(): RunState {
     seenContent: new Set(),
     stepsWithoutProgress: 0,
     tainted: false,
+    stepSummaries: new Map(),
     modelFailuresThisStep: 0,
     modelFallbacksThisStep: 0,
     claims: 0,
@@ -264,6 +267,16 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       });
       return;
     }
+    case 'step_summarised':
+      state.stepSummaries.set(event.summarisedStep, {
+        type: 'text',
+        text: event.text,
+        provenance: event.provenance,
+      });
+      if (event.usage) {
+        state.usage = addUsage(state.usage, { usage: event.usage, costUsd: event.costUsd ?? null });
+      }
+      return;
     case 'context_assembled':
     case 'guard_verdict':
       return;

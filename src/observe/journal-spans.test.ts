@@ -412,6 +412,7 @@ describe('spansFromJournal', () => {
         'approval_requested',
         'cancel_requested',
         'context_assembled',
+        'step_summarised',
         'guard_verdict',
         'limit_hit',
         'model_called',

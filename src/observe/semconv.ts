@@ -100,6 +100,9 @@ export const ATTR = {
   contextCompressed: 'keel.context.compressed',
   contextSummarisedSteps: 'keel.context.summarised_steps',
   contextRecalled: 'keel.context.recalled',
+  contextSummarisedStep: 'keel.context.summarised_step',
+  contextSummaryBy: 'keel.context.summary_by',
+  trust: 'keel.trust',
   semconvVersion: 'keel.semconv.gen_ai.version',
 } as const;
 
