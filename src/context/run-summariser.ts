@@ -1,5 +1,6 @@
 import { combineTrust, untilAborted, type Provenance, type Trust } from '../core/index.js';
 import {
+  FALLBACK_ERROR_TYPES,
   ModelCallError,
   costOf,
   type Message,
@@ -106,35 +107,45 @@ async function modelSummary(
     // The step's own label travels with it into the summariser's request.
     provenance: { trust: provenance.trust, source: SUMMARY_SOURCE },
   };
-  try {
-    const response = await untilAborted(
-      model.doGenerate(
-        {
-          system: SUMMARISER_INSTRUCTIONS,
-          messages: [{ role: 'user', parts: [step] }],
-          tools: [],
-          maxOutputTokens: SUMMARY_OUTPUT_TOKENS,
-        },
-        { signal },
-      ),
-      signal,
-    );
-    const text = response.content
-      .map((part) => (part.type === 'text' ? part.text : ''))
-      .join('')
-      .trim();
-    const spent = {
-      usage: response.usage,
-      costUsd: costOf(response.usage, model.price),
-      model: `${model.provider}:${model.modelId}`,
-    };
-    if (text === '')
-      return { ...fallback('empty', 'the summariser model replied with no text'), ...spent };
-    return { by: 'model', text: clipSummary(input.step, text), provenance, ...spent };
-  } catch (error) {
-    if (ModelCallError.isInstance(error)) return fallback(error.type, error.message);
-    return fallback('summariser_error', error instanceof Error ? error.message : String(error));
+  // The tier's fallbacks serve when its first model is overloaded or down, as for the agent.
+  const chain: readonly ModelAdapterV1[] = [model, ...(model.fallbacks ?? [])];
+  let failure: SummaryOutcome | undefined;
+  for (const candidate of chain) {
+    try {
+      const response = await untilAborted(
+        candidate.doGenerate(
+          {
+            system: SUMMARISER_INSTRUCTIONS,
+            messages: [{ role: 'user', parts: [step] }],
+            tools: [],
+            maxOutputTokens: SUMMARY_OUTPUT_TOKENS,
+          },
+          { signal },
+        ),
+        signal,
+      );
+      const text = response.content
+        .map((part) => (part.type === 'text' ? part.text : ''))
+        .join('')
+        .trim();
+      const spent = {
+        usage: response.usage,
+        costUsd: costOf(response.usage, candidate.price),
+        model: `${candidate.provider}:${candidate.modelId}`,
+      };
+      if (text === '') {
+        return { ...fallback('empty', 'the summariser model replied with no text'), ...spent };
+      }
+      return { by: 'model', text: clipSummary(input.step, text), provenance, ...spent };
+    } catch (error) {
+      if (!ModelCallError.isInstance(error)) {
+        return fallback('summariser_error', error instanceof Error ? error.message : String(error));
+      }
+      failure = fallback(error.type, error.message);
+      if (signal.aborted || !FALLBACK_ERROR_TYPES.has(error.type)) return failure;
+    }
   }
+  return failure ?? fallback('summariser_error', 'no summariser model');
 }
 
 /** The summary part shown in context for a journaled summary. */

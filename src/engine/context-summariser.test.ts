@@ -264,6 +264,32 @@ describe('model summaries from the fast tier', () => {
   }, 60_000);
 });
 
+describe('a fast tier with a fallback', () => {
+  it("summarises with the tier's next model when its first is down", async () => {
+    const tiers = defineModelTiers({
+      fast: [
+        simulator({
+          script: [{ failFirst: { type: 'overloaded', times: 1_000, statusCode: 529 } }],
+          modelId: 'fast-down',
+        }),
+        simulator({ script: summariserScript, modelId: 'fast-backup' }),
+      ],
+    });
+    const agent = archivist({
+      model: simulator({ script: reader }),
+      context: { summariserModel: tiers.model('fast') },
+    });
+    const { events, status } = await run(agent);
+    expect(status).toBe('succeeded');
+    const summarised = summarisedIn(events);
+    expect(summarised.length).toBeGreaterThan(0);
+    for (const event of summarised) {
+      expect(event).toMatchObject({ by: 'model', model: 'simulator:fast-backup' });
+      expect(event.fallback).toBeUndefined();
+    }
+  }, 60_000);
+});
+
 describe('custom summarisers', () => {
   it('keeps a summary of trusted steps trusted and of untrusted steps untrusted', async () => {
     const custom = ({ step }: { step: number }) => `custom summary of step ${step}`;
