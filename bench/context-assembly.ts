@@ -40,7 +40,7 @@ export interface ContextAssemblyResult {
   readonly within: boolean;
 }
 
-const STEPS = 300;
+export const STEPS = 300;
 const RESULT_CHARS = 6_000;
 const TARGET_MS = 2;
 
@@ -55,7 +55,7 @@ function page(step: number): string {
 }
 
 /** The events of one step: the model asks for a page, the tool returns it. */
-function stepEvents(step: number): RunEvent[] {
+export function stepEvents(step: number): RunEvent[] {
   const callId = `call_${step}_0`;
   return [
     {
@@ -95,7 +95,7 @@ function stepEvents(step: number): RunEvent[] {
   ];
 }
 
-function agentsFor(model: ModelAdapterV1): { managed: Agent; unmanaged: Agent } {
+export function agentsFor(model: ModelAdapterV1): { managed: Agent; unmanaged: Agent } {
   const fetchPage = defineTool({
     name: 'fetch_page',
     description: 'Fetch one page of the archive.',
@@ -127,6 +127,27 @@ function oneRun(assemble: (state: ReturnType<typeof emptyRunState>) => number): 
   slowestStep: number;
   lastTokens: number;
 } {
+  const state = startedState();
+  let total = 0;
+  let maxMs = 0;
+  let slowestStep = 0;
+  let lastTokens = 0;
+  for (let step = 0; step < STEPS; step += 1) {
+    const startedAt = performance.now();
+    lastTokens = assemble(state);
+    const elapsed = performance.now() - startedAt;
+    total += elapsed;
+    if (elapsed > maxMs) {
+      maxMs = elapsed;
+      slowestStep = step;
+    }
+    for (const event of stepEvents(step)) applyEvent(state, event);
+  }
+  return { perStepMs: total / STEPS, maxMs, slowestStep, lastTokens };
+}
+
+/** A run state just after `run_started`, before its first step. */
+export function startedState(): ReturnType<typeof emptyRunState> {
   const state = emptyRunState();
   applyEvent(state, {
     type: 'run_started',
@@ -144,22 +165,7 @@ function oneRun(assemble: (state: ReturnType<typeof emptyRunState>) => number): 
     },
     startedAt: 0,
   });
-  let total = 0;
-  let maxMs = 0;
-  let slowestStep = 0;
-  let lastTokens = 0;
-  for (let step = 0; step < STEPS; step += 1) {
-    const startedAt = performance.now();
-    lastTokens = assemble(state);
-    const elapsed = performance.now() - startedAt;
-    total += elapsed;
-    if (elapsed > maxMs) {
-      maxMs = elapsed;
-      slowestStep = step;
-    }
-    for (const event of stepEvents(step)) applyEvent(state, event);
-  }
-  return { perStepMs: total / STEPS, maxMs, slowestStep, lastTokens };
+  return state;
 }
 
 function measureCase(name: string, model: ModelAdapterV1, rounds: number): ContextAssemblyCase {

@@ -9,7 +9,7 @@
 //   6. tracing overhead per span (trace-overhead.ts), next to the journal's own serialisation.
 //   7. approval -> resumed run latency (SQLite; PostgreSQL with LISTEN/NOTIFY when reachable).
 //   8. context assembly per step at 300 steps (context-assembly.ts), next to the whole
-//      conversation's request and count.
+//      conversation's request and count; store-backed recall per step (context-recall.ts).
 //   9. guard overhead per tool call (guard-overhead.ts), next to an always-allow gate.
 //  10. support-desk cost per ticket: router on `fast` + decision cache + executors on `frontier`,
 //      against the same split all on `frontier` and against one generalist frontier agent.
@@ -38,6 +38,7 @@ import { measureToolPolicies, renderToolPolicies } from './tool-policies.js';
 import { measureAdapterOverhead, renderAdapterOverhead } from './adapter-overhead.js';
 import { measureTraceOverhead, renderTraceOverhead } from './trace-overhead.js';
 import { measureContextAssembly, renderContextAssembly } from './context-assembly.js';
+import { measureContextRecall, renderContextRecall } from './context-recall.js';
 import { measureGuardOverhead, renderGuardOverhead } from './guard-overhead.js';
 import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 
@@ -80,6 +81,8 @@ progress('tracing overhead per span');
 const traceOverhead = measureTraceOverhead();
 progress('context assembly per step at 300 steps');
 const contextAssembly = measureContextAssembly();
+progress('store-backed recall per step at 300 steps');
+const contextRecall = await measureContextRecall();
 progress('guard overhead per tool call');
 const guardOverhead = measureGuardOverhead();
 
@@ -200,7 +203,7 @@ const routingCost = await measureRoutingCost();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, guardOverhead, routingCost }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, routingCost }, null, 2)}\n`
     : [
         renderTable(report),
         renderToolPolicies(toolPolicies),
@@ -208,6 +211,7 @@ process.stdout.write(
         renderTraceOverhead(traceOverhead),
         renderApprovalLatency(approvalLatency),
         renderContextAssembly(contextAssembly),
+        renderContextRecall(contextRecall),
         renderGuardOverhead(guardOverhead),
         renderRoutingCost(routingCost),
       ].join('\n\n') + '\n',

@@ -315,6 +315,7 @@ export function journalLines(
       case 'run_started':
       case 'tool_requested':
       case 'context_assembled':
+      case 'step_summarised':
         break;
       default:
         event satisfies never;

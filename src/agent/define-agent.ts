@@ -1,7 +1,9 @@
 import { defineGates, type GateOptions, type Gates } from '../approval/index.js';
 import { KeelError } from '../core/index.js';
 import {
+  RECALL_TOOL_NAME,
   budgetTokens,
+  recallTool,
   resolveContextOptions,
   type ContextConfig,
   type ContextOptions,
@@ -86,6 +88,8 @@ export interface Agent {
   withLimits(limits: Partial<RunLimits>): Agent;
   /** The same agent with its quarantined reader's model replaced (replay serves it). */
   withReaderModel(model: ModelAdapterV1): Agent;
+  /** The same agent with its context configuration replaced (replay serves one from a journal). */
+  withContext(context: ContextConfig | undefined): Agent;
 }
 
 const AGENT_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
@@ -138,7 +142,7 @@ export function defineAgent(definition: AgentDefinition): Agent {
   if (typeof definition.instructions !== 'string' || definition.instructions.trim() === '') {
     fail('instructions', 'must be a non-empty string');
   }
-  const tools: readonly Tool[] = definition.tools ?? [];
+  let tools: readonly Tool[] = definition.tools ?? [];
   if (!Array.isArray(definition.tools ?? []))
     fail('tools', 'must be an array of tools from defineTool');
   const seen = new Set<string>();
@@ -161,7 +165,19 @@ export function defineAgent(definition: AgentDefinition): Agent {
     fail('maxOutputTokens', 'must be a positive integer');
   }
   const context =
-    definition.context === undefined ? undefined : resolveContextOptions(where, definition.context);
+    definition.context === undefined
+      ? undefined
+      : resolveContextOptions(where, definition.context, agentModel);
+  if (context?.recallTool) {
+    const taken = tools.findIndex((tool) => tool.name === RECALL_TOOL_NAME);
+    if (taken >= 0) {
+      fail(
+        'context.recallTool',
+        `adds a tool named "${RECALL_TOOL_NAME}", which tools[${taken}] already uses`,
+      );
+    }
+    tools = [...tools, recallTool()];
+  }
   if (context && budgetTokens(context, definition.maxOutputTokens) < context.windowTokens / 4) {
     fail('context.windowTokens', 'leaves less than a quarter of the window after maxOutputTokens');
   }
@@ -188,7 +204,7 @@ export function defineAgent(definition: AgentDefinition): Agent {
 
 type AgentProps = Omit<
   Agent,
-  'tool' | 'withTool' | 'withTools' | 'withModel' | 'withLimits' | 'withReaderModel'
+  'tool' | 'withTool' | 'withTools' | 'withModel' | 'withLimits' | 'withReaderModel' | 'withContext'
 >;
 
 function build(props: AgentProps): Agent {
@@ -213,6 +229,8 @@ function build(props: AgentProps): Agent {
       return build({ ...props, tools: Object.freeze([...tools]) });
     },
     withModel: (model: ModelAdapterV1): Agent => build({ ...props, model, tier: model.tier }),
+    withContext: (context: ContextConfig | undefined): Agent =>
+      build({ ...props, context: context === undefined ? undefined : Object.freeze(context) }),
     withLimits: (limits: Partial<RunLimits>): Agent =>
       build({
         ...props,

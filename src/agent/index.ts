@@ -40,9 +40,11 @@ export {
   buildRequest,
   modelOutputProvenance,
   nextAction,
+  stepsDueForSummary,
   validateToolCalls,
   type CallValidation,
   type NextAction,
+  type PreparedContext,
 } from './next-action.js';
 export {
   DEFAULT_SIGNAL_THRESHOLD,

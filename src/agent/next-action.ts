@@ -8,10 +8,11 @@ import {
 import {
   assembleContext,
   resolveContextOptions,
+  stepsToSummarise,
   tokenCounter,
   type ContextAssembly,
 } from '../context/index.js';
-import { costOf, type ModelRequest, type ModelResponse } from '../model/index.js';
+import { costOf, type Message, type ModelRequest, type ModelResponse } from '../model/index.js';
 import type { Agent } from './define-agent.js';
 import type { LimitName } from './limits.js';
 import type { RunEvent } from './run-events.js';
@@ -45,7 +46,12 @@ export type NextAction =
  * const action = nextAction(agent, state, clock.now());
  * ```
  */
-export function nextAction(agent: Agent, state: RunState, now: number): NextAction {
+export function nextAction(
+  agent: Agent,
+  state: RunState,
+  now: number,
+  prepared: PreparedContext = {},
+): NextAction {
   if (state.finished) return { type: 'done' };
   const limits = state.limits ?? agent.limits;
   const elapsed = now - state.startedAt - waitedMs(state, now);
@@ -70,7 +76,7 @@ export function nextAction(agent: Agent, state: RunState, now: number): NextActi
     };
   }
 
-  const { request, assembly } = assembleRequest(agent, state);
+  const { request, assembly } = assembleRequest(agent, state, prepared);
   // A managed context has already counted its sections with the model's counter: their sum
   // bounds the request from above, so it is not counted a second time.
   const estimatedInputTokens =
@@ -122,7 +128,10 @@ export function buildRequest(agent: Agent, state: RunState): ModelRequest {
 export function assembleRequest(
   agent: Agent,
   state: RunState,
-  { budgetTokens }: { readonly budgetTokens?: number } = {},
+  {
+    budgetTokens,
+    recalledRefs,
+  }: PreparedContext & { readonly budgetTokens?: number | undefined } = {},
 ): { readonly request: ModelRequest; readonly assembly: ContextAssembly | undefined } {
   if (agent.context === undefined && budgetTokens === undefined) {
     return { request: wholeConversation(agent, state), assembly: undefined };
@@ -136,7 +145,45 @@ export function assembleRequest(
     config,
     counter: tokenCounter(agent.model),
     budgetTokens,
+    summaries: state.stepSummaries,
+    recalledRefs,
   });
+}
+
+/**
+ * The completed steps the next assembly shows only as summaries and that have no journaled
+ * summary yet, newest first, at most the context's `maxSummariesPerStep`. Empty for an agent
+ * without a managed context.
+ *
+ * ```ts
+ * for (const { step, messages } of stepsDueForSummary(agent, state)) { ... }
+ * ```
+ */
+export function stepsDueForSummary(
+  agent: Agent,
+  state: RunState,
+): { readonly step: number; readonly messages: readonly Message[] }[] {
+  const config = agent.context;
+  if (config === undefined) return [];
+  return stepsToSummarise(
+    {
+      system: agent.instructions,
+      messages: state.messages,
+      tools: agent.tools.map((tool) => tool.spec),
+      maxOutputTokens: agent.maxOutputTokens,
+      config,
+      counter: tokenCounter(agent.model),
+      summaries: state.stepSummaries,
+    },
+    state.stepSummaries,
+    config.maxSummariesPerStep,
+  );
+}
+
+/** What the engine looked up before a step's assembly (I/O the step function does not do). */
+export interface PreparedContext {
+  /** The store's search results for the current goal, most relevant first. */
+  readonly recalledRefs?: readonly string[] | undefined;
 }
 
 function wholeConversation(agent: Agent, state: RunState): ModelRequest {

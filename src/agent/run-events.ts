@@ -3,7 +3,7 @@ import type { FinishReason, ModelErrorType, ModelOutputPart, ModelUsage } from '
 import type { ToolEffect, ToolFailure } from '../tools/index.js';
 import type { GateReason } from '../approval/index.js';
 import type { ApprovalExpiry } from '../store/index.js';
-import type { ContextAssembly } from '../context/index.js';
+import type { ContextAssembly, SummaryOutcome } from '../context/index.js';
 import type { DecisionEvent } from '../decide/index.js';
 import type { LimitName, RunLimits } from './limits.js';
 
@@ -231,6 +231,18 @@ export type RunEvent =
       /** `context_too_long`: compressed further after the provider rejected the request. */
       readonly trigger: 'step' | 'context_too_long';
     } & ContextAssembly)
+  | ({
+      /**
+       * A completed step summarised for the managed context by the model or custom summariser
+       * (a failed one falls back to the deterministic line, `fallback` saying why). Its usage
+       * counts against the run's limits; replay serves it from here.
+       */
+      readonly type: 'step_summarised';
+      /** The step whose context needed the summary (it is journaled before that step's call). */
+      readonly step: number;
+      /** The completed step the summary stands for. */
+      readonly summarisedStep: number;
+    } & SummaryOutcome)
   | {
       /**
        * A policy's verdict on one call before it was committed (journaled by policies that ask

@@ -1,5 +1,5 @@
 import { TRUSTED_RUNTIME, canonicalJson, type Provenance } from '../core/index.js';
-import type { Message, MessagePart, ModelUsage, ToolResultPart } from '../model/index.js';
+import type { Message, MessagePart, ModelUsage, TextPart, ToolResultPart } from '../model/index.js';
 import type { ToolFailure } from '../tools/index.js';
 import type { RunLimits } from './limits.js';
 import type { RunEvent, RunReason, RunStatus, UsageTotals } from './run-events.js';
@@ -55,6 +55,8 @@ export interface RunState {
   signalled: boolean;
   /** Quarantined extractions by call id: what `⟨q:…⟩` references in arguments resolve to. */
   readonly quarantined: Map<string, unknown>;
+  /** Journaled summaries of completed steps (`step_summarised`), by the step they stand for. */
+  readonly stepSummaries: Map<number, TextPart>;
   /** Failed model attempts at the current step. */
   modelFailuresThisStep: number;
   /** How far down its fallback chain the current step has moved (0: the agent's model). */
@@ -91,6 +93,7 @@ export function emptyRunState(): RunState {
     tainted: false,
     signalled: false,
     quarantined: new Map(),
+    stepSummaries: new Map(),
     modelFailuresThisStep: 0,
     modelFallbacksThisStep: 0,
     claims: 0,
@@ -270,6 +273,16 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       });
       return;
     }
+    case 'step_summarised':
+      state.stepSummaries.set(event.summarisedStep, {
+        type: 'text',
+        text: event.text,
+        provenance: event.provenance,
+      });
+      if (event.usage) {
+        state.usage = addUsage(state.usage, { usage: event.usage, costUsd: event.costUsd ?? null });
+      }
+      return;
     case 'context_assembled':
     case 'guard_verdict':
     case 'action_flagged':

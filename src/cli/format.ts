@@ -171,6 +171,8 @@ export function summarizeEvent(event: RunEvent): string {
       return `${event.decision === 'approved' ? pc.green('approval_decided') : pc.red('approval_decided')} ${event.toolName} ${event.decision} by ${event.decidedBy}${event.editedInput === undefined ? '' : ' (arguments edited)'}${event.reason ? `: ${truncate(event.reason, 60)}` : ''}`;
     case 'context_assembled':
       return `${pc.gray('context_assembled')} step ${event.step}: ${event.totalTokens} of ${event.budgetTokens} tokens${event.compressed ? ` (${event.summarisedSteps} steps summarised, ${event.recalled.length} recalled)` : ''}${event.trigger === 'context_too_long' ? pc.yellow(' after context_too_long') : ''}`;
+    case 'step_summarised':
+      return `${event.fallback ? pc.yellow('step_summarised') : pc.gray('step_summarised')} step ${event.summarisedStep} by ${event.by}${event.model ? ` (${event.model})` : ''}${event.fallback ? `: summariser failed (${event.fallback.errorType}), deterministic line used` : ''}${event.provenance.trust === 'untrusted' ? ' [untrusted]' : ''}`;
     case 'guard_verdict':
       return `${event.verdict === 'allow' ? pc.gray('guard_verdict') : pc.yellow('guard_verdict')} ${event.toolName} ${event.verdict} (${event.policy}: ${event.rule})`;
     case 'decision_recorded':

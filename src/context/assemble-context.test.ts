@@ -232,6 +232,9 @@ describe('resolveContextOptions', () => {
       previewChars: 200,
       maxRecalled: 3,
       windowSteps: 20,
+      summariser: { kind: 'deterministic' },
+      maxSummariesPerStep: 4,
+      recallTool: false,
     });
   });
 
@@ -241,9 +244,14 @@ describe('resolveContextOptions', () => {
     [{ pinned: [''] }, 'context.pinned'],
     [{ safetyMarginTokens: -1 }, 'context.safetyMarginTokens'],
     [{ windowTokens: 1_000, outputReserveTokens: 900 }, 'context.windowTokens'],
+    [{ summariser: 'model' }, 'context.summariserModel'],
+    [{ summariser: 'llm' }, 'context.summariser'],
+    [{ summariserModel: { name: 'fast' } }, 'context.summariserModel'],
+    [{ maxSummariesPerStep: 0 }, 'context.maxSummariesPerStep'],
+    [{ recallTool: 'yes' }, 'context.recallTool'],
   ] as const)('rejects %j naming the field', (options, field) => {
     try {
-      resolveContextOptions('defineAgent("a")', options);
+      resolveContextOptions('defineAgent("a")', options as ContextOptions);
       expect.unreachable();
     } catch (error) {
       expect(KeelError.isInstance(error) && error.code).toBe('invalid_definition');

@@ -7,7 +7,7 @@ import type {
   ToolResultPart,
   ToolSpec,
 } from '../model/index.js';
-import { budgetTokens, type ContextConfig } from './context-options.js';
+import { budgetTokens, type ContextConfig, type JournaledSummaries } from './context-options.js';
 import { rankByRelevance, termsOf, type RecallCandidate } from './recall.js';
 import { summariseStep, rollUpSteps, type StepSummary } from './summarise-step.js';
 import type { TokenCounter } from './token-counter.js';
@@ -38,6 +38,8 @@ export type ContextAssembly = {
   readonly storedResults: number;
   /** References of the stored results recalled in full for this step, most relevant first. */
   readonly recalled: readonly string[];
+  /** `store`: the recalled results were chosen by the store's full-text search. */
+  readonly recallSource?: 'store' | undefined;
 };
 
 export interface AssembleContextInput {
@@ -50,6 +52,13 @@ export interface AssembleContextInput {
   readonly counter: TokenCounter;
   /** A tighter budget than the configured one (after the provider said the context was too long). */
   readonly budgetTokens?: number | undefined;
+  /** Journaled summaries (model or custom) by step; other steps get the deterministic line. */
+  readonly summaries?: JournaledSummaries | undefined;
+  /**
+   * References the store's search found for the current goal, most relevant first. Without it,
+   * the run's results are ranked in memory.
+   */
+  readonly recalledRefs?: readonly string[] | undefined;
 }
 
 // Shares of what the pinned section leaves, once compression is on.
@@ -132,26 +141,22 @@ export function assembleContext(input: AssembleContextInput): {
   const older = steps.slice(0, steps.length - window.steps.length);
 
   const summaries = fitSummaries(
-    older.map((step) => summariseStep(step.messages, step.index, config.previewChars)),
+    older.map((step) => {
+      const summary = summariseStep(step.messages, step.index, config.previewChars);
+      const journaled = input.summaries?.get(step.index);
+      return journaled ? { ...summary, part: journaled } : summary;
+    }),
     counter,
     Math.floor(available * SUMMARY_SHARE),
   );
   const shownInFull = new Set(window.fullResults);
-  const candidates: RecallCandidate<StoredResult>[] = [];
-  for (const step of steps) {
-    for (const message of step.messages) {
-      for (const part of message.parts) {
-        if (part.type !== 'tool_result' || part.isError || shownInFull.has(part)) continue;
-        candidates.push({
-          item: { part, step: step.index, tokens: resultTokens(message, part, counter) },
-          terms: termsOfResult(part),
-        });
-      }
-    }
-  }
   const recalled = recall(
-    candidates,
-    goalTerms(task, steps.at(-1)),
+    input.recalledRefs === undefined
+      ? rankByRelevance(
+          goalTerms(task, steps.at(-1)),
+          recallCandidates(steps, shownInFull, counter),
+        )
+      : storedInOrder(input.recalledRefs, steps, shownInFull, counter),
     config,
     counter,
     Math.floor(available * RECALL_SHARE),
@@ -188,8 +193,117 @@ export function assembleContext(input: AssembleContextInput): {
       summarisedSteps: older.length,
       storedResults: window.referenced + older.reduce((sum, step) => sum + step.results, 0),
       recalled: recalled.refs,
+      ...(input.recalledRefs === undefined ? {} : { recallSource: 'store' as const }),
     },
   };
+}
+
+/** Every tool result of the run that recall may bring back (not errors, not shown in full). */
+function recallCandidates(
+  steps: readonly Step[],
+  shownInFull: ReadonlySet<ToolResultPart>,
+  counter: TokenCounter,
+): RecallCandidate<StoredResult>[] {
+  const candidates: RecallCandidate<StoredResult>[] = [];
+  for (const step of steps) {
+    for (const message of step.messages) {
+      for (const part of message.parts) {
+        if (part.type !== 'tool_result' || part.isError || shownInFull.has(part)) continue;
+        candidates.push({
+          item: { part, step: step.index, tokens: resultTokens(message, part, counter) },
+          terms: termsOfResult(part),
+        });
+      }
+    }
+  }
+  return candidates;
+}
+
+/** The results the store found, in its order; ones already shown in full are left out. */
+function storedInOrder(
+  refs: readonly string[],
+  steps: readonly Step[],
+  shownInFull: ReadonlySet<ToolResultPart>,
+  counter: TokenCounter,
+): StoredResult[] {
+  const found: StoredResult[] = [];
+  for (const ref of refs) {
+    const match = /^result:(\d+):(.*)$/s.exec(ref);
+    const step = match ? steps[Number(match[1])] : undefined;
+    if (!match || !step) continue;
+    for (const message of step.messages) {
+      for (const part of message.parts) {
+        if (part.type !== 'tool_result' || part.callId !== match[2]) continue;
+        if (part.isError || shownInFull.has(part)) continue;
+        found.push({ part, step: step.index, tokens: resultTokens(message, part, counter) });
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * The words recall searches for at the next step: the task's and those of the model's latest
+ * turn (its text and its calls' arguments).
+ *
+ * ```ts
+ * const terms = recallTerms(state.messages); // ['zephyr', 'vault', 'code', ...]
+ * ```
+ */
+export function recallTerms(messages: readonly Message[]): string[] {
+  const [task, ...rest] = messages;
+  const latest = rest.findLast((message) => message.role === 'assistant');
+  return [...goalTerms(task, latest ? { index: 0, messages: [latest], results: 0 } : undefined)];
+}
+
+/**
+ * The completed steps a summariser should summarise before the next assembly: those the
+ * assembly shows only as summaries and that have none journaled, newest first, at most `max`.
+ *
+ * ```ts
+ * for (const { step, messages } of stepsToSummarise(input, state.stepSummaries, 4)) { ... }
+ * ```
+ */
+export function stepsToSummarise(
+  input: AssembleContextInput,
+  journaled: ReadonlySet<number> | ReadonlyMap<number, unknown>,
+  max: number,
+): { readonly step: number; readonly messages: readonly Message[] }[] {
+  const { assembly } = assembleContext(input);
+  if (!assembly.compressed || assembly.summarisedSteps === 0) return [];
+  const steps = stepsOf(input.messages.slice(1));
+  const due: { step: number; messages: readonly Message[] }[] = [];
+  for (let at = assembly.summarisedSteps - 1; at >= 0 && due.length < max; at -= 1) {
+    const step = steps[at];
+    if (step && !journaled.has(step.index)) due.push({ step: step.index, messages: step.messages });
+  }
+  return due;
+}
+
+/**
+ * The tool results of a run large enough to be stored for recall (above `largeResultTokens`),
+ * with the reference each is known by.
+ *
+ * ```ts
+ * for (const { ref, part, step } of largeResults(state.messages, config, counter)) { ... }
+ * ```
+ */
+export function largeResults(
+  messages: readonly Message[],
+  config: ContextConfig,
+  counter: TokenCounter,
+): { readonly ref: string; readonly step: number; readonly part: ToolResultPart }[] {
+  const found: { ref: string; step: number; part: ToolResultPart }[] = [];
+  for (const step of stepsOf(messages.slice(1))) {
+    for (const message of step.messages) {
+      for (const part of message.parts) {
+        if (part.type !== 'tool_result' || part.isError) continue;
+        if (resultTokens(message, part, counter) <= config.largeResultTokens) continue;
+        found.push({ ref: resultRef(step.index, part.callId), step: step.index, part });
+      }
+    }
+  }
+  return found;
 }
 
 /** The reference a stored tool result is known by in context and in the journal. */
@@ -397,8 +511,7 @@ function goalTerms(task: Message | undefined, latest: Step | undefined): Set<str
 }
 
 function recall(
-  candidates: readonly RecallCandidate<StoredResult>[],
-  goal: ReadonlySet<string>,
+  ranked: readonly StoredResult[],
   config: ContextConfig,
   counter: TokenCounter,
   tokens: number,
@@ -406,7 +519,7 @@ function recall(
   const parts: TextPart[] = [];
   const refs: string[] = [];
   let used = 0;
-  for (const { part, step, tokens: resultCost } of rankByRelevance(goal, candidates)) {
+  for (const { part, step, tokens: resultCost } of ranked) {
     if (refs.length >= config.maxRecalled) break;
     const ref = resultRef(step, part.callId);
     const head = `Recalled ${ref} (${part.toolName} result from step ${step}):\n`;

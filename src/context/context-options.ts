@@ -1,4 +1,6 @@
 import { KeelError } from '../core/index.js';
+import type { Message, ModelAdapterV1, TextPart } from '../model/index.js';
+import type { SummaryOutcome } from './run-summariser.js';
 
 /**
  * How an agent's context is assembled each step. Every field has a default; `{}` opts in to a
@@ -23,7 +25,68 @@ export interface ContextOptions {
   readonly maxRecalled?: number;
   /** Most recent steps kept as they were (the working window), at most. Default 20. */
   readonly windowSteps?: number;
+  /**
+   * How completed steps that leave the working window are summarised: `'model'` (a call to
+   * `summariserModel`, normally `tiers.model('fast')`), `'deterministic'` (one line built from
+   * the step, no call) or your own function. Default: `'model'` when `summariserModel` is set,
+   * else `'deterministic'`. Model and custom summaries are journaled (`step_summarised`), count
+   * against the run's limits, and fall back to the deterministic line if they fail.
+   */
+  readonly summariser?: 'model' | 'deterministic' | StepSummariser;
+  /**
+   * The model `'model'` summaries come from. Default: the agent's own model when it is a
+   * `fast`-tier model (from `defineModelTiers`); otherwise it must be given.
+   */
+  readonly summariserModel?: ModelAdapterV1;
+  /** New summaries made before one step, at most (newest steps first). Default 4. */
+  readonly maxSummariesPerStep?: number;
+  /**
+   * Give the model a `recall({ query })` tool (read effect) that searches the run's stored
+   * results and returns the best matches in full with their provenance labels. Default false.
+   */
+  readonly recallTool?: boolean;
 }
+
+/** What a custom summariser is given: one completed step, and the deterministic line for it. */
+export interface SummariserInput {
+  /** The step (0-based model call) being summarised. */
+  readonly step: number;
+  readonly messages: readonly Message[];
+  /** The deterministic summary of the same step. */
+  readonly deterministic: string;
+}
+
+/**
+ * Your own summariser: the summary text of one step. A throw (or an empty text) falls back to
+ * the deterministic summary; the summary keeps the trust label of the step it summarises.
+ */
+export type StepSummariser = (
+  input: SummariserInput,
+  options: { readonly signal: AbortSignal },
+) => Promise<string> | string;
+
+/** The summariser in effect: plain data except for the model or function it calls. */
+export type SummariserConfig =
+  | { readonly kind: 'deterministic' }
+  | { readonly kind: 'model'; readonly model: ModelAdapterV1 }
+  | { readonly kind: 'custom'; readonly summarise: StepSummariser };
+
+/**
+ * Answers served from a recorded journal instead of the store and the summariser (set by
+ * `replayRun`), so a replay sees exactly what the recorded run saw.
+ */
+export interface ContextReplay {
+  /**
+   * The stored results recalled for a step's assembly (by trigger), as recorded; `undefined`
+   * for an assembly that ranked in memory.
+   */
+  recalled(step: number, trigger: 'step' | 'context_too_long'): readonly string[] | undefined;
+  /** The summary recorded for a completed step. */
+  summary(step: number): SummaryOutcome | undefined;
+}
+
+/** A summary of one step as journaled, keyed by the step it summarises. */
+export type JournaledSummaries = ReadonlyMap<number, TextPart>;
 
 /** Options with every default applied; plain data. */
 export interface ContextConfig {
@@ -36,6 +99,11 @@ export interface ContextConfig {
   readonly previewChars: number;
   readonly maxRecalled: number;
   readonly windowSteps: number;
+  readonly summariser: SummariserConfig;
+  readonly maxSummariesPerStep: number;
+  readonly recallTool: boolean;
+  /** Set only on a replay's copy of the agent. */
+  readonly replay?: ContextReplay | undefined;
 }
 
 export const DEFAULT_CONTEXT_WINDOW_TOKENS = 128_000;
@@ -47,7 +115,11 @@ export const DEFAULT_CONTEXT_WINDOW_TOKENS = 128_000;
  * resolveContextOptions('defineAgent("reader")', { windowTokens: 32_000, pinned: ['Never pay.'] });
  * ```
  */
-export function resolveContextOptions(where: string, options: ContextOptions): ContextConfig {
+export function resolveContextOptions(
+  where: string,
+  options: ContextOptions,
+  agentModel?: ModelAdapterV1,
+): ContextConfig {
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `${where}: "context.${field}" ${problem}`);
   };
@@ -65,6 +137,11 @@ export function resolveContextOptions(where: string, options: ContextOptions): C
   positive('previewChars', options.previewChars);
   positive('maxRecalled', options.maxRecalled);
   positive('windowSteps', options.windowSteps);
+  positive('maxSummariesPerStep', options.maxSummariesPerStep);
+  if (options.recallTool !== undefined && typeof options.recallTool !== 'boolean') {
+    fail('recallTool', 'must be a boolean');
+  }
+  const summariser = resolveSummariser(options, agentModel, fail);
   if (
     options.safetyMarginTokens !== undefined &&
     (!Number.isInteger(options.safetyMarginTokens) || options.safetyMarginTokens < 0)
@@ -92,6 +169,9 @@ export function resolveContextOptions(where: string, options: ContextOptions): C
     previewChars: options.previewChars ?? 200,
     maxRecalled: options.maxRecalled ?? 3,
     windowSteps: options.windowSteps ?? 20,
+    summariser,
+    maxSummariesPerStep: options.maxSummariesPerStep ?? 4,
+    recallTool: options.recallTool ?? false,
   };
   if (budgetTokens(config, undefined) < windowTokens / 4) {
     fail('windowTokens', 'leaves less than a quarter of the window after reserve and margin');
@@ -109,4 +189,35 @@ export function resolveContextOptions(where: string, options: ContextOptions): C
 export function budgetTokens(config: ContextConfig, maxOutputTokens: number | undefined): number {
   const reserve = config.outputReserveTokens ?? maxOutputTokens ?? 4096;
   return config.windowTokens - reserve - config.safetyMarginTokens;
+}
+
+function resolveSummariser(
+  options: ContextOptions,
+  agentModel: ModelAdapterV1 | undefined,
+  fail: (field: string, problem: string) => never,
+): SummariserConfig {
+  const { summariser, summariserModel } = options;
+  if (
+    summariserModel !== undefined &&
+    (typeof summariserModel !== 'object' ||
+      summariserModel === null ||
+      (summariserModel as Partial<ModelAdapterV1>).specificationVersion !== 'v1' ||
+      typeof summariserModel.doGenerate !== 'function')
+  ) {
+    fail('summariserModel', 'must be a ModelAdapterV1, for example tiers.model("fast")');
+  }
+  if (typeof summariser === 'function') return { kind: 'custom', summarise: summariser };
+  const kind = summariser ?? (summariserModel ? 'model' : 'deterministic');
+  if (kind === 'deterministic') return { kind };
+  if (kind !== 'model') {
+    fail('summariser', "must be 'model', 'deterministic' or a function");
+  }
+  const model = summariserModel ?? (agentModel?.tier === 'fast' ? agentModel : undefined);
+  if (!model) {
+    return fail(
+      'summariserModel',
+      "is required with summariser 'model' unless the agent's model is a fast-tier model (tiers.model('fast'))",
+    );
+  }
+  return { kind: 'model', model };
 }

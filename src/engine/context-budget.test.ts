@@ -125,7 +125,7 @@ describe('managed context over a long run', () => {
       limits: LIMITS,
       context: { windowTokens, pinned: [CONSTRAINT] },
     });
-    const { events, status } = await run(agent);
+    const { events, status, id } = await run(agent);
     expect(status).toBe('succeeded');
     expect(requests).toHaveLength(301);
 
@@ -180,6 +180,17 @@ describe('managed context over a long run', () => {
       { trust: 'untrusted', source: 'tool:fetch_page' },
     ]);
     expect(assembled[NEED_AT]?.recalled[0]).toBe(`result:${FACT_PAGE}:call_${FACT_PAGE}_0`);
+    // Chosen by the store's full-text search, where the page is kept with its label.
+    expect(assembled[NEED_AT]?.recallSource).toBe('store');
+    const stored = await (store as Store).results.get(
+      id,
+      `result:${FACT_PAGE}:call_${FACT_PAGE}_0`,
+    );
+    expect(stored).toMatchObject({
+      trust: 'untrusted',
+      source: 'tool:fetch_page',
+      step: FACT_PAGE,
+    });
     expect(recalledFact).toEqual([NEED_AT]);
   }, 120_000);
 

@@ -1,5 +1,6 @@
 import { type Agent, type RunEvent, type RunLimits } from '../agent/index.js';
 import { KeelError, canonicalJson, sleep } from '../core/index.js';
+import type { ContextReplay, SummaryOutcome } from '../context/index.js';
 import { ModelCallError, type ModelAdapterV1, type ModelResponse } from '../model/index.js';
 import { openStore, type Store, type StoredEvent } from '../store/index.js';
 import { ToolError, defineTool, type JournaledDecisionEntry, type Tool } from '../tools/index.js';
@@ -223,9 +224,13 @@ function servedFromJournal(
   );
   // Gates, limits and instructions stay the agent's own: they are the code under test.
   const served = agent.withModel(replayModel).withTools(tools);
-  return agent.untrusted.handling === 'quarantine'
-    ? served.withReaderModel(readerFromJournal(recorded, model))
-    : served;
+  const withReader =
+    agent.untrusted.handling === 'quarantine'
+      ? served.withReaderModel(readerFromJournal(recorded, model))
+      : served;
+  return agent.context
+    ? withReader.withContext({ ...agent.context, replay: contextReplay(recorded) })
+    : withReader;
 }
 
 /** The quarantined reader's recorded replies, served in order (no model is called). */
@@ -252,6 +257,27 @@ function readerFromJournal(
         finishReason: 'stop',
       });
     },
+  };
+}
+
+/** The store's recall results and the summaries the recorded run had, served back as they were. */
+function contextReplay(recorded: readonly RunEvent[]): ContextReplay {
+  const recalled = new Map<string, readonly string[] | undefined>();
+  const summaries = new Map<number, SummaryOutcome>();
+  for (const event of recorded) {
+    if (event.type === 'context_assembled') {
+      recalled.set(
+        `${event.step}:${event.trigger}`,
+        event.recallSource === 'store' ? event.recalled : undefined,
+      );
+    } else if (event.type === 'step_summarised') {
+      const { type: _type, step: _step, summarisedStep, ...outcome } = event;
+      summaries.set(summarisedStep, outcome);
+    }
+  }
+  return {
+    recalled: (step, trigger) => recalled.get(`${step}:${trigger}`),
+    summary: (step) => summaries.get(step),
   };
 }
 

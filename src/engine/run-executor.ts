@@ -5,12 +5,14 @@ import {
   foldRun,
   modelOutputProvenance,
   nextAction,
+  stepsDueForSummary,
   validateToolCalls,
   waitedMs,
   type Agent,
   type LimitName,
   type NextAction,
   type PendingCall,
+  type PreparedContext,
   type RunEvent,
   type RunReason,
   type RunState,
@@ -34,7 +36,16 @@ import {
   type ModelResponse,
 } from '../model/index.js';
 import type { Approvals } from '../approval/index.js';
-import { tokenCounter } from '../context/index.js';
+import {
+  RECALL_TOOL_NAME,
+  largeResults,
+  recallProvenance,
+  recallTerms,
+  recallTool,
+  runSummariser,
+  tokenCounter,
+  type ContextConfig,
+} from '../context/index.js';
 import type { NewAuditEntry, NewEvent, RunFinish, Store, StoredEvent } from '../store/index.js';
 import {
   executeTool,
@@ -80,6 +91,8 @@ export interface ExecuteRunContext {
 }
 
 const MODEL_DELAY_RANDOM = (): number => Math.random();
+/** Stored results a step's recall search returns at most (the assembly takes what fits). */
+const RECALL_SEARCH_LIMIT = 20;
 
 /**
  * Execute a run this worker holds until it finishes, its lease is lost, or it is released.
@@ -107,6 +120,10 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       { decisionId: recorded.decisionId, entry: recorded.entry },
     ]);
   }
+  /** Large results already in the store's recall index (refs). */
+  const indexed = new Set<string>();
+  /** The store's recall search for the step being assembled (reused by a compressed retry). */
+  let prepared: PreparedContext = {};
 
   async function append(
     events: RunEvent[],
@@ -223,7 +240,15 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
 
     while (!state.finished) {
       if (controller.signal.aborted) return await onAbort();
-      const action = nextAction(agent, state, clock.now());
+      let action = nextAction(agent, state, clock.now());
+      if (action.type === 'call_model' && agent.context) {
+        // The lookups a managed context needs (summaries, the store's recall) happen here,
+        // outside the step function and outside any transaction; then the step is decided
+        // again with them, its limits now counting any summariser calls.
+        prepared = await prepareContext(agent.context);
+        if (controller.signal.aborted) return await onAbort();
+        action = nextAction(agent, state, clock.now(), prepared);
+      }
       if (action.type === 'await_approval') {
         const outcome = await awaitApproval(
           {
@@ -254,6 +279,58 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   } finally {
     clearTimeout(timer);
     if (!controller.signal.aborted) controller.abort({ kind: 'ended' } satisfies RunAbort);
+  }
+
+  /**
+   * Before a managed step: index new large results in the store, summarise steps leaving the
+   * window (journaled, one `step_summarised` each), and search the store for the current goal.
+   */
+  async function prepareContext(config: ContextConfig): Promise<PreparedContext> {
+    const counter = tokenCounter(agent.model);
+    const fresh = largeResults(state.messages, config, counter).filter(
+      ({ ref, part }) =>
+        !indexed.has(ref) && !(config.recallTool && part.toolName === RECALL_TOOL_NAME),
+    );
+    if (fresh.length > 0) {
+      const createdAt = clock.now();
+      await store.results.put(
+        fresh.map(({ ref, step, part }) => ({
+          runId,
+          ref,
+          step,
+          callId: part.callId,
+          toolName: part.toolName,
+          content: part.content,
+          trust: part.provenance.trust,
+          source: part.provenance.source,
+          createdAt,
+        })),
+      );
+      for (const { ref } of fresh) indexed.add(ref);
+    }
+    if (config.summariser.kind !== 'deterministic') {
+      for (const { step, messages } of stepsDueForSummary(agent, state)) {
+        const outcome =
+          config.replay?.summary(step) ??
+          (await runSummariser(
+            config.summariser,
+            { step, messages, previewChars: config.previewChars },
+            { signal: controller.signal },
+          ));
+        if (controller.signal.aborted) return {};
+        await append([
+          { type: 'step_summarised', step: state.steps, summarisedStep: step, ...outcome },
+        ]);
+      }
+    }
+    if (config.replay) return { recalledRefs: config.replay.recalled(state.steps, 'step') };
+    if (indexed.size === 0) return { recalledRefs: [] };
+    const matches = await store.results.search({
+      runId,
+      terms: recallTerms(state.messages),
+      limit: RECALL_SEARCH_LIMIT,
+    });
+    return { recalledRefs: matches.map((match) => match.ref) };
   }
 
   async function onAbort(): Promise<RunState | undefined> {
@@ -358,7 +435,12 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         if (failure.type === 'context_too_long' && !compressedRetry) {
           compressedRetry = true;
           const sentTokens = tokenCounter(model).request(request);
-          const retry = assembleRequest(agent, state, { budgetTokens: Math.floor(sentTokens / 2) });
+          const retry = assembleRequest(agent, state, {
+            budgetTokens: Math.floor(sentTokens / 2),
+            recalledRefs: agent.context?.replay
+              ? agent.context.replay.recalled(step, 'context_too_long')
+              : prepared.recalledRefs,
+          });
           await append([
             {
               type: 'model_failed',
@@ -543,7 +625,10 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         audit,
       );
 
-    const tool = agent.tool(call.toolName);
+    let tool = agent.tool(call.toolName);
+    // `recall` searches this run's store (a replay's copy serves it from the journal instead).
+    const recalling = agent.context?.recallTool === true && call.toolName === RECALL_TOOL_NAME;
+    if (tool && recalling && !agent.context?.replay) tool = recallTool(store.results);
     if (!tool) {
       const message = `tool "${call.toolName}" is no longer defined on this agent`;
       await fail({ type: 'not_found', message }, runtimeLabel, call.attemptsStarted);
@@ -686,7 +771,8 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
           ...base,
           content,
           contentHash: digest(content),
-          provenance,
+          // Recalled text keeps the weakest label of what was recalled.
+          provenance: recalling ? recallProvenance(content) : provenance,
           attempts: outcome.attempts,
           latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
           ...(outcome.degraded ? { degraded: outcome.degraded } : {}),

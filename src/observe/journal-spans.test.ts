@@ -469,6 +469,54 @@ describe('spansFromJournal', () => {
     ]);
   });
 
+  it('puts a summariser call on its own span with its usage, cost and label', () => {
+    const events: Record<string, unknown>[] = [
+      journal()[0]?.event as Record<string, unknown>,
+      {
+        type: 'step_summarised',
+        step: 30,
+        summarisedStep: 24,
+        by: 'model',
+        text: 'step 24: read page 24',
+        provenance: { trust: 'untrusted', source: 'summary' },
+        usage: { inputTokens: 900, outputTokens: 40 },
+        costUsd: 0.0003,
+        model: 'anthropic:claude-haiku-4-5',
+      },
+      {
+        type: 'step_summarised',
+        step: 30,
+        summarisedStep: 23,
+        by: 'deterministic',
+        text: 'step 23: called fetch_page',
+        provenance: { trust: 'trusted', source: 'summary' },
+        fallback: { errorType: 'overloaded', message: 'try later' },
+      },
+    ];
+    const spans = spansFromJournal(
+      'run_sum',
+      events.map((event, index) => ({
+        seq: index + 1,
+        at: T0 + index * 100,
+        event: event as JournalEntry['event'],
+      })),
+    );
+    const model = byName(spans, 'chat anthropic:claude-haiku-4-5');
+    expect(model.attributes).toMatchObject({
+      [ATTR.step]: 30,
+      [ATTR.contextSummarisedStep]: 24,
+      [ATTR.contextSummaryBy]: 'model',
+      [ATTR.trust]: 'untrusted',
+      [ATTR.usageInputTokens]: 900,
+      [ATTR.usageOutputTokens]: 40,
+      [ATTR.costUsd]: 0.0003,
+    });
+    expect(model.status).toEqual({ code: 'unset' });
+    const fallback = byName(spans, 'summarise_step');
+    expect(fallback.attributes[ATTR.errorType]).toBe('overloaded');
+    expect(fallback.status).toMatchObject({ code: 'error' });
+  });
+
   it('maps every journal event type in one table', () => {
     expect(Object.keys(EVENT_SPAN_MAPPINGS).sort()).toEqual(
       [
@@ -477,6 +525,7 @@ describe('spansFromJournal', () => {
         'cancel_requested',
         'context_assembled',
         'decision_recorded',
+        'step_summarised',
         'guard_verdict',
         'injection_signal',
         'action_flagged',

@@ -378,6 +378,36 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
         : [],
     });
   },
+  step_summarised(event, trace) {
+    // A summariser call is a model call of its own: its span carries its usage and cost.
+    const key = `summary:${String(event.step)}:${String(event.summarisedStep)}`;
+    const model = text(event.model);
+    const usage = record(event.usage);
+    const fallback = record(event.fallback);
+    trace.open(key, {
+      name: model === undefined ? 'summarise_step' : `${GEN_AI_OPERATION.chat} ${model}`,
+      kind: model === undefined ? 'internal' : 'client',
+      startMs: trace.previousAt,
+      attributes: defined({
+        [ATTR.operationName]: model === undefined ? undefined : GEN_AI_OPERATION.chat,
+        [ATTR.requestModel]: model,
+        [ATTR.step]: num(event.step) ?? 0,
+        [ATTR.contextSummarisedStep]: num(event.summarisedStep) ?? 0,
+        [ATTR.contextSummaryBy]: text(event.by),
+        [ATTR.trust]: text(record(event.provenance).trust),
+        [ATTR.usageInputTokens]: num(usage.inputTokens),
+        [ATTR.usageOutputTokens]: num(usage.outputTokens),
+        [ATTR.costUsd]: num(event.costUsd),
+        [ATTR.errorType]: text(fallback.errorType),
+      }),
+    });
+    const failed = text(fallback.errorType) !== undefined;
+    trace.close(
+      key,
+      trace.at,
+      failed ? { code: 'error', message: text(fallback.message) } : { code: 'unset' },
+    );
+  },
   limit_hit(event, trace) {
     trace.event('run', KEEL_EVENT.limitHit, {
       [ATTR.limitName]: text(event.limit) ?? '',

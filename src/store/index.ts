@@ -51,3 +51,10 @@ export {
   type DecisionStatus,
   type DecisionStore,
 } from './decision-store.js';
+export {
+  searchWords,
+  type ResultStore,
+  type StoredToolResult,
+  type ToolResultMatch,
+  type ToolResultSearch,
+} from './result-store.js';

@@ -146,6 +146,20 @@ export interface Database {
   keel_approvers: ApproversTable;
   keel_approval_decisions: ApprovalDecisionsTable;
   keel_decisions: DecisionsTable;
+  keel_context_results: ContextResultsTable;
+}
+
+/** Large tool results kept for recall (see `ResultStore`); full-text indexed per engine. */
+export interface ContextResultsTable {
+  run_id: string;
+  ref: string;
+  step: number;
+  call_id: string;
+  tool_name: string;
+  content: string;
+  trust: string;
+  source: string;
+  created_at: number;
 }
 
 /**
@@ -318,6 +332,48 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('keel_approval_decisions').ifExists().execute();
       await db.schema.dropTable('keel_approvers').ifExists().execute();
       await db.schema.dropTable('keel_approvals').ifExists().execute();
+    },
+  },
+  '0004_context_results': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('keel_context_results')
+        .ifNotExists()
+        .addColumn('run_id', 'text', (column) => column.notNull())
+        .addColumn('ref', 'text', (column) => column.notNull())
+        .addColumn('step', 'integer', (column) => column.notNull())
+        .addColumn('call_id', 'text', (column) => column.notNull())
+        .addColumn('tool_name', 'text', (column) => column.notNull())
+        .addColumn('content', 'text', (column) => column.notNull())
+        .addColumn('trust', 'text', (column) => column.notNull())
+        .addColumn('source', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addPrimaryKeyConstraint('keel_context_results_pk', ['run_id', 'ref'])
+        .execute();
+      // The one place the engines differ: each indexes the text with its own full-text search.
+      if (db.getExecutor().adapter.supportsTransactionalDdl) {
+        await sql`alter table keel_context_results add column search tsvector generated always as (to_tsvector('simple', content)) stored`.execute(
+          db,
+        );
+        await sql`create index if not exists keel_context_results_search on keel_context_results using gin (search)`.execute(
+          db,
+        );
+      } else {
+        // External-content FTS5 over the table's rowid: the text is stored once.
+        await sql`create virtual table if not exists keel_context_results_fts using fts5(content, content='keel_context_results', tokenize='unicode61')`.execute(
+          db,
+        );
+        await sql`create trigger if not exists keel_context_results_ai after insert on keel_context_results begin insert into keel_context_results_fts(rowid, content) values (new.rowid, new.content); end`.execute(
+          db,
+        );
+        await sql`create trigger if not exists keel_context_results_ad after delete on keel_context_results begin insert into keel_context_results_fts(keel_context_results_fts, rowid, content) values ('delete', old.rowid, old.content); end`.execute(
+          db,
+        );
+      }
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table if exists keel_context_results_fts`.execute(db);
+      await db.schema.dropTable('keel_context_results').ifExists().execute();
     },
   },
   '0005_run_prices': {

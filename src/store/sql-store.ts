@@ -8,6 +8,7 @@ import { canonicalJson } from '../core/index.js';
 import type { BreakerState, CachedToolResult, ToolBreakerRecord } from './tool-records.js';
 import { SqlApprovalStore, type Listen } from './sql-approval-store.js';
 import { SqlDecisionStore } from './sql-decision-store.js';
+import { SqlResultStore } from './sql-result-store.js';
 import {
   STORE_SCHEMA_VERSION,
   type ClaimOptions,
@@ -55,6 +56,7 @@ export class SqlStore implements Store {
   readonly #schema: string | undefined;
   readonly approvals: SqlApprovalStore;
   readonly decisions: SqlDecisionStore;
+  readonly results: SqlResultStore;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -79,6 +81,11 @@ export class SqlStore implements Store {
       listen: options.listen,
     });
     this.decisions = new SqlDecisionStore({ db: this.#db, guarded: (work) => this.#guarded(work) });
+    this.results = new SqlResultStore({
+      db: this.#db,
+      kind: this.kind,
+      guarded: (work) => this.#guarded(work),
+    });
   }
 
   /** Bring the schema up to date. Safe to call from many processes at once. */

@@ -3,6 +3,7 @@ import type { AuditEntry, NewAuditEntry } from './audit-log.js';
 import type { CachedToolResult, ToolBreakerRecord } from './tool-records.js';
 import type { ApprovalStore } from './approval-store.js';
 import type { DecisionStore } from './decision-store.js';
+import type { ResultStore } from './result-store.js';
 
 /** Persisted format version of runs and events. A change ships as a new version, never an edit. */
 export const STORE_SCHEMA_VERSION = 1;
@@ -181,6 +182,8 @@ export interface Store {
   readonly approvals: ApprovalStore;
   /** Schema-validated decisions and the review queue. */
   readonly decisions: DecisionStore;
+  /** Large tool results, full-text indexed for recall. */
+  readonly results: ResultStore;
   /** Wait until the pending group commit is durable. */
   flush(options?: AbortableOptions): Promise<void>;
   close(): Promise<void>;
