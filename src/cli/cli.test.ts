@@ -327,7 +327,7 @@ describe('keel CLI', () => {
       expect(human.stdout).toMatch(
         new RegExp(`^\\s+${shown.events.length}\\s+\\S+\\s+run_finished succeeded:`, 'm'),
       );
-    });
+    }, 90_000);
   });
 
   describe('cancel', () => {
