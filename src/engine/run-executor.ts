@@ -56,7 +56,12 @@ import {
 import type { DecisionEvent } from '../decide/index.js';
 import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
 import { awaitApproval, gateCalls } from './approval-step.js';
-import { presentRequest, requestDigest, untrustedResultEvents } from './untrusted-step.js';
+import {
+  presentRequest,
+  quarantinedFailure,
+  requestDigest,
+  untrustedResultEvents,
+} from './untrusted-step.js';
 
 /** Why a run's signal was aborted. */
 export type RunAbort =
@@ -620,7 +625,10 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       audit?: readonly NewAuditEntry[],
     ) =>
       append(
-        [{ type: 'tool_failed', ...base, error, provenance, attempt, final: true }],
+        [
+          { type: 'tool_failed', ...base, error, provenance, attempt, final: true },
+          ...quarantinedFailure(agent, base, error, provenance),
+        ],
         undefined,
         audit,
       );

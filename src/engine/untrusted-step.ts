@@ -1,6 +1,6 @@
 import type { Agent, RunEvent, UntrustedDetector } from '../agent/index.js';
 import { defineGates, type ContextText, type GatePolicy, type Gates } from '../approval/index.js';
-import { canonicalJson, digest, quarantineRef } from '../core/index.js';
+import { canonicalJson, digest, quarantineRef, type Provenance } from '../core/index.js';
 import {
   SPOTLIGHT_PLACEHOLDER,
   heuristicDetector,
@@ -11,6 +11,7 @@ import {
   spotlightNonce,
 } from '../guard/index.js';
 import type { ModelRequest } from '../model/index.js';
+import type { ToolFailure } from '../tools/index.js';
 
 /** The request as the model is sent it: spotlighted for an agent that asks for it. */
 export function presentRequest(agent: Agent, request: ModelRequest, runId: string): ModelRequest {
@@ -137,6 +138,31 @@ async function quarantine({
     extracted: read.value,
     usage: read.usage,
   };
+}
+
+/**
+ * For a `quarantine` agent, an untrusted tool's final failure is kept from the tool-using model
+ * too: its message may quote the content (a page's body in an HTTP error), so the model is shown
+ * the error's type only. The full failure stays in the journal's `tool_failed`.
+ */
+export function quarantinedFailure(
+  agent: Agent,
+  { step, callId, toolName }: { step: number; callId: string; toolName: string },
+  error: ToolFailure,
+  provenance: Provenance,
+): RunEvent[] {
+  if (agent.untrusted.handling !== 'quarantine' || provenance.trust !== 'untrusted') return [];
+  const view = {
+    error: { type: error.type },
+    quarantined: {
+      tool: toolName,
+      chars: error.message.length,
+      note: 'The error message came with untrusted content and is withheld from you.',
+    },
+  };
+  return [
+    { type: 'tool_quarantined', step, callId, toolName, view: JSON.stringify(view), outputs: [] },
+  ];
 }
 
 export const INJECTION_SIGNAL_POLICY = 'injection_signal';
