@@ -37,25 +37,22 @@ function detectorOf(agent: Agent): UntrustedDetector | undefined {
   return detector === 'default' ? heuristicDetector : (detector ?? undefined);
 }
 
+/** One untrusted tool result, as it is about to be journaled. */
+interface UntrustedResult {
+  readonly agent: Agent;
+  readonly step: number;
+  readonly callId: string;
+  readonly toolName: string;
+  readonly content: string;
+  readonly signal: AbortSignal;
+}
+
 /**
  * What follows an untrusted tool result in the journal: the detector's signal (when it found
  * anything) and, for a `quarantine` agent, what the tool-using model sees instead of it.
  */
-export async function untrustedResultEvents({
-  agent,
-  step,
-  callId,
-  toolName,
-  content,
-  signal,
-}: {
-  agent: Agent;
-  step: number;
-  callId: string;
-  toolName: string;
-  content: string;
-  signal: AbortSignal;
-}): Promise<RunEvent[]> {
+export async function untrustedResultEvents(result: UntrustedResult): Promise<RunEvent[]> {
+  const { agent, step, callId, toolName, content } = result;
   const events: RunEvent[] = [];
   const detector = detectorOf(agent);
   if (detector) {
@@ -79,8 +76,7 @@ export async function untrustedResultEvents({
         threshold: agent.untrusted.signalThreshold,
       });
   }
-  if (agent.untrusted.handling === 'quarantine')
-    events.push(await quarantine({ agent, step, callId, toolName, content, signal }));
+  if (agent.untrusted.handling === 'quarantine') events.push(await quarantine(result));
   return events;
 }
 
@@ -91,14 +87,7 @@ async function quarantine({
   toolName,
   content,
   signal,
-}: {
-  agent: Agent;
-  step: number;
-  callId: string;
-  toolName: string;
-  content: string;
-  signal: AbortSignal;
-}): Promise<RunEvent> {
+}: UntrustedResult): Promise<RunEvent> {
   const reader = agent.untrusted.reader;
   const withheld = {
     tool: toolName,
