@@ -21,7 +21,7 @@ import { round } from './stats.js';
  * (tokens counted from the real requests: instructions, tool specs, ticket, tool results):
  *
  * - tiered: a router on `fast` (claude-haiku-4-5) with the decision cache, then the chosen
- *   route: a department's executor on `frontier` (claude-sonnet-4-5) holding only its own
+ *   route: a department's executor on `frontier` (claude-sonnet-4-6) holding only its own
  *   tools, or, for questions the help center answers, the `faq` agent on `fast` (no tools, one
  *   call);
  * - split, all frontier: the same router and routes, every call on `frontier`, no cache;
@@ -357,7 +357,7 @@ export async function measureRoutingCost({
     return { price: found.price, modelId };
   };
   const fast = priced('anthropic', 'claude-haiku-4-5');
-  const frontier = priced('anthropic', 'claude-sonnet-4-5');
+  const frontier = priced('anthropic', 'claude-sonnet-4-6');
   const tiered = await costOfTiered({
     tickets: list,
     routerModel: fast,

@@ -30,7 +30,7 @@ export interface AgentDefinition {
   readonly description?: string;
   /**
    * An adapter (`simulator(...)`, `tiers.model('fast')`, ...) or a model string
-   * (`anthropic:claude-sonnet-4-5`, `openai:gpt-4.1-mini`,
+   * (`anthropic:claude-sonnet-4-6`, `openai:gpt-4.1-mini`,
    * `openai-compatible:<baseURL>#<model>`), resolved at definition time.
    */
   readonly model: ModelAdapterV1 | string;

@@ -22,7 +22,7 @@ import {
 import { conservativeTokenCount, type TokenCount } from './token-count.js';
 
 export interface AnthropicMessagesOptions {
-  /** The model name sent as `model`, e.g. `claude-sonnet-4-5`. */
+  /** The model name sent as `model`, e.g. `claude-sonnet-4-6`. */
   readonly model: string;
   /** Base URL of the API, without `/v1`. Defaults to Anthropic's. */
   readonly baseURL?: string;
@@ -60,7 +60,7 @@ const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
  * which Anthropic reports apart.
  *
  * ```ts
- * const model = anthropicMessages({ model: 'claude-sonnet-4-5' }); // ANTHROPIC_API_KEY
+ * const model = anthropicMessages({ model: 'claude-sonnet-4-6' }); // ANTHROPIC_API_KEY
  * const streaming = anthropicMessages({ model: 'claude-haiku-4-5', stream: true });
  * ```
  */

@@ -33,7 +33,7 @@ const TIER_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
  * ```ts
  * const tiers = defineModelTiers({
  *   fast: ['anthropic:claude-haiku-4-5', 'openai:gpt-4.1-mini'],
- *   frontier: ['anthropic:claude-sonnet-4-5', 'openai:gpt-4.1'],
+ *   frontier: ['anthropic:claude-sonnet-4-6', 'openai:gpt-4.1'],
  * });
  * const triage = defineAgent({ name: 'triage', model: tiers.model('fast'), instructions: '...' });
  * ```

@@ -127,7 +127,7 @@ export interface PriceTableOptions {
  *
  * ```ts
  * const prices = createPriceTable({ overrides: loadPriceOverrides('keel.prices.json') });
- * prices.lookup('anthropic', 'claude-sonnet-4-5')?.price; // { inputPerMillion: 3, ... }
+ * prices.lookup('anthropic', 'claude-sonnet-4-6')?.price; // { inputPerMillion: 3, ... }
  * ```
  */
 export function createPriceTable({

@@ -33,7 +33,7 @@ const MODEL_STRING_HELP =
  * A model the price table does not know gets no price (cost `null`) and a warning.
  *
  * ```ts
- * const model = resolveModel('anthropic:claude-sonnet-4-5', agent.model);
+ * const model = resolveModel('anthropic:claude-sonnet-4-6', agent.model);
  * const local = resolveModel('openai-compatible:http://127.0.0.1:11434/v1#llama3.1', agent.model);
  * ```
  */
@@ -81,7 +81,7 @@ function resolveOne(
       }
       return agentModel;
     case 'anthropic': {
-      requireName(spec, rest, 'anthropic:claude-sonnet-4-5');
+      requireName(spec, rest, 'anthropic:claude-sonnet-4-6');
       const apiKey = env.ANTHROPIC_API_KEY;
       if (apiKey === undefined || apiKey === '') {
         throw new KeelError('invalid_config', `model "${spec}" needs ANTHROPIC_API_KEY`);
