@@ -7,7 +7,8 @@ import {
   type FakeOpenAIServer,
   type FakeReply,
 } from '../testing/fake-openai-server.js';
-import { ModelCallError, aiSdkModel, type ModelRequest } from './index.js';
+import { aiSdkModel, type ModelRequest } from './index.js';
+import { failureOf } from './__tests__/model-call-failure.js';
 
 const servers: FakeOpenAIServer[] = [];
 afterEach(async () => {
@@ -40,16 +41,6 @@ const REQUEST: ModelRequest = {
     },
   ],
 };
-
-async function failureOf(promise: Promise<unknown>): Promise<ModelCallError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (ModelCallError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected the model call to fail');
-}
 
 describe('aiSdkModel', () => {
   it('refuses anything that is not an AI SDK v6 language model', () => {

@@ -12,10 +12,10 @@ import {
   anthropicMessages,
   conservativeTokenCount,
   countInputTokens,
-  ModelCallError,
   type AnthropicMessagesOptions,
   type ModelRequest,
 } from './index.js';
+import { failureOf, summary } from './__tests__/model-call-failure.js';
 
 const MODEL = 'claude-test';
 const TOOL_PROVENANCE = { trust: 'untrusted', source: 'tool:lookup' } as const;
@@ -74,25 +74,6 @@ const LOOKUP_TOOL = {
     required: ['id'],
   },
 };
-
-async function failureOf(promise: Promise<unknown>): Promise<ModelCallError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (ModelCallError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected the model call to fail');
-}
-
-function summary(error: ModelCallError): Record<string, unknown> {
-  return {
-    type: error.type,
-    statusCode: error.statusCode,
-    retryAfterMs: error.retryAfterMs,
-    retryable: error.retryable,
-  };
-}
 
 describe('anthropicMessages', () => {
   it('describes itself as an anthropic v1 adapter with the given model and price', () => {

@@ -7,9 +7,10 @@ import {
   type FakeOpenAIServerOptions,
   type FakeReply,
 } from '../testing/fake-openai-server.js';
-import { ModelCallError, type ModelRequest } from './index.js';
+import type { ModelRequest } from './index.js';
 import { openaiChat, type OpenAIChatOptions } from './openai-adapter.js';
 import { parseRetryAfter } from './retry-after.js';
+import { failureOf, summary } from './__tests__/model-call-failure.js';
 
 const MODEL = 'gpt-test';
 const TOOL_PROVENANCE = { trust: 'untrusted', source: 'tool:lookup' } as const;
@@ -45,25 +46,6 @@ function userRequest(text: string): ModelRequest {
     system: 'You are terse.',
     messages: [{ role: 'user', parts: [{ type: 'text', text, provenance: TRUSTED_TASK }] }],
     tools: [],
-  };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ModelCallError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (ModelCallError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected the model call to fail');
-}
-
-function summary(error: ModelCallError): Record<string, unknown> {
-  return {
-    type: error.type,
-    statusCode: error.statusCode,
-    retryAfterMs: error.retryAfterMs,
-    retryable: error.retryable,
   };
 }
 

@@ -98,6 +98,11 @@ function journal(): JournalEntry[] {
       steps: 2,
     },
   ];
+  return entriesOf(events);
+}
+
+/** Journal entries for `events`, numbered from 1 and 100 ms apart from T0. */
+function entriesOf(events: readonly Record<string, unknown>[]): JournalEntry[] {
   return events.map((event, index) => ({
     seq: index + 1,
     at: T0 + index * 100,
@@ -323,14 +328,7 @@ describe('spansFromJournal', () => {
         cache: 'hit',
       },
     ];
-    const spans = spansFromJournal(
-      'run_appr',
-      events.map((event, index) => ({
-        seq: index + 1,
-        at: T0 + index * 100,
-        event: event as JournalEntry['event'],
-      })),
-    );
+    const spans = spansFromJournal('run_appr', entriesOf(events));
     const tool = byName(spans, 'execute_tool issue_refund');
     expect(tool.events.map((event) => [event.name, event.attributes])).toEqual([
       [
@@ -377,14 +375,7 @@ describe('spansFromJournal', () => {
         recalled: ['result:12:call_12_0'],
       },
     ];
-    const spans = spansFromJournal(
-      'run_ctx',
-      events.map((event, index) => ({
-        seq: index + 1,
-        at: T0 + index * 100,
-        event: event as JournalEntry['event'],
-      })),
-    );
+    const spans = spansFromJournal('run_ctx', entriesOf(events));
     const assembled = byName(spans, 'invoke_agent refunds').events.filter(
       (event) => event.name === KEEL_EVENT.contextAssembled,
     );
@@ -438,14 +429,7 @@ describe('spansFromJournal', () => {
         latencyMs: 1,
       },
     ];
-    const spans = spansFromJournal(
-      'run_dec',
-      events.map((event, index) => ({
-        seq: index + 1,
-        at: T0 + index * 100,
-        event: event as JournalEntry['event'],
-      })),
-    );
+    const spans = spansFromJournal('run_dec', entriesOf(events));
     const tool = byName(spans, 'execute_tool classify');
     expect(tool.events.map((event) => [event.name, event.attributes])).toEqual([
       [
@@ -493,14 +477,7 @@ describe('spansFromJournal', () => {
         fallback: { errorType: 'overloaded', message: 'try later' },
       },
     ];
-    const spans = spansFromJournal(
-      'run_sum',
-      events.map((event, index) => ({
-        seq: index + 1,
-        at: T0 + index * 100,
-        event: event as JournalEntry['event'],
-      })),
-    );
+    const spans = spansFromJournal('run_sum', entriesOf(events));
     const model = byName(spans, 'chat anthropic:claude-haiku-4-5');
     expect(model.attributes).toMatchObject({
       [ATTR.step]: 30,

@@ -1,38 +1,26 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { KeelError } from '../core/index.js';
 import { openStore, type NewApproval, type Store } from './index.js';
+import { storeLocations } from './__tests__/store-locations.js';
 
 /*
  * The approval store's contract, on SQLite and PostgreSQL: a decision and the parking of its
  * run may come in either order, and the run must end up claimable exactly when it should.
  */
 
-const POSTGRES_URL =
-  process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const T0 = 1_700_000_000_000;
 
+const locations = storeLocations();
+afterAll(() => locations.cleanup());
+
 const BACKENDS = [
-  { name: 'sqlite', open: () => openStore('sqlite::memory:'), drop: () => Promise.resolve() },
-  (() => {
-    const schema = `keel_as_${randomBytes(6).toString('hex')}`;
-    return {
-      name: 'postgres',
-      open: () => openStore(POSTGRES_URL, { postgresSchema: schema }),
-      async drop() {
-        const client = new pg.Client({ connectionString: POSTGRES_URL });
-        await client.connect();
-        await client.query(`drop schema if exists ${schema} cascade`);
-        await client.end();
-      },
-    };
-  })(),
+  { name: 'sqlite', url: () => 'sqlite::memory:' },
+  { name: 'postgres', url: () => locations.postgres('keel_as') },
 ];
 
-const opened: (() => Promise<void>)[] = [];
+const opened: Store[] = [];
 afterEach(async () => {
-  for (const close of opened.splice(0).reverse()) await close();
+  for (const store of opened.splice(0).reverse()) await store.close();
 });
 
 function approval(runId: string, overrides: Partial<NewApproval> = {}): NewApproval {
@@ -66,11 +54,8 @@ const DECISION = {
 for (const backend of BACKENDS) {
   describe(`approval store (${backend.name})`, () => {
     async function open(): Promise<Store> {
-      const store = await backend.open();
-      opened.push(async () => {
-        await store.close();
-        await backend.drop();
-      });
+      const store = await openStore(backend.url());
+      opened.push(store);
       return store;
     }
 

@@ -1,37 +1,25 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStore, type DecisionRecord, type Store } from './index.js';
+import { storeLocations } from './__tests__/store-locations.js';
 
 /*
  * The decision store's contract, on SQLite and PostgreSQL: records round-trip as plain JSON,
  * the cache finds only decided records, and a review is settled exactly once.
  */
 
-const POSTGRES_URL =
-  process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const T0 = 1_700_000_000_000;
 
+const locations = storeLocations();
+afterAll(() => locations.cleanup());
+
 const BACKENDS = [
-  { name: 'sqlite', open: () => openStore('sqlite::memory:'), drop: () => Promise.resolve() },
-  (() => {
-    const schema = `keel_ds_${randomBytes(6).toString('hex')}`;
-    return {
-      name: 'postgres',
-      open: () => openStore(POSTGRES_URL, { postgresSchema: schema }),
-      async drop() {
-        const client = new pg.Client({ connectionString: POSTGRES_URL });
-        await client.connect();
-        await client.query(`drop schema if exists ${schema} cascade`);
-        await client.end();
-      },
-    };
-  })(),
+  { name: 'sqlite', url: () => 'sqlite::memory:' },
+  { name: 'postgres', url: () => locations.postgres('keel_ds') },
 ];
 
-const opened: (() => Promise<void>)[] = [];
+const opened: Store[] = [];
 afterEach(async () => {
-  for (const close of opened.splice(0).reverse()) await close();
+  for (const store of opened.splice(0).reverse()) await store.close();
 });
 
 function record(id: string, overrides: Partial<DecisionRecord> = {}): DecisionRecord {
@@ -59,11 +47,8 @@ function record(id: string, overrides: Partial<DecisionRecord> = {}): DecisionRe
 
 describe.each(BACKENDS)('DecisionStore on $name', (backend) => {
   async function open(): Promise<Store> {
-    const store = await backend.open();
-    opened.push(async () => {
-      await store.close();
-      await backend.drop();
-    });
+    const store = await openStore(backend.url());
+    opened.push(store);
     return store;
   }
 

@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStore, searchWords, type Store, type StoredToolResult } from './index.js';
+import { storeLocations } from './__tests__/store-locations.js';
 
 /*
  * The result store's contract on a SQLite file, SQLite in memory and PostgreSQL: large tool
@@ -12,45 +8,20 @@ import { openStore, searchWords, type Store, type StoredToolResult } from './ind
  * back with their provenance label unchanged.
  */
 
-const POSTGRES_URL =
-  process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const T0 = 1_700_000_000_000;
 
+const locations = storeLocations();
+afterAll(() => locations.cleanup());
+
 const BACKENDS = [
-  (() => {
-    const directory = mkdtempSync(join(tmpdir(), 'keel-results-'));
-    return {
-      name: 'sqlite file',
-      open: () => openStore(`sqlite:${join(directory, 'keel.db')}`),
-      drop: () => {
-        rmSync(directory, { recursive: true, force: true });
-        return Promise.resolve();
-      },
-    };
-  })(),
-  {
-    name: 'sqlite memory',
-    open: () => openStore('sqlite::memory:'),
-    drop: () => Promise.resolve(),
-  },
-  (() => {
-    const schema = `keel_rs_${randomBytes(6).toString('hex')}`;
-    return {
-      name: 'postgres',
-      open: () => openStore(POSTGRES_URL, { postgresSchema: schema }),
-      async drop() {
-        const client = new pg.Client({ connectionString: POSTGRES_URL });
-        await client.connect();
-        await client.query(`drop schema if exists ${schema} cascade`);
-        await client.end();
-      },
-    };
-  })(),
+  { name: 'sqlite file', url: () => locations.sqliteFile() },
+  { name: 'sqlite memory', url: () => 'sqlite::memory:' },
+  { name: 'postgres', url: () => locations.postgres('keel_rs') },
 ];
 
-const opened: (() => Promise<void>)[] = [];
+const opened: Store[] = [];
 afterEach(async () => {
-  for (const close of opened.splice(0).reverse()) await close();
+  for (const store of opened.splice(0).reverse()) await store.close();
 });
 
 /** A page of shipping filler; `extra` is appended. */
@@ -80,11 +51,8 @@ function result(runId: string, step: number, content: string, trust: 'trusted' |
 
 describe.each(BACKENDS)('result store on $name', (backend) => {
   async function open(): Promise<Store> {
-    const store = await backend.open();
-    opened.push(async () => {
-      await store.close();
-      await backend.drop();
-    });
+    const store = await openStore(backend.url());
+    opened.push(store);
     return store;
   }
 

@@ -4,7 +4,7 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
-import { closer, listenOnLoopback, readBody } from './http-fake.js';
+import { closer, listenOnLoopback, readBody, retryAfterHeaders, sendJson } from './http-fake.js';
 
 /** The parsed body of `POST /v1/messages` (not validated beyond `model` and `messages`). */
 export interface FakeAnthropicRequestBody {
@@ -252,10 +252,7 @@ function sendReply(
   }
   switch (reply.fault) {
     case 'rate_limited': {
-      const headers: Record<string, string> = {};
-      if (reply.retryAfterSeconds !== undefined)
-        headers['retry-after'] = String(reply.retryAfterSeconds);
-      if (reply.retryAfterMs !== undefined) headers['retry-after-ms'] = String(reply.retryAfterMs);
+      const headers = retryAfterHeaders(reply);
       sendError(
         response,
         429,
@@ -467,21 +464,4 @@ function sendError(
     { type: 'error', error: { type, message }, request_id: 'req_fake' },
     { ...headers, 'request-id': 'req_fake' },
   );
-}
-
-function sendJson(
-  response: ServerResponse,
-  status: number,
-  value: unknown,
-  headers: Record<string, string> = {},
-): void {
-  // The client may have given up while we waited (latency, abort, timeout).
-  if (response.destroyed || response.writableEnded) return;
-  const text = JSON.stringify(value);
-  response.writeHead(status, {
-    ...headers,
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
-  response.end(text);
 }

@@ -4,7 +4,7 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
-import { closer, listenOnLoopback, readBody } from './http-fake.js';
+import { closer, listenOnLoopback, readBody, retryAfterHeaders, sendJson } from './http-fake.js';
 
 /** A chat message as the client sent it (parsed JSON, not validated beyond `role`). */
 export interface FakeChatMessage {
@@ -255,10 +255,7 @@ function sendReply(
   }
   switch (reply.fault) {
     case 'rate_limited': {
-      const headers: Record<string, string> = {};
-      if (reply.retryAfterSeconds !== undefined)
-        headers['retry-after'] = String(reply.retryAfterSeconds);
-      if (reply.retryAfterMs !== undefined) headers['retry-after-ms'] = String(reply.retryAfterMs);
+      const headers = retryAfterHeaders(reply);
       sendError(
         response,
         429,
@@ -432,21 +429,4 @@ function sendError(
   headers: Record<string, string> = {},
 ): void {
   sendJson(response, status, { error: { ...error, param: null } }, headers);
-}
-
-function sendJson(
-  response: ServerResponse,
-  status: number,
-  value: unknown,
-  headers: Record<string, string> = {},
-): void {
-  // The client may have given up while we waited (latency, abort, timeout).
-  if (response.destroyed || response.writableEnded) return;
-  const text = JSON.stringify(value);
-  response.writeHead(status, {
-    ...headers,
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
-  response.end(text);
 }

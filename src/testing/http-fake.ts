@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** The whole body of a request, as UTF-8. */
@@ -44,4 +44,34 @@ export async function listenOnLoopback(server: Server): Promise<number> {
     });
   });
   return (server.address() as AddressInfo).port;
+}
+
+/** Writes `value` as a JSON response, unless the client has already gone. */
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
+  // The client may have given up while we waited (latency, abort, timeout).
+  if (response.destroyed || response.writableEnded) return;
+  const text = JSON.stringify(value);
+  response.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  response.end(text);
+}
+
+/** The `retry-after` (seconds) and `retry-after-ms` headers a rate-limit reply asks for. */
+export function retryAfterHeaders(reply: {
+  readonly retryAfterSeconds?: number;
+  readonly retryAfterMs?: number;
+}): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (reply.retryAfterSeconds !== undefined)
+    headers['retry-after'] = String(reply.retryAfterSeconds);
+  if (reply.retryAfterMs !== undefined) headers['retry-after-ms'] = String(reply.retryAfterMs);
+  return headers;
 }

@@ -1,8 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { openStore, type Store } from '../store/index.js';
@@ -18,47 +13,19 @@ import {
   type ToolOutcome,
   type ToolPolicies,
 } from './index.js';
+import { storeLocations } from '../store/__tests__/store-locations.js';
 
 /*
  * The policies around a tool call, each with a case it allows and a case it denies, on every
  * store. Two `ToolPolicies` on one database stand for two worker processes.
  */
 
-const POSTGRES_URL =
-  process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const tempDirs: string[] = [];
-const schemas: string[] = [];
-
-afterAll(async () => {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  if (schemas.length === 0) return;
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    for (const schema of schemas.splice(0))
-      await client.query(`drop schema if exists ${schema} cascade`);
-  } finally {
-    await client.end();
-  }
-});
+const locations = storeLocations();
+afterAll(() => locations.cleanup());
 
 const BACKENDS: readonly { name: string; url: () => string }[] = [
-  {
-    name: 'sqlite',
-    url: () => {
-      const dir = mkdtempSync(join(tmpdir(), 'keel-policies-'));
-      tempDirs.push(dir);
-      return `sqlite:${join(dir, 'keel.db')}`;
-    },
-  },
-  {
-    name: 'postgres',
-    url: () => {
-      const schema = `keel_tp_${randomBytes(6).toString('hex')}`;
-      schemas.push(schema);
-      return `${POSTGRES_URL}?schema=${schema}`;
-    },
-  },
+  { name: 'sqlite', url: () => locations.sqliteFile() },
+  { name: 'postgres', url: () => locations.postgres('keel_tp') },
 ];
 
 function tool(definition: Partial<ToolDefinition> & Pick<ToolDefinition, 'run'>) {

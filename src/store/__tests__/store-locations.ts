@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+/*
+ * Where the store contract suites open their stores: a fresh SQLite file, SQLite in memory, or
+ * a fresh schema in the test PostgreSQL database. Each location handed out is removed by
+ * `cleanup`. Test support only: the published build leaves `__tests__` folders out.
+ */
+
+export const POSTGRES_URL =
+  process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface StoreLocations {
+  /** A store URL for a SQLite file in a new temporary directory. */
+  sqliteFile(): string;
+  /** A store URL for a new schema, named `<prefix>_<random hex>`, in the test database. */
+  postgres(prefix: string): string;
+  /** Removes every directory and schema handed out so far. */
+  cleanup(): Promise<void>;
+}
+
+export function storeLocations(): StoreLocations {
+  const directories: string[] = [];
+  const schemas: string[] = [];
+  return {
+    sqliteFile() {
+      const directory = mkdtempSync(join(tmpdir(), 'keel-'));
+      directories.push(directory);
+      return `sqlite:${join(directory, 'keel.db')}`;
+    },
+    postgres(prefix) {
+      const schema = `${prefix}_${randomBytes(6).toString('hex')}`;
+      schemas.push(schema);
+      return `${POSTGRES_URL}?schema=${schema}`;
+    },
+    async cleanup() {
+      for (const directory of directories.splice(0)) {
+        rmSync(directory, { recursive: true, force: true });
+      }
+      if (schemas.length === 0) return;
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      try {
+        for (const schema of schemas.splice(0)) {
+          await client.query(`drop schema if exists ${schema} cascade`);
+        }
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
