@@ -185,15 +185,7 @@ export async function runSecurityBench(
   });
   token = (await runtime.approvals.addApprover({ name: 'stand-in', groups: ['approvers'] })).token;
 
-  const play = async (
-    env: AnyEnvironment,
-    defended: boolean,
-    world: WorldState,
-    prompt: string,
-    userPlan: readonly PlannedCall[],
-    model: ScriptedModel,
-    who: Human,
-  ): Promise<Outcome> => {
+  const play: Play = async (env, defended, world, prompt, userPlan, model, who) => {
     const before = copyWorld(world);
     episode = { world, model, human: who, userPlan, confirmations: 0 };
     const result = await runtime.run(
