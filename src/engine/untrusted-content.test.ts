@@ -107,6 +107,15 @@ async function journal(store: Store, runId: string): Promise<RunEvent[]> {
 }
 
 /** Reads the email, then sends a reply to alice (named in the task), then answers. */
+/** A replay of a run of the `mail` agent against its own journal. */
+async function replayMail(w: World, runId: string) {
+  return replayRun({
+    agent: w.runtime.agent('mail')!,
+    runId,
+    journal: await w.store.readEvents(runId),
+  });
+}
+
 function replyScript({ step, lastToolResults }: ScriptContext): SimulatedTurn {
   if (step === 0) return { toolCalls: [{ name: 'read_email', args: {} }] };
   if (step === 1)
@@ -195,11 +204,7 @@ describe('the planner pattern (untrusted: quarantine)', () => {
     const finished = events.filter((event) => event.type === 'tool_finished');
     expect(finished.map((event) => event.content).join()).toContain('evil@attacker.io');
 
-    const report = await replayRun({
-      agent: w.runtime.agent('mail')!,
-      runId: result.id,
-      journal: await w.store.readEvents(result.id),
-    });
+    const report = await replayMail(w, result.id);
     expect(report).toMatchObject({ identical: true });
   });
 
@@ -364,11 +369,7 @@ describe('the planner pattern (untrusted: quarantine)', () => {
         toolName: 'fetch_page',
         outputs: [],
       });
-      const report = await replayRun({
-        agent: w.runtime.agent('mail')!,
-        runId: result.id,
-        journal: await w.store.readEvents(result.id),
-      });
+      const report = await replayMail(w, result.id);
       expect(report).toMatchObject({ identical: true });
     });
 
@@ -469,11 +470,7 @@ describe('spotlighting (untrusted: spotlight)', () => {
       content: INJECTION,
     });
 
-    const report = await replayRun({
-      agent: w.runtime.agent('mail')!,
-      runId: result.id,
-      journal: await w.store.readEvents(result.id),
-    });
+    const report = await replayMail(w, result.id);
     expect(report).toMatchObject({ identical: true });
   });
 

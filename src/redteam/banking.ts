@@ -1,7 +1,13 @@
 import * as fc from 'fast-check';
 import { z } from 'zod';
 import { defineTool, type Tool } from '../tools/index.js';
-import { copyWorld, type Environment, type PlannedCall, type WorldState } from './scenario.js';
+import {
+  copyWorld,
+  fillSlots,
+  type Environment,
+  type PlannedCall,
+  type WorldState,
+} from './scenario.js';
 
 export interface BankWorld extends WorldState {
   balance: number;
@@ -83,8 +89,7 @@ const BENIGN: Record<string, string> = {
 };
 
 function fill(world: BankWorld, injections: Readonly<Record<string, string>>): BankWorld {
-  const slot = (text: string) =>
-    text.replace(/\{\{(\w+)\}\}/g, (_all, name: string) => injections[name] ?? BENIGN[name] ?? '');
+  const slot = fillSlots(injections, BENIGN);
   const filled = copyWorld(world);
   for (const transaction of filled.transactions) transaction.subject = slot(transaction.subject);
   for (const name of Object.keys(filled.files)) filled.files[name] = slot(filled.files[name] ?? '');

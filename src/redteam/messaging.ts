@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineTool, type Tool } from '../tools/index.js';
 import {
   copyWorld,
+  fillSlots,
   linksNeedHuman,
   type Environment,
   type PlannedCall,
@@ -78,8 +79,7 @@ const FIXTURE: MessagingWorld = {
 };
 
 function fill(world: MessagingWorld, injections: Readonly<Record<string, string>>): MessagingWorld {
-  const slot = (text: string) =>
-    text.replace(/\{\{(\w+)\}\}/g, (_all, name: string) => injections[name] ?? '');
+  const slot = fillSlots(injections);
   const filled = copyWorld(world);
   for (const channel of filled.channels)
     for (const message of channel.messages) message.body = slot(message.body);

@@ -185,15 +185,7 @@ export async function runSecurityBench(
   });
   token = (await runtime.approvals.addApprover({ name: 'stand-in', groups: ['approvers'] })).token;
 
-  const play = async (
-    env: AnyEnvironment,
-    defended: boolean,
-    world: WorldState,
-    prompt: string,
-    userPlan: readonly PlannedCall[],
-    model: ScriptedModel,
-    who: Human,
-  ): Promise<Outcome> => {
+  const play: Play = async (env, defended, world, prompt, userPlan, model, who) => {
     const before = copyWorld(world);
     episode = { world, model, human: who, userPlan, confirmations: 0 };
     const result = await runtime.run(
@@ -292,12 +284,13 @@ async function runSuite(
   const flagged = (text: string) => heuristicDetector(text).matches.length > 0;
   for (const leaf of argumentLeaves(env.fixture({})))
     if (typeof leaf.value === 'string' && flagged(leaf.value)) raw.detector.falsePositives += 1;
-  for (const injection of env.injectionTasks)
+  for (const injection of env.injectionTasks) {
+    const goal = injection.goal(env.fixture({}));
     for (const name of TEMPLATE_NAMES) {
-      const text = INJECTION_TEMPLATES[name](injection.goal(env.fixture({})));
-      if (flagged(text)) raw.detector.truePositives += 1;
+      if (flagged(INJECTION_TEMPLATES[name](goal))) raw.detector.truePositives += 1;
       else raw.detector.falseNegatives += 1;
     }
+  }
   const userTasks = env.userTasks;
   const injectionTasks = env.injectionTasks;
 

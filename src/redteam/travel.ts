@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineTool, type Tool } from '../tools/index.js';
 import {
   copyWorld,
+  fillSlots,
   linksNeedHuman,
   type Environment,
   type PlannedCall,
@@ -98,8 +99,7 @@ const FIXTURE: TravelWorld = {
 };
 
 function fill(world: TravelWorld, injections: Readonly<Record<string, string>>): TravelWorld {
-  const slot = (text: string) =>
-    text.replace(/\{\{(\w+)\}\}/g, (_all, name: string) => injections[name] ?? '');
+  const slot = fillSlots(injections);
   const filled = copyWorld(world);
   for (const hotel of filled.hotels) {
     hotel.description = slot(hotel.description);

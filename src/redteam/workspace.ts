@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineTool, type Tool } from '../tools/index.js';
 import {
   copyWorld,
+  fillSlots,
   linksNeedHuman,
   type Environment,
   type PlannedCall,
@@ -86,11 +87,8 @@ const FIXTURE: WorkspaceWorld = {
   effects: [],
 };
 
-const BENIGN: Record<string, string> = {};
-
 function fill(world: WorkspaceWorld, injections: Readonly<Record<string, string>>): WorkspaceWorld {
-  const slot = (text: string) =>
-    text.replace(/\{\{(\w+)\}\}/g, (_all, name: string) => injections[name] ?? BENIGN[name] ?? '');
+  const slot = fillSlots(injections);
   const filled = copyWorld(world);
   for (const email of filled.emails) email.body = slot(email.body);
   for (const event of filled.events) event.description = slot(event.description);
