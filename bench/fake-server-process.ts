@@ -3,23 +3,9 @@
 // Prints the base URL on the first line of stdout; stops on SIGTERM or when stdin closes (the
 // parent died), so it never outlives the bench.
 import { startFakeOpenAIServer } from '../src/testing.js';
+import { serveUntilParentGoes } from './child-server.js';
 
 const latencyMs = Number(process.argv[2] ?? '0');
 const toolCallsPerRun = Number(process.argv[3] ?? '5');
 const server = await startFakeOpenAIServer({ latencyMs, toolCallsPerRun });
-process.stdout.write(`${server.url}\n`);
-
-let stopping = false;
-function shutdown(): void {
-  if (stopping) return;
-  stopping = true;
-  server.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
-process.stdin.on('end', shutdown);
-process.stdin.on('error', shutdown);
-process.stdin.resume();
+serveUntilParentGoes(server);

@@ -3,6 +3,7 @@
 // Usage: node provider-server-process.js <openai|anthropic>. Prints the base URL on the first
 // line of stdout; stops on SIGTERM or when stdin closes (the parent died).
 import { startFakeAnthropicServer, startFakeOpenAIServer } from '../src/testing.js';
+import { serveUntilParentGoes } from './child-server.js';
 
 const provider = process.argv[2];
 const server =
@@ -15,19 +16,4 @@ const server =
         }),
       })
     : await startFakeOpenAIServer({ toolCallsPerRun: 1 });
-process.stdout.write(`${server.url}\n`);
-
-let stopping = false;
-function shutdown(): void {
-  if (stopping) return;
-  stopping = true;
-  server.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
-process.stdin.on('end', shutdown);
-process.stdin.on('error', shutdown);
-process.stdin.resume();
+serveUntilParentGoes(server);

@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -15,14 +13,13 @@ import {
   type Agent,
   type ApprovalRecord,
 } from '../index.js';
+import { ROOT, runKeel as keel, type CliResult } from './__tests__/keel-process.js';
 
 /*
  * `keel approvals`, `keel approve`, `keel deny` and `keel approvers add` as real processes:
  * exit codes, one JSON document with --json, one `keel:` line on any error.
  */
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
 const LIBRARY = join(ROOT, 'src/index.js');
 const directory = mkdtempSync(join(tmpdir(), 'keel-approval-cli-'));
 afterAll(() => rm(directory, { recursive: true, force: true }));
@@ -75,32 +72,6 @@ function refundsAgent(executed: unknown[]): Agent {
       }),
     ],
     gates: { approverGroup: 'finance' },
-  });
-}
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function keel(storeUrl: string, args: string[], token?: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', KEEL_STORE: storeUrl };
-    delete env.KEEL_APPROVER_TOKEN;
-    if (token !== undefined) env.KEEL_APPROVER_TOKEN = token;
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('exit', (code) => {
-      resolve({ code, stdout, stderr });
-    });
   });
 }
 

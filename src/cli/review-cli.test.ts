@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   createApprovals,
@@ -14,14 +12,13 @@ import {
   simulator,
   type Agent,
 } from '../index.js';
+import { ROOT, runKeel, type CliResult } from './__tests__/keel-process.js';
 
 /*
  * A low-confidence routing decision waits as a review item across process restarts; `keel
  * review` (a real process) resolves it and the chosen executor's run goes on with that value.
  */
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
 const LIBRARY = join(ROOT, 'src/index.js');
 const directory = mkdtempSync(join(tmpdir(), 'keel-review-cli-'));
 afterAll(() => rm(directory, { recursive: true, force: true }));
@@ -60,30 +57,8 @@ function executors(): Agent[] {
   return [make('billing', 'charges and invoices'), make('shipping', 'parcels')];
 }
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function keel(storeUrl: string, args: string[], token?: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', KEEL_STORE: storeUrl };
-    delete env.KEEL_APPROVER_TOKEN;
-    if (token !== undefined) env.KEEL_APPROVER_TOKEN = token;
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', MAIN, '--agents', CONFIG_PATH, ...args],
-      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('exit', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runKeel(storeUrl, ['--agents', CONFIG_PATH, ...args], token);
 }
 
 describe('keel reviews / keel review', () => {

@@ -226,23 +226,30 @@ async function decideOnce<Schema extends z.ZodType>(
     at: createdAt,
   });
 
+  const decisionOf = (
+    status: DecisionOutcome,
+    value: z.infer<Schema>,
+    confidence: number,
+    reason: string | undefined,
+  ): Decision<z.infer<Schema>> => ({
+    id,
+    status,
+    value,
+    confidence,
+    reason,
+    calls: totals.calls,
+    usage: { inputTokens: totals.inputTokens, outputTokens: totals.outputTokens },
+    costUsd: totals.cost,
+    events,
+  });
+
   const finish = async (
     status: DecisionOutcome,
     value: z.infer<Schema>,
     confidence: number,
     reason: string | undefined,
   ): Promise<Decision<z.infer<Schema>>> => {
-    const decision: Decision<z.infer<Schema>> = {
-      id,
-      status,
-      value,
-      confidence,
-      reason,
-      calls: totals.calls,
-      usage: { inputTokens: totals.inputTokens, outputTokens: totals.outputTokens },
-      costUsd: totals.cost,
-      events,
-    };
+    const decision = decisionOf(status, value, confidence, reason);
     if (!store || status === 'cached') return decision;
     const record: DecisionRecord = {
       id,
@@ -275,17 +282,7 @@ async function decideOnce<Schema extends z.ZodType>(
 
   const fallBack = (reason: string, confidence: number): Decision<z.infer<Schema>> => {
     events.push({ type: 'decision_fallback', reason, confidence });
-    return {
-      id,
-      status: 'fallback',
-      value: options.fallback,
-      confidence,
-      reason,
-      calls: totals.calls,
-      usage: { inputTokens: totals.inputTokens, outputTokens: totals.outputTokens },
-      costUsd: totals.cost,
-      events,
-    };
+    return decisionOf('fallback', options.fallback, confidence, reason);
   };
 
   if (cacheable) {

@@ -52,6 +52,15 @@ const choose = (value: string, confidence: number): SimulatedTurn => ({
   text: JSON.stringify({ value, confidence }),
 });
 
+/** A router whose model picks `shipping` with confidence 0.9, falling back to `refunds`. */
+function confidentlyShipping(routes: ReturnType<typeof executors>) {
+  return defineRouter({
+    model: simulator({ script: [choose('shipping', 0.9)] }),
+    routes,
+    fallback: 'refunds',
+  });
+}
+
 async function withRuntime<T>(
   agents: readonly Agent[],
   work: (runtime: ReturnType<typeof createRuntime>) => Promise<T>,
@@ -115,11 +124,7 @@ describe('defineRouter', () => {
       instructions: 'Front desk.',
       limits: { maxTokens: 10_000, maxCostUsd: 0.2, maxIterations: 10 },
     });
-    const router = defineRouter({
-      model: simulator({ script: [choose('shipping', 0.9)] }),
-      routes: { refunds, shipping },
-      fallback: 'refunds',
-    });
+    const router = confidentlyShipping({ refunds, shipping });
     await withRuntime([parent, refunds, shipping], async (runtime) => {
       const parentRun = await runtime.run('desk', 'Where is order A-1?');
       const { state } = await runtime.inspect(parentRun.id);
@@ -143,11 +148,7 @@ describe('defineRouter', () => {
 
   it('keeps an executor limit that is already below what the parent has left', async () => {
     const { refunds, shipping } = executors();
-    const router = defineRouter({
-      model: simulator({ script: [choose('shipping', 0.9)] }),
-      routes: { refunds, shipping },
-      fallback: 'refunds',
-    });
+    const router = confidentlyShipping({ refunds, shipping });
     await withRuntime([refunds, shipping], async (runtime) => {
       const routed = await router.route('Where?', { runtime, budget: { maxTokens: 1_000_000 } });
       const { state: child } = await runtime.inspect(routed.runId ?? '');
@@ -157,11 +158,7 @@ describe('defineRouter', () => {
 
   it('starts no run when the budget is already spent', async () => {
     const { refunds, shipping } = executors();
-    const router = defineRouter({
-      model: simulator({ script: [choose('shipping', 0.9)] }),
-      routes: { refunds, shipping },
-      fallback: 'refunds',
-    });
+    const router = confidentlyShipping({ refunds, shipping });
     await withRuntime([refunds, shipping], async (runtime) => {
       const routed = await router.route('Where?', { runtime, budget: { maxTokens: 10 } });
       expect(routed).toMatchObject({ status: 'no_budget', runId: undefined });
