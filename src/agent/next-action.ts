@@ -153,7 +153,8 @@ export function assembleRequest(
 /**
  * The completed steps the next assembly shows only as summaries and that have no journaled
  * summary yet, newest first, at most the context's `maxSummariesPerStep`. Empty for an agent
- * without a managed context.
+ * without a managed context. `assembly` is the step's assembly without prepared lookups (a
+ * `call_model` action's `context`) when the caller already has it.
  *
  * ```ts
  * for (const { step, messages } of stepsDueForSummary(agent, state)) { ... }
@@ -162,6 +163,7 @@ export function assembleRequest(
 export function stepsDueForSummary(
   agent: Agent,
   state: RunState,
+  assembly?: ContextAssembly,
 ): { readonly step: number; readonly messages: readonly Message[] }[] {
   const config = agent.context;
   if (config === undefined) return [];
@@ -177,6 +179,7 @@ export function stepsDueForSummary(
     },
     state.stepSummaries,
     config.maxSummariesPerStep,
+    assembly,
   );
 }
 
