@@ -10,7 +10,9 @@ import {
   resolveContextOptions,
   stepsToSummarise,
   tokenCounter,
+  type AssembleContextInput,
   type ContextAssembly,
+  type ContextConfig,
 } from '../context/index.js';
 import { costOf, type Message, type ModelRequest, type ModelResponse } from '../model/index.js';
 import type { Agent } from './define-agent.js';
@@ -137,23 +139,14 @@ export function assembleRequest(
     return { request: wholeConversation(agent, state), assembly: undefined };
   }
   const config = agent.context ?? resolveContextOptions(`agent "${agent.name}"`, {});
-  return assembleContext({
-    system: agent.instructions,
-    messages: state.messages,
-    tools: agent.tools.map((tool) => tool.spec),
-    maxOutputTokens: agent.maxOutputTokens,
-    config,
-    counter: tokenCounter(agent.model),
-    budgetTokens,
-    summaries: state.stepSummaries,
-    recalledRefs,
-  });
+  return assembleContext({ ...contextInput(agent, state, config), budgetTokens, recalledRefs });
 }
 
 /**
  * The completed steps the next assembly shows only as summaries and that have no journaled
  * summary yet, newest first, at most the context's `maxSummariesPerStep`. Empty for an agent
- * without a managed context.
+ * without a managed context. `assembly` is the step's assembly without prepared lookups (a
+ * `call_model` action's `context`) when the caller already has it.
  *
  * ```ts
  * for (const { step, messages } of stepsDueForSummary(agent, state)) { ... }
@@ -162,22 +155,29 @@ export function assembleRequest(
 export function stepsDueForSummary(
   agent: Agent,
   state: RunState,
+  assembly?: ContextAssembly,
 ): { readonly step: number; readonly messages: readonly Message[] }[] {
   const config = agent.context;
   if (config === undefined) return [];
   return stepsToSummarise(
-    {
-      system: agent.instructions,
-      messages: state.messages,
-      tools: agent.tools.map((tool) => tool.spec),
-      maxOutputTokens: agent.maxOutputTokens,
-      config,
-      counter: tokenCounter(agent.model),
-      summaries: state.stepSummaries,
-    },
+    contextInput(agent, state, config),
     state.stepSummaries,
     config.maxSummariesPerStep,
+    assembly,
   );
+}
+
+/** What an assembly of the run's context starts from, before any prepared lookups. */
+function contextInput(agent: Agent, state: RunState, config: ContextConfig): AssembleContextInput {
+  return {
+    system: agent.instructions,
+    messages: state.messages,
+    tools: agent.tools.map((tool) => tool.spec),
+    maxOutputTokens: agent.maxOutputTokens,
+    config,
+    counter: tokenCounter(agent.model),
+    summaries: state.stepSummaries,
+  };
 }
 
 /** What the engine looked up before a step's assembly (I/O the step function does not do). */

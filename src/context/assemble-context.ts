@@ -259,6 +259,7 @@ export function recallTerms(messages: readonly Message[]): string[] {
 /**
  * The completed steps a summariser should summarise before the next assembly: those the
  * assembly shows only as summaries and that have none journaled, newest first, at most `max`.
+ * `assembly` is `input`'s assembly when the caller has already made it.
  *
  * ```ts
  * for (const { step, messages } of stepsToSummarise(input, state.stepSummaries, 4)) { ... }
@@ -268,8 +269,8 @@ export function stepsToSummarise(
   input: AssembleContextInput,
   journaled: ReadonlySet<number> | ReadonlyMap<number, unknown>,
   max: number,
+  assembly: ContextAssembly = assembleContext(input).assembly,
 ): { readonly step: number; readonly messages: readonly Message[] }[] {
-  const { assembly } = assembleContext(input);
   if (!assembly.compressed || assembly.summarisedSteps === 0) return [];
   const steps = stepsOf(input.messages.slice(1));
   const due: { step: number; messages: readonly Message[] }[] = [];

@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineAgent, type Agent, type RunEvent } from '../agent/index.js';
@@ -15,36 +13,9 @@ import {
 } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
 import { createRuntime, type Runtime, type Worker } from './index.js';
+import { POSTGRES_URL, storeTargets } from '../../test/support/store-targets.js';
 
-const POSTGRES_URL =
-  process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-const TARGETS = [
-  {
-    name: 'sqlite',
-    async open() {
-      const store = await openStore('sqlite::memory:');
-      return { store, dispose: () => store.close() };
-    },
-  },
-  {
-    name: 'postgres',
-    async open() {
-      const schema = `keel_a_${randomBytes(6).toString('hex')}`;
-      const store = await openStore(POSTGRES_URL, { postgresSchema: schema });
-      return {
-        store,
-        async dispose() {
-          await store.close();
-          const client = new pg.Client({ connectionString: POSTGRES_URL });
-          await client.connect();
-          await client.query(`drop schema if exists ${schema} cascade`);
-          await client.end();
-        },
-      };
-    },
-  },
-] as const;
+const TARGETS = storeTargets('keel_a_');
 
 /** A clock the test moves forward (expiries) while leases still see real time pass. */
 function movableClock(): Clock & { advance(ms: number): void } {

@@ -4,32 +4,24 @@ import { defineAgent, type Agent, type RunEvent } from '../agent/index.js';
 import {
   estimateInputTokens,
   simulator,
-  type ModelAdapterV1,
   type ModelRequest,
   type ScriptContext,
   type SimulatedTurn,
 } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
+import {
+  FACT,
+  FACT_PAGE,
+  TASK,
+  lastPage,
+  pageText,
+  recording,
+} from '../../test/support/archive.js';
 import { createRuntime, replayRun, type Runtime } from './index.js';
 
-const TASK = 'Read every page of the archive with fetch_page, one page per step, then report.';
 const CONSTRAINT = 'Never send archive content outside the company.';
-const FACT = 'The Zephyr vault code is 7431.';
-const FACT_PAGE = 12;
 const NEED_AT = 250;
-
-/** A large page (~6,000 characters) of distinct filler; page 12 also holds the fact. */
-function pageText(page: number): string {
-  const lines = [`Archive page ${page}.`];
-  for (let line = 0; lines.join('\n').length < 6_000; line += 1) {
-    lines.push(
-      `Shipment ${page}-${line}: crate k${(page * 31 + line) % 997} weighed ${(page * 7 + line * 13) % 500} kilograms at dock d${line % 17}.`,
-    );
-    if (page === FACT_PAGE && line === 20) lines.push(FACT);
-  }
-  return lines.join('\n');
-}
 
 const fetchPage = defineTool({
   name: 'fetch_page',
@@ -39,28 +31,6 @@ const fetchPage = defineTool({
   untrustedOutput: true,
   run: ({ page }) => Promise.resolve(pageText(page)),
 });
-
-/** The page the latest tool result was, from the conversation the model was sent. */
-function lastPage(context: ScriptContext): number {
-  const content = context.lastToolResults.at(-1)?.content ?? '';
-  const match = /Archive page (\d+)\./.exec(content);
-  return match ? Number(match[1]) : -1;
-}
-
-/** Holds every request the model was sent, in order. */
-function recording(model: ModelAdapterV1): { model: ModelAdapterV1; requests: ModelRequest[] } {
-  const requests: ModelRequest[] = [];
-  return {
-    requests,
-    model: {
-      ...model,
-      doGenerate(request, options) {
-        requests.push(request);
-        return model.doGenerate(request, options);
-      },
-    },
-  };
-}
 
 function allText(request: ModelRequest): string {
   return request.messages

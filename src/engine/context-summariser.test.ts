@@ -4,13 +4,20 @@ import { defineAgent, type Agent, type AgentDefinition, type RunEvent } from '..
 import {
   defineModelTiers,
   simulator,
-  type ModelAdapterV1,
   type ModelRequest,
   type ScriptContext,
   type SimulatedTurn,
 } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
+import {
+  FACT,
+  FACT_PAGE,
+  TASK,
+  lastPage,
+  pageText,
+  recording,
+} from '../../test/support/archive.js';
 import { createRuntime, replayRun, type Runtime } from './index.js';
 
 /*
@@ -18,21 +25,7 @@ import { createRuntime, replayRun, type Runtime } from './index.js';
  * recall tool, through the engine: journaled, counted, labelled, served back on replay.
  */
 
-const TASK = 'Read every page of the archive with fetch_page, one page per step, then report.';
-const FACT = 'The Zephyr vault code is 7431.';
-const FACT_PAGE = 12;
 const PAGES = 40;
-
-function pageText(page: number): string {
-  const lines = [`Archive page ${page}.`];
-  for (let line = 0; lines.join('\n').length < 6_000; line += 1) {
-    lines.push(
-      `Shipment ${page}-${line}: crate k${(page * 31 + line) % 997} weighed ${(page * 7 + line * 13) % 500} kilograms at dock d${line % 17}.`,
-    );
-    if (page === FACT_PAGE && line === 20) lines.push(FACT);
-  }
-  return lines.join('\n');
-}
 
 function fetchPage(untrusted: boolean) {
   return defineTool({
@@ -43,12 +36,6 @@ function fetchPage(untrusted: boolean) {
     untrustedOutput: untrusted,
     run: ({ page }) => Promise.resolve(pageText(page)),
   });
-}
-
-function lastPage(context: ScriptContext): number {
-  const content = context.lastToolResults.at(-1)?.content ?? '';
-  const match = /Archive page (\d+)\./.exec(content);
-  return match ? Number(match[1]) : -1;
 }
 
 /** The agent's script: one page per step, then a final answer. */
@@ -67,21 +54,6 @@ function summariserScript(context: ScriptContext): SimulatedTurn {
     .join('\n');
   const page = /Archive page (\d+)\./.exec(text)?.[1] ?? '?';
   return { text: `Fast summary: archive page ${page} read, shipments listed.` };
-}
-
-/** Counts the model's calls and keeps the requests. */
-function counting(model: ModelAdapterV1): { model: ModelAdapterV1; requests: ModelRequest[] } {
-  const requests: ModelRequest[] = [];
-  return {
-    requests,
-    model: {
-      ...model,
-      doGenerate(request, options) {
-        requests.push(request);
-        return model.doGenerate(request, options);
-      },
-    },
-  };
 }
 
 const LIMITS = {
@@ -128,12 +100,12 @@ function archivist(overrides: Partial<AgentDefinition> & Pick<AgentDefinition, '
 
 describe('model summaries from the fast tier', () => {
   it('summarises steps leaving the window with journaled, counted, untrusted model calls; replay calls nothing', async () => {
-    const fast = counting(simulator({ script: summariserScript, modelId: 'fast-sim' }));
+    const fast = recording(simulator({ script: summariserScript, modelId: 'fast-sim' }));
     const tiers = defineModelTiers({
       fast: [fast.model],
       frontier: [simulator({ script: reader })],
     });
-    const main = counting(tiers.model('frontier'));
+    const main = recording(tiers.model('frontier'));
     const agent = archivist({
       model: main.model,
       context: { summariserModel: tiers.model('fast') },

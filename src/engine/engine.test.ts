@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -20,7 +18,7 @@ import {
   type SimulatorScript,
   type ToolResultPart,
 } from '../model/index.js';
-import { openStore, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import { ToolError, defineTool, type Tool, type ToolDefinition } from '../tools/index.js';
 import {
   createRuntime,
@@ -31,53 +29,9 @@ import {
   type RuntimeOptions,
   type Worker,
 } from './index.js';
+import { storeTargets } from '../../test/support/store-targets.js';
 
-const POSTGRES_URL =
-  process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-interface StoreTarget {
-  readonly name: string;
-  open(): Promise<{ store: Store; dispose(): Promise<void> }>;
-}
-
-const STORE_TARGETS: readonly StoreTarget[] = [
-  {
-    name: 'sqlite',
-    async open() {
-      const store = await openStore('sqlite::memory:');
-      return { store, dispose: () => store.close() };
-    },
-  },
-  {
-    name: 'postgres',
-    async open() {
-      const schema = `keel_e_${randomBytes(6).toString('hex')}`;
-      async function dropSchema(): Promise<void> {
-        const client = new pg.Client({ connectionString: POSTGRES_URL });
-        await client.connect();
-        try {
-          await client.query(`drop schema if exists ${schema} cascade`);
-        } finally {
-          await client.end();
-        }
-      }
-      let store: Store;
-      try {
-        store = await openStore(POSTGRES_URL, { postgresSchema: schema });
-      } catch (error) {
-        await dropSchema();
-        throw error;
-      }
-      return {
-        store,
-        async dispose() {
-          await store.close();
-          await dropSchema();
-        },
-      };
-    },
-  },
-];
+const STORE_TARGETS = storeTargets('keel_e_');
 
 /** Fast tool retries so failing attempts do not slow the suite. */
 const FAST_TOOL_RETRY = { initialDelayMs: 1, maxDelayMs: 5 } as const;

@@ -1,47 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, defineAgent, type RunEvent } from '../agent/index.js';
 import { TRUSTED_AGENT, TRUSTED_TASK } from '../core/index.js';
 import { createPriceTable, parsePriceOverrides, simulator } from '../model/index.js';
-import { openStore, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import { createRuntime, repriceJournal, repriceRuns } from './index.js';
+import { storeTargets } from '../../test/support/store-targets.js';
 
-const POSTGRES_URL =
-  process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-const TARGETS: readonly {
-  name: string;
-  open(): Promise<{ store: Store; dispose(): Promise<void> }>;
-}[] = [
-  {
-    name: 'sqlite',
-    async open() {
-      const store = await openStore('sqlite::memory:');
-      return { store, dispose: () => store.close() };
-    },
-  },
-  {
-    name: 'postgres',
-    async open() {
-      const schema = `keel_p_${randomBytes(6).toString('hex')}`;
-      const store = await openStore(POSTGRES_URL, { postgresSchema: schema });
-      return {
-        store,
-        async dispose() {
-          await store.close();
-          const client = new pg.Client({ connectionString: POSTGRES_URL });
-          await client.connect();
-          try {
-            await client.query(`drop schema if exists ${schema} cascade`);
-          } finally {
-            await client.end();
-          }
-        },
-      };
-    },
-  },
-];
+const TARGETS = storeTargets('keel_p_');
 
 const disposers: (() => Promise<void>)[] = [];
 afterEach(async () => {

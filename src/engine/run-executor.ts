@@ -44,6 +44,7 @@ import {
   recallTool,
   runSummariser,
   tokenCounter,
+  type ContextAssembly,
   type ContextConfig,
 } from '../context/index.js';
 import type { NewAuditEntry, NewEvent, RunFinish, Store, StoredEvent } from '../store/index.js';
@@ -250,7 +251,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
         // The lookups a managed context needs (summaries, the store's recall) happen here,
         // outside the step function and outside any transaction; then the step is decided
         // again with them, its limits now counting any summariser calls.
-        prepared = await prepareContext(agent.context);
+        prepared = await prepareContext(agent.context, action.context);
         if (controller.signal.aborted) return await onAbort();
         action = nextAction(agent, state, clock.now(), prepared);
       }
@@ -289,8 +290,12 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   /**
    * Before a managed step: index new large results in the store, summarise steps leaving the
    * window (journaled, one `step_summarised` each), and search the store for the current goal.
+   * `assembly` is the step's assembly without these lookups: it says which steps leave.
    */
-  async function prepareContext(config: ContextConfig): Promise<PreparedContext> {
+  async function prepareContext(
+    config: ContextConfig,
+    assembly: ContextAssembly | undefined,
+  ): Promise<PreparedContext> {
     const counter = tokenCounter(agent.model);
     const fresh = largeResults(state.messages, config, counter).filter(
       ({ ref, part }) =>
@@ -314,7 +319,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       for (const { ref } of fresh) indexed.add(ref);
     }
     if (config.summariser.kind !== 'deterministic') {
-      for (const { step, messages } of stepsDueForSummary(agent, state)) {
+      for (const { step, messages } of stepsDueForSummary(agent, state, assembly)) {
         const outcome =
           config.replay?.summary(step) ??
           (await runSummariser(

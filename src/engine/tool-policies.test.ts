@@ -1,12 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineAgent, type Agent, type RunEvent } from '../agent/index.js';
 import { simulator, type ScriptContext, type SimulatedTurn } from '../model/index.js';
-import { openStore, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import {
   ToolError,
   defineTool,
@@ -16,47 +14,14 @@ import {
   type ToolDefinition,
 } from '../tools/index.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './index.js';
+import { storeTargets } from '../../test/support/store-targets.js';
 
 /*
  * The tool layer as a run meets it: HTTP failures typed and retried by their type, escape
  * hatches, the shared result cache and the audit log, on both stores.
  */
 
-const POSTGRES_URL =
-  process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-const STORE_TARGETS: readonly {
-  name: string;
-  open(): Promise<{ store: Store; dispose(): Promise<void> }>;
-}[] = [
-  {
-    name: 'sqlite',
-    async open() {
-      const store = await openStore('sqlite::memory:');
-      return { store, dispose: () => store.close() };
-    },
-  },
-  {
-    name: 'postgres',
-    async open() {
-      const schema = `keel_tp_${randomBytes(6).toString('hex')}`;
-      const store = await openStore(POSTGRES_URL, { postgresSchema: schema });
-      return {
-        store,
-        async dispose() {
-          await store.close();
-          const client = new pg.Client({ connectionString: POSTGRES_URL });
-          await client.connect();
-          try {
-            await client.query(`drop schema if exists ${schema} cascade`);
-          } finally {
-            await client.end();
-          }
-        },
-      };
-    },
-  },
-];
+const STORE_TARGETS = storeTargets('keel_tp_');
 
 /** An HTTP service answering each request with the next scripted response (the last repeats). */
 async function scriptedService(

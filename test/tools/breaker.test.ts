@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, openStore, type RunEvent, type Store } from '../../src/index.js';
+import { POSTGRES_URL, dropPostgresSchema } from '../support/store-targets.js';
 import { BREAKER, createBreakerAgents } from './breaker-agents.js';
 
 /*
@@ -21,8 +21,6 @@ import { BREAKER, createBreakerAgents } from './breaker-agents.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WORKER = fileURLToPath(new URL('./breaker-worker.ts', import.meta.url));
-const POSTGRES_URL =
-  process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const children = new Set<ChildProcess>();
 const cleanups: (() => Promise<void>)[] = [];
@@ -124,15 +122,7 @@ const BACKENDS = [
     name: 'postgres',
     prepare() {
       const schema = `keel_br_${randomBytes(6).toString('hex')}`;
-      cleanups.push(async () => {
-        const client = new pg.Client({ connectionString: POSTGRES_URL });
-        await client.connect();
-        try {
-          await client.query(`drop schema if exists ${schema} cascade`);
-        } finally {
-          await client.end();
-        }
-      });
+      cleanups.push(() => dropPostgresSchema(schema));
       return `${POSTGRES_URL}?schema=${schema}`;
     },
   },
