@@ -5,7 +5,8 @@
 // the simulator's estimate and with an OpenAI model's exact tokenizer. No model is called.
 import { z } from 'zod';
 import { TRUSTED_TASK } from '../src/core/index.js';
-import { applyEvent, assembleRequest, emptyRunState } from '../src/agent/index.js';
+import { assembleRequest } from '../src/agent/index.js';
+import { applyEvent, emptyRunState } from '../src/journal/index.js';
 import {
   defineAgent,
   defineTool,

@@ -3,7 +3,8 @@
 // for the current goal, then assemble the request with what the search found. The store work
 // and the assembly are timed apart: the assembly's target (< 2 ms) excludes I/O and summariser
 // model calls. No model is called.
-import { applyEvent, assembleRequest } from '../src/agent/index.js';
+import { assembleRequest } from '../src/agent/index.js';
+import { applyEvent } from '../src/journal/index.js';
 import { largeResults, recallTerms, tokenCounter } from '../src/context/index.js';
 import { openStore, simulator } from '../src/index.js';
 import { agentsFor, startedState, stepEvents, STEPS } from './context-assembly.js';

@@ -20,27 +20,29 @@ import { fileURLToPath } from 'node:url';
 /** Layer of each part. A part may import only parts in strictly lower layers. */
 const LAYERS = {
   core: 0,
-  store: 1,
-  model: 1,
-  observe: 1,
+  // The journal contract (events, the fold, the event schema): every other part reads it.
+  journal: 1,
+  store: 2,
+  model: 2,
+  observe: 2,
   // Notifiers (webhook, Slack, email) deliver approval requests now and alerts later.
-  notify: 1,
+  notify: 2,
   // A tool describes itself to models (ToolSpec), so tools sits just above model.
-  tools: 2,
-  context: 3,
-  decide: 3,
+  tools: 3,
+  context: 4,
+  decide: 4,
+  approval: 4,
   // The guard builds gate policies (approval) from tool definitions (tools).
-  guard: 4,
-  approval: 3,
-  agent: 4,
-  engine: 5,
-  eval: 6,
-  server: 6,
+  guard: 5,
+  agent: 5,
+  engine: 6,
+  eval: 7,
+  server: 7,
   // `keel serve` starts the HTTP API: the CLI sits just above the server.
-  cli: 7,
-  testing: 6,
+  cli: 8,
+  testing: 7,
   // The adversarial benchmark drives the whole runtime; `keel security-bench` runs it.
-  redteam: 6,
+  redteam: 7,
 };
 
 /** Parts that no other part imports (only the entry points in src/ and tests may). */

@@ -8,24 +8,26 @@ export {
   type Trust,
 } from './core/index.js';
 export {
+  OUT_OF_SCOPE_POLICIES,
+  defineAgent,
+  type Agent,
+  type AgentDefinition,
+  type OutOfScopePolicy,
+} from './agent/index.js';
+export {
   DEFAULT_LIMITS,
   LIMIT_NAMES,
   RUN_STATUSES,
-  OUT_OF_SCOPE_POLICIES,
-  defineAgent,
   describeReason,
   foldRun,
-  type Agent,
-  type AgentDefinition,
   type LimitName,
-  type OutOfScopePolicy,
   type RunEvent,
   type RunLimits,
   type RunReason,
   type RunState,
   type RunStatus,
   type UsageTotals,
-} from './agent/index.js';
+} from './journal/index.js';
 export {
   TOOL_EFFECTS,
   TOOL_ERROR_TYPES,

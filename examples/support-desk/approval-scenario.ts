@@ -5,7 +5,6 @@ import {
   slackNotifier,
   type Agent,
   type Router,
-  type RunEvent,
   type Store,
 } from '../../src/index.js';
 import { DEMO_TASKS } from './agents.js';
@@ -85,7 +84,7 @@ export async function approvalScenario({
     const result = await runtime.wait(record.id, { pollMs: 20 });
     const entries = (await store.readEvents(record.id)).map((entry) => ({
       seq: entry.seq,
-      event: entry.event as unknown as RunEvent,
+      event: entry.event,
     }));
     const events = entries.map((entry) => entry.event);
     const refunds = backend.refunds().filter((refund) => refund.orderId === 'ORD-1005');

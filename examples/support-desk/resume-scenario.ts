@@ -215,7 +215,7 @@ function executionName(event: Extract<RunEvent, { type: 'tool_started' }>): stri
 
 export async function readJournal(runtime: Runtime, runId: string): Promise<JournalEntry[]> {
   const stored = await runtime.store.readEvents(runId);
-  return stored.map((entry) => ({ seq: entry.seq, event: entry.event as RunEvent }));
+  return stored.map((entry) => ({ seq: entry.seq, event: entry.event }));
 }
 
 /** The child's output so far (the tail), for error messages. */

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeelError, TRUSTED_AGENT, TRUSTED_TASK } from '../core/index.js';
 import { defineModelTiers, openaiChat } from '../model/index.js';
-import { DEFAULT_LIMITS, defineAgent, foldRun, type RunEvent } from './index.js';
+import { defineAgent } from './index.js';
+import { DEFAULT_LIMITS, foldRun, type RunEvent } from '../journal/index.js';
 
 const saved = { ...process.env };
 afterEach(() => {

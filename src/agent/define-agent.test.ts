@@ -9,7 +9,8 @@ import {
   type Tool,
   type ToolDefinition,
 } from '../tools/index.js';
-import { DEFAULT_LIMITS, defineAgent, type AgentDefinition } from './index.js';
+import { defineAgent, type AgentDefinition } from './index.js';
+import { DEFAULT_LIMITS } from '../journal/index.js';
 
 const model = simulator({ script: [{ text: 'done' }] });
 

@@ -10,7 +10,7 @@ import {
 } from '../context/index.js';
 import { resolveModel, type ModelAdapterV1 } from '../model/index.js';
 import type { Tool } from '../tools/index.js';
-import { resolveLimits, type RunLimits } from './limits.js';
+import { resolveLimits, type RunLimits } from '../journal/index.js';
 import {
   resolveUntrusted,
   type UntrustedConfig,

@@ -6,36 +6,6 @@ export {
   type OutOfScopePolicy,
 } from './define-agent.js';
 export {
-  DEFAULT_LIMITS,
-  LIMIT_NAMES,
-  resolveLimits,
-  type LimitName,
-  type RunLimits,
-} from './limits.js';
-export {
-  RUN_STATUSES,
-  describeReason,
-  type RunEvent,
-  type RunEventType,
-  type RunOutcome,
-  type RunReason,
-  type RunStatus,
-  type UsageTotals,
-} from './run-events.js';
-export {
-  addUsage,
-  applyEvent,
-  callKey,
-  deniedContent,
-  emptyRunState,
-  errorContent,
-  foldRun,
-  waitedMs,
-  type ApprovalRequest,
-  type PendingCall,
-  type RunState,
-} from './run-state.js';
-export {
   assembleRequest,
   buildRequest,
   modelOutputProvenance,
@@ -55,3 +25,4 @@ export {
   type UntrustedHandling,
   type UntrustedOptions,
 } from './untrusted-options.js';
+export type { RunEvent } from '../journal/index.js';

@@ -10,17 +10,8 @@ import {
   type ModelUsage,
 } from '../model/index.js';
 import { defineTool } from '../tools/index.js';
-import {
-  DEFAULT_LIMITS,
-  buildRequest,
-  defineAgent,
-  foldRun,
-  nextAction,
-  validateToolCalls,
-  type Agent,
-  type RunEvent,
-  type RunLimits,
-} from './index.js';
+import { buildRequest, defineAgent, nextAction, validateToolCalls, type Agent } from './index.js';
+import { DEFAULT_LIMITS, foldRun, type RunEvent, type RunLimits } from '../journal/index.js';
 
 const START = 1_700_000_000_000;
 const TASK = 'Where is order A-1?';

@@ -16,9 +16,14 @@ import {
 } from '../context/index.js';
 import { costOf, type Message, type ModelRequest, type ModelResponse } from '../model/index.js';
 import type { Agent } from './define-agent.js';
-import type { LimitName } from './limits.js';
-import type { RunEvent } from './run-events.js';
-import { callKey, waitedMs, type PendingCall, type RunState } from './run-state.js';
+import {
+  callKey,
+  waitedMs,
+  type LimitName,
+  type PendingCall,
+  type RunEvent,
+  type RunState,
+} from '../journal/index.js';
 
 /** What the engine should do next for a run. Decided from state alone: no I/O here. */
 export type NextAction =

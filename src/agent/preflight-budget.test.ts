@@ -8,15 +8,8 @@ import {
   openaiChat,
   type ModelAdapterV1,
 } from '../model/index.js';
-import {
-  DEFAULT_LIMITS,
-  buildRequest,
-  defineAgent,
-  foldRun,
-  nextAction,
-  type RunEvent,
-  type RunLimits,
-} from './index.js';
+import { buildRequest, defineAgent, nextAction } from './index.js';
+import { DEFAULT_LIMITS, foldRun, type RunEvent, type RunLimits } from '../journal/index.js';
 
 const START = 1_700_000_000_000;
 const TASK = 'Summarise the refund policy for order A-1 in two sentences, citing the clause.';

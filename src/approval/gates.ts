@@ -1,14 +1,8 @@
 import { KeelError, type Provenance } from '../core/index.js';
-import type { ApprovalExpiry } from '../store/index.js';
+import type { ApprovalExpiry, GateReason } from '../journal/index.js';
 import { TOOL_EFFECTS, type ToolEffect } from '../tools/index.js';
 
-/** Why a call was gated. Plain JSON: it is journaled and stored on the approval record. */
-export type GateReason =
-  | { readonly type: 'effect'; readonly effect: ToolEffect }
-  | { readonly type: 'tool'; readonly message: string }
-  | { readonly type: 'low_confidence'; readonly confidence: number | null; readonly floor: number }
-  | { readonly type: 'out_of_scope'; readonly message: string }
-  | { readonly type: 'policy'; readonly policy: string; readonly message: string };
+export type { GateReason };
 
 /** One tool call as a gate sees it, before anything runs. */
 export interface GateCall {

@@ -1,6 +1,6 @@
 import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import type { RunEvent } from '../agent/index.js';
+import type { RunEvent } from '../journal/index.js';
 import { summarizeEvent } from './format.js';
 
 const base = { step: 1, callId: 'c1', toolName: 'classify', decisionId: 'dec_1' } as const;

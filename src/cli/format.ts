@@ -1,5 +1,5 @@
 import pc from 'picocolors';
-import { describeReason, type RunEvent, type RunState } from '../agent/index.js';
+import { describeReason, type RunEvent, type RunState } from '../journal/index.js';
 import type { RunResult } from '../engine/index.js';
 import type { RunRecord, StoredEvent } from '../store/index.js';
 
@@ -122,7 +122,7 @@ export function formatShow(
   for (const entry of events) {
     const offset = `+${((entry.at - start) / 1000).toFixed(3)}s`.padStart(10);
     lines.push(
-      `${String(entry.seq).padStart(4)} ${pc.gray(offset)}  ${summarizeEvent(entry.event as RunEvent)}`,
+      `${String(entry.seq).padStart(4)} ${pc.gray(offset)}  ${summarizeEvent(entry.event)}`,
     );
   }
   return lines.join('\n');

@@ -1,5 +1,4 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { RunEvent } from '../agent/index.js';
 import { describeFailure, EXIT, usageError } from './exit-codes.js';
 import { registerObserveCommands } from './observe-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
@@ -139,14 +138,14 @@ program
   .action(async (runId: string, options: { json?: boolean }) => {
     const { openStoreFromOptions } = await import('./open-runtime.js');
     const { formatShow, showJson } = await import('./format.js');
-    const { foldRun } = await import('../agent/index.js');
+    const { foldRun } = await import('../journal/index.js');
     const { KeelError } = await import('../core/index.js');
     const store = await openStoreFromOptions(globals());
     try {
       const record = await store.getRun(runId);
       if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
       const events = await store.readEvents(runId);
-      const state = foldRun(events.map((entry) => entry.event as RunEvent));
+      const state = foldRun(events.map((entry) => entry.event));
       if (options.json) printJson(showJson(record, state, events));
       else console.log(formatShow(record, state, events));
     } finally {
@@ -162,7 +161,7 @@ program
   .action(async (options: { concurrency: number; poll: number }) => {
     const { openRuntime } = await import('./open-runtime.js');
     const { colorStatus } = await import('./format.js');
-    const { describeReason } = await import('../agent/index.js');
+    const { describeReason } = await import('../journal/index.js');
     const { runtime, close, storeLocation } = await openRuntime(globals());
     const worker = runtime.startWorker({
       concurrency: options.concurrency,

@@ -1,4 +1,10 @@
 import type { Provenance } from '../core/index.js';
+import {
+  CONTEXT_SECTIONS,
+  type ContextAssembly,
+  type ContextSection,
+  type ContextSectionName,
+} from '../journal/index.js';
 import type {
   Message,
   MessagePart,
@@ -12,35 +18,7 @@ import { rankByRelevance, termsOf, type RecallCandidate } from './recall.js';
 import { summariseStep, rollUpSteps, type StepSummary } from './summarise-step.js';
 import type { TokenCounter } from './token-counter.js';
 
-/** Token count and item count of one section of an assembled context. */
-export type ContextSection = {
-  readonly tokens: number;
-  readonly items: number;
-  /** Items labelled untrusted. */
-  readonly untrusted: number;
-};
-
-export const CONTEXT_SECTIONS = ['pinned', 'summaries', 'window', 'recalled'] as const;
-export type ContextSectionName = (typeof CONTEXT_SECTIONS)[number];
-
-/** What one assembly put in front of the model: journaled before the call, plain JSON. */
-export type ContextAssembly = {
-  /** The input budget: window minus output reserve minus safety margin (or a retry's cut). */
-  readonly budgetTokens: number;
-  /** Sum of the sections: an upper bound of the request's input tokens. */
-  readonly totalTokens: number;
-  /** False when the whole conversation fitted and was sent as it is. */
-  readonly compressed: boolean;
-  readonly sections: Readonly<Record<ContextSectionName, ContextSection>>;
-  /** Steps shown only as summaries. */
-  readonly summarisedSteps: number;
-  /** Tool results shown as a reference plus preview (the full text stays in the journal). */
-  readonly storedResults: number;
-  /** References of the stored results recalled in full for this step, most relevant first. */
-  readonly recalled: readonly string[];
-  /** `store`: the recalled results were chosen by the store's full-text search. */
-  readonly recallSource?: 'store' | undefined;
-};
+export { CONTEXT_SECTIONS, type ContextAssembly, type ContextSection, type ContextSectionName };
 
 export interface AssembleContextInput {
   readonly system: string;

@@ -5,25 +5,13 @@ import {
   costOf,
   type Message,
   type ModelAdapterV1,
-  type ModelUsage,
   type TextPart,
 } from '../model/index.js';
+import type { SummaryOutcome } from '../journal/index.js';
 import type { SummariserConfig } from './context-options.js';
 import { SUMMARY_SOURCE, summariseStep } from './summarise-step.js';
 
-/** What summarising one step produced: plain JSON, journaled as `step_summarised`. */
-export type SummaryOutcome = {
-  readonly by: 'model' | 'custom' | 'deterministic';
-  readonly text: string;
-  /** The label of everything the step held: a summary of untrusted content is untrusted. */
-  readonly provenance: Provenance;
-  /** The summariser model's reported usage and cost (model summaries only). */
-  readonly usage?: ModelUsage | undefined;
-  readonly costUsd?: number | null | undefined;
-  readonly model?: string | undefined;
-  /** Set when the summariser failed and the deterministic line stands in for it. */
-  readonly fallback?: { readonly errorType: string; readonly message: string } | undefined;
-};
+export type { SummaryOutcome };
 
 /** Summaries longer than this are cut: a summary stands in for a step, it never grows one. */
 export const MAX_SUMMARY_CHARS = 800;

@@ -11,7 +11,6 @@ import {
   simulator,
   type Agent,
   type ModelAdapterV1,
-  type RunEvent,
   type SimulatedTurn,
 } from '../index.js';
 
@@ -87,7 +86,7 @@ async function runOnce(agent: Agent) {
   try {
     const result = await runtime.run(agent.name, 'Triage this ticket');
     const journal = await store.readEvents(result.id);
-    return { result, journal, events: journal.map((entry) => entry.event as RunEvent) };
+    return { result, journal, events: journal.map((entry) => entry.event) };
   } finally {
     await runtime.close();
     await store.close();
@@ -193,9 +192,7 @@ describe('decide inside a run', () => {
     // The journal a worker leaves when it dies after the decision, before the tool's result.
     const cut = first.events.findIndex((event) => event.type === 'tool_finished');
     const crashed = first.journal.slice(0, cut);
-    expect(crashed.some((entry) => (entry.event as RunEvent).type === 'decision_recorded')).toBe(
-      true,
-    );
+    expect(crashed.some((entry) => entry.event.type === 'decision_recorded')).toBe(true);
     const store = await openStore('sqlite::memory:');
     const runtime = createRuntime({ store, agents: [agent] });
     try {
@@ -214,7 +211,7 @@ describe('decide inside a run', () => {
       expect(result.status).toBe('succeeded');
       expect(decider.calls()).toBe(1);
       const journal = await store.readEvents(first.result.id);
-      const events = journal.map((entry) => entry.event as RunEvent);
+      const events = journal.map((entry) => entry.event);
       const finished = events.find((event) => event.type === 'tool_finished');
       expect(finished?.type === 'tool_finished' && JSON.parse(finished.content)).toEqual({
         topic: 'billing',

@@ -19,7 +19,7 @@ import {
 import type { DecisionRecord, Store } from '../store/index.js';
 import type { ToolContext } from '../tools/index.js';
 import type { DecisionCache } from './decision-cache.js';
-import type { DecisionEvent } from './decision-events.js';
+import type { DecisionEvent } from '../journal/index.js';
 
 export const LOW_CONFIDENCE_ACTIONS = ['review', 'fallback'] as const;
 export type LowConfidenceAction = (typeof LOW_CONFIDENCE_ACTIONS)[number];

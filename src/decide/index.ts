@@ -7,7 +7,7 @@ export {
   type DecisionOutcome,
   type LowConfidenceAction,
 } from './decide.js';
-export type { DecisionEvent } from './decision-events.js';
+export type { DecisionEvent } from '../journal/index.js';
 export {
   memoryDecisionCache,
   storeDecisionCache,

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { KeelError, canonicalJson, systemClock, type Clock } from '../core/index.js';
 import type { DecisionRecord, Store } from '../store/index.js';
-import type { DecisionEvent } from './decision-events.js';
+import type { DecisionEvent } from '../journal/index.js';
 
 /**
  * Settle a decision waiting for review with a human's value. The value must be one of the

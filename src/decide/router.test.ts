@@ -10,7 +10,6 @@ import {
   replayRun,
   simulator,
   type Agent,
-  type RunEvent,
   type SimulatedTurn,
 } from '../index.js';
 
@@ -188,9 +187,7 @@ describe('executor scope', () => {
     await withRuntime([refunds, shipping], async (runtime) => {
       const result = await runtime.run('shipping', 'Refund A-1 and tell me where it is');
       expect(result).toMatchObject({ status: 'succeeded', output: 'It has shipped.' });
-      const events = (await runtime.store.readEvents(result.id)).map(
-        (entry) => entry.event as RunEvent,
-      );
+      const events = (await runtime.store.readEvents(result.id)).map((entry) => entry.event);
       const rejected = events.filter((event) => event.type === 'tool_rejected');
       expect(rejected).toEqual([
         expect.objectContaining({
@@ -234,7 +231,7 @@ describe('executor scope', () => {
         reason: { type: 'out_of_scope', toolName: 'issue_refund', step: 0 },
       });
       const journal = await runtime.store.readEvents(result.id);
-      const events = journal.map((entry) => entry.event as RunEvent);
+      const events = journal.map((entry) => entry.event);
       expect(events.filter((event) => event.type === 'tool_rejected')).toEqual([
         expect.objectContaining({ toolName: 'issue_refund', outOfScope: true }),
       ]);
@@ -263,9 +260,7 @@ describe('executor scope', () => {
     ]);
     await withRuntime([refunds, shipping], async (runtime) => {
       const result = await runtime.run('shipping', 'Where is A-1?');
-      const events = (await runtime.store.readEvents(result.id)).map(
-        (entry) => entry.event as RunEvent,
-      );
+      const events = (await runtime.store.readEvents(result.id)).map((entry) => entry.event);
       expect(events.filter((event) => event.type === 'tool_rejected')).toEqual([]);
     });
   });

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAgent, type Agent, type RunEvent } from '../agent/index.js';
+import { defineAgent, type Agent } from '../agent/index.js';
+import { type RunEvent } from '../journal/index.js';
 import { createApprovals, type GateOptions } from '../approval/index.js';
 import { KeelError, type Clock } from '../core/index.js';
 import { simulator, type ScriptContext, type SimulatedTurn } from '../model/index.js';
@@ -139,7 +140,7 @@ async function waitingApproval(h: Harness, runId: string) {
 }
 
 async function journal(store: Store, runId: string): Promise<RunEvent[]> {
-  return (await store.readEvents(runId)).map((entry) => entry.event as unknown as RunEvent);
+  return (await store.readEvents(runId)).map((entry) => entry.event);
 }
 
 function codeOf(error: unknown): string | undefined {

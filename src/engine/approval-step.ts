@@ -1,11 +1,5 @@
-import type {
-  Agent,
-  PendingCall,
-  RunEvent,
-  RunReason,
-  RunState,
-  RunStatus,
-} from '../agent/index.js';
+import type { Agent } from '../agent/index.js';
+import type { PendingCall, RunEvent, RunReason, RunState, RunStatus } from '../journal/index.js';
 import { argumentsHash, type Approvals, type ContextText } from '../approval/index.js';
 import { TRUSTED_AGENT, digest, type Clock } from '../core/index.js';
 import type { ApprovalRecord, NewEvent, Store } from '../store/index.js';

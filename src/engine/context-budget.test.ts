@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAgent, type Agent, type RunEvent } from '../agent/index.js';
+import { defineAgent, type Agent } from '../agent/index.js';
+import { type RunEvent } from '../journal/index.js';
 import {
   estimateInputTokens,
   simulator,
@@ -59,7 +60,7 @@ async function run(agent: Agent): Promise<{ events: RunEvent[]; status: string; 
   store = await openStore('sqlite::memory:');
   runtime = createRuntime({ store, agents: [agent], modelRetry: { initialDelayMs: 0 } });
   const result = await runtime.run(agent.name, TASK);
-  const events = (await store.readEvents(result.id)).map((entry) => entry.event as RunEvent);
+  const events = (await store.readEvents(result.id)).map((entry) => entry.event);
   return { events, status: result.status, id: result.id };
 }
 

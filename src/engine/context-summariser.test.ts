@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAgent, type Agent, type AgentDefinition, type RunEvent } from '../agent/index.js';
+import { defineAgent, type Agent, type AgentDefinition } from '../agent/index.js';
+import { type RunEvent } from '../journal/index.js';
 import {
   defineModelTiers,
   simulator,
@@ -79,7 +80,7 @@ async function run(
   store = await openStore('sqlite::memory:');
   runtime = createRuntime({ store, agents: [agent], modelRetry: { initialDelayMs: 0 } });
   const result = await runtime.run(agent.name, task);
-  const events = (await store.readEvents(result.id)).map((entry) => entry.event as RunEvent);
+  const events = (await store.readEvents(result.id)).map((entry) => entry.event);
   return { events, status: result.status, id: result.id, output: result.output };
 }
 

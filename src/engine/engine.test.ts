@@ -1,12 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  defineAgent,
-  type Agent,
-  type AgentDefinition,
-  type RunEvent,
-  type RunEventType,
-} from '../agent/index.js';
+import { defineAgent, type Agent, type AgentDefinition } from '../agent/index.js';
+import { type RunEvent, type RunEventType } from '../journal/index.js';
 import { TRUSTED_RUNTIME, TRUSTED_TASK, type Provenance } from '../core/index.js';
 import {
   SIMULATOR_PRICE,
@@ -153,7 +148,7 @@ for (const target of STORE_TARGETS) {
     }
 
     async function journal(runId: string): Promise<RunEvent[]> {
-      return (await store.readEvents(runId)).map((entry) => entry.event as RunEvent);
+      return (await store.readEvents(runId)).map((entry) => entry.event);
     }
 
     function typesOf(events: readonly RunEvent[]): RunEventType[] {

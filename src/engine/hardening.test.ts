@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAgent, type Agent, type RunEvent } from '../agent/index.js';
+import { defineAgent, type Agent } from '../agent/index.js';
+import { type RunEvent } from '../journal/index.js';
 import { KeelError } from '../core/index.js';
 import { simulator, type ModelAdapterV1, type SimulatorScript } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
@@ -48,7 +49,7 @@ function agentWith(name: string, script: SimulatorScript, tools: Tool[], limits 
 }
 
 async function types(store: Store, runId: string): Promise<RunEvent[]> {
-  return (await store.readEvents(runId)).map((entry) => entry.event as RunEvent);
+  return (await store.readEvents(runId)).map((entry) => entry.event);
 }
 
 describe('engine hardening', () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { DEFAULT_LIMITS, defineAgent, type Agent, type RunEvent } from '../agent/index.js';
+import { defineAgent, type Agent } from '../agent/index.js';
+import { DEFAULT_LIMITS, type RunEvent } from '../journal/index.js';
 import { TRUSTED_TASK } from '../core/index.js';
 import {
   anthropicMessages,
@@ -53,7 +54,7 @@ async function runtimeFor(
 }
 
 async function journal(store: Store, runId: string): Promise<RunEvent[]> {
-  return (await store.readEvents(runId)).map((entry) => entry.event as RunEvent);
+  return (await store.readEvents(runId)).map((entry) => entry.event);
 }
 
 function claude(

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSupportDeskAgents } from '../../examples/support-desk/agents.js';
 import { SupportBackend } from '../../examples/support-desk/backend.js';
 import { runDemo, type DemoReport } from '../../examples/support-desk/demo.js';
-import { defineAgent, type Agent, type RunEvent } from '../agent/index.js';
+import { defineAgent, type Agent } from '../agent/index.js';
+import { type RunEvent } from '../journal/index.js';
 import { simulator, type ScriptContext } from '../model/index.js';
 import { openStore, type Store, type StoredEvent } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
@@ -100,7 +101,9 @@ describe('replayRun on the demo runs', () => {
       maxOutputTokens: original.maxOutputTokens ?? 1024,
     });
     const replay = await replayRun({ agent: ungated, runId: approval.runId, journal });
-    const requested = journal.find((entry) => entry.event.type === 'approval_requested');
+    const requested = journal
+      .map((entry) => entry.event)
+      .find((event) => event.type === 'approval_requested');
     expect({
       identical: replay.identical,
       step: replay.divergence?.step,
@@ -108,7 +111,7 @@ describe('replayRun on the demo runs', () => {
       actual: (replay.divergence?.actual as { type?: string } | null)?.type,
     }).toEqual({
       identical: false,
-      step: requested?.event.step,
+      step: requested?.step,
       expected: 'approval_requested',
       actual: 'tool_started',
     });
@@ -138,7 +141,7 @@ describe('replayRun on the demo runs', () => {
       maxOutputTokens: original.maxOutputTokens ?? 1024,
     });
     const refundStep = journal
-      .map((entry) => entry.event as RunEvent)
+      .map((entry) => entry.event)
       .find((event) => event.type === 'tool_requested' && event.toolName === 'issue_refund');
     const replay = await replayRun({ agent: stricter, runId: success.runId, journal });
     expect(replay.identical).toBe(false);
@@ -211,16 +214,14 @@ describe('Runtime.fork', () => {
       expect(modelSteps).toEqual([2, 3]);
       expect(toolRuns).toEqual(['note 2']);
 
-      const events = (await store.readEvents(fork.id)).map((entry) => entry.event as RunEvent);
+      const events = (await store.readEvents(fork.id)).map((entry) => entry.event);
       const started = events[0];
       expect(started).toMatchObject({
         type: 'run_started',
         forkOf: { runId: original.id, step: 2 },
         modelSpec: 'simulator:other',
       });
-      const originalEvents = (await store.readEvents(original.id)).map(
-        (entry) => entry.event as RunEvent,
-      );
+      const originalEvents = (await store.readEvents(original.id)).map((entry) => entry.event);
       const before = (list: RunEvent[]) =>
         list.filter((event) => 'step' in event && event.step < 2);
       expect(before(events)).toEqual(before(originalEvents));
@@ -254,8 +255,9 @@ describe('Runtime.fork', () => {
 
       // A run whose step-0 tool call started and never finished (its worker died then).
       const [started] = (await store.readEvents(original.id)).map((entry) => entry.event);
-      const events: Record<string, unknown>[] = [
-        { ...started },
+      if (started?.type !== 'run_started') throw new Error('expected run_started first');
+      const events: RunEvent[] = [
+        started,
         {
           type: 'model_called',
           step: 0,
@@ -294,7 +296,7 @@ describe('Runtime.fork', () => {
         events: events.map((event, index) => ({
           seq: index + 1,
           at: Date.now(),
-          event: event as { type: string },
+          event,
         })),
       });
       await expect(runtime.fork('run_crashed', { fromStep: 1 })).rejects.toMatchObject({

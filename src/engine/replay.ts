@@ -1,4 +1,5 @@
-import { type Agent, type RunEvent, type RunLimits } from '../agent/index.js';
+import { type Agent } from '../agent/index.js';
+import { type RunEvent, type RunLimits } from '../journal/index.js';
 import { KeelError, canonicalJson, sleep } from '../core/index.js';
 import type { ContextReplay, SummaryOutcome } from '../context/index.js';
 import { ModelCallError, type ModelAdapterV1, type ModelResponse } from '../model/index.js';
@@ -46,7 +47,7 @@ export async function replayRun({
   readonly runId: string;
   readonly journal: readonly StoredEvent[];
 }): Promise<ReplayReport> {
-  const recorded = journal.map((entry) => entry.event as RunEvent);
+  const recorded = journal.map((entry) => entry.event);
   const started = recorded.find((event) => event.type === 'run_started');
   if (!started) throw new KeelError('invalid_input', `run ${runId} has no run_started event`);
   const replayAgent = servedFromJournal(agent, recorded, started.model);
@@ -67,7 +68,7 @@ export async function replayRun({
       }),
       answerApprovals(runtime, store, recorded, replayRunId, answering.signal),
     ]);
-    replayed = (await store.readEvents(result.id)).map((entry) => entry.event as RunEvent);
+    replayed = (await store.readEvents(result.id)).map((entry) => entry.event);
   } finally {
     await runtime.close();
     await store.close();

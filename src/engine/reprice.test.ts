@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, defineAgent, type RunEvent } from '../agent/index.js';
+import { defineAgent } from '../agent/index.js';
+import { DEFAULT_LIMITS, type RunEvent } from '../journal/index.js';
 import { TRUSTED_AGENT, TRUSTED_TASK } from '../core/index.js';
 import { createPriceTable, parsePriceOverrides, simulator } from '../model/index.js';
 import type { Store } from '../store/index.js';

@@ -1,4 +1,4 @@
-import type { RunEvent } from '../agent/index.js';
+import type { RunEvent } from '../journal/index.js';
 import { systemClock, type Clock } from '../core/index.js';
 import { SIMULATOR_PRICE, costOf, type ModelPrice, type PriceTable } from '../model/index.js';
 import type { RunPrice, Store } from '../store/index.js';
@@ -48,7 +48,7 @@ export async function repriceRuns({
   const ids = runIds ?? (await store.listRuns({ limit })).map((run) => run.id);
   const results: RepricedRun[] = [];
   for (const runId of ids) {
-    const events = (await store.readEvents(runId)).map((entry) => entry.event as RunEvent);
+    const events = (await store.readEvents(runId)).map((entry) => entry.event);
     results.push(repriceJournal(runId, events, prices));
   }
   if (save) {

@@ -1,24 +1,26 @@
 import {
-  addUsage,
-  applyEvent,
   assembleRequest,
-  foldRun,
   modelOutputProvenance,
   nextAction,
   stepsDueForSummary,
   validateToolCalls,
-  waitedMs,
   type Agent,
-  type LimitName,
   type NextAction,
-  type PendingCall,
   type PreparedContext,
+} from '../agent/index.js';
+import {
+  addUsage,
+  applyEvent,
+  foldRun,
+  waitedMs,
+  type LimitName,
+  type PendingCall,
   type RunEvent,
   type RunReason,
   type RunState,
   type RunStatus,
   type UsageTotals,
-} from '../agent/index.js';
+} from '../journal/index.js';
 import {
   KeelError,
   digest,
@@ -110,7 +112,7 @@ const RECALL_SEARCH_LIMIT = 20;
 export async function executeRun(context: ExecuteRunContext): Promise<RunState | undefined> {
   const { store, clock, workerId, runId, controller } = context;
   const stored = context.journal ?? (await store.readEvents(runId));
-  const state = foldRun(stored.map((entry) => entry.event as RunEvent));
+  const state = foldRun(stored.map((entry) => entry.event));
   let seq = stored.at(-1)?.seq ?? 0;
   // A run created in this process is on its first claim.
   const claimNumber = context.claim?.number ?? 1;
@@ -118,7 +120,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   // Decisions tools made inside their calls, by `<step>:<callId>`: served again on a re-run.
   const decisionsByCall = new Map<string, JournaledDecisionEntry[]>();
   for (const { event } of stored) {
-    const recorded = event as RunEvent;
+    const recorded = event;
     if (recorded.type !== 'decision_recorded') continue;
     const key = `${recorded.step}:${recorded.callId}`;
     decisionsByCall.set(key, [

@@ -1,4 +1,4 @@
-import type { RunReason, RunState, RunStatus, UsageTotals } from '../agent/index.js';
+import type { RunReason, RunState, RunStatus, UsageTotals } from '../journal/index.js';
 
 /** What a finished run gives back. */
 export interface RunResult {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { type Agent } from '../agent/index.js';
 import {
   foldRun,
   resolveLimits,
-  type Agent,
   type RunEvent,
   type RunLimits,
   type RunState,
-} from '../agent/index.js';
+} from '../journal/index.js';
 import { createApprovals, type Approvals } from '../approval/index.js';
 import { KeelError, TRUSTED_TASK, systemClock, type Clock } from '../core/index.js';
 import type { Notifier } from '../notify/index.js';
@@ -405,7 +405,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
 
     async fork(sourceRunId, forkOptions) {
-      const source = (await store.readEvents(sourceRunId)).map((entry) => entry.event as RunEvent);
+      const source = (await store.readEvents(sourceRunId)).map((entry) => entry.event);
       const started = source.find((event) => event.type === 'run_started');
       if (!started) throw new KeelError('not_found', `no run ${sourceRunId}`);
       const { steps } = foldRun(source);
@@ -476,7 +476,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       if (!record) throw new KeelError('not_found', `no run ${runId}`);
       if (record.status === 'queued') {
         const events = await store.readEvents(runId);
-        const state = foldRun(events.map((entry) => entry.event as RunEvent));
+        const state = foldRun(events.map((entry) => entry.event));
         let seq = events.at(-1)?.seq ?? 0;
         const at = clock.now();
         const finished: RunEvent[] = [
@@ -519,7 +519,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       const record = await store.getRun(runId);
       if (!record) throw new KeelError('not_found', `no run ${runId}`);
       const events = await store.readEvents(runId);
-      return { record, events, state: foldRun(events.map((entry) => entry.event as RunEvent)) };
+      return { record, events, state: foldRun(events.map((entry) => entry.event)) };
     },
 
     async wait(runId, { signal, pollMs = 100 } = {}) {

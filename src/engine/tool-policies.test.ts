@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAgent, type Agent, type RunEvent } from '../agent/index.js';
+import { defineAgent, type Agent } from '../agent/index.js';
+import { type RunEvent } from '../journal/index.js';
 import { simulator, type ScriptContext, type SimulatedTurn } from '../model/index.js';
 import type { Store } from '../store/index.js';
 import {
@@ -122,7 +123,7 @@ for (const target of STORE_TARGETS) {
     async function journal(runId: string): Promise<{ at: number; event: RunEvent }[]> {
       return (await store.readEvents(runId)).map((entry) => ({
         at: entry.at,
-        event: entry.event as RunEvent,
+        event: entry.event,
       }));
     }
 

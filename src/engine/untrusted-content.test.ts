@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAgent, type AgentDefinition, type RunEvent } from '../agent/index.js';
+import { defineAgent, type AgentDefinition } from '../agent/index.js';
+import { type RunEvent } from '../journal/index.js';
 import { KeelError, sleep } from '../core/index.js';
 import { defineGuard, spotlightNonce } from '../guard/index.js';
 import {
@@ -103,7 +104,7 @@ async function world(
 }
 
 async function journal(store: Store, runId: string): Promise<RunEvent[]> {
-  return (await store.readEvents(runId)).map((entry) => entry.event as RunEvent);
+  return (await store.readEvents(runId)).map((entry) => entry.event);
 }
 
 /** Reads the email, then sends a reply to alice (named in the task), then answers. */
@@ -491,7 +492,7 @@ describe('injection signals', () => {
     const result = await running;
     const entries = await w.store.readEvents(result.id);
     const signal = entries
-      .map((entry) => entry.event as RunEvent)
+      .map((entry) => entry.event)
       .find((event) => event.type === 'injection_signal');
     expect(signal).toMatchObject({
       toolName: 'read_email',

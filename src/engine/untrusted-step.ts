@@ -1,4 +1,5 @@
-import type { Agent, RunEvent, UntrustedDetector } from '../agent/index.js';
+import type { Agent, UntrustedDetector } from '../agent/index.js';
+import type { RunEvent } from '../journal/index.js';
 import { defineGates, type ContextText, type GatePolicy, type Gates } from '../approval/index.js';
 import { canonicalJson, digest, quarantineRef, type Provenance } from '../core/index.js';
 import {

@@ -1,6 +1,23 @@
 import type { AbortableOptions } from '../core/index.js';
+import {
+  FINISH_REASONS,
+  MODEL_ERROR_TYPES,
+  type FinishReason,
+  type ModelErrorType,
+  type ModelOutputPart,
+  type ModelUsage,
+} from '../journal/index.js';
 import type { Message, ToolSpec } from './messages.js';
 import type { TokenCount } from './token-count.js';
+
+export {
+  FINISH_REASONS,
+  MODEL_ERROR_TYPES,
+  type FinishReason,
+  type ModelErrorType,
+  type ModelOutputPart,
+  type ModelUsage,
+};
 
 /** What Keel asks of a model on one step. */
 export interface ModelRequest {
@@ -19,36 +36,6 @@ export interface ModelRequest {
   readonly responseSchema?:
     { readonly name: string; readonly schema: Record<string, unknown> } | undefined;
 }
-
-/**
- * Token usage as the provider reported it, normalised to one meaning across providers:
- * `inputTokens` is every input token of the call, cached ones included (OpenAI's
- * `prompt_tokens`; Anthropic's `input_tokens + cache_read_input_tokens +
- * cache_creation_input_tokens`). `cacheReadTokens` and `cacheWriteTokens` are the parts of
- * `inputTokens` read from or written to the provider's prompt cache. `reasoningTokens` is the
- * part of `outputTokens` spent on reasoning. This is the OpenTelemetry GenAI meaning of
- * `gen_ai.usage.input_tokens`.
- */
-export interface ModelUsage {
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-  readonly cacheReadTokens?: number | undefined;
-  readonly cacheWriteTokens?: number | undefined;
-  readonly reasoningTokens?: number | undefined;
-}
-
-/** What a model produced: text and/or tool calls (raw argument text, unvalidated). */
-export type ModelOutputPart =
-  | { readonly type: 'text'; readonly text: string }
-  | {
-      readonly type: 'tool_call';
-      readonly callId: string;
-      readonly toolName: string;
-      readonly arguments: string;
-    };
-
-export const FINISH_REASONS = ['stop', 'tool_calls', 'length', 'content_filter', 'other'] as const;
-export type FinishReason = (typeof FINISH_REASONS)[number];
 
 export interface ModelResponse {
   readonly content: readonly ModelOutputPart[];
@@ -116,26 +103,6 @@ export interface ModelAdapterV1 {
   countInputTokens?(request: ModelRequest, options?: AbortableOptions): Promise<TokenCount>;
   doGenerate(request: ModelRequest, options: AbortableOptions): Promise<ModelResponse>;
 }
-
-/** How a model call failed. The type decides whether the engine retries. */
-export const MODEL_ERROR_TYPES = [
-  'rate_limited',
-  'overloaded',
-  'server_error',
-  'timeout',
-  'network',
-  'bad_request',
-  'authentication',
-  'malformed_response',
-  'aborted',
-  /** The request does not fit the model's context window: compress and retry, never as is. */
-  'context_too_long',
-  /** The provider's content policy blocked the request or the output. */
-  'content_filtered',
-  /** The model is not served (unknown, retired, or the endpoint is down for it). */
-  'unavailable',
-] as const;
-export type ModelErrorType = (typeof MODEL_ERROR_TYPES)[number];
 
 const RETRYABLE: ReadonlySet<ModelErrorType> = new Set([
   'rate_limited',

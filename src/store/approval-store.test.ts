@@ -65,7 +65,9 @@ for (const backend of BACKENDS) {
         agent: 'refunds',
         task: 'Refund A-1',
         createdAt: T0,
-        events: [{ seq: 1, at: T0, event: { type: 'run_started' } }],
+        events: [
+          { seq: 1, at: T0, event: { type: 'run_claimed', workerId: 'worker-a', claim: 1 } },
+        ],
         claimBy: { workerId: 'worker-a', leaseUntil: T0 + 30_000 },
       });
     }
@@ -77,7 +79,13 @@ for (const backend of BACKENDS) {
         claim: 1,
         step: 0,
         callIndexes: [0],
-        events: [{ seq: 2, at: T0 + 10, event: { type: 'run_suspended' } }],
+        events: [
+          {
+            seq: 2,
+            at: T0 + 10,
+            event: { type: 'run_suspended', workerId: 'worker-a', approvalIds: [], at: T0 + 10 },
+          },
+        ],
         now: T0 + 10,
       });
 
@@ -90,7 +98,7 @@ for (const backend of BACKENDS) {
       expect(await suspend(store, 'run_1')).toBe(true);
       expect(await store.getRun('run_1')).toMatchObject({ status: 'waiting', leaseOwner: null });
       expect((await store.readEvents('run_1')).map((entry) => entry.event.type)).toEqual([
-        'run_started',
+        'run_claimed',
         'run_suspended',
       ]);
       expect(
@@ -115,7 +123,7 @@ for (const backend of BACKENDS) {
       expect(await suspend(store, 'run_2')).toBe(false);
       expect((await store.getRun('run_2'))?.status).toBe('running');
       expect((await store.readEvents('run_2')).map((entry) => entry.event.type)).toEqual([
-        'run_started',
+        'run_claimed',
       ]);
     });
 

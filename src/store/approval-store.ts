@@ -1,17 +1,7 @@
+import type { ApprovalExpiry, NewEvent } from '../journal/index.js';
 import type { RunRecord } from './store.js';
 
-/** What becomes of an approval nobody decided in time. Plain JSON: it is stored. */
-export type ApprovalExpiry =
-  | { readonly type: 'deny' }
-  /** A new approval for a second group; `then` applies when that one expires too. */
-  | {
-      readonly type: 'escalate';
-      readonly approverGroup: string;
-      readonly expiresAfterMs: number;
-      readonly then: { readonly type: 'deny' } | { readonly type: 'end_run' };
-    }
-  /** The run ends `escalated`: handed to people, outside the agent. */
-  | { readonly type: 'end_run' };
+export type { ApprovalExpiry };
 
 export const APPROVAL_STATES = ['pending', 'approved', 'denied', 'expired', 'escalated'] as const;
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
@@ -143,11 +133,7 @@ export interface ApprovalStore {
     readonly claim: number;
     readonly step: number;
     readonly callIndexes: readonly number[];
-    readonly events: readonly {
-      readonly seq: number;
-      readonly at: number;
-      readonly event: { readonly type: string } & Record<string, unknown>;
-    }[];
+    readonly events: readonly NewEvent[];
     readonly now: number;
   }): Promise<boolean>;
   markNotified(id: string, at: number): Promise<void>;

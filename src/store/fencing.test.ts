@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { KeelError } from '../core/index.js';
-import { openStore } from './index.js';
+import { openStore, type NewEvent } from './index.js';
 
-const event = (seq: number) => ({ seq, at: seq, event: { type: 'note', seq } });
+const event = (seq: number): NewEvent => ({
+  seq,
+  at: seq,
+  event: { type: 'run_claimed', workerId: 'w', claim: seq },
+});
 
 describe('journal fencing by claim', () => {
   it('refuses writes of a stale claim when the same worker re-claimed its own run', async () => {

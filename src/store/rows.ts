@@ -1,12 +1,12 @@
 import type { Selectable } from 'kysely';
 import { KeelError } from '../core/index.js';
+import { readEvent, type RunEvent } from '../journal/index.js';
 import type { RunsTable } from './schema.js';
 import {
   STORE_SCHEMA_VERSION,
   type NewEvent,
   type RunRecord,
   type RunRecordStatus,
-  type StoredEvent,
 } from './store.js';
 
 /** Mapping between the store's rows and its records. */
@@ -31,29 +31,35 @@ export function leaseLost(runId: string, status: string | undefined): KeelError 
   );
 }
 
+/** A stored event's JSON, read in the format it was written in (`store_corrupt` otherwise). */
 export function parseEvent(
   data: string,
+  schemaVersion: number,
   location: string,
   runId: string,
   seq: number,
-): StoredEvent['event'] {
+): RunEvent {
+  let value: unknown;
   try {
-    const event = JSON.parse(data) as unknown;
-    if (
-      typeof event === 'object' &&
-      event !== null &&
-      'type' in event &&
-      typeof event.type === 'string'
-    ) {
-      return event as StoredEvent['event'];
-    }
+    value = JSON.parse(data);
   } catch {
-    // reported below
+    throw new KeelError(
+      'store_corrupt',
+      `event ${seq} of run ${runId} in ${location} is not valid JSON`,
+    );
   }
-  throw new KeelError(
-    'store_corrupt',
-    `event ${seq} of run ${runId} in ${location} is not valid JSON`,
-  );
+  try {
+    return readEvent(value, schemaVersion);
+  } catch (error) {
+    const problem = error instanceof Error ? error.message : String(error);
+    throw new KeelError(
+      'store_corrupt',
+      `event ${seq} of run ${runId} in ${location}: ${problem}`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
 
 export function toRecord(row: Selectable<RunsTable>): RunRecord {

@@ -178,7 +178,7 @@ export class SqlStore implements Store {
       seq: row.seq,
       at: row.at,
       schemaVersion: row.schema_version,
-      event: parseEvent(row.data, this.location, runId, row.seq),
+      event: parseEvent(row.data, row.schema_version, this.location, runId, row.seq),
     }));
   }
 

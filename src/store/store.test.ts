@@ -124,8 +124,8 @@ const BACKENDS: readonly Backend[] = [
   postgresBackend(),
 ];
 
-function stepEvent(seq: number, extra: Record<string, unknown> = {}): NewEvent {
-  return { seq, at: T0 + seq, event: { type: 'step', n: seq, ...extra } };
+function stepEvent(seq: number, workerId = `worker-${seq}`): NewEvent {
+  return { seq, at: T0 + seq, event: { type: 'run_claimed', workerId, claim: seq } };
 }
 
 function steps(from: number, to: number): NewEvent[] {
@@ -304,14 +304,25 @@ for (const backend of BACKENDS) {
             seq: 2,
             at: T0 + 20,
             event: {
-              type: 'model_call',
-              usage: { inputTokens: 10, outputTokens: 3 },
-              parts: [{ type: 'text', text: 'héllo "world" ✓\nline 2' }, null, true, 1.5],
-              empty: {},
+              type: 'tool_requested',
+              step: 0,
+              callId: 'call-1',
+              index: 0,
+              toolName: 'write',
+              effect: 'write',
+              input: {
+                usage: { inputTokens: 10, outputTokens: 3 },
+                parts: [{ type: 'text', text: 'héllo "world" ✓\nline 2' }, null, true, 1.5],
+                empty: {},
+              },
             },
           },
-          { seq: 1, at: T0 + 10, event: { type: 'run_start', task: 'write a haiku' } },
-          { seq: 3, at: T0 + 30, event: { type: 'step', n: -0.25, flag: false, missing: null } },
+          { seq: 1, at: T0 + 10, event: { type: 'cancel_requested', by: 'user' } },
+          {
+            seq: 3,
+            at: T0 + 30,
+            event: { type: 'limit_hit', limit: 'cost', used: -0.25, max: 1e-9 },
+          },
         ];
         await createRun('run-1', { events });
         const sorted = [...events].sort((a, b) => a.seq - b.seq);
@@ -345,7 +356,7 @@ for (const backend of BACKENDS) {
             agent: 'other',
             task: 'other task',
             createdAt: T0 + 5,
-            events: [stepEvent(1, { replaced: true }), stepEvent(2)],
+            events: [stepEvent(1, 'replaced'), stepEvent(2)],
           }),
         );
         expect(error.code).toBe('conflict');
@@ -416,7 +427,11 @@ for (const backend of BACKENDS) {
           events: steps(1, 1),
           claimBy: { workerId: 'worker-a', leaseUntil: T0 + 30_000 },
         });
-        const runEnd: NewEvent = { seq: 2, at: T0 + 900, event: { type: 'run_end', ok: true } };
+        const runEnd: NewEvent = {
+          seq: 2,
+          at: T0 + 900,
+          event: { type: 'cancel_requested', by: 'shutdown' },
+        };
         await store.append({
           runId: 'run-1',
           guard: { leaseOwner: 'worker-a' },
@@ -473,7 +488,7 @@ for (const backend of BACKENDS) {
           store.append({
             runId: 'run-1',
             guard: { leaseOwner: 'worker-a' },
-            events: [stepEvent(2), stepEvent(1, { duplicate: true })],
+            events: [stepEvent(2), stepEvent(1, 'duplicate')],
             finish: FINISH,
           }),
         );
@@ -595,7 +610,7 @@ for (const backend of BACKENDS) {
         const results = await Promise.allSettled([
           store.append({ runId: 'run-a', guard, events: steps(2, 2) }),
           // seq 1 of run-b exists already.
-          store.append({ runId: 'run-b', guard, events: [stepEvent(1, { duplicate: true })] }),
+          store.append({ runId: 'run-b', guard, events: [stepEvent(1, 'duplicate')] }),
           store.append({ runId: 'run-c', guard, events: steps(2, 2) }),
           store.append({ runId: 'run-a', guard, events: steps(3, 3) }),
         ]);

@@ -1,12 +1,16 @@
 import type { AbortableOptions } from '../core/index.js';
+import { JOURNAL_SCHEMA_VERSION, type NewEvent, type StoredEvent } from '../journal/index.js';
 import type { AuditEntry, NewAuditEntry } from './audit-log.js';
 import type { CachedToolResult, ToolBreakerRecord } from './tool-records.js';
 import type { ApprovalStore } from './approval-store.js';
 import type { DecisionStore } from './decision-store.js';
 import type { ResultStore } from './result-store.js';
 
-/** Persisted format version of runs and events. A change ships as a new version, never an edit. */
-export const STORE_SCHEMA_VERSION = 1;
+/**
+ * Persisted format version of runs and events: the journal's format. A change ships as a new
+ * version, never an edit.
+ */
+export const STORE_SCHEMA_VERSION = JOURNAL_SCHEMA_VERSION;
 
 export const RUN_RECORD_STATUSES = [
   'queued',
@@ -46,20 +50,7 @@ export interface RunRecord {
   readonly schemaVersion: number;
 }
 
-/** A journal entry as stored. `event` is the plain-JSON event, discriminated on `type`. */
-export interface StoredEvent {
-  readonly runId: string;
-  readonly seq: number;
-  readonly at: number;
-  readonly schemaVersion: number;
-  readonly event: { readonly type: string } & Record<string, unknown>;
-}
-
-export interface NewEvent {
-  readonly seq: number;
-  readonly at: number;
-  readonly event: { readonly type: string } & Record<string, unknown>;
-}
+export type { NewEvent, StoredEvent };
 
 /** Written with the run's final events, in the same commit. */
 export interface RunFinish {

@@ -5,6 +5,7 @@ import {
   openStore,
   verifyAuditChain,
   type AuditEntry,
+  type NewEvent,
   type Store,
   type ToolBreakerRecord,
 } from './index.js';
@@ -121,7 +122,11 @@ for (const backend of BACKENDS) {
       });
 
       it('commits entries carried by a journal write with it, and drops them with a refused one', async () => {
-        const event = (seq: number) => ({ seq, at: T0 + seq, event: { type: 'step', n: seq } });
+        const event = (seq: number): NewEvent => ({
+          seq,
+          at: T0 + seq,
+          event: { type: 'run_claimed', workerId: 'w1', claim: seq },
+        });
         await store.createRun({
           id: 'run_x',
           agent: 'a',

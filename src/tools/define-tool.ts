@@ -8,9 +8,9 @@ import {
   type ToolFailure,
 } from './tool-error.js';
 
-/** What a tool does to the world. Decides what the action policy requires. */
-export const TOOL_EFFECTS = ['read', 'write', 'irreversible', 'egress'] as const;
-export type ToolEffect = (typeof TOOL_EFFECTS)[number];
+import { TOOL_EFFECTS, type ToolEffect } from '../journal/index.js';
+
+export { TOOL_EFFECTS, type ToolEffect };
 
 /** One entry of a decision made inside a tool call, tagged with the decision's id. */
 export interface JournaledDecisionEntry {

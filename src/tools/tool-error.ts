@@ -1,22 +1,6 @@
-/** The closed set of ways a tool call can fail. The type decides the next move. */
-export const TOOL_ERROR_TYPES = [
-  'rate_limited',
-  'not_found',
-  'invalid_input',
-  'forbidden',
-  'unavailable',
-  'timeout',
-  'conflict',
-  'internal',
-] as const;
-export type ToolErrorType = (typeof TOOL_ERROR_TYPES)[number];
+import { TOOL_ERROR_TYPES, type ToolErrorType, type ToolFailure } from '../journal/index.js';
 
-/** A tool failure as recorded in the journal and fed back to the model. Plain data. */
-export interface ToolFailure {
-  readonly type: ToolErrorType;
-  readonly message: string;
-  readonly retryAfterMs?: number | undefined;
-}
+export { TOOL_ERROR_TYPES, type ToolErrorType, type ToolFailure };
 
 /** Failures worth another attempt when the tool is safe to repeat. */
 export const TRANSIENT_TOOL_ERRORS: ReadonlySet<ToolErrorType> = new Set([

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, openStore, type RunEvent } from '../../src/index.js';
+import { createRuntime, openStore } from '../../src/index.js';
 import { APPROVAL_AGENT, createApprovalAgents } from './approval-agents.js';
 import { readSideEffects } from './crash-agents.js';
 
@@ -107,9 +107,7 @@ describe('approval across a crash', () => {
           ['begin', `${record.id}:0:0`],
           ['end', `${record.id}:0:0`],
         ]);
-        const events = (await store.readEvents(record.id)).map(
-          (entry) => entry.event as unknown as RunEvent,
-        );
+        const events = (await store.readEvents(record.id)).map((entry) => entry.event);
         const claims = events.filter((event) => event.type === 'run_claimed');
         expect(claims.map((claim) => claim.workerId)).toEqual([first.workerId, second.workerId]);
         expect(events.filter((event) => event.type === 'tool_started')).toHaveLength(1);

@@ -357,7 +357,7 @@ interface CallRecord {
 function callsOf(runId: string, events: readonly StoredEvent[]): Map<string, CallRecord> {
   const calls = new Map<string, CallRecord>();
   for (const entry of events) {
-    const { event } = entry;
+    const event = fieldsOf(entry);
     if (typeof event.callId !== 'string') continue;
     if (event.type === 'tool_requested') {
       calls.set(event.callId, {
@@ -394,7 +394,7 @@ function journalViolations(journals: Map<string, StoredEvent[]>): string[] {
       if (call.failed.length > 0)
         problems.push(`${where}: ${call.failed.length} tool_failed events`);
       if (call.started.length === 0) problems.push(`${where}: never started`);
-      const keys = new Set(call.started.map((entry) => entry.event.idempotencyKey));
+      const keys = new Set(call.started.map((entry) => fieldsOf(entry).idempotencyKey));
       if (keys.size !== 1) problems.push(`${where}: idempotency keys ${JSON.stringify([...keys])}`);
       const finishedAt = call.finished[0]?.seq ?? Infinity;
       const late = call.started.filter((entry) => entry.seq > finishedAt);
@@ -402,7 +402,7 @@ function journalViolations(journals: Map<string, StoredEvent[]>): string[] {
         problems.push(
           `${where}: started again after it finished (seq ${late.map((entry) => entry.seq).join(', ')})`,
         );
-      const unmarked = call.started.slice(1).filter((entry) => entry.event.reissued !== true);
+      const unmarked = call.started.slice(1).filter((entry) => fieldsOf(entry).reissued !== true);
       if (unmarked.length > 0)
         problems.push(
           `${where}: a later tool_started is not marked reissued (seq ${unmarked.map((entry) => entry.seq).join(', ')})`,
@@ -421,7 +421,8 @@ function sideEffectViolations(
   const byKey = new Map<string, { call: CallRecord; lines: (SideEffectLine & { at: number })[] }>();
   for (const [runId, events] of journals) {
     for (const call of callsOf(runId, events).values()) {
-      const key = call.started[0]?.event.idempotencyKey;
+      const first = call.started[0];
+      const key = first && fieldsOf(first).idempotencyKey;
       if (typeof key === 'string') byKey.set(key, { call, lines: [] });
     }
   }
@@ -435,7 +436,7 @@ function sideEffectViolations(
     const problems: string[] = [];
     const count = (phase: SideEffectLine['phase']): number =>
       keyLines.filter((line) => line.phase === phase).length;
-    const reissued = call.started.filter((entry) => entry.event.reissued === true).length;
+    const reissued = call.started.filter((entry) => fieldsOf(entry).reissued === true).length;
     if (count('end') !== 1) problems.push(`${count('end')} executions ended (want exactly 1)`);
     if (count('begin') + count('replay') > 1 + reissued) {
       problems.push(
@@ -464,10 +465,17 @@ function sideEffectViolations(
   return violations;
 }
 
+/** An event's fields by name, whatever its type (for checks that read any event). */
+function fieldsOf(entry: StoredEvent): Readonly<Record<string, unknown>> {
+  return entry.event;
+}
+
 /** One line per event, for failure messages. */
 function describeJournal(events: readonly StoredEvent[]): string {
   return events
-    .map(({ seq, event }) => {
+    .map((entry) => {
+      const { seq } = entry;
+      const event = fieldsOf(entry);
       const details = [
         typeof event.callId === 'string' ? event.callId : '',
         typeof event.idempotencyKey === 'string' ? `key=${event.idempotencyKey}` : '',

@@ -147,7 +147,7 @@ describe('circuit breaker across worker processes', () => {
         const { id } = await submitter.submit(agent, sku);
         const result = await submitter.wait(id, { pollMs: 20 });
         expect(result.status).toBe('succeeded');
-        const events = (await store.readEvents(id)).map((entry) => entry.event as RunEvent);
+        const events = (await store.readEvents(id)).map((entry) => entry.event);
         const outcome = events.find(
           (event) => event.type === 'tool_finished' || event.type === 'tool_failed',
         );

@@ -1,6 +1,6 @@
 import { TRUSTED_RUNTIME, canonicalJson, type Provenance } from '../core/index.js';
-import type { Message, MessagePart, ModelUsage, TextPart, ToolResultPart } from '../model/index.js';
-import type { ToolFailure } from '../tools/index.js';
+import type { Message, MessagePart, ModelUsage, TextPart, ToolResultPart } from './conversation.js';
+import type { ToolFailure } from './tool-terms.js';
 import type { RunLimits } from './limits.js';
 import type { RunEvent, RunReason, RunStatus, UsageTotals } from './run-events.js';
 

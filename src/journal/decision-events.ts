@@ -1,4 +1,4 @@
-import type { ModelUsage } from '../model/index.js';
+import type { ModelUsage } from './conversation.js';
 
 /**
  * One entry of a decision's journal: every attempt (with the error fed back when it failed),

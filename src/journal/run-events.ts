@@ -1,11 +1,10 @@
 import type { Provenance } from '../core/index.js';
-import type { FinishReason, ModelErrorType, ModelOutputPart, ModelUsage } from '../model/index.js';
-import type { ToolEffect, ToolFailure } from '../tools/index.js';
-import type { GateReason } from '../approval/index.js';
-import type { ApprovalExpiry } from '../store/index.js';
-import type { ContextAssembly, SummaryOutcome } from '../context/index.js';
-import type { DecisionEvent } from '../decide/index.js';
+import type { ApprovalExpiry, GateReason } from './approval-terms.js';
+import type { ContextAssembly, SummaryOutcome } from './context-terms.js';
+import type { FinishReason, ModelErrorType, ModelOutputPart, ModelUsage } from './conversation.js';
+import type { DecisionEvent } from './decision-events.js';
 import type { LimitName, RunLimits } from './limits.js';
+import type { ToolEffect, ToolFailure } from './tool-terms.js';
 
 /** How a run ended. Closed: every terminal state is one of these. */
 export const RUN_STATUSES = ['succeeded', 'failed', 'stopped', 'escalated', 'cancelled'] as const;

@@ -1,0 +1,69 @@
+export {
+  FINISH_REASONS,
+  MESSAGE_ROLES,
+  MODEL_ERROR_TYPES,
+  type FinishReason,
+  type Message,
+  type MessagePart,
+  type MessageRole,
+  type ModelErrorType,
+  type ModelOutputPart,
+  type ModelUsage,
+  type TextPart,
+  type ToolCallPart,
+  type ToolResultPart,
+} from './conversation.js';
+export {
+  TOOL_EFFECTS,
+  TOOL_ERROR_TYPES,
+  type ToolEffect,
+  type ToolErrorType,
+  type ToolFailure,
+} from './tool-terms.js';
+export type { ApprovalExpiry, GateReason } from './approval-terms.js';
+export {
+  CONTEXT_SECTIONS,
+  type ContextAssembly,
+  type ContextSection,
+  type ContextSectionName,
+  type SummaryOutcome,
+} from './context-terms.js';
+export type { DecisionEvent } from './decision-events.js';
+export {
+  DEFAULT_LIMITS,
+  LIMIT_NAMES,
+  MAX_TIMER_MS,
+  resolveLimits,
+  type LimitName,
+  type RunLimits,
+} from './limits.js';
+export {
+  RUN_STATUSES,
+  describeReason,
+  type RunEvent,
+  type RunEventType,
+  type RunOutcome,
+  type RunReason,
+  type RunStatus,
+  type UsageTotals,
+} from './run-events.js';
+export {
+  addUsage,
+  applyEvent,
+  callKey,
+  deniedContent,
+  emptyRunState,
+  errorContent,
+  foldRun,
+  waitedMs,
+  type ApprovalRequest,
+  type PendingCall,
+  type RunState,
+} from './run-state.js';
+export {
+  JOURNAL_SCHEMA_VERSION,
+  RUN_EVENT_TYPES,
+  readEvent,
+  type NewEvent,
+  type StoredEvent,
+} from './event-schema.js';
