@@ -99,7 +99,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     runId?: string,
   ): Promise<void> {
     const logged = 'id' in entry ? entry : await store.approvals.logDecision(entry);
-    await store.appendAudit([{ kind: 'approval_decision', at: logged.at, runId, data: logged }]);
+    await store.audit.append([{ kind: 'approval_decision', at: logged.at, runId, data: logged }]);
     options.onDecision?.(logged);
   }
 

@@ -98,7 +98,7 @@ for (const backend of BACKENDS) {
       const store = await openStore(url);
       async function resetLog(): Promise<void> {
         await tamper('delete from keel_audit');
-        await store.appendAudit(
+        await store.audit.append(
           [1, 2, 3, 4, 5].map((n) => ({
             kind: 'tool_call',
             at: 1_700_000_000_000 + n,

@@ -16,7 +16,7 @@ export async function verifyAudit(store: Store): Promise<AuditVerification> {
   // Carried from page to page: the chain continues across pages.
   const state = { prevHash: AUDIT_GENESIS_HASH, nextSeq: 1, count: 0 };
   for (let afterSeq = 0; ;) {
-    const page = await store.readAudit({ afterSeq, limit: PAGE });
+    const page = await store.audit.read({ afterSeq, limit: PAGE });
     const result = verifyAuditChain(page, state);
     const last = page.at(-1);
     if (!result.ok || page.length < PAGE || !last) return result;

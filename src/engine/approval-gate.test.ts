@@ -358,11 +358,11 @@ for (const target of TARGETS) {
         ['fin', 'refused', 'conflict'],
       ]);
       // Every attempt is also in the hash-chained audit log, the accepted one with its run.
-      const audit = (await h.store.readAudit()).filter((row) => row.kind === 'approval_decision');
+      const audit = (await h.store.audit.read()).filter((row) => row.kind === 'approval_decision');
       const audited = audit.map((row) => JSON.parse(row.payload) as ApprovalDecisionEntry);
       expect(audited.filter((entry) => entry.approvalId === approval.id)).toEqual(log);
       expect(audit.find((row) => row.runId === record.id)).toBeDefined();
-      expect(verifyAuditChain(await h.store.readAudit()).ok).toBe(true);
+      expect(verifyAuditChain(await h.store.audit.read()).ok).toBe(true);
     });
 
     it('denies on expiry, and an expired approval cannot be approved afterwards', async () => {

@@ -247,7 +247,7 @@ export async function awaitApproval(
       },
     ],
     (entries) =>
-      store.approvals.suspend({
+      store.suspendRun({
         runId,
         leaseOwner: context.workerId,
         claim: context.claim,

@@ -67,7 +67,7 @@ for (const target of TARGETS) {
         unpricedCalls: 0,
         unknownModels: [],
       });
-      const saved = await store.getRunPrice(runId);
+      const saved = await store.prices.get(runId);
       expect({ ...saved, costUsd: Math.round((saved?.costUsd ?? 0) * 1e9) / 1e9 }).toEqual({
         runId,
         costUsd: 0.0084,
@@ -85,7 +85,7 @@ for (const target of TARGETS) {
         runIds: [runId],
         save: false,
       });
-      expect([dry[0]?.pricedCalls, await store.getRunPrice(runId)]).toEqual([1, undefined]);
+      expect([dry[0]?.pricedCalls, await store.prices.get(runId)]).toEqual([1, undefined]);
     });
   });
 }

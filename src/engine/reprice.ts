@@ -60,7 +60,7 @@ export async function repriceRuns({
       unpricedCalls: run.unpricedCalls,
       pricedAt,
     }));
-    await store.saveRunPrices(rows);
+    await store.prices.save(rows);
   }
   return results;
 }

@@ -384,7 +384,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           await waitForDecision(runOptions.signal);
           continue;
         }
-        const claimed = await store.approvals.claimRun({
+        const claimed = await store.claimRun({
           runId,
           workerId,
           now: clock.now(),
@@ -560,7 +560,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       sweep.unref();
       // Decisions made in other processes wake this worker at once where the store can say
       // so (PostgreSQL LISTEN/NOTIFY); elsewhere the next poll finds the run.
-      const subscription = store.approvals
+      const subscription = store
         .onRunReady(() => {
           worker.wake();
         })

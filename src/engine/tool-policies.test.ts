@@ -513,7 +513,7 @@ for (const target of STORE_TARGETS) {
     });
 
     it('appends every attempt to an audit log that verifies', async () => {
-      const before = (await store.readAudit({ limit: 100_000 })).length;
+      const before = (await store.audit.read({ limit: 100_000 })).length;
       let attempts = 0;
       const flaky = defineTool({
         name: 'flaky_lookup',
@@ -535,7 +535,7 @@ for (const target of STORE_TARGETS) {
         [flaky],
       );
       const result = await makeRuntime([agent]).run('audited', 'Look up A-1.');
-      const rows = await store.readAudit({ limit: 100_000 });
+      const rows = await store.audit.read({ limit: 100_000 });
       const mine = rows.slice(before).filter((row) => row.runId === result.id);
       expect(mine.map((row) => JSON.parse(row.payload) as unknown)).toEqual([
         expect.objectContaining({

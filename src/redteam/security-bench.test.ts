@@ -171,9 +171,7 @@ async function episode<S extends WorldState>(
     approvals,
     async run() {
       const result = await runtime.run('assistant', task.prompt);
-      const events = (await store.readEvents(result.id)).map(
-        (entry) => entry.event as unknown as RunEvent,
-      );
+      const events = (await store.readEvents(result.id)).map((entry) => entry.event);
       return { output: result.output, status: result.status, events };
     },
   };

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { KeelError } from '../core/index.js';
 import { openStore, type NewApproval, type Store } from './index.js';
-import { storeLocations } from './__tests__/store-locations.js';
+import { storeLocations, storeTargets } from './__tests__/store-locations.js';
 
 /*
  * The approval store's contract, on SQLite and PostgreSQL: a decision and the parking of its
@@ -13,10 +13,7 @@ const T0 = 1_700_000_000_000;
 const locations = storeLocations();
 afterAll(() => locations.cleanup());
 
-const BACKENDS = [
-  { name: 'sqlite', url: () => 'sqlite::memory:' },
-  { name: 'postgres', url: () => locations.postgres('keel_as') },
-];
+const BACKENDS = storeTargets(locations, 'keel_as');
 
 const opened: Store[] = [];
 afterEach(async () => {
@@ -73,7 +70,7 @@ for (const backend of BACKENDS) {
     }
 
     const suspend = (store: Store, runId: string) =>
-      store.approvals.suspend({
+      store.suspendRun({
         runId,
         leaseOwner: 'worker-a',
         claim: 1,
@@ -131,8 +128,8 @@ for (const backend of BACKENDS) {
       const store = await open();
       await runningRun(store, 'run_3');
       await store.approvals.create(approval('run_3'));
-      const refused = await store.approvals
-        .suspend({
+      const refused = await store
+        .suspendRun({
           runId: 'run_3',
           leaseOwner: 'worker-z',
           claim: 1,

@@ -1,5 +1,4 @@
-import type { ApprovalExpiry, NewEvent } from '../journal/index.js';
-import type { RunRecord } from './store.js';
+import type { ApprovalExpiry } from '../journal/index.js';
 
 export type { ApprovalExpiry };
 
@@ -93,9 +92,9 @@ export interface ApprovalExpiration {
 }
 
 /**
- * Approval records and the runs that wait on them. A run waits in status `waiting`, holding no
- * lease; a decision (or an expiry) makes it `queued` again in the same commit, so any worker
- * claims and resumes it. Refusals are `KeelError`s: `not_found`, `forbidden` (wrong group),
+ * Approval records, approvers and the decision log. A run waits on approvals in status
+ * `waiting`, holding no lease (`RunJournal.suspendRun`); a decision (or an expiry) makes it
+ * `queued` again in the same commit, so any worker claims and resumes it. Refusals are `KeelError`s: `not_found`, `forbidden` (wrong group),
  * `conflict` (already decided, expired, or a stale arguments hash).
  *
  * ```ts
@@ -122,37 +121,7 @@ export interface ApprovalStore {
   ): Promise<{ readonly record: ApprovalRecord; readonly entry: ApprovalDecisionEntry }>;
   /** Apply the expiry of every pending approval due at `now` (or only `id`). */
   expireDue(now: number, options?: { readonly id?: string }): Promise<ApprovalExpiration[]>;
-  /**
-   * Park a run this worker holds: append `events` and make it `waiting` without a lease, in one
-   * commit, unless a call of `step` at `callIndexes` was decided meanwhile. Returns whether it
-   * parked; `lease_lost` when the guard fails.
-   */
-  suspend(options: {
-    readonly runId: string;
-    readonly leaseOwner: string;
-    readonly claim: number;
-    readonly step: number;
-    readonly callIndexes: readonly number[];
-    readonly events: readonly NewEvent[];
-    readonly now: number;
-  }): Promise<boolean>;
   markNotified(id: string, at: number): Promise<void>;
-  /**
-   * Claim one queued run by id (the caller that started it resumes it after a decision).
-   * `undefined` when it is not queued: another worker got it first.
-   */
-  claimRun(options: {
-    readonly runId: string;
-    readonly workerId: string;
-    readonly now: number;
-    readonly leaseMs: number;
-  }): Promise<RunRecord | undefined>;
-  /**
-   * Hear of runs a decision or an expiry made claimable, in any process (PostgreSQL
-   * LISTEN/NOTIFY). On SQLite only this process decides for its workers, so nothing is heard.
-   * Resolves to an unsubscribe function.
-   */
-  onRunReady(listener: (runId: string) => void): Promise<() => Promise<void>>;
   addApprover(approver: {
     readonly tokenHash: string;
     readonly name: string;

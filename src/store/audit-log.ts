@@ -24,6 +24,26 @@ export interface AuditEntry {
   readonly hash: string;
 }
 
+/**
+ * The hash-chained audit log: every tool attempt and every approval decision, one chain
+ * across processes. Entries that record journal events are committed with those events
+ * (`JournalWrite.audit`); others are appended here.
+ *
+ * ```ts
+ * const rows = await store.audit.read({ afterSeq: 0, limit: 100 });
+ * ```
+ */
+export interface AuditLog {
+  /**
+   * Append entries to the end of the chain, in order; resolves with the stored rows once
+   * durable. Concurrent appends (from any process) share commits and stay one chain. Each
+   * append is its own short transaction: never call it inside another.
+   */
+  append(entries: readonly NewAuditEntry[]): Promise<AuditEntry[]>;
+  /** Rows in `seq` order. */
+  read(options?: { afterSeq?: number; limit?: number }): Promise<AuditEntry[]>;
+}
+
 /** The `prevHash` of the first row. */
 export const AUDIT_GENESIS_HASH = '0'.repeat(64);
 
@@ -66,7 +86,7 @@ export type AuditVerification =
  * in order through `state` to verify a log larger than memory.
  *
  * ```ts
- * const result = verifyAuditChain(await store.readAudit());
+ * const result = verifyAuditChain(await store.audit.read());
  * if (!result.ok) console.error(`broken at ${result.brokenAt}: ${result.message}`);
  * ```
  */

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStore, type DecisionRecord, type Store } from './index.js';
-import { storeLocations } from './__tests__/store-locations.js';
+import { storeLocations, storeTargets } from './__tests__/store-locations.js';
 
 /*
  * The decision store's contract, on SQLite and PostgreSQL: records round-trip as plain JSON,
@@ -12,10 +12,7 @@ const T0 = 1_700_000_000_000;
 const locations = storeLocations();
 afterAll(() => locations.cleanup());
 
-const BACKENDS = [
-  { name: 'sqlite', url: () => 'sqlite::memory:' },
-  { name: 'postgres', url: () => locations.postgres('keel_ds') },
-];
+const BACKENDS = storeTargets(locations, 'keel_ds');
 
 const opened: Store[] = [];
 afterEach(async () => {

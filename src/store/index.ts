@@ -1,21 +1,21 @@
+export { STORE_SCHEMA_VERSION, type Store } from './store.js';
 export {
   RUN_RECORD_STATUSES,
-  STORE_SCHEMA_VERSION,
   type ClaimOptions,
   type JournalWrite,
   type LeaseRenewal,
   type ListRunsOptions,
-  type NewEvent,
   type NewRun,
   type RunFinish,
+  type RunJournal,
   type RunRecord,
-  type RunPrice,
   type RunRecordStatus,
-  type Store,
-  type StoredEvent,
+  type SuspendRun,
   type TerminalStatus,
   type WriteGuard,
-} from './store.js';
+} from './run-journal.js';
+export type { NewEvent, StoredEvent } from '../journal/index.js';
+export type { PriceStore, RunPrice } from './price-store.js';
 export { DEFAULT_STORE_URL, openStore, type OpenStoreOptions } from './open-store.js';
 export { storeFault } from './store-errors.js';
 export {
@@ -23,12 +23,14 @@ export {
   type BreakerState,
   type CachedToolResult,
   type ToolBreakerRecord,
+  type ToolStateStore,
 } from './tool-records.js';
 export {
   AUDIT_GENESIS_HASH,
   auditHash,
   verifyAuditChain,
   type AuditEntry,
+  type AuditLog,
   type AuditVerification,
   type NewAuditEntry,
 } from './audit-log.js';
@@ -44,7 +46,7 @@ export {
   type ApproverRecord,
   type NewApproval,
 } from './approval-store.js';
-export { RUN_READY_CHANNEL } from './sql-approval-store.js';
+export { RUN_READY_CHANNEL } from './sql-run-journal.js';
 export {
   DECISION_STATUSES,
   type DecisionRecord,

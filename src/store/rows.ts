@@ -2,12 +2,9 @@ import type { Selectable } from 'kysely';
 import { KeelError } from '../core/index.js';
 import { readEvent, type RunEvent } from '../journal/index.js';
 import type { RunsTable } from './schema.js';
-import {
-  STORE_SCHEMA_VERSION,
-  type NewEvent,
-  type RunRecord,
-  type RunRecordStatus,
-} from './store.js';
+import type { NewEvent } from '../journal/index.js';
+import type { RunRecord, RunRecordStatus } from './run-journal.js';
+import { STORE_SCHEMA_VERSION } from './store.js';
 
 /** Mapping between the store's rows and its records. */
 

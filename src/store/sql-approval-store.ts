@@ -12,48 +12,26 @@ import type {
   ApproverRecord,
   NewApproval,
 } from './approval-store.js';
-import { eventRow, leaseLost, toRecord } from './rows.js';
 import type { ApprovalsTable, Database } from './schema.js';
-import { STORE_SCHEMA_VERSION, type RunRecord } from './store.js';
-
-/** Subscribe to a notification channel; resolves to an unsubscribe function. */
-export type Listen = (
-  channel: string,
-  onMessage: (payload: string) => void,
-) => Promise<() => Promise<void>>;
-
-/** The channel PostgreSQL workers listen on: a run became claimable. */
-export const RUN_READY_CHANNEL = 'keel_run_ready';
+import type { SqlContext } from './sql-context.js';
+import { RUN_READY_CHANNEL } from './sql-run-journal.js';
+import { STORE_SCHEMA_VERSION } from './store.js';
 
 const EXPIRY_ACTOR = 'keel:expiry';
 const EXPIRY_BATCH = 100;
 
-/** The `ApprovalStore` over Kysely, sharing the run store's connections and transactions. */
+/** The `ApprovalStore` over Kysely, sharing the run journal's connections and transactions. */
 export class SqlApprovalStore implements ApprovalStore {
   readonly #db: Kysely<Database>;
   readonly #kind: 'sqlite' | 'postgres';
-  readonly #transaction: <T>(work: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
-  readonly #guarded: <T>(work: () => Promise<T>) => Promise<T>;
-  readonly #listen: Listen | undefined;
+  readonly #transaction: SqlContext['transaction'];
+  readonly #guarded: SqlContext['guarded'];
 
-  constructor(options: {
-    db: Kysely<Database>;
-    kind: 'sqlite' | 'postgres';
-    transaction: <T>(work: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
-    guarded: <T>(work: () => Promise<T>) => Promise<T>;
-    listen?: Listen | undefined;
-  }) {
-    this.#db = options.db;
-    this.#kind = options.kind;
-    this.#transaction = options.transaction;
-    this.#guarded = options.guarded;
-    this.#listen = options.listen;
-  }
-
-  async onRunReady(listener: (runId: string) => void): Promise<() => Promise<void>> {
-    const listen = this.#listen;
-    if (!listen) return () => Promise.resolve();
-    return this.#guarded(() => listen(RUN_READY_CHANNEL, listener));
+  constructor(context: SqlContext) {
+    this.#db = context.db;
+    this.#kind = context.kind;
+    this.#transaction = context.transaction;
+    this.#guarded = context.guarded;
   }
 
   async create(approval: NewApproval): Promise<{ record: ApprovalRecord; created: boolean }> {
@@ -253,76 +231,6 @@ export class SqlApprovalStore implements ApprovalStore {
       if (expiration) expirations.push(expiration);
     }
     return expirations;
-  }
-
-  async suspend({
-    runId,
-    leaseOwner,
-    claim,
-    step,
-    callIndexes,
-    events,
-    now,
-  }: Parameters<ApprovalStore['suspend']>[0]): Promise<boolean> {
-    return this.#transaction(async (db) => {
-      let query = db
-        .selectFrom('keel_runs')
-        .select(['id', 'status', 'lease_owner', 'claims'])
-        .where('id', '=', runId);
-      if (this.#kind === 'postgres') query = query.forUpdate();
-      const run = await query.executeTakeFirst();
-      if (
-        !run ||
-        run.status !== 'running' ||
-        run.lease_owner !== leaseOwner ||
-        run.claims !== claim
-      )
-        throw leaseLost(runId, run?.status);
-      const decided = await db
-        .selectFrom('keel_approvals')
-        .select('id')
-        .where('run_id', '=', runId)
-        .where('step', '=', step)
-        .where('call_index', 'in', [...callIndexes])
-        .where('state', 'in', ['approved', 'denied', 'expired'])
-        .executeTakeFirst();
-      if (decided) return false;
-      if (events.length > 0)
-        await db
-          .insertInto('keel_events')
-          .values(events.map((event) => eventRow(runId, event)))
-          .execute();
-      await db
-        .updateTable('keel_runs')
-        .set({ status: 'waiting', lease_owner: null, lease_until: 0, updated_at: now })
-        .where('id', '=', runId)
-        .execute();
-      return true;
-    });
-  }
-
-  async claimRun({
-    runId,
-    workerId,
-    now,
-    leaseMs,
-  }: Parameters<ApprovalStore['claimRun']>[0]): Promise<RunRecord | undefined> {
-    const row = await this.#guarded(() =>
-      this.#db
-        .updateTable('keel_runs')
-        .set({
-          status: 'running',
-          lease_owner: workerId,
-          lease_until: now + leaseMs,
-          claims: sql<number>`claims + 1`,
-          updated_at: now,
-        })
-        .where('id', '=', runId)
-        .where('status', '=', 'queued')
-        .returningAll()
-        .executeTakeFirst(),
-    );
-    return row ? toRecord(row) : undefined;
   }
 
   async markNotified(id: string, at: number): Promise<void> {

@@ -29,3 +29,24 @@ export interface CachedToolResult {
   readonly createdAt: number;
   readonly expiresAt: number;
 }
+
+/**
+ * The tool layer's state shared by every worker: one circuit breaker row per tool
+ * (compare-and-set on `version`) and the result cache.
+ *
+ * ```ts
+ * const breaker = await store.tools.getBreaker('lookup_order');
+ * ```
+ */
+export interface ToolStateStore {
+  getBreaker(tool: string): Promise<ToolBreakerRecord | undefined>;
+  /**
+   * Compare-and-set: write `next` (stored with version `expectedVersion + 1`) only if the
+   * breaker's version is still `expectedVersion` (0: no row yet). True when written.
+   */
+  putBreaker(next: ToolBreakerRecord, expectedVersion: number): Promise<boolean>;
+  /** A cached result still fresh at `now`, or undefined. */
+  getCachedResult(key: string, now: number): Promise<CachedToolResult | undefined>;
+  /** Insert or replace a cached result; also drops this tool's entries expired at `now`. */
+  putCachedResult(entry: CachedToolResult, now: number): Promise<void>;
+}

@@ -144,14 +144,14 @@ export class SharedBreaker {
   }
 
   async #read(): Promise<ToolBreakerRecord | undefined> {
-    const record = await this.#store.getToolBreaker(this.#tool);
+    const record = await this.#store.tools.getBreaker(this.#tool);
     this.#known = record;
     this.#readAt = this.#clock.now();
     return record;
   }
 
   async #write(record: ToolBreakerRecord, expectedVersion: number): Promise<boolean> {
-    const written = await this.#store.putToolBreaker(record, expectedVersion);
+    const written = await this.#store.tools.putBreaker(record, expectedVersion);
     if (written) {
       this.#known = { ...record, version: expectedVersion + 1 };
       this.#readAt = this.#clock.now();

@@ -58,7 +58,7 @@ export async function runCached(options: {
     return outcome.ok ? { ...outcome, cache: 'coalesced', ...own } : { ...outcome, ...own };
   }
   const execution = (async (): Promise<ToolOutcome> => {
-    const hit = await store.getCachedToolResult(key, policies.clock.now());
+    const hit = await store.tools.getCachedResult(key, policies.clock.now());
     if (hit) {
       const value = JSON.parse(hit.value) as unknown;
       const audit = await options.audit({ value }, 'hit');
@@ -69,7 +69,7 @@ export async function runCached(options: {
       const text = serialized(outcome.value);
       const now = policies.clock.now();
       if (text !== undefined) {
-        await store.putCachedToolResult(
+        await store.tools.putCachedResult(
           { key, tool: tool.name, value: text, createdAt: now, expiresAt: now + ttlMs },
           now,
         );

@@ -160,7 +160,7 @@ for (const backend of BACKENDS) {
         ).toEqual(['executed', ...Array<string>(9).fill('coalesced')]);
         expect(settled.every((outcome) => outcome.ok && outcome.value === 'result')).toBe(true);
         // Every call is audited: one execution, nine answers shared with it.
-        const audited = (await store.readAudit()).map(
+        const audited = (await store.audit.read()).map(
           (row) => (JSON.parse(row.payload) as { outcome: { cache?: string } }).outcome.cache,
         );
         expect(audited.sort()).toEqual([...Array<string>(9).fill('coalesced'), undefined]);
@@ -291,7 +291,7 @@ for (const backend of BACKENDS) {
         state.failing = true;
         await call(workerA, subject);
         await call(workerA, subject);
-        expect(await store.getToolBreaker('lookup')).toMatchObject({
+        expect(await store.tools.getBreaker('lookup')).toMatchObject({
           state: 'closed',
           failures: 2,
         });
@@ -321,7 +321,7 @@ for (const backend of BACKENDS) {
         expect(await call(workerB, subject)).toMatchObject({ ok: true });
         expect(await call(workerA, subject)).toMatchObject({ ok: true });
         expect(state.executions).toBe(5);
-        expect(await store.getToolBreaker('lookup')).toMatchObject({
+        expect(await store.tools.getBreaker('lookup')).toMatchObject({
           state: 'closed',
           failures: 0,
         });
@@ -334,7 +334,7 @@ for (const backend of BACKENDS) {
         for (let index = 0; index < 3; index++) await call(workerA, subject);
         now += 5_000;
         expect(failureOf(await call(workerA, subject))?.message).toBe('down');
-        expect(await store.getToolBreaker('lookup')).toMatchObject({
+        expect(await store.tools.getBreaker('lookup')).toMatchObject({
           state: 'open',
           until: now + 5_000,
         });
@@ -393,7 +393,7 @@ for (const backend of BACKENDS) {
         for (let index = 0; index < 3; index++) {
           expect(failureOf(await call(policies(), notFound))?.type).toBe('not_found');
         }
-        expect(await store.getToolBreaker('lookup')).toBeUndefined();
+        expect(await store.tools.getBreaker('lookup')).toBeUndefined();
       });
     });
 
@@ -450,7 +450,7 @@ for (const backend of BACKENDS) {
         });
         expect(executions).toBe(1);
         // A refusal is not the service's fault: even a threshold of 1 did not open the breaker.
-        expect(await store.getToolBreaker('lookup')).toBeUndefined();
+        expect(await store.tools.getBreaker('lookup')).toBeUndefined();
       });
     });
 
@@ -504,7 +504,7 @@ for (const backend of BACKENDS) {
         const cached = tool({ cache: { ttlMs: 60_000 }, run: () => Promise.resolve({ n: 1 }) });
         await call(policies(), cached);
         await call(policies(), cached);
-        const rows = await store.readAudit();
+        const rows = await store.audit.read();
         expect(rows.map((row) => JSON.parse(row.payload) as { outcome: unknown })).toEqual([
           expect.objectContaining({ attempt: 1, outcome: { ok: true, result: { n: 1 } } }),
           expect.objectContaining({

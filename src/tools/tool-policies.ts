@@ -88,7 +88,7 @@ export class ToolPolicies {
 
   /** Append to the audit log when there is a store. */
   async audit(entry: NewAuditEntry): Promise<void> {
-    await this.store?.appendAudit([entry]);
+    await this.store?.audit.append([entry]);
   }
 }
 

@@ -486,7 +486,7 @@ function describeJournal(events: readonly StoredEvent[]): string {
           : '',
         typeof event.status === 'string' ? `${event.status} ${JSON.stringify(event.reason)}` : '',
       ].filter((detail) => detail !== '');
-      return `    ${seq} ${event.type} ${details.join(' ')}`.trimEnd();
+      return `    ${seq} ${entry.event.type} ${details.join(' ')}`.trimEnd();
     })
     .join('\n');
 }

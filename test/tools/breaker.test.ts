@@ -162,7 +162,7 @@ describe('circuit breaker across worker processes', () => {
         expect(errorType(await toolOutcome('agent-a', `sku-${index}`))).toBe('unavailable');
       }
       expect(service.requests()).toBe(BREAKER.failureThreshold);
-      expect(await store.getToolBreaker('inventory')).toMatchObject({ state: 'open' });
+      expect(await store.tools.getBreaker('inventory')).toMatchObject({ state: 'open' });
 
       // Worker B fails fast: the service, healthy again, is not called.
       service.healthy(true);
@@ -183,7 +183,7 @@ describe('circuit breaker across worker processes', () => {
       expect(retryAfterMs).toBeLessThanOrEqual(BREAKER.cooldownMs);
       await sleep(retryAfterMs + 50);
       expect(errorType(await toolOutcome('agent-b', 'sku-b2'))).toBe('ok');
-      expect(await store.getToolBreaker('inventory')).toMatchObject({
+      expect(await store.tools.getBreaker('inventory')).toMatchObject({
         state: 'closed',
         failures: 0,
       });

@@ -53,3 +53,24 @@ export function storeLocations(): StoreLocations {
     },
   };
 }
+
+/** One store implementation a port's contract suite runs against. */
+export interface StoreTarget {
+  readonly name: 'sqlite file' | 'sqlite memory' | 'postgres';
+  /** A fresh, empty location each call. */
+  url(): string;
+  /**
+   * Whether a second `openStore` on the same URL reaches the same data (as another worker
+   * process would). Not in memory: there, each open is a new database.
+   */
+  readonly shared: boolean;
+}
+
+/** Every store implementation: a SQLite file, SQLite in memory and a PostgreSQL schema. */
+export function storeTargets(locations: StoreLocations, prefix: string): readonly StoreTarget[] {
+  return [
+    { name: 'sqlite file', url: () => locations.sqliteFile(), shared: true },
+    { name: 'sqlite memory', url: () => 'sqlite::memory:', shared: false },
+    { name: 'postgres', url: () => locations.postgres(prefix), shared: true },
+  ];
+}

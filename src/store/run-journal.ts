@@ -1,0 +1,175 @@
+import type { AbortableOptions } from '../core/index.js';
+import type { NewEvent, StoredEvent } from '../journal/index.js';
+import type { NewAuditEntry } from './audit-log.js';
+
+export const RUN_RECORD_STATUSES = [
+  'queued',
+  'running',
+  /** Waiting on a human decision: holds no lease and is not claimable until decided. */
+  'waiting',
+  'succeeded',
+  'failed',
+  'stopped',
+  'escalated',
+  'cancelled',
+] as const;
+export type RunRecordStatus = (typeof RUN_RECORD_STATUSES)[number];
+export type TerminalStatus = Exclude<RunRecordStatus, 'queued' | 'running' | 'waiting'>;
+
+/** A run's row: a projection kept beside the journal for listing and claiming. */
+export interface RunRecord {
+  readonly id: string;
+  readonly agent: string;
+  readonly task: string;
+  readonly status: RunRecordStatus;
+  /** JSON of the run's reason once finished. */
+  readonly reason: unknown;
+  readonly output: string | null;
+  readonly leaseOwner: string | null;
+  readonly leaseUntil: number;
+  /** How many times a worker has claimed the run. */
+  readonly claims: number;
+  readonly cancelRequested: boolean;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly costUsd: number;
+  readonly steps: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly finishedAt: number | null;
+  readonly schemaVersion: number;
+}
+
+export type { NewEvent, StoredEvent };
+
+/** Written with the run's final events, in the same commit. */
+export interface RunFinish {
+  readonly status: TerminalStatus;
+  readonly reason: unknown;
+  readonly output: string | null;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly costUsd: number;
+  readonly steps: number;
+  readonly at: number;
+}
+
+/** Who may write: the lease holder, or anyone while the run is still queued. */
+export type WriteGuard =
+  | {
+      readonly leaseOwner: string;
+      /**
+       * The claim the writer executes under: a fencing token. A worker that re-claimed its own
+       * run after a late heartbeat writes with the new claim; the stale copy is refused.
+       */
+      readonly claim?: number | undefined;
+    }
+  | { readonly status: 'queued' };
+
+export interface JournalWrite {
+  readonly runId: string;
+  readonly guard: WriteGuard;
+  readonly events: readonly NewEvent[];
+  readonly finish?: RunFinish | undefined;
+  /** Audit entries committed with these events (and only if they are), in the same commit. */
+  readonly audit?: readonly NewAuditEntry[] | undefined;
+}
+
+export interface NewRun {
+  readonly id: string;
+  readonly agent: string;
+  readonly task: string;
+  readonly createdAt: number;
+  readonly events: readonly NewEvent[];
+  /** Create the run already claimed by this worker (a run executed in-process). */
+  readonly claimBy?: { readonly workerId: string; readonly leaseUntil: number } | undefined;
+}
+
+export interface ClaimOptions {
+  readonly workerId: string;
+  readonly now: number;
+  readonly leaseMs: number;
+  /** Only runs of these agents (the ones this worker can execute). */
+  readonly agents?: readonly string[] | undefined;
+}
+
+export interface LeaseRenewal {
+  /** Runs this worker no longer holds: stop executing them. */
+  readonly lost: readonly string[];
+  /** Runs someone asked to cancel. */
+  readonly cancelRequested: readonly string[];
+}
+
+export interface ListRunsOptions {
+  readonly limit?: number;
+  readonly statuses?: readonly RunRecordStatus[];
+  readonly agent?: string;
+}
+
+/** Park a run this worker holds until a human decides its held calls. */
+export interface SuspendRun {
+  readonly runId: string;
+  readonly leaseOwner: string;
+  readonly claim: number;
+  readonly step: number;
+  /** The calls of `step` waiting on approvals: if one was decided meanwhile, nothing parks. */
+  readonly callIndexes: readonly number[];
+  readonly events: readonly NewEvent[];
+  readonly now: number;
+}
+
+/**
+ * The run journal and its leases: runs, their append-only journals, and which worker holds
+ * which run. Journal writes are grouped into shared commits; each `append` resolves once its
+ * events are durable. Faults are `KeelError`s: `store_unavailable`, `store_corrupt`,
+ * `lease_lost`, `not_found`, `conflict`.
+ *
+ * ```ts
+ * const run = await store.getRun(runId);
+ * const journal = await store.readEvents(runId);
+ * ```
+ */
+export interface RunJournal {
+  createRun(run: NewRun): Promise<RunRecord>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  listRuns(options?: ListRunsOptions): Promise<RunRecord[]>;
+  readEvents(runId: string, options?: { afterSeq?: number }): Promise<StoredEvent[]>;
+  /** Append events (and optionally finish the run) if the guard holds; else `lease_lost`. */
+  append(write: JournalWrite): Promise<void>;
+  /** Wait until the pending group commit is durable. */
+  flush(options?: AbortableOptions): Promise<void>;
+  /** Claim one runnable run: queued, or running with an expired lease. */
+  claimNext(options: ClaimOptions): Promise<RunRecord | undefined>;
+  /**
+   * Claim one queued run by id (the caller that started it resumes it after a decision).
+   * `undefined` when it is not queued: another worker got it first.
+   */
+  claimRun(options: {
+    readonly runId: string;
+    readonly workerId: string;
+    readonly now: number;
+    readonly leaseMs: number;
+  }): Promise<RunRecord | undefined>;
+  renewLeases(options: {
+    readonly workerId: string;
+    readonly runIds: readonly string[];
+    readonly now: number;
+    readonly leaseMs: number;
+  }): Promise<LeaseRenewal>;
+  /** Give a run back so another worker can claim it at once. */
+  releaseLease(runId: string, workerId: string): Promise<void>;
+  /**
+   * Park a run this worker holds: append `events` and make it `waiting` without a lease, in one
+   * commit, unless a call of `step` at `callIndexes` was decided meanwhile. Returns whether it
+   * parked; `lease_lost` when the guard fails.
+   */
+  suspendRun(options: SuspendRun): Promise<boolean>;
+  /** Flag a run for cancellation; returns the record (undefined when unknown). */
+  requestCancel(runId: string, now: number): Promise<RunRecord | undefined>;
+  /**
+   * Hear of runs a decision or an expiry made claimable, in any process (PostgreSQL
+   * LISTEN/NOTIFY). On SQLite only this process decides for its workers, so nothing is heard.
+   * Resolves to an unsubscribe function.
+   */
+  onRunReady(listener: (runId: string) => void): Promise<() => Promise<void>>;
+}

@@ -1,0 +1,157 @@
+import { sql, type Kysely } from 'kysely';
+import { KeelError, canonicalJson } from '../core/index.js';
+import {
+  AUDIT_GENESIS_HASH,
+  auditHash,
+  type AuditEntry,
+  type AuditLog,
+  type NewAuditEntry,
+} from './audit-log.js';
+import type { Database } from './schema.js';
+import { INSERT_CHUNK, type SqlContext } from './sql-context.js';
+import { storeFault } from './store-errors.js';
+
+const MAX_GROUP = 2_000;
+
+interface QueuedAppend {
+  readonly entries: readonly NewAuditEntry[];
+  resolve(rows: AuditEntry[]): void;
+  reject(error: unknown): void;
+}
+
+/** The `AuditLog` over Kysely: one chain, appends grouped into shared commits. */
+export class SqlAuditLog implements AuditLog {
+  readonly #sql: SqlContext;
+  readonly #queue: QueuedAppend[] = [];
+  #draining: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(context: SqlContext) {
+    this.#sql = context;
+  }
+
+  append(entries: readonly NewAuditEntry[]): Promise<AuditEntry[]> {
+    if (this.#closed)
+      return Promise.reject(
+        new KeelError('store_unavailable', `the store at ${this.#sql.location} is closed`),
+      );
+    if (entries.length === 0) return Promise.resolve([]);
+    return new Promise<AuditEntry[]>((resolve, reject) => {
+      this.#queue.push({ entries, resolve, reject });
+      this.#startDrain();
+    });
+  }
+
+  #startDrain(): void {
+    if (this.#draining) return;
+    this.#draining = this.#drain().finally(() => {
+      this.#draining = undefined;
+      // An append queued after the last group was taken but before this ran: its own drain.
+      if (this.#queue.length > 0) this.#startDrain();
+    });
+  }
+
+  async read({ afterSeq = 0, limit = 1_000 }: { afterSeq?: number; limit?: number } = {}): Promise<
+    AuditEntry[]
+  > {
+    const rows = await this.#sql.guarded(() =>
+      this.#sql.db
+        .selectFrom('keel_audit')
+        .selectAll()
+        .where('seq', '>', afterSeq)
+        .orderBy('seq')
+        .limit(limit)
+        .execute(),
+    );
+    return rows.map((row) => ({
+      seq: row.seq,
+      at: row.at,
+      kind: row.kind,
+      runId: row.run_id,
+      payload: row.payload,
+      prevHash: row.prev_hash,
+      hash: row.hash,
+    }));
+  }
+
+  /** Refuse new appends once the ones in flight are durable. */
+  async close(): Promise<void> {
+    while (this.#draining) await this.#draining;
+    this.#closed = true;
+  }
+
+  /**
+   * Insert entries at the end of the chain, inside the caller's transaction (a journal write
+   * commits the entries that record its events with them). One chain across processes:
+   * appends are serialized by the table lock (PostgreSQL) or by the write lock `begin
+   * immediate` takes (SQLite).
+   */
+  async insertWithin(
+    db: Kysely<Database>,
+    batches: readonly (readonly NewAuditEntry[])[],
+  ): Promise<AuditEntry[][]> {
+    if (this.#sql.kind === 'postgres')
+      await sql`lock table keel_audit in exclusive mode`.execute(db);
+    const last = await db
+      .selectFrom('keel_audit')
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    let seq = last ? last.seq : 0;
+    let prevHash = last?.hash ?? AUDIT_GENESIS_HASH;
+    const written = batches.map((entries) =>
+      entries.map((entry) => {
+        const row = {
+          seq: ++seq,
+          at: entry.at,
+          kind: entry.kind,
+          runId: entry.runId ?? null,
+          payload: canonicalJson(entry.data) ?? 'null',
+          prevHash,
+        };
+        prevHash = auditHash(row);
+        return { ...row, hash: prevHash };
+      }),
+    );
+    const rows = written.flat();
+    for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
+      await db
+        .insertInto('keel_audit')
+        .values(
+          rows.slice(start, start + INSERT_CHUNK).map((row) => ({
+            seq: row.seq,
+            at: row.at,
+            kind: row.kind,
+            run_id: row.runId,
+            payload: row.payload,
+            prev_hash: row.prevHash,
+            hash: row.hash,
+          })),
+        )
+        .execute();
+    }
+    return written;
+  }
+
+  /** Group commit: appends queued during a commit share the next one. */
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const group = this.#queue.splice(0, MAX_GROUP);
+      try {
+        const written = await this.#sql.transaction((db) =>
+          this.insertWithin(
+            db,
+            group.map((item) => item.entries),
+          ),
+        );
+        group.forEach((item, index) => {
+          item.resolve(written[index] ?? []);
+        });
+      } catch (error) {
+        const fault = storeFault(error, this.#sql.location);
+        for (const item of group) item.reject(fault);
+      }
+    }
+  }
+}

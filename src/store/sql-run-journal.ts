@@ -1,0 +1,459 @@
+import { sql } from 'kysely';
+import { KeelError, type AbortableOptions } from '../core/index.js';
+import type { StoredEvent } from '../journal/index.js';
+import { eventRow, leaseLost, parseEvent, toRecord } from './rows.js';
+import type { RunsTable } from './schema.js';
+import type { SqlAuditLog } from './sql-audit-log.js';
+import { INSERT_CHUNK, type SqlContext } from './sql-context.js';
+import { storeFault } from './store-errors.js';
+import { STORE_SCHEMA_VERSION } from './store.js';
+import type {
+  ClaimOptions,
+  JournalWrite,
+  LeaseRenewal,
+  ListRunsOptions,
+  NewRun,
+  RunJournal,
+  RunRecord,
+  SuspendRun,
+} from './run-journal.js';
+
+/** Subscribe to a notification channel; resolves to an unsubscribe function. */
+export type Listen = (
+  channel: string,
+  onMessage: (payload: string) => void,
+) => Promise<() => Promise<void>>;
+
+/** The channel PostgreSQL workers listen on: a run became claimable. */
+export const RUN_READY_CHANNEL = 'keel_run_ready';
+
+interface QueuedWrite {
+  readonly write: JournalWrite;
+  /** Set when the write creates its run: inserted first, in the same commit. */
+  readonly create?: RunsTable | undefined;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+const MAX_GROUP = 2_000;
+
+/**
+ * The run journal over Kysely, for both engines. Two branches only: SQLite takes its write
+ * lock up front (`begin immediate`), PostgreSQL claims with `for update skip locked`. Journal
+ * writes are grouped: every write queued while a commit is in flight goes into the next one.
+ */
+export class SqlRunJournal implements RunJournal {
+  readonly #sql: SqlContext;
+  readonly #audit: SqlAuditLog;
+  readonly #listen: Listen | undefined;
+  readonly #queue: QueuedWrite[] = [];
+  #draining: Promise<void> | undefined;
+  #scheduled = false;
+  #closed = false;
+
+  constructor(
+    context: SqlContext,
+    options: {
+      /** Audit entries carried by a journal write commit with it, on this chain. */
+      readonly audit: SqlAuditLog;
+      /** PostgreSQL LISTEN on a dedicated connection. */
+      readonly listen?: Listen | undefined;
+    },
+  ) {
+    this.#sql = context;
+    this.#audit = options.audit;
+    this.#listen = options.listen;
+  }
+
+  async createRun(run: NewRun): Promise<RunRecord> {
+    const row: RunsTable = {
+      id: run.id,
+      agent: run.agent,
+      task: run.task,
+      status: run.claimBy ? 'running' : 'queued',
+      reason: null,
+      output: null,
+      lease_owner: run.claimBy?.workerId ?? null,
+      lease_until: run.claimBy?.leaseUntil ?? 0,
+      claims: run.claimBy ? 1 : 0,
+      cancel_requested: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      cost_usd: 0,
+      steps: 0,
+      created_at: run.createdAt,
+      updated_at: run.createdAt,
+      finished_at: null,
+      schema_version: STORE_SCHEMA_VERSION,
+    };
+    // Through the group commit: a burst of new runs shares commits (and fsyncs).
+    await this.#enqueue({ runId: run.id, guard: { status: 'queued' }, events: run.events }, row);
+    return toRecord(row);
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const row = await this.#sql.guarded(() =>
+      this.#sql.db.selectFrom('keel_runs').selectAll().where('id', '=', runId).executeTakeFirst(),
+    );
+    return row ? toRecord(row) : undefined;
+  }
+
+  async listRuns({ limit = 50, statuses, agent }: ListRunsOptions = {}): Promise<RunRecord[]> {
+    const rows = await this.#sql.guarded(() => {
+      let query = this.#sql.db
+        .selectFrom('keel_runs')
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc');
+      if (statuses && statuses.length > 0) query = query.where('status', 'in', [...statuses]);
+      if (agent !== undefined) query = query.where('agent', '=', agent);
+      return query.limit(limit).execute();
+    });
+    return rows.map(toRecord);
+  }
+
+  async readEvents(
+    runId: string,
+    { afterSeq = 0 }: { afterSeq?: number } = {},
+  ): Promise<StoredEvent[]> {
+    const rows = await this.#sql.guarded(() =>
+      this.#sql.db
+        .selectFrom('keel_events')
+        .selectAll()
+        .where('run_id', '=', runId)
+        .where('seq', '>', afterSeq)
+        .orderBy('seq')
+        .execute(),
+    );
+    return rows.map((row) => ({
+      runId: row.run_id,
+      seq: row.seq,
+      at: row.at,
+      schemaVersion: row.schema_version,
+      event: parseEvent(row.data, row.schema_version, this.#sql.location, runId, row.seq),
+    }));
+  }
+
+  append(write: JournalWrite): Promise<void> {
+    return this.#enqueue(write, undefined);
+  }
+
+  #enqueue(write: JournalWrite, create: RunsTable | undefined): Promise<void> {
+    if (this.#closed)
+      return Promise.reject(
+        new KeelError('store_unavailable', `the store at ${this.#sql.location} is closed`),
+      );
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ write, create, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  async flush({ signal }: AbortableOptions = {}): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      if (this.#draining) await this.#draining;
+      else if (this.#scheduled || this.#queue.length > 0)
+        await new Promise((resolve) => setImmediate(resolve));
+      else return;
+    }
+  }
+
+  async claimNext({
+    workerId,
+    now,
+    leaseMs,
+    agents,
+  }: ClaimOptions): Promise<RunRecord | undefined> {
+    if (agents?.length === 0) return undefined;
+    const row = await this.#sql.transaction(async (db) => {
+      let query = db
+        .selectFrom('keel_runs')
+        .select('id')
+        .where((eb) =>
+          eb.or([
+            eb('status', '=', 'queued'),
+            eb.and([eb('status', '=', 'running'), eb('lease_until', '<', now)]),
+          ]),
+        )
+        .orderBy('created_at')
+        .limit(1);
+      if (agents) query = query.where('agent', 'in', [...agents]);
+      if (this.#sql.kind === 'postgres') query = query.forUpdate().skipLocked();
+      const candidate = await query.executeTakeFirst();
+      if (!candidate) return undefined;
+      return db
+        .updateTable('keel_runs')
+        .set({
+          status: 'running',
+          lease_owner: workerId,
+          lease_until: now + leaseMs,
+          claims: sql<number>`claims + 1`,
+          updated_at: now,
+        })
+        .where('id', '=', candidate.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    });
+    return row ? toRecord(row) : undefined;
+  }
+
+  async renewLeases({
+    workerId,
+    runIds,
+    now,
+    leaseMs,
+  }: {
+    workerId: string;
+    runIds: readonly string[];
+    now: number;
+    leaseMs: number;
+  }): Promise<LeaseRenewal> {
+    if (runIds.length === 0) return { lost: [], cancelRequested: [] };
+    const rows = await this.#sql.guarded(() =>
+      this.#sql.db
+        .updateTable('keel_runs')
+        .set({ lease_until: now + leaseMs })
+        .where('id', 'in', [...runIds])
+        .where('lease_owner', '=', workerId)
+        .where('status', '=', 'running')
+        .returning(['id', 'cancel_requested'])
+        .execute(),
+    );
+    const held = new Set(rows.map((row) => row.id));
+    return {
+      lost: runIds.filter((id) => !held.has(id)),
+      cancelRequested: rows.filter((row) => row.cancel_requested === 1).map((row) => row.id),
+    };
+  }
+
+  async releaseLease(runId: string, workerId: string): Promise<void> {
+    await this.#sql.guarded(() =>
+      this.#sql.db
+        .updateTable('keel_runs')
+        .set({ lease_until: 0, lease_owner: null })
+        .where('id', '=', runId)
+        .where('lease_owner', '=', workerId)
+        .where('status', '=', 'running')
+        .execute(),
+    );
+  }
+
+  async requestCancel(runId: string, now: number): Promise<RunRecord | undefined> {
+    await this.#sql.guarded(() =>
+      this.#sql.db
+        .updateTable('keel_runs')
+        .set({ cancel_requested: 1, updated_at: now })
+        .where('id', '=', runId)
+        .where('status', 'in', ['queued', 'running'])
+        .execute(),
+    );
+    // A run waiting on a human holds no lease: queue it so it is ended like any queued run.
+    await this.#sql.guarded(() =>
+      this.#sql.db
+        .updateTable('keel_runs')
+        .set({ cancel_requested: 1, status: 'queued', updated_at: now })
+        .where('id', '=', runId)
+        .where('status', '=', 'waiting')
+        .execute(),
+    );
+    return this.getRun(runId);
+  }
+
+  /** Refuse new writes once the ones queued are durable. */
+  protected async closeJournal(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+  }
+
+  async suspendRun({
+    runId,
+    leaseOwner,
+    claim,
+    step,
+    callIndexes,
+    events,
+    now,
+  }: SuspendRun): Promise<boolean> {
+    return this.#sql.transaction(async (db) => {
+      let query = db
+        .selectFrom('keel_runs')
+        .select(['id', 'status', 'lease_owner', 'claims'])
+        .where('id', '=', runId);
+      if (this.#sql.kind === 'postgres') query = query.forUpdate();
+      const run = await query.executeTakeFirst();
+      if (
+        !run ||
+        run.status !== 'running' ||
+        run.lease_owner !== leaseOwner ||
+        run.claims !== claim
+      )
+        throw leaseLost(runId, run?.status);
+      const decided = await db
+        .selectFrom('keel_approvals')
+        .select('id')
+        .where('run_id', '=', runId)
+        .where('step', '=', step)
+        .where('call_index', 'in', [...callIndexes])
+        .where('state', 'in', ['approved', 'denied', 'expired'])
+        .executeTakeFirst();
+      if (decided) return false;
+      if (events.length > 0)
+        await db
+          .insertInto('keel_events')
+          .values(events.map((event) => eventRow(runId, event)))
+          .execute();
+      await db
+        .updateTable('keel_runs')
+        .set({ status: 'waiting', lease_owner: null, lease_until: 0, updated_at: now })
+        .where('id', '=', runId)
+        .execute();
+      return true;
+    });
+  }
+
+  async claimRun({
+    runId,
+    workerId,
+    now,
+    leaseMs,
+  }: Parameters<RunJournal['claimRun']>[0]): Promise<RunRecord | undefined> {
+    const row = await this.#sql.guarded(() =>
+      this.#sql.db
+        .updateTable('keel_runs')
+        .set({
+          status: 'running',
+          lease_owner: workerId,
+          lease_until: now + leaseMs,
+          claims: sql<number>`claims + 1`,
+          updated_at: now,
+        })
+        .where('id', '=', runId)
+        .where('status', '=', 'queued')
+        .returningAll()
+        .executeTakeFirst(),
+    );
+    return row ? toRecord(row) : undefined;
+  }
+
+  async onRunReady(listener: (runId: string) => void): Promise<() => Promise<void>> {
+    const listen = this.#listen;
+    if (!listen) return () => Promise.resolve();
+    return this.#sql.guarded(() => listen(RUN_READY_CHANNEL, listener));
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#draining) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#draining = this.#drain().finally(() => {
+        this.#draining = undefined;
+        if (this.#queue.length > 0) this.#schedule();
+      });
+    });
+  }
+
+  /** Group commit: every write queued while a commit is in flight goes into the next one. */
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const group = this.#queue.splice(0, MAX_GROUP);
+      try {
+        await this.#commitGroup(group);
+      } catch (error) {
+        if (group.length === 1) {
+          group[0]?.reject(storeFault(error, this.#sql.location));
+          continue;
+        }
+        // One bad write must not fail the others: commit them one by one.
+        for (const item of group) {
+          try {
+            await this.#commitGroup([item]);
+          } catch (itemError) {
+            item.reject(storeFault(itemError, this.#sql.location));
+          }
+        }
+      }
+    }
+  }
+
+  async #commitGroup(group: QueuedWrite[]): Promise<void> {
+    const rejected = new Map<QueuedWrite, KeelError>();
+    await this.#sql.transaction(async (db) => {
+      const created = group.flatMap((item) => (item.create ? [item.create] : []));
+      for (let start = 0; start < created.length; start += INSERT_CHUNK) {
+        await db
+          .insertInto('keel_runs')
+          .values(created.slice(start, start + INSERT_CHUNK))
+          .execute();
+      }
+      const runIds = [...new Set(group.map((item) => item.write.runId))];
+      let query = db
+        .selectFrom('keel_runs')
+        .select(['id', 'status', 'lease_owner', 'claims'])
+        .where('id', 'in', runIds);
+      if (this.#sql.kind === 'postgres') query = query.forUpdate();
+      const rows = new Map((await query.execute()).map((row) => [row.id, row]));
+      const accepted: QueuedWrite[] = [];
+      for (const item of group) {
+        const row = rows.get(item.write.runId);
+        const guard = item.write.guard;
+        const ok =
+          item.create !== undefined ||
+          (row !== undefined &&
+            ('leaseOwner' in guard
+              ? row.lease_owner === guard.leaseOwner &&
+                row.status === 'running' &&
+                (guard.claim === undefined || row.claims === guard.claim)
+              : row.status === 'queued'));
+        if (ok) accepted.push(item);
+        else rejected.set(item, leaseLost(item.write.runId, row?.status));
+        if (ok && item.write.finish && row) {
+          // Later writes of this group see the run as it will be: finished, lease cleared.
+          rows.set(row.id, { ...row, status: item.write.finish.status, lease_owner: null });
+        }
+      }
+      const events = accepted.flatMap((item) =>
+        item.write.events.map((event) => ({ runId: item.write.runId, event })),
+      );
+      for (let start = 0; start < events.length; start += INSERT_CHUNK) {
+        await db
+          .insertInto('keel_events')
+          .values(
+            events
+              .slice(start, start + INSERT_CHUNK)
+              .map(({ runId, event }) => eventRow(runId, event)),
+          )
+          .execute();
+      }
+      const audit = accepted.flatMap((item) => item.write.audit ?? []);
+      if (audit.length > 0) await this.#audit.insertWithin(db, [audit]);
+      for (const item of accepted) {
+        const finish = item.write.finish;
+        if (!finish) continue;
+        await db
+          .updateTable('keel_runs')
+          .set({
+            status: finish.status,
+            reason: JSON.stringify(finish.reason),
+            output: finish.output,
+            input_tokens: finish.inputTokens,
+            output_tokens: finish.outputTokens,
+            cost_usd: finish.costUsd,
+            steps: finish.steps,
+            lease_owner: null,
+            lease_until: 0,
+            updated_at: finish.at,
+            finished_at: finish.at,
+          })
+          .where('id', '=', item.write.runId)
+          .execute();
+      }
+    });
+    for (const item of group) {
+      const error = rejected.get(item);
+      if (error) item.reject(error);
+      else item.resolve();
+    }
+  }
+}
