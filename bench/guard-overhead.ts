@@ -1,15 +1,15 @@
 // Guard overhead per tool call: the action policy (argument origins against the run's context,
-// declarative rules, defaults) on a tainted context of realistic size, next to a baseline in
-// the same run: the gate deciding the same call with an always-allow policy. Measured in
+// declarative rules, defaults) on a tainted context of realistic size, reviewed and then gated,
+// next to a baseline in the same run: the gate deciding the same call after an allow review. Measured in
 // process, in blocks, after a warm-up; medians and p99 of the per-call time per block.
 import { performance } from 'node:perf_hooks';
+import { defineGates, defineGuard } from '../src/index.js';
 import {
-  defineGates,
-  defineGuard,
+  reviewCall,
+  type CallReview,
   type ContextText,
-  type GateCall,
-  type GatePolicy,
-} from '../src/index.js';
+  type ReviewedCall,
+} from '../src/guard/index.js';
 import { round } from './stats.js';
 
 export const GUARD_OVERHEAD_TARGET_MS = 1;
@@ -19,7 +19,7 @@ export interface GuardOverheadResult {
   readonly contextChars: number;
   readonly guardP50Ms: number;
   readonly guardP99Ms: number;
-  /** Baseline: the gate with an always-allow policy, same call. */
+  /** Baseline: the gate after an allow review, same call. */
   readonly baselineP50Ms: number;
   readonly target: number;
   readonly within: boolean;
@@ -48,15 +48,18 @@ function context(): ContextText[] {
   return pieces;
 }
 
-function measure(policy: GatePolicy, call: GateCall): { p50: number; p99: number } {
-  const gates = defineGates({ effects: [], policies: [policy] });
-  for (let index = 0; index < 2_000; index += 1) gates.decide(call);
+function measure(
+  review: (call: ReviewedCall) => CallReview,
+  call: ReviewedCall,
+): { p50: number; p99: number } {
+  const gates = defineGates({ effects: [] });
+  for (let index = 0; index < 2_000; index += 1) gates.decide(call, review(call));
   const perCall: number[] = [];
   for (let block = 0; block < BLOCKS; block += 1) {
     // A fresh context array per block: the guard's per-step cache is rebuilt, as in a run.
     const fresh = { ...call, context: [...(call.context ?? [])] };
     const start = performance.now();
-    for (let index = 0; index < CALLS_PER_BLOCK; index += 1) gates.decide(fresh);
+    for (let index = 0; index < CALLS_PER_BLOCK; index += 1) gates.decide(fresh, review(fresh));
     perCall.push((performance.now() - start) / CALLS_PER_BLOCK);
   }
   perCall.sort((a, b) => a - b);
@@ -71,7 +74,7 @@ export function measureGuardOverhead(): GuardOverheadResult {
     tools: { send_email: { sinks: ['to', 'attachments'], allow: { to: ['carol@acme.example'] } } },
   });
   const pieces = context();
-  const call: GateCall = {
+  const call: ReviewedCall = {
     runId: 'bench',
     agent: 'bench',
     step: 3,
@@ -82,8 +85,8 @@ export function measureGuardOverhead(): GuardOverheadResult {
     tainted: true,
     context: pieces,
   };
-  const guarded = measure(guard.policy, call);
-  const baseline = measure(() => ({ type: 'allow' }), call);
+  const guarded = measure((reviewed) => reviewCall(reviewed, { guard, signalled: false }), call);
+  const baseline = measure(() => ({ verdict: 'allow', records: [] }), call);
   return {
     contextChars: pieces.reduce((total, piece) => total + piece.text.length, 0),
     guardP50Ms: round(guarded.p50, 5),
@@ -97,6 +100,6 @@ export function measureGuardOverhead(): GuardOverheadResult {
 export function renderGuardOverhead(result: GuardOverheadResult): string {
   return [
     `guard per tool call (${result.contextChars} chars of tainted context): p50 ${result.guardP50Ms} ms, p99 ${result.guardP99Ms} ms (target p99 < ${result.target} ms: ${result.within ? 'met' : 'MISSED'})`,
-    `  baseline, the gate with an always-allow policy: p50 ${result.baselineP50Ms} ms`,
+    `  baseline, the gate after an allow review: p50 ${result.baselineP50Ms} ms`,
   ].join('\n');
 }

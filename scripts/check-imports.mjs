@@ -31,18 +31,19 @@ const LAYERS = {
   tools: 3,
   context: 4,
   decide: 4,
-  approval: 4,
-  // The guard builds gate policies (approval) from tool definitions (tools).
-  guard: 5,
-  agent: 5,
-  engine: 6,
-  eval: 7,
-  server: 7,
+  // The guard reviews a call first; approval follows a confirm (it reads the guard's review).
+  // So the guard may not import approval: the checker refuses the reverse of that order.
+  guard: 4,
+  approval: 5,
+  agent: 6,
+  engine: 7,
+  eval: 8,
+  server: 8,
   // `keel serve` starts the HTTP API: the CLI sits just above the server.
-  cli: 8,
-  testing: 7,
+  cli: 9,
+  testing: 8,
   // The adversarial benchmark drives the whole runtime; `keel security-bench` runs it.
-  redteam: 7,
+  redteam: 8,
 };
 
 /** Parts that no other part imports (only the entry points in src/ and tests may). */

@@ -199,7 +199,8 @@ export {
   type GuardVerdict,
   type ToolGuard,
 } from './guard/index.js';
-export { type ContextText, type PolicyRecord } from './approval/index.js';
+export { type PolicyRecord } from './approval/index.js';
+export { type ContextText } from './guard/index.js';
 export {
   MONITOR_FLAG_KINDS,
   heuristicDetector,

@@ -1,5 +1,6 @@
 import { defineGates, type GateOptions, type Gates } from '../approval/index.js';
 import { KeelError } from '../core/index.js';
+import type { Guard } from '../guard/index.js';
 import {
   RECALL_TOOL_NAME,
   budgetTokens,
@@ -46,6 +47,12 @@ export interface AgentDefinition {
    */
   readonly gates?: GateOptions;
   /**
+   * The action policy every call is reviewed by before the gates (`defineGuard(...)`): where
+   * each argument came from decides whether it runs, needs a human, or is refused. With a
+   * guard, the gates leave effect-based confirmation to it (`gates.effects` defaults to none).
+   */
+  readonly guard?: Guard;
+  /**
    * Opt in to a managed context: pinned constraints, summaries of older steps, a working window
    * and recall of stored results, inside the model's token budget. Without it every call
    * carries the whole conversation (and is compressed only if the provider rejects it as too
@@ -73,7 +80,9 @@ export interface Agent {
   readonly tools: readonly Tool[];
   readonly limits: RunLimits;
   readonly maxOutputTokens: number | undefined;
-  /** Decides, per call, allow / confirm (a human approves first) / deny. */
+  /** Reviews each call first: allow / confirm / deny by where its arguments came from. */
+  readonly guard: Guard | undefined;
+  /** Decides, per call, allow / confirm (a human approves first) / deny, after the guard. */
   readonly gates: Gates | undefined;
   /** How each step's context is assembled; `undefined`: the whole conversation. */
   readonly context: ContextConfig | undefined;
@@ -181,6 +190,9 @@ export function defineAgent(definition: AgentDefinition): Agent {
   if (context && budgetTokens(context, definition.maxOutputTokens) < context.windowTokens / 4) {
     fail('context.windowTokens', 'leaves less than a quarter of the window after maxOutputTokens');
   }
+  const guard = definition.guard;
+  if (guard !== undefined && (typeof guard !== 'object' || typeof guard.evaluate !== 'function'))
+    fail('guard', 'must be a guard made by defineGuard(...)');
   const onOutOfScope = definition.onOutOfScope ?? 'refuse';
   if (!OUT_OF_SCOPE_POLICIES.includes(onOutOfScope)) {
     fail('onOutOfScope', `must be one of ${OUT_OF_SCOPE_POLICIES.join(', ')}`);
@@ -194,8 +206,11 @@ export function defineAgent(definition: AgentDefinition): Agent {
     tools: Object.freeze([...tools]),
     limits: resolveLimits(where, definition.limits),
     maxOutputTokens: definition.maxOutputTokens,
+    guard,
     gates:
-      definition.gates === undefined ? undefined : defineGates(definition.gates, `${where}.gates`),
+      definition.gates === undefined && guard === undefined
+        ? undefined
+        : defineGates({ ...(guard ? { effects: [] } : {}), ...definition.gates }, `${where}.gates`),
     context,
     onOutOfScope,
     untrusted: resolveUntrusted(where, definition.untrusted, tools),

@@ -6,7 +6,10 @@ export {
   type OutOfScopePolicy,
 } from './define-agent.js';
 export {
+  actionBeforeStep,
   assembleRequest,
+  preflight,
+  type AssembledRequest,
   buildRequest,
   modelOutputProvenance,
   nextAction,

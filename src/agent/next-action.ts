@@ -17,8 +17,9 @@ import {
 import { costOf, type Message, type ModelRequest, type ModelResponse } from '../model/index.js';
 import type { Agent } from './define-agent.js';
 import {
+  budgetReached,
   callKey,
-  waitedMs,
+  limitBeforeStep,
   type LimitName,
   type PendingCall,
   type RunEvent,
@@ -46,8 +47,10 @@ export type NextAction =
   | { readonly type: 'done' };
 
 /**
- * The step function: state → next action. Limits are checked here, before a model call, in
- * one fixed order: timeout, iterations, no progress, tokens (estimate), cost (estimate).
+ * The step function: state → next action. Limits are checked in one fixed order: timeout,
+ * then (with no calls open) iterations, no progress, and before the model call tokens and cost
+ * on the estimate. The engine runs the same pieces as named stages (`actionBeforeStep`, the
+ * assembly, `preflight`); this composes them for a caller that wants the whole decision.
  *
  * ```ts
  * const action = nextAction(agent, state, clock.now());
@@ -59,63 +62,72 @@ export function nextAction(
   now: number,
   prepared: PreparedContext = {},
 ): NextAction {
+  return (
+    actionBeforeStep(agent, state, now) ??
+    preflight(agent, state, assembleRequest(agent, state, prepared))
+  );
+}
+
+/**
+ * What comes before a model step, or `undefined` when a model step is next: the run is done,
+ * its open calls run (or wait on a human), or a limit ends it (the timeout first).
+ */
+export function actionBeforeStep(
+  agent: Agent,
+  state: RunState,
+  now: number,
+): Exclude<NextAction, { type: 'call_model' }> | undefined {
   if (state.finished) return { type: 'done' };
-  const limits = state.limits ?? agent.limits;
-  const elapsed = now - state.startedAt - waitedMs(state, now);
-  if (elapsed >= limits.timeoutMs) {
-    return { type: 'stop', limit: 'timeout', used: elapsed, max: limits.timeoutMs };
-  }
+  const reached = limitBeforeStep(state, state.limits ?? agent.limits, now);
+  if (reached?.limit === 'timeout') return { type: 'stop', ...reached };
   if (state.pending.length > 0) {
     const ready = state.pending.filter((call) => call.awaitingApproval === undefined);
     if (ready.length > 0) return { type: 'execute_tools', calls: ready };
     return { type: 'await_approval', calls: [...state.pending] };
   }
+  return reached ? { type: 'stop', ...reached } : undefined;
+}
 
-  if (state.steps >= limits.maxIterations) {
-    return { type: 'stop', limit: 'iterations', used: state.steps, max: limits.maxIterations };
-  }
-  if (state.stepsWithoutProgress >= limits.maxStepsWithoutProgress) {
-    return {
-      type: 'stop',
-      limit: 'no_progress',
-      used: state.stepsWithoutProgress,
-      max: limits.maxStepsWithoutProgress,
-    };
-  }
-
-  const { request, assembly } = assembleRequest(agent, state, prepared);
+/**
+ * The budget pre-flight of an assembled request: the call goes ahead unless its input (as
+ * counted or estimated) plus the agent's output cap would pass the run's remaining tokens, or
+ * its estimated cost the remaining cost.
+ */
+export function preflight(
+  agent: Agent,
+  state: RunState,
+  { request, assembly }: AssembledRequest,
+): Extract<NextAction, { type: 'call_model' | 'stop' }> {
   // A managed context has already counted its sections with the model's counter: their sum
   // bounds the request from above, so it is not counted a second time.
   const estimatedInputTokens =
     assembly?.totalTokens ?? agent.model.estimateInputTokens?.(request) ?? 0;
   const expectedOutput = agent.maxOutputTokens ?? 0;
-  const usedTokens = state.usage.inputTokens + state.usage.outputTokens;
-  if (usedTokens + estimatedInputTokens + expectedOutput > limits.maxTokens) {
-    return {
-      type: 'stop',
-      limit: 'tokens',
-      used: usedTokens + estimatedInputTokens + expectedOutput,
-      max: limits.maxTokens,
-    };
-  }
   const estimatedCost = costOf(
     { inputTokens: estimatedInputTokens, outputTokens: expectedOutput },
     agent.model.price,
   );
-  if (estimatedCost !== null && state.usage.costUsd + estimatedCost > limits.maxCostUsd) {
-    return {
-      type: 'stop',
-      limit: 'cost',
-      used: state.usage.costUsd + estimatedCost,
-      max: limits.maxCostUsd,
-    };
-  }
+  const reached = budgetReached(
+    {
+      tokens:
+        state.usage.inputTokens + state.usage.outputTokens + estimatedInputTokens + expectedOutput,
+      costUsd: estimatedCost === null ? null : state.usage.costUsd + estimatedCost,
+    },
+    state.limits ?? agent.limits,
+  );
+  if (reached) return { type: 'stop', ...reached };
   return {
     type: 'call_model',
     request,
     estimatedInputTokens,
     ...(assembly ? { context: assembly } : {}),
   };
+}
+
+/** A request ready for the model and, for a managed context, what its assembly put in it. */
+export interface AssembledRequest {
+  readonly request: ModelRequest;
+  readonly assembly: ContextAssembly | undefined;
 }
 
 /** The request for the next model call: trusted instructions, then the conversation. */
@@ -139,7 +151,7 @@ export function assembleRequest(
     budgetTokens,
     recalledRefs,
   }: PreparedContext & { readonly budgetTokens?: number | undefined } = {},
-): { readonly request: ModelRequest; readonly assembly: ContextAssembly | undefined } {
+): AssembledRequest {
   if (agent.context === undefined && budgetTokens === undefined) {
     return { request: wholeConversation(agent, state), assembly: undefined };
   }

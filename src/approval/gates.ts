@@ -1,34 +1,12 @@
-import { KeelError, type Provenance } from '../core/index.js';
+import { KeelError } from '../core/index.js';
+import type { CallReview, ReviewedCall } from '../guard/index.js';
 import type { ApprovalExpiry, GateReason } from '../journal/index.js';
 import { TOOL_EFFECTS, type ToolEffect } from '../tools/index.js';
 
 export type { GateReason };
 
-/** One tool call as a gate sees it, before anything runs. */
-export interface GateCall {
-  readonly runId: string;
-  readonly agent: string;
-  readonly step: number;
-  readonly index: number;
-  readonly toolName: string;
-  readonly effect: ToolEffect;
-  /** The arguments exactly as the model sent them (already schema-valid). */
-  readonly input: unknown;
-  /** True once untrusted content entered the run's conversation. */
-  readonly tainted: boolean;
-  /**
-   * What the run has seen before this step, each piece with its provenance: the agent's
-   * instructions, the task, earlier model turns and tool results. A guard grounds arguments in
-   * it. Absent when a gate is called outside a run.
-   */
-  readonly context?: readonly ContextText[] | undefined;
-}
-
-/** One piece of a run's context as plain text, with where it came from. */
-export interface ContextText {
-  readonly text: string;
-  readonly provenance: Provenance;
-}
+/** One tool call as a gate sees it, before anything runs (as the guard reviewed it). */
+export type GateCall = ReviewedCall;
 
 /**
  * What a policy wants journaled about its verdict (a `guard_verdict` event): the rule that
@@ -109,20 +87,26 @@ export interface ToolGateOptions extends ApprovalRouting {
 }
 
 export interface GateOptions extends ApprovalRouting {
-  /** Effects that need a human. Default `irreversible` and `egress`. */
+  /**
+   * Effects that need a human. Default `irreversible` and `egress`; none for an agent with a
+   * guard, which decides those calls by where their arguments came from.
+   */
   readonly effects?: readonly ToolEffect[];
   /** Per tool: `confirm`, `allow`, or options that override the defaults. */
   readonly tools?: Readonly<Record<string, 'confirm' | 'allow' | ToolGateOptions>>;
   /** Returns why a call is outside the agent's declared scope, or `undefined` when inside. */
   readonly scope?: (call: GateCall) => string | undefined;
-  /** Further policies (a guard's `allow | confirm | deny`), applied after the built-in ones. */
+  /** Further policies (`allow | confirm | deny`), applied after the built-in ones. */
   readonly policies?: readonly GatePolicy[];
 }
 
-/** A validated gate: decides, per call, allow / confirm / deny. */
+/**
+ * A validated gate: decides, per call, allow / confirm / deny, after the guard reviewed it.
+ * The guard's verdict counts like a policy's: deny beats confirm beats allow.
+ */
 export interface Gates {
   readonly options: GateOptions;
-  decide(call: GateCall): GateDecision;
+  decide(call: GateCall, review?: CallReview): GateDecision;
 }
 
 export const DEFAULT_APPROVER_GROUP = 'approvers';
@@ -187,7 +171,7 @@ export function defineGates(options: GateOptions, where = 'gates'): Gates {
 
   return Object.freeze({
     options,
-    decide(call: GateCall): GateDecision {
+    decide(call: GateCall, review?: CallReview): GateDecision {
       const setting = perTool.get(call.toolName);
       const verdicts: PolicyVerdict[] = [];
       const when = setting?.when ?? 'effect';
@@ -221,6 +205,13 @@ export function defineGates(options: GateOptions, where = 'gates'): Gates {
         const verdict = policy(call);
         verdicts.push(verdict);
         if (verdict.record) records.push({ ...verdict.record, verdict: verdict.type });
+      }
+      if (review) {
+        records.push(...review.records);
+        if (review.verdict !== 'allow') {
+          const { policy, message } = review.reason ?? { policy: 'guard', message: review.verdict };
+          verdicts.push({ type: review.verdict, reason: { type: 'policy', policy, message } });
+        }
       }
       const recorded = records.length > 0 ? { records } : {};
 

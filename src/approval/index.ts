@@ -4,7 +4,6 @@ export {
   defineGates,
   describeGateReason,
   type ApprovalRouting,
-  type ContextText,
   type ExpiryOption,
   type GateCall,
   type GateDecision,

@@ -17,7 +17,7 @@ import {
   type ModelUsage,
 } from '../model/index.js';
 import type { DecisionRecord, Store } from '../store/index.js';
-import type { ToolContext } from '../tools/index.js';
+import type { JournaledDecisionEntry, ToolContext } from '../tools/index.js';
 import type { DecisionCache } from './decision-cache.js';
 import type { DecisionEvent } from '../journal/index.js';
 
@@ -138,7 +138,7 @@ const ordinals = new WeakMap<object, number>();
 
 /** The `ordinal`-th decision journaled by the call, as `decide` returned it, if it still parses. */
 function earlierDecision<Schema extends z.ZodType>(
-  journaled: readonly { readonly decisionId: string; readonly entry: { readonly type: string } }[],
+  journaled: readonly JournaledDecisionEntry[],
   ordinal: number,
   options: DecisionOptions<Schema>,
 ): Decision<z.infer<Schema>> | undefined {
@@ -147,7 +147,7 @@ function earlierDecision<Schema extends z.ZodType>(
   if (id === undefined) return undefined;
   const events = journaled
     .filter((item) => item.decisionId === id)
-    .map((item) => item.entry as DecisionEvent);
+    .map((item) => item.entry);
   const served = (
     status: DecisionOutcome,
     value: unknown,

@@ -256,7 +256,7 @@ describe('the planner pattern (untrusted: quarantine)', () => {
       }),
       instructions: 'You pay bills for the user.',
       tools: [readFile, pay],
-      gates: defineGuard().gates(),
+      guard: defineGuard(),
       untrusted: {
         handling: 'quarantine',
         detector: false,
@@ -555,7 +555,7 @@ describe('injection signals', () => {
         },
       },
     });
-    const w = await world(replyScript, { gates: guard.gates() });
+    const w = await world(replyScript, { guard });
     const result = await w.runtime.run('mail', 'Read my email and tell alice@example.com');
     expect(w.sent).toEqual([]);
     const events = await journal(w.store, result.id);

@@ -1,11 +1,9 @@
 import type { Agent, UntrustedDetector } from '../agent/index.js';
 import type { RunEvent } from '../journal/index.js';
-import { defineGates, type ContextText, type GatePolicy, type Gates } from '../approval/index.js';
 import { canonicalJson, digest, quarantineRef, type Provenance } from '../core/index.js';
 import {
   SPOTLIGHT_PLACEHOLDER,
   heuristicDetector,
-  monitorCall,
   quarantineView,
   quarantinedRead,
   spotlight,
@@ -152,68 +150,5 @@ export function quarantinedFailure(
   };
   return [
     { type: 'tool_quarantined', step, callId, toolName, view: JSON.stringify(view), outputs: [] },
-  ];
-}
-
-export const INJECTION_SIGNAL_POLICY = 'injection_signal';
-
-/** Once a signal reached its threshold, consequential calls need a human (never an allow). */
-const signalPolicy: GatePolicy = (call) =>
-  call.effect === 'irreversible' || call.effect === 'egress'
-    ? {
-        type: 'confirm',
-        reason: {
-          type: 'policy',
-          policy: INJECTION_SIGNAL_POLICY,
-          message: `an injection signal reached its threshold earlier in this run; ${call.effect} calls need a human`,
-        },
-        record: { policy: INJECTION_SIGNAL_POLICY, rule: 'signal_threshold' },
-      }
-    : { type: 'allow' };
-
-const tightened = new WeakMap<Agent, Gates>();
-
-/**
- * The gates a step's calls go through: the agent's own, plus, once an injection signal reached
- * its threshold, a policy that asks a human for every `irreversible` and `egress` call. Gates
- * combine by strength (deny, confirm, allow), so the signal can only tighten.
- */
-export function gatesFor(agent: Agent, signalled: boolean): Gates | undefined {
-  if (!signalled) return agent.gates;
-  const cached = tightened.get(agent);
-  if (cached) return cached;
-  const options = agent.gates?.options ?? { effects: [] };
-  const gates = defineGates({ ...options, policies: [...(options.policies ?? []), signalPolicy] });
-  tightened.set(agent, gates);
-  return gates;
-}
-
-/** The monitor's flags on one call as an `action_flagged` event, or nothing. */
-export function flaggedEvent(
-  agent: Agent,
-  event: Extract<RunEvent, { type: 'tool_requested' | 'tool_rejected' }>,
-  context: readonly ContextText[],
-): RunEvent[] {
-  if (!agent.untrusted.monitor) return [];
-  if (event.type === 'tool_rejected' && event.outOfScope !== true) return [];
-  const flags = monitorCall({
-    toolName: event.toolName,
-    effect: event.type === 'tool_requested' ? event.effect : 'read',
-    input: event.type === 'tool_requested' ? event.input : {},
-    context,
-    scope: agent.tools.map((tool) => tool.name),
-  });
-  if (flags.length === 0) return [];
-  return [
-    {
-      type: 'action_flagged',
-      step: event.step,
-      callId: event.callId,
-      index: event.index,
-      toolName: event.toolName,
-      flags: flags.map((flag) =>
-        flag.argument === undefined ? { kind: flag.kind, detail: flag.detail } : flag,
-      ),
-    },
   ];
 }

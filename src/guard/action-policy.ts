@@ -1,4 +1,3 @@
-import type { GateCall, GateOptions, GatePolicy, PolicyVerdict } from '../approval/index.js';
 import { KeelError } from '../core/index.js';
 import { TOOL_EFFECTS, type ToolEffect } from '../tools/index.js';
 import {
@@ -8,6 +7,7 @@ import {
   underPath,
   type ArgumentOrigin,
 } from './argument-origins.js';
+import type { ReviewedCall } from './call-review.js';
 import { looksLikeDestination } from './output-monitor.js';
 
 export type GuardVerdict = 'allow' | 'confirm' | 'deny';
@@ -86,20 +86,16 @@ export interface GuardDecision {
   readonly origins: Readonly<Record<string, ArgumentOrigin>>;
 }
 
+/**
+ * The action policy an agent's calls are reviewed by (`defineAgent({ guard })`), before the
+ * approval gates see them. With a guard, the gates leave effect-based confirmation to it: it
+ * asks a human only when a sink argument is not grounded in trusted content.
+ */
 export interface Guard {
   readonly options: GuardOptions;
   /** Decide one call. Pure: depends only on the call and the options. */
-  evaluate(call: GateCall): GuardDecision;
-  /** The guard as a gate policy (its verdicts are journaled as `guard_verdict`). */
-  readonly policy: GatePolicy;
-  /**
-   * Gate options where the guard decides: the effect-based confirmation is left to the guard
-   * (it asks only when a sink is not trusted-grounded). Other options pass through.
-   */
-  gates(options?: GateOptions): GateOptions;
+  evaluate(call: ReviewedCall): GuardDecision;
 }
-
-export const GUARD_POLICY = 'guard';
 
 /**
  * Define the action policy evaluated before every tool call. Invalid options throw
@@ -109,7 +105,7 @@ export const GUARD_POLICY = 'guard';
  * const guard = defineGuard({
  *   tools: { send_money: { sinks: ['recipient', 'amount'], allow: { recipient: [landlord] } } },
  * });
- * defineAgent({ ..., gates: guard.gates() });
+ * defineAgent({ ..., guard });
  * ```
  */
 export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard {
@@ -128,7 +124,7 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
   for (const [tool, setting] of Object.entries(options.tools ?? {}))
     compiled.set(tool, compileTool(setting, `tools.${tool}`, fail));
 
-  const evaluate = (call: GateCall): GuardDecision => {
+  const evaluate = (call: ReviewedCall): GuardDecision => {
     const tool = compiled.get(call.toolName);
     const context = call.context ?? [];
     const origins: Record<string, ArgumentOrigin> = {};
@@ -188,29 +184,7 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
     };
   };
 
-  const policy: GatePolicy = (call): PolicyVerdict => {
-    const decision = evaluate(call);
-    const record = { policy: GUARD_POLICY, rule: decision.rule, origins: decision.origins };
-    if (decision.verdict === 'allow') return { type: 'allow', record };
-    return {
-      type: decision.verdict,
-      reason: { type: 'policy', policy: GUARD_POLICY, message: decision.message },
-      record,
-    };
-  };
-
-  return Object.freeze({
-    options,
-    evaluate,
-    policy,
-    gates(gateOptions: GateOptions = {}): GateOptions {
-      return {
-        ...gateOptions,
-        effects: gateOptions.effects ?? [],
-        policies: [...(gateOptions.policies ?? []), policy],
-      };
-    },
-  });
+  return Object.freeze({ options, evaluate });
 }
 
 interface CompiledTool {

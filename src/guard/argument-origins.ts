@@ -1,4 +1,4 @@
-import type { ContextText } from '../approval/index.js';
+import type { ContextText } from './call-review.js';
 
 /**
  * Where one argument value could have come from, strongest first:

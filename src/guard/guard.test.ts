@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { defineGates, type ContextText, type GateCall } from '../approval/index.js';
+import { defineAgent } from '../agent/index.js';
+import { defineGates } from '../approval/index.js';
 import { KeelError, type Provenance } from '../core/index.js';
-import type { ToolEffect } from '../tools/index.js';
+import { simulator } from '../model/index.js';
+import { defineTool, type ToolEffect } from '../tools/index.js';
+import { z } from 'zod';
 import {
   argumentLeaves,
   defineGuard,
   heuristicDetector,
   originOf,
+  reviewCall,
+  type ContextText,
   type GuardOptions,
+  type ReviewedCall,
 } from './index.js';
 
 const TRUSTED: Provenance = { trust: 'trusted', source: 'task' };
@@ -28,7 +34,7 @@ function call(
   toolName: string,
   input: unknown,
   { effect = 'egress', tainted = true }: { effect?: ToolEffect; tainted?: boolean } = {},
-): GateCall {
+): ReviewedCall {
   return {
     runId: 'run_1',
     agent: 'a',
@@ -42,7 +48,7 @@ function call(
   };
 }
 
-function verdict(options: GuardOptions, gateCall: GateCall) {
+function verdict(options: GuardOptions, gateCall: ReviewedCall) {
   return defineGuard(options).evaluate(gateCall);
 }
 
@@ -325,7 +331,7 @@ describe('declarative rules', () => {
   });
 });
 
-describe('the guard as a gate policy', () => {
+describe('the guard before the gates', () => {
   it('journals its verdict through the gate and lets deny beat confirm', () => {
     const guard = defineGuard({
       tools: {
@@ -334,8 +340,10 @@ describe('the guard as a gate policy', () => {
         },
       },
     });
-    const gates = defineGates(guard.gates({ tools: { send: 'confirm' } }));
-    const denied = gates.decide(call('send', { to: 'evil@attacker.io' }));
+    const gates = defineGates({ tools: { send: 'confirm' } });
+    const decide = (reviewed: ReviewedCall) =>
+      gates.decide(reviewed, reviewCall(reviewed, { guard, signalled: false }));
+    const denied = decide(call('send', { to: 'evil@attacker.io' }));
     expect(denied).toMatchObject({
       type: 'deny',
       reason: { type: 'policy', policy: 'guard' },
@@ -343,7 +351,7 @@ describe('the guard as a gate policy', () => {
         { policy: 'guard', rule: 'send.blocked', verdict: 'deny', origins: { to: 'untrusted' } },
       ],
     });
-    const confirmed = gates.decide(call('send', { to: 'alice@example.com' }));
+    const confirmed = decide(call('send', { to: 'alice@example.com' }));
     expect(confirmed).toMatchObject({
       type: 'confirm',
       reason: { type: 'tool' },
@@ -351,10 +359,41 @@ describe('the guard as a gate policy', () => {
     });
   });
 
-  it('leaves effect-based confirmation to the guard', () => {
-    const gates = defineGates(defineGuard().gates());
-    expect(gates.decide(call('send', { to: 'alice@example.com' })).type).toBe('allow');
-    expect(gates.decide(call('send', { to: 'evil@attacker.io' })).type).toBe('confirm');
+  it('leaves effect-based confirmation to the guard of an agent', () => {
+    const send = defineTool({
+      name: 'send',
+      description: 'Send mail',
+      input: z.object({ to: z.string() }),
+      effect: 'egress',
+      run: async () => Promise.resolve('sent'),
+    });
+    const agent = defineAgent({
+      name: 'mailer',
+      model: simulator({ script: [{ text: 'done' }] }),
+      instructions: 'Send mail.',
+      tools: [send],
+      guard: defineGuard(),
+    });
+    const decide = (reviewed: ReviewedCall) =>
+      agent.gates?.decide(reviewed, reviewCall(reviewed, { guard: agent.guard, signalled: false }))
+        .type;
+    expect(decide(call('send', { to: 'alice@example.com' }))).toBe('allow');
+    expect(decide(call('send', { to: 'evil@attacker.io' }))).toBe('confirm');
+  });
+
+  it('asks a human for a consequential call once an injection signal reached its threshold', () => {
+    const review = reviewCall(call('send', { to: 'alice@example.com' }), { signalled: true });
+    expect(review).toEqual({
+      verdict: 'confirm',
+      reason: {
+        policy: 'injection_signal',
+        message:
+          'an injection signal reached its threshold earlier in this run; egress calls need a human',
+      },
+      records: [{ policy: 'injection_signal', rule: 'signal_threshold', verdict: 'confirm' }],
+    });
+    const read = reviewCall(call('lookup', {}, { effect: 'read' }), { signalled: true });
+    expect(read).toEqual({ verdict: 'allow', reason: undefined, records: [] });
   });
 });
 

@@ -6,7 +6,6 @@ export {
   type ArgumentOrigin,
 } from './argument-origins.js';
 export {
-  GUARD_POLICY,
   defineGuard,
   type ArgumentCondition,
   type Guard,
@@ -16,6 +15,15 @@ export {
   type GuardVerdict,
   type ToolGuard,
 } from './action-policy.js';
+export {
+  GUARD_POLICY,
+  INJECTION_SIGNAL_POLICY,
+  reviewCall,
+  type CallReview,
+  type ContextText,
+  type ReviewRecord,
+  type ReviewedCall,
+} from './call-review.js';
 export {
   heuristicDetector,
   type InjectionDetector,

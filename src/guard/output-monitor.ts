@@ -1,4 +1,4 @@
-import type { ContextText } from '../approval/index.js';
+import type { ContextText } from './call-review.js';
 import type { ToolEffect } from '../tools/index.js';
 import { argumentLeaves, originOf } from './argument-origins.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { ContextText } from '../approval/index.js';
+import type { ContextText } from './index.js';
 import { KeelError } from '../core/index.js';
 import { simulator, type ModelRequest } from '../model/index.js';
 import {

@@ -38,6 +38,14 @@ export {
   type RunLimits,
 } from './limits.js';
 export {
+  budgetReached,
+  elapsedMs,
+  limitBeforeStep,
+  remainingLimits,
+  remainingTimeMs,
+  type LimitReached,
+} from './limit-checks.js';
+export {
   RUN_STATUSES,
   describeReason,
   type RunEvent,
@@ -57,6 +65,7 @@ export {
   foldRun,
   waitedMs,
   type ApprovalRequest,
+  type CallVerdict,
   type PendingCall,
   type RunState,
 } from './run-state.js';

@@ -20,7 +20,17 @@ export interface PendingCall {
   attemptsFailed: number;
   /** Set while the call waits on a human decision (the gate's request): it must not start. */
   awaitingApproval?: ApprovalRequest | undefined;
+  /** What the guard and the gates' policies said of the call (`guard_verdict`), in order. */
+  verdicts?: readonly CallVerdict[] | undefined;
+  /** Set once a human approved the call: who, on which approval. */
+  approvedBy?: { readonly approvalId: string; readonly decidedBy: string } | undefined;
 }
+
+/** One policy's journaled verdict on a call: what allowed it, or asked a human first. */
+export type CallVerdict = Pick<
+  Extract<RunEvent, { type: 'guard_verdict' }>,
+  'policy' | 'rule' | 'verdict' | 'origins'
+>;
 
 /**
  * A run's state: a fold over its journal. The engine keeps one per executing run and applies
@@ -263,6 +273,7 @@ export function applyEvent(state: RunState, event: RunEvent): void {
         state.pending[at] = {
           ...call,
           awaitingApproval: undefined,
+          approvedBy: { approvalId: event.approvalId, decidedBy: event.decidedBy },
           ...(event.editedInput === undefined ? {} : { input: event.editedInput }),
         };
         return;
@@ -283,8 +294,17 @@ export function applyEvent(state: RunState, event: RunEvent): void {
         state.usage = addUsage(state.usage, { usage: event.usage, costUsd: event.costUsd ?? null });
       }
       return;
+    case 'guard_verdict': {
+      const call = state.pending.find((pending) => pending.callId === event.callId);
+      if (!call) return;
+      const { policy, rule, verdict, origins } = event;
+      call.verdicts = [
+        ...(call.verdicts ?? []),
+        origins === undefined ? { policy, rule, verdict } : { policy, rule, verdict, origins },
+      ];
+      return;
+    }
     case 'context_assembled':
-    case 'guard_verdict':
     case 'action_flagged':
       return;
     case 'injection_signal':

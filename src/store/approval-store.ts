@@ -93,7 +93,7 @@ export interface ApprovalExpiration {
 
 /**
  * Approval records, approvers and the decision log. A run waits on approvals in status
- * `waiting`, holding no lease (`RunJournal.suspendRun`); a decision (or an expiry) makes it
+ * `waiting`, holding no lease (`RunJournalStore.suspendRun`); a decision (or an expiry) makes it
  * `queued` again in the same commit, so any worker claims and resumes it. Refusals are `KeelError`s: `not_found`, `forbidden` (wrong group),
  * `conflict` (already decided, expired, or a stale arguments hash).
  *

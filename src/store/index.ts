@@ -7,7 +7,7 @@ export {
   type ListRunsOptions,
   type NewRun,
   type RunFinish,
-  type RunJournal,
+  type RunJournalStore,
   type RunRecord,
   type RunRecordStatus,
   type SuspendRun,

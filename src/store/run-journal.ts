@@ -129,7 +129,7 @@ export interface SuspendRun {
  * const journal = await store.readEvents(runId);
  * ```
  */
-export interface RunJournal {
+export interface RunJournalStore {
   createRun(run: NewRun): Promise<RunRecord>;
   getRun(runId: string): Promise<RunRecord | undefined>;
   listRuns(options?: ListRunsOptions): Promise<RunRecord[]>;

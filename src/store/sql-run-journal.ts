@@ -13,7 +13,7 @@ import type {
   LeaseRenewal,
   ListRunsOptions,
   NewRun,
-  RunJournal,
+  RunJournalStore,
   RunRecord,
   SuspendRun,
 } from './run-journal.js';
@@ -42,7 +42,7 @@ const MAX_GROUP = 2_000;
  * lock up front (`begin immediate`), PostgreSQL claims with `for update skip locked`. Journal
  * writes are grouped: every write queued while a commit is in flight goes into the next one.
  */
-export class SqlRunJournal implements RunJournal {
+export class SqlRunJournal implements RunJournalStore {
   readonly #sql: SqlContext;
   readonly #audit: SqlAuditLog;
   readonly #listen: Listen | undefined;
@@ -317,7 +317,7 @@ export class SqlRunJournal implements RunJournal {
     workerId,
     now,
     leaseMs,
-  }: Parameters<RunJournal['claimRun']>[0]): Promise<RunRecord | undefined> {
+  }: Parameters<RunJournalStore['claimRun']>[0]): Promise<RunRecord | undefined> {
     const row = await this.#sql.guarded(() =>
       this.#sql.db
         .updateTable('keel_runs')

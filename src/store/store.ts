@@ -4,7 +4,7 @@ import type { AuditLog } from './audit-log.js';
 import type { DecisionStore } from './decision-store.js';
 import type { PriceStore } from './price-store.js';
 import type { ResultStore } from './result-store.js';
-import type { RunJournal } from './run-journal.js';
+import type { RunJournalStore } from './run-journal.js';
 import type { ToolStateStore } from './tool-records.js';
 
 /**
@@ -25,7 +25,7 @@ export const STORE_SCHEMA_VERSION = JOURNAL_SCHEMA_VERSION;
  * const pending = await store.approvals.list({ states: ['pending'] });
  * ```
  */
-export interface Store extends RunJournal {
+export interface Store extends RunJournalStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Where it is, without credentials. */
   readonly location: string;

@@ -8,7 +8,7 @@ import {
   type ToolFailure,
 } from './tool-error.js';
 
-import { TOOL_EFFECTS, type ToolEffect } from '../journal/index.js';
+import { TOOL_EFFECTS, type DecisionEvent, type ToolEffect } from '../journal/index.js';
 
 export { TOOL_EFFECTS, type ToolEffect };
 
@@ -16,7 +16,7 @@ export { TOOL_EFFECTS, type ToolEffect };
 export interface JournaledDecisionEntry {
   readonly decisionId: string;
   /** The decision's own event (`decision_attempt`, `decision_vote`, ...): plain JSON. */
-  readonly entry: { readonly type: string };
+  readonly entry: DecisionEvent;
 }
 
 /**

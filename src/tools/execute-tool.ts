@@ -48,12 +48,14 @@ export interface ToolAttemptHooks {
 }
 
 /**
- * What allowed a call, as the audit log records it. Today the agent's tool scope allows every
- * call it validates; an action policy fills `policy` once one decides.
+ * What allowed a call, as the audit log records it: `agent_tool_scope` (only the agent's tool
+ * set), `policy` (the guard's and the gates' verdicts, in `policy`) or `approval` (a human, in
+ * `approval`; verdicts that asked for it in `policy`). Plain JSON.
  */
 export interface ToolCallDecision {
   readonly allowedBy: string;
   readonly policy?: unknown;
+  readonly approval?: { readonly approvalId: string; readonly decidedBy: string } | undefined;
 }
 
 export interface ExecuteToolOptions {

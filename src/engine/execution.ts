@@ -1,0 +1,66 @@
+import type { Agent, PreparedContext } from '../agent/index.js';
+import type { Approvals } from '../approval/index.js';
+import type { Clock } from '../core/index.js';
+import type { RunEvent, RunLimits, RunState, StoredEvent } from '../journal/index.js';
+import type { Store } from '../store/index.js';
+import type { JournaledDecisionEntry, ToolPolicies } from '../tools/index.js';
+import type { ModelRetryOptions } from './model-retry.js';
+import type { RunJournal } from './run-journal.js';
+
+/** Why a run's signal was aborted. */
+export type RunAbort =
+  | { readonly kind: 'cancel'; readonly by: 'user' | 'shutdown' }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'lease_lost' }
+  | { readonly kind: 'release' }
+  /** The executor stopped (finished or failed): stop anything it started that still runs. */
+  | { readonly kind: 'ended' };
+
+/** What a worker hands the executor for one run it holds. */
+export interface ExecuteRunContext {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly workerId: string;
+  readonly runId: string;
+  /** The agent to execute the run with; may throw (e.g. a model this worker cannot build). */
+  readonly resolveAgent: (state: RunState) => Agent;
+  readonly modelRetry: ModelRetryOptions;
+  readonly controller: AbortController;
+  /** Claims beyond this end the run `failed` (worker_lost): the watchdog. */
+  readonly maxClaims: number;
+  /** Set when the run was claimed from the queue (not created by this process). */
+  readonly claim?: { readonly number: number; readonly cancelRequested: boolean } | undefined;
+  /** The run's journal when the caller already has it (saves a read). */
+  readonly journal?: readonly StoredEvent[] | undefined;
+  /** Called after each event commits. Must not throw; never awaited. */
+  readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
+  /** This process's tool breakers, bulkheads, result cache and audit log. */
+  readonly toolPolicies?: ToolPolicies | undefined;
+  /** Tells approvers when a gated call creates an approval. */
+  readonly approvals?: Approvals | undefined;
+}
+
+/**
+ * One execution of a run by this worker: what every stage of a step reads, and the little it
+ * keeps between steps. The run's own state lives in `journal.state`.
+ */
+export interface Execution {
+  readonly run: ExecuteRunContext;
+  readonly agent: Agent;
+  readonly limits: RunLimits;
+  readonly journal: RunJournal;
+  readonly signal: AbortSignal;
+  /** Calls whose first attempt this execution journaled as started with the step. */
+  readonly issuedHere: Set<string>;
+  /** Decisions tools made inside their calls, by `<step>:<callId>`: served again on a re-run. */
+  readonly decisionsByCall: Map<string, JournaledDecisionEntry[]>;
+  /** Large results already in the store's recall index (refs). */
+  readonly indexed: Set<string>;
+  /** The store's recall search for the step being assembled (reused by a compressed retry). */
+  prepared: PreparedContext;
+}
+
+/** Stable across retries and resumes: derived from (run, step, call index). */
+export function idempotencyKey(runId: string, step: number, index: number): string {
+  return `${runId}:${step}:${index}`;
+}

@@ -1,0 +1,108 @@
+import type { Agent } from '../agent/index.js';
+import { TRUSTED_AGENT } from '../core/index.js';
+import { monitorCall, reviewCall, type ContextText, type ReviewedCall } from '../guard/index.js';
+import type { RunEvent, RunState } from '../journal/index.js';
+import type { Execution } from './execution.js';
+import type { ModelStep, StepStage } from './model-step.js';
+
+/**
+ * Stage 6: the guard reviews each call before any gate sees it: where each argument came from
+ * (the agent's guard), the run's injection signal (once over its threshold, consequential calls
+ * need a human) and the output monitor's flags. Its verdicts only ever tighten.
+ */
+export const reviewCalls: StepStage = async (execution, step) => {
+  const { agent, journal } = execution;
+  const state = journal.state;
+  // Only the guard, the gates' policies and the monitor read the context: else it is not built.
+  const needsContext =
+    agent.guard !== undefined ||
+    (agent.gates?.options.policies?.length ?? 0) > 0 ||
+    agent.untrusted.monitor;
+  step.context = needsContext ? runContext(agent, state) : undefined;
+  for (const event of step.calls) {
+    if (event.type !== 'tool_requested' && event.type !== 'tool_rejected') continue;
+    const flags = flaggedEvent(agent, event, step.context ?? []);
+    if (flags.length > 0) step.flags.set(event.callId, flags);
+    if (event.type === 'tool_requested')
+      step.reviews.set(
+        event.callId,
+        reviewCall(reviewedCall(execution, step, event), {
+          guard: agent.guard,
+          signalled: state.signalled,
+        }),
+      );
+  }
+  return 'next';
+};
+
+/** A requested call as the guard and the gates see it. */
+export function reviewedCall(
+  execution: Execution,
+  step: ModelStep,
+  event: Extract<RunEvent, { type: 'tool_requested' }>,
+): ReviewedCall {
+  return {
+    runId: execution.run.runId,
+    agent: execution.agent.name,
+    step: step.number,
+    index: event.index,
+    toolName: event.toolName,
+    effect: event.effect,
+    input: event.input,
+    tainted: execution.journal.state.tainted,
+    context: step.context,
+  };
+}
+
+/** What the run saw before this step, as text with provenance: what a guard grounds in. */
+function runContext(agent: Agent, state: RunState): ContextText[] {
+  const context: ContextText[] = [{ text: agent.instructions, provenance: TRUSTED_AGENT }];
+  for (const message of state.messages) {
+    for (const part of message.parts) {
+      const text =
+        part.type === 'text'
+          ? part.text
+          : part.type === 'tool_result'
+            ? part.content
+            : part.arguments;
+      context.push({ text, provenance: part.provenance });
+    }
+  }
+  // What quarantined references resolve to came from untrusted content: ground it there.
+  for (const [callId, extracted] of state.quarantined)
+    context.push({
+      text: JSON.stringify(extracted) ?? '',
+      provenance: { trust: 'untrusted', source: `quarantine:${callId}` },
+    });
+  return context;
+}
+
+/** The monitor's flags on one call as an `action_flagged` event, or nothing. */
+function flaggedEvent(
+  agent: Agent,
+  event: Extract<RunEvent, { type: 'tool_requested' | 'tool_rejected' }>,
+  context: readonly ContextText[],
+): RunEvent[] {
+  if (!agent.untrusted.monitor) return [];
+  if (event.type === 'tool_rejected' && event.outOfScope !== true) return [];
+  const flags = monitorCall({
+    toolName: event.toolName,
+    effect: event.type === 'tool_requested' ? event.effect : 'read',
+    input: event.type === 'tool_requested' ? event.input : {},
+    context,
+    scope: agent.tools.map((tool) => tool.name),
+  });
+  if (flags.length === 0) return [];
+  return [
+    {
+      type: 'action_flagged',
+      step: event.step,
+      callId: event.callId,
+      index: event.index,
+      toolName: event.toolName,
+      flags: flags.map((flag) =>
+        flag.argument === undefined ? { kind: flag.kind, detail: flag.detail } : flag,
+      ),
+    },
+  ];
+}

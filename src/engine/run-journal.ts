@@ -1,0 +1,158 @@
+import type { Clock } from '../core/index.js';
+import {
+  addUsage,
+  applyEvent,
+  foldRun,
+  type LimitReached,
+  type NewEvent,
+  type RunEvent,
+  type RunReason,
+  type RunState,
+  type RunStatus,
+  type StoredEvent,
+  type UsageTotals,
+} from '../journal/index.js';
+import type { NewAuditEntry, RunFinish, RunJournalStore, WriteGuard } from '../store/index.js';
+
+/**
+ * One run's journal as its writer sees it: the folded state and the next sequence number,
+ * kept in step with what the store committed. Every event goes through here, so the state
+ * applied is exactly the state stored, and a run ends the same way from any path (the
+ * executor, a limit, a cancel of a queued run).
+ *
+ * ```ts
+ * const journal = await RunJournal.open({ store, clock, runId, guard: { status: 'queued' } });
+ * await journal.finish('cancelled', { type: 'cancelled', by: 'user' }, [{ type: 'cancel_requested', by: 'user' }]);
+ * ```
+ */
+export class RunJournal {
+  readonly runId: string;
+  readonly state: RunState;
+  readonly #store: RunJournalStore;
+  readonly #clock: Clock;
+  readonly #guard: WriteGuard;
+  readonly #onEvent: ((runId: string, event: RunEvent) => void) | undefined;
+  #seq: number;
+
+  private constructor(options: OpenRunJournal, stored: readonly StoredEvent[]) {
+    this.runId = options.runId;
+    this.#store = options.store;
+    this.#clock = options.clock;
+    this.#guard = options.guard;
+    this.#onEvent = options.onEvent;
+    this.state = foldRun(stored.map((entry) => entry.event));
+    this.#seq = stored.at(-1)?.seq ?? 0;
+  }
+
+  /** Fold the run's journal (read from the store unless given) into a writer. */
+  static async open(options: OpenRunJournal): Promise<RunJournal> {
+    const stored = options.journal ?? (await options.store.readEvents(options.runId));
+    return new RunJournal(options, stored);
+  }
+
+  /** The events as stored so far (their count is the last sequence number). */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /**
+   * Commit events (and the run's finish, and audit entries recording them) under the guard,
+   * then apply them to the state. Durable before visible: nothing acts on an event before
+   * this resolves. `lease_lost` when the guard no longer holds.
+   */
+  async append(
+    events: readonly RunEvent[],
+    finish?: Omit<RunFinish, 'at'>,
+    audit?: readonly NewAuditEntry[],
+  ): Promise<void> {
+    const at = this.#clock.now();
+    // Numbered now, not after the commit: calls of one step append concurrently.
+    const entries = this.#entries(events, at);
+    this.#seq += entries.length;
+    await this.#store.append({
+      runId: this.runId,
+      guard: this.#guard,
+      events: entries,
+      finish: finish ? { ...finish, at } : undefined,
+      audit,
+    });
+    this.#apply(events);
+  }
+
+  /** Commit events through `write` (e.g. together with parking the run); apply them if it did. */
+  async commitWith(
+    events: readonly RunEvent[],
+    write: (entries: NewEvent[]) => Promise<boolean>,
+  ): Promise<boolean> {
+    const entries = this.#entries(events, this.#clock.now());
+    if (!(await write(entries))) return false;
+    this.#seq += entries.length;
+    this.#apply(events);
+    return true;
+  }
+
+  /** End the run: `events`, then `run_finished` with the totals they bring, in one commit. */
+  async finish(
+    status: RunStatus,
+    reason: RunReason,
+    events: readonly RunEvent[],
+    output: string | null = null,
+    audit?: readonly NewAuditEntry[],
+  ): Promise<void> {
+    const usage = usageAfter(this.state.usage, events);
+    const steps = this.state.steps + events.filter((event) => event.type === 'model_called').length;
+    const finished: RunEvent = { type: 'run_finished', status, reason, output, usage, steps };
+    await this.append(
+      [...events, finished],
+      {
+        status,
+        reason,
+        output,
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        costUsd: usage.costUsd,
+        steps,
+      },
+      audit,
+    );
+  }
+
+  /** End the run `stopped` on a limit: `events`, `limit_hit`, then `run_finished`. */
+  stop({ limit, used, max }: LimitReached, events: readonly RunEvent[] = []): Promise<void> {
+    return this.finish('stopped', { type: 'limit', limit, used, max }, [
+      ...events,
+      { type: 'limit_hit', limit, used, max },
+    ]);
+  }
+
+  #entries(events: readonly RunEvent[], at: number): NewEvent[] {
+    return events.map((event, offset) => ({ seq: this.#seq + 1 + offset, at, event }));
+  }
+
+  #apply(events: readonly RunEvent[]): void {
+    for (const event of events) {
+      applyEvent(this.state, event);
+      this.#onEvent?.(this.runId, event);
+    }
+  }
+}
+
+export interface OpenRunJournal {
+  readonly store: RunJournalStore;
+  readonly clock: Clock;
+  readonly runId: string;
+  /** Who may write: the lease holder with its claim, or anyone while the run is queued. */
+  readonly guard: WriteGuard;
+  /** The run's journal when the caller already has it (saves a read). */
+  readonly journal?: readonly StoredEvent[] | undefined;
+  /** Called after each event commits. Must not throw; never awaited. */
+  readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
+}
+
+/** Usage totals once `events` are applied. */
+export function usageAfter(usage: UsageTotals, events: readonly RunEvent[]): UsageTotals {
+  return events.reduce(
+    (total, event) => (event.type === 'model_called' ? addUsage(total, event) : total),
+    usage,
+  );
+}
