@@ -2,7 +2,13 @@ import { digest, type Provenance } from '../core/index.js';
 import { RECALL_TOOL_NAME, recallProvenance, recallTool } from '../context/index.js';
 import type { PendingCall, RunEvent, RunReason, RunState } from '../journal/index.js';
 import type { NewAuditEntry } from '../store/index.js';
-import { executeTool, type ToolCallDecision, type ToolFailure } from '../tools/index.js';
+import {
+  executeTool,
+  type Tool,
+  type ToolCallDecision,
+  type ToolFailure,
+  type ToolOutcome,
+} from '../tools/index.js';
 import { idempotencyKey, type Execution, type RunAbort } from './execution.js';
 import { quarantinedFailure, untrustedResultEvents } from './untrusted-step.js';
 
@@ -28,31 +34,20 @@ export async function executeCalls(
  * the typed failure fed back to the model) is committed with the call's audit entries.
  */
 async function executeCall(execution: Execution, call: PendingCall): Promise<void> {
-  const { agent, journal, signal, run } = execution;
-  const base = { step: call.step, callId: call.callId, toolName: call.toolName };
-  /** The call's final failure: fed back to the model as its result. */
-  const fail = (
-    error: ToolFailure,
-    provenance: Provenance,
-    attempt: number,
-    audit?: readonly NewAuditEntry[],
-  ) =>
-    journal.append(
-      [
-        { type: 'tool_failed', ...base, error, provenance, attempt, final: true },
-        ...quarantinedFailure(agent, base, error, provenance),
-      ],
-      undefined,
-      audit,
-    );
-
+  const { agent, run } = execution;
   let tool = agent.tool(call.toolName);
   // `recall` searches this run's store (a replay's copy serves it from the journal instead).
   const recalling = agent.context?.recallTool === true && call.toolName === RECALL_TOOL_NAME;
   if (tool && recalling && !agent.context?.replay) tool = recallTool(run.store.results);
   if (!tool) {
     const message = `tool "${call.toolName}" is no longer defined on this agent`;
-    await fail({ type: 'not_found', message }, RUNTIME_LABEL, call.attemptsStarted);
+    await failCall(
+      execution,
+      call,
+      { type: 'not_found', message },
+      RUNTIME_LABEL,
+      call.attemptsStarted,
+    );
     return;
   }
   // The journal keeps the model's arguments as sent; the tool gets them parsed (zod
@@ -60,13 +55,45 @@ async function executeCall(execution: Execution, call: PendingCall): Promise<voi
   const parsed = tool.input.safeParse(call.input);
   if (!parsed.success) {
     const message = 'arguments no longer match the input schema';
-    await fail({ type: 'invalid_input', message }, RUNTIME_LABEL, call.attemptsStarted);
+    await failCall(
+      execution,
+      call,
+      { type: 'invalid_input', message },
+      RUNTIME_LABEL,
+      call.attemptsStarted,
+    );
     return;
   }
   const provenance: Provenance = {
     trust: tool.untrustedOutput ? 'untrusted' : 'trusted',
     source: `tool:${tool.name}`,
   };
+  const startedAt = performance.now();
+  const outcome = await runAttempts(execution, call, tool, parsed.data, provenance);
+  if (execution.signal.aborted || execution.journal.state.finished) return;
+  if (!outcome.ok) {
+    await settleFailure(execution, call, tool.name, outcome, provenance);
+    return;
+  }
+  await settleResult(execution, call, {
+    tool: tool.name,
+    outcome,
+    provenance,
+    recalling,
+    latencyMs: performance.now() - startedAt,
+  });
+}
+
+/** The call's attempts through the tool policies, each started attempt journaled first. */
+function runAttempts(
+  execution: Execution,
+  call: PendingCall,
+  tool: Tool,
+  input: unknown,
+  provenance: Provenance,
+): Promise<ToolOutcome> {
+  const { journal, signal, run } = execution;
+  const base = { step: call.step, callId: call.callId, toolName: call.toolName };
   // After a crash: re-issue a started attempt that has no outcome; after a recorded
   // retryable failure, go on with the next attempt.
   const firstAttempt =
@@ -77,10 +104,9 @@ async function executeCall(execution: Execution, call: PendingCall): Promise<voi
         : call.attemptsStarted;
   const key = idempotencyKey(run.runId, call.step, call.index);
   const decisionKey = `${call.step}:${call.callId}`;
-  const startedAt = performance.now();
-  const outcome = await executeTool({
+  return executeTool({
     tool,
-    input: parsed.data,
+    input,
     context: {
       idempotencyKey: key,
       runId: run.runId,
@@ -134,37 +160,65 @@ async function executeCall(execution: Execution, call: PendingCall): Promise<voi
       },
     },
   });
-  if (signal.aborted || journal.state.finished) return;
-  if (!outcome.ok) {
-    if (outcome.handoff === undefined) {
-      await fail(outcome.failure, provenance, outcome.attempts, outcome.audit);
-      return;
-    }
-    // The tool's handoff: the run ends escalated, its journal holding all gathered so far.
-    const failed: RunEvent = {
-      type: 'tool_failed',
-      ...base,
-      error: outcome.failure,
-      provenance,
-      attempt: outcome.attempts,
-      final: true,
-    };
-    const reason: RunReason = {
-      type: 'escalation',
-      message: outcome.handoff,
-      toolName: tool.name,
-      error: outcome.failure,
-    };
-    await journal.finish(
-      'escalated',
-      reason,
-      [failed],
-      gatheredSoFar(journal.state),
-      outcome.audit,
-    );
-    run.controller.abort({ kind: 'ended' } satisfies RunAbort);
+}
+
+/** The call's final failure, fed back to the model; or the tool's handoff, which ends the run. */
+async function settleFailure(
+  execution: Execution,
+  call: PendingCall,
+  toolName: string,
+  outcome: Extract<ToolOutcome, { ok: false }>,
+  provenance: Provenance,
+): Promise<void> {
+  if (outcome.handoff === undefined) {
+    await failCall(execution, call, outcome.failure, provenance, outcome.attempts, outcome.audit);
     return;
   }
+  // The tool's handoff: the run ends escalated, its journal holding all gathered so far.
+  const { journal, run } = execution;
+  const failed: RunEvent = {
+    type: 'tool_failed',
+    step: call.step,
+    callId: call.callId,
+    toolName: call.toolName,
+    error: outcome.failure,
+    provenance,
+    attempt: outcome.attempts,
+    final: true,
+  };
+  const reason: RunReason = {
+    type: 'escalation',
+    message: outcome.handoff,
+    toolName,
+    error: outcome.failure,
+  };
+  await journal.finish('escalated', reason, [failed], gatheredSoFar(journal.state), outcome.audit);
+  run.controller.abort({ kind: 'ended' } satisfies RunAbort);
+}
+
+/**
+ * The call's result, committed with its audit entries and, for untrusted content, the
+ * detector's signal and the quarantine: all before the model sees it.
+ */
+async function settleResult(
+  execution: Execution,
+  call: PendingCall,
+  {
+    tool,
+    outcome,
+    provenance,
+    recalling,
+    latencyMs,
+  }: {
+    tool: string;
+    outcome: Extract<ToolOutcome, { ok: true }>;
+    provenance: Provenance;
+    /** The recall tool's text keeps the weakest label of what it recalled. */
+    recalling: boolean;
+    latencyMs: number;
+  },
+): Promise<void> {
+  const { agent, journal, signal } = execution;
   // A fallback is marked to the model as well as in the journal.
   const content = resultText(
     outcome.degraded
@@ -172,18 +226,24 @@ async function executeCall(execution: Execution, call: PendingCall): Promise<voi
       : outcome.value,
   );
   if (content === undefined) {
-    const message = `${tool.name} returned a result that is not JSON`;
-    await fail({ type: 'internal', message }, provenance, outcome.attempts, outcome.audit);
+    const message = `${tool} returned a result that is not JSON`;
+    await failCall(
+      execution,
+      call,
+      { type: 'internal', message },
+      provenance,
+      outcome.attempts,
+      outcome.audit,
+    );
     return;
   }
-  // Detector signal and quarantine: committed with the result, before the model sees it.
   const untrusted =
     provenance.trust === 'untrusted'
       ? await untrustedResultEvents({
           agent,
           step: call.step,
           callId: call.callId,
-          toolName: tool.name,
+          toolName: tool,
           content,
           signal,
         })
@@ -193,13 +253,14 @@ async function executeCall(execution: Execution, call: PendingCall): Promise<voi
     [
       {
         type: 'tool_finished',
-        ...base,
+        step: call.step,
+        callId: call.callId,
+        toolName: call.toolName,
         content,
         contentHash: digest(content),
-        // Recalled text keeps the weakest label of what was recalled.
         provenance: recalling ? recallProvenance(content) : provenance,
         attempts: outcome.attempts,
-        latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+        latencyMs: Math.round(latencyMs * 1000) / 1000,
         ...(outcome.degraded ? { degraded: outcome.degraded } : {}),
         ...(outcome.cache ? { cache: outcome.cache } : {}),
       },
@@ -207,6 +268,26 @@ async function executeCall(execution: Execution, call: PendingCall): Promise<voi
     ],
     undefined,
     outcome.audit,
+  );
+}
+
+/** The call's final failure: fed back to the model as its result. */
+function failCall(
+  execution: Execution,
+  call: PendingCall,
+  error: ToolFailure,
+  provenance: Provenance,
+  attempt: number,
+  audit?: readonly NewAuditEntry[],
+): Promise<void> {
+  const base = { step: call.step, callId: call.callId, toolName: call.toolName };
+  return execution.journal.append(
+    [
+      { type: 'tool_failed', ...base, error, provenance, attempt, final: true },
+      ...quarantinedFailure(execution.agent, base, error, provenance),
+    ],
+    undefined,
+    audit,
   );
 }
 

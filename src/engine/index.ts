@@ -1,17 +1,16 @@
-export {
-  createRuntime,
-  newRunId,
-  type ForkOptions,
-  type RunInspection,
-  type RuntimeApprovalOptions,
-  type Runtime,
-  type RuntimeOptions,
-  type StartRunOptions,
-} from './runtime.js';
+export { createRuntime, type Runtime } from './runtime.js';
+export { newRunId } from './run-start.js';
+export type {
+  ForkOptions,
+  RunInspection,
+  RuntimeApprovalOptions,
+  RuntimeOptions,
+  StartRunOptions,
+} from './runtime-options.js';
 export type { Worker, WorkerOptions } from './worker.js';
 export type { RunResult } from './run-result.js';
 export { DEFAULT_MODEL_RETRY, type ModelRetryOptions } from './model-retry.js';
-export { idempotencyKey } from './run-executor.js';
+export { idempotencyKey } from './execution.js';
 export {
   repriceJournal,
   repriceRuns,

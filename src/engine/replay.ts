@@ -5,7 +5,8 @@ import type { ContextReplay, SummaryOutcome } from '../context/index.js';
 import { ModelCallError, type ModelAdapterV1, type ModelResponse } from '../model/index.js';
 import { openStore, type Store, type StoredEvent } from '../store/index.js';
 import { ToolError, defineTool, type JournaledDecisionEntry, type Tool } from '../tools/index.js';
-import { createRuntime, newRunId, type Runtime } from './runtime.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import { newRunId } from './run-start.js';
 
 /** Where a replay first departed from the recorded run. `null` sides mean "no such event". */
 export interface ReplayDivergence {

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/index.js';
-import type { RunRecord, Store } from '../store/index.js';
+import type { Approvals } from '../approval/index.js';
+import type { RunJournalStore, RunRecord, Store } from '../store/index.js';
 import type { RunResult } from './run-result.js';
 
 export interface WorkerOptions {
@@ -115,4 +116,50 @@ export function startWorker(options: StartWorkerOptions): Worker {
     },
     done,
   };
+}
+
+/**
+ * What a runtime's worker does for approvals while it runs: applies due expiries (a run parked
+ * on an approval nobody decided is denied, escalated or ended on time even if no one looks at
+ * it), re-notifies, and wakes at once for decisions made in other processes where the store can
+ * say so (PostgreSQL LISTEN/NOTIFY); elsewhere the next poll finds the run.
+ */
+export function attendApprovals(
+  worker: Worker,
+  {
+    store,
+    approvals,
+    sweepMs,
+    onError,
+  }: {
+    readonly store: RunJournalStore;
+    readonly approvals: Approvals;
+    readonly sweepMs: number;
+    readonly onError?: ((runId: string, error: unknown) => void) | undefined;
+  },
+): void {
+  const sweep = setInterval(() => {
+    approvals.expireDue().catch((error: unknown) => onError?.('', error));
+    approvals.renotify().catch((error: unknown) => onError?.('', error));
+  }, sweepMs);
+  sweep.unref();
+  const subscription = store
+    .onRunReady(() => {
+      worker.wake();
+    })
+    .then((unsubscribe) => {
+      // A decision committed before the subscription was heard by no one: look now.
+      worker.wake();
+      return unsubscribe;
+    })
+    .catch((error: unknown) => {
+      onError?.('', error);
+      return () => Promise.resolve();
+    });
+  void worker.done.finally(async () => {
+    clearInterval(sweep);
+    await (
+      await subscription
+    )();
+  });
 }

@@ -39,6 +39,7 @@ export {
   type SpanExporter,
 } from './otlp-exporter.js';
 export { DEFAULT_PARTIAL_EXPORT_EVENTS, traceExport, type RunObserver } from './run-observer.js';
+export { observeEvents } from './observe-events.js';
 export { costTotals, type CostLine, type CostTotals, type ToolLine } from './cost-totals.js';
 export { runMetrics, type RunMetrics } from './run-metrics.js';
 export {

@@ -1,0 +1,74 @@
+import type { Agent } from '../agent/index.js';
+import type { Clock } from '../core/index.js';
+import type { RunEvent, RunLimits, RunState, StoredEvent } from '../journal/index.js';
+import type { ModelAdapterV1 } from '../model/index.js';
+import type { Notifier } from '../notify/index.js';
+import type { AlertNotifier, AlertRules, RunObserver } from '../observe/index.js';
+import type { ApprovalDecisionEntry, RunRecord, Store } from '../store/index.js';
+import type { ToolPoliciesOptions } from '../tools/index.js';
+import type { ModelRetryOptions } from './model-retry.js';
+
+export interface RuntimeOptions {
+  readonly store: Store;
+  readonly agents: readonly Agent[];
+  readonly clock?: Clock;
+  /** Unique per process; defaults to host:pid:random. */
+  readonly workerId?: string;
+  /** A run whose worker stops heartbeating is claimable again after this long. */
+  readonly leaseMs?: number;
+  /** Claims after which a run is ended `failed` (worker_lost) instead of executed again. */
+  readonly maxClaims?: number;
+  readonly modelRetry?: Partial<ModelRetryOptions>;
+  /** Resolves a `--model` string (e.g. `openai:gpt-4o-mini`) to an adapter. */
+  readonly resolveModel?: ((spec: string, agent: Agent) => ModelAdapterV1) | undefined;
+  /** Observes each committed event. Never awaited; must not throw. */
+  readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
+  /** Tuning of the tool policies (breaker sync interval, retry jitter source). */
+  readonly toolPolicies?: Omit<ToolPoliciesOptions, 'store' | 'clock'> | undefined;
+  /** Fed each committed event (trace export, alerts); their work never blocks a run. */
+  readonly observers?: readonly RunObserver[] | undefined;
+  /**
+   * Judge each finished run against its agent's baseline and deliver the alerts it raises
+   * (shorthand for an `alertMonitor` observer).
+   */
+  readonly alerts?:
+    | { readonly notifier: AlertNotifier; readonly rules?: Partial<AlertRules> | undefined }
+    | undefined;
+  /** Human approvals of gated calls: who is told, and how often expiries are applied. */
+  readonly approvals?: RuntimeApprovalOptions | undefined;
+}
+
+export interface RuntimeApprovalOptions {
+  /** Tells the approver group when a gated call waits (webhook, Slack, email...). */
+  readonly notifier?: Notifier | undefined;
+  /** Base URL of the approval API (`keel serve`), for the decide link in notifications. */
+  readonly baseUrl?: string | undefined;
+  /** How often a worker applies due expiries. Default 1000 ms. */
+  readonly sweepMs?: number | undefined;
+  readonly onNotifyError?: ((approvalId: string, error: unknown) => void) | undefined;
+  /** Every decision attempt, accepted or refused, once recorded (e.g. for an audit log). */
+  readonly onDecision?: ((entry: ApprovalDecisionEntry) => void) | undefined;
+}
+
+export interface StartRunOptions {
+  readonly runId?: string;
+  /** A model string that overrides the agent's model for this run. */
+  readonly model?: string | undefined;
+  readonly limits?: Partial<RunLimits> | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface ForkOptions {
+  /** Steps before this one are reused from the original journal; this one runs live. */
+  readonly fromStep: number;
+  /** A model string for the fork (default: the original run's). */
+  readonly model?: string | undefined;
+  readonly runId?: string;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface RunInspection {
+  readonly record: RunRecord;
+  readonly state: RunState;
+  readonly events: readonly StoredEvent[];
+}

@@ -1,0 +1,28 @@
+import type { JournalEvent, JournalSource } from './journal.js';
+import type { RunObserver } from './run-observer.js';
+
+/**
+ * One event callback that feeds every observer (and `onEvent`, when given) each committed event.
+ * An observer's fault is its own: it is swallowed, and the run goes on.
+ *
+ * ```ts
+ * const onEvent = observeEvents(store, undefined, [traceExport({ exporter })]);
+ * ```
+ */
+export function observeEvents<Event extends JournalEvent>(
+  journal: JournalSource,
+  onEvent: ((runId: string, event: Event) => void) | undefined,
+  observers: readonly RunObserver[],
+): ((runId: string, event: Event) => void) | undefined {
+  if (observers.length === 0) return onEvent;
+  return function observe(runId, event) {
+    onEvent?.(runId, event);
+    for (const observer of observers) {
+      try {
+        observer.onEvent(runId, event, journal);
+      } catch {
+        // An observer's fault is its own: the run goes on.
+      }
+    }
+  };
+}
