@@ -13,7 +13,7 @@ const ROUTING_ONLY: Gates = defineGates({ effects: [] }, 'gates');
  * decides), `deny` replaces it with a `tool_rejected` (`forbidden`) fed back to the model. The
  * guard's verdicts and the policies' records are journaled next to the call they are about.
  */
-export const gateCalls: StepStage = async (execution, step) => {
+export const gateCalls: StepStage = (execution, step) => {
   const { agent, run } = execution;
   const gates = agent.gates ?? ROUTING_ONLY;
   const now = run.clock.now();

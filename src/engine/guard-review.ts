@@ -10,7 +10,7 @@ import type { ModelStep, StepStage } from './model-step.js';
  * (the agent's guard), the run's injection signal (once over its threshold, consequential calls
  * need a human) and the output monitor's flags. Its verdicts only ever tighten.
  */
-export const reviewCalls: StepStage = async (execution, step) => {
+export const reviewCalls: StepStage = (execution, step) => {
   const { agent, journal } = execution;
   const state = journal.state;
   // Only the guard, the gates' policies and the monitor read the context: else it is not built.

@@ -51,7 +51,11 @@ export interface ModelReply {
 /** `next`: the step goes on to the next stage; `end`: this stage ended it (or the run). */
 export type StageOutcome = 'next' | 'end';
 
-export type StepStage = (execution: Execution, step: ModelStep) => Promise<StageOutcome>;
+/** A stage of a model step; the pure ones (review, gate) answer at once. */
+export type StepStage = (
+  execution: Execution,
+  step: ModelStep,
+) => StageOutcome | Promise<StageOutcome>;
 
 /**
  * A model step, stage by stage, in the order of DESIGN's one path. Each stage has one job and
