@@ -1,12 +1,19 @@
 import * as fc from 'fast-check';
 import { performance } from 'node:perf_hooks';
-import { defineAgent, type Agent } from '../agent/index.js';
-import type { GatePolicy } from '../approval/index.js';
-import { createRuntime, type Runtime } from '../engine/index.js';
-import { argumentLeaves, defineGuard, heuristicDetector } from '../guard/index.js';
-import { simulator, type ScriptContext } from '../model/index.js';
-import type { Notification } from '../notify/index.js';
-import { openStore } from '../store/index.js';
+import {
+  createRuntime,
+  defineAgent,
+  defineGuard,
+  heuristicDetector,
+  openStore,
+  simulator,
+  type Agent,
+  type GatePolicy,
+  type Notification,
+  type Runtime,
+  type ScriptContext,
+} from '../../src/index.js';
+import { argumentLeaves } from '../../src/guard/index.js';
 import { banking } from './banking.js';
 import { messaging } from './messaging.js';
 import {
