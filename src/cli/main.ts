@@ -17,7 +17,7 @@ const program = new Command('keel')
   )
   .option(
     '--agents <module>',
-    'module exporting the agents (default: keel.config.ts, else the demo agents)',
+    'module exporting the agents (default: keel.config.ts, else the demo agents; a .ts module needs the tsx package)',
   )
   .exitOverride()
   .configureOutput({
