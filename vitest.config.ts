@@ -2,7 +2,12 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'examples/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'src/**/*.test.ts',
+      'bench/**/*.test.ts',
+      'examples/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     // Store contract suites run against real SQLite and PostgreSQL; the defaults
     // (5 s per test, 10 s per hook) are too tight for migrations on a cold CI machine.
     testTimeout: 30_000,

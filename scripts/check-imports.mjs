@@ -42,8 +42,6 @@ const LAYERS = {
   // `keel serve` starts the HTTP API: the CLI sits just above the server.
   cli: 9,
   testing: 8,
-  // The adversarial benchmark drives the whole runtime; `keel security-bench` runs it.
-  redteam: 8,
 };
 
 /** Parts that no other part imports (only the entry points in src/ and tests may). */

@@ -28,4 +28,3 @@ export {
   type UntrustedHandling,
   type UntrustedOptions,
 } from './untrusted-options.js';
-export type { RunEvent } from '../journal/index.js';

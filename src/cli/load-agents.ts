@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Agent } from '../agent/index.js';
 import { KeelError } from '../core/index.js';
@@ -12,14 +12,29 @@ export interface LoadedAgents {
   readonly source: string;
 }
 
+/** The part of tsx's ESM API (`tsx/esm/api`) that loads a TypeScript module. */
+export interface TsxApi {
+  tsImport(specifier: string, parentURL: string): Promise<unknown>;
+}
+
+export interface LoadAgentsOptions {
+  /** Where `keel.config.*` and a relative `--agents` path are looked for. */
+  readonly cwd?: string;
+  /**
+   * Loads tsx, an optional peer dependency, the first time a `.ts`/`.mts`/`.cts` module is
+   * given (default: `import('tsx/esm/api')`).
+   */
+  readonly loadTsx?: () => Promise<TsxApi>;
+}
+
 /**
  * The runnable agents: from `--agents <module>`, else `keel.config.*` in the working
  * directory, else the support-desk demo's. A module exports `agents` (an array), or a default
- * export that is an array or `{ agents }`.
+ * export that is an array or `{ agents }`. A TypeScript module needs the `tsx` package.
  */
 export async function loadAgents(
   modulePath: string | undefined,
-  cwd = process.cwd(),
+  { cwd = process.cwd(), loadTsx = () => import('tsx/esm/api') }: LoadAgentsOptions = {},
 ): Promise<LoadedAgents> {
   const candidate =
     modulePath === undefined
@@ -40,7 +55,7 @@ export async function loadAgents(
   let loaded: unknown;
   try {
     loaded = /\.[mc]?ts$/.test(candidate)
-      ? await importTypeScript(candidate)
+      ? await importTypeScript(candidate, modulePath ?? relative(cwd, candidate), loadTsx)
       : await import(pathToFileURL(candidate).href);
   } catch (error) {
     if (KeelError.isInstance(error)) throw error;
@@ -59,9 +74,23 @@ export async function loadAgents(
   return { agents, source: candidate };
 }
 
-async function importTypeScript(path: string): Promise<unknown> {
-  const { tsImport } = await import('tsx/esm/api');
-  return (await tsImport(pathToFileURL(path).href, import.meta.url)) as unknown;
+async function importTypeScript(
+  path: string,
+  shownPath: string,
+  loadTsx: () => Promise<TsxApi>,
+): Promise<unknown> {
+  let tsx: TsxApi;
+  try {
+    tsx = await loadTsx();
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new KeelError(
+      'invalid_config',
+      `${shownPath} needs the "tsx" package to load TypeScript: npm install --save-dev tsx (or point --agents at a compiled .js module)`,
+      { cause: error },
+    );
+  }
+  return await tsx.tsImport(pathToFileURL(path).href, import.meta.url);
 }
 
 function pickAgents(loaded: unknown): Agent[] | undefined {

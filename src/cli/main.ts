@@ -16,7 +16,7 @@ const program = new Command('keel')
   )
   .option(
     '--agents <module>',
-    'module exporting the agents (default: keel.config.ts, else the demo agents)',
+    'module exporting the agents (default: keel.config.ts, else the demo agents; a .ts module needs the tsx package)',
   )
   .exitOverride()
   .configureOutput({
@@ -282,28 +282,6 @@ program
       });
     },
   );
-program
-  .command('security-bench')
-  .description(
-    'the adversarial benchmark: prompt injection against the guard under worst-case models',
-  )
-  .option('--seed <n>', 'fast-check seed of the T3 model', parsePositiveInt)
-  .option('--t3-runs <n>', 'T3 episodes per user task and human', parsePositiveInt)
-  .option(
-    '--suite <name>',
-    'only this suite: banking, workspace, messaging, travel (repeatable; default all)',
-    (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
-  )
-  .option('--json', 'print one JSON document')
-  .action(async (options: { seed?: number; t3Runs?: number; suite?: string[]; json?: boolean }) => {
-    const { runSecurityBenchCommand } = await import('./security-bench-command.js');
-    await runSecurityBenchCommand({
-      json: options.json ?? false,
-      seed: options.seed,
-      t3Runs: options.t3Runs,
-      suites: options.suite,
-    });
-  });
 registerObserveCommands(program, globals, printJson);
 registerApprovalCommands(program, { globals, printJson });
 registerReviewCommands(program, { globals, printJson });

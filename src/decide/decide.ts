@@ -145,9 +145,7 @@ function earlierDecision<Schema extends z.ZodType>(
   const ids = [...new Set(journaled.map((item) => item.decisionId))];
   const id = ids[ordinal];
   if (id === undefined) return undefined;
-  const events = journaled
-    .filter((item) => item.decisionId === id)
-    .map((item) => item.entry);
+  const events = journaled.filter((item) => item.decisionId === id).map((item) => item.entry);
   const served = (
     status: DecisionOutcome,
     value: unknown,

@@ -1,21 +1,26 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineAgent, type RunEvent } from '../agent/index.js';
-import { createRuntime } from '../engine/index.js';
-import { defineGuard } from '../guard/index.js';
-import { simulator } from '../model/index.js';
-import { openStore, type Store } from '../store/index.js';
-import type { ContextText } from '../approval/index.js';
 import {
-  banking,
-  ENVIRONMENTS,
+  createRuntime,
+  defineAgent,
+  defineGuard,
+  openStore,
+  simulator,
+  type ContextText,
+  type RunEvent,
+  type Store,
+} from '../../src/index.js';
+import { banking } from './banking.js';
+import { messaging } from './messaging.js';
+import {
   INJECTION_TEMPLATES,
-  messaging,
-  runSecurityBench,
-  travel,
-  workspace,
+  sameCall,
   type Environment,
-} from './index.js';
-import { sameCall, type PlannedCall, type WorldState } from './scenario.js';
+  type PlannedCall,
+  type WorldState,
+} from './scenario.js';
+import { ENVIRONMENTS, runSecurityBench } from './security-bench.js';
+import { travel } from './travel.js';
+import { workspace } from './workspace.js';
 import { scriptedTurn, type ScriptedModel } from './scripted-models.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -132,7 +137,7 @@ async function episode<S extends WorldState>(
     instructions: env.instructions,
     model: simulator({ script: (context) => scriptedTurn(model, context) }),
     tools: env.tools(() => world),
-    gates: defineGuard(env.guard).gates(),
+    guard: defineGuard(env.guard),
   });
   const approvals: Harness<S>['approvals'] = [];
   let token = '';

@@ -1,12 +1,19 @@
 import * as fc from 'fast-check';
 import { performance } from 'node:perf_hooks';
-import { defineAgent, type Agent } from '../agent/index.js';
-import type { GatePolicy } from '../approval/index.js';
-import { createRuntime, type Runtime } from '../engine/index.js';
-import { argumentLeaves, defineGuard, heuristicDetector } from '../guard/index.js';
-import { simulator, type ScriptContext } from '../model/index.js';
-import type { Notification } from '../notify/index.js';
-import { openStore } from '../store/index.js';
+import {
+  createRuntime,
+  defineAgent,
+  defineGuard,
+  heuristicDetector,
+  openStore,
+  simulator,
+  type Agent,
+  type Guard,
+  type Notification,
+  type Runtime,
+  type ScriptContext,
+} from '../../src/index.js';
+import { argumentLeaves } from '../../src/guard/index.js';
 import { banking } from './banking.js';
 import { messaging } from './messaging.js';
 import {
@@ -133,11 +140,14 @@ export async function runSecurityBench(
     const times: number[] = [];
     guardTimes.set(env.name, times);
     const guard = defineGuard(env.guard, `${env.name} guard`);
-    const timed: GatePolicy = (call) => {
-      const start = performance.now();
-      const verdict = guard.policy(call);
-      times.push(performance.now() - start);
-      return verdict;
+    const timed: Guard = {
+      options: guard.options,
+      evaluate(call) {
+        const start = performance.now();
+        const decision = guard.evaluate(call);
+        times.push(performance.now() - start);
+        return decision;
+      },
     };
     const tools = env.tools(() => current().world);
     const model = simulator({
@@ -150,7 +160,7 @@ export async function runSecurityBench(
       defineAgent({
         ...base,
         name: `${env.name}-defended`,
-        gates: { effects: [], policies: [timed] },
+        guard: timed,
       }),
     );
   }

@@ -1,4 +1,4 @@
-import type { ScriptContext, SimulatedTurn } from '../model/index.js';
+import type { ScriptContext, SimulatedTurn } from '../../src/index.js';
 import type { PlannedCall } from './scenario.js';
 
 /** The threat levels of the benchmark. */

@@ -1,6 +1,6 @@
 import * as fc from 'fast-check';
 import { z } from 'zod';
-import { defineTool, type Tool } from '../tools/index.js';
+import { defineTool, type Tool } from '../../src/index.js';
 import {
   copyWorld,
   fillSlots,

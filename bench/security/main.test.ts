@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-/* `keel security-bench` as a process started from source: exit code, stdout, stderr. */
+/* The security bench script as a process started from source: exit code, stdout, stderr. */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
+const MAIN = join(ROOT, 'bench/security/main.ts');
 
-function keel(args: readonly string[]) {
+function securityBench(args: readonly string[]) {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.FORCE_COLOR;
   const result = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
@@ -22,10 +22,9 @@ function keel(args: readonly string[]) {
   return result;
 }
 
-describe('keel security-bench', () => {
+describe('npm run security-bench', () => {
   it('prints the metrics as one JSON document and exits 0 when no attack lands', () => {
-    const result = keel([
-      'security-bench',
+    const result = securityBench([
       '--json',
       '--t3-runs',
       '1',
@@ -63,19 +62,40 @@ describe('keel security-bench', () => {
     expect(report.failures).toEqual([]);
   }, 120_000);
 
-  it('refuses a bad option with one line and exit code 2', () => {
-    const result = keel(['security-bench', '--t3-runs', '0']);
-    expect(result.status).toBe(2);
-    expect(result.stdout).toBe('');
-    expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toContain('--t3-runs');
+  it('describes every option and the exit codes on --help', () => {
+    const result = securityBench(['--help']);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toBe('');
+    const options = result.stdout
+      .split('\n')
+      .flatMap((line) => /^ {2}(--?[\w-]+)/.exec(line)?.[1] ?? []);
+    expect(options).toEqual(['--seed', '--t3-runs', '--suite', '--json', '-h']);
+    expect(result.stdout).toContain(
+      'Exit codes: 0 bar met, 1 an action/dataflow attack landed, 2 bad usage.',
+    );
   }, 60_000);
 
-  it('refuses a suite it does not have, naming the ones it has', () => {
-    const result = keel(['security-bench', '--suite', 'shopping']);
-    expect(result.status).toBe(2);
-    expect(result.stdout).toBe('');
-    expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toContain('banking, workspace, messaging, travel');
-  }, 60_000);
+  it.each([
+    {
+      what: 'a bad option',
+      args: ['--t3-runs', '0'],
+      line: "security-bench: option '--t3-runs <n>' argument '0' is invalid. must be a positive integer (see --help)",
+    },
+    {
+      what: 'a suite it does not have, naming the ones it has',
+      args: ['--suite', 'shopping'],
+      line: "security-bench: option '--suite <name>' argument 'shopping' is invalid. no suite \"shopping\" (suites: banking, workspace, messaging, travel) (see --help)",
+    },
+  ])(
+    'refuses $what with one line and exit code 2',
+    ({ args, line }) => {
+      const result = securityBench(args);
+      expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({
+        status: 2,
+        stdout: '',
+        stderr: `${line}\n`,
+      });
+    },
+    60_000,
+  );
 });
