@@ -2,15 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
-  createApprovals,
   createRuntime,
   defineAgent,
   defineTool,
   openStore,
   simulator,
-  type Approvals,
   type Store,
 } from '../src/index.js';
+import { createApprovals, type Approvals } from '../src/exports/approval.js';
 import { round, summarize, type Timing } from './stats.js';
 
 /**

@@ -3,7 +3,8 @@
 // next to a baseline in the same run: the gate deciding the same call after an allow review. Measured in
 // process, in blocks, after a warm-up; medians and p99 of the per-call time per block.
 import { performance } from 'node:perf_hooks';
-import { defineGates, defineGuard } from '../src/index.js';
+import { defineGuard } from '../src/index.js';
+import { defineGates } from '../src/exports/approval.js';
 import {
   reviewCall,
   type CallReview,

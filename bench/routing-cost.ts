@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import {
-  createPriceTable,
   createRuntime,
   defineAgent,
   defineRouter,
@@ -10,10 +9,10 @@ import {
   simulator,
   type Agent,
   type DecisionCache,
-  type ModelPrice,
   type Runtime,
   type Tool,
 } from '../src/index.js';
+import { createPriceTable, type ModelPrice } from '../src/exports/model.js';
 import { round } from './stats.js';
 
 /**

@@ -3,12 +3,8 @@
 // which is all the work tracing adds to a run — the journal is written anyway, and export
 // happens off the run's path. Measured in process, in blocks, after a warm-up; the baseline
 // in the same run is what the journal already pays for the same events (JSON text of each).
-import {
-  costTotals,
-  encodeTraceRequest,
-  spansFromJournal,
-  type JournalEntry,
-} from '../src/index.js';
+import { encodeTraceRequest } from '../src/observe/index.js';
+import { costTotals, spansFromJournal, type JournalEntry } from '../src/exports/observe.js';
 import { SIMULATOR_PRICE, costOf } from '../src/model/index.js';
 import { round } from './stats.js';
 

@@ -3,13 +3,20 @@
 // (user code must share its instance), the native SQLite driver, pg, the OpenAI SDK (loaded
 // on first use), tsx (loaded only for TypeScript configs), and the Anthropic SDK, the
 // tokenizer and the price table (each loaded on first use).
+import { readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
-const entries = ['dist/src/index.js', 'dist/src/testing.js'];
+// The root, `keel/testing`, and every subpath in src/exports/ (`keel/guard`, ...): one build,
+// so they share chunks (and one copy of each part) instead of bundling the runtime per entry.
+const subpaths = readdirSync('dist/src/exports')
+  .filter((file) => file.endsWith('.js'))
+  .map((file) => `dist/src/exports/${file}`);
+const entries = ['dist/src/index.js', 'dist/src/testing.js', ...subpaths];
 
 await build({
   entryPoints: entries,
   outdir: 'dist/src',
+  outbase: 'dist/src',
   allowOverwrite: true,
   bundle: true,
   splitting: true,

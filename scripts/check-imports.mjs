@@ -9,8 +9,9 @@
 // Rules, for every src/**/*.ts file that is not a test:
 //   (a) a file in src/<part>/ reaches another part only through src/<other>/index.js;
 //   (b) it may import only parts in a lower layer (LAYERS below); nothing imports the top
-//       layer. Files directly in src/ (src/index.ts, src/testing.ts) are the package entry
-//       points: they may import any part, but still only through its index.js.
+//       layer. Files directly in src/ (src/index.ts, src/testing.ts) and in src/exports/ (the
+//       package's subpaths, `keel/guard` and the like) are the package entry points: they may
+//       import any part, but still only through its index.js, and no part imports them.
 // Type-only imports count: a type dependency is still a dependency.
 
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -46,6 +47,9 @@ const LAYERS = {
 
 /** Parts that no other part imports (only the entry points in src/ and tests may). */
 const TOP = new Set(['eval', 'cli', 'testing']);
+
+/** The folder of the package's subpath entry points (`keel/guard` is src/exports/guard.ts). */
+const ENTRY_FOLDER = 'exports';
 
 /** The package's own name: importing it from inside src/ bypasses every rule above. */
 const PACKAGE_NAME = 'keel';
@@ -148,10 +152,11 @@ function isTestFile(relativeFile) {
 
 /**
  * The part a path belongs to (its first folder under src/), or undefined for the entry-point
- * files directly in src/. A bare folder (`../core`) counts as that part.
+ * files directly in src/ and in src/exports/. A bare folder (`../core`) counts as that part.
  */
 function partOf(absolutePath) {
   const segments = toPosix(path.relative(srcDir, absolutePath)).split('/');
+  if (segments[0] === ENTRY_FOLDER) return undefined;
   if (segments.length > 1) return segments[0];
   return /\.[cm]?[jt]s$/.test(segments[0]) ? undefined : segments[0];
 }

@@ -1,12 +1,13 @@
-export {
-  KeelError,
-  KEEL_ERROR_CODES,
-  canonicalJson,
-  type Clock,
-  type KeelErrorCode,
-  type Provenance,
-  type Trust,
-} from './core/index.js';
+/**
+ * Keel: a runtime that keeps LLM agents reliable in production. This entry point holds what a
+ * team writes agents with; parts used less often have their own subpaths (`keel/guard`,
+ * `keel/observe`, `keel/model`, `keel/decide`, `keel/approval`, `keel/notify`, `keel/store`,
+ * `keel/journal`, `keel/replay`, `keel/context`, `keel/testing`).
+ *
+ * @packageDocumentation
+ */
+
+// Agents, and the runtime that runs them durably.
 export {
   OUT_OF_SCOPE_POLICIES,
   defineAgent,
@@ -14,6 +15,78 @@ export {
   type AgentDefinition,
   type OutOfScopePolicy,
 } from './agent/index.js';
+export {
+  createRuntime,
+  type ForkOptions,
+  type RunInspection,
+  type RunResult,
+  type Runtime,
+  type RuntimeApprovalOptions,
+  type RuntimeOptions,
+  type StartRunOptions,
+  type Worker,
+  type WorkerOptions,
+} from './engine/index.js';
+export {
+  DEFAULT_STORE_URL,
+  openStore,
+  type OpenStoreOptions,
+  type RunRecord,
+  type Store,
+} from './store/index.js';
+
+// Faults: misuse, bad configuration, broken infrastructure (run outcomes are never thrown).
+export { KEEL_ERROR_CODES, KeelError, type KeelErrorCode } from './core/index.js';
+
+// Tools: typed effects, typed errors.
+export {
+  TOOL_EFFECTS,
+  TOOL_ERROR_TYPES,
+  ToolError,
+  defineTool,
+  throwIfHttpError,
+  toolErrorFromResponse,
+  type HttpResponseLike,
+  type Tool,
+  type ToolBreakerOptions,
+  type ToolBulkheadOptions,
+  type ToolCacheOptions,
+  type ToolContext,
+  type ToolDefinition,
+  type ToolEffect,
+  type ToolErrorType,
+  type ToolEscape,
+  type ToolFailure,
+  type ToolRetryOptions,
+} from './tools/index.js';
+
+// Models: adapters, model strings, tiers, the simulator.
+export {
+  MODEL_ERROR_TYPES,
+  ModelCallError,
+  aiSdkModel,
+  anthropicMessages,
+  defineModelTiers,
+  openaiChat,
+  resolveModel,
+  simulator,
+  type AiSdkModelOptions,
+  type AnthropicMessagesOptions,
+  type ModelAdapterV1,
+  type ModelErrorType,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelTierConfig,
+  type ModelTiers,
+  type OpenAIChatOptions,
+  type ResolveModelOptions,
+  type ScriptContext,
+  type SimulatedTurn,
+  type SimulatorOptions,
+  type SimulatorScript,
+} from './model/index.js';
+
+// Limits and outcomes: every run is bounded and ends typed.
 export {
   DEFAULT_LIMITS,
   LIMIT_NAMES,
@@ -28,210 +101,57 @@ export {
   type RunStatus,
   type UsageTotals,
 } from './journal/index.js';
-export {
-  TOOL_EFFECTS,
-  TOOL_ERROR_TYPES,
-  ToolError,
-  defineTool,
-  type Tool,
-  type ToolContext,
-  type ToolDefinition,
-  type ToolEffect,
-  type ToolErrorType,
-  type ToolFailure,
-} from './tools/index.js';
-export {
-  throwIfHttpError,
-  toolErrorFromResponse,
-  verifyAuditChain,
-  type AuditEntry,
-  type AuditVerification,
-  type HttpResponseLike,
-  type NewAuditEntry,
-  type ToolBreakerOptions,
-  type ToolBulkheadOptions,
-  type ToolCacheOptions,
-  type ToolEscape,
-  type ToolPoliciesOptions,
-} from './tools/index.js';
-export {
-  ModelCallError,
-  openaiChat,
-  resolveModel,
-  simulator,
-  type Message,
-  type MessagePart,
-  type ModelAdapterV1,
-  type ModelErrorType,
-  type ModelPrice,
-  type ModelRequest,
-  type ModelResponse,
-  type ModelUsage,
-  type OpenAIChatOptions,
-  type SimulatedTurn,
-  type SimulatorOptions,
-  type SimulatorScript,
-  type ScriptContext,
-} from './model/index.js';
-export {
-  FALLBACK_ERROR_TYPES,
-  MODEL_ERROR_TYPES,
-  MODEL_TIERS,
-  aiSdkModel,
-  anthropicMessages,
-  costOf,
-  countInputTokens,
-  countTextTokens,
-  createPriceTable,
-  defineModelTiers,
-  encodingForModel,
-  estimateError,
-  loadPriceOverrides,
-  parsePriceOverrides,
-  projectPriceTable,
-  type AiSdkModelOptions,
-  type AnthropicMessagesOptions,
-  type ModelTierConfig,
-  type ModelTiers,
-  type PriceOverride,
-  type PriceTable,
-  type PriceTier,
-  type ResolveModelOptions,
-  type TokenCount,
-} from './model/index.js';
-export { repriceRuns, type RepriceRunsOptions, type RepricedRun } from './engine/index.js';
-export {
-  DEFAULT_STORE_URL,
-  openStore,
-  type OpenStoreOptions,
-  type RunRecord,
-  type Store,
-  type StoredEvent,
-} from './store/index.js';
-export {
-  createRuntime,
-  type RunInspection,
-  type RunResult,
-  type Runtime,
-  type RuntimeOptions,
-  type StartRunOptions,
-  type Worker,
-  type WorkerOptions,
-} from './engine/index.js';
-export {
-  alertNotification,
-  alertsVia,
-  compareJournals,
-  replayRun,
-  type ForkOptions,
-  type ReplayDivergence,
-  type ReplayReport,
-} from './engine/index.js';
-export {
-  ATTR,
-  DEFAULT_ALERT_RULES,
-  EVENT_SPAN_MAPPINGS,
-  GEN_AI_SEMCONV_VERSION,
-  alertMonitor,
-  costTotals,
-  detectAlerts,
-  encodeTraceRequest,
-  otlpExporter,
-  otlpExporterFromEnv,
-  runMetrics,
-  scanAlerts,
-  spanTree,
-  spansFromJournal,
-  traceExport,
-  type Alert,
-  type AlertKind,
-  type AlertMonitor,
-  type AlertNotifier,
-  type AlertRules,
-  type CostTotals,
-  type ExportStats,
-  type JournalEntry,
-  type OtlpExporterOptions,
-  type RunMetrics,
-  type RunObserver,
-  type SpanExporter,
-  type SpanNode,
-  type SpanOptions,
-  type Threshold,
-  type TraceSpan,
-} from './observe/index.js';
-export {
-  APPROVAL_STATES,
-  type ApprovalDecisionEntry,
-  type ApprovalExpiry,
-  type ApprovalRecord,
-  type ApprovalState,
-} from './store/index.js';
-export {
-  argumentsHash,
-  createApprovals,
-  defineGates,
-  describeGateReason,
-  type Approvals,
-  type Approver,
-  type DecideOptions,
-  type ExpiryOption,
-  type GateCall,
-  type GateDecision,
-  type GateOptions,
-  type GatePolicy,
-  type GateReason,
-  type Gates,
-  type PolicyVerdict,
-  type ToolGateOptions,
+
+// Approvals and the guard: who must confirm what, and where each argument came from.
+export type {
+  ExpiryOption,
+  GateCall,
+  GateOptions,
+  GatePolicy,
+  GateReason,
+  PolicyRecord,
+  PolicyVerdict,
+  ToolGateOptions,
 } from './approval/index.js';
 export {
-  ARGUMENT_ORIGINS,
-  argumentLeaves,
   defineGuard,
-  originOf,
+  quarantinedRead,
   type ArgumentCondition,
   type ArgumentOrigin,
+  type ContextText,
   type Guard,
-  type GuardDecision,
   type GuardOptions,
   type GuardRule,
-  type GuardVerdict,
-  type ToolGuard,
-} from './guard/index.js';
-export { type PolicyRecord } from './approval/index.js';
-export { type ContextText } from './guard/index.js';
-export {
-  MONITOR_FLAG_KINDS,
-  heuristicDetector,
-  monitorCall,
-  quarantineView,
-  quarantinedRead,
-  spotlight,
-  spotlightNonce,
-  type FieldLabel,
-  type InjectionDetector,
-  type InjectionSignal,
-  type MonitorFlag,
-  type MonitorFlagKind,
   type QuarantinedRead,
   type QuarantinedReadOptions,
+  type ToolGuard,
 } from './guard/index.js';
-export { quarantineRef } from './core/index.js';
-export {
-  DEFAULT_SIGNAL_THRESHOLD,
-  UNTRUSTED_HANDLINGS,
-  type QuarantineReaderOptions,
-  type UntrustedDetector,
-  type UntrustedHandling,
-  type UntrustedOptions,
+export type {
+  QuarantineReaderOptions,
+  UntrustedDetector,
+  UntrustedHandling,
+  UntrustedOptions,
 } from './agent/index.js';
+export type { ContextOptions } from './context/index.js';
+
+// Decisions: schema-validated choices and the router.
+export {
+  decide,
+  defineRouter,
+  memoryDecisionCache,
+  storeDecisionCache,
+  type Decision,
+  type DecisionCache,
+  type DecisionOptions,
+  type Router,
+  type RouterDefinition,
+} from './decide/index.js';
+
+// Notifiers: who is told when a call waits for a human, or an alert fires.
 export {
   emailNotifier,
   fanOut,
-  signWebhook,
   slackNotifier,
-  verifyWebhook,
   webhookNotifier,
   type EmailNotifierOptions,
   type Notification,
@@ -239,45 +159,14 @@ export {
   type SlackNotifierOptions,
   type WebhookNotifierOptions,
 } from './notify/index.js';
-export type { RuntimeApprovalOptions } from './engine/index.js';
+
+// Observability and replay: traces over OTLP, alerts, runs re-executed against their journal.
 export {
-  CONTEXT_SECTIONS,
-  DEFAULT_CONTEXT_WINDOW_TOKENS,
-  type ContextAssembly,
-  type ContextOptions,
-  type ContextSection,
-  type ContextSectionName,
-} from './context/index.js';
-export {
-  DECISION_OUTCOMES,
-  LOW_CONFIDENCE_ACTIONS,
-  ROUTE_STATUSES,
-  decide,
-  defineRouter,
-  memoryDecisionCache,
-  resolveReview,
-  startChosenRoute,
-  storeDecisionCache,
-  waitForReview,
-  type CachedDecision,
-  type DecisionOptions,
-  type Decision,
-  type DecisionCache,
-  type DecisionEvent,
-  type DecisionOutcome,
-  type LowConfidenceAction,
-  type RouteLimits,
-  type RouteOptions,
-  type RouteResult,
-  type RouteStatus,
-  type RouteTarget,
-  type Router,
-  type RouterDefinition,
-  type RunStarter,
-} from './decide/index.js';
-export {
-  DECISION_STATUSES,
-  type DecisionRecord,
-  type DecisionStatus,
-  type DecisionStore,
-} from './store/index.js';
+  otlpExporterFromEnv,
+  traceExport,
+  type Alert,
+  type AlertNotifier,
+  type AlertRules,
+  type RunObserver,
+} from './observe/index.js';
+export { alertsVia, replayRun, type ReplayDivergence, type ReplayReport } from './engine/index.js';

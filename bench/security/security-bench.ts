@@ -4,7 +4,6 @@ import {
   createRuntime,
   defineAgent,
   defineGuard,
-  heuristicDetector,
   openStore,
   simulator,
   type Agent,
@@ -13,6 +12,7 @@ import {
   type Runtime,
   type ScriptContext,
 } from '../../src/index.js';
+import { heuristicDetector } from '../../src/exports/guard.js';
 import { argumentLeaves } from '../../src/guard/index.js';
 import { banking } from './banking.js';
 import { messaging } from './messaging.js';

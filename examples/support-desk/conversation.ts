@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import type { Message, SimulatedTurn } from '../../src/index.js';
+import type { SimulatedTurn } from '../../src/index.js';
+import type { Message } from '../../src/exports/model.js';
 
 /**
  * Helpers for the demo's scripted models: read the conversation the engine sends (tool calls

@@ -1,12 +1,12 @@
 import {
   describeReason,
   type LimitName,
-  type RouteResult,
   type RunEvent,
   type RunReason,
   type RunStatus,
   type UsageTotals,
 } from '../../src/index.js';
+import { type RouteResult } from '../../src/exports/decide.js';
 
 /** The demo's scenarios, in the order they run. */
 export const SCENARIO_NAMES = ['success', 'retry', 'loop_stopped', 'resume', 'approval'] as const;

@@ -24,8 +24,10 @@ import {
  * `stop` (the run ends `stopped` with an `out_of_scope` reason, nothing of that step runs).
  */
 export const OUT_OF_SCOPE_POLICIES = ['refuse', 'stop'] as const;
+/** What a run does when the model calls a tool outside the agent's set. */
 export type OutOfScopePolicy = (typeof OUT_OF_SCOPE_POLICIES)[number];
 
+/** What `defineAgent` takes: the agent's name, model, instructions, tools, limits, gates, guard and context. */
 export interface AgentDefinition {
   readonly name: string;
   readonly description?: string;

@@ -14,6 +14,7 @@ import type { Tool } from '../tools/index.js';
  *   spotlighted.
  */
 export const UNTRUSTED_HANDLINGS = ['verbatim', 'spotlight', 'quarantine'] as const;
+/** How untrusted tool output reaches the model: verbatim, spotlighted, or quarantined behind a reader. */
 export type UntrustedHandling = (typeof UNTRUSTED_HANDLINGS)[number];
 
 /** An injection detector: a risk score from 0 to 1 and the names of what matched. */
@@ -34,6 +35,7 @@ export interface QuarantineReaderOptions {
   readonly retries?: number;
 }
 
+/** How an agent handles untrusted content: the handling mode, the detector and its threshold, the output monitor. */
 export interface UntrustedOptions {
   /** Default `verbatim`. */
   readonly handling?: UntrustedHandling;
@@ -68,6 +70,7 @@ export interface UntrustedConfig {
   };
 }
 
+/** The injection-signal score from which consequential calls need a human. */
 export const DEFAULT_SIGNAL_THRESHOLD = 0.5;
 
 /** Validate `untrusted` options at definition time; errors name the field. */

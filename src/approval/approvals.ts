@@ -18,7 +18,8 @@ export interface Approver {
   readonly groups: readonly string[];
 }
 
-export interface DecideOptions {
+/** An approver's decision on one approval: who (by token), which, approve or deny, bound to the arguments hash. */
+export interface ApprovalDecisionRequest {
   /** The approver's token (bearer token over HTTP, `--token` / `KEEL_APPROVER_TOKEN` in the CLI). */
   readonly token: string | undefined;
   readonly id: string;
@@ -30,6 +31,7 @@ export interface DecideOptions {
   readonly editedArgs?: unknown;
 }
 
+/** What the approvals API needs: the store, the clock, the tools' schemas and whom to notify. */
 export interface ApprovalsOptions {
   readonly store: Store;
   readonly clock?: Clock;
@@ -65,7 +67,7 @@ export interface Approvals {
   }): Promise<ApprovalRecord[]>;
   get(id: string): Promise<ApprovalRecord>;
   authenticate(token: string | undefined): Promise<Approver>;
-  decide(options: DecideOptions): Promise<ApprovalRecord>;
+  decide(options: ApprovalDecisionRequest): Promise<ApprovalRecord>;
   /** Apply expiries due now: deny, escalate (and notify the second group) or end the run. */
   expireDue(): Promise<ApprovalExpiration[]>;
   /** Tell the approval's group (used when a gate creates one, and on escalation). */
@@ -87,6 +89,7 @@ export interface Approvals {
 const editedArgsSchema = z.record(z.string(), z.unknown());
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,63}$/;
 
+/** The approvals API over a store: list, read, decide (by an approver token) and expire approvals. */
 export function createApprovals(options: ApprovalsOptions): Approvals {
   const { store, clock = systemClock } = options;
 

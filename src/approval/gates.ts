@@ -79,6 +79,7 @@ export interface ApprovalRouting {
   readonly onExpiry?: ExpiryOption;
 }
 
+/** Per-tool gate options: always confirm, never, or by effect; a confidence floor; who decides and by when. */
 export interface ToolGateOptions extends ApprovalRouting {
   /** `confirm`: always ask; `allow`: never for its effect; `effect` (default): by effect. */
   readonly when?: 'confirm' | 'allow' | 'effect';
@@ -86,6 +87,7 @@ export interface ToolGateOptions extends ApprovalRouting {
   readonly confidence?: { readonly field: string; readonly floor: number };
 }
 
+/** Which calls wait for a human: by effect, per tool, on a confidence floor, on scope, or by policy; and who decides. */
 export interface GateOptions extends ApprovalRouting {
   /**
    * Effects that need a human. Default `irreversible` and `egress`; none for an agent with a

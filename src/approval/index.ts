@@ -21,7 +21,7 @@ export {
   type Approvals,
   type ApprovalsOptions,
   type Approver,
-  type DecideOptions,
+  type ApprovalDecisionRequest,
 } from './approvals.js';
 export { approvalNotice, type NoticeOptions } from './approval-notice.js';
 export { hashApproverToken, newApproverToken } from './approver-tokens.js';

@@ -11,8 +11,8 @@ import {
   openStore,
   simulator,
   type Agent,
-  type ApprovalRecord,
 } from '../index.js';
+import { type ApprovalRecord } from '../exports/approval.js';
 import { ROOT, runKeel as keel, type CliResult } from './__tests__/keel-process.js';
 
 /*

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  createApprovals,
   createRuntime,
   defineAgent,
   defineRouter,
@@ -12,6 +11,7 @@ import {
   simulator,
   type Agent,
 } from '../index.js';
+import { createApprovals } from '../exports/approval.js';
 import { ROOT, runKeel, type CliResult } from './__tests__/keel-process.js';
 
 /*

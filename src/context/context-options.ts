@@ -106,6 +106,7 @@ export interface ContextConfig {
   readonly replay?: ContextReplay | undefined;
 }
 
+/** The context window assumed for a model whose window is not known. */
 export const DEFAULT_CONTEXT_WINDOW_TOKENS = 128_000;
 
 /**

@@ -16,6 +16,7 @@ export const KEEL_ERROR_CODES = [
   /** Known credentials that do not grant this action (an approver outside the group). */
   'forbidden',
 ] as const;
+/** The closed set of fault codes a `KeelError` carries. */
 export type KeelErrorCode = (typeof KEEL_ERROR_CODES)[number];
 
 /**

@@ -21,9 +21,12 @@ import type { JournaledDecisionEntry, ToolContext } from '../tools/index.js';
 import type { DecisionCache } from './decision-cache.js';
 import type { DecisionEvent } from '../journal/index.js';
 
+/** What a decision can do when the model is not sure enough. */
 export const LOW_CONFIDENCE_ACTIONS = ['review', 'fallback'] as const;
+/** A decision below its confidence floor: send it to a human (`review`) or take the fallback. */
 export type LowConfidenceAction = (typeof LOW_CONFIDENCE_ACTIONS)[number];
 
+/** What `decide` takes: the model, the schema of the answer, retries, votes, the confidence floor and the fallback. */
 export interface DecisionOptions<Schema extends z.ZodType> {
   /** The shape of the value; the model is shown its JSON schema and every answer is parsed. */
   readonly schema: Schema;
@@ -69,7 +72,9 @@ export interface DecisionOptions<Schema extends z.ZodType> {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** Every way a decision can end. */
 export const DECISION_OUTCOMES = ['decided', 'cached', 'fallback', 'review'] as const;
+/** How a decision ended: decided by the model, served from the cache, the fallback, or sent to a human. */
 export type DecisionOutcome = (typeof DECISION_OUTCOMES)[number];
 
 /**

@@ -43,6 +43,7 @@ export interface RunStarter {
   }>;
 }
 
+/** A router: its model or tier, its routes to executor agents, the confidence floor and the fallback route. */
 export interface RouterDefinition {
   /** The router's model; without one, `tiers.model(tier)`. */
   readonly model?: ModelAdapterV1 | undefined;
@@ -63,9 +64,12 @@ export interface RouterDefinition {
   readonly cache?: DecisionCache | undefined;
 }
 
+/** Every way a routing can end. */
 export const ROUTE_STATUSES = ['started', 'review', 'no_budget'] as const;
+/** How a routing ended: a run started, a human asked to choose, or no budget left. */
 export type RouteStatus = (typeof ROUTE_STATUSES)[number];
 
+/** Where a routing went: the route chosen, its run, and the decision behind it. */
 export interface RouteResult {
   readonly status: RouteStatus;
   readonly route: string;
@@ -74,6 +78,7 @@ export interface RouteResult {
   readonly decision: Decision<string>;
 }
 
+/** A task to route, and the budget or parent run its executor inherits limits from. */
 export interface RouteOptions {
   readonly runtime: RunStarter;
   /** The run this routing is part of: the executor's limits are what is left of its budget. */

@@ -17,6 +17,7 @@ export interface ReplayDivergence {
   readonly fields: readonly string[];
 }
 
+/** What a replay found: identical to the journal, or the first divergence. */
 export interface ReplayReport {
   readonly runId: string;
   readonly identical: boolean;

@@ -3,6 +3,7 @@ import { systemClock, type Clock } from '../core/index.js';
 import { SIMULATOR_PRICE, costOf, type ModelPrice, type PriceTable } from '../model/index.js';
 import type { RunPrice, Store } from '../store/index.js';
 
+/** Which runs to re-price, and with which prices. */
 export interface RepriceRunsOptions {
   readonly store: Store;
   readonly prices: PriceTable;

@@ -8,6 +8,7 @@ import type { ApprovalDecisionEntry, RunRecord, Store } from '../store/index.js'
 import type { ToolPoliciesOptions } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
 
+/** What `createRuntime` takes: the store, the agents, and how runs are leased, retried, observed and approved. */
 export interface RuntimeOptions {
   readonly store: Store;
   readonly agents: readonly Agent[];
@@ -38,6 +39,7 @@ export interface RuntimeOptions {
   readonly approvals?: RuntimeApprovalOptions | undefined;
 }
 
+/** Whom a runtime tells about waiting calls, the decide link's base URL, and how often expiries apply. */
 export interface RuntimeApprovalOptions {
   /** Tells the approver group when a gated call waits (webhook, Slack, email...). */
   readonly notifier?: Notifier | undefined;
@@ -50,6 +52,7 @@ export interface RuntimeApprovalOptions {
   readonly onDecision?: ((entry: ApprovalDecisionEntry) => void) | undefined;
 }
 
+/** Per-run options: a run id, a model string that overrides the agent's, tighter limits, a signal to cancel. */
 export interface StartRunOptions {
   readonly runId?: string;
   /** A model string that overrides the agent's model for this run. */
@@ -58,6 +61,7 @@ export interface StartRunOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** Where a fork starts (the step) and which model it runs on. */
 export interface ForkOptions {
   /** Steps before this one are reused from the original journal; this one runs live. */
   readonly fromStep: number;
@@ -67,6 +71,7 @@ export interface ForkOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** A run's row, its folded state and its whole journal. */
 export interface RunInspection {
   readonly record: RunRecord;
   readonly state: RunState;

@@ -3,6 +3,7 @@ import type { Approvals } from '../approval/index.js';
 import type { RunJournalStore, RunRecord, Store } from '../store/index.js';
 import type { RunResult } from './run-result.js';
 
+/** A worker's concurrency, poll interval, and callbacks for each run's end and for errors. */
 export interface WorkerOptions {
   /** Runs executed at once by this worker. */
   readonly concurrency?: number;
@@ -14,6 +15,7 @@ export interface WorkerOptions {
   readonly onError?: ((runId: string, error: unknown) => void) | undefined;
 }
 
+/** A worker claiming and executing queued runs. */
 export interface Worker {
   readonly workerId: string;
   /** Runs executing right now. */

@@ -10,6 +10,7 @@ import {
 import type { ReviewedCall } from './call-review.js';
 import { looksLikeDestination } from './output-monitor.js';
 
+/** What the guard says of a call: allow it, ask a human, or refuse it. */
 export type GuardVerdict = 'allow' | 'confirm' | 'deny';
 const VERDICTS: readonly GuardVerdict[] = ['allow', 'confirm', 'deny'];
 
@@ -46,6 +47,7 @@ export interface GuardRule {
   readonly tainted?: boolean;
 }
 
+/** Per-tool guard settings: the sink arguments, allow-listed values and rules. */
 export interface ToolGuard {
   /**
    * The arguments that decide where the effect lands (recipient, account, URL, file id,
@@ -57,6 +59,7 @@ export interface ToolGuard {
   readonly rules?: readonly GuardRule[];
 }
 
+/** The guard's settings: which effects it guards, per-tool sinks, allow-lists and rules, and what an ungrounded sink gets. */
 export interface GuardOptions {
   /**
    * Effects whose calls need trusted-grounded sink arguments once untrusted content entered

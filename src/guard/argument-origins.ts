@@ -10,6 +10,7 @@ import type { ContextText } from './call-review.js';
  *   the run, a made-up value is as good as the attacker's.
  */
 export const ARGUMENT_ORIGINS = ['trusted', 'allow_listed', 'untrusted', 'ungrounded'] as const;
+/** Where an argument's value came from: trusted content, an allow-list, untrusted content, or nowhere the run saw. */
 export type ArgumentOrigin = (typeof ARGUMENT_ORIGINS)[number];
 
 /** One scalar inside a call's arguments, with its path (`to`, `items[0].iban`). */

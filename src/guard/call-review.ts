@@ -48,7 +48,9 @@ export interface CallReview {
   readonly records: readonly ReviewRecord[];
 }
 
+/** The policy name the guard's verdicts are journaled under. */
 export const GUARD_POLICY = 'guard';
+/** The policy name under which an injection signal over its threshold asks a human. */
 export const INJECTION_SIGNAL_POLICY = 'injection_signal';
 
 const STRENGTH: readonly GuardVerdict[] = ['allow', 'confirm', 'deny'];

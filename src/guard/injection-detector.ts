@@ -10,6 +10,7 @@ export interface InjectionSignal {
   readonly matches: readonly string[];
 }
 
+/** A function that scores text for signs of prompt injection (telemetry, never a barrier). */
 export type InjectionDetector = (text: string) => InjectionSignal;
 
 const PATTERNS: readonly (readonly [string, RegExp])[] = [

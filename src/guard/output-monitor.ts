@@ -16,6 +16,7 @@ export const MONITOR_FLAG_KINDS = [
   'permission_change',
   'exfiltration_shape',
 ] as const;
+/** What the output monitor flags: a call out of scope, an untrusted destination, a permission change, an exfiltration shape. */
 export type MonitorFlagKind = (typeof MONITOR_FLAG_KINDS)[number];
 
 /** One reason a call does not fit the task. Plain JSON. */

@@ -12,6 +12,7 @@ import { argumentLeaves } from './argument-origins.js';
  */
 export type FieldLabel = 'untrusted' | 'derived';
 
+/** What a quarantined read takes: the reader model, the schema to extract, the untrusted content. */
 export interface QuarantinedReadOptions<Schema extends z.ZodType> {
   /** The model that reads: it is given no tools. */
   readonly model: ModelAdapterV1;

@@ -9,7 +9,9 @@ export type ContextSection = {
   readonly untrusted: number;
 };
 
+/** The sections of an assembled context, in the order the model sees them. */
 export const CONTEXT_SECTIONS = ['pinned', 'summaries', 'window', 'recalled'] as const;
+/** One section of an assembled context. */
 export type ContextSectionName = (typeof CONTEXT_SECTIONS)[number];
 
 /** What one assembly put in front of the model: journaled before the call, plain JSON. */

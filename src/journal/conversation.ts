@@ -29,11 +29,13 @@ export interface ToolResultPart {
   readonly provenance: Provenance;
 }
 
+/** Text, a tool call or a tool result, each labelled with where it came from. */
 export type MessagePart = TextPart | ToolCallPart | ToolResultPart;
 
 export const MESSAGE_ROLES = ['user', 'assistant', 'tool'] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
 
+/** One message of a conversation: a role and its parts, each with its provenance. */
 export interface Message {
   readonly role: MessageRole;
   readonly parts: readonly MessagePart[];
@@ -66,7 +68,9 @@ export type ModelOutputPart =
       readonly arguments: string;
     };
 
+/** Every reason a model reply can end with. */
 export const FINISH_REASONS = ['stop', 'tool_calls', 'length', 'content_filter', 'other'] as const;
+/** Why a model reply ended: it stopped, called tools, hit the output cap, was filtered, or other. */
 export type FinishReason = (typeof FINISH_REASONS)[number];
 
 /** How a model call failed. The type decides whether the engine retries. */
@@ -87,4 +91,5 @@ export const MODEL_ERROR_TYPES = [
   /** The model is not served (unknown, retired, or the endpoint is down for it). */
   'unavailable',
 ] as const;
+/** How a model call failed; the type decides whether the engine retries or falls back. */
 export type ModelErrorType = (typeof MODEL_ERROR_TYPES)[number];

@@ -9,6 +9,7 @@ export const LIMIT_NAMES = [
   'identical_calls',
   'no_progress',
 ] as const;
+/** One limit a run can stop on. */
 export type LimitName = (typeof LIMIT_NAMES)[number];
 
 /** The longest delay a Node.js timer can wait. */
@@ -30,6 +31,7 @@ export interface RunLimits {
   readonly maxStepsWithoutProgress: number;
 }
 
+/** The limits every run has unless its agent or the run sets others. */
 export const DEFAULT_LIMITS: RunLimits = Object.freeze({
   maxIterations: 25,
   maxTokens: 200_000,

@@ -8,6 +8,7 @@ import type { ToolEffect, ToolFailure } from './tool-terms.js';
 
 /** How a run ended. Closed: every terminal state is one of these. */
 export const RUN_STATUSES = ['succeeded', 'failed', 'stopped', 'escalated', 'cancelled'] as const;
+/** How a run ended. */
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** Why a run ended. Plain JSON; the `type` decides what a reader does with it. */
@@ -44,6 +45,7 @@ export interface RunOutcome {
   readonly reason: RunReason;
 }
 
+/** A run's tokens and cost so far; `costKnown` is false if any call's price was unknown. */
 export interface UsageTotals {
   readonly inputTokens: number;
   readonly outputTokens: number;
@@ -335,6 +337,7 @@ export type RunEvent =
       readonly steps: number;
     };
 
+/** The `type` of a journal event. */
 export type RunEventType = RunEvent['type'];
 
 /** One line that says why a run ended, for people (at most ~300 characters). */

@@ -1,5 +1,6 @@
 /** What a tool does to the world; the policy gates by it. Closed: add deliberately. */
 export const TOOL_EFFECTS = ['read', 'write', 'irreversible', 'egress'] as const;
+/** What a tool does to the world: read, write, irreversible, or egress (sends data out). */
 export type ToolEffect = (typeof TOOL_EFFECTS)[number];
 
 /** The closed set of ways a tool call can fail. The type decides the next move. */
@@ -13,6 +14,7 @@ export const TOOL_ERROR_TYPES = [
   'conflict',
   'internal',
 ] as const;
+/** How a tool call failed; the type decides the next move. */
 export type ToolErrorType = (typeof TOOL_ERROR_TYPES)[number];
 
 /** A tool failure as recorded in the journal and fed back to the model. Plain data. */

@@ -20,6 +20,7 @@ import {
 import { parseRetryAfter } from './retry-after.js';
 import { conservativeTokenCount } from './token-count.js';
 
+/** How an AI SDK language model is wrapped as a Keel model. */
 export interface AiSdkModelOptions {
   /** Known price; leave unset when unknown (cost limits then cannot be enforced). */
   readonly price?: ModelPrice;

@@ -21,6 +21,7 @@ import {
 } from './model-adapter.js';
 import { conservativeTokenCount, type TokenCount } from './token-count.js';
 
+/** Options of the Anthropic Messages adapter: model, key, base URL, streaming, prompt caching, timeout. */
 export interface AnthropicMessagesOptions {
   /** The model name sent as `model`, e.g. `claude-sonnet-4-6`. */
   readonly model: string;

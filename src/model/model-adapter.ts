@@ -37,6 +37,7 @@ export interface ModelRequest {
     { readonly name: string; readonly schema: Record<string, unknown> } | undefined;
 }
 
+/** What a model call returned: text and tool calls, reported usage, and why it finished. */
 export interface ModelResponse {
   readonly content: readonly ModelOutputPart[];
   readonly usage: ModelUsage;

@@ -27,6 +27,7 @@ import {
   type OpenAIEncoding,
 } from './token-count.js';
 
+/** Options of the OpenAI Chat Completions adapter: model, key, base URL, streaming, timeout, price. */
 export interface OpenAIChatOptions {
   /** The model name sent as `model`, e.g. `gpt-4.1-mini`. */
   readonly model: string;

@@ -4,6 +4,7 @@ import type { ModelAdapterV1 } from './model-adapter.js';
 import { openaiChat } from './openai-adapter.js';
 import { projectPriceTable, type PriceTable } from './price-table.js';
 
+/** What resolving a model string may use: the environment, a price table, the simulator's script. */
 export interface ResolveModelOptions {
   /** Where keys and base URLs come from. Defaults to `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;

@@ -54,9 +54,11 @@ export interface ScriptContext {
   readonly random: () => number;
 }
 
+/** The simulator's turns, in order, or a function of the conversation that returns the next turn. */
 export type SimulatorScript =
   readonly SimulatedTurn[] | ((context: ScriptContext) => SimulatedTurn);
 
+/** The simulator's script, seed, price and token counting. */
 export interface SimulatorOptions {
   readonly script: SimulatorScript;
   readonly seed?: number;

@@ -1,6 +1,7 @@
 import { KeelError } from '../core/index.js';
 import { notificationText, type Notification, type Notifier } from './notifier.js';
 
+/** The SMTP server, sender and recipients per approver group of the email notifier. */
 export interface EmailNotifierOptions {
   /** SMTP server. */
   readonly host: string;

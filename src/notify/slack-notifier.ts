@@ -2,6 +2,7 @@ import { KeelError, sleep } from '../core/index.js';
 import type { Notification, Notifier } from './notifier.js';
 import { post } from './webhook-notifier.js';
 
+/** The Slack incoming webhook(s) the notifier posts to, per approver group. */
 export interface SlackNotifierOptions {
   /** A Slack incoming-webhook URL (or any server accepting the same payload). */
   readonly webhookUrl: string;

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { KeelError, sleep } from '../core/index.js';
 import type { Notification, Notifier } from './notifier.js';
 
+/** How a webhook delivery is retried. */
 export interface WebhookRetryOptions {
   /** Attempts including the first. Default 4. */
   readonly maxAttempts: number;
@@ -10,6 +11,7 @@ export interface WebhookRetryOptions {
   readonly maxDelayMs: number;
 }
 
+/** The webhook URL(s) per approver group, the signing secret and the retry policy. */
 export interface WebhookNotifierOptions {
   readonly url: string;
   /** Signs each body: `x-keel-signature: sha256=<hex hmac of "<timestamp>.<body>">`. */

@@ -13,6 +13,7 @@ const TERMINAL = ['succeeded', 'failed', 'stopped', 'escalated', 'cancelled'] as
 /** Finished runs' metrics never change: kept for the next baseline, up to this many. */
 const METRICS_CACHE_SIZE = 2_000;
 
+/** Where an alert monitor delivers alerts, and the rules it judges by. */
 export interface AlertMonitorOptions {
   readonly rules?: Partial<AlertRules> | undefined;
   /** Where alerts are delivered. */
@@ -30,6 +31,7 @@ export interface AlertMonitorStats {
   readonly failed: number;
 }
 
+/** An observer that judges each finished run against its baseline and delivers the alerts it raises. */
 export interface AlertMonitor extends RunObserver {
   flush(options?: { readonly timeoutMs?: number }): Promise<void>;
   stats(): AlertMonitorStats;

@@ -9,6 +9,7 @@ import {
 } from './baselines.js';
 import type { RunMetrics } from './run-metrics.js';
 
+/** Every kind of alert the monitor raises. */
 export const ALERT_KINDS = [
   'baseline_exceeded',
   'repeated_tool_call',
@@ -16,6 +17,7 @@ export const ALERT_KINDS = [
   'output_token_spike',
   'suspicious_action',
 ] as const;
+/** One kind of alert: a run drifted from its baseline, a call repeated, a burst of tool errors, a suspicious action. */
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** A run that drifted from its agent's normal, or misbehaved on its own. Plain JSON. */
@@ -46,6 +48,7 @@ export interface Threshold {
   readonly min?: number | undefined;
 }
 
+/** The thresholds alerts fire at: drift from the baseline, repeated calls, tool-error bursts. */
 export interface AlertRules {
   /** Earlier runs of the agent a baseline is made of (most recent first). */
   readonly window: number;
@@ -60,6 +63,7 @@ export interface AlertRules {
   readonly outputTokenSpikeRatio: number;
 }
 
+/** The alert thresholds used when none are given. */
 export const DEFAULT_ALERT_RULES: AlertRules = Object.freeze({
   window: 50,
   minSamples: 5,

@@ -8,8 +8,10 @@ export const BASELINE_METRICS = [
   'iterations',
   'toolErrorRate',
 ] as const;
+/** One figure a baseline keeps. */
 export type BaselineMetric = (typeof BASELINE_METRICS)[number];
 
+/** An agent's normal figures (steps, tokens, cost, duration), from its recent runs. */
 export interface Baseline {
   /** Runs the figures come from. */
   readonly n: number;

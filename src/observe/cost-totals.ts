@@ -1,5 +1,6 @@
 import { num, record, text, type JournalEntry } from './journal.js';
 
+/** Tokens and cost of one agent and model on one UTC day. */
 export interface CostLine {
   readonly key: string;
   readonly runs: number;
@@ -12,6 +13,7 @@ export interface CostLine {
   readonly unpricedCalls: number;
 }
 
+/** Calls, errors and time of one tool. */
 export interface ToolLine {
   readonly key: string;
   readonly calls: number;
@@ -19,6 +21,7 @@ export interface ToolLine {
   readonly totalLatencyMs: number;
 }
 
+/** Tokens and cost per agent, model and day, and calls, errors and time per tool. */
 export interface CostTotals {
   readonly runs: number;
   readonly total: CostLine;

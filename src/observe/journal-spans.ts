@@ -11,6 +11,7 @@ import {
   type TraceSpan,
 } from './trace-span.js';
 
+/** How spans are derived from a journal: content capture and its size cap. */
 export interface SpanOptions {
   /** Put message content, tool arguments and results on spans. Off by default. */
   readonly captureContent?: boolean | undefined;

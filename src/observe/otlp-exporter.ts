@@ -18,6 +18,7 @@ function retryDelayMs(retryAfter: string | null, attempt: number): number {
   return Math.min(MAX_RETRY_DELAY_MS, delay);
 }
 
+/** Where and how spans are exported over OTLP: endpoint, headers, queue bound, timeout. */
 export interface OtlpExporterOptions {
   /** Full URL of the traces endpoint, e.g. `http://collector:4318/v1/traces`. */
   readonly url: string;

@@ -2,7 +2,9 @@ import type { ApprovalExpiry } from '../journal/index.js';
 
 export type { ApprovalExpiry };
 
+/** Every state an approval record can be in. */
 export const APPROVAL_STATES = ['pending', 'approved', 'denied', 'expired', 'escalated'] as const;
+/** Where an approval stands: pending, decided (approved, denied), expired, or escalated to a second group. */
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
 
 /** A human decision a run waits on, bound to one tool call's exact arguments. */

@@ -1,5 +1,6 @@
 /** Where a decision stands. `review` waits for a human; the others are settled. */
 export const DECISION_STATUSES = ['decided', 'fallback', 'review', 'resolved'] as const;
+/** Where a stored decision stands: decided, fallen back, waiting for review, or resolved by a human. */
 export type DecisionStatus = (typeof DECISION_STATUSES)[number];
 
 /**

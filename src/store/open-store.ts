@@ -8,8 +8,10 @@ import { withStatementCache } from './statement-cache.js';
 import { storeFault } from './store-errors.js';
 import type { Store } from './store.js';
 
+/** Where Keel keeps its store when no URL is given: one SQLite file under `.keel/`. */
 export const DEFAULT_STORE_URL = 'sqlite:.keel/keel.db';
 
+/** SQLite durability, the PostgreSQL schema and pool size. */
 export interface OpenStoreOptions {
   /**
    * SQLite durability. `full` (default) fsyncs every commit; `normal` survives a process

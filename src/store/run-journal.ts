@@ -2,6 +2,7 @@ import type { AbortableOptions } from '../core/index.js';
 import type { NewEvent, StoredEvent } from '../journal/index.js';
 import type { NewAuditEntry } from './audit-log.js';
 
+/** Every status a run's row can have, the waiting and queued states included. */
 export const RUN_RECORD_STATUSES = [
   'queued',
   'running',
@@ -13,6 +14,7 @@ export const RUN_RECORD_STATUSES = [
   'escalated',
   'cancelled',
 ] as const;
+/** A run's status as its row keeps it: queued, running, waiting on a human, or finished. */
 export type RunRecordStatus = (typeof RUN_RECORD_STATUSES)[number];
 export type TerminalStatus = Exclude<RunRecordStatus, 'queued' | 'running' | 'waiting'>;
 

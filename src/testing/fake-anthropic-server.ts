@@ -25,6 +25,7 @@ export interface FakeAnthropicRequest {
   readonly headers: IncomingHttpHeaders;
 }
 
+/** A tool call in a fake Anthropic reply. */
 export interface FakeToolUse {
   readonly name: string;
   /** The tool input; a string is sent verbatim as streamed `partial_json` (may be malformed). */
@@ -81,12 +82,15 @@ export type FakeAnthropicFault =
   /** Never answers; the request ends when the client gives up or the server closes. */
   | { readonly fault: 'hang' };
 
+/** What the fake Anthropic server answers one request with: a message or a fault. */
 export type FakeAnthropicReply = FakeAnthropicMessage | FakeAnthropicFault;
 
+/** How the fake Anthropic server answers each request. */
 export type FakeAnthropicRespond = (
   request: FakeAnthropicRequest,
 ) => FakeAnthropicReply | Promise<FakeAnthropicReply>;
 
+/** The fake Anthropic server's responder, streaming and port. */
 export interface FakeAnthropicServerOptions {
   /** Delay before every answer. */
   readonly latencyMs?: number;
@@ -104,6 +108,7 @@ export interface FakeAnthropicServerOptions {
   readonly countTokens?: ((body: FakeAnthropicRequestBody) => number) | false;
 }
 
+/** A local server speaking Anthropic's Messages wire protocol, for tests. */
 export interface FakeAnthropicServer {
   /** Base URL without `/v1`, as the Anthropic SDK's `baseURL` expects. */
   readonly url: string;

@@ -72,10 +72,13 @@ export type FakeFault =
   /** Never answers; the request ends when the client gives up or the server closes. */
   | { readonly fault: 'hang' };
 
+/** What the fake OpenAI server answers one request with: a completion or a fault. */
 export type FakeReply = FakeCompletion | FakeFault;
 
+/** How the fake OpenAI server answers each request. */
 export type FakeRespond = (request: FakeChatRequest) => FakeReply | Promise<FakeReply>;
 
+/** The fake OpenAI server's responder, streaming and port. */
 export interface FakeOpenAIServerOptions {
   /** Delay before every answer. */
   readonly latencyMs?: number;
@@ -89,6 +92,7 @@ export interface FakeOpenAIServerOptions {
   readonly apiKey?: string;
 }
 
+/** A local server speaking OpenAI's Chat Completions wire protocol, for tests. */
 export interface FakeOpenAIServer {
   /** Base URL ending in `/v1`, for `openaiChat({ baseURL })`. */
   readonly url: string;

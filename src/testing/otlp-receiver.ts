@@ -5,6 +5,7 @@ import { gunzipSync } from 'node:zlib';
 /** An attribute value as decoded from OTLP `AnyValue`. */
 export type ReceivedValue = string | boolean | number | ReceivedValue[];
 
+/** One span as the OTLP receiver decoded it. */
 export interface ReceivedSpan {
   readonly traceId: string;
   readonly spanId: string;
@@ -32,6 +33,7 @@ export interface ReceivedSpan {
   readonly scope: { readonly name: string; readonly version: string; readonly schemaUrl: string };
 }
 
+/** A local OTLP/HTTP receiver that records the spans exported to it. */
 export interface OtlpReceiver {
   /** `http://127.0.0.1:<port>/v1/traces` */
   readonly url: string;

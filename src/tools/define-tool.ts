@@ -47,6 +47,7 @@ export interface ToolContext {
   readonly journal?: ToolCallJournal | undefined;
 }
 
+/** How a tool is retried: attempts and backoff (only reads and idempotent tools are retried). */
 export interface ToolRetryOptions {
   /** Total attempts including the first. */
   readonly maxAttempts: number;
@@ -89,6 +90,7 @@ export type ToolEscape =
     }
   | { readonly type: 'handoff'; readonly on?: readonly ToolErrorType[]; readonly reason?: string };
 
+/** What `defineTool` takes: name, description, input schema, effect, `run`, and its resilience options. */
 export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
   readonly name: string;
   readonly description: string;

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, openStore, type Store, type StoredEvent } from '../../src/index.js';
+import { createRuntime, openStore, type Store } from '../../src/index.js';
+import { type StoredEvent } from '../../src/exports/journal.js';
 import {
   CRASH_AGENT,
   createCrashAgents,

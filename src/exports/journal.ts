@@ -1,0 +1,30 @@
+/**
+ * `keel/journal`: the journal contract every view is derived from — the event union, its
+ * format version, the fold that turns a journal into a run's state, and the limit checks.
+ *
+ * @packageDocumentation
+ */
+export {
+  JOURNAL_SCHEMA_VERSION,
+  LIMIT_NAMES,
+  RUN_EVENT_TYPES,
+  RUN_STATUSES,
+  describeReason,
+  foldRun,
+  readEvent,
+  remainingLimits,
+  type ContextAssembly,
+  type DecisionEvent,
+  type GateReason,
+  type LimitName,
+  type LimitReached,
+  type PendingCall,
+  type RunEvent,
+  type RunEventType,
+  type RunLimits,
+  type RunReason,
+  type RunState,
+  type RunStatus,
+  type StoredEvent,
+  type UsageTotals,
+} from '../journal/index.js';
