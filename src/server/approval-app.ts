@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { approvalJson, type Approvals } from '../approval/index.js';
+import { approvalJson, approverSees, visibleGroups, type Approvals } from '../approval/index.js';
 import { KeelError, type KeelErrorCode } from '../core/index.js';
 import { APPROVAL_STATES } from '../store/index.js';
 import { decidePage } from './decide-page.js';
@@ -36,7 +36,8 @@ const listQuery = z.object({
 /**
  * The approval API: `GET /approvals[?state=&run=&limit=]`, `GET /approvals/:id`,
  * `POST /approvals/:id/decision` with `{ decision: 'approve' | 'deny', argsHash, reason?,
- * editedArgs? }`. Every route needs `Authorization: Bearer <approver token>`. Errors are
+ * editedArgs? }`. Every route needs `Authorization: Bearer <approver token>`; a token sees its
+ * groups' approvals (an admin's, all of them) and a viewer token may not decide. Errors are
  * `{ error: { code, message } }` with the status from `STATUS_BY_CODE`.
  *
  * ```ts
@@ -48,7 +49,7 @@ export function approvalApp({ approvals }: { approvals: Approvals }): Hono {
   const app = new Hono();
 
   app.get('/approvals', async (c) => {
-    await approvals.authenticate(bearer(c));
+    const approver = await approvals.authenticate(bearer(c));
     const query = listQuery.safeParse(c.req.query());
     if (!query.success)
       throw new KeelError('invalid_input', `bad query: ${z.prettifyError(query.error)}`);
@@ -56,6 +57,7 @@ export function approvalApp({ approvals }: { approvals: Approvals }): Hono {
     const list = await approvals.list({
       ...(query.data.state ? { states: [query.data.state] } : {}),
       ...(query.data.run ? { runId: query.data.run } : {}),
+      groups: visibleGroups(approver),
       limit: query.data.limit ?? 50,
     });
     return c.json({ approvals: list.map(approvalJson) });
@@ -66,8 +68,14 @@ export function approvalApp({ approvals }: { approvals: Approvals }): Hono {
     if (c.req.header('authorization') === undefined && acceptsHtml(c)) {
       return c.html(decidePage(c.req.param('id')));
     }
-    await approvals.authenticate(bearer(c));
+    const approver = await approvals.authenticate(bearer(c));
     const approval = await approvals.get(c.req.param('id'));
+    if (!approverSees(approver, approval.approverGroup)) {
+      throw new KeelError(
+        'forbidden',
+        `${approver.name} is not in group "${approval.approverGroup}", which decides approval ${approval.id}`,
+      );
+    }
     return c.json({
       approval: approvalJson(approval),
       decisions: await approvals.decisions(approval.id),

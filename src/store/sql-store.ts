@@ -9,6 +9,7 @@ import type { BreakerState, CachedToolResult, ToolBreakerRecord } from './tool-r
 import { SqlApprovalStore, type Listen } from './sql-approval-store.js';
 import { SqlDecisionStore } from './sql-decision-store.js';
 import { SqlResultStore } from './sql-result-store.js';
+import { SqlRunBrowser } from './sql-run-browser.js';
 import {
   STORE_SCHEMA_VERSION,
   type ClaimOptions,
@@ -57,6 +58,7 @@ export class SqlStore implements Store {
   readonly approvals: SqlApprovalStore;
   readonly decisions: SqlDecisionStore;
   readonly results: SqlResultStore;
+  readonly browse: SqlRunBrowser;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -84,6 +86,12 @@ export class SqlStore implements Store {
     this.results = new SqlResultStore({
       db: this.#db,
       kind: this.kind,
+      guarded: (work) => this.#guarded(work),
+    });
+    this.browse = new SqlRunBrowser({
+      db: this.#db,
+      kind: this.kind,
+      location: this.location,
       guarded: (work) => this.#guarded(work),
     });
   }
