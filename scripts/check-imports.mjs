@@ -49,7 +49,7 @@ const TOP = new Set(['eval', 'cli', 'testing']);
 /** The package's own name: importing it from inside src/ bypasses every rule above. */
 const PACKAGE_NAME = 'keel';
 
-const SOURCE_EXTENSIONS = ['.ts', '.mts', '.cts'];
+const SOURCE_EXTENSIONS = ['.ts', '.tsx', '.mts', '.cts'];
 
 const scriptDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(process.argv[2] ?? path.join(scriptDir, '..'));
@@ -141,7 +141,7 @@ function listSourceFiles(dir) {
 
 function isTestFile(relativeFile) {
   return (
-    /\.test(-d)?\.[mc]?ts$/.test(relativeFile) || relativeFile.split('/').includes('__tests__')
+    /\.test(-d)?\.[mc]?tsx?$/.test(relativeFile) || relativeFile.split('/').includes('__tests__')
   );
 }
 
@@ -152,7 +152,7 @@ function isTestFile(relativeFile) {
 function partOf(absolutePath) {
   const segments = toPosix(path.relative(srcDir, absolutePath)).split('/');
   if (segments.length > 1) return segments[0];
-  return /\.[cm]?[jt]s$/.test(segments[0]) ? undefined : segments[0];
+  return /\.[cm]?[jt]sx?$/.test(segments[0]) ? undefined : segments[0];
 }
 
 function isInside(dir, target) {

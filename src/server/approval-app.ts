@@ -1,24 +1,19 @@
 import { Hono, type Context } from 'hono';
+import type { SecureHeadersVariables } from 'hono/secure-headers';
 import { z } from 'zod';
 import { approvalJson, approverSees, visibleGroups, type Approvals } from '../approval/index.js';
-import { KeelError, type KeelErrorCode } from '../core/index.js';
+import { KeelError } from '../core/index.js';
 import { APPROVAL_STATES } from '../store/index.js';
 import { decidePage } from './decide-page.js';
+import { securityHeaders } from './security-headers.js';
+import { STATUS_BY_CODE } from './status-codes.js';
 
-/** Every fault code as an HTTP status: the one table the API answers errors from. */
-export const STATUS_BY_CODE = {
-  invalid_definition: 500,
-  invalid_config: 500,
-  invalid_input: 400,
-  not_found: 404,
-  store_unavailable: 503,
-  store_corrupt: 500,
-  lease_lost: 409,
-  conflict: 409,
-  internal: 500,
-  unauthenticated: 401,
-  forbidden: 403,
-} as const satisfies Record<KeelErrorCode, number>;
+export { STATUS_BY_CODE };
+
+/** What the approval app's handlers read from their context: the response's CSP nonce. */
+export interface ApprovalAppEnv {
+  Variables: SecureHeadersVariables;
+}
 
 const decisionBody = z.strictObject({
   decision: z.enum(['approve', 'deny']),
@@ -45,8 +40,9 @@ const listQuery = z.object({
  * const response = await app.request('/approvals?state=pending', { headers: { authorization: `Bearer ${token}` } });
  * ```
  */
-export function approvalApp({ approvals }: { approvals: Approvals }): Hono {
-  const app = new Hono();
+export function approvalApp({ approvals }: { approvals: Approvals }): Hono<ApprovalAppEnv> {
+  const app = new Hono<ApprovalAppEnv>();
+  app.use('*', securityHeaders());
 
   app.get('/approvals', async (c) => {
     const approver = await approvals.authenticate(bearer(c));
@@ -66,7 +62,7 @@ export function approvalApp({ approvals }: { approvals: Approvals }): Hono {
   app.get('/approvals/:id', async (c) => {
     // A browser following a notification's decide link gets the page that decides with a token.
     if (c.req.header('authorization') === undefined && acceptsHtml(c)) {
-      return c.html(decidePage(c.req.param('id')));
+      return c.html(decidePage(c.req.param('id'), c.get('secureHeadersNonce')));
     }
     const approver = await approvals.authenticate(bearer(c));
     const approval = await approvals.get(c.req.param('id'));
