@@ -158,12 +158,13 @@ for (const backend of BACKENDS) {
       expect(withApproval).toMatchObject({ approvals: 1, pendingApprovals: 1 });
     });
 
-    it('searches tasks and outputs by word prefixes, all words required', async () => {
+    it('searches tasks and outputs for whole words, all of them required', async () => {
       const store = await open();
       await seed(store, RUNS);
       const cases: [string, string[]][] = [
         ['refund', ['run_d', 'run_a']],
         ['REFUNDED', ['run_a']],
+        ['refunde', []],
         ['ord 1001', ['run_a']],
         // One word in the task, the other in the output.
         ['ana rf', ['run_a']],
@@ -177,6 +178,30 @@ for (const backend of BACKENDS) {
       const results: [string, string[]][] = [];
       for (const [search] of cases) results.push([search, await ids(store, { search })]);
       expect(results).toEqual(cases);
+    });
+
+    it('searches the same when hundreds of runs match (the planner walks the runs instead)', async () => {
+      const store = await open();
+      const runs: Seed[] = Array.from({ length: 620 }, (_, index) => ({
+        id: `run_${String(index).padStart(4, '0')}`,
+        agent: 'desk',
+        task: index % 5 === 4 ? `Other ticket ${index}` : `Parcel ticket ${index}`,
+        at: T0 + index,
+      }));
+      await Promise.all(runs.map((run) => seed(store, [run])));
+      const matching = runs
+        .filter((run) => run.task.startsWith('Parcel'))
+        .map((run) => run.id)
+        .reverse();
+      const seen: string[] = [];
+      let after: RunListQuery['after'];
+      do {
+        const page = await store.browse.list({ search: 'parcel', limit: 200, after });
+        seen.push(...page.items.map((item) => item.run.id));
+        after = page.next ?? undefined;
+      } while (after);
+      expect(seen).toEqual(matching);
+      expect(await ids(store, { search: 'parcel 617', limit: 5 })).toEqual(['run_0617']);
     });
 
     it('pages by keyset over every run exactly once, ties included', async () => {

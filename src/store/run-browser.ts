@@ -27,8 +27,8 @@ export interface RunListQuery {
   /** Only runs with (true) or without (false) any approval record. */
   readonly hasApprovals?: boolean | undefined;
   /**
-   * Words that must all appear in the run's task or final output (letters and digits; each a
-   * prefix of a word, so `refund` finds `refunded`).
+   * Words that must all appear, whole, in the run's task or final output (runs of letters and
+   * digits, case-insensitive: `ORD-1001` is the words `ord` and `1001`).
    */
   readonly search?: string | undefined;
   readonly after?: RunCursor | undefined;

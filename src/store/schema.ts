@@ -195,6 +195,8 @@ const runBrowserMigration: Migration = {
       ['keel_runs_agent_listing', ['agent', 'created_at', 'id']],
       ['keel_runs_status_listing', ['status', 'created_at', 'id']],
       ['keel_runs_reason_listing', ['reason_type', 'created_at', 'id']],
+      // "Cost above" a threshold few runs reach: read by cost, then sorted.
+      ['keel_runs_cost', ['cost_usd']],
     ];
     for (const [name, columns] of listing) {
       await db.schema.createIndex(name).ifNotExists().on('keel_runs').columns(columns).execute();
@@ -206,29 +208,38 @@ const runBrowserMigration: Migration = {
         db,
       );
     } else {
-      // A document per text (the task when the run is created, the output when it is set): the
-      // index holds its own copy, keyed by run id, so it never depends on the table's rowids.
-      await sql`create virtual table if not exists keel_runs_fts using fts5(run_id unindexed, body, tokenize='unicode61')`.execute(
+      // External-content FTS5 over the runs' rowid, like the results index: the text is stored
+      // once, and a search walks docids only. A `VACUUM` may renumber rowids of a table without
+      // an INTEGER PRIMARY KEY: after one, `insert into keel_runs_fts(keel_runs_fts) values
+      // ('rebuild')` re-indexes.
+      await sql`create virtual table if not exists keel_runs_fts using fts5(task, output, content='keel_runs', content_rowid='rowid', tokenize='unicode61')`.execute(
         db,
       );
-      await sql`create trigger if not exists keel_runs_fts_task after insert on keel_runs begin insert into keel_runs_fts(run_id, body) values (new.id, new.task); end`.execute(
+      await sql`create trigger if not exists keel_runs_fts_insert after insert on keel_runs begin insert into keel_runs_fts(rowid, task, output) values (new.rowid, new.task, new.output); end`.execute(
         db,
       );
-      await sql`create trigger if not exists keel_runs_fts_output after update of output on keel_runs when new.output is not null and new.output is not old.output begin insert into keel_runs_fts(run_id, body) values (new.id, new.output); end`.execute(
+      // Only a change of the text re-indexes: lease renewals and status changes do not.
+      await sql`create trigger if not exists keel_runs_fts_update after update of task, output on keel_runs begin insert into keel_runs_fts(keel_runs_fts, rowid, task, output) values ('delete', old.rowid, old.task, old.output); insert into keel_runs_fts(rowid, task, output) values (new.rowid, new.task, new.output); end`.execute(
         db,
       );
-      await sql`insert into keel_runs_fts(run_id, body) select id, task from keel_runs`.execute(db);
-      await sql`insert into keel_runs_fts(run_id, body) select id, output from keel_runs where output is not null`.execute(
+      await sql`create trigger if not exists keel_runs_fts_delete after delete on keel_runs begin insert into keel_runs_fts(keel_runs_fts, rowid, task, output) values ('delete', old.rowid, old.task, old.output); end`.execute(
         db,
       );
+      await sql`insert into keel_runs_fts(keel_runs_fts) values ('rebuild')`.execute(db);
     }
   },
   async down(db: Kysely<unknown>) {
-    await sql`drop trigger if exists keel_runs_fts_output`.execute(db);
-    await sql`drop trigger if exists keel_runs_fts_task`.execute(db);
+    for (const trigger of [
+      'keel_runs_fts_insert',
+      'keel_runs_fts_update',
+      'keel_runs_fts_delete',
+    ]) {
+      await sql`drop trigger if exists ${sql.raw(trigger)}`.execute(db);
+    }
     await sql`drop table if exists keel_runs_fts`.execute(db);
     await sql`drop index if exists keel_runs_search`.execute(db);
     for (const name of [
+      'keel_runs_cost',
       'keel_runs_reason_listing',
       'keel_runs_status_listing',
       'keel_runs_agent_listing',

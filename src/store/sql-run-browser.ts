@@ -16,6 +16,8 @@ type BrowseDatabase = Database & { keel_runs: { reason_type: string | null } };
 
 /** Ids per `in (...)` list: under both engines' bound-parameter limits. */
 const ID_CHUNK = 500;
+/** Below this many matching runs, a SQLite search reads the matches first. */
+const FEW_MATCHES = 500;
 /** Search words used at most (the rest are ignored). */
 const MAX_SEARCH_WORDS = 8;
 
@@ -48,6 +50,20 @@ export class SqlRunBrowser implements RunBrowser {
       0,
       MAX_SEARCH_WORDS,
     );
+    const match = words.map((word) => `"${word}"`).join(' ');
+    // SQLite: a search matching few runs reads them and sorts them; one matching many walks the
+    // runs newest first and checks each against the index (the unary `+` keeps the planner
+    // from driving the query by the matches).
+    const fewMatches =
+      this.#kind === 'sqlite' &&
+      words.length > 0 &&
+      (await this.#countMatches(match)) < FEW_MATCHES;
+    // SQLite: a cost threshold few runs pass reads them by the cost index and sorts them; one
+    // many pass walks the runs newest first (without statistics the planner cannot tell).
+    const fewCostly =
+      this.#kind === 'sqlite' &&
+      query.costAbove !== undefined &&
+      (await this.#countCostAbove(query.costAbove)) < FEW_MATCHES;
     const rows = await this.#guarded(() =>
       this.#db
         .selectFrom('keel_runs')
@@ -74,19 +90,15 @@ export class SqlRunBrowser implements RunBrowser {
               query.hasApprovals ? eb.exists(approvals) : eb.not(eb.exists(approvals)),
             );
           }
-          if (this.#kind === 'sqlite') {
-            // One condition per word: a word may be in the task and another in the output.
-            for (const word of words) {
-              conditions.push(
-                eb(
-                  'id',
-                  'in',
-                  sql<string>`(select run_id from keel_runs_fts where keel_runs_fts match ${`"${word}"*`})`,
-                ),
-              );
-            }
+          if (words.length > 0 && this.#kind === 'sqlite') {
+            const matches = sql`(select rowid from keel_runs_fts where keel_runs_fts match ${match})`;
+            conditions.push(
+              fewMatches
+                ? sql<SqlBool>`keel_runs.rowid in ${matches}`
+                : sql<SqlBool>`+keel_runs.rowid in ${matches}`,
+            );
           } else if (words.length > 0) {
-            const tsquery = words.map((word) => `${word}:*`).join(' & ');
+            const tsquery = words.join(' & ');
             conditions.push(
               sql<SqlBool>`${POSTGRES_RUN_SEARCH_DOCUMENT} @@ to_tsquery('simple', ${tsquery})`,
             );
@@ -102,7 +114,7 @@ export class SqlRunBrowser implements RunBrowser {
           }
           return eb.and(conditions);
         })
-        .orderBy('created_at', 'desc')
+        .orderBy(fewCostly ? sql`+created_at` : sql.ref('created_at'), 'desc')
         .orderBy('id', 'desc')
         .limit(limit + 1)
         .execute(),
@@ -150,6 +162,30 @@ export class SqlRunBrowser implements RunBrowser {
       }
     }
     return journals;
+  }
+
+  /** How many runs cost more than `usd`, counted up to `FEW_MATCHES` (SQLite). */
+  async #countCostAbove(usd: number): Promise<number> {
+    const result = await this.#guarded(() =>
+      sql<{
+        runs: number;
+      }>`select count(*) as runs from (select 1 from keel_runs where cost_usd > ${usd} limit ${FEW_MATCHES})`.execute(
+        this.#db,
+      ),
+    );
+    return Number(result.rows[0]?.runs ?? 0);
+  }
+
+  /** How many runs match, counted up to `FEW_MATCHES` (SQLite). */
+  async #countMatches(match: string): Promise<number> {
+    const result = await this.#guarded(() =>
+      sql<{
+        matches: number;
+      }>`select count(*) as matches from (select rowid from keel_runs_fts where keel_runs_fts match ${match} limit ${FEW_MATCHES})`.execute(
+        this.#db,
+      ),
+    );
+    return Number(result.rows[0]?.matches ?? 0);
   }
 
   async #approvalCounts(

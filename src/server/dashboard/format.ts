@@ -1,3 +1,5 @@
+import { describeReason, type RunReason } from '../../agent/index.js';
+
 /** How the dashboard writes figures: one place, so every page reads the same. */
 
 export function usd(value: number | null | undefined): string {
@@ -44,4 +46,17 @@ export function describeModel(model: { provider: string; modelId: string }): str
   return model.provider === 'simulator'
     ? `${model.modelId} (scripted simulator — no real model was called)`
     : `${model.provider}:${model.modelId}`;
+}
+
+/**
+ * Why a run ended, in words; a stored reason this version cannot describe (an older or newer
+ * journal's) shows as its type instead of failing the page.
+ */
+export function reasonText(reason: unknown): string {
+  try {
+    return describeReason(reason as RunReason);
+  } catch {
+    const type = (reason as { type?: unknown } | null)?.type;
+    return typeof type === 'string' ? type : 'unknown';
+  }
 }

@@ -1,8 +1,16 @@
-import { describeReason, type RunReason } from '../../agent/index.js';
 import type { MessagePart } from '../../model/index.js';
 import type { ReplayReport } from '../../engine/index.js';
 import type { ApprovalRecord, RunPrice, RunRecord, StoredEvent } from '../../store/index.js';
-import { clip, count, describeModel, duration, prettyJson, usd, when } from './format.js';
+import {
+  clip,
+  count,
+  describeModel,
+  duration,
+  prettyJson,
+  reasonText,
+  usd,
+  when,
+} from './format.js';
 import { Empty, Layout, StatusBadge, TrustBadge } from './layout.js';
 import {
   spanUsage,
@@ -54,7 +62,7 @@ export function RunPage(props: RunPageProps) {
             ? record.status === 'waiting'
               ? 'waiting for an approval'
               : 'not finished'
-            : describeReason(record.reason as RunReason)}
+            : reasonText(record.reason)}
         </dd>
         <dt>Model</dt>
         <dd>{started ? describeModel(started.model) : 'unknown'}</dd>

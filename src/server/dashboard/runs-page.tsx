@@ -1,6 +1,5 @@
-import { describeReason, type RunReason } from '../../agent/index.js';
 import { RUN_RECORD_STATUSES, type RunListPage } from '../../store/index.js';
-import { clip, count, usd, when } from './format.js';
+import { clip, count, reasonText, usd, when } from './format.js';
 import { Empty, Layout, StatusBadge } from './layout.js';
 import { REASON_TYPES, filterHref, type RunFilters } from './run-filters.js';
 import type { Viewer } from './viewer.js';
@@ -126,7 +125,7 @@ export function RunsPage({
                 <td>
                   <StatusBadge status={run.status} />
                   {run.reason === null ? null : (
-                    <div class="reason">{clip(describeReason(run.reason as RunReason), 80)}</div>
+                    <div class="reason">{clip(reasonText(run.reason), 80)}</div>
                   )}
                 </td>
                 <td class="task">{clip(run.task, 100)}</td>
