@@ -55,7 +55,10 @@ export async function signIn(page: Page, baseUrl: string, token: string): Promis
   ]);
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** The whole page, or only the element `selector` matches. */
+export async function screenshot(page: Page, name: string, selector?: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  if (selector === undefined) await page.screenshot({ path, fullPage: true });
+  else await page.locator(selector).first().screenshot({ path });
 }

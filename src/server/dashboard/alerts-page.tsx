@@ -1,7 +1,7 @@
 import type { Alert } from '../../observe/index.js';
 import { count, when } from './format.js';
 import { Empty, Layout } from './layout.js';
-import { COST_WINDOWS } from './costs-page.js';
+import { WindowForm } from './costs-page.js';
 import type { Viewer } from './viewer.js';
 
 /** `/alerts`: runs that drifted from their agent's baseline or misbehaved, newest first. */
@@ -19,19 +19,7 @@ export function AlertsPage({
   return (
     <Layout title="Alerts" viewer={viewer} section="alerts">
       <h1>Alerts</h1>
-      <form class="filters inline" method="get" action="/alerts">
-        <label>
-          Window
-          <select name="days">
-            {COST_WINDOWS.map((option) => (
-              <option value={String(option)} selected={option === days}>
-                last {option} day{option === 1 ? '' : 's'}
-              </option>
-            ))}
-          </select>
-        </label>
-        <button type="submit">Show</button>
-      </form>
+      <WindowForm action="/alerts" days={days} />
       <p class="hint">
         Derived from the journals of the newest {count(scanned)} finished runs: a figure far above
         its agent's baseline, repeated identical calls, bursts of tool errors, output spikes and

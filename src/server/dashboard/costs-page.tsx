@@ -6,25 +6,32 @@ import type { Viewer } from './viewer.js';
 
 export const COST_WINDOWS = [1, 7, 30, 90] as const;
 
+/** The window a page of figures covers: the last 1, 7, 30 or 90 days. */
+export function WindowForm({ action, days }: { action: string; days: number }) {
+  return (
+    <form class="filters inline" method="get" action={action}>
+      <label>
+        Window
+        <select name="days">
+          {COST_WINDOWS.map((option) => (
+            <option value={String(option)} selected={option === days}>
+              last {option} day{option === 1 ? '' : 's'}
+            </option>
+          ))}
+        </select>
+      </label>
+      <button type="submit">Show</button>
+    </form>
+  );
+}
+
 /** `/costs`: cost and tokens per day, agent and model as bar charts; baselines against now. */
 export function CostsPage({ viewer, view }: { viewer: Viewer; view: CostsView }) {
   const { totals } = view;
   return (
     <Layout title="Costs" viewer={viewer} section="costs">
       <h1>Costs and baselines</h1>
-      <form class="filters inline" method="get" action="/costs">
-        <label>
-          Window
-          <select name="days">
-            {COST_WINDOWS.map((days) => (
-              <option value={String(days)} selected={days === view.days}>
-                last {days} day{days === 1 ? '' : 's'}
-              </option>
-            ))}
-          </select>
-        </label>
-        <button type="submit">Show</button>
-      </form>
+      <WindowForm action="/costs" days={view.days} />
       <p class="hint">
         {count(view.runs)} run{view.runs === 1 ? '' : 's'}
         {view.capped ? ` (the newest; the window holds more)` : ''}: {usd(totals.total.costUsd)},{' '}

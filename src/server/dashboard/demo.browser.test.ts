@@ -76,7 +76,10 @@ describe.each(BACKENDS)('the dashboard on the demo ($name)', ({ name, url }) => 
     expect(await page.locator('.msg.tool .badge.trust').first().textContent()).toMatch(
       /trusted|untrusted/,
     );
-    if (name === 'sqlite') await screenshot(page, 'demo-run');
+    if (name === 'sqlite') {
+      await screenshot(page, 'demo-run');
+      await screenshot(page, 'demo-trace', 'section:has(.waterfall)');
+    }
     await page.close();
   });
 
