@@ -1,4 +1,4 @@
-import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
+import { sql, type Expression, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import { parseEvent, toRecord } from './rows.js';
 import { searchWords } from './result-store.js';
 import {
@@ -57,13 +57,13 @@ export class SqlRunBrowser implements RunBrowser {
     const fewMatches =
       this.#kind === 'sqlite' &&
       words.length > 0 &&
-      (await this.#countMatches(match)) < FEW_MATCHES;
+      (await this.#few(sql`select rowid from keel_runs_fts where keel_runs_fts match ${match}`));
     // SQLite: a cost threshold few runs pass reads them by the cost index and sorts them; one
     // many pass walks the runs newest first (without statistics the planner cannot tell).
     const fewCostly =
       this.#kind === 'sqlite' &&
       query.costAbove !== undefined &&
-      (await this.#countCostAbove(query.costAbove)) < FEW_MATCHES;
+      (await this.#few(sql`select 1 from keel_runs where cost_usd > ${query.costAbove}`));
     const rows = await this.#guarded(() =>
       this.#db
         .selectFrom('keel_runs')
@@ -164,28 +164,14 @@ export class SqlRunBrowser implements RunBrowser {
     return journals;
   }
 
-  /** How many runs cost more than `usd`, counted up to `FEW_MATCHES` (SQLite). */
-  async #countCostAbove(usd: number): Promise<number> {
+  /** Whether `rows` (a select) has fewer than `FEW_MATCHES` rows, counting no further. */
+  async #few(rows: RawBuilder<unknown>): Promise<boolean> {
     const result = await this.#guarded(() =>
-      sql<{
-        runs: number;
-      }>`select count(*) as runs from (select 1 from keel_runs where cost_usd > ${usd} limit ${FEW_MATCHES})`.execute(
+      sql<{ found: number }>`select count(*) as found from (${rows} limit ${FEW_MATCHES})`.execute(
         this.#db,
       ),
     );
-    return Number(result.rows[0]?.runs ?? 0);
-  }
-
-  /** How many runs match, counted up to `FEW_MATCHES` (SQLite). */
-  async #countMatches(match: string): Promise<number> {
-    const result = await this.#guarded(() =>
-      sql<{
-        matches: number;
-      }>`select count(*) as matches from (select rowid from keel_runs_fts where keel_runs_fts match ${match} limit ${FEW_MATCHES})`.execute(
-        this.#db,
-      ),
-    );
-    return Number(result.rows[0]?.matches ?? 0);
+    return (result.rows[0]?.found ?? 0) < FEW_MATCHES;
   }
 
   async #approvalCounts(

@@ -25,7 +25,11 @@ export async function startServe(
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve();
+    });
+  });
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
       output += chunk.toString('utf8');
@@ -34,7 +38,9 @@ export async function startServe(
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    void exited.then(() => reject(new Error(`keel serve exited: ${output}`)));
+    void exited.then(() => {
+      reject(new Error(`keel serve exited: ${output}`));
+    });
   });
   return {
     url,

@@ -20,7 +20,7 @@ describe('run filters', () => {
       q: 'refund ORD-1',
       after: '1767312000000~run_b',
       empty: '',
-    } as Record<string, string>);
+    });
     expect(runListQuery(filters, ['refunds'], 50)).toEqual({
       visibleAgents: ['refunds'],
       agent: 'refunds',
