@@ -1,6 +1,9 @@
 import type { MiddlewareHandler } from 'hono';
 import { NONCE, secureHeaders } from 'hono/secure-headers';
 
+/** Requests already given the headers, whichever app (or instance) of the middleware did it. */
+const applied = new WeakSet<Request>();
+
 /**
  * The headers every response carries: a Content-Security-Policy that runs only this server's
  * scripts and styles (inline ones only with the response's nonce), no framing, no MIME sniffing, no
@@ -27,7 +30,6 @@ export function securityHeaders(): MiddlewareHandler {
     referrerPolicy: 'no-referrer',
     xContentTypeOptions: 'nosniff',
   });
-  const applied = new WeakSet<Request>();
   return async function keelSecurityHeaders(c, next) {
     if (applied.has(c.req.raw)) {
       await next();
