@@ -28,39 +28,14 @@ export function RunsPage({
           Search tasks and outputs
           <input type="search" name="q" value={filters.q ?? ''} placeholder="words…" />
         </label>
-        <label>
-          Agent
-          <select name="agent">
-            <option value="">any</option>
-            {agents.map((agent) => (
-              <option value={agent} selected={agent === filters.agent}>
-                {agent}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Status
-          <select name="status">
-            <option value="">any</option>
-            {RUN_RECORD_STATUSES.map((status) => (
-              <option value={status} selected={status === filters.status}>
-                {status}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Reason
-          <select name="reason">
-            <option value="">any</option>
-            {REASON_TYPES.map((reason) => (
-              <option value={reason} selected={reason === filters.reason}>
-                {reason}
-              </option>
-            ))}
-          </select>
-        </label>
+        <AnyOf label="Agent" name="agent" options={agents} selected={filters.agent} />
+        <AnyOf
+          label="Status"
+          name="status"
+          options={RUN_RECORD_STATUSES}
+          selected={filters.status}
+        />
+        <AnyOf label="Reason" name="reason" options={REASON_TYPES} selected={filters.reason} />
         <label>
           From (UTC)
           <input type="date" name="from" value={filters.from ?? ''} />
@@ -157,5 +132,32 @@ export function RunsPage({
         ) : null}
       </nav>
     </Layout>
+  );
+}
+
+/** A filter that is one of `options`, or `any` (no filter). */
+function AnyOf({
+  label,
+  name,
+  options,
+  selected,
+}: {
+  label: string;
+  name: string;
+  options: readonly string[];
+  selected: string | undefined;
+}) {
+  return (
+    <label>
+      {label}
+      <select name={name}>
+        <option value="">any</option>
+        {options.map((option) => (
+          <option value={option} selected={option === selected}>
+            {option}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
