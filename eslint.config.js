@@ -6,6 +6,7 @@ import tseslint from 'typescript-eslint';
 
 const typeScriptFiles = [
   'src/**/*.ts',
+  'src/**/*.tsx',
   'bench/**/*.ts',
   'examples/**/*.ts',
   'test/**/*.ts',
@@ -112,6 +113,16 @@ export default defineConfig(
     rules: {
       'no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-unexpected-multiline': 'off',
+    },
+  },
+
+  {
+    // The dashboard's one browser script (type-checked by tsconfig.client.json).
+    name: 'keel/browser',
+    files: ['src/server/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { document: 'readonly', EventSource: 'readonly', MessageEvent: 'readonly' },
     },
   },
 );

@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
@@ -8,6 +8,8 @@ export default defineConfig({
       'examples/**/*.test.ts',
       'test/**/*.test.ts',
     ],
+    // Browser tests have their own run (`npm run test:browser`, vitest.browser.config.ts).
+    exclude: [...configDefaults.exclude, '**/*.browser.test.ts'],
     // Store contract suites run against real SQLite and PostgreSQL; the defaults
     // (5 s per test, 10 s per hook) are too tight for migrations on a cold CI machine.
     testTimeout: 30_000,

@@ -13,6 +13,8 @@
 //   9. guard overhead per tool call (guard-overhead.ts), next to an always-allow gate.
 //  10. support-desk cost per ticket: router on `fast` + decision cache + executors on `frontier`,
 //      against the same split all on `frontier` and against one generalist frontier agent.
+//  11. the dashboard's runs list at 100,000 runs on SQLite: server time per page, per filter,
+//      next to a bare 50-row select.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -41,6 +43,7 @@ import { measureContextAssembly, renderContextAssembly } from './context-assembl
 import { measureContextRecall, renderContextRecall } from './context-recall.js';
 import { measureGuardOverhead, renderGuardOverhead } from './guard-overhead.js';
 import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
+import { measureRunsList, renderRunsList } from './runs-list.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -200,10 +203,12 @@ progress('adapter overhead per call over the raw SDK call');
 const adapterOverhead = await measureAdapterOverhead({ pairs: 1000, warmupCalls: 100 });
 progress('support-desk cost per ticket: tiered router + executors vs all frontier');
 const routingCost = await measureRoutingCost();
+progress('dashboard runs list at 100,000 runs (SQLite)');
+const runsList = await measureRunsList();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, routingCost }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, routingCost, runsList }, null, 2)}\n`
     : [
         renderTable(report),
         renderToolPolicies(toolPolicies),
@@ -214,6 +219,7 @@ process.stdout.write(
         renderContextRecall(contextRecall),
         renderGuardOverhead(guardOverhead),
         renderRoutingCost(routingCost),
+        renderRunsList(runsList),
       ].join('\n\n') + '\n',
 );
 cleanUp();

@@ -30,6 +30,14 @@ export function mean(samples: readonly number[]): number {
   return samples.reduce((sum, value) => sum + value, 0) / samples.length;
 }
 
+/** The `q` quantile (0..1) of `samples`, interpolated between closest ranks. */
+export function percentile(samples: readonly number[], q: number): number {
+  return quantile(
+    [...samples].sort((left, right) => left - right),
+    q,
+  );
+}
+
 /** Linear interpolation between closest ranks; `sorted` must be ascending. */
 function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;

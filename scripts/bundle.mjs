@@ -1,8 +1,8 @@
-// Bundles the package entry points in place after `tsc`: Kysely loads as one
-// file instead of ~300 ES modules, which is most of Keel's import time. Kept external: zod
-// (user code must share its instance), the native SQLite driver, pg, the OpenAI SDK (loaded
-// on first use), tsx (loaded only for TypeScript configs), and the Anthropic SDK, the
-// tokenizer and the price table (each loaded on first use).
+// Bundles the package entry points in place after `tsc` (and minifies the dashboard's assets):
+// Kysely loads as one file instead of ~300 ES modules, which is most of Keel's import time.
+// Kept external: zod (user code must share its instance), the native SQLite driver, pg, the
+// OpenAI SDK (loaded on first use), tsx (loaded only for TypeScript configs), and the
+// Anthropic SDK, the tokenizer and the price table (each loaded on first use).
 import { readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -39,5 +39,15 @@ await build({
     'gpt-tokenizer/*',
     '@pydantic/genai-prices',
   ],
+  logLevel: 'warning',
+});
+
+// The dashboard's browser assets (src/server/assets): its stylesheet and its one script,
+// minified beside the server module that serves them. No bundling: neither imports anything.
+await build({
+  entryPoints: ['src/server/assets/live.js', 'src/server/assets/dashboard.css'],
+  outdir: 'dist/src/server/assets',
+  minify: true,
+  target: ['chrome120', 'firefox115', 'safari16'],
   logLevel: 'warning',
 });

@@ -54,7 +54,7 @@ const ENTRY_FOLDER = 'exports';
 /** The package's own name: importing it from inside src/ bypasses every rule above. */
 const PACKAGE_NAME = 'keel';
 
-const SOURCE_EXTENSIONS = ['.ts', '.mts', '.cts'];
+const SOURCE_EXTENSIONS = ['.ts', '.tsx', '.mts', '.cts'];
 
 const scriptDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(process.argv[2] ?? path.join(scriptDir, '..'));
@@ -146,7 +146,7 @@ function listSourceFiles(dir) {
 
 function isTestFile(relativeFile) {
   return (
-    /\.test(-d)?\.[mc]?ts$/.test(relativeFile) || relativeFile.split('/').includes('__tests__')
+    /\.test(-d)?\.[mc]?tsx?$/.test(relativeFile) || relativeFile.split('/').includes('__tests__')
   );
 }
 
@@ -158,7 +158,7 @@ function partOf(absolutePath) {
   const segments = toPosix(path.relative(srcDir, absolutePath)).split('/');
   if (segments[0] === ENTRY_FOLDER) return undefined;
   if (segments.length > 1) return segments[0];
-  return /\.[cm]?[jt]s$/.test(segments[0]) ? undefined : segments[0];
+  return /\.[cm]?[jt]sx?$/.test(segments[0]) ? undefined : segments[0];
 }
 
 function isInside(dir, target) {

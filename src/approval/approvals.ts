@@ -1,21 +1,25 @@
 import { z } from 'zod';
 import { KeelError, canonicalJson, digest, systemClock, type Clock } from '../core/index.js';
 import type { Notifier } from '../notify/index.js';
-import type {
-  ApprovalDecisionEntry,
-  ApprovalExpiration,
-  ApprovalRecord,
-  ApprovalState,
-  Store,
+import {
+  APPROVER_ROLES,
+  type ApprovalDecisionEntry,
+  type ApprovalExpiration,
+  type ApprovalListOptions,
+  type ApprovalRecord,
+  type ApproverRole,
+  type Store,
 } from '../store/index.js';
 import type { Tool } from '../tools/index.js';
 import { approvalNotice } from './approval-notice.js';
 import { hashApproverToken, newApproverToken } from './approver-tokens.js';
+import { approverSees, requireDecider } from './approver-roles.js';
 
-/** Someone a token identifies. */
+/** Someone a token identifies: what they may do (`role`) and for whom (`groups`). */
 export interface Approver {
   readonly name: string;
   readonly groups: readonly string[];
+  readonly role: ApproverRole;
 }
 
 /** An approver's decision on one approval: who (by token), which, approve or deny, bound to the arguments hash. */
@@ -60,11 +64,8 @@ export interface ApprovalsOptions {
  * ```
  */
 export interface Approvals {
-  list(options?: {
-    states?: readonly ApprovalState[];
-    runId?: string;
-    limit?: number;
-  }): Promise<ApprovalRecord[]>;
+  /** Approvals, newest first; `groups` keeps those groups' only (see `approverSees`). */
+  list(options?: ApprovalListOptions): Promise<ApprovalRecord[]>;
   get(id: string): Promise<ApprovalRecord>;
   authenticate(token: string | undefined): Promise<Approver>;
   decide(options: ApprovalDecisionRequest): Promise<ApprovalRecord>;
@@ -78,10 +79,14 @@ export interface Approvals {
    * Returns how many were retried. At least once: receivers deduplicate by `subject`.
    */
   renotify(options?: { olderThanMs?: number }): Promise<number>;
-  /** Create an approver; the token is returned once and stored only hashed. */
+  /**
+   * Create an approver (role `approver` unless given); the token is returned once and stored
+   * only hashed. An `admin` needs no group: it sees and decides for every group.
+   */
   addApprover(approver: {
     name: string;
     groups: readonly string[];
+    role?: ApproverRole | undefined;
   }): Promise<{ token: string; approver: Approver }>;
   decisions(id: string): Promise<ApprovalDecisionEntry[]>;
 }
@@ -115,7 +120,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     }
     const approver = await store.approvals.findApprover(hashApproverToken(token.trim()));
     if (!approver) throw new KeelError('unauthenticated', 'the approver token is not valid');
-    return { name: approver.name, groups: approver.groups };
+    return { name: approver.name, groups: approver.groups, role: approver.role };
   }
 
   async function get(id: string): Promise<ApprovalRecord> {
@@ -136,6 +141,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       try {
         const approver = await authenticate(token);
         actor = approver.name;
+        requireDecider(approver);
         if (typeof argsHash !== 'string' || argsHash === '')
           throw new KeelError(
             'invalid_input',
@@ -144,7 +150,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         const record = await get(id);
         // The store checks the group again in the decision's commit; checked here first so an
         // approver outside the group learns nothing, not even whether an edit would pass.
-        if (!approver.groups.includes(record.approverGroup)) {
+        if (!approverSees(approver, record.approverGroup)) {
           throw new KeelError(
             'forbidden',
             `${approver.name} is not in group "${record.approverGroup}", which decides approval ${record.id}`,
@@ -160,7 +166,8 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
           id,
           decision: decided,
           argsHash,
-          deciderGroups: approver.groups,
+          // An admin decides for every group, this one included.
+          deciderGroups: approver.role === 'admin' ? [record.approverGroup] : approver.groups,
           decidedBy: approver.name,
           reason,
           editedArgs: edited,
@@ -216,15 +223,17 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       return stale.length;
     },
 
-    async addApprover({ name, groups }) {
+    async addApprover({ name, groups, role = 'approver' }) {
       if (typeof name !== 'string' || !NAME.test(name))
         throw new KeelError(
           'invalid_input',
           'an approver name is letters, digits, _ . @ - (at most 64)',
         );
+      if (!(APPROVER_ROLES as readonly string[]).includes(role))
+        throw new KeelError('invalid_input', `a role is one of ${APPROVER_ROLES.join(', ')}`);
       if (
         !Array.isArray(groups) ||
-        groups.length === 0 ||
+        (groups.length === 0 && role !== 'admin') ||
         groups.some((group) => typeof group !== 'string' || !NAME.test(group))
       )
         throw new KeelError(
@@ -236,9 +245,10 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         tokenHash: hashApproverToken(token),
         name,
         groups,
+        role,
         createdAt: clock.now(),
       });
-      return { token, approver: { name, groups: groups.slice() } };
+      return { token, approver: { name, groups: groups.slice(), role } };
     },
 
     decisions: (id) => store.approvals.decisions(id),

@@ -26,3 +26,6 @@ export {
 export { approvalNotice, type NoticeOptions } from './approval-notice.js';
 export { hashApproverToken, newApproverToken } from './approver-tokens.js';
 export { approvalJson } from './approval-json.js';
+export { approverSees, requireDecider, visibleGroups } from './approver-roles.js';
+export { gateGroups } from './gate-groups.js';
+export { APPROVER_ROLES, type ApproverRole } from '../store/index.js';

@@ -225,3 +225,49 @@ describe('keel approvals / approve / deny', () => {
     }
   }, 90_000);
 });
+
+describe('keel approvers add --role', () => {
+  it('makes viewers, approvers and admins, and a viewer token cannot decide', async () => {
+    const storeUrl = `sqlite:${join(directory, 'roles.db')}`;
+    const executed: unknown[] = [];
+    const { approval, close } = await parkedRun(storeUrl, executed);
+    try {
+      const viewer = await keel(storeUrl, [
+        'approvers',
+        'add',
+        'vic',
+        '--group',
+        'finance',
+        '--role',
+        'viewer',
+        '--json',
+      ]);
+      const admin = await keel(storeUrl, ['approvers', 'add', 'root', '--role', 'admin', '--json']);
+      expect([viewer.code, admin.code]).toEqual([0, 0]);
+      const parsed = [viewer, admin].map(
+        (result) => JSON.parse(result.stdout) as { role: string; groups: string[]; token: string },
+      );
+      expect(parsed.map(({ role, groups }) => ({ role, groups }))).toEqual([
+        { role: 'viewer', groups: ['finance'] },
+        { role: 'admin', groups: [] },
+      ]);
+      expect(failure(await keel(storeUrl, ['approvers', 'add', 'nogroup']), 2)).toBe(
+        'keel: --group is required (unless --role admin)',
+      );
+      expect(
+        failure(
+          await keel(storeUrl, ['approvers', 'add', 'x', '--group', 'g', '--role', 'boss']),
+          2,
+        ),
+      ).toBe(
+        "keel: option '--role <role>' argument 'boss' is invalid. Allowed choices are viewer, approver, admin. (see --help)",
+      );
+      expect(failure(await keel(storeUrl, ['approve', approval.id], parsed[0]?.token), 2)).toMatch(
+        /vic is a viewer/,
+      );
+      expect(executed).toEqual([]);
+    } finally {
+      await close();
+    }
+  }, 60_000);
+});

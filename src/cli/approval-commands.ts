@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { DecisionFlags } from './approval-actions.js';
+import { usageError } from './exit-codes.js';
 import type { CliGlobals } from './open-runtime.js';
 
 interface Helpers {
@@ -10,9 +11,9 @@ interface Helpers {
 const TOKEN_ENV = 'KEEL_APPROVER_TOKEN';
 
 /**
- * `keel approvals`, `keel approve`, `keel deny`, `keel approvers add` and `keel serve`: the
- * human side of gated calls. Decisions need an approver token (`--token` or
- * `KEEL_APPROVER_TOKEN`).
+ * `keel approvals`, `keel approve`, `keel deny`, `keel approvers add` and `keel serve` (the
+ * dashboard and the approval API): the human side of gated calls. Decisions need an approver
+ * token (`--token` or `KEEL_APPROVER_TOKEN`).
  */
 export function registerApprovalCommands(program: Command, { globals, printJson }: Helpers): void {
   program
@@ -73,48 +74,88 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
 
   program
     .command('approvers')
-    .description('manage approvers')
+    .description('manage approvers, viewers and admins (tokens for deciding and the dashboard)')
     .command('add')
     .description('create an approver and print its token (shown once, stored hashed)')
     .argument('<name>')
-    .requiredOption('--group <group...>', 'groups the approver decides for')
+    .option('--group <group...>', 'groups whose runs and approvals it sees (required unless admin)')
+    .addOption(
+      new Option(
+        '--role <role>',
+        'viewer: reads; approver: also decides, replays, forks; admin: every group',
+      )
+        .choices(['viewer', 'approver', 'admin'])
+        .default('approver'),
+    )
     .option('--json', 'print one JSON document')
-    .action(async (name: string, options: { group: string[]; json?: boolean }) => {
-      const { withApprovals } = await import('./approval-actions.js');
-      const { default: pc } = await import('picocolors');
-      await withApprovals(globals(), false, async (approvals) => {
-        const { token, approver } = await approvals.addApprover({ name, groups: options.group });
-        if (options.json) printJson({ name: approver.name, groups: approver.groups, token });
-        else {
-          console.log(`approver ${approver.name} (groups ${approver.groups.join(', ')})`);
-          console.log(`token: ${token}`);
-          console.log(pc.gray(`shown once; set ${TOKEN_ENV} or pass --token to decide`));
+    .action(
+      async (
+        name: string,
+        options: { group?: string[]; role: 'viewer' | 'approver' | 'admin'; json?: boolean },
+      ) => {
+        const { withApprovals } = await import('./approval-actions.js');
+        const { default: pc } = await import('picocolors');
+        if (options.group === undefined && options.role !== 'admin') {
+          throw usageError('--group is required (unless --role admin)');
         }
-      });
-    });
+        await withApprovals(globals(), false, async (approvals) => {
+          const { token, approver } = await approvals.addApprover({
+            name,
+            groups: options.group ?? [],
+            role: options.role,
+          });
+          if (options.json)
+            printJson({ name: approver.name, groups: approver.groups, role: approver.role, token });
+          else {
+            const groups =
+              approver.groups.length === 0 ? 'all groups' : `groups ${approver.groups.join(', ')}`;
+            console.log(`${approver.role} ${approver.name} (${groups})`);
+            console.log(`token: ${token}`);
+            console.log(
+              pc.gray(
+                `shown once; sign in to the dashboard (keel serve) with it${approver.role === 'viewer' ? '' : `, or set ${TOKEN_ENV} or pass --token to decide`}`,
+              ),
+            );
+          }
+        });
+      },
+    );
 
   program
     .command('serve')
-    .description('serve the approval API over HTTP (list, get, decide; bearer approver tokens)')
-    .option('--port <port>', 'port', (value) => positiveInt(value), 4600)
+    .description(
+      'serve the dashboard at / (sign in with a token) and the approval API at /approvals (bearer tokens)',
+    )
+    .option('--port <port>', 'port (0: any free port)', (value) => port(value), 4600)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .action(async (options: { port: number; host: string }) => {
-      const { serveApprovals } = await import('../server/index.js');
+    .option(
+      '--worker',
+      'also execute queued runs in this process (a decision made here resumes its run at once)',
+    )
+    .action(async (options: { port: number; host: string; worker?: boolean }) => {
+      const { serveKeel } = await import('../server/index.js');
       const { openRuntime } = await import('./open-runtime.js');
       const { runtime, close } = await openRuntime(globals());
-      const server = await serveApprovals({
-        approvals: runtime.approvals,
-        port: options.port,
-        host: options.host,
-      });
-      console.log(`approval API on ${server.url} (store ${runtime.store.location})`);
+      const worker = options.worker ? runtime.startWorker() : undefined;
+      const server = await serveKeel({ runtime, port: options.port, host: options.host });
+      console.log(
+        `Keel on ${server.url}: dashboard at ${server.url}/, approval API at ${server.url}/approvals (store ${runtime.store.location}${worker ? '; executing queued runs here' : ''})`,
+      );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
       await server.close();
+      await worker?.stop();
       await close();
     });
+}
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535)
+    throw new InvalidArgumentError('must be a port number (0-65535)');
+  return parsed;
 }
 
 function positiveInt(value: string): number {

@@ -29,5 +29,11 @@ export async function runDemoCommand({
   };
   const report = await runDemo({ storeUrl, json, log });
   if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else console.log(`\nThe demo's runs are in ${storeUrl}: try \`keel runs --store ${storeUrl}\`.`);
+  else {
+    console.log(`\nThe demo's runs are in ${storeUrl}: try \`keel runs --store ${storeUrl}\`.`);
+    console.log(
+      `To browse them: \`keel --store ${storeUrl} approvers add you --role admin\` prints a token; ` +
+        `\`keel --store ${storeUrl} serve\` serves the dashboard at http://127.0.0.1:4600/.`,
+    );
+  }
 }

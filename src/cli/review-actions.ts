@@ -1,5 +1,5 @@
 import pc from 'picocolors';
-import { createApprovals } from '../approval/index.js';
+import { createApprovals, requireDecider } from '../approval/index.js';
 import { canonicalJson } from '../core/index.js';
 import { resolveReview, startChosenRoute } from '../decide/index.js';
 import type { DecisionRecord } from '../store/index.js';
@@ -31,6 +31,7 @@ export async function chooseReview(
   let resolved: DecisionRecord;
   try {
     const approver = await createApprovals({ store }).authenticate(options.token);
+    requireDecider(approver);
     resolved = await resolveReview({ store, id, value, decidedBy: approver.name });
   } finally {
     await store.close();

@@ -200,6 +200,61 @@ describe('approval API', () => {
     expect(data.status).toBe(401);
   });
 
+  it('shows each token its groups only, refuses a viewer decision and lets an admin decide', async () => {
+    const s = await setup();
+    const approval = await s.pending();
+    const viewer = (
+      await s.runtime.approvals.addApprover({ name: 'vic', groups: ['finance'], role: 'viewer' })
+    ).token;
+    const admin = (
+      await s.runtime.approvals.addApprover({ name: 'root', groups: [], role: 'admin' })
+    ).token;
+    const listed = async (token: string) =>
+      (
+        (await (await s.app.request('/approvals', { headers: auth(token) })).json()) as {
+          approvals: { id: string }[];
+        }
+      ).approvals.map((entry) => entry.id);
+    expect([await listed(s.support), await listed(viewer), await listed(admin)]).toEqual([
+      [],
+      [approval.id],
+      [approval.id],
+    ]);
+    const hidden = await s.app.request(`/approvals/${approval.id}`, { headers: auth(s.support) });
+    expect([
+      hidden.status,
+      ((await hidden.json()) as { error: { code: string } }).error.code,
+    ]).toEqual([403, 'forbidden']);
+    const decide = (token: string) =>
+      s.app.request(`/approvals/${approval.id}/decision`, {
+        method: 'POST',
+        headers: auth(token),
+        body: JSON.stringify({ decision: 'approve', argsHash: approval.argsHash }),
+      });
+    const refused = await decide(viewer);
+    expect([
+      refused.status,
+      ((await refused.json()) as { error: { code: string } }).error.code,
+    ]).toEqual([403, 'forbidden']);
+    expect((await s.store.getRun(approval.runId))?.status).toBe('waiting');
+    const decided = await decide(admin);
+    expect(decided.status).toBe(200);
+    expect(await decided.json()).toMatchObject({
+      approval: { state: 'approved', decidedBy: 'root' },
+    });
+    expect((await s.runtime.wait(approval.runId, { pollMs: 10 })).status).toBe('succeeded');
+    expect(
+      (await s.runtime.approvals.decisions(approval.id)).map((entry) => [
+        entry.actor,
+        entry.outcome,
+        entry.errorCode,
+      ]),
+    ).toEqual([
+      ['vic', 'refused', 'forbidden'],
+      ['root', 'accepted', null],
+    ]);
+  });
+
   it('maps every fault code to a 4xx or 5xx status', () => {
     for (const status of Object.values(STATUS_BY_CODE)) expect(status).toBeGreaterThanOrEqual(400);
     expect(STATUS_BY_CODE.unauthenticated).toBe(401);

@@ -1,24 +1,19 @@
 import { Hono, type Context } from 'hono';
+import type { SecureHeadersVariables } from 'hono/secure-headers';
 import { z } from 'zod';
-import { approvalJson, type Approvals } from '../approval/index.js';
-import { KeelError, type KeelErrorCode } from '../core/index.js';
+import { approvalJson, approverSees, visibleGroups, type Approvals } from '../approval/index.js';
+import { KeelError } from '../core/index.js';
 import { APPROVAL_STATES } from '../store/index.js';
 import { decidePage } from './decide-page.js';
+import { securityHeaders } from './security-headers.js';
+import { STATUS_BY_CODE } from './status-codes.js';
 
-/** Every fault code as an HTTP status: the one table the API answers errors from. */
-export const STATUS_BY_CODE = {
-  invalid_definition: 500,
-  invalid_config: 500,
-  invalid_input: 400,
-  not_found: 404,
-  store_unavailable: 503,
-  store_corrupt: 500,
-  lease_lost: 409,
-  conflict: 409,
-  internal: 500,
-  unauthenticated: 401,
-  forbidden: 403,
-} as const satisfies Record<KeelErrorCode, number>;
+export { STATUS_BY_CODE };
+
+/** What the approval app's handlers read from their context: the response's CSP nonce. */
+export interface ApprovalAppEnv {
+  Variables: SecureHeadersVariables;
+}
 
 const decisionBody = z.strictObject({
   decision: z.enum(['approve', 'deny']),
@@ -36,7 +31,8 @@ const listQuery = z.object({
 /**
  * The approval API: `GET /approvals[?state=&run=&limit=]`, `GET /approvals/:id`,
  * `POST /approvals/:id/decision` with `{ decision: 'approve' | 'deny', argsHash, reason?,
- * editedArgs? }`. Every route needs `Authorization: Bearer <approver token>`. Errors are
+ * editedArgs? }`. Every route needs `Authorization: Bearer <approver token>`; a token sees its
+ * groups' approvals (an admin's, all of them) and a viewer token may not decide. Errors are
  * `{ error: { code, message } }` with the status from `STATUS_BY_CODE`.
  *
  * ```ts
@@ -44,11 +40,12 @@ const listQuery = z.object({
  * const response = await app.request('/approvals?state=pending', { headers: { authorization: `Bearer ${token}` } });
  * ```
  */
-export function approvalApp({ approvals }: { approvals: Approvals }): Hono {
-  const app = new Hono();
+export function approvalApp({ approvals }: { approvals: Approvals }): Hono<ApprovalAppEnv> {
+  const app = new Hono<ApprovalAppEnv>();
+  app.use('*', securityHeaders());
 
   app.get('/approvals', async (c) => {
-    await approvals.authenticate(bearer(c));
+    const approver = await approvals.authenticate(bearer(c));
     const query = listQuery.safeParse(c.req.query());
     if (!query.success)
       throw new KeelError('invalid_input', `bad query: ${z.prettifyError(query.error)}`);
@@ -56,6 +53,7 @@ export function approvalApp({ approvals }: { approvals: Approvals }): Hono {
     const list = await approvals.list({
       ...(query.data.state ? { states: [query.data.state] } : {}),
       ...(query.data.run ? { runId: query.data.run } : {}),
+      groups: visibleGroups(approver),
       limit: query.data.limit ?? 50,
     });
     return c.json({ approvals: list.map(approvalJson) });
@@ -64,10 +62,16 @@ export function approvalApp({ approvals }: { approvals: Approvals }): Hono {
   app.get('/approvals/:id', async (c) => {
     // A browser following a notification's decide link gets the page that decides with a token.
     if (c.req.header('authorization') === undefined && acceptsHtml(c)) {
-      return c.html(decidePage(c.req.param('id')));
+      return c.html(decidePage(c.req.param('id'), c.get('secureHeadersNonce')));
     }
-    await approvals.authenticate(bearer(c));
+    const approver = await approvals.authenticate(bearer(c));
     const approval = await approvals.get(c.req.param('id'));
+    if (!approverSees(approver, approval.approverGroup)) {
+      throw new KeelError(
+        'forbidden',
+        `${approver.name} is not in group "${approval.approverGroup}", which decides approval ${approval.id}`,
+      );
+    }
     return c.json({
       approval: approvalJson(approval),
       decisions: await approvals.decisions(approval.id),

@@ -1,2 +1,7 @@
-export { STATUS_BY_CODE, approvalApp } from './approval-app.js';
+export { approvalApp } from './approval-app.js';
+export { STATUS_BY_CODE } from './status-codes.js';
 export { serveApprovals } from './serve-approvals.js';
+export { keelApp, serveKeel, type KeelAppOptions } from './keel-app.js';
+export { dashboardApp, type Dashboard, type DashboardOptions } from './dashboard/dashboard-app.js';
+export { securityHeaders } from './security-headers.js';
+export type { Listening } from './listen.js';

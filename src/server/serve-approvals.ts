@@ -1,10 +1,10 @@
-import { serve } from '@hono/node-server';
-import type { AddressInfo } from 'node:net';
 import type { Approvals } from '../approval/index.js';
 import { approvalApp } from './approval-app.js';
+import { listen, type Listening } from './listen.js';
 
 /**
- * Serve the approval API on a port until `close()`.
+ * Serve the approval API alone on a port until `close()` (`serveKeel` serves it with the
+ * dashboard).
  *
  * ```ts
  * const server = await serveApprovals({ approvals: runtime.approvals, port: 4600 });
@@ -19,25 +19,6 @@ export async function serveApprovals({
   approvals: Approvals;
   port?: number;
   host?: string;
-}): Promise<{ url: string; close(): Promise<void> }> {
-  const app = approvalApp({ approvals });
-  const { server, address } = await new Promise<{
-    server: ReturnType<typeof serve>;
-    address: AddressInfo;
-  }>((resolve, reject) => {
-    const started = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
-      resolve({ server: started, address: info });
-    });
-    started.once('error', reject);
-  });
-  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return {
-    url: `http://${shownHost}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      }),
-  };
+}): Promise<Listening> {
+  return listen(approvalApp({ approvals }).fetch, { port, host });
 }

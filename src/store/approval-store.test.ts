@@ -170,9 +170,41 @@ for (const backend of BACKENDS) {
       expect(await store.approvals.findApprover('h1')).toEqual({
         name: 'ana',
         groups: ['finance', 'ops'],
+        role: 'approver',
         createdAt: T0,
       });
       expect(await store.approvals.findApprover('h2')).toBeUndefined();
+    });
+
+    it('keeps each approver role, and lists only the approvals of the groups asked for', async () => {
+      const store = await open();
+      await store.approvals.addApprover({
+        tokenHash: 'h-viewer',
+        name: 'vic',
+        groups: ['finance'],
+        role: 'viewer',
+        createdAt: T0,
+      });
+      await store.approvals.addApprover({
+        tokenHash: 'h-admin',
+        name: 'root',
+        groups: [],
+        role: 'admin',
+        createdAt: T0,
+      });
+      expect([
+        (await store.approvals.findApprover('h-viewer'))?.role,
+        (await store.approvals.findApprover('h-admin'))?.role,
+      ]).toEqual(['viewer', 'admin']);
+      await store.approvals.create(approval('run_f'));
+      await store.approvals.create(approval('run_s', { id: 'apr_s', approverGroup: 'support' }));
+      const listed = async (groups?: string[]) =>
+        (await store.approvals.list({ groups })).map((record) => record.id).sort();
+      expect([await listed(['finance']), await listed([]), await listed()]).toEqual([
+        ['apr_run_f'],
+        [],
+        ['apr_run_f', 'apr_s'],
+      ]);
     });
   });
 }

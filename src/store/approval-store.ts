@@ -78,10 +78,26 @@ export interface ApprovalDecisionEntry {
   readonly argsHash: string | null;
 }
 
+/**
+ * What a token may do: a `viewer` reads, an `approver` also decides (and replays and forks), in
+ * their groups; an `admin` is an approver of every group.
+ */
+export const APPROVER_ROLES = ['viewer', 'approver', 'admin'] as const;
+export type ApproverRole = (typeof APPROVER_ROLES)[number];
+
 export interface ApproverRecord {
   readonly name: string;
   readonly groups: readonly string[];
+  readonly role: ApproverRole;
   readonly createdAt: number;
+}
+
+export interface ApprovalListOptions {
+  readonly states?: readonly ApprovalState[];
+  readonly runId?: string;
+  /** Only approvals these groups decide (an empty list: none). */
+  readonly groups?: readonly string[] | undefined;
+  readonly limit?: number;
 }
 
 /** What one expiry sweep did to one approval. */
@@ -107,11 +123,7 @@ export interface ApprovalStore {
   /** Insert unless an approval with this id exists; returns the stored one either way. */
   create(approval: NewApproval): Promise<{ record: ApprovalRecord; created: boolean }>;
   get(id: string): Promise<ApprovalRecord | undefined>;
-  list(options?: {
-    readonly states?: readonly ApprovalState[];
-    readonly runId?: string;
-    readonly limit?: number;
-  }): Promise<ApprovalRecord[]>;
+  list(options?: ApprovalListOptions): Promise<ApprovalRecord[]>;
   /** Approvals of one run's step (a call escalated has several, oldest first). */
   forStep(runId: string, step: number): Promise<ApprovalRecord[]>;
   /**
@@ -128,6 +140,8 @@ export interface ApprovalStore {
     readonly tokenHash: string;
     readonly name: string;
     readonly groups: readonly string[];
+    /** Default `approver`. */
+    readonly role?: ApproverRole | undefined;
     readonly createdAt: number;
   }): Promise<void>;
   findApprover(tokenHash: string): Promise<ApproverRecord | undefined>;

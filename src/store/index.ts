@@ -36,14 +36,17 @@ export {
 } from './audit-log.js';
 export {
   APPROVAL_STATES,
+  APPROVER_ROLES,
   type ApprovalDecisionEntry,
   type ApprovalDecisionInput,
   type ApprovalExpiration,
   type ApprovalExpiry,
+  type ApprovalListOptions,
   type ApprovalRecord,
   type ApprovalState,
   type ApprovalStore,
   type ApproverRecord,
+  type ApproverRole,
   type NewApproval,
 } from './approval-store.js';
 export { RUN_READY_CHANNEL } from './sql-run-journal.js';
@@ -60,3 +63,12 @@ export {
   type ToolResultMatch,
   type ToolResultSearch,
 } from './result-store.js';
+export {
+  RUN_LIST_DEFAULT_LIMIT,
+  RUN_LIST_MAX_LIMIT,
+  type RunBrowser,
+  type RunCursor,
+  type RunListItem,
+  type RunListPage,
+  type RunListQuery,
+} from './run-browser.js';

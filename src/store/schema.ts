@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Generated, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 export interface RunsTable {
   id: string;
@@ -97,6 +97,8 @@ export interface ApproversTable {
   token_hash: string;
   name: string;
   groups: string;
+  /** `viewer`, `approver` or `admin` (migration 0009; earlier approvers are `approver`). */
+  role: Generated<string>;
   created_at: number;
 }
 
@@ -161,6 +163,105 @@ export interface ContextResultsTable {
   source: string;
   created_at: number;
 }
+
+/**
+ * What PostgreSQL indexes for a run's full-text search (queries repeat it exactly, or the index
+ * is not used). Words are runs of letters and digits, as in SQLite's FTS5 (PostgreSQL's own
+ * parser would keep `-1001` as a signed number and drop `<b>` as a tag). A tsvector holds at
+ * most 1 MB, so only the first 100,000 characters of the task and of the output are read: a
+ * longer output must never fail the commit that finishes its run.
+ */
+export const POSTGRES_RUN_SEARCH_DOCUMENT = sql.raw(
+  "to_tsvector('simple', regexp_replace(left(task, 100000) || ' ' || left(coalesce(output, ''), 100000), '[^[:alnum:]]+', ' ', 'g'))",
+);
+
+const runBrowserMigration: Migration = {
+  async up(db: Kysely<unknown>) {
+    const postgres = db.getExecutor().adapter.supportsTransactionalDdl;
+    // Why a run ended, as a column the run list filters and indexes on; derived from `reason`,
+    // so no write path changes.
+    if (postgres) {
+      await sql`alter table keel_runs add column if not exists reason_type text generated always as ((reason::jsonb) ->> 'type') stored`.execute(
+        db,
+      );
+    } else {
+      await sql`alter table keel_runs add column reason_type text generated always as (json_extract(reason, '$.type')) virtual`.execute(
+        db,
+      );
+    }
+    // Keyset pagination, newest first, under each equality filter of the run list.
+    const listing: [string, string[]][] = [
+      ['keel_runs_listing', ['created_at', 'id']],
+      ['keel_runs_agent_listing', ['agent', 'created_at', 'id']],
+      ['keel_runs_status_listing', ['status', 'created_at', 'id']],
+      ['keel_runs_reason_listing', ['reason_type', 'created_at', 'id']],
+      // "Cost above" a threshold few runs reach: read by cost, then sorted.
+      ['keel_runs_cost', ['cost_usd']],
+    ];
+    for (const [name, columns] of listing) {
+      await db.schema.createIndex(name).ifNotExists().on('keel_runs').columns(columns).execute();
+    }
+    // Full-text search over tasks and final outputs, each engine with its own index.
+    if (postgres) {
+      // An expression index: lease renewals and status changes leave it untouched.
+      await sql`create index if not exists keel_runs_search on keel_runs using gin (${POSTGRES_RUN_SEARCH_DOCUMENT})`.execute(
+        db,
+      );
+    } else {
+      // External-content FTS5 over the runs' rowid, like the results index: the text is stored
+      // once, and a search walks docids only. A `VACUUM` may renumber rowids of a table without
+      // an INTEGER PRIMARY KEY: after one, `insert into keel_runs_fts(keel_runs_fts) values
+      // ('rebuild')` re-indexes.
+      await sql`create virtual table if not exists keel_runs_fts using fts5(task, output, content='keel_runs', content_rowid='rowid', tokenize='unicode61')`.execute(
+        db,
+      );
+      await sql`create trigger if not exists keel_runs_fts_insert after insert on keel_runs begin insert into keel_runs_fts(rowid, task, output) values (new.rowid, new.task, new.output); end`.execute(
+        db,
+      );
+      // Only a change of the text re-indexes: lease renewals and status changes do not.
+      await sql`create trigger if not exists keel_runs_fts_update after update of task, output on keel_runs begin insert into keel_runs_fts(keel_runs_fts, rowid, task, output) values ('delete', old.rowid, old.task, old.output); insert into keel_runs_fts(rowid, task, output) values (new.rowid, new.task, new.output); end`.execute(
+        db,
+      );
+      await sql`create trigger if not exists keel_runs_fts_delete after delete on keel_runs begin insert into keel_runs_fts(keel_runs_fts, rowid, task, output) values ('delete', old.rowid, old.task, old.output); end`.execute(
+        db,
+      );
+      await sql`insert into keel_runs_fts(keel_runs_fts) values ('rebuild')`.execute(db);
+    }
+  },
+  async down(db: Kysely<unknown>) {
+    for (const trigger of [
+      'keel_runs_fts_insert',
+      'keel_runs_fts_update',
+      'keel_runs_fts_delete',
+    ]) {
+      await sql`drop trigger if exists ${sql.raw(trigger)}`.execute(db);
+    }
+    await sql`drop table if exists keel_runs_fts`.execute(db);
+    await sql`drop index if exists keel_runs_search`.execute(db);
+    for (const name of [
+      'keel_runs_cost',
+      'keel_runs_reason_listing',
+      'keel_runs_status_listing',
+      'keel_runs_agent_listing',
+      'keel_runs_listing',
+    ]) {
+      await db.schema.dropIndex(name).ifExists().execute();
+    }
+    await sql`alter table keel_runs drop column reason_type`.execute(db);
+  },
+};
+
+const approverRolesMigration: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .alterTable('keel_approvers')
+      .addColumn('role', 'text', (column) => column.notNull().defaultTo('approver'))
+      .execute();
+  },
+  async down(db: Kysely<unknown>) {
+    await db.schema.alterTable('keel_approvers').dropColumn('role').execute();
+  },
+};
 
 /**
  * Migrations, in order. JSON lives in `text` columns on both engines and timestamps are
@@ -433,6 +534,8 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('keel_decisions').ifExists().execute();
     },
   },
+  '0008_run_browser': runBrowserMigration,
+  '0009_approver_roles': approverRolesMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -4,14 +4,17 @@ import { KeelError } from '../core/index.js';
 import type {
   ApprovalDecisionEntry,
   ApprovalDecisionInput,
+  ApprovalListOptions,
   ApprovalExpiration,
   ApprovalExpiry,
   ApprovalRecord,
   ApprovalState,
   ApprovalStore,
   ApproverRecord,
+  ApproverRole,
   NewApproval,
 } from './approval-store.js';
+import { APPROVER_ROLES } from './approval-store.js';
 import type { ApprovalsTable, Database } from './schema.js';
 import type { SqlContext } from './sql-context.js';
 import { RUN_READY_CHANNEL } from './sql-run-journal.js';
@@ -54,13 +57,10 @@ export class SqlApprovalStore implements ApprovalStore {
     return row ? toApproval(row) : undefined;
   }
 
-  async list({
-    states,
-    runId,
-    limit = 100,
-  }: { states?: readonly ApprovalState[]; runId?: string; limit?: number } = {}): Promise<
+  async list({ states, runId, groups, limit = 100 }: ApprovalListOptions = {}): Promise<
     ApprovalRecord[]
   > {
+    if (groups?.length === 0) return [];
     const rows = await this.#guarded(() => {
       let query = this.#db
         .selectFrom('keel_approvals')
@@ -69,6 +69,7 @@ export class SqlApprovalStore implements ApprovalStore {
         .orderBy('id', 'desc');
       if (states && states.length > 0) query = query.where('state', 'in', [...states]);
       if (runId !== undefined) query = query.where('run_id', '=', runId);
+      if (groups) query = query.where('approver_group', 'in', [...groups]);
       return query.limit(limit).execute();
     });
     return rows.map(toApproval);
@@ -247,6 +248,7 @@ export class SqlApprovalStore implements ApprovalStore {
     tokenHash,
     name,
     groups,
+    role = 'approver',
     createdAt,
   }: Parameters<ApprovalStore['addApprover']>[0]): Promise<void> {
     await this.#guarded(() =>
@@ -256,6 +258,7 @@ export class SqlApprovalStore implements ApprovalStore {
           token_hash: tokenHash,
           name,
           groups: JSON.stringify(groups),
+          role,
           created_at: createdAt,
         })
         .execute(),
@@ -274,6 +277,7 @@ export class SqlApprovalStore implements ApprovalStore {
     return {
       name: row.name,
       groups: JSON.parse(row.groups) as string[],
+      role: toRole(row.role),
       createdAt: row.created_at,
     };
   }
@@ -442,6 +446,11 @@ function describeState(approval: ApprovalRecord): string {
       approval.state satisfies never;
       return approval.state;
   }
+}
+
+/** A role as stored; anything unknown reads as the least privilege. */
+function toRole(value: string): ApproverRole {
+  return (APPROVER_ROLES as readonly string[]).includes(value) ? (value as ApproverRole) : 'viewer';
 }
 
 function escalationDepth(id: string): number {

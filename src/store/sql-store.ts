@@ -6,6 +6,7 @@ import { sqlContext } from './sql-context.js';
 import { SqlDecisionStore } from './sql-decision-store.js';
 import { SqlPriceStore } from './sql-price-store.js';
 import { SqlResultStore } from './sql-result-store.js';
+import { SqlRunBrowser } from './sql-run-browser.js';
 import { SqlRunJournal, type Listen } from './sql-run-journal.js';
 import { SqlToolState } from './sql-tool-state.js';
 import { storeFault } from './store-errors.js';
@@ -28,6 +29,7 @@ export class SqlStore extends SqlRunJournal implements Store {
   readonly tools: SqlToolState;
   readonly audit: SqlAuditLog;
   readonly prices: SqlPriceStore;
+  readonly browse: SqlRunBrowser;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -57,6 +59,7 @@ export class SqlStore extends SqlRunJournal implements Store {
     });
     this.tools = new SqlToolState(context);
     this.prices = new SqlPriceStore(context);
+    this.browse = new SqlRunBrowser(context);
   }
 
   /** Bring the schema up to date. Safe to call from many processes at once. */

@@ -6,6 +6,7 @@ import type { PriceStore } from './price-store.js';
 import type { ResultStore } from './result-store.js';
 import type { RunJournalStore } from './run-journal.js';
 import type { ToolStateStore } from './tool-records.js';
+import type { RunBrowser } from './run-browser.js';
 
 /**
  * Persisted format version of runs and events: the journal's format. A change ships as a new
@@ -41,5 +42,7 @@ export interface Store extends RunJournalStore {
   readonly audit: AuditLog;
   /** Runs' costs re-computed with later prices. */
   readonly prices: PriceStore;
+  /** Runs filtered, searched and paged for people browsing them. */
+  readonly browse: RunBrowser;
   close(): Promise<void>;
 }

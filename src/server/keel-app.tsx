@@ -1,0 +1,67 @@
+import { Hono } from 'hono';
+import { html } from 'hono/html';
+import { approvalApp } from './approval-app.js';
+import { dashboardApp, type DashboardOptions } from './dashboard/dashboard-app.js';
+import { ErrorPage } from './dashboard/error-page.js';
+import { listen, type Listening } from './listen.js';
+import { securityHeaders } from './security-headers.js';
+
+export type KeelAppOptions = DashboardOptions;
+
+/**
+ * Keel's HTTP server in one app: the dashboard at `/` (sign in with a token) and the approval
+ * API under `/approvals` (bearer tokens), over one runtime's store and agents. Every response
+ * carries the security headers.
+ *
+ * ```ts
+ * const { app, close } = keelApp({ runtime });
+ * const response = await app.request('/approvals?state=pending', { headers: { authorization: `Bearer ${token}` } });
+ * ```
+ */
+export function keelApp(options: KeelAppOptions): { app: Hono; close: () => void } {
+  const app = new Hono();
+  app.use('*', securityHeaders());
+  app.route('/', approvalApp({ approvals: options.runtime.approvals }));
+  const dashboard = dashboardApp(options);
+  app.route('/', dashboard.app);
+  app.notFound((c) => {
+    const message = `no route ${c.req.method} ${c.req.path}`;
+    if (/\btext\/html\b/.test(c.req.header('accept') ?? '')) {
+      return c.html(
+        html`<!doctype html>${(<ErrorPage status={404} code="not_found" message={message} />)}`,
+        404,
+      );
+    }
+    return c.json({ error: { code: 'not_found', message } }, 404);
+  });
+  return {
+    app,
+    close: () => {
+      dashboard.close();
+    },
+  };
+}
+
+/**
+ * Serve the dashboard and the approval API on a port (127.0.0.1 unless told) until `close()`.
+ *
+ * ```ts
+ * const server = await serveKeel({ runtime, port: 4600 });
+ * console.log(`dashboard at ${server.url}/`);
+ * ```
+ */
+export async function serveKeel({
+  port = 4600,
+  host = '127.0.0.1',
+  ...options
+}: KeelAppOptions & { port?: number; host?: string }): Promise<Listening> {
+  const { app, close } = keelApp(options);
+  const listening = await listen(app.fetch, { port, host });
+  return {
+    url: listening.url,
+    async close() {
+      close();
+      await listening.close();
+    },
+  };
+}
