@@ -58,3 +58,10 @@ export {
   type ToolResultMatch,
   type ToolResultSearch,
 } from './result-store.js';
+export type {
+  McpDefinitionEntry,
+  McpPinRecord,
+  McpPinStore,
+  McpPinnedDefinition,
+  McpSeenDefinition,
+} from './mcp-pin-store.js';

@@ -9,6 +9,7 @@ import type { BreakerState, CachedToolResult, ToolBreakerRecord } from './tool-r
 import { SqlApprovalStore, type Listen } from './sql-approval-store.js';
 import { SqlDecisionStore } from './sql-decision-store.js';
 import { SqlResultStore } from './sql-result-store.js';
+import { SqlMcpPinStore } from './sql-mcp-pin-store.js';
 import {
   STORE_SCHEMA_VERSION,
   type ClaimOptions,
@@ -57,6 +58,7 @@ export class SqlStore implements Store {
   readonly approvals: SqlApprovalStore;
   readonly decisions: SqlDecisionStore;
   readonly results: SqlResultStore;
+  readonly mcpPins: SqlMcpPinStore;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -81,6 +83,7 @@ export class SqlStore implements Store {
       listen: options.listen,
     });
     this.decisions = new SqlDecisionStore({ db: this.#db, guarded: (work) => this.#guarded(work) });
+    this.mcpPins = new SqlMcpPinStore({ db: this.#db, guarded: (work) => this.#guarded(work) });
     this.results = new SqlResultStore({
       db: this.#db,
       kind: this.kind,

@@ -4,6 +4,7 @@ import type { CachedToolResult, ToolBreakerRecord } from './tool-records.js';
 import type { ApprovalStore } from './approval-store.js';
 import type { DecisionStore } from './decision-store.js';
 import type { ResultStore } from './result-store.js';
+import type { McpPinStore } from './mcp-pin-store.js';
 
 /** Persisted format version of runs and events. A change ships as a new version, never an edit. */
 export const STORE_SCHEMA_VERSION = 1;
@@ -184,6 +185,8 @@ export interface Store {
   readonly decisions: DecisionStore;
   /** Large tool results, full-text indexed for recall. */
   readonly results: ResultStore;
+  /** Pinned MCP tool definitions and changed ones waiting for approval. */
+  readonly mcpPins: McpPinStore;
   /** Wait until the pending group commit is durable. */
   flush(options?: AbortableOptions): Promise<void>;
   close(): Promise<void>;
