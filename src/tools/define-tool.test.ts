@@ -45,6 +45,7 @@ describe('defineTool policy options', () => {
     ['retry.on', { retry: { on: 'timeout' } }],
     ['escape.value', { escape: { type: 'fallback' } }],
     ['escape.on', { escape: { type: 'handoff', on: ['gone'] } }],
+    ['available', { available: true }],
   ])('rejects the definition naming "%s" when it is %j', (field, overrides) => {
     expect(faultOf(() => defineTool(definition(overrides)))).toEqual({
       code: 'invalid_definition',

@@ -108,6 +108,12 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
   /** Only for `read` tools. */
   readonly cache?: ToolCacheOptions | undefined;
   readonly escape?: ToolEscape | undefined;
+  /**
+   * Whether the tool may be offered to the model now (default: always). A tool that says no is
+   * left out of the step's tool list and a call to it is refused as `forbidden` before it runs
+   * (an MCP tool whose definition no longer matches its pin, for example).
+   */
+  readonly available?: (() => boolean) | undefined;
   run(input: z.output<Input>, context: ToolContext): Promise<unknown>;
 }
 
@@ -187,6 +193,8 @@ export function defineTool<Input extends z.ZodType>(
     fail('effect', `must be one of ${TOOL_EFFECTS.join(', ')}`);
   }
   if (typeof definition.run !== 'function') fail('run', 'must be a function');
+  if (definition.available !== undefined && typeof definition.available !== 'function')
+    fail('available', 'must be a function');
   for (const flag of ['untrustedOutput', 'idempotent'] as const) {
     if (definition[flag] !== undefined && typeof definition[flag] !== 'boolean') {
       fail(flag, 'must be a boolean');
