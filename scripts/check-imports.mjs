@@ -34,6 +34,8 @@ const LAYERS = {
   approval: 3,
   agent: 4,
   engine: 5,
+  // MCP servers' tools as Keel tools: built on tools, the guard's detector, alerts and the store.
+  mcp: 5,
   eval: 6,
   server: 6,
   // `keel serve` starts the HTTP API: the CLI sits just above the server.

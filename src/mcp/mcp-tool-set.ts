@@ -1,0 +1,424 @@
+import { z } from 'zod';
+import { KeelError, systemClock, type Trust } from '../core/index.js';
+import { heuristicDetector } from '../guard/index.js';
+import type { McpPinRecord } from '../store/index.js';
+import {
+  DEFAULT_TOOL_TIMEOUT_MS,
+  ToolError,
+  defineTool,
+  type Tool,
+  type ToolContext,
+  type ToolEffect,
+} from '../tools/index.js';
+import { resultText, resultValue } from './call-result.js';
+import { inputValidator } from './input-schema.js';
+import { McpConnection, type McpListedTool } from './mcp-connection.js';
+import { resultToolError } from './mcp-errors.js';
+import { withheldToolAlert } from './mcp-alert.js';
+import {
+  checkNamedTools,
+  checkOptions,
+  type McpAlertOptions,
+  type McpPinSource,
+  type McpToolsOptions,
+} from './mcp-tools-options.js';
+import { MCP_AUDIT_KINDS, defaultPinMode, pinAction, type McpPinMode } from './pin-check.js';
+import { toolStatus, type McpToolStatus } from './tool-status.js';
+import { parseServerSpec, serverName } from './server-spec.js';
+import {
+  definitionOf,
+  fingerprintOf,
+  labelledDescription,
+  type McpToolDefinition,
+} from './tool-definition.js';
+
+/** A server's tools in Keel, with the connection and the pin checks behind them. */
+export interface McpToolSet {
+  /** The name pins are kept under. */
+  readonly name: string;
+  readonly mode: McpPinMode;
+  readonly tools: readonly Tool[];
+  /** Tools the server lists that Keel cannot name (invalid characters), with why. */
+  readonly skipped: readonly { readonly name: string; readonly reason: string }[];
+  /** Each tool as of the last check. */
+  status(): McpToolStatus[];
+  /** List the server's tools again and check each against its pin (journaling and alerting). */
+  refresh(options?: { readonly signal?: AbortSignal }): Promise<McpToolStatus[]>;
+  /** Give a set created without a store its store (and alerts); then check. */
+  bind(options: { readonly store: McpPinSource; readonly alerts?: McpAlertOptions }): Promise<void>;
+  /** Whether a store holds this set's pins. */
+  readonly bound: boolean;
+  close(): Promise<void>;
+}
+
+/** Who pins automatically, as the pins and the audit log record it. */
+export const AUTOMATIC_PIN_BY = 'development (automatic)';
+
+const SETS = new WeakMap<Tool, McpToolSet>();
+
+/**
+ * Connect to an MCP server and make its tools Keel tools, under the same guards as any tool:
+ * the effect you give each one (`irreversible` when you give none), results untrusted unless you
+ * say otherwise, descriptions labelled as third-party text, timeouts, retries, breakers, cache,
+ * audit and approvals through the tool executor. Each tool is offered to the model only while
+ * its definition matches its pin in the store.
+ *
+ * ```ts
+ * const orders = await mcpTools({
+ *   server: 'stdio:node orders-server.mjs',
+ *   effects: { lookup_order: 'read', send_reply: 'egress' },
+ *   store,
+ * });
+ * const agent = defineAgent({ name: 'desk', model, instructions, tools: orders, gates: {} });
+ * ```
+ */
+export async function mcpTools(options: McpToolsOptions): Promise<Tool[]> {
+  return [...(await connectMcp(options)).tools];
+}
+
+/**
+ * `mcpTools` with a handle on the set: its status, an explicit re-check, and `close`.
+ *
+ * ```ts
+ * const orders = await connectMcp({ server: 'https://mcp.example.com/orders', headers: { Authorization: `Bearer ${token}` }, store });
+ * console.table(orders.status());
+ * ```
+ */
+export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> {
+  checkOptions(options);
+  const address = parseServerSpec(options.server, 'server', options.headers);
+  const name = options.name ?? serverName(address);
+  const mode = options.mode ?? defaultPinMode();
+  const clock = options.clock ?? systemClock;
+  const detector = options.detector ?? heuristicDetector;
+  const verifyBeforeCall = options.verifyBeforeCall ?? true;
+  let pins = options.store;
+  let alerts = options.alerts;
+  /** The check in progress, and one queued after it (a change announced meanwhile). */
+  let checking: Promise<McpToolStatus[]> | undefined;
+  let queued: Promise<McpToolStatus[]> | undefined;
+  const connection = new McpConnection({
+    address,
+    name,
+    connectTimeoutMs: options.connectTimeoutMs,
+    onToolsChanged: () => {
+      refresh().catch(() => undefined);
+    },
+  });
+
+  let listed: McpListedTool[];
+  try {
+    listed = await connection.listTools();
+  } catch (error) {
+    await connection.close();
+    throw new KeelError(
+      'invalid_config',
+      `cannot list the tools of MCP server "${name}": ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+  checkNamedTools(options, new Set(listed.map((tool) => tool.name)));
+  const include = options.include === undefined ? undefined : new Set(options.include);
+  const selected = listed.filter((tool) => include?.has(tool.name) ?? true);
+
+  /** The live definitions, by the tool's name on the server. */
+  let live = new Map(selected.map((tool) => [tool.name, definitionOf(tool)]));
+  const verdicts = new Map<string, McpToolStatus>();
+  const validators = new Map<string, z.ZodObject>();
+
+  const skipped: { name: string; reason: string }[] = [];
+  const tools: Tool[] = [];
+  /** Keel tool name → server tool name. */
+  const entries: { keelName: string; serverTool: string; effect: ToolEffect; trust: Trust }[] = [];
+  for (const tool of selected) {
+    const keelName = `${options.prefix ?? ''}${tool.name}`;
+    if (!/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/.test(keelName)) {
+      skipped.push({ name: tool.name, reason: `"${keelName}" is not a valid Keel tool name` });
+      continue;
+    }
+    const effect = options.effects?.[tool.name] ?? 'irreversible';
+    const trust = options.trust?.[tool.name] ?? 'untrusted';
+    entries.push({ keelName, serverTool: tool.name, effect, trust });
+    tools.push(makeTool(keelName, definitionOf(tool), effect, trust));
+  }
+
+  function makeTool(
+    keelName: string,
+    initial: McpToolDefinition,
+    effect: ToolEffect,
+    trust: Trust,
+  ): Tool {
+    const serverTool = initial.name;
+    const current = (): McpToolDefinition => live.get(serverTool) ?? initial;
+    const timeoutMs = options.tools?.[serverTool]?.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+    const base = defineTool({
+      ...options.tools?.[serverTool],
+      name: keelName,
+      description: labelledDescription(name, current().description),
+      input: z.looseObject({}),
+      effect,
+      untrustedOutput: trust === 'untrusted',
+      available: () => verdicts.get(serverTool)?.offered ?? false,
+      run: (input, context) =>
+        call(serverTool, timeoutMs, input as Record<string, unknown>, context),
+    });
+    // The definition the model sees follows the live one, which is offered only while pinned.
+    const tool = Object.defineProperties(
+      { ...base },
+      {
+        description: {
+          enumerable: true,
+          get: () => labelledDescription(name, current().description),
+        },
+        spec: {
+          enumerable: true,
+          get: () =>
+            Object.freeze({
+              name: keelName,
+              description: labelledDescription(name, current().description),
+              inputSchema: current().inputSchema as Record<string, unknown>,
+            }),
+        },
+        input: { enumerable: true, get: () => validatorOf(current()) },
+        // Part of the result cache's key: results cached under another definition are not served.
+        version: { enumerable: true, get: () => fingerprintOf(current()).slice(0, 16) },
+      },
+    ) as Tool;
+    Object.freeze(tool);
+    return tool;
+  }
+
+  function validatorOf(definition: McpToolDefinition): z.ZodObject {
+    const key = fingerprintOf(definition);
+    let validator = validators.get(key);
+    if (!validator) {
+      validator = inputValidator(definition.inputSchema);
+      validators.set(key, validator);
+    }
+    return validator;
+  }
+
+  async function call(
+    serverTool: string,
+    timeoutMs: number,
+    input: Record<string, unknown>,
+    context: ToolContext,
+  ): Promise<unknown> {
+    // The barrier: a tool whose definition no longer matches its pin is never called.
+    if (verifyBeforeCall) await (checking ?? refresh({ signal: context.signal }));
+    const verdict = verdicts.get(serverTool);
+    if (!verdict?.offered) {
+      throw new ToolError(
+        'forbidden',
+        `MCP tool "${serverTool}" of server "${name}" is withheld (${verdict?.state ?? 'unbound'}): it is offered again once a person approves its definition`,
+      );
+    }
+    const result = await connection.callTool({
+      name: serverTool,
+      input,
+      meta: {
+        'keel/idempotencyKey': context.idempotencyKey,
+        'keel/runId': context.runId,
+        'keel/callId': context.callId,
+      },
+      signal: context.signal,
+      timeoutMs,
+    });
+    // A change the server announced during the call is judged before the run goes on.
+    await settled();
+    if (result.isError === true) throw resultToolError(resultText(result), `${name}/${serverTool}`);
+    return resultValue(result);
+  }
+
+  function refresh(refreshOptions: { readonly signal?: AbortSignal } = {}) {
+    if (checking === undefined) return start(refreshOptions.signal);
+    queued ??= checking
+      .catch(() => undefined)
+      .then(() => {
+        queued = undefined;
+        return start(refreshOptions.signal);
+      });
+    return queued;
+  }
+
+  function start(signal: AbortSignal | undefined): Promise<McpToolStatus[]> {
+    const run = check(signal).finally(() => {
+      if (checking === run) checking = undefined;
+    });
+    checking = run;
+    return run;
+  }
+
+  async function settled(): Promise<void> {
+    await (queued ?? checking)?.catch(() => undefined);
+  }
+
+  async function check(signal: AbortSignal | undefined): Promise<McpToolStatus[]> {
+    const listing = await connection.listTools({ signal });
+    live = new Map(listing.map((tool) => [tool.name, definitionOf(tool)]));
+    const records = pins
+      ? new Map((await pins.mcpPins.list({ server: name })).map((record) => [record.tool, record]))
+      : undefined;
+    for (const entry of entries) {
+      verdicts.set(entry.serverTool, await judge(entry, records));
+    }
+    return status();
+  }
+
+  async function judge(
+    entry: (typeof entries)[number],
+    records: ReadonlyMap<string, McpPinRecord> | undefined,
+  ): Promise<McpToolStatus> {
+    const definition = live.get(entry.serverTool);
+    const status = statusOf(entry, records?.get(entry.serverTool));
+    const action = pinAction(status, mode);
+    if (!pins || !definition || status.fingerprint === null || action === 'none') return status;
+    const at = clock.now();
+    const { fingerprint, pinnedFingerprint, signal } = status;
+    const seen = { server: name, tool: entry.serverTool, fingerprint, definition, at };
+    const audit = { server: name, tool: entry.serverTool, fingerprint, signal };
+    if (action === 'pin') {
+      const pinnedNow = await pins.mcpPins.pin({
+        ...seen,
+        by: AUTOMATIC_PIN_BY,
+        onlyIfUnpinned: status.state === 'unpinned',
+      });
+      if (!pinnedNow) return status;
+      await pins.appendAudit([
+        {
+          kind: MCP_AUDIT_KINDS.pinned,
+          at,
+          data: { ...audit, previousFingerprint: pinnedFingerprint, by: AUTOMATIC_PIN_BY },
+        },
+      ]);
+      return {
+        ...status,
+        pinnedFingerprint: fingerprint,
+        pinned: true,
+        state: 'pinned',
+        offered: true,
+      };
+    }
+    if (await pins.mcpPins.recordPending(seen)) {
+      // Journaled and alerted once per definition, whichever process saw it first.
+      await pins.appendAudit([
+        {
+          kind: MCP_AUDIT_KINDS.withheld,
+          at,
+          data: { ...audit, state: status.state, pinnedFingerprint },
+        },
+      ]);
+      raise(
+        withheldToolAlert({
+          server: name,
+          tool: entry.serverTool,
+          state: status.state === 'changed' ? 'changed' : 'unpinned',
+          fingerprint,
+          pinnedFingerprint,
+          at,
+        }),
+      );
+    }
+    return status;
+  }
+
+  function statusOf(entry: (typeof entries)[number], record: McpPinRecord | undefined) {
+    return toolStatus({
+      name: entry.keelName,
+      server: name,
+      serverTool: entry.serverTool,
+      effect: entry.effect,
+      trust: entry.trust,
+      definition: live.get(entry.serverTool),
+      record,
+      bound: pins !== undefined,
+      detector,
+    });
+  }
+
+  function raise(alert: ReturnType<typeof withheldToolAlert>): void {
+    try {
+      alerts?.onAlert?.(alert);
+    } catch {
+      // The listener's fault; delivery goes on.
+    }
+    alerts?.notifier?.notify(alert, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+  }
+
+  function status(): McpToolStatus[] {
+    return entries.flatMap((entry) => {
+      const verdict = verdicts.get(entry.serverTool);
+      return verdict ? [verdict] : [];
+    });
+  }
+
+  // Before any check: every tool is withheld until a store says otherwise.
+  for (const entry of entries) verdicts.set(entry.serverTool, statusOf(entry, undefined));
+  let timer: NodeJS.Timeout | undefined;
+  const recheckMs = options.recheckMs ?? 60_000;
+  const set: McpToolSet = {
+    name,
+    mode,
+    tools: Object.freeze(tools),
+    skipped: Object.freeze(skipped),
+    status,
+    refresh,
+    get bound() {
+      return pins !== undefined;
+    },
+    async bind(bindOptions) {
+      if (pins) return;
+      pins = bindOptions.store;
+      alerts = bindOptions.alerts ?? alerts;
+      await refresh();
+    },
+    async close() {
+      clearInterval(timer);
+      await settled();
+      await connection.close();
+    },
+  };
+  for (const tool of tools) SETS.set(tool, set);
+  try {
+    if (pins) await refresh();
+  } catch (error) {
+    await connection.close();
+    throw new KeelError(
+      'invalid_config',
+      `cannot check the tools of MCP server "${name}" against their pins`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (recheckMs > 0) {
+    timer = setInterval(() => {
+      if (pins) refresh().catch(() => undefined);
+    }, recheckMs);
+    timer.unref();
+  }
+  return set;
+}
+
+/** The MCP tool set a tool came from, if it came from one. */
+export function mcpToolSetOf(tool: Tool): McpToolSet | undefined {
+  return SETS.get(tool);
+}
+
+/**
+ * Give every MCP tool set among `tools` that has no store this store (and alerts), then check
+ * them. The CLI does this for agents from `keel.config.ts`, whose sets are made before a store
+ * is open.
+ *
+ * ```ts
+ * await bindMcpTools(agents.flatMap((agent) => agent.tools), { store });
+ * ```
+ */
+export async function bindMcpTools(
+  tools: readonly Tool[],
+  options: { readonly store: McpPinSource; readonly alerts?: McpAlertOptions },
+): Promise<McpToolSet[]> {
+  const sets = [...new Set(tools.flatMap((tool) => SETS.get(tool) ?? []))];
+  await Promise.all(sets.map((set) => set.bind(options)));
+  return sets;
+}
