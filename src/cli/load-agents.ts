@@ -12,6 +12,11 @@ export interface LoadedAgents {
   readonly source: string;
 }
 
+/** Whether `--agents <module>` was given or a `keel.config.*` is in the working directory. */
+export function hasAgentsModule(modulePath: string | undefined, cwd = process.cwd()): boolean {
+  return modulePath !== undefined || CONFIG_FILES.some((name) => existsSync(resolve(cwd, name)));
+}
+
 /**
  * The runnable agents: from `--agents <module>`, else `keel.config.*` in the working
  * directory, else the support-desk demo's. A module exports `agents` (an array), or a default

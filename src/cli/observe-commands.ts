@@ -96,7 +96,14 @@ export function registerObserveCommands(
       }
       const store = await openStoreFromOptions(globals());
       try {
-        const alerts = await scanAlerts(store, { since, limit: SCAN_LIMIT });
+        const { withheldToolAlerts } = await import('../mcp/index.js');
+        // Alerts derived from the journals, and MCP tools withheld until approved (the store).
+        const alerts = [
+          ...(await scanAlerts(store, { since, limit: SCAN_LIMIT })),
+          ...withheldToolAlerts(await store.mcpPins.list()).filter(
+            (alert) => since === undefined || alert.at >= since,
+          ),
+        ].sort((a, b) => b.at - a.at || a.id.localeCompare(b.id));
         if (options.json) printJson({ alerts });
         else console.log(formatAlerts(alerts));
       } finally {

@@ -47,3 +47,11 @@ export {
 } from './lock-file.js';
 export { closeMcpConnections, McpConnection } from './mcp-connection.js';
 export { mcpToolError } from './mcp-errors.js';
+export {
+  DEFINITION_FIELDS,
+  approvePending,
+  changedFields,
+  inspectMcpServer,
+  pinDefinitions,
+  type InspectedTool,
+} from './inspect-server.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { KeelError, canonicalJson } from '../core/index.js';
 import type { McpPinSource } from './mcp-tools-options.js';
-import { MCP_AUDIT_KINDS } from './pin-check.js';
+import { pinDefinitions } from './inspect-server.js';
 import { fingerprintOf, type McpToolDefinition } from './tool-definition.js';
 
 /** The lock file's name by default, committed with the code that uses the servers. */
@@ -120,18 +120,9 @@ export async function importPins(
       record.pinned?.fingerprint,
     ]),
   );
-  const pinned: McpLockEntry[] = [];
-  for (const entry of lock.pins) {
-    if (current.get(`${entry.server}\u0000${entry.tool}`) === entry.fingerprint) continue;
-    await store.mcpPins.pin({ ...entry, by, at });
-    await store.appendAudit([
-      {
-        kind: MCP_AUDIT_KINDS.pinned,
-        at,
-        data: { server: entry.server, tool: entry.tool, fingerprint: entry.fingerprint, by },
-      },
-    ]);
-    pinned.push(entry);
-  }
+  const pinned = lock.pins.filter(
+    (entry) => current.get(`${entry.server}\u0000${entry.tool}`) !== entry.fingerprint,
+  );
+  await pinDefinitions(store, { entries: pinned, by, at });
   return { pinned, unchanged: lock.pins.length - pinned.length };
 }
