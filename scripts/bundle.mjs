@@ -2,10 +2,10 @@
 // file instead of ~300 ES modules, which is most of Keel's import time. Kept external: zod
 // (user code must share its instance), the native SQLite driver, pg, the OpenAI SDK (loaded
 // on first use), tsx (loaded only for TypeScript configs), and the Anthropic SDK, the
-// tokenizer and the price table (each loaded on first use).
+// tokenizer, the price table and the MCP SDK (each loaded on first use).
 import { build } from 'esbuild';
 
-const entries = ['dist/src/index.js', 'dist/src/testing.js'];
+const entries = ['dist/src/index.js', 'dist/src/testing.js', 'dist/src/mcp.js'];
 
 await build({
   entryPoints: entries,
@@ -31,6 +31,8 @@ await build({
     'gpt-tokenizer',
     'gpt-tokenizer/*',
     '@pydantic/genai-prices',
+    '@modelcontextprotocol/sdk',
+    '@modelcontextprotocol/sdk/*',
   ],
   logLevel: 'warning',
 });

@@ -12,6 +12,17 @@ export interface LoadedAgents {
   readonly source: string;
 }
 
+/** Agents loaded from modules: their tools may hold connections (MCP servers). */
+const fromModules: Agent[] = [];
+
+/** Close what tools loaded from a module still hold open (MCP connections), before exit. */
+export async function closeLoadedTools(): Promise<void> {
+  if (fromModules.length === 0) return;
+  const { mcpToolSetsOf } = await import('../mcp/index.js');
+  const sets = mcpToolSetsOf(fromModules.splice(0).flatMap((agent) => agent.tools));
+  await Promise.all(sets.map((set) => set.close()));
+}
+
 /** Whether `--agents <module>` was given or a `keel.config.*` is in the working directory. */
 export function hasAgentsModule(modulePath: string | undefined, cwd = process.cwd()): boolean {
   return modulePath !== undefined || CONFIG_FILES.some((name) => existsSync(resolve(cwd, name)));
@@ -61,6 +72,7 @@ export async function loadAgents(
       `${candidate} must export "agents" (an array of defineAgent results) or a default export with them`,
     );
   }
+  fromModules.push(...agents);
   return { agents, source: candidate };
 }
 

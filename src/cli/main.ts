@@ -339,6 +339,6 @@ try {
   }
 } finally {
   // MCP servers a config started (stdio children, HTTP streams) would keep the process alive.
-  const { closeMcpConnections } = await import('../mcp/index.js');
-  await closeMcpConnections();
+  const { closeLoadedTools } = await import('./load-agents.js');
+  await closeLoadedTools();
 }

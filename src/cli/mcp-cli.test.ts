@@ -8,7 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { defineAgent } from '../agent/index.js';
 import { createApprovals } from '../approval/index.js';
 import { createRuntime } from '../engine/index.js';
-import { ORDERS_SERVER, stdioOrders } from '../mcp/__tests__/orders-fixture.js';
+import { ORDERS_SERVER, callsLog, stdioOrders } from '../mcp/__tests__/orders-fixture.js';
 import {
   connectMcp,
   fingerprintOf,
@@ -189,6 +189,71 @@ describe('keel mcp', () => {
     const result = await runKeel(url, args);
     expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 2, stdout: '' });
     expect(result.stderr).toMatch(/^keel: [^\n]+\n$/);
+  });
+});
+
+describe('MCP tools from an agents module', () => {
+  it("runs an agent whose tools come from mcpTools, pinned in the CLI's store, and exits", async () => {
+    const config = join(directory, 'desk.mts');
+    const calls = callsLog();
+    cleanups.push(() => {
+      calls.cleanup();
+    });
+    writeFileSync(
+      config,
+      `import { defineAgent, simulator } from ${JSON.stringify(join(ROOT, 'src/index.js'))};
+import { mcpTools } from ${JSON.stringify(join(ROOT, 'src/mcp.js'))};
+const tools = await mcpTools({
+  server: {
+    command: process.execPath,
+    args: [${JSON.stringify(ORDERS_SERVER)}],
+    env: { ORDERS_CALLS_FILE: ${JSON.stringify(calls.file)} },
+  },
+  name: 'orders',
+  include: ['lookup_order', 'send_reply'],
+  effects: { lookup_order: 'read', send_reply: 'write' },
+  mode: 'development',
+});
+export const agents = [
+  defineAgent({
+    name: 'desk',
+    model: simulator({
+      script: ({ step }) =>
+        step === 0
+          ? { toolCalls: [{ name: 'lookup_order', args: { orderId: 'ORD-1001' } }] }
+          : step === 1
+            ? { toolCalls: [{ name: 'send_reply', args: { to: 'ana@example.com', text: 'Shipped.' } }] }
+            : { text: 'Replied.' },
+    }),
+    instructions: 'Answer order questions.',
+    tools,
+    gates: {},
+  }),
+];
+`,
+    );
+    const { url } = await storeWithApprover();
+    const run = json(
+      await runKeel(url, [
+        '--agents',
+        config,
+        'run',
+        'desk',
+        '--task',
+        'Where is ORD-1001?',
+        '--json',
+      ]),
+    ) as { status: string; output: string };
+    expect({ status: run.status, output: run.output }).toEqual({
+      status: 'succeeded',
+      output: 'Replied.',
+    });
+    const pins = await withStore(url, (store) => store.mcpPins.list({ server: 'orders' }));
+    expect(pins.map((record) => [record.tool, record.pinned?.by])).toEqual([
+      ['lookup_order', 'development (automatic)'],
+      ['send_reply', 'development (automatic)'],
+    ]);
+    expect(calls.calls().map((call) => call.name)).toEqual(['lookup_order', 'send_reply']);
   });
 });
 

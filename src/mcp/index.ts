@@ -3,6 +3,7 @@ export {
   bindMcpTools,
   connectMcp,
   mcpToolSetOf,
+  mcpToolSetsOf,
   mcpTools,
   type McpToolSet,
 } from './mcp-tool-set.js';
@@ -45,7 +46,7 @@ export {
   type McpLockEntry,
   type McpLockFile,
 } from './lock-file.js';
-export { closeMcpConnections, McpConnection } from './mcp-connection.js';
+export { McpConnection } from './mcp-connection.js';
 export { mcpToolError } from './mcp-errors.js';
 export {
   DEFINITION_FIELDS,

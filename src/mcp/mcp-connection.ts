@@ -6,9 +6,6 @@ import type { McpServerAddress } from './server-spec.js';
 
 export type { CallToolResult, McpListedTool };
 
-/** Connections not yet closed, so a process (the CLI) can close them all before it exits. */
-const OPEN = new Set<McpConnection>();
-
 /** How long connecting (spawn or HTTP, then MCP initialisation) may take by default. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 /** Listing a server's tools, by default. */
@@ -88,7 +85,6 @@ export class McpConnection {
   /** End the session (a stdio server is stopped). A later use opens a new one. */
   async close(): Promise<void> {
     this.#closed = true;
-    OPEN.delete(this);
     const client = this.#client ?? (await this.#connecting?.catch(() => undefined));
     this.#client = undefined;
     this.#connecting = undefined;
@@ -108,7 +104,6 @@ export class McpConnection {
   #session(sdk: McpSdk): Promise<Client> {
     if (this.#client) return Promise.resolve(this.#client);
     this.#closed = false;
-    OPEN.add(this);
     this.#connecting ??= this.#connect(sdk).finally(() => {
       this.#connecting = undefined;
     });
@@ -152,9 +147,4 @@ export class McpConnection {
     this.#client = client;
     return client;
   }
-}
-
-/** Close every MCP connection this process still has open (the CLI does before it exits). */
-export async function closeMcpConnections(): Promise<void> {
-  await Promise.all([...OPEN].map((connection) => connection.close()));
 }

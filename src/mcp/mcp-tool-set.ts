@@ -54,7 +54,12 @@ export interface McpToolSet {
 /** Who pins automatically, as the pins and the audit log record it. */
 export const AUTOMATIC_PIN_BY = 'development (automatic)';
 
-const SETS = new WeakMap<Tool, McpToolSet>();
+/**
+ * Where a tool keeps its set. A symbol from the global registry, not a module's own map: the
+ * CLI and a config file may load two copies of Keel (the package's bundle and its parts), and
+ * each must find the other's sets.
+ */
+const TOOL_SET = Symbol.for('keel.mcp.toolSet');
 
 /**
  * Connect to an MCP server and make its tools Keel tools, under the same guards as any tool:
@@ -184,6 +189,7 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
         version: { enumerable: true, get: () => fingerprintOf(current()).slice(0, 16) },
       },
     ) as Tool;
+    Object.defineProperty(tool, TOOL_SET, { get: () => set });
     Object.freeze(tool);
     return tool;
   }
@@ -378,7 +384,6 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
       await connection.close();
     },
   };
-  for (const tool of tools) SETS.set(tool, set);
   try {
     if (pins) await refresh();
   } catch (error) {
@@ -402,7 +407,13 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
 
 /** The MCP tool set a tool came from, if it came from one. */
 export function mcpToolSetOf(tool: Tool): McpToolSet | undefined {
-  return SETS.get(tool);
+  const set = (tool as Tool & { readonly [TOOL_SET]?: McpToolSet })[TOOL_SET];
+  return typeof set === 'object' ? set : undefined;
+}
+
+/** The distinct MCP tool sets `tools` came from. */
+export function mcpToolSetsOf(tools: readonly Tool[]): McpToolSet[] {
+  return [...new Set(tools.flatMap((tool) => mcpToolSetOf(tool) ?? []))];
 }
 
 /**
@@ -418,7 +429,7 @@ export async function bindMcpTools(
   tools: readonly Tool[],
   options: { readonly store: McpPinSource; readonly alerts?: McpAlertOptions },
 ): Promise<McpToolSet[]> {
-  const sets = [...new Set(tools.flatMap((tool) => SETS.get(tool) ?? []))];
+  const sets = mcpToolSetsOf(tools);
   await Promise.all(sets.map((set) => set.bind(options)));
   return sets;
 }
