@@ -41,6 +41,7 @@ import { measureContextAssembly, renderContextAssembly } from './context-assembl
 import { measureContextRecall, renderContextRecall } from './context-recall.js';
 import { measureGuardOverhead, renderGuardOverhead } from './guard-overhead.js';
 import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
+import { measureMcpOverhead, renderMcpOverhead } from './mcp-overhead.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -200,10 +201,12 @@ progress('adapter overhead per call over the raw SDK call');
 const adapterOverhead = await measureAdapterOverhead({ pairs: 1000, warmupCalls: 100 });
 progress('support-desk cost per ticket: tiered router + executors vs all frontier');
 const routingCost = await measureRoutingCost();
+progress('MCP tool call overhead over the SDK call (stdio server)');
+const mcpOverhead = await measureMcpOverhead();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, routingCost }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, routingCost, mcpOverhead }, null, 2)}\n`
     : [
         renderTable(report),
         renderToolPolicies(toolPolicies),
@@ -214,6 +217,7 @@ process.stdout.write(
         renderContextRecall(contextRecall),
         renderGuardOverhead(guardOverhead),
         renderRoutingCost(routingCost),
+        renderMcpOverhead(mcpOverhead),
       ].join('\n\n') + '\n',
 );
 cleanUp();

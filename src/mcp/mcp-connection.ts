@@ -6,6 +6,29 @@ import type { McpServerAddress } from './server-spec.js';
 
 export type { CallToolResult, McpListedTool };
 
+/**
+ * Run one request under a signal of its own that follows `signal` only until the request
+ * settles. The SDK never removes its abort listener, so a caller's signal aborted after the
+ * request finished (as the executor's per-attempt timeout does on completion) would send the
+ * server a cancellation of a request it already answered.
+ */
+async function whileRunning<T>(
+  signal: AbortSignal | undefined,
+  request: (requestSignal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const follow = (): void => {
+    controller.abort(signal?.reason);
+  };
+  if (signal?.aborted) follow();
+  else signal?.addEventListener('abort', follow, { once: true });
+  try {
+    return await request(controller.signal);
+  } finally {
+    signal?.removeEventListener('abort', follow);
+  }
+}
+
 /** How long connecting (spawn or HTTP, then MCP initialisation) may take by default. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 /** Listing a server's tools, by default. */
@@ -47,10 +70,12 @@ export class McpConnection {
       const tools: McpListedTool[] = [];
       let cursor: string | undefined;
       for (let page = 0; page < LIST_PAGES_MAX; page++) {
-        const result = await client.listTools(cursor === undefined ? {} : { cursor }, {
-          ...(signal ? { signal } : {}),
-          timeout: DEFAULT_LIST_TIMEOUT_MS,
-        });
+        const result = await whileRunning(signal, (requestSignal) =>
+          client.listTools(cursor === undefined ? {} : { cursor }, {
+            signal: requestSignal,
+            timeout: DEFAULT_LIST_TIMEOUT_MS,
+          }),
+        );
         tools.push(...result.tools);
         cursor = result.nextCursor;
         if (cursor === undefined) break;
@@ -74,10 +99,12 @@ export class McpConnection {
     readonly timeoutMs: number;
   }): Promise<CallToolResult> {
     return this.#use(name, async (client) => {
-      const result = await client.callTool({ name, arguments: input, _meta: meta }, undefined, {
-        signal,
-        timeout: timeoutMs,
-      });
+      const result = await whileRunning(signal, (requestSignal) =>
+        client.callTool({ name, arguments: input, _meta: meta }, undefined, {
+          signal: requestSignal,
+          timeout: timeoutMs,
+        }),
+      );
       return result as CallToolResult;
     });
   }

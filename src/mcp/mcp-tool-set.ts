@@ -211,7 +211,7 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
     context: ToolContext,
   ): Promise<unknown> {
     // The barrier: a tool whose definition no longer matches its pin is never called.
-    if (verifyBeforeCall) await (checking ?? refresh({ signal: context.signal }));
+    if (verifyBeforeCall) await verify(serverTool, context.signal);
     const verdict = verdicts.get(serverTool);
     if (!verdict?.offered) {
       throw new ToolError(
@@ -234,6 +234,20 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
     await settled();
     if (result.isError === true) throw resultToolError(resultText(result), `${name}/${serverTool}`);
     return resultValue(result);
+  }
+
+  /**
+   * Before a call: the server's definition of the tool now, against the one judged last. The
+   * same and offered, the call goes on; otherwise the whole set is checked again (pins too).
+   */
+  async function verify(serverTool: string, signal: AbortSignal): Promise<void> {
+    const listed = (await connection.listTools({ signal })).find(
+      (tool) => tool.name === serverTool,
+    );
+    const judged = verdicts.get(serverTool);
+    const fingerprint = listed ? fingerprintOf(definitionOf(listed)) : null;
+    if (judged?.offered && fingerprint === judged.fingerprint) return;
+    await refresh({ signal });
   }
 
   function refresh(refreshOptions: { readonly signal?: AbortSignal } = {}) {

@@ -96,7 +96,8 @@ describe('MCP tools in a run', () => {
       status: 'succeeded',
       output: 'Told ana@example.com that ORD-1001 has shipped.',
     });
-    // Each call reached its server once, with the call's idempotency key in `_meta`.
+    // Each call reached its server once, with the call's idempotency key in `_meta`, and no
+    // cancellation followed an answered call.
     expect(logs.calls()).toEqual([
       {
         name: 'lookup_order',

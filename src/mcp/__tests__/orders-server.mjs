@@ -4,7 +4,8 @@
 // stdout line). What the tests need to see or steer goes through the environment:
 //
 //   ORDERS_CALLS_FILE   append one line per tools/call (the tool's name and its _meta), so a
-//                       test can count the calls that reached the server
+//                       test can count the calls that reached the server, and one per
+//                       cancellation received (name "cancelled")
 //   ORDERS_TOKEN        HTTP only: require `Authorization: Bearer <token>`
 //   ORDERS_INJECT       lookup_order's description carries an instruction to the model
 //   ORDERS_CHANGE_ON    `<tool>`: after the first call of lookup_order, change that tool's
@@ -17,6 +18,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import {
   CallToolRequestSchema,
+  CancelledNotificationSchema,
   ErrorCode,
   ListToolsRequestSchema,
   McpError,
@@ -132,6 +134,9 @@ function newServer() {
   );
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: Object.values(tools) }));
   server.setRequestHandler(CallToolRequestSchema, (request) => callTool(request, server));
+  server.setNotificationHandler(CancelledNotificationSchema, ({ params }) => {
+    record('cancelled', { requestId: params.requestId });
+  });
   return server;
 }
 
