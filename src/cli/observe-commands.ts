@@ -128,6 +128,12 @@ export function registerObserveCommands(
       const { agents } = await loadAgents(globals().agents);
       const store = await openStoreFromOptions(globals());
       try {
+        // MCP tools check their pins in this store, as they did when the run was made.
+        const { bindMcpTools } = await import('../mcp/index.js');
+        await bindMcpTools(
+          agents.flatMap((agent) => agent.tools),
+          { store },
+        );
         const record = await store.getRun(runId);
         if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
         const agent = agents.find((candidate) => candidate.name === record.agent);

@@ -161,19 +161,25 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
       name: keelName,
       description: labelledDescription(name, current().description),
       input: z.looseObject({}),
+      inputJsonSchema: current().inputSchema as Record<string, unknown>,
       effect,
       untrustedOutput: trust === 'untrusted',
       available: () => verdicts.get(serverTool)?.offered ?? false,
       run: (input, context) =>
         call(serverTool, timeoutMs, input as Record<string, unknown>, context),
     });
-    // The definition the model sees follows the live one, which is offered only while pinned.
+    // What the model sees follows the live definition (offered only while it is the pinned
+    // one). Getters, so a copy of the tool (`{ ...tool }`, as replay makes) takes the current.
     const tool = Object.defineProperties(
       { ...base },
       {
         description: {
           enumerable: true,
           get: () => labelledDescription(name, current().description),
+        },
+        inputJsonSchema: {
+          enumerable: true,
+          get: () => current().inputSchema as Record<string, unknown>,
         },
         spec: {
           enumerable: true,

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { defineAgent, type RunEvent } from '../agent/index.js';
-import { createRuntime } from '../engine/index.js';
+import { createRuntime, replayRun } from '../engine/index.js';
 import { simulator, type ModelRequest } from '../model/index.js';
 import type { Alert } from '../observe/index.js';
 import { openStore, type Store } from '../store/index.js';
@@ -136,6 +136,13 @@ describe('MCP tools in a run', () => {
       { tool: 'lookup_order', effect: 'read' },
       { tool: 'send_reply', effect: 'write' },
     ]);
+    // Replayed from its journal with the current definitions, the run does exactly the same.
+    const replay = await replayRun({
+      agent,
+      runId: result.id,
+      journal: await store.readEvents(result.id),
+    });
+    expect(replay.identical).toBe(true);
   });
 
   it('gates an unlabelled tool that claims to be read-only: it waits for a human, 0 calls', async () => {

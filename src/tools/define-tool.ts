@@ -93,6 +93,12 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
   readonly name: string;
   readonly description: string;
   readonly input: Input;
+  /**
+   * The input as the model is told about it, when the JSON Schema comes from elsewhere (an MCP
+   * server's) and `input` only approximates it. `input` still validates every call. Default:
+   * derived from `input`.
+   */
+  readonly inputJsonSchema?: Record<string, unknown> | undefined;
   readonly effect: ToolEffect;
   /** Its output comes from outside (web, email, documents): labelled untrusted. */
   readonly untrustedOutput?: boolean;
@@ -248,8 +254,11 @@ export function defineTool<Input extends z.ZodType>(
   }
 
   let inputSchema: Record<string, unknown>;
+  const given = definition.inputJsonSchema;
+  if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given)))
+    fail('inputJsonSchema', 'must be a JSON Schema object');
   try {
-    inputSchema = z.toJSONSchema(definition.input, { io: 'input' });
+    inputSchema = given ?? z.toJSONSchema(definition.input, { io: 'input' });
   } catch (error) {
     throw new KeelError(
       'invalid_definition',
@@ -259,7 +268,7 @@ export function defineTool<Input extends z.ZodType>(
       },
     );
   }
-  delete inputSchema.$schema;
+  if (given === undefined) delete inputSchema.$schema;
 
   return Object.freeze({
     ...definition,
