@@ -9,6 +9,8 @@ import { openStore, type Store } from '../src/index.js';
 import { connectMcp, type McpToolSet } from '../src/mcp.js';
 import { executeTool, type Tool } from '../src/tools/index.js';
 import { benchScript } from './child-processes.js';
+import { runAlone } from './run-alone.js';
+import { BENCH_CALL } from './tool-policies.js';
 import { median, round } from './stats.js';
 
 export interface McpOverheadResult {
@@ -20,13 +22,7 @@ export interface McpOverheadResult {
 }
 
 const server = () => ({ command: process.execPath, args: [benchScript('mcp-server-process.js')] });
-const input = { id: 'item-1' };
-const context = { idempotencyKey: 'run:0:0', runId: 'run', callId: 'call_0_0' };
-const hooks = {
-  beforeAttempt: () => Promise.resolve(),
-  afterFailedAttempt: () => Promise.resolve(),
-};
-const signal = new AbortController().signal;
+const { input, context, hooks, signal } = BENCH_CALL;
 
 async function rawBlock(client: Client, calls: number): Promise<number> {
   const started = performance.now();
@@ -104,11 +100,4 @@ export function renderMcpOverhead(result: McpOverheadResult): string {
   ].join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
-  const result = await measureMcpOverhead();
-  process.stdout.write(
-    process.argv.includes('--json')
-      ? `${JSON.stringify(result, null, 2)}\n`
-      : `${renderMcpOverhead(result)}\n`,
-  );
-}
+await runAlone(import.meta.url, () => measureMcpOverhead(), renderMcpOverhead);

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { defineAgent, type RunEvent } from '../agent/index.js';
-import { createRuntime, replayRun } from '../engine/index.js';
+import { defineAgent, type Agent, type RunEvent } from '../agent/index.js';
+import type { GateOptions } from '../approval/index.js';
+import { createRuntime, replayRun, type Runtime } from '../engine/index.js';
 import { simulator, type ModelRequest } from '../model/index.js';
 import type { Alert } from '../observe/index.js';
 import { openStore, type Store } from '../store/index.js';
@@ -35,6 +36,83 @@ async function connect(options: McpToolsOptions): Promise<McpToolSet> {
   const set = await connectMcp({ recheckMs: 0, ...options });
   cleanups.push(() => set.close());
   return set;
+}
+
+/** A log of the calls that reach a server, removed after the test. */
+function loggedCalls(): ReturnType<typeof callsLog> {
+  const calls = callsLog();
+  cleanups.push(() => {
+    calls.cleanup();
+  });
+  return calls;
+}
+
+/** A runtime over one agent, closed after the test; `onEvent` sees each committed event. */
+function runtimeFor(
+  store: Store,
+  agent: Agent,
+  onEvent?: (runId: string, event: RunEvent) => void,
+): Runtime {
+  const runtime = createRuntime({ store, agents: [agent], onEvent });
+  cleanups.push(() => runtime.close());
+  return runtime;
+}
+
+/** The order desk's agent over `tools`, its model recording each request in `seen`. */
+function deskAgent(tools: readonly Tool[], seen: ModelRequest[], gates?: GateOptions): Agent {
+  return defineAgent({
+    name: 'desk',
+    model: deskModel(seen),
+    instructions: 'Answer order questions.',
+    tools,
+    ...(gates ? { gates } : {}),
+  });
+}
+
+/**
+ * The desk's lookup_order and send_reply pinned in development, then served in production from
+ * a server started with `env`.
+ */
+async function pinnedThenProduction(
+  env: Record<string, string>,
+  extra: Partial<McpToolsOptions> = {},
+): Promise<{ set: McpToolSet; store: Store }> {
+  const store = await memoryStore();
+  const options = {
+    server: stdioOrders(env),
+    name: 'orders',
+    include: ['lookup_order', 'send_reply'],
+    effects: { lookup_order: 'read', send_reply: 'write' },
+    store,
+  } as const;
+  await (await connectMcp({ ...options, mode: 'development', recheckMs: 0 })).close();
+  return { set: await connect({ ...options, mode: 'production', ...extra }), store };
+}
+
+/** The canceller: one call of cancel_order, effect as configured (none: unlabelled). */
+async function canceller(calls: ReturnType<typeof callsLog>, effects?: McpToolsOptions['effects']) {
+  const store = await memoryStore();
+  const set = await connect({
+    server: stdioOrders({ ORDERS_CALLS_FILE: calls.file }),
+    name: 'orders',
+    include: ['cancel_order'],
+    ...(effects ? { effects } : {}),
+    store,
+    mode: 'development',
+  });
+  const agent = defineAgent({
+    name: 'canceller',
+    model: simulator({
+      script: [
+        { toolCalls: [{ name: 'cancel_order', args: { orderId: 'ORD-1001' } }] },
+        { text: 'done' },
+      ],
+    }),
+    instructions: 'Cancel orders.',
+    tools: set.tools,
+    gates: {},
+  });
+  return { set, store, agent };
 }
 
 /** The order desk's scripted model: look the order up, reply to its owner, then answer. */
@@ -80,17 +158,9 @@ describe('MCP tools in a run', () => {
       mode: 'development',
     });
     const seen: ModelRequest[] = [];
-    const agent = defineAgent({
-      name: 'desk',
-      model: deskModel(seen),
-      instructions: 'Answer order questions.',
-      tools: [...stdio.tools, ...remote.tools],
-      gates: {},
-    });
-    const runtime = createRuntime({ store, agents: [agent] });
-    cleanups.push(() => runtime.close());
+    const agent = deskAgent([...stdio.tools, ...remote.tools], seen, {});
 
-    const result = await runtime.run('desk', TASK);
+    const result = await runtimeFor(store, agent).run('desk', TASK);
 
     expect({ status: result.status, output: result.output }).toEqual({
       status: 'succeeded',
@@ -146,18 +216,8 @@ describe('MCP tools in a run', () => {
   });
 
   it('gates an unlabelled tool that claims to be read-only: it waits for a human, 0 calls', async () => {
-    const calls = callsLog();
-    cleanups.push(() => {
-      calls.cleanup();
-    });
-    const store = await memoryStore();
-    const set = await connect({
-      server: stdioOrders({ ORDERS_CALLS_FILE: calls.file }),
-      name: 'orders',
-      include: ['cancel_order'],
-      store,
-      mode: 'development',
-    });
+    const calls = loggedCalls();
+    const { set, store, agent } = await canceller(calls);
     expect(
       set.status().map(({ name, effect, annotations }) => ({ name, effect, annotations })),
     ).toEqual([
@@ -167,82 +227,41 @@ describe('MCP tools in a run', () => {
         annotations: { readOnlyHint: true, destructiveHint: false },
       },
     ]);
-    const agent = defineAgent({
-      name: 'canceller',
-      model: simulator({
-        script: [
-          { toolCalls: [{ name: 'cancel_order', args: { orderId: 'ORD-1001' } }] },
-          { text: 'done' },
-        ],
-      }),
-      instructions: 'Cancel orders.',
-      tools: set.tools,
-      gates: {},
-    });
-    const runtime = createRuntime({ store, agents: [agent] });
-    cleanups.push(() => runtime.close());
     const controller = new AbortController();
-    const running = runtime.run('canceller', 'Cancel ORD-1001', { signal: controller.signal });
-    const pending = await waitFor(
-      async () => (await runtime.approvals.list({ states: ['pending'] }))[0],
-    );
-    expect({ tool: pending.toolName, args: pending.args }).toEqual({
-      tool: 'cancel_order',
-      args: { orderId: 'ORD-1001' },
+    const held = new Promise<RunEvent>((resolve) => {
+      runtimeFor(store, agent, (_runId, event) => {
+        if (event.type === 'approval_requested') resolve(event);
+      })
+        .run('canceller', 'Cancel ORD-1001', { signal: controller.signal })
+        .catch(() => undefined);
     });
+    // The run waits for a decision that never comes: cancelled after the test.
+    cleanups.push(() => {
+      controller.abort();
+    });
+    const requested = await held;
+    expect(
+      requested.type === 'approval_requested' && {
+        tool: requested.toolName,
+        reason: requested.reason,
+      },
+    ).toEqual({ tool: 'cancel_order', reason: { type: 'effect', effect: 'irreversible' } });
     expect(calls.count('cancel_order')).toBe(0);
-    controller.abort();
-    await running.catch(() => undefined);
   });
 
   it('lets the same tool run ungated once its effect is configured as write', async () => {
-    const calls = callsLog();
-    cleanups.push(() => {
-      calls.cleanup();
-    });
-    const store = await memoryStore();
-    const set = await connect({
-      server: stdioOrders({ ORDERS_CALLS_FILE: calls.file }),
-      name: 'orders',
-      include: ['cancel_order'],
-      effects: { cancel_order: 'write' },
-      store,
-      mode: 'development',
-    });
-    const agent = defineAgent({
-      name: 'canceller',
-      model: simulator({
-        script: [
-          { toolCalls: [{ name: 'cancel_order', args: { orderId: 'ORD-1001' } }] },
-          { text: 'done' },
-        ],
-      }),
-      instructions: 'Cancel orders.',
-      tools: set.tools,
-      gates: {},
-    });
-    const runtime = createRuntime({ store, agents: [agent] });
-    cleanups.push(() => runtime.close());
-    expect((await runtime.run('canceller', 'Cancel ORD-1001')).status).toBe('succeeded');
+    const calls = loggedCalls();
+    const { store, agent } = await canceller(calls, { cancel_order: 'write' });
+    expect((await runtimeFor(store, agent).run('canceller', 'Cancel ORD-1001')).status).toBe(
+      'succeeded',
+    );
     expect(calls.count('cancel_order')).toBe(1);
   });
 });
 
-/** Poll `probe` until it returns a value (the run parks on its approval asynchronously). */
-async function waitFor<T>(probe: () => Promise<T | undefined>): Promise<T> {
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe('MCP tool failures', () => {
   async function orderTool(name: string, extra: Partial<McpToolsOptions> = {}) {
-    const calls = callsLog();
-    cleanups.push(() => {
-      calls.cleanup();
-    });
+    const calls = loggedCalls();
     const set = await connect({
       server: stdioOrders({ ORDERS_CALLS_FILE: calls.file }),
       name: 'orders',
@@ -335,36 +354,14 @@ describe('MCP tool failures', () => {
 
 describe('pinned definitions', () => {
   it('withholds a tool whose description changes mid-run, calls it 0 times, alerts, and offers it again once approved', async () => {
-    const calls = callsLog();
-    cleanups.push(() => {
-      calls.cleanup();
-    });
-    const store = await memoryStore();
-    const server = stdioOrders({ ORDERS_CALLS_FILE: calls.file, ORDERS_CHANGE_ON: 'send_reply' });
-    const options = {
-      server,
-      name: 'orders',
-      include: ['lookup_order', 'send_reply'],
-      effects: { lookup_order: 'read', send_reply: 'write' },
-      store,
-    } as const;
-    // Pinned in development; then served in production.
-    await (await connectMcp({ ...options, mode: 'development', recheckMs: 0 })).close();
+    const calls = loggedCalls();
     const alerts: Alert[] = [];
-    const set = await connect({
-      ...options,
-      mode: 'production',
-      alerts: { onAlert: (alert) => alerts.push(alert) },
-    });
+    const { set, store } = await pinnedThenProduction(
+      { ORDERS_CALLS_FILE: calls.file, ORDERS_CHANGE_ON: 'send_reply' },
+      { alerts: { onAlert: (alert) => alerts.push(alert) } },
+    );
     const seen: ModelRequest[] = [];
-    const agent = defineAgent({
-      name: 'desk',
-      model: deskModel(seen),
-      instructions: 'Answer order questions.',
-      tools: set.tools,
-    });
-    const runtime = createRuntime({ store, agents: [agent] });
-    cleanups.push(() => runtime.close());
+    const runtime = runtimeFor(store, deskAgent(set.tools, seen));
 
     const first = await runtime.run('desk', TASK);
 
@@ -422,33 +419,14 @@ describe('pinned definitions', () => {
 
 describe('pinned definitions, continued', () => {
   it('refuses a call to a tool changed without notice before it reaches the server', async () => {
-    const calls = callsLog();
-    cleanups.push(() => {
-      calls.cleanup();
+    const calls = loggedCalls();
+    const { set, store } = await pinnedThenProduction({
+      ORDERS_CALLS_FILE: calls.file,
+      ORDERS_CHANGE_ON: 'send_reply',
+      ORDERS_SILENT: '1',
     });
-    const store = await memoryStore();
-    const options = {
-      server: stdioOrders({
-        ORDERS_CALLS_FILE: calls.file,
-        ORDERS_CHANGE_ON: 'send_reply',
-        ORDERS_SILENT: '1',
-      }),
-      name: 'orders',
-      include: ['lookup_order', 'send_reply'],
-      effects: { lookup_order: 'read', send_reply: 'write' },
-      store,
-    } as const;
-    await (await connectMcp({ ...options, mode: 'development', recheckMs: 0 })).close();
-    const set = await connect({ ...options, mode: 'production' });
     const seen: ModelRequest[] = [];
-    const agent = defineAgent({
-      name: 'desk',
-      model: deskModel(seen),
-      instructions: 'Answer order questions.',
-      tools: set.tools,
-    });
-    const runtime = createRuntime({ store, agents: [agent] });
-    cleanups.push(() => runtime.close());
+    const runtime = runtimeFor(store, deskAgent(set.tools, seen));
 
     const result = await runtime.run('desk', TASK);
 
