@@ -133,7 +133,7 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
 
   const skipped: { name: string; reason: string }[] = [];
   const tools: Tool[] = [];
-  /** Keel tool name → server tool name. */
+  /** Each tool Keel makes: its names in Keel and on the server, its effect and trust. */
   const entries: { keelName: string; serverTool: string; effect: ToolEffect; trust: Trust }[] = [];
   for (const tool of selected) {
     const keelName = `${options.prefix ?? ''}${tool.name}`;
@@ -281,22 +281,28 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
 
   async function check(signal: AbortSignal | undefined): Promise<McpToolStatus[]> {
     const listing = await connection.listTools({ signal });
-    live = new Map(listing.map((tool) => [tool.name, definitionOf(tool)]));
+    const definitions = new Map(listing.map((tool) => [tool.name, definitionOf(tool)]));
     const records = pins
       ? new Map((await pins.mcpPins.list({ server: name })).map((record) => [record.tool, record]))
       : undefined;
+    const judged: [string, McpToolStatus][] = [];
     for (const entry of entries) {
-      verdicts.set(entry.serverTool, await judge(entry, records));
+      judged.push([entry.serverTool, await judge(entry, definitions, records)]);
     }
+    // What the model is shown and whether it is offered change together, never one before the
+    // other: a new description must not reach the model on the old verdict.
+    live = definitions;
+    for (const [serverTool, verdict] of judged) verdicts.set(serverTool, verdict);
     return status();
   }
 
   async function judge(
     entry: (typeof entries)[number],
+    definitions: ReadonlyMap<string, McpToolDefinition>,
     records: ReadonlyMap<string, McpPinRecord> | undefined,
   ): Promise<McpToolStatus> {
-    const definition = live.get(entry.serverTool);
-    const status = statusOf(entry, records?.get(entry.serverTool));
+    const definition = definitions.get(entry.serverTool);
+    const status = statusOf(entry, definition, records?.get(entry.serverTool));
     const action = pinAction(status, mode);
     if (!pins || !definition || status.fingerprint === null || action === 'none') return status;
     const at = clock.now();
@@ -348,14 +354,18 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
     return status;
   }
 
-  function statusOf(entry: (typeof entries)[number], record: McpPinRecord | undefined) {
+  function statusOf(
+    entry: (typeof entries)[number],
+    definition: McpToolDefinition | undefined,
+    record: McpPinRecord | undefined,
+  ) {
     return toolStatus({
       name: entry.keelName,
       server: name,
       serverTool: entry.serverTool,
       effect: entry.effect,
       trust: entry.trust,
-      definition: live.get(entry.serverTool),
+      definition,
       record,
       bound: pins !== undefined,
       detector,
@@ -379,7 +389,9 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
   }
 
   // Before any check: every tool is withheld until a store says otherwise.
-  for (const entry of entries) verdicts.set(entry.serverTool, statusOf(entry, undefined));
+  for (const entry of entries) {
+    verdicts.set(entry.serverTool, statusOf(entry, live.get(entry.serverTool), undefined));
+  }
   let timer: NodeJS.Timeout | undefined;
   const recheckMs = options.recheckMs ?? 60_000;
   const set: McpToolSet = {

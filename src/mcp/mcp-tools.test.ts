@@ -7,7 +7,7 @@ import type { Alert } from '../observe/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { executeTool, type Tool } from '../tools/index.js';
 import { callsLog, httpOrders, stdioOrders } from './__tests__/orders-fixture.js';
-import { connectMcp, type McpToolSet, type McpToolsOptions } from './index.js';
+import { connectMcp, type McpPinSource, type McpToolSet, type McpToolsOptions } from './index.js';
 
 /*
  * MCP tools against real MCP servers (the official SDK's, started as child processes): the
@@ -76,6 +76,7 @@ function deskAgent(tools: readonly Tool[], seen: ModelRequest[], gates?: GateOpt
 async function pinnedThenProduction(
   env: Record<string, string>,
   extra: Partial<McpToolsOptions> = {},
+  pinsOf: (store: Store) => McpPinSource = (store) => store,
 ): Promise<{ set: McpToolSet; store: Store }> {
   const store = await memoryStore();
   const options = {
@@ -86,7 +87,8 @@ async function pinnedThenProduction(
     store,
   } as const;
   await (await connectMcp({ ...options, mode: 'development', recheckMs: 0 })).close();
-  return { set: await connect({ ...options, mode: 'production', ...extra }), store };
+  const production = { ...options, store: pinsOf(store), mode: 'production', ...extra } as const;
+  return { set: await connect(production), store };
 }
 
 /** The canceller: one call of cancel_order, effect as configured (none: unlabelled). */
@@ -481,5 +483,60 @@ describe('pinned definitions, continued', () => {
       pinned: null,
       waiting: set.status()[0]?.fingerprint,
     });
+  });
+
+  it('never shows the model a changed description while its verdict is still the pinned one', async () => {
+    // The pins are read slowly: the server's new listing is in, its verdict not yet.
+    let entered!: () => void;
+    const reading = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding = false;
+    const slowPins = (store: Store): McpPinSource => ({
+      appendAudit: (entries) => store.appendAudit(entries),
+      mcpPins: {
+        async list(options) {
+          if (holding) {
+            entered();
+            await gate;
+          }
+          return store.mcpPins.list(options);
+        },
+        pin: (entry) => store.mcpPins.pin(entry),
+        recordPending: (entry) => store.mcpPins.recordPending(entry),
+        approve: (options) => store.mcpPins.approve(options),
+      },
+    });
+    const { set } = await pinnedThenProduction({ ORDERS_CHANGE_ON: 'send_reply' }, {}, slowPins);
+    const [lookup, sendReply] = set.tools as [Tool, Tool];
+    const pinned = sendReply.spec.description;
+    cleanups.push(() => {
+      release();
+    });
+    holding = true;
+    const context = {
+      idempotencyKey: 'run_x:0:0',
+      runId: 'run_x',
+      callId: 'c0',
+      attempt: 1,
+      signal: new AbortController().signal,
+      markPartial: () => undefined,
+    };
+    // The lookup makes the server change send_reply and announce it.
+    const looking = lookup.run({ orderId: 'ORD-1001' }, context);
+    await reading;
+    expect({ offered: sendReply.available?.(), description: sendReply.spec.description }).toEqual({
+      offered: true,
+      description: pinned,
+    });
+    holding = false;
+    release();
+    await looking;
+    expect(sendReply.available?.()).toBe(false);
+    expect(sendReply.spec.description).not.toBe(pinned);
   });
 });
