@@ -1,12 +1,11 @@
+export { AUTOMATIC_PIN_BY, settlePin } from './settle-pin.js';
+export { connectMcp, mcpTools } from './mcp-tool-set.js';
 export {
-  AUTOMATIC_PIN_BY,
   bindMcpTools,
-  connectMcp,
   mcpToolSetOf,
   mcpToolSetsOf,
-  mcpTools,
   type McpToolSet,
-} from './mcp-tool-set.js';
+} from './mcp-tool-set-registry.js';
 export {
   type McpAlertOptions,
   type McpPinSource,

@@ -14,15 +14,10 @@ import { resultText, resultValue } from './call-result.js';
 import { inputValidator } from './input-schema.js';
 import { McpConnection, type McpListedTool } from './mcp-connection.js';
 import { resultToolError } from './mcp-errors.js';
-import { withheldToolAlert } from './mcp-alert.js';
-import {
-  checkNamedTools,
-  checkOptions,
-  type McpAlertOptions,
-  type McpPinSource,
-  type McpToolsOptions,
-} from './mcp-tools-options.js';
-import { MCP_AUDIT_KINDS, defaultPinMode, pinAction, type McpPinMode } from './pin-check.js';
+import { checkNamedTools, checkOptions, type McpToolsOptions } from './mcp-tools-options.js';
+import { defaultPinMode } from './pin-check.js';
+import { settlePin } from './settle-pin.js';
+import { TOOL_SET, type McpToolSet } from './mcp-tool-set-registry.js';
 import { toolStatus, type McpToolStatus } from './tool-status.js';
 import { parseServerSpec, serverName } from './server-spec.js';
 import {
@@ -31,35 +26,6 @@ import {
   labelledDescription,
   type McpToolDefinition,
 } from './tool-definition.js';
-
-/** A server's tools in Keel, with the connection and the pin checks behind them. */
-export interface McpToolSet {
-  /** The name pins are kept under. */
-  readonly name: string;
-  readonly mode: McpPinMode;
-  readonly tools: readonly Tool[];
-  /** Tools the server lists that Keel cannot name (invalid characters), with why. */
-  readonly skipped: readonly { readonly name: string; readonly reason: string }[];
-  /** Each tool as of the last check. */
-  status(): McpToolStatus[];
-  /** List the server's tools again and check each against its pin (journaling and alerting). */
-  refresh(options?: { readonly signal?: AbortSignal }): Promise<McpToolStatus[]>;
-  /** Give a set created without a store its store (and alerts); then check. */
-  bind(options: { readonly store: McpPinSource; readonly alerts?: McpAlertOptions }): Promise<void>;
-  /** Whether a store holds this set's pins. */
-  readonly bound: boolean;
-  close(): Promise<void>;
-}
-
-/** Who pins automatically, as the pins and the audit log record it. */
-export const AUTOMATIC_PIN_BY = 'development (automatic)';
-
-/**
- * Where a tool keeps its set. A symbol from the global registry, not a module's own map: the
- * CLI and a config file may load two copies of Keel (the package's bundle and its parts), and
- * each must find the other's sets.
- */
-const TOOL_SET = Symbol.for('keel.mcp.toolSet');
 
 /**
  * Connect to an MCP server and make its tools Keel tools, under the same guards as any tool:
@@ -303,55 +269,8 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
   ): Promise<McpToolStatus> {
     const definition = definitions.get(entry.serverTool);
     const status = statusOf(entry, definition, records?.get(entry.serverTool));
-    const action = pinAction(status, mode);
-    if (!pins || !definition || status.fingerprint === null || action === 'none') return status;
-    const at = clock.now();
-    const { fingerprint, pinnedFingerprint, signal } = status;
-    const seen = { server: name, tool: entry.serverTool, fingerprint, definition, at };
-    const audit = { server: name, tool: entry.serverTool, fingerprint, signal };
-    if (action === 'pin') {
-      const pinnedNow = await pins.mcpPins.pin({
-        ...seen,
-        by: AUTOMATIC_PIN_BY,
-        onlyIfUnpinned: status.state === 'unpinned',
-      });
-      if (!pinnedNow) return status;
-      await pins.appendAudit([
-        {
-          kind: MCP_AUDIT_KINDS.pinned,
-          at,
-          data: { ...audit, previousFingerprint: pinnedFingerprint, by: AUTOMATIC_PIN_BY },
-        },
-      ]);
-      return {
-        ...status,
-        pinnedFingerprint: fingerprint,
-        pinned: true,
-        state: 'pinned',
-        offered: true,
-      };
-    }
-    if (await pins.mcpPins.recordPending(seen)) {
-      // Journaled and alerted once per definition, whichever process saw it first.
-      await pins.appendAudit([
-        {
-          kind: MCP_AUDIT_KINDS.withheld,
-          at,
-          data: { ...audit, state: status.state, pinnedFingerprint },
-        },
-      ]);
-      raise(
-        withheldToolAlert({
-          server: name,
-          tool: entry.serverTool,
-          state: status.state === 'changed' ? 'changed' : 'unpinned',
-          fingerprint,
-          pinnedFingerprint,
-          at,
-        }),
-      );
-    }
-    return status;
+    if (!pins || !definition) return status;
+    return settlePin({ status, definition, pins, mode, clock, alerts });
   }
 
   function statusOf(
@@ -370,15 +289,6 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
       bound: pins !== undefined,
       detector,
     });
-  }
-
-  function raise(alert: ReturnType<typeof withheldToolAlert>): void {
-    try {
-      alerts?.onAlert?.(alert);
-    } catch {
-      // The listener's fault; delivery goes on.
-    }
-    alerts?.notifier?.notify(alert, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
   }
 
   function status(): McpToolStatus[] {
@@ -435,33 +345,4 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
     timer.unref();
   }
   return set;
-}
-
-/** The MCP tool set a tool came from, if it came from one. */
-export function mcpToolSetOf(tool: Tool): McpToolSet | undefined {
-  const set = (tool as Tool & { readonly [TOOL_SET]?: McpToolSet })[TOOL_SET];
-  return typeof set === 'object' ? set : undefined;
-}
-
-/** The distinct MCP tool sets `tools` came from. */
-export function mcpToolSetsOf(tools: readonly Tool[]): McpToolSet[] {
-  return [...new Set(tools.flatMap((tool) => mcpToolSetOf(tool) ?? []))];
-}
-
-/**
- * Give every MCP tool set among `tools` that has no store this store (and alerts), then check
- * them. The CLI does this for agents from `keel.config.ts`, whose sets are made before a store
- * is open.
- *
- * ```ts
- * await bindMcpTools(agents.flatMap((agent) => agent.tools), { store });
- * ```
- */
-export async function bindMcpTools(
-  tools: readonly Tool[],
-  options: { readonly store: McpPinSource; readonly alerts?: McpAlertOptions },
-): Promise<McpToolSet[]> {
-  const sets = mcpToolSetsOf(tools);
-  await Promise.all(sets.map((set) => set.bind(options)));
-  return sets;
 }
