@@ -44,6 +44,7 @@ import { measureContextRecall, renderContextRecall } from './context-recall.js';
 import { measureGuardOverhead, renderGuardOverhead } from './guard-overhead.js';
 import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 import { measureRunsList, renderRunsList } from './runs-list.js';
+import { measureMcpOverhead, renderMcpOverhead } from './mcp-overhead.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -206,9 +207,12 @@ const routingCost = await measureRoutingCost();
 progress('dashboard runs list at 100,000 runs (SQLite)');
 const runsList = await measureRunsList();
 
+progress('MCP tool call overhead over the SDK call (stdio server)');
+const mcpOverhead = await measureMcpOverhead();
+
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, routingCost, runsList }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, routingCost, runsList, mcpOverhead }, null, 2)}\n`
     : [
         renderTable(report),
         renderToolPolicies(toolPolicies),
@@ -220,6 +224,7 @@ process.stdout.write(
         renderGuardOverhead(guardOverhead),
         renderRoutingCost(routingCost),
         renderRunsList(runsList),
+        renderMcpOverhead(mcpOverhead),
       ].join('\n\n') + '\n',
 );
 cleanUp();

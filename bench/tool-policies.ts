@@ -4,7 +4,13 @@
 // `node dist/bench/tool-policies.js`.
 import { z } from 'zod';
 import { defineTool, openStore } from '../src/index.js';
-import { createToolPolicies, executeTool, type ToolPolicies } from '../src/tools/index.js';
+import {
+  createToolPolicies,
+  executeTool,
+  type ExecuteToolOptions,
+  type ToolPolicies,
+} from '../src/tools/index.js';
+import { runAlone } from './run-alone.js';
 import { median, round } from './stats.js';
 
 export interface ToolPolicyResult {
@@ -32,13 +38,22 @@ const lookup = defineTool({
   run: ({ id }) => Promise.resolve({ id, stock: 7 }),
 });
 
-const input = { id: 'item-1' };
-const context = { idempotencyKey: 'run:0:0', runId: 'run', callId: 'call_0_0' };
-const hooks = {
-  beforeAttempt: () => Promise.resolve(),
-  afterFailedAttempt: () => Promise.resolve(),
+/** One call's input, context, journal hooks (no-ops) and signal, as the benches pass them. */
+export const BENCH_CALL: {
+  readonly input: { readonly id: string };
+  readonly context: ExecuteToolOptions['context'];
+  readonly hooks: ExecuteToolOptions['hooks'];
+  readonly signal: AbortSignal;
+} = {
+  input: { id: 'item-1' },
+  context: { idempotencyKey: 'run:0:0', runId: 'run', callId: 'call_0_0' },
+  hooks: {
+    beforeAttempt: () => Promise.resolve(),
+    afterFailedAttempt: () => Promise.resolve(),
+  },
+  signal: new AbortController().signal,
 };
-const signal = new AbortController().signal;
+const { input, context, hooks, signal } = BENCH_CALL;
 
 async function bareBlock(calls: number): Promise<number> {
   const started = performance.now();
@@ -108,11 +123,4 @@ export function renderToolPolicies(result: ToolPolicyResult): string {
   ].join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
-  const result = await measureToolPolicies();
-  process.stdout.write(
-    process.argv.includes('--json')
-      ? `${JSON.stringify(result, null, 2)}\n`
-      : `${renderToolPolicies(result)}\n`,
-  );
-}
+await runAlone(import.meta.url, () => measureToolPolicies(), renderToolPolicies);

@@ -2,7 +2,7 @@
 // Kysely loads as one file instead of ~300 ES modules, which is most of Keel's import time.
 // Kept external: zod (user code must share its instance), the native SQLite driver, pg, the
 // OpenAI SDK (loaded on first use), tsx (loaded only for TypeScript configs), and the
-// Anthropic SDK, the tokenizer and the price table (each loaded on first use).
+// Anthropic SDK, the tokenizer, the price table and the MCP SDK (each loaded on first use).
 import { readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -38,6 +38,8 @@ await build({
     'gpt-tokenizer',
     'gpt-tokenizer/*',
     '@pydantic/genai-prices',
+    '@modelcontextprotocol/sdk',
+    '@modelcontextprotocol/sdk/*',
   ],
   logLevel: 'warning',
 });

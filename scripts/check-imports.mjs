@@ -37,6 +37,8 @@ const LAYERS = {
   guard: 4,
   approval: 5,
   agent: 6,
+  // MCP servers' tools as Keel tools: built on tools, the guard's detector, alerts and the store.
+  mcp: 6,
   engine: 7,
   eval: 8,
   server: 8,

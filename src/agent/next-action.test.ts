@@ -511,3 +511,65 @@ describe('validateToolCalls', () => {
     });
   });
 });
+
+describe('tools that are not available now', () => {
+  /** An agent whose `send_reply` is available while `open` says so. */
+  function agentWithSwitch(open: { value: boolean }): Agent {
+    const sendReply = defineTool({
+      name: 'send_reply',
+      description: 'Reply to the customer',
+      input: z.object({ text: z.string() }),
+      effect: 'egress',
+      available: () => open.value,
+      run: () => Promise.resolve('sent'),
+    });
+    return defineAgent({
+      name: 'orders',
+      model: simulator({ script: [] }),
+      instructions: 'Answer questions about orders.',
+      tools: [lookupOrder, sendReply],
+    });
+  }
+
+  it('offers an available tool and lets its calls through', () => {
+    const switched = agentWithSwitch({ value: true });
+    const state = foldRun([started()]);
+    expect(buildRequest(switched, state).tools.map((spec) => spec.name)).toEqual([
+      'lookup_order',
+      'send_reply',
+    ]);
+    expect(
+      validateToolCalls(switched, state, 0, response([['send_reply', '{"text":"hi"}']])).events,
+    ).toEqual([
+      {
+        type: 'tool_requested',
+        step: 0,
+        callId: 'c0',
+        index: 0,
+        toolName: 'send_reply',
+        input: { text: 'hi' },
+        effect: 'egress',
+      },
+    ]);
+  });
+
+  it('leaves a withheld tool out of the request and refuses a call to it as forbidden', () => {
+    const open = { value: true };
+    const switched = agentWithSwitch(open);
+    const state = foldRun([started()]);
+    open.value = false;
+    expect(buildRequest(switched, state).tools.map((spec) => spec.name)).toEqual(['lookup_order']);
+    expect(
+      validateToolCalls(switched, state, 0, response([['send_reply', '{"text":"hi"}']])).events,
+    ).toEqual([
+      {
+        type: 'tool_rejected',
+        step: 0,
+        callId: 'c0',
+        index: 0,
+        toolName: 'send_reply',
+        error: { type: 'forbidden', message: 'tool "send_reply" is not available now' },
+      },
+    ]);
+  });
+});

@@ -14,7 +14,13 @@ import {
   type ContextAssembly,
   type ContextConfig,
 } from '../context/index.js';
-import { costOf, type Message, type ModelRequest, type ModelResponse } from '../model/index.js';
+import {
+  costOf,
+  type Message,
+  type ModelRequest,
+  type ModelResponse,
+  type ToolSpec,
+} from '../model/index.js';
 import type { Agent } from './define-agent.js';
 import {
   budgetReached,
@@ -189,7 +195,7 @@ function contextInput(agent: Agent, state: RunState, config: ContextConfig): Ass
   return {
     system: agent.instructions,
     messages: state.messages,
-    tools: agent.tools.map((tool) => tool.spec),
+    tools: offeredSpecs(agent),
     maxOutputTokens: agent.maxOutputTokens,
     config,
     counter: tokenCounter(agent.model),
@@ -208,9 +214,14 @@ function wholeConversation(agent: Agent, state: RunState): ModelRequest {
     system: agent.instructions,
     // A copy: the run's conversation keeps growing after the request is made.
     messages: [...state.messages],
-    tools: agent.tools.map((tool) => tool.spec),
+    tools: offeredSpecs(agent),
     maxOutputTokens: agent.maxOutputTokens,
   };
+}
+
+/** The specs of the tools the model is offered this step: those available now. */
+function offeredSpecs(agent: Agent): ToolSpec[] {
+  return agent.tools.filter((tool) => tool.available?.() !== false).map((tool) => tool.spec);
 }
 
 /** The label of the model's output: untrusted once its context held untrusted content. */
@@ -260,6 +271,15 @@ export function validateToolCalls(
         },
         // The agent's tool set is its scope: a call to anything else is refused and flagged.
         outOfScope: true,
+      });
+      continue;
+    }
+    // A tool withheld this step (e.g. its definition no longer matches its pin) never runs.
+    if (tool.available?.() === false) {
+      events.push({
+        type: 'tool_rejected',
+        ...base,
+        error: { type: 'forbidden', message: `tool "${tool.name}" is not available now` },
       });
       continue;
     }

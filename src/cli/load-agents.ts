@@ -27,6 +27,22 @@ export interface LoadAgentsOptions {
   readonly loadTsx?: () => Promise<TsxApi>;
 }
 
+/** Agents loaded from modules: their tools may hold connections (MCP servers). */
+const fromModules: Agent[] = [];
+
+/** Close what tools loaded from a module still hold open (MCP connections), before exit. */
+export async function closeLoadedTools(): Promise<void> {
+  if (fromModules.length === 0) return;
+  const { mcpToolSetsOf } = await import('../mcp/index.js');
+  const sets = mcpToolSetsOf(fromModules.splice(0).flatMap((agent) => agent.tools));
+  await Promise.all(sets.map((set) => set.close()));
+}
+
+/** Whether `--agents <module>` was given or a `keel.config.*` is in the working directory. */
+export function hasAgentsModule(modulePath: string | undefined, cwd = process.cwd()): boolean {
+  return modulePath !== undefined || CONFIG_FILES.some((name) => existsSync(resolve(cwd, name)));
+}
+
 /**
  * The runnable agents: from `--agents <module>`, else `keel.config.*` in the working
  * directory, else the support-desk demo's. A module exports `agents` (an array), or a default
@@ -71,6 +87,7 @@ export async function loadAgents(
       `${candidate} must export "agents" (an array of defineAgent results) or a default export with them`,
     );
   }
+  fromModules.push(...agents);
   return { agents, source: candidate };
 }
 

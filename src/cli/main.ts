@@ -3,6 +3,7 @@ import { describeFailure, EXIT, usageError } from './exit-codes.js';
 import { registerObserveCommands } from './observe-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerReviewCommands } from './review-commands.js';
+import { registerMcpCommands } from './mcp-commands.js';
 
 interface GlobalOptions {
   store?: string;
@@ -285,6 +286,7 @@ program
 registerObserveCommands(program, globals, printJson);
 registerApprovalCommands(program, { globals, printJson });
 registerReviewCommands(program, { globals, printJson });
+registerMcpCommands(program, { globals, printJson });
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
@@ -312,4 +314,8 @@ try {
     process.stderr.write(`${line}\n`);
     process.exitCode = exitCode;
   }
+} finally {
+  // MCP servers a config started (stdio children, HTTP streams) would keep the process alive.
+  const { closeLoadedTools } = await import('./load-agents.js');
+  await closeLoadedTools();
 }

@@ -96,7 +96,14 @@ export function registerObserveCommands(
       }
       const store = await openStoreFromOptions(globals());
       try {
-        const alerts = await scanAlerts(store, { since, limit: SCAN_LIMIT });
+        const { withheldToolAlerts } = await import('../mcp/index.js');
+        // Alerts derived from the journals, and MCP tools withheld until approved (the store).
+        const alerts = [
+          ...(await scanAlerts(store, { since, limit: SCAN_LIMIT })),
+          ...withheldToolAlerts(await store.mcpPins.list()).filter(
+            (alert) => since === undefined || alert.at >= since,
+          ),
+        ].sort((a, b) => b.at - a.at || a.id.localeCompare(b.id));
         if (options.json) printJson({ alerts });
         else console.log(formatAlerts(alerts));
       } finally {
@@ -121,6 +128,12 @@ export function registerObserveCommands(
       const { agents } = await loadAgents(globals().agents);
       const store = await openStoreFromOptions(globals());
       try {
+        // MCP tools check their pins in this store, as they did when the run was made.
+        const { bindMcpTools } = await import('../mcp/index.js');
+        await bindMcpTools(
+          agents.flatMap((agent) => agent.tools),
+          { store },
+        );
         const record = await store.getRun(runId);
         if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
         const agent = agents.find((candidate) => candidate.name === record.agent);

@@ -7,6 +7,7 @@ import {
   traceExport,
   type RunObserver,
 } from '../observe/index.js';
+import { bindMcpTools } from '../mcp/index.js';
 import { loadAgents } from './load-agents.js';
 import { NOTIFY_ENV, notifierFromEnv } from './notifier-from-env.js';
 
@@ -28,6 +29,12 @@ export async function openRuntime(options: CliGlobals): Promise<{
   const { agents } = await loadAgents(options.agents);
   const notifier = notifierFromEnv();
   const store = await openStoreFromOptions(options);
+  const alerts = notifier ? alertsVia(notifier) : undefined;
+  // MCP tools from keel.config.ts were made before a store was open: they keep their pins here.
+  await bindMcpTools(
+    agents.flatMap((agent) => agent.tools),
+    { store, ...(alerts ? { alerts: { notifier: alerts } } : {}) },
+  );
   const runtime = createRuntime({
     store,
     agents,
@@ -36,7 +43,7 @@ export async function openRuntime(options: CliGlobals): Promise<{
     ...(notifier
       ? {
           approvals: { notifier, baseUrl: approvalBaseUrl() },
-          alerts: { notifier: alertsVia(notifier) },
+          alerts: { notifier: alerts ?? alertsVia(notifier) },
         }
       : {}),
   });

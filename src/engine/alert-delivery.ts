@@ -30,12 +30,12 @@ export function alertNotification(alert: Alert): Notification {
     text: alert.message,
     fields: [
       { label: 'agent', value: alert.agent },
-      { label: 'run', value: alert.runId },
+      ...(alert.runId === '' ? [] : [{ label: 'run', value: alert.runId }]),
       { label: 'metric', value: alert.metric },
       { label: 'value', value: String(alert.value) },
       { label: 'threshold', value: String(alert.threshold) },
     ],
-    commands: [`keel trace ${alert.runId}`, `keel alerts`],
+    commands: alert.commands ?? [`keel trace ${alert.runId}`, `keel alerts`],
     subject: alert.id,
     data: { alert },
   };

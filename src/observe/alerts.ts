@@ -16,6 +16,8 @@ export const ALERT_KINDS = [
   'tool_error_burst',
   'output_token_spike',
   'suspicious_action',
+  // An MCP tool whose definition has no pin or differs from it: withheld until approved.
+  'mcp_tool_withheld',
 ] as const;
 /** One kind of alert: a run drifted from its baseline, a call repeated, a burst of tool errors, a suspicious action. */
 export type AlertKind = (typeof ALERT_KINDS)[number];
@@ -35,6 +37,8 @@ export interface Alert {
   readonly threshold: number;
   readonly baseline: Baseline | null;
   readonly message: string;
+  /** Commands that show more (default: the run's trace and `keel alerts`). */
+  readonly commands?: readonly string[] | undefined;
 }
 
 /**

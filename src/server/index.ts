@@ -5,3 +5,10 @@ export { keelApp, serveKeel, type KeelAppOptions } from './keel-app.js';
 export { dashboardApp, type Dashboard, type DashboardOptions } from './dashboard/dashboard-app.js';
 export { securityHeaders } from './security-headers.js';
 export type { Listening } from './listen.js';
+export {
+  MCP_IDEMPOTENCY_KEY,
+  agentMcpServer,
+  serveAgentsOverHttp,
+  serveAgentsOverStdio,
+  type AgentMcpServerOptions,
+} from './agent-mcp-server.js';

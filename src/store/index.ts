@@ -72,3 +72,10 @@ export {
   type RunListPage,
   type RunListQuery,
 } from './run-browser.js';
+export type {
+  McpDefinitionEntry,
+  McpPinRecord,
+  McpPinStore,
+  McpPinnedDefinition,
+  McpSeenDefinition,
+} from './mcp-pin-store.js';

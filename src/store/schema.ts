@@ -149,6 +149,21 @@ export interface Database {
   keel_approval_decisions: ApprovalDecisionsTable;
   keel_decisions: DecisionsTable;
   keel_context_results: ContextResultsTable;
+  keel_mcp_pins: McpPinsTable;
+}
+
+/** Pinned MCP tool definitions and the changed ones waiting for approval (see `McpPinStore`). */
+export interface McpPinsTable {
+  server: string;
+  tool: string;
+  pinned_fingerprint: string | null;
+  pinned_definition: string | null;
+  pinned_by: string | null;
+  pinned_at: number | null;
+  pending_fingerprint: string | null;
+  pending_definition: string | null;
+  pending_at: number | null;
+  schema_version: number;
 }
 
 /** Large tool results kept for recall (see `ResultStore`); full-text indexed per engine. */
@@ -536,6 +551,28 @@ const migrations: Record<string, Migration> = {
   },
   '0008_run_browser': runBrowserMigration,
   '0009_approver_roles': approverRolesMigration,
+  '0010_mcp_pins': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('keel_mcp_pins')
+        .ifNotExists()
+        .addColumn('server', 'text', (column) => column.notNull())
+        .addColumn('tool', 'text', (column) => column.notNull())
+        .addColumn('pinned_fingerprint', 'text')
+        .addColumn('pinned_definition', 'text')
+        .addColumn('pinned_by', 'text')
+        .addColumn('pinned_at', 'bigint')
+        .addColumn('pending_fingerprint', 'text')
+        .addColumn('pending_definition', 'text')
+        .addColumn('pending_at', 'bigint')
+        .addColumn('schema_version', 'integer', (column) => column.notNull())
+        .addPrimaryKeyConstraint('keel_mcp_pins_pk', ['server', 'tool'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('keel_mcp_pins').ifExists().execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -11,6 +11,7 @@ import { SqlRunJournal, type Listen } from './sql-run-journal.js';
 import { SqlToolState } from './sql-tool-state.js';
 import { storeFault } from './store-errors.js';
 import type { Store } from './store.js';
+import { SqlMcpPinStore } from './sql-mcp-pin-store.js';
 
 /**
  * The `Store` over Kysely, for both engines: the run journal with one SQL port per concern
@@ -30,6 +31,7 @@ export class SqlStore extends SqlRunJournal implements Store {
   readonly audit: SqlAuditLog;
   readonly prices: SqlPriceStore;
   readonly browse: SqlRunBrowser;
+  readonly mcpPins: SqlMcpPinStore;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -52,6 +54,7 @@ export class SqlStore extends SqlRunJournal implements Store {
     this.audit = audit;
     this.approvals = new SqlApprovalStore(context);
     this.decisions = new SqlDecisionStore({ db: this.#db, guarded: context.guarded });
+    this.mcpPins = new SqlMcpPinStore(context);
     this.results = new SqlResultStore({
       db: this.#db,
       kind: this.kind,

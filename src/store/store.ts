@@ -7,6 +7,7 @@ import type { ResultStore } from './result-store.js';
 import type { RunJournalStore } from './run-journal.js';
 import type { ToolStateStore } from './tool-records.js';
 import type { RunBrowser } from './run-browser.js';
+import type { McpPinStore } from './mcp-pin-store.js';
 
 /**
  * Persisted format version of runs and events: the journal's format. A change ships as a new
@@ -44,5 +45,7 @@ export interface Store extends RunJournalStore {
   readonly prices: PriceStore;
   /** Runs filtered, searched and paged for people browsing them. */
   readonly browse: RunBrowser;
+  /** Pinned MCP tool definitions and changed ones waiting for approval. */
+  readonly mcpPins: McpPinStore;
   close(): Promise<void>;
 }

@@ -45,10 +45,29 @@ describe('defineTool policy options', () => {
     ['retry.on', { retry: { on: 'timeout' } }],
     ['escape.value', { escape: { type: 'fallback' } }],
     ['escape.on', { escape: { type: 'handoff', on: ['gone'] } }],
+    ['available', { available: true }],
+    ['inputJsonSchema', { inputJsonSchema: 'object' }],
   ])('rejects the definition naming "%s" when it is %j', (field, overrides) => {
     expect(faultOf(() => defineTool(definition(overrides)))).toEqual({
       code: 'invalid_definition',
       message: expect.stringContaining(`defineTool("lookup"): "${field}"`) as unknown,
+    });
+  });
+
+  it('tells the model the JSON Schema it is given instead of the one derived from input', () => {
+    const inputJsonSchema = {
+      type: 'object',
+      properties: { id: { type: 'string', format: 'uuid' } },
+    };
+    expect(defineTool(definition({ inputJsonSchema })).spec).toEqual({
+      name: 'lookup',
+      description: 'Look up',
+      inputSchema: inputJsonSchema,
+    });
+    expect(defineTool(definition()).spec.inputSchema).toEqual({
+      type: 'object',
+      properties: { id: { type: 'string' } },
+      required: ['id'],
     });
   });
 

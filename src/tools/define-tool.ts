@@ -95,6 +95,12 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
   readonly name: string;
   readonly description: string;
   readonly input: Input;
+  /**
+   * The input as the model is told about it, when the JSON Schema comes from elsewhere (an MCP
+   * server's) and `input` only approximates it. `input` still validates every call. Default:
+   * derived from `input`.
+   */
+  readonly inputJsonSchema?: Record<string, unknown> | undefined;
   readonly effect: ToolEffect;
   /** Its output comes from outside (web, email, documents): labelled untrusted. */
   readonly untrustedOutput?: boolean;
@@ -110,6 +116,12 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
   /** Only for `read` tools. */
   readonly cache?: ToolCacheOptions | undefined;
   readonly escape?: ToolEscape | undefined;
+  /**
+   * Whether the tool may be offered to the model now (default: always). A tool that says no is
+   * left out of the step's tool list and a call to it is refused as `forbidden` before it runs
+   * (an MCP tool whose definition no longer matches its pin, for example).
+   */
+  readonly available?: (() => boolean) | undefined;
   run(input: z.output<Input>, context: ToolContext): Promise<unknown>;
 }
 
@@ -189,6 +201,8 @@ export function defineTool<Input extends z.ZodType>(
     fail('effect', `must be one of ${TOOL_EFFECTS.join(', ')}`);
   }
   if (typeof definition.run !== 'function') fail('run', 'must be a function');
+  if (definition.available !== undefined && typeof definition.available !== 'function')
+    fail('available', 'must be a function');
   for (const flag of ['untrustedOutput', 'idempotent'] as const) {
     if (definition[flag] !== undefined && typeof definition[flag] !== 'boolean') {
       fail(flag, 'must be a boolean');
@@ -242,8 +256,11 @@ export function defineTool<Input extends z.ZodType>(
   }
 
   let inputSchema: Record<string, unknown>;
+  const given = definition.inputJsonSchema;
+  if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given)))
+    fail('inputJsonSchema', 'must be a JSON Schema object');
   try {
-    inputSchema = z.toJSONSchema(definition.input, { io: 'input' });
+    inputSchema = given ?? z.toJSONSchema(definition.input, { io: 'input' });
   } catch (error) {
     throw new KeelError(
       'invalid_definition',
@@ -253,7 +270,7 @@ export function defineTool<Input extends z.ZodType>(
       },
     );
   }
-  delete inputSchema.$schema;
+  if (given === undefined) delete inputSchema.$schema;
 
   return Object.freeze({
     ...definition,

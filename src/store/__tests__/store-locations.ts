@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, afterEach } from 'vitest';
+import { openStore, type Store } from '../index.js';
 
 /*
  * Where the store contract suites open their stores: a fresh SQLite file, SQLite in memory, or
@@ -73,4 +75,29 @@ export function storeTargets(locations: StoreLocations, prefix: string): readonl
     { name: 'sqlite memory', url: () => 'sqlite::memory:', shared: false },
     { name: 'postgres', url: () => locations.postgres(prefix), shared: true },
   ];
+}
+
+/**
+ * The three places a store contract suite runs on (a SQLite file, SQLite in memory, a fresh
+ * PostgreSQL schema named after `prefix`), with `open`, whose stores are closed after each
+ * test; the locations are removed after the suite. Call at a suite file's top level.
+ */
+export function contractStores(prefix: string): {
+  readonly backends: readonly { readonly name: string; readonly url: () => string }[];
+  open(backend: { readonly url: () => string }): Promise<Store>;
+} {
+  const locations = storeLocations();
+  afterAll(() => locations.cleanup());
+  const opened: Store[] = [];
+  afterEach(async () => {
+    for (const store of opened.splice(0).reverse()) await store.close();
+  });
+  return {
+    backends: storeTargets(locations, prefix),
+    async open(backend) {
+      const store = await openStore(backend.url());
+      opened.push(store);
+      return store;
+    },
+  };
 }
