@@ -9,7 +9,9 @@
 //   6. tracing overhead per span (trace-overhead.ts), next to the journal's own serialisation.
 //   7. approval -> resumed run latency (SQLite; PostgreSQL with LISTEN/NOTIFY when reachable).
 //   8. context assembly per step at 300 steps (context-assembly.ts), next to the whole
-//      conversation's request and count; store-backed recall per step (context-recall.ts).
+//      conversation's request and count; store-backed recall per step (context-recall.ts);
+//      recall quality, recall@1 and @3 of the store search and the recall tool over 50
+//      questions on 220 stored results (recall-quality.ts).
 //   9. guard overhead per tool call (guard-overhead.ts), next to an always-allow gate.
 //  10. support-desk cost per ticket: router on `fast` + decision cache + executors on `frontier`,
 //      against the same split all on `frontier` and against one generalist frontier agent.
@@ -39,6 +41,7 @@ import { measureAdapterOverhead, renderAdapterOverhead } from './adapter-overhea
 import { measureTraceOverhead, renderTraceOverhead } from './trace-overhead.js';
 import { measureContextAssembly, renderContextAssembly } from './context-assembly.js';
 import { measureContextRecall, renderContextRecall } from './context-recall.js';
+import { measureRecallQuality, renderRecallQuality } from './recall-quality.js';
 import { measureGuardOverhead, renderGuardOverhead } from './guard-overhead.js';
 import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 
@@ -83,6 +86,8 @@ progress('context assembly per step at 300 steps');
 const contextAssembly = measureContextAssembly();
 progress('store-backed recall per step at 300 steps');
 const contextRecall = await measureContextRecall();
+progress('recall quality: 50 questions over 220 stored results');
+const recallQuality = await measureRecallQuality();
 progress('guard overhead per tool call');
 const guardOverhead = measureGuardOverhead();
 
@@ -203,7 +208,7 @@ const routingCost = await measureRoutingCost();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, routingCost }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, recallQuality, guardOverhead, routingCost }, null, 2)}\n`
     : [
         renderTable(report),
         renderToolPolicies(toolPolicies),
@@ -212,6 +217,7 @@ process.stdout.write(
         renderApprovalLatency(approvalLatency),
         renderContextAssembly(contextAssembly),
         renderContextRecall(contextRecall),
+        renderRecallQuality(recallQuality),
         renderGuardOverhead(guardOverhead),
         renderRoutingCost(routingCost),
       ].join('\n\n') + '\n',
