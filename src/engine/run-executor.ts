@@ -55,6 +55,7 @@ import {
   type ToolPolicies,
 } from '../tools/index.js';
 import type { DecisionEvent } from '../decide/index.js';
+import type { RunObserver } from '../observe/index.js';
 import { modelRetryDelay, type ModelRetryOptions } from './model-retry.js';
 import { awaitApproval, gateCalls } from './approval-step.js';
 import {
@@ -90,6 +91,8 @@ export interface ExecuteRunContext {
   readonly journal?: readonly StoredEvent[] | undefined;
   /** Called after each event commits. Must not throw; never awaited. */
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
+  /** Called with each model request (a step's, or a summariser's) as it is sent. Same rules. */
+  readonly onModelRequest?: RunObserver['onModelRequest'];
   /** This process's tool breakers, bulkheads, result cache and audit log. */
   readonly toolPolicies?: ToolPolicies | undefined;
   /** Tells approvers when a gated call creates an approval. */
@@ -325,7 +328,15 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
           (await runSummariser(
             config.summariser,
             { step, messages, previewChars: config.previewChars },
-            { signal: controller.signal },
+            {
+              signal: controller.signal,
+              onRequest: (request) =>
+                context.onModelRequest?.(
+                  runId,
+                  { step: state.steps, summarisedStep: step },
+                  request,
+                ),
+            },
           ));
         if (controller.signal.aborted) return {};
         await append([
@@ -428,8 +439,10 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
       let response: ModelResponse;
       try {
         // Raced with the run's signal: an adapter that ignores it cannot hold the run.
+        const presented = presentRequest(agent, request, runId);
+        context.onModelRequest?.(runId, { step }, presented);
         response = await untilAborted(
-          model.doGenerate(presentRequest(agent, request, runId), { signal: controller.signal }),
+          model.doGenerate(presented, { signal: controller.signal }),
           controller.signal,
         );
       } catch (error) {

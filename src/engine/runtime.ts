@@ -175,6 +175,20 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           }
         };
 
+  const requestObservers = observers.filter((observer) => observer.onModelRequest !== undefined);
+  const onModelRequest: RunObserver['onModelRequest'] =
+    requestObservers.length === 0
+      ? undefined
+      : (runId, call, request) => {
+          for (const observer of requestObservers) {
+            try {
+              observer.onModelRequest?.(runId, call, request);
+            } catch {
+              // As for events: an observer's fault is its own.
+            }
+          }
+        };
+
   function requireAgent(name: string): Agent {
     const agent = byName.get(name);
     if (!agent) {
@@ -297,6 +311,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         claim,
         journal: events,
         onEvent,
+        onModelRequest,
         toolPolicies,
         approvals,
       });

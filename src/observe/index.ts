@@ -26,6 +26,7 @@ export {
   DEFAULT_MAX_CONTENT_CHARS,
   EVENT_SPAN_MAPPINGS,
   spansFromJournal,
+  type ChatInput,
   type EventMapping,
   type SpanOptions,
   type TraceBuilder,
@@ -39,6 +40,7 @@ export {
   type SpanExporter,
 } from './otlp-exporter.js';
 export { DEFAULT_PARTIAL_EXPORT_EVENTS, traceExport, type RunObserver } from './run-observer.js';
+export { chatInput, type ObservedCall, type ObservedRequest } from './chat-input.js';
 export { costTotals, type CostLine, type CostTotals, type ToolLine } from './cost-totals.js';
 export { runMetrics, type RunMetrics } from './run-metrics.js';
 export {

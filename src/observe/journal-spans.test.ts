@@ -234,6 +234,125 @@ describe('spansFromJournal', () => {
     expect(root?.status).toEqual({ code: 'error', message: 'upstream 500' });
   });
 
+  it('fails the tool span of a denied or an expired approval, with error.type', () => {
+    const held = (decision: string, reason?: string): Record<string, unknown>[] => [
+      journal()[0]?.event as Record<string, unknown>,
+      {
+        type: 'tool_requested',
+        step: 0,
+        callId: 'c1',
+        index: 0,
+        toolName: 'issue_refund',
+        input: { orderId: 'A-1' },
+        effect: 'irreversible',
+      },
+      {
+        type: 'approval_requested',
+        step: 0,
+        callId: 'c1',
+        index: 0,
+        toolName: 'issue_refund',
+        approvalId: 'apr_1',
+        argsHash: 'h',
+        reason: { type: 'effect', effect: 'irreversible' },
+        approverGroup: 'finance',
+        expiresAt: T0 + 60_000,
+        onExpiry: { type: 'deny' },
+      },
+      {
+        type: 'approval_decided',
+        step: 0,
+        callId: 'c1',
+        toolName: 'issue_refund',
+        approvalId: 'apr_1',
+        decision,
+        decidedBy: decision === 'expired' ? 'expiry' : 'ana',
+        ...(reason === undefined ? {} : { reason }),
+        at: T0 + 300,
+      },
+    ];
+    const toolOf = (events: Record<string, unknown>[]) => {
+      const tool = byName(
+        spansFromJournal('run_appr', entriesOf(events)),
+        'execute_tool issue_refund',
+      );
+      return { errorType: tool.attributes[ATTR.errorType], status: tool.status, endMs: tool.endMs };
+    };
+    expect(toolOf(held('denied', 'not this customer'))).toEqual({
+      errorType: 'approval_denied',
+      status: { code: 'error', message: 'not this customer' },
+      endMs: T0 + 300,
+    });
+    expect(toolOf(held('expired'))).toEqual({
+      errorType: 'approval_expired',
+      status: { code: 'error', message: 'nobody approved it in time' },
+      endMs: T0 + 300,
+    });
+    expect(toolOf(held('approved')).status).toEqual({ code: 'unset' });
+  });
+
+  it('ends a run stopped by a limit in error, with error.type and the limit', () => {
+    const entries = journal().slice(0, 4);
+    entries.push({
+      seq: 5,
+      at: T0 + 400,
+      event: {
+        type: 'run_finished',
+        status: 'stopped',
+        reason: { type: 'limit', limit: 'maxIterations', used: 1, max: 1 },
+        output: null,
+        usage: { inputTokens: 120, outputTokens: 8, costUsd: 0.0004, costKnown: true },
+        steps: 1,
+      },
+    });
+    const [root] = spansFromJournal('run_stop', entries);
+    expect([
+      root?.attributes[ATTR.errorType],
+      root?.attributes[ATTR.limitName],
+      root?.status,
+    ]).toEqual([
+      'limit',
+      'maxIterations',
+      { code: 'error', message: 'limit maxIterations reached (1 of 1)' },
+    ]);
+    const cancelled = journal().slice(0, 4);
+    cancelled.push({
+      seq: 5,
+      at: T0 + 400,
+      event: {
+        type: 'run_finished',
+        status: 'cancelled',
+        reason: { type: 'cancelled', by: 'user' },
+        output: null,
+        usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, costKnown: true },
+        steps: 1,
+      },
+    });
+    expect(spansFromJournal('run_cancel', cancelled)[0]?.status).toEqual({ code: 'unset' });
+  });
+
+  it('puts the input a chat call was sent on its span, when capturing', () => {
+    const inputs = new Map([
+      ['chat:0', { messages: '[{"parts":[],"role":"user"}]', system: '[]' }],
+      ['chat:1', { messages: '[{"parts":[],"role":"tool"}]' }],
+    ]);
+    const chats = (captureContent: boolean) =>
+      spansFromJournal('run_1', journal(), { captureContent, inputs })
+        .filter((span) => span.attributes[ATTR.operationName] === 'chat')
+        .map((span) => [
+          span.attributes[ATTR.inputMessages],
+          span.attributes[ATTR.systemInstructions],
+        ]);
+    expect(chats(true)).toEqual([
+      ['[{"parts":[],"role":"user"}]', '[]'],
+      ['[{"parts":[],"role":"tool"}]', undefined],
+    ]);
+    expect(chats(false)).toEqual([
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
+  });
+
   it('keeps content off by default and captures it truncated when asked', () => {
     const all = (list: readonly TraceSpan[]) =>
       list.flatMap((span) => Object.keys(span.attributes));
