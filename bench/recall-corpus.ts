@@ -2,6 +2,7 @@
 // questions, each answered by exactly one result. Most results are near-identical records that
 // differ only in a short identifier (box 3, PR #12, room A7, v4, ticket #8) and the numbers
 // around them; the rest are named facts and filler full of other numbers. Deterministic.
+import { seededRandom } from './stats.js';
 
 export interface RecallDocument {
   readonly ref: string;
@@ -22,18 +23,6 @@ export interface RecallQuestion {
 export interface RecallCorpus {
   readonly documents: readonly RecallDocument[];
   readonly questions: readonly RecallQuestion[];
-}
-
-/** mulberry32: a small seeded generator, so the corpus is the same on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PEOPLE = [
@@ -91,7 +80,7 @@ const PROJECTS = [
  * result also holds) throws, so every question keeps exactly one answering result.
  */
 export function recallCorpus(): RecallCorpus {
-  const random = seeded(2026);
+  const random = seededRandom(2026);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const code = (digits: number): string =>
     String(Math.floor(10 ** (digits - 1) + random() * 9 * 10 ** (digits - 1)));

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import type { Trust } from '../core/index.js';
 import type { ContextResultsTable, Database } from './schema.js';
 import {
@@ -65,13 +65,6 @@ export class SqlResultStore implements ResultStore {
     return row ? toStored(row) : undefined;
   }
 
-  /*
-   * Both engines rank alike: every term is matched on its own (a phrase as its words side by
-   * side), each match adds weight × idf, where idf = ln(1 + (N - n + 0.5) / (n + 0.5)) over the
-   * run's N results of which n hold the term (BM25's, never negative). The terms travel as one
-   * JSON parameter, so the statement text is the same for every search.
-   */
-
   async #searchSqlite(
     runId: string,
     terms: readonly SearchTerm[],
@@ -88,26 +81,14 @@ export class SqlResultStore implements ResultStore {
       ),
       -- CROSS JOIN fixes the order: each term's full-text lookup first, then its rows.
       hits as materialized (
-        select t.term, t.weight, r.rowid as id
+        select t.term, t.weight, r.ref
         from terms t
         cross join keel_context_results_fts
         cross join keel_context_results r
         where keel_context_results_fts match t.query
           and r.rowid = keel_context_results_fts.rowid and r.run_id = ${runId}
       ),
-      documents(n) as (select count(*) from keel_context_results where run_id = ${runId}),
-      frequencies as (select term, count(*) as n from hits group by term),
-      scored as (
-        select h.id, count(*) as matched,
-          sum(h.weight * ln(1 + (d.n - f.n + 0.5) / (f.n + 0.5))) as rank
-        from hits h join frequencies f on f.term = h.term cross join documents d
-        group by h.id
-      )
-      select r.run_id, r.ref, r.step, r.call_id, r.tool_name, r.content, r.trust, r.source,
-        r.created_at, s.rank
-      from scored s join keel_context_results r on r.rowid = s.id
-      order by s.rank desc, s.matched desc, length(r.content), r.step desc, r.ref desc
-      limit ${limit}`.execute(this.#db);
+      ${ranked(runId, limit, sql`length(r.content)`)}`.execute(this.#db);
     return rows;
   }
 
@@ -131,8 +112,25 @@ export class SqlResultStore implements ResultStore {
         from terms t join keel_context_results r on r.search @@ t.query
         where r.run_id = ${runId}
       ),
-      documents(n) as (select count(*)::float8 from keel_context_results where run_id = ${runId}),
-      frequencies as (select term, count(*)::float8 as n from hits group by term),
+      ${ranked(runId, limit, sql`r.content_chars`)}`.execute(this.#db);
+    return rows;
+  }
+}
+
+/**
+ * The part both engines share, after each found its `hits(term, weight, ref)`: every hit adds
+ * weight × idf, where idf = ln(1 + (N - n + 0.5) / (n + 0.5)) over the run's N results of which
+ * n hold the term (BM25's, never negative); ties go to more terms held, then the shorter text
+ * (`length`), then the later step. The terms travel as one JSON parameter, so the statement
+ * text is the same for every search.
+ */
+function ranked(runId: string, limit: number, length: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`documents(n) as (
+        select cast(count(*) as double precision) from keel_context_results where run_id = ${runId}
+      ),
+      frequencies as (
+        select term, cast(count(*) as double precision) as n from hits group by term
+      ),
       scored as (
         select h.ref, count(*) as matched,
           sum(h.weight * ln(1 + (d.n - f.n + 0.5) / (f.n + 0.5))) as rank
@@ -142,10 +140,8 @@ export class SqlResultStore implements ResultStore {
       select r.run_id, r.ref, r.step, r.call_id, r.tool_name, r.content, r.trust, r.source,
         r.created_at, s.rank
       from scored s join keel_context_results r on r.run_id = ${runId} and r.ref = s.ref
-      order by s.rank desc, s.matched desc, r.content_chars, r.step desc, r.ref desc
-      limit ${limit}`.execute(this.#db);
-    return rows;
-  }
+      order by s.rank desc, s.matched desc, ${length}, r.step desc, r.ref desc
+      limit ${limit}`;
 }
 
 function toRow(result: StoredToolResult): ContextResultsTable {
