@@ -6,7 +6,8 @@
 //   3. cold start: a fresh process to its first run's result, next to `node -e 0`;
 //   4. tool policy overhead per successful call, next to calling the tool directly.
 //   5. adapter overhead per call of the OpenAI and Anthropic adapters over the raw SDK call.
-//   6. tracing overhead per span (trace-overhead.ts), next to the journal's own serialisation.
+//   6. tracing overhead per span (trace-overhead.ts), next to the journal's own serialisation,
+//      and the import time of trace export (Keel alone; each protocol's exporter on top).
 //   7. approval -> resumed run latency (SQLite; PostgreSQL with LISTEN/NOTIFY when reachable).
 //   8. context assembly per step at 300 steps (context-assembly.ts), next to the whole
 //      conversation's request and count; store-backed recall per step (context-recall.ts);
@@ -38,7 +39,12 @@ import {
 import { round } from './stats.js';
 import { measureToolPolicies, renderToolPolicies } from './tool-policies.js';
 import { measureAdapterOverhead, renderAdapterOverhead } from './adapter-overhead.js';
-import { measureTraceOverhead, renderTraceOverhead } from './trace-overhead.js';
+import {
+  measureTraceImport,
+  measureTraceOverhead,
+  renderTraceImport,
+  renderTraceOverhead,
+} from './trace-overhead.js';
 import { measureContextAssembly, renderContextAssembly } from './context-assembly.js';
 import { measureContextRecall, renderContextRecall } from './context-recall.js';
 import { measureRecallQuality, renderRecallQuality } from './recall-quality.js';
@@ -145,6 +151,8 @@ await slowServer.stop();
 progress(`cold start (${COLD_START_SPAWNS} spawns)`);
 const coldStart = await measureColdStart({ spawns: COLD_START_SPAWNS, directory });
 
+progress('trace export import time');
+const traceImport = await measureTraceImport();
 progress('tool policy overhead per successful call');
 const toolPolicies = await measureToolPolicies();
 progress('approval -> resumed run latency');
@@ -208,12 +216,13 @@ const routingCost = await measureRoutingCost();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, recallQuality, guardOverhead, routingCost }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, traceImport, approvalLatency, contextAssembly, contextRecall, recallQuality, guardOverhead, routingCost }, null, 2)}\n`
     : [
         renderTable(report),
         renderToolPolicies(toolPolicies),
         renderAdapterOverhead(adapterOverhead),
         renderTraceOverhead(traceOverhead),
+        renderTraceImport(traceImport),
         renderApprovalLatency(approvalLatency),
         renderContextAssembly(contextAssembly),
         renderContextRecall(contextRecall),

@@ -2,9 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineAgent } from '../agent/index.js';
 import { createRuntime } from '../engine/index.js';
-import { simulator, type ModelAdapterV1, type ModelRequest } from '../model/index.js';
+import { simulator, type ModelRequest } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
+import { recording } from '../../test/support/archive.js';
 import {
   ATTR,
   chatInput,
@@ -35,20 +36,6 @@ function keeping(): SpanExporter & { readonly spans: TraceSpan[] } {
     flush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
     stats: () => ({ exported: spans.length, dropped: 0, failed: 0, queued: 0 }),
-  };
-}
-
-function recording(model: ModelAdapterV1): { model: ModelAdapterV1; requests: ModelRequest[] } {
-  const requests: ModelRequest[] = [];
-  return {
-    requests,
-    model: {
-      ...model,
-      doGenerate(request, options) {
-        requests.push(request);
-        return model.doGenerate(request, options);
-      },
-    },
   };
 }
 

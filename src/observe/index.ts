@@ -31,7 +31,7 @@ export {
   type SpanOptions,
   type TraceBuilder,
 } from './journal-spans.js';
-export { encodeTraceRequest, type OtlpResource } from './otlp-protobuf.js';
+export { OTLP_PROTOCOLS, type OtlpProtocol, type OtlpTls } from './otlp-transport.js';
 export {
   otlpExporter,
   otlpExporterFromEnv,
