@@ -247,7 +247,16 @@ describe.each([
   it('delivers every span of a run, ids kept, configured by the standard variables', async () => {
     const receiver = await startOtlpReceiver({ transport });
     cleanups.push(() => receiver.close());
-    const exporter = otlpExporterFromEnv(envFor(receiver));
+    // The traces-only endpoint wins and is used as is: HTTP's full URL; for gRPC a bare
+    // host:port, plaintext only because INSECURE says so.
+    const exporter = otlpExporterFromEnv(
+      envFor(receiver, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:
+          transport === 'grpc' ? receiver.endpoint.replace('http://', '') : receiver.url,
+        ...(transport === 'grpc' ? { OTEL_EXPORTER_OTLP_TRACES_INSECURE: 'true' } : {}),
+      }),
+    );
     if (!exporter) throw new Error('no exporter');
     const { runtime, store } = await demoRuntime([traceExport({ exporter })]);
     const result = await runtime.run('refunds', DEMO_TASKS.refund);
@@ -267,9 +276,20 @@ describe.each([
     const root = receiver.spans.find((span) => span.spanId === spanIdOf(result.id, 'run'));
     expect(root?.resource[ATTR.serviceName]).toBe('support');
     expect(root?.attributes[ATTR.runStatus]).toBe('succeeded');
+    // HTTP bodies arrive gzipped; gRPC compresses inside its frames, which grpc-js unpacks.
     expect(
-      receiver.received.map((request) => [request.encoding, request.headers['x-team']]),
-    ).toEqual(receiver.received.map(() => [encoding, 'support desk']));
+      receiver.received.map((request) => [
+        request.encoding,
+        request.headers['x-team'],
+        request.headers['content-encoding'],
+      ]),
+    ).toEqual(
+      receiver.received.map(() => [
+        encoding,
+        'support desk',
+        transport === 'http' ? 'gzip' : undefined,
+      ]),
+    );
   });
 
   it('sends over TLS with a client certificate when the endpoint demands one', async () => {
