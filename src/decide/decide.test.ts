@@ -328,6 +328,12 @@ describe('decide', () => {
       code: 'invalid_config',
       message: expect.stringContaining('"votes"'),
     });
+    await expect(
+      decide({ ...base, model, modelRetry: { initialDelayMs: -1 } }),
+    ).rejects.toMatchObject({
+      code: 'invalid_config',
+      message: expect.stringContaining('"modelRetry.initialDelayMs"'),
+    });
   });
 
   it('hands the chosen value to a waiter once a reviewer resolves the item', async () => {

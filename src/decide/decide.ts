@@ -634,6 +634,18 @@ function checkOptions(
   if (!options.schema.safeParse(options.fallback).success) {
     fail('fallback', 'must match the schema');
   }
+  const { maxAttempts, initialDelayMs, maxDelayMs } = options.modelRetry ?? {};
+  if (maxAttempts !== undefined && !(Number.isInteger(maxAttempts) && maxAttempts >= 1)) {
+    fail('modelRetry.maxAttempts', 'must be an integer of at least 1');
+  }
+  for (const [field, value] of [
+    ['initialDelayMs', initialDelayMs],
+    ['maxDelayMs', maxDelayMs],
+  ] as const) {
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+      fail(`modelRetry.${field}`, 'must be a number of milliseconds, 0 or more');
+    }
+  }
 }
 
 function stripFence(text: string): string {
