@@ -6,10 +6,13 @@
 //   3. cold start: a fresh process to its first run's result, next to `node -e 0`;
 //   4. tool policy overhead per successful call, next to calling the tool directly.
 //   5. adapter overhead per call of the OpenAI and Anthropic adapters over the raw SDK call.
-//   6. tracing overhead per span (trace-overhead.ts), next to the journal's own serialisation.
+//   6. tracing overhead per span (trace-overhead.ts), next to the journal's own serialisation,
+//      and the import time of trace export (Keel alone; each protocol's exporter on top).
 //   7. approval -> resumed run latency (SQLite; PostgreSQL with LISTEN/NOTIFY when reachable).
 //   8. context assembly per step at 300 steps (context-assembly.ts), next to the whole
-//      conversation's request and count; store-backed recall per step (context-recall.ts).
+//      conversation's request and count; store-backed recall per step (context-recall.ts);
+//      recall quality, recall@1 and @3 of the store search and the recall tool over 50
+//      questions on 220 stored results (recall-quality.ts).
 //   9. guard overhead per tool call (guard-overhead.ts), next to an always-allow gate.
 //  10. support-desk cost per ticket: router on `fast` + decision cache + executors on `frontier`,
 //      against the same split all on `frontier` and against one generalist frontier agent.
@@ -38,9 +41,15 @@ import {
 import { round } from './stats.js';
 import { measureToolPolicies, renderToolPolicies } from './tool-policies.js';
 import { measureAdapterOverhead, renderAdapterOverhead } from './adapter-overhead.js';
-import { measureTraceOverhead, renderTraceOverhead } from './trace-overhead.js';
+import {
+  measureTraceImport,
+  measureTraceOverhead,
+  renderTraceImport,
+  renderTraceOverhead,
+} from './trace-overhead.js';
 import { measureContextAssembly, renderContextAssembly } from './context-assembly.js';
 import { measureContextRecall, renderContextRecall } from './context-recall.js';
+import { measureRecallQuality, renderRecallQuality } from './recall-quality.js';
 import { measureGuardOverhead, renderGuardOverhead } from './guard-overhead.js';
 import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 import { measureRunsList, renderRunsList } from './runs-list.js';
@@ -87,6 +96,8 @@ progress('context assembly per step at 300 steps');
 const contextAssembly = measureContextAssembly();
 progress('store-backed recall per step at 300 steps');
 const contextRecall = await measureContextRecall();
+progress('recall quality: 50 questions over 220 stored results');
+const recallQuality = await measureRecallQuality();
 progress('guard overhead per tool call');
 const guardOverhead = measureGuardOverhead();
 
@@ -144,6 +155,8 @@ await slowServer.stop();
 progress(`cold start (${COLD_START_SPAWNS} spawns)`);
 const coldStart = await measureColdStart({ spawns: COLD_START_SPAWNS, directory });
 
+progress('trace export import time');
+const traceImport = await measureTraceImport();
 progress('tool policy overhead per successful call');
 const toolPolicies = await measureToolPolicies();
 progress('approval -> resumed run latency');
@@ -212,15 +225,17 @@ const mcpOverhead = await measureMcpOverhead();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, routingCost, runsList, mcpOverhead }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, routingCost, runsList, mcpOverhead, traceImport, recallQuality }, null, 2)}\n`
     : [
         renderTable(report),
         renderToolPolicies(toolPolicies),
         renderAdapterOverhead(adapterOverhead),
         renderTraceOverhead(traceOverhead),
+        renderTraceImport(traceImport),
         renderApprovalLatency(approvalLatency),
         renderContextAssembly(contextAssembly),
         renderContextRecall(contextRecall),
+        renderRecallQuality(recallQuality),
         renderGuardOverhead(guardOverhead),
         renderRoutingCost(routingCost),
         renderRunsList(runsList),

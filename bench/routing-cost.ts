@@ -13,7 +13,7 @@ import {
   type Tool,
 } from '../src/index.js';
 import { createPriceTable, type ModelPrice } from '../src/exports/model.js';
-import { round } from './stats.js';
+import { round, seededRandom } from './stats.js';
 
 /**
  * Cost per support ticket, from the price table and the usage each simulated call reports
@@ -101,18 +101,6 @@ const FAQ_INSTRUCTIONS = [
 const FAQ_ANSWER =
   'Thanks for asking. The help center covers this: please see the article quoted below, which has the details and the steps to follow. If it does not answer your question, reply to this message and a specialist will pick it up.';
 
-/** Deterministic pseudo-random numbers, so every run of the bench sees the same tickets. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const OPENINGS: Record<Department, readonly string[]> = {
   billing: [
     'I was charged twice for the same order and I would like to understand why.',
@@ -148,7 +136,7 @@ const DETAILS = [
 ];
 
 function tickets(count: number, repeatShare: number, faqShare: number): Ticket[] {
-  const random = seeded(7);
+  const random = seededRandom(7);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const common: Ticket[] = Array.from({ length: 10 }, (_, index) => {
     if (index % 3 === 2) return { department: 'faq', text: FAQ[index]?.question ?? '' };

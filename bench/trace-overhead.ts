@@ -1,21 +1,29 @@
 // Tracing overhead per span: deriving a run's spans from its journal (with each call's cost
-// computed from its usage, as the engine does) and encoding them as an OTLP protobuf request,
+// computed from its usage, as the engine does), handing them to OpenTelemetry as
+// `ReadableSpan`s and encoding them as its OTLP exporters do (protobuf; JSON for comparison),
 // which is all the work tracing adds to a run — the journal is written anyway, and export
 // happens off the run's path. Measured in process, in blocks, after a warm-up; the baseline
 // in the same run is what the journal already pays for the same events (JSON text of each).
-import { encodeTraceRequest } from '../src/observe/index.js';
+// The import time of the exporters, paid once when a process first exports, is measured in
+// fresh processes (trace-import-process.ts), next to Keel's own import.
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { costTotals, spansFromJournal, type JournalEntry } from '../src/exports/observe.js';
 import { SIMULATOR_PRICE, costOf } from '../src/model/index.js';
-import { round } from './stats.js';
+import { readableSpans } from '../src/observe/readable-spans.js';
+import { benchScript, runNodeJson } from './child-processes.js';
+import { median, round } from './stats.js';
 
 export const TRACE_OVERHEAD_TARGET_US = 25;
 
 export interface TraceOverheadResult {
   readonly spansPerRun: number;
-  /** Median µs per span: derive + cost + protobuf encode, no content. */
+  /** Median µs per span: derive + cost + ReadableSpan + OTLP protobuf encode, no content. */
   readonly perSpanUs: number;
   /** The same with content captured (8 KiB truncation). */
   readonly perSpanWithContentUs: number;
+  /** The same as `perSpanUs`, encoded as OTLP JSON (`http/json`). */
+  readonly perSpanJsonUs: number;
   /** Baseline: µs per journal event to serialise it as the store does (JSON). */
   readonly journalJsonPerEventUs: number;
   readonly target: number;
@@ -112,12 +120,7 @@ export function workloadJournal(): JournalEntry[] {
   }));
 }
 
-const RESOURCE = {
-  attributes: { 'service.name': 'bench' },
-  scopeName: 'keel',
-  scopeVersion: '1',
-  schemaUrl: 'https://opentelemetry.io/schemas/gen-ai/1.42.0',
-};
+const RESOURCE = resourceFromAttributes({ 'service.name': 'bench' });
 
 /** Median over blocks of the per-item time of `work`, in µs. */
 function measure(work: () => number): number {
@@ -136,24 +139,27 @@ function measure(work: () => number): number {
 export function measureTraceOverhead(): TraceOverheadResult {
   const journal = workloadJournal();
   let sink = 0;
-  const traced = (captureContent: boolean) => (): number => {
-    // Cost per call from reported usage, as the engine computes it before committing.
-    for (const entry of journal) {
-      if (entry.event.type === 'model_called') {
-        sink +=
-          costOf(
-            entry.event.usage as { inputTokens: number; outputTokens: number },
-            SIMULATOR_PRICE,
-          ) ?? 0;
+  const traced =
+    (captureContent: boolean, serializer = ProtobufTraceSerializer) =>
+    (): number => {
+      // Cost per call from reported usage, as the engine computes it before committing.
+      for (const entry of journal) {
+        if (entry.event.type === 'model_called') {
+          sink +=
+            costOf(
+              entry.event.usage as { inputTokens: number; outputTokens: number },
+              SIMULATOR_PRICE,
+            ) ?? 0;
+        }
       }
-    }
-    const spans = spansFromJournal('run_bench', journal, { captureContent });
-    sink += encodeTraceRequest(spans, RESOURCE).length;
-    return spans.length;
-  };
+      const spans = spansFromJournal('run_bench', journal, { captureContent });
+      sink += serializer.serializeRequest(readableSpans(spans, RESOURCE))?.length ?? 0;
+      return spans.length;
+    };
   const spansPerRun = spansFromJournal('run_bench', journal).length;
   const perSpanUs = measure(traced(false));
   const perSpanWithContentUs = measure(traced(true));
+  const perSpanJsonUs = measure(traced(false, JsonTraceSerializer));
   const journalJsonPerEventUs = measure(() => {
     for (const entry of journal) sink += JSON.stringify(entry.event).length;
     return journal.length;
@@ -166,6 +172,7 @@ export function measureTraceOverhead(): TraceOverheadResult {
     spansPerRun,
     perSpanUs,
     perSpanWithContentUs,
+    perSpanJsonUs,
     journalJsonPerEventUs,
     target: TRACE_OVERHEAD_TARGET_US,
     within: perSpanUs <= TRACE_OVERHEAD_TARGET_US,
@@ -174,9 +181,62 @@ export function measureTraceOverhead(): TraceOverheadResult {
 
 export function renderTraceOverhead(result: TraceOverheadResult): string {
   return [
-    `tracing overhead per span (derive from journal + cost + OTLP protobuf, ${result.spansPerRun} spans/run):`,
+    `tracing overhead per span (derive from journal + cost + OpenTelemetry ReadableSpan + OTLP protobuf, ${result.spansPerRun} spans/run):`,
     `  ${result.perSpanUs} µs without content (target <= ${result.target} µs: ${result.within ? 'within' : 'OVER'}),`,
-    `  ${result.perSpanWithContentUs} µs with content captured;`,
+    `  ${result.perSpanWithContentUs} µs with content captured, ${result.perSpanJsonUs} µs as OTLP JSON;`,
     `  baseline: ${result.journalJsonPerEventUs} µs per journal event to serialise it (JSON)`,
+  ].join('\n');
+}
+
+export interface TraceImportResult {
+  readonly spawns: number;
+  /** Medians over fresh processes, in ms: Keel's own import (exporters not loaded by it). */
+  readonly keelMs: number;
+  /** What the first export of each protocol loads, after Keel (OpenTelemetry's exporter). */
+  readonly exporterMs: Readonly<Record<'http/protobuf' | 'http/json' | 'grpc', number>>;
+  /** No OpenTelemetry exporter or gRPC module was loaded by importing Keel, in any spawn. */
+  readonly keelLoadsNoExporter: boolean;
+}
+
+/** Import times in fresh processes: Keel alone, then each protocol's exporter on top. */
+export async function measureTraceImport({ spawns = 5 } = {}): Promise<TraceImportResult> {
+  const script = benchScript('trace-import-process.js');
+  const protocols = ['http/protobuf', 'http/json', 'grpc'] as const;
+  const keel: number[] = [];
+  const exporter: Record<(typeof protocols)[number], number[]> = {
+    'http/protobuf': [],
+    'http/json': [],
+    grpc: [],
+  };
+  let keelLoadsNoExporter = true;
+  for (let spawn = -1; spawn < spawns; spawn++) {
+    for (const protocol of protocols) {
+      const sample = await runNodeJson<{ keelMs: number; exporterMs: number; loaded: string[] }>(
+        [script],
+        [protocol],
+      );
+      if (sample.loaded.length > 0) keelLoadsNoExporter = false;
+      if (spawn < 0) continue;
+      keel.push(sample.keelMs);
+      exporter[protocol].push(sample.exporterMs);
+    }
+  }
+  const ms = (samples: number[]): number => round(median(samples), 1);
+  return {
+    spawns,
+    keelMs: ms(keel),
+    exporterMs: {
+      'http/protobuf': ms(exporter['http/protobuf']),
+      'http/json': ms(exporter['http/json']),
+      grpc: ms(exporter.grpc),
+    },
+    keelLoadsNoExporter,
+  };
+}
+
+export function renderTraceImport(result: TraceImportResult): string {
+  return [
+    `trace export import time (median of ${result.spawns} fresh processes each): Keel ${result.keelMs} ms, loading no exporter: ${result.keelLoadsNoExporter ? 'yes' : 'NO'};`,
+    `  first export then loads OpenTelemetry's exporter: http/protobuf ${result.exporterMs['http/protobuf']} ms, http/json ${result.exporterMs['http/json']} ms, grpc ${result.exporterMs.grpc} ms`,
   ].join('\n');
 }

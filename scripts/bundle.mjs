@@ -2,7 +2,8 @@
 // Kysely loads as one file instead of ~300 ES modules, which is most of Keel's import time.
 // Kept external: zod (user code must share its instance), the native SQLite driver, pg, the
 // OpenAI SDK (loaded on first use), tsx (loaded only for TypeScript configs), and the
-// Anthropic SDK, the tokenizer, the price table and the MCP SDK (each loaded on first use).
+// Anthropic SDK, the tokenizer, the price table and the MCP SDK (each loaded on first use), and
+// OpenTelemetry's exporters with gRPC (loaded only when a trace is first exported).
 import { readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -40,6 +41,8 @@ await build({
     '@pydantic/genai-prices',
     '@modelcontextprotocol/sdk',
     '@modelcontextprotocol/sdk/*',
+    '@opentelemetry/*',
+    '@grpc/grpc-js',
   ],
   logLevel: 'warning',
 });

@@ -1,7 +1,7 @@
 import pc from 'picocolors';
 import { createApprovals, requireDecider } from '../approval/index.js';
 import { canonicalJson } from '../core/index.js';
-import { resolveReview, startChosenRoute } from '../decide/index.js';
+import { resolveReview, reviewItem, startChosenRoute } from '../decide/index.js';
 import type { DecisionRecord } from '../store/index.js';
 import { openRuntime, openStoreFromOptions, type CliGlobals } from './open-runtime.js';
 
@@ -13,7 +13,7 @@ export async function listReviews(
   const store = await openStoreFromOptions(globals);
   try {
     const list = await store.decisions.list({ status: 'review' });
-    if (json) printJson({ reviews: list.map(reviewJson) });
+    if (json) printJson({ reviews: list.map(reviewItem) });
     else console.log(formatReviews(list));
   } finally {
     await store.close();
@@ -79,15 +79,23 @@ function reviewJson(record: DecisionRecord) {
 
 function formatReviews(list: readonly DecisionRecord[]): string {
   if (list.length === 0) return pc.gray('no decisions waiting for review');
+  const shown = (value: unknown): string => {
+    const text = canonicalJson(value ?? null);
+    return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+  };
   return list
     .map((record) => {
-      const input = canonicalJson(record.input);
-      const choices = record.choices
-        ? record.choices.map((choice) => canonicalJson(choice)).join(' | ')
+      const item = reviewItem(record);
+      const picked = item.proposed
+        ? `${shown(item.proposed.value)} (confidence ${item.proposed.confidence}${item.minConfidence === null ? '' : `, below ${item.minConfidence}`})${item.proposed.reasoning ? `: ${item.proposed.reasoning}` : ''}`
+        : 'nothing valid';
+      const alternatives = item.alternatives
+        ? item.alternatives.map((choice) => canonicalJson(choice)).join(' | ')
         : 'any value of the schema';
       return [
-        `${pc.bold(record.id)}  ${pc.yellow('review')}  ${record.kind}  ${input.length > 80 ? `${input.slice(0, 79)}…` : input}`,
-        `  why: ${record.reason ?? '?'}; choose: ${choices}`,
+        `${pc.bold(item.id)}  ${pc.yellow('review')}  ${item.kind}  ${shown(item.input)}`,
+        `  model picked: ${picked}`,
+        `  choose: ${alternatives}; until then: ${shown(item.fallback)} (fallback)`,
       ].join('\n');
     })
     .join('\n');

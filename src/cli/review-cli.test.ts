@@ -74,10 +74,16 @@ describe('keel reviews / keel review', () => {
       const [billing, shipping] = executors() as [Agent, Agent];
       const runtime = createRuntime({ store, agents: [billing, shipping] });
       const router = defineRouter({
-        model: simulator({ script: [{ text: '{"value": "shipping", "confidence": 0.4}' }] }),
+        model: simulator({
+          script: [
+            {
+              text: '{"value": "shipping", "confidence": 0.4, "reason": "It mentions an order."}',
+            },
+          ],
+        }),
         routes: { billing, shipping },
         minConfidence: 0.8,
-        fallback: 'shipping',
+        fallback: 'billing',
       });
       const routed = await router.route(task, { runtime });
       expect(routed).toMatchObject({ status: 'review', runId: undefined });
@@ -91,18 +97,29 @@ describe('keel reviews / keel review', () => {
       await store.close();
     }
 
+    // The reviewer sees the model's pick, its confidence and reasoning, the options, the fallback.
     const listed = await keel(storeUrl, ['reviews', '--json']);
     expect(listed.code).toBe(0);
     const { reviews } = JSON.parse(listed.stdout) as { reviews: Record<string, unknown>[] };
     expect(reviews).toEqual([
-      expect.objectContaining({
+      {
         id: decisionId,
         kind: 'route',
+        instructions: expect.stringContaining('Choose the one route') as unknown,
         input: task,
-        confidence: 0.4,
-        choices: ['billing', 'shipping'],
+        proposed: { value: 'shipping', confidence: 0.4, reasoning: 'It mentions an order.' },
+        alternatives: ['billing', 'shipping'],
+        fallback: 'billing',
+        minConfidence: 0.8,
         reason: 'confidence 0.4 is below 0.8',
-      }),
+        runId: null,
+        createdAt: expect.any(Number) as unknown,
+      },
+    ]);
+    const text = await keel(storeUrl, ['reviews']);
+    expect(text.stdout.split('\n').slice(1, 3)).toEqual([
+      '  model picked: "shipping" (confidence 0.4, below 0.8): It mentions an order.',
+      '  choose: "billing" | "shipping"; until then: "billing" (fallback)',
     ]);
 
     const refused = await keel(storeUrl, ['review', decisionId, '--choose', 'billing']);

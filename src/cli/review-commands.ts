@@ -16,7 +16,9 @@ const TOKEN_ENV = 'KEEL_APPROVER_TOKEN';
 export function registerReviewCommands(program: Command, { globals, printJson }: Helpers): void {
   program
     .command('reviews')
-    .description('list decisions waiting for a human choice (low-confidence decisions)')
+    .description(
+      "list decisions waiting for a human choice: the model's pick, confidence and reasoning, the options, the fallback",
+    )
     .option('--json', 'print one JSON document')
     .action(async (options: { json?: boolean }) => {
       const { listReviews } = await import('./review-actions.js');

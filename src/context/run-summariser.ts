@@ -5,6 +5,7 @@ import {
   costOf,
   type Message,
   type ModelAdapterV1,
+  type ModelRequest,
   type TextPart,
 } from '../model/index.js';
 import type { SummaryOutcome } from '../journal/index.js';
@@ -42,7 +43,14 @@ export async function runSummariser(
     readonly messages: readonly Message[];
     readonly previewChars: number;
   },
-  { signal }: { readonly signal: AbortSignal },
+  {
+    signal,
+    onRequest,
+  }: {
+    readonly signal: AbortSignal;
+    /** Shown each request a model summariser is about to be sent (for traces). */
+    readonly onRequest?: ((request: ModelRequest) => void) | undefined;
+  },
 ): Promise<SummaryOutcome> {
   const deterministic = summariseStep(input.messages, input.step, input.previewChars).part;
   const provenance: Provenance = { trust: stepTrust(input.messages), source: SUMMARY_SOURCE };
@@ -75,7 +83,7 @@ export async function runSummariser(
       }
     }
     case 'model':
-      return modelSummary(summariser.model, input, provenance, fallback, signal);
+      return modelSummary(summariser.model, input, provenance, fallback, signal, onRequest);
     default:
       summariser satisfies never;
       return fallback('summariser_error', 'unknown summariser');
@@ -88,6 +96,7 @@ async function modelSummary(
   provenance: Provenance,
   fallback: (errorType: string, message: string) => SummaryOutcome,
   signal: AbortSignal,
+  onRequest: ((request: ModelRequest) => void) | undefined,
 ): Promise<SummaryOutcome> {
   const step: TextPart = {
     type: 'text',
@@ -100,18 +109,14 @@ async function modelSummary(
   let failure: SummaryOutcome | undefined;
   for (const candidate of chain) {
     try {
-      const response = await untilAborted(
-        candidate.doGenerate(
-          {
-            system: SUMMARISER_INSTRUCTIONS,
-            messages: [{ role: 'user', parts: [step] }],
-            tools: [],
-            maxOutputTokens: SUMMARY_OUTPUT_TOKENS,
-          },
-          { signal },
-        ),
-        signal,
-      );
+      const request: ModelRequest = {
+        system: SUMMARISER_INSTRUCTIONS,
+        messages: [{ role: 'user', parts: [step] }],
+        tools: [],
+        maxOutputTokens: SUMMARY_OUTPUT_TOKENS,
+      };
+      onRequest?.(request);
+      const response = await untilAborted(candidate.doGenerate(request, { signal }), signal);
       const text = response.content
         .map((part) => (part.type === 'text' ? part.text : ''))
         .join('')

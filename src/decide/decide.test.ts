@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import {
   ModelCallError,
@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decide, memoryDecisionCache, resolveReview, waitForReview } from './index.js';
+import { decide, memoryDecisionCache, resolveReview, reviewItem, waitForReview } from './index.js';
 
 const topic = z.enum(['billing', 'shipping', 'other']);
 const base = {
@@ -101,9 +101,82 @@ describe('decide', () => {
       ...simulator({ script: [] }),
       doGenerate: () => Promise.reject(new ModelCallError('overloaded', 'busy')),
     };
-    const decision = await decide({ ...base, model: failing, retries: 1 });
-    expect(decision).toMatchObject({ status: 'fallback', value: 'other', confidence: 0, calls: 2 });
-    expect(decision.reason).toContain('the model call failed: busy');
+    const decision = await decide({
+      ...base,
+      model: failing,
+      retries: 1,
+      modelRetry: { initialDelayMs: 0 },
+    });
+    expect(decision).toMatchObject({
+      status: 'fallback',
+      value: 'other',
+      confidence: 0,
+      source: 'fallback',
+      calls: 2,
+    });
+    expect(decision.reason).toBe(
+      'no valid answer after 2 attempt(s): the model call failed (overloaded): busy',
+    );
+  });
+
+  it('does not retry a model failure the retry policy calls final', async () => {
+    for (const type of ['authentication', 'bad_request'] as const) {
+      let calls = 0;
+      const failing: ModelAdapterV1 = {
+        ...simulator({ script: [] }),
+        doGenerate: () => {
+          calls += 1;
+          return Promise.reject(new ModelCallError(type, 'no', { statusCode: 401 }));
+        },
+      };
+      const decision = await decide({ ...base, model: failing, retries: 2 });
+      expect({ calls, status: decision.status, confidence: decision.confidence }).toEqual({
+        calls: 1,
+        status: 'fallback',
+        confidence: 0,
+      });
+      expect(decision.events.find((event) => event.type === 'decision_attempt')).toMatchObject({
+        errorType: type,
+        error: `the model call failed (${type}): no`,
+      });
+    }
+  });
+
+  it("waits out a retryable failure's retry-after before trying again", async () => {
+    vi.useFakeTimers();
+    try {
+      let calls = 0;
+      const inner = simulator({ script: [answer('billing', 0.9)] });
+      const flaky: ModelAdapterV1 = {
+        ...inner,
+        doGenerate(request, options) {
+          calls += 1;
+          if (calls === 1) {
+            return Promise.reject(
+              new ModelCallError('rate_limited', 'slow down', { retryAfterMs: 2_000 }),
+            );
+          }
+          return inner.doGenerate(request, options);
+        },
+      };
+      const pending = decide({ ...base, model: flaky });
+      await vi.advanceTimersByTimeAsync(1_999);
+      const early = calls;
+      await vi.advanceTimersByTimeAsync(1);
+      const decision = await pending;
+      expect({ early, calls, status: decision.status, value: decision.value }).toEqual({
+        early: 1,
+        calls: 2,
+        status: 'decided',
+        value: 'billing',
+      });
+      expect(decision.events.filter((event) => event.type === 'decision_attempt')).toMatchObject([
+        { attempt: 1, errorType: 'rate_limited', retryAfterMs: 2_000 },
+        { attempt: 2 },
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('takes the majority of 5 votes split 3/2 and lowers the confidence', async () => {
@@ -127,11 +200,25 @@ describe('decide', () => {
     expect(decision).toMatchObject({ value: 'shipping', confidence: 0.8 });
   });
 
-  it('falls back below minConfidence when so configured', async () => {
-    const { model } = recorded([answer('billing', 0.4)]);
+  it('falls back below minConfidence as a fallback (confidence 0), the model answer kept apart', async () => {
+    const { model } = recorded([
+      {
+        text: JSON.stringify({
+          value: 'billing',
+          confidence: 0.4,
+          reason: 'It mentions a charge.',
+        }),
+      },
+    ]);
     const decision = await decide({ ...base, model, minConfidence: 0.7 });
-    expect(decision).toMatchObject({ status: 'fallback', value: 'other', confidence: 0.4 });
-    expect(decision.reason).toBe('confidence 0.4 is below 0.7');
+    expect(decision).toMatchObject({
+      status: 'fallback',
+      source: 'fallback',
+      value: 'other',
+      confidence: 0,
+      reason: 'confidence 0.4 is below 0.7',
+      proposal: { value: 'billing', confidence: 0.4, reasoning: 'It mentions a charge.' },
+    });
   });
 
   it('accepts a decision at or above minConfidence', async () => {
@@ -140,10 +227,18 @@ describe('decide', () => {
     expect(decision).toMatchObject({ status: 'decided', value: 'billing', confidence: 0.7 });
   });
 
-  it('keeps a durable review item for a low-confidence decision', async () => {
+  it('keeps a durable review item showing the pick, its confidence and reasoning, the options, the fallback', async () => {
     const store = await openStore('sqlite::memory:');
     try {
-      const { model } = recorded([answer('shipping', 0.3)]);
+      const { model } = recorded([
+        {
+          text: JSON.stringify({
+            value: 'shipping',
+            confidence: 0.3,
+            reason: 'The order may not have arrived.',
+          }),
+        },
+      ]);
       const decision = await decide({
         ...base,
         model,
@@ -151,16 +246,37 @@ describe('decide', () => {
         onLowConfidence: 'review',
         store,
       });
-      expect(decision).toMatchObject({ status: 'review', value: 'other', confidence: 0.3 });
-      const [item] = await store.decisions.list({ status: 'review' });
-      expect(item).toMatchObject({
-        id: decision.id,
-        input: base.input,
-        choices: ['billing', 'shipping', 'other'],
-        confidence: 0.3,
-        decidedAt: null,
+      expect(decision).toMatchObject({
+        status: 'review',
+        source: 'fallback',
+        value: 'other',
+        confidence: 0,
+        proposal: {
+          value: 'shipping',
+          confidence: 0.3,
+          reasoning: 'The order may not have arrived.',
+        },
       });
-      expect(item?.events).toEqual(decision.events);
+      const [record] = await store.decisions.list({ status: 'review' });
+      expect(record).toMatchObject({ id: decision.id, confidence: 0, decidedAt: null });
+      expect(record?.events).toEqual(decision.events);
+      expect(record && reviewItem(record)).toEqual({
+        id: decision.id,
+        kind: 'decision',
+        instructions: base.instructions,
+        input: base.input,
+        proposed: {
+          value: 'shipping',
+          confidence: 0.3,
+          reasoning: 'The order may not have arrived.',
+        },
+        alternatives: ['billing', 'shipping', 'other'],
+        fallback: 'other',
+        minConfidence: 0.7,
+        reason: 'confidence 0.3 is below 0.7',
+        runId: null,
+        createdAt: record?.createdAt,
+      });
     } finally {
       await store.close();
     }
@@ -211,6 +327,12 @@ describe('decide', () => {
     await expect(decide({ ...base, model, votes: 0 })).rejects.toMatchObject({
       code: 'invalid_config',
       message: expect.stringContaining('"votes"'),
+    });
+    await expect(
+      decide({ ...base, model, modelRetry: { initialDelayMs: -1 } }),
+    ).rejects.toMatchObject({
+      code: 'invalid_config',
+      message: expect.stringContaining('"modelRetry.initialDelayMs"'),
     });
   });
 
@@ -270,6 +392,7 @@ describe('decide', () => {
               properties: {
                 value: { type: 'string', enum: ['billing', 'shipping', 'other'] },
                 confidence: { type: 'number', minimum: 0, maximum: 1 },
+                reason: { type: 'string' },
               },
               required: ['value', 'confidence'],
               additionalProperties: false,
@@ -305,6 +428,7 @@ describe('decide', () => {
               properties: {
                 value: { enum: ['billing', 'shipping', 'other'] },
                 confidence: { type: 'number', description: expect.stringContaining('1') },
+                reason: { type: 'string' },
               },
               required: ['value', 'confidence'],
               additionalProperties: false,

@@ -5,14 +5,20 @@ import {
   TRUSTED_RUNTIME,
   canonicalJson,
   digest,
+  sleep,
   systemClock,
   type Clock,
   type Provenance,
 } from '../core/index.js';
 import {
+  DEFAULT_MODEL_RETRY,
   costOf,
+  modelCallFailure,
+  modelRetryDelay,
   type Message,
   type ModelAdapterV1,
+  type ModelCallError,
+  type ModelRetryOptions,
   type ModelTiers,
   type ModelUsage,
 } from '../model/index.js';
@@ -39,8 +45,18 @@ export interface DecisionOptions<Schema extends z.ZodType> {
   readonly tiers?: ModelTiers | undefined;
   /** Default `fast`. */
   readonly tier?: string | undefined;
-  /** Further attempts after an invalid answer, each fed the validation error. Default 2. */
+  /**
+   * Further attempts after an invalid answer (each fed the validation error) or a retryable
+   * model failure. Default 2. A failure the model-retry policy calls final (`authentication`,
+   * `bad_request`, …) is not retried.
+   */
   readonly retries?: number | undefined;
+  /**
+   * The waits between attempts after a retryable model failure: the engine's policy
+   * (exponential backoff with jitter from 250 ms, at most 30 s, never shorter than the
+   * provider's retry-after; `maxAttempts` 4 failed calls per vote) unless set.
+   */
+  readonly modelRetry?: Partial<ModelRetryOptions> | undefined;
   /** Below this confidence (0..1) the decision goes to review or to the fallback. Default 0. */
   readonly minConfidence?: number | undefined;
   /** Default `fallback`. `review` needs a `store`. */
@@ -77,16 +93,34 @@ export const DECISION_OUTCOMES = ['decided', 'cached', 'fallback', 'review'] as 
 /** How a decision ended: decided by the model, served from the cache, the fallback, or sent to a human. */
 export type DecisionOutcome = (typeof DECISION_OUTCOMES)[number];
 
+/** Where a decision's value came from. */
+export const DECISION_SOURCES = ['model', 'cache', 'fallback'] as const;
+/** Where a decision's value came from: the model, the cache, the fallback, or a human. */
+export type DecisionSource = (typeof DECISION_SOURCES)[number];
+
+/** The model's answer: the value it picked, how sure it said it was, and why. */
+export interface DecisionProposal<Value> {
+  readonly value: Value;
+  readonly confidence: number;
+  readonly reasoning: string | undefined;
+}
+
 /**
- * What `decide()` returns; never thrown. Under `review`, `value` is the fallback standing in
- * until a human chooses (see `waitForReview`).
+ * What `decide()` returns; never thrown. A fallback (`source: 'fallback'`) has confidence 0:
+ * under `review` the fallback stands in until a human chooses (see `waitForReview`), and the
+ * model's own low-confidence answer is in `proposal`.
  */
 export interface Decision<Value> {
   readonly id: string;
   readonly status: DecisionOutcome;
   readonly value: Value;
+  /** Confidence in `value`: the model's (or the cached) confidence, 0 for a fallback. */
   readonly confidence: number;
+  readonly source: DecisionSource;
+  /** Why the value is a fallback or under review. */
   readonly reason: string | undefined;
+  /** The model's answer, when it gave a valid one (used or not). */
+  readonly proposal: DecisionProposal<Value> | undefined;
   /** Model calls made. */
   readonly calls: number;
   readonly usage: { readonly inputTokens: number; readonly outputTokens: number };
@@ -96,7 +130,7 @@ export interface Decision<Value> {
 }
 
 const ANSWER_HINT =
-  'Answer with one JSON object and nothing else: {"value": <the value>, "confidence": <0 to 1>}. The "value" must match this JSON schema:';
+  'Answer with one JSON object and nothing else: {"value": <the value>, "confidence": <0 to 1>, "reason": "<why, in one sentence>"}. The "value" must match this JSON schema:';
 const UNTRUSTED_INPUT: Provenance = Object.freeze({ trust: 'untrusted', source: 'decide:input' });
 const MODEL_OUTPUT: Provenance = Object.freeze({ trust: 'untrusted', source: 'model' });
 
@@ -151,29 +185,44 @@ function earlierDecision<Schema extends z.ZodType>(
   const id = ids[ordinal];
   if (id === undefined) return undefined;
   const events = journaled.filter((item) => item.decisionId === id).map((item) => item.entry);
+  const parse = (value: unknown): { value: z.infer<Schema> } | undefined => {
+    const parsed = options.schema.safeParse(value);
+    return parsed.success ? { value: parsed.data } : undefined;
+  };
+  const made = events.findLast((event) => event.type === 'decision_made');
+  const proposed = made ? parse(made.value) : undefined;
+  const proposal =
+    made && proposed
+      ? { value: proposed.value, confidence: made.confidence, reasoning: made.reasoning }
+      : undefined;
   const served = (
     status: DecisionOutcome,
     value: unknown,
     confidence: number,
     reason: string | undefined,
   ): Decision<z.infer<Schema>> | undefined => {
-    const parsed = options.schema.safeParse(value);
-    if (!parsed.success) return undefined;
-    const data: z.infer<Schema> = parsed.data;
-    const usage = { inputTokens: 0, outputTokens: 0 };
-    return { id, status, value: data, confidence, reason, calls: 0, usage, costUsd: 0, events };
+    const parsed = parse(value);
+    if (!parsed) return undefined;
+    return {
+      id,
+      status,
+      value: parsed.value,
+      confidence,
+      source: SOURCES[status],
+      reason,
+      proposal,
+      calls: 0,
+      usage: { inputTokens: 0, outputTokens: 0 },
+      costUsd: 0,
+      events,
+    };
   };
   for (const event of [...events].reverse()) {
     switch (event.type) {
       case 'decision_fallback':
-        return served('fallback', options.fallback, event.confidence, event.reason);
+        return served('fallback', options.fallback, 0, event.reason);
       case 'decision_review_requested':
-        return served(
-          'review',
-          options.fallback,
-          event.confidence,
-          `confidence ${round(event.confidence)} is below ${event.minConfidence}`,
-        );
+        return served('review', options.fallback, 0, lowConfidence(event));
       case 'decision_made':
         return served('decided', event.value, event.confidence, undefined);
       case 'decision_cache_hit':
@@ -189,6 +238,23 @@ function earlierDecision<Schema extends z.ZodType>(
     }
   }
   return undefined;
+}
+
+const SOURCES = {
+  decided: 'model',
+  cached: 'cache',
+  fallback: 'fallback',
+  review: 'fallback',
+} as const satisfies Record<DecisionOutcome, DecisionSource>;
+
+function lowConfidence(event: { readonly confidence: number; readonly minConfidence: number }) {
+  return `confidence ${round(event.confidence)} is below ${event.minConfidence}`;
+}
+
+interface Ballot<Value> {
+  readonly value: Value;
+  readonly confidence: number;
+  readonly reasoning: string | undefined;
 }
 
 async function decideOnce<Schema extends z.ZodType>(
@@ -210,6 +276,7 @@ async function decideOnce<Schema extends z.ZodType>(
   const temperature = options.temperature ?? (votes > 1 ? 1 : 0);
   const model = modelOf(options);
   checkOptions(options, { retries, minConfidence, votes });
+  const modelRetry: ModelRetryOptions = { ...DEFAULT_MODEL_RETRY, ...options.modelRetry };
   const jsonSchema = z.toJSONSchema(schema, { unrepresentable: 'any' });
   const cacheKey = digest(
     canonicalJson({ schema: jsonSchema, instructions, input: normalise(input) }),
@@ -228,6 +295,8 @@ async function decideOnce<Schema extends z.ZodType>(
     cacheKey: cacheable ? cacheKey : null,
     at: createdAt,
   });
+  // The model's answer once there is one: every result from then on carries it.
+  const answered: { proposal?: DecisionProposal<z.infer<Schema>> } = {};
 
   const decisionOf = (
     status: DecisionOutcome,
@@ -239,7 +308,9 @@ async function decideOnce<Schema extends z.ZodType>(
     status,
     value,
     confidence,
+    source: SOURCES[status],
     reason,
+    proposal: answered.proposal,
     calls: totals.calls,
     usage: { inputTokens: totals.inputTokens, outputTokens: totals.outputTokens },
     costUsd: totals.cost,
@@ -278,14 +349,15 @@ async function decideOnce<Schema extends z.ZodType>(
     } catch (error) {
       if (status !== 'review') return decision;
       // A review item that is not durable would wait for nobody: fall back instead.
-      return fallBack(`the review item could not be saved: ${messageOf(error)}`, confidence);
+      const why = `the review item could not be saved: ${messageOf(error)}`;
+      events.push({
+        type: 'decision_fallback',
+        reason: why,
+        confidence: answered.proposal?.confidence ?? 0,
+      });
+      return decisionOf('fallback', options.fallback, 0, why);
     }
     return decision;
-  };
-
-  const fallBack = (reason: string, confidence: number): Decision<z.infer<Schema>> => {
-    events.push({ type: 'decision_fallback', reason, confidence });
-    return decisionOf('fallback', options.fallback, confidence, reason);
   };
 
   if (cacheable) {
@@ -309,26 +381,34 @@ async function decideOnce<Schema extends z.ZodType>(
     name: 'decision',
     schema: {
       type: 'object',
-      properties: { value: valueSchema, confidence: { type: 'number', minimum: 0, maximum: 1 } },
+      properties: {
+        value: valueSchema,
+        confidence: { type: 'number', minimum: 0, maximum: 1 },
+        reason: { type: 'string' },
+      },
       required: ['value', 'confidence'],
       additionalProperties: false,
     },
   };
   const inputText = typeof input === 'string' ? input : canonicalJson(input ?? null);
-  const ballots: { value: z.infer<Schema>; confidence: number }[] = [];
+  const ballots: Ballot<z.infer<Schema>>[] = [];
   let lastError = 'no attempt was made';
+  let attempts = 0;
   for (let vote = 1; vote <= votes; vote++) {
     const messages: Message[] = [
       { role: 'user', parts: [{ type: 'text', text: inputText, provenance: UNTRUSTED_INPUT }] },
     ];
-    let ballot: { value: z.infer<Schema>; confidence: number } | undefined;
+    let ballot: Ballot<z.infer<Schema>> | undefined;
+    let modelFailures = 0;
     for (let attempt = 1; attempt <= retries + 1 && !ballot; attempt++) {
       if (signal?.aborted) break;
+      attempts += 1;
       const startedAt = clock.now();
       let output = '';
       let usage: ModelUsage | null = null;
       let cost: number | null = null;
       let error: string | undefined;
+      let failure: ModelCallError | undefined;
       try {
         const response = await model.doGenerate(
           {
@@ -350,11 +430,12 @@ async function decideOnce<Schema extends z.ZodType>(
         totals.cost = totals.cost === null || cost === null ? null : totals.cost + cost;
         output = response.content.map((part) => (part.type === 'text' ? part.text : '')).join('');
         const checked = check(schema, output);
-        if (checked.ok) ballot = { value: checked.value, confidence: checked.confidence };
+        if (checked.ok) ballot = checked.ballot;
         else error = checked.error;
       } catch (fault) {
         totals.calls += 1;
-        error = `the model call failed: ${messageOf(fault)}`;
+        failure = modelCallFailure(fault);
+        error = `the model call failed (${failure.type}): ${failure.message}`;
       }
       events.push({
         type: 'decision_attempt',
@@ -365,23 +446,39 @@ async function decideOnce<Schema extends z.ZodType>(
         costUsd: cost,
         latencyMs: clock.now() - startedAt,
         ...(error === undefined ? {} : { error }),
+        ...(failure ? { errorType: failure.type, retryAfterMs: failure.retryAfterMs } : {}),
       });
-      if (error !== undefined) {
-        lastError = error;
-        messages.push(
-          { role: 'assistant', parts: [{ type: 'text', text: output, provenance: MODEL_OUTPUT }] },
-          {
-            role: 'user',
-            parts: [
-              {
-                type: 'text',
-                text: `Your answer was rejected: ${error}\nAnswer again with only the JSON object.`,
-                provenance: TRUSTED_RUNTIME,
-              },
-            ],
-          },
-        );
+      if (error === undefined) continue;
+      lastError = error;
+      if (failure) {
+        // The engine's model-retry policy: only a retryable failure is tried again, after
+        // its backoff and never sooner than the provider's retry-after. Nothing is fed back:
+        // the model never saw the request.
+        modelFailures += 1;
+        if (!failure.retryable || modelFailures >= modelRetry.maxAttempts) break;
+        if (attempt > retries) break;
+        try {
+          await sleep(modelRetryDelay(modelRetry, modelFailures, failure.retryAfterMs), {
+            signal,
+          });
+        } catch {
+          break;
+        }
+        continue;
       }
+      messages.push(
+        { role: 'assistant', parts: [{ type: 'text', text: output, provenance: MODEL_OUTPUT }] },
+        {
+          role: 'user',
+          parts: [
+            {
+              type: 'text',
+              text: `Your answer was rejected: ${error}\nAnswer again with only the JSON object.`,
+              provenance: TRUSTED_RUNTIME,
+            },
+          ],
+        },
+      );
     }
     events.push({
       type: 'decision_vote',
@@ -393,41 +490,46 @@ async function decideOnce<Schema extends z.ZodType>(
   }
 
   if (ballots.length === 0) {
-    return finish(
-      'fallback',
-      options.fallback,
-      0,
-      fallBackReason(`no valid answer after ${retries + 1} attempt(s): ${lastError}`, events),
-    );
+    const reason = `no valid answer after ${attempts} attempt(s): ${lastError}`;
+    events.push({ type: 'decision_fallback', reason, confidence: 0 });
+    return finish('fallback', options.fallback, 0, reason);
   }
-  const { value, confidence, agreeing } = majority(ballots, votes);
-  events.push({ type: 'decision_made', value, confidence, agreement: [agreeing, votes] });
+  const { value, confidence, agreeing, reasoning } = majority(ballots, votes);
+  answered.proposal = { value, confidence, reasoning };
+  events.push({
+    type: 'decision_made',
+    value,
+    confidence,
+    agreement: [agreeing, votes],
+    ...(reasoning === undefined ? {} : { reasoning }),
+  });
   if (confidence >= minConfidence) {
     if (cacheable) await cache.set(cacheKey, { decisionId: id, value, confidence }).catch(noop);
     return finish('decided', value, confidence, undefined);
   }
-  const low = `confidence ${round(confidence)} is below ${minConfidence}`;
+  const low = lowConfidence({ confidence, minConfidence });
   if (onLowConfidence === 'review' && store) {
-    events.push({ type: 'decision_review_requested', confidence, minConfidence });
-    return finish('review', options.fallback, confidence, low);
+    events.push({
+      type: 'decision_review_requested',
+      confidence,
+      minConfidence,
+      fallback: options.fallback ?? null,
+    });
+    return finish('review', options.fallback, 0, low);
   }
   const reason = onLowConfidence === 'review' ? `${low}; no store to keep a review item` : low;
-  return finish(
-    'fallback',
-    options.fallback,
-    confidence,
-    fallBackReason(reason, events, confidence),
-  );
-}
-
-function fallBackReason(reason: string, events: DecisionEvent[], confidence = 0): string {
+  // The model's confidence stays in the journal (and in `proposal`); the fallback has none.
   events.push({ type: 'decision_fallback', reason, confidence });
-  return reason;
+  return finish('fallback', options.fallback, 0, reason);
 }
 
-type Checked<Value> = { ok: true; value: Value; confidence: number } | { ok: false; error: string };
+type Checked<Value> = { ok: true; ballot: Ballot<Value> } | { ok: false; error: string };
 
-const answerShape = z.object({ value: z.unknown(), confidence: z.number().min(0).max(1) });
+const answerShape = z.object({
+  value: z.unknown(),
+  confidence: z.number().min(0).max(1),
+  reason: z.string().optional(),
+});
 
 function check<Schema extends z.ZodType>(schema: Schema, output: string): Checked<z.infer<Schema>> {
   let parsed: unknown;
@@ -447,32 +549,49 @@ function check<Schema extends z.ZodType>(schema: Schema, output: string): Checke
   if (!value.success) {
     return { ok: false, error: `value does not match the schema: ${z.prettifyError(value.error)}` };
   }
-  return { ok: true, value: value.data, confidence: answer.data.confidence };
+  const reasoning = answer.data.reason?.trim();
+  return {
+    ok: true,
+    ballot: {
+      value: value.data,
+      confidence: answer.data.confidence,
+      reasoning: reasoning ? truncate(reasoning, MAX_REASONING_CHARS) : undefined,
+    },
+  };
 }
 
-/** The most common value (first seen wins a tie); confidence scaled by the share that agrees. */
+/** The model's reasoning kept, at most (a reviewer reads it; the journal keeps it). */
+const MAX_REASONING_CHARS = 1_000;
+
+/**
+ * The most common value (first seen wins a tie); confidence scaled by the share that agrees;
+ * the reasoning of the first ballot that agrees.
+ */
 function majority<Value>(
-  ballots: readonly { value: Value; confidence: number }[],
+  ballots: readonly Ballot<Value>[],
   votes: number,
-): { value: Value; confidence: number; agreeing: number } {
-  const groups = new Map<string, { value: Value; confidences: number[] }>();
+): { value: Value; confidence: number; agreeing: number; reasoning: string | undefined } {
+  const groups = new Map<string, { value: Value; agreeing: Ballot<Value>[] }>();
   for (const ballot of ballots) {
     const key = canonicalJson(ballot.value ?? null);
-    const group = groups.get(key) ?? { value: ballot.value, confidences: [] };
-    group.confidences.push(ballot.confidence);
+    const group = groups.get(key) ?? { value: ballot.value, agreeing: [] };
+    group.agreeing.push(ballot);
     groups.set(key, group);
   }
-  let best: { value: Value; confidences: number[] } | undefined;
+  let best: { value: Value; agreeing: Ballot<Value>[] } | undefined;
   for (const group of groups.values()) {
-    if (!best || group.confidences.length > best.confidences.length) best = group;
+    if (!best || group.agreeing.length > best.agreeing.length) best = group;
   }
-  const winner = best ?? { value: ballots[0]?.value as Value, confidences: [0] };
+  const winner = best ?? { value: ballots[0]?.value as Value, agreeing: [] };
+  const agreeing = winner.agreeing.length;
   const mean =
-    winner.confidences.reduce((sum, value) => sum + value, 0) / winner.confidences.length;
-  const agreeing = winner.confidences.length;
+    agreeing === 0
+      ? 0
+      : winner.agreeing.reduce((sum, ballot) => sum + ballot.confidence, 0) / agreeing;
   // Rounded so that agreeing votes of 0.8 give 0.8, not 0.8000000000000002.
   const confidence = Math.round(((mean * agreeing) / votes) * 1e9) / 1e9;
-  return { value: winner.value, confidence, agreeing };
+  const reasoning = winner.agreeing.find((ballot) => ballot.reasoning)?.reasoning;
+  return { value: winner.value, confidence, agreeing, reasoning };
 }
 
 /** Strings trimmed with whitespace runs collapsed; objects canonical (sorted keys). */
@@ -518,6 +637,18 @@ function checkOptions(
   }
   if (!options.schema.safeParse(options.fallback).success) {
     fail('fallback', 'must match the schema');
+  }
+  const { maxAttempts, initialDelayMs, maxDelayMs } = options.modelRetry ?? {};
+  if (maxAttempts !== undefined && !(Number.isInteger(maxAttempts) && maxAttempts >= 1)) {
+    fail('modelRetry.maxAttempts', 'must be an integer of at least 1');
+  }
+  for (const [field, value] of [
+    ['initialDelayMs', initialDelayMs],
+    ['maxDelayMs', maxDelayMs],
+  ] as const) {
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+      fail(`modelRetry.${field}`, 'must be a number of milliseconds, 0 or more');
+    }
   }
 }
 

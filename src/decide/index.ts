@@ -1,10 +1,13 @@
 export {
   DECISION_OUTCOMES,
+  DECISION_SOURCES,
   LOW_CONFIDENCE_ACTIONS,
   decide,
   type DecisionOptions,
   type Decision,
   type DecisionOutcome,
+  type DecisionProposal,
+  type DecisionSource,
   type LowConfidenceAction,
 } from './decide.js';
 export type { DecisionEvent } from '../journal/index.js';
@@ -14,7 +17,7 @@ export {
   type CachedDecision,
   type DecisionCache,
 } from './decision-cache.js';
-export { resolveReview, waitForReview } from './review.js';
+export { resolveReview, reviewItem, waitForReview, type ReviewItem } from './review.js';
 export {
   ROUTE_STATUSES,
   defineRouter,

@@ -82,3 +82,64 @@ export async function waitForReview<Schema extends z.ZodType>({
 function sameValue(a: unknown, b: unknown): boolean {
   return canonicalJson(a ?? null) === canonicalJson(b ?? null);
 }
+
+/** A decision under review as a reviewer needs it: the model's pick, the options, the fallback. */
+export interface ReviewItem {
+  readonly id: string;
+  readonly kind: string;
+  readonly instructions: string;
+  readonly input: unknown;
+  /** The value the model picked, how sure it said it was and why; `null` if it gave none. */
+  readonly proposed: {
+    readonly value: unknown;
+    readonly confidence: number;
+    readonly reasoning: string | null;
+  } | null;
+  /** The values a reviewer may choose from (the schema's options); `null`: any schema value. */
+  readonly alternatives: readonly unknown[] | null;
+  /** The value that applies until someone chooses. */
+  readonly fallback: unknown;
+  readonly minConfidence: number | null;
+  /** Why the decision waits for a human. */
+  readonly reason: string | null;
+  readonly runId: string | null;
+  readonly createdAt: number;
+}
+
+/**
+ * A decision record as a review item, read from its journal: the model's pick with its
+ * confidence and reasoning (the last `decision_made`), the schema's options, the fallback
+ * standing in (the record's value for records kept before the review entry named it).
+ *
+ * ```ts
+ * const items = (await store.decisions.list({ status: 'review' })).map(reviewItem);
+ * ```
+ */
+export function reviewItem(record: DecisionRecord): ReviewItem {
+  const events = record.events.filter(
+    (event): event is Record<string, unknown> => typeof event === 'object' && event !== null,
+  );
+  const made = events.findLast((event) => event.type === 'decision_made');
+  const requested = events.findLast((event) => event.type === 'decision_review_requested');
+  const confidence = made?.confidence;
+  return {
+    id: record.id,
+    kind: record.kind,
+    instructions: record.instructions,
+    input: record.input,
+    proposed:
+      made && typeof confidence === 'number'
+        ? {
+            value: made.value ?? null,
+            confidence,
+            reasoning: typeof made.reasoning === 'string' ? made.reasoning : null,
+          }
+        : null,
+    alternatives: record.choices,
+    fallback: requested && 'fallback' in requested ? requested.fallback : record.value,
+    minConfidence: typeof requested?.minConfidence === 'number' ? requested.minConfidence : null,
+    reason: record.reason,
+    runId: record.runId,
+    createdAt: record.createdAt,
+  };
+}

@@ -75,7 +75,15 @@ async function prepareContext(
         (await runSummariser(
           config.summariser,
           { step, messages, previewChars: config.previewChars },
-          { signal },
+          {
+            signal,
+            onRequest: (request) =>
+              execution.run.onModelRequest?.(
+                runId,
+                { step: state.steps, summarisedStep: step },
+                request,
+              ),
+          },
         ));
       if (signal.aborted) return {};
       await journal.append([

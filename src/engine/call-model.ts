@@ -42,10 +42,9 @@ export const callModel: StepStage = async (execution, step) => {
     let response: ModelResponse;
     try {
       // Raced with the run's signal: an adapter that ignores it cannot hold the run.
-      response = await untilAborted(
-        model.doGenerate(presentRequest(agent, step.request, run.runId), { signal }),
-        signal,
-      );
+      const presented = presentRequest(agent, step.request, run.runId);
+      run.onModelRequest?.(run.runId, { step: step.number }, presented);
+      response = await untilAborted(model.doGenerate(presented, { signal }), signal);
     } catch (error) {
       if (signal.aborted) return 'end';
       const failure = ModelCallError.isInstance(error)

@@ -2,6 +2,7 @@ import type { Agent, PreparedContext } from '../agent/index.js';
 import type { Approvals } from '../approval/index.js';
 import type { Clock } from '../core/index.js';
 import type { RunEvent, RunLimits, RunState, StoredEvent } from '../journal/index.js';
+import type { RunObserver } from '../observe/index.js';
 import type { Store } from '../store/index.js';
 import type { JournaledDecisionEntry, ToolPolicies } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
@@ -34,6 +35,8 @@ export interface ExecuteRunContext {
   readonly journal?: readonly StoredEvent[] | undefined;
   /** Called after each event commits. Must not throw; never awaited. */
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
+  /** Called with each model request (a step's, or a summariser's) as it is sent. Same rules. */
+  readonly onModelRequest?: RunObserver['onModelRequest'];
   /** This process's tool breakers, bulkheads, result cache and audit log. */
   readonly toolPolicies?: ToolPolicies | undefined;
   /** Tells approvers when a gated call creates an approval. */

@@ -5,7 +5,12 @@ import { foldRun, type RunEvent } from '../journal/index.js';
 import { createApprovals, type Approvals } from '../approval/index.js';
 import { KeelError, systemClock, type Clock } from '../core/index.js';
 import { createToolPolicies } from '../tools/index.js';
-import { alertMonitor, observeEvents, type RunObserver } from '../observe/index.js';
+import {
+  alertMonitor,
+  observeEvents,
+  observeModelRequests,
+  type RunObserver,
+} from '../observe/index.js';
 import {
   STORE_SCHEMA_VERSION,
   type RunRecord,
@@ -130,6 +135,7 @@ class KeelRuntime implements Runtime {
       modelRetry: { ...DEFAULT_MODEL_RETRY, ...options.modelRetry },
       maxClaims,
       onEvent: observeEvents(store, options.onEvent, this.#observers),
+      onModelRequest: observeModelRequests(this.#observers),
       toolPolicies: createToolPolicies({ ...options.toolPolicies, store, clock }),
       approvals: this.approvals,
     };

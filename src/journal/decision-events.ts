@@ -1,4 +1,4 @@
-import type { ModelUsage } from './conversation.js';
+import type { ModelErrorType, ModelUsage } from './conversation.js';
 
 /**
  * One entry of a decision's journal: every attempt (with the error fed back when it failed),
@@ -32,6 +32,9 @@ export type DecisionEvent =
       readonly costUsd: number | null;
       readonly latencyMs: number;
       readonly error?: string | undefined;
+      /** Set when the model call itself failed: its type (retried only when retryable). */
+      readonly errorType?: ModelErrorType | undefined;
+      readonly retryAfterMs?: number | undefined;
     }
   | {
       readonly type: 'decision_vote';
@@ -46,11 +49,16 @@ export type DecisionEvent =
       readonly confidence: number;
       /** Votes that agreed with the value, of all votes cast. */
       readonly agreement: readonly [number, number];
+      /** The model's own reason for the value, when it gave one. */
+      readonly reasoning?: string | undefined;
     }
   | {
       readonly type: 'decision_review_requested';
+      /** The model's confidence in its value (the last `decision_made`). */
       readonly confidence: number;
       readonly minConfidence: number;
+      /** The value that stands in until a human chooses (absent in older records). */
+      readonly fallback?: unknown;
     }
   | {
       readonly type: 'decision_resolved';
@@ -58,4 +66,9 @@ export type DecisionEvent =
       readonly decidedBy: string;
       readonly at: number;
     }
-  | { readonly type: 'decision_fallback'; readonly reason: string; readonly confidence: number };
+  | {
+      readonly type: 'decision_fallback';
+      readonly reason: string;
+      /** The model's confidence when it fell back for low confidence; else 0. */
+      readonly confidence: number;
+    };

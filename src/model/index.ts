@@ -36,6 +36,12 @@ export {
   type SimulatorScript,
 } from './simulator.js';
 export { DEFAULT_OPENAI_TIMEOUT_MS, openaiChat, type OpenAIChatOptions } from './openai-adapter.js';
+export {
+  DEFAULT_MODEL_RETRY,
+  modelCallFailure,
+  modelRetryDelay,
+  type ModelRetryOptions,
+} from './model-retry.js';
 export { parseRetryAfter, type HeaderSource, type ParseRetryAfterOptions } from './retry-after.js';
 export { resolveModel, type ResolveModelOptions } from './resolve-model.js';
 export {

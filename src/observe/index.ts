@@ -26,11 +26,12 @@ export {
   DEFAULT_MAX_CONTENT_CHARS,
   EVENT_SPAN_MAPPINGS,
   spansFromJournal,
+  type ChatInput,
   type EventMapping,
   type SpanOptions,
   type TraceBuilder,
 } from './journal-spans.js';
-export { encodeTraceRequest, type OtlpResource } from './otlp-protobuf.js';
+export { OTLP_PROTOCOLS, type OtlpProtocol, type OtlpTls } from './otlp-transport.js';
 export {
   otlpExporter,
   otlpExporterFromEnv,
@@ -39,7 +40,8 @@ export {
   type SpanExporter,
 } from './otlp-exporter.js';
 export { DEFAULT_PARTIAL_EXPORT_EVENTS, traceExport, type RunObserver } from './run-observer.js';
-export { observeEvents } from './observe-events.js';
+export { observeEvents, observeModelRequests } from './observe-events.js';
+export { chatInput, type ObservedCall, type ObservedRequest } from './chat-input.js';
 export { costTotals, type CostLine, type CostTotals, type ToolLine } from './cost-totals.js';
 export { runMetrics, type RunMetrics } from './run-metrics.js';
 export {

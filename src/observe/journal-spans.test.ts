@@ -1,113 +1,42 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTraceRequest } from '../testing/index.js';
 import {
   ATTR,
   EVENT_SPAN_MAPPINGS,
-  GEN_AI_SCHEMA_URL,
   KEEL_EVENT,
-  encodeTraceRequest,
   spanIdOf,
   spanTree,
   spansFromJournal,
   traceIdOf,
-  type JournalEntry,
   type TraceSpan,
 } from './index.js';
+import { T0, entriesOf, journal } from './__tests__/journal-fixture.js';
 
-const T0 = 1_764_000_000_000;
-
-/** A journal: a model call that is retried once, a tool that fails for good, a final answer. */
-function journal(): JournalEntry[] {
-  const events: Record<string, unknown>[] = [
-    {
-      type: 'run_started',
-      agent: 'refunds',
-      task: 'Refund order A-1',
-      model: { provider: 'openai', modelId: 'gpt-4o-mini' },
-      limits: {},
-      startedAt: T0,
-    },
-    { type: 'run_claimed', workerId: 'w1', claim: 1 },
-    {
-      type: 'model_failed',
-      step: 0,
-      attempt: 1,
-      errorType: 'rate_limited',
-      message: 'slow down',
-      statusCode: 429,
-      retryAfterMs: 50,
-      willRetry: true,
-    },
-    {
-      type: 'model_called',
-      step: 0,
-      content: [{ type: 'tool_call', callId: 'c1', toolName: 'lookup', arguments: '{"id":"A-1"}' }],
-      finishReason: 'tool_calls',
-      usage: { inputTokens: 120, outputTokens: 8, cacheReadTokens: 100, reasoningTokens: 3 },
-      costUsd: 0.0004,
-      estimatedInputTokens: 118,
-      latencyMs: 40,
-      attempts: 2,
-      responseId: 'resp_1',
-      responseModel: 'gpt-4o-mini-2024-07-18',
-    },
+/** A refund call held for a human: requested, then its approval requested. */
+function heldRefund(): Record<string, unknown>[] {
+  return [
     {
       type: 'tool_requested',
       step: 0,
       callId: 'c1',
       index: 0,
-      toolName: 'lookup',
-      input: { id: 'A-1', note: 'x'.repeat(100) },
-      effect: 'read',
+      toolName: 'issue_refund',
+      input: { orderId: 'A-1' },
+      effect: 'irreversible',
     },
     {
-      type: 'tool_started',
+      type: 'approval_requested',
       step: 0,
       callId: 'c1',
-      toolName: 'lookup',
-      idempotencyKey: 'k',
-      attempt: 1,
-    },
-    {
-      type: 'tool_failed',
-      step: 0,
-      callId: 'c1',
-      toolName: 'lookup',
-      error: { type: 'not_found', message: 'no order A-1' },
-      attempt: 1,
-      final: true,
-    },
-    { type: 'some_future_event', step: 0 },
-    {
-      type: 'model_called',
-      step: 1,
-      content: [{ type: 'text', text: 'No such order.' }],
-      finishReason: 'stop',
-      usage: { inputTokens: 150, outputTokens: 6 },
-      costUsd: null,
-      estimatedInputTokens: 149,
-      latencyMs: 30,
-      attempts: 1,
-    },
-    {
-      type: 'run_finished',
-      status: 'succeeded',
-      reason: { type: 'final_answer' },
-      output: 'No such order.',
-      usage: { inputTokens: 270, outputTokens: 14, costUsd: 0.0004, costKnown: false },
-      steps: 2,
+      index: 0,
+      toolName: 'issue_refund',
+      approvalId: 'apr_1',
+      argsHash: 'h',
+      reason: { type: 'effect', effect: 'irreversible' },
+      approverGroup: 'finance',
+      expiresAt: T0 + 60_000,
+      onExpiry: { type: 'deny' },
     },
   ];
-  return entriesOf(events);
-}
-
-/** Journal entries for `events`, numbered from 1 and 100 ms apart from T0. */
-function entriesOf(events: readonly Record<string, unknown>[]): JournalEntry[] {
-  return events.map((event, index) => ({
-    seq: index + 1,
-    at: T0 + index * 100,
-    event: event as JournalEntry['event'],
-  }));
 }
 
 function byName(spans: readonly TraceSpan[], name: string): TraceSpan {
@@ -234,6 +163,104 @@ describe('spansFromJournal', () => {
     expect(root?.status).toEqual({ code: 'error', message: 'upstream 500' });
   });
 
+  it('fails the tool span of a denied or an expired approval, with error.type', () => {
+    const held = (decision: string, reason?: string): Record<string, unknown>[] => [
+      journal()[0]?.event as Record<string, unknown>,
+      ...heldRefund(),
+      {
+        type: 'approval_decided',
+        step: 0,
+        callId: 'c1',
+        toolName: 'issue_refund',
+        approvalId: 'apr_1',
+        decision,
+        decidedBy: decision === 'expired' ? 'expiry' : 'ana',
+        ...(reason === undefined ? {} : { reason }),
+        at: T0 + 300,
+      },
+    ];
+    const toolOf = (events: Record<string, unknown>[]) => {
+      const tool = byName(
+        spansFromJournal('run_appr', entriesOf(events)),
+        'execute_tool issue_refund',
+      );
+      return { errorType: tool.attributes[ATTR.errorType], status: tool.status, endMs: tool.endMs };
+    };
+    expect(toolOf(held('denied', 'not this customer'))).toEqual({
+      errorType: 'approval_denied',
+      status: { code: 'error', message: 'not this customer' },
+      endMs: T0 + 300,
+    });
+    expect(toolOf(held('expired'))).toEqual({
+      errorType: 'approval_expired',
+      status: { code: 'error', message: 'nobody approved it in time' },
+      endMs: T0 + 300,
+    });
+    expect(toolOf(held('approved')).status).toEqual({ code: 'unset' });
+  });
+
+  it('ends a run stopped by a limit in error, with error.type and the limit', () => {
+    const entries = journal().slice(0, 4);
+    entries.push({
+      seq: 5,
+      at: T0 + 400,
+      event: {
+        type: 'run_finished',
+        status: 'stopped',
+        reason: { type: 'limit', limit: 'maxIterations', used: 1, max: 1 },
+        output: null,
+        usage: { inputTokens: 120, outputTokens: 8, costUsd: 0.0004, costKnown: true },
+        steps: 1,
+      },
+    });
+    const [root] = spansFromJournal('run_stop', entries);
+    expect([
+      root?.attributes[ATTR.errorType],
+      root?.attributes[ATTR.limitName],
+      root?.status,
+    ]).toEqual([
+      'limit',
+      'maxIterations',
+      { code: 'error', message: 'limit maxIterations reached (1 of 1)' },
+    ]);
+    const cancelled = journal().slice(0, 4);
+    cancelled.push({
+      seq: 5,
+      at: T0 + 400,
+      event: {
+        type: 'run_finished',
+        status: 'cancelled',
+        reason: { type: 'cancelled', by: 'user' },
+        output: null,
+        usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, costKnown: true },
+        steps: 1,
+      },
+    });
+    expect(spansFromJournal('run_cancel', cancelled)[0]?.status).toEqual({ code: 'unset' });
+  });
+
+  it('puts the input a chat call was sent on its span, when capturing', () => {
+    const inputs = new Map([
+      ['chat:0', { messages: '[{"parts":[],"role":"user"}]', system: '[]' }],
+      ['chat:1', { messages: '[{"parts":[],"role":"tool"}]' }],
+    ]);
+    const chats = (captureContent: boolean) =>
+      spansFromJournal('run_1', journal(), { captureContent, inputs })
+        .filter((span) => span.attributes[ATTR.operationName] === 'chat')
+        .map((span) => [
+          span.attributes[ATTR.inputMessages],
+          span.attributes[ATTR.systemInstructions],
+        ]);
+    expect(chats(true)).toEqual([
+      ['[{"parts":[],"role":"user"}]', '[]'],
+      ['[{"parts":[],"role":"tool"}]', undefined],
+    ]);
+    expect(chats(false)).toEqual([
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
+  });
+
   it('keeps content off by default and captures it truncated when asked', () => {
     const all = (list: readonly TraceSpan[]) =>
       list.flatMap((span) => Object.keys(span.attributes));
@@ -282,28 +309,7 @@ describe('spansFromJournal', () => {
         limits: {},
         startedAt: T0,
       },
-      {
-        type: 'tool_requested',
-        step: 0,
-        callId: 'c1',
-        index: 0,
-        toolName: 'issue_refund',
-        input: { orderId: 'A-1' },
-        effect: 'irreversible',
-      },
-      {
-        type: 'approval_requested',
-        step: 0,
-        callId: 'c1',
-        index: 0,
-        toolName: 'issue_refund',
-        approvalId: 'apr_1',
-        argsHash: 'h',
-        reason: { type: 'effect', effect: 'irreversible' },
-        approverGroup: 'finance',
-        expiresAt: T0 + 60_000,
-        onExpiry: { type: 'deny' },
-      },
+      ...heldRefund(),
       { type: 'run_suspended', workerId: 'w1', approvalIds: ['apr_1'], at: T0 + 200 },
       {
         type: 'approval_decided',
@@ -523,52 +529,5 @@ describe('spansFromJournal', () => {
         'tool_started',
       ].sort(),
     );
-  });
-});
-
-describe('encodeTraceRequest', () => {
-  it('round-trips spans through OTLP protobuf, long and non-ASCII values included', () => {
-    const spans = spansFromJournal('run_1', journal(), {
-      captureContent: true,
-      maxContentChars: 20_000,
-    });
-    const withExtras = spans.map((span, index) =>
-      index === 0
-        ? {
-            ...span,
-            attributes: {
-              ...span.attributes,
-              'test.long': 'é'.repeat(10_000),
-              'test.negative': -42,
-              'test.double': 1.5,
-            },
-          }
-        : span,
-    );
-    const resource = {
-      attributes: { 'service.name': 'keel' },
-      scopeName: 'keel',
-      scopeVersion: '1',
-      schemaUrl: GEN_AI_SCHEMA_URL,
-    };
-    const decoded = decodeTraceRequest(Buffer.from(encodeTraceRequest(withExtras, resource)));
-    expect(decoded).toHaveLength(spans.length);
-    decoded.forEach((span, index) => {
-      const original = withExtras[index];
-      if (!original) throw new Error('missing span');
-      expect(span.traceId).toBe(original.traceId);
-      expect(span.spanId).toBe(original.spanId);
-      expect(span.parentSpanId).toBe(original.parentSpanId ?? '');
-      expect(span.name).toBe(original.name);
-      expect(span.kind).toBe(original.kind === 'client' ? 3 : 1);
-      expect(span.startTimeUnixNano).toBe(BigInt(original.startMs) * 1_000_000n);
-      expect(span.endTimeUnixNano).toBe(BigInt(original.endMs) * 1_000_000n);
-      expect(span.attributes).toEqual(original.attributes);
-      expect(span.events.map((event) => [event.name, event.attributes])).toEqual(
-        original.events.map((event) => [event.name, event.attributes]),
-      );
-      expect(span.status.code).toBe({ unset: 0, ok: 1, error: 2 }[original.status.code]);
-      expect(span.scope).toEqual({ name: 'keel', version: '1', schemaUrl: GEN_AI_SCHEMA_URL });
-    });
   });
 });

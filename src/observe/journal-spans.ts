@@ -19,6 +19,20 @@ export interface SpanOptions {
   readonly maxContentChars?: number | undefined;
   /** Leave out spans still open when the journal ends (for exporting a run in progress). */
   readonly closedOnly?: boolean | undefined;
+  /**
+   * What each model call was sent, as it was sent (after context assembly), by the key of its
+   * span (`chat:<step>`, `summary:<step>:<summarisedStep>`): put on the span when capturing
+   * content. The journal does not keep requests; `traceExport` collects them as calls are made.
+   */
+  readonly inputs?: ReadonlyMap<string, ChatInput> | undefined;
+}
+
+/** One model call's input as span content: `gen_ai.input.messages` and the system instructions. */
+export interface ChatInput {
+  /** JSON text of the GenAI input messages (truncated like all captured content). */
+  readonly messages: string;
+  /** JSON text of `gen_ai.system_instructions`, when the call had instructions. */
+  readonly system?: string | undefined;
 }
 
 export const DEFAULT_MAX_CONTENT_CHARS = 8192;
@@ -53,6 +67,8 @@ export interface TraceBuilder {
   event(key: string, name: string, attributes: Attributes): void;
   /** `value` as span content when capture is on (JSON-stringified, truncated); else undefined. */
   content(value: unknown): string | undefined;
+  /** The input of the model call whose span is at `key`, when capture is on and it is known. */
+  input(key: string): ChatInput | undefined;
 }
 
 export type EventMapping = (event: JournalEvent, trace: TraceBuilder) => void;
@@ -71,6 +87,7 @@ function chatSpan(event: JournalEvent, trace: TraceBuilder, startMs: number): Op
   const run = trace.span('run');
   const provider = text(run?.attributes[ATTR.providerName]);
   const model = text(run?.attributes[ATTR.requestModel]);
+  const input = trace.input(chatKey(event));
   return trace.open(chatKey(event), {
     name: model === undefined ? GEN_AI_OPERATION.chat : `${GEN_AI_OPERATION.chat} ${model}`,
     kind: 'client',
@@ -80,6 +97,8 @@ function chatSpan(event: JournalEvent, trace: TraceBuilder, startMs: number): Op
       [ATTR.step]: num(event.step) ?? 0,
       [ATTR.providerName]: provider,
       [ATTR.requestModel]: model,
+      [ATTR.inputMessages]: input?.messages,
+      [ATTR.systemInstructions]: input?.system,
     }),
   });
 }
@@ -291,6 +310,17 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
       [ATTR.approvalDecision]: text(event.decision),
       [ATTR.approvalDecidedBy]: text(event.decidedBy),
     });
+    // A denied or expired call never runs: its span ends here, failed.
+    const decision = text(event.decision);
+    if (decision !== 'denied' && decision !== 'expired') return;
+    const span = trace.span(toolKey(event));
+    if (span) span.attributes[ATTR.errorType] = `approval_${decision}`;
+    trace.close(toolKey(event), trace.at, {
+      code: 'error',
+      message:
+        text(event.reason) ??
+        (decision === 'expired' ? 'nobody approved it in time' : 'an approver denied it'),
+    });
   },
   guard_verdict(event, trace) {
     toolEvent(event, trace, KEEL_EVENT.guardVerdict, {
@@ -385,6 +415,7 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
     const model = text(event.model);
     const usage = record(event.usage);
     const fallback = record(event.fallback);
+    const input = trace.input(key);
     trace.open(key, {
       name: model === undefined ? 'summarise_step' : `${GEN_AI_OPERATION.chat} ${model}`,
       kind: model === undefined ? 'internal' : 'client',
@@ -392,6 +423,8 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
       attributes: defined({
         [ATTR.operationName]: model === undefined ? undefined : GEN_AI_OPERATION.chat,
         [ATTR.requestModel]: model,
+        [ATTR.inputMessages]: input?.messages,
+        [ATTR.systemInstructions]: input?.system,
         [ATTR.step]: num(event.step) ?? 0,
         [ATTR.contextSummarisedStep]: num(event.summarisedStep) ?? 0,
         [ATTR.contextSummaryBy]: text(event.by),
@@ -443,15 +476,19 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
             : undefined,
       }),
     );
-    const failed = status === 'failed';
+    // A run that failed, or was stopped by a limit, ends in error with the typed reason.
+    const failed = status === 'failed' || status === 'stopped';
+    const limit = text(reason.limit);
     if (failed) {
       run.attributes[ATTR.errorType] = text(reason.errorType) ?? text(reason.type) ?? '_OTHER';
+      if (limit !== undefined) run.attributes[ATTR.limitName] = limit;
     }
-    trace.close(
-      'run',
-      trace.at,
-      failed ? { code: 'error', message: text(reason.message) ?? text(reason.type) } : undefined,
-    );
+    const message =
+      text(reason.message) ??
+      (limit === undefined
+        ? text(reason.type)
+        : `limit ${limit} reached (${num(reason.used) ?? '?'} of ${num(reason.max) ?? '?'})`);
+    trace.close('run', trace.at, failed ? { code: 'error', message } : undefined);
   },
 };
 
@@ -517,6 +554,9 @@ export function spansFromJournal(
       if (options.captureContent !== true) return undefined;
       const full = typeof value === 'string' ? value : canonicalJson(value);
       return full.length <= maxContent ? full : `${full.slice(0, maxContent)}…`;
+    },
+    input(key) {
+      return options.captureContent === true ? options.inputs?.get(key) : undefined;
     },
   };
 

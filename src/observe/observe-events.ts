@@ -1,4 +1,5 @@
 import type { JournalEvent, JournalSource } from './journal.js';
+import type { ObservedCall, ObservedRequest } from './chat-input.js';
 import type { RunObserver } from './run-observer.js';
 
 /**
@@ -22,6 +23,26 @@ export function observeEvents<Event extends JournalEvent>(
         observer.onEvent(runId, event, journal);
       } catch {
         // An observer's fault is its own: the run goes on.
+      }
+    }
+  };
+}
+
+/**
+ * One callback that hands every observer that wants them (trace export with content capture)
+ * each model request as it is sent, or `undefined` when none does.
+ */
+export function observeModelRequests(
+  observers: readonly RunObserver[],
+): ((runId: string, call: ObservedCall, request: ObservedRequest) => void) | undefined {
+  const watching = observers.filter((observer) => observer.onModelRequest !== undefined);
+  if (watching.length === 0) return undefined;
+  return function observeRequest(runId, call, request) {
+    for (const observer of watching) {
+      try {
+        observer.onModelRequest?.(runId, call, request);
+      } catch {
+        // As for events: an observer's fault is its own.
       }
     }
   };

@@ -1,29 +1,28 @@
-import { gzip } from 'node:zlib';
-import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { KeelError } from '../core/index.js';
-import { encodeTraceRequest, type OtlpResource } from './otlp-protobuf.js';
-import { ATTR, GEN_AI_SCHEMA_URL, GEN_AI_SEMCONV_VERSION } from './semconv.js';
+import {
+  OTLP_PROTOCOLS,
+  otlpTransport,
+  type OtlpProtocol,
+  type OtlpTls,
+  type OtlpTransport,
+} from './otlp-transport.js';
+import { ATTR, GEN_AI_SEMCONV_VERSION } from './semconv.js';
 import type { Attributes, TraceSpan } from './trace-span.js';
 
-const gzipAsync = promisify(gzip);
-
-const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 502, 503, 504]);
-const MAX_ATTEMPTS = 3;
-const MAX_RETRY_DELAY_MS = 5_000;
-
-/** Retry-After in seconds when given, else 100 ms doubling; never over 5 s. */
-function retryDelayMs(retryAfter: string | null, attempt: number): number {
-  const seconds = retryAfter === null ? Number.NaN : Number(retryAfter);
-  const delay = Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 100 * 2 ** attempt;
-  return Math.min(MAX_RETRY_DELAY_MS, delay);
-}
-
-/** Where and how spans are exported over OTLP: endpoint, headers, queue bound, timeout. */
+/** Where and how spans are exported over OTLP: endpoint, protocol, headers, TLS, queue bound, timeout. */
 export interface OtlpExporterOptions {
-  /** Full URL of the traces endpoint, e.g. `http://collector:4318/v1/traces`. */
+  /**
+   * Where spans go. HTTP: the full traces URL, e.g. `http://collector:4318/v1/traces`; gRPC:
+   * `http://collector:4317` (plaintext), `https://…` or `collector:4317` (TLS).
+   */
   readonly url: string;
+  /** `http/protobuf` (default), `http/json` or `grpc`. */
+  readonly protocol?: OtlpProtocol | undefined;
+  /** HTTP headers, or gRPC metadata. */
   readonly headers?: Readonly<Record<string, string>> | undefined;
-  /** Per request (default 10 s). */
+  /** Per export, retries included (default 10 s). */
   readonly timeoutMs?: number | undefined;
   /** Spans waiting beyond this are dropped, and counted (default 2048). */
   readonly maxQueueSize?: number | undefined;
@@ -32,6 +31,10 @@ export interface OtlpExporterOptions {
   /** Longest a span waits for a batch to fill (default 1 s). */
   readonly scheduleDelayMs?: number | undefined;
   readonly compression?: 'gzip' | 'none' | undefined;
+  /** TLS: the CA to trust, and a client certificate and key for an endpoint that asks. */
+  readonly tls?: OtlpTls | undefined;
+  /** gRPC to a bare `host:port` without TLS. */
+  readonly insecure?: boolean | undefined;
   /** Resource attributes; `service.name` defaults to `keel`. */
   readonly resource?: Attributes | undefined;
 }
@@ -60,8 +63,10 @@ export interface SpanExporter {
 }
 
 /**
- * An OTLP/HTTP protobuf span exporter with a bounded queue. A full queue drops spans (counted
- * in `stats().dropped`) instead of growing or blocking; an unreachable endpoint costs failed
+ * A span exporter with a bounded queue in front of OpenTelemetry's own OTLP exporter
+ * (`@opentelemetry/exporter-trace-otlp-proto`, `-http` or `-grpc`, loaded on the first send,
+ * which also does OTLP's retries and `Retry-After`). A full queue drops spans (counted in
+ * `stats().dropped`) instead of growing or blocking; an unreachable endpoint costs failed
  * requests in the background (counted in `stats().failed`), never a caller's time.
  *
  * ```ts
@@ -73,6 +78,7 @@ export interface SpanExporter {
 export function otlpExporter(options: OtlpExporterOptions): SpanExporter {
   const {
     url,
+    protocol = 'http/protobuf',
     headers = {},
     timeoutMs = 10_000,
     maxQueueSize = 2048,
@@ -80,18 +86,20 @@ export function otlpExporter(options: OtlpExporterOptions): SpanExporter {
     scheduleDelayMs = 1_000,
     compression = 'none',
   } = options;
-  const resource: OtlpResource = {
-    attributes: {
-      [ATTR.serviceName]: 'keel',
-      'telemetry.sdk.name': 'keel',
-      'telemetry.sdk.language': 'nodejs',
-      ...options.resource,
-      [ATTR.semconvVersion]: GEN_AI_SEMCONV_VERSION,
-    },
-    scopeName: 'keel',
-    scopeVersion: GEN_AI_SEMCONV_VERSION,
-    schemaUrl: GEN_AI_SCHEMA_URL,
+  if (!OTLP_PROTOCOLS.includes(protocol)) {
+    throw new KeelError(
+      'invalid_config',
+      `OTLP protocol "${protocol}" is not one of ${OTLP_PROTOCOLS.join(', ')}`,
+    );
+  }
+  const resource: Attributes = {
+    [ATTR.serviceName]: 'keel',
+    'telemetry.sdk.name': 'keel',
+    'telemetry.sdk.language': 'nodejs',
+    ...options.resource,
+    [ATTR.semconvVersion]: GEN_AI_SEMCONV_VERSION,
   };
+  let transport: Promise<OtlpTransport> | undefined;
   const queue: TraceSpan[] = [];
   let exported = 0;
   let dropped = 0;
@@ -121,38 +129,28 @@ export function otlpExporter(options: OtlpExporterOptions): SpanExporter {
     }
   }
 
+  /** OpenTelemetry's exporter, loaded when the first spans are handed over. */
+  function load(): Promise<OtlpTransport> {
+    transport ??= otlpTransport({
+      protocol,
+      url,
+      headers,
+      timeoutMs,
+      compression,
+      tls: options.tls,
+      insecure: options.insecure === true,
+      resource,
+    });
+    return transport;
+  }
+
   async function send(batch: TraceSpan[]): Promise<void> {
     try {
-      let body: Uint8Array = encodeTraceRequest(batch, resource);
-      const requestHeaders: Record<string, string> = {
-        ...headers,
-        'content-type': 'application/x-protobuf',
-      };
-      if (compression === 'gzip') {
-        body = await gzipAsync(body);
-        requestHeaders['content-encoding'] = 'gzip';
-      }
-      for (let attempt = 1; ; attempt++) {
-        const response = await fetch(url, {
-          method: 'POST',
-          headers: requestHeaders,
-          body,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        await response.arrayBuffer().catch(() => undefined);
-        if (response.ok) {
-          exported += batch.length;
-          return;
-        }
-        // OTLP/HTTP: 429, 502, 503 and 504 are worth another try, after Retry-After if sent.
-        if (!RETRYABLE_STATUS.has(response.status) || attempt >= MAX_ATTEMPTS || closed) {
-          failed += batch.length;
-          return;
-        }
-        await new Promise((resolve) => {
-          setTimeout(resolve, retryDelayMs(response.headers.get('retry-after'), attempt)).unref();
-        });
-      }
+      // A transport that could not load stays failed: every batch is counted lost.
+      const ready = await load();
+      const result = await ready.send(batch);
+      if (result.ok) exported += batch.length;
+      else failed += batch.length;
     } catch {
       failed += batch.length;
     }
@@ -188,12 +186,20 @@ export function otlpExporter(options: OtlpExporterOptions): SpanExporter {
         if (queue.length >= maxQueueSize) dropped += 1;
         else queue.push(span);
       }
+      // Loading starts now, while the batch fills; a failure to load is counted when it sends.
+      load().catch(() => undefined);
       schedule();
     },
     flush,
     async shutdown(shutdownOptions) {
       closed = true;
       await flush(shutdownOptions);
+      const loaded = await transport?.catch(() => undefined);
+      // Bounded like the flush: a connection that will not close is not the caller's wait.
+      await Promise.race([
+        loaded?.shutdown().catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, shutdownOptions?.timeoutMs ?? 5_000).unref()),
+      ]);
     },
     stats: () => ({ exported, dropped, failed, queued: queue.length }),
   };
@@ -201,12 +207,16 @@ export function otlpExporter(options: OtlpExporterOptions): SpanExporter {
 
 /**
  * An OTLP exporter configured by the standard OpenTelemetry environment variables, or
- * `undefined` when none names an endpoint (or tracing is switched off):
- * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is) or `OTEL_EXPORTER_OTLP_ENDPOINT` (plus
- * `/v1/traces`), `OTEL_EXPORTER_OTLP[_TRACES]_HEADERS`, `_TIMEOUT`, `_COMPRESSION`,
- * `_PROTOCOL` (only `http/protobuf`), `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
+ * `undefined` when none names an endpoint (or tracing is switched off). Each
+ * `OTEL_EXPORTER_OTLP_*` variable also has a `OTEL_EXPORTER_OTLP_TRACES_*` form that wins:
+ * `_ENDPOINT` (HTTP: plus `/v1/traces`; the `TRACES_` form used as is), `_PROTOCOL`
+ * (`http/protobuf`, `http/json`, `grpc`), `_HEADERS`, `_TIMEOUT`, `_COMPRESSION`,
+ * `_CERTIFICATE` (the CA to trust), `_CLIENT_CERTIFICATE` and `_CLIENT_KEY` (mutual TLS),
+ * `_INSECURE` (gRPC); and `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
  * `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`,
- * `OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER=none`. A bad value throws `invalid_config`.
+ * `OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER=none`. A bad value, or a certificate file that
+ * cannot be read, throws `invalid_config` naming the variable (OpenTelemetry's own exporters
+ * would only log it).
  */
 export function otlpExporterFromEnv(
   env: Readonly<Record<string, string | undefined>> = process.env,
@@ -215,40 +225,80 @@ export function otlpExporterFromEnv(
   if (env.OTEL_TRACES_EXPORTER?.split(',').some((name) => name.trim() === 'none')) {
     return undefined;
   }
+  /** The `TRACES_` form of a variable, else the general one: value and the name it came from. */
+  const pick = (name: string): { value: string; name: string } | undefined => {
+    for (const key of [`OTEL_EXPORTER_OTLP_TRACES_${name}`, `OTEL_EXPORTER_OTLP_${name}`]) {
+      const value = env[key]?.trim();
+      if (value) return { value, name: key };
+    }
+    return undefined;
+  };
+  const protocol = pick('PROTOCOL');
+  if (protocol && !OTLP_PROTOCOLS.includes(protocol.value as OtlpProtocol)) {
+    throw new KeelError(
+      'invalid_config',
+      `${protocol.name} "${protocol.value}" is not one of ${OTLP_PROTOCOLS.join(', ')}`,
+    );
+  }
+  const grpc = protocol?.value === 'grpc';
   const tracesEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
-  const url = tracesEndpoint || (endpoint ? `${endpoint.replace(/\/+$/, '')}/v1/traces` : '');
+  // gRPC names a host and port; HTTP a URL, the general one with the traces path added.
+  const url =
+    tracesEndpoint ||
+    (endpoint && !grpc ? `${endpoint.replace(/\/+$/, '')}/v1/traces` : endpoint) ||
+    '';
   if (!url) return undefined;
   try {
-    new URL(url);
+    new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `https://${url}`);
   } catch {
     throw new KeelError('invalid_config', `OTLP endpoint "${url}" is not a URL`);
   }
-  const pick = (name: string): string | undefined =>
-    env[`OTEL_EXPORTER_OTLP_TRACES_${name}`]?.trim() || env[`OTEL_EXPORTER_OTLP_${name}`]?.trim();
-  const protocol = pick('PROTOCOL');
-  if (protocol && protocol !== 'http/protobuf') {
-    throw new KeelError(
-      'invalid_config',
-      `OTLP protocol "${protocol}" is not supported; Keel exports http/protobuf`,
-    );
-  }
   const compression = pick('COMPRESSION');
-  if (compression && compression !== 'gzip' && compression !== 'none') {
-    throw new KeelError('invalid_config', `OTLP compression must be gzip or none`);
+  if (compression && compression.value !== 'gzip' && compression.value !== 'none') {
+    throw new KeelError('invalid_config', `${compression.name} must be gzip or none`);
   }
   const resource: Attributes = parsePairs(env.OTEL_RESOURCE_ATTRIBUTES, 'OTEL_RESOURCE_ATTRIBUTES');
   if (env.OTEL_SERVICE_NAME?.trim()) resource[ATTR.serviceName] = env.OTEL_SERVICE_NAME.trim();
+  const headers = pick('HEADERS');
+  const timeout = pick('TIMEOUT');
+  const cert = readPem(pick('CLIENT_CERTIFICATE'));
+  const key = readPem(pick('CLIENT_KEY'));
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new KeelError(
+      'invalid_config',
+      'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY go together',
+    );
+  }
+  const ca = readPem(pick('CERTIFICATE'));
+  const insecure = pick('INSECURE');
   return otlpExporter({
     url,
-    headers: parsePairs(pick('HEADERS'), 'OTEL_EXPORTER_OTLP_HEADERS'),
-    timeoutMs: positive(pick('TIMEOUT'), 'OTEL_EXPORTER_OTLP_TIMEOUT'),
-    compression: compression as 'gzip' | 'none' | undefined,
+    protocol: protocol?.value as OtlpProtocol | undefined,
+    headers: parsePairs(headers?.value, headers?.name ?? 'OTEL_EXPORTER_OTLP_HEADERS'),
+    timeoutMs: positive(timeout?.value, timeout?.name ?? 'OTEL_EXPORTER_OTLP_TIMEOUT'),
+    compression: compression?.value as 'gzip' | 'none' | undefined,
+    tls: ca || cert ? { ca, cert, key } : undefined,
+    insecure: insecure?.value.toLowerCase() === 'true',
     maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE, 'OTEL_BSP_MAX_QUEUE_SIZE'),
     maxBatchSize: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
     scheduleDelayMs: positive(env.OTEL_BSP_SCHEDULE_DELAY, 'OTEL_BSP_SCHEDULE_DELAY'),
     resource,
   });
+}
+
+/** A PEM file named by a variable, read now: a path that does not read is a config error. */
+function readPem(variable: { value: string; name: string } | undefined): Buffer | undefined {
+  if (!variable) return undefined;
+  try {
+    return readFileSync(resolve(variable.value));
+  } catch (error) {
+    throw new KeelError(
+      'invalid_config',
+      `${variable.name}: cannot read "${variable.value}" (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      { cause: error },
+    );
+  }
 }
 
 /** `key=value,key2=value2` with percent-encoded values, as the OTel variables spell them. */

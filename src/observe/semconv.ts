@@ -143,8 +143,5 @@ export const KEEL_EVENT = {
 
 export const KEEL_SEMCONV_VERSION_ATTRIBUTE = ATTR.semconvVersion;
 
-/** Attributes always encoded as doubles, even when the value happens to be whole. */
-export const DOUBLE_ATTRIBUTES: ReadonlySet<string> = new Set([ATTR.costUsd, ATTR.latencyMs]);
-
 /** Opt in to message content on spans (off by default), as other GenAI instrumentations do. */
 export const CAPTURE_CONTENT_ENV = 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT';

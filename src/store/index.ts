@@ -57,8 +57,10 @@ export {
   type DecisionStore,
 } from './decision-store.js';
 export {
-  searchWords,
+  searchTerms,
+  termWeight,
   type ResultStore,
+  type SearchTerm,
   type StoredToolResult,
   type ToolResultMatch,
   type ToolResultSearch,

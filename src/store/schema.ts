@@ -573,7 +573,41 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('keel_mcp_pins').ifExists().execute();
     },
   },
+  '0011_context_results_words': {
+    // PostgreSQL's parser keeps `PR-12` as `pr` and `-12`, `v2.1` and `3.5` whole, `a7/b3` as a
+    // path: identifiers a search spells `pr 12` or `v2` went unfound. Punctuation now splits
+    // words before parsing, as FTS5's tokenizer (and the search) always did. The text's length,
+    // which ranking reads, is kept too: reading it from the text would unpack every stored
+    // result a search touches. SQLite is unchanged.
+    async up(db: Kysely<unknown>) {
+      if (!db.getExecutor().adapter.supportsTransactionalDdl) return;
+      await sql`alter table keel_context_results add column if not exists content_chars integer generated always as (length(content)) stored`.execute(
+        db,
+      );
+      await sql`alter table keel_context_results drop column if exists search`.execute(db);
+      await sql`alter table keel_context_results add column search tsvector generated always as (to_tsvector('simple', translate(content, ${sql.lit(ASCII_PUNCTUATION)}, ${sql.lit(' '.repeat(ASCII_PUNCTUATION.length))}))) stored`.execute(
+        db,
+      );
+      await sql`create index if not exists keel_context_results_search on keel_context_results using gin (search)`.execute(
+        db,
+      );
+    },
+    async down(db: Kysely<unknown>) {
+      if (!db.getExecutor().adapter.supportsTransactionalDdl) return;
+      await sql`alter table keel_context_results drop column if exists content_chars`.execute(db);
+      await sql`alter table keel_context_results drop column if exists search`.execute(db);
+      await sql`alter table keel_context_results add column search tsvector generated always as (to_tsvector('simple', content)) stored`.execute(
+        db,
+      );
+      await sql`create index if not exists keel_context_results_search on keel_context_results using gin (search)`.execute(
+        db,
+      );
+    },
+  },
 };
+
+/** The characters `0011_context_results_words` turns into spaces before PostgreSQL parses. */
+const ASCII_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: () => Promise.resolve(migrations),

@@ -1,9 +1,10 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import type { Trust } from '../core/index.js';
 import type { ContextResultsTable, Database } from './schema.js';
 import {
-  searchWords,
+  searchTerms,
   type ResultStore,
+  type SearchTerm,
   type StoredToolResult,
   type ToolResultMatch,
   type ToolResultSearch,
@@ -42,12 +43,12 @@ export class SqlResultStore implements ResultStore {
   }
 
   async search({ runId, terms, limit = 20 }: ToolResultSearch): Promise<ToolResultMatch[]> {
-    const words = searchWords(terms);
-    if (words.length === 0 || limit <= 0) return [];
+    const searched = searchTerms(terms);
+    if (searched.length === 0 || limit <= 0) return [];
     const rows = await this.#guarded(() =>
       this.#kind === 'sqlite'
-        ? this.#searchSqlite(runId, words, limit)
-        : this.#searchPostgres(runId, words, limit),
+        ? this.#searchSqlite(runId, searched, limit)
+        : this.#searchPostgres(runId, searched, limit),
     );
     return rows.map((row) => ({ ...toStored(row), rank: asNumber(row.rank) }));
   }
@@ -66,38 +67,81 @@ export class SqlResultStore implements ResultStore {
 
   async #searchSqlite(
     runId: string,
-    words: readonly string[],
+    terms: readonly SearchTerm[],
     limit: number,
   ): Promise<(Selectable<ContextResultsTable> & { rank: number })[]> {
-    // Quoted: every word is a plain term to FTS5, never an operator. BM25 is lower-is-better.
-    const match = words.map((word) => `"${word}"`).join(' OR ');
+    // Quoted: each term is a plain phrase to FTS5, never an operator.
+    const queries = JSON.stringify(
+      terms.map((term, at) => [at, `"${term.words.join(' ')}"`, term.weight]),
+    );
     const { rows } = await sql<Selectable<ContextResultsTable> & { rank: number }>`
-      select r.run_id, r.ref, r.step, r.call_id, r.tool_name, r.content, r.trust, r.source,
-        r.created_at, -bm25(keel_context_results_fts) as rank
-      from keel_context_results_fts
-      join keel_context_results r on r.rowid = keel_context_results_fts.rowid
-      where keel_context_results_fts match ${match} and r.run_id = ${runId}
-      order by rank desc, r.step desc, r.ref desc
-      limit ${limit}`.execute(this.#db);
+      with terms(term, query, weight) as (
+        select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+        from json_each(${queries})
+      ),
+      -- CROSS JOIN fixes the order: each term's full-text lookup first, then its rows.
+      hits as materialized (
+        select t.term, t.weight, r.ref
+        from terms t
+        cross join keel_context_results_fts
+        cross join keel_context_results r
+        where keel_context_results_fts match t.query
+          and r.rowid = keel_context_results_fts.rowid and r.run_id = ${runId}
+      ),
+      ${ranked(runId, limit, sql`length(r.content)`)}`.execute(this.#db);
     return rows;
   }
 
   async #searchPostgres(
     runId: string,
-    words: readonly string[],
+    terms: readonly SearchTerm[],
     limit: number,
   ): Promise<(Selectable<ContextResultsTable> & { rank: number })[]> {
-    // Only letters and digits reach the query text (see `searchWords`).
-    const query = words.join(' | ');
+    // Only letters and digits reach the query text (see `searchTerms`).
+    const queries = JSON.stringify(
+      terms.map((term, at) => [at, term.words.join(' <-> '), term.weight]),
+    );
     const { rows } = await sql<Selectable<ContextResultsTable> & { rank: number }>`
-      select run_id, ref, step, call_id, tool_name, content, trust, source, created_at,
-        ts_rank(search, to_tsquery('simple', ${query})) as rank
-      from keel_context_results
-      where run_id = ${runId} and search @@ to_tsquery('simple', ${query})
-      order by rank desc, step desc, ref desc
-      limit ${limit}`.execute(this.#db);
+      with terms as (
+        select (value->>0)::int as term, to_tsquery('simple', value->>1) as query,
+          (value->>2)::float8 as weight
+        from jsonb_array_elements(${queries}::jsonb)
+      ),
+      hits as materialized (
+        select t.term, t.weight, r.ref
+        from terms t join keel_context_results r on r.search @@ t.query
+        where r.run_id = ${runId}
+      ),
+      ${ranked(runId, limit, sql`r.content_chars`)}`.execute(this.#db);
     return rows;
   }
+}
+
+/**
+ * The part both engines share, after each found its `hits(term, weight, ref)`: every hit adds
+ * weight × idf, where idf = ln(1 + (N - n + 0.5) / (n + 0.5)) over the run's N results of which
+ * n hold the term (BM25's, never negative); ties go to more terms held, then the shorter text
+ * (`length`), then the later step. The terms travel as one JSON parameter, so the statement
+ * text is the same for every search.
+ */
+function ranked(runId: string, limit: number, length: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`documents(n) as (
+        select cast(count(*) as double precision) from keel_context_results where run_id = ${runId}
+      ),
+      frequencies as (
+        select term, cast(count(*) as double precision) as n from hits group by term
+      ),
+      scored as (
+        select h.ref, count(*) as matched,
+          sum(h.weight * ln(1 + (d.n - f.n + 0.5) / (f.n + 0.5))) as rank
+        from hits h join frequencies f on f.term = h.term cross join documents d
+        group by h.ref
+      )
+      select r.run_id, r.ref, r.step, r.call_id, r.tool_name, r.content, r.trust, r.source,
+        r.created_at, s.rank
+      from scored s join keel_context_results r on r.run_id = ${runId} and r.ref = s.ref
+      order by s.rank desc, s.matched desc, ${length}, r.step desc, r.ref desc
+      limit ${limit}`;
 }
 
 function toRow(result: StoredToolResult): ContextResultsTable {

@@ -1,6 +1,6 @@
 import { sql, type Expression, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import { parseEvent, toRecord } from './rows.js';
-import { searchWords } from './result-store.js';
+import { searchTerms } from './result-store.js';
 import {
   RUN_LIST_DEFAULT_LIMIT,
   RUN_LIST_MAX_LIMIT,
@@ -46,10 +46,11 @@ export class SqlRunBrowser implements RunBrowser {
       Math.max(1, Math.floor(query.limit ?? RUN_LIST_DEFAULT_LIMIT)),
     );
     if (query.visibleAgents?.length === 0) return { items: [], next: null };
-    const words = searchWords(query.search === undefined ? [] : [query.search]).slice(
-      0,
-      MAX_SEARCH_WORDS,
-    );
+    const words = [
+      ...new Set(
+        searchTerms(query.search === undefined ? [] : [query.search]).flatMap((term) => term.words),
+      ),
+    ].slice(0, MAX_SEARCH_WORDS);
     const match = words.map((word) => `"${word}"`).join(' ');
     // SQLite: a search matching few runs reads them and sorts them; one matching many walks the
     // runs newest first and checks each against the index (the unary `+` keeps the planner

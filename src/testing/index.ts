@@ -24,9 +24,12 @@ export {
   type FakeToolUse,
 } from './fake-anthropic-server.js';
 export {
+  decodeJsonTraceRequest,
   decodeTraceRequest,
   startOtlpReceiver,
   type OtlpReceiver,
+  type OtlpReceiverOptions,
+  type ReceivedRequest,
   type ReceivedSpan,
   type ReceivedValue,
 } from './otlp-receiver.js';
