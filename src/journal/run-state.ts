@@ -306,6 +306,8 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     }
     case 'context_assembled':
     case 'action_flagged':
+    // The result committed with it resolves the call.
+    case 'tool_intercepted':
       return;
     case 'injection_signal':
       if (event.score >= event.threshold) state.signalled = true;
