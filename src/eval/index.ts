@@ -82,3 +82,13 @@ export {
   type RunSuiteOptions,
   type SuiteResult,
 } from './run-suite.js';
+export {
+  COMPARED_METRICS,
+  evalReport,
+  type CaseComparison,
+  type CaseSummary,
+  type ComparedMetric,
+  type EvalReport,
+  type Regression,
+} from './eval-report.js';
+export { junitXml } from './junit.js';
