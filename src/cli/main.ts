@@ -4,6 +4,7 @@ import { registerObserveCommands } from './observe-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerReviewCommands } from './review-commands.js';
 import { registerMcpCommands } from './mcp-commands.js';
+import { registerEvalCommands } from './eval-commands.js';
 
 interface GlobalOptions {
   store?: string;
@@ -287,6 +288,7 @@ registerObserveCommands(program, globals, printJson);
 registerApprovalCommands(program, { globals, printJson });
 registerReviewCommands(program, { globals, printJson });
 registerMcpCommands(program, { globals, printJson });
+registerEvalCommands(program, globals);
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();

@@ -92,3 +92,4 @@ export {
   type Regression,
 } from './eval-report.js';
 export { junitXml } from './junit.js';
+export { rescoreEvaluation, storeEvaluation, storedBaseline } from './stored-evaluation.js';
