@@ -259,7 +259,10 @@ async function runAttempt({
     agents: [agent],
     modelRetry: { initialDelayMs: 0, maxDelayMs: 0 },
     interceptToolCall: sideEffectInterceptor({
-      serve: serveFixtures([...(evalCase.fixtures ?? []), ...(suite.fixtures ?? [])]),
+      serve: serveFixtures([
+        ...(evalCase.fixtures ?? []),
+        ...(evalCase.suiteFixtures === false ? [] : (suite.fixtures ?? [])),
+      ]),
       liveReads: evalCase.liveReads ?? suite.liveReads ?? false,
     }),
   });

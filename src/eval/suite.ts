@@ -20,6 +20,8 @@ export interface EvalCase {
   readonly expect: readonly EvalAssertion[];
   /** Results for calls of this case, tried before the suite's. */
   readonly fixtures?: readonly ToolFixture[] | undefined;
+  /** `false`: the suite's fixtures do not apply to this case (default true). */
+  readonly suiteFixtures?: boolean | undefined;
   /** `read` tools without a fixture run live (default: the suite's, else false). */
   readonly liveReads?: boolean | undefined;
   /** What a call held for a human gets (default: the suite's, else `deny`). */
@@ -86,6 +88,7 @@ const caseSchema = z.strictObject({
   agent: z.string().min(1).optional(),
   expect: z.array(assertionSchema),
   fixtures: z.array(fixtureSchema).optional(),
+  suiteFixtures: z.boolean().optional(),
   liveReads: z.boolean().optional(),
   approvals: z.enum(APPROVAL_ANSWERS).optional(),
   limits: limitsSchema.optional(),
