@@ -52,6 +52,8 @@ export function registerEvalCommands(program: Command, globals: () => CliGlobals
       },
     );
 
+  const parent = (): { json?: boolean; junit?: string } => evalCommand.opts();
+
   evalCommand
     .command('rescore')
     .description(
@@ -68,8 +70,9 @@ export function registerEvalCommands(program: Command, globals: () => CliGlobals
           globals: globals(),
           evalRunId,
           paths,
-          json: options.json ?? false,
-          junit: options.junit,
+          // `--json` and `--junit` after the subcommand are read by `eval` itself.
+          json: options.json ?? parent().json ?? false,
+          junit: options.junit ?? parent().junit,
         });
       },
     );
@@ -81,7 +84,11 @@ export function registerEvalCommands(program: Command, globals: () => CliGlobals
     .option('--limit <n>', 'how many', positiveInt, 20)
     .action(async (options: { json?: boolean; limit: number }) => {
       const { runEvalList } = await import('./eval-actions.js');
-      await runEvalList({ globals: globals(), json: options.json ?? false, limit: options.limit });
+      await runEvalList({
+        globals: globals(),
+        json: options.json ?? parent().json ?? false,
+        limit: options.limit,
+      });
     });
 }
 
