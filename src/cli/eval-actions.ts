@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import pc from 'picocolors';
 import { KeelError } from '../core/index.js';
 import {
@@ -243,4 +243,57 @@ function progressLine(wanted: boolean): {
       if (live) process.stderr.write('\r\x1b[2K');
     },
   };
+}
+
+/** `keel eval record`: freeze a stored run into a case of a JSON suite (created if missing). */
+export async function runEvalRecord(options: {
+  readonly globals: CliGlobals;
+  readonly runId: string;
+  readonly suite: string;
+  readonly name?: string | undefined;
+  readonly json: boolean;
+}): Promise<void> {
+  const { goldenCase } = await import('../eval/index.js');
+  if (!options.suite.endsWith('.json')) {
+    throw usageError('--suite: recording writes a JSON suite (a *.eval.json file)');
+  }
+  const store = await openStoreFromOptions(options.globals);
+  let recorded;
+  try {
+    const events = await store.readEvents(options.runId);
+    if (events.length === 0)
+      throw new KeelError('not_found', `no run ${options.runId} in ${store.location}`);
+    recorded = goldenCase(
+      events.map(({ at, event }) => ({ at, event })),
+      options.name === undefined ? {} : { name: options.name },
+    );
+  } finally {
+    await store.close();
+  }
+  const path = resolve(options.suite);
+  let suite: { cases?: unknown[] } & Record<string, unknown> = {
+    name: basename(path).replace(/\.eval\.json$/, ''),
+    cases: [],
+  };
+  if (existsSync(path)) {
+    try {
+      suite = JSON.parse(readFileSync(path, 'utf8')) as typeof suite;
+    } catch {
+      throw usageError(`--suite: ${options.suite} is not JSON`);
+    }
+    if (!Array.isArray(suite.cases))
+      throw usageError(`--suite: ${options.suite} has no "cases" array`);
+  }
+  const cases = (suite.cases ?? []).filter(
+    (existing) => (existing as { name?: unknown }).name !== recorded.name,
+  );
+  const replaced = cases.length !== (suite.cases ?? []).length;
+  writeFileSync(path, `${JSON.stringify({ ...suite, cases: [...cases, recorded] }, null, 2)}\n`);
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ suite: options.suite, case: recorded }, null, 2)}\n`);
+    return;
+  }
+  console.log(
+    `${replaced ? 'replaced' : 'added'} "${recorded.name}" in ${options.suite}: ${recorded.fixtures?.length ?? 0} fixture(s), ${recorded.expect.length} assertion(s) to edit`,
+  );
 }

@@ -78,6 +78,32 @@ export function registerEvalCommands(program: Command, globals: () => CliGlobals
     );
 
   evalCommand
+    .command('record')
+    .description(
+      'freeze a stored run into a golden case: its task, the tool results it saw as fixtures, and assertions to edit',
+    )
+    .argument('<runId>')
+    .requiredOption(
+      '--suite <file>',
+      'the JSON suite to add the case to (*.eval.json; created if missing)',
+    )
+    .option(
+      '--name <name>',
+      'the case name (default: "golden: <task>"); a case of that name is replaced',
+    )
+    .option('--json', 'print the recorded case as JSON')
+    .action(async (runId: string, options: { suite: string; name?: string; json?: boolean }) => {
+      const { runEvalRecord } = await import('./eval-actions.js');
+      await runEvalRecord({
+        globals: globals(),
+        runId,
+        suite: options.suite,
+        name: options.name,
+        json: options.json ?? parent().json ?? false,
+      });
+    });
+
+  evalCommand
     .command('list')
     .description('stored eval runs, newest first')
     .option('--json', 'print one JSON document')

@@ -93,3 +93,4 @@ export {
 } from './eval-report.js';
 export { junitXml } from './junit.js';
 export { rescoreEvaluation, storeEvaluation, storedBaseline } from './stored-evaluation.js';
+export { goldenCase } from './golden-case.js';

@@ -19,6 +19,7 @@ export {
   describeAssertion,
   escalated,
   evalReport,
+  goldenCase,
   guardVerdict,
   icontains,
   isEvalSuite,
