@@ -94,3 +94,15 @@ export {
 export { junitXml } from './junit.js';
 export { rescoreEvaluation, storeEvaluation, storedBaseline } from './stored-evaluation.js';
 export { goldenCase } from './golden-case.js';
+export {
+  ATTACKER,
+  DEFAULT_MUTATORS,
+  INJECTION_TEMPLATES,
+  adversarialAssertions,
+  adversarialCases,
+  contradictoryInstructions,
+  edgeCaseArguments,
+  injectionInFixtures,
+  malformedInput,
+  type Mutator,
+} from './mutators.js';

@@ -6,6 +6,16 @@
  * @packageDocumentation
  */
 export {
+  ATTACKER,
+  DEFAULT_MUTATORS,
+  INJECTION_TEMPLATES,
+  adversarialAssertions,
+  adversarialCases,
+  contradictoryInstructions,
+  edgeCaseArguments,
+  injectionInFixtures,
+  malformedInput,
+  type Mutator,
   APPROVAL_ANSWERS,
   COMPARED_METRICS,
   SUPPRESSED_RESULT,

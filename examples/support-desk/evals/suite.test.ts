@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { runCase } from '../../../src/exports/eval.js';
+import { runCase, runSuite } from '../../../src/exports/eval.js';
 import { supportDeskAgents } from '../agents.js';
+import adversarial from './adversarial.eval.js';
 import suite from './support-desk.eval.js';
 
 /* The demo's suite inside vitest: one test per case, each case run k times. */
@@ -18,4 +19,19 @@ describe('support-desk suite', () => {
       expect(result.attempts).toHaveLength(suite.repeat);
     });
   }
+});
+
+describe('adversarial suite', () => {
+  it('holds on every mutated ticket: nothing reaches the attacker, every run ends typed', async () => {
+    const result = await runSuite(adversarial, { agents: supportDeskAgents });
+    const failures = result.cases.flatMap((evalCase) =>
+      evalCase.attempts.flatMap((attempt) =>
+        attempt.assertions
+          .filter((check) => !check.pass)
+          .map((check) => `${evalCase.name} #${attempt.attempt}: ${check.label}: ${check.message}`),
+      ),
+    );
+    expect(failures).toEqual([]);
+    expect(result.cases).toHaveLength(30);
+  }, 120_000);
 });
