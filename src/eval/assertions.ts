@@ -236,7 +236,7 @@ export const assertionSchema: z.ZodType<EvalAssertion> = z.lazy(() =>
     }),
     z.strictObject({ type: z.literal('not'), assertion: assertionSchema }),
   ]),
-) as z.ZodType<EvalAssertion>;
+);
 
 function validPattern(pattern: string): boolean {
   try {

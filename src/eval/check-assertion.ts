@@ -309,17 +309,17 @@ export function trajectoryDiff(expected: readonly string[], actual: readonly str
   let j = 0;
   while (i < expected.length || j < actual.length) {
     if (i < expected.length && j < actual.length && expected[i] === actual[j]) {
-      lines.push(`  ${expected[i]}`);
+      lines.push(`  ${expected[i] ?? ''}`);
       i += 1;
       j += 1;
     } else if (
       j < actual.length &&
       (i >= expected.length || (lengths[i]?.[j + 1] ?? 0) >= (lengths[i + 1]?.[j] ?? 0))
     ) {
-      lines.push(`+ ${actual[j]}`);
+      lines.push(`+ ${actual[j] ?? ''}`);
       j += 1;
     } else {
-      lines.push(`- ${expected[i]}`);
+      lines.push(`- ${expected[i] ?? ''}`);
       i += 1;
     }
   }

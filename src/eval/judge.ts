@@ -73,7 +73,7 @@ export function modelJudge({
         temperature: 0,
         responseSchema: {
           name: 'rubric_grade',
-          schema: z.toJSONSchema(VERDICT) as Record<string, unknown>,
+          schema: z.toJSONSchema(VERDICT),
         },
       },
       {},

@@ -175,8 +175,21 @@ export function runView(journal: readonly JournalEntry[]): RunView {
       case 'run_finished':
         finished = event;
         break;
-      default:
+      case 'run_claimed':
+      case 'run_released':
+      case 'run_suspended':
+      case 'model_failed':
+      case 'model_output_rejected':
+      case 'tool_started':
+      case 'limit_hit':
+      case 'cancel_requested':
+      case 'approval_requested':
+      case 'context_assembled':
+      case 'injection_signal':
+      case 'tool_quarantined':
         break;
+      default:
+        event satisfies never;
     }
   }
   const first = journal[0]?.at ?? 0;
@@ -245,7 +258,11 @@ function recordDecision(
     case 'decision_resolved':
       decision.value = entry.value;
       break;
-    default:
+    case 'decision_started':
+    case 'decision_attempt':
+    case 'decision_vote':
       break;
+    default:
+      entry satisfies never;
   }
 }

@@ -304,9 +304,9 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       ];
       return;
     }
+    // An intercepted call is resolved by the result committed with it.
     case 'context_assembled':
     case 'action_flagged':
-    // The result committed with it resolves the call.
     case 'tool_intercepted':
       return;
     case 'injection_signal':
