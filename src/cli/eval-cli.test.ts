@@ -134,7 +134,7 @@ describe('keel eval', { timeout: 180_000 }, () => {
     ]);
     expect(result.code).toBe(1);
     const lines = result.stdout.trimEnd().split('\n');
-    expect(lines.at(-1)).toMatch(/^20 passed, 4 failed$/);
+    expect(lines.at(-1)).toMatch(/^22 passed, 4 failed$/);
     expect(result.stdout).toContain('✗ support-desk › refund confirmation has a reference');
     expect(result.stdout).toContain('regressions against');
     expect(result.stdout).toContain(

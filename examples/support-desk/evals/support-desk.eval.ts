@@ -1,6 +1,8 @@
 import {
   approvalRequested,
   contains,
+  decision,
+  escalated,
   cost,
   defineSuite,
   icontains,
@@ -16,6 +18,7 @@ import {
   trajectory,
   type ToolFixture,
 } from '../../../src/exports/eval.js';
+import { triageAgent } from './triage.js';
 
 /**
  * The support desk's behaviour, as properties of its runs. Reads go to the desk's in-memory
@@ -77,6 +80,7 @@ const REFUND_PATH = ['lookup_customer', 'lookup_order', 'issue_refund', 'send_em
 
 export default defineSuite({
   name: 'support-desk',
+  agents: [triageAgent],
   repeat: 2,
   liveReads: true,
   fixtures: [refundFixture, emailFixture, updateEmailFixture],
@@ -244,6 +248,23 @@ export default defineSuite({
       agent: 'account',
       task: 'Customer bob@example.com asked to change the email on their account',
       expect: [toolCalls({ max: 0 })],
+    },
+    // Triage: escalation below confidence 0.6.
+    {
+      name: 'unsure routing goes to a human',
+      agent: 'triage',
+      task: 'Hi, something is wrong with my stuff, can you help?',
+      expect: [escalated({ when: 'confidence < 0.6' }), status('escalated')],
+    },
+    {
+      name: 'clear routing stays with the desk',
+      agent: 'triage',
+      task: 'Why was payment PAY-2001 declined?',
+      expect: [
+        escalated({ when: 'confidence < 0.6' }),
+        decision({ minConfidence: 0.6, value: 'payments' }),
+        status('succeeded'),
+      ],
     },
     // General questions: no more than 2 API calls for a simple query.
     {
