@@ -154,6 +154,28 @@ describe('keel eval', { timeout: 180_000 }, () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ failed: 0, regressions: [] });
   });
 
+  it('records a stored run as a golden case that replays with nothing executed', async () => {
+    const run = await runKeel(storeUrl, [
+      'run',
+      'payments',
+      '--task',
+      'Why was payment PAY-2001 declined?',
+      '--json',
+    ]);
+    const { id } = JSON.parse(run.stdout) as { id: string };
+    const suite = join(directory, 'golden.eval.json');
+    const recorded = await runKeel(storeUrl, ['eval', 'record', id, '--suite', suite]);
+    expect(recorded.code).toBe(0);
+    expect(recorded.stdout).toMatch(/^added "golden: Why was payment PAY-2001 declined\?" in /);
+    const replay = await runKeel(storeUrl, ['eval', suite, '--json']);
+    expect(replay.code).toBe(0);
+    expect(JSON.parse(replay.stdout)).toMatchObject({
+      passed: 1,
+      failed: 0,
+      cases: [{ name: 'golden › golden: Why was payment PAY-2001 declined?', suppressedCalls: 0 }],
+    });
+  });
+
   it('exits 2 with one line for bad input', async () => {
     for (const args of [
       ['eval', 'missing.eval.ts'],
