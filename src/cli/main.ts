@@ -6,6 +6,7 @@ import { registerReviewCommands } from './review-commands.js';
 import { registerMcpCommands } from './mcp-commands.js';
 import { registerRunCommands } from './run-commands.js';
 import { keelVersion } from './version.js';
+import { jsonText } from './json-text.js';
 
 interface GlobalOptions {
   store?: string;
@@ -261,7 +262,7 @@ function globals(): GlobalOptions {
 }
 
 function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${jsonText(value)}\n`);
 }
 
 function parsePositiveInt(value: string): number {
