@@ -1,6 +1,7 @@
 import pc from 'picocolors';
 import { describeReason, type RunEvent, type RunState } from '../journal/index.js';
 import type { RunResult } from '../engine/index.js';
+import { runRunbook } from '../observe/index.js';
 import type { RunRecord, StoredEvent } from '../store/index.js';
 
 /** Plain words about which model ran, so nobody mistakes a simulated run for a real one. */
@@ -93,6 +94,7 @@ export function showJson(record: RunRecord, state: RunState, events: readonly St
       task: state.task,
       status: state.finished?.status ?? record.status,
       reason: state.finished?.reason ?? null,
+      runbook: runRunbook(record.status, state.finished?.reason ?? null) ?? null,
       output: state.finished?.output ?? null,
       steps: state.steps,
       usage: state.usage,
@@ -113,6 +115,7 @@ export function formatShow(
     `${pc.bold('run')}     ${record.id}  (agent ${record.agent}, claimed ${record.claims}x)`,
     `${pc.bold('task')}    ${state.task}`,
     `${pc.bold('status')}  ${colorStatus(record.status)} — ${reason}`,
+    ...runbookLine(runRunbook(record.status, state.finished?.reason ?? null)),
     `${pc.bold('usage')}   ${state.steps} steps, ${state.usage.inputTokens} in / ${state.usage.outputTokens} out, ${formatUsd(state.usage.costUsd)}`,
     `${pc.bold('output')}  ${state.finished?.output ?? pc.gray('(none)')}`,
     '',
@@ -126,6 +129,10 @@ export function formatShow(
     );
   }
   return lines.join('\n');
+}
+
+function runbookLine(runbook: string | undefined): string[] {
+  return runbook === undefined ? [] : [`${pc.bold('runbook')} ${runbook}`];
 }
 
 /** One line per journal event, for people. */

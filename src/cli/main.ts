@@ -303,8 +303,14 @@ function parsePositiveInt(value: string): number {
   return parsed;
 }
 
+/** The command definitions, for the CLI reference (docs/cli.md is generated from them). */
+export { program };
+
+// Imported by the CLI reference's generator: define the commands, run none.
+const defineOnly = (globalThis as Record<symbol, unknown>)[Symbol.for('keel.cli.defineOnly')];
+
 try {
-  await program.parseAsync(process.argv);
+  if (defineOnly !== true) await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     // Commander has already printed its message; help and version are not errors.

@@ -104,7 +104,11 @@ export function registerObserveCommands(
             (alert) => since === undefined || alert.at >= since,
           ),
         ].sort((a, b) => b.at - a.at || a.id.localeCompare(b.id));
-        if (options.json) printJson({ alerts });
+        const { alertRunbook } = await import('../observe/index.js');
+        if (options.json)
+          printJson({
+            alerts: alerts.map((alert) => ({ ...alert, runbook: alertRunbook(alert) })),
+          });
         else console.log(formatAlerts(alerts));
       } finally {
         await store.close();

@@ -1,6 +1,7 @@
 import pc from 'picocolors';
 import {
   ATTR,
+  alertRunbook,
   type Alert,
   type CostLine,
   type CostTotals,
@@ -128,7 +129,7 @@ export function formatAlerts(alerts: readonly Alert[]): string {
   return alerts
     .map(
       (alert) =>
-        `${pc.gray(new Date(alert.at).toISOString())}  ${pc.yellow(alert.kind.padEnd(18))}  ${alert.message}`,
+        `${pc.gray(new Date(alert.at).toISOString())}  ${pc.yellow(alert.kind.padEnd(18))}  ${alert.message}\n${''.padEnd(44)}${pc.gray(`runbook ${alertRunbook(alert)}`)}`,
     )
     .join('\n');
 }

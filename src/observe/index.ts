@@ -63,6 +63,13 @@ export {
   type Threshold,
 } from './alerts.js';
 export {
+  RUNBOOKS,
+  alertRunbook,
+  reasonRunbook,
+  runRunbook,
+  type RunbookName,
+} from './runbooks.js';
+export {
   alertMonitor,
   alertsForRun,
   scanAlerts,
