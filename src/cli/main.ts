@@ -4,6 +4,8 @@ import { registerObserveCommands } from './observe-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerReviewCommands } from './review-commands.js';
 import { registerMcpCommands } from './mcp-commands.js';
+import { registerInitCommand } from './init-command.js';
+import { registerDoctorCommand } from './doctor-command.js';
 
 interface GlobalOptions {
   store?: string;
@@ -287,6 +289,8 @@ registerObserveCommands(program, globals, printJson);
 registerApprovalCommands(program, { globals, printJson });
 registerReviewCommands(program, { globals, printJson });
 registerMcpCommands(program, { globals, printJson });
+registerInitCommand(program, printJson);
+registerDoctorCommand(program, { globals, printJson });
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
