@@ -19,7 +19,7 @@ const program = new Command('keel')
   )
   .option(
     '--agents <module>',
-    'module exporting the agents (default: keel.config.ts, else the demo agents; a .ts module needs the tsx package)',
+    'module exporting the agents, .ts or .js (default: keel.config.ts, else the demo agents)',
   )
   .exitOverride()
   .configureOutput({
