@@ -124,6 +124,11 @@ export function formatReplay(report: ReplayReport): string {
 }
 
 /** `keel alerts`: one line per alert, newest first. */
+/** `keel alerts --json`: every alert with the runbook that says what to do about it. */
+export function alertsJson(alerts: readonly Alert[]) {
+  return { alerts: alerts.map((alert) => ({ ...alert, runbook: alertRunbook(alert) })) };
+}
+
 export function formatAlerts(alerts: readonly Alert[]): string {
   if (alerts.length === 0) return 'no alerts';
   return alerts
