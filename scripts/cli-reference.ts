@@ -38,7 +38,7 @@ export function cliReference(program: Command): string {
     '',
     '## Global options',
     '',
-    ...optionList(program.options as readonly Option[]),
+    ...optionList(program.options),
     '',
     '## Exit codes',
     '',
@@ -49,7 +49,7 @@ export function cliReference(program: Command): string {
     ...commandIndex(program),
     '',
   ];
-  for (const command of program.commands as readonly Command[]) {
+  for (const command of program.commands) {
     lines.push(...commandSection(command, ['keel']));
   }
   return `${lines
@@ -72,7 +72,7 @@ function commandIndex(program: Command): string[] {
 function commandSection(command: Command, path: string[]): string[] {
   if (hidden(command)) return [];
   const name = [...path, command.name()].join(' ');
-  const args = (command.registeredArguments as readonly Argument[]).map(argumentUsage).join(' ');
+  const args = command.registeredArguments.map(argumentUsage).join(' ');
   const children = visible(command);
   const usage = `${name}${command.options.length > 0 ? ' [options]' : ''}${children.length > 0 ? ' <command>' : ''}${args ? ` ${args}` : ''}`;
   const lines = [
@@ -85,9 +85,7 @@ function commandSection(command: Command, path: string[]): string[] {
     '```',
     '',
   ];
-  const described = (command.registeredArguments as readonly Argument[]).filter(
-    (argument) => argument.description !== '',
-  );
+  const described = command.registeredArguments.filter((argument) => argument.description !== '');
   if (described.length > 0) {
     lines.push('Arguments:', '');
     for (const argument of described) {
@@ -95,7 +93,7 @@ function commandSection(command: Command, path: string[]): string[] {
     }
     lines.push('');
   }
-  const options = (command.options as readonly Option[]).filter((option) => !option.hidden);
+  const options = command.options.filter((option) => !option.hidden);
   if (options.length > 0) lines.push('Options:', '', ...optionList(options), '');
   for (const child of children) lines.push(...commandSection(child, [...path, command.name()]));
   return lines;
@@ -136,7 +134,7 @@ function argumentUsage(argument: Argument): string {
 }
 
 function visible(command: Command): Command[] {
-  return (command.commands as readonly Command[]).filter((child) => !hidden(child));
+  return command.commands.filter((child) => !hidden(child));
 }
 
 function hidden(command: Command): boolean {

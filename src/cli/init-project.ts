@@ -143,7 +143,8 @@ function ignoreStore(cwd: string): InitResult['gitignore'] {
 /** What `keel init` prints: what it wrote and the next commands. */
 export function formatInit(result: InitResult): string {
   const lines = result.written.map((path) => `  wrote ${path}`);
-  if (result.gitignore !== 'unchanged') lines.push(`  ${result.gitignore} .gitignore (.keel/)`);
+  if (result.gitignore === 'written') lines.push('  wrote .gitignore (.keel/, the local store)');
+  if (result.gitignore === 'appended') lines.push('  added .keel/ (the local store) to .gitignore');
   return [
     'keel project ready:',
     ...lines,

@@ -34,7 +34,7 @@ function newestIn(directory: string): number {
   return newest;
 }
 
-function fileName(block: CodeBlock, index: number): string {
+function fileName(index: number): string {
   return join(work, `block-${String(index).padStart(3, '0')}.ts`);
 }
 
@@ -46,7 +46,7 @@ function compile(toCompile: readonly CodeBlock[]): {
   mkdirSync(work, { recursive: true });
   const files = new Map<string, CodeBlock>();
   toCompile.forEach((block, index) => {
-    const path = fileName(block, index);
+    const path = fileName(index);
     // `export {}` keeps each block a module of its own: top-level names never collide.
     writeFileSync(path, `${block.code}\nexport {};\n`);
     files.set(path, block);
@@ -127,7 +127,7 @@ describe('the code blocks of README.md and docs/', () => {
     delete env.KEEL_MODEL;
     const outcome = await promisify(execFile)(process.execPath, [runner], { cwd: work, env }).then(
       () => 'ran',
-      (error: { stderr?: string }) => error.stderr ?? String(error),
+      (error: unknown) => (error as { stderr?: string }).stderr ?? 'the runner failed to start',
     );
     expect(outcome).toBe('ran');
   }, 120_000);
