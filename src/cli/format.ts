@@ -1,6 +1,7 @@
 import pc from 'picocolors';
 import { describeReason, foldRun, type RunEvent, type RunState } from '../journal/index.js';
 import type { RunResult } from '../engine/index.js';
+import { runRunbook } from '../observe/index.js';
 import type { RunRecord, StoredEvent, Store } from '../store/index.js';
 
 /** Plain words about which model ran, so nobody mistakes a simulated run for a real one. */
@@ -119,6 +120,7 @@ export function showJson(record: RunRecord, state: RunState, events: readonly St
       task: state.task,
       status: state.finished?.status ?? record.status,
       reason: state.finished?.reason ?? null,
+      runbook: runRunbook(record.status, state.finished?.reason ?? null) ?? null,
       output: state.finished?.output ?? null,
       steps: state.steps,
       usage: {
@@ -143,6 +145,7 @@ export function formatShow(
     `${pc.bold('run')}     ${record.id}  (agent ${record.agent}, claimed ${record.claims}x)`,
     `${pc.bold('task')}    ${state.task}`,
     `${pc.bold('status')}  ${colorStatus(record.status)} — ${reason}`,
+    ...runbookLine(runRunbook(record.status, state.finished?.reason ?? null)),
     `${pc.bold('usage')}   ${state.steps} steps, ${state.usage.inputTokens} in / ${state.usage.outputTokens} out, ${state.usage.costKnown ? formatUsd(state.usage.costUsd) : 'cost unknown (no price for this model)'}`,
     `${pc.bold('output')}  ${state.finished?.output ?? pc.gray('(none)')}`,
     '',
@@ -156,6 +159,10 @@ export function formatShow(
     );
   }
   return lines.join('\n');
+}
+
+function runbookLine(runbook: string | undefined): string[] {
+  return runbook === undefined ? [] : [`${pc.bold('runbook')} ${runbook}`];
 }
 
 /** One line per journal event, for people. */

@@ -7,6 +7,8 @@ import { registerMcpCommands } from './mcp-commands.js';
 import { registerRunCommands } from './run-commands.js';
 import { keelVersion } from './version.js';
 import { jsonText } from './json-text.js';
+import { registerInitCommand } from './init-command.js';
+import { registerDoctorCommand } from './doctor-command.js';
 
 interface GlobalOptions {
   store?: string;
@@ -20,7 +22,7 @@ const program = new Command('keel')
   )
   .option(
     '--agents <module>',
-    'module exporting the agents (default: keel.config.ts, else the demo agents; a .ts module needs the tsx package)',
+    'module exporting the agents, .ts or .js (default: keel.config.ts, else the demo agents)',
   )
   .version(keelVersion(), '-V, --version', 'print the version of keel')
   .exitOverride()
@@ -256,6 +258,8 @@ registerObserveCommands(program, globals, printJson);
 registerApprovalCommands(program, { globals, printJson });
 registerReviewCommands(program, { globals, printJson });
 registerMcpCommands(program, { globals, printJson });
+registerInitCommand(program, printJson);
+registerDoctorCommand(program, { globals, printJson });
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
@@ -272,8 +276,14 @@ function parsePositiveInt(value: string): number {
   return parsed;
 }
 
+/** The command definitions, for the CLI reference (docs/cli.md is generated from them). */
+export { program };
+
+// Imported by the CLI reference's generator: define the commands, run none.
+const defineOnly = (globalThis as Record<symbol, unknown>)[Symbol.for('keel.cli.defineOnly')];
+
 try {
-  await program.parseAsync(process.argv);
+  if (defineOnly !== true) await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     // Commander has already printed its message; help and version are not errors.

@@ -90,7 +90,7 @@ export function registerObserveCommands(
     .action(async (options: { since?: string; json?: boolean }) => {
       const { openStoreFromOptions } = await import('./open-runtime.js');
       const { scanAlerts } = await import('../observe/index.js');
-      const { formatAlerts, parseSince } = await import('./trace-format.js');
+      const { alertsJson, formatAlerts, parseSince } = await import('./trace-format.js');
       const since = options.since === undefined ? undefined : parseSince(options.since, Date.now());
       if (options.since !== undefined && since === undefined) {
         throw usageError('--since must be an ISO date (2026-11-30) or a duration (30m, 24h, 7d)');
@@ -105,7 +105,7 @@ export function registerObserveCommands(
             (alert) => since === undefined || alert.at >= since,
           ),
         ].sort((a, b) => b.at - a.at || a.id.localeCompare(b.id));
-        if (options.json) printJson({ alerts });
+        if (options.json) printJson(alertsJson(alerts));
         else console.log(formatAlerts(alerts));
       } finally {
         await store.close();
