@@ -29,8 +29,9 @@ export default defineConfig({
     // Browser tests have their own run (`npm run test:browser`, vitest.browser.config.ts).
     exclude: [...configDefaults.exclude, '**/*.browser.test.ts', ...(slow ? [] : SLOW_TESTS)],
     // Store contract suites run against real SQLite and PostgreSQL; the defaults
-    // (5 s per test, 10 s per hook) are too tight for migrations on a cold CI machine.
-    testTimeout: 30_000,
+    // (5 s per test, 10 s per hook) are too tight for migrations on a cold CI machine. A process
+    // test starts several `keel` processes, each seconds long on a busy machine.
+    testTimeout: slow ? 240_000 : 30_000,
     hookTimeout: 30_000,
     // Child processes rather than worker threads: native modules (libsql) and
     // process-level behaviour (signals, crash/resume tests) need a real process.
