@@ -32,7 +32,11 @@ export async function loadSuites(
   for (const file of files) {
     const shown = relative(cwd, file) || file;
     const suite = await loadSuite(file, shown, loadTsx);
-    const name = suite.name ?? basename(file).replace(SUITE_FILE, '');
+    const name =
+      suite.name ??
+      basename(file)
+        .replace(SUITE_FILE, '')
+        .replace(/\.json$/, '');
     if (suites.some((loaded) => loaded.name === name)) {
       throw new KeelError('invalid_input', `two suites are named "${name}" (${shown})`);
     }
@@ -44,15 +48,13 @@ export async function loadSuites(
 function suiteFiles(path: string, shown: string): string[] {
   if (!existsSync(path)) throw new KeelError('invalid_input', `suite not found: ${shown}`);
   if (!statSync(path).isDirectory()) return [path];
+  // In a directory, plain JSON files are suites too (`keel init` writes evals/<agent>.json).
   const files = readdirSync(path)
-    .filter((name) => SUITE_FILE.test(name))
+    .filter((name) => SUITE_FILE.test(name) || name.endsWith('.json'))
     .sort()
     .map((name) => join(path, name));
   if (files.length === 0) {
-    throw new KeelError(
-      'invalid_input',
-      `${shown} holds no suite (*.eval.ts, *.eval.js, *.eval.json)`,
-    );
+    throw new KeelError('invalid_input', `${shown} holds no suite (*.eval.ts, *.eval.js, *.json)`);
   }
   return files;
 }
