@@ -13,7 +13,8 @@
 //      conversation's request and count; store-backed recall per step (context-recall.ts);
 //      recall quality, recall@1 and @3 of the store search and the recall tool over 50
 //      questions on 220 stored results (recall-quality.ts).
-//   9. guard overhead per tool call (guard-overhead.ts), next to an always-allow gate.
+//   9. guard overhead per tool call (guard-overhead.ts), next to an always-allow gate; per-step
+//      CPU at step 1,000 of one run against step 10 (step-growth.ts), replay checked identical.
 //  10. support-desk cost per ticket: router on `fast` + decision cache + executors on `frontier`,
 //      against the same split all on `frontier` and against one generalist frontier agent.
 //  11. the dashboard's runs list at 100,000 runs on SQLite: server time per page, per filter,
@@ -51,6 +52,7 @@ import { measureContextAssembly, renderContextAssembly } from './context-assembl
 import { measureContextRecall, renderContextRecall } from './context-recall.js';
 import { measureRecallQuality, renderRecallQuality } from './recall-quality.js';
 import { measureGuardOverhead, renderGuardOverhead } from './guard-overhead.js';
+import { STEP_GROWTH_WINDOW, measureStepGrowth, renderStepGrowth } from './step-growth.js';
 import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 import { measureRunsList, renderRunsList } from './runs-list.js';
 import { measureMcpOverhead, renderMcpOverhead } from './mcp-overhead.js';
@@ -65,6 +67,7 @@ const TARGETS = {
 const PER_STEP = { warmupRuns: 20, runs: 200, blockSize: 10, budgetMs: 25_000 } as const;
 const CONCURRENT = { runs: 500, latencyMs: 200, rounds: 2, warmupRuns: 20 } as const;
 const COLD_START_SPAWNS = 7;
+const STEP_GROWTH = { steps: 1000, window: STEP_GROWTH_WINDOW, replay: true } as const;
 /** Raw fsync'd commits after each pair of blocks of the FULL measurement (20 pairs: 200). */
 const FSYNC_COMMITS_PER_BLOCK = 10;
 
@@ -100,6 +103,11 @@ progress('recall quality: 50 questions over 220 stored results');
 const recallQuality = await measureRecallQuality();
 progress('guard overhead per tool call');
 const guardOverhead = measureGuardOverhead();
+progress('per-step CPU at step 10 and step 1,000 of one run (in memory, SQLite file)');
+const stepGrowth = [
+  await measureStepGrowth({ ...STEP_GROWTH, storeUrl: 'sqlite::memory:' }),
+  await measureStepGrowth({ ...STEP_GROWTH, storeUrl: `sqlite:${join(directory, 'long.db')}` }),
+];
 
 const fastServer = await spawnFakeServer({ latencyMs: 0, toolCallsPerRun: TOOL_CALLS_PER_RUN });
 const perStepOptions = { baseURL: fastServer.url, ...PER_STEP };
@@ -225,7 +233,7 @@ const mcpOverhead = await measureMcpOverhead();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, routingCost, runsList, mcpOverhead, traceImport, recallQuality }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, routingCost, runsList, mcpOverhead, traceImport, recallQuality }, null, 2)}\n`
     : [
         renderTable(report),
         renderToolPolicies(toolPolicies),
@@ -237,6 +245,7 @@ process.stdout.write(
         renderContextRecall(contextRecall),
         renderRecallQuality(recallQuality),
         renderGuardOverhead(guardOverhead),
+        renderStepGrowth(stepGrowth),
         renderRoutingCost(routingCost),
         renderRunsList(runsList),
         renderMcpOverhead(mcpOverhead),
