@@ -121,7 +121,12 @@ export function openaiChat({
                 { ...body, stream: true, stream_options: { include_usage: true } },
                 { signal: requestSignal },
               ),
-              { signal: requestSignal, extend: () => deadline.extend() },
+              {
+                signal: requestSignal,
+                extend: () => {
+                  deadline.extend();
+                },
+              },
             )
           : await sdkClient.chat.completions.create(body, { signal: requestSignal });
       } catch (error) {
