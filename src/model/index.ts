@@ -72,6 +72,7 @@ export {
   countRequestTokens,
   countTextTokens,
   encodingForModel,
+  roughRequestTokens,
   estimateError,
   type OpenAIEncoding,
   type TokenCount,

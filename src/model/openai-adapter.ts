@@ -29,6 +29,7 @@ import { parseRetryAfter } from './retry-after.js';
 import {
   countRequestTokens,
   countTextTokens,
+  roughRequestTokens,
   encodingForModel,
   type OpenAIEncoding,
 } from './token-count.js';
@@ -103,6 +104,8 @@ export function openaiChat({
     modelId: model,
     price,
     estimateInputTokens: (request) => countRequestTokens(request, encoding).tokens,
+    // The tokenizer loads (~1 MB of ranks) only once a request comes near the budget.
+    roughInputTokens: roughRequestTokens,
     countInputTokens: (request) => Promise.resolve(countRequestTokens(request, encoding)),
     async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
       if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');

@@ -12,15 +12,22 @@ const PER_MESSAGE_OVERHEAD = 4;
 export function requestCharacters(request: ModelRequest): {
   readonly chars: number;
   readonly entries: number;
+  /** Message parts: text, tool calls and tool results. */
+  readonly parts: number;
 } {
-  let chars = request.system.length + messageCharacters(request.messages);
+  const messages = messageCharacters(request.messages);
+  let chars = request.system.length + messages.chars;
   for (const tool of request.tools) chars += toolCharacters(tool);
-  return { chars, entries: request.messages.length + request.tools.length };
+  return {
+    chars,
+    entries: request.messages.length + request.tools.length,
+    parts: messages.parts,
+  };
 }
 
 // Carried forward over a run's conversation: a step counts only the messages it added.
-const messageCharacters = conversationFold(0, (total, message: Message) => {
-  let chars = total;
+const messageCharacters = conversationFold({ chars: 0, parts: 0 }, (total, message: Message) => {
+  let chars = total.chars;
   for (const part of message.parts) {
     switch (part.type) {
       case 'text':
@@ -36,7 +43,7 @@ const messageCharacters = conversationFold(0, (total, message: Message) => {
         part satisfies never;
     }
   }
-  return chars;
+  return { chars, parts: total.parts + message.parts.length };
 });
 
 // Tool specs are the agent's own objects, offered again every step.
