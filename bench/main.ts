@@ -1,9 +1,12 @@
 // The Keel bench (`npm run bench`). Against a fake OpenAI-style server in a child process it
 // measures, each against a baseline taken in the same run so machine noise cancels:
-//   1. per-step overhead of a Keel run over a hand-written loop (SQLite journal FULL, NORMAL,
+//   1. per-step overhead of a Keel run (an `openai-compatible:` model string) over a hand-written
+//      `openai` loop (SQLite journal FULL, NORMAL,
 //      in memory) and the disk's raw fsync'd commit cost;
 //   2. 500 concurrent runs at 200 ms model latency: total time and peak RSS per in-flight run;
-//   3. cold start: a fresh process to its first run's result, next to `node -e 0`;
+//   3. cold start: a fresh process to its first run's result, next to `node -e 0`; and on the
+//      real path, an `openai-compatible:` model string against the fake server next to the
+//      hand-written `openai` loop (cold-start-real.ts), as a ratio;
 //   4. tool policy overhead per successful call, next to calling the tool directly.
 //   5. adapter overhead per call of the OpenAI and Anthropic adapters over the raw SDK call.
 //   6. tracing overhead per span (trace-overhead.ts), next to the journal's own serialisation,
@@ -26,7 +29,11 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { MODEL_CALLS_PER_RUN, TOOL_CALLS_PER_RUN } from './bench-workload.js';
 import { spawnFakeServer, stopAllChildren } from './child-processes.js';
-import { measureColdStart } from './cold-start-measure.js';
+import {
+  measureColdStart,
+  measureRealColdStart,
+  renderRealColdStart,
+} from './cold-start-measure.js';
 import { measureConcurrent } from './concurrent-measure.js';
 import { openFsyncProbe } from './fsync-cost.js';
 import { countCommitsPerRun, measurePerStep } from './per-step.js';
@@ -162,6 +169,14 @@ await slowServer.stop();
 
 progress(`cold start (${COLD_START_SPAWNS} spawns)`);
 const coldStart = await measureColdStart({ spawns: COLD_START_SPAWNS, directory });
+progress(`cold start on an openai-compatible: model string (${COLD_START_SPAWNS} spawns of each)`);
+const coldServer = await spawnFakeServer({ latencyMs: 0, toolCallsPerRun: TOOL_CALLS_PER_RUN });
+const realColdStart = await measureRealColdStart({
+  spawns: COLD_START_SPAWNS,
+  directory,
+  baseURL: coldServer.url,
+});
+await coldServer.stop();
 
 progress('trace export import time');
 const traceImport = await measureTraceImport();
@@ -233,9 +248,10 @@ const mcpOverhead = await measureMcpOverhead();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, routingCost, runsList, mcpOverhead, traceImport, recallQuality }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, realColdStart, routingCost, runsList, mcpOverhead, traceImport, recallQuality }, null, 2)}\n`
     : [
         renderTable(report),
+        renderRealColdStart(realColdStart),
         renderToolPolicies(toolPolicies),
         renderAdapterOverhead(adapterOverhead),
         renderTraceOverhead(traceOverhead),
