@@ -17,7 +17,8 @@
 //      recall quality, recall@1 and @3 of the store search and the recall tool over 50
 //      questions on 220 stored results (recall-quality.ts).
 //   9. guard overhead per tool call (guard-overhead.ts), next to an always-allow gate; per-step
-//      CPU at step 1,000 of one run against step 10 (step-growth.ts), replay checked identical.
+//      CPU at step 1,000 of one run against step 10 (step-growth.ts), replay checked identical;
+//      the pre-flight's character estimate against the tokenizer (token-estimate-error.ts).
 //  10. support-desk cost per ticket: router on `fast` + decision cache + executors on `frontier`,
 //      against the same split all on `frontier` and against one generalist frontier agent.
 //  11. the dashboard's runs list at 100,000 runs on SQLite: server time per page, per filter,
@@ -60,6 +61,7 @@ import { measureContextRecall, renderContextRecall } from './context-recall.js';
 import { measureRecallQuality, renderRecallQuality } from './recall-quality.js';
 import { measureGuardOverhead, renderGuardOverhead } from './guard-overhead.js';
 import { STEP_GROWTH_WINDOW, measureStepGrowth, renderStepGrowth } from './step-growth.js';
+import { measureTokenEstimateError, renderTokenEstimateError } from './token-estimate-error.js';
 import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 import { measureRunsList, renderRunsList } from './runs-list.js';
 import { measureMcpOverhead, renderMcpOverhead } from './mcp-overhead.js';
@@ -110,6 +112,8 @@ progress('recall quality: 50 questions over 220 stored results');
 const recallQuality = await measureRecallQuality();
 progress('guard overhead per tool call');
 const guardOverhead = measureGuardOverhead();
+progress('pre-flight token estimate error against the tokenizer');
+const tokenEstimateError = measureTokenEstimateError();
 progress('per-step CPU at step 10 and step 1,000 of one run (in memory, SQLite file)');
 const stepGrowth = [
   await measureStepGrowth({ ...STEP_GROWTH, storeUrl: 'sqlite::memory:' }),
@@ -248,7 +252,7 @@ const mcpOverhead = await measureMcpOverhead();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, realColdStart, routingCost, runsList, mcpOverhead, traceImport, recallQuality }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, traceImport, recallQuality }, null, 2)}\n`
     : [
         renderTable(report),
         renderRealColdStart(realColdStart),
@@ -262,6 +266,7 @@ process.stdout.write(
         renderRecallQuality(recallQuality),
         renderGuardOverhead(guardOverhead),
         renderStepGrowth(stepGrowth),
+        renderTokenEstimateError(tokenEstimateError),
         renderRoutingCost(routingCost),
         renderRunsList(runsList),
         renderMcpOverhead(mcpOverhead),
