@@ -17,8 +17,19 @@ export interface RuntimeOptions {
   readonly workerId?: string;
   /** A run whose worker stops heartbeating is claimable again after this long. */
   readonly leaseMs?: number;
-  /** Claims after which a run is ended `failed` (worker_lost) instead of executed again. */
+  /**
+   * Claims lost to dead workers after which the next claim (the watchdog's) ends the run
+   * instead of executing it: `failed` (`worker_lost`), or `escalated` (`in_doubt`) when a call
+   * that is not idempotent was started and never finished. Default 5.
+   */
   readonly maxClaims?: number;
+  /**
+   * The most runs of an agent executing at once across every worker on the store, by agent
+   * name (unset: no bound). Claims skip an agent at its bound and serve agents fewest-running
+   * first, so a busy agent cannot starve the others. Runs started in-process with `run` are
+   * not claimed and not bounded.
+   */
+  readonly maxConcurrentRuns?: Readonly<Record<string, number>> | undefined;
   readonly modelRetry?: Partial<ModelRetryOptions>;
   /** Resolves a `--model` string (e.g. `openai:gpt-4o-mini`) to an adapter. */
   readonly resolveModel?: ((spec: string, agent: Agent) => ModelAdapterV1) | undefined;

@@ -90,6 +90,7 @@ class KeelRuntime implements Runtime {
   readonly #options: RuntimeOptions;
   readonly #clock: Clock;
   readonly #leaseMs: number;
+  readonly #maxClaims: number;
   readonly #byName: ReadonlyMap<string, Agent>;
   readonly #leases: LeaseKeeper;
   readonly #wakeups = localWakeups();
@@ -107,6 +108,7 @@ class KeelRuntime implements Runtime {
     this.#options = options;
     this.#clock = clock;
     this.#leaseMs = leaseMs;
+    this.#maxClaims = maxClaims;
     this.#byName = new Map(agents.map((agent) => [agent.name, agent]));
     if (this.#byName.size !== agents.length) {
       throw new KeelError('invalid_config', 'createRuntime: two agents share a name');
@@ -244,7 +246,10 @@ class KeelRuntime implements Runtime {
       workerId: this.workerId,
       leaseMs: this.#leaseMs,
       agents: [...this.#byName.keys()],
+      maxClaims: this.#maxClaims,
+      maxConcurrentRuns: this.#options.maxConcurrentRuns,
       execute: async (record, signal) => {
+        if (record.status !== 'running') return this.#endedAtClaim(record);
         const result = await this.#execute({
           record,
           claim: { number: record.claims, cancelRequested: record.cancelRequested },
@@ -316,7 +321,7 @@ class KeelRuntime implements Runtime {
     if (started?.type !== 'run_started')
       throw new KeelError('internal', 'a run starts with run_started');
     const now = this.#clock.now();
-    const claimed: RunEvent = { type: 'run_claimed', workerId: this.workerId, claim: 1 };
+    const claimed: RunEvent = { type: 'run_claimed', workerId: this.workerId, claim: 1, at: now };
     const journal = [started, claimed, ...reused].map((event, index) => ({
       seq: index + 1,
       at: now,
@@ -337,6 +342,17 @@ class KeelRuntime implements Runtime {
       signalMeans: 'cancel',
       journal: journal.map((entry) => ({ ...entry, runId, schemaVersion: STORE_SCHEMA_VERSION })),
     });
+  }
+
+  /**
+   * A run the store ended at the claim (its watchdog's worker died too): observers hear of its
+   * end here (an `in_doubt` alert), as they would from the worker that ended it.
+   */
+  async #endedAtClaim(record: RunRecord): Promise<RunResult | undefined> {
+    const events = await this.store.readEvents(record.id);
+    const last = events.at(-1)?.event;
+    if (last?.type === 'run_finished') this.#executeWith.onEvent?.(record.id, last);
+    return resultOf(record.id, foldRun(events.map((entry) => entry.event)));
   }
 
   /**

@@ -34,6 +34,8 @@ interface StartWorkerOptions extends WorkerOptions {
   readonly workerId: string;
   readonly leaseMs: number;
   readonly agents: readonly string[];
+  readonly maxClaims?: number | undefined;
+  readonly maxConcurrentRuns?: Readonly<Record<string, number>> | undefined;
   readonly execute: (record: RunRecord, signal: AbortSignal) => Promise<RunResult | undefined>;
 }
 
@@ -50,11 +52,16 @@ export function startWorker(options: StartWorkerOptions): Worker {
     leaseMs,
     agents,
     execute,
+    maxClaims,
+    maxConcurrentRuns,
     concurrency = 32,
     pollMs = 200,
   } = options;
   const running = new Map<string, Promise<void>>();
-  const stopController = new AbortController();
+  // One controller per run, not one shared signal: a shared one would carry a listener per
+  // run in flight (Node warns past 10).
+  const stops = new Set<AbortController>();
+  let aborting = false;
   let stopping = false;
   let wakeUp: (() => void) | undefined;
   /** A wake that arrived while the worker was busy claiming: it must not be lost. */
@@ -64,17 +71,28 @@ export function startWorker(options: StartWorkerOptions): Worker {
     while (!stopping && running.size < concurrency) {
       let record: RunRecord | undefined;
       try {
-        record = await store.claimNext({ workerId, now: clock.now(), leaseMs, agents });
+        record = await store.claimNext({
+          workerId,
+          now: clock.now(),
+          leaseMs,
+          agents,
+          maxClaims,
+          maxConcurrentRuns,
+        });
       } catch (error) {
         options.onError?.('', error);
         return;
       }
       if (!record) return;
       const runId = record.id;
-      const work = execute(record, stopController.signal)
+      const stop = new AbortController();
+      if (aborting) stop.abort();
+      stops.add(stop);
+      const work = execute(record, stop.signal)
         .then((result) => options.onRunEnd?.(runId, result))
         .catch((error: unknown) => options.onError?.(runId, error))
         .finally(() => {
+          stops.delete(stop);
           if (running.get(runId) === work) running.delete(runId);
           wakeRequested = true;
           wakeUp?.();
@@ -112,7 +130,10 @@ export function startWorker(options: StartWorkerOptions): Worker {
     },
     async stop({ abortInFlight = false } = {}) {
       stopping = true;
-      if (abortInFlight) stopController.abort();
+      if (abortInFlight) {
+        aborting = true;
+        for (const stop of stops) stop.abort();
+      }
       wakeUp?.();
       await done;
     },
