@@ -204,17 +204,13 @@ async function endLostRun(
 
 /** `agent` whose tools make one attempt per call (the watchdog's re-issue). */
 function singleAttempt(agent: Agent): Agent {
-  return new Proxy(agent, {
-    get(target, property) {
-      if (property === 'tool')
-        return (name: string) => {
-          const tool = target.tool(name);
-          return tool && { ...tool, retry: { ...tool.retry, maxAttempts: 1 } };
-        };
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+  return {
+    ...agent,
+    tool(name: string) {
+      const tool = agent.tool(name);
+      return tool && { ...tool, retry: { ...tool.retry, maxAttempts: 1 } };
     },
-  });
+  };
 }
 
 /** What an aborted signal means for the run: released, cancelled, timed out, or not ours. */
