@@ -113,6 +113,18 @@ class KeelRuntime implements Runtime {
     if (this.#byName.size !== agents.length) {
       throw new KeelError('invalid_config', 'createRuntime: two agents share a name');
     }
+    for (const [name, bound] of Object.entries(options.maxConcurrentRuns ?? {})) {
+      if (!this.#byName.has(name))
+        throw new KeelError(
+          'invalid_config',
+          `createRuntime: "maxConcurrentRuns.${name}" names no agent`,
+        );
+      if (!Number.isInteger(bound) || bound < 1)
+        throw new KeelError(
+          'invalid_config',
+          `createRuntime: "maxConcurrentRuns.${name}" must be an integer >= 1`,
+        );
+    }
     this.approvals = createApprovals({
       store,
       clock,

@@ -335,6 +335,23 @@ for (const target of storeTargets('keel_so_')) {
       });
     });
 
+    it('refuses a maxConcurrentRuns bound that names no agent or is not a positive integer', () => {
+      const agent = agentWith('known', () => ({ text: 'x' }));
+      const codeOf = (bounds: Record<string, number>): unknown => {
+        try {
+          createRuntime({ store, agents: [agent], maxConcurrentRuns: bounds });
+          return 'created';
+        } catch (error) {
+          return (error as { code?: unknown }).code;
+        }
+      };
+      expect([codeOf({ known: 2 }), codeOf({ other: 2 }), codeOf({ known: 0 })]).toEqual([
+        'created',
+        'invalid_config',
+        'invalid_config',
+      ]);
+    });
+
     it('raises no MaxListenersExceededWarning with 64 runs in flight on one worker', async () => {
       const warnings: string[] = [];
       const onWarning = (warning: Error): void => {

@@ -2,13 +2,7 @@ import { TRUSTED_RUNTIME, canonicalJson, type Provenance } from '../core/index.j
 import type { Message, MessagePart, ModelUsage, TextPart, ToolResultPart } from './conversation.js';
 import type { ToolFailure } from './tool-terms.js';
 import type { RunLimits } from './limits.js';
-import type {
-  InDoubtCall,
-  RunEvent,
-  RunReason,
-  RunStatus,
-  UsageTotals,
-} from './run-events.js';
+import type { InDoubtCall, RunEvent, RunReason, RunStatus, UsageTotals } from './run-events.js';
 
 /** A gate's request for a human decision on one call, as journaled. */
 export type ApprovalRequest = Extract<RunEvent, { type: 'approval_requested' }>;
