@@ -19,3 +19,4 @@ export {
 } from './reprice.js';
 export { alertNotification, alertsVia } from './alert-delivery.js';
 export { compareJournals, replayRun, type ReplayDivergence, type ReplayReport } from './replay.js';
+export type { ProviderLimit, ProviderLimits } from './provider-limits.js';

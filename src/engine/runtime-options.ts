@@ -7,6 +7,7 @@ import type { AlertNotifier, AlertRules, RunObserver } from '../observe/index.js
 import type { ApprovalDecisionEntry, RunRecord, Store } from '../store/index.js';
 import type { ToolPoliciesOptions } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
+import type { ProviderLimits } from './provider-limits.js';
 
 /** What `createRuntime` takes: the store, the agents, and how runs are leased, retried, observed and approved. */
 export interface RuntimeOptions {
@@ -31,6 +32,12 @@ export interface RuntimeOptions {
    */
   readonly maxConcurrentRuns?: Readonly<Record<string, number>> | undefined;
   readonly modelRetry?: Partial<ModelRetryOptions>;
+  /**
+   * Requests and tokens per minute by `provider` or `provider:modelId`, shared by every worker
+   * on the store (a row per budget on PostgreSQL; in memory on SQLite): calls wait their turn
+   * instead of drawing 429s, and a 429's `retry-after` pauses that budget for all workers.
+   */
+  readonly providerLimits?: ProviderLimits | undefined;
   /** Resolves a `--model` string (e.g. `openai:gpt-4o-mini`) to an adapter. */
   readonly resolveModel?: ((spec: string, agent: Agent) => ModelAdapterV1) | undefined;
   /** Observes each committed event. Never awaited; must not throw. */

@@ -22,6 +22,7 @@ import { forkJournal } from './fork-run.js';
 import type { ExecuteRunContext } from './execution.js';
 import { leaseKeeper, type LeaseKeeper } from './lease-keeper.js';
 import { localWakeups } from './local-wakeups.js';
+import { providerGate } from './provider-limits.js';
 import { executeRun, type RunAbort } from './run-executor.js';
 import { RunJournal } from './run-journal.js';
 import { resultOf, type RunResult } from './run-result.js';
@@ -152,6 +153,11 @@ class KeelRuntime implements Runtime {
       onModelRequest: observeModelRequests(this.#observers),
       toolPolicies: createToolPolicies({ ...options.toolPolicies, store, clock }),
       approvals: this.approvals,
+      providerGate: providerGate({
+        limits: options.providerLimits,
+        budgets: store.providerBudgets,
+        clock,
+      }),
     };
   }
 

@@ -352,6 +352,91 @@ for (const target of storeTargets('keel_so_')) {
       ]);
     });
 
+    describe('provider limits', () => {
+      it('paces model calls of every run by the shared requests-per-minute budget', async () => {
+        const calledAt: number[] = [];
+        const agent = agentWith('paced', () => {
+          calledAt.push(Date.now());
+          return { text: 'done' };
+        });
+        const runtime = makeRuntime([agent], { providerLimits: { simulator: { rpm: 300 } } });
+        const records = await Promise.all(
+          ['a', 'b', 'c'].map((task) => runtime.submit('paced', task)),
+        );
+        startWorker(runtime);
+        await Promise.all(records.map((record) => runtime.wait(record.id, { pollMs: 10 })));
+        // 300 per minute: 200 ms apart, so the third call comes at least 400 ms after the first.
+        expect(Math.max(...calledAt) - Math.min(...calledAt)).toBeGreaterThanOrEqual(350);
+      });
+
+      it("pauses the provider's budget for every worker on a 429's retry-after", async () => {
+        const before = Date.now();
+        const agent = defineAgent({
+          name: 'limited',
+          model: simulator({
+            script: [
+              { text: 'ok', failFirst: { type: 'rate_limited', times: 1, retryAfterMs: 300 } },
+            ],
+          }),
+          instructions: 'Answer.',
+        });
+        const limits = { simulator: { rpm: 60_000 } };
+        const runtime = makeRuntime([agent], { providerLimits: limits });
+        expect((await runtime.run('limited', 'Answer.')).status).toBe('succeeded');
+        const waitMs = await store.providerBudgets.take({
+          key: 'simulator',
+          rpm: 60_000,
+          tokens: 0,
+          now: before,
+        });
+        expect(waitMs).toBeGreaterThanOrEqual(300);
+      });
+
+      it('leaves a provider without a limit alone on a 429', async () => {
+        const before = Date.now();
+        const agent = defineAgent({
+          name: 'unlimited',
+          model: simulator({
+            script: [
+              { text: 'ok', failFirst: { type: 'rate_limited', times: 1, retryAfterMs: 300 } },
+            ],
+          }),
+          instructions: 'Answer.',
+        });
+        const runtime = makeRuntime([agent], { providerLimits: { other: { rpm: 60 } } });
+        expect((await runtime.run('unlimited', 'Answer.')).status).toBe('succeeded');
+        expect(
+          await store.providerBudgets.take({
+            key: 'simulator',
+            rpm: 60_000,
+            tokens: 0,
+            now: before,
+          }),
+        ).toBe(0);
+      });
+
+      it('refuses a provider limit without a positive rpm or tpm, naming the field', () => {
+        const agent = agentWith('x', () => ({ text: 'x' }));
+        const messageOf = (limits: Record<string, { rpm?: number; tpm?: number }>): unknown => {
+          try {
+            createRuntime({ store, agents: [agent], providerLimits: limits });
+            return 'created';
+          } catch (error) {
+            return (error as { message?: unknown }).message;
+          }
+        };
+        expect([
+          messageOf({ openai: { rpm: 60 } }),
+          messageOf({ openai: { rpm: 0 } }),
+          messageOf({ openai: {} }),
+        ]).toEqual([
+          'created',
+          'createRuntime: "providerLimits.openai.rpm" must be a positive number',
+          'createRuntime: "providerLimits.openai" needs rpm or tpm',
+        ]);
+      });
+    });
+
     it('raises no MaxListenersExceededWarning with 64 runs in flight on one worker', async () => {
       const warnings: string[] = [];
       const onWarning = (warning: Error): void => {

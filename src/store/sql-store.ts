@@ -12,6 +12,7 @@ import { SqlToolState } from './sql-tool-state.js';
 import { storeFault } from './store-errors.js';
 import type { Store } from './store.js';
 import { SqlMcpPinStore } from './sql-mcp-pin-store.js';
+import { SqlProviderBudgets } from './sql-provider-budgets.js';
 
 /**
  * The `Store` over Kysely, for both engines: the run journal with one SQL port per concern
@@ -32,6 +33,7 @@ export class SqlStore extends SqlRunJournal implements Store {
   readonly prices: SqlPriceStore;
   readonly browse: SqlRunBrowser;
   readonly mcpPins: SqlMcpPinStore;
+  readonly providerBudgets: SqlProviderBudgets;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -63,6 +65,7 @@ export class SqlStore extends SqlRunJournal implements Store {
     this.tools = new SqlToolState(context);
     this.prices = new SqlPriceStore(context);
     this.browse = new SqlRunBrowser(context);
+    this.providerBudgets = new SqlProviderBudgets(context);
   }
 
   /** Bring the schema up to date. Safe to call from many processes at once. */
