@@ -7,7 +7,7 @@ export type {
   RuntimeOptions,
   StartRunOptions,
 } from './runtime-options.js';
-export type { Worker, WorkerOptions } from './worker.js';
+export type { StoreOutage, Worker, WorkerOptions } from './worker.js';
 export type { RunResult } from './run-result.js';
 export { DEFAULT_MODEL_RETRY, type ModelRetryOptions } from './model-retry.js';
 export { idempotencyKey } from './execution.js';

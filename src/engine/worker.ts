@@ -13,7 +13,19 @@ export interface WorkerOptions {
   readonly onRunEnd?: ((runId: string, result: RunResult | undefined) => void) | undefined;
   /** Called when executing a run threw (store down, bug); the run is resumed after its lease. */
   readonly onError?: ((runId: string, error: unknown) => void) | undefined;
+  /**
+   * Called once when the store stops answering claims (`down`, with the error) and once when
+   * it answers again (`up`, with the outage's length). Meanwhile claims back off up to 5 s.
+   */
+  readonly onStoreOutage?: ((outage: StoreOutage) => void) | undefined;
 }
+
+/** A worker's store became unreachable, or reachable again after `downMs`. */
+export type StoreOutage =
+  | { readonly state: 'down'; readonly error: unknown }
+  | { readonly state: 'up'; readonly downMs: number };
+
+const MAX_OUTAGE_BACKOFF_MS = 5_000;
 
 /** A worker claiming and executing queued runs. */
 export interface Worker {
@@ -66,6 +78,9 @@ export function startWorker(options: StartWorkerOptions): Worker {
   let wakeUp: (() => void) | undefined;
   /** A wake that arrived while the worker was busy claiming: it must not be lost. */
   let wakeRequested = false;
+  /** Since when claims fail (the store is down), and the wait before the next try. */
+  let downSince: number | undefined;
+  let backoffMs = pollMs;
 
   async function fill(): Promise<void> {
     while (!stopping && running.size < concurrency) {
@@ -80,8 +95,17 @@ export function startWorker(options: StartWorkerOptions): Worker {
           maxConcurrentRuns,
         });
       } catch (error) {
-        options.onError?.('', error);
+        if (downSince === undefined) {
+          downSince = Date.now();
+          backoffMs = pollMs;
+          options.onStoreOutage?.({ state: 'down', error });
+          if (!options.onStoreOutage) options.onError?.('', error);
+        } else backoffMs = Math.min(backoffMs * 2, MAX_OUTAGE_BACKOFF_MS);
         return;
+      }
+      if (downSince !== undefined) {
+        options.onStoreOutage?.({ state: 'up', downMs: Date.now() - downSince });
+        downSince = undefined;
       }
       if (!record) return;
       const runId = record.id;
@@ -107,7 +131,7 @@ export function startWorker(options: StartWorkerOptions): Worker {
       await fill();
       if (wakeRequested || stopping) continue;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
+        const timer = setTimeout(resolve, downSince === undefined ? pollMs : backoffMs);
         wakeUp = () => {
           clearTimeout(timer);
           resolve();
