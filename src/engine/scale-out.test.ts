@@ -5,7 +5,7 @@ import { TRUSTED_TASK, type Clock } from '../core/index.js';
 import { elapsedMs, foldRun, type RunEvent } from '../journal/index.js';
 import { SIMULATOR_PRICE, costOf, simulator, type SimulatorScript } from '../model/index.js';
 import { alertMonitor, type Alert } from '../observe/index.js';
-import type { Store } from '../store/index.js';
+import { openStore, type Store } from '../store/index.js';
 import { defineTool, type Tool } from '../tools/index.js';
 import {
   createRuntime,
@@ -15,7 +15,7 @@ import {
   type RuntimeOptions,
   type Worker,
 } from './index.js';
-import { storeTargets } from '../../test/support/store-targets.js';
+import { POSTGRES_URL, storeTargets } from '../../test/support/store-targets.js';
 
 const CHARGE_CALL = {
   type: 'tool_call',
@@ -351,6 +351,31 @@ for (const target of storeTargets('keel_so_')) {
         'invalid_config',
       ]);
     });
+
+    if (target.name === 'postgres') {
+      it('wakes an idle worker for a run queued by another process, long before its poll', async () => {
+        const schema = /schema=(\w+)/.exec(store.location)?.[1] ?? '';
+        const elsewhere = await openStore(POSTGRES_URL, { postgresSchema: schema });
+        try {
+          const agent = agentWith('woken', () => ({ text: 'done' }));
+          const runtime = makeRuntime([agent]);
+          const worker = runtime.startWorker({ pollMs: 600_000 });
+          workers.push(worker);
+          // Let the worker's first (empty) claim and its LISTEN settle.
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          const submitter = createRuntime({ store: elsewhere, agents: [agent] });
+          const { id } = await submitter.submit('woken', 'Answer.');
+          const result = await Promise.race([
+            runtime.wait(id, { pollMs: 20 }),
+            new Promise<'not woken'>((resolve) => setTimeout(() => resolve('not woken'), 30_000)),
+          ]);
+          expect(result === 'not woken' ? result : result.status).toBe('succeeded');
+          await submitter.close();
+        } finally {
+          await elsewhere.close();
+        }
+      });
+    }
 
     describe('provider limits', () => {
       it('paces model calls of every run by the shared requests-per-minute budget', async () => {
