@@ -367,7 +367,11 @@ for (const target of storeTargets('keel_so_')) {
           const { id } = await submitter.submit('woken', 'Answer.');
           const result = await Promise.race([
             runtime.wait(id, { pollMs: 20 }),
-            new Promise<'not woken'>((resolve) => setTimeout(() => resolve('not woken'), 30_000)),
+            new Promise<'not woken'>((resolve) => {
+              setTimeout(() => {
+                resolve('not woken');
+              }, 30_000);
+            }),
           ]);
           expect(result === 'not woken' ? result : result.status).toBe('succeeded');
           await submitter.close();

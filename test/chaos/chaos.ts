@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     'fault-rate': { type: 'string', default: '0.3' },
     'max-claims': { type: 'string', default: '5' },
     restart: { type: 'boolean', default: false },
+    /** Judge the runs already in the store (after an interrupted verdict); no workers, no kills. */
+    'report-only': { type: 'boolean', default: false },
     url: { type: 'string' },
     pgdata: { type: 'string' },
     'drain-timeout-s': { type: 'string', default: '300' },
@@ -50,13 +52,14 @@ const PRIVATE_PORT = 55417;
  */
 async function asPostgres(command: string[]): Promise<void> {
   const asRoot = process.getuid?.() === 0;
+  const [program = '', ...rest] = command;
   const child = spawn(
-    asRoot ? 'runuser' : command[0]!,
-    asRoot ? ['-u', 'postgres', '--', ...command] : command.slice(1),
+    asRoot ? 'runuser' : program,
+    asRoot ? ['-u', 'postgres', '--', ...command] : rest,
     { stdio: 'ignore' },
   );
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`${command.join(' ')} failed with exit code ${code}`);
+  if (code !== 0) throw new Error(`${command.join(' ')} failed with exit code ${String(code)}`);
 }
 
 /** A private PostgreSQL cluster: the restart in the middle touches no one else's database. */
@@ -106,8 +109,11 @@ const driver = createRuntime({
   agents: [chaosAgent({ modelUrl: model.url, effectsUrl: url })],
 });
 const ids: string[] = [];
-for (let index = 0; index < RUNS; index++)
-  ids.push((await driver.submit(CHAOS_AGENT, `chaos task ${index}`)).id);
+if (args['report-only'])
+  for (const record of await store.listRuns({ limit: 1_000_000 })) ids.push(record.id);
+else
+  for (let index = 0; index < RUNS; index++)
+    ids.push((await driver.submit(CHAOS_AGENT, `chaos task ${index}`)).id);
 console.log(`submitted ${RUNS} runs; ${WORKERS} workers; up to ${KILLS} kills; seed ${args.seed}`);
 
 const workers = new Set<ChildProcess>();
@@ -132,7 +138,7 @@ function spawnWorker(): ChildProcess {
   child.once('exit', () => workers.delete(child));
   return child;
 }
-for (let index = 0; index < WORKERS; index++) spawnWorker();
+if (!args['report-only']) for (let index = 0; index < WORKERS; index++) spawnWorker();
 
 async function unfinished(): Promise<number> {
   const rows = await store.listRuns({ statuses: ['queued', 'running', 'waiting'], limit: 100_000 });
@@ -142,7 +148,7 @@ async function unfinished(): Promise<number> {
 const started = Date.now();
 let kills = 0;
 let restartMs: number | undefined;
-while (kills < KILLS && (await unfinished().catch(() => 1)) > 0) {
+while (!args['report-only'] && kills < KILLS && (await unfinished().catch(() => 1)) > 0) {
   const waitMs =
     Number(args['kill-min-ms']) +
     random() * (Number(args['kill-max-ms']) - Number(args['kill-min-ms']));
@@ -156,10 +162,10 @@ while (kills < KILLS && (await unfinished().catch(() => 1)) > 0) {
   }
   if (args.restart && restartMs === undefined && kills >= Math.floor(KILLS / 2)) {
     const before = Date.now();
-    asPostgres([
+    await asPostgres([
       'pg_ctl',
       '-D',
-      pgdata!,
+      pgdata ?? '',
       '-m',
       'fast',
       '-w',
@@ -179,7 +185,9 @@ const drainMs = Date.now() - killsDoneAt;
 for (const child of workers) child.kill('SIGTERM');
 
 // The verdict, from the store and the effects table.
-const records = await Promise.all(ids.map((id) => store.getRun(id)));
+// One at a time: a thousand reads at once would wait on the pool past its timeout.
+const records = [];
+for (const id of ids) records.push(await store.getRun(id));
 const effects = new pg.Client({ connectionString: url });
 await effects.connect();
 const applied = await effects.query<{ key: string; n: string }>(
@@ -198,13 +206,13 @@ let timeoutsWithoutRunning = 0;
 let inDoubtRuns = 0;
 let inDoubtUnreported = 0;
 const reasons: Record<string, number> = {};
-for (const [index, record] of records.entries()) {
+for (const record of records) {
   if (!record || ['queued', 'running', 'waiting'].includes(record.status)) {
     lost += 1;
     continue;
   }
   statuses[record.status] = (statuses[record.status] ?? 0) + 1;
-  const events = (await store.readEvents(ids[index]!)).map((entry) => entry.event);
+  const events = (await store.readEvents(record.id)).map((entry) => entry.event);
   const finished = events.at(-1) as Extract<RunEvent, { type: 'run_finished' }>;
   const reason = finished.reason;
   reasons[`${record.status}:${reason.type}${reason.type === 'limit' ? `:${reason.limit}` : ''}`] =
@@ -225,9 +233,9 @@ for (const [index, record] of records.entries()) {
   const started = new Map<string, string>();
   for (const event of events) {
     if (event.type === 'tool_started')
-      started.set(event.callId + ':' + event.step, event.idempotencyKey);
+      started.set(`${event.callId}:${String(event.step)}`, event.idempotencyKey);
     if (event.type === 'tool_finished' || (event.type === 'tool_failed' && event.final))
-      started.delete(event.callId + ':' + event.step);
+      started.delete(`${event.callId}:${String(event.step)}`);
   }
   if (reason.type === 'in_doubt') inDoubtRuns += 1;
   const named = new Set(
