@@ -117,6 +117,8 @@ else
 console.log(`submitted ${RUNS} runs; ${WORKERS} workers; up to ${KILLS} kills; seed ${args.seed}`);
 
 const workers = new Set<ChildProcess>();
+/** Workers that are claiming: a kill counts only when it hits one of them. */
+const ready = new Set<ChildProcess>();
 let outageLines = 0;
 function spawnWorker(): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
@@ -128,14 +130,20 @@ function spawnWorker(): ChildProcess {
       CHAOS_EFFECTS_URL: url,
       CHAOS_MAX_CLAIMS: String(MAX_CLAIMS),
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    if (chunk.toString().includes('ready')) ready.add(child);
   });
   child.stderr?.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n'))
       if (line.includes('store unreachable')) outageLines += 1;
   });
   workers.add(child);
-  child.once('exit', () => workers.delete(child));
+  child.once('exit', () => {
+    workers.delete(child);
+    ready.delete(child);
+  });
   return child;
 }
 if (!args['report-only']) for (let index = 0; index < WORKERS; index++) spawnWorker();
@@ -153,7 +161,7 @@ while (!args['report-only'] && kills < KILLS && (await unfinished().catch(() => 
     Number(args['kill-min-ms']) +
     random() * (Number(args['kill-max-ms']) - Number(args['kill-min-ms']));
   await new Promise((resolve) => setTimeout(resolve, waitMs));
-  const victims = [...workers];
+  const victims = [...ready];
   const victim = victims[Math.floor(random() * victims.length)];
   if (victim) {
     victim.kill('SIGKILL');
@@ -246,7 +254,7 @@ for (const record of records) {
 const table: [string, string | number][] = [
   ['runs', RUNS],
   ['worker processes', WORKERS],
-  ['SIGKILLs', kills],
+  ['SIGKILLs (each of a worker that was claiming)', kills],
   ['PostgreSQL restart', restartMs === undefined ? 'no' : `yes (${restartMs} ms)`],
   ['store outage lines logged', outageLines],
   [
