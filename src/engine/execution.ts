@@ -8,6 +8,7 @@ import type { JournaledDecisionEntry, ToolPolicies } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
 import type { ProviderGate } from './provider-limits.js';
 import type { RunJournal } from './run-journal.js';
+import type { ToolCallInterceptor } from './tool-interception.js';
 
 /** Why a run's signal was aborted. */
 export type RunAbort =
@@ -44,6 +45,8 @@ export interface ExecuteRunContext {
   readonly providerGate?: ProviderGate | undefined;
   /** Tells approvers when a gated call creates an approval. */
   readonly approvals?: Approvals | undefined;
+  /** Decides per allowed call whether its tool runs (evaluations, shadow runs). */
+  readonly interceptToolCall?: ToolCallInterceptor | undefined;
 }
 
 /**

@@ -20,3 +20,9 @@ export {
 export { alertNotification, alertsVia } from './alert-delivery.js';
 export { compareJournals, replayRun, type ReplayDivergence, type ReplayReport } from './replay.js';
 export type { ProviderLimit, ProviderLimits } from './provider-limits.js';
+export type {
+  InterceptedCall,
+  InterceptedResult,
+  ToolCallInterceptor,
+  ToolCallRoute,
+} from './tool-interception.js';
