@@ -514,6 +514,6 @@ for (const target of storeTargets('keel_so_')) {
       } finally {
         process.off('warning', onWarning);
       }
-    });
+    }, 120_000);
   });
 }
