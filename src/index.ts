@@ -19,6 +19,8 @@ export {
 export {
   createRuntime,
   type ForkOptions,
+  type ProviderLimit,
+  type ProviderLimits,
   type RunInspection,
   type RunResult,
   type Runtime,

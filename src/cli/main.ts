@@ -159,6 +159,13 @@ program
       onError(runId, error) {
         console.error(describeFailure(error).line + (runId ? ` (run ${runId})` : ''));
       },
+      onStoreOutage(outage) {
+        if (outage.state === 'down')
+          console.error(
+            `store unreachable, retrying with backoff: ${describeFailure(outage.error).line}`,
+          );
+        else console.error(`store reachable again after ${Math.round(outage.downMs / 1000)} s`);
+      },
     });
     console.log(
       `worker ${runtime.workerId} on ${storeLocation}; agents: ${runtime.agents.map((agent) => agent.name).join(', ')}`,

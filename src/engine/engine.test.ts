@@ -992,7 +992,9 @@ for (const target of STORE_TARGETS) {
       });
       for (const record of records) {
         const claims = (await journal(record.id)).filter((event) => event.type === 'run_claimed');
-        expect(claims).toEqual([{ type: 'run_claimed', workerId: runtime.workerId, claim: 1 }]);
+        expect(claims).toEqual([
+          { type: 'run_claimed', workerId: runtime.workerId, claim: 1, at: expect.any(Number) },
+        ]);
       }
     });
 

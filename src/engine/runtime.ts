@@ -22,6 +22,7 @@ import { forkJournal } from './fork-run.js';
 import type { ExecuteRunContext } from './execution.js';
 import { leaseKeeper, type LeaseKeeper } from './lease-keeper.js';
 import { localWakeups } from './local-wakeups.js';
+import { providerGate } from './provider-limits.js';
 import { executeRun, type RunAbort } from './run-executor.js';
 import { RunJournal } from './run-journal.js';
 import { resultOf, type RunResult } from './run-result.js';
@@ -90,6 +91,7 @@ class KeelRuntime implements Runtime {
   readonly #options: RuntimeOptions;
   readonly #clock: Clock;
   readonly #leaseMs: number;
+  readonly #maxClaims: number;
   readonly #byName: ReadonlyMap<string, Agent>;
   readonly #leases: LeaseKeeper;
   readonly #wakeups = localWakeups();
@@ -107,6 +109,7 @@ class KeelRuntime implements Runtime {
     this.#options = options;
     this.#clock = clock;
     this.#leaseMs = leaseMs;
+    this.#maxClaims = maxClaims;
     this.#byName = new Map(agents.map((agent) => [agent.name, agent]));
     if (this.#byName.size !== agents.length) {
       const names = agents.map((agent) => agent.name);
@@ -115,6 +118,18 @@ class KeelRuntime implements Runtime {
         'invalid_config',
         `createRuntime: agents must have distinct names; ${shared.map((name) => `"${name}"`).join(', ')} given more than once`,
       );
+    }
+    for (const [name, bound] of Object.entries(options.maxConcurrentRuns ?? {})) {
+      if (!this.#byName.has(name))
+        throw new KeelError(
+          'invalid_config',
+          `createRuntime: "maxConcurrentRuns.${name}" names no agent`,
+        );
+      if (!Number.isInteger(bound) || bound < 1)
+        throw new KeelError(
+          'invalid_config',
+          `createRuntime: "maxConcurrentRuns.${name}" must be an integer >= 1`,
+        );
     }
     this.approvals = createApprovals({
       store,
@@ -143,6 +158,11 @@ class KeelRuntime implements Runtime {
       onModelRequest: observeModelRequests(this.#observers),
       toolPolicies: createToolPolicies({ ...options.toolPolicies, store, clock }),
       approvals: this.approvals,
+      providerGate: providerGate({
+        limits: options.providerLimits,
+        budgets: store.providerBudgets,
+        clock,
+      }),
       interceptToolCall: options.interceptToolCall,
     };
   }
@@ -250,7 +270,10 @@ class KeelRuntime implements Runtime {
       workerId: this.workerId,
       leaseMs: this.#leaseMs,
       agents: [...this.#byName.keys()],
+      maxClaims: this.#maxClaims,
+      maxConcurrentRuns: this.#options.maxConcurrentRuns,
       execute: async (record, signal) => {
+        if (record.status !== 'running') return this.#endedAtClaim(record);
         const result = await this.#execute({
           record,
           claim: { number: record.claims, cancelRequested: record.cancelRequested },
@@ -322,7 +345,7 @@ class KeelRuntime implements Runtime {
     if (started?.type !== 'run_started')
       throw new KeelError('internal', 'a run starts with run_started');
     const now = this.#clock.now();
-    const claimed: RunEvent = { type: 'run_claimed', workerId: this.workerId, claim: 1 };
+    const claimed: RunEvent = { type: 'run_claimed', workerId: this.workerId, claim: 1, at: now };
     const journal = [started, claimed, ...reused].map((event, index) => ({
       seq: index + 1,
       at: now,
@@ -343,6 +366,17 @@ class KeelRuntime implements Runtime {
       signalMeans: 'cancel',
       journal: journal.map((entry) => ({ ...entry, runId, schemaVersion: STORE_SCHEMA_VERSION })),
     });
+  }
+
+  /**
+   * A run the store ended at the claim (its watchdog's worker died too): observers hear of its
+   * end here (an `in_doubt` alert), as they would from the worker that ended it.
+   */
+  async #endedAtClaim(record: RunRecord): Promise<RunResult | undefined> {
+    const events = await this.store.readEvents(record.id);
+    const last = events.at(-1)?.event;
+    if (last?.type === 'run_finished') this.#executeWith.onEvent?.(record.id, last);
+    return resultOf(record.id, foldRun(events.map((entry) => entry.event)));
   }
 
   /**

@@ -41,6 +41,7 @@ export {
   budgetReached,
   elapsedMs,
   limitBeforeStep,
+  queueTimeReached,
   remainingLimits,
   remainingTimeMs,
   type LimitReached,
@@ -48,6 +49,7 @@ export {
 export {
   RUN_STATUSES,
   describeReason,
+  type InDoubtCall,
   type RunEvent,
   type RunEventType,
   type RunOutcome,
@@ -63,6 +65,7 @@ export {
   emptyRunState,
   errorContent,
   foldRun,
+  startedWithoutOutcome,
   waitedMs,
   type ApprovalRequest,
   type CallVerdict,
