@@ -93,10 +93,32 @@ export interface Approvals {
 
 const editedArgsSchema = z.record(z.string(), z.unknown());
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,63}$/;
+/** Longest approval id, arguments hash and reason a decision may name. */
+const MAX_ID = 128;
+const MAX_ARGS_HASH = 128;
+const MAX_REASON = 2_000;
+/** How deep edited arguments may nest. */
+const MAX_EDIT_DEPTH = 64;
+/** Refused attempts without a valid token recorded per minute (the rest are only counted out). */
+const UNAUTHENTICATED_RECORDS_PER_MINUTE = 10;
 
 /** The approvals API over a store: list, read, decide (by an approver token) and expire approvals. */
 export function createApprovals(options: ApprovalsOptions): Approvals {
   const { store, clock = systemClock } = options;
+  const strangers = { windowStart: 0, recorded: 0 };
+
+  /**
+   * Whether an attempt without a valid token is recorded: a few per minute, so that a stranger
+   * can neither grow the store nor flood the audit log.
+   */
+  function recordStranger(now: number): boolean {
+    if (now - strangers.windowStart >= 60_000) {
+      strangers.windowStart = now;
+      strangers.recorded = 0;
+    }
+    strangers.recorded += 1;
+    return strangers.recorded <= UNAUTHENTICATED_RECORDS_PER_MINUTE;
+  }
 
   /**
    * The one place every decision attempt is recorded: the store's decision log, the
@@ -142,10 +164,17 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         const approver = await authenticate(token);
         actor = approver.name;
         requireDecider(approver);
-        if (typeof argsHash !== 'string' || argsHash === '')
+        if (typeof argsHash !== 'string' || argsHash === '' || argsHash.length > MAX_ARGS_HASH)
           throw new KeelError(
             'invalid_input',
-            'a decision must name the arguments hash it approves (argsHash)',
+            `a decision must name the arguments hash it approves (argsHash, at most ${MAX_ARGS_HASH} characters)`,
+          );
+        if (typeof id !== 'string' || id === '' || id.length > MAX_ID)
+          throw new KeelError('invalid_input', `an approval id is 1 to ${MAX_ID} characters`);
+        if (reason !== undefined && (typeof reason !== 'string' || reason.length > MAX_REASON))
+          throw new KeelError(
+            'invalid_input',
+            `a decision's reason is text of at most ${MAX_REASON} characters`,
           );
         const record = await get(id);
         // The store checks the group again in the decision's commit; checked here first so an
@@ -177,16 +206,24 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         options.onRunReady?.(result.runId);
         return result;
       } catch (error) {
-        if (KeelError.isInstance(error) && error.code !== 'store_unavailable') {
+        const stranger = actor === 'unauthenticated';
+        if (
+          KeelError.isInstance(error) &&
+          error.code !== 'store_unavailable' &&
+          (!stranger || recordStranger(at))
+        ) {
+          // Bounded, whoever sent it: nothing a stranger chose is kept but a clipped id.
+          const bounded = (text: unknown, max: number) =>
+            typeof text === 'string' ? text.slice(0, max) : null;
           await recordDecision({
-            approvalId: id,
+            approvalId: bounded(id, MAX_ID) ?? '',
             at,
             actor,
             decision: decided,
             outcome: 'refused',
             errorCode: error.code,
-            reason: error.message,
-            argsHash: typeof argsHash === 'string' ? argsHash : null,
+            reason: error.message.slice(0, MAX_REASON),
+            argsHash: stranger ? null : bounded(argsHash, MAX_ARGS_HASH),
           }).catch(() => undefined);
         }
         throw error;
@@ -258,6 +295,11 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     const shape = editedArgsSchema.safeParse(editedArgs);
     if (!shape.success)
       throw new KeelError('invalid_input', 'edited arguments must be a JSON object');
+    if (nestingDepth(editedArgs, MAX_EDIT_DEPTH) > MAX_EDIT_DEPTH)
+      throw new KeelError(
+        'invalid_input',
+        `edited arguments nest deeper than ${MAX_EDIT_DEPTH} levels`,
+      );
     const tool = options.resolveTool?.(record.agent, record.toolName);
     if (!tool) {
       throw new KeelError(
@@ -276,6 +318,20 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   }
 
   return approvals;
+}
+
+/** How deep `value` nests, counting no further than `max + 1` (iterative: any depth is safe). */
+function nestingDepth(value: unknown, max: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (item === null || typeof item !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > max) return deepest;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 /** The hash a decision must name: digest of the arguments' canonical JSON. */
