@@ -1,4 +1,4 @@
-import pc from 'picocolors';
+import { pc, print } from './terminal.js';
 import {
   approvalJson,
   createApprovals,
@@ -42,7 +42,7 @@ export async function decideCommand(
     else {
       const edited =
         decided.editedArgs === undefined ? '' : ` with ${canonicalJson(decided.editedArgs)}`;
-      console.log(
+      print(
         `${decided.id} ${colorState(decided.state)} by ${decided.decidedBy ?? '?'}${edited}; run ${decided.runId} resumes on the next free worker`,
       );
     }
