@@ -12,6 +12,7 @@ import {
 } from '../store/index.js';
 import type { Tool } from '../tools/index.js';
 import { approvalNotice } from './approval-notice.js';
+import { describeGateReason, type GateDecision, type GateReason } from './gates.js';
 import { hashApproverToken, newApproverToken } from './approver-tokens.js';
 import { approverSees, requireDecider } from './approver-roles.js';
 
@@ -46,6 +47,13 @@ export interface ApprovalsOptions {
   /** Base URL of the approval API for the decide link. */
   readonly baseUrl?: string | undefined;
   readonly onNotifyError?: ((approvalId: string, error: unknown) => void) | undefined;
+  /**
+   * How the guard and every gate policy judge edited arguments, as if the model had sent them
+   * (the runtime supplies it). A `deny` refuses the edit; a `confirm` for a reason the approval
+   * was not asked for refuses it too (that call needs an approval of its own).
+   */
+  readonly reviewEdit?:
+    ((approval: ApprovalRecord, editedArgs: unknown) => Promise<GateDecision>) | undefined;
   /** Every decision attempt, accepted or refused, after it is recorded. */
   readonly onDecision?: ((entry: ApprovalDecisionEntry) => void) | undefined;
   /** After an accepted decision or an expiry (a run became claimable): wake local workers. */
@@ -127,9 +135,12 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   async function recordDecision(
     entry: ApprovalDecisionEntry | Omit<ApprovalDecisionEntry, 'id'>,
     runId?: string,
+    audited: Record<string, unknown> = {},
   ): Promise<void> {
     const logged = 'id' in entry ? entry : await store.approvals.logDecision(entry);
-    await store.audit.append([{ kind: 'approval_decision', at: logged.at, runId, data: logged }]);
+    await store.audit.append([
+      { kind: 'approval_decision', at: logged.at, runId, data: { ...logged, ...audited } },
+    ]);
     options.onDecision?.(logged);
   }
 
@@ -160,6 +171,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       const at = clock.now();
       const decided = decision === 'approve' ? 'approved' : 'denied';
       let actor = 'unauthenticated';
+      let editAudit: Record<string, unknown> = {};
       try {
         const approver = await authenticate(token);
         actor = approver.name;
@@ -190,6 +202,8 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
           if (decision !== 'approve')
             throw new KeelError('invalid_input', 'only an approval can edit the arguments');
           edited = validateEdit(record, editedArgs);
+          editAudit = { args: record.args, editedArgs: edited };
+          editAudit.editReview = await reviewEdit(record, edited);
         }
         const { record: result, entry } = await store.approvals.decide({
           id,
@@ -202,7 +216,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
           editedArgs: edited,
           now: at,
         });
-        await recordDecision(entry, result.runId);
+        await recordDecision(entry, result.runId, editAudit);
         options.onRunReady?.(result.runId);
         return result;
       } catch (error) {
@@ -215,16 +229,20 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
           // Bounded, whoever sent it: nothing a stranger chose is kept but a clipped id.
           const bounded = (text: unknown, max: number) =>
             typeof text === 'string' ? text.slice(0, max) : null;
-          await recordDecision({
-            approvalId: bounded(id, MAX_ID) ?? '',
-            at,
-            actor,
-            decision: decided,
-            outcome: 'refused',
-            errorCode: error.code,
-            reason: error.message.slice(0, MAX_REASON),
-            argsHash: stranger ? null : bounded(argsHash, MAX_ARGS_HASH),
-          }).catch(() => undefined);
+          await recordDecision(
+            {
+              approvalId: bounded(id, MAX_ID) ?? '',
+              at,
+              actor,
+              decision: decided,
+              outcome: 'refused',
+              errorCode: error.code,
+              reason: error.message.slice(0, MAX_REASON),
+              argsHash: stranger ? null : bounded(argsHash, MAX_ARGS_HASH),
+            },
+            undefined,
+            editAudit,
+          ).catch(() => undefined);
         }
         throw error;
       }
@@ -303,7 +321,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     const tool = options.resolveTool?.(record.agent, record.toolName);
     if (!tool) {
       throw new KeelError(
-        'invalid_config',
+        'conflict',
         `cannot validate edited arguments: tool "${record.toolName}" of agent "${record.agent}" is not loaded here`,
       );
     }
@@ -315,6 +333,50 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       );
     }
     return editedArgs;
+  }
+
+  /**
+   * The guard and every gate policy on the edited call: what they said, for the audit row.
+   * Throws `forbidden` on a deny, or on a confirm for a reason this approval was not asked for.
+   */
+  async function reviewEdit(
+    record: ApprovalRecord,
+    edited: unknown,
+  ): Promise<Record<string, unknown>> {
+    if (!options.reviewEdit) {
+      throw new KeelError(
+        'conflict',
+        `cannot check edited arguments against agent "${record.agent}"'s policies: it is not loaded here`,
+      );
+    }
+    const decision = await options.reviewEdit(record, edited);
+    const verdicts = (decision.records ?? []).map(({ policy, rule, verdict }) => ({
+      policy,
+      rule,
+      verdict,
+    }));
+    if (decision.type === 'deny') {
+      throw new KeelError(
+        'forbidden',
+        `the edited arguments are refused: ${describeGateReason(decision.reason)}`,
+      );
+    }
+    if (decision.type === 'allow') return { decision: 'allow', verdicts };
+    // What the model's own call was asked for: the same reasons on the edit are this approval's.
+    const original = await options.reviewEdit(record, record.args);
+    const asked = new Set(
+      [record.gateReason, ...(original.type === 'confirm' ? original.reasons : [])].map((reason) =>
+        canonicalJson(reason),
+      ),
+    );
+    const other = decision.reasons.find((reason) => !asked.has(canonicalJson(reason)));
+    if (other !== undefined) {
+      throw new KeelError(
+        'forbidden',
+        `the edited arguments need an approval of their own (${describeGateReason(other)}): deny this one instead`,
+      );
+    }
+    return { decision: 'confirm', reasons: decision.reasons, verdicts };
   }
 
   return approvals;

@@ -52,6 +52,8 @@ export type GateDecision = (
   | {
       readonly type: 'confirm';
       readonly reason: GateReason;
+      /** Every reason a human is asked for (`reason` is the first). */
+      readonly reasons: readonly GateReason[];
       readonly approverGroup: string;
       readonly expiresAfterMs: number;
       readonly onExpiry: ApprovalExpiry;
@@ -224,7 +226,10 @@ export function defineGates(options: GateOptions, where = 'gates'): Gates {
       const routing = setting
         ? resolveRouting(setting.tool, `tools.${call.toolName}`, fail, defaults)
         : defaults;
-      return { type: 'confirm', reason: confirm.reason, ...routing, ...recorded };
+      const reasons = verdicts.flatMap((verdict) =>
+        verdict.type === 'confirm' ? [verdict.reason] : [],
+      );
+      return { type: 'confirm', reason: confirm.reason, reasons, ...routing, ...recorded };
     },
   });
 }

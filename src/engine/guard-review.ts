@@ -55,7 +55,7 @@ export function reviewedCall(
 }
 
 /** What the run saw before this step, as text with provenance: what a guard grounds in. */
-function runContext(agent: Agent, state: RunState): ContextText[] {
+export function runContext(agent: Agent, state: RunState): ContextText[] {
   const context: ContextText[] = [{ text: agent.instructions, provenance: TRUSTED_AGENT }];
   for (const message of state.messages) {
     for (const part of message.parts) {
