@@ -12,7 +12,7 @@ import {
 } from '../store/index.js';
 import type { Tool } from '../tools/index.js';
 import { approvalNotice } from './approval-notice.js';
-import { describeGateReason, type GateDecision, type GateReason } from './gates.js';
+import { describeGateReason, type GateDecision } from './gates.js';
 import { hashApproverToken, newApproverToken } from './approver-tokens.js';
 import { approverSees, requireDecider } from './approver-roles.js';
 
