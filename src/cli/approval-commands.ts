@@ -46,14 +46,16 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
       .command(name)
       .description(
         name === 'approve'
-          ? 'approve a gated call (optionally with edited arguments); its run resumes on any worker'
+          ? 'approve a gated call, bound to the arguments hash you reviewed (optionally with edited arguments); its run resumes on any worker'
           : 'deny a gated call: it never runs and the model is told it was denied',
       )
       .argument('<approvalId>')
       .option('--reason <text>', 'why (recorded with the decision)')
       .option(
         '--hash <argsHash>',
-        "the arguments hash you reviewed (default: the approval's current one, shown by `keel approvals`)",
+        name === 'approve'
+          ? 'the arguments hash you reviewed (`keel approvals` shows it); required unless you confirm the exact arguments at the terminal'
+          : "the arguments hash you reviewed (default: the approval's current one)",
       )
       .addOption(new Option('--token <token>', 'approver token').env(TOKEN_ENV))
       .option('--json', 'print one JSON document');
