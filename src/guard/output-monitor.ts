@@ -55,6 +55,8 @@ const IBAN_MAX = 34;
 export function looksLikeDestination(value: string): boolean {
   const trimmed = value.trim();
   if (isEmail(trimmed) || isUrl(trimmed)) return true;
+  // An IBAN is 34 characters at most, in groups: longer text is not one (and is not copied).
+  if (trimmed.length > IBAN_MAX * 4) return false;
   const compact = trimmed.replace(/\s+/g, '');
   return compact.length <= IBAN_MAX && IBAN.test(compact);
 }
@@ -77,30 +79,41 @@ function isUrl(value: string): boolean {
 const PERMISSION_TOOL =
   /(invite|share|grant|permission|role|admin|password|credential|add_?member|add_?user|collaborator|access)/i;
 const PERMISSION_ARGUMENT = /^(role|permission|permissions|access|password|new_?password)$/i;
-const BLOB_RUN = /[A-Za-z0-9+/=_-]+/g;
-const WORD = /\w+/g;
-const HEX_WORD = /^[0-9a-f]+$/i;
-
-/** Whether `value` holds 64 or more base64/base64url characters in a row (one pass). */
-function hasBlob(value: string): boolean {
-  return someMatch(value, BLOB_RUN, (run) => run.length >= 64);
-}
-
-/** Whether `value` holds a word of 40 or more hex digits (one pass over its words). */
-function hasHexBlob(value: string): boolean {
-  return someMatch(value, WORD, (word) => word.length >= 40 && HEX_WORD.test(word));
-}
-
-/** Whether a maximal match of the global `pattern` satisfies `test`: each character seen once. */
-function someMatch(value: string, pattern: RegExp, test: (match: string) => boolean): boolean {
-  pattern.lastIndex = 0;
-  for (let match = pattern.exec(value); match !== null; match = pattern.exec(value)) {
-    if (test(match[0])) {
-      pattern.lastIndex = 0;
-      return true;
+/**
+ * A long encoded blob (64 or more base64/base64url characters in a row) or a long hex word (a
+ * `\w+` of 40 or more hex digits) in `value`, found in one pass over its characters.
+ */
+function encodedShape(value: string): 'blob' | 'hex' | undefined {
+  let run = 0;
+  let word = 0;
+  let hex = true;
+  let hexWord = false;
+  for (let index = 0; index <= value.length; index += 1) {
+    const code = index < value.length ? value.charCodeAt(index) : -1;
+    const inWord = isWordCode(code);
+    run = inWord || code === 43 || code === 47 || code === 61 || code === 45 ? run + 1 : 0;
+    if (run >= 64) return 'blob';
+    if (inWord) {
+      word += 1;
+      hex &&=
+        (code >= 48 && code <= 57) || (code >= 97 && code <= 102) || (code >= 65 && code <= 70);
+    } else {
+      if (word >= 40 && hex) hexWord = true;
+      word = 0;
+      hex = true;
     }
   }
-  return false;
+  return hexWord ? 'hex' : undefined;
+}
+
+/** `\w`: an ASCII letter, digit or underscore. */
+function isWordCode(code: number): boolean {
+  return (
+    (code >= 48 && code <= 57) ||
+    (code >= 65 && code <= 90) ||
+    (code >= 97 && code <= 122) ||
+    code === 95
+  );
 }
 const SECRET =
   /\b(sk-[A-Za-z0-9]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9-]{10,})\b|-----BEGIN [A-Z ]*PRIVATE KEY-----|\b(password|passwd|secret|api[_-]?key|token)\s*[:=]\s*\S+/i;
@@ -151,13 +164,14 @@ function exfiltrationShape(value: string): string | undefined {
   const url = urlOf(value.trim());
   if (url) {
     const query = [...url.searchParams.values()].join('');
-    if (query.length >= 32 || hasBlob(query) || /\d{6}/.test(query))
+    if (query.length >= 32 || encodedShape(query) === 'blob' || /\d{6}/.test(query))
       return 'a URL carrying data in its query';
-    if (hasBlob(url.pathname)) return 'a URL carrying a long encoded blob';
+    if (encodedShape(url.pathname) === 'blob') return 'a URL carrying a long encoded blob';
     return undefined;
   }
-  if (hasBlob(value)) return 'a long encoded blob';
-  if (hasHexBlob(value)) return 'a long hex blob';
+  const shape = encodedShape(value);
+  if (shape === 'blob') return 'a long encoded blob';
+  if (shape === 'hex') return 'a long hex blob';
   return undefined;
 }
 
