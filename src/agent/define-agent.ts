@@ -120,6 +120,12 @@ const AGENT_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
  * ```
  */
 export function defineAgent(definition: AgentDefinition): Agent {
+  if (
+    typeof definition !== 'object' ||
+    (definition as unknown) === null ||
+    Array.isArray(definition)
+  )
+    throw new KeelError('invalid_definition', 'defineAgent: the definition must be an object');
   const where = `defineAgent(${typeof definition.name === 'string' ? JSON.stringify(definition.name) : '?'})`;
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);

@@ -131,6 +131,8 @@ export function defineGates(options: GateOptions, where = 'gates'): Gates {
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);
   };
+  if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options))
+    throw new KeelError('invalid_definition', `${where}: the gate options must be an object`);
   const effects: readonly ToolEffect[] = options.effects ?? ['irreversible', 'egress'];
   if (
     !Array.isArray(effects) ||
