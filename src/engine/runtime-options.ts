@@ -4,9 +4,10 @@ import type { RunEvent, RunLimits, RunState, StoredEvent } from '../journal/inde
 import type { ModelAdapterV1 } from '../model/index.js';
 import type { Notifier } from '../notify/index.js';
 import type { AlertNotifier, AlertRules, RunObserver } from '../observe/index.js';
-import type { ApprovalDecisionEntry, RunRecord, Store } from '../store/index.js';
+import type { ApprovalDecisionEntry, ApprovalRecord, RunRecord, Store } from '../store/index.js';
 import type { ToolPoliciesOptions } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
+import type { ToolCallInterceptor } from './tool-interception.js';
 
 /** What `createRuntime` takes: the store, the agents, and how runs are leased, retried, observed and approved. */
 export interface RuntimeOptions {
@@ -37,6 +38,11 @@ export interface RuntimeOptions {
     | undefined;
   /** Human approvals of gated calls: who is told, and how often expiries are applied. */
   readonly approvals?: RuntimeApprovalOptions | undefined;
+  /**
+   * Decides per allowed call whether its tool runs, is served a result, or is suppressed
+   * (evaluations and shadow runs, which must not touch the world). Default: every call runs.
+   */
+  readonly interceptToolCall?: ToolCallInterceptor | undefined;
 }
 
 /** Whom a runtime tells about waiting calls, the decide link's base URL, and how often expiries apply. */
@@ -59,6 +65,11 @@ export interface StartRunOptions {
   readonly model?: string | undefined;
   readonly limits?: Partial<RunLimits> | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Called each time the run parks for a human, with the approvals it waits on. The run stays
+   * durable meanwhile: if this process stops waiting, any worker resumes it after the decision.
+   */
+  readonly onWaiting?: ((approvals: readonly ApprovalRecord[]) => void) | undefined;
 }
 
 /** Where a fork starts (the step) and which model it runs on. */

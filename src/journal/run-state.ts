@@ -304,8 +304,10 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       ];
       return;
     }
+    // An intercepted call is resolved by the result committed with it.
     case 'context_assembled':
     case 'action_flagged':
+    case 'tool_intercepted':
       return;
     case 'injection_signal':
       if (event.score >= event.threshold) state.signalled = true;
