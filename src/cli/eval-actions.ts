@@ -235,9 +235,7 @@ function progressLine(wanted: boolean): {
   return {
     update(done, total) {
       if (!live) return;
-      writeErr(
-        `\r  ${done}/${total} runs · ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
-      );
+      writeErr(`\r  ${done}/${total} runs · ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
     },
     clear() {
       if (live) writeErr('\r\x1b[2K');
