@@ -9,6 +9,7 @@ export const SLOW_TESTS = [
   'src/cli/approval-cli.test.ts',
   'src/cli/audit-command.test.ts',
   'src/cli/cli.test.ts',
+  'src/cli/eval-cli.test.ts',
   'src/cli/mcp-cli.test.ts',
   'src/cli/observe-commands.test.ts',
   'src/cli/prices-command.test.ts',

@@ -13,6 +13,7 @@ export {
   defineAgent,
   type Agent,
   type AgentDefinition,
+  type AgentLimits,
   type OutOfScopePolicy,
 } from './agent/index.js';
 export {

@@ -40,7 +40,13 @@ export interface AgentDefinition {
   /** Trusted instructions: the system prompt. */
   readonly instructions: string;
   readonly tools?: readonly Tool[];
-  readonly limits?: Partial<RunLimits>;
+  /**
+   * The agent's limits over the defaults. A `maxCostUsd` needs a priced model (and priced
+   * fallbacks): a model without a known price fails here, unless it is given one
+   * (`keel.prices.json`, the adapter's `price`) or `maxCostUsd: 'tokens-only'` says the agent
+   * is limited by tokens alone (no cost limit).
+   */
+  readonly limits?: AgentLimits;
   /** Cap on output tokens per model call; also used by the pre-flight budget check. */
   readonly maxOutputTokens?: number;
   /**
@@ -70,6 +76,11 @@ export interface AgentDefinition {
    */
   readonly untrusted?: UntrustedOptions;
 }
+
+/** An agent's limits: any of the run limits, and `maxCostUsd: 'tokens-only'` for no cost limit. */
+export type AgentLimits = Partial<Omit<RunLimits, 'maxCostUsd'>> & {
+  readonly maxCostUsd?: number | 'tokens-only';
+};
 
 /** A validated, immutable agent. Modifiers return a new agent. */
 export interface Agent {
@@ -217,7 +228,7 @@ export function defineAgent(definition: AgentDefinition): Agent {
     tier: agentModel.tier,
     instructions: definition.instructions,
     tools: Object.freeze([...tools]),
-    limits: resolveLimits(where, definition.limits),
+    limits: agentLimits(where, definition.limits, agentModel),
     maxOutputTokens: definition.maxOutputTokens,
     guard,
     gates,
@@ -266,6 +277,29 @@ function checkGateTools(
       );
   }
 }
+
+/**
+ * The agent's resolved limits. A cost limit must be one that holds: every model the agent can
+ * run on (its fallbacks too) needs a price, or the agent says it is limited by tokens alone.
+ */
+function agentLimits(where: string, limits: AgentLimits = {}, model: ModelAdapterV1): RunLimits {
+  const { maxCostUsd, ...others } = limits;
+  if (maxCostUsd === 'tokens-only')
+    return resolveLimits(where, { ...others, maxCostUsd: NO_COST_LIMIT });
+  if (maxCostUsd !== undefined) {
+    const unpriced = [model, ...(model.fallbacks ?? [])].find((each) => each.price === undefined);
+    if (unpriced) {
+      throw new KeelError(
+        'invalid_definition',
+        `${where}: "limits.maxCostUsd" cannot hold: model "${unpriced.provider}:${unpriced.modelId}" has no known price. Give it one (in keel.prices.json, or the adapter's "price" option), or set maxCostUsd: 'tokens-only' to limit this agent by tokens alone`,
+      );
+    }
+  }
+  return resolveLimits(where, limits as Partial<RunLimits>);
+}
+
+/** `maxCostUsd: 'tokens-only'`: a cost no run reaches. */
+const NO_COST_LIMIT = Number.MAX_VALUE;
 
 type AgentProps = Omit<
   Agent,

@@ -11,7 +11,8 @@ import {
 import type { Execution } from './execution.js';
 import { modelRetryDelay } from './model-retry.js';
 import type { ModelStep, StepStage } from './model-step.js';
-import { presentRequest, requestDigest } from './untrusted-step.js';
+import { requestDigest } from './request-digest.js';
+import { presentRequest } from './untrusted-step.js';
 
 const MODEL_DELAY_RANDOM = (): number => Math.random();
 
