@@ -131,6 +131,12 @@ const AGENT_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
  * ```
  */
 export function defineAgent(definition: AgentDefinition): Agent {
+  if (
+    typeof definition !== 'object' ||
+    (definition as unknown) === null ||
+    Array.isArray(definition)
+  )
+    throw new KeelError('invalid_definition', 'defineAgent: the definition must be an object');
   const where = `defineAgent(${typeof definition.name === 'string' ? JSON.stringify(definition.name) : '?'})`;
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);
@@ -210,6 +216,11 @@ export function defineAgent(definition: AgentDefinition): Agent {
   if (!OUT_OF_SCOPE_POLICIES.includes(onOutOfScope)) {
     fail('onOutOfScope', `must be one of ${OUT_OF_SCOPE_POLICIES.join(', ')}`);
   }
+  const gates =
+    definition.gates === undefined && guard === undefined
+      ? undefined
+      : defineGates({ ...(guard ? { effects: [] } : {}), ...definition.gates }, `${where}.gates`);
+  if (gates) checkGateTools(gates, tools, guard !== undefined, fail);
   return build({
     name: definition.name,
     description: definition.description ?? '',
@@ -220,14 +231,51 @@ export function defineAgent(definition: AgentDefinition): Agent {
     limits: agentLimits(where, definition.limits, agentModel),
     maxOutputTokens: definition.maxOutputTokens,
     guard,
-    gates:
-      definition.gates === undefined && guard === undefined
-        ? undefined
-        : defineGates({ ...(guard ? { effects: [] } : {}), ...definition.gates }, `${where}.gates`),
+    gates,
     context,
     onOutOfScope,
     untrusted: resolveUntrusted(where, definition.untrusted, tools),
   });
+}
+
+/**
+ * Per-tool gate settings must be able to matter: a name the agent's tools have, and routing
+ * (who decides, by when) only on a tool something can send to a human.
+ */
+function checkGateTools(
+  gates: Gates,
+  tools: readonly Tool[],
+  guarded: boolean,
+  fail: (field: string, problem: string) => never,
+): void {
+  const { options } = gates;
+  const effects = options.effects ?? (guarded ? [] : ['irreversible', 'egress']);
+  // A guard, a policy or a scope check can confirm any call: its routing then applies.
+  const anyCanConfirm =
+    guarded || (options.policies?.length ?? 0) > 0 || options.scope !== undefined;
+  for (const [name, setting] of Object.entries(options.tools ?? {})) {
+    const tool = tools.find((candidate) => candidate.name === name);
+    if (!tool)
+      fail(
+        `gates.tools.${name}`,
+        `names a tool the agent does not have (it has ${tools.map((candidate) => candidate.name).join(', ') || 'none'})`,
+      );
+    if (typeof setting !== 'object' || anyCanConfirm) continue;
+    const routes =
+      setting.approverGroup !== undefined ||
+      setting.expiresAfterMs !== undefined ||
+      setting.onExpiry !== undefined;
+    const when = setting.when ?? 'effect';
+    const stopped =
+      when === 'confirm' ||
+      setting.confidence !== undefined ||
+      (when === 'effect' && effects.includes(tool?.effect ?? 'read'));
+    if (routes && !stopped)
+      fail(
+        `gates.tools.${name}`,
+        `sets who decides, but nothing sends ${name} (effect ${tool?.effect ?? '?'}) to a human: add when: 'confirm' or gate its effect in gates.effects`,
+      );
+  }
 }
 
 /**

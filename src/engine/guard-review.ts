@@ -55,7 +55,7 @@ export function reviewedCall(
 }
 
 /** What the run saw before this step, as text with provenance: what a guard grounds in. */
-function runContext(agent: Agent, state: RunState): ContextText[] {
+export function runContext(agent: Agent, state: RunState): ContextText[] {
   const context = conversationContext(agent, state).slice();
   // What quarantined references resolve to came from untrusted content: ground it there.
   for (const [callId, extracted] of state.quarantined)

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Agent } from '../agent/index.js';
 import { foldRun, type RunEvent } from '../journal/index.js';
-import { createApprovals, type Approvals } from '../approval/index.js';
+import { createApprovals, type Approvals, type GateDecision } from '../approval/index.js';
+import { reviewCall, type ReviewedCall } from '../guard/index.js';
+import { ROUTING_ONLY } from './gate-calls.js';
+import { runContext } from './guard-review.js';
 import { KeelError, systemClock, type Clock } from '../core/index.js';
 import { createToolPolicies } from '../tools/index.js';
 import {
@@ -13,6 +16,7 @@ import {
 } from '../observe/index.js';
 import {
   STORE_SCHEMA_VERSION,
+  type ApprovalRecord,
   type RunRecord,
   type StoredEvent,
   type Store,
@@ -135,6 +139,7 @@ class KeelRuntime implements Runtime {
       store,
       clock,
       resolveTool: (agentName, toolName) => this.#byName.get(agentName)?.tool(toolName),
+      reviewEdit: (approval, editedArgs) => this.#reviewEdit(approval, editedArgs),
       notifier: options.approvals?.notifier,
       baseUrl: options.approvals?.baseUrl,
       onNotifyError: options.approvals?.onNotifyError,
@@ -165,6 +170,36 @@ class KeelRuntime implements Runtime {
       }),
       interceptToolCall: options.interceptToolCall,
     };
+  }
+
+  /**
+   * The guard and the gates on an approval's call with other arguments, as if the model had
+   * sent them at that step: what an approver's edit must pass.
+   */
+  async #reviewEdit(approval: ApprovalRecord, editedArgs: unknown): Promise<GateDecision> {
+    const agent = this.#byName.get(approval.agent);
+    const tool = agent?.tool(approval.toolName);
+    if (!agent || !tool)
+      throw new KeelError(
+        'conflict',
+        `agent "${approval.agent}" with tool "${approval.toolName}" is not loaded here: decide where it runs`,
+      );
+    const state = foldRun(
+      (await this.store.readEvents(approval.runId)).map((entry) => entry.event),
+    );
+    const call: ReviewedCall = {
+      runId: approval.runId,
+      agent: agent.name,
+      step: approval.step,
+      index: approval.callIndex,
+      toolName: tool.name,
+      effect: tool.effect,
+      input: editedArgs,
+      tainted: state.tainted,
+      context: runContext(agent, state),
+    };
+    const review = reviewCall(call, { guard: agent.guard, signalled: state.signalled });
+    return (agent.gates ?? ROUTING_ONLY).decide(call, review);
   }
 
   agent(name: string): Agent | undefined {
