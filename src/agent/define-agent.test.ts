@@ -310,7 +310,6 @@ describe('defineTool', () => {
           quantity: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, default: 1 },
         },
         required: ['orderId'],
-        additionalProperties: false,
       },
     });
   });

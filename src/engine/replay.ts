@@ -210,6 +210,8 @@ function servedFromJournal(
   const tools = agent.tools.map((tool): Tool =>
     defineTool({
       ...tool,
+      // The model is shown exactly what it was shown when the run was recorded.
+      inputJsonSchema: tool.spec.inputSchema,
       retry: { ...tool.retry, initialDelayMs: 0, maxDelayMs: 0 },
       async run(_input, context) {
         // The step is the idempotency key's second-to-last part: `<run>:<step>:<index>`.

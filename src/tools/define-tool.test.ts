@@ -68,7 +68,6 @@ describe('defineTool policy options', () => {
       type: 'object',
       properties: { id: { type: 'string' } },
       required: ['id'],
-      additionalProperties: false,
     });
   });
 

@@ -269,7 +269,7 @@ export function defineTool<Input extends z.ZodType>(
   )
     fail('inputJsonSchema', 'must be a JSON Schema object');
   try {
-    inputSchema = described ?? z.toJSONSchema(input, { io: 'input' });
+    inputSchema = described ?? z.toJSONSchema(given, { io: 'input' });
   } catch (error) {
     throw new KeelError(
       'invalid_definition',
