@@ -48,6 +48,7 @@ export {
 export {
   RUN_STATUSES,
   describeReason,
+  type AnswerProvenanceSpan,
   type RunEvent,
   type RunEventType,
   type RunOutcome,
