@@ -71,8 +71,9 @@ export interface UntrustedOptions {
    * final answer whose destination is grounded only in untrusted content are `neutralise`d
    * (default: rendered inert with a visible note) or only `flag`ged; either way they are
    * journaled (`answer_guarded`) and private values are removed from every URL of the answer.
+   * `false` turns it off (the answer is delivered as the model wrote it).
    */
-  readonly answer?: AnswerHandling;
+  readonly answer?: AnswerHandling | false;
   /**
    * Destinations (hosts such as `docs.acme.example`; `acme.example` covers its subdomains) the
    * answer guard treats as trusted although the run never saw them in trusted content.
@@ -90,7 +91,7 @@ export interface UntrustedConfig {
   readonly signalThreshold: number;
   /** What the monitor does per kind of flag, or `false` when it is off. */
   readonly monitor: Readonly<Record<MonitorFlagKind, MonitorAction>> | false;
-  readonly answer: AnswerHandling;
+  readonly answer: AnswerHandling | false;
   readonly allowDestinations: readonly string[];
   readonly reader: {
     readonly model: ModelAdapterV1 | undefined;
@@ -126,8 +127,8 @@ export function resolveUntrusted(
     fail('.signalThreshold', 'must be a number above 0 and at most 1');
   const monitor = resolveMonitor(given.monitor, fail);
   const answer = given.answer ?? 'neutralise';
-  if (!ANSWER_HANDLINGS.includes(answer))
-    fail('.answer', `must be one of ${ANSWER_HANDLINGS.join(', ')}`);
+  if (answer !== false && !ANSWER_HANDLINGS.includes(answer))
+    fail('.answer', `must be one of ${ANSWER_HANDLINGS.join(', ')} or false`);
   const allowDestinations: readonly string[] = given.allowDestinations ?? [];
   if (
     !isList(allowDestinations) ||

@@ -13,7 +13,8 @@ const REFERENCE = /⟨q:([^⟩\s.[]+)(?:[.[][^⟩\s]*)?⟩/gu;
  * run read untrusted content, or holds private values, the answer guard neutralises (or flags)
  * links whose destination came only from untrusted content, takes private values out of every
  * URL and marks the stretches that derive from untrusted content. An untainted run without
- * private data is delivered as the model wrote it, with no event.
+ * private data (or an agent with `answer: false`) is delivered as the model wrote it, with no
+ * event, unless it resolved references.
  */
 export function deliverAnswer(
   agent: Agent,
@@ -22,13 +23,15 @@ export function deliverAnswer(
   answer: string,
 ): { readonly output: string; readonly events: RunEvent[] } {
   const resolved = resolveReferences(answer, state);
-  const secrets = runPrivateValues(agent, state);
-  if (!state.tainted && secrets.length === 0 && resolved.values.length === 0)
-    return { output: answer, events: [] };
+  const handling = agent.untrusted.answer;
+  const secrets = handling === false ? [] : runPrivateValues(agent, state);
+  if (handling === false || (!state.tainted && secrets.length === 0)) {
+    if (resolved.values.length === 0) return { output: answer, events: [] };
+  }
   const review = guardAnswer(resolved.text, {
     context: runContext(agent, state),
-    tainted: state.tainted,
-    handling: agent.untrusted.answer,
+    tainted: state.tainted && handling !== false,
+    handling: handling === false ? 'flag' : handling,
     privateValues: secrets,
     allow: agent.untrusted.allowDestinations,
   });
@@ -46,7 +49,7 @@ export function deliverAnswer(
   const event: RunEvent = {
     type: 'answer_guarded',
     step,
-    handling: agent.untrusted.answer,
+    handling: handling === false ? 'flag' : handling,
     findings: review.findings,
     spans,
     ...(review.text === answer ? {} : { original: answer }),

@@ -7,7 +7,7 @@ import {
   underPath,
   type ArgumentOrigin,
 } from './argument-origins.js';
-import type { ReviewedCall } from './call-review.js';
+import type { ContextText, ReviewedCall } from './call-review.js';
 import { destinationOrigin, linksIn } from './answer-guard.js';
 import { looksLikeDestination } from './output-monitor.js';
 import { privateValuesIn } from './private-data.js';
@@ -59,6 +59,13 @@ export interface ToolGuard {
   /** Values that count as trusted for a sink argument although the run never saw them. */
   readonly allow?: Readonly<Record<string, readonly (string | number)[]>>;
   readonly rules?: readonly GuardRule[];
+  /**
+   * Words or phrases of a task that asks for this tool (`['pay', 'transfer']`). When given,
+   * a call to the tool once untrusted content entered the run needs a human unless the
+   * trusted task says one of them: the task's intent is fixed before any untrusted content
+   * can speak. Matched case-insensitively as whole words.
+   */
+  readonly intent?: readonly string[];
 }
 
 /** The guard's settings: which effects it guards, per-tool sinks, allow-lists and rules, and what an ungrounded sink gets. */
@@ -94,6 +101,21 @@ export interface GuardOptions {
    * `egress` and `irreversible` calls.
    */
   readonly privateData?: 'confirm' | 'deny';
+  /**
+   * Which destinations the `privateData` rule guards: `unnamed` (default: those neither the
+   * task nor an allow-list names) or `any` (a private value in any consequential call after
+   * untrusted content entered the run needs a human: the attacker may pick the content of a
+   * message to a channel the user did name).
+   */
+  readonly privateDestinations?: 'unnamed' | 'any';
+  /**
+   * A sink value grounded in trusted content that untrusted content also names, while the
+   * task does not (the costliest plan the reviews push, another supplier from the trusted
+   * catalogue): `allow` (default) or `confirm`. The attacker chose which trusted value.
+   */
+  readonly contested?: 'allow' | 'confirm';
+  /** What a call outside the task's intent (see `ToolGuard.intent`) gets: `confirm` (default) or `deny`. */
+  readonly outsideIntent?: 'confirm' | 'deny';
 }
 
 /** The guard's answer for one call, with the rule that fired and each argument's origin. */
@@ -143,6 +165,15 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
   const privateData = options.privateData ?? 'confirm';
   if (privateData !== 'confirm' && privateData !== 'deny')
     fail('privateData', "must be 'confirm' or 'deny'");
+  const privateDestinations = options.privateDestinations ?? 'unnamed';
+  if (privateDestinations !== 'unnamed' && privateDestinations !== 'any')
+    fail('privateDestinations', "must be 'unnamed' or 'any'");
+  const contested = options.contested ?? 'allow';
+  if (contested !== 'allow' && contested !== 'confirm')
+    fail('contested', "must be 'allow' or 'confirm'");
+  const outsideIntent = options.outsideIntent ?? 'confirm';
+  if (outsideIntent !== 'confirm' && outsideIntent !== 'deny')
+    fail('outsideIntent', "must be 'confirm' or 'deny'");
   const compiled = new Map<string, CompiledTool>();
   for (const [tool, setting] of Object.entries(options.tools ?? {}))
     compiled.set(tool, compileTool(setting, `tools.${tool}`, fail));
@@ -183,13 +214,20 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
       };
     if (!call.tainted)
       return { verdict: 'allow', rule: 'untainted', message: 'no untrusted content yet', origins };
-    const leaked = privateFlow(call, leaves, tool, privateData);
+    const leaked = privateFlow(call, leaves, tool, privateData, privateDestinations === 'any');
     if (leaked) return { ...leaked, origins };
     if (!guarded && !reachesPeople)
       return {
         verdict: 'allow',
         rule: `effect:${call.effect}`,
         message: 'effect allowed',
+        origins,
+      };
+    if (tool?.intent && !tool.intent.test(taskText(context)))
+      return {
+        verdict: outsideIntent,
+        rule: 'outside_intent',
+        message: `the task does not ask for ${call.toolName}, and untrusted content entered the run`,
         origins,
       };
     const sinks = tool?.sinks;
@@ -212,6 +250,27 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
         if (origin === 'untrusted' || origin === 'ungrounded')
           links.push(`${leaf.path} links to ${link.host} (${origin})`);
       }
+    }
+    if (weak.length === 0 && links.length === 0 && contested === 'confirm') {
+      const split = splitContext(context);
+      const chosen = leaves.filter(
+        (leaf) =>
+          leaf.value !== null &&
+          typeof leaf.value !== 'boolean' &&
+          (sinks === undefined
+            ? typeof leaf.value === 'string' && looksLikeDestination(leaf.value)
+            : sinks.some((sink) => underPath(leaf.path, sink))) &&
+          origins[leaf.path] === 'trusted' &&
+          originOf(leaf.value, split.named) !== 'trusted' &&
+          originOf(leaf.value, split.untrusted) === 'untrusted',
+      );
+      if (chosen.length > 0)
+        return {
+          verdict: 'confirm',
+          rule: 'contested_choice',
+          message: `untrusted content names ${chosen.map((leaf) => leaf.path).join(', ')}, which the task does not`,
+          origins,
+        };
     }
     if (weak.length === 0 && links.length === 0)
       return {
@@ -245,6 +304,7 @@ function privateFlow(
   leaves: readonly { path: string; value: string | number | boolean | null }[],
   tool: CompiledTool | undefined,
   verdict: 'confirm' | 'deny',
+  anyDestination: boolean,
 ): Omit<GuardDecision, 'origins'> | undefined {
   const values = call.privateValues ?? [];
   if (values.length === 0) return undefined;
@@ -254,6 +314,12 @@ function privateFlow(
       privateValuesIn(String(leaf.value), values).length > 0,
   );
   if (carrying.length === 0) return undefined;
+  if (anyDestination)
+    return {
+      verdict,
+      rule: 'private_data',
+      message: `private value in ${carrying.map((leaf) => leaf.path).join(', ')} after untrusted content`,
+    };
   const named = (call.context ?? []).filter(
     (piece) =>
       piece.provenance.trust === 'trusted' &&
@@ -279,7 +345,40 @@ function privateFlow(
   };
 }
 
+/** The context's trusted task and instructions, and its untrusted pieces, once per context. */
+const splits = new WeakMap<
+  readonly ContextText[],
+  { readonly named: ContextText[]; readonly untrusted: ContextText[]; readonly task: string }
+>();
+function splitContext(context: readonly ContextText[]) {
+  let split = splits.get(context);
+  if (!split) {
+    const named = context.filter(
+      (piece) =>
+        piece.provenance.trust === 'trusted' &&
+        (piece.provenance.source === 'task' || piece.provenance.source === 'agent'),
+    );
+    split = {
+      named,
+      untrusted: context.filter((piece) => piece.provenance.trust === 'untrusted'),
+      task: context
+        .filter(
+          (piece) => piece.provenance.trust === 'trusted' && piece.provenance.source === 'task',
+        )
+        .map((piece) => piece.text)
+        .join('\n'),
+    };
+    splits.set(context, split);
+  }
+  return split;
+}
+
+function taskText(context: readonly ContextText[]): string {
+  return splitContext(context).task;
+}
+
 interface CompiledTool {
+  readonly intent: RegExp | undefined;
   readonly sinks: readonly string[] | undefined;
   readonly allow: readonly (readonly [string, readonly (string | number)[]])[];
   readonly rules: readonly GuardRule[];
@@ -331,7 +430,23 @@ function compileTool(
     }
     patterns.set(rule, compiled);
   });
-  return { sinks, allow, rules, patterns };
+  const intent = setting.intent;
+  if (
+    intent !== undefined &&
+    (!isList(intent) ||
+      intent.length === 0 ||
+      intent.some((w) => typeof w !== 'string' || w.trim() === ''))
+  )
+    fail(`${field}.intent`, 'must be a non-empty list of words or phrases');
+  const words = intent?.map((word) => word.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return {
+    intent:
+      words && new RegExp(`(?<![\\p{L}\\p{N}])(?:${words.join('|')})(?![\\p{L}\\p{N}])`, 'iu'),
+    sinks,
+    allow,
+    rules,
+    patterns,
+  };
 }
 
 function ruleHolds(
