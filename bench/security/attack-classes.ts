@@ -439,6 +439,11 @@ export interface DoorReport {
   readonly guardMs: Timing;
   /** Per final answer, on the answers the defended modes produced. */
   readonly answerGuardMs: Timing;
+  /**
+   * A baseline timed the same ways next to each answer: a JSON copy of the run's context. Its
+   * tail shows what the machine's load adds to any measurement of this size.
+   */
+  readonly baselineMs: Timing;
   /** Attacks that landed with truthful or denyAll in the recommended configuration. */
   readonly recommendedFailures: readonly string[];
   readonly durationMs: number;
@@ -505,6 +510,7 @@ export async function runAttackClasses(): Promise<DoorReport> {
   const guardTimes: number[] = [];
   const guardCold: number[] = [];
   const answerCold: number[] = [];
+  const baseline = { once: [] as number[], cold: [] as number[] };
   const timed = (options: GuardOptions, name: string): Guard => {
     const guard = defineGuard(options, name);
     return {
@@ -601,7 +607,7 @@ export async function runAttackClasses(): Promise<DoorReport> {
     };
     episode = undefined;
     if (mode !== 'undefended')
-      await timeAnswerGuard(store, result.id, mode, answerTimes, answerCold);
+      await timeAnswerGuard(store, result.id, mode, answerTimes, answerCold, baseline);
     return outcome;
   };
 
@@ -735,6 +741,7 @@ export async function runAttackClasses(): Promise<DoorReport> {
     episodes,
     guardMs: timing(guardTimes, guardCold),
     answerGuardMs: timing(answerTimes, answerCold),
+    baselineMs: timing(baseline.once, baseline.cold),
     recommendedFailures: failures,
     durationMs: Math.round(performance.now() - started),
   };
@@ -750,6 +757,7 @@ async function timeAnswerGuard(
   mode: DoorMode,
   times: number[],
   coldTimes: number[],
+  baseline: { once: number[]; cold: number[] },
 ): Promise<void> {
   const events = (await store.readEvents(runId)).map((entry) => entry.event);
   const context: ContextText[] = [
@@ -783,6 +791,11 @@ async function timeAnswerGuard(
   check(context);
   times.push(performance.now() - start);
   coldTimes.push(coldest(() => check([...context])));
+  // The baseline, timed the same ways: copying the context, which any step does anyway.
+  const base = performance.now();
+  JSON.parse(JSON.stringify(context));
+  baseline.once.push(performance.now() - base);
+  baseline.cold.push(coldest(() => JSON.parse(JSON.stringify(context))));
 }
 
 function quantile(sorted: readonly number[], q: number): number {
