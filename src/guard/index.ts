@@ -68,6 +68,7 @@ export {
   type AnswerReview,
   type AnswerSpan,
   type DestinationOrigin,
+  type TextLink,
 } from './answer-guard.js';
 export {
   privateValues,
