@@ -72,7 +72,7 @@ export async function approvalScenario({
     });
     const reason = 'receipt checked; lamp faulty';
     log(
-      `   … dana (finance) decides: keel approve ${approval.id} --hash ${approval.argsHash} --reason "${reason}"`,
+      `   … dana (finance) decides with her approver token: KEEL_APPROVER_TOKEN=<dana's token> keel approve ${approval.id} --hash ${approval.argsHash} --reason "${reason}"`,
     );
     await runtime.approvals.decide({
       token,

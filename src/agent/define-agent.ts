@@ -239,9 +239,13 @@ function build(props: AgentProps): Agent {
       return build({ ...props, tools: Object.freeze([...props.tools, tool]) });
     },
     withTools(tools: readonly Tool[]): Agent {
-      const names = new Set(tools.map((tool) => tool.name));
-      if (names.size !== tools.length) {
-        throw new KeelError('invalid_definition', `agent "${props.name}": two tools share a name`);
+      const names = tools.map((tool) => tool.name);
+      const repeated = [...new Set(names.filter((name, index) => names.indexOf(name) !== index))];
+      if (repeated.length > 0) {
+        throw new KeelError(
+          'invalid_definition',
+          `agent "${props.name}": two tools share a name: ${repeated.map((name) => `"${name}"`).join(', ')}`,
+        );
       }
       return build({ ...props, tools: Object.freeze([...tools]) });
     },

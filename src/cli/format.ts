@@ -1,7 +1,8 @@
 import pc from 'picocolors';
-import { describeReason, type RunEvent, type RunState } from '../journal/index.js';
+import { describeReason, foldRun, type RunEvent, type RunState } from '../journal/index.js';
 import type { RunResult } from '../engine/index.js';
-import type { RunRecord, StoredEvent } from '../store/index.js';
+import { runRunbook } from '../observe/index.js';
+import type { RunRecord, StoredEvent, Store } from '../store/index.js';
 
 /** Plain words about which model ran, so nobody mistakes a simulated run for a real one. */
 export function describeModel(model: { provider: string; modelId: string }): string {
@@ -43,7 +44,7 @@ export function runJson(result: RunResult) {
     usage: {
       inputTokens: result.usage.inputTokens,
       outputTokens: result.usage.outputTokens,
-      costUsd: result.usage.costKnown ? result.usage.costUsd : null,
+      costUsd: result.usage.costKnown ? roundUsd(result.usage.costUsd) : null,
     },
     model: { ...result.model, description: describeModel(result.model) },
   };
@@ -62,7 +63,33 @@ export function formatRunResult(result: RunResult): string {
   ].join('\n');
 }
 
-export function formatRunsTable(records: readonly RunRecord[]): string {
+/** A listed run with the totals its journal holds; `costUsd` is null when a price was unknown. */
+export type ListedRun = Omit<RunRecord, 'costUsd'> & { readonly costUsd: number | null };
+
+/** Each run's steps, tokens and cost as its journal records them (one read for all runs). */
+export async function withJournalTotals(
+  store: Store,
+  records: readonly RunRecord[],
+): Promise<ListedRun[]> {
+  const journals = await store.browse.readJournals(records.map((record) => record.id));
+  return records.map((record) => {
+    const state = foldRun((journals.get(record.id) ?? []).map((entry) => entry.event));
+    return {
+      ...record,
+      steps: state.steps,
+      inputTokens: state.usage.inputTokens,
+      outputTokens: state.usage.outputTokens,
+      costUsd: state.usage.costKnown ? roundUsd(state.usage.costUsd) : null,
+    };
+  });
+}
+
+/** Dollar amounts as people write them: no binary-float tails like 0.0016979999999999999. */
+export function roundUsd(value: number): number {
+  return Math.round(value * 1e9) / 1e9;
+}
+
+export function formatRunsTable(records: readonly ListedRun[]): string {
   if (records.length === 0) return pc.gray('no runs yet');
   const header = ['id', 'agent', 'status', 'steps', 'tokens', 'cost', 'created'];
   const rows = records.map((record) => [
@@ -71,7 +98,7 @@ export function formatRunsTable(records: readonly RunRecord[]): string {
     record.status,
     String(record.steps),
     String(record.inputTokens + record.outputTokens),
-    formatUsd(record.costUsd),
+    record.costUsd === null ? 'unknown' : formatUsd(record.costUsd),
     new Date(record.createdAt).toISOString().replace('T', ' ').slice(0, 19),
   ]);
   const widths = header.map((title, column) =>
@@ -87,15 +114,20 @@ export function formatRunsTable(records: readonly RunRecord[]): string {
 
 export function showJson(record: RunRecord, state: RunState, events: readonly StoredEvent[]) {
   return {
-    run: record,
+    run: { ...record, costUsd: roundUsd(record.costUsd) },
     state: {
       agent: state.agent,
       task: state.task,
       status: state.finished?.status ?? record.status,
       reason: state.finished?.reason ?? null,
+      runbook: runRunbook(record.status, state.finished?.reason ?? null) ?? null,
       output: state.finished?.output ?? null,
       steps: state.steps,
-      usage: state.usage,
+      usage: {
+        inputTokens: state.usage.inputTokens,
+        outputTokens: state.usage.outputTokens,
+        costUsd: state.usage.costKnown ? roundUsd(state.usage.costUsd) : null,
+      },
       claims: state.claims,
       pendingToolCalls: state.pending.map((call) => ({ callId: call.callId, tool: call.toolName })),
     },
@@ -113,7 +145,8 @@ export function formatShow(
     `${pc.bold('run')}     ${record.id}  (agent ${record.agent}, claimed ${record.claims}x)`,
     `${pc.bold('task')}    ${state.task}`,
     `${pc.bold('status')}  ${colorStatus(record.status)} — ${reason}`,
-    `${pc.bold('usage')}   ${state.steps} steps, ${state.usage.inputTokens} in / ${state.usage.outputTokens} out, ${formatUsd(state.usage.costUsd)}`,
+    ...runbookLine(runRunbook(record.status, state.finished?.reason ?? null)),
+    `${pc.bold('usage')}   ${state.steps} steps, ${state.usage.inputTokens} in / ${state.usage.outputTokens} out, ${state.usage.costKnown ? formatUsd(state.usage.costUsd) : 'cost unknown (no price for this model)'}`,
     `${pc.bold('output')}  ${state.finished?.output ?? pc.gray('(none)')}`,
     '',
     pc.bold('journal'),
@@ -126,6 +159,10 @@ export function formatShow(
     );
   }
   return lines.join('\n');
+}
+
+function runbookLine(runbook: string | undefined): string[] {
+  return runbook === undefined ? [] : [`${pc.bold('runbook')} ${runbook}`];
 }
 
 /** One line per journal event, for people. */

@@ -21,8 +21,8 @@ export interface LoadAgentsOptions {
   /** Where `keel.config.*` and a relative `--agents` path are looked for. */
   readonly cwd?: string;
   /**
-   * Loads tsx, an optional peer dependency, the first time a `.ts`/`.mts`/`.cts` module is
-   * given (default: `import('tsx/esm/api')`).
+   * Loads tsx (a dependency of Keel, so a project needs no install of its own) the first time a
+   * `.ts`/`.mts`/`.cts` module is given (default: `import('tsx/esm/api')`).
    */
   readonly loadTsx?: () => Promise<TsxApi>;
 }
@@ -46,7 +46,7 @@ export function hasAgentsModule(modulePath: string | undefined, cwd = process.cw
 /**
  * The runnable agents: from `--agents <module>`, else `keel.config.*` in the working
  * directory, else the support-desk demo's. A module exports `agents` (an array), or a default
- * export that is an array or `{ agents }`. A TypeScript module needs the `tsx` package.
+ * export that is an array or `{ agents }`. A TypeScript module is loaded with tsx.
  */
 export async function loadAgents(
   modulePath: string | undefined,

@@ -4,6 +4,11 @@ import { registerObserveCommands } from './observe-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerReviewCommands } from './review-commands.js';
 import { registerMcpCommands } from './mcp-commands.js';
+import { registerRunCommands } from './run-commands.js';
+import { keelVersion } from './version.js';
+import { jsonText } from './json-text.js';
+import { registerInitCommand } from './init-command.js';
+import { registerDoctorCommand } from './doctor-command.js';
 
 interface GlobalOptions {
   store?: string;
@@ -17,8 +22,9 @@ const program = new Command('keel')
   )
   .option(
     '--agents <module>',
-    'module exporting the agents (default: keel.config.ts, else the demo agents; a .ts module needs the tsx package)',
+    'module exporting the agents, .ts or .js (default: keel.config.ts, else the demo agents)',
   )
+  .version(keelVersion(), '-V, --version', 'print the version of keel')
   .exitOverride()
   .configureOutput({
     writeErr: (text) => process.stderr.write(text),
@@ -61,45 +67,7 @@ program
     }
   });
 
-program
-  .command('run')
-  .description('run an agent on a task in this process and print the result')
-  .argument('<agent>', 'agent name (see `keel agents`)')
-  .requiredOption('--task <text>', 'the task')
-  .addOption(
-    new Option(
-      '--model <model>',
-      'override the model: simulator, anthropic:<model>, openai:<model>, openai-compatible:<baseURL>#<model>; a,b for a fallback chain',
-    ).env('KEEL_MODEL'),
-  )
-  .option('--json', 'print one JSON document')
-  .action(async (agentName: string, options: { task: string; model?: string; json?: boolean }) => {
-    const { openRuntime } = await import('./open-runtime.js');
-    const { formatRunResult, runJson } = await import('./format.js');
-    const { runtime, close } = await openRuntime(globals());
-    try {
-      if (!options.json && !runtime.agent(agentName)) {
-        throw usageError(`unknown agent "${agentName}"; see \`keel agents\``);
-      }
-      const controller = new AbortController();
-      const onSignal = (): void => {
-        controller.abort();
-      };
-      process.once('SIGINT', onSignal);
-      const result = await runtime.run(agentName, options.task, {
-        model: options.model,
-        signal: controller.signal,
-      });
-      process.off('SIGINT', onSignal);
-      if (options.json) printJson(runJson(result));
-      else {
-        console.log(formatRunResult(result));
-      }
-      process.exitCode = result.status === 'succeeded' ? EXIT.ok : EXIT.failed;
-    } finally {
-      await close();
-    }
-  });
+registerRunCommands(program, { globals, printJson });
 
 program
   .command('runs')
@@ -109,7 +77,7 @@ program
   .option('--status <status>', 'only runs with this status')
   .action(async (options: { json?: boolean; limit: number; status?: string }) => {
     const { openStoreFromOptions } = await import('./open-runtime.js');
-    const { formatRunsTable } = await import('./format.js');
+    const { formatRunsTable, withJournalTotals } = await import('./format.js');
     const { RUN_RECORD_STATUSES } = await import('../store/index.js');
     const statuses = options.status === undefined ? undefined : [options.status];
     if (
@@ -118,12 +86,15 @@ program
     ) {
       throw usageError(`--status must be one of ${RUN_RECORD_STATUSES.join(', ')}`);
     }
-    const store = await openStoreFromOptions(globals());
+    const store = await openStoreFromOptions(globals(), { readOnly: true });
     try {
-      const runs = await store.listRuns({
+      const records = await store.listRuns({
         limit: options.limit,
         ...(statuses ? { statuses: statuses as (typeof RUN_RECORD_STATUSES)[number][] } : {}),
       });
+      // Steps, tokens and cost from each journal: a waiting or cancelled run has them too, and
+      // a cost is unknown (null) when any call's price was.
+      const runs = await withJournalTotals(store, records);
       if (options.json) printJson({ runs });
       else console.log(formatRunsTable(runs));
     } finally {
@@ -141,7 +112,7 @@ program
     const { formatShow, showJson } = await import('./format.js');
     const { foldRun } = await import('../journal/index.js');
     const { KeelError } = await import('../core/index.js');
-    const store = await openStoreFromOptions(globals());
+    const store = await openStoreFromOptions(globals(), { readOnly: true });
     try {
       const record = await store.getRun(runId);
       if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
@@ -246,7 +217,7 @@ program
   .action(async (options: { json?: boolean }) => {
     const { openStoreFromOptions } = await import('./open-runtime.js');
     const { runAuditVerify } = await import('./audit-command.js');
-    const store = await openStoreFromOptions(globals());
+    const store = await openStoreFromOptions(globals(), { readOnly: true });
     try {
       process.exitCode = await runAuditVerify({ store, json: options.json ?? false });
     } finally {
@@ -287,13 +258,15 @@ registerObserveCommands(program, globals, printJson);
 registerApprovalCommands(program, { globals, printJson });
 registerReviewCommands(program, { globals, printJson });
 registerMcpCommands(program, { globals, printJson });
+registerInitCommand(program, printJson);
+registerDoctorCommand(program, { globals, printJson });
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
 }
 
 function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${jsonText(value)}\n`);
 }
 
 function parsePositiveInt(value: string): number {
@@ -303,8 +276,14 @@ function parsePositiveInt(value: string): number {
   return parsed;
 }
 
+/** The command definitions, for the CLI reference (docs/cli.md is generated from them). */
+export { program };
+
+// Imported by the CLI reference's generator: define the commands, run none.
+const defineOnly = (globalThis as Record<symbol, unknown>)[Symbol.for('keel.cli.defineOnly')];
+
 try {
-  await program.parseAsync(process.argv);
+  if (defineOnly !== true) await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     // Commander has already printed its message; help and version are not errors.

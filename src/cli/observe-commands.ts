@@ -1,3 +1,4 @@
+import { MODEL_FORMS } from './run-commands.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CliGlobals } from './open-runtime.js';
 import { usageError } from './exit-codes.js';
@@ -29,7 +30,7 @@ export function registerObserveCommands(
         await import('../observe/index.js');
       const { KeelError } = await import('../core/index.js');
       const { formatTrace } = await import('./trace-format.js');
-      const store = await openStoreFromOptions(globals());
+      const store = await openStoreFromOptions(globals(), { readOnly: true });
       try {
         const record = await store.getRun(runId);
         if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
@@ -58,7 +59,7 @@ export function registerObserveCommands(
       if (options.since !== undefined && since === undefined) {
         throw usageError('--since must be an ISO date (2026-11-30) or a duration (30m, 24h, 7d)');
       }
-      const store = await openStoreFromOptions(globals());
+      const store = await openStoreFromOptions(globals(), { readOnly: true });
       try {
         const runs = (await store.listRuns({ limit: SCAN_LIMIT })).filter(
           (run) => since === undefined || run.createdAt >= since,
@@ -89,12 +90,12 @@ export function registerObserveCommands(
     .action(async (options: { since?: string; json?: boolean }) => {
       const { openStoreFromOptions } = await import('./open-runtime.js');
       const { scanAlerts } = await import('../observe/index.js');
-      const { formatAlerts, parseSince } = await import('./trace-format.js');
+      const { alertsJson, formatAlerts, parseSince } = await import('./trace-format.js');
       const since = options.since === undefined ? undefined : parseSince(options.since, Date.now());
       if (options.since !== undefined && since === undefined) {
         throw usageError('--since must be an ISO date (2026-11-30) or a duration (30m, 24h, 7d)');
       }
-      const store = await openStoreFromOptions(globals());
+      const store = await openStoreFromOptions(globals(), { readOnly: true });
       try {
         const { withheldToolAlerts } = await import('../mcp/index.js');
         // Alerts derived from the journals, and MCP tools withheld until approved (the store).
@@ -104,7 +105,7 @@ export function registerObserveCommands(
             (alert) => since === undefined || alert.at >= since,
           ),
         ].sort((a, b) => b.at - a.at || a.id.localeCompare(b.id));
-        if (options.json) printJson({ alerts });
+        if (options.json) printJson(alertsJson(alerts));
         else console.log(formatAlerts(alerts));
       } finally {
         await store.close();
@@ -154,7 +155,10 @@ export function registerObserveCommands(
     )
     .argument('<runId>')
     .requiredOption('--from-step <n>', 'the first step to run again (0-based)', parseStep)
-    .option('--model <model>', 'run the fork on another model: simulator, openai:<model>')
+    .option(
+      '--model <model>',
+      `run the fork on another model (default: the run's own): ${MODEL_FORMS}`,
+    )
     .option('--json', 'print one JSON document')
     .action(
       async (runId: string, options: { fromStep: number; model?: string; json?: boolean }) => {

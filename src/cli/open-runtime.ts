@@ -16,8 +16,15 @@ export interface CliGlobals {
   readonly agents?: string | undefined;
 }
 
-export function openStoreFromOptions(options: CliGlobals): Promise<Store> {
-  return openStore(options.store ?? DEFAULT_STORE_URL);
+/**
+ * The store the CLI's options name. `readOnly` for commands that only read: a SQLite file that
+ * does not exist is an error instead of a new empty store, and nothing is written.
+ */
+export function openStoreFromOptions(
+  options: CliGlobals,
+  { readOnly = false }: { readonly readOnly?: boolean } = {},
+): Promise<Store> {
+  return openStore(options.store ?? DEFAULT_STORE_URL, { readOnly });
 }
 
 /** The store, the agents and a runtime over them, as the CLI's commands use them. */

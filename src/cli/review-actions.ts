@@ -10,7 +10,7 @@ export async function listReviews(
   printJson: (value: unknown) => void,
   json: boolean,
 ): Promise<void> {
-  const store = await openStoreFromOptions(globals);
+  const store = await openStoreFromOptions(globals, { readOnly: true });
   try {
     const list = await store.decisions.list({ status: 'review' });
     if (json) printJson({ reviews: list.map(reviewItem) });

@@ -1,6 +1,7 @@
 import pc from 'picocolors';
 import {
   ATTR,
+  alertRunbook,
   type Alert,
   type CostLine,
   type CostTotals,
@@ -123,12 +124,17 @@ export function formatReplay(report: ReplayReport): string {
 }
 
 /** `keel alerts`: one line per alert, newest first. */
+/** `keel alerts --json`: every alert with the runbook that says what to do about it. */
+export function alertsJson(alerts: readonly Alert[]) {
+  return { alerts: alerts.map((alert) => ({ ...alert, runbook: alertRunbook(alert) })) };
+}
+
 export function formatAlerts(alerts: readonly Alert[]): string {
   if (alerts.length === 0) return 'no alerts';
   return alerts
     .map(
       (alert) =>
-        `${pc.gray(new Date(alert.at).toISOString())}  ${pc.yellow(alert.kind.padEnd(18))}  ${alert.message}`,
+        `${pc.gray(new Date(alert.at).toISOString())}  ${pc.yellow(alert.kind.padEnd(18))}  ${alert.message}\n${''.padEnd(44)}${pc.gray(`runbook ${alertRunbook(alert)}`)}`,
     )
     .join('\n');
 }

@@ -1,5 +1,5 @@
 import type { Notification, Notifier } from '../notify/index.js';
-import type { Alert, AlertNotifier } from '../observe/index.js';
+import { alertRunbook, type Alert, type AlertNotifier } from '../observe/index.js';
 
 /**
  * Deliver alerts through any notifier (webhook, Slack, email, or several with `fanOut`). Each
@@ -34,9 +34,10 @@ export function alertNotification(alert: Alert): Notification {
       { label: 'metric', value: alert.metric },
       { label: 'value', value: String(alert.value) },
       { label: 'threshold', value: String(alert.threshold) },
+      { label: 'runbook', value: alertRunbook(alert) },
     ],
     commands: alert.commands ?? [`keel trace ${alert.runId}`, `keel alerts`],
     subject: alert.id,
-    data: { alert },
+    data: { alert: { ...alert, runbook: alertRunbook(alert) } },
   };
 }

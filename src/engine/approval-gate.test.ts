@@ -224,7 +224,12 @@ for (const target of TARGETS) {
         name: 'ro',
         groups: ['approvers'],
       });
-      const running = h.runtime.run('refunds', 'Refund A-1');
+      const told: string[] = [];
+      const running = h.runtime.run('refunds', 'Refund A-1', {
+        onWaiting(approvals) {
+          told.push(...approvals.map((waiting) => `${waiting.toolName}@${waiting.approverGroup}`));
+        },
+      });
       const approval = await until(async () => {
         const [pending] = await h.store.approvals.list({ states: ['pending'] });
         return pending && (await h.store.getRun(pending.runId))?.status === 'waiting'
@@ -241,6 +246,8 @@ for (const target of TARGETS) {
       const result = await running;
       expect(result.status).toBe('succeeded');
       expect(h.refunds).toHaveLength(1);
+      // Told once, with what it waited on, so a caller can say where to decide it.
+      expect(told).toEqual(['issue_refund@approvers']);
     });
 
     it('never runs a denied call, feeds the model a typed denial and lets the run go on', async () => {
@@ -470,6 +477,13 @@ for (const target of TARGETS) {
       expect(codeOf(late)).toBe('conflict');
       expect((late as Error).message).toContain('has already ended (cancelled)');
       expect(h.refunds).toEqual([]);
+      // Withdrawn with the run, not left pending in every approver's queue.
+      expect(await h.store.approvals.list({ states: ['pending'] })).toEqual([]);
+      expect(await h.store.approvals.get(approval.id)).toMatchObject({
+        state: 'expired',
+        decidedBy: 'keel:run-ended',
+        decisionReason: 'withdrawn: the run ended cancelled',
+      });
     });
 
     it('ends the run escalated when the approval expires with end_run', async () => {

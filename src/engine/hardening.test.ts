@@ -53,6 +53,23 @@ async function types(store: Store, runId: string): Promise<RunEvent[]> {
 }
 
 describe('engine hardening', () => {
+  it('names the agents that share a name when the runtime is created', async () => {
+    const store = await openStore('sqlite::memory:');
+    stores.push(store);
+    const agent = (name: string) =>
+      defineAgent({ name, instructions: 'x', model: simulator({ script: [{ text: 'hi' }] }) });
+    const error = (() => {
+      try {
+        createRuntime({ store, agents: [agent('a'), agent('b'), agent('a')] });
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    expect(KeelError.isInstance(error) && error.code).toBe('invalid_config');
+    expect((error as Error).message).toContain('"a" given more than once');
+  });
+
   it('records a result that is not JSON as a typed tool failure and goes on', async () => {
     const cyclic = defineTool({
       name: 'cyclic',

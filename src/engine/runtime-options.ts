@@ -4,7 +4,7 @@ import type { RunEvent, RunLimits, RunState, StoredEvent } from '../journal/inde
 import type { ModelAdapterV1 } from '../model/index.js';
 import type { Notifier } from '../notify/index.js';
 import type { AlertNotifier, AlertRules, RunObserver } from '../observe/index.js';
-import type { ApprovalDecisionEntry, RunRecord, Store } from '../store/index.js';
+import type { ApprovalDecisionEntry, ApprovalRecord, RunRecord, Store } from '../store/index.js';
 import type { ToolPoliciesOptions } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
 
@@ -59,6 +59,11 @@ export interface StartRunOptions {
   readonly model?: string | undefined;
   readonly limits?: Partial<RunLimits> | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Called each time the run parks for a human, with the approvals it waits on. The run stays
+   * durable meanwhile: if this process stops waiting, any worker resumes it after the decision.
+   */
+  readonly onWaiting?: ((approvals: readonly ApprovalRecord[]) => void) | undefined;
 }
 
 /** Where a fork starts (the step) and which model it runs on. */

@@ -109,7 +109,12 @@ class KeelRuntime implements Runtime {
     this.#leaseMs = leaseMs;
     this.#byName = new Map(agents.map((agent) => [agent.name, agent]));
     if (this.#byName.size !== agents.length) {
-      throw new KeelError('invalid_config', 'createRuntime: two agents share a name');
+      const names = agents.map((agent) => agent.name);
+      const shared = [...new Set(names.filter((name, index) => names.indexOf(name) !== index))];
+      throw new KeelError(
+        'invalid_config',
+        `createRuntime: agents must have distinct names; ${shared.map((name) => `"${name}"`).join(', ')} given more than once`,
+      );
     }
     this.approvals = createApprovals({
       store,
@@ -172,7 +177,7 @@ class KeelRuntime implements Runtime {
       );
     }
     if (result !== 'lost') return result;
-    return this.#resumeAfterDecision(runId, options.signal);
+    return this.#resumeAfterDecision(runId, options.signal, options.onWaiting);
   }
 
   async fork(sourceRunId: string, options: ForkOptions): Promise<RunResult> {
@@ -343,12 +348,23 @@ class KeelRuntime implements Runtime {
    * A run this caller started is parked on an approval: wait for the decision and resume it
    * here, unless a worker claims it first (then wait for that worker to finish it).
    */
-  async #resumeAfterDecision(runId: string, signal: AbortSignal | undefined): Promise<RunResult> {
+  async #resumeAfterDecision(
+    runId: string,
+    signal: AbortSignal | undefined,
+    onWaiting?: StartRunOptions['onWaiting'],
+  ): Promise<RunResult> {
+    const reported = new Set<string>();
     for (;;) {
       const current = await this.store.getRun(runId);
       if (current?.status !== 'waiting' && current?.status !== 'queued') break;
       if (current.status === 'waiting') {
         signal?.throwIfAborted();
+        if (onWaiting) {
+          const pending = await this.store.approvals.list({ runId, states: ['pending'] });
+          const fresh = pending.filter((approval) => !reported.has(approval.id));
+          for (const approval of fresh) reported.add(approval.id);
+          if (fresh.length > 0) onWaiting(fresh);
+        }
         await this.#wakeups.waitForDecision(signal);
         continue;
       }

@@ -56,17 +56,21 @@ export function resolveModel(
   return resolveOne(spec, agentModel, options);
 }
 
+const warned = new Set<string>();
+
+/** The default warning: each distinct message once per process, however often a model resolves. */
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  console.warn(message);
+}
+
 function resolveOne(
   spec: string,
   agentModel: ModelAdapterV1 | undefined,
   options: ResolveModelOptions,
 ): ModelAdapterV1 {
-  const {
-    env = process.env,
-    onWarning = (message: string) => {
-      console.warn(message);
-    },
-  } = options;
+  const { env = process.env, onWarning = warnOnce } = options;
   const separator = spec.indexOf(':');
   const provider = separator === -1 ? spec : spec.slice(0, separator);
   const rest = separator === -1 ? '' : spec.slice(separator + 1);

@@ -28,6 +28,19 @@ function request(task: string, toolResults: string[] = []): ModelRequest {
 }
 
 describe('simulator', () => {
+  it('fails typed when a list script has no turn for the step, never with a made-up answer', async () => {
+    const model = simulator({ script: [{ toolCalls: [{ name: 'lookup', args: {} }] }] });
+    await model.doGenerate(request('task'), {});
+    const error = await model
+      .doGenerate(request('task', ['x']), {})
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ModelCallError);
+    expect(error).toMatchObject({ type: 'bad_request' });
+    expect((error as Error).message).toBe(
+      'the simulator script has 1 turn(s) and no turn for step 1',
+    );
+  });
+
   it('answers step i with turn i of a list script', async () => {
     const model = simulator({
       script: [{ toolCalls: [{ name: 'lookup', args: { b: 1, a: 2 } }] }, { text: 'done' }],

@@ -118,7 +118,15 @@ export function simulator(options: SimulatorOptions): ModelAdapterV1 {
               attempt,
               random,
             })
-          : (script[step] ?? { text: '(the simulator script has no turn for this step)' });
+          : script[step];
+      if (turn === undefined) {
+        // A script that runs out is a mistake in the script, not an answer: fail typed, never
+        // with a made-up final output.
+        throw new ModelCallError(
+          'bad_request',
+          `the simulator script has ${(script as readonly SimulatedTurn[]).length} turn(s) and no turn for step ${step}`,
+        );
+      }
 
       const latency = turn.latencyMs ?? defaultLatencyMs;
       if (latency > 0) await sleepOrAbort(latency, signal);

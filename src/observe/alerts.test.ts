@@ -71,7 +71,11 @@ async function meteredRuntime(notifier: AlertNotifier) {
   });
   const alerts: Alert[] = [];
   const monitor = alertMonitor({ notifier, onAlert: (alert) => alerts.push(alert) });
-  const runtime = createRuntime({ store, agents: [agent], observers: [monitor] });
+  // A clock that ticks 1 ms per reading: identical runs take identical time, so a busy machine
+  // cannot make one look slow against its baseline.
+  let tick = Date.UTC(2026, 0, 1);
+  const clock = { now: () => (tick += 1) };
+  const runtime = createRuntime({ store, agents: [agent], observers: [monitor], clock });
   cleanups.push(async () => {
     await runtime.close();
     await store.close();

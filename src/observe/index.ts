@@ -62,6 +62,7 @@ export {
   type AlertRules,
   type Threshold,
 } from './alerts.js';
+export { RUNBOOKS, alertRunbook, reasonRunbook, runRunbook, type RunbookName } from './runbooks.js';
 export {
   alertMonitor,
   alertsForRun,

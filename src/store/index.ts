@@ -17,6 +17,7 @@ export {
 export type { NewEvent, StoredEvent } from '../journal/index.js';
 export type { PriceStore, RunPrice } from './price-store.js';
 export { DEFAULT_STORE_URL, openStore, type OpenStoreOptions } from './open-store.js';
+export { migrationProvider } from './schema.js';
 export { storeFault } from './store-errors.js';
 export {
   BREAKER_STATES,

@@ -22,6 +22,12 @@ export interface OpenStoreOptions {
   readonly postgresSchema?: string;
   /** PostgreSQL pool size. */
   readonly poolSize?: number;
+  /**
+   * For commands that only read: a SQLite file must already exist (nothing is created) and is
+   * not migrated — a store that needs migrating is an error saying so — so a read-only file or
+   * directory can be read. PostgreSQL stores open as usual.
+   */
+  readonly readOnly?: boolean;
 }
 
 /**
@@ -49,7 +55,7 @@ const openFiles = new Map<string, { db: Promise<Kysely<Database>>; refs: number 
 
 async function openSqlite(
   rawPath: string,
-  { sqliteSync = 'full' }: OpenStoreOptions,
+  { sqliteSync = 'full', readOnly = false }: OpenStoreOptions,
 ): Promise<SqlStore> {
   const path = rawPath.startsWith('//') ? rawPath.slice(2) : rawPath;
   if (path === '') {
@@ -66,9 +72,15 @@ async function openSqlite(
     await store.migrate();
     return store;
   }
+  if (readOnly && !existsSync(location)) {
+    throw new KeelError(
+      'not_found',
+      `no store at ${location}: nothing has been run there (check --store or KEEL_STORE)`,
+    );
+  }
   let shared = openFiles.get(location);
   if (!shared) {
-    shared = { db: openSqliteHandle(location, location, sqliteSync), refs: 0 };
+    shared = { db: openSqliteHandle(location, location, sqliteSync, readOnly), refs: 0 };
     openFiles.set(location, shared);
     shared.db.catch(() => openFiles.delete(location));
   }
@@ -89,7 +101,8 @@ async function openSqlite(
   }
   const store = new SqlStore({ kind: 'sqlite', location, db, onClose: release });
   try {
-    await store.migrate();
+    if (readOnly) await store.requireMigrated();
+    else await store.migrate();
   } catch (error) {
     await release();
     throw error;
@@ -101,19 +114,28 @@ async function openSqliteHandle(
   file: string,
   location: string,
   sqliteSync: 'full' | 'normal',
+  readOnly = false,
 ): Promise<Kysely<Database>> {
   const { default: SqliteDatabase } = await import('libsql');
   try {
-    if (file !== ':memory:') makeDirectories(dirname(file));
+    if (file !== ':memory:' && !readOnly) makeDirectories(dirname(file));
     const database = new SqliteDatabase(file, { timeout: 10_000 });
     database.exec('pragma busy_timeout = 10000');
-    if (file !== ':memory:') database.exec('pragma journal_mode = wal');
+    // A reader leaves the journal mode as the writers set it (a read-only file cannot change it).
+    if (file !== ':memory:' && !readOnly) database.exec('pragma journal_mode = wal');
     database.exec(`pragma synchronous = ${sqliteSync === 'full' ? 'full' : 'normal'}`);
     database.prepare('select count(*) from sqlite_master').all();
     return new Kysely<Database>({
       dialect: new SqliteDialect({ database: withStatementCache(database) }),
     });
   } catch (error) {
+    if (readOnly && /readonly database/i.test(error instanceof Error ? error.message : '')) {
+      // A WAL database keeps its -shm and -wal files beside it; even a reader needs to make them.
+      throw new KeelError(
+        'store_unavailable',
+        `cannot read ${location}: SQLite must create ${location}-shm and -wal beside the store, and the directory is read-only`,
+      );
+    }
     throw storeFault(error, location);
   }
 }

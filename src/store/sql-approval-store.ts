@@ -434,7 +434,10 @@ async function insertDecision(
 function describeState(approval: ApprovalRecord): string {
   switch (approval.state) {
     case 'expired':
-      return 'expired: it can no longer be decided';
+      // Withdrawn when its run ended (cancelled, timed out): say so, with the run's end.
+      return approval.decisionReason?.startsWith('withdrawn: ')
+        ? `withdrawn: its run ${approval.runId} has already ended (${approval.decisionReason.replace(/^withdrawn: the run ended /, '')})`
+        : 'expired: it can no longer be decided';
     case 'escalated':
       return 'escalated to another group: decide the escalated approval instead';
     case 'pending':

@@ -448,6 +448,19 @@ export class SqlRunJournal implements RunJournalStore {
           })
           .where('id', '=', item.write.runId)
           .execute();
+        // A run that ends while it waits on a human (cancelled, timed out) withdraws its
+        // approvals: nobody can decide them any more, so they must not stay pending.
+        await db
+          .updateTable('keel_approvals')
+          .set({
+            state: 'expired',
+            decided_by: 'keel:run-ended',
+            decided_at: finish.at,
+            decision_reason: `withdrawn: the run ended ${finish.status}`,
+          })
+          .where('run_id', '=', item.write.runId)
+          .where('state', '=', 'pending')
+          .execute();
       }
     });
     for (const item of group) {

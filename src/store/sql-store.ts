@@ -1,4 +1,5 @@
 import { Migrator, type Kysely } from 'kysely';
+import { KeelError } from '../core/index.js';
 import { migrationProvider, type Database } from './schema.js';
 import { SqlApprovalStore } from './sql-approval-store.js';
 import { SqlAuditLog } from './sql-audit-log.js';
@@ -66,16 +67,25 @@ export class SqlStore extends SqlRunJournal implements Store {
   }
 
   /** Bring the schema up to date. Safe to call from many processes at once. */
+  /** Fails, saying why, unless every migration has run (for readers that must not write). */
+  async requireMigrated(): Promise<void> {
+    let pending: number;
+    try {
+      const migrations = await this.#migrator().getMigrations();
+      pending = migrations.filter((migration) => migration.executedAt === undefined).length;
+    } catch (error) {
+      throw storeFault(error, this.location);
+    }
+    if (pending > 0) {
+      throw new KeelError(
+        'invalid_config',
+        `the store at ${this.location} needs ${pending} migration(s): open it once with a command that writes (e.g. \`keel worker\`, \`keel run\`)`,
+      );
+    }
+  }
+
   async migrate(): Promise<void> {
-    // Keel's own bookkeeping tables, pinned to Keel's schema: a database may hold other Kysely
-    // projects, or other Keel schemas, whose migration tables must not be mistaken for ours.
-    const migrator = new Migrator({
-      db: this.#db,
-      provider: migrationProvider,
-      migrationTableName: 'keel_migration',
-      migrationLockTableName: 'keel_migration_lock',
-      ...(this.kind === 'postgres' ? { migrationTableSchema: this.#schema ?? 'public' } : {}),
-    });
+    const migrator = this.#migrator();
     const deadline = Date.now() + 10_000;
     for (let attempt = 1; ; attempt++) {
       const { error } = await migrator.migrateToLatest();
@@ -88,6 +98,18 @@ export class SqlStore extends SqlRunJournal implements Store {
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(200, 10 * attempt)));
     }
+  }
+
+  #migrator(): Migrator {
+    // Keel's own bookkeeping tables, pinned to Keel's schema: a database may hold other Kysely
+    // projects, or other Keel schemas, whose migration tables must not be mistaken for ours.
+    return new Migrator({
+      db: this.#db,
+      provider: migrationProvider,
+      migrationTableName: 'keel_migration',
+      migrationLockTableName: 'keel_migration_lock',
+      ...(this.kind === 'postgres' ? { migrationTableSchema: this.#schema ?? 'public' } : {}),
+    });
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,15 +9,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 /*
  * The package as a user installs it: `npm pack`, then `npm install ./keel-*.tgz` in an empty
- * project, then every subpath of package.json's `exports` imported by name from there.
+ * project, then every subpath of package.json's `exports` imported by name from there, then the
+ * newcomer's path: `npx keel init` and `npx keel run` on the scaffold's TypeScript config, with
+ * nothing else installed. One test: packing and installing is the slow part.
  */
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'keel-pack-'));
-afterAll(() => {
-  rmSync(work, { recursive: true, force: true });
-});
+// The project's node_modules is thousands of files: removing them takes a while on a busy machine.
+afterAll(() => rm(work, { recursive: true, force: true }), 120_000);
 
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   name: string;
@@ -24,7 +26,7 @@ const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
 };
 
 describe('the packed package', () => {
-  it('installs into a new project, and every subpath it exports resolves there', async () => {
+  it('installs into a new project, every subpath resolves there, and keel init then keel run work', async () => {
     const packed = await run('npm', ['pack', '--silent', '--pack-destination', work], {
       cwd: root,
       maxBuffer: 64 * 1024 * 1024,
@@ -60,5 +62,27 @@ describe('the packed package', () => {
         specifier,
         exportsSomething: true,
       });
+
+    // The newcomer's path, through the installed bin; no store or model from this machine.
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+    delete env.KEEL_STORE;
+    delete env.KEEL_MODEL;
+    const npx = (args: string[]) =>
+      run('npx', ['--no-install', 'keel', ...args], { cwd: project, env });
+    const init = await npx(['init']);
+    expect(init.stdout).toContain('wrote keel.config.ts');
+    const answered = await npx([
+      'run',
+      'assistant',
+      '--task',
+      'Where is my order A-1001?',
+      '--json',
+    ]);
+    const result = JSON.parse(answered.stdout) as { status: string; output: string };
+    expect({ status: result.status, output: result.output }).toEqual({
+      status: 'succeeded',
+      output: 'Order A-1001 is shipped; expected Thursday.',
+    });
+    expect(readdirSync(join(project, 'node_modules'))).not.toContain('typescript');
   }, 300_000);
 });
