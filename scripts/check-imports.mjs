@@ -42,13 +42,14 @@ const LAYERS = {
   engine: 7,
   eval: 8,
   server: 8,
-  // `keel serve` starts the HTTP API: the CLI sits just above the server.
+  // `keel serve` starts the HTTP API and `keel eval` runs suites: the CLI sits just above the
+  // server and the evaluation.
   cli: 9,
   testing: 8,
 };
 
 /** Parts that no other part imports (only the entry points in src/ and tests may). */
-const TOP = new Set(['eval', 'cli', 'testing']);
+const TOP = new Set(['cli', 'testing']);
 
 /** The folder of the package's subpath entry points (`keel/guard` is src/exports/guard.ts). */
 const ENTRY_FOLDER = 'exports';

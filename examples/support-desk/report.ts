@@ -308,6 +308,9 @@ export function journalLines(
             step: -1,
           });
         break;
+      case 'tool_intercepted':
+        callLine(event.step, event.callId, event.toolName).chain.push(event.action);
+        break;
       case 'run_finished':
         lines.push({ text: `run_finished ${event.status}`, chain: [], step: -1 });
         break;

@@ -79,6 +79,8 @@ export const lookupOrder = defineTool({
 const EVAL_CASE = `${JSON.stringify(
   {
     agent: 'assistant',
+    // The order lookup only reads: it may run live. Anything that writes would be suppressed.
+    liveReads: true,
     cases: [
       {
         name: 'a shipped order is looked up, not guessed',

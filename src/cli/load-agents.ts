@@ -91,7 +91,7 @@ export async function loadAgents(
   return { agents, source: candidate };
 }
 
-async function importTypeScript(
+export async function importTypeScript(
   path: string,
   shownPath: string,
   loadTsx: () => Promise<TsxApi>,

@@ -4,6 +4,7 @@ import { registerObserveCommands } from './observe-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerReviewCommands } from './review-commands.js';
 import { registerMcpCommands } from './mcp-commands.js';
+import { registerEvalCommands } from './eval-commands.js';
 import { registerRunCommands } from './run-commands.js';
 import { keelVersion } from './version.js';
 import { jsonText } from './json-text.js';
@@ -258,6 +259,7 @@ registerObserveCommands(program, globals, printJson);
 registerApprovalCommands(program, { globals, printJson });
 registerReviewCommands(program, { globals, printJson });
 registerMcpCommands(program, { globals, printJson });
+registerEvalCommands(program, globals);
 registerInitCommand(program, printJson);
 registerDoctorCommand(program, { globals, printJson });
 

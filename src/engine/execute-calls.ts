@@ -10,6 +10,7 @@ import {
   type ToolOutcome,
 } from '../tools/index.js';
 import { idempotencyKey, type Execution, type RunAbort } from './execution.js';
+import type { ToolCallRoute } from './tool-interception.js';
 import { quarantinedFailure, untrustedResultEvents } from './untrusted-step.js';
 
 const RUNTIME_LABEL: Provenance = { trust: 'trusted', source: 'runtime' };
@@ -68,6 +69,21 @@ async function executeCall(execution: Execution, call: PendingCall): Promise<voi
     trust: tool.untrustedOutput ? 'untrusted' : 'trusted',
     source: `tool:${tool.name}`,
   };
+  const route = recalling
+    ? undefined
+    : await execution.run.interceptToolCall?.({
+        runId: run.runId,
+        agent: agent.name,
+        step: call.step,
+        callId: call.callId,
+        toolName: tool.name,
+        effect: tool.effect,
+        input: call.input,
+      });
+  if (route && route.type !== 'execute') {
+    await settleIntercepted(execution, call, { tool, route, provenance });
+    return;
+  }
   const startedAt = performance.now();
   const outcome = await runAttempts(execution, call, tool, parsed.data, provenance);
   if (execution.signal.aborted || execution.journal.state.finished) return;
@@ -197,6 +213,47 @@ async function settleFailure(
 }
 
 /**
+ * A call the runtime's interceptor answered or suppressed: journaled as such with the result
+ * the model is given, which goes through the same untrusted-content handling as a real one.
+ */
+async function settleIntercepted(
+  execution: Execution,
+  call: PendingCall,
+  {
+    tool,
+    route,
+    provenance,
+  }: { tool: Tool; route: Exclude<ToolCallRoute, { type: 'execute' }>; provenance: Provenance },
+): Promise<void> {
+  const intercepted: RunEvent = {
+    type: 'tool_intercepted',
+    step: call.step,
+    callId: call.callId,
+    toolName: call.toolName,
+    effect: tool.effect,
+    input: call.input,
+    action: route.type === 'serve' ? 'served' : 'suppressed',
+    detail: route.type === 'serve' ? route.source : route.reason,
+  };
+  if (!route.result.ok) {
+    await failCall(execution, call, route.result.error, provenance, 1, undefined, [intercepted]);
+    return;
+  }
+  await settleResult(
+    execution,
+    call,
+    {
+      tool: tool.name,
+      outcome: { ok: true, value: route.result.value, attempts: 1 },
+      provenance,
+      recalling: false,
+      latencyMs: 0,
+    },
+    [intercepted],
+  );
+}
+
+/**
  * The call's result, committed with its audit entries and, for untrusted content, the
  * detector's signal and the quarantine: all before the model sees it.
  */
@@ -217,6 +274,7 @@ async function settleResult(
     recalling: boolean;
     latencyMs: number;
   },
+  before: readonly RunEvent[] = [],
 ): Promise<void> {
   const { agent, journal, signal } = execution;
   // A fallback is marked to the model as well as in the journal.
@@ -234,6 +292,7 @@ async function settleResult(
       provenance,
       outcome.attempts,
       outcome.audit,
+      before,
     );
     return;
   }
@@ -251,6 +310,7 @@ async function settleResult(
   if (signal.aborted || journal.state.finished) return;
   await journal.append(
     [
+      ...before,
       {
         type: 'tool_finished',
         step: call.step,
@@ -279,10 +339,12 @@ function failCall(
   provenance: Provenance,
   attempt: number,
   audit?: readonly NewAuditEntry[],
+  before: readonly RunEvent[] = [],
 ): Promise<void> {
   const base = { step: call.step, callId: call.callId, toolName: call.toolName };
   return execution.journal.append(
     [
+      ...before,
       { type: 'tool_failed', ...base, error, provenance, attempt, final: true },
       ...quarantinedFailure(execution.agent, base, error, provenance),
     ],

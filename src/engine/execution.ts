@@ -7,6 +7,7 @@ import type { Store } from '../store/index.js';
 import type { JournaledDecisionEntry, ToolPolicies } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
 import type { RunJournal } from './run-journal.js';
+import type { ToolCallInterceptor } from './tool-interception.js';
 
 /** Why a run's signal was aborted. */
 export type RunAbort =
@@ -41,6 +42,8 @@ export interface ExecuteRunContext {
   readonly toolPolicies?: ToolPolicies | undefined;
   /** Tells approvers when a gated call creates an approval. */
   readonly approvals?: Approvals | undefined;
+  /** Decides per allowed call whether its tool runs (evaluations, shadow runs). */
+  readonly interceptToolCall?: ToolCallInterceptor | undefined;
 }
 
 /**

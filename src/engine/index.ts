@@ -19,3 +19,9 @@ export {
 } from './reprice.js';
 export { alertNotification, alertsVia } from './alert-delivery.js';
 export { compareJournals, replayRun, type ReplayDivergence, type ReplayReport } from './replay.js';
+export type {
+  InterceptedCall,
+  InterceptedResult,
+  ToolCallInterceptor,
+  ToolCallRoute,
+} from './tool-interception.js';

@@ -7,6 +7,7 @@ import type { AlertNotifier, AlertRules, RunObserver } from '../observe/index.js
 import type { ApprovalDecisionEntry, ApprovalRecord, RunRecord, Store } from '../store/index.js';
 import type { ToolPoliciesOptions } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
+import type { ToolCallInterceptor } from './tool-interception.js';
 
 /** What `createRuntime` takes: the store, the agents, and how runs are leased, retried, observed and approved. */
 export interface RuntimeOptions {
@@ -37,6 +38,11 @@ export interface RuntimeOptions {
     | undefined;
   /** Human approvals of gated calls: who is told, and how often expiries are applied. */
   readonly approvals?: RuntimeApprovalOptions | undefined;
+  /**
+   * Decides per allowed call whether its tool runs, is served a result, or is suppressed
+   * (evaluations and shadow runs, which must not touch the world). Default: every call runs.
+   */
+  readonly interceptToolCall?: ToolCallInterceptor | undefined;
 }
 
 /** Whom a runtime tells about waiting calls, the decide link's base URL, and how often expiries apply. */

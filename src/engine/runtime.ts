@@ -143,6 +143,7 @@ class KeelRuntime implements Runtime {
       onModelRequest: observeModelRequests(this.#observers),
       toolPolicies: createToolPolicies({ ...options.toolPolicies, store, clock }),
       approvals: this.approvals,
+      interceptToolCall: options.interceptToolCall,
     };
   }
 

@@ -350,6 +350,22 @@ export type RunEvent =
       readonly original?: string | undefined;
     }
   | {
+      /**
+       * A call the runtime's interceptor answered instead of the tool (an evaluation's fixture,
+       * a recorded result) or kept from running (`suppressed`: a side effect that must not
+       * happen here). Committed with the result the model is given; the tool never started.
+       */
+      readonly type: 'tool_intercepted';
+      readonly step: number;
+      readonly callId: string;
+      readonly toolName: string;
+      readonly effect: ToolEffect;
+      readonly input: unknown;
+      readonly action: 'served' | 'suppressed';
+      /** Where a served result came from, or why a call was suppressed. */
+      readonly detail: string;
+    }
+  | {
       readonly type: 'run_finished';
       readonly status: RunStatus;
       readonly reason: RunReason;

@@ -316,8 +316,10 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       ];
       return;
     }
+    // An intercepted call is resolved by the result committed with it.
     case 'context_assembled':
     case 'action_flagged':
+    case 'tool_intercepted':
       return;
     case 'answer_guarded':
       state.answerSpans = event.spans;

@@ -50,7 +50,10 @@ export interface ScriptContext {
   readonly lastToolResults: readonly ToolResultPart[];
   /** Attempt at this step for this conversation, from 1 (counts failures injected here). */
   readonly attempt: number;
-  /** Deterministic random number in [0, 1), seeded by the seed, the task and the step. */
+  /**
+   * Deterministic random number in [0, 1), seeded by the seed (the request's `seed` when it
+   * has one, else the simulator's), the task and the step.
+   */
   readonly random: () => number;
 }
 
@@ -107,7 +110,9 @@ export function simulator(options: SimulatorOptions): ModelAdapterV1 {
       const task = firstUserText(request);
       const conversationKey = `${digest(task)}:${step}`;
       const attempt = (failuresInjected.get(conversationKey) ?? 0) + 1;
-      const random = seededRandom(`${seed}:${task}:${step}`);
+      // A request's own seed (an evaluation's repeats) takes precedence over the instance's.
+      const runSeed = request.seed ?? seed;
+      const random = seededRandom(`${runSeed}:${task}:${step}`);
       const turn =
         typeof script === 'function'
           ? script({
@@ -164,7 +169,7 @@ export function simulator(options: SimulatorOptions): ModelAdapterV1 {
         },
         finishReason:
           turn.finishReason ?? ((turn.toolCalls?.length ?? 0) > 0 ? 'tool_calls' : 'stop'),
-        responseId: `sim_${digest(`${conversationKey}:${seed}`).slice(0, 12)}`,
+        responseId: `sim_${digest(`${conversationKey}:${runSeed}`).slice(0, 12)}`,
         responseModel: modelId,
       };
     },

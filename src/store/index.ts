@@ -16,6 +16,7 @@ export {
 } from './run-journal.js';
 export type { NewEvent, StoredEvent } from '../journal/index.js';
 export type { PriceStore, RunPrice } from './price-store.js';
+export type { EvalStore, StoredEvalAttempt, StoredEvalRun } from './eval-store.js';
 export { DEFAULT_STORE_URL, openStore, type OpenStoreOptions } from './open-store.js';
 export { migrationProvider } from './schema.js';
 export { storeFault } from './store-errors.js';

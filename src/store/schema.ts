@@ -137,6 +137,37 @@ export interface DecisionsTable {
   schema_version: number;
 }
 
+/** Stored evaluations (see `EvalStore`). */
+export interface EvalRunsTable {
+  id: string;
+  suite: string;
+  /** JSON array of suite files. */
+  sources: string;
+  created_at: number;
+  passed: number;
+  failed: number;
+  k: number;
+  pass_at_1: number;
+  pass_hat_k: number;
+  cost_usd: number;
+  duration_ms: number;
+  rescore_of: string | null;
+  /** The report, JSON. */
+  report: string;
+}
+
+/** One attempt of one case of a stored evaluation, with its run's journal as JSON. */
+export interface EvalAttemptsTable {
+  eval_run_id: string;
+  case_name: string;
+  attempt: number;
+  run_id: string;
+  /** 1 or 0. */
+  passed: number;
+  result: string;
+  journal: string;
+}
+
 export interface Database {
   keel_runs: RunsTable;
   keel_events: EventsTable;
@@ -150,6 +181,8 @@ export interface Database {
   keel_decisions: DecisionsTable;
   keel_context_results: ContextResultsTable;
   keel_mcp_pins: McpPinsTable;
+  keel_eval_runs: EvalRunsTable;
+  keel_eval_attempts: EvalAttemptsTable;
 }
 
 /** Pinned MCP tool definitions and the changed ones waiting for approval (see `McpPinStore`). */
@@ -602,6 +635,51 @@ const migrations: Record<string, Migration> = {
       await sql`create index if not exists keel_context_results_search on keel_context_results using gin (search)`.execute(
         db,
       );
+    },
+  },
+  '0012_eval_runs': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('keel_eval_runs')
+        .ifNotExists()
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('suite', 'text', (column) => column.notNull())
+        .addColumn('sources', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('passed', 'integer', (column) => column.notNull())
+        .addColumn('failed', 'integer', (column) => column.notNull())
+        .addColumn('k', 'integer', (column) => column.notNull())
+        .addColumn('pass_at_1', 'double precision', (column) => column.notNull())
+        .addColumn('pass_hat_k', 'double precision', (column) => column.notNull())
+        .addColumn('cost_usd', 'double precision', (column) => column.notNull())
+        .addColumn('duration_ms', 'bigint', (column) => column.notNull())
+        .addColumn('rescore_of', 'text')
+        .addColumn('report', 'text', (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createIndex('keel_eval_runs_suite')
+        .ifNotExists()
+        .on('keel_eval_runs')
+        .columns(['suite', 'created_at'])
+        .execute();
+      await db.schema
+        .createTable('keel_eval_attempts')
+        .ifNotExists()
+        .addColumn('eval_run_id', 'text', (column) =>
+          column.notNull().references('keel_eval_runs.id').onDelete('cascade'),
+        )
+        .addColumn('case_name', 'text', (column) => column.notNull())
+        .addColumn('attempt', 'integer', (column) => column.notNull())
+        .addColumn('run_id', 'text', (column) => column.notNull())
+        .addColumn('passed', 'integer', (column) => column.notNull())
+        .addColumn('result', 'text', (column) => column.notNull())
+        .addColumn('journal', 'text', (column) => column.notNull())
+        .addPrimaryKeyConstraint('keel_eval_attempts_pk', ['eval_run_id', 'case_name', 'attempt'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('keel_eval_attempts').ifExists().execute();
+      await db.schema.dropTable('keel_eval_runs').ifExists().execute();
     },
   },
 };

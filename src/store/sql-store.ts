@@ -6,6 +6,7 @@ import { SqlAuditLog } from './sql-audit-log.js';
 import { sqlContext } from './sql-context.js';
 import { SqlDecisionStore } from './sql-decision-store.js';
 import { SqlPriceStore } from './sql-price-store.js';
+import { SqlEvalStore } from './sql-eval-store.js';
 import { SqlResultStore } from './sql-result-store.js';
 import { SqlRunBrowser } from './sql-run-browser.js';
 import { SqlRunJournal, type Listen } from './sql-run-journal.js';
@@ -33,6 +34,7 @@ export class SqlStore extends SqlRunJournal implements Store {
   readonly prices: SqlPriceStore;
   readonly browse: SqlRunBrowser;
   readonly mcpPins: SqlMcpPinStore;
+  readonly evals: SqlEvalStore;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -64,6 +66,7 @@ export class SqlStore extends SqlRunJournal implements Store {
     this.tools = new SqlToolState(context);
     this.prices = new SqlPriceStore(context);
     this.browse = new SqlRunBrowser(context);
+    this.evals = new SqlEvalStore(context);
   }
 
   /** Bring the schema up to date. Safe to call from many processes at once. */

@@ -2,6 +2,7 @@ import { JOURNAL_SCHEMA_VERSION } from '../journal/index.js';
 import type { ApprovalStore } from './approval-store.js';
 import type { AuditLog } from './audit-log.js';
 import type { DecisionStore } from './decision-store.js';
+import type { EvalStore } from './eval-store.js';
 import type { PriceStore } from './price-store.js';
 import type { ResultStore } from './result-store.js';
 import type { RunJournalStore } from './run-journal.js';
@@ -47,5 +48,7 @@ export interface Store extends RunJournalStore {
   readonly browse: RunBrowser;
   /** Pinned MCP tool definitions and changed ones waiting for approval. */
   readonly mcpPins: McpPinStore;
+  /** Stored evaluations: reports and every attempt's journal. */
+  readonly evals: EvalStore;
   close(): Promise<void>;
 }
