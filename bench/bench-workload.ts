@@ -4,7 +4,7 @@ import type {
   ChatCompletionTool,
 } from 'openai/resources/chat/completions';
 import { z } from 'zod';
-import { defineAgent, defineTool, openaiChat, type Agent } from '../src/index.js';
+import { defineAgent, defineTool, type Agent } from '../src/index.js';
 
 /** The fake server's default script: 5 tool calls, then a final answer. */
 export const TOOL_CALLS_PER_RUN = 5;
@@ -38,7 +38,8 @@ export const lookupTool = defineTool({
 export function benchAgent(baseURL: string): Agent {
   return defineAgent({
     name: AGENT_NAME,
-    model: openaiChat({ model: MODEL, baseURL, apiKey: 'unused' }),
+    // The model string a user would write: resolved as any real model is (price lookup included).
+    model: `openai-compatible:${baseURL}#${MODEL}`,
     instructions: INSTRUCTIONS,
     tools: [lookupTool],
   });

@@ -62,3 +62,53 @@ export async function measureColdStart({
     allSucceeded: samples.every((sample) => sample.status === 'succeeded'),
   };
 }
+
+export interface RealColdStartResult {
+  readonly spawns: number;
+  /** Medians, ms from process start to the first run's result. */
+  readonly keelMs: number;
+  readonly bareMs: number;
+  /** keel / bare, from the medians (target <= 1.15). */
+  readonly ratio: number;
+  readonly allSucceeded: boolean;
+}
+
+/** The cold-start ratio a model-string agent may have over the hand-written `openai` loop. */
+export const REAL_COLD_START_TARGET = 1.15;
+
+/**
+ * Cold start on the real path: `cold-start-real.js keel` (an `openai-compatible:` model
+ * string, SQLite file store) and `… bare` (the hand-written `openai` loop) spawned alternately
+ * against the same fake server, after one unmeasured spawn of each; medians.
+ */
+export async function measureRealColdStart({
+  spawns,
+  directory,
+  baseURL,
+}: {
+  spawns: number;
+  directory: string;
+  baseURL: string;
+}): Promise<RealColdStartResult> {
+  const script = benchScript('cold-start-real.js');
+  const keel: number[] = [];
+  const bare: number[] = [];
+  let allSucceeded = true;
+  for (let index = -1; index < spawns; index++) {
+    const dbPath = join(directory, `cold-real-${index + 1}.db`);
+    type Sample = { firstResultMs: number; status: string };
+    const keelRun = await runNodeJson<Sample>([script], ['keel', baseURL, dbPath]);
+    const bareRun = await runNodeJson<Sample>([script], ['bare', baseURL, dbPath]);
+    if (index < 0) continue;
+    allSucceeded &&= keelRun.status === 'succeeded' && bareRun.status === 'succeeded';
+    keel.push(keelRun.firstResultMs);
+    bare.push(bareRun.firstResultMs);
+  }
+  const keelMs = round(median(keel), 2);
+  const bareMs = round(median(bare), 2);
+  return { spawns, keelMs, bareMs, ratio: round(keelMs / bareMs, 2), allSucceeded };
+}
+
+export function renderRealColdStart(result: RealColdStartResult): string {
+  return `cold start, openai-compatible: model string against the fake server (median of ${result.spawns}): Keel ${result.keelMs} ms, hand-written openai loop ${result.bareMs} ms, ratio ${result.ratio} (target <= ${REAL_COLD_START_TARGET}: ${result.ratio <= REAL_COLD_START_TARGET ? 'met' : 'MISSED'})${result.allSucceeded ? '' : ' (SOME RUNS FAILED)'}`;
+}

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { defineGuard } from '../src/index.js';
 import { defineGates } from '../src/exports/approval.js';
 import {
+  monitorCall,
   reviewCall,
   type CallReview,
   type ContextText,
@@ -24,6 +25,11 @@ export interface GuardOverheadResult {
   readonly baselineP50Ms: number;
   readonly target: number;
   readonly within: boolean;
+  /** The guard and the monitor on one call whose string arguments total 100 KB, shaped to backtrack. */
+  readonly largeArgsChars: number;
+  readonly largeArgsP50Ms: number;
+  readonly largeArgsP99Ms: number;
+  readonly largeArgsWithin: boolean;
 }
 
 const BLOCKS = 60;
@@ -52,16 +58,17 @@ function context(): ContextText[] {
 function measure(
   review: (call: ReviewedCall) => CallReview,
   call: ReviewedCall,
+  { blocks = BLOCKS, callsPerBlock = CALLS_PER_BLOCK, warmUp = 2_000 } = {},
 ): { p50: number; p99: number } {
   const gates = defineGates({ effects: [] });
-  for (let index = 0; index < 2_000; index += 1) gates.decide(call, review(call));
+  for (let index = 0; index < warmUp; index += 1) gates.decide(call, review(call));
   const perCall: number[] = [];
-  for (let block = 0; block < BLOCKS; block += 1) {
+  for (let block = 0; block < blocks; block += 1) {
     // A fresh context array per block: the guard's per-step cache is rebuilt, as in a run.
     const fresh = { ...call, context: [...(call.context ?? [])] };
     const start = performance.now();
-    for (let index = 0; index < CALLS_PER_BLOCK; index += 1) gates.decide(fresh, review(fresh));
-    perCall.push((performance.now() - start) / CALLS_PER_BLOCK);
+    for (let index = 0; index < callsPerBlock; index += 1) gates.decide(fresh, review(fresh));
+    perCall.push((performance.now() - start) / callsPerBlock);
   }
   perCall.sort((a, b) => a - b);
   return {
@@ -88,6 +95,33 @@ export function measureGuardOverhead(): GuardOverheadResult {
   };
   const guarded = measure((reviewed) => reviewCall(reviewed, { guard, signalled: false }), call);
   const baseline = measure(() => ({ verdict: 'allow', records: [] }), call);
+  // 100 KB of arguments built to make a backtracking pattern go quadratic: a run of dots
+  // between two @, a hex run broken at its end, blob-like runs one short of the threshold.
+  const large: ReviewedCall = {
+    ...call,
+    input: {
+      to: `a@${'.'.repeat(25_000)}@`,
+      subject: `${'a'.repeat(25_000)}g`,
+      body: `${'z'.repeat(63)} `.repeat(390),
+      attachments: [`https://example.org/${'b'.repeat(25_000)} x`],
+    },
+  };
+  const largeArgsChars = JSON.stringify(large.input).length;
+  const scope = ['send_email'];
+  const largeArgs = measure(
+    (reviewed) => {
+      monitorCall({
+        toolName: reviewed.toolName,
+        effect: reviewed.effect,
+        input: reviewed.input,
+        context: reviewed.context ?? [],
+        scope,
+      });
+      return reviewCall(reviewed, { guard, signalled: false });
+    },
+    large,
+    { blocks: 40, callsPerBlock: 10, warmUp: 200 },
+  );
   return {
     contextChars: pieces.reduce((total, piece) => total + piece.text.length, 0),
     guardP50Ms: round(guarded.p50, 5),
@@ -95,6 +129,10 @@ export function measureGuardOverhead(): GuardOverheadResult {
     baselineP50Ms: round(baseline.p50, 5),
     target: GUARD_OVERHEAD_TARGET_MS,
     within: guarded.p99 < GUARD_OVERHEAD_TARGET_MS,
+    largeArgsChars,
+    largeArgsP50Ms: round(largeArgs.p50, 5),
+    largeArgsP99Ms: round(largeArgs.p99, 5),
+    largeArgsWithin: largeArgs.p99 < GUARD_OVERHEAD_TARGET_MS,
   };
 }
 
@@ -102,5 +140,6 @@ export function renderGuardOverhead(result: GuardOverheadResult): string {
   return [
     `guard per tool call (${result.contextChars} chars of tainted context): p50 ${result.guardP50Ms} ms, p99 ${result.guardP99Ms} ms (target p99 < ${result.target} ms: ${result.within ? 'met' : 'MISSED'})`,
     `  baseline, the gate after an allow review: p50 ${result.baselineP50Ms} ms`,
+    `  with ${result.largeArgsChars} chars of adversarial arguments (guard and monitor): p50 ${result.largeArgsP50Ms} ms, p99 ${result.largeArgsP99Ms} ms (target p99 < ${result.target} ms: ${result.largeArgsWithin ? 'met' : 'MISSED'})`,
   ].join('\n');
 }

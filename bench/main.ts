@@ -1,9 +1,12 @@
 // The Keel bench (`npm run bench`). Against a fake OpenAI-style server in a child process it
 // measures, each against a baseline taken in the same run so machine noise cancels:
-//   1. per-step overhead of a Keel run over a hand-written loop (SQLite journal FULL, NORMAL,
+//   1. per-step overhead of a Keel run (an `openai-compatible:` model string) over a hand-written
+//      `openai` loop (SQLite journal FULL, NORMAL,
 //      in memory) and the disk's raw fsync'd commit cost;
 //   2. 500 concurrent runs at 200 ms model latency: total time and peak RSS per in-flight run;
-//   3. cold start: a fresh process to its first run's result, next to `node -e 0`;
+//   3. cold start: a fresh process to its first run's result, next to `node -e 0`; and on the
+//      real path, an `openai-compatible:` model string against the fake server next to the
+//      hand-written `openai` loop (cold-start-real.ts), as a ratio;
 //   4. tool policy overhead per successful call, next to calling the tool directly.
 //   5. adapter overhead per call of the OpenAI and Anthropic adapters over the raw SDK call.
 //   6. tracing overhead per span (trace-overhead.ts), next to the journal's own serialisation,
@@ -13,7 +16,9 @@
 //      conversation's request and count; store-backed recall per step (context-recall.ts);
 //      recall quality, recall@1 and @3 of the store search and the recall tool over 50
 //      questions on 220 stored results (recall-quality.ts).
-//   9. guard overhead per tool call (guard-overhead.ts), next to an always-allow gate.
+//   9. guard overhead per tool call (guard-overhead.ts), next to an always-allow gate; per-step
+//      CPU at step 1,000 of one run against step 10 (step-growth.ts), replay checked identical;
+//      the pre-flight's character estimate against the tokenizer (token-estimate-error.ts).
 //  10. support-desk cost per ticket: router on `fast` + decision cache + executors on `frontier`,
 //      against the same split all on `frontier` and against one generalist frontier agent.
 //  11. the dashboard's runs list at 100,000 runs on SQLite: server time per page, per filter,
@@ -25,7 +30,11 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { MODEL_CALLS_PER_RUN, TOOL_CALLS_PER_RUN } from './bench-workload.js';
 import { spawnFakeServer, stopAllChildren } from './child-processes.js';
-import { measureColdStart } from './cold-start-measure.js';
+import {
+  measureColdStart,
+  measureRealColdStart,
+  renderRealColdStart,
+} from './cold-start-measure.js';
 import { measureConcurrent } from './concurrent-measure.js';
 import { openFsyncProbe } from './fsync-cost.js';
 import { countCommitsPerRun, measurePerStep } from './per-step.js';
@@ -51,6 +60,8 @@ import { measureContextAssembly, renderContextAssembly } from './context-assembl
 import { measureContextRecall, renderContextRecall } from './context-recall.js';
 import { measureRecallQuality, renderRecallQuality } from './recall-quality.js';
 import { measureGuardOverhead, renderGuardOverhead } from './guard-overhead.js';
+import { STEP_GROWTH_WINDOW, measureStepGrowth, renderStepGrowth } from './step-growth.js';
+import { measureTokenEstimateError, renderTokenEstimateError } from './token-estimate-error.js';
 import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 import { measureRunsList, renderRunsList } from './runs-list.js';
 import { measureMcpOverhead, renderMcpOverhead } from './mcp-overhead.js';
@@ -65,6 +76,7 @@ const TARGETS = {
 const PER_STEP = { warmupRuns: 20, runs: 200, blockSize: 10, budgetMs: 25_000 } as const;
 const CONCURRENT = { runs: 500, latencyMs: 200, rounds: 2, warmupRuns: 20 } as const;
 const COLD_START_SPAWNS = 7;
+const STEP_GROWTH = { steps: 1000, window: STEP_GROWTH_WINDOW, replay: true } as const;
 /** Raw fsync'd commits after each pair of blocks of the FULL measurement (20 pairs: 200). */
 const FSYNC_COMMITS_PER_BLOCK = 10;
 
@@ -100,6 +112,13 @@ progress('recall quality: 50 questions over 220 stored results');
 const recallQuality = await measureRecallQuality();
 progress('guard overhead per tool call');
 const guardOverhead = measureGuardOverhead();
+progress('pre-flight token estimate error against the tokenizer');
+const tokenEstimateError = measureTokenEstimateError();
+progress('per-step CPU at step 10 and step 1,000 of one run (in memory, SQLite file)');
+const stepGrowth = [
+  await measureStepGrowth({ ...STEP_GROWTH, storeUrl: 'sqlite::memory:' }),
+  await measureStepGrowth({ ...STEP_GROWTH, storeUrl: `sqlite:${join(directory, 'long.db')}` }),
+];
 
 const fastServer = await spawnFakeServer({ latencyMs: 0, toolCallsPerRun: TOOL_CALLS_PER_RUN });
 const perStepOptions = { baseURL: fastServer.url, ...PER_STEP };
@@ -154,6 +173,14 @@ await slowServer.stop();
 
 progress(`cold start (${COLD_START_SPAWNS} spawns)`);
 const coldStart = await measureColdStart({ spawns: COLD_START_SPAWNS, directory });
+progress(`cold start on an openai-compatible: model string (${COLD_START_SPAWNS} spawns of each)`);
+const coldServer = await spawnFakeServer({ latencyMs: 0, toolCallsPerRun: TOOL_CALLS_PER_RUN });
+const realColdStart = await measureRealColdStart({
+  spawns: COLD_START_SPAWNS,
+  directory,
+  baseURL: coldServer.url,
+});
+await coldServer.stop();
 
 progress('trace export import time');
 const traceImport = await measureTraceImport();
@@ -225,9 +252,10 @@ const mcpOverhead = await measureMcpOverhead();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, routingCost, runsList, mcpOverhead, traceImport, recallQuality }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, traceImport, recallQuality }, null, 2)}\n`
     : [
         renderTable(report),
+        renderRealColdStart(realColdStart),
         renderToolPolicies(toolPolicies),
         renderAdapterOverhead(adapterOverhead),
         renderTraceOverhead(traceOverhead),
@@ -237,6 +265,8 @@ process.stdout.write(
         renderContextRecall(contextRecall),
         renderRecallQuality(recallQuality),
         renderGuardOverhead(guardOverhead),
+        renderStepGrowth(stepGrowth),
+        renderTokenEstimateError(tokenEstimateError),
         renderRoutingCost(routingCost),
         renderRunsList(runsList),
         renderMcpOverhead(mcpOverhead),

@@ -13,11 +13,14 @@ export {
   defineAgent,
   type Agent,
   type AgentDefinition,
+  type AgentLimits,
   type OutOfScopePolicy,
 } from './agent/index.js';
 export {
   createRuntime,
   type ForkOptions,
+  type ProviderLimit,
+  type ProviderLimits,
   type RunInspection,
   type RunResult,
   type Runtime,

@@ -310,7 +310,80 @@ describe('defineTool', () => {
           quantity: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, default: 1 },
         },
         required: ['orderId'],
+        additionalProperties: false,
       },
     });
+  });
+});
+
+describe('defineAgent: a cost limit must be one that holds', () => {
+  const unpriced = simulator({ script: [{ text: 'ok' }], price: null });
+  const base = { name: 'costed', instructions: 'Answer.' } as const;
+  const failure = (attempt: () => unknown): KeelError => {
+    try {
+      attempt();
+    } catch (error) {
+      if (KeelError.isInstance(error)) return error;
+      throw error;
+    }
+    throw new Error('expected a KeelError');
+  };
+
+  it('refuses maxCostUsd on a model without a price, naming the fixes', () => {
+    const error = failure(() =>
+      defineAgent({ ...base, model: unpriced, limits: { maxCostUsd: 0.5 } }),
+    );
+    expect(error.code).toBe('invalid_definition');
+    expect(error.message).toContain('"limits.maxCostUsd" cannot hold');
+    expect(error.message).toContain('model "simulator:simulator" has no known price');
+    expect(error.message).toContain('keel.prices.json');
+    expect(error.message).toContain("maxCostUsd: 'tokens-only'");
+  });
+
+  it('refuses it on an unpriced model string (a local server), at definition', () => {
+    const error = failure(() =>
+      defineAgent({
+        ...base,
+        model: 'openai-compatible:http://127.0.0.1:11434/v1#llama3.1',
+        limits: { maxCostUsd: 0.5 },
+      }),
+    );
+    expect(error.message).toContain('model "openai:llama3.1" has no known price');
+  });
+
+  it('refuses it when a fallback has no price', () => {
+    const priced = simulator({ script: [{ text: 'ok' }] });
+    const error = failure(() =>
+      defineAgent({
+        ...base,
+        model: { ...priced, fallbacks: [{ ...unpriced, modelId: 'backup' }] },
+        limits: { maxCostUsd: 0.5 },
+      }),
+    );
+    expect(error.message).toContain('model "simulator:backup" has no known price');
+  });
+
+  it('accepts it once the model has a price', () => {
+    const priced = simulator({
+      script: [{ text: 'ok' }],
+      price: { inputPerMillion: 1, outputPerMillion: 2 },
+    });
+    expect(
+      defineAgent({ ...base, model: priced, limits: { maxCostUsd: 0.5 } }).limits.maxCostUsd,
+    ).toBe(0.5);
+  });
+
+  it("accepts 'tokens-only' on an unpriced model: no cost limit, the token limit holds", () => {
+    const agent = defineAgent({
+      ...base,
+      model: unpriced,
+      limits: { maxCostUsd: 'tokens-only', maxTokens: 5_000 },
+    });
+    expect(agent.limits.maxCostUsd).toBe(Number.MAX_VALUE);
+    expect(agent.limits.maxTokens).toBe(5_000);
+  });
+
+  it('an unpriced model without an explicit cost limit is accepted (the default is not a promise)', () => {
+    expect(() => defineAgent({ ...base, model: unpriced })).not.toThrow();
   });
 });

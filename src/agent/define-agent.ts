@@ -40,7 +40,13 @@ export interface AgentDefinition {
   /** Trusted instructions: the system prompt. */
   readonly instructions: string;
   readonly tools?: readonly Tool[];
-  readonly limits?: Partial<RunLimits>;
+  /**
+   * The agent's limits over the defaults. A `maxCostUsd` needs a priced model (and priced
+   * fallbacks): a model without a known price fails here, unless it is given one
+   * (`keel.prices.json`, the adapter's `price`) or `maxCostUsd: 'tokens-only'` says the agent
+   * is limited by tokens alone (no cost limit).
+   */
+  readonly limits?: AgentLimits;
   /** Cap on output tokens per model call; also used by the pre-flight budget check. */
   readonly maxOutputTokens?: number;
   /**
@@ -70,6 +76,11 @@ export interface AgentDefinition {
    */
   readonly untrusted?: UntrustedOptions;
 }
+
+/** An agent's limits: any of the run limits, and `maxCostUsd: 'tokens-only'` for no cost limit. */
+export type AgentLimits = Partial<Omit<RunLimits, 'maxCostUsd'>> & {
+  readonly maxCostUsd?: number | 'tokens-only';
+};
 
 /** A validated, immutable agent. Modifiers return a new agent. */
 export interface Agent {
@@ -120,6 +131,12 @@ const AGENT_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
  * ```
  */
 export function defineAgent(definition: AgentDefinition): Agent {
+  if (
+    typeof definition !== 'object' ||
+    (definition as unknown) === null ||
+    Array.isArray(definition)
+  )
+    throw new KeelError('invalid_definition', 'defineAgent: the definition must be an object');
   const where = `defineAgent(${typeof definition.name === 'string' ? JSON.stringify(definition.name) : '?'})`;
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);
@@ -199,6 +216,11 @@ export function defineAgent(definition: AgentDefinition): Agent {
   if (!OUT_OF_SCOPE_POLICIES.includes(onOutOfScope)) {
     fail('onOutOfScope', `must be one of ${OUT_OF_SCOPE_POLICIES.join(', ')}`);
   }
+  const gates =
+    definition.gates === undefined && guard === undefined
+      ? undefined
+      : defineGates({ ...(guard ? { effects: [] } : {}), ...definition.gates }, `${where}.gates`);
+  if (gates) checkGateTools(gates, tools, guard !== undefined, fail);
   return build({
     name: definition.name,
     description: definition.description ?? '',
@@ -206,18 +228,78 @@ export function defineAgent(definition: AgentDefinition): Agent {
     tier: agentModel.tier,
     instructions: definition.instructions,
     tools: Object.freeze([...tools]),
-    limits: resolveLimits(where, definition.limits),
+    limits: agentLimits(where, definition.limits, agentModel),
     maxOutputTokens: definition.maxOutputTokens,
     guard,
-    gates:
-      definition.gates === undefined && guard === undefined
-        ? undefined
-        : defineGates({ ...(guard ? { effects: [] } : {}), ...definition.gates }, `${where}.gates`),
+    gates,
     context,
     onOutOfScope,
     untrusted: resolveUntrusted(where, definition.untrusted, tools),
   });
 }
+
+/**
+ * Per-tool gate settings must be able to matter: a name the agent's tools have, and routing
+ * (who decides, by when) only on a tool something can send to a human.
+ */
+function checkGateTools(
+  gates: Gates,
+  tools: readonly Tool[],
+  guarded: boolean,
+  fail: (field: string, problem: string) => never,
+): void {
+  const { options } = gates;
+  const effects = options.effects ?? (guarded ? [] : ['irreversible', 'egress']);
+  // A guard, a policy or a scope check can confirm any call: its routing then applies.
+  const anyCanConfirm =
+    guarded || (options.policies?.length ?? 0) > 0 || options.scope !== undefined;
+  for (const [name, setting] of Object.entries(options.tools ?? {})) {
+    const tool = tools.find((candidate) => candidate.name === name);
+    if (!tool)
+      fail(
+        `gates.tools.${name}`,
+        `names a tool the agent does not have (it has ${tools.map((candidate) => candidate.name).join(', ') || 'none'})`,
+      );
+    if (typeof setting !== 'object' || anyCanConfirm) continue;
+    const routes =
+      setting.approverGroup !== undefined ||
+      setting.expiresAfterMs !== undefined ||
+      setting.onExpiry !== undefined;
+    const when = setting.when ?? 'effect';
+    const stopped =
+      when === 'confirm' ||
+      setting.confidence !== undefined ||
+      (when === 'effect' && effects.includes(tool?.effect ?? 'read'));
+    if (routes && !stopped)
+      fail(
+        `gates.tools.${name}`,
+        `sets who decides, but nothing sends ${name} (effect ${tool?.effect ?? '?'}) to a human: add when: 'confirm' or gate its effect in gates.effects`,
+      );
+  }
+}
+
+/**
+ * The agent's resolved limits. A cost limit must be one that holds: every model the agent can
+ * run on (its fallbacks too) needs a price, or the agent says it is limited by tokens alone.
+ */
+function agentLimits(where: string, limits: AgentLimits = {}, model: ModelAdapterV1): RunLimits {
+  const { maxCostUsd, ...others } = limits;
+  if (maxCostUsd === 'tokens-only')
+    return resolveLimits(where, { ...others, maxCostUsd: NO_COST_LIMIT });
+  if (maxCostUsd !== undefined) {
+    const unpriced = [model, ...(model.fallbacks ?? [])].find((each) => each.price === undefined);
+    if (unpriced) {
+      throw new KeelError(
+        'invalid_definition',
+        `${where}: "limits.maxCostUsd" cannot hold: model "${unpriced.provider}:${unpriced.modelId}" has no known price. Give it one (in keel.prices.json, or the adapter's "price" option), or set maxCostUsd: 'tokens-only' to limit this agent by tokens alone`,
+      );
+    }
+  }
+  return resolveLimits(where, limits as Partial<RunLimits>);
+}
+
+/** `maxCostUsd: 'tokens-only'`: a cost no run reaches. */
+const NO_COST_LIMIT = Number.MAX_VALUE;
 
 type AgentProps = Omit<
   Agent,

@@ -3,6 +3,7 @@ export {
   defineAgent,
   type Agent,
   type AgentDefinition,
+  type AgentLimits,
   type OutOfScopePolicy,
 } from './define-agent.js';
 export {

@@ -419,14 +419,16 @@ describe('validateToolCalls', () => {
         { ...rejection(1, 'delete_everything', 'not_found'), outOfScope: true },
         rejection(2, 'lookup_order', 'invalid_input'),
         {
-          type: 'tool_requested',
+          // A key the schema does not declare is refused (tool schemas are strict by default).
+          type: 'tool_rejected',
           step: 0,
           callId: 'c3',
           index: 3,
           toolName: 'lookup_order',
-          // The journal keeps the arguments as the model sent them; the tool gets them parsed.
-          input: { orderId: 'A-1', extra: true },
-          effect: 'read',
+          error: {
+            type: 'invalid_input',
+            message: 'arguments do not match the input schema: ✖ Unrecognized key: "extra"',
+          },
         },
         {
           type: 'tool_requested',

@@ -104,23 +104,25 @@ export function preflight(
   state: RunState,
   { request, assembly }: AssembledRequest,
 ): Extract<NextAction, { type: 'call_model' | 'stop' }> {
-  // A managed context has already counted its sections with the model's counter: their sum
-  // bounds the request from above, so it is not counted a second time.
-  const estimatedInputTokens =
-    assembly?.totalTokens ?? agent.model.estimateInputTokens?.(request) ?? 0;
+  const limits = state.limits ?? agent.limits;
   const expectedOutput = agent.maxOutputTokens ?? 0;
-  const estimatedCost = costOf(
-    { inputTokens: estimatedInputTokens, outputTokens: expectedOutput },
-    agent.model.price,
-  );
-  const reached = budgetReached(
-    {
-      tokens:
-        state.usage.inputTokens + state.usage.outputTokens + estimatedInputTokens + expectedOutput,
-      costUsd: estimatedCost === null ? null : state.usage.costUsd + estimatedCost,
-    },
-    state.limits ?? agent.limits,
-  );
+  const spentWith = (inputTokens: number) => {
+    const cost = costOf({ inputTokens, outputTokens: expectedOutput }, agent.model.price);
+    return {
+      tokens: state.usage.inputTokens + state.usage.outputTokens + inputTokens + expectedOutput,
+      costUsd: cost === null ? null : state.usage.costUsd + cost,
+    };
+  };
+  // A managed context has already counted its sections with the model's counter: their sum
+  // bounds the request from above, so it is not counted a second time. Otherwise a model with
+  // a costly exact count is counted exactly only when its cheap bound does not fit.
+  const rough = assembly ? undefined : agent.model.roughInputTokens?.(request);
+  const estimatedInputTokens =
+    assembly?.totalTokens ??
+    (rough && !budgetReached(spentWith(rough.atMost), limits)
+      ? rough.estimate
+      : (agent.model.estimateInputTokens?.(request) ?? 0));
+  const reached = budgetReached(spentWith(estimatedInputTokens), limits);
   if (reached) return { type: 'stop', ...reached };
   return {
     type: 'call_model',

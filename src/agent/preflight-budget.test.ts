@@ -6,6 +6,7 @@ import {
   costOf,
   countRequestTokens,
   openaiChat,
+  roughRequestTokens,
   type ModelAdapterV1,
 } from '../model/index.js';
 import { buildRequest, defineAgent, nextAction } from './index.js';
@@ -90,5 +91,71 @@ describe('pre-flight budget check on provider token counts', () => {
       used: total,
       max: total - 1e-6,
     });
+  });
+});
+
+describe('pre-flight: the exact count only near the budget', () => {
+  function countingModel() {
+    const calls = { exact: 0 };
+    const base = openaiChat({ model: 'gpt-4o', apiKey: 'k', price: GPT_4O_PRICE });
+    const model: ModelAdapterV1 = {
+      ...base,
+      estimateInputTokens: (request) => {
+        calls.exact += 1;
+        return countRequestTokens(request, 'o200k_base').tokens;
+      },
+    };
+    return { model, calls };
+  }
+
+  it('far from the budget: the cheap estimate, the tokenizer never asked', () => {
+    const { model, calls } = countingModel();
+    const agent = agentOn(model);
+    const request = buildRequest(agent, stateWith({}));
+    const action = nextAction(agent, stateWith({}), START);
+    expect(calls.exact).toBe(0);
+    expect(action).toEqual({
+      type: 'call_model',
+      request,
+      estimatedInputTokens: roughRequestTokens(request).estimate,
+    });
+  });
+
+  it('near the budget (the bound does not fit): the exact count decides', () => {
+    const { model, calls } = countingModel();
+    const agent = agentOn(model);
+    const request = buildRequest(agent, stateWith({}));
+    const exact = countRequestTokens(request, 'o200k_base').tokens;
+    const { atMost } = roughRequestTokens(request);
+    // Room for the exact request, not for its bound.
+    const limits = { maxTokens: 1100 + exact + 200 + Math.floor((atMost - exact) / 2) };
+    const action = nextAction(agent, stateWith(limits), START);
+    expect(calls.exact).toBe(1);
+    expect(action).toMatchObject({ type: 'call_model', estimatedInputTokens: exact });
+  });
+
+  it('the bound is never below the exact count, whatever the script', () => {
+    const texts = [
+      'plain English text about refunds and orders',
+      '数字化转型需要长期投入与耐心',
+      '🙂🚀🔥 emoji 😀😃😄',
+      '0123456789'.repeat(20),
+      '  \n\t  '.repeat(30),
+      '<|endoftext|> ünïcödé ✓ ∑∫√',
+    ];
+    for (const text of texts) {
+      const request = {
+        system: text,
+        messages: [
+          {
+            role: 'user' as const,
+            parts: [{ type: 'text' as const, text, provenance: TRUSTED_TASK }],
+          },
+        ],
+        tools: [{ name: 'lookup', description: text, inputSchema: { type: 'object' } }],
+      };
+      const exact = countRequestTokens(request, 'o200k_base').tokens;
+      expect(roughRequestTokens(request).atMost).toBeGreaterThanOrEqual(exact);
+    }
   });
 });

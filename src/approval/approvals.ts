@@ -12,6 +12,7 @@ import {
 } from '../store/index.js';
 import type { Tool } from '../tools/index.js';
 import { approvalNotice } from './approval-notice.js';
+import { describeGateReason, type GateDecision } from './gates.js';
 import { hashApproverToken, newApproverToken } from './approver-tokens.js';
 import { approverSees, requireDecider } from './approver-roles.js';
 
@@ -46,6 +47,13 @@ export interface ApprovalsOptions {
   /** Base URL of the approval API for the decide link. */
   readonly baseUrl?: string | undefined;
   readonly onNotifyError?: ((approvalId: string, error: unknown) => void) | undefined;
+  /**
+   * How the guard and every gate policy judge edited arguments, as if the model had sent them
+   * (the runtime supplies it). A `deny` refuses the edit; a `confirm` for a reason the approval
+   * was not asked for refuses it too (that call needs an approval of its own).
+   */
+  readonly reviewEdit?:
+    ((approval: ApprovalRecord, editedArgs: unknown) => Promise<GateDecision>) | undefined;
   /** Every decision attempt, accepted or refused, after it is recorded. */
   readonly onDecision?: ((entry: ApprovalDecisionEntry) => void) | undefined;
   /** After an accepted decision or an expiry (a run became claimable): wake local workers. */
@@ -93,10 +101,32 @@ export interface Approvals {
 
 const editedArgsSchema = z.record(z.string(), z.unknown());
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,63}$/;
+/** Longest approval id, arguments hash and reason a decision may name. */
+const MAX_ID = 128;
+const MAX_ARGS_HASH = 128;
+const MAX_REASON = 2_000;
+/** How deep edited arguments may nest. */
+const MAX_EDIT_DEPTH = 64;
+/** Refused attempts without a valid token recorded per minute (the rest are only counted out). */
+const UNAUTHENTICATED_RECORDS_PER_MINUTE = 10;
 
 /** The approvals API over a store: list, read, decide (by an approver token) and expire approvals. */
 export function createApprovals(options: ApprovalsOptions): Approvals {
   const { store, clock = systemClock } = options;
+  const strangers = { windowStart: 0, recorded: 0 };
+
+  /**
+   * Whether an attempt without a valid token is recorded: a few per minute, so that a stranger
+   * can neither grow the store nor flood the audit log.
+   */
+  function recordStranger(now: number): boolean {
+    if (now - strangers.windowStart >= 60_000) {
+      strangers.windowStart = now;
+      strangers.recorded = 0;
+    }
+    strangers.recorded += 1;
+    return strangers.recorded <= UNAUTHENTICATED_RECORDS_PER_MINUTE;
+  }
 
   /**
    * The one place every decision attempt is recorded: the store's decision log, the
@@ -105,9 +135,12 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   async function recordDecision(
     entry: ApprovalDecisionEntry | Omit<ApprovalDecisionEntry, 'id'>,
     runId?: string,
+    audited: Record<string, unknown> = {},
   ): Promise<void> {
     const logged = 'id' in entry ? entry : await store.approvals.logDecision(entry);
-    await store.audit.append([{ kind: 'approval_decision', at: logged.at, runId, data: logged }]);
+    await store.audit.append([
+      { kind: 'approval_decision', at: logged.at, runId, data: { ...logged, ...audited } },
+    ]);
     options.onDecision?.(logged);
   }
 
@@ -138,14 +171,22 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       const at = clock.now();
       const decided = decision === 'approve' ? 'approved' : 'denied';
       let actor = 'unauthenticated';
+      let editAudit: Record<string, unknown> = {};
       try {
         const approver = await authenticate(token);
         actor = approver.name;
         requireDecider(approver);
-        if (typeof argsHash !== 'string' || argsHash === '')
+        if (typeof argsHash !== 'string' || argsHash === '' || argsHash.length > MAX_ARGS_HASH)
           throw new KeelError(
             'invalid_input',
-            'a decision must name the arguments hash it approves (argsHash)',
+            `a decision must name the arguments hash it approves (argsHash, at most ${MAX_ARGS_HASH} characters)`,
+          );
+        if (typeof id !== 'string' || id === '' || id.length > MAX_ID)
+          throw new KeelError('invalid_input', `an approval id is 1 to ${MAX_ID} characters`);
+        if (reason !== undefined && (typeof reason !== 'string' || reason.length > MAX_REASON))
+          throw new KeelError(
+            'invalid_input',
+            `a decision's reason is text of at most ${MAX_REASON} characters`,
           );
         const record = await get(id);
         // The store checks the group again in the decision's commit; checked here first so an
@@ -161,6 +202,8 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
           if (decision !== 'approve')
             throw new KeelError('invalid_input', 'only an approval can edit the arguments');
           edited = validateEdit(record, editedArgs);
+          editAudit = { args: record.args, editedArgs: edited };
+          editAudit.editReview = await reviewEdit(record, edited);
         }
         const { record: result, entry } = await store.approvals.decide({
           id,
@@ -173,21 +216,33 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
           editedArgs: edited,
           now: at,
         });
-        await recordDecision(entry, result.runId);
+        await recordDecision(entry, result.runId, editAudit);
         options.onRunReady?.(result.runId);
         return result;
       } catch (error) {
-        if (KeelError.isInstance(error) && error.code !== 'store_unavailable') {
-          await recordDecision({
-            approvalId: id,
-            at,
-            actor,
-            decision: decided,
-            outcome: 'refused',
-            errorCode: error.code,
-            reason: error.message,
-            argsHash: typeof argsHash === 'string' ? argsHash : null,
-          }).catch(() => undefined);
+        const stranger = actor === 'unauthenticated';
+        if (
+          KeelError.isInstance(error) &&
+          error.code !== 'store_unavailable' &&
+          (!stranger || recordStranger(at))
+        ) {
+          // Bounded, whoever sent it: nothing a stranger chose is kept but a clipped id.
+          const bounded = (text: unknown, max: number) =>
+            typeof text === 'string' ? text.slice(0, max) : null;
+          await recordDecision(
+            {
+              approvalId: bounded(id, MAX_ID) ?? '',
+              at,
+              actor,
+              decision: decided,
+              outcome: 'refused',
+              errorCode: error.code,
+              reason: error.message.slice(0, MAX_REASON),
+              argsHash: stranger ? null : bounded(argsHash, MAX_ARGS_HASH),
+            },
+            undefined,
+            editAudit,
+          ).catch(() => undefined);
         }
         throw error;
       }
@@ -258,10 +313,15 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     const shape = editedArgsSchema.safeParse(editedArgs);
     if (!shape.success)
       throw new KeelError('invalid_input', 'edited arguments must be a JSON object');
+    if (nestingDepth(editedArgs, MAX_EDIT_DEPTH) > MAX_EDIT_DEPTH)
+      throw new KeelError(
+        'invalid_input',
+        `edited arguments nest deeper than ${MAX_EDIT_DEPTH} levels`,
+      );
     const tool = options.resolveTool?.(record.agent, record.toolName);
     if (!tool) {
       throw new KeelError(
-        'invalid_config',
+        'conflict',
         `cannot validate edited arguments: tool "${record.toolName}" of agent "${record.agent}" is not loaded here`,
       );
     }
@@ -275,7 +335,65 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     return editedArgs;
   }
 
+  /**
+   * The guard and every gate policy on the edited call: what they said, for the audit row.
+   * Throws `forbidden` on a deny, or on a confirm for a reason this approval was not asked for.
+   */
+  async function reviewEdit(
+    record: ApprovalRecord,
+    edited: unknown,
+  ): Promise<Record<string, unknown>> {
+    if (!options.reviewEdit) {
+      throw new KeelError(
+        'conflict',
+        `cannot check edited arguments against agent "${record.agent}"'s policies: it is not loaded here`,
+      );
+    }
+    const decision = await options.reviewEdit(record, edited);
+    const verdicts = (decision.records ?? []).map(({ policy, rule, verdict }) => ({
+      policy,
+      rule,
+      verdict,
+    }));
+    if (decision.type === 'deny') {
+      throw new KeelError(
+        'forbidden',
+        `the edited arguments are refused: ${describeGateReason(decision.reason)}`,
+      );
+    }
+    if (decision.type === 'allow') return { decision: 'allow', verdicts };
+    // What the model's own call was asked for: the same reasons on the edit are this approval's.
+    const original = await options.reviewEdit(record, record.args);
+    const asked = new Set(
+      [record.gateReason, ...(original.type === 'confirm' ? original.reasons : [])].map((reason) =>
+        canonicalJson(reason),
+      ),
+    );
+    const other = decision.reasons.find((reason) => !asked.has(canonicalJson(reason)));
+    if (other !== undefined) {
+      throw new KeelError(
+        'forbidden',
+        `the edited arguments need an approval of their own (${describeGateReason(other)}): deny this one instead`,
+      );
+    }
+    return { decision: 'confirm', reasons: decision.reasons, verdicts };
+  }
+
   return approvals;
+}
+
+/** How deep `value` nests, counting no further than `max + 1` (iterative: any depth is safe). */
+function nestingDepth(value: unknown, max: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (item === null || typeof item !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > max) return deepest;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 /** The hash a decision must name: digest of the arguments' canonical JSON. */

@@ -52,6 +52,8 @@ export type GateDecision = (
   | {
       readonly type: 'confirm';
       readonly reason: GateReason;
+      /** Every reason a human is asked for (`reason` is the first). */
+      readonly reasons: readonly GateReason[];
       readonly approverGroup: string;
       readonly expiresAfterMs: number;
       readonly onExpiry: ApprovalExpiry;
@@ -129,6 +131,8 @@ export function defineGates(options: GateOptions, where = 'gates'): Gates {
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);
   };
+  if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options))
+    throw new KeelError('invalid_definition', `${where}: the gate options must be an object`);
   const effects: readonly ToolEffect[] = options.effects ?? ['irreversible', 'egress'];
   if (
     !Array.isArray(effects) ||
@@ -224,7 +228,10 @@ export function defineGates(options: GateOptions, where = 'gates'): Gates {
       const routing = setting
         ? resolveRouting(setting.tool, `tools.${call.toolName}`, fail, defaults)
         : defaults;
-      return { type: 'confirm', reason: confirm.reason, ...routing, ...recorded };
+      const reasons = verdicts.flatMap((verdict) =>
+        verdict.type === 'confirm' ? [verdict.reason] : [],
+      );
+      return { type: 'confirm', reason: confirm.reason, reasons, ...routing, ...recorded };
     },
   });
 }

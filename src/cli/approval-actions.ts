@@ -1,8 +1,9 @@
-import pc from 'picocolors';
+import { forTerminal, oneLine, pc, print } from './terminal.js';
 import {
   approvalJson,
   createApprovals,
   describeGateReason,
+  requireDecider,
   type Approvals,
   type GateReason,
 } from '../approval/index.js';
@@ -27,26 +28,90 @@ export async function decideCommand(
   decision: 'approve' | 'deny',
   options: DecisionFlags,
   editedArgs: unknown,
+  confirm: Confirmation = terminalConfirmation(),
 ): Promise<void> {
   await withApprovals(globals, editedArgs !== undefined, async (approvals) => {
+    // Who asks comes first: a stranger or a viewer learns nothing of the arguments.
+    requireDecider(await approvals.authenticate(options.token));
     const current = await approvals.get(id);
+    let argsHash = options.hash;
+    if (argsHash === undefined) {
+      if (decision === 'deny') argsHash = current.argsHash;
+      else if (!confirm.interactive)
+        throw usageError(
+          `--hash is required: name the arguments hash you reviewed (\`keel approvals\` shows ${current.id}'s), or run \`keel approve\` in a terminal to confirm the arguments`,
+        );
+      else argsHash = await confirmArguments(current, confirm);
+    }
     const decided = await approvals.decide({
       token: options.token,
       id,
       decision,
-      argsHash: options.hash ?? current.argsHash,
+      argsHash,
       reason: options.reason,
       editedArgs,
     });
     if (options.json) printJson(approvalJson(decided));
     else {
+      // What was decided on, exactly (shown before the decision when it was confirmed here).
+      if (options.hash !== undefined) print(describeBinding(current));
       const edited =
         decided.editedArgs === undefined ? '' : ` with ${canonicalJson(decided.editedArgs)}`;
-      console.log(
+      print(
         `${decided.id} ${colorState(decided.state)} by ${decided.decidedBy ?? '?'}${edited}; run ${decided.runId} resumes on the next free worker`,
       );
     }
   });
+}
+
+/** How `keel approve` without `--hash` asks the person at the terminal. */
+export interface Confirmation {
+  /** Whether there is a person to ask (stdin and stdout are a terminal). */
+  readonly interactive: boolean;
+  /** Show `text` and return the line typed. */
+  ask(text: string): Promise<string>;
+}
+
+function terminalConfirmation(): Confirmation {
+  return {
+    interactive: process.stdin.isTTY && process.stdout.isTTY,
+    async ask(text) {
+      const { createInterface } = await import('node:readline/promises');
+      const lines = createInterface({ input: process.stdin, output: process.stdout });
+      try {
+        return await lines.question(forTerminal(text));
+      } finally {
+        lines.close();
+      }
+    },
+  };
+}
+
+/** What an approval binds to: the call and its exact arguments, and their hash. */
+export function describeBinding(approval: ApprovalRecord): string {
+  return [
+    `${pc.bold(approval.id)}  ${oneLine(approval.toolName)}  (run ${approval.runId}, group ${approval.approverGroup})`,
+    `why: ${oneLine(describeGateReason(approval.gateReason as GateReason))}`,
+    'arguments, exactly:',
+    JSON.stringify(approval.args, null, 2),
+    `hash ${approval.argsHash}`,
+  ].join('\n');
+}
+
+/**
+ * Show the exact arguments and their hash, and bind to that hash only when the person types
+ * `yes`; anything else cancels (a usage error, nothing decided).
+ */
+export async function confirmArguments(
+  approval: ApprovalRecord,
+  confirm: Confirmation,
+): Promise<string> {
+  const answer = await confirm.ask(
+    `${describeBinding(approval)}\nApprove exactly these arguments? Type yes to approve: `,
+  );
+  if (answer.trim().toLowerCase() !== 'yes')
+    throw usageError(`not approved: ${approval.id} is unchanged`);
+  return approval.argsHash;
 }
 
 /** Approvals over the store; with `needsTools`, over a runtime whose agents validate edits. */
@@ -80,13 +145,13 @@ export function formatApprovals(list: readonly ApprovalRecord[]): string {
     .map((approval) => {
       const args = canonicalJson(approval.args);
       const lines = [
-        `${pc.bold(approval.id)}  ${colorState(approval.state)}  ${approval.toolName} ${args.length > 80 ? `${args.slice(0, 79)}…` : args}`,
-        `  run ${approval.runId} (${approval.agent}), group ${approval.approverGroup}, expires ${new Date(approval.expiresAt).toISOString()}`,
-        `  why: ${describeGateReason(approval.gateReason as GateReason)}; hash ${approval.argsHash}`,
+        `${pc.bold(approval.id)}  ${colorState(approval.state)}  ${oneLine(approval.toolName)} ${args.length > 80 ? `${args.slice(0, 79)}…` : args}`,
+        `  run ${approval.runId} (${oneLine(approval.agent)}), group ${approval.approverGroup}, expires ${new Date(approval.expiresAt).toISOString()}`,
+        `  why: ${oneLine(describeGateReason(approval.gateReason as GateReason))}; hash ${approval.argsHash}`,
       ];
       if (approval.decidedBy)
         lines.push(
-          `  decided by ${approval.decidedBy}${approval.decisionReason ? `: ${approval.decisionReason}` : ''}`,
+          `  decided by ${oneLine(approval.decidedBy)}${approval.decisionReason ? `: ${oneLine(approval.decisionReason)}` : ''}`,
         );
       return lines.join('\n');
     })

@@ -165,8 +165,18 @@ describe('keel approvals / approve / deny', () => {
       expect(failure(await keel(storeUrl, ['approve', approval.id]), 2)).toMatch(
         /approver token is required/,
       );
-      expect(failure(await keel(storeUrl, ['approve', approval.id], support.token), 2)).toMatch(
-        /sup is not in group "finance"/,
+      expect(
+        failure(
+          await keel(
+            storeUrl,
+            ['approve', approval.id, '--hash', approval.argsHash],
+            support.token,
+          ),
+          2,
+        ),
+      ).toMatch(/sup is not in group "finance"/);
+      expect(failure(await keel(storeUrl, ['approve', approval.id], finance.token), 2)).toMatch(
+        /--hash is required/,
       );
       expect(
         failure(
@@ -186,6 +196,8 @@ describe('keel approvals / approve / deny', () => {
               CONFIG_PATH,
               'approve',
               approval.id,
+              '--hash',
+              approval.argsHash,
               '--edit',
               '{"orderId":"A-1","amountCents":-1}',
             ],
@@ -208,12 +220,15 @@ describe('keel approvals / approve / deny', () => {
           CONFIG_PATH,
           'approve',
           approval.id,
+          '--hash',
+          approval.argsHash,
           '--edit',
           '{"orderId":"A-1","amountCents":300}',
         ],
         finance.token,
       );
       expect(approved.stderr).toBe('');
+      expect(approved.stdout).toContain('"amountCents": 700');
       expect(approved.stdout).toContain(
         `${approval.id} approved by fin with {"amountCents":300,"orderId":"A-1"}`,
       );

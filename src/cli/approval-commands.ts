@@ -1,3 +1,4 @@
+import { print } from './terminal.js';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { DecisionFlags } from './approval-actions.js';
 import { usageError } from './exit-codes.js';
@@ -36,7 +37,7 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
           limit: options.limit,
         });
         if (options.json) printJson({ approvals: list.map(approvalJson) });
-        else console.log(formatApprovals(list));
+        else print(formatApprovals(list));
       });
     });
 
@@ -45,14 +46,16 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
       .command(name)
       .description(
         name === 'approve'
-          ? 'approve a gated call (optionally with edited arguments); its run resumes on any worker'
+          ? 'approve a gated call, bound to the arguments hash you reviewed (optionally with edited arguments); its run resumes on any worker'
           : 'deny a gated call: it never runs and the model is told it was denied',
       )
       .argument('<approvalId>')
       .option('--reason <text>', 'why (recorded with the decision)')
       .option(
         '--hash <argsHash>',
-        "the arguments hash you reviewed (default: the approval's current one, shown by `keel approvals`)",
+        name === 'approve'
+          ? 'the arguments hash you reviewed (`keel approvals` shows it); required unless you confirm the exact arguments at the terminal'
+          : "the arguments hash you reviewed (default: the approval's current one)",
       )
       .addOption(new Option('--token <token>', 'approver token').env(TOKEN_ENV))
       .option('--json', 'print one JSON document');
@@ -94,7 +97,7 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
         options: { group?: string[]; role: 'viewer' | 'approver' | 'admin'; json?: boolean },
       ) => {
         const { withApprovals } = await import('./approval-actions.js');
-        const { default: pc } = await import('picocolors');
+        const { pc } = await import('./terminal.js');
         if (options.group === undefined && options.role !== 'admin') {
           throw usageError('--group is required (unless --role admin)');
         }
@@ -109,9 +112,9 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
           else {
             const groups =
               approver.groups.length === 0 ? 'all groups' : `groups ${approver.groups.join(', ')}`;
-            console.log(`${approver.role} ${approver.name} (${groups})`);
-            console.log(`token: ${token}`);
-            console.log(
+            print(`${approver.role} ${approver.name} (${groups})`);
+            print(`token: ${token}`);
+            print(
               pc.gray(
                 `shown once; sign in to the dashboard (keel serve) with it${approver.role === 'viewer' ? '' : `, or set ${TOKEN_ENV} or pass --token to decide`}`,
               ),
@@ -138,7 +141,7 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
       const { runtime, close } = await openRuntime(globals());
       const worker = options.worker ? runtime.startWorker() : undefined;
       const server = await serveKeel({ runtime, port: options.port, host: options.host });
-      console.log(
+      print(
         `Keel on ${server.url}: dashboard at ${server.url}/, approval API at ${server.url}/approvals (store ${runtime.store.location}${worker ? '; executing queued runs here' : ''})`,
       );
       await new Promise<void>((resolve) => {

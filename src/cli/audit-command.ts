@@ -1,4 +1,4 @@
-import pc from 'picocolors';
+import { pc, writeOut } from './terminal.js';
 import {
   AUDIT_GENESIS_HASH,
   verifyAuditChain,
@@ -28,15 +28,13 @@ export async function verifyAudit(store: Store): Promise<AuditVerification> {
 export async function runAuditVerify(options: { store: Store; json: boolean }): Promise<number> {
   const result = await verifyAudit(options.store);
   if (options.json) {
-    process.stdout.write(
-      `${JSON.stringify({ store: options.store.location, ...result }, null, 2)}\n`,
-    );
+    writeOut(`${JSON.stringify({ store: options.store.location, ...result }, null, 2)}\n`);
   } else if (result.ok) {
-    process.stdout.write(
+    writeOut(
       `${pc.green('ok')} audit log intact: ${result.entries} entries, head ${result.headHash.slice(0, 16)}\n`,
     );
   } else {
-    process.stdout.write(
+    writeOut(
       `${pc.red('broken')} at entry ${result.brokenAt} (${result.problem}): ${result.message}; ${result.entries} entries before it verify\n`,
     );
   }

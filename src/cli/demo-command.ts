@@ -1,3 +1,4 @@
+import { print, writeOut } from './terminal.js';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -25,13 +26,13 @@ export async function runDemoCommand({
     storeUrl = `sqlite:${DEMO_STORE}`;
   }
   const log = (line: string): void => {
-    if (!json) console.log(line);
+    if (!json) print(line);
   };
   const report = await runDemo({ storeUrl, json, log });
-  if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  if (json) writeOut(`${JSON.stringify(report, null, 2)}\n`);
   else {
-    console.log(`\nThe demo's runs are in ${storeUrl}: try \`keel runs --store ${storeUrl}\`.`);
-    console.log(
+    print(`\nThe demo's runs are in ${storeUrl}: try \`keel runs --store ${storeUrl}\`.`);
+    print(
       `To browse them: \`keel --store ${storeUrl} approvers add you --role admin\` prints a token; ` +
         `\`keel --store ${storeUrl} serve\` serves the dashboard at http://127.0.0.1:4600/.`,
     );

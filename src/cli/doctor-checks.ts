@@ -1,5 +1,5 @@
+import { pc } from './terminal.js';
 import { connect } from 'node:net';
-import pc from 'picocolors';
 import type { Agent } from '../agent/index.js';
 import { KeelError } from '../core/index.js';
 import { resolveModel, type ModelAdapterV1 } from '../model/index.js';

@@ -1,3 +1,4 @@
+import { print } from './terminal.js';
 import type { Command } from 'commander';
 import type { CliGlobals } from './open-runtime.js';
 
@@ -27,7 +28,7 @@ export function registerDoctorCommand(
       });
       const failed = checks.some((check) => check.status === 'failed');
       if (options.json) printJson({ ok: !failed, checks });
-      else console.log(formatDoctor(checks));
+      else print(formatDoctor(checks));
       process.exitCode = failed ? EXIT.failed : EXIT.ok;
     });
 }

@@ -1,6 +1,6 @@
+import { pc, print, writeErr, writeOut } from './terminal.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import pc from 'picocolors';
 import { KeelError } from '../core/index.js';
 import {
   evalReport,
@@ -115,12 +115,12 @@ export async function runEvalList(options: {
       ({ report: _report, ...run }) => run,
     );
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ evalRuns: runs }, null, 2)}\n`);
+      writeOut(`${JSON.stringify({ evalRuns: runs }, null, 2)}\n`);
       return;
     }
-    if (runs.length === 0) console.log(`no stored eval runs in ${store.location}`);
+    if (runs.length === 0) print(`no stored eval runs in ${store.location}`);
     for (const run of runs) {
-      console.log(
+      print(
         `${run.id}  ${new Date(run.createdAt).toISOString()}  ${run.passed} passed, ${run.failed} failed  pass^${run.k} ${run.passHatK}  ${run.suite}${run.rescoreOf ? `  (re-score of ${run.rescoreOf})` : ''}`,
       );
     }
@@ -174,10 +174,10 @@ function finish(
 ): void {
   if (options.junit !== undefined) writeFileSync(resolve(options.junit), junitXml(report));
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    writeOut(`${JSON.stringify(report, null, 2)}\n`);
     return;
   }
-  console.log(formatEvalReport(report, { id: options.id, baseline: options.baselineName }));
+  print(formatEvalReport(report, { id: options.id, baseline: options.baselineName }));
 }
 
 /** The report as a table, failures under their case, regressions, and the final tally line. */
@@ -235,12 +235,10 @@ function progressLine(wanted: boolean): {
   return {
     update(done, total) {
       if (!live) return;
-      process.stderr.write(
-        `\r  ${done}/${total} runs · ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
-      );
+      writeErr(`\r  ${done}/${total} runs · ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
     },
     clear() {
-      if (live) process.stderr.write('\r\x1b[2K');
+      if (live) writeErr('\r\x1b[2K');
     },
   };
 }
@@ -290,10 +288,10 @@ export async function runEvalRecord(options: {
   const replaced = cases.length !== (suite.cases ?? []).length;
   writeFileSync(path, `${JSON.stringify({ ...suite, cases: [...cases, recorded] }, null, 2)}\n`);
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ suite: options.suite, case: recorded }, null, 2)}\n`);
+    writeOut(`${JSON.stringify({ suite: options.suite, case: recorded }, null, 2)}\n`);
     return;
   }
-  console.log(
+  print(
     `${replaced ? 'replaced' : 'added'} "${recorded.name}" in ${options.suite}: ${recorded.fixtures?.length ?? 0} fixture(s), ${recorded.expect.length} assertion(s) to edit`,
   );
 }

@@ -76,7 +76,7 @@ function checkJunit(xml: string): { tests: number; failures: string[] } {
   return { tests, failures };
 }
 
-describe('keel eval', { timeout: 180_000 }, () => {
+describe('keel eval', () => {
   let firstId = '';
 
   it('passes the demo suite, reports pass^k as JSON and writes JUnit XML', async () => {

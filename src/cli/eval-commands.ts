@@ -10,7 +10,7 @@ export function registerEvalCommands(program: Command, globals: () => CliGlobals
     )
     .argument(
       '[suite...]',
-      'suite files (*.eval.ts, *.eval.js, *.eval.json) or directories (default: ./evals)',
+      'suite files (*.eval.ts, *.eval.js, *.json) or directories of them (default: ./evals)',
     )
     .option(
       '--json',

@@ -1,4 +1,4 @@
-import pc from 'picocolors';
+import { pc } from './terminal.js';
 import { describeReason, foldRun, type RunEvent, type RunState } from '../journal/index.js';
 import type { RunResult } from '../engine/index.js';
 import { runRunbook } from '../observe/index.js';

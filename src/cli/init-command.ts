@@ -1,3 +1,4 @@
+import { print } from './terminal.js';
 import type { Command } from 'commander';
 
 /** `keel init`: scaffold a project in the working directory. */
@@ -12,6 +13,6 @@ export function registerInitCommand(program: Command, printJson: (value: unknown
       const { initProject, formatInit } = await import('./init-project.js');
       const result = initProject(process.cwd());
       if (options.json) printJson(result);
-      else console.log(formatInit(result));
+      else print(formatInit(result));
     });
 }

@@ -1,3 +1,4 @@
+import { print, printError, writeErr, writeOut } from './terminal.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeFailure, EXIT, usageError } from './exit-codes.js';
 import { registerObserveCommands } from './observe-commands.js';
@@ -28,7 +29,9 @@ const program = new Command('keel')
   .version(keelVersion(), '-V, --version', 'print the version of keel')
   .exitOverride()
   .configureOutput({
-    writeErr: (text) => process.stderr.write(text),
+    writeErr: (text) => {
+      writeErr(text);
+    },
     // Usage errors are one line, like every other error; `--help` has the details.
     outputError: (text, write) => {
       write(
@@ -58,11 +61,11 @@ program
       printJson({ source, agents: list });
       return;
     }
-    console.log(`agents from ${source}:`);
+    print(`agents from ${source}:`);
     for (const agent of list) {
       const tools = agent.tools.map((tool) => `${tool.name}[${tool.effect}]`).join(', ');
-      console.log(`  ${agent.name.padEnd(12)} ${agent.description}`);
-      console.log(
+      print(`  ${agent.name.padEnd(12)} ${agent.description}`);
+      print(
         `  ${''.padEnd(12)} model ${agent.model.provider}:${agent.model.modelId}; tools ${tools || 'none'}`,
       );
     }
@@ -97,7 +100,7 @@ program
       // a cost is unknown (null) when any call's price was.
       const runs = await withJournalTotals(store, records);
       if (options.json) printJson({ runs });
-      else console.log(formatRunsTable(runs));
+      else print(formatRunsTable(runs));
     } finally {
       await store.close();
     }
@@ -120,7 +123,7 @@ program
       const events = await store.readEvents(runId);
       const state = foldRun(events.map((entry) => entry.event));
       if (options.json) printJson(showJson(record, state, events));
-      else console.log(formatShow(record, state, events));
+      else print(formatShow(record, state, events));
     } finally {
       await store.close();
     }
@@ -141,26 +144,33 @@ program
       pollMs: options.poll,
       onRunEnd(runId, result) {
         if (result)
-          console.log(`${runId} ${colorStatus(result.status)} — ${describeReason(result.reason)}`);
+          print(`${runId} ${colorStatus(result.status)} — ${describeReason(result.reason)}`);
         else
           void runtime.store.getRun(runId).then(
             (record) => {
-              console.log(
+              print(
                 record?.status === 'waiting'
                   ? `${runId} waiting for an approval (see \`keel approvals\`)`
                   : `${runId} released`,
               );
             },
             () => {
-              console.log(`${runId} released`);
+              print(`${runId} released`);
             },
           );
       },
       onError(runId, error) {
-        console.error(describeFailure(error).line + (runId ? ` (run ${runId})` : ''));
+        printError(describeFailure(error).line + (runId ? ` (run ${runId})` : ''));
+      },
+      onStoreOutage(outage) {
+        if (outage.state === 'down')
+          console.error(
+            `store unreachable, retrying with backoff: ${describeFailure(outage.error).line}`,
+          );
+        else console.error(`store reachable again after ${Math.round(outage.downMs / 1000)} s`);
       },
     });
-    console.log(
+    print(
       `worker ${runtime.workerId} on ${storeLocation}; agents: ${runtime.agents.map((agent) => agent.name).join(', ')}`,
     );
     await new Promise<void>((resolve) => {
@@ -171,7 +181,7 @@ program
         resolve();
       });
     });
-    console.log(`stopping: releasing ${worker.inFlight} held run(s) for other workers`);
+    print(`stopping: releasing ${worker.inFlight} held run(s) for other workers`);
     await close();
   });
 
@@ -193,8 +203,8 @@ program
           cancelRequested: record.cancelRequested,
         });
       else if (record.status === 'running')
-        console.log(`${runId} cancel requested; its worker stops it at the next heartbeat`);
-      else console.log(`${runId} ${colorStatus(record.status)}`);
+        print(`${runId} cancel requested; its worker stops it at the next heartbeat`);
+      else print(`${runId} ${colorStatus(record.status)}`);
     } finally {
       await close();
     }
@@ -268,7 +278,7 @@ function globals(): GlobalOptions {
 }
 
 function printJson(value: unknown): void {
-  process.stdout.write(`${jsonText(value)}\n`);
+  writeOut(`${jsonText(value)}\n`);
 }
 
 function parsePositiveInt(value: string): number {
@@ -292,7 +302,7 @@ try {
     process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else {
     const { line, exitCode } = describeFailure(error);
-    process.stderr.write(`${line}\n`);
+    writeErr(`${line}\n`);
     process.exitCode = exitCode;
   }
 } finally {

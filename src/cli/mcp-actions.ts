@@ -1,6 +1,6 @@
+import { pc, print } from './terminal.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import pc from 'picocolors';
 import { createApprovals } from '../approval/index.js';
 import { KeelError, canonicalJson, type Trust } from '../core/index.js';
 import {
@@ -49,12 +49,12 @@ export async function mcpToolsCommand(
       printJson(rows);
       return;
     }
-    console.log(`tools of MCP server ${pc.bold(name)}:`);
-    if (rows.length === 0) console.log(pc.gray('  none'));
+    print(`tools of MCP server ${pc.bold(name)}:`);
+    if (rows.length === 0) print(pc.gray('  none'));
     for (const row of rows) {
       const state = row.pinned ? pc.green('pinned') : pc.yellow(row.state);
       const signal = row.signal ? pc.red(`  signal: ${row.signal.matches.join(', ')}`) : '';
-      console.log(
+      print(
         `  ${row.name.padEnd(24)} ${row.effect.padEnd(12)} ${row.trust.padEnd(9)} ${(row.fingerprint ?? '-').slice(0, 12).padEnd(12)} ${state}${signal}`,
       );
     }
@@ -102,13 +102,13 @@ export async function mcpPinCommand(
       printJson({ server: name, pinned, by: approver.name, changed: waiting });
       return;
     }
-    console.log(
+    print(
       pinned.length === 0
         ? `nothing new to pin on ${name}`
         : `pinned ${pinned.join(', ')} on ${name} (by ${approver.name})`,
     );
     if (waiting.length > 0) {
-      console.log(pc.yellow(`changed since pinned: ${waiting.join(', ')} (see \`keel mcp diff\`)`));
+      print(pc.yellow(`changed since pinned: ${waiting.join(', ')} (see \`keel mcp diff\`)`));
     }
   });
 }
@@ -148,7 +148,7 @@ export async function mcpDiffCommand(
       printJson({ changes: rows });
       return;
     }
-    console.log(formatDiff(rows));
+    print(formatDiff(rows));
   });
 }
 
@@ -181,7 +181,7 @@ export async function mcpApproveCommand(
       return;
     }
     for (const row of rows) {
-      console.log(
+      print(
         `${pc.green('approved')} ${row.server} ${row.tool} ${row.fingerprint?.slice(0, 12) ?? ''} by ${row.by}: offered again at the next check`,
       );
     }
@@ -199,7 +199,7 @@ export async function mcpExportCommand(
     const path = resolve(out);
     writeFileSync(path, lockFileText(lock));
     if (json) printJson({ file: path, pins: lock.pins.length });
-    else console.log(`wrote ${lock.pins.length} pin(s) to ${path}`);
+    else print(`wrote ${lock.pins.length} pin(s) to ${path}`);
   });
 }
 
@@ -225,10 +225,7 @@ export async function mcpImportCommand(
     });
     const names = pinned.map((entry) => `${entry.server}/${entry.tool}`);
     if (json) printJson({ pinned: names, unchanged });
-    else
-      console.log(
-        `pinned ${pinned.length} definition(s) from ${file}; ${unchanged} already pinned`,
-      );
+    else print(`pinned ${pinned.length} definition(s) from ${file}; ${unchanged} already pinned`);
   });
 }
 
@@ -253,7 +250,7 @@ export async function mcpServeCommand(
       token: options.bearer,
     });
     const names = (options.agent ?? runtime.agents.map((agent) => agent.name)).join(', ');
-    console.log(`serving ${names} over MCP at ${http.url}`);
+    print(`serving ${names} over MCP at ${http.url}`);
     await new Promise<void>((done) => {
       process.once('SIGINT', done);
       process.once('SIGTERM', done);

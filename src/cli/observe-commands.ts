@@ -1,3 +1,4 @@
+import { print } from './terminal.js';
 import { MODEL_FORMS } from './run-commands.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CliGlobals } from './open-runtime.js';
@@ -40,7 +41,7 @@ export function registerObserveCommands(
         });
         const roots = spanTree(withAlerts(spans, await alertsForRun(store, runId)));
         if (options.json) printJson({ runId, traceId: traceIdOf(runId), spans: roots });
-        else console.log(formatTrace(runId, roots));
+        else print(formatTrace(runId, roots));
       } finally {
         await store.close();
       }
@@ -74,7 +75,7 @@ export function registerObserveCommands(
             since: since === undefined ? null : new Date(since).toISOString(),
             ...totals,
           });
-        } else console.log(formatCosts(totals, options.since));
+        } else print(formatCosts(totals, options.since));
       } finally {
         await store.close();
       }
@@ -106,7 +107,7 @@ export function registerObserveCommands(
           ),
         ].sort((a, b) => b.at - a.at || a.id.localeCompare(b.id));
         if (options.json) printJson(alertsJson(alerts));
-        else console.log(formatAlerts(alerts));
+        else print(formatAlerts(alerts));
       } finally {
         await store.close();
       }
@@ -141,7 +142,7 @@ export function registerObserveCommands(
         if (!agent) throw usageError(`run ${runId} is of agent "${record.agent}", not loaded here`);
         const report = await replayRun({ agent, runId, journal: await store.readEvents(runId) });
         if (options.json) printJson(report);
-        else console.log(formatReplay(report));
+        else print(formatReplay(report));
         process.exitCode = report.identical ? EXIT.ok : EXIT.failed;
       } finally {
         await store.close();
@@ -174,8 +175,8 @@ export function registerObserveCommands(
           if (options.json)
             printJson({ ...runJson(result), forkOf: { runId, step: options.fromStep } });
           else {
-            console.log(`fork of ${runId} from step ${options.fromStep}`);
-            console.log(formatRunResult(result));
+            print(`fork of ${runId} from step ${options.fromStep}`);
+            print(formatRunResult(result));
           }
           process.exitCode = result.status === 'succeeded' ? EXIT.ok : EXIT.failed;
         } finally {

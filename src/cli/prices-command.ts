@@ -1,3 +1,4 @@
+import { print, writeOut } from './terminal.js';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { repriceRuns, type RepricedRun } from '../engine/index.js';
@@ -32,12 +33,12 @@ export async function runPricesRecompute(options: PricesRecomputeOptions): Promi
       ...(options.runIds.length > 0 ? { runIds: options.runIds } : {}),
     });
     if (options.json) {
-      process.stdout.write(
+      writeOut(
         `${JSON.stringify({ priceFile: file ?? null, saved: !options.dryRun, runs }, null, 2)}\n`,
       );
       return;
     }
-    console.log(formatRepriced(runs, file, !options.dryRun));
+    print(formatRepriced(runs, file, !options.dryRun));
   } finally {
     await store.close();
   }

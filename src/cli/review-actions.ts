@@ -1,4 +1,4 @@
-import pc from 'picocolors';
+import { pc, print } from './terminal.js';
 import { createApprovals, requireDecider } from '../approval/index.js';
 import { canonicalJson } from '../core/index.js';
 import { resolveReview, reviewItem, startChosenRoute } from '../decide/index.js';
@@ -14,7 +14,7 @@ export async function listReviews(
   try {
     const list = await store.decisions.list({ status: 'review' });
     if (json) printJson({ reviews: list.map(reviewItem) });
-    else console.log(formatReviews(list));
+    else print(formatReviews(list));
   } finally {
     await store.close();
   }
@@ -47,7 +47,7 @@ export async function chooseReview(
   }
   if (options.json) printJson({ ...reviewJson(resolved), startedRunId: runId ?? null });
   else
-    console.log(
+    print(
       `${id} ${pc.green('resolved')} as ${canonicalJson(value)} by ${resolved.decidedBy ?? '?'}${runId ? `; run ${runId} queued` : ''}`,
     );
 }

@@ -1,3 +1,4 @@
+import { print, writeErr } from './terminal.js';
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import type { ApprovalRecord } from '../store/index.js';
@@ -59,7 +60,7 @@ export function registerRunCommands(program: Command, { globals, printJson }: He
             signal: controller.signal,
             onWaiting(approvals) {
               waitedOn.push(...approvals);
-              for (const approval of approvals) process.stderr.write(waitingNotice(approval));
+              for (const approval of approvals) writeErr(waitingNotice(approval));
             },
           });
         } catch (error) {
@@ -72,7 +73,7 @@ export function registerRunCommands(program: Command, { globals, printJson }: He
               status: 'waiting',
               approvals: waitedOn.map(approvalRef),
             });
-          process.stderr.write(
+          writeErr(
             `stopped waiting; run ${parked.runId} stays parked until its approval is decided, then any \`keel worker\` resumes it\n`,
           );
           process.exitCode = EXIT.failed;
@@ -81,7 +82,7 @@ export function registerRunCommands(program: Command, { globals, printJson }: He
           process.off('SIGINT', onSignal);
         }
         if (options.json) printJson({ ...runJson(result), approvals: waitedOn.map(approvalRef) });
-        else console.log(formatRunResult(result));
+        else print(formatRunResult(result));
         process.exitCode = result.status === 'succeeded' ? EXIT.ok : EXIT.failed;
       } finally {
         await close();
@@ -107,8 +108,8 @@ export function registerRunCommands(program: Command, { globals, printJson }: He
         const record = await runtime.submit(agentName, task, { model: options.model });
         if (options.json) printJson({ id: record.id, agent: record.agent, status: record.status });
         else {
-          console.log(record.id);
-          process.stderr.write(
+          print(record.id);
+          writeErr(
             `queued; a \`keel worker\` runs it — follow it with \`keel show ${record.id}\`\n`,
           );
         }

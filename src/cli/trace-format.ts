@@ -1,4 +1,4 @@
-import pc from 'picocolors';
+import { pc } from './terminal.js';
 import {
   ATTR,
   alertRunbook,

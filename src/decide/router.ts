@@ -123,6 +123,8 @@ export function defineRouter(definition: RouterDefinition): Router {
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `defineRouter: "${field}" ${problem}`);
   };
+  if (typeof definition !== 'object' || (definition as unknown) === null)
+    throw new KeelError('invalid_definition', 'defineRouter: the definition must be an object');
   const names = Object.keys(definition.routes ?? {});
   if (names.length === 0) fail('routes', 'must name at least one agent');
   for (const name of names) {

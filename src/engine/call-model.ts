@@ -11,7 +11,8 @@ import {
 import type { Execution } from './execution.js';
 import { modelRetryDelay } from './model-retry.js';
 import type { ModelStep, StepStage } from './model-step.js';
-import { presentRequest, requestDigest } from './untrusted-step.js';
+import { requestDigest } from './request-digest.js';
+import { presentRequest } from './untrusted-step.js';
 
 const MODEL_DELAY_RANDOM = (): number => Math.random();
 
@@ -41,6 +42,8 @@ export const callModel: StepStage = async (execution, step) => {
     const startedAt = performance.now();
     let response: ModelResponse;
     try {
+      // The provider's budget, shared by every worker, before anything is sent.
+      await run.providerGate?.acquire(model, step.estimatedInputTokens, signal);
       // Raced with the run's signal: an adapter that ignores it cannot hold the run.
       const presented = presentRequest(agent, step.request, run.runId);
       run.onModelRequest?.(run.runId, { step: step.number }, presented);
@@ -56,6 +59,8 @@ export const callModel: StepStage = async (execution, step) => {
               cause: error,
             },
           );
+      if (failure.type === 'rate_limited' && failure.retryAfterMs !== undefined)
+        run.providerGate?.rateLimited(model, failure.retryAfterMs);
       const failed = {
         type: 'model_failed',
         step: step.number,

@@ -6,6 +6,7 @@ import type { RunObserver } from '../observe/index.js';
 import type { Store } from '../store/index.js';
 import type { JournaledDecisionEntry, ToolPolicies } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
+import type { ProviderGate } from './provider-limits.js';
 import type { RunJournal } from './run-journal.js';
 import type { ToolCallInterceptor } from './tool-interception.js';
 
@@ -40,6 +41,8 @@ export interface ExecuteRunContext {
   readonly onModelRequest?: RunObserver['onModelRequest'];
   /** This process's tool breakers, bulkheads, result cache and audit log. */
   readonly toolPolicies?: ToolPolicies | undefined;
+  /** Paces model calls by the providers' shared budgets (`providerLimits`). */
+  readonly providerGate?: ProviderGate | undefined;
   /** Tells approvers when a gated call creates an approval. */
   readonly approvals?: Approvals | undefined;
   /** Decides per allowed call whether its tool runs (evaluations, shadow runs). */

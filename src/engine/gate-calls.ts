@@ -5,7 +5,7 @@ import { reviewedCall } from './guard-review.js';
 import type { StepStage } from './model-step.js';
 
 /** The gates of an agent that has none: no trigger of their own, they route a guard's confirm. */
-const ROUTING_ONLY: Gates = defineGates({ effects: [] }, 'gates');
+export const ROUTING_ONLY: Gates = defineGates({ effects: [] }, 'gates');
 
 /**
  * Stage 7: the approval gates decide each reviewed call: `allow` leaves it as it is, `confirm`

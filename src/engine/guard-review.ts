@@ -9,7 +9,7 @@ import {
   type PrivateResult,
   type ReviewedCall,
 } from '../guard/index.js';
-import type { RunEvent, RunState } from '../journal/index.js';
+import type { Message, RunEvent, RunState } from '../journal/index.js';
 import type { Execution } from './execution.js';
 import type { ModelStep, StepStage } from './model-step.js';
 
@@ -88,18 +88,7 @@ export function reviewedCall(
 
 /** What the run saw before this step, as text with provenance: what a guard grounds in. */
 export function runContext(agent: Agent, state: RunState): ContextText[] {
-  const context: ContextText[] = [{ text: agent.instructions, provenance: TRUSTED_AGENT }];
-  for (const message of state.messages) {
-    for (const part of message.parts) {
-      const text =
-        part.type === 'text'
-          ? part.text
-          : part.type === 'tool_result'
-            ? part.content
-            : part.arguments;
-      context.push({ text, provenance: part.provenance });
-    }
-  }
+  const context = conversationContext(agent, state).slice();
   // What quarantined references resolve to came from untrusted content: ground it there.
   for (const [callId, extracted] of state.quarantined)
     context.push({
@@ -107,6 +96,54 @@ export function runContext(agent: Agent, state: RunState): ContextText[] {
       provenance: { trust: 'untrusted', source: `quarantine:${callId}` },
     });
   return context;
+}
+
+interface CarriedContext {
+  readonly instructions: string;
+  /** The messages the texts were taken from, and where each one's texts end. */
+  readonly seen: Message[];
+  readonly ends: number[];
+  readonly texts: ContextText[];
+}
+
+// Carried forward per run: a step adds the texts of its new messages only. A message replaced
+// in place (a quarantined result's view) is taken again from there on.
+const carriedContexts = new WeakMap<RunState, CarriedContext>();
+
+function conversationContext(agent: Agent, state: RunState): readonly ContextText[] {
+  let carried = carriedContexts.get(state);
+  if (carried?.instructions !== agent.instructions) {
+    carried = {
+      instructions: agent.instructions,
+      seen: [],
+      ends: [],
+      texts: [{ text: agent.instructions, provenance: TRUSTED_AGENT }],
+    };
+    carriedContexts.set(state, carried);
+  }
+  const { seen, ends, texts } = carried;
+  const { messages } = state;
+  let same = 0;
+  const common = Math.min(seen.length, messages.length);
+  while (same < common && seen[same] === messages[same]) same += 1;
+  seen.length = same;
+  ends.length = same;
+  texts.length = same === 0 ? 1 : (ends[same - 1] ?? 1);
+  for (let index = same; index < messages.length; index++) {
+    const message = messages[index] as Message;
+    for (const part of message.parts) {
+      const text =
+        part.type === 'text'
+          ? part.text
+          : part.type === 'tool_result'
+            ? part.content
+            : part.arguments;
+      texts.push({ text, provenance: part.provenance });
+    }
+    seen.push(message);
+    ends.push(texts.length);
+  }
+  return texts;
 }
 
 /** The monitor's flags on one call (none when the monitor is off). */

@@ -7,7 +7,7 @@ export type {
   RuntimeOptions,
   StartRunOptions,
 } from './runtime-options.js';
-export type { Worker, WorkerOptions } from './worker.js';
+export type { StoreOutage, Worker, WorkerOptions } from './worker.js';
 export type { RunResult } from './run-result.js';
 export { DEFAULT_MODEL_RETRY, type ModelRetryOptions } from './model-retry.js';
 export { idempotencyKey } from './execution.js';
@@ -19,6 +19,7 @@ export {
 } from './reprice.js';
 export { alertNotification, alertsVia } from './alert-delivery.js';
 export { compareJournals, replayRun, type ReplayDivergence, type ReplayReport } from './replay.js';
+export type { ProviderLimit, ProviderLimits } from './provider-limits.js';
 export type {
   InterceptedCall,
   InterceptedResult,

@@ -6,6 +6,7 @@ import { ModelCallError, type ModelAdapterV1, type ModelResponse } from '../mode
 import { openStore, type Store, type StoredEvent } from '../store/index.js';
 import { ToolError, defineTool, type JournaledDecisionEntry, type Tool } from '../tools/index.js';
 import { createRuntime, type Runtime } from './runtime.js';
+import { digestWholeRequests, isWholeRequestDigest } from './request-digest.js';
 import { newRunId } from './run-start.js';
 
 /** Where a replay first departed from the recorded run. `null` sides mean "no such event". */
@@ -199,6 +200,13 @@ function servedFromJournal(
       });
     },
   };
+  // A journal from before chained request digests is compared with digests taken its way.
+  if (
+    [...responses.values()].some(
+      ({ requestHash }) => requestHash && isWholeRequestDigest(requestHash),
+    )
+  )
+    digestWholeRequests(replayModel);
   const tools = agent.tools.map((tool): Tool =>
     defineTool({
       ...tool,

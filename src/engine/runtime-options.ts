@@ -7,6 +7,7 @@ import type { AlertNotifier, AlertRules, RunObserver } from '../observe/index.js
 import type { ApprovalDecisionEntry, ApprovalRecord, RunRecord, Store } from '../store/index.js';
 import type { ToolPoliciesOptions } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
+import type { ProviderLimits } from './provider-limits.js';
 import type { ToolCallInterceptor } from './tool-interception.js';
 
 /** What `createRuntime` takes: the store, the agents, and how runs are leased, retried, observed and approved. */
@@ -18,9 +19,26 @@ export interface RuntimeOptions {
   readonly workerId?: string;
   /** A run whose worker stops heartbeating is claimable again after this long. */
   readonly leaseMs?: number;
-  /** Claims after which a run is ended `failed` (worker_lost) instead of executed again. */
+  /**
+   * Claims lost to dead workers after which the next claim (the watchdog's) ends the run
+   * instead of executing it: `failed` (`worker_lost`), or `escalated` (`in_doubt`) when a call
+   * that is not idempotent was started and never finished. Default 5.
+   */
   readonly maxClaims?: number;
+  /**
+   * The most runs of an agent executing at once across every worker on the store, by agent
+   * name (unset: no bound). Claims skip an agent at its bound and serve agents fewest-running
+   * first, so a busy agent cannot starve the others. Runs started in-process with `run` are
+   * not claimed and not bounded.
+   */
+  readonly maxConcurrentRuns?: Readonly<Record<string, number>> | undefined;
   readonly modelRetry?: Partial<ModelRetryOptions>;
+  /**
+   * Requests and tokens per minute by `provider` or `provider:modelId`, shared by every worker
+   * on the store (a row per budget on PostgreSQL; in memory on SQLite): calls wait their turn
+   * instead of drawing 429s, and a 429's `retry-after` pauses that budget for all workers.
+   */
+  readonly providerLimits?: ProviderLimits | undefined;
   /** Resolves a `--model` string (e.g. `openai:gpt-4o-mini`) to an adapter. */
   readonly resolveModel?: ((spec: string, agent: Agent) => ModelAdapterV1) | undefined;
   /** Observes each committed event. Never awaited; must not throw. */

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Agent } from '../agent/index.js';
 import { foldRun, type RunEvent } from '../journal/index.js';
-import { createApprovals, type Approvals } from '../approval/index.js';
+import { createApprovals, type Approvals, type GateDecision } from '../approval/index.js';
+import { reviewCall, type ReviewedCall } from '../guard/index.js';
+import { ROUTING_ONLY } from './gate-calls.js';
+import { runContext } from './guard-review.js';
 import { KeelError, systemClock, type Clock } from '../core/index.js';
 import { createToolPolicies } from '../tools/index.js';
 import {
@@ -13,6 +16,7 @@ import {
 } from '../observe/index.js';
 import {
   STORE_SCHEMA_VERSION,
+  type ApprovalRecord,
   type RunRecord,
   type StoredEvent,
   type Store,
@@ -22,6 +26,7 @@ import { forkJournal } from './fork-run.js';
 import type { ExecuteRunContext } from './execution.js';
 import { leaseKeeper, type LeaseKeeper } from './lease-keeper.js';
 import { localWakeups } from './local-wakeups.js';
+import { providerGate } from './provider-limits.js';
 import { executeRun, type RunAbort } from './run-executor.js';
 import { RunJournal } from './run-journal.js';
 import { resultOf, type RunResult } from './run-result.js';
@@ -90,6 +95,7 @@ class KeelRuntime implements Runtime {
   readonly #options: RuntimeOptions;
   readonly #clock: Clock;
   readonly #leaseMs: number;
+  readonly #maxClaims: number;
   readonly #byName: ReadonlyMap<string, Agent>;
   readonly #leases: LeaseKeeper;
   readonly #wakeups = localWakeups();
@@ -107,6 +113,7 @@ class KeelRuntime implements Runtime {
     this.#options = options;
     this.#clock = clock;
     this.#leaseMs = leaseMs;
+    this.#maxClaims = maxClaims;
     this.#byName = new Map(agents.map((agent) => [agent.name, agent]));
     if (this.#byName.size !== agents.length) {
       const names = agents.map((agent) => agent.name);
@@ -116,10 +123,23 @@ class KeelRuntime implements Runtime {
         `createRuntime: agents must have distinct names; ${shared.map((name) => `"${name}"`).join(', ')} given more than once`,
       );
     }
+    for (const [name, bound] of Object.entries(options.maxConcurrentRuns ?? {})) {
+      if (!this.#byName.has(name))
+        throw new KeelError(
+          'invalid_config',
+          `createRuntime: "maxConcurrentRuns.${name}" names no agent`,
+        );
+      if (!Number.isInteger(bound) || bound < 1)
+        throw new KeelError(
+          'invalid_config',
+          `createRuntime: "maxConcurrentRuns.${name}" must be an integer >= 1`,
+        );
+    }
     this.approvals = createApprovals({
       store,
       clock,
       resolveTool: (agentName, toolName) => this.#byName.get(agentName)?.tool(toolName),
+      reviewEdit: (approval, editedArgs) => this.#reviewEdit(approval, editedArgs),
       notifier: options.approvals?.notifier,
       baseUrl: options.approvals?.baseUrl,
       onNotifyError: options.approvals?.onNotifyError,
@@ -143,8 +163,43 @@ class KeelRuntime implements Runtime {
       onModelRequest: observeModelRequests(this.#observers),
       toolPolicies: createToolPolicies({ ...options.toolPolicies, store, clock }),
       approvals: this.approvals,
+      providerGate: providerGate({
+        limits: options.providerLimits,
+        budgets: store.providerBudgets,
+        clock,
+      }),
       interceptToolCall: options.interceptToolCall,
     };
+  }
+
+  /**
+   * The guard and the gates on an approval's call with other arguments, as if the model had
+   * sent them at that step: what an approver's edit must pass.
+   */
+  async #reviewEdit(approval: ApprovalRecord, editedArgs: unknown): Promise<GateDecision> {
+    const agent = this.#byName.get(approval.agent);
+    const tool = agent?.tool(approval.toolName);
+    if (!agent || !tool)
+      throw new KeelError(
+        'conflict',
+        `agent "${approval.agent}" with tool "${approval.toolName}" is not loaded here: decide where it runs`,
+      );
+    const state = foldRun(
+      (await this.store.readEvents(approval.runId)).map((entry) => entry.event),
+    );
+    const call: ReviewedCall = {
+      runId: approval.runId,
+      agent: agent.name,
+      step: approval.step,
+      index: approval.callIndex,
+      toolName: tool.name,
+      effect: tool.effect,
+      input: editedArgs,
+      tainted: state.tainted,
+      context: runContext(agent, state),
+    };
+    const review = reviewCall(call, { guard: agent.guard, signalled: state.signalled });
+    return (agent.gates ?? ROUTING_ONLY).decide(call, review);
   }
 
   agent(name: string): Agent | undefined {
@@ -250,7 +305,10 @@ class KeelRuntime implements Runtime {
       workerId: this.workerId,
       leaseMs: this.#leaseMs,
       agents: [...this.#byName.keys()],
+      maxClaims: this.#maxClaims,
+      maxConcurrentRuns: this.#options.maxConcurrentRuns,
       execute: async (record, signal) => {
+        if (record.status !== 'running') return this.#endedAtClaim(record);
         const result = await this.#execute({
           record,
           claim: { number: record.claims, cancelRequested: record.cancelRequested },
@@ -322,7 +380,7 @@ class KeelRuntime implements Runtime {
     if (started?.type !== 'run_started')
       throw new KeelError('internal', 'a run starts with run_started');
     const now = this.#clock.now();
-    const claimed: RunEvent = { type: 'run_claimed', workerId: this.workerId, claim: 1 };
+    const claimed: RunEvent = { type: 'run_claimed', workerId: this.workerId, claim: 1, at: now };
     const journal = [started, claimed, ...reused].map((event, index) => ({
       seq: index + 1,
       at: now,
@@ -343,6 +401,17 @@ class KeelRuntime implements Runtime {
       signalMeans: 'cancel',
       journal: journal.map((entry) => ({ ...entry, runId, schemaVersion: STORE_SCHEMA_VERSION })),
     });
+  }
+
+  /**
+   * A run the store ended at the claim (its watchdog's worker died too): observers hear of its
+   * end here (an `in_doubt` alert), as they would from the worker that ended it.
+   */
+  async #endedAtClaim(record: RunRecord): Promise<RunResult | undefined> {
+    const events = await this.store.readEvents(record.id);
+    const last = events.at(-1)?.event;
+    if (last?.type === 'run_finished') this.#executeWith.onEvent?.(record.id, last);
+    return resultOf(record.id, foldRun(events.map((entry) => entry.event)));
   }
 
   /**

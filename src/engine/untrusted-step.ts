@@ -1,8 +1,7 @@
 import type { Agent, UntrustedDetector } from '../agent/index.js';
 import type { RunEvent } from '../journal/index.js';
-import { canonicalJson, digest, quarantineRef, type Provenance } from '../core/index.js';
+import { quarantineRef, type Provenance } from '../core/index.js';
 import {
-  SPOTLIGHT_PLACEHOLDER,
   heuristicDetector,
   quarantineView,
   quarantinedRead,
@@ -17,18 +16,6 @@ export function presentRequest(agent: Agent, request: ModelRequest, runId: strin
   return agent.untrusted.handling === 'spotlight'
     ? spotlight(request, spotlightNonce(runId))
     : request;
-}
-
-/**
- * The digest replay compares: the request spotlighted with a fixed stand-in nonce, so it shows
- * whether content was marked but not which run's markers it carried.
- */
-export function requestDigest(agent: Agent, request: ModelRequest): string {
-  return digest(
-    canonicalJson(
-      agent.untrusted.handling === 'verbatim' ? request : spotlight(request, SPOTLIGHT_PLACEHOLDER),
-    ),
-  );
 }
 
 function detectorOf(agent: Agent): UntrustedDetector | undefined {

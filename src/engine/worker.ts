@@ -13,7 +13,19 @@ export interface WorkerOptions {
   readonly onRunEnd?: ((runId: string, result: RunResult | undefined) => void) | undefined;
   /** Called when executing a run threw (store down, bug); the run is resumed after its lease. */
   readonly onError?: ((runId: string, error: unknown) => void) | undefined;
+  /**
+   * Called once when the store stops answering claims (`down`, with the error) and once when
+   * it answers again (`up`, with the outage's length). Meanwhile claims back off up to 5 s.
+   */
+  readonly onStoreOutage?: ((outage: StoreOutage) => void) | undefined;
 }
+
+/** A worker's store became unreachable, or reachable again after `downMs`. */
+export type StoreOutage =
+  | { readonly state: 'down'; readonly error: unknown }
+  | { readonly state: 'up'; readonly downMs: number };
+
+const MAX_OUTAGE_BACKOFF_MS = 5_000;
 
 /** A worker claiming and executing queued runs. */
 export interface Worker {
@@ -34,6 +46,8 @@ interface StartWorkerOptions extends WorkerOptions {
   readonly workerId: string;
   readonly leaseMs: number;
   readonly agents: readonly string[];
+  readonly maxClaims?: number | undefined;
+  readonly maxConcurrentRuns?: Readonly<Record<string, number>> | undefined;
   readonly execute: (record: RunRecord, signal: AbortSignal) => Promise<RunResult | undefined>;
 }
 
@@ -50,31 +64,59 @@ export function startWorker(options: StartWorkerOptions): Worker {
     leaseMs,
     agents,
     execute,
+    maxClaims,
+    maxConcurrentRuns,
     concurrency = 32,
     pollMs = 200,
   } = options;
   const running = new Map<string, Promise<void>>();
-  const stopController = new AbortController();
+  // One controller per run, not one shared signal: a shared one would carry a listener per
+  // run in flight (Node warns past 10).
+  const stops = new Set<AbortController>();
+  let aborting = false;
   let stopping = false;
   let wakeUp: (() => void) | undefined;
   /** A wake that arrived while the worker was busy claiming: it must not be lost. */
   let wakeRequested = false;
+  /** Since when claims fail (the store is down), and the wait before the next try. */
+  let downSince: number | undefined;
+  let backoffMs = pollMs;
 
   async function fill(): Promise<void> {
     while (!stopping && running.size < concurrency) {
       let record: RunRecord | undefined;
       try {
-        record = await store.claimNext({ workerId, now: clock.now(), leaseMs, agents });
+        record = await store.claimNext({
+          workerId,
+          now: clock.now(),
+          leaseMs,
+          agents,
+          maxClaims,
+          maxConcurrentRuns,
+        });
       } catch (error) {
-        options.onError?.('', error);
+        if (downSince === undefined) {
+          downSince = Date.now();
+          backoffMs = pollMs;
+          options.onStoreOutage?.({ state: 'down', error });
+          if (!options.onStoreOutage) options.onError?.('', error);
+        } else backoffMs = Math.min(backoffMs * 2, MAX_OUTAGE_BACKOFF_MS);
         return;
+      }
+      if (downSince !== undefined) {
+        options.onStoreOutage?.({ state: 'up', downMs: Date.now() - downSince });
+        downSince = undefined;
       }
       if (!record) return;
       const runId = record.id;
-      const work = execute(record, stopController.signal)
+      const stop = new AbortController();
+      if (aborting) stop.abort();
+      stops.add(stop);
+      const work = execute(record, stop.signal)
         .then((result) => options.onRunEnd?.(runId, result))
         .catch((error: unknown) => options.onError?.(runId, error))
         .finally(() => {
+          stops.delete(stop);
           if (running.get(runId) === work) running.delete(runId);
           wakeRequested = true;
           wakeUp?.();
@@ -89,7 +131,7 @@ export function startWorker(options: StartWorkerOptions): Worker {
       await fill();
       if (wakeRequested || stopping) continue;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
+        const timer = setTimeout(resolve, downSince === undefined ? pollMs : backoffMs);
         wakeUp = () => {
           clearTimeout(timer);
           resolve();
@@ -112,7 +154,10 @@ export function startWorker(options: StartWorkerOptions): Worker {
     },
     async stop({ abortInFlight = false } = {}) {
       stopping = true;
-      if (abortInFlight) stopController.abort();
+      if (abortInFlight) {
+        aborting = true;
+        for (const stop of stops) stop.abort();
+      }
       wakeUp?.();
       await done;
     },

@@ -16,6 +16,7 @@ export {
   type ContextAssembly,
   type DecisionEvent,
   type GateReason,
+  type InDoubtCall,
   type LimitName,
   type LimitReached,
   type PendingCall,

@@ -10,6 +10,8 @@ export {
   signWebhook,
   slackNotifier,
   verifyWebhook,
+  webhookDeliveries,
+  webhookDeliveryId,
   webhookNotifier,
   type EmailNotifierOptions,
   type Notification,

@@ -152,6 +152,8 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);
   };
+  if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options))
+    throw new KeelError('invalid_definition', `${where}: the guard options must be an object`);
   const effects: readonly ToolEffect[] = options.effects ?? ['irreversible', 'egress'];
   if (!isList(effects) || effects.some((effect: ToolEffect) => !TOOL_EFFECTS.includes(effect)))
     fail('effects', `must be a list of ${TOOL_EFFECTS.join(', ')}`);

@@ -34,8 +34,10 @@ export {
 export {
   SPOTLIGHT_PLACEHOLDER,
   spotlight,
+  spotlightMessage,
   spotlightNonce,
   spotlightNote,
+  spotlightSystem,
   spotlightText,
 } from './spotlight.js';
 export {

@@ -46,9 +46,12 @@ export interface MonitoredCall {
   readonly scope: readonly string[];
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const URL_VALUE = /^(https?|ftp):\/\/\S+$/i;
+// Every check on an argument is linear in its length: no nested or adjacent unbounded
+// quantifiers that can backtrack over the same characters.
+const URL_PREFIX = /^(https?|ftp):\/\//i;
+const WHITESPACE = /\s/;
 const IBAN = /^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$/;
+const IBAN_MAX = 34;
 /**
  * A recipient, URL or account: values that decide where an effect lands.
  *
@@ -59,14 +62,67 @@ const IBAN = /^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$/;
  */
 export function looksLikeDestination(value: string): boolean {
   const trimmed = value.trim();
-  return EMAIL.test(trimmed) || URL_VALUE.test(trimmed) || IBAN.test(trimmed.replace(/\s+/g, ''));
+  if (isEmail(trimmed) || isUrl(trimmed)) return true;
+  // An IBAN is 34 characters at most, in groups: longer text is not one (and is not copied).
+  if (trimmed.length > IBAN_MAX * 4) return false;
+  const compact = trimmed.replace(/\s+/g, '');
+  return compact.length <= IBAN_MAX && IBAN.test(compact);
+}
+
+/** `local@domain.tld`: one `@`, no whitespace, a dot inside the domain (not first or last). */
+function isEmail(value: string): boolean {
+  const at = value.indexOf('@');
+  if (at <= 0 || at !== value.lastIndexOf('@') || WHITESPACE.test(value)) return false;
+  const domain = value.slice(at + 1);
+  const dot = domain.indexOf('.', 1);
+  return dot !== -1 && dot < domain.length - 1;
+}
+
+/** An http(s) or ftp URL: the scheme, `//`, then at least one character, no whitespace. */
+function isUrl(value: string): boolean {
+  const prefix = URL_PREFIX.exec(value);
+  return prefix !== null && value.length > prefix[0].length && !WHITESPACE.test(value);
 }
 
 const PERMISSION_TOOL =
   /(invite|share|grant|permission|role|admin|password|credential|add_?member|add_?user|collaborator|access)/i;
 const PERMISSION_ARGUMENT = /^(role|permission|permissions|access|password|new_?password)$/i;
-const BLOB = /[A-Za-z0-9+/=_-]{64,}/;
-const HEX_BLOB = /\b[0-9a-f]{40,}\b/i;
+/**
+ * A long encoded blob (64 or more base64/base64url characters in a row) or a long hex word (a
+ * `\w+` of 40 or more hex digits) in `value`, found in one pass over its characters.
+ */
+function encodedShape(value: string): 'blob' | 'hex' | undefined {
+  let run = 0;
+  let word = 0;
+  let hex = true;
+  let hexWord = false;
+  for (let index = 0; index <= value.length; index += 1) {
+    const code = index < value.length ? value.charCodeAt(index) : -1;
+    const inWord = isWordCode(code);
+    run = inWord || code === 43 || code === 47 || code === 61 || code === 45 ? run + 1 : 0;
+    if (run >= 64) return 'blob';
+    if (inWord) {
+      word += 1;
+      hex &&=
+        (code >= 48 && code <= 57) || (code >= 97 && code <= 102) || (code >= 65 && code <= 70);
+    } else {
+      if (word >= 40 && hex) hexWord = true;
+      word = 0;
+      hex = true;
+    }
+  }
+  return hexWord ? 'hex' : undefined;
+}
+
+/** `\w`: an ASCII letter, digit or underscore. */
+function isWordCode(code: number): boolean {
+  return (
+    (code >= 48 && code <= 57) ||
+    (code >= 65 && code <= 90) ||
+    (code >= 97 && code <= 122) ||
+    code === 95
+  );
+}
 const SECRET =
   /\b(sk-[A-Za-z0-9]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9-]{10,})\b|-----BEGIN [A-Z ]*PRIVATE KEY-----|\b(password|passwd|secret|api[_-]?key|token)\s*[:=]\s*\S+/i;
 
@@ -117,18 +173,19 @@ function exfiltrationShape(value: string): string | undefined {
   const url = urlOf(value.trim());
   if (url) {
     const query = [...url.searchParams.values()].join('');
-    if (query.length >= 32 || BLOB.test(query) || /\d{6,}/.test(query))
+    if (query.length >= 32 || encodedShape(query) === 'blob' || /\d{6}/.test(query))
       return 'a URL carrying data in its query';
-    if (BLOB.test(url.pathname)) return 'a URL carrying a long encoded blob';
+    if (encodedShape(url.pathname) === 'blob') return 'a URL carrying a long encoded blob';
     return undefined;
   }
-  if (BLOB.test(value)) return 'a long encoded blob';
-  if (HEX_BLOB.test(value)) return 'a long hex blob';
+  const shape = encodedShape(value);
+  if (shape === 'blob') return 'a long encoded blob';
+  if (shape === 'hex') return 'a long hex blob';
   return undefined;
 }
 
 function urlOf(value: string): URL | undefined {
-  if (!URL_VALUE.test(value)) return undefined;
+  if (!isUrl(value)) return undefined;
   try {
     return new URL(value);
   } catch {

@@ -59,20 +59,45 @@ export function spotlightText(text: string, nonce: string): string {
 export function spotlight(request: ModelRequest, nonce: string): ModelRequest {
   let marked = false;
   const messages = request.messages.map((message): Message => {
-    if (!message.parts.some((part) => isUntrustedContent(part))) return message;
-    marked = true;
-    return {
-      ...message,
-      parts: message.parts.map((part): MessagePart => {
-        if (!isUntrustedContent(part)) return part;
-        return part.type === 'text'
-          ? { ...part, text: spotlightText(part.text, nonce) }
-          : { ...part, content: spotlightText(part.content, nonce) };
-      }),
-    };
+    const shown = spotlightMessage(message, nonce);
+    if (shown !== message) marked = true;
+    return shown;
   });
   if (!marked) return request;
-  return { ...request, system: `${request.system}\n\n${spotlightNote(nonce)}`, messages };
+  return { ...request, system: spotlightSystem(request.system, nonce), messages };
+}
+
+/**
+ * One message as {@link spotlight} shows it: its untrusted parts wrapped in the run's markers.
+ * A message with no untrusted part is returned as it is (the same object).
+ *
+ * ```ts
+ * spotlightMessage(message, nonce) === message // true when nothing in it came from outside
+ * ```
+ */
+export function spotlightMessage(message: Message, nonce: string): Message {
+  if (!message.parts.some((part) => isUntrustedContent(part))) return message;
+  return {
+    ...message,
+    parts: message.parts.map((part): MessagePart => {
+      if (!isUntrustedContent(part)) return part;
+      return part.type === 'text'
+        ? { ...part, text: spotlightText(part.text, nonce) }
+        : { ...part, content: spotlightText(part.content, nonce) };
+    }),
+  };
+}
+
+/**
+ * The system prompt of a request {@link spotlight} marked anything in: the prompt and the line
+ * saying marked content is data.
+ *
+ * ```ts
+ * spotlightSystem('You handle refunds.', nonce) // 'You handle refunds.\n\nText between <<untrusted …'
+ * ```
+ */
+export function spotlightSystem(system: string, nonce: string): string {
+  return `${system}\n\n${spotlightNote(nonce)}`;
 }
 
 /** Content that came from outside: untrusted text or tool results (not the model's own turns). */

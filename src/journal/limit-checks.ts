@@ -14,9 +14,25 @@ export interface LimitReached {
   readonly max: number;
 }
 
-/** The run's own wall-clock time at `now`: time parked on approvals does not count. */
+/**
+ * The run's own wall-clock time at `now`: from its first claim (time queued does not count;
+ * older journals, which do not date claims, count from the start), time parked on approvals
+ * excluded.
+ */
 export function elapsedMs(state: RunState, now: number): number {
-  return now - state.startedAt - waitedMs(state, now);
+  return Math.max(0, now - (state.firstClaimedAt ?? state.startedAt) - waitedMs(state, now));
+}
+
+/**
+ * How long the run waited in the queue before its first claim, when that is over its
+ * `maxQueueMs`; `undefined` when it has no such bound, was not claimed yet, or was on time.
+ */
+export function queueTimeReached(state: RunState, limits: RunLimits): LimitReached | undefined {
+  if (limits.maxQueueMs === undefined || state.firstClaimedAt === undefined) return undefined;
+  const queued = state.firstClaimedAt - state.startedAt;
+  return queued > limits.maxQueueMs
+    ? { limit: 'queue_time', used: queued, max: limits.maxQueueMs }
+    : undefined;
 }
 
 /** Milliseconds until the run's timeout at `now` (never negative). */

@@ -8,6 +8,7 @@ export const LIMIT_NAMES = [
   'timeout',
   'identical_calls',
   'no_progress',
+  'queue_time',
 ] as const;
 /** One limit a run can stop on. */
 export type LimitName = (typeof LIMIT_NAMES)[number];
@@ -23,8 +24,16 @@ export interface RunLimits {
   readonly maxTokens: number;
   /** USD, all steps; enforced only where the model's price is known. */
   readonly maxCostUsd: number;
-  /** Wall-clock time from the run's start, including time spent waiting to be resumed. */
+  /**
+   * The run's own wall-clock time: from its first claim by a worker (time queued before it
+   * does not count), time parked on approvals excluded.
+   */
   readonly timeoutMs: number;
+  /**
+   * Longest wait in the queue before a first claim (unset: no bound). A run claimed later
+   * ends `stopped` with limit `queue_time` without a model call.
+   */
+  readonly maxQueueMs?: number | undefined;
   /** Calls of the same tool with the same canonical arguments. */
   readonly maxIdenticalCalls: number;
   /** Consecutive steps that produced no new tool result content. */
@@ -44,8 +53,9 @@ export const DEFAULT_LIMITS: RunLimits = Object.freeze({
 /** Merge overrides into the defaults, naming the field of any bad value. */
 export function resolveLimits(where: string, overrides: Partial<RunLimits> = {}): RunLimits {
   const limits = { ...DEFAULT_LIMITS, ...overrides };
+  if (limits.maxQueueMs === undefined) delete limits.maxQueueMs;
   for (const [field, value] of Object.entries(limits)) {
-    if (!(field in DEFAULT_LIMITS)) {
+    if (!(field in DEFAULT_LIMITS) && field !== 'maxQueueMs') {
       throw new KeelError('invalid_definition', `${where}: "limits.${field}" is not a known limit`);
     }
     if (field === 'timeoutMs' && typeof value === 'number' && value > MAX_TIMER_MS) {

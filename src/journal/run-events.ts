@@ -28,6 +28,11 @@ export type RunReason =
       readonly statusCode?: number | undefined;
     }
   | { readonly type: 'worker_lost'; readonly attempts: number }
+  /**
+   * The run's workers died while calls that are not idempotent were started and unfinished:
+   * whether they took effect is unknown, so a human checks each one by its idempotency key.
+   */
+  | { readonly type: 'in_doubt'; readonly attempts: number; readonly calls: readonly InDoubtCall[] }
   | { readonly type: 'cancelled'; readonly by: 'user' | 'shutdown' }
   | {
       readonly type: 'escalation';
@@ -39,6 +44,14 @@ export type RunReason =
   | { readonly type: 'internal'; readonly message: string }
   /** The model called a tool outside the agent's set, under `onOutOfScope: 'stop'`. */
   | { readonly type: 'out_of_scope'; readonly toolName: string; readonly step: number };
+
+/** A started tool call with no recorded outcome when its run's workers were lost. */
+export interface InDoubtCall {
+  readonly step: number;
+  readonly callId: string;
+  readonly toolName: string;
+  readonly idempotencyKey: string;
+}
 
 export interface RunOutcome {
   readonly status: RunStatus;
@@ -72,7 +85,13 @@ export type RunEvent =
       /** Set on a fork: the run and step whose journal this run reuses up to that step. */
       readonly forkOf?: { readonly runId: string; readonly step: number } | undefined;
     }
-  | { readonly type: 'run_claimed'; readonly workerId: string; readonly claim: number }
+  | {
+      readonly type: 'run_claimed';
+      readonly workerId: string;
+      readonly claim: number;
+      /** When the claim was taken (absent in older journals): the run's own time starts here. */
+      readonly at?: number | undefined;
+    }
   /** A worker handed the run back cleanly (shutdown): not counted as a lost worker. */
   | { readonly type: 'run_released'; readonly workerId: string }
   | {
@@ -405,6 +424,10 @@ function reasonText(reason: RunReason): string {
       return `model call failed after ${reason.attempts} attempt(s): ${reason.errorType}: ${reason.message}`;
     case 'worker_lost':
       return `the run's worker stopped ${reason.attempts} time(s); retries exhausted`;
+    case 'in_doubt':
+      return `the run's worker stopped ${reason.attempts} time(s) during calls that may have taken effect; check ${reason.calls
+        .map((call) => `${call.toolName} (key ${call.idempotencyKey})`)
+        .join(', ')}`;
     case 'cancelled':
       return `cancelled by ${reason.by}`;
     case 'escalation':

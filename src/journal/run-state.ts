@@ -4,6 +4,7 @@ import type { ToolFailure } from './tool-terms.js';
 import type { RunLimits } from './limits.js';
 import type {
   AnswerProvenanceSpan,
+  InDoubtCall,
   RunEvent,
   RunReason,
   RunStatus,
@@ -24,6 +25,8 @@ export interface PendingCall {
   attemptsStarted: number;
   /** The latest attempt recorded as failed and retryable (the next one is a new attempt). */
   attemptsFailed: number;
+  /** The key its started attempts were issued with (from `tool_started`). */
+  idempotencyKey?: string | undefined;
   /** Set while the call waits on a human decision (the gate's request): it must not start. */
   awaitingApproval?: ApprovalRequest | undefined;
   /** What the guard and the gates' policies said of the call (`guard_verdict`), in order. */
@@ -78,6 +81,8 @@ export interface RunState {
   /** How far down its fallback chain the current step has moved (0: the agent's model). */
   modelFallbacksThisStep: number;
   claims: number;
+  /** When a worker first claimed the run (unset while queued, and in older journals). */
+  firstClaimedAt: number | undefined;
   /** Claims that ended in a clean release (worker shutdown). */
   releases: number;
   cancelRequested: 'user' | 'shutdown' | undefined;
@@ -119,6 +124,7 @@ export function emptyRunState(): RunState {
     modelFailuresThisStep: 0,
     modelFallbacksThisStep: 0,
     claims: 0,
+    firstClaimedAt: undefined,
     releases: 0,
     cancelRequested: undefined,
     suspendedAt: undefined,
@@ -139,6 +145,29 @@ export function foldRun(events: Iterable<RunEvent>): RunState {
   const state = emptyRunState();
   for (const event of events) applyEvent(state, event);
   return state;
+}
+
+/**
+ * Calls with an attempt started and no outcome recorded: a worker died during them, so each
+ * may or may not have taken effect.
+ *
+ * ```ts
+ * const doubtful = startedWithoutOutcome(foldRun(events)); // [{ toolName, idempotencyKey, … }]
+ * ```
+ */
+export function startedWithoutOutcome(state: RunState): InDoubtCall[] {
+  return state.pending.flatMap((call) =>
+    call.attemptsStarted > call.attemptsFailed && call.idempotencyKey !== undefined
+      ? [
+          {
+            step: call.step,
+            callId: call.callId,
+            toolName: call.toolName,
+            idempotencyKey: call.idempotencyKey,
+          },
+        ]
+      : [],
+  );
 }
 
 /** Totals after one model call: cost stays known only while every call's price was known. */
@@ -176,6 +205,7 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       return;
     case 'run_claimed':
       state.claims = event.claim;
+      state.firstClaimedAt ??= event.at;
       return;
     case 'run_released':
       state.releases += 1;
@@ -221,7 +251,10 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       return;
     case 'tool_started': {
       const call = state.pending.find((pending) => pending.callId === event.callId);
-      if (call) call.attemptsStarted = Math.max(call.attemptsStarted, event.attempt);
+      if (call) {
+        call.attemptsStarted = Math.max(call.attemptsStarted, event.attempt);
+        call.idempotencyKey = event.idempotencyKey;
+      }
       return;
     }
     case 'tool_finished': {

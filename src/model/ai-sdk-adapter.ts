@@ -5,7 +5,8 @@ import type {
   LanguageModelV3GenerateResult,
   LanguageModelV3Message,
 } from '@ai-sdk/provider';
-import { KeelError, type AbortableOptions } from '../core/index.js';
+import { KeelError, untilAborted, type AbortableOptions } from '../core/index.js';
+import { DEFAULT_MODEL_TIMEOUT_MS, callDeadline, deadlineMessage } from './call-deadline.js';
 import type { Message } from './messages.js';
 import {
   ModelCallError,
@@ -24,6 +25,11 @@ import { conservativeTokenCount } from './token-count.js';
 export interface AiSdkModelOptions {
   /** Known price; leave unset when unknown (cost limits then cannot be enforced). */
   readonly price?: ModelPrice;
+  /**
+   * Deadline for one call: past it the call is aborted and ends `timeout`, even when the
+   * wrapped model ignores its abort signal. Defaults to 60 seconds.
+   */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -40,8 +46,11 @@ export interface AiSdkModelOptions {
  */
 export function aiSdkModel(
   languageModel: LanguageModelV3,
-  { price }: AiSdkModelOptions = {},
+  { price, timeoutMs = DEFAULT_MODEL_TIMEOUT_MS }: AiSdkModelOptions = {},
 ): ModelAdapterV1 {
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new KeelError('invalid_config', 'aiSdkModel: "timeoutMs" must be a positive integer');
+  }
   const candidate = languageModel as Partial<LanguageModelV3> | undefined;
   if (
     typeof candidate !== 'object' ||
@@ -63,10 +72,23 @@ export function aiSdkModel(
     async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
       if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
       let result: LanguageModelV3GenerateResult;
+      const deadline = callDeadline(timeoutMs);
+      const callSignal = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
       try {
-        result = await languageModel.doGenerate(toCallOptions(request, signal));
+        // Raced with the deadline: a model that ignores its abort signal cannot hold the call.
+        result = await untilAborted(
+          Promise.resolve(languageModel.doGenerate(toCallOptions(request, callSignal))),
+          callSignal,
+        );
       } catch (error) {
+        if (!signal?.aborted && deadline.expired) {
+          throw new ModelCallError('timeout', deadlineMessage(deadline, timeoutMs), {
+            cause: error,
+          });
+        }
         throw toModelCallError(error, signal);
+      } finally {
+        deadline.clear();
       }
       return toModelResponse(result);
     },

@@ -11,6 +11,7 @@ import { KeelError, type AbortableOptions } from '../core/index.js';
 import { anchoredEstimates } from './anchored-estimate.js';
 import { toModelCallError } from './anthropic-errors.js';
 import { accumulateStream, toModelResponse } from './anthropic-response.js';
+import { DEFAULT_MODEL_TIMEOUT_MS, callDeadline, type CallDeadline } from './call-deadline.js';
 import type { Message, ToolSpec } from './messages.js';
 import {
   ModelCallError,
@@ -31,7 +32,11 @@ export interface AnthropicMessagesOptions {
   readonly apiKey?: string;
   /** Known price; leave unset when unknown (cost limits then cannot be enforced). */
   readonly price?: ModelPrice;
-  /** Deadline for one call, response body (or stream) included. Defaults to 10 minutes. */
+  /**
+   * Deadline for one call, response body included; a streamed reply may take longer as long
+   * as it keeps arriving, and ends `timeout` after this long without an event (a stalled
+   * stream). Defaults to 60 seconds.
+   */
   readonly timeoutMs?: number;
   /** `max_tokens` when the request sets no `maxOutputTokens` (Anthropic requires one). */
   readonly defaultMaxOutputTokens?: number;
@@ -50,7 +55,7 @@ export interface AnthropicMessagesOptions {
   readonly cacheConversation?: boolean;
 }
 
-export const DEFAULT_ANTHROPIC_TIMEOUT_MS = 600_000;
+export const DEFAULT_ANTHROPIC_TIMEOUT_MS = DEFAULT_MODEL_TIMEOUT_MS;
 const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
 
 /**
@@ -119,26 +124,18 @@ export function anthropicMessages({
   /** Runs one SDK call under the adapter's deadline and maps any failure. */
   async function call<T>(
     signal: AbortSignal | undefined,
-    run: (sdkClient: Anthropic, requestSignal: AbortSignal) => Promise<T>,
+    run: (sdkClient: Anthropic, requestSignal: AbortSignal, deadline: CallDeadline) => Promise<T>,
   ): Promise<T> {
     if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
     // The SDK's timeout stops at the response headers; this deadline also covers the body.
-    const deadline = new AbortController();
-    const timer = setTimeout(() => {
-      deadline.abort();
-    }, timeoutMs);
+    const deadline = callDeadline(timeoutMs);
     const requestSignal = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
     try {
-      return await run(await getClient(), requestSignal);
+      return await run(await getClient(), requestSignal, deadline);
     } catch (error) {
-      throw toModelCallError(error, {
-        signal,
-        deadline: deadline.signal,
-        timeoutMs,
-        sdk: await loadSdk(),
-      });
+      throw toModelCallError(error, { signal, deadline, timeoutMs, sdk: await loadSdk() });
     } finally {
-      clearTimeout(timer);
+      deadline.clear();
     }
   }
 
@@ -173,12 +170,14 @@ export function anthropicMessages({
       const params = toParams(request, await outputFormatOf(request));
       let response: ModelResponse;
       if (stream) {
-        response = await call(signal, async (sdkClient, requestSignal) => {
+        response = await call(signal, async (sdkClient, requestSignal, deadline) => {
           const events = await sdkClient.messages.create(
             { ...params, stream: true },
             { signal: requestSignal },
           );
-          return accumulateStream(events);
+          return accumulateStream(events, () => {
+            deadline.extend();
+          });
         });
       } else {
         const message = await call(signal, (sdkClient, requestSignal) =>

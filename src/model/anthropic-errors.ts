@@ -1,4 +1,5 @@
 import type { APIError } from '@anthropic-ai/sdk';
+import { deadlineMessage, type CallDeadline } from './call-deadline.js';
 import { ModelCallError } from './model-adapter.js';
 import { parseRetryAfter } from './retry-after.js';
 
@@ -9,7 +10,7 @@ export function toModelCallError(
   error: unknown,
   context: {
     signal: AbortSignal | undefined;
-    deadline: AbortSignal;
+    deadline: CallDeadline;
     timeoutMs: number;
     sdk: AnthropicSdk;
   },
@@ -21,12 +22,18 @@ export function toModelCallError(
     APIError: StatusError,
     AnthropicError,
   } = context.sdk;
-  if (ModelCallError.isInstance(error)) return error;
+  // A cut-off call may surface as anything (a stream that just ends): the cause decides.
   if (context.signal?.aborted) {
     return new ModelCallError('aborted', 'the model call was aborted', { cause: error });
   }
-  if (context.deadline.aborted || error instanceof APIConnectionTimeoutError) {
-    return new ModelCallError('timeout', `no response within ${context.timeoutMs} ms`, {
+  if (context.deadline.expired) {
+    return new ModelCallError('timeout', deadlineMessage(context.deadline, context.timeoutMs), {
+      cause: error,
+    });
+  }
+  if (ModelCallError.isInstance(error)) return error;
+  if (error instanceof APIConnectionTimeoutError) {
+    return new ModelCallError('timeout', deadlineMessage(context.deadline, context.timeoutMs), {
       cause: error,
     });
   }

@@ -93,6 +93,7 @@ export function toModelResponse(message: unknown): ModelResponse {
  */
 export async function accumulateStream(
   events: AsyncIterable<RawMessageStreamEvent>,
+  onEvent: () => void = () => undefined,
 ): Promise<ModelResponse> {
   const blocks = new Map<
     number,
@@ -104,6 +105,7 @@ export async function accumulateStream(
   let stopReason: string | null | undefined;
   let stopped = false;
   for await (const event of events) {
+    onEvent();
     switch (event.type) {
       case 'message_start':
         id = event.message.id;

@@ -25,6 +25,8 @@ export {
   type PriceTier,
   type TokenPrices,
 } from './model-adapter.js';
+export { DEFAULT_MODEL_TIMEOUT_MS } from './call-deadline.js';
+export { conversationFold } from './conversation-fold.js';
 export { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
 export {
   SIMULATOR_PRICE,
@@ -70,6 +72,7 @@ export {
   countRequestTokens,
   countTextTokens,
   encodingForModel,
+  roughRequestTokens,
   estimateError,
   type OpenAIEncoding,
   type TokenCount,

@@ -97,6 +97,13 @@ export interface ModelAdapterV1 {
    */
   estimateInputTokens?(request: ModelRequest): number;
   /**
+   * A cheap pre-flight figure for a model whose `estimateInputTokens` is costly (a tokenizer to
+   * load and run): `atMost` bounds the exact count from above, `estimate` is a character-based
+   * guess. While the bound fits the run's budget the exact count is not taken and the guess is
+   * what the journal records; near the budget the exact count decides.
+   */
+  roughInputTokens?(request: ModelRequest): { readonly estimate: number; readonly atMost: number };
+  /**
    * The most exact input token count available, which may ask the provider (Anthropic's
    * count-tokens endpoint). Never throws for an unreachable endpoint: it returns a flagged
    * estimate instead.

@@ -19,10 +19,17 @@ import {
   type ModelResponse,
   type ModelUsage,
 } from './model-adapter.js';
+import {
+  DEFAULT_MODEL_TIMEOUT_MS,
+  callDeadline,
+  deadlineMessage,
+  type CallDeadline,
+} from './call-deadline.js';
 import { parseRetryAfter } from './retry-after.js';
 import {
   countRequestTokens,
   countTextTokens,
+  roughRequestTokens,
   encodingForModel,
   type OpenAIEncoding,
 } from './token-count.js';
@@ -37,7 +44,11 @@ export interface OpenAIChatOptions {
   readonly apiKey?: string;
   /** Known price; leave unset when unknown (cost limits then cannot be enforced). */
   readonly price?: ModelPrice;
-  /** Deadline for one call, response body included. Defaults to 10 minutes, like the SDK. */
+  /**
+   * Deadline for one call, response body included; a streamed reply may take longer as long
+   * as it keeps arriving, and ends `timeout` after this long without an event (a stalled
+   * stream). Defaults to 60 seconds.
+   */
   readonly timeoutMs?: number;
   readonly organization?: string;
   /**
@@ -47,7 +58,8 @@ export interface OpenAIChatOptions {
   readonly stream?: boolean;
 }
 
-export const DEFAULT_OPENAI_TIMEOUT_MS = 600_000;
+/** The OpenAI adapter's default `timeoutMs`. */
+export const DEFAULT_OPENAI_TIMEOUT_MS = DEFAULT_MODEL_TIMEOUT_MS;
 
 /**
  * A model adapter for the OpenAI Chat Completions API and any server that speaks it (vLLM,
@@ -92,16 +104,15 @@ export function openaiChat({
     modelId: model,
     price,
     estimateInputTokens: (request) => countRequestTokens(request, encoding).tokens,
+    // The tokenizer loads (~1 MB of ranks) only once a request comes near the budget.
+    roughInputTokens: roughRequestTokens,
     countInputTokens: (request) => Promise.resolve(countRequestTokens(request, encoding)),
     async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
       if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
       const body = toChatCompletionParams(model, request);
 
       // The SDK's timeout stops at the response headers; this deadline also covers the body.
-      const deadline = new AbortController();
-      const timer = setTimeout(() => {
-        deadline.abort();
-      }, timeoutMs);
+      const deadline = callDeadline(timeoutMs);
       const requestSignal = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
       let completion: unknown;
       try {
@@ -113,17 +124,23 @@ export function openaiChat({
                 { ...body, stream: true, stream_options: { include_usage: true } },
                 { signal: requestSignal },
               ),
+              {
+                signal: requestSignal,
+                extend: () => {
+                  deadline.extend();
+                },
+              },
             )
           : await sdkClient.chat.completions.create(body, { signal: requestSignal });
       } catch (error) {
         throw toModelCallError(error, {
           signal,
-          deadline: deadline.signal,
+          deadline,
           timeoutMs,
           sdk: await loadSdk(),
         });
       } finally {
-        clearTimeout(timer);
+        deadline.clear();
       }
       return toModelResponse(completion, request, encoding);
     },
@@ -156,9 +173,12 @@ async function createClient(options: {
 
 /**
  * Folds a chunk stream into the shape of a non-streamed completion, so one parser validates
- * both. Tool-call arguments are concatenated as sent.
+ * both. Tool-call arguments are concatenated as sent. Every chunk moves the call's deadline on.
  */
-async function accumulateChunks(chunks: AsyncIterable<ChatCompletionChunk>): Promise<unknown> {
+async function accumulateChunks(
+  chunks: AsyncIterable<ChatCompletionChunk>,
+  call: { readonly signal: AbortSignal; extend(): void },
+): Promise<unknown> {
   let id: string | undefined;
   let model: string | undefined;
   let content = '';
@@ -166,6 +186,7 @@ async function accumulateChunks(chunks: AsyncIterable<ChatCompletionChunk>): Pro
   let usage: ChatCompletionChunk['usage'];
   const toolCalls = new Map<number, { id: string; name: string; arguments: string }>();
   for await (const chunk of chunks) {
+    call.extend();
     id ??= chunk.id;
     model ??= chunk.model;
     if (chunk.usage) usage = chunk.usage;
@@ -181,6 +202,8 @@ async function accumulateChunks(chunks: AsyncIterable<ChatCompletionChunk>): Pro
     }
     if (choice.finish_reason) finishReason = choice.finish_reason;
   }
+  // The SDK ends an aborted stream quietly: a reply cut off is a failure, not a short reply.
+  call.signal.throwIfAborted();
   const calls = [...toolCalls.entries()]
     .sort(([left], [right]) => left - right)
     .map(([, call]) => ({ id: call.id, function: { name: call.name, arguments: call.arguments } }));
@@ -394,20 +417,26 @@ function toModelCallError(
   error: unknown,
   context: {
     signal: AbortSignal | undefined;
-    deadline: AbortSignal;
+    deadline: CallDeadline;
     timeoutMs: number;
     sdk: OpenAISdk;
   },
 ): ModelCallError {
   const { APIConnectionError, APIConnectionTimeoutError, APIUserAbortError, OpenAIError } =
     context.sdk;
-  if (ModelCallError.isInstance(error)) return error;
+  // A cut-off call may surface as anything (a stream that just ends): the cause decides.
   if (context.signal?.aborted) {
     return new ModelCallError('aborted', 'the model call was aborted', { cause: error });
   }
+  if (context.deadline.expired) {
+    return new ModelCallError('timeout', deadlineMessage(context.deadline, context.timeoutMs), {
+      cause: error,
+    });
+  }
+  if (ModelCallError.isInstance(error)) return error;
   if (isStatusError(error, context.sdk)) return fromStatus(error, error.status);
-  if (context.deadline.aborted || error instanceof APIConnectionTimeoutError) {
-    return new ModelCallError('timeout', `no response within ${context.timeoutMs} ms`, {
+  if (error instanceof APIConnectionTimeoutError) {
+    return new ModelCallError('timeout', deadlineMessage(context.deadline, context.timeoutMs), {
       cause: error,
     });
   }

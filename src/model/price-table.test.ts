@@ -126,6 +126,21 @@ describe('costOf with default prices', () => {
     ).toBeUndefined();
     expect(table.lookup('openai-compatible', 'gpt-4o')).toBeUndefined();
   });
+
+  it('knows a server on a private network or over plain HTTP is no priced provider', () => {
+    for (const baseURL of [
+      'https://10.0.0.5/v1',
+      'https://192.168.1.20:8000/v1',
+      'https://localhost:8443/v1',
+      'https://[::1]:8000/v1',
+      'http://gateway.example.com/v1',
+    ])
+      expect(table.lookup('openai-compatible', 'gpt-4o', baseURL)).toBeUndefined();
+    // A public HTTPS host is still looked up (and priced when the table knows it).
+    expect(
+      table.lookup('openai-compatible', 'openai/gpt-4o', 'https://openrouter.ai/api/v1'),
+    ).toBeDefined();
+  });
 });
 
 describe('price overrides', () => {

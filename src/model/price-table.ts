@@ -170,6 +170,34 @@ export function projectPriceTable(cwd = process.cwd()): PriceTable {
   return projectTable.table;
 }
 
+/**
+ * Whether a compatible server's base URL could be a provider the default table prices. A
+ * server on this machine or a private network, or one spoken to over plain HTTP, is not one
+ * (the table knows public HTTPS APIs only; Azure's pattern also takes `http`): its price is
+ * unknown without loading the table, which costs a cold start hundreds of milliseconds.
+ */
+function maybePublicProvider(baseURL: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(baseURL);
+  } catch {
+    return true;
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (/azure|cognitiveservices/.test(host)) return true;
+  if (url.protocol !== 'https:') return false;
+  return !(
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    host === '::1' ||
+    /^127\./.test(host) ||
+    /^10\./.test(host) ||
+    /^192\.168\./.test(host) ||
+    /^172\.(1[6-9]|2\d|3[01])\./.test(host) ||
+    /^f[cd][0-9a-f]{2}:/.test(host)
+  );
+}
+
 type GenaiPrices = typeof import('@pydantic/genai-prices');
 type RawPrice = number | { base: number; tiers: readonly { start: number; price: number }[] };
 
@@ -188,14 +216,14 @@ export function defaultPrice(
   modelId: string,
   baseURL?: string,
 ): ModelPrice | undefined {
-  genaiPrices ??= require('@pydantic/genai-prices') as GenaiPrices;
   let where: { providerId: string } | { providerApiUrl: string };
   if (provider === 'openai-compatible') {
-    if (baseURL === undefined) return undefined;
+    if (baseURL === undefined || !maybePublicProvider(baseURL)) return undefined;
     where = { providerApiUrl: baseURL };
   } else {
     where = { providerId: provider };
   }
+  genaiPrices ??= require('@pydantic/genai-prices') as GenaiPrices;
   let result: ReturnType<GenaiPrices['calcPrice']>;
   try {
     result = genaiPrices.calcPrice({ input_tokens: 0, output_tokens: 0 }, modelId, where);

@@ -28,6 +28,10 @@ const MODEL_STRING_HELP =
  *   llama.cpp server, OpenRouter, Together, Groq), with `OPENAI_COMPATIBLE_API_KEY` or
  *   `OPENAI_API_KEY` when the server needs a key.
  *
+ * After the model name, `?timeoutMs=<ms>` sets the adapter's request timeout (default 60 s;
+ * a streamed reply may go on while it keeps arriving, and ends after that long of silence):
+ * `openai-compatible:http://127.0.0.1:11434/v1#llama3.1?timeoutMs=30000`.
+ *
  * A comma-separated list (`anthropic:claude-haiku-4-5,openai:gpt-4.1-mini`) is a fallback
  * chain: the first model, with the others as its `fallbacks`.
  *
@@ -73,7 +77,8 @@ function resolveOne(
   const { env = process.env, onWarning = warnOnce } = options;
   const separator = spec.indexOf(':');
   const provider = separator === -1 ? spec : spec.slice(0, separator);
-  const rest = separator === -1 ? '' : spec.slice(separator + 1);
+  const { rest, timeoutMs } = modelOptions(spec, separator === -1 ? '' : spec.slice(separator + 1));
+  const timeout = timeoutMs === undefined ? {} : { timeoutMs };
   const priced = (model: ModelAdapterV1, baseURL?: string): ModelAdapterV1 =>
     withPrice({ model, spec, provider, baseURL, options, onWarning });
   switch (provider) {
@@ -92,7 +97,9 @@ function resolveOne(
         throw new KeelError('invalid_config', `model "${spec}" needs ANTHROPIC_API_KEY`);
       }
       const baseURL = env.ANTHROPIC_BASE_URL;
-      return priced(anthropicMessages({ model: rest, apiKey, ...(baseURL ? { baseURL } : {}) }));
+      return priced(
+        anthropicMessages({ model: rest, apiKey, ...(baseURL ? { baseURL } : {}), ...timeout }),
+      );
     }
     case 'openai': {
       requireName(spec, rest, 'openai:gpt-4.1-mini');
@@ -105,7 +112,12 @@ function resolveOne(
         );
       }
       return priced(
-        openaiChat({ model: rest, apiKey: apiKey || 'unused', ...(baseURL ? { baseURL } : {}) }),
+        openaiChat({
+          model: rest,
+          apiKey: apiKey || 'unused',
+          ...(baseURL ? { baseURL } : {}),
+          ...timeout,
+        }),
       );
     }
     case 'openai-compatible': {
@@ -119,11 +131,41 @@ function resolveOne(
         );
       }
       const apiKey = env.OPENAI_COMPATIBLE_API_KEY || env.OPENAI_API_KEY || 'unused';
-      return priced(openaiChat({ model, baseURL, apiKey }), baseURL);
+      return priced(openaiChat({ model, baseURL, apiKey, ...timeout }), baseURL);
     }
     default:
       throw new KeelError('invalid_config', `unknown model "${spec}": use ${MODEL_STRING_HELP}`);
   }
+}
+
+const MODEL_OPTIONS = ['timeoutMs'] as const;
+
+/**
+ * The options after a model name (`openai:gpt-4.1-mini?timeoutMs=30000`,
+ * `openai-compatible:<baseURL>#<model>?timeoutMs=30000`) and the spec without them.
+ */
+function modelOptions(spec: string, rest: string): { rest: string; timeoutMs?: number } {
+  // A compatible server's base URL may carry a query of its own: options follow the model.
+  const at = rest.indexOf('?', Math.max(0, rest.lastIndexOf('#')));
+  if (at === -1) return { rest };
+  const options: { rest: string; timeoutMs?: number } = { rest: rest.slice(0, at) };
+  for (const [key, value] of new URLSearchParams(rest.slice(at + 1))) {
+    if (key !== 'timeoutMs') {
+      throw new KeelError(
+        'invalid_config',
+        `model "${spec}": unknown option "${key}"; model strings take ${MODEL_OPTIONS.join(', ')}`,
+      );
+    }
+    const timeoutMs = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+      throw new KeelError(
+        'invalid_config',
+        `model "${spec}": "timeoutMs" must be a positive whole number of milliseconds`,
+      );
+    }
+    options.timeoutMs = timeoutMs;
+  }
+  return options;
 }
 
 function requireName(spec: string, name: string, example: string): void {

@@ -10,7 +10,8 @@ import {
   type ModelResponse,
   type ModelUsage,
 } from './model-adapter.js';
-import type { ToolResultPart } from './messages.js';
+import { conversationFold } from './conversation-fold.js';
+import type { Message, ToolResultPart } from './messages.js';
 import { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
 
 /** A tool call a simulated turn emits. Give `rawArguments` to emit malformed text verbatim. */
@@ -106,7 +107,7 @@ export function simulator(options: SimulatorOptions): ModelAdapterV1 {
     price,
     estimateInputTokens,
     async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
-      const step = request.messages.filter((message) => message.role === 'assistant').length;
+      const step = assistantTurns(request.messages);
       const task = firstUserText(request);
       const conversationKey = `${digest(task)}:${step}`;
       const attempt = (failuresInjected.get(conversationKey) ?? 0) + 1;
@@ -175,6 +176,11 @@ export function simulator(options: SimulatorOptions): ModelAdapterV1 {
     },
   };
 }
+
+// Carried forward over a run's conversation: a long run's step is found in constant time.
+const assistantTurns = conversationFold(0, (turns, message: Message) =>
+  message.role === 'assistant' ? turns + 1 : turns,
+);
 
 async function sleepOrAbort(ms: number, signal: AbortSignal | undefined): Promise<void> {
   try {

@@ -133,3 +133,10 @@ describe('estimateError', () => {
     ]);
   });
 });
+
+describe('text that spells a special token', () => {
+  it('is counted as text, not refused (a fetched page may contain <|endoftext|>)', () => {
+    expect(() => countTextTokens('before <|endoftext|> after', 'o200k_base')).not.toThrow();
+    expect(countTextTokens('<|endoftext|>', 'o200k_base')).toBeGreaterThan(1);
+  });
+});

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { AbortableOptions } from '../core/index.js';
 import type { Message } from './messages.js';
 import type { ModelAdapterV1, ModelRequest } from './model-adapter.js';
-import { requestCharacters } from './token-estimate.js';
+import { estimateInputTokens, requestCharacters } from './token-estimate.js';
 
 /** How a token count was obtained. Only `tokenizer` and `provider` counts are exact. */
 export const TOKEN_COUNT_METHODS = ['tokenizer', 'provider', 'estimate'] as const;
@@ -21,13 +21,14 @@ export const OPENAI_ENCODINGS = ['o200k_base', 'cl100k_base'] as const;
 export type OpenAIEncoding = (typeof OPENAI_ENCODINGS)[number];
 
 interface Encoder {
-  countTokens(text: string): number;
+  countTokens(text: string, options?: { disallowedSpecial?: ReadonlySet<string> }): number;
 }
 
 // Loaded synchronously on first use: the pre-flight check is synchronous, and loading an
 // encoding's ranks costs ~140 ms that runs without an OpenAI-family model should not pay.
 const require = createRequire(import.meta.url);
 const encoders = new Map<OpenAIEncoding, Encoder>();
+const NO_SPECIAL_TOKENS = { disallowedSpecial: new Set<string>() } as const;
 
 function encoder(encoding: OpenAIEncoding): Encoder {
   let loaded = encoders.get(encoding);
@@ -61,7 +62,9 @@ export function encodingForModel(modelId: string): OpenAIEncoding {
  * ```
  */
 export function countTextTokens(text: string, encoding: OpenAIEncoding): number {
-  return encoder(encoding).countTokens(text);
+  // Text that spells a special token (`<|endoftext|>` in a fetched page) is counted as text, as
+  // the provider reads it, instead of throwing.
+  return encoder(encoding).countTokens(text, NO_SPECIAL_TOKENS);
 }
 
 // OpenAI's documented chat framing: about 3 tokens per message plus 3 to prime the reply.
@@ -84,6 +87,31 @@ export function countRequestTokens(request: ModelRequest, encoding: OpenAIEncodi
   }
   return { tokens, method: 'tokenizer', exact: true };
 }
+
+/**
+ * A request's input tokens in an OpenAI encoding without the tokenizer: a character-based
+ * `estimate`, and `atMost`, a bound the exact {@link countRequestTokens} never passes (a token
+ * is at least one UTF-8 byte, a UTF-16 code unit at most three, plus the same framing).
+ *
+ * ```ts
+ * roughRequestTokens(request); // { estimate: 1_204, atMost: 14_530 }
+ * ```
+ */
+export function roughRequestTokens(request: ModelRequest): {
+  readonly estimate: number;
+  readonly atMost: number;
+} {
+  const { chars, parts } = requestCharacters(request);
+  // Tool definitions are counted with a newline after the name and after the description.
+  const text = chars + 2 * request.tools.length;
+  const framing =
+    TOKENS_PER_REPLY +
+    TOKENS_PER_MESSAGE * (request.messages.length + 1) +
+    TOKENS_PER_MESSAGE * parts;
+  return { estimate: estimateInputTokens(request), atMost: MAX_BYTES_PER_CHAR * text + framing };
+}
+
+const MAX_BYTES_PER_CHAR = 3;
 
 // Messages never change once in a run, and each step re-sends all of them: counting each once
 // keeps a long run's pre-flight checks linear instead of quadratic.

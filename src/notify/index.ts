@@ -2,6 +2,8 @@ export { fanOut, notificationText, type Notification, type Notifier } from './no
 export {
   signWebhook,
   verifyWebhook,
+  webhookDeliveries,
+  webhookDeliveryId,
   webhookNotifier,
   type WebhookNotifierOptions,
   type WebhookRetryOptions,

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { KeelError, sleep } from '../core/index.js';
 import type { Notification, Notifier } from './notifier.js';
 
@@ -59,6 +59,7 @@ export function webhookNotifier(options: WebhookNotifierOptions): Notifier {
     name: options.name ?? 'webhook',
     async notify(notification, { signal } = {}) {
       const body = JSON.stringify(toBody(notification));
+      const deliveryId = webhookDeliveryId(body);
       let lastError = '';
       for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
         const timestamp = String(clock.now());
@@ -69,6 +70,7 @@ export function webhookNotifier(options: WebhookNotifierOptions): Notifier {
             'content-type': 'application/json',
             'x-keel-timestamp': timestamp,
             'x-keel-signature': signWebhook(options.secret, timestamp, body),
+            'x-keel-delivery': deliveryId,
             'x-keel-attempt': String(attempt),
           },
           options.timeoutMs ?? 10_000,
@@ -92,7 +94,9 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
 
 /**
  * For receivers: true when `signature` signs `<timestamp>.<body>` with `secret` and the
- * timestamp is within `toleranceMs` of `now` (a replayed old delivery is refused).
+ * timestamp is at most `toleranceMs` old and at most `futureSkewMs` ahead of `now` (an old
+ * delivery replayed, or one stamped ahead to outlive the window, is refused). A missing or
+ * repeated header (`undefined`, an array) is `false`, never a throw.
  *
  * ```ts
  * const ok = verifyWebhook(secret, headers['x-keel-timestamp'], rawBody, headers['x-keel-signature']);
@@ -100,16 +104,70 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
  */
 export function verifyWebhook(
   secret: string,
-  timestamp: string,
+  timestamp: string | readonly string[] | null | undefined,
   body: string,
-  signature: string,
-  { now = Date.now(), toleranceMs = 5 * 60_000 }: { now?: number; toleranceMs?: number } = {},
+  signature: string | readonly string[] | null | undefined,
+  {
+    now = Date.now(),
+    toleranceMs = 5 * 60_000,
+    futureSkewMs = 30_000,
+  }: { now?: number; toleranceMs?: number; futureSkewMs?: number } = {},
 ): boolean {
+  if (typeof timestamp !== 'string' || typeof signature !== 'string' || typeof body !== 'string')
+    return false;
+  if (!/^\d{1,16}$/.test(timestamp)) return false;
   const sentAt = Number(timestamp);
-  if (!Number.isFinite(sentAt) || Math.abs(now - sentAt) > toleranceMs) return false;
+  if (now - sentAt > toleranceMs || sentAt - now > futureSkewMs) return false;
   const expected = Buffer.from(signWebhook(secret, timestamp, body));
   const given = Buffer.from(signature);
   return expected.length === given.length && timingSafeEqual(expected, given);
+}
+
+/**
+ * The delivery id of a webhook body (sent as `x-keel-delivery`): the same for every retry of
+ * one notification, derived from the signed body so a receiver can recompute it rather than
+ * trust the header.
+ *
+ * ```ts
+ * if (!deliveries.firstTime(webhookDeliveryId(rawBody))) return new Response(null, { status: 200 });
+ * ```
+ */
+export function webhookDeliveryId(body: string): string {
+  return `dlv_${createHash('sha256').update(body).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * For receivers: remembers delivery ids for `windowMs` (at least `verifyWebhook`'s tolerance,
+ * after which a replay fails verification anyway) and says whether one is new. In memory, at
+ * most `maxEntries` ids (the oldest are forgotten first).
+ *
+ * ```ts
+ * const deliveries = webhookDeliveries();
+ * if (verifyWebhook(...) && deliveries.firstTime(webhookDeliveryId(rawBody))) handle(rawBody);
+ * ```
+ */
+export function webhookDeliveries({
+  windowMs = 10 * 60_000,
+  maxEntries = 100_000,
+  clock = Date,
+}: { windowMs?: number; maxEntries?: number; clock?: { now(): number } } = {}): {
+  firstTime(deliveryId: string): boolean;
+} {
+  const seen = new Map<string, number>();
+  return {
+    firstTime(deliveryId) {
+      const now = clock.now();
+      for (const [id, at] of seen) {
+        if (now - at < windowMs && seen.size < maxEntries) break;
+        seen.delete(id);
+      }
+      const at = seen.get(deliveryId);
+      if (at !== undefined && now - at < windowMs) return false;
+      seen.delete(deliveryId);
+      seen.set(deliveryId, now);
+      return true;
+    },
+  };
 }
 
 /** POST JSON; a typed outcome, never a throw for HTTP or network failures. */

@@ -18,6 +18,8 @@ export const ALERT_KINDS = [
   'suspicious_action',
   // An MCP tool whose definition has no pin or differs from it: withheld until approved.
   'mcp_tool_withheld',
+  // A run ended with calls whose effect is unknown: a human checks them by idempotency key.
+  'in_doubt',
 ] as const;
 /** One kind of alert: a run drifted from its baseline, a call repeated, a burst of tool errors, a suspicious action. */
 export type AlertKind = (typeof ALERT_KINDS)[number];
@@ -235,6 +237,20 @@ export function detectAlerts(
         1,
         null,
         `${run.agent} run ${run.runId}: ${flagged} call(s) did not fit the task (${(run.flagKinds ?? []).join(', ')})`,
+      ),
+    );
+  }
+  const inDoubt = run.inDoubtKeys ?? [];
+  if (inDoubt.length > 0) {
+    alerts.push(
+      alert(
+        run,
+        'in_doubt',
+        'inDoubtCalls',
+        inDoubt.length,
+        1,
+        null,
+        `${run.agent} run ${run.runId}: its workers died during ${inDoubt.length} call(s) that may have taken effect; check idempotency key(s) ${inDoubt.join(', ')}`,
       ),
     );
   }

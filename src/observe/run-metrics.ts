@@ -27,6 +27,8 @@ export interface RunMetrics {
   /** Calls the output monitor flagged (`action_flagged`), and the kinds of flag raised. */
   readonly flaggedActions?: number | undefined;
   readonly flagKinds?: readonly string[] | undefined;
+  /** Idempotency keys of calls whose effect is unknown (a run ended `in_doubt`). */
+  readonly inDoubtKeys?: readonly string[] | undefined;
 }
 
 /**
@@ -93,6 +95,11 @@ export function runMetrics(
         const usage = record(event.usage);
         const inputTokens = num(usage.inputTokens) ?? 0;
         const outputTokens = num(usage.outputTokens) ?? 0;
+        const reason = record(event.reason);
+        const inDoubtKeys =
+          reason.type === 'in_doubt' && Array.isArray(reason.calls)
+            ? reason.calls.map((call) => text(record(call).idempotencyKey) ?? 'unknown')
+            : [];
         return {
           runId,
           agent,
@@ -110,6 +117,7 @@ export function runMetrics(
           maxIdenticalToolCalls: Math.max(0, ...identical.values()),
           maxConsecutiveToolErrors: maxStreak,
           ...(flaggedActions > 0 ? { flaggedActions, flagKinds: [...flagKinds].sort() } : {}),
+          ...(inDoubtKeys.length > 0 ? { inDoubtKeys } : {}),
         };
       }
     }

@@ -32,6 +32,13 @@ const REASONS = {
       error: { type: 'unavailable', message: '503' },
     },
   ],
+  in_doubt: [
+    {
+      type: 'in_doubt',
+      attempts: 5,
+      calls: [{ step: 1, callId: 'c1', toolName: 'refund', idempotencyKey: 'run_1:1:0' }],
+    },
+  ],
   internal: [{ type: 'internal', message: 'boom' }],
   out_of_scope: [{ type: 'out_of_scope', toolName: 'delete_all', step: 2 }],
 } satisfies { [Type in RunReason['type']]: readonly Extract<RunReason, { type: Type }>[] };

@@ -24,6 +24,7 @@ const ALERT_RUNBOOKS = {
   output_token_spike: 'cost_spike',
   suspicious_action: 'suspicious_action',
   mcp_tool_withheld: 'suspicious_action',
+  in_doubt: 'workers_lost',
 } as const satisfies Record<AlertKind, RunbookName>;
 
 /**
@@ -63,6 +64,7 @@ export function reasonRunbook(reason: RunReason): string | undefined {
     case 'model_error':
       return RUNBOOKS.provider_outage;
     case 'worker_lost':
+    case 'in_doubt':
       return RUNBOOKS.workers_lost;
     case 'escalation':
       // A tool's handoff names the tool; an approval that expired undecided does not.

@@ -5,6 +5,7 @@ import { approvalJson, approverSees, visibleGroups, type Approvals } from '../ap
 import { KeelError } from '../core/index.js';
 import { APPROVAL_STATES } from '../store/index.js';
 import { decidePage } from './decide-page.js';
+import { requestLimits, type RequestLimits } from './request-limits.js';
 import { securityHeaders } from './security-headers.js';
 import { STATUS_BY_CODE } from './status-codes.js';
 
@@ -15,16 +16,19 @@ export interface ApprovalAppEnv {
   Variables: SecureHeadersVariables;
 }
 
+const MAX_ID = 128;
+const MAX_ARGS_HASH = 128;
+
 const decisionBody = z.strictObject({
   decision: z.enum(['approve', 'deny']),
-  argsHash: z.string().min(1),
+  argsHash: z.string().min(1).max(MAX_ARGS_HASH),
   reason: z.string().max(2_000).optional(),
   editedArgs: z.record(z.string(), z.unknown()).optional(),
 });
 
 const listQuery = z.object({
   state: z.enum(APPROVAL_STATES).optional(),
-  run: z.string().min(1).optional(),
+  run: z.string().min(1).max(MAX_ID).optional(),
   limit: z.coerce.number().int().positive().max(1_000).optional(),
 });
 
@@ -40,9 +44,17 @@ const listQuery = z.object({
  * const response = await app.request('/approvals?state=pending', { headers: { authorization: `Bearer ${token}` } });
  * ```
  */
-export function approvalApp({ approvals }: { approvals: Approvals }): Hono<ApprovalAppEnv> {
+export function approvalApp({
+  approvals,
+  limits,
+}: {
+  approvals: Approvals;
+  /** Body size, request rate and failed sign-ins per client (see `RequestLimits`). */
+  limits?: RequestLimits | undefined;
+}): Hono<ApprovalAppEnv> {
   const app = new Hono<ApprovalAppEnv>();
   app.use('*', securityHeaders());
+  app.use('*', requestLimits(limits));
 
   app.get('/approvals', async (c) => {
     const approver = await approvals.authenticate(bearer(c));
@@ -62,10 +74,10 @@ export function approvalApp({ approvals }: { approvals: Approvals }): Hono<Appro
   app.get('/approvals/:id', async (c) => {
     // A browser following a notification's decide link gets the page that decides with a token.
     if (c.req.header('authorization') === undefined && acceptsHtml(c)) {
-      return c.html(decidePage(c.req.param('id'), c.get('secureHeadersNonce')));
+      return c.html(decidePage(approvalId(c), c.get('secureHeadersNonce')));
     }
     const approver = await approvals.authenticate(bearer(c));
-    const approval = await approvals.get(c.req.param('id'));
+    const approval = await approvals.get(approvalId(c));
     if (!approverSees(approver, approval.approverGroup)) {
       throw new KeelError(
         'forbidden',
@@ -80,6 +92,19 @@ export function approvalApp({ approvals }: { approvals: Approvals }): Hono<Appro
 
   app.post('/approvals/:id/decision', async (c) => {
     const token = bearer(c);
+    const id = approvalId(c);
+    // A JSON body only: a form or text/plain post from another origin's page never reaches here.
+    if (!/^application\/json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
+      return c.json(
+        {
+          error: {
+            code: 'unsupported_media_type',
+            message: 'a decision is a JSON body (Content-Type: application/json)',
+          },
+        },
+        415,
+      );
+    }
     let raw: unknown;
     try {
       raw = await c.req.json();
@@ -99,7 +124,7 @@ export function approvalApp({ approvals }: { approvals: Approvals }): Hono<Appro
     }
     const decided = await approvals.decide({
       token,
-      id: c.req.param('id'),
+      id,
       decision: body.data.decision,
       argsHash: body.data.argsHash,
       reason: body.data.reason,
@@ -128,6 +153,14 @@ export function approvalApp({ approvals }: { approvals: Approvals }): Hono<Appro
     return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
   });
   return app;
+}
+
+/** The `:id` of the path, refused (400) when longer than any id Keel makes. */
+function approvalId(c: Context): string {
+  const id = c.req.param('id') ?? '';
+  if (id.length === 0 || id.length > MAX_ID)
+    throw new KeelError('invalid_input', `an approval id is 1 to ${MAX_ID} characters`);
+  return id;
 }
 
 function bearer(c: Context): string | undefined {

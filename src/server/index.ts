@@ -4,6 +4,7 @@ export { serveApprovals } from './serve-approvals.js';
 export { keelApp, serveKeel, type KeelAppOptions } from './keel-app.js';
 export { dashboardApp, type Dashboard, type DashboardOptions } from './dashboard/dashboard-app.js';
 export { securityHeaders } from './security-headers.js';
+export { requestLimits, type RequestLimits } from './request-limits.js';
 export type { Listening } from './listen.js';
 export {
   MCP_IDEMPOTENCY_KEY,

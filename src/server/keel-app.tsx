@@ -4,9 +4,13 @@ import { approvalApp } from './approval-app.js';
 import { dashboardApp, type DashboardOptions } from './dashboard/dashboard-app.js';
 import { ErrorPage } from './dashboard/error-page.js';
 import { listen, type Listening } from './listen.js';
+import { requestLimits, type RequestLimits } from './request-limits.js';
 import { securityHeaders } from './security-headers.js';
 
-export type KeelAppOptions = DashboardOptions;
+export interface KeelAppOptions extends DashboardOptions {
+  /** Body size, request rate and failed sign-ins per client, on every route. */
+  readonly limits?: RequestLimits | undefined;
+}
 
 /**
  * Keel's HTTP server in one app: the dashboard at `/` (sign in with a token) and the approval
@@ -21,6 +25,7 @@ export type KeelAppOptions = DashboardOptions;
 export function keelApp(options: KeelAppOptions): { app: Hono; close: () => void } {
   const app = new Hono();
   app.use('*', securityHeaders());
+  app.use('*', requestLimits(options.limits));
   app.route('/', approvalApp({ approvals: options.runtime.approvals }));
   const dashboard = dashboardApp(options);
   app.route('/', dashboard.app);

@@ -1,8 +1,8 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { NONCE, secureHeaders } from 'hono/secure-headers';
 
 /** Requests already given the headers, whichever app (or instance) of the middleware did it. */
-const applied = new WeakSet<Request>();
+const applied = new WeakSet<Context>();
 
 /**
  * The headers every response carries: a Content-Security-Policy that runs only this server's
@@ -31,11 +31,11 @@ export function securityHeaders(): MiddlewareHandler {
     xContentTypeOptions: 'nosniff',
   });
   return async function keelSecurityHeaders(c, next) {
-    if (applied.has(c.req.raw)) {
+    if (applied.has(c)) {
       await next();
       return;
     }
-    applied.add(c.req.raw);
+    applied.add(c);
     await headers(c, next);
     c.header('Cache-Control', 'no-store');
   };

@@ -35,13 +35,18 @@ describe('journal fencing by claim', () => {
         .catch((error: unknown) => error);
       expect(KeelError.isInstance(stale) && stale.code).toBe('lease_lost');
 
+      // The re-claim committed its `run_claimed` event (seq 3) with it.
       await store.append({
         runId: 'run_1',
         guard: { leaseOwner: 'w', claim: 2 },
-        events: [event(3)],
+        events: [event(4)],
       });
-      const seqs = (await store.readEvents('run_1')).map((stored) => stored.seq);
-      expect(seqs).toEqual([1, 2, 3]);
+      const journal = (await store.readEvents('run_1')).map((stored) => [
+        stored.seq,
+        stored.event.type,
+      ]);
+      expect(journal.map(([seq]) => seq)).toEqual([1, 2, 3, 4]);
+      expect(journal[2]).toEqual([3, 'run_claimed']);
     } finally {
       await store.close();
     }

@@ -83,3 +83,4 @@ export type {
   McpPinnedDefinition,
   McpSeenDefinition,
 } from './mcp-pin-store.js';
+export type { BudgetRequest, ProviderBudgets } from './provider-budgets.js';

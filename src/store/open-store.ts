@@ -231,23 +231,55 @@ async function openPostgres(
       await Promise.all([...listeners].map((stop) => stop()));
       await db.destroy();
     },
-    // A dedicated connection per subscription: a pooled one would drop the LISTEN.
+    // A dedicated connection per subscription: a pooled one would drop the LISTEN. When it is
+    // lost (a database restart), it is opened again with backoff; workers poll meanwhile.
     async listen(channel, onMessage) {
-      const client = new pg.Client({
-        connectionString: parsed.toString(),
-        connectionTimeoutMillis: 5_000,
-      });
-      client.on('error', () => {
-        // The subscription is lost; workers still poll, so nothing waits forever.
-      });
-      await client.connect();
-      client.on('notification', (message) => {
-        if (message.channel === channel) onMessage(message.payload ?? '');
-      });
-      await client.query(`listen ${channel}`);
+      let stopped = false;
+      let client: InstanceType<typeof pg.Client> | undefined;
+      let retryMs = 500;
+      const connect = async (): Promise<void> => {
+        const next = new pg.Client({
+          connectionString: parsed.toString(),
+          connectionTimeoutMillis: 5_000,
+        });
+        let lost = false;
+        const onLost = (): void => {
+          if (lost || stopped) return;
+          lost = true;
+          setTimeout(reconnect, retryMs).unref();
+          retryMs = Math.min(retryMs * 2, 30_000);
+        };
+        next.on('error', onLost);
+        next.on('end', onLost);
+        next.on('notification', (message) => {
+          if (message.channel === channel) onMessage(message.payload ?? '');
+        });
+        client = next;
+        await next.connect();
+        await next.query(`listen ${channel}`);
+        retryMs = 500;
+        // Runs queued while nobody listened are found now rather than at the next poll.
+        onMessage('');
+      };
+      const reconnect = (): void => {
+        if (stopped) return;
+        const previous = client;
+        void previous?.end().catch(() => undefined);
+        connect().catch(() => {
+          client?.emit('error', new Error('listen reconnect failed'));
+        });
+      };
+      try {
+        await connect();
+      } catch (error) {
+        stopped = true;
+        await client?.end().catch(() => undefined);
+        throw error;
+      }
       const stop = async (): Promise<void> => {
+        stopped = true;
         listeners.delete(stop);
-        await client.end().catch(() => undefined);
+        await client?.end().catch(() => undefined);
       };
       listeners.add(stop);
       return stop;

@@ -134,6 +134,11 @@ function steps(from: number, to: number): NewEvent[] {
   return events;
 }
 
+/** The event a claim commits with itself. */
+function claimedEvent(seq: number, workerId: string, claim: number, at: number): NewEvent {
+  return { seq, at, event: { type: 'run_claimed', workerId, claim, at } };
+}
+
 function stored(runId: string, events: readonly NewEvent[]): StoredEvent[] {
   return events.map(({ seq, at, event }) => ({
     runId,
@@ -746,12 +751,19 @@ for (const backend of BACKENDS) {
           store.append({ runId: 'run-1', guard: { leaseOwner: 'worker-a' }, events: steps(1, 1) }),
         );
         expect(error.code).toBe('lease_lost');
+        // Each claim committed its `run_claimed` event with it: the holder goes on after them.
         await store.append({
           runId: 'run-1',
           guard: { leaseOwner: 'worker-b' },
-          events: steps(1, 1),
+          events: steps(3, 3),
         });
-        expect(await store.readEvents('run-1')).toEqual(stored('run-1', steps(1, 1)));
+        expect(await store.readEvents('run-1')).toEqual(
+          stored('run-1', [
+            claimedEvent(1, 'worker-a', 1, T0 + 100),
+            claimedEvent(2, 'worker-b', 2, T0 + 1_101),
+            ...steps(3, 3),
+          ]),
+        );
       });
 
       it('does not claim a running run whose lease is live', async () => {
@@ -1136,18 +1148,25 @@ describe('openStore', () => {
       expect(await second.getRun('run-open')).toEqual(claimed);
       expect(claimed?.leaseOwner).toBe('worker-b');
       expect(await second.readEvents('run-done')).toEqual(stored('run-done', steps(1, 4)));
-      expect(await second.readEvents('run-open')).toEqual(stored('run-open', steps(1, 2)));
+      const open = [...steps(1, 2), claimedEvent(3, 'worker-b', 1, T0 + 10)];
+      expect(await second.readEvents('run-open')).toEqual(stored('run-open', open));
       await second.append({
         runId: 'run-open',
         guard: { leaseOwner: 'worker-b' },
-        events: steps(3, 3),
+        events: steps(4, 4),
       });
     } finally {
       await second.close();
     }
     const third = await openStore('sqlite:' + path);
     try {
-      expect(await third.readEvents('run-open')).toEqual(stored('run-open', steps(1, 3)));
+      expect(await third.readEvents('run-open')).toEqual(
+        stored('run-open', [
+          ...steps(1, 2),
+          claimedEvent(3, 'worker-b', 1, T0 + 10),
+          ...steps(4, 4),
+        ]),
+      );
     } finally {
       await third.close();
     }

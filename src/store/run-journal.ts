@@ -93,6 +93,17 @@ export interface ClaimOptions {
   readonly leaseMs: number;
   /** Only runs of these agents (the ones this worker can execute). */
   readonly agents?: readonly string[] | undefined;
+  /**
+   * The most runs of an agent held by live workers at once, across all workers: an agent at
+   * its bound is skipped. Agents are served fewest-running first.
+   */
+  readonly maxConcurrentRuns?: Readonly<Record<string, number>> | undefined;
+  /**
+   * Claims lost to dead workers after which the next claim is the watchdog's. A run whose
+   * watchdog claim was lost too is ended here, without another claim: `in_doubt` when calls
+   * were started without an outcome, `worker_lost` otherwise (the record comes back finished).
+   */
+  readonly maxClaims?: number | undefined;
 }
 
 export interface LeaseRenewal {
@@ -140,11 +151,15 @@ export interface RunJournalStore {
   append(write: JournalWrite): Promise<void>;
   /** Wait until the pending group commit is durable. */
   flush(options?: AbortableOptions): Promise<void>;
-  /** Claim one runnable run: queued, or running with an expired lease. */
+  /**
+   * Claim one runnable run: queued, or running with an expired lease. The claim and its
+   * `run_claimed` event commit together. A finished record means the run's claims were spent
+   * and it was ended instead (see `ClaimOptions.maxClaims`).
+   */
   claimNext(options: ClaimOptions): Promise<RunRecord | undefined>;
   /**
-   * Claim one queued run by id (the caller that started it resumes it after a decision).
-   * `undefined` when it is not queued: another worker got it first.
+   * Claim one queued run by id (the caller that started it resumes it after a decision), with
+   * its `run_claimed` event. `undefined` when it is not queued: another worker got it first.
    */
   claimRun(options: {
     readonly runId: string;

@@ -137,6 +137,14 @@ export interface DecisionsTable {
   schema_version: number;
 }
 
+/** A provider's shared requests/tokens-per-minute pacing (PostgreSQL; see `ProviderBudgets`). */
+export interface ProviderBudgetsTable {
+  key: string;
+  next_request_at: number;
+  next_token_at: number;
+  paused_until: number;
+}
+
 /** Stored evaluations (see `EvalStore`). */
 export interface EvalRunsTable {
   id: string;
@@ -169,6 +177,7 @@ export interface EvalAttemptsTable {
 }
 
 export interface Database {
+  keel_provider_budgets: ProviderBudgetsTable;
   keel_runs: RunsTable;
   keel_events: EventsTable;
   keel_tool_breakers: ToolBreakersTable;
@@ -680,6 +689,23 @@ const migrations: Record<string, Migration> = {
     async down(db: Kysely<unknown>) {
       await db.schema.dropTable('keel_eval_attempts').ifExists().execute();
       await db.schema.dropTable('keel_eval_runs').ifExists().execute();
+    },
+  },
+  '0014_provider_budgets': {
+    // Shared pacing of a model provider's requests and tokens per minute across workers. Times
+    // are fractional milliseconds: a 6,000-RPM budget spaces requests 10 ms apart exactly.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('keel_provider_budgets')
+        .ifNotExists()
+        .addColumn('key', 'text', (column) => column.primaryKey())
+        .addColumn('next_request_at', 'double precision', (column) => column.notNull())
+        .addColumn('next_token_at', 'double precision', (column) => column.notNull())
+        .addColumn('paused_until', 'double precision', (column) => column.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('keel_provider_budgets').ifExists().execute();
     },
   },
 };

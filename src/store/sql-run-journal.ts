@@ -5,6 +5,7 @@ import { eventRow, leaseLost, parseEvent, toRecord } from './rows.js';
 import type { RunsTable } from './schema.js';
 import type { SqlAuditLog } from './sql-audit-log.js';
 import { INSERT_CHUNK, type SqlContext } from './sql-context.js';
+import { claimsSpent, endSpentRun, pickCandidate, takeClaim } from './sql-claims.js';
 import { storeFault } from './store-errors.js';
 import { STORE_SCHEMA_VERSION } from './store.js';
 import type {
@@ -159,41 +160,20 @@ export class SqlRunJournal implements RunJournalStore {
     }
   }
 
-  async claimNext({
-    workerId,
-    now,
-    leaseMs,
-    agents,
-  }: ClaimOptions): Promise<RunRecord | undefined> {
+  async claimNext(options: ClaimOptions): Promise<RunRecord | undefined> {
+    const { workerId, now, leaseMs, agents, maxClaims } = options;
     if (agents?.length === 0) return undefined;
     const row = await this.#sql.transaction(async (db) => {
-      let query = db
+      const picked = await pickCandidate(db, this.#sql.kind, options);
+      if (!picked) return undefined;
+      const candidate = await db
         .selectFrom('keel_runs')
-        .select('id')
-        .where((eb) =>
-          eb.or([
-            eb('status', '=', 'queued'),
-            eb.and([eb('status', '=', 'running'), eb('lease_until', '<', now)]),
-          ]),
-        )
-        .orderBy('created_at')
-        .limit(1);
-      if (agents) query = query.where('agent', 'in', [...agents]);
-      if (this.#sql.kind === 'postgres') query = query.forUpdate().skipLocked();
-      const candidate = await query.executeTakeFirst();
-      if (!candidate) return undefined;
-      return db
-        .updateTable('keel_runs')
-        .set({
-          status: 'running',
-          lease_owner: workerId,
-          lease_until: now + leaseMs,
-          claims: sql<number>`claims + 1`,
-          updated_at: now,
-        })
-        .where('id', '=', candidate.id)
-        .returningAll()
+        .select(['id', 'status', 'claims'])
+        .where('id', '=', picked.id)
         .executeTakeFirstOrThrow();
+      if (await claimsSpent(db, candidate, maxClaims))
+        return endSpentRun(db, { runId: candidate.id, now, location: this.#sql.location });
+      return takeClaim(db, { runId: candidate.id, workerId, now, leaseMs });
     });
     return row ? toRecord(row) : undefined;
   }
@@ -228,15 +208,18 @@ export class SqlRunJournal implements RunJournalStore {
   }
 
   async releaseLease(runId: string, workerId: string): Promise<void> {
-    await this.#sql.guarded(() =>
-      this.#sql.db
+    await this.#sql.transaction(async (db) => {
+      const released = await db
         .updateTable('keel_runs')
         .set({ lease_until: 0, lease_owner: null })
         .where('id', '=', runId)
         .where('lease_owner', '=', workerId)
         .where('status', '=', 'running')
-        .execute(),
-    );
+        .executeTakeFirst();
+      // Another worker takes it over at once rather than at its next poll.
+      if (released.numUpdatedRows > 0n && this.#sql.kind === 'postgres')
+        await sql`select pg_notify(${RUN_READY_CHANNEL}, ${runId})`.execute(db);
+    });
   }
 
   async requestCancel(runId: string, now: number): Promise<RunRecord | undefined> {
@@ -318,21 +301,16 @@ export class SqlRunJournal implements RunJournalStore {
     now,
     leaseMs,
   }: Parameters<RunJournalStore['claimRun']>[0]): Promise<RunRecord | undefined> {
-    const row = await this.#sql.guarded(() =>
-      this.#sql.db
-        .updateTable('keel_runs')
-        .set({
-          status: 'running',
-          lease_owner: workerId,
-          lease_until: now + leaseMs,
-          claims: sql<number>`claims + 1`,
-          updated_at: now,
-        })
+    const row = await this.#sql.transaction(async (db) => {
+      let query = db
+        .selectFrom('keel_runs')
+        .select('id')
         .where('id', '=', runId)
-        .where('status', '=', 'queued')
-        .returningAll()
-        .executeTakeFirst(),
-    );
+        .where('status', '=', 'queued');
+      if (this.#sql.kind === 'postgres') query = query.forUpdate().skipLocked();
+      if (!(await query.executeTakeFirst())) return undefined;
+      return takeClaim(db, { runId, workerId, now, leaseMs });
+    });
     return row ? toRecord(row) : undefined;
   }
 
@@ -387,6 +365,11 @@ export class SqlRunJournal implements RunJournalStore {
           .values(created.slice(start, start + INSERT_CHUNK))
           .execute();
       }
+      // Idle workers elsewhere hear of new queued runs at the commit (polling stays as the
+      // fallback); one notification wakes them for the whole group.
+      const queued = created.find((row) => row.status === 'queued');
+      if (queued && this.#sql.kind === 'postgres')
+        await sql`select pg_notify(${RUN_READY_CHANNEL}, ${queued.id})`.execute(db);
       const runIds = [...new Set(group.map((item) => item.write.runId))];
       let query = db
         .selectFrom('keel_runs')

@@ -14,6 +14,7 @@ import { SqlToolState } from './sql-tool-state.js';
 import { storeFault } from './store-errors.js';
 import type { Store } from './store.js';
 import { SqlMcpPinStore } from './sql-mcp-pin-store.js';
+import { SqlProviderBudgets } from './sql-provider-budgets.js';
 
 /**
  * The `Store` over Kysely, for both engines: the run journal with one SQL port per concern
@@ -34,6 +35,7 @@ export class SqlStore extends SqlRunJournal implements Store {
   readonly prices: SqlPriceStore;
   readonly browse: SqlRunBrowser;
   readonly mcpPins: SqlMcpPinStore;
+  readonly providerBudgets: SqlProviderBudgets;
   readonly evals: SqlEvalStore;
 
   constructor(options: {
@@ -66,6 +68,7 @@ export class SqlStore extends SqlRunJournal implements Store {
     this.tools = new SqlToolState(context);
     this.prices = new SqlPriceStore(context);
     this.browse = new SqlRunBrowser(context);
+    this.providerBudgets = new SqlProviderBudgets(context);
     this.evals = new SqlEvalStore(context);
   }
 

@@ -9,6 +9,7 @@ import type { RunJournalStore } from './run-journal.js';
 import type { ToolStateStore } from './tool-records.js';
 import type { RunBrowser } from './run-browser.js';
 import type { McpPinStore } from './mcp-pin-store.js';
+import type { ProviderBudgets } from './provider-budgets.js';
 
 /**
  * Persisted format version of runs and events: the journal's format. A change ships as a new
@@ -48,6 +49,8 @@ export interface Store extends RunJournalStore {
   readonly browse: RunBrowser;
   /** Pinned MCP tool definitions and changed ones waiting for approval. */
   readonly mcpPins: McpPinStore;
+  /** Model providers' requests/tokens-per-minute budgets, shared by every worker. */
+  readonly providerBudgets: ProviderBudgets;
   /** Stored evaluations: reports and every attempt's journal. */
   readonly evals: EvalStore;
   close(): Promise<void>;

@@ -80,7 +80,12 @@ export type FakeAnthropicFault =
   /** For streaming requests: a 200 stream that sends an `error` event after `message_start`. */
   | { readonly fault: 'stream_error'; readonly errorType?: string }
   /** Never answers; the request ends when the client gives up or the server closes. */
-  | { readonly fault: 'hang' };
+  | { readonly fault: 'hang' }
+  /**
+   * Starts to answer, then goes silent: status 200 and, streamed, `message_start`; not
+   * streamed, the first bytes of the body. The request ends when the client gives up.
+   */
+  | { readonly fault: 'stall' };
 
 /** What the fake Anthropic server answers one request with: a message or a fault. */
 export type FakeAnthropicReply = FakeAnthropicMessage | FakeAnthropicFault;
@@ -323,6 +328,21 @@ function sendReply(
     }
     case 'hang':
       return;
+    case 'stall': {
+      if (response.destroyed || response.writableEnded) return;
+      if (body.stream === true) {
+        const message = messageBody({ text: '' }, body, callIndex);
+        startStream(response);
+        writeEvent(response, 'message_start', {
+          type: 'message_start',
+          message: { ...message, content: [], stop_reason: null },
+        });
+      } else {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.write('{"id":"msg_stalled","type":"message",');
+      }
+      return;
+    }
     default:
       reply satisfies never;
   }

@@ -49,6 +49,8 @@ export interface FakeCompletion {
   readonly usage?: FakeUsage;
   /** Defaults to `tool_calls` when there are tool calls, else `stop`. */
   readonly finishReason?: string;
+  /** Streamed replies only: the wait between consecutive events (a slow but live stream). */
+  readonly eventIntervalMs?: number;
 }
 
 /** A failure, sent the way OpenAI sends it. */
@@ -70,7 +72,12 @@ export type FakeFault =
   /** Status 200 and `content-type: application/json`, but the body is `body` (default: cut-off JSON). */
   | { readonly fault: 'malformed_body'; readonly body?: string }
   /** Never answers; the request ends when the client gives up or the server closes. */
-  | { readonly fault: 'hang' };
+  | { readonly fault: 'hang' }
+  /**
+   * Starts to answer, then goes silent: status 200 and, streamed, the first event; not
+   * streamed, the first bytes of the body. The request ends when the client gives up.
+   */
+  | { readonly fault: 'stall' };
 
 /** What the fake OpenAI server answers one request with: a completion or a fault. */
 export type FakeReply = FakeCompletion | FakeFault;
@@ -206,7 +213,7 @@ export async function startFakeOpenAIServer(
       });
       return;
     }
-    sendReply(response, reply, body, callIndex);
+    await sendReply(response, reply, body, callIndex, wait);
   }
 
   const server = createServer(function fakeOpenAI(request, response) {
@@ -245,15 +252,17 @@ function parseBody(text: string): FakeChatRequestBody | undefined {
   return wellFormed ? (value as FakeChatRequestBody) : undefined;
 }
 
-function sendReply(
+async function sendReply(
   response: ServerResponse,
   reply: FakeReply,
   body: FakeChatRequestBody,
   callIndex: number,
-): void {
+  wait: (ms: number) => Promise<void>,
+): Promise<void> {
   if (!('fault' in reply)) {
     const completion = completionBody(reply, body, callIndex);
-    if (body.stream === true) sendStream(response, completion, body);
+    if (body.stream === true)
+      await sendStream(response, completion, body, { intervalMs: reply.eventIntervalMs, wait });
     else sendJson(response, 200, completion);
     return;
   }
@@ -299,6 +308,24 @@ function sendReply(
     }
     case 'hang':
       return;
+    case 'stall': {
+      if (response.destroyed || response.writableEnded) return;
+      if (body.stream === true) {
+        response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+        const { id, created, model } = completionBody({}, body, callIndex) as {
+          id: string;
+          created: number;
+          model: string;
+        };
+        response.write(
+          `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })}\n\n`,
+        );
+      } else {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.write('{"id":"chatcmpl-stalled","object":"chat.completion",');
+      }
+      return;
+    }
     default:
       reply satisfies never;
   }
@@ -382,17 +409,19 @@ interface CompletionBody {
  * argument deltas, the finish reason, a usage chunk when `stream_options.include_usage` is
  * set, then `data: [DONE]`.
  */
-function sendStream(
+async function sendStream(
   response: ServerResponse,
   completion: Record<string, unknown>,
   body: FakeChatRequestBody,
-): void {
+  pacing: { intervalMs: number | undefined; wait: (ms: number) => Promise<void> },
+): Promise<void> {
   if (response.destroyed || response.writableEnded) return;
   const { id, created, model, choices, usage } = completion as unknown as CompletionBody;
   const choice = choices[0];
   response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+  const events: string[] = [];
   const chunk = (fields: Record<string, unknown>): void => {
-    response.write(
+    events.push(
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, ...fields })}\n\n`,
     );
   };
@@ -423,6 +452,11 @@ function sendStream(
   delta({}, choice?.finish_reason ?? 'stop');
   const options = body.stream_options as { include_usage?: boolean } | undefined;
   if (options?.include_usage === true) chunk({ choices: [], usage });
+  for (const event of events) {
+    if ((pacing.intervalMs ?? 0) > 0) await pacing.wait(pacing.intervalMs ?? 0);
+    if (response.destroyed) return;
+    response.write(event);
+  }
   response.end('data: [DONE]\n\n');
 }
 

@@ -68,7 +68,15 @@ describe('defineTool policy options', () => {
       type: 'object',
       properties: { id: { type: 'string' } },
       required: ['id'],
+      additionalProperties: false,
     });
+  });
+
+  it('refuses keys the input does not declare unless the schema is loose', () => {
+    const strict = defineTool(definition());
+    expect(strict.input.safeParse({ id: 'a', extra: 1 }).success).toBe(false);
+    const loose = defineTool(definition({ input: z.looseObject({ id: z.string() }) }));
+    expect(loose.input.safeParse({ id: 'a', extra: 1 }).success).toBe(true);
   });
 
   it('fills in sane, frozen defaults', () => {

@@ -206,6 +206,12 @@ export function defineTool<Input extends z.ZodType>(
     fail('description', 'must be a non-empty string');
   }
   if (!(definition.input instanceof z.ZodObject)) fail('input', 'must be a zod object schema');
+  // Strict unless the schema says otherwise (`z.looseObject`, `.catchall()`): a key the tool
+  // does not declare is refused, never carried past validation into gates, reasons or logs.
+  const given = definition.input as unknown as z.ZodObject;
+  const input = (given._zod.def.catchall === undefined
+    ? given.strict()
+    : given) as unknown as Input;
   if (!TOOL_EFFECTS.includes(definition.effect)) {
     fail('effect', `must be one of ${TOOL_EFFECTS.join(', ')}`);
   }
@@ -272,11 +278,14 @@ export function defineTool<Input extends z.ZodType>(
   }
 
   let inputSchema: Record<string, unknown>;
-  const given = definition.inputJsonSchema;
-  if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given)))
+  const described = definition.inputJsonSchema;
+  if (
+    described !== undefined &&
+    (typeof described !== 'object' || described === null || Array.isArray(described))
+  )
     fail('inputJsonSchema', 'must be a JSON Schema object');
   try {
-    inputSchema = given ?? z.toJSONSchema(definition.input, { io: 'input' });
+    inputSchema = described ?? z.toJSONSchema(input, { io: 'input' });
   } catch (error) {
     throw new KeelError(
       'invalid_definition',
@@ -286,10 +295,11 @@ export function defineTool<Input extends z.ZodType>(
       },
     );
   }
-  if (given === undefined) delete inputSchema.$schema;
+  if (described === undefined) delete inputSchema.$schema;
 
   return Object.freeze({
     ...definition,
+    input,
     untrustedOutput: definition.untrustedOutput ?? false,
     privateOutput: Array.isArray(privateOutput)
       ? Object.freeze([...(privateOutput as readonly string[])])

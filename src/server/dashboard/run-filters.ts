@@ -9,6 +9,7 @@ export const REASON_TYPES = [
   'limit',
   'model_error',
   'worker_lost',
+  'in_doubt',
   'cancelled',
   'escalation',
   'internal',

@@ -1,0 +1,124 @@
+// Per-step CPU as a run grows: one simulator agent with one `read` tool and no context
+// options, run to a thousand model steps; the process CPU spent between consecutive model
+// calls is taken at steps 10 and 1,000 (the mean of a small window around each).
+import { z } from 'zod';
+import {
+  createRuntime,
+  defineAgent,
+  defineTool,
+  openStore,
+  simulator,
+  replayRun,
+} from '../src/index.js';
+import { round } from './stats.js';
+
+export interface StepGrowthOptions {
+  /** A `sqlite:` store URL. */
+  readonly storeUrl: string;
+  readonly steps: number;
+  /** Steps averaged around each measured step. */
+  readonly window: number;
+  /** Replay the run and report whether it came out identical. */
+  readonly replay: boolean;
+}
+
+export interface StepGrowthResult {
+  readonly store: string;
+  readonly steps: number;
+  /** Mean CPU (user + system) per step around step 10 and around the last step, in ms. */
+  readonly cpuPerStepMs: { readonly early: number; readonly late: number };
+  readonly ratio: number;
+  readonly replayIdentical: boolean | null;
+}
+
+const WARMUP_STEPS = 150;
+const readInput = z.object({ key: z.string() });
+
+/** Runs one long run and takes its per-step CPU early and late. */
+export async function measureStepGrowth({
+  storeUrl,
+  steps,
+  window,
+  replay,
+}: StepGrowthOptions): Promise<StepGrowthResult> {
+  // CPU is read only at the edges of the two windows, so reading it costs no step anything.
+  const edges = new Set([10, 10 + window, steps - window, steps]);
+  const cpuAtStep = new Map<number, number>();
+  let measuring = false;
+  const model = simulator({
+    script: ({ step }) => {
+      if (edges.has(step) && measuring) {
+        const usage = process.cpuUsage();
+        cpuAtStep.set(step, (usage.user + usage.system) / 1000);
+      }
+      return step < steps
+        ? { toolCalls: [{ name: 'read', args: { key: `k-${step}` } }] }
+        : { text: 'done' };
+    },
+  });
+  const read = defineTool({
+    name: 'read',
+    description: 'Read a value by key.',
+    input: readInput,
+    effect: 'read',
+    run: ({ key }) => Promise.resolve({ key, value: `value of ${key}` }),
+  });
+  const agent = defineAgent({
+    name: 'long',
+    model,
+    instructions: 'Read values until told to stop.',
+    tools: [read],
+    limits: {
+      maxIterations: steps + 10,
+      maxTokens: 1e12,
+      maxCostUsd: 1e9,
+      timeoutMs: 3_600_000,
+    },
+  });
+  const store = await openStore(storeUrl);
+  const runtime = createRuntime({ store, agents: [agent] });
+  let runId: string;
+  try {
+    // A shorter run first, so the code is warm before anything is measured.
+    await runtime.run('long', 'Warm up.', { limits: { maxIterations: WARMUP_STEPS } });
+    measuring = true;
+    const result = await runtime.run('long', 'Read values.');
+    if (result.status !== 'succeeded') throw new Error(`the long run ended ${result.status}`);
+    runId = result.id;
+  } finally {
+    await runtime.close();
+  }
+  const perStep = (from: number): number =>
+    ((cpuAtStep.get(from + window) ?? Number.NaN) - (cpuAtStep.get(from) ?? Number.NaN)) / window;
+  const early = perStep(10);
+  const late = perStep(steps - window);
+  let replayIdentical: boolean | null = null;
+  if (replay) {
+    const report = await replayRun({ agent, runId, journal: await store.readEvents(runId) });
+    replayIdentical = report.identical;
+  }
+  await store.close();
+  return {
+    store: storeUrl === 'sqlite::memory:' ? 'sqlite in memory' : 'sqlite file',
+    steps,
+    cpuPerStepMs: { early: round(early, 3), late: round(late, 3) },
+    ratio: round(late / early, 2),
+    replayIdentical,
+  };
+}
+
+/** The ratio a long run's late steps may cost over its early ones. */
+export const STEP_GROWTH_TARGET = 1.3;
+
+export function renderStepGrowth(results: readonly StepGrowthResult[]): string {
+  return [
+    `per-step CPU as a run grows (simulator, one read tool, no context options; mean of ${STEP_GROWTH_WINDOW} steps):`,
+    ...results.map(
+      (result) =>
+        `  ${result.store}: step 10 ${result.cpuPerStepMs.early} ms, step ${result.steps} ${result.cpuPerStepMs.late} ms, ratio ${result.ratio} (target <= ${STEP_GROWTH_TARGET}: ${result.ratio <= STEP_GROWTH_TARGET ? 'met' : 'MISSED'}); replay ${result.replayIdentical === null ? 'not run' : result.replayIdentical ? 'identical' : 'DIVERGED'}`,
+    ),
+  ].join('\n');
+}
+
+/** Steps averaged around step 10 and around the last step. */
+export const STEP_GROWTH_WINDOW = 20;

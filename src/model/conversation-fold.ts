@@ -1,0 +1,49 @@
+import type { Message } from './messages.js';
+
+// Shorter lists (a single message counted alone, a short run) are cheaper to fold again than
+// to remember.
+const CARRIED_FROM = 8;
+
+/**
+ * A value computed over a conversation message by message (a running count, a chained
+ * digest), carried forward between calls: a run's next request repeats the messages of the
+ * last one and adds a few, so only the added messages are folded. Where a request departs
+ * from the last one seen (a compressed or assembled context), folding restarts from there.
+ * The result is a function of the messages alone, never of what was seen before.
+ *
+ * ```ts
+ * const characters = conversationFold(0, (total, message) => total + charactersOf(message));
+ * characters(request.messages); // costs the new messages only, after the first call
+ * ```
+ */
+export function conversationFold<T>(
+  initial: T,
+  step: (previous: T, message: Message) => T,
+): (messages: readonly Message[]) => T {
+  // Keyed by a conversation's first message, which is one object for the whole run.
+  const carried = new WeakMap<Message, { readonly seen: Message[]; readonly values: T[] }>();
+  return function fold(messages) {
+    const [first] = messages;
+    if (first === undefined) return initial;
+    if (messages.length < CARRIED_FROM) return messages.reduce(step, initial);
+    let entry = carried.get(first);
+    if (!entry) {
+      entry = { seen: [], values: [] };
+      carried.set(first, entry);
+    }
+    const { seen, values } = entry;
+    let same = 0;
+    const common = Math.min(seen.length, messages.length);
+    while (same < common && seen[same] === messages[same]) same += 1;
+    seen.length = same;
+    values.length = same;
+    let value = same === 0 ? initial : (values[same - 1] as T);
+    for (let index = same; index < messages.length; index++) {
+      const message = messages[index] as Message;
+      value = step(value, message);
+      seen.push(message);
+      values.push(value);
+    }
+    return value;
+  };
+}

@@ -1,0 +1,138 @@
+import { createServer, type Server } from 'node:http';
+
+/**
+ * An OpenAI-compatible chat server that misbehaves on purpose, seeded: 429 with retry-after,
+ * 500, hangs, malformed and truncated bodies. It counts what it served per minute.
+ */
+export interface FaultServer {
+  readonly url: string;
+  readonly stats: {
+    requests: number;
+    served: number;
+    faults: Record<string, number>;
+    /** Requests received per wall-clock minute since start (index = minute). */
+    perMinute: number[];
+  };
+  close(): Promise<void>;
+}
+
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+export async function startFaultServer({
+  seed,
+  faultRate,
+  effectSteps,
+  latencyMs = 20,
+}: {
+  seed: number;
+  faultRate: number;
+  effectSteps: number;
+  latencyMs?: number;
+}): Promise<FaultServer> {
+  const random = mulberry32(seed);
+  const started = Date.now();
+  const stats: FaultServer['stats'] = { requests: 0, served: 0, faults: {}, perMinute: [] };
+  const fault = (name: string): void => {
+    stats.faults[name] = (stats.faults[name] ?? 0) + 1;
+  };
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      stats.requests += 1;
+      const minute = Math.floor((Date.now() - started) / 60_000);
+      stats.perMinute[minute] = (stats.perMinute[minute] ?? 0) + 1;
+      const roll = random();
+      const share = faultRate / 5;
+      if (roll < share) {
+        fault('429');
+        response.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+        response.end('{"error":{"message":"slow down","type":"rate_limit_error"}}');
+        return;
+      }
+      if (roll < 2 * share) {
+        fault('500');
+        response.writeHead(500, { 'content-type': 'application/json' });
+        response.end('{"error":{"message":"boom","type":"server_error"}}');
+        return;
+      }
+      if (roll < 3 * share) {
+        fault('hang');
+        return; // never answers: the client's deadline ends it
+      }
+      const messages = (JSON.parse(body) as { messages: { role: string }[] }).messages;
+      const toolResults = messages.filter((message) => message.role === 'tool').length;
+      const message =
+        toolResults < effectSteps
+          ? {
+              role: 'assistant',
+              content: null,
+              tool_calls: [
+                {
+                  id: `call_${toolResults}`,
+                  type: 'function',
+                  function: {
+                    name: 'record_effect',
+                    arguments: JSON.stringify({ step: toolResults }),
+                  },
+                },
+              ],
+            }
+          : { role: 'assistant', content: 'done' };
+      const reply = JSON.stringify({
+        id: `chatcmpl_${stats.requests}`,
+        object: 'chat.completion',
+        created: 0,
+        model: 'chaos',
+        choices: [
+          { index: 0, message, finish_reason: toolResults < effectSteps ? 'tool_calls' : 'stop' },
+        ],
+        usage: { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25 },
+      });
+      setTimeout(() => {
+        if (roll < 4 * share) {
+          fault('malformed');
+          response.writeHead(200, { 'content-type': 'application/json' });
+          response.end(reply.slice(0, -7) + '}}garbage');
+          return;
+        }
+        if (roll < 5 * share) {
+          fault('truncated');
+          response.writeHead(200, {
+            'content-type': 'application/json',
+            'content-length': String(Buffer.byteLength(reply)),
+          });
+          response.write(reply.slice(0, Math.floor(reply.length / 2)));
+          response.destroy();
+          return;
+        }
+        stats.served += 1;
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(reply);
+      }, latencyMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
