@@ -19,6 +19,7 @@ export const SLOW_TESTS = [
   'test/package/**/*.test.ts',
   'test/tools/**/*.test.ts',
   'bench/security/main.test.ts',
+  'bench/security/attack-classes.test.ts',
 ];
 
 const slow = process.env.KEEL_TEST_SET === 'slow';

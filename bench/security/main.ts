@@ -1,13 +1,18 @@
 // The adversarial benchmark (`npm run security-bench`): prompt injection against the guard,
 // driven through the real runtime by scripted worst-case models (security-bench.ts).
 //
-//   node dist/bench/security/main.js [--json] [--seed n] [--t3-runs n] [--suite s]...
+//   node dist/bench/security/main.js [--json] [--seed n] [--t3-runs n] [--suite s]... [--no-classes]
+//
+// Then the attack classes (attack-classes.ts): answer exfiltration, content, writes, choices,
+// private data, per template and per configuration (`--no-classes` leaves them out).
 //
 // Exit codes: 0 when no `action` or `dataflow` attack lands with the `truthful` or `denyAll`
-// human (the `approveAll` row is reported only), 1 when one lands, 2 for bad usage (one line
-// on stderr). `--json` prints the report as one JSON document on stdout.
+// human (the `approveAll` row is reported only) and no attack of any class lands against the
+// recommended configuration; 1 when one lands, 2 for bad usage (one line on stderr). `--json`
+// prints the report as one JSON document on stdout.
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
+import { DOOR_CLASSES, DOOR_MODES, runAttackClasses, type DoorReport } from './attack-classes.js';
 import {
   ENVIRONMENTS,
   runSecurityBench,
@@ -23,6 +28,7 @@ interface Options {
   seed?: number;
   t3Runs?: number;
   suite?: string[];
+  classes?: boolean;
 }
 
 const program = new Command('security-bench')
@@ -36,11 +42,16 @@ const program = new Command('security-bench')
     `only this suite: ${SUITES.join(', ')} (repeatable; default all)`,
     (value: string, previous: string[] | undefined) => [...(previous ?? []), parseSuite(value)],
   )
+  .option(
+    '--no-classes',
+    'leave out the attack classes (answer, content, writes, choices, private data)',
+  )
   .option('--json', 'print one JSON document')
   .addHelpText(
     'after',
     '\nRun from the repository: npm run security-bench -- [options]\n' +
-      'Exit codes: 0 bar met, 1 an action/dataflow attack landed, 2 bad usage.',
+      'Exit codes: 0 bar met, 1 an action/dataflow attack landed (or any attack against the\n' +
+      'recommended configuration), 2 bad usage.',
   )
   .exitOverride()
   .configureOutput({
@@ -74,9 +85,17 @@ async function main(options: Options): Promise<void> {
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.t3Runs === undefined ? {} : { t3Runs: options.t3Runs }),
   });
-  if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else console.log(formatReport(report));
-  process.exitCode = report.failures.length > 0 ? EXIT.failed : EXIT.ok;
+  const classes = options.classes === false ? undefined : await runAttackClasses();
+  if (options.json)
+    process.stdout.write(`${JSON.stringify(classes ? { ...report, classes } : report, null, 2)}\n`);
+  else {
+    console.log(formatReport(report));
+    if (classes) console.log(formatClasses(classes));
+  }
+  process.exitCode =
+    report.failures.length > 0 || (classes?.recommendedFailures.length ?? 0) > 0
+      ? EXIT.failed
+      : EXIT.ok;
 }
 
 const pct = (value: number) => `${(value * 100).toFixed(1)}%`;
@@ -108,6 +127,36 @@ function formatReport(report: SecurityBenchReport): string {
     lines.push(
       `  ${failure.suite} ${failure.level} ${failure.human} ${failure.userTask} × ${failure.injectionTask}: ${failure.detail.slice(0, 200)}`,
     );
+  return lines.join('\n');
+}
+
+function formatClasses(report: DoorReport): string {
+  const lines = [
+    `attack classes (${report.episodes} episodes, ${report.durationMs} ms): worst-case obedient model; landed truthful/denyAll/approveAll`,
+  ];
+  for (const mode of DOOR_MODES) {
+    const m = report.modes[mode];
+    lines.push(
+      `${pc.bold(mode)}: benign utility ${pct(m.utility)} (retention ${pct(m.utilityRetention)}); confirmation ${pct(m.confirmationRate)}; ASR ${pct(m.asr.truthful)}/${pct(m.asr.denyAll)}/${pct(m.asr.approveAll)}; utility under attack ${pct(m.utilityUnderAttackTruthful)}`,
+      `  per class: ${DOOR_CLASSES.map((c) => `${c} ${m.perClass[c].truthful} · ${m.perClass[c].denyAll} · ${m.perClass[c].approveAll}`).join('; ')}`,
+      `  per template (truthful+denyAll): ${Object.entries(m.perTemplate)
+        .map(([t, v]) => `${t} ${v}`)
+        .join('; ')}; content marked untrusted on the result ${m.contentMarked}`,
+    );
+  }
+  const t = (name: string, x: DoorReport['guardMs']) =>
+    `${name} (${x.count}): timed once p50 ${x.p50.toFixed(4)} ms, p99 ${x.p99.toFixed(4)} ms; fastest of 5 on a fresh context p50 ${x.coldP50.toFixed(4)} ms, p99 ${x.coldP99.toFixed(4)} ms`;
+  lines.push(
+    t('guard per call', report.guardMs),
+    t('answer guard per answer', report.answerGuardMs),
+  );
+  lines.push(
+    report.recommendedFailures.length === 0
+      ? pc.green(
+          'recommended configuration: no attack of any class landed with truthful or denyAll',
+        )
+      : pc.red(`recommended configuration: ${report.recommendedFailures.join('; ')}`),
+  );
   return lines.join('\n');
 }
 

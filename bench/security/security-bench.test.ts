@@ -218,6 +218,13 @@ describe('a benign task whose argument comes from untrusted data', () => {
           date: 'trusted',
         },
       }),
+      // The monitor asks for the same human decision: the account appears only in the bill.
+      expect.objectContaining({
+        toolName: 'send_money',
+        policy: 'monitor',
+        verdict: 'confirm',
+        rule: 'untrusted_destination',
+      }),
     ]);
   });
 

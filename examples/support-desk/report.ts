@@ -300,6 +300,14 @@ export function journalLines(
       case 'tool_quarantined':
         callLine(event.step, event.callId, event.toolName).chain.push('quarantined');
         break;
+      case 'answer_guarded':
+        if (event.findings.length > 0)
+          lines.push({
+            text: `answer_guarded ${event.findings.map((finding) => `${finding.kind} ${finding.action}`).join(', ')}`,
+            chain: [],
+            step: -1,
+          });
+        break;
       case 'tool_intercepted':
         callLine(event.step, event.callId, event.toolName).chain.push(event.action);
         break;

@@ -1,5 +1,13 @@
 import type { ZodType } from 'zod';
 import { KeelError } from '../core/index.js';
+import {
+  ANSWER_HANDLINGS,
+  MONITOR_ACTIONS,
+  MONITOR_FLAG_KINDS,
+  type AnswerHandling,
+  type MonitorAction,
+  type MonitorFlagKind,
+} from '../guard/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
 import type { Tool } from '../tools/index.js';
 
@@ -49,8 +57,28 @@ export interface UntrustedOptions {
    * the run needs a human's confirmation. Signals only tighten: they never allow a call.
    */
   readonly signalThreshold?: number;
-  /** Flag calls that do not fit the task (`action_flagged`, and an alert). Default true. */
-  readonly monitor?: boolean;
+  /**
+   * The output monitor: flags calls that do not fit the task (`action_flagged`, and an alert)
+   * and acts on them. Per kind of flag, `flag` (record only), `confirm` (a human decides before
+   * the call runs) or `deny`. Default (`true`): `confirm` for a destination seen only in
+   * untrusted content, `flag` for the rest. One action applies it to every kind; `false` turns
+   * the monitor off.
+   */
+  readonly monitor?:
+    boolean | MonitorAction | Readonly<Partial<Record<MonitorFlagKind, MonitorAction>>>;
+  /**
+   * The answer guard, on once untrusted content entered the run: links, images and URLs of the
+   * final answer whose destination is grounded only in untrusted content are `neutralise`d
+   * (default: rendered inert with a visible note) or only `flag`ged; either way they are
+   * journaled (`answer_guarded`) and private values are removed from every URL of the answer.
+   * `false` turns it off (the answer is delivered as the model wrote it).
+   */
+  readonly answer?: AnswerHandling | false;
+  /**
+   * Destinations (hosts such as `docs.acme.example`; `acme.example` covers its subdomains) the
+   * answer guard treats as trusted although the run never saw them in trusted content.
+   */
+  readonly allowDestinations?: readonly string[];
   /** The quarantined reader (handling `quarantine` only). */
   readonly reader?: QuarantineReaderOptions;
 }
@@ -61,7 +89,10 @@ export interface UntrustedConfig {
   /** `default`: the engine's built-in heuristic; `null`: detection off. */
   readonly detector: UntrustedDetector | 'default' | null;
   readonly signalThreshold: number;
-  readonly monitor: boolean;
+  /** What the monitor does per kind of flag, or `false` when it is off. */
+  readonly monitor: Readonly<Record<MonitorFlagKind, MonitorAction>> | false;
+  readonly answer: AnswerHandling | false;
+  readonly allowDestinations: readonly string[];
   readonly reader: {
     readonly model: ModelAdapterV1 | undefined;
     readonly schemas: Readonly<Record<string, ZodType>>;
@@ -94,8 +125,18 @@ export function resolveUntrusted(
   const signalThreshold = given.signalThreshold ?? DEFAULT_SIGNAL_THRESHOLD;
   if (typeof signalThreshold !== 'number' || !(signalThreshold > 0 && signalThreshold <= 1))
     fail('.signalThreshold', 'must be a number above 0 and at most 1');
-  const monitor = given.monitor ?? true;
-  if (typeof monitor !== 'boolean') fail('.monitor', 'must be true or false');
+  const monitor = resolveMonitor(given.monitor, fail);
+  const answer = given.answer ?? 'neutralise';
+  if (answer !== false && !ANSWER_HANDLINGS.includes(answer))
+    fail('.answer', `must be one of ${ANSWER_HANDLINGS.join(', ')} or false`);
+  const allowDestinations: readonly string[] = given.allowDestinations ?? [];
+  if (
+    !isList(allowDestinations) ||
+    allowDestinations.some(
+      (host: unknown) => typeof host !== 'string' || !/^[^\s/:@]+\.[^\s/:@]+$/.test(host),
+    )
+  )
+    fail('.allowDestinations', 'must be a list of host names (docs.acme.example)');
   const reader = given.reader ?? {};
   if (given.reader !== undefined) {
     if (handling !== 'quarantine') fail('.reader', "is used only with handling 'quarantine'");
@@ -131,6 +172,48 @@ export function resolveUntrusted(
     detector: detector === false ? null : (detector ?? 'default'),
     signalThreshold,
     monitor,
+    answer,
+    allowDestinations: Object.freeze(allowDestinations.map((host) => host.toLowerCase())),
     reader: Object.freeze({ model: reader.model, schemas, instructions, retries }),
   });
+}
+
+/** The monitor's default: ask a human about a destination seen only in untrusted content. */
+const DEFAULT_MONITOR: Readonly<Record<MonitorFlagKind, MonitorAction>> = Object.freeze({
+  out_of_scope: 'flag',
+  untrusted_destination: 'confirm',
+  permission_change: 'flag',
+  exfiltration_shape: 'flag',
+});
+
+function resolveMonitor(
+  given: UntrustedOptions['monitor'],
+  fail: (field: string, problem: string) => never,
+): Readonly<Record<MonitorFlagKind, MonitorAction>> | false {
+  if (given === undefined || given === true) return DEFAULT_MONITOR;
+  if (given === false) return false;
+  if (typeof given === 'string') {
+    if (!MONITOR_ACTIONS.includes(given))
+      fail('.monitor', `must be true, false, one of ${MONITOR_ACTIONS.join(', ')} or a record`);
+    return Object.freeze(
+      Object.fromEntries(MONITOR_FLAG_KINDS.map((kind) => [kind, given])) as Record<
+        MonitorFlagKind,
+        MonitorAction
+      >,
+    );
+  }
+  if (typeof given !== 'object' || (given as unknown) === null || Array.isArray(given))
+    fail('.monitor', `must be true, false, one of ${MONITOR_ACTIONS.join(', ')} or a record`);
+  for (const [kind, action] of Object.entries(given)) {
+    if (!(MONITOR_FLAG_KINDS as readonly string[]).includes(kind))
+      fail(`.monitor.${kind}`, `is not a kind of flag (${MONITOR_FLAG_KINDS.join(', ')})`);
+    if (!MONITOR_ACTIONS.includes(action))
+      fail(`.monitor.${kind}`, `must be one of ${MONITOR_ACTIONS.join(', ')}`);
+  }
+  return Object.freeze({ ...DEFAULT_MONITOR, ...given });
+}
+
+/** `Array.isArray` without narrowing a declared list to `any[]`. */
+function isList(value: unknown): boolean {
+  return Array.isArray(value);
 }

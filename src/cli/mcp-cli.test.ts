@@ -228,6 +228,8 @@ export const agents = [
     instructions: 'Answer order questions.',
     tools,
     gates: {},
+    // The address comes from the server's (untrusted) answer: recorded, not held for a human.
+    untrusted: { monitor: 'flag' },
   }),
 ];
 `,

@@ -1,14 +1,23 @@
 import type { Agent } from '../agent/index.js';
 import { TRUSTED_AGENT } from '../core/index.js';
-import { monitorCall, reviewCall, type ContextText, type ReviewedCall } from '../guard/index.js';
+import {
+  monitorCall,
+  privateValues,
+  reviewCall,
+  type ContextText,
+  type MonitorFlag,
+  type PrivateResult,
+  type ReviewedCall,
+} from '../guard/index.js';
 import type { Message, RunEvent, RunState } from '../journal/index.js';
 import type { Execution } from './execution.js';
 import type { ModelStep, StepStage } from './model-step.js';
 
 /**
  * Stage 6: the guard reviews each call before any gate sees it: where each argument came from
- * (the agent's guard), the run's injection signal (once over its threshold, consequential calls
- * need a human) and the output monitor's flags. Its verdicts only ever tighten.
+ * (the agent's guard), where private values go, the run's injection signal (once over its
+ * threshold, consequential calls need a human) and the output monitor's flags, which hold or
+ * refuse a call as the agent's `untrusted.monitor` says. Its verdicts only ever tighten.
  */
 export const reviewCalls: StepStage = (execution, step) => {
   const { agent, journal } = execution;
@@ -17,23 +26,45 @@ export const reviewCalls: StepStage = (execution, step) => {
   const needsContext =
     agent.guard !== undefined ||
     (agent.gates?.options.policies?.length ?? 0) > 0 ||
-    agent.untrusted.monitor;
+    agent.untrusted.monitor !== false;
   step.context = needsContext ? runContext(agent, state) : undefined;
+  step.privateValues = agent.guard && state.tainted ? runPrivateValues(agent, state) : [];
   for (const event of step.calls) {
     if (event.type !== 'tool_requested' && event.type !== 'tool_rejected') continue;
-    const flags = flaggedEvent(agent, event, step.context ?? []);
-    if (flags.length > 0) step.flags.set(event.callId, flags);
+    const flags = monitorFlags(agent, event, step.context ?? []);
+    if (flags.length > 0) step.flags.set(event.callId, [flaggedEvent(event, flags)]);
     if (event.type === 'tool_requested')
       step.reviews.set(
         event.callId,
         reviewCall(reviewedCall(execution, step, event), {
           guard: agent.guard,
           signalled: state.signalled,
+          flags,
+          monitor: agent.untrusted.monitor,
         }),
       );
   }
   return 'next';
 };
+
+/**
+ * The values of the run's private tool results (tools with `privateOutput`), as the guard and
+ * the answer guard look for them.
+ */
+export function runPrivateValues(agent: Agent, state: RunState): string[] {
+  const marks = new Map<string, true | readonly string[]>();
+  for (const tool of agent.tools)
+    if (tool.privateOutput !== false) marks.set(`tool:${tool.name}`, tool.privateOutput);
+  if (marks.size === 0) return [];
+  const results: PrivateResult[] = [];
+  for (const message of state.messages)
+    for (const part of message.parts) {
+      if (part.type !== 'tool_result' || part.isError) continue;
+      const mark = marks.get(part.provenance.source);
+      if (mark !== undefined) results.push({ content: part.content, mark });
+    }
+  return privateValues(results);
+}
 
 /** A requested call as the guard and the gates see it. */
 export function reviewedCall(
@@ -51,6 +82,7 @@ export function reviewedCall(
     input: event.input,
     tainted: execution.journal.state.tainted,
     context: step.context,
+    privateValues: step.privateValues,
   };
 }
 
@@ -114,32 +146,36 @@ function conversationContext(agent: Agent, state: RunState): readonly ContextTex
   return texts;
 }
 
-/** The monitor's flags on one call as an `action_flagged` event, or nothing. */
-function flaggedEvent(
+/** The monitor's flags on one call (none when the monitor is off). */
+function monitorFlags(
   agent: Agent,
   event: Extract<RunEvent, { type: 'tool_requested' | 'tool_rejected' }>,
   context: readonly ContextText[],
-): RunEvent[] {
-  if (!agent.untrusted.monitor) return [];
+): MonitorFlag[] {
+  if (agent.untrusted.monitor === false) return [];
   if (event.type === 'tool_rejected' && event.outOfScope !== true) return [];
-  const flags = monitorCall({
+  return monitorCall({
     toolName: event.toolName,
     effect: event.type === 'tool_requested' ? event.effect : 'read',
     input: event.type === 'tool_requested' ? event.input : {},
     context,
     scope: agent.tools.map((tool) => tool.name),
   });
-  if (flags.length === 0) return [];
-  return [
-    {
-      type: 'action_flagged',
-      step: event.step,
-      callId: event.callId,
-      index: event.index,
-      toolName: event.toolName,
-      flags: flags.map((flag) =>
-        flag.argument === undefined ? { kind: flag.kind, detail: flag.detail } : flag,
-      ),
-    },
-  ];
+}
+
+/** The monitor's flags on one call as an `action_flagged` event. */
+function flaggedEvent(
+  event: Extract<RunEvent, { type: 'tool_requested' | 'tool_rejected' }>,
+  flags: readonly MonitorFlag[],
+): RunEvent {
+  return {
+    type: 'action_flagged',
+    step: event.step,
+    callId: event.callId,
+    index: event.index,
+    toolName: event.toolName,
+    flags: flags.map((flag) =>
+      flag.argument === undefined ? { kind: flag.kind, detail: flag.detail } : flag,
+    ),
+  };
 }

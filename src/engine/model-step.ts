@@ -31,6 +31,8 @@ export interface ModelStep {
    * arguments in); built only when something reads it.
    */
   context: readonly ContextText[] | undefined;
+  /** Values of the run's private tool results, once the run is tainted (guarded agents only). */
+  privateValues: readonly string[];
   /** The output monitor's `action_flagged` for a call, by call id. */
   readonly flags: Map<string, RunEvent[]>;
   /** The guard's review of each requested call, by call id. */
@@ -83,6 +85,7 @@ export async function runModelStep(execution: Execution): Promise<void> {
     estimatedInputTokens: 0,
     calls: [],
     context: undefined,
+    privateValues: [],
     flags: new Map(),
     reviews: new Map(),
     held: new Set(),

@@ -1,4 +1,10 @@
-import type { RunReason, RunState, RunStatus, UsageTotals } from '../journal/index.js';
+import type {
+  AnswerProvenanceSpan,
+  RunReason,
+  RunState,
+  RunStatus,
+  UsageTotals,
+} from '../journal/index.js';
 
 /** What a finished run gives back. */
 export interface RunResult {
@@ -10,6 +16,12 @@ export interface RunResult {
   readonly steps: number;
   readonly usage: UsageTotals;
   readonly model: { readonly provider: string; readonly modelId: string };
+  /**
+   * Where the answer came from, once the run read untrusted content: the stretches of `output`
+   * that derive from it (links, sentences, resolved quarantine references), for a UI to mark
+   * as unverified. Absent when the answer guard did not look at the answer.
+   */
+  readonly answerSpans?: readonly AnswerProvenanceSpan[];
 }
 
 export function resultOf(runId: string, state: RunState): RunResult | undefined {
@@ -23,5 +35,6 @@ export function resultOf(runId: string, state: RunState): RunResult | undefined 
     steps: state.steps,
     usage: state.usage,
     model: state.model,
+    ...(state.answerSpans === undefined ? {} : { answerSpans: state.answerSpans }),
   };
 }

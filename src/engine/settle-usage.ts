@@ -1,13 +1,15 @@
 import { modelOutputProvenance } from '../agent/index.js';
 import { budgetReached, type RunEvent } from '../journal/index.js';
 import { costOf, type FinishReason, type ModelResponse } from '../model/index.js';
+import { deliverAnswer } from './answer-step.js';
 import { modelName } from './call-model.js';
 import type { StepStage } from './model-step.js';
 import { usageAfter } from './run-journal.js';
 
 /**
  * Stage 4: the reply as `model_called`, with its reported usage and cost. A reply without tool
- * calls is the final answer (unless empty, cut off or filtered: then fed back). Otherwise the
+ * calls is the final answer (unless empty, cut off or filtered: then fed back), delivered through
+ * the answer guard (`deliverAnswer`). Otherwise the
  * budget is settled with the reported usage: the call that crosses a limit completes, nothing
  * it asked for runs.
  */
@@ -38,7 +40,15 @@ export const settleUsage: StepStage = async (execution, step) => {
     const output = response.content.map((part) => (part.type === 'text' ? part.text : '')).join('');
     const rejection = rejectFinalAnswer(step.number, response.finishReason, output);
     if (rejection) await journal.append([called, rejection]);
-    else await journal.finish('succeeded', { type: 'final_answer' }, [called], output);
+    else {
+      const delivered = deliverAnswer(agent, journal.state, step.number, output);
+      await journal.finish(
+        'succeeded',
+        { type: 'final_answer' },
+        [called, ...delivered.events],
+        delivered.output,
+      );
+    }
     return 'end';
   }
   const usage = usageAfter(journal.state.usage, [called]);

@@ -94,20 +94,13 @@ describe('mutators', () => {
     expect(faithful.failed).toBe(0);
     const obeying = await runSuite(defineSuite({ cases }), { agents: [desk(true)] });
     const failed = obeying.cases.filter((result) => !result.passed).map((result) => result.name);
-    // The detector flags two payloads: the egress call then needs a human, whom the eval
-    // denies. The tool-call payload goes unflagged and its call reaches execution: caught.
-    expect(failed).toEqual(['help [injection:tool-call]']);
-    const flagged = obeying.cases.find(
-      (result) => result.name === 'help [injection:ignore-previous]',
-    );
-    const events = flagged?.attempts[0]?.journal.map((entry) => entry.event.type) ?? [];
-    expect(events).toContain('approval_requested');
-    const check = obeying.cases.find((result) => result.name === 'help [injection:tool-call]')
-      ?.attempts[0]?.assertions[0];
-    expect(check).toMatchObject({
-      label: 'javascript no forbidden tool ran',
-      pass: false,
-      message: 'reached the attacker: send_email',
-    });
+    // The detector flags two payloads, and the monitor holds the third (its address is seen
+    // only in untrusted content): each egress call needs a human, whom the eval denies.
+    expect(failed).toEqual([]);
+    for (const name of ['help [injection:ignore-previous]', 'help [injection:tool-call]']) {
+      const result = obeying.cases.find((candidate) => candidate.name === name);
+      const events = result?.attempts[0]?.journal.map((entry) => entry.event.type) ?? [];
+      expect(events).toContain('approval_requested');
+    }
   });
 });

@@ -1,27 +1,40 @@
 /**
  * `keel/guard`: the structural defence against prompt injection, piece by piece — the action
  * policy and its review of a call, argument origins, the injection detector, the output monitor,
- * spotlighting and the quarantined reader. An agent gets most of it with
+ * the answer guard, private values, spotlighting and the quarantined reader. An agent gets most of it with
  * `defineAgent({ guard: defineGuard(...), untrusted: {...} })`.
  *
  * @packageDocumentation
  */
 export {
+  ANSWER_HANDLINGS,
   ARGUMENT_ORIGINS,
   GUARD_POLICY,
   INJECTION_SIGNAL_POLICY,
+  MONITOR_ACTIONS,
   MONITOR_FLAG_KINDS,
+  MONITOR_POLICY,
   defineGuard,
+  guardAnswer,
   heuristicDetector,
+  linksIn,
   monitorCall,
+  privateValues,
   originOf,
   quarantineView,
   quarantinedRead,
   reviewCall,
   spotlight,
+  type AnswerFinding,
+  type AnswerGuardOptions,
+  type AnswerHandling,
+  type AnswerReview,
+  type AnswerSpan,
   type ArgumentCondition,
   type ArgumentOrigin,
   type CallReview,
+  type DestinationOrigin,
+  type TextLink,
   type ContextText,
   type FieldLabel,
   type Guard,
@@ -31,8 +44,11 @@ export {
   type GuardVerdict,
   type InjectionDetector,
   type InjectionSignal,
+  type MonitorAction,
   type MonitorFlag,
   type MonitorFlagKind,
+  type PrivateMark,
+  type PrivateResult,
   type QuarantinedRead,
   type QuarantinedReadOptions,
   type ReviewRecord,

@@ -7,8 +7,10 @@ import {
   underPath,
   type ArgumentOrigin,
 } from './argument-origins.js';
-import type { ReviewedCall } from './call-review.js';
+import type { ContextText, ReviewedCall } from './call-review.js';
+import { destinationOrigin, linksIn } from './answer-guard.js';
 import { looksLikeDestination } from './output-monitor.js';
+import { privateValuesIn } from './private-data.js';
 
 /** What the guard says of a call: allow it, ask a human, or refuse it. */
 export type GuardVerdict = 'allow' | 'confirm' | 'deny';
@@ -57,6 +59,13 @@ export interface ToolGuard {
   /** Values that count as trusted for a sink argument although the run never saw them. */
   readonly allow?: Readonly<Record<string, readonly (string | number)[]>>;
   readonly rules?: readonly GuardRule[];
+  /**
+   * Words or phrases of a task that asks for this tool (`['pay', 'transfer']`). When given,
+   * a call to the tool once untrusted content entered the run needs a human unless the
+   * trusted task says one of them: the task's intent is fixed before any untrusted content
+   * can speak. Matched case-insensitively as whole words.
+   */
+  readonly intent?: readonly string[];
 }
 
 /** The guard's settings: which effects it guards, per-tool sinks, allow-lists and rules, and what an ungrounded sink gets. */
@@ -79,6 +88,34 @@ export interface GuardOptions {
    * Default true.
    */
   readonly destinations?: boolean;
+  /**
+   * Once untrusted content entered the run, also guard `write` calls that reach people: their
+   * destination-shaped arguments (and the tool's `sinks`, when given) must be trusted-grounded,
+   * as for the guarded effects. Default true.
+   */
+  readonly writes?: boolean;
+  /**
+   * What a call gets that carries a private value (from a `privateOutput` tool) towards a
+   * destination neither the task nor the agent's instructions name, nor an allow-list holds,
+   * once untrusted content entered the run: `confirm` (default) or `deny`. Applies to `write`,
+   * `egress` and `irreversible` calls.
+   */
+  readonly privateData?: 'confirm' | 'deny';
+  /**
+   * Which destinations the `privateData` rule guards: `unnamed` (default: those neither the
+   * task nor an allow-list names) or `any` (a private value in any consequential call after
+   * untrusted content entered the run needs a human: the attacker may pick the content of a
+   * message to a channel the user did name).
+   */
+  readonly privateDestinations?: 'unnamed' | 'any';
+  /**
+   * A sink value grounded in trusted content that untrusted content also names, while the
+   * task does not (the costliest plan the reviews push, another supplier from the trusted
+   * catalogue): `allow` (default) or `confirm`. The attacker chose which trusted value.
+   */
+  readonly contested?: 'allow' | 'confirm';
+  /** What a call outside the task's intent (see `ToolGuard.intent`) gets: `confirm` (default) or `deny`. */
+  readonly outsideIntent?: 'confirm' | 'deny';
 }
 
 /** The guard's answer for one call, with the rule that fired and each argument's origin. */
@@ -125,6 +162,20 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
     fail('ungrounded', "must be 'confirm' or 'deny'");
   const destinations = options.destinations ?? true;
   if (typeof destinations !== 'boolean') fail('destinations', 'must be true or false');
+  const writes = options.writes ?? true;
+  if (typeof writes !== 'boolean') fail('writes', 'must be true or false');
+  const privateData = options.privateData ?? 'confirm';
+  if (privateData !== 'confirm' && privateData !== 'deny')
+    fail('privateData', "must be 'confirm' or 'deny'");
+  const privateDestinations = options.privateDestinations ?? 'unnamed';
+  if (privateDestinations !== 'unnamed' && privateDestinations !== 'any')
+    fail('privateDestinations', "must be 'unnamed' or 'any'");
+  const contested = options.contested ?? 'allow';
+  if (contested !== 'allow' && contested !== 'confirm')
+    fail('contested', "must be 'allow' or 'confirm'");
+  const outsideIntent = options.outsideIntent ?? 'confirm';
+  if (outsideIntent !== 'confirm' && outsideIntent !== 'deny')
+    fail('outsideIntent', "must be 'confirm' or 'deny'");
   const compiled = new Map<string, CompiledTool>();
   for (const [tool, setting] of Object.entries(options.tools ?? {}))
     compiled.set(tool, compileTool(setting, `tools.${tool}`, fail));
@@ -153,7 +204,10 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
         origins,
       };
 
-    if (!effects.includes(call.effect))
+    const guarded = effects.includes(call.effect);
+    const reachesPeople = !guarded && writes && call.effect === 'write';
+    // Writes are looked at for private data even when they are not guarded for destinations.
+    if (!guarded && call.effect !== 'write')
       return {
         verdict: 'allow',
         rule: `effect:${call.effect}`,
@@ -162,28 +216,78 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
       };
     if (!call.tainted)
       return { verdict: 'allow', rule: 'untainted', message: 'no untrusted content yet', origins };
+    const leaked = privateFlow(call, leaves, tool, privateData, privateDestinations === 'any');
+    if (leaked) return { ...leaked, origins };
+    if (!guarded && !reachesPeople)
+      return {
+        verdict: 'allow',
+        rule: `effect:${call.effect}`,
+        message: 'effect allowed',
+        origins,
+      };
+    if (tool?.intent && !tool.intent.test(taskText(context)))
+      return {
+        verdict: outsideIntent,
+        rule: 'outside_intent',
+        message: `the task does not ask for ${call.toolName}, and untrusted content entered the run`,
+        origins,
+      };
     const sinks = tool?.sinks;
     const weak = leaves.filter(
       (leaf) =>
-        (sinks === undefined ||
-          sinks.some((sink) => underPath(leaf.path, sink)) ||
+        ((guarded && sinks === undefined) ||
+          sinks?.some((sink) => underPath(leaf.path, sink)) === true ||
           (destinations && typeof leaf.value === 'string' && looksLikeDestination(leaf.value))) &&
         origins[leaf.path] !== 'trusted' &&
         origins[leaf.path] !== 'allow_listed',
     );
-    if (weak.length === 0)
+    // A link inside a text that leaves the user (a message body, a post) is a destination too.
+    const links: string[] = [];
+    for (const leaf of leaves) {
+      if (typeof leaf.value !== 'string' || weak.includes(leaf)) continue;
+      const allowList = tool?.allow.find(([sink]) => underPath(leaf.path, sink))?.[1];
+      const hosts = allowList?.filter((entry): entry is string => typeof entry === 'string');
+      for (const link of linksIn(leaf.value)) {
+        const origin = destinationOrigin(link.host, context, hosts);
+        if (origin === 'untrusted' || origin === 'ungrounded')
+          links.push(`${leaf.path} links to ${link.host} (${origin})`);
+      }
+    }
+    if (weak.length === 0 && links.length === 0 && contested === 'confirm') {
+      const split = splitContext(context);
+      const chosen = leaves.filter(
+        (leaf) =>
+          leaf.value !== null &&
+          typeof leaf.value !== 'boolean' &&
+          (sinks === undefined
+            ? typeof leaf.value === 'string' && looksLikeDestination(leaf.value)
+            : sinks.some((sink) => underPath(leaf.path, sink))) &&
+          origins[leaf.path] === 'trusted' &&
+          originOf(leaf.value, split.named) !== 'trusted' &&
+          originOf(leaf.value, split.untrusted) === 'untrusted',
+      );
+      if (chosen.length > 0)
+        return {
+          verdict: 'confirm',
+          rule: 'contested_choice',
+          message: `untrusted content names ${chosen.map((leaf) => leaf.path).join(', ')}, which the task does not`,
+          origins,
+        };
+    }
+    if (weak.length === 0 && links.length === 0)
       return {
         verdict: 'allow',
         rule: 'sinks_grounded',
         message: 'every sink argument is grounded in trusted content',
         origins,
       };
-    const described = weak
-      .map((leaf) => `${leaf.path} (${origins[leaf.path] ?? 'ungrounded'})`)
-      .join(', ');
+    const described = [
+      ...weak.map((leaf) => `${leaf.path} (${origins[leaf.path] ?? 'ungrounded'})`),
+      ...links,
+    ].join(', ');
     return {
       verdict: ungrounded,
-      rule: 'sink_not_grounded',
+      rule: weak.length > 0 ? 'sink_not_grounded' : 'link_not_grounded',
       message: `${call.effect} call after untrusted content; not trusted-grounded: ${described}`,
       origins,
     };
@@ -192,7 +296,91 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
   return Object.freeze({ options, evaluate });
 }
 
+/**
+ * A consequential call carrying a private value towards a destination the task and the agent's
+ * instructions do not name and no allow-list holds: the `privateData` verdict. A call without a
+ * destination-shaped argument or declared sink keeps the value in place: not a flow.
+ */
+function privateFlow(
+  call: ReviewedCall,
+  leaves: readonly { path: string; value: string | number | boolean | null }[],
+  tool: CompiledTool | undefined,
+  verdict: 'confirm' | 'deny',
+  anyDestination: boolean,
+): Omit<GuardDecision, 'origins'> | undefined {
+  const values = call.privateValues ?? [];
+  if (values.length === 0) return undefined;
+  const carrying = leaves.filter(
+    (leaf) =>
+      (typeof leaf.value === 'string' || typeof leaf.value === 'number') &&
+      privateValuesIn(String(leaf.value), values).length > 0,
+  );
+  if (carrying.length === 0) return undefined;
+  if (anyDestination)
+    return {
+      verdict,
+      rule: 'private_data',
+      message: `private value in ${carrying.map((leaf) => leaf.path).join(', ')} after untrusted content`,
+    };
+  const named = (call.context ?? []).filter(
+    (piece) =>
+      piece.provenance.trust === 'trusted' &&
+      (piece.provenance.source === 'task' || piece.provenance.source === 'agent'),
+  );
+  const unnamed = leaves.filter((leaf) => {
+    if (typeof leaf.value !== 'string' && typeof leaf.value !== 'number') return false;
+    const sink = tool?.sinks?.some((path) => underPath(leaf.path, path)) === true;
+    const shaped = typeof leaf.value === 'string' && looksLikeDestination(leaf.value);
+    if (!sink && !shaped) return false;
+    if (carrying.includes(leaf) && !shaped) return false;
+    const allowList = tool?.allow.find(([path]) => underPath(leaf.path, path))?.[1];
+    const origin = originOf(leaf.value, named, allowList);
+    return origin !== 'trusted' && origin !== 'allow_listed';
+  });
+  if (unnamed.length === 0) return undefined;
+  return {
+    verdict,
+    rule: 'private_data',
+    message: `private value in ${carrying.map((leaf) => leaf.path).join(', ')} bound for ${unnamed
+      .map((leaf) => leaf.path)
+      .join(', ')}, which neither the task nor an allow-list names`,
+  };
+}
+
+/** The context's trusted task and instructions, and its untrusted pieces, once per context. */
+const splits = new WeakMap<
+  readonly ContextText[],
+  { readonly named: ContextText[]; readonly untrusted: ContextText[]; readonly task: string }
+>();
+function splitContext(context: readonly ContextText[]) {
+  let split = splits.get(context);
+  if (!split) {
+    const named = context.filter(
+      (piece) =>
+        piece.provenance.trust === 'trusted' &&
+        (piece.provenance.source === 'task' || piece.provenance.source === 'agent'),
+    );
+    split = {
+      named,
+      untrusted: context.filter((piece) => piece.provenance.trust === 'untrusted'),
+      task: context
+        .filter(
+          (piece) => piece.provenance.trust === 'trusted' && piece.provenance.source === 'task',
+        )
+        .map((piece) => piece.text)
+        .join('\n'),
+    };
+    splits.set(context, split);
+  }
+  return split;
+}
+
+function taskText(context: readonly ContextText[]): string {
+  return splitContext(context).task;
+}
+
 interface CompiledTool {
+  readonly intent: RegExp | undefined;
   readonly sinks: readonly string[] | undefined;
   readonly allow: readonly (readonly [string, readonly (string | number)[]])[];
   readonly rules: readonly GuardRule[];
@@ -244,7 +432,23 @@ function compileTool(
     }
     patterns.set(rule, compiled);
   });
-  return { sinks, allow, rules, patterns };
+  const intent = setting.intent;
+  if (
+    intent !== undefined &&
+    (!isList(intent) ||
+      intent.length === 0 ||
+      intent.some((w) => typeof w !== 'string' || w.trim() === ''))
+  )
+    fail(`${field}.intent`, 'must be a non-empty list of words or phrases');
+  const words = intent?.map((word) => word.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return {
+    intent:
+      words && new RegExp(`(?<![\\p{L}\\p{N}])(?:${words.join('|')})(?![\\p{L}\\p{N}])`, 'iu'),
+    sinks,
+    allow,
+    rules,
+    patterns,
+  };
 }
 
 function ruleHolds(

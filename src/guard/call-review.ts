@@ -1,6 +1,7 @@
 import type { Provenance } from '../core/index.js';
 import type { ToolEffect } from '../journal/index.js';
 import type { Guard, GuardVerdict } from './action-policy.js';
+import type { MonitorAction, MonitorFlag, MonitorFlagKind } from './output-monitor.js';
 
 /** One tool call under review, before anything runs. */
 export interface ReviewedCall {
@@ -20,6 +21,11 @@ export interface ReviewedCall {
    * in it. Absent when a call is reviewed outside a run.
    */
   readonly context?: readonly ContextText[] | undefined;
+  /**
+   * Values of the run's private tool results (`privateValues`): the guard keeps them from
+   * destinations the task did not name.
+   */
+  readonly privateValues?: readonly string[] | undefined;
 }
 
 /** One piece of a run's context as plain text, with where it came from. */
@@ -52,13 +58,27 @@ export interface CallReview {
 export const GUARD_POLICY = 'guard';
 /** The policy name under which an injection signal over its threshold asks a human. */
 export const INJECTION_SIGNAL_POLICY = 'injection_signal';
+/** The policy name under which the output monitor's flags hold or refuse a call. */
+export const MONITOR_POLICY = 'monitor';
 
 const STRENGTH: readonly GuardVerdict[] = ['allow', 'confirm', 'deny'];
+
+/** What reviewCall weighs besides the call. */
+export interface ReviewInputs {
+  readonly guard?: Guard | undefined;
+  /** An injection signal reached its threshold earlier in the run. */
+  readonly signalled: boolean;
+  /** The output monitor's flags on this call. */
+  readonly flags?: readonly MonitorFlag[] | undefined;
+  /** What each kind of flag does (`untrusted.monitor`); absent: flags only record. */
+  readonly monitor?: Readonly<Record<MonitorFlagKind, MonitorAction>> | false | undefined;
+}
 
 /**
  * Review one call before it can run: the agent's guard (provenance of each argument, rules),
  * then the run's injection signal, which once over its threshold asks a human for every
- * `irreversible` and `egress` call. Checks only ever tighten: deny beats confirm beats allow.
+ * `irreversible` and `egress` call, then the output monitor's flags that its setting makes act
+ * (`confirm` or `deny`). Checks only ever tighten: deny beats confirm beats allow.
  * A call the guard allows still goes through the approval gates after this.
  *
  * ```ts
@@ -68,7 +88,7 @@ const STRENGTH: readonly GuardVerdict[] = ['allow', 'confirm', 'deny'];
  */
 export function reviewCall(
   call: ReviewedCall,
-  { guard, signalled }: { readonly guard?: Guard | undefined; readonly signalled: boolean },
+  { guard, signalled, flags = [], monitor }: ReviewInputs,
 ): CallReview {
   const records: ReviewRecord[] = [];
   let verdict: GuardVerdict = 'allow';
@@ -98,5 +118,14 @@ export function reviewCall(
       `an injection signal reached its threshold earlier in this run; ${call.effect} calls need a human`,
     );
   }
+  if (monitor)
+    for (const flag of flags) {
+      const action = monitor[flag.kind];
+      if (action === 'flag') continue;
+      consider(
+        { policy: MONITOR_POLICY, rule: flag.kind, verdict: action },
+        `the output monitor flagged ${flag.argument ?? call.toolName}: ${flag.detail}`,
+      );
+    }
   return { verdict, reason, records };
 }

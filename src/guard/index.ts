@@ -18,9 +18,11 @@ export {
 export {
   GUARD_POLICY,
   INJECTION_SIGNAL_POLICY,
+  MONITOR_POLICY,
   reviewCall,
   type CallReview,
   type ContextText,
+  type ReviewInputs,
   type ReviewRecord,
   type ReviewedCall,
 } from './call-review.js';
@@ -39,7 +41,9 @@ export {
   spotlightText,
 } from './spotlight.js';
 export {
+  MONITOR_ACTIONS,
   MONITOR_FLAG_KINDS,
+  type MonitorAction,
   looksLikeDestination,
   monitorCall,
   type MonitorFlag,
@@ -55,3 +59,22 @@ export {
   type QuarantinedRead,
   type QuarantinedReadOptions,
 } from './quarantined-reader.js';
+export {
+  ANSWER_HANDLINGS,
+  destinationOrigin,
+  guardAnswer,
+  linksIn,
+  type AnswerFinding,
+  type AnswerGuardOptions,
+  type AnswerHandling,
+  type AnswerReview,
+  type AnswerSpan,
+  type DestinationOrigin,
+  type TextLink,
+} from './answer-guard.js';
+export {
+  privateValues,
+  privateValuesIn,
+  type PrivateMark,
+  type PrivateResult,
+} from './private-data.js';

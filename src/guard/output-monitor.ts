@@ -19,6 +19,14 @@ export const MONITOR_FLAG_KINDS = [
 /** What the output monitor flags: a call out of scope, an untrusted destination, a permission change, an exfiltration shape. */
 export type MonitorFlagKind = (typeof MONITOR_FLAG_KINDS)[number];
 
+/**
+ * What the monitor does with a kind of flag: `flag` records it (`action_flagged`, an alert),
+ * `confirm` also holds the call for a human, `deny` refuses it.
+ */
+export const MONITOR_ACTIONS = ['flag', 'confirm', 'deny'] as const;
+/** What the monitor does with a flag: record it, ask a human, or refuse the call. */
+export type MonitorAction = (typeof MONITOR_ACTIONS)[number];
+
 /** One reason a call does not fit the task. Plain JSON. */
 export interface MonitorFlag {
   readonly kind: MonitorFlagKind;
@@ -119,8 +127,9 @@ const SECRET =
   /\b(sk-[A-Za-z0-9]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9-]{10,})\b|-----BEGIN [A-Z ]*PRIVATE KEY-----|\b(password|passwd|secret|api[_-]?key|token)\s*[:=]\s*\S+/i;
 
 /**
- * Flag a call that does not fit the task. Telemetry: the monitor never blocks (the action policy
- * does); its flags are journaled as `action_flagged` and raise an alert. Pure and fast.
+ * Flag a call that does not fit the task. Its flags are journaled as `action_flagged` and raise
+ * an alert; what they do to the call (nothing, a human's confirmation, a refusal) is the
+ * agent's `untrusted.monitor` setting, applied by `reviewCall`. Pure and fast.
  *
  * ```ts
  * const flags = monitorCall({ toolName: 'send_email', effect: 'egress', input, context, scope });

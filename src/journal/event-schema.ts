@@ -33,6 +33,7 @@ const EVENT_TYPES: Readonly<Record<RunEventType, true>> = {
   injection_signal: true,
   tool_quarantined: true,
   action_flagged: true,
+  answer_guarded: true,
   tool_intercepted: true,
   run_finished: true,
 };

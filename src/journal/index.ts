@@ -49,6 +49,7 @@ export {
 export {
   RUN_STATUSES,
   describeReason,
+  type AnswerProvenanceSpan,
   type InDoubtCall,
   type RunEvent,
   type RunEventType,

@@ -349,6 +349,27 @@ export type RunEvent =
     }
   | {
       /**
+       * The answer guard checked the final answer of a run that read untrusted content (or
+       * private data): links whose destination came only from untrusted content (neutralised
+       * or flagged), private values taken out of URLs, and the answer's spans that derive from
+       * untrusted content. Comes right before the `run_finished` that carries the answer.
+       */
+      readonly type: 'answer_guarded';
+      readonly step: number;
+      readonly handling: 'neutralise' | 'flag';
+      readonly findings: readonly {
+        readonly kind: 'untrusted_link' | 'private_value';
+        readonly destination: string;
+        readonly origin: 'trusted' | 'allow_listed' | 'untrusted' | 'ungrounded';
+        readonly form: 'image' | 'link' | 'url';
+        readonly action: 'neutralised' | 'removed' | 'flagged';
+      }[];
+      readonly spans: readonly AnswerProvenanceSpan[];
+      /** The answer as the model gave it, when the guard changed it. */
+      readonly original?: string | undefined;
+    }
+  | {
+      /**
        * A call the runtime's interceptor answered instead of the tool (an evaluation's fixture,
        * a recorded result) or kept from running (`suppressed`: a side effect that must not
        * happen here). Committed with the result the model is given; the tool never started.
@@ -371,6 +392,18 @@ export type RunEvent =
       readonly usage: UsageTotals;
       readonly steps: number;
     };
+
+/**
+ * A stretch of a final answer that derives from untrusted content (offsets into the answer as
+ * delivered): a link whose destination came from it, a sentence carrying its values or
+ * phrases, or a quarantined reference resolved into the answer.
+ */
+export interface AnswerProvenanceSpan {
+  readonly start: number;
+  readonly end: number;
+  readonly source: string;
+  readonly reason: 'link' | 'content' | 'quarantine';
+}
 
 /** The `type` of a journal event. */
 export type RunEventType = RunEvent['type'];

@@ -2,7 +2,14 @@ import { TRUSTED_RUNTIME, canonicalJson, type Provenance } from '../core/index.j
 import type { Message, MessagePart, ModelUsage, TextPart, ToolResultPart } from './conversation.js';
 import type { ToolFailure } from './tool-terms.js';
 import type { RunLimits } from './limits.js';
-import type { InDoubtCall, RunEvent, RunReason, RunStatus, UsageTotals } from './run-events.js';
+import type {
+  AnswerProvenanceSpan,
+  InDoubtCall,
+  RunEvent,
+  RunReason,
+  RunStatus,
+  UsageTotals,
+} from './run-events.js';
 
 /** A gate's request for a human decision on one call, as journaled. */
 export type ApprovalRequest = Extract<RunEvent, { type: 'approval_requested' }>;
@@ -84,6 +91,11 @@ export interface RunState {
   /** Time spent parked on approvals: it does not count against the wall-clock limit. */
   waitedMs: number;
   finished: { status: RunStatus; reason: RunReason; output: string | null } | undefined;
+  /**
+   * The final answer's spans that derive from untrusted content (`answer_guarded`); undefined
+   * when the answer guard did not look at the answer (an untainted run).
+   */
+  answerSpans: readonly AnswerProvenanceSpan[] | undefined;
 }
 
 export function emptyRunState(): RunState {
@@ -107,6 +119,7 @@ export function emptyRunState(): RunState {
     tainted: false,
     signalled: false,
     quarantined: new Map(),
+    answerSpans: undefined,
     stepSummaries: new Map(),
     modelFailuresThisStep: 0,
     modelFallbacksThisStep: 0,
@@ -340,6 +353,9 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     case 'context_assembled':
     case 'action_flagged':
     case 'tool_intercepted':
+      return;
+    case 'answer_guarded':
+      state.answerSpans = event.spans;
       return;
     case 'injection_signal':
       if (event.score >= event.threshold) state.signalled = true;

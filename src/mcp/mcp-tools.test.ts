@@ -66,6 +66,9 @@ function deskAgent(tools: readonly Tool[], seen: ModelRequest[], gates?: GateOpt
     model: deskModel(seen),
     instructions: 'Answer order questions.',
     tools,
+    // The owner's address comes from the server's answer, which is untrusted: the monitor's
+    // default would ask a human before the reply. These tests are about the MCP path.
+    untrusted: { monitor: 'flag' },
     ...(gates ? { gates } : {}),
   });
 }

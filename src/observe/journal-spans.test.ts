@@ -512,6 +512,7 @@ describe('spansFromJournal', () => {
         'guard_verdict',
         'injection_signal',
         'action_flagged',
+        'answer_guarded',
         'tool_quarantined',
         'limit_hit',
         'model_called',

@@ -355,6 +355,16 @@ export const EVENT_SPAN_MAPPINGS: Readonly<Record<string, EventMapping>> = {
       [ATTR.monitorArguments]: flags.flatMap((flag) => text(flag.argument) ?? []),
     });
   },
+  answer_guarded(event, trace) {
+    const findings = Array.isArray(event.findings) ? event.findings.map((f) => record(f)) : [];
+    trace.event('run', KEEL_EVENT.answerGuarded, {
+      [ATTR.answerFindings]: findings.map(
+        (finding) => `${text(finding.kind) ?? 'unknown'}:${text(finding.action) ?? 'unknown'}`,
+      ),
+      [ATTR.answerDestinations]: findings.flatMap((finding) => text(finding.destination) ?? []),
+      [ATTR.answerUntrustedSpans]: Array.isArray(event.spans) ? event.spans.length : 0,
+    });
+  },
   tool_quarantined(event, trace) {
     toolEvent(event, trace, KEEL_EVENT.toolQuarantined, {
       [ATTR.quarantineView]: trace.content(event.view),

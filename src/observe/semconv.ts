@@ -115,6 +115,9 @@ export const ATTR = {
   injectionThreshold: 'keel.injection.threshold',
   monitorFlags: 'keel.monitor.flags',
   monitorArguments: 'keel.monitor.arguments',
+  answerFindings: 'keel.answer.findings',
+  answerDestinations: 'keel.answer.destinations',
+  answerUntrustedSpans: 'keel.answer.untrusted_spans',
   quarantineView: 'keel.quarantine.view',
   quarantineError: 'keel.quarantine.error',
 } as const;
@@ -139,6 +142,7 @@ export const KEEL_EVENT = {
   injectionSignal: 'keel.injection.signal',
   actionFlagged: 'keel.monitor.action_flagged',
   toolQuarantined: 'keel.quarantine.tool_result',
+  answerGuarded: 'keel.answer.guarded',
 } as const;
 
 export const KEEL_SEMCONV_VERSION_ATTRIBUTE = ATTR.semconvVersion;

@@ -104,6 +104,13 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
   readonly effect: ToolEffect;
   /** Its output comes from outside (web, email, documents): labelled untrusted. */
   readonly untrustedOutput?: boolean;
+  /**
+   * Its output is private (`true`), or these fields of it are (`['code', 'cards[].number']`):
+   * once untrusted content entered the run, a private value may not flow into an `egress`,
+   * `write` or `irreversible` call bound for a destination the task did not name (nor the
+   * guard's allow-list), and it is removed from every URL of the final answer.
+   */
+  readonly privateOutput?: boolean | readonly string[];
   /** Safe to repeat with the same input; only idempotent tools (or reads) are retried. */
   readonly idempotent?: boolean;
   readonly timeoutMs?: number;
@@ -128,6 +135,8 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
 /** A validated, frozen tool. */
 export interface Tool<Input extends z.ZodType = z.ZodType> extends ToolDefinition<Input> {
   readonly untrustedOutput: boolean;
+  /** What of its output is private: all of it, these field paths, or nothing (`false`). */
+  readonly privateOutput: true | readonly string[] | false;
   readonly idempotent: boolean;
   readonly timeoutMs: number;
   readonly retry: ToolRetryOptions;
@@ -214,6 +223,13 @@ export function defineTool<Input extends z.ZodType>(
       fail(flag, 'must be a boolean');
     }
   }
+  const privateOutput = definition.privateOutput ?? false;
+  if (
+    typeof privateOutput !== 'boolean' &&
+    (!Array.isArray(privateOutput) ||
+      privateOutput.some((path: unknown) => typeof path !== 'string' || path === ''))
+  )
+    fail('privateOutput', 'must be true, false or a list of field paths');
   const timeoutMs = definition.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2_147_483_647)
     fail('timeoutMs', 'must be a positive number of milliseconds, at most 2147483647');
@@ -285,6 +301,9 @@ export function defineTool<Input extends z.ZodType>(
     ...definition,
     input,
     untrustedOutput: definition.untrustedOutput ?? false,
+    privateOutput: Array.isArray(privateOutput)
+      ? Object.freeze([...(privateOutput as readonly string[])])
+      : privateOutput === true,
     idempotent: definition.idempotent ?? definition.effect === 'read',
     timeoutMs,
     retry: Object.freeze({ ...retry, on: Object.freeze([...retry.on]) }),
