@@ -18,6 +18,7 @@ export const SLOW_TESTS = [
   'test/crash/**/*.test.ts',
   'test/package/**/*.test.ts',
   'test/tools/**/*.test.ts',
+  'test/node-test/**/*.test.ts',
   'bench/security/main.test.ts',
   'bench/security/attack-classes.test.ts',
 ];
