@@ -40,6 +40,8 @@ export default defineConfig({
     // Child processes rather than worker threads: native modules (libsql) and
     // process-level behaviour (signals, crash/resume tests) need a real process.
     pool: 'forks',
+    // Formatted output is compared as text: no colours, also under CI (which picocolors colours).
+    env: { NO_COLOR: '1' },
     // The default reporter for people, then one plain summary line for CI.
     reporters: ['default', './scripts/summary-reporter.ts'],
   },

@@ -147,6 +147,9 @@ export function createSupportDeskAgents(
         maxStepsWithoutProgress: 5,
       },
       maxOutputTokens: 1_024,
+      // The help center is the desk's own site: its links may reach the customer, although
+      // search results are untrusted content.
+      untrusted: { allowDestinations: ['help.example.com'] },
     }),
   ];
 }

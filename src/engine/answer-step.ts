@@ -14,7 +14,8 @@ const REFERENCE = /⟨q:([^⟩\s.[]+)(?:[.[][^⟩\s]*)?⟩/gu;
  * links whose destination came only from untrusted content, takes private values out of every
  * URL and marks the stretches that derive from untrusted content. An untainted run without
  * private data (or an agent with `answer: false`) is delivered as the model wrote it, with no
- * event, unless it resolved references.
+ * event, unless it resolved references; so is an answer in which the guard found, marked and
+ * changed nothing.
  */
 export function deliverAnswer(
   agent: Agent,
@@ -46,6 +47,11 @@ export function deliverAnswer(
     }
   }
   spans.sort((a, b) => a.start - b.start || a.end - b.end);
+  // Nothing found, marked or changed: nothing to journal (and a run recorded before the answer
+  // guard existed replays identically).
+  if (review.findings.length === 0 && spans.length === 0 && review.text === answer) {
+    return { output: answer, events: [] };
+  }
   const event: RunEvent = {
     type: 'answer_guarded',
     step,

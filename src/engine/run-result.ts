@@ -19,7 +19,8 @@ export interface RunResult {
   /**
    * Where the answer came from, once the run read untrusted content: the stretches of `output`
    * that derive from it (links, sentences, resolved quarantine references), for a UI to mark
-   * as unverified. Absent when the answer guard did not look at the answer.
+   * as unverified. Absent when the answer guard did not look at the answer or found, marked and
+   * changed nothing in it.
    */
   readonly answerSpans?: readonly AnswerProvenanceSpan[];
 }

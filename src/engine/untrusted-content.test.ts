@@ -767,7 +767,11 @@ describe('the answer guard', () => {
     });
     const result = await w.runtime.run('mail', 'Read my email');
     expect(result.output).toBe(text);
-    expect(result.answerSpans).toEqual([]);
+    // Nothing found, marked or changed: no spans and no event.
+    expect(result.answerSpans).toBeUndefined();
+    expect((await journal(w.store, result.id)).map((event) => event.type)).not.toContain(
+      'answer_guarded',
+    );
   });
 
   it('delivers an untainted answer untouched and without an event', async () => {
