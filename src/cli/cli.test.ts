@@ -212,6 +212,8 @@ describe('keel CLI', () => {
           modelId: 'simulator',
           description: expect.stringContaining('no real model was called'),
         },
+        // No approval was waited on.
+        approvals: [],
       });
       expect(document.usage.inputTokens).toBeGreaterThan(0);
       expect(document.usage.outputTokens).toBeGreaterThan(0);

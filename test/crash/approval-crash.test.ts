@@ -116,15 +116,20 @@ describe('approval across a crash', () => {
           decidedBy: 'fin',
           reason: 'verified',
         });
-        await expectReplayRefused(url, pending!.id, token);
+        await expectReplayRefused(url, pending!.id, pending!.argsHash, token);
       },
       60_000,
     );
   }
 });
 
-async function expectReplayRefused(url: string, id: string, token: string): Promise<void> {
-  const replay = await cli(['approve', id], url, { KEEL_APPROVER_TOKEN: token });
+async function expectReplayRefused(
+  url: string,
+  id: string,
+  hash: string,
+  token: string,
+): Promise<void> {
+  const replay = await cli(['approve', id, '--hash', hash], url, { KEEL_APPROVER_TOKEN: token });
   expect(replay.code).toBe(1);
   expect(replay.stderr).toMatch(/^keel: approval .* is already approved by fin\n$/);
 }
