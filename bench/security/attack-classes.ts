@@ -11,11 +11,11 @@ import {
   type ContextText,
   type Guard,
   type GuardOptions,
-  type Notification,
   type Runtime,
   type Tool,
 } from '../../src/index.js';
 import { guardAnswer, linksIn } from '../../src/guard/index.js';
+import { standInHuman } from './stand-in-human.js';
 import { sameCall, type PlannedCall } from './scenario.js';
 import { scriptedTurn, type ScriptedModel } from './scripted-models.js';
 
@@ -556,24 +556,11 @@ export async function runAttackClasses(): Promise<DoorReport> {
     }),
   };
   let token = '';
-  const human = async (notification: Notification): Promise<void> => {
-    if (notification.kind !== 'approval_requested') return;
-    const id = String(notification.data?.approvalId);
-    const record = await runtime.approvals.get(id);
-    const now = current();
-    now.confirmations += 1;
-    const asked = { tool: record.toolName, args: record.args as Record<string, unknown> };
-    const approve =
-      now.human === 'approveAll' ||
-      (now.human === 'truthful' && now.userPlan.some((planned) => sameCall(planned, asked)));
-    await runtime.approvals.decide({
-      token,
-      id,
-      decision: approve ? 'approve' : 'deny',
-      argsHash: record.argsHash,
-      reason: `${now.human} stand-in`,
-    });
-  };
+  const human = standInHuman(
+    () => runtime,
+    () => token,
+    current,
+  );
   const runtime: Runtime = createRuntime({
     store,
     agents: Object.values(agents),

@@ -8,7 +8,6 @@ import {
   simulator,
   type Agent,
   type Guard,
-  type Notification,
   type Runtime,
   type ScriptContext,
 } from '../../src/index.js';
@@ -20,13 +19,13 @@ import {
   INJECTION_TEMPLATES,
   TEMPLATE_NAMES,
   copyWorld,
-  sameCall,
   type Environment,
   type InjectionTask,
   type PlannedCall,
   type UserTask,
   type WorldState,
 } from './scenario.js';
+import { standInHuman } from './stand-in-human.js';
 import { scriptedTurn, type AttackerTurn, type ScriptedModel } from './scripted-models.js';
 import { travel } from './travel.js';
 import { workspace } from './workspace.js';
@@ -170,24 +169,11 @@ export async function runSecurityBench(
   }
 
   let token = '';
-  const human = async (notification: Notification): Promise<void> => {
-    if (notification.kind !== 'approval_requested') return;
-    const id = String(notification.data?.approvalId);
-    const record = await runtime.approvals.get(id);
-    const now = current();
-    now.confirmations += 1;
-    const call = { tool: record.toolName, args: record.args as Record<string, unknown> };
-    const approve =
-      now.human === 'approveAll' ||
-      (now.human === 'truthful' && now.userPlan.some((planned) => sameCall(planned, call)));
-    await runtime.approvals.decide({
-      token,
-      id,
-      decision: approve ? 'approve' : 'deny',
-      argsHash: record.argsHash,
-      reason: `${now.human} stand-in`,
-    });
-  };
+  const human = standInHuman(
+    () => runtime,
+    () => token,
+    current,
+  );
   const runtime: Runtime = createRuntime({
     store,
     agents,
