@@ -4,6 +4,7 @@ import {
   elapsedMs,
   queueTimeReached,
   remainingTimeMs,
+  startedWithoutOutcome,
   type RunState,
   type StoredEvent,
 } from '../journal/index.js';
@@ -161,18 +162,23 @@ async function onAbort(execution: Execution): Promise<RunState | undefined> {
       // Recorded so the watchdog does not count a clean hand-over as a lost worker.
       await journal.append([{ type: 'run_released', workerId: run.workerId }]);
       return undefined;
-    case 'cancel':
-      await journal.finish('cancelled', { type: 'cancelled', by: reason.by }, [
-        { type: 'cancel_requested', by: reason.by },
-      ]);
+    case 'cancel': {
+      // Calls the cancel cut off may have taken effect: the reason names them, as in doubt.
+      const inDoubt = startedWithoutOutcome(journal.state);
+      await journal.finish(
+        'cancelled',
+        { type: 'cancelled', by: reason.by, ...(inDoubt.length > 0 ? { inDoubt } : {}) },
+        [{ type: 'cancel_requested', by: reason.by }],
+      );
       return journal.state;
+    }
     case 'timeout': {
       const limit = execution.limits.timeoutMs;
-      await journal.stop({
-        limit: 'timeout',
-        used: elapsedMs(journal.state, run.clock.now()),
-        max: limit,
-      });
+      await journal.stop(
+        { limit: 'timeout', used: elapsedMs(journal.state, run.clock.now()), max: limit },
+        [],
+        startedWithoutOutcome(journal.state),
+      );
       return journal.state;
     }
     default:
