@@ -32,9 +32,7 @@ for (const target of storeTargets('keel_cc_')) {
     });
 
     afterAll(async () => {
-      await Promise.all(
-        claimers.slice(1).map((each) => (each === store ? undefined : each.close())),
-      );
+      await Promise.all(claimers.filter((each) => each !== store).map((each) => each.close()));
       await dispose?.();
     });
 
