@@ -1,7 +1,8 @@
 // One worker process of the scaling bench, as `keel worker` runs one: its own store connection
 // pool, claiming from the shared queue. Usage: node scaling-worker.js '<json config>'.
-// stdout: `ready` once claiming; `end <runId>` as each run ends; on SIGTERM (or when stdin
-// closes) `stats <json>` (store time, store calls, model calls) and exit.
+// stdout: `ready` once claiming; `end <runId>` as each run ends; on SIGUSR2 `mark <json>`
+// (store time, store calls, model calls so far); on SIGTERM (or when stdin closes) `stats
+// <json>` (the same, in all) and exit.
 // With `selfFeed` it also submits the runs itself, keeping that many outstanding: one SQLite
 // process serving its own queue, as SQLite is deployed.
 import { createRuntime, openStore } from '../src/index.js';
@@ -53,6 +54,10 @@ async function main(config: ScalingWorkerConfig): Promise<void> {
       process.exit(0);
     })();
   };
+  // The start of the measured window: what was spent before it (start-up, warm-up) is left out.
+  process.on('SIGUSR2', () => {
+    process.stdout.write(`mark ${JSON.stringify({ ...time, modelCalls })}\n`);
+  });
   process.on('SIGTERM', shutdown);
   process.stdin.on('end', shutdown);
   process.stdin.resume();

@@ -67,16 +67,24 @@ const MODEL_LATENCY_MS = 50;
 const TOOL_LATENCY_MS = 20;
 const TOOL_CALLS_PER_RUN = 2;
 const CONCURRENCY = 4;
-const WARMUP_MS = 1_000;
+const WARMUP_MS = 3_000;
 const WINDOW_MS = 4_000;
 const WORKER_COUNTS = [1, 2, 4, 8] as const;
 const IDLE_SAMPLES = 30;
+
+interface WorkerStats {
+  readonly ms: number;
+  readonly calls: number;
+  readonly modelCalls: number;
+}
 
 interface WorkerProcess {
   readonly child: ChildProcess;
   readonly ready: Promise<void>;
   /** The `stats` line it prints when stopped. */
-  readonly stats: Promise<{ ms: number; calls: number; modelCalls: number }>;
+  readonly stats: Promise<WorkerStats>;
+  /** Its `mark` line: the same figures at the window's start. */
+  readonly mark: Promise<WorkerStats>;
   onEnd?: ((runId: string) => void) | undefined;
 }
 
@@ -88,12 +96,13 @@ function startWorker(config: ScalingWorkerConfig): WorkerProcess {
   );
   let buffered = '';
   let readyNow: () => void = () => undefined;
-  let statsNow: (stats: { ms: number; calls: number; modelCalls: number }) => void = () =>
-    undefined;
+  let statsNow: (stats: WorkerStats) => void = () => undefined;
+  let markNow: (stats: WorkerStats) => void = () => undefined;
   const worker: WorkerProcess = {
     child,
     ready: new Promise((resolve) => (readyNow = resolve)),
     stats: new Promise((resolve) => (statsNow = resolve)),
+    mark: new Promise((resolve) => (markNow = resolve)),
   };
   child.stdout?.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('utf8');
@@ -103,26 +112,39 @@ function startWorker(config: ScalingWorkerConfig): WorkerProcess {
       buffered = buffered.slice(newline + 1);
       if (line === 'ready') readyNow();
       else if (line.startsWith('end ')) worker.onEnd?.(line.slice(4));
-      else if (line.startsWith('stats '))
-        statsNow(JSON.parse(line.slice(6)) as { ms: number; calls: number; modelCalls: number });
+      else if (line.startsWith('stats ')) statsNow(JSON.parse(line.slice(6)) as WorkerStats);
+      else if (line.startsWith('mark ')) markNow(JSON.parse(line.slice(5)) as WorkerStats);
       newline = buffered.indexOf('\n');
     }
   });
   child.once('exit', (code) => {
     readyNow();
-    statsNow({ ms: Number.NaN, calls: Number.NaN, modelCalls: Number.NaN });
+    const none = { ms: Number.NaN, calls: Number.NaN, modelCalls: Number.NaN };
+    statsNow(none);
+    markNow(none);
     if (code !== 0 && code !== null) process.stderr.write(`scaling worker exited ${code}\n`);
   });
   return worker;
 }
 
-async function stopWorkers(workers: readonly WorkerProcess[]): Promise<{
-  ms: number;
-  calls: number;
-  modelCalls: number;
-}> {
+/** Marks the window's start in every worker (store time from here on). */
+function markWorkers(workers: readonly WorkerProcess[]): void {
+  for (const worker of workers) worker.child.kill('SIGUSR2');
+}
+
+/** Stops the workers; their store time and model calls since the mark, summed. */
+async function stopWorkers(workers: readonly WorkerProcess[]): Promise<WorkerStats> {
   for (const worker of workers) worker.child.kill('SIGTERM');
-  const all = await Promise.all(workers.map((worker) => worker.stats));
+  const all = await Promise.all(
+    workers.map(async (worker) => {
+      const [mark, stats] = await Promise.all([worker.mark, worker.stats]);
+      return {
+        ms: stats.ms - mark.ms,
+        calls: stats.calls - mark.calls,
+        modelCalls: stats.modelCalls - mark.modelCalls,
+      };
+    }),
+  );
   return all.reduce(
     (sum, stats) => ({
       ms: sum.ms + stats.ms,
@@ -201,6 +223,7 @@ async function measurePostgres(workerCount: number, modelUrl: string): Promise<S
     for (let index = 0; index < workerCount * CONCURRENCY; index++) submit();
     await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
     const from = Date.now();
+    markWorkers(workers);
     const loadAverage1m = loadavg()[0] ?? 0;
     await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
     const to = Date.now();
@@ -247,6 +270,7 @@ async function measureSqlite(concurrency: number, modelUrl: string): Promise<Sca
     await worker.ready;
     await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
     const from = Date.now();
+    markWorkers([worker]);
     const loadAverage1m = loadavg()[0] ?? 0;
     await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
     const to = Date.now();
@@ -317,6 +341,8 @@ async function measureIdle(): Promise<ScalingReport['idle']> {
       if (index === 5) loadAverage1m = loadavg()[0] ?? 0;
     }
   } finally {
+    markWorkers([worker]);
+    await worker.mark;
     await stopWorkers([worker]);
     await driver.close();
     await store.close();
@@ -390,9 +416,10 @@ export function renderScaling(report: ScalingReport): string {
     '| store | workers × concurrency | runs/s | steps/s | × one PG worker | claim p50 / p99 (ms) | store ms / step | store calls / step | load 1m |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
+  const ms = (value: number): string => (Number.isNaN(value) ? '—' : String(value));
   for (const entry of report.cases)
     lines.push(
-      `| ${entry.store === 'postgres' ? 'PostgreSQL' : 'SQLite (one process)'} | ${entry.workers} × ${entry.concurrency} | ${entry.runsPerSecond} | ${entry.stepsPerSecond} | ${entry.speedup} | ${entry.claimP50Ms} / ${entry.claimP99Ms} | ${entry.storeMsPerStep} | ${entry.storeCallsPerStep} | ${entry.loadAverage1m} |`,
+      `| ${entry.store === 'postgres' ? 'PostgreSQL' : 'SQLite (one process)'} | ${entry.workers} × ${entry.concurrency} | ${entry.runsPerSecond} | ${entry.stepsPerSecond} | ${entry.speedup} | ${ms(entry.claimP50Ms)} / ${ms(entry.claimP99Ms)} | ${entry.storeMsPerStep} | ${entry.storeCallsPerStep} | ${entry.loadAverage1m} |`,
     );
   if (report.cases.every((entry) => entry.store === 'sqlite'))
     lines.push('PostgreSQL not reachable (KEEL_TEST_POSTGRES_URL): its cases were skipped.');
