@@ -327,6 +327,8 @@ export function journalLines(
       case 'tool_requested':
       case 'context_assembled':
       case 'step_summarised':
+      case 'shadow_suppressed':
+      case 'would_need_approval':
         break;
       default:
         event satisfies never;

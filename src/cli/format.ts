@@ -169,7 +169,7 @@ function runbookLine(runbook: string | undefined): string[] {
 export function summarizeEvent(event: RunEvent): string {
   switch (event.type) {
     case 'run_started':
-      return `${pc.bold('run_started')} agent=${event.agent} model=${event.model.provider}:${event.model.modelId}`;
+      return `${pc.bold('run_started')} agent=${event.agent}${event.version === undefined ? '' : ` version=${event.version}`}${event.shadowOf === undefined ? '' : ` shadowOf=${event.shadowOf}`} model=${event.model.provider}:${event.model.modelId}`;
     case 'run_claimed':
       return `${pc.bold('run_claimed')} by ${event.workerId} (claim ${event.claim})`;
     case 'model_called': {
@@ -224,6 +224,10 @@ export function summarizeEvent(event: RunEvent): string {
       return `${event.findings.length > 0 ? pc.yellow('answer_guarded') : pc.gray('answer_guarded')} ${event.findings.map((finding) => `${finding.kind} ${finding.destination} ${finding.action}`).join(', ') || 'no links to act on'}; ${event.spans.length} span(s) from untrusted content`;
     case 'tool_intercepted':
       return `${event.action === 'suppressed' ? pc.yellow('tool_suppressed') : pc.gray('tool_served')} ${event.toolName} [${event.effect}]: ${truncate(event.detail, 80)}`;
+    case 'shadow_suppressed':
+      return `${pc.yellow('shadow_suppressed')} ${event.toolName} [${event.effect}] ${truncate(JSON.stringify(event.input) ?? 'null', 60)}: ${truncate(event.reason, 60)}`;
+    case 'would_need_approval':
+      return `${pc.yellow('would_need_approval')} ${event.toolName} (${event.approverGroup}) ${truncate(JSON.stringify(event.input) ?? 'null', 60)}`;
     case 'run_finished':
       return `${pc.bold('run_finished')} ${colorStatus(event.status)}: ${describeReason(event.reason)}`;
     default:

@@ -26,3 +26,11 @@ export type {
   ToolCallInterceptor,
   ToolCallRoute,
 } from './tool-interception.js';
+export {
+  neutralShadowResult,
+  recordedResults,
+  shadowRoute,
+  type ShadowStartOptions,
+  type Shadows,
+} from './shadow-runs.js';
+export { inShadowSample } from './shadow-sampling.js';

@@ -61,6 +61,11 @@ export interface RuntimeOptions {
    * (evaluations and shadow runs, which must not touch the world). Default: every call runs.
    */
   readonly interceptToolCall?: ToolCallInterceptor | undefined;
+  /**
+   * Candidate versions of the agents, run only as shadow runs (matched by name and version);
+   * a worker executes a shadow run only with its candidate loaded. `shadows.start` adds one.
+   */
+  readonly candidates?: readonly Agent[] | undefined;
 }
 
 /** Whom a runtime tells about waiting calls, the decide link's base URL, and how often expiries apply. */

@@ -37,6 +37,7 @@ import type {
   RuntimeOptions,
   StartRunOptions,
 } from './runtime-options.js';
+import { ShadowRuns, type Shadows } from './shadow-runs.js';
 import { attendApprovals, startWorker, type Worker, type WorkerOptions } from './worker.js';
 
 /**
@@ -55,6 +56,8 @@ export interface Runtime {
   readonly agents: readonly Agent[];
   /** List, decide and expire approvals; a decision made here wakes this process's workers. */
   readonly approvals: Approvals;
+  /** Candidate versions repeating a sample of production runs, side effects suppressed. */
+  readonly shadows: Shadows;
   agent(name: string): Agent | undefined;
   /** Queue a run for a worker. Durable when it resolves. */
   submit(agentName: string, task: string, options?: StartRunOptions): Promise<RunRecord>;
@@ -92,6 +95,8 @@ class KeelRuntime implements Runtime {
   readonly workerId: string;
   readonly agents: readonly Agent[];
   readonly approvals: Approvals;
+  readonly shadows: Shadows;
+  readonly #shadowRuns: ShadowRuns;
   readonly #options: RuntimeOptions;
   readonly #clock: Clock;
   readonly #leaseMs: number;
@@ -149,7 +154,16 @@ class KeelRuntime implements Runtime {
       },
     });
     this.#leases = leaseKeeper({ store, clock, workerId: this.workerId, leaseMs });
+    this.#shadowRuns = new ShadowRuns({
+      store,
+      clock,
+      production: this.#byName,
+      candidates: options.candidates,
+      notify: () => this.#wakeups.notify(),
+    });
+    this.shadows = this.#shadowRuns;
     this.#observers = [
+      this.#shadowRuns.observer,
       ...(options.observers ?? []),
       ...(options.alerts ? [alertMonitor(options.alerts)] : []),
     ];
@@ -489,7 +503,11 @@ class KeelRuntime implements Runtime {
     const work = executeRun({
       ...this.#executeWith,
       runId: record.id,
-      resolveAgent: (folded) => this.#agentFor(record.agent, folded.modelSpec),
+      resolveAgent: (folded) =>
+        this.#shadowRuns.resolve(folded) ?? this.#agentFor(record.agent, folded.modelSpec),
+      ...(record.shadowOf === null
+        ? {}
+        : { interceptToolCall: this.#shadowRuns.interceptor(record.id) }),
       controller,
       claim,
       journal,
