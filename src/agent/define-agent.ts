@@ -186,7 +186,10 @@ export function defineAgent(definition: AgentDefinition): Agent {
     definition.version !== undefined &&
     (typeof definition.version !== 'string' || !AGENT_VERSION.test(definition.version))
   ) {
-    fail('version', 'must be letters, digits, ".", "_", "-", "+" or ":" (at most 64), starting with a letter or digit');
+    fail(
+      'version',
+      'must be letters, digits, ".", "_", "-", "+" or ":" (at most 64), starting with a letter or digit',
+    );
   }
   let tools: readonly Tool[] = definition.tools ?? [];
   if (!Array.isArray(definition.tools ?? []))

@@ -91,7 +91,8 @@ export function recordedResults(events: readonly RunEvent[]): Recording {
         const key = requested.get(`${event.step}:${event.callId}`);
         if (!event.final || key === undefined || intercepted.has(`${event.step}:${event.callId}`))
           break;
-        if (!recording.has(key)) recording.set(key, { ok: false, error: event.error as ToolFailure });
+        if (!recording.has(key))
+          recording.set(key, { ok: false, error: event.error as ToolFailure });
         break;
       }
       default:
@@ -176,10 +177,16 @@ export class ShadowRuns implements Shadows {
     const where = 'shadows.start';
     const production = this.#production.get(options.agent);
     if (!production)
-      throw new KeelError('invalid_input', `${where}: "agent" names no agent here ("${options.agent}")`);
+      throw new KeelError(
+        'invalid_input',
+        `${where}: "agent" names no agent here ("${options.agent}")`,
+      );
     const { candidate } = options;
     if (typeof candidate !== 'object' || typeof candidate.tool !== 'function')
-      throw new KeelError('invalid_input', `${where}: "candidate" must be an agent from defineAgent`);
+      throw new KeelError(
+        'invalid_input',
+        `${where}: "candidate" must be an agent from defineAgent`,
+      );
     if (candidate.name !== production.name)
       throw new KeelError(
         'invalid_input',
@@ -198,7 +205,11 @@ export class ShadowRuns implements Shadows {
       throw new KeelError('invalid_input', `${where}: "maxConcurrent" must be an integer >= 1`);
     if (
       options.maxCostUsd !== undefined &&
-      !(typeof options.maxCostUsd === 'number' && options.maxCostUsd > 0 && Number.isFinite(options.maxCostUsd))
+      !(
+        typeof options.maxCostUsd === 'number' &&
+        options.maxCostUsd > 0 &&
+        Number.isFinite(options.maxCostUsd)
+      )
     )
       throw new KeelError('invalid_input', `${where}: "maxCostUsd" must be a positive number`);
     this.#addCandidate(candidate);
@@ -255,7 +266,8 @@ export class ShadowRuns implements Shadows {
     let maxCostUsd = candidate.limits.maxCostUsd;
     if (shadow.maxCostUsd !== null) {
       const left = shadow.maxCostUsd - usage.costUsd;
-      if (left <= 0) {
+      // Spent, or so nearly that a shadow run stopped on what was left.
+      if (left <= 0 || usage.costStops > 0) {
         await this.#store.shadows.stop(shadow.id, this.#clock.now(), 'budget');
         return undefined;
       }

@@ -36,6 +36,8 @@ export interface ShadowUsage {
   readonly active: number;
   /** Cost of its shadow runs as their journals recorded it (finished and running). */
   readonly costUsd: number;
+  /** Shadow runs stopped by their cost limit (what was left of the budget did not cover them). */
+  readonly costStops: number;
 }
 
 /**

@@ -114,6 +114,21 @@ export class SqlShadowStore implements ShadowStore {
             )
             .as('active'),
           eb.fn.sum<number | string | null>('run.cost_usd').as('cost'),
+          eb.fn
+            .sum<number | string | null>(
+              eb
+                .case()
+                .when(
+                  eb.and([
+                    eb('run.status', '=', 'stopped'),
+                    eb('run.reason', 'like', '{"type":"limit","limit":"cost"%'),
+                  ]),
+                )
+                .then(1)
+                .else(0)
+                .end(),
+            )
+            .as('cost_stops'),
         ])
         .executeTakeFirst(),
     );
@@ -121,6 +136,7 @@ export class SqlShadowStore implements ShadowStore {
       pairs: Number(row?.pairs ?? 0),
       active: Number(row?.active ?? 0),
       costUsd: Number(row?.cost ?? 0),
+      costStops: Number(row?.cost_stops ?? 0),
     };
   }
 }
