@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAgent, type Agent } from '../agent/index.js';
+import { defineAgent, type Agent, type AgentDefinition } from '../agent/index.js';
 import { KeelError, TRUSTED_TASK } from '../core/index.js';
 import type { RunEvent } from '../journal/index.js';
 import { simulator, type SimulatorScript } from '../model/index.js';
@@ -98,7 +98,7 @@ const CANDIDATE_SCRIPT: SimulatorScript = [
 function deskAgent(
   executions: Executions,
   script: SimulatorScript,
-  extra: { version?: string; gates?: Parameters<typeof defineAgent>[0]['gates'] } = {},
+  extra: Pick<AgentDefinition, 'version' | 'gates'> = {},
 ): Agent {
   return defineAgent({
     name: 'desk',
@@ -318,6 +318,7 @@ for (const target of storeTargets('keel_shadow_')) {
     it('asks nobody for a call the gates would hold: recorded as would_need_approval, answered neutrally', async () => {
       const notified: unknown[] = [];
       const notifier: Notifier = {
+        name: 'recorder',
         notify(notice) {
           notified.push(notice);
           return Promise.resolve();
