@@ -91,6 +91,32 @@ export async function loadAgents(
   return { agents, source: candidate };
 }
 
+/**
+ * Candidate versions the agents module offers for shadowing: its `candidates` export (an
+ * array of agents), or the support-desk demo's when no module is given. Empty when none.
+ */
+export async function loadCandidates(
+  modulePath: string | undefined,
+  { cwd = process.cwd(), loadTsx = () => import('tsx/esm/api') }: LoadAgentsOptions = {},
+): Promise<readonly Agent[]> {
+  const path =
+    modulePath === undefined
+      ? CONFIG_FILES.map((name) => resolve(cwd, name)).find((each) => existsSync(each))
+      : resolve(cwd, modulePath);
+  if (path === undefined) {
+    const demo = (await import('../../examples/support-desk/agents.js')) as {
+      supportDeskCandidates?: Agent[];
+    };
+    return demo.supportDeskCandidates ?? [];
+  }
+  if (!existsSync(path)) return [];
+  const loaded = /\.[mc]?ts$/.test(path)
+    ? await importTypeScript(path, modulePath ?? relative(cwd, path), loadTsx)
+    : await import(pathToFileURL(path).href);
+  const exported = (loaded as { candidates?: unknown } | null)?.candidates;
+  return Array.isArray(exported) && exported.every(isAgent) ? exported : [];
+}
+
 export async function importTypeScript(
   path: string,
   shownPath: string,
