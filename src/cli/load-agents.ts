@@ -110,7 +110,7 @@ export async function loadCandidates(
     return demo.supportDeskCandidates ?? [];
   }
   if (!existsSync(path)) return [];
-  const loaded = /\.[mc]?ts$/.test(path)
+  const loaded: unknown = /\.[mc]?ts$/.test(path)
     ? await importTypeScript(path, modulePath ?? relative(cwd, path), loadTsx)
     : await import(pathToFileURL(path).href);
   const exported = (loaded as { candidates?: unknown } | null)?.candidates;

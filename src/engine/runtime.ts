@@ -159,7 +159,9 @@ class KeelRuntime implements Runtime {
       clock,
       production: this.#byName,
       candidates: options.candidates,
-      notify: () => this.#wakeups.notify(),
+      notify: () => {
+        this.#wakeups.notify();
+      },
     });
     this.shadows = this.#shadowRuns;
     this.#observers = [

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Agent } from '../agent/index.js';
 import { KeelError, canonicalJson, type Clock } from '../core/index.js';
-import type { RunEvent, RunState, StoredEvent, ToolFailure } from '../journal/index.js';
+import type { RunEvent, RunState, StoredEvent } from '../journal/index.js';
 import type { JournalEvent, RunObserver } from '../observe/index.js';
 import type { ShadowRecord, Store } from '../store/index.js';
 import { newRunId, runStarted } from './run-start.js';
@@ -74,29 +74,20 @@ export function recordedResults(events: readonly RunEvent[]): Recording {
   const recording: Recording = new Map();
   const intercepted = new Set<string>();
   for (const event of events) {
-    switch (event.type) {
-      case 'tool_requested':
-        requested.set(`${event.step}:${event.callId}`, callKeyOf(event.toolName, event.input));
-        break;
-      case 'tool_intercepted':
-        intercepted.add(`${event.step}:${event.callId}`);
-        break;
-      case 'tool_finished': {
-        const key = requested.get(`${event.step}:${event.callId}`);
-        if (key === undefined || intercepted.has(`${event.step}:${event.callId}`)) break;
-        if (!recording.has(key)) recording.set(key, { ok: true, value: event.content });
-        break;
-      }
-      case 'tool_failed': {
-        const key = requested.get(`${event.step}:${event.callId}`);
-        if (!event.final || key === undefined || intercepted.has(`${event.step}:${event.callId}`))
-          break;
-        if (!recording.has(key))
-          recording.set(key, { ok: false, error: event.error as ToolFailure });
-        break;
-      }
-      default:
-        break;
+    if (event.type === 'tool_requested') {
+      requested.set(`${event.step}:${event.callId}`, callKeyOf(event.toolName, event.input));
+    } else if (event.type === 'tool_intercepted') {
+      intercepted.add(`${event.step}:${event.callId}`);
+    } else if (event.type === 'tool_finished' || (event.type === 'tool_failed' && event.final)) {
+      const id = `${event.step}:${event.callId}`;
+      const key = requested.get(id);
+      if (key === undefined || intercepted.has(id) || recording.has(key)) continue;
+      recording.set(
+        key,
+        event.type === 'tool_finished'
+          ? { ok: true, value: event.content }
+          : { ok: false, error: event.error },
+      );
     }
   }
   return recording;

@@ -205,26 +205,14 @@ function sideOf(
   const approvals: string[] = [];
   const toolCalls: string[] = [];
   for (const event of events) {
-    switch (event.type) {
-      case 'tool_requested':
-        toolCalls.push(`${event.toolName} ${canonicalJson(event.input ?? null)}`);
-        break;
-      case 'decision_recorded':
-        if (event.entry.type === 'decision_made')
-          decisions[event.decisionId] = canonicalJson(event.entry.value ?? null);
-        break;
-      case 'guard_verdict':
-        guardVerdicts.push(`${event.toolName}: ${event.policy} ${event.verdict} (${event.rule})`);
-        break;
-      case 'approval_requested':
-        if (!shadow) approvals.push(event.toolName);
-        break;
-      case 'would_need_approval':
-        approvals.push(event.toolName);
-        break;
-      default:
-        break;
-    }
+    if (event.type === 'tool_requested')
+      toolCalls.push(`${event.toolName} ${canonicalJson(event.input ?? null)}`);
+    else if (event.type === 'decision_recorded' && event.entry.type === 'decision_made')
+      decisions[event.decisionId] = canonicalJson(event.entry.value ?? null);
+    else if (event.type === 'guard_verdict')
+      guardVerdicts.push(`${event.toolName}: ${event.policy} ${event.verdict} (${event.rule})`);
+    else if (event.type === 'approval_requested' && !shadow) approvals.push(event.toolName);
+    else if (event.type === 'would_need_approval') approvals.push(event.toolName);
   }
   const finishedAt = state.finished ? entries.at(-1)?.at : undefined;
   const from = state.firstClaimedAt ?? state.startedAt;
@@ -253,22 +241,18 @@ export function executedSideEffects(events: readonly RunEvent[]): number {
   const executed = new Set<string>();
   for (const event of events) {
     const key = 'callId' in event && 'step' in event ? `${event.step}:${event.callId}` : '';
-    switch (event.type) {
-      case 'tool_requested':
-        effects.set(key, event.effect);
-        break;
-      case 'tool_intercepted':
-        intercepted.add(key);
-        executed.delete(key);
-        break;
-      case 'tool_started':
-      case 'tool_finished':
-      case 'tool_failed':
-        if (!intercepted.has(key) && effects.get(key) !== 'read') executed.add(key);
-        break;
-      default:
-        break;
-    }
+    if (event.type === 'tool_requested') effects.set(key, event.effect);
+    else if (event.type === 'tool_intercepted') {
+      intercepted.add(key);
+      executed.delete(key);
+    } else if (
+      (event.type === 'tool_started' ||
+        event.type === 'tool_finished' ||
+        event.type === 'tool_failed') &&
+      !intercepted.has(key) &&
+      effects.get(key) !== 'read'
+    )
+      executed.add(key);
   }
   // A started call is resolved by its interception or its outcome, both journaled after it.
   return executed.size;

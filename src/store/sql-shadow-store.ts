@@ -91,7 +91,7 @@ export class SqlShadowStore implements ShadowStore {
       shadowId: row.shadow_id,
       runId: row.run_id,
       candidateRunId: row.candidate_run_id,
-      createdAt: Number(row.created_at),
+      createdAt: row.created_at,
     }));
   }
 
@@ -163,12 +163,12 @@ function toRecord(row: Selectable<ShadowsTable>): ShadowRecord {
     agent: row.agent,
     candidateVersion: row.candidate_version,
     candidateModule: row.candidate_module,
-    share: Number(row.share),
-    maxConcurrent: Number(row.max_concurrent),
-    maxCostUsd: row.max_cost_usd === null ? null : Number(row.max_cost_usd),
-    allowLiveReads: Number(row.allow_live_reads) === 1,
-    startedAt: Number(row.started_at),
-    stoppedAt: row.stopped_at === null ? null : Number(row.stopped_at),
+    share: row.share,
+    maxConcurrent: row.max_concurrent,
+    maxCostUsd: row.max_cost_usd,
+    allowLiveReads: row.allow_live_reads === 1,
+    startedAt: row.started_at,
+    stoppedAt: row.stopped_at,
     stopReason: row.stop_reason,
   };
 }
