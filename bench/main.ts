@@ -23,6 +23,8 @@
 //      against the same split all on `frontier` and against one generalist frontier agent.
 //  11. the dashboard's runs list at 100,000 runs on SQLite: server time per page, per filter,
 //      next to a bare 50-row select.
+//  12. production run latency with a shadow on (every run repeated by a candidate on the same
+//      worker) next to off, in alternating blocks; the production journals compared.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -65,6 +67,7 @@ import { measureTokenEstimateError, renderTokenEstimateError } from './token-est
 import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 import { measureRunsList, renderRunsList } from './runs-list.js';
 import { measureMcpOverhead, renderMcpOverhead } from './mcp-overhead.js';
+import { measureShadowOverhead, renderShadowOverhead } from './shadow-overhead.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -249,10 +252,12 @@ const runsList = await measureRunsList();
 
 progress('MCP tool call overhead over the SDK call (stdio server)');
 const mcpOverhead = await measureMcpOverhead();
+progress('production run latency with a shadow on and off');
+const shadowOverhead = await measureShadowOverhead({ directory });
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, traceImport, recallQuality }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, traceImport, recallQuality, shadowOverhead }, null, 2)}\n`
     : [
         renderTable(report),
         renderRealColdStart(realColdStart),
@@ -270,6 +275,7 @@ process.stdout.write(
         renderRoutingCost(routingCost),
         renderRunsList(runsList),
         renderMcpOverhead(mcpOverhead),
+        renderShadowOverhead(shadowOverhead),
       ].join('\n\n') + '\n',
 );
 cleanUp();
