@@ -30,6 +30,7 @@ export {
   neutralShadowResult,
   recordedResults,
   shadowRoute,
+  type ShadowResult,
   type ShadowStartOptions,
   type Shadows,
 } from './shadow-runs.js';

@@ -159,6 +159,7 @@ class KeelRuntime implements Runtime {
       clock,
       production: this.#byName,
       candidates: options.candidates,
+      neutralResult: options.shadowResult,
       notify: () => {
         this.#wakeups.notify();
       },

@@ -241,6 +241,32 @@ for (const target of storeTargets('keel_shadow_')) {
       await runtime.shadows.stop(started.id);
     });
 
+    it('stores a shadow as started, and stops it once', async () => {
+      const runtime = runtimeWith([deskAgent({}, [{ text: 'ok' }])]);
+      const record = await runtime.shadows.start({
+        agent: 'desk',
+        candidate: deskAgent({}, [{ text: 'ok' }], { version: 'stored-1' }),
+        share: 0.25,
+        maxConcurrent: 3,
+        maxCostUsd: 1.5,
+        allowLiveReads: true,
+        candidateModule: '/srv/candidate.ts',
+      });
+      expect(await store.shadows.get(record.id)).toEqual(record);
+      const stopped = await runtime.shadows.stop(record.id);
+      expect(stopped).toMatchObject({ id: record.id, stopReason: 'stopped' });
+      expect(stopped.stoppedAt).not.toBeNull();
+      expect((await store.shadows.list({ active: true })).map((each) => each.id)).not.toContain(
+        record.id,
+      );
+      expect(await store.shadows.usage(record.id)).toEqual({
+        pairs: 0,
+        active: 0,
+        costUsd: 0,
+        costStops: 0,
+      });
+    });
+
     it('resumes a shadow run whose worker died after the model asked for a write, and never runs it', async () => {
       const candidateExecutions: Executions = {};
       const candidate = deskAgent(
@@ -458,6 +484,36 @@ describe('shadows', () => {
     await budgeted.close();
     expect((await store.shadows.pairs(shadow.id)).map((each) => each.runId)).not.toContain(over.id);
     expect(await store.shadows.get(shadow.id)).toMatchObject({ stopReason: 'budget' });
+  });
+
+  it('gives a suppressed call the configured stand-in, and still never runs it', async () => {
+    const executions: Executions = {};
+    const candidate = deskAgent(
+      executions,
+      ({ lastToolResults }) =>
+        lastToolResults.length === 0
+          ? { toolCalls: [{ name: 'issue_refund', args: { orderId: 'ORD-3', amount: 1 } }] }
+          : { text: `got ${lastToolResults[0]?.content ?? ''}` },
+      { version: 'v2-stand-in' },
+    );
+    const runtime = createRuntime({
+      store,
+      agents: [desk()],
+      candidates: [candidate],
+      shadowResult: (call) => ({
+        ok: true,
+        value: { refundId: 'RF-STAND-IN', tool: call.toolName },
+      }),
+    });
+    runtimes.push(runtime);
+    await runtime.shadows.start({ agent: 'desk', candidate, share: 1, maxConcurrent: 10 });
+    const production = await runtime.run('desk', 'Refund ORD-3');
+    const pair = await pairFor(store, production.id);
+    runtime.startWorker({ pollMs: 5 });
+    const result = await runtime.wait(pair.candidateRunId, { pollMs: 5 });
+    expect(result.output).toBe('got {"refundId":"RF-STAND-IN","tool":"issue_refund"}');
+    expect(executions).toEqual({});
+    expect(ofType(await eventsOf(store, result.id), 'shadow_suppressed')).toHaveLength(1);
   });
 
   it('keeps shadows across a restart of the store', async () => {

@@ -104,23 +104,33 @@ function callKeyOf(toolName: string, input: unknown): string {
  * result. Nothing here can let a `write`, `irreversible` or `egress` call execute.
  */
 export function shadowRoute(
-  call: InterceptedCall & { readonly wouldNeedApproval?: boolean | undefined },
+  call: InterceptedCall,
   recording: Recording,
-  { allowLiveReads }: { readonly allowLiveReads: boolean },
+  {
+    allowLiveReads,
+    neutralResult = neutralShadowResult,
+  }: {
+    readonly allowLiveReads: boolean;
+    /** The result a suppressed call is given (default `neutralShadowResult`). */
+    readonly neutralResult?: ShadowResult | undefined;
+  },
 ): ToolCallRoute {
   const recorded = recording.get(callKeyOf(call.toolName, call.input));
   if (recorded) return { type: 'serve', source: 'shadow: production run', result: recorded };
   if (call.wouldNeedApproval) {
     const reason = 'would need approval; no recorded result';
-    return { type: 'suppress', reason, result: neutralShadowResult(call, reason) };
+    return { type: 'suppress', reason, result: neutralResult(call, reason) };
   }
   if (call.effect === 'read' && allowLiveReads) return { type: 'execute' };
   const reason =
     call.effect === 'read'
       ? 'read with no recorded result; live reads are off'
       : `${call.effect} never runs in a shadow run`;
-  return { type: 'suppress', reason, result: neutralShadowResult(call, reason) };
+  return { type: 'suppress', reason, result: neutralResult(call, reason) };
 }
+
+/** The result a shadow run's suppressed call is given instead of running. */
+export type ShadowResult = (call: InterceptedCall, reason: string) => InterceptedResult;
 
 /** What the runtime keeps for its shadows: the candidates, the queueing and the interception. */
 export class ShadowRuns implements Shadows {
@@ -129,6 +139,7 @@ export class ShadowRuns implements Shadows {
   readonly #production: ReadonlyMap<string, Agent>;
   readonly #candidates = new Map<string, Agent>();
   readonly #notify: () => void;
+  readonly #neutralResult: ShadowResult | undefined;
   readonly #pending = new Set<Promise<unknown>>();
   /** Fed each committed event: a finished production run is considered for its shadows. */
   readonly observer: RunObserver;
@@ -138,9 +149,11 @@ export class ShadowRuns implements Shadows {
     readonly clock: Clock;
     readonly production: ReadonlyMap<string, Agent>;
     readonly candidates?: readonly Agent[] | undefined;
+    readonly neutralResult?: ShadowResult | undefined;
     /** Wakes this process's idle workers when a shadow run is queued. */
     readonly notify: () => void;
   }) {
+    this.#neutralResult = options.neutralResult;
     this.#store = options.store;
     this.#clock = options.clock;
     this.#production = options.production;
@@ -326,13 +339,14 @@ export class ShadowRuns implements Shadows {
         allowLiveReads: shadow?.allowLiveReads === true,
       };
     };
+    const neutralResult = this.#neutralResult;
     return async function shadowInterceptor(call) {
       loaded ??= load().catch((error: unknown) => {
         loaded = undefined;
         throw error;
       });
       const { recording, allowLiveReads } = await loaded;
-      return shadowRoute(call, recording, { allowLiveReads });
+      return shadowRoute(call, recording, { allowLiveReads, neutralResult });
     };
   }
 

@@ -106,6 +106,7 @@ export {
 export {
   inShadowSample,
   neutralShadowResult,
+  type ShadowResult,
   type ShadowStartOptions,
   type Shadows,
 } from '../engine/index.js';
