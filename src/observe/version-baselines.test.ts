@@ -64,7 +64,11 @@ describe('baselines per agent version', () => {
     await runAll(store, summarizer('v1'), usual);
     const { alerts, ids } = await runAll(store, summarizer('v1'), ['summarize this, verbose']);
     expect(alerts.filter((alert) => alert.metric === 'tokens')).toEqual([
-      expect.objectContaining({ runId: ids[0], version: 'v1', baseline: expect.objectContaining({ n: 5 }) }),
+      expect.objectContaining({
+        runId: ids[0],
+        version: 'v1',
+        baseline: expect.objectContaining({ n: 5 }),
+      }),
     ]);
   });
 

@@ -463,9 +463,7 @@ export class SqlRunJournal implements RunJournalStore {
 }
 
 /** The version and shadow marks a run's `run_started` carries, as the runs table keeps them. */
-function runMarks(
-  started: RunEvent | undefined,
-): Pick<RunsTable, 'agent_version' | 'shadow_of'> {
+function runMarks(started: RunEvent | undefined): Pick<RunsTable, 'agent_version' | 'shadow_of'> {
   if (started?.type !== 'run_started') return { agent_version: null, shadow_of: null };
   return { agent_version: started.version ?? null, shadow_of: started.shadowOf ?? null };
 }

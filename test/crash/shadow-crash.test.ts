@@ -44,7 +44,11 @@ async function startWorker(storeUrl: string, logPath: string): Promise<ChildProc
 }
 
 async function kill(child: ChildProcess): Promise<void> {
-  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const gone = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
   child.kill('SIGKILL');
   await gone;
   children.delete(child);
