@@ -180,7 +180,8 @@ export function formatShadowReport(report: ShadowReport): string {
     '',
     `${pc.bold('side effects executed')} ${report.executedSideEffects}   ${pc.bold('calls suppressed')} ${report.suppressedCalls}`,
   );
-  for (const [name, metric] of Object.entries<PairedMetric>(report.metrics)) {
+  for (const [name, metric] of Object.entries<PairedMetric | undefined>(report.metrics)) {
+    if (!metric) continue;
     lines.push(
       `${name.padEnd(16)} ${verdictText(metric.verdict)}  n=${metric.n} +${metric.wins}/-${metric.losses}/=${metric.ties}${metric.signTestP === null ? '' : ` p=${metric.signTestP.toPrecision(3)}`}${metric.ci95 === null ? '' : ` Δ95% [${metric.ci95[0].toPrecision(3)}, ${metric.ci95[1].toPrecision(3)}]`}`,
     );

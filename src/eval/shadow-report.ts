@@ -1,6 +1,10 @@
 import { canonicalJson } from '../core/index.js';
 import { foldRun, type RunEvent } from '../journal/index.js';
 import type { ShadowPair, ShadowRecord, Store } from '../store/index.js';
+import type { EvalAssertion } from './assertions.js';
+import { checkAssertion, type AssertionResult } from './check-assertion.js';
+import type { Judge } from './judge.js';
+import { runView } from './run-view.js';
 import { pairedMetric, type PairedMetric } from './shadow-stats.js';
 
 /** One side of a pair: how its run went, as its journal tells it. */
@@ -52,6 +56,13 @@ export interface ShadowPairReport {
   readonly executedSideEffects: number;
   readonly costDeltaUsd: number | null;
   readonly latencyDeltaMs: number | null;
+  /** The evaluation assertions given to the report, checked on both runs. */
+  readonly assertions?:
+    | {
+        readonly production: readonly AssertionResult[];
+        readonly candidate: readonly AssertionResult[];
+      }
+    | undefined;
 }
 
 /** `keel shadow report --json`: every pair, the side-effect proof, and a verdict per metric. */
@@ -74,6 +85,8 @@ export interface ShadowReport {
     readonly toolCalls: PairedMetric;
     /** Calls a human was (or would have been) asked about; fewer is better. */
     readonly approvals: PairedMetric;
+    /** Share of the given evaluation assertions each run passes (with `assertions` only). */
+    readonly assertionsPassed?: PairedMetric | undefined;
   };
 }
 
@@ -89,7 +102,17 @@ export interface ShadowReport {
  */
 export async function shadowReport(
   store: Store,
-  { shadowId }: { readonly shadowId?: string | undefined } = {},
+  {
+    shadowId,
+    assertions,
+    judge,
+  }: {
+    readonly shadowId?: string | undefined;
+    /** Evaluation assertions (`keel/eval`) checked on both runs of every pair. */
+    readonly assertions?: readonly EvalAssertion[] | undefined;
+    /** The judge an `llm-rubric` assertion asks. */
+    readonly judge?: Judge | undefined;
+  } = {},
 ): Promise<ShadowReport> {
   const shadows = (await store.shadows.list()).filter(
     (shadow) => shadowId === undefined || shadow.id === shadowId,
@@ -100,7 +123,27 @@ export async function shadowReport(
   );
   const eventsOf = (runId: string): RunEvent[] =>
     (journals.get(runId) ?? []).map((entry) => entry.event);
-  const reports = pairs.map((pair) => comparePair(pair, eventsOf, journals));
+  const compared = pairs.map((pair) => comparePair(pair, eventsOf, journals));
+  const reports =
+    assertions === undefined || assertions.length === 0
+      ? compared
+      : await Promise.all(
+          compared.map(async (pair) => {
+            const checkAll = (runId: string) =>
+              Promise.all(
+                assertions.map((assertion) =>
+                  checkAssertion(assertion, runView(journals.get(runId) ?? []), { judge }),
+                ),
+              );
+            return {
+              ...pair,
+              assertions: {
+                production: await checkAll(pair.production.runId),
+                candidate: await checkAll(pair.candidate.runId),
+              },
+            };
+          }),
+        );
   const complete = reports.filter((pair) => pair.complete);
   const both = (
     value: (side: ShadowSide, pair: ShadowPairReport) => number | null,
@@ -134,6 +177,16 @@ export async function shadowReport(
       latencyMs: both((side) => side.latencyMs, 'lower'),
       toolCalls: both((side) => side.toolCalls.length, 'lower'),
       approvals: both((side) => side.approvals.length, 'lower'),
+      ...(assertions === undefined || assertions.length === 0
+        ? {}
+        : {
+            assertionsPassed: both((side, pair) => {
+              const results =
+                side === pair.production ? pair.assertions?.production : pair.assertions?.candidate;
+              if (!results || results.length === 0) return null;
+              return results.filter((result) => result.pass).length / results.length;
+            }, 'higher'),
+          }),
     },
   };
 }
