@@ -50,7 +50,7 @@ export function hasAgentsModule(modulePath: string | undefined, cwd = process.cw
  */
 export async function loadAgents(
   modulePath: string | undefined,
-  { cwd = process.cwd(), loadTsx = () => import('tsx/esm/api') }: LoadAgentsOptions = {},
+  { cwd = process.cwd(), loadTsx = defaultTsx }: LoadAgentsOptions = {},
 ): Promise<LoadedAgents> {
   const candidate =
     modulePath === undefined
@@ -97,7 +97,7 @@ export async function loadAgents(
  */
 export async function loadCandidates(
   modulePath: string | undefined,
-  { cwd = process.cwd(), loadTsx = () => import('tsx/esm/api') }: LoadAgentsOptions = {},
+  { cwd = process.cwd(), loadTsx = defaultTsx }: LoadAgentsOptions = {},
 ): Promise<readonly Agent[]> {
   const path =
     modulePath === undefined
@@ -117,7 +117,30 @@ export async function loadCandidates(
   return Array.isArray(exported) && exported.every(isAgent) ? exported : [];
 }
 
-export async function importTypeScript(
+const defaultTsx = (): Promise<TsxApi> => import('tsx/esm/api');
+/**
+ * TypeScript modules already loaded, by loader and path: tsx evaluates a module again on each
+ * import, and a module's agents may hold connections (MCP servers) that must be made once.
+ */
+const typeScriptModules = new WeakMap<() => Promise<TsxApi>, Map<string, Promise<unknown>>>();
+
+export function importTypeScript(
+  path: string,
+  shownPath: string,
+  loadTsx: () => Promise<TsxApi>,
+): Promise<unknown> {
+  const loaded = typeScriptModules.get(loadTsx) ?? new Map<string, Promise<unknown>>();
+  typeScriptModules.set(loadTsx, loaded);
+  let module = loaded.get(path);
+  if (!module) {
+    module = importTypeScriptOnce(path, shownPath, loadTsx);
+    loaded.set(path, module);
+    module.catch(() => loaded.delete(path));
+  }
+  return module;
+}
+
+async function importTypeScriptOnce(
   path: string,
   shownPath: string,
   loadTsx: () => Promise<TsxApi>,

@@ -245,12 +245,15 @@ export class ShadowRuns implements Shadows {
   }
 
   async consider(runId: string): Promise<string[]> {
+    // One small query when no shadow runs: the journal is read only when one does.
+    const active = await this.#store.shadows.list({ active: true });
+    if (active.length === 0) return [];
     const journal = await this.#store.readEvents(runId);
     const started = journal[0]?.event;
     if (started?.type !== 'run_started' || started.shadowOf !== undefined) return [];
     if (journal.at(-1)?.event.type !== 'run_finished') return [];
     const queued: string[] = [];
-    for (const shadow of await this.#store.shadows.list({ active: true, agent: started.agent })) {
+    for (const shadow of active.filter((each) => each.agent === started.agent)) {
       if (!inShadowSample(runId, shadow.share)) continue;
       const id = await this.#queue(shadow, runId, started);
       if (id !== undefined) queued.push(id);
