@@ -14,6 +14,7 @@ export const SLOW_TESTS = [
   'src/cli/observe-commands.test.ts',
   'src/cli/prices-command.test.ts',
   'src/cli/review-cli.test.ts',
+  'src/cli/shadow-cli.test.ts',
   'src/cli/terminal-output.test.ts',
   'test/crash/**/*.test.ts',
   'test/package/**/*.test.ts',

@@ -26,6 +26,8 @@
 //  12. scale-out (scaling.ts): 1/2/4/8 worker processes on PostgreSQL on an I/O-bound load,
 //      runs/s, steps/s, claim latency, store time per step; one SQLite process on the same load;
 //      submit -> first model call on an idle PostgreSQL worker (LISTEN/NOTIFY).
+//  13. production run latency with a shadow on (every run repeated by a candidate on the same
+//      worker) next to off, in alternating blocks; the production journals compared.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -69,6 +71,7 @@ import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 import { measureRunsList, renderRunsList } from './runs-list.js';
 import { measureMcpOverhead, renderMcpOverhead } from './mcp-overhead.js';
 import { measureScaling, renderScaling } from './scaling.js';
+import { measureShadowOverhead, renderShadowOverhead } from './shadow-overhead.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -253,13 +256,15 @@ const runsList = await measureRunsList();
 
 progress('MCP tool call overhead over the SDK call (stdio server)');
 const mcpOverhead = await measureMcpOverhead();
+progress('production run latency with a shadow on and off');
+const shadowOverhead = await measureShadowOverhead({ directory });
 
 progress('scale-out: 1/2/4/8 workers on PostgreSQL, one SQLite process, idle wake-up');
 const scaling = await measureScaling();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, traceImport, recallQuality, scaling }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, traceImport, recallQuality, scaling, shadowOverhead }, null, 2)}\n`
     : [
         renderTable(report),
         renderRealColdStart(realColdStart),
@@ -278,6 +283,7 @@ process.stdout.write(
         renderRunsList(runsList),
         renderMcpOverhead(mcpOverhead),
         renderScaling(scaling),
+        renderShadowOverhead(shadowOverhead),
       ].join('\n\n') + '\n',
 );
 cleanUp();

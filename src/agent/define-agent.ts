@@ -12,6 +12,7 @@ import {
 import { resolveModel, type ModelAdapterV1 } from '../model/index.js';
 import type { Tool } from '../tools/index.js';
 import { resolveLimits, type RunLimits } from '../journal/index.js';
+import { AGENT_VERSION, contentVersion } from './agent-version.js';
 import {
   resolveUntrusted,
   type UntrustedConfig,
@@ -30,6 +31,13 @@ export type OutOfScopePolicy = (typeof OUT_OF_SCOPE_POLICIES)[number];
 /** What `defineAgent` takes: the agent's name, model, instructions, tools, limits, gates, guard and context. */
 export interface AgentDefinition {
   readonly name: string;
+  /**
+   * The agent's version, journaled on every run (`run_started.version`) and the key of its
+   * baselines and alerts (e.g. `'2026-12-06.1'`: letters, digits, `. _ - + :`, at most 64).
+   * Without it the version is a digest of the definition (`d:…`), which changes whenever the
+   * instructions, tools, model, limits, gates, guard or context options do.
+   */
+  readonly version?: string;
   readonly description?: string;
   /**
    * An adapter (`simulator(...)`, `tiers.model('fast')`, ...) or a model string
@@ -85,6 +93,10 @@ export type AgentLimits = Partial<Omit<RunLimits, 'maxCostUsd'>> & {
 /** A validated, immutable agent. Modifiers return a new agent. */
 export interface Agent {
   readonly name: string;
+  /** The explicit `version`, or the digest of the definition (`d:…`). */
+  readonly version: string;
+  /** Whether `version` was given (it then survives modifiers) or is the content digest. */
+  readonly versionGiven: boolean;
   readonly description: string;
   readonly model: ModelAdapterV1;
   /** The model tier the agent runs on (`fast`, `frontier`, ...), when its model came from one. */
@@ -170,6 +182,15 @@ export function defineAgent(definition: AgentDefinition): Agent {
   if (typeof definition.instructions !== 'string' || definition.instructions.trim() === '') {
     fail('instructions', 'must be a non-empty string');
   }
+  if (
+    definition.version !== undefined &&
+    (typeof definition.version !== 'string' || !AGENT_VERSION.test(definition.version))
+  ) {
+    fail(
+      'version',
+      'must be letters, digits, ".", "_", "-", "+" or ":" (at most 64), starting with a letter or digit',
+    );
+  }
   let tools: readonly Tool[] = definition.tools ?? [];
   if (!Array.isArray(definition.tools ?? []))
     fail('tools', 'must be an array of tools from defineTool');
@@ -223,6 +244,7 @@ export function defineAgent(definition: AgentDefinition): Agent {
   if (gates) checkGateTools(gates, tools, guard !== undefined, fail);
   return build({
     name: definition.name,
+    explicitVersion: definition.version,
     description: definition.description ?? '',
     model: agentModel,
     tier: agentModel.tier,
@@ -303,13 +325,24 @@ const NO_COST_LIMIT = Number.MAX_VALUE;
 
 type AgentProps = Omit<
   Agent,
-  'tool' | 'withTool' | 'withTools' | 'withModel' | 'withLimits' | 'withReaderModel' | 'withContext'
->;
+  | 'tool'
+  | 'withTool'
+  | 'withTools'
+  | 'withModel'
+  | 'withLimits'
+  | 'withReaderModel'
+  | 'withContext'
+  | 'version'
+  | 'versionGiven'
+> & { readonly explicitVersion: string | undefined };
 
 function build(props: AgentProps): Agent {
   const byName = new Map(props.tools.map((tool) => [tool.name, tool]));
+  const { explicitVersion, ...content } = props;
   return Object.freeze({
-    ...props,
+    ...content,
+    version: explicitVersion ?? contentVersion(content),
+    versionGiven: explicitVersion !== undefined,
     tool: (name: string) => byName.get(name),
     withTool(tool: Tool): Agent {
       if (byName.has(tool.name)) {

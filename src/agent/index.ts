@@ -29,3 +29,4 @@ export {
   type UntrustedHandling,
   type UntrustedOptions,
 } from './untrusted-options.js';
+export { AGENT_VERSION, contentVersion, type VersionedContent } from './agent-version.js';

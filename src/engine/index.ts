@@ -26,3 +26,12 @@ export type {
   ToolCallInterceptor,
   ToolCallRoute,
 } from './tool-interception.js';
+export {
+  neutralShadowResult,
+  recordedResults,
+  shadowRoute,
+  type ShadowResult,
+  type ShadowStartOptions,
+  type Shadows,
+} from './shadow-runs.js';
+export { inShadowSample } from './shadow-sampling.js';

@@ -10,6 +10,7 @@ import type { Agent } from '../agent/index.js';
 import type { ExecuteRunContext } from './execution.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import type { LocalWakeups } from './local-wakeups.js';
+import type { ShadowRuns } from './shadow-runs.js';
 import { executeRun, type RunAbort } from './run-executor.js';
 import { resultOf, type RunResult } from './run-result.js';
 import type { StartRunOptions } from './runtime-options.js';
@@ -25,6 +26,8 @@ export interface LocalRunsContext {
   readonly executeWith: Omit<ExecuteRunContext, 'runId' | 'resolveAgent' | 'controller'>;
   /** The agent a run executes with, for its model override (throws for an unknown agent). */
   readonly agentFor: (name: string, modelSpec: string | undefined) => Agent;
+  /** Shadow runs: their candidate agent, and the interceptor that keeps them off the world. */
+  readonly shadows?: Pick<ShadowRuns, 'resolve' | 'interceptor'> | undefined;
 }
 
 /**
@@ -148,7 +151,7 @@ export class LocalRuns {
     signalMeans: 'cancel' | 'release';
     journal?: readonly StoredEvent[] | undefined;
   }): Promise<LocalOutcome> {
-    const { store, workerId, leases, executeWith, agentFor } = this.#context;
+    const { store, workerId, leases, executeWith, agentFor, shadows } = this.#context;
     const controller = new AbortController();
     const untrack = leases.track(record.id, controller);
     const onExternalAbort = (): void => {
@@ -163,7 +166,11 @@ export class LocalRuns {
     const work = executeRun({
       ...executeWith,
       runId: record.id,
-      resolveAgent: (folded) => agentFor(record.agent, folded.modelSpec),
+      resolveAgent: (folded) =>
+        shadows?.resolve(folded) ?? agentFor(record.agent, folded.modelSpec),
+      ...(record.shadowOf === null || !shadows
+        ? {}
+        : { interceptToolCall: shadows.interceptor(record.id) }),
       controller,
       claim,
       journal,

@@ -13,6 +13,7 @@ export function runStarted({
   modelSpec,
   limits,
   now,
+  shadow,
 }: {
   readonly agent: Agent;
   readonly task: string;
@@ -20,6 +21,8 @@ export function runStarted({
   readonly modelSpec: string | undefined;
   readonly limits: Partial<RunLimits> | undefined;
   readonly now: number;
+  /** Set for a shadow run: the production run it repeats and its shadow's id. */
+  readonly shadow?: { readonly of: string; readonly id: string } | undefined;
 }): Extract<RunEvent, { type: 'run_started' }> {
   if (typeof task !== 'string' || task.trim() === '') {
     throw new KeelError('invalid_input', 'a run needs a non-empty task');
@@ -33,6 +36,8 @@ export function runStarted({
     modelSpec,
     limits: resolveLimits(`run of "${agent.name}"`, { ...agent.limits, ...limits }),
     startedAt: now,
+    version: agent.version,
+    ...(shadow ? { shadowOf: shadow.of, shadowId: shadow.id } : {}),
   };
 }
 

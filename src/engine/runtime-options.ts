@@ -8,6 +8,7 @@ import type { ApprovalDecisionEntry, ApprovalRecord, RunRecord, Store } from '..
 import type { ToolPoliciesOptions } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
 import type { ProviderLimits } from './provider-limits.js';
+import type { ShadowResult } from './shadow-runs.js';
 import type { ToolCallInterceptor } from './tool-interception.js';
 
 /** What `createRuntime` takes: the store, the agents, and how runs are leased, retried, observed and approved. */
@@ -61,6 +62,17 @@ export interface RuntimeOptions {
    * (evaluations and shadow runs, which must not touch the world). Default: every call runs.
    */
   readonly interceptToolCall?: ToolCallInterceptor | undefined;
+  /**
+   * Candidate versions of the agents, run only as shadow runs (matched by name and version);
+   * a worker executes a shadow run only with its candidate loaded. `shadows.start` adds one.
+   */
+  readonly candidates?: readonly Agent[] | undefined;
+  /**
+   * The result a shadow run's suppressed call is given, in place of the default neutral one
+   * (`{ shadow: true, executed: false, tool, effect, reason }`): e.g. a typed stand-in the
+   * candidate's model can carry on with. It never makes the call run.
+   */
+  readonly shadowResult?: ShadowResult | undefined;
 }
 
 /** Whom a runtime tells about waiting calls, the decide link's base URL, and how often expiries apply. */

@@ -30,6 +30,7 @@ import {
   type RuntimeOptions,
   type StartRunOptions,
 } from './runtime-options.js';
+import { ShadowRuns, type Shadows } from './shadow-runs.js';
 import { attendApprovals, startWorker, type Worker, type WorkerOptions } from './worker.js';
 
 /**
@@ -48,6 +49,8 @@ export interface Runtime {
   readonly agents: readonly Agent[];
   /** List, decide and expire approvals; a decision made here wakes this process's workers. */
   readonly approvals: Approvals;
+  /** Candidate versions repeating a sample of production runs, side effects suppressed. */
+  readonly shadows: Shadows;
   agent(name: string): Agent | undefined;
   /** Queue a run for a worker. Durable when it resolves. */
   submit(agentName: string, task: string, options?: StartRunOptions): Promise<RunRecord>;
@@ -85,6 +88,8 @@ class KeelRuntime implements Runtime {
   readonly workerId: string;
   readonly agents: readonly Agent[];
   readonly approvals: Approvals;
+  readonly shadows: Shadows;
+  readonly #shadowRuns: ShadowRuns;
   readonly #options: RuntimeOptions;
   readonly #clock: Clock;
   readonly #leaseMs: number;
@@ -122,7 +127,19 @@ class KeelRuntime implements Runtime {
       },
     });
     this.#leases = leaseKeeper({ store, clock, workerId: this.workerId, leaseMs });
+    this.#shadowRuns = new ShadowRuns({
+      store,
+      clock,
+      production: this.#byName,
+      candidates: options.candidates,
+      neutralResult: options.shadowResult,
+      notify: () => {
+        this.#wakeups.notify();
+      },
+    });
+    this.shadows = this.#shadowRuns;
     this.#observers = [
+      this.#shadowRuns.observer,
       ...(options.observers ?? []),
       ...(options.alerts ? [alertMonitor(options.alerts)] : []),
     ];
@@ -134,6 +151,7 @@ class KeelRuntime implements Runtime {
       leases: this.#leases,
       wakeups: this.#wakeups,
       agentFor: (name, modelSpec) => this.#agentFor(name, modelSpec),
+      shadows: this.#shadowRuns,
       executeWith: {
         store,
         clock,

@@ -188,6 +188,8 @@ export function runView(journal: readonly JournalEntry[]): RunView {
       case 'injection_signal':
       case 'tool_quarantined':
       case 'answer_guarded':
+      case 'shadow_suppressed':
+      case 'would_need_approval':
         break;
       default:
         event satisfies never;

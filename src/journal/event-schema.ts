@@ -35,6 +35,8 @@ const EVENT_TYPES: Readonly<Record<RunEventType, true>> = {
   action_flagged: true,
   answer_guarded: true,
   tool_intercepted: true,
+  shadow_suppressed: true,
+  would_need_approval: true,
   run_finished: true,
 };
 

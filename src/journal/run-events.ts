@@ -94,6 +94,18 @@ export type RunEvent =
       readonly startedAt: number;
       /** Set on a fork: the run and step whose journal this run reuses up to that step. */
       readonly forkOf?: { readonly runId: string; readonly step: number } | undefined;
+      /**
+       * The agent's version (explicit, or the digest of its definition); absent in older
+       * journals. Baselines and alerts are kept per agent version.
+       */
+      readonly version?: string | undefined;
+      /**
+       * Set on a shadow run: the production run whose task it repeats and whose recorded tool
+       * results it is served. Its side effects never run.
+       */
+      readonly shadowOf?: string | undefined;
+      /** The shadow (its id in the store) a shadow run belongs to. */
+      readonly shadowId?: string | undefined;
     }
   | {
       readonly type: 'run_claimed';
@@ -393,6 +405,34 @@ export type RunEvent =
       readonly action: 'served' | 'suppressed';
       /** Where a served result came from, or why a call was suppressed. */
       readonly detail: string;
+    }
+  | {
+      /**
+       * A shadow run's call that would have had a side effect (`write`, `irreversible`,
+       * `egress`, or a `read` the shadow may not run live) and matched no recorded result of
+       * the production run: it never ran, and the model was given a neutral result.
+       */
+      readonly type: 'shadow_suppressed';
+      readonly step: number;
+      readonly callId: string;
+      readonly toolName: string;
+      readonly effect: ToolEffect;
+      readonly input: unknown;
+      readonly reason: string;
+    }
+  | {
+      /**
+       * A shadow run's call the gates would have held for a human: nobody is asked, the call
+       * goes on to the shadow's interception (served if production recorded it, else neutral).
+       */
+      readonly type: 'would_need_approval';
+      readonly step: number;
+      readonly callId: string;
+      readonly index: number;
+      readonly toolName: string;
+      readonly input: unknown;
+      readonly reason: GateReason;
+      readonly approverGroup: string;
     }
   | {
       readonly type: 'run_finished';

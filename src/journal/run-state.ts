@@ -31,6 +31,8 @@ export interface PendingCall {
   awaitingApproval?: ApprovalRequest | undefined;
   /** What the guard and the gates' policies said of the call (`guard_verdict`), in order. */
   verdicts?: readonly CallVerdict[] | undefined;
+  /** Set in a shadow run when the gates would have held the call for a human (nobody is asked). */
+  wouldNeedApproval?: true | undefined;
   /** Set once a human approved the call: who, on which approval. */
   approvedBy?: { readonly approvalId: string; readonly decidedBy: string } | undefined;
 }
@@ -54,6 +56,11 @@ export interface RunState {
   modelSpec: string | undefined;
   /** The model the run was started with (from `run_started`). */
   model: { provider: string; modelId: string };
+  /** The agent's version (from `run_started`; undefined in older journals). */
+  version: string | undefined;
+  /** The production run a shadow run repeats; undefined for other runs. */
+  shadowOf: string | undefined;
+  shadowId: string | undefined;
   /** The conversation as the model sees it, with provenance on every part. */
   readonly messages: Message[];
   /** Model calls completed. */
@@ -107,6 +114,9 @@ export function emptyRunState(): RunState {
     limits: undefined,
     modelSpec: undefined,
     model: { provider: 'unknown', modelId: 'unknown' },
+    version: undefined,
+    shadowOf: undefined,
+    shadowId: undefined,
     messages: [],
     steps: 0,
     usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, costKnown: true },
@@ -199,6 +209,9 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       state.limits = event.limits;
       state.modelSpec = event.modelSpec;
       state.model = event.model;
+      state.version = event.version;
+      state.shadowOf = event.shadowOf;
+      state.shadowId = event.shadowId;
       pushMessage(state, 'user', [
         { type: 'text', text: event.task, provenance: event.taskProvenance },
       ]);
@@ -353,7 +366,13 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     case 'context_assembled':
     case 'action_flagged':
     case 'tool_intercepted':
+    case 'shadow_suppressed':
       return;
+    case 'would_need_approval': {
+      const call = state.pending.find((pending) => pending.callId === event.callId);
+      if (call) call.wouldNeedApproval = true;
+      return;
+    }
     case 'answer_guarded':
       state.answerSpans = event.spans;
       return;

@@ -31,6 +31,8 @@ export interface Alert {
   readonly kind: AlertKind;
   readonly runId: string;
   readonly agent: string;
+  /** The agent version the run ran (absent for runs journaled before versions). */
+  readonly version?: string | undefined;
   /** When the run finished, ms since the epoch. */
   readonly at: number;
   readonly metric: string;
@@ -147,6 +149,7 @@ function alert(
     kind,
     runId: run.runId,
     agent: run.agent,
+    ...(run.version === undefined ? {} : { version: run.version }),
     at: run.finishedAt,
     metric,
     value,

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { KeelError, type AbortableOptions } from '../core/index.js';
-import type { StoredEvent } from '../journal/index.js';
+import type { RunEvent, StoredEvent } from '../journal/index.js';
 import { eventRow, leaseLost, parseEvent, toRecord } from './rows.js';
 import type { RunsTable } from './schema.js';
 import type { SqlAuditLog } from './sql-audit-log.js';
@@ -86,6 +86,7 @@ export class SqlRunJournal implements RunJournalStore {
       updated_at: run.createdAt,
       finished_at: null,
       schema_version: STORE_SCHEMA_VERSION,
+      ...runMarks(run.events[0]?.event),
     };
     // Through the group commit: a burst of new runs shares commits (and fsyncs).
     await this.#enqueue({ runId: run.id, guard: { status: 'queued' }, events: run.events }, row);
@@ -99,7 +100,12 @@ export class SqlRunJournal implements RunJournalStore {
     return row ? toRecord(row) : undefined;
   }
 
-  async listRuns({ limit = 50, statuses, agent }: ListRunsOptions = {}): Promise<RunRecord[]> {
+  async listRuns({
+    limit = 50,
+    statuses,
+    agent,
+    shadows = 'exclude',
+  }: ListRunsOptions = {}): Promise<RunRecord[]> {
     const rows = await this.#sql.guarded(() => {
       let query = this.#sql.db
         .selectFrom('keel_runs')
@@ -108,6 +114,8 @@ export class SqlRunJournal implements RunJournalStore {
         .orderBy('id', 'desc');
       if (statuses && statuses.length > 0) query = query.where('status', 'in', [...statuses]);
       if (agent !== undefined) query = query.where('agent', '=', agent);
+      if (shadows === 'exclude') query = query.where('shadow_of', 'is', null);
+      if (shadows === 'only') query = query.where('shadow_of', 'is not', null);
       return query.limit(limit).execute();
     });
     return rows.map(toRecord);
@@ -447,4 +455,10 @@ export class SqlRunJournal implements RunJournalStore {
       else item.resolve();
     }
   }
+}
+
+/** The version and shadow marks a run's `run_started` carries, as the runs table keeps them. */
+function runMarks(started: RunEvent | undefined): Pick<RunsTable, 'agent_version' | 'shadow_of'> {
+  if (started?.type !== 'run_started') return { agent_version: null, shadow_of: null };
+  return { agent_version: started.version ?? null, shadow_of: started.shadowOf ?? null };
 }

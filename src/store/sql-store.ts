@@ -14,6 +14,7 @@ import { SqlToolState } from './sql-tool-state.js';
 import { storeFault } from './store-errors.js';
 import type { Store } from './store.js';
 import { SqlMcpPinStore } from './sql-mcp-pin-store.js';
+import { SqlShadowStore } from './sql-shadow-store.js';
 import { SqlProviderBudgets } from './sql-provider-budgets.js';
 
 /**
@@ -37,6 +38,7 @@ export class SqlStore extends SqlRunJournal implements Store {
   readonly mcpPins: SqlMcpPinStore;
   readonly providerBudgets: SqlProviderBudgets;
   readonly evals: SqlEvalStore;
+  readonly shadows: SqlShadowStore;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -70,6 +72,7 @@ export class SqlStore extends SqlRunJournal implements Store {
     this.browse = new SqlRunBrowser(context);
     this.providerBudgets = new SqlProviderBudgets(context);
     this.evals = new SqlEvalStore(context);
+    this.shadows = new SqlShadowStore({ db: this.#db, guarded: context.guarded });
   }
 
   /** Bring the schema up to date. Safe to call from many processes at once. */
