@@ -5,6 +5,7 @@ import {
   queueTimeReached,
   remainingTimeMs,
   startedWithoutOutcome,
+  type InDoubtCall,
   type RunState,
   type StoredEvent,
 } from '../journal/index.js';
@@ -163,8 +164,7 @@ async function onAbort(execution: Execution): Promise<RunState | undefined> {
       await journal.append([{ type: 'run_released', workerId: run.workerId }]);
       return undefined;
     case 'cancel': {
-      // Calls the cancel cut off may have taken effect: the reason names them, as in doubt.
-      const inDoubt = startedWithoutOutcome(journal.state);
+      const inDoubt = cutOff(execution);
       await journal.finish(
         'cancelled',
         { type: 'cancelled', by: reason.by, ...(inDoubt.length > 0 ? { inDoubt } : {}) },
@@ -177,7 +177,7 @@ async function onAbort(execution: Execution): Promise<RunState | undefined> {
       await journal.stop(
         { limit: 'timeout', used: elapsedMs(journal.state, run.clock.now()), max: limit },
         [],
-        startedWithoutOutcome(journal.state),
+        cutOff(execution),
       );
       return journal.state;
     }
@@ -185,6 +185,16 @@ async function onAbort(execution: Execution): Promise<RunState | undefined> {
       reason satisfies never;
       return undefined;
   }
+}
+
+/**
+ * Calls a cancel or timeout cut off that may have taken effect (all but reads): the run's
+ * reason names them, as in doubt, for a human to check by key.
+ */
+function cutOff({ journal, agent }: Execution): InDoubtCall[] {
+  return startedWithoutOutcome(journal.state).filter(
+    (call) => agent.tool(call.toolName)?.effect !== 'read',
+  );
 }
 
 /** Decisions tools made inside their calls, by `<step>:<callId>`: served again on a re-run. */
