@@ -325,6 +325,7 @@ export function journalLines(
         break;
       case 'run_started':
       case 'tool_requested':
+      case 'intent_planned':
       case 'context_assembled':
       case 'step_summarised':
         break;

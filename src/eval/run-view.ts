@@ -187,6 +187,7 @@ export function runView(journal: readonly JournalEntry[]): RunView {
       case 'context_assembled':
       case 'injection_signal':
       case 'tool_quarantined':
+      case 'intent_planned':
       case 'answer_guarded':
         break;
       default:

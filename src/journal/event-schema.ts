@@ -32,6 +32,7 @@ const EVENT_TYPES: Readonly<Record<RunEventType, true>> = {
   decision_recorded: true,
   injection_signal: true,
   tool_quarantined: true,
+  intent_planned: true,
   action_flagged: true,
   answer_guarded: true,
   tool_intercepted: true,

@@ -74,6 +74,12 @@ export interface RunState {
   signalled: boolean;
   /** Quarantined extractions by call id: what `⟨q:…⟩` references in arguments resolve to. */
   readonly quarantined: Map<string, unknown>;
+  /**
+   * Whether the trusted planning step ran (`intent_planned`), and the consequential tools it
+   * read from the task (undefined: it gave no valid answer).
+   */
+  planned: boolean;
+  plannedTools: readonly string[] | undefined;
   /** Journaled summaries of completed steps (`step_summarised`), by the step they stand for. */
   readonly stepSummaries: Map<number, TextPart>;
   /** Failed model attempts at the current step. */
@@ -119,6 +125,8 @@ export function emptyRunState(): RunState {
     tainted: false,
     signalled: false,
     quarantined: new Map(),
+    planned: false,
+    plannedTools: undefined,
     answerSpans: undefined,
     stepSummaries: new Map(),
     modelFailuresThisStep: 0,
@@ -359,6 +367,10 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       return;
     case 'injection_signal':
       if (event.score >= event.threshold) state.signalled = true;
+      return;
+    case 'intent_planned':
+      state.planned = true;
+      state.plannedTools = event.tools;
       return;
     case 'tool_quarantined':
       replaceResult(state, event.callId, event.view);
