@@ -326,6 +326,7 @@ export function journalLines(
       case 'run_started':
       case 'tool_requested':
       case 'intent_planned':
+      case 'answer_held':
       case 'context_assembled':
       case 'step_summarised':
         break;

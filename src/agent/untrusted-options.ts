@@ -51,6 +51,10 @@ export interface QuarantineReaderOptions {
   readonly retries?: number;
 }
 
+/** What the answer guard does with a finding: neutralise it, flag it, or neutralise and hold the answer for a person. */
+export type AnswerOption = AnswerHandling | 'confirm';
+const ANSWER_OPTIONS: readonly AnswerOption[] = [...ANSWER_HANDLINGS, 'confirm'];
+
 /** How an agent handles untrusted content: the handling mode, the detector and its threshold, the output monitor. */
 export interface UntrustedOptions {
   /** Default `verbatim`. */
@@ -79,9 +83,12 @@ export interface UntrustedOptions {
    * final answer whose destination is grounded only in untrusted content are `neutralise`d
    * (default: rendered inert with a visible note) or only `flag`ged; either way they are
    * journaled (`answer_guarded`) and private values are removed from every URL of the answer.
-   * `false` turns it off (the answer is delivered as the model wrote it).
+   * `confirm` neutralises too, and an answer in which the guard neutralised a link or took
+   * out a private value waits for a person's approval (`answer_held`, an approval of `final_answer` with the answer as its arguments)
+   * before it is returned; denied, the run ends `escalated` without an output. `false` turns it
+   * off (the answer is delivered as the model wrote it).
    */
-  readonly answer?: AnswerHandling | false;
+  readonly answer?: AnswerOption | false;
   /**
    * Destinations (hosts such as `docs.acme.example`; `acme.example` covers its subdomains) the
    * answer guard treats as trusted although the run never saw them in trusted content.
@@ -131,7 +138,7 @@ export interface UntrustedConfig {
   readonly signalThreshold: number;
   /** What the monitor does per kind of flag, or `false` when it is off. */
   readonly monitor: Readonly<Record<MonitorFlagKind, MonitorAction>> | false;
-  readonly answer: AnswerHandling | false;
+  readonly answer: AnswerOption | false;
   readonly allowDestinations: readonly string[];
   readonly reader: {
     /** Set for a `quarantine` agent. */
@@ -172,8 +179,8 @@ export function resolveUntrusted(
     fail('.signalThreshold', 'must be a number above 0 and at most 1');
   const monitor = resolveMonitor(given.monitor, fail);
   const answer = given.answer ?? 'neutralise';
-  if (answer !== false && !ANSWER_HANDLINGS.includes(answer))
-    fail('.answer', `must be one of ${ANSWER_HANDLINGS.join(', ')} or false`);
+  if (answer !== false && !ANSWER_OPTIONS.includes(answer))
+    fail('.answer', `must be one of ${ANSWER_OPTIONS.join(', ')} or false`);
   const allowDestinations: readonly string[] = given.allowDestinations ?? [];
   if (
     !isList(allowDestinations) ||

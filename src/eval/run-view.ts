@@ -188,6 +188,7 @@ export function runView(journal: readonly JournalEntry[]): RunView {
       case 'injection_signal':
       case 'tool_quarantined':
       case 'intent_planned':
+      case 'answer_held':
       case 'answer_guarded':
         break;
       default:

@@ -35,6 +35,7 @@ const EVENT_TYPES: Readonly<Record<RunEventType, true>> = {
   intent_planned: true,
   action_flagged: true,
   answer_guarded: true,
+  answer_held: true,
   tool_intercepted: true,
   run_finished: true,
 };

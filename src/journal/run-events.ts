@@ -386,6 +386,17 @@ export type RunEvent =
     }
   | {
       /**
+       * The final answer waits for a person (`untrusted.answer: 'confirm'`): the answer guard
+       * found something in it. `output` is what is returned once approved; an
+       * `approval_requested` for `final_answer` (call id `callId`) follows.
+       */
+      readonly type: 'answer_held';
+      readonly step: number;
+      readonly callId: string;
+      readonly output: string;
+    }
+  | {
+      /**
        * A call the runtime's interceptor answered instead of the tool (an evaluation's fixture,
        * a recorded result) or kept from running (`suppressed`: a side effect that must not
        * happen here). Committed with the result the model is given; the tool never started.

@@ -79,6 +79,18 @@ export interface RunState {
    * read from the task (undefined: it gave no valid answer).
    */
   planned: boolean;
+  /**
+   * A final answer waiting for a person (`answer_held`): the call the approval is about, and
+   * the decision once made.
+   */
+  heldAnswer:
+    | {
+        readonly output: string;
+        readonly call: PendingCall;
+        decision?: 'approved' | 'denied' | 'expired' | undefined;
+        decidedBy?: string | undefined;
+      }
+    | undefined;
   plannedTools: readonly string[] | undefined;
   /** Journaled summaries of completed steps (`step_summarised`), by the step they stand for. */
   readonly stepSummaries: Map<number, TextPart>;
@@ -104,6 +116,9 @@ export interface RunState {
   answerSpans: readonly AnswerProvenanceSpan[] | undefined;
 }
 
+/** The tool name an approval of a held final answer is filed under. */
+export const HELD_ANSWER_TOOL = 'final_answer';
+
 export function emptyRunState(): RunState {
   return {
     started: false,
@@ -126,6 +141,7 @@ export function emptyRunState(): RunState {
     signalled: false,
     quarantined: new Map(),
     planned: false,
+    heldAnswer: undefined,
     plannedTools: undefined,
     answerSpans: undefined,
     stepSummaries: new Map(),
@@ -308,8 +324,24 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     case 'approval_requested': {
       const call = state.pending.find((pending) => pending.callId === event.callId);
       if (call) call.awaitingApproval = event;
+      if (state.heldAnswer?.call.callId === event.callId)
+        state.heldAnswer.call.awaitingApproval = event;
       return;
     }
+    case 'answer_held':
+      state.heldAnswer = {
+        output: event.output,
+        call: {
+          step: event.step,
+          callId: event.callId,
+          index: 0,
+          toolName: HELD_ANSWER_TOOL,
+          input: { answer: event.output },
+          attemptsStarted: 0,
+          attemptsFailed: 0,
+        },
+      };
+      return;
     case 'run_suspended':
       state.releases += 1;
       state.suspendedAt = event.at;
@@ -318,6 +350,11 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       if (state.suspendedAt !== undefined) {
         state.waitedMs += Math.max(0, event.at - state.suspendedAt);
         state.suspendedAt = undefined;
+      }
+      if (state.heldAnswer?.call.callId === event.callId) {
+        state.heldAnswer.decision = event.decision;
+        state.heldAnswer.decidedBy = event.decidedBy;
+        return;
       }
       const at = state.pending.findIndex((pending) => pending.callId === event.callId);
       const call = state.pending[at];
