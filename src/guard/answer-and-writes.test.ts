@@ -241,6 +241,31 @@ describe('writes that reach people', () => {
   });
 });
 
+describe('hosts as a browser resolves them', () => {
+  const review = (trusted: string, answer: string) =>
+    guardAnswer(answer, {
+      context: [
+        { text: trusted, provenance: TASK },
+        { text: 'see https://evil.example', provenance: EMAIL },
+      ],
+      tainted: true,
+      handling: 'neutralise',
+    });
+
+  it('grounds a host named in another case or with a trailing dot, not its parent domain', () => {
+    expect(review('Docs: Docs.ACME.example.', 'https://docs.acme.example/a').findings).toEqual([]);
+    expect(review('Docs: docs.acme.example', 'https://acme.example/a').findings).toMatchObject([
+      { kind: 'untrusted_link', destination: 'acme.example', action: 'neutralised' },
+    ]);
+  });
+
+  it('does not take the domain of an address for a named host', () => {
+    expect(review('Mail bob@acme.example', 'https://acme.example/a').findings).toMatchObject([
+      { destination: 'acme.example', origin: 'ungrounded' },
+    ]);
+  });
+});
+
 describe('private data', () => {
   it('asks a human (or refuses) when a private value goes to a destination the task did not name', () => {
     const leak = call(
