@@ -138,7 +138,10 @@ export function measureGuardOverhead(): GuardOverheadResult {
     '![status](https://sender7.example.org/p.png?c=482913) Reply to sender7@example.org.';
   const answerContext = [
     ...pieces,
-    { text: 'Docs: https://docs.acme.example/agenda', provenance: pieces[0]!.provenance },
+    {
+      text: 'Docs: https://docs.acme.example/agenda',
+      provenance: { trust: 'trusted', source: 'task' } as const,
+    },
   ];
   const timeAnswer = (work: () => unknown) => {
     for (let index = 0; index < 500; index += 1) work();

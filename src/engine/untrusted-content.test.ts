@@ -152,7 +152,7 @@ async function denyApprovals(runtime: Runtime, store: Store, until: Promise<unkn
 
 describe('the planner pattern (untrusted: quarantine)', () => {
   /** The generic extraction (a tool without a schema of its own) or the email's. */
-  const generic = (request: ModelRequest) => request.system?.includes('"summary"') === true;
+  const generic = (request: ModelRequest) => (request.system ?? '').includes('"summary"');
   const PAGE = {
     summary: 'Company news',
     facts: ['The canteen opens at 9'],
