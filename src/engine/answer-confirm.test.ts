@@ -6,7 +6,7 @@ import type { RunEvent } from '../journal/index.js';
 import { simulator } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
-import { createRuntime, type Runtime } from './index.js';
+import { createRuntime, replayRun, type Runtime } from './index.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -89,6 +89,13 @@ describe("the answer guard's confirm (untrusted.answer: 'confirm')", () => {
         'approval_decided',
       ]),
     );
+    // Replay holds it again and is served the recorded decision.
+    const report = await replayRun({
+      agent: w.runtime.agent('mail')!,
+      runId: result.id,
+      journal: await w.store.readEvents(result.id),
+    });
+    expect(report).toMatchObject({ identical: true });
   });
 
   it('ends the run escalated, with no output, when the person denies the answer', async () => {
