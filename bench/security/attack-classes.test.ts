@@ -30,6 +30,13 @@ describe('the attack classes', () => {
     const [marked, of] = def.contentMarked.split('/');
     expect(marked).toBe(of);
     expect(def.confirmationRate).toBeLessThanOrEqual(0.15);
+    // T2: the user's own calls with the attacker's sinks swapped in are held in every defended
+    // configuration, and land without one.
+    for (const mode of ['default', 'planned', 'recommended'] as const) {
+      expect(report.modes[mode].t2.truthful).toMatch(/^0\//);
+      expect(report.modes[mode].t2.denyAll).toMatch(/^0\//);
+    }
+    expect(undefended.t2.approveAll).not.toMatch(/^0\//);
     // An unasked action towards the task's own destination is what the default cannot see
     // (reported, not hidden); the planning step stops it.
     expect(def.perClass.unasked_action.truthful).not.toMatch(/^0\//);
