@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DOOR_CLASSES, runAttackClasses } from './attack-classes.js';
 
 describe('the attack classes', () => {
-  it('hold in the recommended configuration, and the default one stops answer exfiltration and writes', async () => {
+  it('hold in the recommended configuration; the default stops every class but an unasked action, which the planning step stops', async () => {
     const report = await runAttackClasses();
     const { undefended, recommended } = report.modes;
     const def = report.modes.default;
