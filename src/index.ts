@@ -131,6 +131,7 @@ export {
 } from './guard/index.js';
 export type {
   QuarantineReaderOptions,
+  TaskPlannerOptions,
   UntrustedDetector,
   UntrustedHandling,
   UntrustedOptions,

@@ -338,6 +338,8 @@ export function journalLines(
         break;
       case 'run_started':
       case 'tool_requested':
+      case 'intent_planned':
+      case 'answer_held':
       case 'context_assembled':
       case 'step_summarised':
       case 'shadow_suppressed':

@@ -122,6 +122,8 @@ export interface Agent {
   withLimits(limits: Partial<RunLimits>): Agent;
   /** The same agent with its quarantined reader's model replaced (replay serves it). */
   withReaderModel(model: ModelAdapterV1): Agent;
+  /** The same agent with its planner's model replaced (replay serves it). */
+  withPlannerModel(model: ModelAdapterV1): Agent;
   /** The same agent with its context configuration replaced (replay serves one from a journal). */
   withContext(context: ContextConfig | undefined): Agent;
 }
@@ -256,7 +258,13 @@ export function defineAgent(definition: AgentDefinition): Agent {
     gates,
     context,
     onOutOfScope,
-    untrusted: resolveUntrusted(where, definition.untrusted, tools),
+    untrusted: resolveUntrusted(
+      where,
+      definition.untrusted,
+      tools,
+      agentModel,
+      guard !== undefined,
+    ),
   });
 }
 
@@ -331,6 +339,7 @@ type AgentProps = Omit<
   | 'withModel'
   | 'withLimits'
   | 'withReaderModel'
+  | 'withPlannerModel'
   | 'withContext'
   | 'version'
   | 'versionGiven'
@@ -378,6 +387,17 @@ function build(props: AgentProps): Agent {
         untrusted: Object.freeze({
           ...props.untrusted,
           reader: Object.freeze({ ...props.untrusted.reader, model }),
+        }),
+      }),
+    withPlannerModel: (model: ModelAdapterV1): Agent =>
+      build({
+        ...props,
+        untrusted: Object.freeze({
+          ...props.untrusted,
+          plan:
+            props.untrusted.plan === false
+              ? false
+              : Object.freeze({ ...props.untrusted.plan, model }),
         }),
       }),
   });

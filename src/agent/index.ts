@@ -22,8 +22,10 @@ export {
 } from './next-action.js';
 export {
   DEFAULT_SIGNAL_THRESHOLD,
+  GENERIC_READER_SCHEMA,
   UNTRUSTED_HANDLINGS,
   type QuarantineReaderOptions,
+  type TaskPlannerOptions,
   type UntrustedConfig,
   type UntrustedDetector,
   type UntrustedHandling,

@@ -235,6 +235,10 @@ export function summarizeEvent(event: RunEvent): string {
       return `${pc.gray('tool_quarantined')} ${event.toolName}: the model sees ${truncate(event.view, 80)}${event.error === undefined ? '' : pc.yellow(` (reader: ${truncate(event.error, 60)})`)}`;
     case 'action_flagged':
       return `${pc.yellow('action_flagged')} ${event.toolName}: ${event.flags.map((flag) => `${flag.kind}${flag.argument === undefined ? '' : ` ${flag.argument}`}`).join(', ')}`;
+    case 'intent_planned':
+      return `${pc.gray('intent_planned')} ${event.tools === undefined ? pc.yellow(`no plan (${truncate(event.error ?? 'no answer', 60)})`) : `the task asks for ${event.tools.join(', ') || 'no consequential tool'}`}`;
+    case 'answer_held':
+      return `${pc.yellow('answer_held')} the final answer waits for a person: ${truncate(event.output, 80)}`;
     case 'answer_guarded':
       return `${event.findings.length > 0 ? pc.yellow('answer_guarded') : pc.gray('answer_guarded')} ${event.findings.map((finding) => `${finding.kind} ${finding.destination} ${finding.action}`).join(', ') || 'no links to act on'}; ${event.spans.length} span(s) from untrusted content`;
     case 'tool_intercepted':

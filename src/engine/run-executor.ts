@@ -79,6 +79,10 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     }
     while (!state.finished) {
       if (controller.signal.aborted) return await onAbort(execution);
+      if (state.heldAnswer?.decision !== undefined) {
+        await deliverHeldAnswer(execution);
+        continue;
+      }
       const action = actionBeforeStep(agent, state, clock.now());
       switch (action?.type) {
         case undefined:
@@ -109,6 +113,27 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     clearTimeout(timer);
     if (!controller.signal.aborted) controller.abort({ kind: 'ended' } satisfies RunAbort);
   }
+}
+
+/**
+ * A final answer a person decided on (`untrusted.answer: 'confirm'`): approved, it is the run's
+ * output; denied or expired, the run ends `escalated` without one.
+ */
+async function deliverHeldAnswer(execution: Execution): Promise<void> {
+  const held = execution.journal.state.heldAnswer;
+  if (!held?.decision) return;
+  if (held.decision === 'approved') {
+    await execution.journal.finish('succeeded', { type: 'final_answer' }, [], held.output);
+    return;
+  }
+  await execution.journal.finish(
+    'escalated',
+    {
+      type: 'escalation',
+      message: `the final answer was ${held.decision === 'denied' ? 'denied' : 'not approved in time'} (the answer guard held it)`,
+    },
+    [],
+  );
 }
 
 /**

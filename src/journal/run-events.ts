@@ -353,6 +353,22 @@ export type RunEvent =
     }
   | {
       /**
+       * The trusted planning step (`untrusted.plan`): before any untrusted content entered the
+       * run, a structured model call read from the trusted task which consequential tools it
+       * asks for. Once the run is tainted, a consequential call to a tool outside `tools` needs
+       * a human. `outputs` are the planner's raw replies (served back on replay); a planner that
+       * gave no valid answer leaves `tools` out (`error` says why) and the tools' intent words
+       * decide alone.
+       */
+      readonly type: 'intent_planned';
+      readonly step: number;
+      readonly tools?: readonly string[] | undefined;
+      readonly outputs: readonly string[];
+      readonly error?: string | undefined;
+      readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
+    }
+  | {
+      /**
        * The output monitor found a call that does not fit the task (out of scope, a
        * destination seen only in untrusted content, a permission change, an exfiltration-
        * shaped argument). Telemetry and an alert; the action policy decides the call.
@@ -389,6 +405,17 @@ export type RunEvent =
       readonly spans: readonly AnswerProvenanceSpan[];
       /** The answer as the model gave it, when the guard changed it. */
       readonly original?: string | undefined;
+    }
+  | {
+      /**
+       * The final answer waits for a person (`untrusted.answer: 'confirm'`): the answer guard
+       * found something in it. `output` is what is returned once approved; an
+       * `approval_requested` for `final_answer` (call id `callId`) follows.
+       */
+      readonly type: 'answer_held';
+      readonly step: number;
+      readonly callId: string;
+      readonly output: string;
     }
   | {
       /**

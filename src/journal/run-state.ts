@@ -81,6 +81,24 @@ export interface RunState {
   signalled: boolean;
   /** Quarantined extractions by call id: what `⟨q:…⟩` references in arguments resolve to. */
   readonly quarantined: Map<string, unknown>;
+  /**
+   * Whether the trusted planning step ran (`intent_planned`), and the consequential tools it
+   * read from the task (undefined: it gave no valid answer).
+   */
+  planned: boolean;
+  /**
+   * A final answer waiting for a person (`answer_held`): the call the approval is about, and
+   * the decision once made.
+   */
+  heldAnswer:
+    | {
+        readonly output: string;
+        readonly call: PendingCall;
+        decision?: 'approved' | 'denied' | 'expired' | undefined;
+        decidedBy?: string | undefined;
+      }
+    | undefined;
+  plannedTools: readonly string[] | undefined;
   /** Journaled summaries of completed steps (`step_summarised`), by the step they stand for. */
   readonly stepSummaries: Map<number, TextPart>;
   /** Failed model attempts at the current step. */
@@ -104,6 +122,9 @@ export interface RunState {
    */
   answerSpans: readonly AnswerProvenanceSpan[] | undefined;
 }
+
+/** The tool name an approval of a held final answer is filed under. */
+export const HELD_ANSWER_TOOL = 'final_answer';
 
 export function emptyRunState(): RunState {
   return {
@@ -129,6 +150,9 @@ export function emptyRunState(): RunState {
     tainted: false,
     signalled: false,
     quarantined: new Map(),
+    planned: false,
+    heldAnswer: undefined,
+    plannedTools: undefined,
     answerSpans: undefined,
     stepSummaries: new Map(),
     modelFailuresThisStep: 0,
@@ -313,8 +337,24 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     case 'approval_requested': {
       const call = state.pending.find((pending) => pending.callId === event.callId);
       if (call) call.awaitingApproval = event;
+      if (state.heldAnswer?.call.callId === event.callId)
+        state.heldAnswer.call.awaitingApproval = event;
       return;
     }
+    case 'answer_held':
+      state.heldAnswer = {
+        output: event.output,
+        call: {
+          step: event.step,
+          callId: event.callId,
+          index: 0,
+          toolName: HELD_ANSWER_TOOL,
+          input: { answer: event.output },
+          attemptsStarted: 0,
+          attemptsFailed: 0,
+        },
+      };
+      return;
     case 'run_suspended':
       state.releases += 1;
       state.suspendedAt = event.at;
@@ -323,6 +363,11 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       if (state.suspendedAt !== undefined) {
         state.waitedMs += Math.max(0, event.at - state.suspendedAt);
         state.suspendedAt = undefined;
+      }
+      if (state.heldAnswer?.call.callId === event.callId) {
+        state.heldAnswer.decision = event.decision;
+        state.heldAnswer.decidedBy = event.decidedBy;
+        return;
       }
       const at = state.pending.findIndex((pending) => pending.callId === event.callId);
       const call = state.pending[at];
@@ -378,6 +423,10 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       return;
     case 'injection_signal':
       if (event.score >= event.threshold) state.signalled = true;
+      return;
+    case 'intent_planned':
+      state.planned = true;
+      state.plannedTools = event.tools;
       return;
     case 'tool_quarantined':
       replaceResult(state, event.callId, event.view);
