@@ -30,7 +30,7 @@ import { providerGate } from './provider-limits.js';
 import { executeRun, type RunAbort } from './run-executor.js';
 import { RunJournal } from './run-journal.js';
 import { resultOf, type RunResult } from './run-result.js';
-import { newRunId, runStarted } from './run-start.js';
+import { checkCostLimit, newRunId, runStarted } from './run-start.js';
 import type {
   ForkOptions,
   RunInspection,
@@ -245,7 +245,8 @@ class KeelRuntime implements Runtime {
       modelSpec,
       now: this.#clock.now(),
     });
-    this.#agentFor(started.agent, modelSpec);
+    const agent = this.#agentFor(started.agent, modelSpec);
+    if (options.model !== undefined) checkCostLimit(agent, undefined, options.model);
     const runId = options.runId ?? newRunId();
     const result = await this.#runHere(runId, [started, ...reused], options.signal);
     if (typeof result !== 'string') return result;

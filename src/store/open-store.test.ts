@@ -89,9 +89,9 @@ describe('openStore on a store migrated before', () => {
       expect(await migrationNames(file)).toEqual(all);
       // The table the pending migration makes is back, and works.
       const reader = new SqliteDatabase(file);
-      expect(
-        reader.prepare('select count(*) as n from keel_provider_budgets').get(),
-      ).toMatchObject({ n: 0 });
+      expect(reader.prepare('select count(*) as n from keel_provider_budgets').get()).toMatchObject(
+        { n: 0 },
+      );
       reader.close();
     } finally {
       await store.close();
