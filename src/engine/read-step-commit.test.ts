@@ -102,13 +102,14 @@ describe('a step whose calls only read', () => {
     const runId = newRunId();
     const now = Date.now();
     const agent = runtime.agent('orders');
+    if (!agent) throw new Error('the runtime has no agent "orders"');
     const started: RunEvent = {
       type: 'run_started',
       agent: 'orders',
       task: 'Where is order A1?',
       taskProvenance: TRUSTED_TASK,
       model: { provider: 'simulator', modelId: 'simulator' },
-      limits: agent?.limits,
+      limits: agent.limits,
       startedAt: now,
     };
     await store.createRun({
