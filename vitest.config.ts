@@ -21,6 +21,7 @@ export const SLOW_TESTS = [
   'test/node-test/**/*.test.ts',
   'bench/security/main.test.ts',
   'bench/security/attack-classes.test.ts',
+  'bench/security/security-bench.test.ts',
 ];
 
 const slow = process.env.KEEL_TEST_SET === 'slow';

@@ -23,6 +23,9 @@
 //      against the same split all on `frontier` and against one generalist frontier agent.
 //  11. the dashboard's runs list at 100,000 runs on SQLite: server time per page, per filter,
 //      next to a bare 50-row select.
+//  12. scale-out (scaling.ts): 1/2/4/8 worker processes on PostgreSQL on an I/O-bound load,
+//      runs/s, steps/s, claim latency, store time per step; one SQLite process on the same load;
+//      submit -> first model call on an idle PostgreSQL worker (LISTEN/NOTIFY).
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -65,6 +68,7 @@ import { measureTokenEstimateError, renderTokenEstimateError } from './token-est
 import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 import { measureRunsList, renderRunsList } from './runs-list.js';
 import { measureMcpOverhead, renderMcpOverhead } from './mcp-overhead.js';
+import { measureScaling, renderScaling } from './scaling.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -250,9 +254,12 @@ const runsList = await measureRunsList();
 progress('MCP tool call overhead over the SDK call (stdio server)');
 const mcpOverhead = await measureMcpOverhead();
 
+progress('scale-out: 1/2/4/8 workers on PostgreSQL, one SQLite process, idle wake-up');
+const scaling = await measureScaling();
+
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, traceImport, recallQuality }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, traceImport, recallQuality, scaling }, null, 2)}\n`
     : [
         renderTable(report),
         renderRealColdStart(realColdStart),
@@ -270,6 +277,7 @@ process.stdout.write(
         renderRoutingCost(routingCost),
         renderRunsList(runsList),
         renderMcpOverhead(mcpOverhead),
+        renderScaling(scaling),
       ].join('\n\n') + '\n',
 );
 cleanUp();

@@ -21,8 +21,9 @@ export interface LoadAgentsOptions {
   /** Where `keel.config.*` and a relative `--agents` path are looked for. */
   readonly cwd?: string;
   /**
-   * Loads tsx (a dependency of Keel, so a project needs no install of its own) the first time a
-   * `.ts`/`.mts`/`.cts` module is given (default: `import('tsx/esm/api')`).
+   * Loads tsx (an optional dependency of Keel that npm installs with it, so a project needs no
+   * install of its own) the first time a `.ts`/`.mts`/`.cts` module is given (default:
+   * `import('tsx/esm/api')`).
    */
   readonly loadTsx?: () => Promise<TsxApi>;
 }

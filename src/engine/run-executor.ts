@@ -11,6 +11,7 @@ import {
 import type { JournaledDecisionEntry } from '../tools/index.js';
 import { awaitApproval } from './await-approval.js';
 import { executeCalls } from './execute-calls.js';
+import { endLostRun } from './watchdog.js';
 import type { ExecuteRunContext, Execution, RunAbort } from './execution.js';
 import { runModelStep } from './model-step.js';
 import { RunJournal } from './run-journal.js';
@@ -151,70 +152,6 @@ async function agentOrEnd(
   }
 }
 
-/**
- * The watchdog: the run's workers died `lost` times. Nothing is left in doubt: a started call
- * without an outcome of an idempotent tool (or a read) is issued once more with its key to
- * learn its outcome; one that is not idempotent ends the run `escalated` (`in_doubt`, naming
- * the call and its key, for a human to check); otherwise the run ends `failed` (`worker_lost`).
- */
-async function endLostRun(
-  context: ExecuteRunContext,
-  journal: RunJournal,
-  lost: number,
-): Promise<void> {
-  const doubtful = startedWithoutOutcome(journal.state);
-  let agent: Agent | undefined;
-  try {
-    agent =
-      doubtful.length > 0 && journal.state.started
-        ? context.resolveAgent(journal.state)
-        : undefined;
-  } catch {
-    agent = undefined;
-  }
-  const repeatable = (toolName: string): boolean => {
-    const tool = agent?.tool(toolName);
-    return tool !== undefined && (tool.idempotent || tool.effect === 'read');
-  };
-  const reissue = journal.state.pending.filter((call) =>
-    doubtful.some((doubt) => doubt.callId === call.callId && repeatable(doubt.toolName)),
-  );
-  if (agent && reissue.length > 0) {
-    const execution: Execution = {
-      run: context,
-      agent: singleAttempt(agent),
-      limits: journal.state.limits ?? agent.limits,
-      journal,
-      signal: context.controller.signal,
-      issuedHere: new Set(),
-      decisionsByCall: new Map(),
-      indexed: new Set(),
-      prepared: {},
-    };
-    // One attempt each, with the key it was started with; if this worker dies too, the store
-    // ends the run in doubt at the next claim.
-    await executeCalls(execution, reissue);
-    if (journal.state.finished) return;
-  }
-  const remaining = startedWithoutOutcome(journal.state);
-  if (remaining.length > 0) {
-    await journal.finish('escalated', { type: 'in_doubt', attempts: lost, calls: remaining }, []);
-    return;
-  }
-  await journal.finish('failed', { type: 'worker_lost', attempts: lost }, []);
-}
-
-/** `agent` whose tools make one attempt per call (the watchdog's re-issue). */
-function singleAttempt(agent: Agent): Agent {
-  return {
-    ...agent,
-    tool(name: string) {
-      const tool = agent.tool(name);
-      return tool && { ...tool, retry: { ...tool.retry, maxAttempts: 1 } };
-    },
-  };
-}
-
 /** What an aborted signal means for the run: released, cancelled, timed out, or not ours. */
 async function onAbort(execution: Execution): Promise<RunState | undefined> {
   const { journal, run } = execution;
@@ -227,18 +164,23 @@ async function onAbort(execution: Execution): Promise<RunState | undefined> {
       // Recorded so the watchdog does not count a clean hand-over as a lost worker.
       await journal.append([{ type: 'run_released', workerId: run.workerId }]);
       return undefined;
-    case 'cancel':
-      await journal.finish('cancelled', { type: 'cancelled', by: reason.by }, [
-        { type: 'cancel_requested', by: reason.by },
-      ]);
+    case 'cancel': {
+      // Calls the cancel cut off may have taken effect: the reason names them, as in doubt.
+      const inDoubt = startedWithoutOutcome(journal.state);
+      await journal.finish(
+        'cancelled',
+        { type: 'cancelled', by: reason.by, ...(inDoubt.length > 0 ? { inDoubt } : {}) },
+        [{ type: 'cancel_requested', by: reason.by }],
+      );
       return journal.state;
+    }
     case 'timeout': {
       const limit = execution.limits.timeoutMs;
-      await journal.stop({
-        limit: 'timeout',
-        used: elapsedMs(journal.state, run.clock.now()),
-        max: limit,
-      });
+      await journal.stop(
+        { limit: 'timeout', used: elapsedMs(journal.state, run.clock.now()), max: limit },
+        [],
+        startedWithoutOutcome(journal.state),
+      );
       return journal.state;
     }
     default:

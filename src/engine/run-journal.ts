@@ -3,6 +3,7 @@ import {
   addUsage,
   applyEvent,
   foldRun,
+  type InDoubtCall,
   type LimitReached,
   type NewEvent,
   type RunEvent,
@@ -146,8 +147,19 @@ export class RunJournal {
   }
 
   /** End the run `stopped` on a limit: `events`, `limit_hit`, then `run_finished`. */
-  stop({ limit, used, max }: LimitReached, events: readonly RunEvent[] = []): Promise<void> {
-    return this.finish('stopped', { type: 'limit', limit, used, max }, [
+  stop(
+    { limit, used, max }: LimitReached,
+    events: readonly RunEvent[] = [],
+    inDoubt: readonly InDoubtCall[] = [],
+  ): Promise<void> {
+    const reason: RunReason = {
+      type: 'limit',
+      limit,
+      used,
+      max,
+      ...(inDoubt.length > 0 ? { inDoubt } : {}),
+    };
+    return this.finish('stopped', reason, [
       ...events,
       { type: 'limit_hit', limit, used, max },
     ]);

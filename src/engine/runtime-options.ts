@@ -1,5 +1,5 @@
 import type { Agent, AgentLimits } from '../agent/index.js';
-import type { Clock } from '../core/index.js';
+import { KeelError, type Clock } from '../core/index.js';
 import type { RunEvent, RunState, StoredEvent } from '../journal/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
 import type { Notifier } from '../notify/index.js';
@@ -110,4 +110,30 @@ export interface RunInspection {
   readonly record: RunRecord;
   readonly state: RunState;
   readonly events: readonly StoredEvent[];
+}
+
+/** Options `createRuntime` refuses: agents sharing a name, bounds naming no agent or not >= 1. */
+export function checkRuntimeAgents(
+  agents: readonly Agent[],
+  maxConcurrentRuns: RuntimeOptions['maxConcurrentRuns'],
+): void {
+  const names = agents.map((agent) => agent.name);
+  const shared = [...new Set(names.filter((name, index) => names.indexOf(name) !== index))];
+  if (shared.length > 0)
+    throw new KeelError(
+      'invalid_config',
+      `createRuntime: agents must have distinct names; ${shared.map((name) => `"${name}"`).join(', ')} given more than once`,
+    );
+  for (const [name, bound] of Object.entries(maxConcurrentRuns ?? {})) {
+    if (!names.includes(name))
+      throw new KeelError(
+        'invalid_config',
+        `createRuntime: "maxConcurrentRuns.${name}" names no agent`,
+      );
+    if (!Number.isInteger(bound) || bound < 1)
+      throw new KeelError(
+        'invalid_config',
+        `createRuntime: "maxConcurrentRuns.${name}" must be an integer >= 1`,
+      );
+  }
 }

@@ -19,6 +19,8 @@ export type RunReason =
       readonly limit: LimitName;
       readonly used: number;
       readonly max: number;
+      /** Calls started and cut off by the stop, whose effect is unknown (checked by key). */
+      readonly inDoubt?: readonly InDoubtCall[] | undefined;
     }
   | {
       readonly type: 'model_error';
@@ -33,7 +35,12 @@ export type RunReason =
    * whether they took effect is unknown, so a human checks each one by its idempotency key.
    */
   | { readonly type: 'in_doubt'; readonly attempts: number; readonly calls: readonly InDoubtCall[] }
-  | { readonly type: 'cancelled'; readonly by: 'user' | 'shutdown' }
+  | {
+      readonly type: 'cancelled';
+      readonly by: 'user' | 'shutdown';
+      /** Calls started and cut off by the cancel, whose effect is unknown (checked by key). */
+      readonly inDoubt?: readonly InDoubtCall[] | undefined;
+    }
   | {
       readonly type: 'escalation';
       readonly message: string;
@@ -45,7 +52,10 @@ export type RunReason =
   /** The model called a tool outside the agent's set, under `onOutOfScope: 'stop'`. */
   | { readonly type: 'out_of_scope'; readonly toolName: string; readonly step: number };
 
-/** A started tool call with no recorded outcome when its run's workers were lost. */
+/**
+ * A started tool call with no recorded outcome when its run ended: its workers were lost, or a
+ * timeout or cancel cut it off. Whether it took effect is unknown.
+ */
 export interface InDoubtCall {
   readonly step: number;
   readonly callId: string;
@@ -419,7 +429,7 @@ function reasonText(reason: RunReason): string {
     case 'final_answer':
       return 'the agent gave its final answer';
     case 'limit':
-      return `${reason.limit} limit reached (${formatNumber(reason.used)} of ${formatNumber(reason.max)})`;
+      return `${reason.limit} limit reached (${formatNumber(reason.used)} of ${formatNumber(reason.max)})${inDoubtText(reason.inDoubt)}`;
     case 'model_error':
       return `model call failed after ${reason.attempts} attempt(s): ${reason.errorType}: ${reason.message}`;
     case 'worker_lost':
@@ -429,7 +439,7 @@ function reasonText(reason: RunReason): string {
         .map((call) => `${call.toolName} (key ${call.idempotencyKey})`)
         .join(', ')}`;
     case 'cancelled':
-      return `cancelled by ${reason.by}`;
+      return `cancelled by ${reason.by}${inDoubtText(reason.inDoubt)}`;
     case 'escalation':
       return `escalated: ${reason.message}`;
     case 'internal':
@@ -440,6 +450,13 @@ function reasonText(reason: RunReason): string {
       reason satisfies never;
       return 'unknown';
   }
+}
+
+function inDoubtText(calls: readonly InDoubtCall[] | undefined): string {
+  if (!calls || calls.length === 0) return '';
+  return `; cut off during calls that may have taken effect: check ${calls
+    .map((call) => `${call.toolName} (key ${call.idempotencyKey})`)
+    .join(', ')}`;
 }
 
 function formatNumber(value: number): string {

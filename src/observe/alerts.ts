@@ -250,7 +250,7 @@ export function detectAlerts(
         inDoubt.length,
         1,
         null,
-        `${run.agent} run ${run.runId}: its workers died during ${inDoubt.length} call(s) that may have taken effect; check idempotency key(s) ${inDoubt.join(', ')}`,
+        `${run.agent} run ${run.runId}: it ended (${run.status}) during ${inDoubt.length} call(s) that may have taken effect; check idempotency key(s) ${inDoubt.join(', ')}`,
       ),
     );
   }

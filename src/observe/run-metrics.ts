@@ -27,7 +27,7 @@ export interface RunMetrics {
   /** Calls the output monitor flagged (`action_flagged`), and the kinds of flag raised. */
   readonly flaggedActions?: number | undefined;
   readonly flagKinds?: readonly string[] | undefined;
-  /** Idempotency keys of calls whose effect is unknown (a run ended `in_doubt`). */
+  /** Idempotency keys of calls whose effect is unknown (ended `in_doubt`, or cut off by a stop). */
   readonly inDoubtKeys?: readonly string[] | undefined;
 }
 
@@ -96,10 +96,11 @@ export function runMetrics(
         const inputTokens = num(usage.inputTokens) ?? 0;
         const outputTokens = num(usage.outputTokens) ?? 0;
         const reason = record(event.reason);
-        const inDoubtKeys =
-          reason.type === 'in_doubt' && Array.isArray(reason.calls)
-            ? reason.calls.map((call) => text(record(call).idempotencyKey) ?? 'unknown')
-            : [];
+        const doubtful =
+          reason.type === 'in_doubt' ? reason.calls : reason.inDoubt;
+        const inDoubtKeys = Array.isArray(doubtful)
+          ? doubtful.map((call) => text(record(call).idempotencyKey) ?? 'unknown')
+          : [];
         return {
           runId,
           agent,

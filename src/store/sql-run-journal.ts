@@ -165,13 +165,8 @@ export class SqlRunJournal implements RunJournalStore {
     const { workerId, now, leaseMs, agents, maxClaims } = options;
     if (agents?.length === 0) return undefined;
     const row = await this.#sql.transaction(async (db) => {
-      const picked = await pickCandidate(db, this.#sql.kind, options);
-      if (!picked) return undefined;
-      const candidate = await db
-        .selectFrom('keel_runs')
-        .select(['id', 'status', 'claims'])
-        .where('id', '=', picked.id)
-        .executeTakeFirstOrThrow();
+      const candidate = await pickCandidate(db, this.#sql.kind, options);
+      if (!candidate) return undefined;
       if (await claimsSpent(db, candidate, maxClaims))
         return endSpentRun(db, { runId: candidate.id, now, location: this.#sql.location });
       return takeClaim(db, { runId: candidate.id, workerId, now, leaseMs });
