@@ -159,10 +159,7 @@ export class RunJournal {
       max,
       ...(inDoubt.length > 0 ? { inDoubt } : {}),
     };
-    return this.finish('stopped', reason, [
-      ...events,
-      { type: 'limit_hit', limit, used, max },
-    ]);
+    return this.finish('stopped', reason, [...events, { type: 'limit_hit', limit, used, max }]);
   }
 
   #entries(events: readonly RunEvent[], at: number): NewEvent[] {
