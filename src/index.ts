@@ -14,6 +14,7 @@ export {
   type Agent,
   type AgentDefinition,
   type AgentLimits,
+  type CostLimitSource,
   type OutOfScopePolicy,
 } from './agent/index.js';
 export {

@@ -90,6 +90,9 @@ export type AgentLimits = Partial<Omit<RunLimits, 'maxCostUsd'>> & {
   readonly maxCostUsd?: number | 'tokens-only';
 };
 
+/** Where an agent's or a run's cost limit came from (see `Agent.costLimit`). */
+export type CostLimitSource = 'set' | 'default' | 'tokens-only';
+
 /** A validated, immutable agent. Modifiers return a new agent. */
 export interface Agent {
   readonly name: string;
@@ -104,6 +107,12 @@ export interface Agent {
   readonly instructions: string;
   readonly tools: readonly Tool[];
   readonly limits: RunLimits;
+  /**
+   * Where `limits.maxCostUsd` came from: `set` in the definition (or `withLimits`), Keel's
+   * `default`, or `tokens-only`. A set cost limit needs a priced model, also when a run swaps
+   * the model.
+   */
+  readonly costLimit: CostLimitSource;
   readonly maxOutputTokens: number | undefined;
   /** Reviews each call first: allow / confirm / deny by where its arguments came from. */
   readonly guard: Guard | undefined;
@@ -253,6 +262,7 @@ export function defineAgent(definition: AgentDefinition): Agent {
     instructions: definition.instructions,
     tools: Object.freeze([...tools]),
     limits: agentLimits(where, definition.limits, agentModel),
+    costLimit: costLimitSource(definition.limits?.maxCostUsd, 'default'),
     maxOutputTokens: definition.maxOutputTokens,
     guard,
     gates,
@@ -317,19 +327,36 @@ function agentLimits(where: string, limits: AgentLimits = {}, model: ModelAdapte
   if (maxCostUsd === 'tokens-only')
     return resolveLimits(where, { ...others, maxCostUsd: NO_COST_LIMIT });
   if (maxCostUsd !== undefined) {
-    const unpriced = [model, ...(model.fallbacks ?? [])].find((each) => each.price === undefined);
-    if (unpriced) {
-      throw new KeelError(
-        'invalid_definition',
-        `${where}: "limits.maxCostUsd" cannot hold: model "${unpriced.provider}:${unpriced.modelId}" has no known price. Give it one (in keel.prices.json, or the adapter's "price" option), or set maxCostUsd: 'tokens-only' to limit this agent by tokens alone`,
-      );
-    }
+    const problem = costLimitProblem(model, 'agent');
+    if (problem) throw new KeelError('invalid_definition', `${where}: ${problem}`);
   }
   return resolveLimits(where, limits as Partial<RunLimits>);
 }
 
+/**
+ * Why a set `maxCostUsd` cannot hold on `model` (or one of its fallbacks) — a model with no
+ * known price, with the ways to fix it — or `undefined` when every one is priced.
+ */
+export function costLimitProblem(
+  model: ModelAdapterV1,
+  scope: 'agent' | 'run',
+): string | undefined {
+  const unpriced = [model, ...(model.fallbacks ?? [])].find((each) => each.price === undefined);
+  if (!unpriced) return undefined;
+  return `"limits.maxCostUsd" cannot hold: model "${unpriced.provider}:${unpriced.modelId}" has no known price. Give it one (in keel.prices.json, or the adapter's "price" option), or set maxCostUsd: 'tokens-only' to limit this ${scope} by tokens alone`;
+}
+
+/** Where a cost limit comes from, given the `maxCostUsd` written (if any) and the one before. */
+export function costLimitSource(
+  maxCostUsd: number | 'tokens-only' | undefined,
+  otherwise: CostLimitSource,
+): CostLimitSource {
+  if (maxCostUsd === undefined) return otherwise;
+  return maxCostUsd === 'tokens-only' ? 'tokens-only' : 'set';
+}
+
 /** `maxCostUsd: 'tokens-only'`: a cost no run reaches. */
-const NO_COST_LIMIT = Number.MAX_VALUE;
+export const NO_COST_LIMIT = Number.MAX_VALUE;
 
 type AgentProps = Omit<
   Agent,
@@ -380,6 +407,7 @@ function build(props: AgentProps): Agent {
       build({
         ...props,
         limits: resolveLimits(`agent "${props.name}"`, { ...props.limits, ...limits }),
+        costLimit: costLimitSource(limits.maxCostUsd, props.costLimit),
       }),
     withReaderModel: (model: ModelAdapterV1): Agent =>
       build({

@@ -1,7 +1,11 @@
 export {
+  NO_COST_LIMIT,
   OUT_OF_SCOPE_POLICIES,
+  costLimitProblem,
+  costLimitSource,
   defineAgent,
   type Agent,
+  type CostLimitSource,
   type AgentDefinition,
   type AgentLimits,
   type OutOfScopePolicy,

@@ -108,6 +108,8 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   } catch (error) {
     if (KeelError.isInstance(error) && error.code === 'lease_lost') return undefined;
     if (controller.signal.aborted) return await onAbort(execution);
+    // What the run did before the failure stays in its journal, as if nothing was deferred.
+    await journal.flush().catch(() => undefined);
     throw error;
   } finally {
     clearTimeout(timer);

@@ -1,6 +1,6 @@
-import type { Agent } from '../agent/index.js';
+import type { Agent, AgentLimits } from '../agent/index.js';
 import { KeelError, type Clock } from '../core/index.js';
-import type { RunEvent, RunLimits, RunState, StoredEvent } from '../journal/index.js';
+import type { RunEvent, RunState, StoredEvent } from '../journal/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
 import type { Notifier } from '../notify/index.js';
 import type { AlertNotifier, AlertRules, RunObserver } from '../observe/index.js';
@@ -93,7 +93,12 @@ export interface StartRunOptions {
   readonly runId?: string;
   /** A model string that overrides the agent's model for this run. */
   readonly model?: string | undefined;
-  readonly limits?: Partial<RunLimits> | undefined;
+  /**
+   * The agent's limits, tightened or widened for this run. A `maxCostUsd` needs a priced model
+   * (as on the agent): on a model without a known price the run is refused before it starts,
+   * unless it is `'tokens-only'`.
+   */
+  readonly limits?: AgentLimits | undefined;
   readonly signal?: AbortSignal | undefined;
   /**
    * Called each time the run parks for a human, with the approvals it waits on. The run stays

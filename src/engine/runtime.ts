@@ -22,7 +22,7 @@ import { LocalRuns } from './local-runs.js';
 import { reviewEdit } from './review-edit.js';
 import { RunJournal } from './run-journal.js';
 import { resultOf, type RunResult } from './run-result.js';
-import { newRunId, runStarted } from './run-start.js';
+import { checkCostLimit, newRunId, runStarted } from './run-start.js';
 import {
   checkRuntimeAgents,
   type ForkOptions,
@@ -218,7 +218,8 @@ class KeelRuntime implements Runtime {
       modelSpec,
       now: this.#clock.now(),
     });
-    this.#agentFor(started.agent, modelSpec);
+    const agent = this.#agentFor(started.agent, modelSpec);
+    if (options.model !== undefined) checkCostLimit(agent, undefined, options.model);
     const runId = options.runId ?? newRunId();
     const result = await this.#local.runHere(runId, [started, ...reused], options.signal);
     if (typeof result !== 'string') return result;

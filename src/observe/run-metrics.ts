@@ -104,8 +104,7 @@ export function runMetrics(
         const inputTokens = num(usage.inputTokens) ?? 0;
         const outputTokens = num(usage.outputTokens) ?? 0;
         const reason = record(event.reason);
-        const doubtful =
-          reason.type === 'in_doubt' ? reason.calls : reason.inDoubt;
+        const doubtful = reason.type === 'in_doubt' ? reason.calls : reason.inDoubt;
         const inDoubtKeys = Array.isArray(doubtful)
           ? doubtful.map((call) => text(record(call).idempotencyKey) ?? 'unknown')
           : [];

@@ -789,6 +789,9 @@ const migrations: Record<string, Migration> = {
 /** The characters `0011_context_results_words` turns into spaces before PostgreSQL parses. */
 const ASCII_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
 
+/** Every migration's name, in order: a store whose bookkeeping lists exactly these is current. */
+export const MIGRATION_NAMES: readonly string[] = Object.freeze(Object.keys(migrations).sort());
+
 export const migrationProvider: MigrationProvider = {
   getMigrations: () => Promise.resolve(migrations),
 };

@@ -6,6 +6,7 @@ import type { RunsTable } from './schema.js';
 import type { SqlAuditLog } from './sql-audit-log.js';
 import { INSERT_CHUNK, type SqlContext } from './sql-context.js';
 import { claimsSpent, endSpentRun, pickCandidate, takeClaim } from './sql-claims.js';
+import { insertEvents, selectGuardRows } from './hot-statements.js';
 import { storeFault } from './store-errors.js';
 import { STORE_SCHEMA_VERSION } from './store.js';
 import type {
@@ -374,12 +375,8 @@ export class SqlRunJournal implements RunJournalStore {
       if (queued && this.#sql.kind === 'postgres')
         await sql`select pg_notify(${RUN_READY_CHANNEL}, ${queued.id})`.execute(db);
       const runIds = [...new Set(group.map((item) => item.write.runId))];
-      let query = db
-        .selectFrom('keel_runs')
-        .select(['id', 'status', 'lease_owner', 'claims'])
-        .where('id', 'in', runIds);
-      if (this.#sql.kind === 'postgres') query = query.forUpdate();
-      const rows = new Map((await query.execute()).map((row) => [row.id, row]));
+      const { rows: guardRows } = await db.executeQuery(selectGuardRows(this.#sql.kind, runIds));
+      const rows = new Map(guardRows.map((row) => [row.id, row]));
       const accepted: QueuedWrite[] = [];
       for (const item of group) {
         const row = rows.get(item.write.runId);
@@ -403,14 +400,10 @@ export class SqlRunJournal implements RunJournalStore {
         item.write.events.map((event) => ({ runId: item.write.runId, event })),
       );
       for (let start = 0; start < events.length; start += INSERT_CHUNK) {
-        await db
-          .insertInto('keel_events')
-          .values(
-            events
-              .slice(start, start + INSERT_CHUNK)
-              .map(({ runId, event }) => eventRow(runId, event)),
-          )
-          .execute();
+        const chunk = events
+          .slice(start, start + INSERT_CHUNK)
+          .map(({ runId, event }) => eventRow(runId, event));
+        await db.executeQuery(insertEvents(this.#sql.kind, chunk));
       }
       const audit = accepted.flatMap((item) => item.write.audit ?? []);
       if (audit.length > 0) await this.#audit.insertWithin(db, [audit]);
