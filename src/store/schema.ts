@@ -85,6 +85,8 @@ export interface ApprovalsTable {
   on_expiry: string;
   state: string;
   decided_by: string | null;
+  /** Migration 0016. */
+  decided_by_id?: string | null;
   decided_at: number | null;
   decision_reason: string | null;
   edited_args: string | null;
@@ -100,6 +102,10 @@ export interface ApproversTable {
   /** `viewer`, `approver` or `admin` (migration 0009; earlier approvers are `approver`). */
   role: Generated<string>;
   created_at: number;
+  /** Migration 0016: stable id (rotation keeps it), token expiry, revocation. */
+  id: string | null;
+  expires_at: number | null;
+  revoked_at: number | null;
 }
 
 /** Every decision attempt on an approval, accepted or refused: append-only. */
@@ -108,6 +114,8 @@ export interface ApprovalDecisionsTable {
   approval_id: string;
   at: number;
   actor: string;
+  /** Migration 0016. */
+  actor_id?: string | null;
   decision: string;
   outcome: string;
   error_code: string | null;
@@ -317,6 +325,56 @@ const approverRolesMigration: Migration = {
   },
   async down(db: Kysely<unknown>) {
     await db.schema.alterTable('keel_approvers').dropColumn('role').execute();
+  },
+};
+
+const approverLifecycleMigration: Migration = {
+  // Approver ids (kept across token rotation, recorded by every decision), token expiry,
+  // revocation, and unique names. Names duplicated before this migration keep the oldest
+  // approver's; the others get a suffix from their token hash.
+  async up(db: Kysely<unknown>) {
+    for (const column of ['id', 'expires_at', 'revoked_at'] as const) {
+      await db.schema
+        .alterTable('keel_approvers')
+        .addColumn(column, column === 'id' ? 'text' : 'bigint')
+        .execute();
+    }
+    await sql`update keel_approvers set id = 'apv_' || substr(token_hash, 1, 16)`.execute(db);
+    const rows = await sql<{
+      token_hash: string;
+      name: string;
+    }>`select token_hash, name from keel_approvers order by created_at, token_hash`.execute(db);
+    const seen = new Set<string>();
+    for (const row of rows.rows) {
+      if (seen.has(row.name)) {
+        await sql`update keel_approvers set name = ${`${row.name}-${row.token_hash.slice(0, 8)}`} where token_hash = ${row.token_hash}`.execute(
+          db,
+        );
+      }
+      seen.add(row.name);
+    }
+    await db.schema
+      .createIndex('keel_approvers_name')
+      .unique()
+      .on('keel_approvers')
+      .column('name')
+      .execute();
+    await db.schema
+      .createIndex('keel_approvers_id')
+      .unique()
+      .on('keel_approvers')
+      .column('id')
+      .execute();
+    await db.schema.alterTable('keel_approvals').addColumn('decided_by_id', 'text').execute();
+    await db.schema.alterTable('keel_approval_decisions').addColumn('actor_id', 'text').execute();
+  },
+  async down(db: Kysely<unknown>) {
+    await db.schema.alterTable('keel_approval_decisions').dropColumn('actor_id').execute();
+    await db.schema.alterTable('keel_approvals').dropColumn('decided_by_id').execute();
+    await db.schema.dropIndex('keel_approvers_id').ifExists().execute();
+    await db.schema.dropIndex('keel_approvers_name').ifExists().execute();
+    for (const column of ['revoked_at', 'expires_at', 'id'])
+      await db.schema.alterTable('keel_approvers').dropColumn(column).execute();
   },
 };
 
@@ -708,6 +766,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('keel_provider_budgets').ifExists().execute();
     },
   },
+  '0016_approver_lifecycle': approverLifecycleMigration,
 };
 
 /** The characters `0011_context_results_words` turns into spaces before PostgreSQL parses. */
