@@ -219,18 +219,48 @@ program
     await runDemoCommand({ json: options.json ?? false, store: globals().store });
   });
 
-program
+const audit = program
   .command('audit')
-  .description('check the tamper-evident audit log of tool calls')
+  .description(
+    'check the tamper-evident audit log (tool calls, approvals, approvers, run finishes); set KEEL_AUDIT_KEY for a keyed chain',
+  );
+audit
   .command('verify')
-  .description('recompute the audit hash chain and report the first broken link')
+  .description(
+    'recompute the audit chain (with KEEL_AUDIT_KEY when set), check it against every checkpoint, and report the first problem (exit 1)',
+  )
+  .option('--checkpoint <file...>', 'also check against checkpoint files kept outside the store')
   .option('--json', 'print one JSON document')
-  .action(async (options: { json?: boolean }) => {
+  .action(async (options: { json?: boolean; checkpoint?: string[] }) => {
     const { openStoreFromOptions } = await import('./open-runtime.js');
     const { runAuditVerify } = await import('./audit-command.js');
     const store = await openStoreFromOptions(globals(), { readOnly: true });
     try {
-      process.exitCode = await runAuditVerify({ store, json: options.json ?? false });
+      process.exitCode = await runAuditVerify({
+        store,
+        json: options.json ?? false,
+        checkpointFiles: options.checkpoint ?? [],
+      });
+    } finally {
+      await store.close();
+    }
+  });
+audit
+  .command('checkpoint')
+  .description(
+    'record the audit chain head (signed with KEEL_AUDIT_KEY when set) in the store, and in a new file with --out',
+  )
+  .option(
+    '--out <file>',
+    'also write it to this file (never overwritten); keep it off the store host',
+  )
+  .option('--json', 'print one JSON document')
+  .action(async (options: { json?: boolean; out?: string }) => {
+    const { openStoreFromOptions } = await import('./open-runtime.js');
+    const { runAuditCheckpoint } = await import('./audit-command.js');
+    const store = await openStoreFromOptions(globals());
+    try {
+      await runAuditCheckpoint({ store, json: options.json ?? false, out: options.out });
     } finally {
       await store.close();
     }

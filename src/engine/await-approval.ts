@@ -33,6 +33,23 @@ export async function awaitApproval(
       expiresAt: request.expiresAt,
       onExpiry: request.onExpiry,
     });
+    if (created)
+      // Who was asked to decide what, in the audit log (the decision's row follows).
+      await store.audit.append([
+        {
+          kind: 'approval_requested',
+          at: record.createdAt,
+          runId,
+          data: {
+            approvalId: record.id,
+            toolName: record.toolName,
+            argsHash: record.argsHash,
+            gateReason: record.gateReason,
+            approverGroup: record.approverGroup,
+            expiresAt: record.expiresAt,
+          },
+        },
+      ]);
     // Told once; a record created before a crash but never notified is told on resume.
     if ((created || record.notifiedAt === null) && record.state === 'pending')
       void approvals?.notify(record);

@@ -1,4 +1,5 @@
 export { createRuntime, type Runtime } from './runtime.js';
+export type { RuntimeAuditOptions } from './housekeeping.js';
 export { newRunId } from './run-start.js';
 export type {
   ForkOptions,

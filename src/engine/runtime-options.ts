@@ -9,6 +9,7 @@ import type { ToolPoliciesOptions } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
 import type { ProviderLimits } from './provider-limits.js';
 import type { ToolCallInterceptor } from './tool-interception.js';
+import type { RuntimeAuditOptions } from './housekeeping.js';
 
 /** What `createRuntime` takes: the store, the agents, and how runs are leased, retried, observed and approved. */
 export interface RuntimeOptions {
@@ -61,6 +62,8 @@ export interface RuntimeOptions {
    * (evaluations and shadow runs, which must not touch the world). Default: every call runs.
    */
   readonly interceptToolCall?: ToolCallInterceptor | undefined;
+  /** Periodic signed checkpoints of the audit chain (see `keel audit checkpoint`). */
+  readonly audit?: RuntimeAuditOptions | undefined;
 }
 
 /** Whom a runtime tells about waiting calls, the decide link's base URL, and how often expiries apply. */

@@ -1,3 +1,4 @@
+import { startHousekeeping } from './housekeeping.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Agent } from '../agent/index.js';
@@ -104,6 +105,7 @@ class KeelRuntime implements Runtime {
   readonly #executeWith: Omit<ExecuteRunContext, 'runId' | 'resolveAgent' | 'controller'>;
   /** Executions in this process, so `close` can wait for them to let go. */
   readonly #executions = new Set<Promise<unknown>>();
+  readonly #stopHousekeeping: () => Promise<void>;
 
   constructor(options: RuntimeOptions) {
     const { store, agents, clock = systemClock, leaseMs = 15_000, maxClaims = 5 } = options;
@@ -149,6 +151,7 @@ class KeelRuntime implements Runtime {
       },
     });
     this.#leases = leaseKeeper({ store, clock, workerId: this.workerId, leaseMs });
+    this.#stopHousekeeping = startHousekeeping({ store, clock, audit: options.audit });
     this.#observers = [
       ...(options.observers ?? []),
       ...(options.alerts ? [alertMonitor(options.alerts)] : []),
@@ -338,6 +341,7 @@ class KeelRuntime implements Runtime {
       controller.abort({ kind: 'release' } satisfies RunAbort);
     await Promise.allSettled([...this.#executions]);
     this.#leases.stop();
+    await this.#stopHousekeeping();
     await Promise.allSettled(
       this.#observers.map((observer) => observer.flush?.() ?? Promise.resolve()),
     );

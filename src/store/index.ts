@@ -28,12 +28,21 @@ export {
   type ToolStateStore,
 } from './tool-records.js';
 export {
+  AUDIT_CHECKPOINT_KINDS,
   AUDIT_GENESIS_HASH,
   auditHash,
+  checkpointSigned,
+  finishAuditVerification,
+  signCheckpoint,
+  startAuditVerification,
   verifyAuditChain,
+  type AuditCheckpoint,
+  type AuditCheckpointKind,
   type AuditEntry,
   type AuditLog,
+  type AuditProblem,
   type AuditVerification,
+  type AuditVerificationState,
   type NewAuditEntry,
 } from './audit-log.js';
 export {

@@ -184,7 +184,18 @@ export interface EvalAttemptsTable {
   journal: string;
 }
 
+/** Signed heads of the audit chain (migration 0017; see `AuditLog.checkpoint`). */
+export interface AuditCheckpointsTable {
+  id: string;
+  kind: string;
+  seq: number;
+  head_hash: string;
+  at: number;
+  signature: string | null;
+}
+
 export interface Database {
+  keel_audit_checkpoints: AuditCheckpointsTable;
   keel_provider_budgets: ProviderBudgetsTable;
   keel_runs: RunsTable;
   keel_events: EventsTable;
@@ -767,6 +778,25 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0016_approver_lifecycle': approverLifecycleMigration,
+  '0017_audit_checkpoints': {
+    // Heads of the audit chain, signed with the audit key when there is one: `keel audit
+    // verify` checks the rows still match them, and a pruned prefix starts from one.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('keel_audit_checkpoints')
+        .ifNotExists()
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('kind', 'text', (column) => column.notNull())
+        .addColumn('seq', 'bigint', (column) => column.notNull())
+        .addColumn('head_hash', 'text', (column) => column.notNull())
+        .addColumn('at', 'bigint', (column) => column.notNull())
+        .addColumn('signature', 'text')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('keel_audit_checkpoints').ifExists().execute();
+    },
+  },
 };
 
 /** The characters `0011_context_results_words` turns into spaces before PostgreSQL parses. */

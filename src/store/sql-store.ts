@@ -47,9 +47,11 @@ export class SqlStore extends SqlRunJournal implements Store {
     schema?: string | undefined;
     /** PostgreSQL LISTEN on a dedicated connection. */
     listen?: Listen | undefined;
+    /** The audit log's HMAC key (see `OpenStoreOptions.auditKey`). */
+    auditKey?: string | undefined;
   }) {
     const context = sqlContext(options);
-    const audit = new SqlAuditLog(context);
+    const audit = new SqlAuditLog(context, options.auditKey);
     super(context, { audit, listen: options.listen });
     this.kind = options.kind;
     this.location = options.location;
