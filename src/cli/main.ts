@@ -267,6 +267,39 @@ audit
   });
 
 program
+  .command('prune')
+  .description(
+    'remove finished runs older than a duration and everything derived from them (events, results, approvals, decisions, evaluation attempts), and audit rows as old (a signed checkpoint keeps keel audit verify green); never queued, running or waiting runs',
+  )
+  .requiredOption('--older-than <duration>', 'runs that finished longer ago than this: 30d, 12h')
+  .option(
+    '--status <status...>',
+    'only runs that ended so: succeeded, failed, stopped, escalated, cancelled',
+  )
+  .option('--dry-run', 'count what would be removed; remove nothing')
+  .option('--batch-size <n>', 'runs per transaction (1-1000)', '100')
+  .option('--json', 'print one JSON document')
+  .action(
+    async (options: {
+      olderThan: string;
+      status?: string[];
+      dryRun?: boolean;
+      batchSize: string;
+      json?: boolean;
+    }) => {
+      const { runPrune, parsePruneOptions } = await import('./prune-command.js');
+      const { openStoreFromOptions } = await import('./open-runtime.js');
+      const parsed = parsePruneOptions(options);
+      const store = await openStoreFromOptions(globals());
+      try {
+        await runPrune({ store, ...parsed, json: options.json ?? false });
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+program
   .command('prices')
   .description('model prices')
   .command('recompute')

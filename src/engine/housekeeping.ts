@@ -1,5 +1,6 @@
 import { KeelError, type Clock } from '../core/index.js';
 import type { AuditCheckpoint, Store } from '../store/index.js';
+import { checkRetention, pruneStore, type RetentionOptions } from './retention.js';
 
 /** Periodic signed checkpoints of the audit chain's head (see `AuditLog.checkpoint`). */
 export interface RuntimeAuditOptions {
@@ -31,9 +32,11 @@ export function startHousekeeping(options: {
   readonly store: Store;
   readonly clock: Clock;
   readonly audit?: RuntimeAuditOptions | undefined;
+  readonly retention?: RetentionOptions | undefined;
   readonly every?: Every | undefined;
 }): () => Promise<void> {
   const { store, clock, audit, every = intervals } = options;
+  const retention = options.retention ? checkRetention(options.retention) : undefined;
   const stops: (() => void)[] = [];
   let inFlight: Promise<void> | undefined;
   const once = (job: () => Promise<void>) => () => {
@@ -56,6 +59,26 @@ export function startHousekeeping(options: {
         once(async () => {
           const checkpoint = await store.audit.checkpoint({ at: clock.now() });
           await audit?.onCheckpoint?.(checkpoint);
+        }),
+      ),
+    );
+  }
+  if (retention) {
+    const controller = new AbortController();
+    stops.push(() => {
+      controller.abort();
+    });
+    stops.push(
+      every(
+        retention.everyMs,
+        once(async () => {
+          await pruneStore(store, {
+            olderThanMs: retention.olderThanMs,
+            statuses: retention.statuses,
+            batchSize: retention.batchSize,
+            now: clock.now(),
+            signal: controller.signal,
+          });
         }),
       ),
     );

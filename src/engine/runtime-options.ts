@@ -10,6 +10,7 @@ import type { ModelRetryOptions } from './model-retry.js';
 import type { ProviderLimits } from './provider-limits.js';
 import type { ToolCallInterceptor } from './tool-interception.js';
 import type { RuntimeAuditOptions } from './housekeeping.js';
+import type { RetentionOptions } from './retention.js';
 
 /** What `createRuntime` takes: the store, the agents, and how runs are leased, retried, observed and approved. */
 export interface RuntimeOptions {
@@ -64,6 +65,11 @@ export interface RuntimeOptions {
   readonly interceptToolCall?: ToolCallInterceptor | undefined;
   /** Periodic signed checkpoints of the audit chain (see `keel audit checkpoint`). */
   readonly audit?: RuntimeAuditOptions | undefined;
+  /**
+   * Remove finished runs older than `olderThan` and everything derived from them, every
+   * `everyMs`, in bounded batches (see `keel prune`). Unset: data is kept forever.
+   */
+  readonly retention?: RetentionOptions | undefined;
 }
 
 /** Whom a runtime tells about waiting calls, the decide link's base URL, and how often expiries apply. */

@@ -151,7 +151,12 @@ class KeelRuntime implements Runtime {
       },
     });
     this.#leases = leaseKeeper({ store, clock, workerId: this.workerId, leaseMs });
-    this.#stopHousekeeping = startHousekeeping({ store, clock, audit: options.audit });
+    this.#stopHousekeeping = startHousekeeping({
+      store,
+      clock,
+      audit: options.audit,
+      retention: options.retention,
+    });
     this.#observers = [
       ...(options.observers ?? []),
       ...(options.alerts ? [alertMonitor(options.alerts)] : []),

@@ -1,6 +1,7 @@
 export { STORE_SCHEMA_VERSION, type Store } from './store.js';
 export {
   RUN_RECORD_STATUSES,
+  TERMINAL_STATUSES,
   type ClaimOptions,
   type JournalWrite,
   type LeaseRenewal,
@@ -93,3 +94,4 @@ export type {
   McpSeenDefinition,
 } from './mcp-pin-store.js';
 export type { BudgetRequest, ProviderBudgets } from './provider-budgets.js';
+export type { PrunableRun, PruneSelection, RetentionStore } from './retention.js';

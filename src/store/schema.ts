@@ -792,8 +792,16 @@ const migrations: Record<string, Migration> = {
         .addColumn('at', 'bigint', (column) => column.notNull())
         .addColumn('signature', 'text')
         .execute();
+      // Retention selects finished runs by when they finished.
+      await db.schema
+        .createIndex('keel_runs_finished')
+        .ifNotExists()
+        .on('keel_runs')
+        .columns(['finished_at'])
+        .execute();
     },
     async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('keel_runs_finished').ifExists().execute();
       await db.schema.dropTable('keel_audit_checkpoints').ifExists().execute();
     },
   },

@@ -15,6 +15,7 @@ import { storeFault } from './store-errors.js';
 import type { Store } from './store.js';
 import { SqlMcpPinStore } from './sql-mcp-pin-store.js';
 import { SqlProviderBudgets } from './sql-provider-budgets.js';
+import { SqlRetention } from './sql-retention.js';
 
 /**
  * The `Store` over Kysely, for both engines: the run journal with one SQL port per concern
@@ -37,6 +38,7 @@ export class SqlStore extends SqlRunJournal implements Store {
   readonly mcpPins: SqlMcpPinStore;
   readonly providerBudgets: SqlProviderBudgets;
   readonly evals: SqlEvalStore;
+  readonly retention: SqlRetention;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -72,6 +74,7 @@ export class SqlStore extends SqlRunJournal implements Store {
     this.browse = new SqlRunBrowser(context);
     this.providerBudgets = new SqlProviderBudgets(context);
     this.evals = new SqlEvalStore(context);
+    this.retention = new SqlRetention(context);
   }
 
   /** Bring the schema up to date. Safe to call from many processes at once. */
