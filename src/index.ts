@@ -41,7 +41,13 @@ export {
 } from './store/index.js';
 
 // Faults: misuse, bad configuration, broken infrastructure (run outcomes are never thrown).
-export { KEEL_ERROR_CODES, KeelError, type KeelErrorCode } from './core/index.js';
+export {
+  KEEL_ERROR_CODES,
+  KeelError,
+  redactors,
+  type KeelErrorCode,
+  type Redactor,
+} from './core/index.js';
 
 // Tools: typed effects, typed errors.
 export {

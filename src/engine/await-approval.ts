@@ -1,3 +1,4 @@
+import { redactSecrets } from '../core/index.js';
 import type { PendingCall, RunEvent } from '../journal/index.js';
 import type { ApprovalRecord } from '../store/index.js';
 import type { Execution } from './execution.js';
@@ -12,7 +13,7 @@ export async function awaitApproval(
   calls: readonly PendingCall[],
 ): Promise<'continue' | 'suspended'> {
   const { journal } = execution;
-  const { store, clock, runId, workerId, approvals } = execution.run;
+  const { store, clock, runId, workerId, approvals, toolPolicies } = execution.run;
   const step = calls[0]?.step ?? 0;
   for (const call of calls) {
     const request = call.awaitingApproval;
@@ -25,7 +26,13 @@ export async function awaitApproval(
       callIndex: call.index,
       callId: call.callId,
       toolName: call.toolName,
-      args: call.input,
+      // What people are shown (CLI, API, decide page, notifications): secrets as a digest. The
+      // hash binds the decision to the real arguments, which the journal keeps.
+      args: redactSecrets(call.input, {
+        paths: execution.agent.tool(call.toolName)?.secretFields.input ?? [],
+        redactors: toolPolicies?.redact ?? [],
+        salt: runId,
+      }),
       argsHash: request.argsHash,
       gateReason: request.reason,
       approverGroup: request.approverGroup,

@@ -1,5 +1,5 @@
 import type { Agent } from '../agent/index.js';
-import type { Clock } from '../core/index.js';
+import type { Clock, Redactor } from '../core/index.js';
 import type { RunEvent, RunLimits, RunState, StoredEvent } from '../journal/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
 import type { Notifier } from '../notify/index.js';
@@ -70,6 +70,12 @@ export interface RuntimeOptions {
    * `everyMs`, in bounded batches (see `keel prune`). Unset: data is kept forever.
    */
   readonly retention?: RetentionOptions | undefined;
+  /**
+   * Patterns of secret text (`redactors.cardNumber`, `redactors.nationalId`, your own) replaced
+   * by a salted digest in audit rows, with each tool's `secretFields`. The model and the tools
+   * see the real values.
+   */
+  readonly redact?: readonly Redactor[] | undefined;
 }
 
 /** Whom a runtime tells about waiting calls, the decide link's base URL, and how often expiries apply. */

@@ -1,3 +1,4 @@
+import { checkRedactors } from './redaction.js';
 import { startHousekeeping } from './housekeeping.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -169,7 +170,12 @@ class KeelRuntime implements Runtime {
       maxClaims,
       onEvent: observeEvents(store, options.onEvent, this.#observers),
       onModelRequest: observeModelRequests(this.#observers),
-      toolPolicies: createToolPolicies({ ...options.toolPolicies, store, clock }),
+      toolPolicies: createToolPolicies({
+        ...options.toolPolicies,
+        store,
+        clock,
+        redact: checkRedactors(options.redact),
+      }),
       approvals: this.approvals,
       providerGate: providerGate({
         limits: options.providerLimits,
