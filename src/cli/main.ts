@@ -108,10 +108,13 @@ program
 
 program
   .command('show')
-  .description("show a run's state and its journal")
+  .description(
+    "show a run's state and its journal; card numbers and national ids are shown redacted unless --reveal",
+  )
   .argument('<runId>')
   .option('--json', 'print one JSON document')
-  .action(async (runId: string, options: { json?: boolean }) => {
+  .option('--reveal', 'show card numbers and national ids as stored')
+  .action(async (runId: string, options: { json?: boolean; reveal?: boolean }) => {
     const { openStoreFromOptions } = await import('./open-runtime.js');
     const { formatShow, showJson } = await import('./format.js');
     const { foldRun } = await import('../journal/index.js');
@@ -122,8 +125,15 @@ program
       if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
       const events = await store.readEvents(runId);
       const state = foldRun(events.map((entry) => entry.event));
-      if (options.json) printJson(showJson(record, state, events));
-      else print(formatShow(record, state, events));
+      const { redactSecrets, redactors } = await import('../core/index.js');
+      const shown = <T>(value: T): T =>
+        options.reveal
+          ? value
+          : (redactSecrets(value, {
+              redactors: [redactors.cardNumber, redactors.nationalId],
+            }) as T);
+      if (options.json) printJson(shown(showJson(record, state, events)));
+      else print(shown(formatShow(record, state, events)));
     } finally {
       await store.close();
     }
