@@ -310,6 +310,31 @@ program
   );
 
 program
+  .command('erase')
+  .description(
+    "replace card numbers and national ids in a finished run's task, output, journal, approvals and stored results (data-protection requests); the audit log, which holds only digests, still verifies",
+  )
+  .argument('<runId>')
+  .option('--json', 'print one JSON document')
+  .action(async (runId: string, options: { json?: boolean }) => {
+    const { openStoreFromOptions } = await import('./open-runtime.js');
+    const { redactSecrets, redactors } = await import('../core/index.js');
+    const store = await openStoreFromOptions(globals());
+    try {
+      const changed = await store.retention.eraseRun(runId, (value) =>
+        redactSecrets(value, { redactors: [redactors.cardNumber, redactors.nationalId] }),
+      );
+      if (options.json) printJson({ runId, ...changed });
+      else
+        print(
+          `erased run ${runId}: ${changed.events} journal events, ${changed.approvals} approvals, ${changed.results} stored results changed`,
+        );
+    } finally {
+      await store.close();
+    }
+  });
+
+program
   .command('prices')
   .description('model prices')
   .command('recompute')

@@ -6,7 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRuntime, defineAgent, openStore, simulator } from '../index.js';
 import { runKeel as keel } from './__tests__/keel-process.js';
 
-/* `keel show` does not print card numbers or national ids unless asked to (--reveal). */
+/*
+ * `keel show` does not print card numbers or national ids unless asked to (--reveal), and
+ * `keel erase` removes them from what is stored while the audit log still verifies.
+ */
 
 const directory = mkdtempSync(join(tmpdir(), 'keel-show-redaction-'));
 afterAll(() => rm(directory, { recursive: true, force: true }));
@@ -43,5 +46,16 @@ describe('keel show', () => {
       expect(result.stdout).toContain('[redacted:card_number]');
     }
     expect(revealed.stdout).toContain(CARD);
+
+    // A data-protection request: gone from what is stored, so --reveal shows it no more.
+    expect((await keel(storeUrl, ['erase', run.id])).code).toBe(0);
+    const erased = await keel(storeUrl, ['show', run.id, '--reveal']);
+    expect(erased.stdout).not.toContain(CARD);
+    expect(erased.stdout).not.toContain(SSN);
+    const unknown = await keel(storeUrl, ['erase', 'run_nope']);
+    expect([unknown.code, unknown.stdout]).toEqual([2, '']);
+    expect(unknown.stderr).toMatch(/^keel: no run run_nope\n$/);
+    const verified = await keel(storeUrl, ['audit', 'verify', '--json']);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true });
   }, 120_000);
 });

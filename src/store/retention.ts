@@ -35,6 +35,17 @@ export interface RetentionStore {
    * returns the runs removed (none when nothing is left to remove).
    */
   pruneRuns(selection: PruneSelection & { readonly limit: number }): Promise<PrunableRun[]>;
+  /**
+   * Rewrite what a finished run stored (its task and output, journal events, approvals' arguments,
+   * stored results) through `erase`, in one transaction: for data-protection requests. The
+   * audit log is left as it is (it holds digests of secrets, not the values), so it still
+   * verifies. `not_found` for an unknown run, `conflict` for one not finished. Returns how many
+   * rows changed.
+   */
+  eraseRun(
+    runId: string,
+    erase: (value: unknown) => unknown,
+  ): Promise<{ readonly events: number; readonly approvals: number; readonly results: number }>;
   /** The last audit row written before `at` with no later-written row before it (0: none). */
   auditPrefixBefore(at: number): Promise<number>;
 }

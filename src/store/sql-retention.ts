@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { KeelError } from '../core/index.js';
 import type { PruneSelection, PrunableRun, RetentionStore } from './retention.js';
 import { TERMINAL_STATUSES, type TerminalStatus } from './run-journal.js';
 import type { Database } from './schema.js';
@@ -39,6 +40,81 @@ export class SqlRetention implements RetentionStore {
         .where('status', 'in', [...TERMINAL_STATUSES])
         .execute();
       return runs;
+    });
+  }
+
+  eraseRun(
+    runId: string,
+    erase: (value: unknown) => unknown,
+  ): Promise<{ events: number; approvals: number; results: number }> {
+    return this.#sql.transaction(async (db) => {
+      const run = await db
+        .selectFrom('keel_runs')
+        .select(['status', 'task', 'output'])
+        .where('id', '=', runId)
+        .executeTakeFirst();
+      if (!run) throw new KeelError('not_found', `no run ${runId}`);
+      if (!(TERMINAL_STATUSES as readonly string[]).includes(run.status))
+        throw new KeelError(
+          'conflict',
+          `run ${runId} is ${run.status}: erase it once it has finished (or cancel it first)`,
+        );
+      const text = (value: string) => erase(value) as string;
+      await db
+        .updateTable('keel_runs')
+        .set({ task: text(run.task), output: run.output === null ? null : text(run.output) })
+        .where('id', '=', runId)
+        .execute();
+      let events = 0;
+      for (const row of await db
+        .selectFrom('keel_events')
+        .select(['seq', 'data'])
+        .where('run_id', '=', runId)
+        .execute()) {
+        const data = JSON.stringify(erase(JSON.parse(row.data)));
+        if (data === row.data) continue;
+        events += 1;
+        await db
+          .updateTable('keel_events')
+          .set({ data })
+          .where('run_id', '=', runId)
+          .where('seq', '=', row.seq)
+          .execute();
+      }
+      let approvals = 0;
+      for (const row of await db
+        .selectFrom('keel_approvals')
+        .select(['id', 'args', 'edited_args'])
+        .where('run_id', '=', runId)
+        .execute()) {
+        const args = JSON.stringify(erase(JSON.parse(row.args)));
+        const edited =
+          row.edited_args === null ? null : JSON.stringify(erase(JSON.parse(row.edited_args)));
+        if (args === row.args && edited === row.edited_args) continue;
+        approvals += 1;
+        await db
+          .updateTable('keel_approvals')
+          .set({ args, edited_args: edited })
+          .where('id', '=', row.id)
+          .execute();
+      }
+      let results = 0;
+      for (const row of await db
+        .selectFrom('keel_context_results')
+        .select(['ref', 'content'])
+        .where('run_id', '=', runId)
+        .execute()) {
+        const content = text(row.content);
+        if (content === row.content) continue;
+        results += 1;
+        await db
+          .updateTable('keel_context_results')
+          .set({ content })
+          .where('run_id', '=', runId)
+          .where('ref', '=', row.ref)
+          .execute();
+      }
+      return { events, approvals, results };
     });
   }
 
