@@ -7,6 +7,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
  */
 export const SLOW_TESTS = [
   'src/cli/approval-cli.test.ts',
+  'src/cli/approvers-cli.test.ts',
+  'src/cli/prune-cli.test.ts',
+  'src/cli/show-redaction.test.ts',
   'src/cli/audit-command.test.ts',
   'src/cli/cli.test.ts',
   'src/cli/eval-cli.test.ts',

@@ -25,7 +25,9 @@ export {
   type RunInspection,
   type RunResult,
   type Runtime,
+  type RetentionOptions,
   type RuntimeApprovalOptions,
+  type RuntimeAuditOptions,
   type RuntimeOptions,
   type StartRunOptions,
   type Worker,
@@ -40,7 +42,13 @@ export {
 } from './store/index.js';
 
 // Faults: misuse, bad configuration, broken infrastructure (run outcomes are never thrown).
-export { KEEL_ERROR_CODES, KeelError, type KeelErrorCode } from './core/index.js';
+export {
+  KEEL_ERROR_CODES,
+  KeelError,
+  redactors,
+  type KeelErrorCode,
+  type Redactor,
+} from './core/index.js';
 
 // Tools: typed effects, typed errors.
 export {

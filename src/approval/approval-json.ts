@@ -17,6 +17,7 @@ export function approvalJson(approval: ApprovalRecord) {
     expiresAt: new Date(approval.expiresAt).toISOString(),
     onExpiry: approval.onExpiry,
     decidedBy: approval.decidedBy,
+    decidedById: approval.decidedById,
     decidedAt: approval.decidedAt === null ? null : new Date(approval.decidedAt).toISOString(),
     reason: approval.decisionReason,
     editedArgs: approval.editedArgs ?? null,

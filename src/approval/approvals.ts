@@ -7,17 +7,20 @@ import {
   type ApprovalExpiration,
   type ApprovalListOptions,
   type ApprovalRecord,
+  type ApproverRecord,
   type ApproverRole,
   type Store,
 } from '../store/index.js';
 import type { Tool } from '../tools/index.js';
 import { approvalNotice } from './approval-notice.js';
 import { describeGateReason, type GateDecision } from './gates.js';
-import { hashApproverToken, newApproverToken } from './approver-tokens.js';
+import { hashApproverToken, newApproverId, newApproverToken } from './approver-tokens.js';
 import { approverSees, requireDecider } from './approver-roles.js';
 
 /** Someone a token identifies: what they may do (`role`) and for whom (`groups`). */
 export interface Approver {
+  /** Stable across token rotation; every decision records it. Absent for approvers made up in tests. */
+  readonly id?: string | undefined;
   readonly name: string;
   readonly groups: readonly string[];
   readonly role: ApproverRole;
@@ -95,7 +98,21 @@ export interface Approvals {
     name: string;
     groups: readonly string[];
     role?: ApproverRole | undefined;
-  }): Promise<{ token: string; approver: Approver }>;
+    /** How long the token works, in milliseconds (default: until revoked or rotated). */
+    expiresInMs?: number | undefined;
+  }): Promise<{ token: string; approver: ApproverRecord }>;
+  /** Every approver (never a token), by name. */
+  listApprovers(): Promise<ApproverRecord[]>;
+  /** Revoke an approver by name: its token stops working at once; the name stays taken. */
+  revokeApprover(name: string): Promise<ApproverRecord>;
+  /**
+   * A new token for an approver (same id, groups and role); the old token stops working in the
+   * same commit. `expiresInMs` sets the new token's lifetime (default: none).
+   */
+  rotateApprover(
+    name: string,
+    options?: { expiresInMs?: number | undefined },
+  ): Promise<{ token: string; approver: ApproverRecord }>;
   decisions(id: string): Promise<ApprovalDecisionEntry[]>;
 }
 
@@ -144,6 +161,11 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     options.onDecision?.(logged);
   }
 
+  /** Who may decide changed: the audit log says so (never with a token or its hash). */
+  async function auditApprover(kind: string, approver: ApproverRecord, at: number): Promise<void> {
+    await store.audit.append([{ kind, at, data: approver }]);
+  }
+
   async function authenticate(token: string | undefined): Promise<Approver> {
     if (token === undefined || token.trim() === '') {
       throw new KeelError(
@@ -153,7 +175,14 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     }
     const approver = await store.approvals.findApprover(hashApproverToken(token.trim()));
     if (!approver) throw new KeelError('unauthenticated', 'the approver token is not valid');
-    return { name: approver.name, groups: approver.groups, role: approver.role };
+    if (approver.revokedAt !== null)
+      throw new KeelError('unauthenticated', `approver ${approver.name} is revoked`);
+    if (approver.expiresAt !== null && approver.expiresAt <= clock.now())
+      throw new KeelError(
+        'unauthenticated',
+        `approver ${approver.name}'s token expired (keel approvers rotate ${approver.name} issues a new one)`,
+      );
+    return { id: approver.id, name: approver.name, groups: approver.groups, role: approver.role };
   }
 
   async function get(id: string): Promise<ApprovalRecord> {
@@ -171,10 +200,12 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       const at = clock.now();
       const decided = decision === 'approve' ? 'approved' : 'denied';
       let actor = 'unauthenticated';
+      let actorId: string | null = null;
       let editAudit: Record<string, unknown> = {};
       try {
         const approver = await authenticate(token);
         actor = approver.name;
+        actorId = approver.id ?? null;
         requireDecider(approver);
         if (typeof argsHash !== 'string' || argsHash === '' || argsHash.length > MAX_ARGS_HASH)
           throw new KeelError(
@@ -212,6 +243,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
           // An admin decides for every group, this one included.
           deciderGroups: approver.role === 'admin' ? [record.approverGroup] : approver.groups,
           decidedBy: approver.name,
+          decidedById: approver.id,
           reason,
           editedArgs: edited,
           now: at,
@@ -234,6 +266,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
               approvalId: bounded(id, MAX_ID) ?? '',
               at,
               actor,
+              actorId,
               decision: decided,
               outcome: 'refused',
               errorCode: error.code,
@@ -278,7 +311,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       return stale.length;
     },
 
-    async addApprover({ name, groups, role = 'approver' }) {
+    async addApprover({ name, groups, role = 'approver', expiresInMs }) {
       if (typeof name !== 'string' || !NAME.test(name))
         throw new KeelError(
           'invalid_input',
@@ -295,15 +328,41 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
           'invalid_input',
           'an approver needs at least one group (letters, digits, _ . -)',
         );
+      const now = clock.now();
       const token = newApproverToken();
-      await store.approvals.addApprover({
-        tokenHash: hashApproverToken(token),
+      const approver: ApproverRecord = {
+        id: newApproverId(),
         name,
-        groups,
+        groups: groups.slice(),
         role,
-        createdAt: clock.now(),
+        createdAt: now,
+        expiresAt: expiryAt(now, expiresInMs),
+        revokedAt: null,
+      };
+      await store.approvals.addApprover({ ...approver, tokenHash: hashApproverToken(token) });
+      await auditApprover('approver_added', approver, now);
+      return { token, approver };
+    },
+
+    listApprovers: () => store.approvals.listApprovers(),
+
+    async revokeApprover(name) {
+      const now = clock.now();
+      const approver = await store.approvals.revokeApprover(name, now);
+      await auditApprover('approver_revoked', approver, now);
+      return approver;
+    },
+
+    async rotateApprover(name, { expiresInMs } = {}) {
+      const now = clock.now();
+      const token = newApproverToken();
+      const approver = await store.approvals.rotateApprover({
+        name,
+        tokenHash: hashApproverToken(token),
+        expiresAt: expiryAt(now, expiresInMs),
       });
-      return { token, approver: { name, groups: groups.slice(), role } };
+      await auditApprover('approver_rotated', approver, now);
+      return { token, approver };
     },
 
     decisions: (id) => store.approvals.decisions(id),
@@ -380,6 +439,13 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   }
 
   return approvals;
+}
+
+function expiryAt(now: number, expiresInMs: number | undefined): number | null {
+  if (expiresInMs === undefined) return null;
+  if (!Number.isSafeInteger(expiresInMs) || expiresInMs <= 0)
+    throw new KeelError('invalid_input', 'a token lifetime is a positive number of milliseconds');
+  return now + expiresInMs;
 }
 
 /** How deep `value` nests, counting no further than `max + 1` (iterative: any depth is safe). */

@@ -11,3 +11,8 @@ export function newApproverToken(): string {
 export function hashApproverToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
+
+/** A new approver id: stable for the approver's life, recorded by every decision. */
+export function newApproverId(): string {
+  return `apv_${randomBytes(8).toString('hex')}`;
+}

@@ -71,6 +71,7 @@ const approval: ApprovalRecord = {
   onExpiry: { type: 'deny' },
   state: 'pending',
   decidedBy: null,
+  decidedById: null,
   decidedAt: null,
   decisionReason: null,
   editedArgs: undefined,

@@ -8,7 +8,13 @@ import {
   type GateReason,
 } from '../approval/index.js';
 import { canonicalJson, KeelError } from '../core/index.js';
-import { APPROVAL_STATES, type ApprovalRecord, type ApprovalState } from '../store/index.js';
+import {
+  APPROVAL_STATES,
+  type ApprovalDecisionEntry,
+  type ApprovalRecord,
+  type ApprovalState,
+  type ApproverRecord,
+} from '../store/index.js';
 import { usageError } from './exit-codes.js';
 import type { CliGlobals } from './open-runtime.js';
 
@@ -151,7 +157,7 @@ export function formatApprovals(list: readonly ApprovalRecord[]): string {
       ];
       if (approval.decidedBy)
         lines.push(
-          `  decided by ${oneLine(approval.decidedBy)}${approval.decisionReason ? `: ${oneLine(approval.decisionReason)}` : ''}`,
+          `  decided by ${oneLine(approval.decidedBy)}${approval.decidedById ? ` (${approval.decidedById})` : ''}${approval.decisionReason ? `: ${oneLine(approval.decisionReason)}` : ''}`,
         );
       return lines.join('\n');
     })
@@ -187,4 +193,71 @@ export function parseJson(text: string, flag: string): unknown {
   } catch {
     throw new KeelError('invalid_input', `${flag} is not valid JSON`);
   }
+}
+
+/** The JSON shape of an approver in `--json` output: never its token or the token's hash. */
+export function approverJson(approver: ApproverRecord) {
+  const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
+  return {
+    id: approver.id,
+    name: approver.name,
+    role: approver.role,
+    groups: approver.groups,
+    createdAt: iso(approver.createdAt),
+    expiresAt: iso(approver.expiresAt),
+    revokedAt: iso(approver.revokedAt),
+  };
+}
+
+export function formatApprovers(list: readonly ApproverRecord[], now = Date.now()): string {
+  if (list.length === 0) return pc.gray('no approvers (keel approvers add <name> --group <group>)');
+  return list
+    .map((approver) => {
+      const groups = approver.role === 'admin' ? 'all groups' : approver.groups.join(', ');
+      const status =
+        approver.revokedAt !== null
+          ? pc.red(`revoked ${new Date(approver.revokedAt).toISOString()}`)
+          : approver.expiresAt === null
+            ? pc.green('active')
+            : approver.expiresAt <= now
+              ? pc.red(`expired ${new Date(approver.expiresAt).toISOString()}`)
+              : pc.green(`active until ${new Date(approver.expiresAt).toISOString()}`);
+      return `${pc.bold(oneLine(approver.name))}  ${approver.id}  ${approver.role}  ${oneLine(groups)}  ${status}`;
+    })
+    .join('\n');
+}
+
+/** Print a token just issued (add, rotate): shown once. */
+export function printToken(
+  issued: { token: string; approver: ApproverRecord },
+  json: boolean,
+  printJson: (value: unknown) => void,
+  tokenEnv: string,
+): void {
+  const { token, approver } = issued;
+  if (json) {
+    printJson({ ...approverJson(approver), token });
+    return;
+  }
+  const groups =
+    approver.groups.length === 0 ? 'all groups' : `groups ${approver.groups.join(', ')}`;
+  const until =
+    approver.expiresAt === null ? '' : `, until ${new Date(approver.expiresAt).toISOString()}`;
+  print(`${approver.role} ${approver.name} ${approver.id} (${groups}${until})`);
+  print(`token: ${token}`);
+  print(
+    pc.gray(
+      `shown once; sign in to the dashboard (keel serve) with it${approver.role === 'viewer' ? '' : `, or set ${tokenEnv} or pass --token to decide`}`,
+    ),
+  );
+}
+
+export function formatDecisions(list: readonly ApprovalDecisionEntry[]): string {
+  if (list.length === 0) return pc.gray('  no decisions yet');
+  return list
+    .map(
+      (entry) =>
+        `  ${new Date(entry.at).toISOString()} ${entry.decision} ${entry.outcome} by ${oneLine(entry.actor)}${entry.actorId ? ` (${entry.actorId})` : ''}${entry.reason ? `: ${oneLine(entry.reason)}` : ''}`,
+    )
+    .join('\n');
 }

@@ -1,6 +1,7 @@
 import { print } from './terminal.js';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { DecisionFlags } from './approval-actions.js';
+import { KeelError, parseDuration } from '../core/index.js';
 import { usageError } from './exit-codes.js';
 import type { CliGlobals } from './open-runtime.js';
 
@@ -12,32 +13,76 @@ interface Helpers {
 const TOKEN_ENV = 'KEEL_APPROVER_TOKEN';
 
 /**
- * `keel approvals`, `keel approve`, `keel deny`, `keel approvers add` and `keel serve` (the
+ * `keel approvals [show]`, `keel approve`, `keel deny`, `keel approvers add|list|revoke|rotate` and `keel serve` (the
  * dashboard and the approval API): the human side of gated calls. Decisions need an approver
  * token (`--token` or `KEEL_APPROVER_TOKEN`).
  */
 export function registerApprovalCommands(program: Command, { globals, printJson }: Helpers): void {
-  program
+  const approvalsCommand = program
     .command('approvals')
-    .description('list approvals (gated calls waiting for, or decided by, a human)')
+    .description(
+      "list approvals (gated calls waiting for, or decided by, a human); with a token, only the token's groups (an admin sees all)",
+    )
     .option('--json', 'print one JSON document')
     .option('--state <state>', 'only this state: pending, approved, denied, expired, escalated')
     .option('--run <runId>', "only this run's approvals")
     .option('--limit <n>', 'how many', (value) => positiveInt(value), 50)
-    .action(async (options: { json?: boolean; state?: string; run?: string; limit: number }) => {
-      const { approvalJson, formatApprovals, parseState, withApprovals } =
-        await import('./approval-actions.js');
-      const state = options.state === undefined ? undefined : parseState(options.state);
-      await withApprovals(globals(), false, async (approvals) => {
-        // Apply due expiries first, so what is listed as pending can still be decided.
-        await approvals.expireDue();
-        const list = await approvals.list({
-          ...(state ? { states: [state] } : {}),
-          ...(options.run ? { runId: options.run } : {}),
-          limit: options.limit,
+    .addOption(new Option('--token <token>', 'approver token: list its groups only').env(TOKEN_ENV))
+    .action(
+      async (options: {
+        json?: boolean;
+        state?: string;
+        run?: string;
+        limit: number;
+        token?: string;
+      }) => {
+        const { approvalJson, formatApprovals, parseState, withApprovals } =
+          await import('./approval-actions.js');
+        const { visibleGroups } = await import('../approval/index.js');
+        const state = options.state === undefined ? undefined : parseState(options.state);
+        await withApprovals(globals(), false, async (approvals) => {
+          const viewer =
+            options.token === undefined ? undefined : await approvals.authenticate(options.token);
+          // Apply due expiries first, so what is listed as pending can still be decided.
+          await approvals.expireDue();
+          const list = await approvals.list({
+            ...(state ? { states: [state] } : {}),
+            ...(options.run ? { runId: options.run } : {}),
+            ...(viewer ? { groups: visibleGroups(viewer) } : {}),
+            limit: options.limit,
+          });
+          if (options.json) printJson({ approvals: list.map(approvalJson) });
+          else print(formatApprovals(list));
         });
-        if (options.json) printJson({ approvals: list.map(approvalJson) });
-        else print(formatApprovals(list));
+      },
+    );
+  approvalsCommand
+    .command('show')
+    .description(
+      "one approval with its decision log; with a token, only if the token's groups decide it",
+    )
+    .argument('<approvalId>')
+    .option('--json', 'print one JSON document')
+    .addOption(new Option('--token <token>', 'approver token').env(TOKEN_ENV))
+    .action(async (id: string, own: { json?: boolean; token?: string }) => {
+      // `--json` and `--token` after `show` may be read by `approvals` itself: take either.
+      const options = { ...approvalsCommand.opts<{ json?: boolean; token?: string }>(), ...own };
+      const { approvalJson, formatApprovals, formatDecisions, withApprovals } =
+        await import('./approval-actions.js');
+      const { approverSees } = await import('../approval/index.js');
+      await withApprovals(globals(), false, async (approvals) => {
+        const viewer =
+          options.token === undefined ? undefined : await approvals.authenticate(options.token);
+        const approval = await approvals.get(id);
+        if (viewer && !approverSees(viewer, approval.approverGroup))
+          // Like the HTTP API: an approval of another group does not exist for this token.
+          throw new KeelError(
+            'forbidden',
+            `${viewer.name} is not in group "${approval.approverGroup}", which decides approval ${approval.id}`,
+          );
+        const decisions = await approvals.decisions(approval.id);
+        if (options.json) printJson({ approval: approvalJson(approval), decisions });
+        else print(`${formatApprovals([approval])}\n${formatDecisions(decisions)}`);
       });
     });
 
@@ -75,11 +120,16 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
     await decideCommand(globals(), printJson, id, 'deny', options, undefined);
   });
 
-  program
+  const approvers = program
     .command('approvers')
-    .description('manage approvers, viewers and admins (tokens for deciding and the dashboard)')
+    .description(
+      'manage approvers, viewers and admins (tokens for deciding and the dashboard); whoever can open the store manages them',
+    );
+  approvers
     .command('add')
-    .description('create an approver and print its token (shown once, stored hashed)')
+    .description(
+      'create an approver and print its token (shown once, stored hashed); names are unique',
+    )
     .argument('<name>')
     .option('--group <group...>', 'groups whose runs and approvals it sees (required unless admin)')
     .addOption(
@@ -90,39 +140,76 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
         .choices(['viewer', 'approver', 'admin'])
         .default('approver'),
     )
+    .option('--expires-in <duration>', 'the token stops working after this long (30d, 12h, 15m)')
     .option('--json', 'print one JSON document')
     .action(
       async (
         name: string,
-        options: { group?: string[]; role: 'viewer' | 'approver' | 'admin'; json?: boolean },
+        options: {
+          group?: string[];
+          role: 'viewer' | 'approver' | 'admin';
+          expiresIn?: string;
+          json?: boolean;
+        },
       ) => {
-        const { withApprovals } = await import('./approval-actions.js');
-        const { pc } = await import('./terminal.js');
+        const { withApprovals, printToken } = await import('./approval-actions.js');
         if (options.group === undefined && options.role !== 'admin') {
           throw usageError('--group is required (unless --role admin)');
         }
+        const expiresInMs = lifetime(options.expiresIn);
         await withApprovals(globals(), false, async (approvals) => {
-          const { token, approver } = await approvals.addApprover({
+          const added = await approvals.addApprover({
             name,
             groups: options.group ?? [],
             role: options.role,
+            expiresInMs,
           });
-          if (options.json)
-            printJson({ name: approver.name, groups: approver.groups, role: approver.role, token });
-          else {
-            const groups =
-              approver.groups.length === 0 ? 'all groups' : `groups ${approver.groups.join(', ')}`;
-            print(`${approver.role} ${approver.name} (${groups})`);
-            print(`token: ${token}`);
-            print(
-              pc.gray(
-                `shown once; sign in to the dashboard (keel serve) with it${approver.role === 'viewer' ? '' : `, or set ${TOKEN_ENV} or pass --token to decide`}`,
-              ),
-            );
-          }
+          printToken(added, options.json === true, printJson, TOKEN_ENV);
         });
       },
     );
+  approvers
+    .command('list')
+    .description('list approvers: id, role, groups, expiry, revocation (never tokens)')
+    .option('--json', 'print one JSON document')
+    .action(async (options: { json?: boolean }) => {
+      const { withApprovals, formatApprovers, approverJson } =
+        await import('./approval-actions.js');
+      await withApprovals(globals(), false, async (approvals) => {
+        const list = await approvals.listApprovers();
+        if (options.json) printJson({ approvers: list.map(approverJson) });
+        else print(formatApprovers(list));
+      });
+    });
+  approvers
+    .command('revoke')
+    .description('revoke an approver: its token stops working at once (its name stays taken)')
+    .argument('<name>')
+    .option('--json', 'print one JSON document')
+    .action(async (name: string, options: { json?: boolean }) => {
+      const { withApprovals, approverJson } = await import('./approval-actions.js');
+      await withApprovals(globals(), false, async (approvals) => {
+        const revoked = await approvals.revokeApprover(name);
+        if (options.json) printJson(approverJson(revoked));
+        else print(`revoked ${revoked.name} (${revoked.id}): its token no longer works`);
+      });
+    });
+  approvers
+    .command('rotate')
+    .description(
+      'issue a new token for an approver (shown once); the old one stops working at once',
+    )
+    .argument('<name>')
+    .option('--expires-in <duration>', 'the new token stops working after this long (30d, 12h)')
+    .option('--json', 'print one JSON document')
+    .action(async (name: string, options: { expiresIn?: string; json?: boolean }) => {
+      const { withApprovals, printToken } = await import('./approval-actions.js');
+      const expiresInMs = lifetime(options.expiresIn);
+      await withApprovals(globals(), false, async (approvals) => {
+        const rotated = await approvals.rotateApprover(name, { expiresInMs });
+        printToken(rotated, options.json === true, printJson, TOKEN_ENV);
+      });
+    });
 
   program
     .command('serve')
@@ -152,6 +239,15 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
       await worker?.stop();
       await close();
     });
+}
+
+function lifetime(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseDuration(text, '--expires-in');
+  } catch (error) {
+    throw usageError(error instanceof Error ? error.message : String(error));
+  }
 }
 
 function port(value: string): number {

@@ -18,12 +18,14 @@ let otlpPort = 0;
 beforeAll(async () => {
   const store = await openStore(storeUrl);
   await store.approvals.addApprover({
+    id: 'apv_1',
     tokenHash: 'hash-1',
     name: 'fiona',
     groups: ['finance'],
     createdAt: 1,
   });
   await store.approvals.addApprover({
+    id: 'apv_2',
     tokenHash: 'hash-2',
     name: 'victor',
     groups: ['finance-leads'],

@@ -144,10 +144,20 @@ interface ApproverRow {
   readonly groups: string;
   /** Absent before migration 0009: every approver was an `approver`. */
   readonly role?: string | null;
+  /** Absent before migration 0016: no approver was revoked or expired. */
+  readonly revoked_at?: number | string | null;
+  readonly expires_at?: number | string | null;
 }
 
 function approverRows(rows: readonly ApproverRow[]): DoctorApprover[] {
-  return rows.map((row) => ({
+  const now = Date.now();
+  // A revoked or expired token decides nothing.
+  const live = rows.filter(
+    (row) =>
+      (row.revoked_at ?? null) === null &&
+      ((row.expires_at ?? null) === null || Number(row.expires_at) > now),
+  );
+  return live.map((row) => ({
     name: row.name,
     groups: parseGroups(row.groups),
     role: row.role ?? 'approver',

@@ -110,10 +110,13 @@ program
 
 program
   .command('show')
-  .description("show a run's state and its journal")
+  .description(
+    "show a run's state and its journal; card numbers and national ids are shown redacted unless --reveal",
+  )
   .argument('<runId>')
   .option('--json', 'print one JSON document')
-  .action(async (runId: string, options: { json?: boolean }) => {
+  .option('--reveal', 'show card numbers and national ids as stored')
+  .action(async (runId: string, options: { json?: boolean; reveal?: boolean }) => {
     const { openStoreFromOptions } = await import('./open-runtime.js');
     const { formatShow, showJson } = await import('./format.js');
     const { foldRun } = await import('../journal/index.js');
@@ -124,8 +127,15 @@ program
       if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
       const events = await store.readEvents(runId);
       const state = foldRun(events.map((entry) => entry.event));
-      if (options.json) printJson(showJson(record, state, events));
-      else print(formatShow(record, state, events));
+      const { redactSecrets, redactors } = await import('../core/index.js');
+      const shown = <T>(value: T): T =>
+        options.reveal
+          ? value
+          : (redactSecrets(value, {
+              redactors: [redactors.cardNumber, redactors.nationalId],
+            }) as T);
+      if (options.json) printJson(shown(showJson(record, state, events)));
+      else print(shown(formatShow(record, state, events)));
     } finally {
       await store.close();
     }
@@ -221,18 +231,106 @@ program
     await runDemoCommand({ json: options.json ?? false, store: globals().store });
   });
 
-program
+const audit = program
   .command('audit')
-  .description('check the tamper-evident audit log of tool calls')
+  .description(
+    'check the tamper-evident audit log (tool calls, approvals, approvers, run finishes); set KEEL_AUDIT_KEY for a keyed chain',
+  );
+audit
   .command('verify')
-  .description('recompute the audit hash chain and report the first broken link')
+  .description(
+    'recompute the audit chain (with KEEL_AUDIT_KEY when set), check it against every checkpoint, and report the first problem (exit 1)',
+  )
+  .option('--checkpoint <file...>', 'also check against checkpoint files kept outside the store')
   .option('--json', 'print one JSON document')
-  .action(async (options: { json?: boolean }) => {
+  .action(async (options: { json?: boolean; checkpoint?: string[] }) => {
     const { openStoreFromOptions } = await import('./open-runtime.js');
     const { runAuditVerify } = await import('./audit-command.js');
     const store = await openStoreFromOptions(globals(), { readOnly: true });
     try {
-      process.exitCode = await runAuditVerify({ store, json: options.json ?? false });
+      process.exitCode = await runAuditVerify({
+        store,
+        json: options.json ?? false,
+        checkpointFiles: options.checkpoint ?? [],
+      });
+    } finally {
+      await store.close();
+    }
+  });
+audit
+  .command('checkpoint')
+  .description(
+    'record the audit chain head (signed with KEEL_AUDIT_KEY when set) in the store, and in a new file with --out',
+  )
+  .option(
+    '--out <file>',
+    'also write it to this file (never overwritten); keep it off the store host',
+  )
+  .option('--json', 'print one JSON document')
+  .action(async (options: { json?: boolean; out?: string }) => {
+    const { openStoreFromOptions } = await import('./open-runtime.js');
+    const { runAuditCheckpoint } = await import('./audit-command.js');
+    const store = await openStoreFromOptions(globals());
+    try {
+      await runAuditCheckpoint({ store, json: options.json ?? false, out: options.out });
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command('prune')
+  .description(
+    'remove finished runs older than a duration and everything derived from them (events, results, approvals, decisions, evaluation attempts), and audit rows as old (a signed checkpoint keeps keel audit verify green); never queued, running or waiting runs',
+  )
+  .requiredOption('--older-than <duration>', 'runs that finished longer ago than this: 30d, 12h')
+  .option(
+    '--status <status...>',
+    'only runs that ended so: succeeded, failed, stopped, escalated, cancelled',
+  )
+  .option('--dry-run', 'count what would be removed; remove nothing')
+  .option('--batch-size <n>', 'runs per transaction (1-1000)', '100')
+  .option('--json', 'print one JSON document')
+  .action(
+    async (options: {
+      olderThan: string;
+      status?: string[];
+      dryRun?: boolean;
+      batchSize: string;
+      json?: boolean;
+    }) => {
+      const { runPrune, parsePruneOptions } = await import('./prune-command.js');
+      const { openStoreFromOptions } = await import('./open-runtime.js');
+      const parsed = parsePruneOptions(options);
+      const store = await openStoreFromOptions(globals());
+      try {
+        await runPrune({ store, ...parsed, json: options.json ?? false });
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+program
+  .command('erase')
+  .description(
+    "replace card numbers and national ids in a finished run's task, output, journal, approvals and stored results (data-protection requests); the audit log, which holds only digests, still verifies",
+  )
+  .argument('<runId>')
+  .option('--json', 'print one JSON document')
+  .action(async (runId: string, options: { json?: boolean }) => {
+    const { openStoreFromOptions } = await import('./open-runtime.js');
+    const { redactSecrets, redactors } = await import('../core/index.js');
+    const store = await openStoreFromOptions(globals());
+    try {
+      const changed = await store.retention.eraseRun(runId, (value) =>
+        redactSecrets(value, { redactors: [redactors.cardNumber, redactors.nationalId] }),
+      );
+      if (options.json) printJson({ runId, ...changed });
+      else
+        print(
+          `erased run ${runId}: ${changed.events} journal events, ${changed.approvals} approvals, ${changed.results} stored results changed`,
+        );
     } finally {
       await store.close();
     }

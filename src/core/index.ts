@@ -10,5 +10,13 @@ export {
   type Trust,
 } from './provenance.js';
 export { systemClock, type Clock } from './clock.js';
+export { parseDuration } from './duration.js';
 export { sleep, untilAborted, type AbortableOptions } from './abort.js';
 export { quarantineRef, resolveQuarantineRefs } from './quarantine-ref.js';
+export {
+  redactSecrets,
+  redactors,
+  secretDigest,
+  type Redactor,
+  type SecretMarks,
+} from './secrets.js';

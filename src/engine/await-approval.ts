@@ -1,3 +1,4 @@
+import { redactSecrets } from '../core/index.js';
 import type { PendingCall, RunEvent } from '../journal/index.js';
 import type { ApprovalRecord } from '../store/index.js';
 import type { Execution } from './execution.js';
@@ -12,7 +13,7 @@ export async function awaitApproval(
   calls: readonly PendingCall[],
 ): Promise<'continue' | 'suspended'> {
   const { journal } = execution;
-  const { store, clock, runId, workerId, approvals } = execution.run;
+  const { store, clock, runId, workerId, approvals, toolPolicies } = execution.run;
   const step = calls[0]?.step ?? 0;
   for (const call of calls) {
     const request = call.awaitingApproval;
@@ -25,7 +26,13 @@ export async function awaitApproval(
       callIndex: call.index,
       callId: call.callId,
       toolName: call.toolName,
-      args: call.input,
+      // What people are shown (CLI, API, decide page, notifications): secrets as a digest. The
+      // hash binds the decision to the real arguments, which the journal keeps.
+      args: redactSecrets(call.input, {
+        paths: execution.agent.tool(call.toolName)?.secretFields.input ?? [],
+        redactors: toolPolicies?.redact ?? [],
+        salt: runId,
+      }),
       argsHash: request.argsHash,
       gateReason: request.reason,
       approverGroup: request.approverGroup,
@@ -33,6 +40,23 @@ export async function awaitApproval(
       expiresAt: request.expiresAt,
       onExpiry: request.onExpiry,
     });
+    if (created)
+      // Who was asked to decide what, in the audit log (the decision's row follows).
+      await store.audit.append([
+        {
+          kind: 'approval_requested',
+          at: record.createdAt,
+          runId,
+          data: {
+            approvalId: record.id,
+            toolName: record.toolName,
+            argsHash: record.argsHash,
+            gateReason: record.gateReason,
+            approverGroup: record.approverGroup,
+            expiresAt: record.expiresAt,
+          },
+        },
+      ]);
     // Told once; a record created before a crash but never notified is told on resume.
     if ((created || record.notifiedAt === null) && record.state === 'pending')
       void approvals?.notify(record);

@@ -1,4 +1,6 @@
 export { createRuntime, type Runtime } from './runtime.js';
+export type { RuntimeAuditOptions } from './housekeeping.js';
+export { pruneStore, type PruneReport, type RetentionOptions } from './retention.js';
 export { newRunId } from './run-start.js';
 export type {
   ForkOptions,

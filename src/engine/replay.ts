@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type Agent } from '../agent/index.js';
 import { type RunEvent, type RunLimits } from '../journal/index.js';
 import { KeelError, canonicalJson, sleep } from '../core/index.js';
@@ -113,7 +114,8 @@ async function answerApprovals(
         let token = tokens.get(approval.approverGroup);
         if (token === undefined) {
           const added = await runtime.approvals.addApprover({
-            name: `replay-${tokens.size + 1}`,
+            // Names are unique in a store: each replay's own.
+            name: `replay-${tokens.size + 1}-${randomUUID().slice(0, 8)}`,
             groups: [approval.approverGroup],
           });
           token = added.token;

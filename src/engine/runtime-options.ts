@@ -1,5 +1,5 @@
 import type { Agent, AgentLimits } from '../agent/index.js';
-import { KeelError, type Clock } from '../core/index.js';
+import { KeelError, type Clock, type Redactor } from '../core/index.js';
 import type { RunEvent, RunState, StoredEvent } from '../journal/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
 import type { Notifier } from '../notify/index.js';
@@ -10,6 +10,8 @@ import type { ModelRetryOptions } from './model-retry.js';
 import type { ProviderLimits } from './provider-limits.js';
 import type { ShadowResult } from './shadow-runs.js';
 import type { ToolCallInterceptor } from './tool-interception.js';
+import type { RuntimeAuditOptions } from './housekeeping.js';
+import type { RetentionOptions } from './retention.js';
 
 /** What `createRuntime` takes: the store, the agents, and how runs are leased, retried, observed and approved. */
 export interface RuntimeOptions {
@@ -73,6 +75,19 @@ export interface RuntimeOptions {
    * candidate's model can carry on with. It never makes the call run.
    */
   readonly shadowResult?: ShadowResult | undefined;
+  /** Periodic signed checkpoints of the audit chain (see `keel audit checkpoint`). */
+  readonly audit?: RuntimeAuditOptions | undefined;
+  /**
+   * Remove finished runs older than `olderThan` and everything derived from them, every
+   * `everyMs`, in bounded batches (see `keel prune`). Unset: data is kept forever.
+   */
+  readonly retention?: RetentionOptions | undefined;
+  /**
+   * Patterns of secret text (`redactors.cardNumber`, `redactors.nationalId`, your own) replaced
+   * by a salted digest in audit rows, with each tool's `secretFields`. The model and the tools
+   * see the real values.
+   */
+  readonly redact?: readonly Redactor[] | undefined;
 }
 
 /** Whom a runtime tells about waiting calls, the decide link's base URL, and how often expiries apply. */

@@ -1,3 +1,5 @@
+import { checkRedactors } from './redaction.js';
+import { startHousekeeping } from './housekeeping.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Agent } from '../agent/index.js';
@@ -100,6 +102,7 @@ class KeelRuntime implements Runtime {
   readonly #observers: readonly RunObserver[];
   /** The runs this process executes itself. */
   readonly #local: LocalRuns;
+  readonly #stopHousekeeping: () => Promise<void>;
 
   constructor(options: RuntimeOptions) {
     const { store, agents, clock = systemClock, leaseMs = 15_000, maxClaims = 5 } = options;
@@ -138,6 +141,12 @@ class KeelRuntime implements Runtime {
       },
     });
     this.shadows = this.#shadowRuns;
+    this.#stopHousekeeping = startHousekeeping({
+      store,
+      clock,
+      audit: options.audit,
+      retention: options.retention,
+    });
     this.#observers = [
       this.#shadowRuns.observer,
       ...(options.observers ?? []),
@@ -160,7 +169,12 @@ class KeelRuntime implements Runtime {
         maxClaims,
         onEvent: observeEvents(store, options.onEvent, this.#observers),
         onModelRequest: observeModelRequests(this.#observers),
-        toolPolicies: createToolPolicies({ ...options.toolPolicies, store, clock }),
+        toolPolicies: createToolPolicies({
+          ...options.toolPolicies,
+          store,
+          clock,
+          redact: checkRedactors(options.redact),
+        }),
         approvals: this.approvals,
         providerGate: providerGate({
           limits: options.providerLimits,
@@ -312,6 +326,7 @@ class KeelRuntime implements Runtime {
       controller.abort({ kind: 'release' } satisfies RunAbort);
     await this.#local.settle();
     this.#leases.stop();
+    await this.#stopHousekeeping();
     await Promise.allSettled(
       this.#observers.map((observer) => observer.flush?.() ?? Promise.resolve()),
     );

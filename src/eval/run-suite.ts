@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Agent } from '../agent/index.js';
 import { KeelError, sleep } from '../core/index.js';
 import { createRuntime, newRunId, type Runtime } from '../engine/index.js';
@@ -340,7 +341,8 @@ async function answerApprovals(
       let token = tokens.get(approval.approverGroup);
       if (token === undefined) {
         ({ token } = await runtime.approvals.addApprover({
-          name: `eval-${approval.approverGroup}`,
+          // Names are unique in a store: each evaluation's own.
+          name: `eval-${approval.approverGroup.slice(0, 40)}-${randomUUID().slice(0, 8)}`,
           groups: [approval.approverGroup],
         }));
         tokens.set(approval.approverGroup, token);

@@ -162,16 +162,20 @@ for (const backend of BACKENDS) {
     it('keeps approvers by token hash only', async () => {
       const store = await open();
       await store.approvals.addApprover({
+        id: 'apv_1',
         tokenHash: 'h1',
         name: 'ana',
         groups: ['finance', 'ops'],
         createdAt: T0,
       });
       expect(await store.approvals.findApprover('h1')).toEqual({
+        id: 'apv_1',
         name: 'ana',
         groups: ['finance', 'ops'],
         role: 'approver',
         createdAt: T0,
+        expiresAt: null,
+        revokedAt: null,
       });
       expect(await store.approvals.findApprover('h2')).toBeUndefined();
     });
@@ -179,6 +183,7 @@ for (const backend of BACKENDS) {
     it('keeps each approver role, and lists only the approvals of the groups asked for', async () => {
       const store = await open();
       await store.approvals.addApprover({
+        id: 'apv_v',
         tokenHash: 'h-viewer',
         name: 'vic',
         groups: ['finance'],
@@ -186,6 +191,7 @@ for (const backend of BACKENDS) {
         createdAt: T0,
       });
       await store.approvals.addApprover({
+        id: 'apv_a',
         tokenHash: 'h-admin',
         name: 'root',
         groups: [],
@@ -205,6 +211,74 @@ for (const backend of BACKENDS) {
         [],
         ['apr_run_f', 'apr_s'],
       ]);
+    });
+
+    it('keeps approver names unique, revoked ones included', async () => {
+      const store = await open();
+      const add = (id: string, tokenHash: string) =>
+        store.approvals.addApprover({
+          id,
+          tokenHash,
+          name: 'ana',
+          groups: ['finance'],
+          createdAt: T0,
+        });
+      await add('apv_1', 'h1');
+      const twice = await add('apv_2', 'h2').catch((error: unknown) => error);
+      expect(KeelError.isInstance(twice) && twice.code).toBe('invalid_input');
+      await store.approvals.revokeApprover('ana', T0 + 1);
+      const afterRevoke = await add('apv_3', 'h3').catch((error: unknown) => error);
+      expect(KeelError.isInstance(afterRevoke) && afterRevoke.code).toBe('invalid_input');
+      expect((await store.approvals.listApprovers()).map(({ id }) => id)).toEqual(['apv_1']);
+    });
+
+    it('revokes and rotates by name: the rotated token hash replaces the old one, the id stays', async () => {
+      const store = await open();
+      await store.approvals.addApprover({
+        id: 'apv_1',
+        tokenHash: 'old',
+        name: 'ana',
+        groups: ['finance'],
+        createdAt: T0,
+        expiresAt: T0 + 1_000,
+      });
+      const rotated = await store.approvals.rotateApprover({
+        name: 'ana',
+        tokenHash: 'new',
+        expiresAt: null,
+      });
+      expect(rotated).toMatchObject({ id: 'apv_1', expiresAt: null, revokedAt: null });
+      expect(await store.approvals.findApprover('old')).toBeUndefined();
+      expect((await store.approvals.findApprover('new'))?.id).toBe('apv_1');
+      expect((await store.approvals.revokeApprover('ana', T0 + 5)).revokedAt).toBe(T0 + 5);
+      expect((await store.approvals.findApprover('new'))?.revokedAt).toBe(T0 + 5);
+      const again = await store.approvals
+        .revokeApprover('ana', T0 + 6)
+        .catch((error: unknown) => error);
+      const rotateRevoked = await store.approvals
+        .rotateApprover({ name: 'ana', tokenHash: 'newer', expiresAt: null })
+        .catch((error: unknown) => error);
+      const missing = await store.approvals
+        .revokeApprover('bob', T0)
+        .catch((error: unknown) => error);
+      expect(
+        [again, rotateRevoked, missing].map((error) => KeelError.isInstance(error) && error.code),
+      ).toEqual(['conflict', 'conflict', 'not_found']);
+    });
+
+    it('records the deciding approver id on the approval and in the decision log', async () => {
+      const store = await open();
+      await store.approvals.create(approval('run_id'));
+      const { record, entry } = await store.approvals.decide({
+        id: 'apr_run_id',
+        ...DECISION,
+        decidedById: 'apv_ana',
+        now: T0 + 10,
+      });
+      expect([record.decidedById, entry.actorId]).toEqual(['apv_ana', 'apv_ana']);
+      expect((await store.approvals.decisions('apr_run_id')).map(({ actorId }) => actorId)).toEqual(
+        ['apv_ana'],
+      );
     });
   });
 }

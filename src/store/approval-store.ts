@@ -29,6 +29,8 @@ export interface ApprovalRecord {
   readonly onExpiry: ApprovalExpiry;
   readonly state: ApprovalState;
   readonly decidedBy: string | null;
+  /** The deciding approver's id (see `ApproverRecord.id`); null before migration 0016 and for expiries. */
+  readonly decidedById: string | null;
   readonly decidedAt: number | null;
   readonly decisionReason: string | null;
   /** Arguments the approver replaced the model's with (already validated). */
@@ -43,6 +45,7 @@ export type NewApproval = Omit<
   ApprovalRecord,
   | 'state'
   | 'decidedBy'
+  | 'decidedById'
   | 'decidedAt'
   | 'decisionReason'
   | 'editedArgs'
@@ -59,6 +62,8 @@ export interface ApprovalDecisionInput {
   /** The groups the decider belongs to; refused unless one is the record's group. */
   readonly deciderGroups: readonly string[];
   readonly decidedBy: string;
+  /** The deciding approver's id. */
+  readonly decidedById?: string | undefined;
   readonly reason?: string | undefined;
   /** Replacement arguments, already validated against the tool's schema. */
   readonly editedArgs?: unknown;
@@ -71,6 +76,8 @@ export interface ApprovalDecisionEntry {
   readonly approvalId: string;
   readonly at: number;
   readonly actor: string;
+  /** The approver's id when the actor was an authenticated approver; null otherwise. */
+  readonly actorId: string | null;
   readonly decision: 'approved' | 'denied' | 'expired' | 'escalated';
   readonly outcome: 'accepted' | 'refused';
   readonly errorCode: string | null;
@@ -86,10 +93,17 @@ export const APPROVER_ROLES = ['viewer', 'approver', 'admin'] as const;
 export type ApproverRole = (typeof APPROVER_ROLES)[number];
 
 export interface ApproverRecord {
+  /** Stable for the approver's life: a rotated token keeps it; decisions record it. */
+  readonly id: string;
+  /** Unique in the store, revoked approvers included. */
   readonly name: string;
   readonly groups: readonly string[];
   readonly role: ApproverRole;
   readonly createdAt: number;
+  /** When the current token stops working (null: never). */
+  readonly expiresAt: number | null;
+  /** When the approver was revoked (null: not revoked); a revoked approver's token never works again. */
+  readonly revokedAt: number | null;
 }
 
 export interface ApprovalListOptions {
@@ -136,15 +150,32 @@ export interface ApprovalStore {
   /** Apply the expiry of every pending approval due at `now` (or only `id`). */
   expireDue(now: number, options?: { readonly id?: string }): Promise<ApprovalExpiration[]>;
   markNotified(id: string, at: number): Promise<void>;
+  /** Add an approver; `conflict` when the name is taken (by a revoked approver too). */
   addApprover(approver: {
+    readonly id: string;
     readonly tokenHash: string;
     readonly name: string;
     readonly groups: readonly string[];
     /** Default `approver`. */
     readonly role?: ApproverRole | undefined;
     readonly createdAt: number;
+    readonly expiresAt?: number | null | undefined;
   }): Promise<void>;
+  /** The approver a token hash belongs to, revoked or expired ones included (the caller checks). */
   findApprover(tokenHash: string): Promise<ApproverRecord | undefined>;
+  /** Every approver, by name. */
+  listApprovers(): Promise<ApproverRecord[]>;
+  /** Revoke by name: its token stops working. `not_found`, or `conflict` when already revoked. */
+  revokeApprover(name: string, at: number): Promise<ApproverRecord>;
+  /**
+   * Replace an approver's token (the old one stops working in the same commit) and its expiry.
+   * `not_found`, or `conflict` when revoked.
+   */
+  rotateApprover(input: {
+    readonly name: string;
+    readonly tokenHash: string;
+    readonly expiresAt: number | null;
+  }): Promise<ApproverRecord>;
   /** Append a decision attempt (refusals; accepted decisions are logged by `decide`). */
   logDecision(entry: Omit<ApprovalDecisionEntry, 'id'>): Promise<ApprovalDecisionEntry>;
   decisions(approvalId: string): Promise<ApprovalDecisionEntry[]>;

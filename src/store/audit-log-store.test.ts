@@ -65,6 +65,8 @@ for (const target of storeTargets(locations, 'keel_al')) {
         ok: true,
         entries: 4,
         headHash: rows[3]?.hash,
+        keyed: false,
+        checkpoints: 0,
       });
       expect(await store.audit.read({ afterSeq: 2, limit: 1 })).toEqual([rows[2]]);
     });

@@ -30,6 +30,8 @@ describe('verifyAuditChain', () => {
           ok: true,
           entries: rows.length,
           headHash: rows.at(-1)?.hash,
+          keyed: false,
+          checkpoints: 0,
         });
       }),
     );

@@ -1,6 +1,7 @@
 export { STORE_SCHEMA_VERSION, type Store } from './store.js';
 export {
   RUN_RECORD_STATUSES,
+  TERMINAL_STATUSES,
   type ClaimOptions,
   type JournalWrite,
   type LeaseRenewal,
@@ -28,12 +29,21 @@ export {
   type ToolStateStore,
 } from './tool-records.js';
 export {
+  AUDIT_CHECKPOINT_KINDS,
   AUDIT_GENESIS_HASH,
   auditHash,
+  checkpointSigned,
+  finishAuditVerification,
+  signCheckpoint,
+  startAuditVerification,
   verifyAuditChain,
+  type AuditCheckpoint,
+  type AuditCheckpointKind,
   type AuditEntry,
   type AuditLog,
+  type AuditProblem,
   type AuditVerification,
+  type AuditVerificationState,
   type NewAuditEntry,
 } from './audit-log.js';
 export {
@@ -85,3 +95,4 @@ export type {
 } from './mcp-pin-store.js';
 export type { BudgetRequest, ProviderBudgets } from './provider-budgets.js';
 export type { ShadowPair, ShadowRecord, ShadowStore, ShadowUsage } from './shadow-store.js';
+export type { PrunableRun, PruneSelection, RetentionStore } from './retention.js';

@@ -28,6 +28,13 @@ export interface OpenStoreOptions {
    * directory can be read. PostgreSQL stores open as usual.
    */
   readonly readOnly?: boolean;
+  /**
+   * The audit log's HMAC key (default: the `KEEL_AUDIT_KEY` environment variable). With a key,
+   * each audit row's hash is an HMAC-SHA256 and checkpoints are signed, so nobody without the
+   * key can edit and re-hash the chain or forge a checkpoint. Without one it is a plain SHA-256
+   * chain. Keep the key outside the store.
+   */
+  readonly auditKey?: string | undefined;
 }
 
 /**
@@ -55,7 +62,7 @@ const openFiles = new Map<string, { db: Promise<Kysely<Database>>; refs: number 
 
 async function openSqlite(
   rawPath: string,
-  { sqliteSync = 'full', readOnly = false }: OpenStoreOptions,
+  { sqliteSync = 'full', readOnly = false, auditKey = envAuditKey() }: OpenStoreOptions,
 ): Promise<SqlStore> {
   const path = rawPath.startsWith('//') ? rawPath.slice(2) : rawPath;
   if (path === '') {
@@ -68,7 +75,13 @@ async function openSqlite(
   const location = memory ? 'sqlite::memory:' : resolve(path);
   if (memory) {
     const db = await openSqliteHandle(':memory:', location, sqliteSync);
-    const store = new SqlStore({ kind: 'sqlite', location, db, onClose: () => db.destroy() });
+    const store = new SqlStore({
+      kind: 'sqlite',
+      location,
+      db,
+      onClose: () => db.destroy(),
+      auditKey,
+    });
     await store.migrate();
     return store;
   }
@@ -99,7 +112,7 @@ async function openSqlite(
     entry.refs -= 1;
     throw error;
   }
-  const store = new SqlStore({ kind: 'sqlite', location, db, onClose: release });
+  const store = new SqlStore({ kind: 'sqlite', location, db, onClose: release, auditKey });
   try {
     if (readOnly) await store.requireMigrated();
     else await store.migrate();
@@ -164,7 +177,7 @@ function makeDirectories(directory: string): void {
 
 async function openPostgres(
   url: string,
-  { postgresSchema, poolSize = 10 }: OpenStoreOptions,
+  { postgresSchema, poolSize = 10, auditKey = envAuditKey() }: OpenStoreOptions,
 ): Promise<SqlStore> {
   let parsed: URL;
   try {
@@ -223,6 +236,7 @@ async function openPostgres(
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const listeners = new Set<() => Promise<void>>();
   const store = new SqlStore({
+    auditKey,
     kind: 'postgres',
     location,
     db,
@@ -292,4 +306,9 @@ async function openPostgres(
     throw error;
   }
   return store;
+}
+
+function envAuditKey(): string | undefined {
+  const key = process.env.KEEL_AUDIT_KEY;
+  return key === undefined || key === '' ? undefined : key;
 }

@@ -17,6 +17,14 @@ export const RUN_RECORD_STATUSES = [
 /** A run's status as its row keeps it: queued, running, waiting on a human, or finished. */
 export type RunRecordStatus = (typeof RUN_RECORD_STATUSES)[number];
 export type TerminalStatus = Exclude<RunRecordStatus, 'queued' | 'running' | 'waiting'>;
+/** The statuses of a finished run. */
+export const TERMINAL_STATUSES = [
+  'succeeded',
+  'failed',
+  'stopped',
+  'escalated',
+  'cancelled',
+] as const satisfies readonly TerminalStatus[];
 
 /** A run's row: a projection kept beside the journal for listing and claiming. */
 export interface RunRecord {

@@ -89,6 +89,8 @@ export interface ApprovalsTable {
   on_expiry: string;
   state: string;
   decided_by: string | null;
+  /** Migration 0016. */
+  decided_by_id?: string | null;
   decided_at: number | null;
   decision_reason: string | null;
   edited_args: string | null;
@@ -104,6 +106,10 @@ export interface ApproversTable {
   /** `viewer`, `approver` or `admin` (migration 0009; earlier approvers are `approver`). */
   role: Generated<string>;
   created_at: number;
+  /** Migration 0016: stable id (rotation keeps it), token expiry, revocation. */
+  id: string | null;
+  expires_at: number | null;
+  revoked_at: number | null;
 }
 
 /** Every decision attempt on an approval, accepted or refused: append-only. */
@@ -112,6 +118,8 @@ export interface ApprovalDecisionsTable {
   approval_id: string;
   at: number;
   actor: string;
+  /** Migration 0016. */
+  actor_id?: string | null;
   decision: string;
   outcome: string;
   error_code: string | null;
@@ -180,7 +188,18 @@ export interface EvalAttemptsTable {
   journal: string;
 }
 
+/** Signed heads of the audit chain (migration 0017; see `AuditLog.checkpoint`). */
+export interface AuditCheckpointsTable {
+  id: string;
+  kind: string;
+  seq: number;
+  head_hash: string;
+  at: number;
+  signature: string | null;
+}
+
 export interface Database {
+  keel_audit_checkpoints: AuditCheckpointsTable;
   keel_provider_budgets: ProviderBudgetsTable;
   keel_runs: RunsTable;
   keel_events: EventsTable;
@@ -346,6 +365,56 @@ const approverRolesMigration: Migration = {
   },
   async down(db: Kysely<unknown>) {
     await db.schema.alterTable('keel_approvers').dropColumn('role').execute();
+  },
+};
+
+const approverLifecycleMigration: Migration = {
+  // Approver ids (kept across token rotation, recorded by every decision), token expiry,
+  // revocation, and unique names. Names duplicated before this migration keep the oldest
+  // approver's; the others get a suffix from their token hash.
+  async up(db: Kysely<unknown>) {
+    for (const column of ['id', 'expires_at', 'revoked_at'] as const) {
+      await db.schema
+        .alterTable('keel_approvers')
+        .addColumn(column, column === 'id' ? 'text' : 'bigint')
+        .execute();
+    }
+    await sql`update keel_approvers set id = 'apv_' || substr(token_hash, 1, 16)`.execute(db);
+    const rows = await sql<{
+      token_hash: string;
+      name: string;
+    }>`select token_hash, name from keel_approvers order by created_at, token_hash`.execute(db);
+    const seen = new Set<string>();
+    for (const row of rows.rows) {
+      if (seen.has(row.name)) {
+        await sql`update keel_approvers set name = ${`${row.name}-${row.token_hash.slice(0, 8)}`} where token_hash = ${row.token_hash}`.execute(
+          db,
+        );
+      }
+      seen.add(row.name);
+    }
+    await db.schema
+      .createIndex('keel_approvers_name')
+      .unique()
+      .on('keel_approvers')
+      .column('name')
+      .execute();
+    await db.schema
+      .createIndex('keel_approvers_id')
+      .unique()
+      .on('keel_approvers')
+      .column('id')
+      .execute();
+    await db.schema.alterTable('keel_approvals').addColumn('decided_by_id', 'text').execute();
+    await db.schema.alterTable('keel_approval_decisions').addColumn('actor_id', 'text').execute();
+  },
+  async down(db: Kysely<unknown>) {
+    await db.schema.alterTable('keel_approval_decisions').dropColumn('actor_id').execute();
+    await db.schema.alterTable('keel_approvals').dropColumn('decided_by_id').execute();
+    await db.schema.dropIndex('keel_approvers_id').ifExists().execute();
+    await db.schema.dropIndex('keel_approvers_name').ifExists().execute();
+    for (const column of ['revoked_at', 'expires_at', 'id'])
+      await db.schema.alterTable('keel_approvers').dropColumn(column).execute();
   },
 };
 
@@ -782,6 +851,34 @@ const migrations: Record<string, Migration> = {
     },
     async down(db: Kysely<unknown>) {
       await db.schema.dropTable('keel_provider_budgets').ifExists().execute();
+    },
+  },
+  '0016_approver_lifecycle': approverLifecycleMigration,
+  '0017_audit_checkpoints': {
+    // Heads of the audit chain, signed with the audit key when there is one: `keel audit
+    // verify` checks the rows still match them, and a pruned prefix starts from one.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('keel_audit_checkpoints')
+        .ifNotExists()
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('kind', 'text', (column) => column.notNull())
+        .addColumn('seq', 'bigint', (column) => column.notNull())
+        .addColumn('head_hash', 'text', (column) => column.notNull())
+        .addColumn('at', 'bigint', (column) => column.notNull())
+        .addColumn('signature', 'text')
+        .execute();
+      // Retention selects finished runs by when they finished.
+      await db.schema
+        .createIndex('keel_runs_finished')
+        .ifNotExists()
+        .on('keel_runs')
+        .columns(['finished_at'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('keel_runs_finished').ifExists().execute();
+      await db.schema.dropTable('keel_audit_checkpoints').ifExists().execute();
     },
   },
 };

@@ -15,7 +15,7 @@ import type {
   NewApproval,
 } from './approval-store.js';
 import { APPROVER_ROLES } from './approval-store.js';
-import type { ApprovalsTable, Database } from './schema.js';
+import type { ApprovalsTable, ApproversTable, Database } from './schema.js';
 import type { SqlContext } from './sql-context.js';
 import { RUN_READY_CHANNEL } from './sql-run-journal.js';
 import { STORE_SCHEMA_VERSION } from './store.js';
@@ -135,6 +135,7 @@ export class SqlApprovalStore implements ApprovalStore {
         .set({
           state: input.decision,
           decided_by: input.decidedBy,
+          decided_by_id: input.decidedById ?? null,
           decided_at: input.now,
           decision_reason: input.reason ?? null,
           edited_args: input.editedArgs === undefined ? null : JSON.stringify(input.editedArgs),
@@ -146,6 +147,7 @@ export class SqlApprovalStore implements ApprovalStore {
         approvalId: current.id,
         at: input.now,
         actor: input.decidedBy,
+        actorId: input.decidedById ?? null,
         decision: input.decision,
         outcome: 'accepted',
         errorCode: null,
@@ -194,6 +196,7 @@ export class SqlApprovalStore implements ApprovalStore {
           approvalId: dueId,
           at: now,
           actor: EXPIRY_ACTOR,
+          actorId: null,
           decision: escalate ? 'escalated' : 'expired',
           outcome: 'accepted',
           errorCode: null,
@@ -245,24 +248,40 @@ export class SqlApprovalStore implements ApprovalStore {
   }
 
   async addApprover({
+    id,
     tokenHash,
     name,
     groups,
     role = 'approver',
     createdAt,
+    expiresAt = null,
   }: Parameters<ApprovalStore['addApprover']>[0]): Promise<void> {
-    await this.#guarded(() =>
-      this.#db
+    await this.#transaction(async (db) => {
+      // The unique index is the guarantee; this check gives the clear error.
+      const taken = await db
+        .selectFrom('keel_approvers')
+        .select('name')
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (taken)
+        throw new KeelError(
+          'invalid_input',
+          `an approver named ${name} exists (names stay unique, revoked ones included): rotate its token or pick another name`,
+        );
+      await db
         .insertInto('keel_approvers')
         .values({
+          id,
           token_hash: tokenHash,
           name,
           groups: JSON.stringify(groups),
           role,
           created_at: createdAt,
+          expires_at: expiresAt,
+          revoked_at: null,
         })
-        .execute(),
-    );
+        .execute();
+    });
   }
 
   async findApprover(tokenHash: string): Promise<ApproverRecord | undefined> {
@@ -273,13 +292,56 @@ export class SqlApprovalStore implements ApprovalStore {
         .where('token_hash', '=', tokenHash)
         .executeTakeFirst(),
     );
-    if (!row) return undefined;
-    return {
-      name: row.name,
-      groups: JSON.parse(row.groups) as string[],
-      role: toRole(row.role),
-      createdAt: row.created_at,
-    };
+    return row ? toApprover(row) : undefined;
+  }
+
+  async listApprovers(): Promise<ApproverRecord[]> {
+    const rows = await this.#guarded(() =>
+      this.#db.selectFrom('keel_approvers').selectAll().orderBy('name').execute(),
+    );
+    return rows.map(toApprover);
+  }
+
+  async revokeApprover(name: string, at: number): Promise<ApproverRecord> {
+    return this.#transaction(async (db) => {
+      const current = await this.#approverNamed(db, name);
+      if (current.revokedAt !== null)
+        throw new KeelError('conflict', `approver ${name} is already revoked`);
+      await db
+        .updateTable('keel_approvers')
+        .set({ revoked_at: at })
+        .where('name', '=', name)
+        .execute();
+      return { ...current, revokedAt: at };
+    });
+  }
+
+  async rotateApprover({
+    name,
+    tokenHash,
+    expiresAt,
+  }: Parameters<ApprovalStore['rotateApprover']>[0]): Promise<ApproverRecord> {
+    return this.#transaction(async (db) => {
+      const current = await this.#approverNamed(db, name);
+      if (current.revokedAt !== null)
+        throw new KeelError('conflict', `approver ${name} is revoked: add a new approver instead`);
+      await db
+        .updateTable('keel_approvers')
+        .set({ token_hash: tokenHash, expires_at: expiresAt })
+        .where('name', '=', name)
+        .execute();
+      return { ...current, expiresAt };
+    });
+  }
+
+  async #approverNamed(db: Kysely<Database>, name: string): Promise<ApproverRecord> {
+    const row = await db
+      .selectFrom('keel_approvers')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (!row) throw new KeelError('not_found', `no approver named ${name}`);
+    return toApprover(row);
   }
 
   async logDecision(entry: Omit<ApprovalDecisionEntry, 'id'>): Promise<ApprovalDecisionEntry> {
@@ -301,6 +363,7 @@ export class SqlApprovalStore implements ApprovalStore {
       approvalId: row.approval_id,
       at: row.at,
       actor: row.actor,
+      actorId: row.actor_id ?? null,
       decision: row.decision as ApprovalDecisionEntry['decision'],
       outcome: row.outcome as ApprovalDecisionEntry['outcome'],
       errorCode: row.error_code,
@@ -365,6 +428,7 @@ function approvalRow(approval: NewApproval, escalatedFrom: string | null): Appro
     on_expiry: JSON.stringify(approval.onExpiry),
     state: 'pending',
     decided_by: null,
+    decided_by_id: null,
     decided_at: null,
     decision_reason: null,
     edited_args: null,
@@ -392,6 +456,7 @@ function toApproval(row: Selectable<ApprovalsTable>): ApprovalRecord {
     onExpiry: JSON.parse(row.on_expiry) as ApprovalExpiry,
     state: row.state as ApprovalState,
     decidedBy: row.decided_by,
+    decidedById: row.decided_by_id ?? null,
     decidedAt: row.decided_at,
     decisionReason: row.decision_reason,
     editedArgs: row.edited_args === null ? undefined : (JSON.parse(row.edited_args) as unknown),
@@ -421,6 +486,7 @@ async function insertDecision(
       approval_id: entry.approvalId,
       at: entry.at,
       actor: entry.actor,
+      actor_id: entry.actorId,
       decision: entry.decision,
       outcome: entry.outcome,
       error_code: entry.errorCode,
@@ -449,6 +515,18 @@ function describeState(approval: ApprovalRecord): string {
       approval.state satisfies never;
       return approval.state;
   }
+}
+
+function toApprover(row: Selectable<ApproversTable>): ApproverRecord {
+  return {
+    id: row.id ?? `apv_${row.token_hash.slice(0, 16)}`,
+    name: row.name,
+    groups: JSON.parse(row.groups) as string[],
+    role: toRole(row.role),
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  };
 }
 
 /** A role as stored; anything unknown reads as the least privilege. */

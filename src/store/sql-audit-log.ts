@@ -3,6 +3,9 @@ import { KeelError, canonicalJson } from '../core/index.js';
 import {
   AUDIT_GENESIS_HASH,
   auditHash,
+  signCheckpoint,
+  type AuditCheckpoint,
+  type AuditCheckpointKind,
   type AuditEntry,
   type AuditLog,
   type NewAuditEntry,
@@ -26,9 +29,117 @@ export class SqlAuditLog implements AuditLog {
   readonly #queue: QueuedAppend[] = [];
   #draining: Promise<void> | undefined;
   #closed = false;
+  readonly #key: string | undefined;
 
-  constructor(context: SqlContext) {
+  constructor(context: SqlContext, key?: string) {
     this.#sql = context;
+    this.#key = key;
+  }
+
+  get keyed(): boolean {
+    return this.#key !== undefined;
+  }
+
+  async checkpoint({ at }: { at: number }): Promise<AuditCheckpoint> {
+    return this.#sql.transaction(async (db) => {
+      const head = await db
+        .selectFrom('keel_audit')
+        .select(['seq', 'hash'])
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return this.#storeCheckpoint(
+        db,
+        'head',
+        head?.seq ?? 0,
+        head?.hash ?? AUDIT_GENESIS_HASH,
+        at,
+      );
+    });
+  }
+
+  async checkpoints(): Promise<AuditCheckpoint[]> {
+    const rows = await this.#sql.guarded(() =>
+      this.#sql.db
+        .selectFrom('keel_audit_checkpoints')
+        .selectAll()
+        .orderBy('seq')
+        .orderBy('at')
+        .execute(),
+    );
+    return rows.map((row) => ({
+      kind: row.kind as AuditCheckpointKind,
+      seq: row.seq,
+      headHash: row.head_hash,
+      at: row.at,
+      signature: row.signature,
+    }));
+  }
+
+  async prune({
+    throughSeq,
+    at,
+    limit = 1_000,
+  }: {
+    throughSeq: number;
+    at: number;
+    limit?: number;
+  }): Promise<number> {
+    return this.#sql.transaction(async (db) => {
+      const existing = await db
+        .selectFrom('keel_audit_checkpoints')
+        .select('seq')
+        .where('kind', '=', 'prune')
+        .where('seq', '>=', throughSeq)
+        .executeTakeFirst();
+      if (!existing) {
+        const row = await db
+          .selectFrom('keel_audit')
+          .select('hash')
+          .where('seq', '=', throughSeq)
+          .executeTakeFirst();
+        if (!row) return 0;
+        await this.#storeCheckpoint(db, 'prune', throughSeq, row.hash, at);
+      }
+      const batch = await db
+        .selectFrom('keel_audit')
+        .select('seq')
+        .where('seq', '<=', throughSeq)
+        .orderBy('seq')
+        .limit(limit)
+        .execute();
+      const last = batch.at(-1);
+      if (!last) return 0;
+      await db.deleteFrom('keel_audit').where('seq', '<=', last.seq).execute();
+      return batch.length;
+    });
+  }
+
+  async #storeCheckpoint(
+    db: Kysely<Database>,
+    kind: AuditCheckpointKind,
+    seq: number,
+    headHash: string,
+    at: number,
+  ): Promise<AuditCheckpoint> {
+    const unsigned = { kind, seq, headHash, at };
+    const checkpoint: AuditCheckpoint = {
+      ...unsigned,
+      signature: this.#key === undefined ? null : signCheckpoint(unsigned, this.#key),
+    };
+    await db
+      .insertInto('keel_audit_checkpoints')
+      .values({
+        id: `${kind}:${seq}:${at}`,
+        kind,
+        seq,
+        head_hash: headHash,
+        at,
+        signature: checkpoint.signature,
+      })
+      .onConflict((conflict) => conflict.column('id').doNothing())
+      .execute();
+    return checkpoint;
   }
 
   append(entries: readonly NewAuditEntry[]): Promise<AuditEntry[]> {
@@ -94,8 +205,18 @@ export class SqlAuditLog implements AuditLog {
     if (this.#sql.kind === 'postgres')
       await sql`lock table keel_audit in exclusive mode`.execute(db);
     const last = (await db.executeQuery(selectLastAudit())).rows[0];
-    let seq = last ? last.seq : 0;
-    let prevHash = last?.hash ?? AUDIT_GENESIS_HASH;
+    // After a pruning that removed every row, the chain goes on from its checkpoint.
+    const pruned = last
+      ? undefined
+      : await db
+          .selectFrom('keel_audit_checkpoints')
+          .select(['seq', 'head_hash'])
+          .where('kind', '=', 'prune')
+          .orderBy('seq', 'desc')
+          .limit(1)
+          .executeTakeFirst();
+    let seq = last?.seq ?? pruned?.seq ?? 0;
+    let prevHash = last?.hash ?? pruned?.head_hash ?? AUDIT_GENESIS_HASH;
     const written = batches.map((entries) =>
       entries.map((entry) => {
         const row = {
@@ -106,7 +227,7 @@ export class SqlAuditLog implements AuditLog {
           payload: canonicalJson(entry.data) ?? 'null',
           prevHash,
         };
-        prevHash = auditHash(row);
+        prevHash = auditHash(row, this.#key);
         return { ...row, hash: prevHash };
       }),
     );

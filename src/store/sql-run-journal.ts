@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { KeelError, type AbortableOptions } from '../core/index.js';
+import { KeelError, digest, type AbortableOptions } from '../core/index.js';
 import type { RunEvent, StoredEvent } from '../journal/index.js';
 import { eventRow, leaseLost, parseEvent, toRecord } from './rows.js';
 import type { RunsTable } from './schema.js';
@@ -15,10 +15,12 @@ import type {
   LeaseRenewal,
   ListRunsOptions,
   NewRun,
+  RunFinish,
   RunJournalStore,
   RunRecord,
   SuspendRun,
 } from './run-journal.js';
+import type { NewAuditEntry } from './audit-log.js';
 
 /** Subscribe to a notification channel; resolves to an unsubscribe function. */
 export type Listen = (
@@ -405,7 +407,10 @@ export class SqlRunJournal implements RunJournalStore {
           .map(({ runId, event }) => eventRow(runId, event));
         await db.executeQuery(insertEvents(this.#sql.kind, chunk));
       }
-      const audit = accepted.flatMap((item) => item.write.audit ?? []);
+      const audit = accepted.flatMap((item) => [
+        ...(item.write.audit ?? []),
+        ...(item.write.finish ? [finishAudit(item.write.runId, item.write.finish)] : []),
+      ]);
       if (audit.length > 0) await this.#audit.insertWithin(db, [audit]);
       for (const item of accepted) {
         const finish = item.write.finish;
@@ -454,4 +459,24 @@ export class SqlRunJournal implements RunJournalStore {
 function runMarks(started: RunEvent | undefined): Pick<RunsTable, 'agent_version' | 'shadow_of'> {
   if (started?.type !== 'run_started') return { agent_version: null, shadow_of: null };
   return { agent_version: started.version ?? null, shadow_of: started.shadowOf ?? null };
+}
+
+/**
+ * How a run ended, for the audit log: never its output (it may hold personal data), only a
+ * digest of it.
+ */
+function finishAudit(runId: string, finish: RunFinish): NewAuditEntry {
+  const reason = finish.reason as { type?: unknown } | null;
+  return {
+    kind: 'run_finished',
+    at: finish.at,
+    runId,
+    data: {
+      status: finish.status,
+      reason: typeof reason?.type === 'string' ? reason.type : null,
+      steps: finish.steps,
+      costUsd: finish.costUsd,
+      outputDigest: finish.output === null ? null : digest(finish.output),
+    },
+  };
 }

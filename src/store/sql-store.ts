@@ -16,6 +16,7 @@ import type { Store } from './store.js';
 import { SqlMcpPinStore } from './sql-mcp-pin-store.js';
 import { SqlShadowStore } from './sql-shadow-store.js';
 import { SqlProviderBudgets } from './sql-provider-budgets.js';
+import { SqlRetention } from './sql-retention.js';
 
 /**
  * The `Store` over Kysely, for both engines: the run journal with one SQL port per concern
@@ -39,6 +40,7 @@ export class SqlStore extends SqlRunJournal implements Store {
   readonly providerBudgets: SqlProviderBudgets;
   readonly evals: SqlEvalStore;
   readonly shadows: SqlShadowStore;
+  readonly retention: SqlRetention;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -49,9 +51,11 @@ export class SqlStore extends SqlRunJournal implements Store {
     schema?: string | undefined;
     /** PostgreSQL LISTEN on a dedicated connection. */
     listen?: Listen | undefined;
+    /** The audit log's HMAC key (see `OpenStoreOptions.auditKey`). */
+    auditKey?: string | undefined;
   }) {
     const context = sqlContext(options);
-    const audit = new SqlAuditLog(context);
+    const audit = new SqlAuditLog(context, options.auditKey);
     super(context, { audit, listen: options.listen });
     this.kind = options.kind;
     this.location = options.location;
@@ -73,6 +77,7 @@ export class SqlStore extends SqlRunJournal implements Store {
     this.providerBudgets = new SqlProviderBudgets(context);
     this.evals = new SqlEvalStore(context);
     this.shadows = new SqlShadowStore({ db: this.#db, guarded: context.guarded });
+    this.retention = new SqlRetention(context);
   }
 
   /** Fails, saying why, unless every migration has run (for readers that must not write). */

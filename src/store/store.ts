@@ -11,6 +11,7 @@ import type { RunBrowser } from './run-browser.js';
 import type { McpPinStore } from './mcp-pin-store.js';
 import type { ProviderBudgets } from './provider-budgets.js';
 import type { ShadowStore } from './shadow-store.js';
+import type { RetentionStore } from './retention.js';
 
 /**
  * Persisted format version of runs and events: the journal's format. A change ships as a new
@@ -56,5 +57,7 @@ export interface Store extends RunJournalStore {
   readonly evals: EvalStore;
   /** Shadows (candidate agent versions repeating production runs) and their pairs of runs. */
   readonly shadows: ShadowStore;
+  /** Removing finished runs and what they own, in bounded batches. */
+  readonly retention: RetentionStore;
   close(): Promise<void>;
 }

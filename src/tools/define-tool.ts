@@ -111,6 +111,13 @@ export interface ToolDefinition<Input extends z.ZodType = z.ZodType> {
    * guard's allow-list), and it is removed from every URL of the final answer.
    */
   readonly privateOutput?: boolean | readonly string[];
+  /**
+   * Fields holding secrets (card numbers, national ids), by path (`card.number`,
+   * `cards[].number`): the model and the tool see the real values; the audit log keeps a salted
+   * digest in their place. Input paths must name fields of `input`.
+   */
+  readonly secretFields?:
+    { readonly input?: readonly string[]; readonly output?: readonly string[] } | undefined;
   /** Safe to repeat with the same input; only idempotent tools (or reads) are retried. */
   readonly idempotent?: boolean;
   readonly timeoutMs?: number;
@@ -137,6 +144,7 @@ export interface Tool<Input extends z.ZodType = z.ZodType> extends ToolDefinitio
   readonly untrustedOutput: boolean;
   /** What of its output is private: all of it, these field paths, or nothing (`false`). */
   readonly privateOutput: true | readonly string[] | false;
+  readonly secretFields: { readonly input: readonly string[]; readonly output: readonly string[] };
   readonly idempotent: boolean;
   readonly timeoutMs: number;
   readonly retry: ToolRetryOptions;
@@ -230,6 +238,25 @@ export function defineTool<Input extends z.ZodType>(
       privateOutput.some((path: unknown) => typeof path !== 'string' || path === ''))
   )
     fail('privateOutput', 'must be true, false or a list of field paths');
+  const secretFields = definition.secretFields ?? {};
+  if (typeof secretFields !== 'object' || (secretFields as unknown) === null)
+    fail('secretFields', 'must be { input?: [paths], output?: [paths] }');
+  for (const side of ['input', 'output'] as const) {
+    const paths: unknown = secretFields[side];
+    if (paths === undefined) continue;
+    if (
+      !Array.isArray(paths) ||
+      paths.some((path) => typeof path !== 'string' || !SECRET_PATH.test(path))
+    )
+      fail(
+        `secretFields.${side}`,
+        'must be a list of field paths such as card.number or cards[].number',
+      );
+    if (side === 'input')
+      for (const [index, path] of (paths as string[]).entries())
+        if (!schemaHasPath(given, path))
+          fail(`secretFields.input[${index}]`, `names "${path}", which is not a field of "input"`);
+  }
   const timeoutMs = definition.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2_147_483_647)
     fail('timeoutMs', 'must be a positive number of milliseconds, at most 2147483647');
@@ -304,6 +331,10 @@ export function defineTool<Input extends z.ZodType>(
     privateOutput: Array.isArray(privateOutput)
       ? Object.freeze([...(privateOutput as readonly string[])])
       : privateOutput === true,
+    secretFields: Object.freeze({
+      input: Object.freeze([...(secretFields.input ?? [])]),
+      output: Object.freeze([...(secretFields.output ?? [])]),
+    }),
     idempotent: definition.idempotent ?? definition.effect === 'read',
     timeoutMs,
     retry: Object.freeze({ ...retry, on: Object.freeze([...retry.on]) }),
@@ -318,4 +349,36 @@ export function defineTool<Input extends z.ZodType>(
       inputSchema,
     }),
   });
+}
+
+const SECRET_PATH = /^[A-Za-z_$][\w$]*(?:\[\])?(?:\.[A-Za-z_$][\w$]*(?:\[\])?)*$/;
+
+/** Whether a zod schema has the field a secret path names (through optional, nullable, arrays). */
+function schemaHasPath(schema: z.ZodType, path: string): boolean {
+  let node: z.ZodType | undefined = schema;
+  for (const part of path.split('.')) {
+    const array = part.endsWith('[]');
+    const key = array ? part.slice(0, -2) : part;
+    node = unwrap(node);
+    if (!(node instanceof z.ZodObject)) return false;
+    node = (node.shape as Record<string, z.ZodType | undefined>)[key];
+    if (node === undefined) return false;
+    if (array) {
+      node = unwrap(node);
+      if (!(node instanceof z.ZodArray)) return false;
+      node = node.element as z.ZodType;
+    }
+  }
+  return true;
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let node = schema;
+  while (
+    node instanceof z.ZodOptional ||
+    node instanceof z.ZodNullable ||
+    node instanceof z.ZodDefault
+  )
+    node = node.unwrap() as z.ZodType;
+  return node;
 }

@@ -1,4 +1,4 @@
-import { sleep, untilAborted } from '../core/index.js';
+import { redactSecrets, sleep, untilAborted } from '../core/index.js';
 import type { NewAuditEntry } from '../store/index.js';
 import type { BreakerAdmission } from './circuit-breaker.js';
 import type { Tool, ToolContext } from './define-tool.js';
@@ -352,7 +352,12 @@ async function audit(
       step: options.audit?.step ?? null,
       callId: context.callId,
       idempotencyKey: context.idempotencyKey,
-      args: input,
+      // Secrets as a digest salted with the run: erasing a value later leaves this row intact.
+      args: redactSecrets(input, {
+        paths: tool.secretFields.input,
+        redactors: policies.redact,
+        salt: context.runId,
+      }),
       attempt,
       durationMs: Math.round(durationMs * 1000) / 1000,
       outcome:
@@ -360,7 +365,11 @@ async function audit(
           ? { ok: false, error: result.failure, ...(result.cache ? { cache: result.cache } : {}) }
           : {
               ok: true,
-              result: jsonSafe(result.value),
+              result: redactSecrets(jsonSafe(result.value), {
+                paths: tool.secretFields.output,
+                redactors: policies.redact,
+                salt: context.runId,
+              }),
               ...(result.cache ? { cache: result.cache } : {}),
             },
       decision: options.audit?.decision ?? { allowedBy: 'caller' },

@@ -1,5 +1,5 @@
 import { TimeoutStrategy, bulkhead, timeout, wrap, type IPolicy } from 'cockatiel';
-import { systemClock, type Clock } from '../core/index.js';
+import { systemClock, type Clock, type Redactor } from '../core/index.js';
 import type { NewAuditEntry, Store } from '../store/index.js';
 import { SharedBreaker } from './circuit-breaker.js';
 import type { Tool } from './define-tool.js';
@@ -16,6 +16,8 @@ export interface ToolPoliciesOptions {
   readonly breakerSyncMs?: number | undefined;
   /** Jitter source for retry delays, in [0, 1). */
   readonly random?: (() => number) | undefined;
+  /** Patterns of secret text replaced by a salted digest in audit rows (with `secretFields`). */
+  readonly redact?: readonly Redactor[] | undefined;
 }
 
 export const DEFAULT_BREAKER_SYNC_MS = 500;
@@ -34,6 +36,7 @@ export class ToolPolicies {
   readonly store: Store | undefined;
   readonly clock: Clock;
   readonly random: () => number;
+  readonly redact: readonly Redactor[];
   readonly #breakerSyncMs: number;
   readonly #breakers = new Map<string, SharedBreaker>();
   /** Per tool object: two agents' different tools of one name keep their own limits. */
@@ -48,6 +51,7 @@ export class ToolPolicies {
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+    this.redact = options.redact ?? [];
     this.#breakerSyncMs = options.breakerSyncMs ?? DEFAULT_BREAKER_SYNC_MS;
   }
 

@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+
+/** A pattern of secret text found anywhere in a string (a card number, a national id). */
+export interface Redactor {
+  /** Shown in place of the match: `[redacted:<name>]`. */
+  readonly name: string;
+  /** Global or not, every match is replaced. Keep it linear: no nested quantifiers. */
+  readonly pattern: RegExp;
+  /** A further check on a match (a checksum); a match it rejects stays. */
+  readonly accept?: ((match: string) => boolean) | undefined;
+}
+
+/** Whether the digits of `text` pass the Luhn checksum (payment card numbers). */
+function luhn(text: string): boolean {
+  const digits = text.replace(/\D/g, '');
+  let sum = 0;
+  for (let index = 0; index < digits.length; index++) {
+    let digit = Number(digits[digits.length - 1 - index]);
+    if (index % 2 === 1) {
+      digit *= 2;
+      if (digit > 9) digit -= 9;
+    }
+    sum += digit;
+  }
+  return sum % 10 === 0;
+}
+
+/**
+ * Built-in redactors, as examples to add to `createRuntime({ redact })`: payment card numbers
+ * (13 to 19 digits, spaces or dashes between groups, Luhn-checked) and US social security
+ * numbers (`123-45-6789`).
+ *
+ * ```ts
+ * createRuntime({ store, agents, redact: [redactors.cardNumber, redactors.nationalId] });
+ * ```
+ */
+export const redactors = Object.freeze({
+  cardNumber: Object.freeze({
+    name: 'card_number',
+    pattern: /\b\d(?:[ -]?\d){12,18}\b/g,
+    accept: luhn,
+  }) satisfies Redactor,
+  nationalId: Object.freeze({
+    name: 'national_id',
+    pattern: /\b\d{3}-\d{2}-\d{4}\b/g,
+  }) satisfies Redactor,
+});
+
+/** What to redact in a value: whole fields by path, and patterns in any string. */
+export interface SecretMarks {
+  /** Field paths (`card.number`, `cards[].number`): the whole value goes. */
+  readonly paths?: readonly string[] | undefined;
+  readonly redactors?: readonly Redactor[] | undefined;
+  /**
+   * When set, a redacted value is replaced by `[redacted <digest>]`, the digest of the value
+   * salted with this: equal values stay comparable, and the value cannot be read back.
+   */
+  readonly salt?: string | undefined;
+}
+
+/** The salted digest of a secret value, as written in its place. */
+export function secretDigest(value: unknown, salt: string): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return `sha256:${createHash('sha256').update(`${salt}\n${text}`).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * A copy of `value` with its secrets replaced: the fields `paths` name entirely, and every match
+ * of a redactor inside any string. The original is untouched.
+ *
+ * ```ts
+ * redactSecrets({ card: { number: '4111 1111 1111 1111' } }, { paths: ['card.number'] })
+ * // { card: { number: '[redacted]' } }
+ * ```
+ */
+export function redactSecrets(value: unknown, marks: SecretMarks): unknown {
+  const { paths = [], redactors: patterns = [], salt } = marks;
+  const placeholder = (secret: unknown, name?: string) =>
+    `[redacted${name ? `:${name}` : ''}${salt === undefined ? '' : ` ${secretDigest(secret, salt)}`}]`;
+  const split = paths.map((path) => path.split('.'));
+  function walk(node: unknown, at: readonly string[]): unknown {
+    if (split.some((path) => matches(path, at))) return placeholder(node);
+    if (typeof node === 'string') {
+      let text = node;
+      for (const redactor of patterns) {
+        const pattern = new RegExp(
+          redactor.pattern.source,
+          redactor.pattern.flags.includes('g')
+            ? redactor.pattern.flags
+            : `${redactor.pattern.flags}g`,
+        );
+        text = text.replace(pattern, (match) =>
+          redactor.accept && !redactor.accept(match) ? match : placeholder(match, redactor.name),
+        );
+      }
+      return text;
+    }
+    if (Array.isArray(node)) {
+      const last = at.at(-1);
+      return node.map((item) => walk(item, [...at.slice(0, -1), `${last ?? ''}[]`]));
+    }
+    if (node !== null && typeof node === 'object')
+      return Object.fromEntries(
+        Object.entries(node).map(([key, child]) => [key, walk(child, [...at, key])]),
+      );
+    return node;
+  }
+  return walk(value, []);
+}
+
+function matches(path: readonly string[], at: readonly string[]): boolean {
+  return path.length === at.length && path.every((part, index) => part === at[index]);
+}
