@@ -123,6 +123,38 @@ for (const target of storeTargets('keel_ret_')) {
       expect(await verify(store)).toMatchObject({ ok: true });
     });
 
+    it("keeps both runs of a shadow's pair while the shadow exists", async () => {
+      const { store, dispose } = await target.open();
+      cleanups.push(dispose);
+      const old = runtimeAt(store, OLD);
+      const production = await old.run('refunds', 'hello');
+      const candidate = await old.run('refunds', 'hello again');
+      const other = await old.run('refunds', 'bye');
+      await store.shadows.save({
+        id: 'sh_keep',
+        agent: 'refunds',
+        candidateVersion: 'v2',
+        candidateModule: null,
+        share: 1,
+        maxConcurrent: 1,
+        maxCostUsd: null,
+        allowLiveReads: false,
+        startedAt: OLD,
+        stoppedAt: null,
+        stopReason: null,
+      });
+      await store.shadows.addPair({
+        shadowId: 'sh_keep',
+        runId: production.id,
+        candidateRunId: candidate.id,
+        createdAt: OLD,
+      });
+      const report = await pruneStore(store, { olderThanMs: 30 * DAY, now: NOW });
+      expect(report.runIds).toEqual([other.id]);
+      expect(await store.getRun(production.id)).toBeDefined();
+      expect(await store.getRun(candidate.id)).toBeDefined();
+    });
+
     it('prunes only the statuses asked for, and refuses a state that is not finished', async () => {
       const { store, dispose } = await target.open();
       cleanups.push(dispose);

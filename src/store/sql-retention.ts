@@ -142,22 +142,27 @@ function select(
   { finishedBefore, statuses, limit }: PruneSelection & { limit: number },
 ): Promise<PrunableRun[]> {
   const wanted = statuses && statuses.length > 0 ? statuses : TERMINAL_STATUSES;
-  return db
-    .selectFrom('keel_runs')
-    .select(['id', 'agent', 'status', 'finished_at'])
-    .where('status', 'in', [...wanted])
-    .where('finished_at', 'is not', null)
-    .where('finished_at', '<', finishedBefore)
-    .orderBy('finished_at')
-    .orderBy('id')
-    .limit(limit)
-    .execute()
-    .then((rows) =>
-      rows.map((row) => ({
-        id: row.id,
-        agent: row.agent,
-        status: row.status as TerminalStatus,
-        finishedAt: row.finished_at ?? 0,
-      })),
-    );
+  return (
+    db
+      .selectFrom('keel_runs')
+      .select(['id', 'agent', 'status', 'finished_at'])
+      .where('status', 'in', [...wanted])
+      .where('finished_at', 'is not', null)
+      .where('finished_at', '<', finishedBefore)
+      // A shadow's pairs are its report: neither side is removed while the shadow exists.
+      .where('id', 'not in', db.selectFrom('keel_shadow_pairs').select('run_id'))
+      .where('id', 'not in', db.selectFrom('keel_shadow_pairs').select('candidate_run_id'))
+      .orderBy('finished_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute()
+      .then((rows) =>
+        rows.map((row) => ({
+          id: row.id,
+          agent: row.agent,
+          status: row.status as TerminalStatus,
+          finishedAt: row.finished_at ?? 0,
+        })),
+      )
+  );
 }
