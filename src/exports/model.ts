@@ -32,6 +32,7 @@ export {
   type FinishReason,
   type Message,
   type MessagePart,
+  type GenerateOptions,
   type ModelAdapterV1,
   type ModelErrorType,
   type ModelOutputPart,
