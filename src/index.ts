@@ -27,6 +27,10 @@ export {
   type RuntimeApprovalOptions,
   type RuntimeOptions,
   type StartRunOptions,
+  type FollowRunOptions,
+  type RunStream,
+  type RunStreamEvent,
+  type StreamRunOptions,
   type Worker,
   type WorkerOptions,
 } from './engine/index.js';

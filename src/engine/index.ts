@@ -26,3 +26,15 @@ export type {
   ToolCallInterceptor,
   ToolCallRoute,
 } from './tool-interception.js';
+export {
+  isJournaledStreamEvent,
+  type FollowOptions,
+  type RunStreamEvent,
+  type RunStreamEventType,
+} from './run-stream.js';
+export type {
+  FollowRunOptions,
+  RunStream,
+  StreamAbort,
+  StreamRunOptions,
+} from './run-streams.js';

@@ -30,6 +30,12 @@ import { providerGate } from './provider-limits.js';
 import { executeRun, type RunAbort } from './run-executor.js';
 import { RunJournal } from './run-journal.js';
 import { resultOf, type RunResult } from './run-result.js';
+import {
+  RunStreams,
+  type FollowRunOptions,
+  type RunStream,
+  type StreamRunOptions,
+} from './run-streams.js';
 import { newRunId, runStarted } from './run-start.js';
 import type {
   ForkOptions,
@@ -72,6 +78,18 @@ export interface Runtime {
   /** Wait for a run to end (polls the store) and return its result. */
   wait(runId: string, options?: { signal?: AbortSignal; pollMs?: number }): Promise<RunResult>;
   startWorker(options?: WorkerOptions): Worker;
+  /**
+   * Start a run executing here and stream its events as they happen: text as the model sends
+   * it, tool calls and results, approvals, limits, and `run_finished` with the result `run`
+   * returns. Aborting `options.signal` cancels the run (or, with `abort: 'subscription'`, only
+   * ends the stream). See docs/streaming.md.
+   */
+  stream(agentName: string, task: string, options?: StreamRunOptions): RunStream;
+  /**
+   * Follow a run queued or executing on any worker, from `afterSeq` on: its journaled events,
+   * and live text where it executes in this process.
+   */
+  stream(runId: string, options?: FollowRunOptions): RunStream;
   /** Stop heartbeats and release held runs so other workers resume them at once. */
   close(): Promise<void>;
 }
@@ -104,6 +122,7 @@ class KeelRuntime implements Runtime {
   readonly #executeWith: Omit<ExecuteRunContext, 'runId' | 'resolveAgent' | 'controller'>;
   /** Executions in this process, so `close` can wait for them to let go. */
   readonly #executions = new Set<Promise<unknown>>();
+  readonly #streams: RunStreams;
 
   constructor(options: RuntimeOptions) {
     const { store, agents, clock = systemClock, leaseMs = 15_000, maxClaims = 5 } = options;
@@ -153,13 +172,20 @@ class KeelRuntime implements Runtime {
       ...(options.observers ?? []),
       ...(options.alerts ? [alertMonitor(options.alerts)] : []),
     ];
+    this.#streams = new RunStreams({
+      store,
+      run: (agentName, task, runOptions) => this.run(agentName, task, runOptions),
+      cancel: (runId) => this.cancel(runId),
+      agent: (name) => this.#byName.get(name),
+    });
     this.#executeWith = {
+      onTextDelta: this.#streams.onTextDelta,
       store,
       clock,
       workerId: this.workerId,
       modelRetry: { ...DEFAULT_MODEL_RETRY, ...options.modelRetry },
       maxClaims,
-      onEvent: observeEvents(store, options.onEvent, this.#observers),
+      onEvent: this.#streams.onEvent(observeEvents(store, options.onEvent, this.#observers)),
       onModelRequest: observeModelRequests(this.#observers),
       toolPolicies: createToolPolicies({ ...options.toolPolicies, store, clock }),
       approvals: this.approvals,
@@ -330,7 +356,16 @@ class KeelRuntime implements Runtime {
     return worker;
   }
 
+  stream(
+    first: string,
+    second?: string | FollowRunOptions,
+    third?: StreamRunOptions,
+  ): RunStream {
+    return this.#streams.stream(first, second, third);
+  }
+
   async close(): Promise<void> {
+    await this.#streams.close();
     await Promise.all(
       [...this.#wakeups.workers].map((worker) => worker.stop({ abortInFlight: true })),
     );

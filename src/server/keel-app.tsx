@@ -5,6 +5,7 @@ import { dashboardApp, type DashboardOptions } from './dashboard/dashboard-app.j
 import { ErrorPage } from './dashboard/error-page.js';
 import { listen, type Listening } from './listen.js';
 import { requestLimits, type RequestLimits } from './request-limits.js';
+import { runEventsApp } from './run-events-app.js';
 import { securityHeaders } from './security-headers.js';
 
 export interface KeelAppOptions extends DashboardOptions {
@@ -13,8 +14,9 @@ export interface KeelAppOptions extends DashboardOptions {
 }
 
 /**
- * Keel's HTTP server in one app: the dashboard at `/` (sign in with a token) and the approval
- * API under `/approvals` (bearer tokens), over one runtime's store and agents. Every response
+ * Keel's HTTP server in one app: the dashboard at `/` (sign in with a token), the approval
+ * API under `/approvals` and the run stream API (`GET /runs/:id/events`, `POST /runs`; bearer
+ * tokens), over one runtime's store and agents. Every response
  * carries the security headers.
  *
  * ```ts
@@ -27,6 +29,7 @@ export function keelApp(options: KeelAppOptions): { app: Hono; close: () => void
   app.use('*', securityHeaders());
   app.use('*', requestLimits(options.limits));
   app.route('/', approvalApp({ approvals: options.runtime.approvals }));
+  app.route('/', runEventsApp({ runtime: options.runtime }));
   const dashboard = dashboardApp(options);
   app.route('/', dashboard.app);
   app.notFound((c) => {
