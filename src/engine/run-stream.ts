@@ -371,14 +371,17 @@ export async function* followRun(
         applyEvent(state, entry.event);
         const step = stepOf(entry.event);
         const opens = step !== undefined && STEP_OPENERS.has(entry.event.type) && step > lastStep;
-        if (entry.event.type === 'model_called') completedStep = entry.event.step;
         if (entry.event.type === 'tool_requested')
           inputs.set(`${entry.event.step}:${entry.event.callId}`, entry.event.input);
+        const completes = entry.event.type === 'model_called' ? entry.event.step : undefined;
         if (entry.seq <= afterSeq) {
           if (opens) lastStep = step;
+          if (completes !== undefined) completedStep = completes;
           continue;
         }
+        // Live text that came before this entry, then the entry (which may end that text).
         yield* deltasUpTo(entry.seq - 1);
+        if (completes !== undefined) completedStep = completes;
         if (opens) {
           lastStep = step;
           yield { type: 'step_started', seq: entry.seq - 1, step };
