@@ -11,6 +11,11 @@ import { securityHeaders } from './security-headers.js';
 export interface KeelAppOptions extends DashboardOptions {
   /** Body size, request rate and failed sign-ins per client, on every route. */
   readonly limits?: RequestLimits | undefined;
+  /**
+   * How often a run stream reads the journal when nothing was heard (SQLite; on PostgreSQL
+   * notifications come first). Default 250 ms.
+   */
+  readonly streamPollMs?: number | undefined;
 }
 
 /**
@@ -29,7 +34,7 @@ export function keelApp(options: KeelAppOptions): { app: Hono; close: () => void
   app.use('*', securityHeaders());
   app.use('*', requestLimits(options.limits));
   app.route('/', approvalApp({ approvals: options.runtime.approvals }));
-  app.route('/', runEventsApp({ runtime: options.runtime }));
+  app.route('/', runEventsApp({ runtime: options.runtime, pollMs: options.streamPollMs }));
   const dashboard = dashboardApp(options);
   app.route('/', dashboard.app);
   app.notFound((c) => {
