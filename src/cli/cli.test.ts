@@ -226,7 +226,7 @@ describe('keel CLI', () => {
       expect(result.stdout).toBe('echoed: say hi\n');
       expect(result.stderr).toMatch(/^· run run_\S+ \(echoer on simulator:simulator\)$/m);
       expect(result.stderr).toMatch(/^· echo \{"text":"say hi"\}$/m);
-      expect(result.stderr).toMatch(/^· echo → ok \(untrusted\)$/m);
+      expect(result.stderr).toMatch(/^· echo → ok \(trusted\)$/m);
       expect(result.stderr).toMatch(/^· succeeded after 2 step\(s\)$/m);
     });
 
