@@ -32,9 +32,4 @@ export {
   type RunStreamEvent,
   type RunStreamEventType,
 } from './run-stream.js';
-export type {
-  FollowRunOptions,
-  RunStream,
-  StreamAbort,
-  StreamRunOptions,
-} from './run-streams.js';
+export type { FollowRunOptions, RunStream, StreamAbort, StreamRunOptions } from './run-streams.js';

@@ -502,7 +502,25 @@ function toStreamEvent(
       const result = resultOf(runId, state);
       return result ? { type: 'run_finished', seq, result } : undefined;
     }
-    default:
+    // The journal's bookkeeping and the guard's telemetry: not part of a run's stream.
+    case 'run_claimed':
+    case 'run_released':
+    case 'run_suspended':
+    case 'model_failed':
+    case 'model_output_rejected':
+    case 'tool_started':
+    case 'tool_intercepted':
+    case 'tool_quarantined':
+    case 'cancel_requested':
+    case 'context_assembled':
+    case 'step_summarised':
+    case 'guard_verdict':
+    case 'decision_recorded':
+    case 'injection_signal':
+    case 'action_flagged':
+    case 'answer_guarded':
       return undefined;
+    default:
+      return event satisfies never;
   }
 }

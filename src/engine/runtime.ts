@@ -356,11 +356,7 @@ class KeelRuntime implements Runtime {
     return worker;
   }
 
-  stream(
-    first: string,
-    second?: string | FollowRunOptions,
-    third?: StreamRunOptions,
-  ): RunStream {
+  stream(first: string, second?: string | FollowRunOptions, third?: StreamRunOptions): RunStream {
     return this.#streams.stream(first, second, third);
   }
 

@@ -159,7 +159,15 @@ describe('GET /runs/:id/events', () => {
       const { runtime, app, tokens } = await setup(model);
       const running = runtime.run('support', 'Where is order A-1?', { runId: 'reference' });
       await created(runtime, 'reference');
-      const seen = await read(app, 'reference', tokens.admin, () => model.release(), Infinity);
+      const seen = await read(
+        app,
+        'reference',
+        tokens.admin,
+        () => {
+          model.release();
+        },
+        Infinity,
+      );
       return { seen, result: await running };
     })();
     const journaledSeqs = reference.seen

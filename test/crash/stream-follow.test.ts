@@ -76,7 +76,11 @@ function spawnWorker(storeUrl: string, hold: boolean) {
   let stdout = '';
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
   return {
     child,
     exited,
@@ -89,7 +93,9 @@ function spawnWorker(storeUrl: string, hold: boolean) {
           stdout += chunk;
           check();
         });
-        child.once('exit', () => reject(new Error(`worker exited before "${line}": ${stderr}`)));
+        child.once('exit', () => {
+          reject(new Error(`worker exited before "${line}": ${stderr}`));
+        });
         check();
       });
     },
