@@ -23,6 +23,9 @@
 //      against the same split all on `frontier` and against one generalist frontier agent.
 //  11. the dashboard's runs list at 100,000 runs on SQLite: server time per page, per filter,
 //      next to a bare 50-row select.
+//  12. streaming (stream-latency.ts): time to the first text_delta of a streamed run against a
+//      bare SDK stream's first token from the same fake SSE server; a run's duration with a
+//      consumer reading one event per second, next to nobody reading.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -65,6 +68,7 @@ import { measureTokenEstimateError, renderTokenEstimateError } from './token-est
 import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 import { measureRunsList, renderRunsList } from './runs-list.js';
 import { measureMcpOverhead, renderMcpOverhead } from './mcp-overhead.js';
+import { measureStreamLatency, renderStreamLatency } from './stream-latency.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -249,10 +253,12 @@ const runsList = await measureRunsList();
 
 progress('MCP tool call overhead over the SDK call (stdio server)');
 const mcpOverhead = await measureMcpOverhead();
+progress('streaming: time to first text_delta, a slow consumer');
+const streamLatency = await measureStreamLatency();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, traceImport, recallQuality }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, streamLatency, traceImport, recallQuality }, null, 2)}\n`
     : [
         renderTable(report),
         renderRealColdStart(realColdStart),
@@ -270,6 +276,7 @@ process.stdout.write(
         renderRoutingCost(routingCost),
         renderRunsList(runsList),
         renderMcpOverhead(mcpOverhead),
+        renderStreamLatency(streamLatency),
       ].join('\n\n') + '\n',
 );
 cleanUp();
