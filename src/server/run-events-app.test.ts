@@ -14,6 +14,7 @@ import { openStore } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
 import { keelApp } from './index.js';
 import { readSse } from './__tests__/sse-client.js';
+import { signInAs } from './__tests__/dashboard-client.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -268,5 +269,38 @@ describe('POST /runs', () => {
       tokens.admin,
     );
     expect(response.status).toBe(413);
+  });
+});
+
+describe("the dashboard's live run view", () => {
+  it('follows an unfinished run from its page for a signed-in viewer in scope', async () => {
+    const { runtime, app, tokens } = await setup();
+    const queued = await runtime.submit('support', 'Where is order A-1?');
+    const viewer = await signInAs(app, tokens.supportViewer);
+    const page = await (await viewer.get(`/runs/${queued.id}`)).text();
+    expect(page).toContain(`id="run-live" data-run-id="${queued.id}"`);
+    expect(page).toMatch(/<script src="\/assets\/live.js" defer(="")?><\/script>/);
+
+    const worker = runtime.startWorker({ pollMs: 10 });
+    cleanups.push(() => worker.stop());
+    const live = await viewer.get(`/live/runs/${queued.id}/events`);
+    expect(live.status).toBe(200);
+    const seen: RunStreamEvent[] = [];
+    for await (const message of readSse(live.body ?? new ReadableStream()))
+      seen.push(JSON.parse(message.data) as RunStreamEvent);
+    expect(seen.at(-1)).toMatchObject({
+      type: 'run_finished',
+      result: { status: 'succeeded', output: 'It shipped Tuesday.' },
+    });
+    const finished = await (await viewer.get(`/runs/${queued.id}`)).text();
+    expect(finished).not.toContain('id="run-live"');
+  });
+
+  it('is 401 without a session and 404 for a viewer outside the run agent scope', async () => {
+    const { runtime, app, tokens } = await setup();
+    const result = await finishedRun(runtime);
+    expect((await app.request(`/live/runs/${result.id}/events`)).status).toBe(401);
+    const outside = await signInAs(app, tokens.financeViewer);
+    expect((await outside.get(`/live/runs/${result.id}/events`)).status).toBe(404);
   });
 });

@@ -168,7 +168,7 @@ function idParam(c: Context): string {
 }
 
 /** `Last-Event-ID`: the journal sequence the client has; absent is 0 (from the start). */
-function lastEventId(c: Context): number {
+export function lastEventId(c: Context): number {
   const header = c.req.header('last-event-id');
   if (header === undefined || header.trim() === '') return 0;
   const value = Number(header.trim());
