@@ -7,6 +7,7 @@ import { defineTool } from '../tools/index.js';
 import { storeTargets } from '../../test/support/store-targets.js';
 import { gatedModel } from './__tests__/gated-model.js';
 import { textsFromDeltas } from './__tests__/stream-text.js';
+import { StreamHub } from './run-stream.js';
 import {
   createRuntime,
   isJournaledStreamEvent,
@@ -268,3 +269,15 @@ for (const target of storeTargets('keel_rs_')) {
     });
   });
 }
+
+describe('StreamHub', () => {
+  it('keeps nothing for a run nobody follows once its reply is over', () => {
+    const hub = new StreamHub();
+    hub.delta('run_a', { step: 0, attempt: 1, afterSeq: 2, text: 'Look' });
+    hub.delta('run_b', { step: 0, attempt: 1, afterSeq: 2, text: 'Chec' });
+    expect(hub.size).toBe(2);
+    hub.committed('run_a', { type: 'run_released', workerId: 'w1' });
+    hub.committed('run_b', { type: 'run_suspended', workerId: 'w1', approvalIds: [], at: 0 });
+    expect(hub.size).toBe(0);
+  });
+});
