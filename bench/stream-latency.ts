@@ -142,7 +142,7 @@ export async function measureStreamLatency({
       let events = 0;
       const consumer = (async () => {
         for await (const event of stream) {
-          void event;
+          if (event.type === 'run_finished') return;
           events += 1;
           await new Promise((resolve) => setTimeout(resolve, 1_000));
           if (stop.signal.aborted) return;
