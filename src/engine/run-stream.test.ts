@@ -221,6 +221,33 @@ for (const target of storeTargets('keel_rs_')) {
       expect(result).toMatchObject({ status: 'succeeded', output: 'abcdef' });
     });
 
+    it("cancels a followed run with abort: 'run', and only stops following by default", async () => {
+      const model = gatedModel([{ text: 'abcdef' }], 2);
+      const runtime = await setup(model);
+      const running = runtime.run('support', 'Where is order A-1?', { runId: 'run_followed' });
+      while (!(await runtime.store.getRun('run_followed')))
+        await new Promise((resolve) => setImmediate(resolve));
+      const watching = new AbortController();
+      for await (const event of runtime.stream('run_followed', { signal: watching.signal })) {
+        if (event.type === 'text_delta') watching.abort();
+      }
+      expect((await runtime.store.getRun('run_followed'))?.status).toBe('running');
+      const cancelling = new AbortController();
+      const events: RunStreamEvent[] = [];
+      for await (const event of runtime.stream('run_followed', {
+        signal: cancelling.signal,
+        abort: 'run',
+      })) {
+        events.push(event);
+        if (event.type === 'text_delta') cancelling.abort();
+      }
+      expect(events.at(-1)).toMatchObject({
+        type: 'run_finished',
+        result: { status: 'cancelled' },
+      });
+      expect((await running).status).toBe('cancelled');
+    });
+
     it('streams an approval with its group and the call it binds, then the decision', async () => {
       const runtime = await setup(
         simulator({
