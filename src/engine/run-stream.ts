@@ -322,7 +322,12 @@ export class StreamHub {
  * being created.
  */
 export async function* followRun(
-  deps: { readonly store: RunJournalStore; readonly hub: StreamHub },
+  deps: {
+    readonly store: RunJournalStore;
+    readonly hub: StreamHub;
+    /** Whether an approval's record exists (an `approval_requested` waits for it). */
+    readonly approvalExists?: ((approvalId: string) => Promise<boolean>) | undefined;
+  },
   runId: string,
   options: FollowOptions & {
     /** The run is being created: an empty journal means "not yet", not "no such run". */
@@ -367,6 +372,15 @@ export async function* followRun(
         exists = true;
       }
       for (const entry of entries) {
+        // An approval is announced once it can be decided: its record is written just after
+        // the journal entry. Until then the stream holds here (the next commit wakes it).
+        if (
+          entry.seq > afterSeq &&
+          entry.event.type === 'approval_requested' &&
+          deps.approvalExists &&
+          !(await deps.approvalExists(entry.event.approvalId))
+        )
+          break;
         readSeq = entry.seq;
         applyEvent(state, entry.event);
         const step = stepOf(entry.event);

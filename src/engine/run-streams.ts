@@ -101,7 +101,7 @@ export class RunStreams {
       failure = { error };
       this.hub.grew(runId);
     });
-    const follow = followRun({ store: this.#store, hub: this.hub }, runId, {
+    const follow = followRun(this.#followDeps(), runId, {
       created: true,
       pollMs,
       maxBufferedDeltas,
@@ -129,11 +129,21 @@ export class RunStreams {
       if (signal.aborted) cancel();
       else signal.addEventListener('abort', cancel, { once: true });
     }
-    const follow = followRun({ store: this.#store, hub: this.hub }, runId, {
+    const follow = followRun(this.#followDeps(), runId, {
       ...options,
       signal: cancelsRun ? undefined : options.signal,
     });
     return { runId, [Symbol.asyncIterator]: () => follow };
+  }
+
+  #followDeps() {
+    const store = this.#store;
+    return {
+      store,
+      hub: this.hub,
+      approvalExists: async (approvalId: string) =>
+        (await store.approvals.get(approvalId)) !== undefined,
+    };
   }
 
   /** Hear of journals growing in other processes (PostgreSQL), from the first stream on. */
