@@ -10,7 +10,14 @@ import {
   type FakeChatRequestBody,
   type FakeOpenAIServer,
 } from '../testing/fake-openai-server.js';
-import { anthropicMessages, openaiChat, simulator, type ModelRequest } from './index.js';
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import {
+  aiSdkModel,
+  anthropicMessages,
+  openaiChat,
+  simulator,
+  type ModelRequest,
+} from './index.js';
 
 const servers: (FakeOpenAIServer | FakeAnthropicServer)[] = [];
 afterEach(async () => {
@@ -152,6 +159,62 @@ describe('anthropicMessages text deltas', () => {
       off: off.bodies[0]?.stream ?? false,
       deltas,
     }).toEqual({ quiet: false, off: false, deltas: [] });
+  });
+});
+
+describe('aiSdkModel text deltas', () => {
+  async function setup(stream: boolean | undefined) {
+    const bodies: FakeChatRequestBody[] = [];
+    const server = await startFakeOpenAIServer({
+      respond: ({ body }) => {
+        bodies.push(body);
+        return { content: TEXT, usage: { promptTokens: 40, completionTokens: 12 } };
+      },
+    });
+    servers.push(server);
+    const provider = createOpenAICompatible({
+      name: 'local',
+      baseURL: server.url,
+      apiKey: 'k',
+      includeUsage: true,
+    });
+    const model = aiSdkModel(
+      provider.chatModel('llama-test'),
+      stream === undefined ? {} : { stream },
+    );
+    return { model, bodies };
+  }
+
+  it('streams with stream: true: the deltas are the reply, usage and finish as doGenerate gives', async () => {
+    const { model, bodies } = await setup(true);
+    const { response, deltas, lateDeltas } = await callWithDeltas(model);
+    const plain = await (await setup(undefined)).model.doGenerate(request, {});
+    expect({
+      joined: deltas.join(''),
+      pieces: deltas.length > 1,
+      lateDeltas,
+      streamed: bodies[0]?.stream,
+      content: response.content,
+      usage: response.usage,
+      finishReason: response.finishReason,
+    }).toEqual({
+      joined: TEXT,
+      pieces: true,
+      lateDeltas: 0,
+      streamed: true,
+      content: plain.content,
+      usage: { ...plain.usage, cacheReadTokens: 0, reasoningTokens: 0 },
+      finishReason: plain.finishReason,
+    });
+  });
+
+  it('calls doGenerate by default, a listener or not', async () => {
+    const { model, bodies } = await setup(undefined);
+    const { deltas } = await callWithDeltas(model);
+    expect({ streamed: bodies[0]?.stream ?? false, deltas }).toEqual({
+      streamed: false,
+      deltas: [],
+    });
   });
 });
 
