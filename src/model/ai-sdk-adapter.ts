@@ -232,37 +232,29 @@ async function collectStream(
     const { value: part, done } = await reader.read();
     if (done) break;
     onPart();
-    switch (part.type) {
-      case 'text-start':
-      case 'text-delta': {
-        let text = texts.get(part.id);
-        if (!text) {
-          text = { type: 'text', text: '' };
-          texts.set(part.id, text);
-          content.push(text);
-        }
-        if (part.type === 'text-delta' && part.delta !== '') {
-          text.text += part.delta;
-          onTextDelta(part.delta);
-        }
-        break;
+    // Reasoning, sources, files and raw chunks carry nothing Keel feeds back.
+    if (part.type === 'text-start' || part.type === 'text-delta') {
+      let text = texts.get(part.id);
+      if (!text) {
+        text = { type: 'text', text: '' };
+        texts.set(part.id, text);
+        content.push(text);
       }
-      case 'tool-call':
-        content.push(part);
-        break;
-      case 'response-metadata':
-        response = {
-          ...(part.id === undefined ? {} : { id: part.id }),
-          ...(part.modelId === undefined ? {} : { modelId: part.modelId }),
-        };
-        break;
-      case 'finish':
-        finish = part;
-        break;
-      case 'error':
-        throw part.error;
-      default:
-        break;
+      if (part.type === 'text-delta' && part.delta !== '') {
+        text.text += part.delta;
+        onTextDelta(part.delta);
+      }
+    } else if (part.type === 'tool-call') {
+      content.push(part);
+    } else if (part.type === 'response-metadata') {
+      response = {
+        ...(part.id === undefined ? {} : { id: part.id }),
+        ...(part.modelId === undefined ? {} : { modelId: part.modelId }),
+      };
+    } else if (part.type === 'finish') {
+      finish = part;
+    } else if (part.type === 'error') {
+      throw part.error;
     }
   }
   if (!finish) {
