@@ -14,6 +14,7 @@ export const SLOW_TESTS = [
   'src/cli/observe-commands.test.ts',
   'src/cli/prices-command.test.ts',
   'src/cli/review-cli.test.ts',
+  'src/cli/shadow-cli.test.ts',
   'src/cli/terminal-output.test.ts',
   'test/crash/**/*.test.ts',
   'test/package/**/*.test.ts',
@@ -21,6 +22,7 @@ export const SLOW_TESTS = [
   'test/node-test/**/*.test.ts',
   'bench/security/main.test.ts',
   'bench/security/attack-classes.test.ts',
+  'bench/security/security-bench.test.ts',
 ];
 
 const slow = process.env.KEEL_TEST_SET === 'slow';

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { defineGuard } from '../src/index.js';
 import { defineGates } from '../src/exports/approval.js';
 import {
+  guardAnswer,
   monitorCall,
   reviewCall,
   type CallReview,
@@ -30,6 +31,13 @@ export interface GuardOverheadResult {
   readonly largeArgsP50Ms: number;
   readonly largeArgsP99Ms: number;
   readonly largeArgsWithin: boolean;
+  /** The answer guard on one final answer (links, a private value, untrusted phrases), same context. */
+  readonly answerGuardP50Ms: number;
+  readonly answerGuardP99Ms: number;
+  readonly answerGuardWithin: boolean;
+  /** Baseline for the answer: a JSON copy of the same context, timed the same way. */
+  readonly answerBaselineP50Ms: number;
+  readonly answerBaselineP99Ms: number;
 }
 
 const BLOCKS = 60;
@@ -122,7 +130,49 @@ export function measureGuardOverhead(): GuardOverheadResult {
     large,
     { blocks: 40, callsPerBlock: 10, warmUp: 200 },
   );
+  // The answer guard on a final answer of realistic shape: a trusted link, an image whose host
+  // only untrusted content names carrying a private value, phrases lifted from the emails.
+  const answer =
+    'Summary: eight messages ask for a meeting, see [the agenda](https://docs.acme.example/agenda). ' +
+    'Lorem ipsum dolor sit amet, lorem ipsum dolor sit amet. ' +
+    '![status](https://sender7.example.org/p.png?c=482913) Reply to sender7@example.org.';
+  const answerContext = [
+    ...pieces,
+    {
+      text: 'Docs: https://docs.acme.example/agenda',
+      provenance: { trust: 'trusted', source: 'task' } as const,
+    },
+  ];
+  const timeAnswer = (work: () => unknown) => {
+    for (let index = 0; index < 500; index += 1) work();
+    const perAnswer: number[] = [];
+    for (let block = 0; block < BLOCKS; block += 1) {
+      const start = performance.now();
+      for (let index = 0; index < 50; index += 1) work();
+      perAnswer.push((performance.now() - start) / 50);
+    }
+    perAnswer.sort((a, b) => a - b);
+    return {
+      p50: perAnswer[Math.floor(perAnswer.length / 2)] ?? 0,
+      p99: perAnswer[Math.min(perAnswer.length - 1, Math.ceil(perAnswer.length * 0.99) - 1)] ?? 0,
+    };
+  };
+  const answered = timeAnswer(() =>
+    // A fresh context array each time: nothing cached from the last answer.
+    guardAnswer(answer, {
+      context: [...answerContext],
+      tainted: true,
+      handling: 'neutralise',
+      privateValues: ['482913'],
+    }),
+  );
+  const answerBaseline = timeAnswer(() => JSON.parse(JSON.stringify(answerContext)) as unknown);
   return {
+    answerGuardP50Ms: round(answered.p50, 5),
+    answerGuardP99Ms: round(answered.p99, 5),
+    answerGuardWithin: answered.p99 < GUARD_OVERHEAD_TARGET_MS,
+    answerBaselineP50Ms: round(answerBaseline.p50, 5),
+    answerBaselineP99Ms: round(answerBaseline.p99, 5),
     contextChars: pieces.reduce((total, piece) => total + piece.text.length, 0),
     guardP50Ms: round(guarded.p50, 5),
     guardP99Ms: round(guarded.p99, 5),
@@ -140,6 +190,8 @@ export function renderGuardOverhead(result: GuardOverheadResult): string {
   return [
     `guard per tool call (${result.contextChars} chars of tainted context): p50 ${result.guardP50Ms} ms, p99 ${result.guardP99Ms} ms (target p99 < ${result.target} ms: ${result.within ? 'met' : 'MISSED'})`,
     `  baseline, the gate after an allow review: p50 ${result.baselineP50Ms} ms`,
+    `answer guard per final answer (same context): p50 ${result.answerGuardP50Ms} ms, p99 ${result.answerGuardP99Ms} ms (target p99 < ${result.target} ms: ${result.answerGuardWithin ? 'met' : 'MISSED'})`,
+    `  baseline, a JSON copy of the context: p50 ${result.answerBaselineP50Ms} ms, p99 ${result.answerBaselineP99Ms} ms`,
     `  with ${result.largeArgsChars} chars of adversarial arguments (guard and monitor): p50 ${result.largeArgsP50Ms} ms, p99 ${result.largeArgsP99Ms} ms (target p99 < ${result.target} ms: ${result.largeArgsWithin ? 'met' : 'MISSED'})`,
   ].join('\n');
 }

@@ -23,7 +23,12 @@
 //      against the same split all on `frontier` and against one generalist frontier agent.
 //  11. the dashboard's runs list at 100,000 runs on SQLite: server time per page, per filter,
 //      next to a bare 50-row select.
-//  12. streaming (stream-latency.ts): time to the first text_delta of a streamed run against a
+//  12. scale-out (scaling.ts): 1/2/4/8 worker processes on PostgreSQL on an I/O-bound load,
+//      runs/s, steps/s, claim latency, store time per step; one SQLite process on the same load;
+//      submit -> first model call on an idle PostgreSQL worker (LISTEN/NOTIFY).
+//  13. production run latency with a shadow on (every run repeated by a candidate on the same
+//      worker) next to off, in alternating blocks; the production journals compared.
+//  14. streaming (stream-latency.ts): time to the first text_delta of a streamed run against a
 //      bare SDK stream's first token from the same fake SSE server; a run's duration with a
 //      consumer reading one event per second, next to nobody reading.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
@@ -68,6 +73,8 @@ import { measureTokenEstimateError, renderTokenEstimateError } from './token-est
 import { measureRoutingCost, renderRoutingCost } from './routing-cost.js';
 import { measureRunsList, renderRunsList } from './runs-list.js';
 import { measureMcpOverhead, renderMcpOverhead } from './mcp-overhead.js';
+import { measureScaling, renderScaling } from './scaling.js';
+import { measureShadowOverhead, renderShadowOverhead } from './shadow-overhead.js';
 import { measureStreamLatency, renderStreamLatency } from './stream-latency.js';
 
 const TARGETS = {
@@ -253,12 +260,18 @@ const runsList = await measureRunsList();
 
 progress('MCP tool call overhead over the SDK call (stdio server)');
 const mcpOverhead = await measureMcpOverhead();
+progress('production run latency with a shadow on and off');
+const shadowOverhead = await measureShadowOverhead({ directory });
+
+progress('scale-out: 1/2/4/8 workers on PostgreSQL, one SQLite process, idle wake-up');
+const scaling = await measureScaling();
+
 progress('streaming: time to first text_delta, a slow consumer');
 const streamLatency = await measureStreamLatency();
 
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, streamLatency, traceImport, recallQuality }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, streamLatency, traceImport, recallQuality, scaling, shadowOverhead }, null, 2)}\n`
     : [
         renderTable(report),
         renderRealColdStart(realColdStart),
@@ -276,6 +289,8 @@ process.stdout.write(
         renderRoutingCost(routingCost),
         renderRunsList(runsList),
         renderMcpOverhead(mcpOverhead),
+        renderScaling(scaling),
+        renderShadowOverhead(shadowOverhead),
         renderStreamLatency(streamLatency),
       ].join('\n\n') + '\n',
 );

@@ -2,10 +2,16 @@ import { createRuntime, openStore, type OpenStoreOptions, type Store } from '../
 import {
   AGENT_NAME,
   MODEL_CALLS_PER_RUN,
+  TOOL_CALLS_PER_RUN,
   bareLoop,
   bareRunSucceeded,
   benchAgent,
 } from './bench-workload.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnFakeServer } from './child-processes.js';
+import { runAlone } from './run-alone.js';
 import { round, summarize, type Timing } from './stats.js';
 
 export interface PerStepOptions {
@@ -29,6 +35,15 @@ export interface PerStepResult {
   readonly keel: Timing;
   /** (keel − bare) / 6 model calls, from medians and from means. */
   readonly overheadPerStepMs: { readonly fromMedian: number; readonly fromMean: number };
+  /**
+   * This process's CPU time (user + system) per step, mean over the measured runs: the fake
+   * server runs in its own process, so this is the client's work alone.
+   */
+  readonly cpuPerStepMs: {
+    readonly keel: number;
+    readonly bare: number;
+    readonly overhead: number;
+  };
   /** Runs that did not end as scripted (should be 0). */
   readonly failedRuns: number;
 }
@@ -52,18 +67,23 @@ export async function measurePerStep({
   const bare = bareLoop(baseURL);
   let failedRuns = 0;
   let taskNumber = 0;
+  const cpu = { keel: 0, bare: 0 };
 
   async function timeKeel(): Promise<number> {
     const startedAt = performance.now();
+    const cpuAt = process.cpuUsage();
     const result = await runtime.run(AGENT_NAME, `Look up the items (run ${++taskNumber})`);
     const elapsed = performance.now() - startedAt;
+    cpu.keel += cpuMs(process.cpuUsage(cpuAt));
     if (result.status !== 'succeeded' || result.steps !== MODEL_CALLS_PER_RUN) failedRuns += 1;
     return elapsed;
   }
   async function timeBare(): Promise<number> {
     const startedAt = performance.now();
+    const cpuAt = process.cpuUsage();
     const result = await bare(`Look up the items (run ${++taskNumber})`);
     const elapsed = performance.now() - startedAt;
+    cpu.bare += cpuMs(process.cpuUsage(cpuAt));
     if (!bareRunSucceeded(result)) failedRuns += 1;
     return elapsed;
   }
@@ -74,6 +94,8 @@ export async function measurePerStep({
       await timeKeel();
     }
     failedRuns = 0;
+    cpu.keel = 0;
+    cpu.bare = 0;
     const bareMs: number[] = [];
     const keelMs: number[] = [];
     const startedAt = performance.now();
@@ -91,6 +113,8 @@ export async function measurePerStep({
     }
     const bareTiming = summarize(bareMs);
     const keelTiming = summarize(keelMs);
+    const keelCpu = cpu.keel / keelMs.length / MODEL_CALLS_PER_RUN;
+    const bareCpu = cpu.bare / bareMs.length / MODEL_CALLS_PER_RUN;
     return {
       store: describeStore(storeUrl, sqliteSync),
       bare: bareTiming,
@@ -99,12 +123,21 @@ export async function measurePerStep({
         fromMedian: round((keelTiming.medianMs - bareTiming.medianMs) / MODEL_CALLS_PER_RUN),
         fromMean: round((keelTiming.meanMs - bareTiming.meanMs) / MODEL_CALLS_PER_RUN),
       },
+      cpuPerStepMs: {
+        keel: round(keelCpu),
+        bare: round(bareCpu),
+        overhead: round(keelCpu - bareCpu),
+      },
       failedRuns,
     };
   } finally {
     await runtime.close();
     await store.close();
   }
+}
+
+function cpuMs({ user, system }: NodeJS.CpuUsage): number {
+  return (user + system) / 1000;
 }
 
 function describeStore(storeUrl: string, sqliteSync: OpenStoreOptions['sqliteSync']): string {
@@ -155,3 +188,42 @@ function countingStore(store: Store, counter: { writes: number }): Store {
     },
   });
 }
+
+/**
+ * `node dist/bench/per-step.js [--json]`: the per-step rows alone (SQLite file with
+ * synchronous=FULL, then in memory) against a fake server of their own, with the load average.
+ */
+await runAlone(
+  import.meta.url,
+  async () => {
+    const server = await spawnFakeServer({ latencyMs: 0, toolCallsPerRun: TOOL_CALLS_PER_RUN });
+    const directory = mkdtempSync(join(tmpdir(), 'keel-per-step-'));
+    const loadAverage = loadavg()[0] ?? 0;
+    try {
+      const options = { baseURL: server.url, warmupRuns: 20, runs: 100, blockSize: 10 };
+      const full = await measurePerStep({
+        ...options,
+        budgetMs: 25_000,
+        storeUrl: `sqlite:${join(directory, 'full.db')}`,
+        sqliteSync: 'full',
+      });
+      const memory = await measurePerStep({
+        ...options,
+        budgetMs: 25_000,
+        storeUrl: 'sqlite::memory:',
+      });
+      return { loadAverage: round(loadAverage), results: [full, memory] };
+    } finally {
+      await server.stop();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  },
+  ({ loadAverage, results }) =>
+    [
+      `per-step overhead over the hand-written openai loop (load average ${loadAverage} at start):`,
+      ...results.map(
+        (result) =>
+          `  ${result.store}: wall ${result.overheadPerStepMs.fromMedian} ms (median) / ${result.overheadPerStepMs.fromMean} ms (mean); CPU ${result.cpuPerStepMs.keel} ms per step vs ${result.cpuPerStepMs.bare} ms, overhead ${result.cpuPerStepMs.overhead} ms${result.failedRuns > 0 ? ` (${result.failedRuns} FAILED)` : ''}`,
+      ),
+    ].join('\n'),
+);

@@ -92,6 +92,13 @@ export function renderTable(report: BenchReport): string {
         target,
         status,
       ],
+      [
+        '    CPU per step (this process), mean',
+        ms(result.cpuPerStepMs.keel),
+        ms(result.cpuPerStepMs.bare),
+        '',
+        '',
+      ],
     );
   }
   rows.push(

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -79,5 +79,30 @@ describe('the public API', () => {
       const loaded = (await import(entry)) as Record<string, unknown>;
       expect(Object.keys(loaded).filter((name) => internals.includes(name))).toEqual([]);
     }
+  });
+});
+
+describe('the package manifest', () => {
+  const manifest = JSON.parse(readFileSync(join(src, '..', 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+    optionalDependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  };
+
+  it('keeps test tools out of what a user installs', () => {
+    expect(Object.keys(manifest.dependencies ?? {})).not.toContain('fast-check');
+    expect(Object.keys(manifest.devDependencies ?? {})).toContain('fast-check');
+  });
+
+  it('brings tsx as an optional dependency, loaded only for a TypeScript module', () => {
+    expect(Object.keys(manifest.dependencies ?? {})).not.toContain('tsx');
+    expect(Object.keys(manifest.optionalDependencies ?? {})).toContain('tsx');
+    const cli = readdirSync(join(src, 'cli')).filter(
+      (file) => file.endsWith('.ts') && !file.endsWith('.test.ts'),
+    );
+    const staticImports = cli.filter((file) =>
+      /^import[^;]*from 'tsx/m.test(readFileSync(join(src, 'cli', file), 'utf8')),
+    );
+    expect(staticImports).toEqual([]);
   });
 });

@@ -14,6 +14,7 @@ export {
   type Agent,
   type AgentDefinition,
   type AgentLimits,
+  type CostLimitSource,
   type OutOfScopePolicy,
 } from './agent/index.js';
 export {
@@ -135,6 +136,7 @@ export {
 } from './guard/index.js';
 export type {
   QuarantineReaderOptions,
+  TaskPlannerOptions,
   UntrustedDetector,
   UntrustedHandling,
   UntrustedOptions,

@@ -137,7 +137,8 @@ function formatClasses(report: DoorReport): string {
   for (const mode of DOOR_MODES) {
     const m = report.modes[mode];
     lines.push(
-      `${pc.bold(mode)}: benign utility ${pct(m.utility)} (retention ${pct(m.utilityRetention)}); confirmation ${pct(m.confirmationRate)}; ASR ${pct(m.asr.truthful)}/${pct(m.asr.denyAll)}/${pct(m.asr.approveAll)}; utility under attack ${pct(m.utilityUnderAttackTruthful)}`,
+      `${pc.bold(mode)}: benign utility ${pct(m.utility)} (retention ${pct(m.utilityRetention)}; Q&A ${pct(m.qaUtility)}, retention ${pct(m.qaRetention)}); confirmation ${pct(m.confirmationRate)}; ASR ${pct(m.asr.truthful)}/${pct(m.asr.denyAll)}/${pct(m.asr.approveAll)}; utility under attack ${pct(m.utilityUnderAttackTruthful)}`,
+      `  T2 argument swap: ${m.t2.truthful} · ${m.t2.denyAll} · ${m.t2.approveAll}`,
       `  per class: ${DOOR_CLASSES.map((c) => `${c} ${m.perClass[c].truthful} · ${m.perClass[c].denyAll} · ${m.perClass[c].approveAll}`).join('; ')}`,
       `  per template (truthful+denyAll): ${Object.entries(m.perTemplate)
         .map(([t, v]) => `${t} ${v}`)

@@ -183,8 +183,61 @@ export function createSupportDeskTiers(): ModelTiers {
   });
 }
 
+/** The version of the refunds agent the demo shadows production with. */
+export const REFUNDS_CANDIDATE_VERSION = '2026-12-06.2-goodwill';
+const GOODWILL_OPENING =
+  'You are a refunds specialist piloting goodwill credits: add 10% to every refund you issue.';
+
+/**
+ * A candidate version of the `refunds` executor: the same tools, gates and limits, with a
+ * goodwill credit of 10% on every refund. The demo runs it in shadow of production: its
+ * lookups are served from production's recorded results, its refunds and emails never run.
+ *
+ * ```ts
+ * const candidate = createRefundsCandidate(backend);
+ * await runtime.shadows.start({ agent: 'refunds', candidate, share: 1 });
+ * ```
+ */
+export function createRefundsCandidate(
+  backend: SupportBackend,
+  tiers: ModelTiers = createSupportDeskTiers(),
+): Agent {
+  const refunds = createSupportDeskAgents(backend, tiers).find((agent) => agent.name === 'refunds');
+  if (!refunds) throw new Error('the support desk has no refunds agent');
+  return defineAgent({
+    name: 'refunds',
+    version: REFUNDS_CANDIDATE_VERSION,
+    description: refunds.description,
+    model: tiers.model('frontier'),
+    instructions: `${GOODWILL_OPENING} ${refunds.instructions}`,
+    tools: refunds.tools,
+    ...(refunds.gates ? { gates: refunds.gates.options } : {}),
+    limits: refunds.limits,
+    maxOutputTokens: 1_024,
+  });
+}
+
+/** The goodwill pilot: the refunds script, with 10% added to the refund it asks for. */
+function goodwillScript(context: ScriptContext): SimulatedTurn {
+  const turn = refundsScript(context);
+  return {
+    ...turn,
+    ...(turn.toolCalls
+      ? {
+          toolCalls: turn.toolCalls.map((call) => {
+            const args = call.args as { amountCents?: unknown } | undefined;
+            return call.name === 'issue_refund' && typeof args?.amountCents === 'number'
+              ? { ...call, args: { ...args, amountCents: Math.round(args.amountCents * 1.1) } }
+              : call;
+          }),
+        }
+      : {}),
+  };
+}
+
 /** The executor scripts, by the first words of each agent's instructions. */
 const EXECUTOR_SCRIPTS: readonly [string, (context: ScriptContext) => SimulatedTurn][] = [
+  [GOODWILL_OPENING, goodwillScript],
   ['You are a refunds specialist', refundsScript],
   ['You answer questions about payments', paymentsScript],
   ['You change account details', accountScript],
@@ -213,3 +266,6 @@ export const supportDeskBackend = new SupportBackend();
 
 /** The support desk's agents: `refunds`, `payments`, `account` and `general`. */
 export const supportDeskAgents: Agent[] = createSupportDeskAgents(supportDeskBackend);
+
+/** Candidate versions `keel shadow start <agent> --candidate <version>` can name. */
+export const supportDeskCandidates: Agent[] = [createRefundsCandidate(supportDeskBackend)];

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, replayRun } from '../../src/index.js';
-import { createSupportDeskAgents } from './agents.js';
+import { REFUNDS_CANDIDATE_VERSION, createSupportDeskAgents } from './agents.js';
 import { SupportBackend } from './backend.js';
 import { runDemo, type DemoReport, type ScenarioName, type ScenarioReport } from './demo.js';
 
@@ -43,6 +43,14 @@ describe('runDemo', () => {
       'approval',
     ]);
     expect(report.asExpected).toBe(true);
+    // The refunds candidate shadowed the refund run and touched nothing.
+    expect(report.shadow).toMatchObject({
+      agent: 'refunds',
+      candidateVersion: REFUNDS_CANDIDATE_VERSION,
+      pairs: 1,
+      executedSideEffects: 0,
+    });
+    expect(report.shadow?.suppressedCalls).toBeGreaterThan(0);
     expect(report.model).toEqual({
       provider: 'simulator',
       modelId: 'support-desk-script',

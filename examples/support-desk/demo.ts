@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRuntime, openStore, type Router, type Runtime } from '../../src/index.js';
-import { DEMO_TASKS, createSupportDeskAgents, createSupportDeskTiers } from './agents.js';
+import { shadowReport } from '../../src/exports/eval.js';
+import {
+  DEMO_TASKS,
+  createRefundsCandidate,
+  createSupportDeskAgents,
+  createSupportDeskTiers,
+} from './agents.js';
 import { createSupportDeskRouter } from './router.js';
 import { SupportBackend } from './backend.js';
 import { formatMoney } from './records.js';
@@ -16,6 +22,7 @@ import {
   type JournalEntry,
   type RoutingFacts,
   type ScenarioReport,
+  type ShadowFacts,
   routingFacts,
 } from './report.js';
 import { readJournal, runResumeScenario } from './resume-scenario.js';
@@ -24,6 +31,7 @@ import { approvalScenario } from './approval-scenario.js';
 export type {
   ApprovalFacts,
   DemoReport,
+  ShadowFacts,
   RoutingFacts,
   ResumeFacts,
   ScenarioName,
@@ -74,8 +82,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const agents = createSupportDeskAgents(backend, tiers);
   const router = createSupportDeskRouter(agents, tiers);
   const store = await openStore(storeUrl);
-  const runtime = createRuntime({ store, agents, leaseMs });
+  // A candidate version of the refunds executor shadows its runs: it sees the same tickets,
+  // is served production's recorded tool results, and never refunds or emails anyone.
+  const candidate = createRefundsCandidate(backend, tiers);
+  const runtime = createRuntime({ store, agents, leaseMs, candidates: [candidate] });
   const model = agents[0]?.model;
+  let shadow: ShadowFacts | undefined;
 
   log('Keel support-desk demo: five tickets, routed to the refunds, payments and general agents');
   log(`store: ${storeUrl}`);
@@ -85,16 +97,34 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     for (const line of formatScenario(scenario, `[${String(scenarios.length)}/5]`)) log(line);
   };
   try {
-    // The routed runs are queued: this process's worker executes the first three.
+    const started = await runtime.shadows.start({
+      agent: 'refunds',
+      candidate,
+      share: 1,
+      maxConcurrent: 2,
+      maxCostUsd: 1,
+    });
+    // The routed runs are queued: this process's worker executes the first three, and the
+    // shadow run of the refund.
     const worker = runtime.startWorker({ pollMs: 20 });
     try {
       log('');
       log('(the 1st run is streamed: its reply text appears as the model sends it)');
-      show(await successScenario(runtime, router, backend, json ? undefined : options));
+      const success = await successScenario(runtime, router, backend, json ? undefined : options);
+      show(success);
       show(await retryScenario(runtime, router, backend));
       show(await loopScenario(runtime, router));
+      shadow = await shadowOf(runtime, started.id, success.runId);
+      log('');
+      log(
+        `shadow ${shadow.id}: refunds ${shadow.candidateVersion} repeated ${String(shadow.pairs)} run(s); ` +
+          `${String(shadow.suppressedCalls)} call(s) suppressed, ${String(shadow.executedSideEffects)} side effects executed ` +
+          `(see \`keel shadow report\`)`,
+      );
     } finally {
       await worker.stop();
+      // The later scenarios run in other processes that do not load the candidate.
+      await runtime.shadows.stop(started.id);
     }
     log('');
     log('(the 4th run starts in a worker process that is SIGKILLed half-way; a few seconds…)');
@@ -155,8 +185,33 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     models,
     store: storeUrl,
     scenarios,
+    ...(shadow ? { shadow } : {}),
     asExpected,
     durationMs: Date.now() - startedAt,
+  };
+}
+
+/** What the shadow of the refunds executor did, once its shadow run of `runId` finished. */
+async function shadowOf(runtime: Runtime, shadowId: string, runId: string): Promise<ShadowFacts> {
+  // Queued when the production run finished; asking again queues nothing twice.
+  await runtime.shadows.consider(runId);
+  for (let tries = 0; tries < 500; tries++) {
+    const pair = (await runtime.store.shadows.pairs(shadowId)).find((each) => each.runId === runId);
+    if (pair && (await runtime.store.getRun(pair.candidateRunId))) {
+      await runtime.wait(pair.candidateRunId, { pollMs: 20 });
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const report = await shadowReport(runtime.store, { shadowId });
+  const record = report.shadows[0];
+  return {
+    id: shadowId,
+    agent: record?.agent ?? 'refunds',
+    candidateVersion: record?.candidateVersion ?? '',
+    pairs: report.pairs.length,
+    suppressedCalls: report.suppressedCalls,
+    executedSideEffects: report.executedSideEffects,
   };
 }
 

@@ -66,6 +66,17 @@ export interface ResumeFacts {
   readonly refundsIssued: number;
 }
 
+/** The demo's shadow: a candidate version of the refunds executor repeating its runs. */
+export interface ShadowFacts {
+  readonly id: string;
+  readonly agent: string;
+  readonly candidateVersion: string;
+  readonly pairs: number;
+  readonly suppressedCalls: number;
+  /** Side effects the candidate executed: must be 0. */
+  readonly executedSideEffects: number;
+}
+
 /** One scenario's outcome, with facts particular to it. Plain JSON. */
 export type ScenarioReport =
   | (ScenarioBase & {
@@ -127,6 +138,8 @@ export interface DemoReport {
   }[];
   readonly store: string;
   readonly scenarios: readonly ScenarioReport[];
+  /** The candidate refunds version that shadowed the refund run (see `keel shadow report`). */
+  readonly shadow?: ShadowFacts | undefined;
   readonly asExpected: boolean;
   readonly durationMs: number;
 }
@@ -325,8 +338,12 @@ export function journalLines(
         break;
       case 'run_started':
       case 'tool_requested':
+      case 'intent_planned':
+      case 'answer_held':
       case 'context_assembled':
       case 'step_summarised':
+      case 'shadow_suppressed':
+      case 'would_need_approval':
         break;
       default:
         event satisfies never;

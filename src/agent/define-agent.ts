@@ -12,6 +12,7 @@ import {
 import { resolveModel, type ModelAdapterV1 } from '../model/index.js';
 import type { Tool } from '../tools/index.js';
 import { resolveLimits, type RunLimits } from '../journal/index.js';
+import { AGENT_VERSION, contentVersion } from './agent-version.js';
 import {
   resolveUntrusted,
   type UntrustedConfig,
@@ -30,6 +31,13 @@ export type OutOfScopePolicy = (typeof OUT_OF_SCOPE_POLICIES)[number];
 /** What `defineAgent` takes: the agent's name, model, instructions, tools, limits, gates, guard and context. */
 export interface AgentDefinition {
   readonly name: string;
+  /**
+   * The agent's version, journaled on every run (`run_started.version`) and the key of its
+   * baselines and alerts (e.g. `'2026-12-06.1'`: letters, digits, `. _ - + :`, at most 64).
+   * Without it the version is a digest of the definition (`d:…`), which changes whenever the
+   * instructions, tools, model, limits, gates, guard or context options do.
+   */
+  readonly version?: string;
   readonly description?: string;
   /**
    * An adapter (`simulator(...)`, `tiers.model('fast')`, ...) or a model string
@@ -82,9 +90,16 @@ export type AgentLimits = Partial<Omit<RunLimits, 'maxCostUsd'>> & {
   readonly maxCostUsd?: number | 'tokens-only';
 };
 
+/** Where an agent's or a run's cost limit came from (see `Agent.costLimit`). */
+export type CostLimitSource = 'set' | 'default' | 'tokens-only';
+
 /** A validated, immutable agent. Modifiers return a new agent. */
 export interface Agent {
   readonly name: string;
+  /** The explicit `version`, or the digest of the definition (`d:…`). */
+  readonly version: string;
+  /** Whether `version` was given (it then survives modifiers) or is the content digest. */
+  readonly versionGiven: boolean;
   readonly description: string;
   readonly model: ModelAdapterV1;
   /** The model tier the agent runs on (`fast`, `frontier`, ...), when its model came from one. */
@@ -92,6 +107,12 @@ export interface Agent {
   readonly instructions: string;
   readonly tools: readonly Tool[];
   readonly limits: RunLimits;
+  /**
+   * Where `limits.maxCostUsd` came from: `set` in the definition (or `withLimits`), Keel's
+   * `default`, or `tokens-only`. A set cost limit needs a priced model, also when a run swaps
+   * the model.
+   */
+  readonly costLimit: CostLimitSource;
   readonly maxOutputTokens: number | undefined;
   /** Reviews each call first: allow / confirm / deny by where its arguments came from. */
   readonly guard: Guard | undefined;
@@ -110,6 +131,8 @@ export interface Agent {
   withLimits(limits: Partial<RunLimits>): Agent;
   /** The same agent with its quarantined reader's model replaced (replay serves it). */
   withReaderModel(model: ModelAdapterV1): Agent;
+  /** The same agent with its planner's model replaced (replay serves it). */
+  withPlannerModel(model: ModelAdapterV1): Agent;
   /** The same agent with its context configuration replaced (replay serves one from a journal). */
   withContext(context: ContextConfig | undefined): Agent;
 }
@@ -170,6 +193,15 @@ export function defineAgent(definition: AgentDefinition): Agent {
   if (typeof definition.instructions !== 'string' || definition.instructions.trim() === '') {
     fail('instructions', 'must be a non-empty string');
   }
+  if (
+    definition.version !== undefined &&
+    (typeof definition.version !== 'string' || !AGENT_VERSION.test(definition.version))
+  ) {
+    fail(
+      'version',
+      'must be letters, digits, ".", "_", "-", "+" or ":" (at most 64), starting with a letter or digit',
+    );
+  }
   let tools: readonly Tool[] = definition.tools ?? [];
   if (!Array.isArray(definition.tools ?? []))
     fail('tools', 'must be an array of tools from defineTool');
@@ -223,18 +255,26 @@ export function defineAgent(definition: AgentDefinition): Agent {
   if (gates) checkGateTools(gates, tools, guard !== undefined, fail);
   return build({
     name: definition.name,
+    explicitVersion: definition.version,
     description: definition.description ?? '',
     model: agentModel,
     tier: agentModel.tier,
     instructions: definition.instructions,
     tools: Object.freeze([...tools]),
     limits: agentLimits(where, definition.limits, agentModel),
+    costLimit: costLimitSource(definition.limits?.maxCostUsd, 'default'),
     maxOutputTokens: definition.maxOutputTokens,
     guard,
     gates,
     context,
     onOutOfScope,
-    untrusted: resolveUntrusted(where, definition.untrusted, tools),
+    untrusted: resolveUntrusted(
+      where,
+      definition.untrusted,
+      tools,
+      agentModel,
+      guard !== undefined,
+    ),
   });
 }
 
@@ -287,29 +327,58 @@ function agentLimits(where: string, limits: AgentLimits = {}, model: ModelAdapte
   if (maxCostUsd === 'tokens-only')
     return resolveLimits(where, { ...others, maxCostUsd: NO_COST_LIMIT });
   if (maxCostUsd !== undefined) {
-    const unpriced = [model, ...(model.fallbacks ?? [])].find((each) => each.price === undefined);
-    if (unpriced) {
-      throw new KeelError(
-        'invalid_definition',
-        `${where}: "limits.maxCostUsd" cannot hold: model "${unpriced.provider}:${unpriced.modelId}" has no known price. Give it one (in keel.prices.json, or the adapter's "price" option), or set maxCostUsd: 'tokens-only' to limit this agent by tokens alone`,
-      );
-    }
+    const problem = costLimitProblem(model, 'agent');
+    if (problem) throw new KeelError('invalid_definition', `${where}: ${problem}`);
   }
   return resolveLimits(where, limits as Partial<RunLimits>);
 }
 
+/**
+ * Why a set `maxCostUsd` cannot hold on `model` (or one of its fallbacks) — a model with no
+ * known price, with the ways to fix it — or `undefined` when every one is priced.
+ */
+export function costLimitProblem(
+  model: ModelAdapterV1,
+  scope: 'agent' | 'run',
+): string | undefined {
+  const unpriced = [model, ...(model.fallbacks ?? [])].find((each) => each.price === undefined);
+  if (!unpriced) return undefined;
+  return `"limits.maxCostUsd" cannot hold: model "${unpriced.provider}:${unpriced.modelId}" has no known price. Give it one (in keel.prices.json, or the adapter's "price" option), or set maxCostUsd: 'tokens-only' to limit this ${scope} by tokens alone`;
+}
+
+/** Where a cost limit comes from, given the `maxCostUsd` written (if any) and the one before. */
+export function costLimitSource(
+  maxCostUsd: number | 'tokens-only' | undefined,
+  otherwise: CostLimitSource,
+): CostLimitSource {
+  if (maxCostUsd === undefined) return otherwise;
+  return maxCostUsd === 'tokens-only' ? 'tokens-only' : 'set';
+}
+
 /** `maxCostUsd: 'tokens-only'`: a cost no run reaches. */
-const NO_COST_LIMIT = Number.MAX_VALUE;
+export const NO_COST_LIMIT = Number.MAX_VALUE;
 
 type AgentProps = Omit<
   Agent,
-  'tool' | 'withTool' | 'withTools' | 'withModel' | 'withLimits' | 'withReaderModel' | 'withContext'
->;
+  | 'tool'
+  | 'withTool'
+  | 'withTools'
+  | 'withModel'
+  | 'withLimits'
+  | 'withReaderModel'
+  | 'withPlannerModel'
+  | 'withContext'
+  | 'version'
+  | 'versionGiven'
+> & { readonly explicitVersion: string | undefined };
 
 function build(props: AgentProps): Agent {
   const byName = new Map(props.tools.map((tool) => [tool.name, tool]));
+  const { explicitVersion, ...content } = props;
   return Object.freeze({
-    ...props,
+    ...content,
+    version: explicitVersion ?? contentVersion(content),
+    versionGiven: explicitVersion !== undefined,
     tool: (name: string) => byName.get(name),
     withTool(tool: Tool): Agent {
       if (byName.has(tool.name)) {
@@ -338,6 +407,7 @@ function build(props: AgentProps): Agent {
       build({
         ...props,
         limits: resolveLimits(`agent "${props.name}"`, { ...props.limits, ...limits }),
+        costLimit: costLimitSource(limits.maxCostUsd, props.costLimit),
       }),
     withReaderModel: (model: ModelAdapterV1): Agent =>
       build({
@@ -345,6 +415,17 @@ function build(props: AgentProps): Agent {
         untrusted: Object.freeze({
           ...props.untrusted,
           reader: Object.freeze({ ...props.untrusted.reader, model }),
+        }),
+      }),
+    withPlannerModel: (model: ModelAdapterV1): Agent =>
+      build({
+        ...props,
+        untrusted: Object.freeze({
+          ...props.untrusted,
+          plan:
+            props.untrusted.plan === false
+              ? false
+              : Object.freeze({ ...props.untrusted.plan, model }),
         }),
       }),
   });

@@ -1,7 +1,11 @@
 export {
+  NO_COST_LIMIT,
   OUT_OF_SCOPE_POLICIES,
+  costLimitProblem,
+  costLimitSource,
   defineAgent,
   type Agent,
+  type CostLimitSource,
   type AgentDefinition,
   type AgentLimits,
   type OutOfScopePolicy,
@@ -22,10 +26,13 @@ export {
 } from './next-action.js';
 export {
   DEFAULT_SIGNAL_THRESHOLD,
+  GENERIC_READER_SCHEMA,
   UNTRUSTED_HANDLINGS,
   type QuarantineReaderOptions,
+  type TaskPlannerOptions,
   type UntrustedConfig,
   type UntrustedDetector,
   type UntrustedHandling,
   type UntrustedOptions,
 } from './untrusted-options.js';
+export { AGENT_VERSION, contentVersion, type VersionedContent } from './agent-version.js';

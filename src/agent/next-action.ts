@@ -86,6 +86,9 @@ export function actionBeforeStep(
   if (state.finished) return { type: 'done' };
   const reached = limitBeforeStep(state, state.limits ?? agent.limits, now);
   if (reached?.limit === 'timeout') return { type: 'stop', ...reached };
+  // A final answer held for a person waits for the decision (the engine then delivers it).
+  if (state.heldAnswer?.decision === undefined && state.heldAnswer?.call.awaitingApproval)
+    return { type: 'await_approval', calls: [state.heldAnswer.call] };
   if (state.pending.length > 0) {
     const ready = state.pending.filter((call) => call.awaitingApproval === undefined);
     if (ready.length > 0) return { type: 'execute_tools', calls: ready };

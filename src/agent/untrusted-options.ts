@@ -1,4 +1,4 @@
-import type { ZodType } from 'zod';
+import { z, type ZodType } from 'zod';
 import { KeelError } from '../core/index.js';
 import {
   ANSWER_HANDLINGS,
@@ -33,15 +33,27 @@ export type UntrustedDetector = (text: string) => {
 
 /** The quarantined reader a `quarantine` agent extracts untrusted tool output with. */
 export interface QuarantineReaderOptions {
-  /** The model that reads (given no tools). Default: the agent's own model. */
+  /**
+   * The model that reads (given no tools). Default: the `fast` tier of the set the agent's
+   * model comes from (`defineModelTiers`); an agent whose model is not from tiers must name
+   * one. Never the tool-using model by default.
+   */
   readonly model?: ModelAdapterV1;
-  /** Per tool name: the zod schema to extract from that tool's output. */
+  /**
+   * Per tool name: the zod schema to extract from that tool's output. A tool without one gets
+   * the generic extraction (`GENERIC_READER_SCHEMA`: `{ summary, facts[], links[], entities[] }`,
+   * every field free text, so the model sees references only).
+   */
   readonly schemas?: Readonly<Record<string, ZodType>>;
   /** Trusted instructions for the reader. Default: extract the fields of the schema. */
   readonly instructions?: string;
   /** Further attempts after an invalid answer. Default 2. */
   readonly retries?: number;
 }
+
+/** What the answer guard does with a finding: neutralise it, flag it, or neutralise and hold the answer for a person. */
+export type AnswerOption = AnswerHandling | 'confirm';
+const ANSWER_OPTIONS: readonly AnswerOption[] = [...ANSWER_HANDLINGS, 'confirm'];
 
 /** How an agent handles untrusted content: the handling mode, the detector and its threshold, the output monitor. */
 export interface UntrustedOptions {
@@ -71,9 +83,12 @@ export interface UntrustedOptions {
    * final answer whose destination is grounded only in untrusted content are `neutralise`d
    * (default: rendered inert with a visible note) or only `flag`ged; either way they are
    * journaled (`answer_guarded`) and private values are removed from every URL of the answer.
-   * `false` turns it off (the answer is delivered as the model wrote it).
+   * `confirm` neutralises too, and an answer in which the guard neutralised a link or took
+   * out a private value waits for a person's approval (`answer_held`, an approval of `final_answer` with the answer as its arguments)
+   * before it is returned; denied, the run ends `escalated` without an output. `false` turns it
+   * off (the answer is delivered as the model wrote it).
    */
-  readonly answer?: AnswerHandling | false;
+  readonly answer?: AnswerOption | false;
   /**
    * Destinations (hosts such as `docs.acme.example`; `acme.example` covers its subdomains) the
    * answer guard treats as trusted although the run never saw them in trusted content.
@@ -81,7 +96,39 @@ export interface UntrustedOptions {
   readonly allowDestinations?: readonly string[];
   /** The quarantined reader (handling `quarantine` only). */
   readonly reader?: QuarantineReaderOptions;
+  /**
+   * The trusted planning step: before any untrusted content enters a run, a structured model
+   * call reads from the task which consequential tools (`write`, `egress`, `irreversible`) it
+   * asks for (journaled as `intent_planned`, served back on replay). Once the run is tainted,
+   * a consequential call outside that plan needs a human (the guard's rule `outside_intent`;
+   * a tool's `intent` words in the task still count). Needs a guard. `true`: the planner is
+   * the `fast` tier of the agent's model set, else the agent's own model (the call has no tools
+   * and sees only trusted text). Default `false`.
+   */
+  readonly plan?: boolean | TaskPlannerOptions;
 }
+
+/** The trusted planning step's model and attempts. */
+export interface TaskPlannerOptions {
+  /** Default: the `fast` tier of the agent's model set, else the agent's own model. */
+  readonly model?: ModelAdapterV1;
+  /** Further attempts after an invalid answer. Default 2. */
+  readonly retries?: number;
+}
+
+/**
+ * The extraction a quarantined reader makes of a tool's output when the agent gives no schema
+ * for it: every field is free text, so the tool-using model sees only references to it (and
+ * how many facts, links and entities there are); the answer resolves them.
+ */
+export const GENERIC_READER_SCHEMA = z.object({
+  summary: z.string().describe('What the content says, in one or two sentences'),
+  facts: z
+    .array(z.string())
+    .describe('Each fact it states that a question could be about: numbers, dates, names, ids'),
+  links: z.array(z.string()).describe('Every URL or address it contains'),
+  entities: z.array(z.string()).describe('People, companies, products and places it names'),
+});
 
 /** The agent's resolved untrusted-content settings. */
 export interface UntrustedConfig {
@@ -91,14 +138,17 @@ export interface UntrustedConfig {
   readonly signalThreshold: number;
   /** What the monitor does per kind of flag, or `false` when it is off. */
   readonly monitor: Readonly<Record<MonitorFlagKind, MonitorAction>> | false;
-  readonly answer: AnswerHandling | false;
+  readonly answer: AnswerOption | false;
   readonly allowDestinations: readonly string[];
   readonly reader: {
+    /** Set for a `quarantine` agent. */
     readonly model: ModelAdapterV1 | undefined;
     readonly schemas: Readonly<Record<string, ZodType>>;
     readonly instructions: string | undefined;
     readonly retries: number;
   };
+  /** The trusted planning step, or `false`. */
+  readonly plan: { readonly model: ModelAdapterV1; readonly retries: number } | false;
 }
 
 /** The injection-signal score from which consequential calls need a human. */
@@ -109,6 +159,8 @@ export function resolveUntrusted(
   where: string,
   options: UntrustedOptions | undefined,
   tools: readonly Tool[],
+  agentModel: ModelAdapterV1,
+  guarded: boolean,
 ): UntrustedConfig {
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `${where}: "untrusted${field}" ${problem}`);
@@ -127,8 +179,8 @@ export function resolveUntrusted(
     fail('.signalThreshold', 'must be a number above 0 and at most 1');
   const monitor = resolveMonitor(given.monitor, fail);
   const answer = given.answer ?? 'neutralise';
-  if (answer !== false && !ANSWER_HANDLINGS.includes(answer))
-    fail('.answer', `must be one of ${ANSWER_HANDLINGS.join(', ')} or false`);
+  if (answer !== false && !ANSWER_OPTIONS.includes(answer))
+    fail('.answer', `must be one of ${ANSWER_OPTIONS.join(', ')} or false`);
   const allowDestinations: readonly string[] = given.allowDestinations ?? [];
   if (
     !isList(allowDestinations) ||
@@ -167,6 +219,14 @@ export function resolveUntrusted(
   const retries = reader.retries ?? 2;
   if (!Number.isInteger(retries) || retries < 0 || retries > 10)
     fail('.reader.retries', 'must be an integer from 0 to 10');
+  const fast = agentModel.sibling?.('fast');
+  const readerModel = handling === 'quarantine' ? (reader.model ?? fast) : reader.model;
+  if (handling === 'quarantine' && readerModel === undefined)
+    fail(
+      '.reader.model',
+      "is required with handling 'quarantine' unless the agent's model comes from model tiers with a 'fast' tier: the reader is never the tool-using model",
+    );
+  const plan = resolvePlan(given.plan, agentModel, guarded, fail);
   return Object.freeze({
     handling,
     detector: detector === false ? null : (detector ?? 'default'),
@@ -174,7 +234,36 @@ export function resolveUntrusted(
     monitor,
     answer,
     allowDestinations: Object.freeze(allowDestinations.map((host) => host.toLowerCase())),
-    reader: Object.freeze({ model: reader.model, schemas, instructions, retries }),
+    reader: Object.freeze({ model: readerModel, schemas, instructions, retries }),
+    plan,
+  });
+}
+
+function resolvePlan(
+  given: UntrustedOptions['plan'],
+  agentModel: ModelAdapterV1,
+  guarded: boolean,
+  fail: (field: string, problem: string) => never,
+): UntrustedConfig['plan'] {
+  if (given === undefined || given === false) return false;
+  if (given !== true && (typeof given !== 'object' || (given as unknown) === null))
+    fail('.plan', 'must be true, false or { model, retries }');
+  if (!guarded) fail('.plan', 'needs a guard (defineAgent({ guard })): the guard acts on the plan');
+  const options: TaskPlannerOptions = given === true ? {} : given;
+  const model = options.model as Partial<ModelAdapterV1> | undefined;
+  if (
+    model !== undefined &&
+    (typeof model !== 'object' ||
+      model.specificationVersion !== 'v1' ||
+      typeof model.doGenerate !== 'function')
+  )
+    fail('.plan.model', 'must be a ModelAdapterV1');
+  const retries = options.retries ?? 2;
+  if (!Number.isInteger(retries) || retries < 0 || retries > 10)
+    fail('.plan.retries', 'must be an integer from 0 to 10');
+  return Object.freeze({
+    model: options.model ?? agentModel.sibling?.('fast') ?? agentModel,
+    retries,
   });
 }
 

@@ -76,6 +76,7 @@ export async function withJournalTotals(
     const state = foldRun((journals.get(record.id) ?? []).map((entry) => entry.event));
     return {
       ...record,
+      version: record.version ?? state.version ?? null,
       steps: state.steps,
       inputTokens: state.usage.inputTokens,
       outputTokens: state.usage.outputTokens,
@@ -91,10 +92,11 @@ export function roundUsd(value: number): number {
 
 export function formatRunsTable(records: readonly ListedRun[]): string {
   if (records.length === 0) return pc.gray('no runs yet');
-  const header = ['id', 'agent', 'status', 'steps', 'tokens', 'cost', 'created'];
+  const header = ['id', 'agent', 'version', 'status', 'steps', 'tokens', 'cost', 'created'];
   const rows = records.map((record) => [
     record.id,
-    record.agent,
+    record.shadowOf === null ? record.agent : `${record.agent} (shadow)`,
+    record.version ?? '-',
     record.status,
     String(record.steps),
     String(record.inputTokens + record.outputTokens),
@@ -108,15 +110,21 @@ export function formatRunsTable(records: readonly ListedRun[]): string {
     cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ');
   return [
     pc.bold(line(header)),
-    ...rows.map((row) => line(row).replace(row[2] ?? '', colorStatus(row[2] ?? ''))),
+    ...rows.map((row) => line(row).replace(row[3] ?? '', colorStatus(row[3] ?? ''))),
   ].join('\n');
 }
 
 export function showJson(record: RunRecord, state: RunState, events: readonly StoredEvent[]) {
   return {
-    run: { ...record, costUsd: roundUsd(record.costUsd) },
+    run: {
+      ...record,
+      version: record.version ?? state.version ?? null,
+      costUsd: roundUsd(record.costUsd),
+    },
     state: {
       agent: state.agent,
+      version: state.version ?? null,
+      shadowOf: state.shadowOf ?? null,
       task: state.task,
       status: state.finished?.status ?? record.status,
       reason: state.finished?.reason ?? null,
@@ -142,7 +150,10 @@ export function formatShow(
 ): string {
   const reason = state.finished ? describeReason(state.finished.reason) : pc.gray('(in progress)');
   const lines = [
-    `${pc.bold('run')}     ${record.id}  (agent ${record.agent}, claimed ${record.claims}x)`,
+    `${pc.bold('run')}     ${record.id}  (agent ${record.agent}${versionNote(record.version ?? state.version ?? null)}, claimed ${record.claims}x)`,
+    ...(state.shadowOf === undefined
+      ? []
+      : [`${pc.bold('shadow')}  of ${state.shadowOf}: its side effects never ran`]),
     `${pc.bold('task')}    ${state.task}`,
     `${pc.bold('status')}  ${colorStatus(record.status)} — ${reason}`,
     ...runbookLine(runRunbook(record.status, state.finished?.reason ?? null)),
@@ -161,6 +172,10 @@ export function formatShow(
   return lines.join('\n');
 }
 
+function versionNote(version: string | null): string {
+  return version === null ? '' : ` version ${version}`;
+}
+
 function runbookLine(runbook: string | undefined): string[] {
   return runbook === undefined ? [] : [`${pc.bold('runbook')} ${runbook}`];
 }
@@ -169,7 +184,7 @@ function runbookLine(runbook: string | undefined): string[] {
 export function summarizeEvent(event: RunEvent): string {
   switch (event.type) {
     case 'run_started':
-      return `${pc.bold('run_started')} agent=${event.agent} model=${event.model.provider}:${event.model.modelId}`;
+      return `${pc.bold('run_started')} agent=${event.agent}${event.version === undefined ? '' : ` version=${event.version}`}${event.shadowOf === undefined ? '' : ` shadowOf=${event.shadowOf}`} model=${event.model.provider}:${event.model.modelId}`;
     case 'run_claimed':
       return `${pc.bold('run_claimed')} by ${event.workerId} (claim ${event.claim})`;
     case 'model_called': {
@@ -220,10 +235,18 @@ export function summarizeEvent(event: RunEvent): string {
       return `${pc.gray('tool_quarantined')} ${event.toolName}: the model sees ${truncate(event.view, 80)}${event.error === undefined ? '' : pc.yellow(` (reader: ${truncate(event.error, 60)})`)}`;
     case 'action_flagged':
       return `${pc.yellow('action_flagged')} ${event.toolName}: ${event.flags.map((flag) => `${flag.kind}${flag.argument === undefined ? '' : ` ${flag.argument}`}`).join(', ')}`;
+    case 'intent_planned':
+      return `${pc.gray('intent_planned')} ${event.tools === undefined ? pc.yellow(`no plan (${truncate(event.error ?? 'no answer', 60)})`) : `the task asks for ${event.tools.join(', ') || 'no consequential tool'}`}`;
+    case 'answer_held':
+      return `${pc.yellow('answer_held')} the final answer waits for a person: ${truncate(event.output, 80)}`;
     case 'answer_guarded':
       return `${event.findings.length > 0 ? pc.yellow('answer_guarded') : pc.gray('answer_guarded')} ${event.findings.map((finding) => `${finding.kind} ${finding.destination} ${finding.action}`).join(', ') || 'no links to act on'}; ${event.spans.length} span(s) from untrusted content`;
     case 'tool_intercepted':
       return `${event.action === 'suppressed' ? pc.yellow('tool_suppressed') : pc.gray('tool_served')} ${event.toolName} [${event.effect}]: ${truncate(event.detail, 80)}`;
+    case 'shadow_suppressed':
+      return `${pc.yellow('shadow_suppressed')} ${event.toolName} [${event.effect}] ${truncate(JSON.stringify(event.input) ?? 'null', 60)}: ${truncate(event.reason, 60)}`;
+    case 'would_need_approval':
+      return `${pc.yellow('would_need_approval')} ${event.toolName} (${event.approverGroup}) ${truncate(JSON.stringify(event.input) ?? 'null', 60)}`;
     case 'run_finished':
       return `${pc.bold('run_finished')} ${colorStatus(event.status)}: ${describeReason(event.reason)}`;
     default:

@@ -21,8 +21,9 @@ export interface LoadAgentsOptions {
   /** Where `keel.config.*` and a relative `--agents` path are looked for. */
   readonly cwd?: string;
   /**
-   * Loads tsx (a dependency of Keel, so a project needs no install of its own) the first time a
-   * `.ts`/`.mts`/`.cts` module is given (default: `import('tsx/esm/api')`).
+   * Loads tsx (an optional dependency of Keel that npm installs with it, so a project needs no
+   * install of its own) the first time a `.ts`/`.mts`/`.cts` module is given (default:
+   * `import('tsx/esm/api')`).
    */
   readonly loadTsx?: () => Promise<TsxApi>;
 }
@@ -50,7 +51,7 @@ export function hasAgentsModule(modulePath: string | undefined, cwd = process.cw
  */
 export async function loadAgents(
   modulePath: string | undefined,
-  { cwd = process.cwd(), loadTsx = () => import('tsx/esm/api') }: LoadAgentsOptions = {},
+  { cwd = process.cwd(), loadTsx = defaultTsx }: LoadAgentsOptions = {},
 ): Promise<LoadedAgents> {
   const candidate =
     modulePath === undefined
@@ -91,7 +92,56 @@ export async function loadAgents(
   return { agents, source: candidate };
 }
 
-export async function importTypeScript(
+/**
+ * Candidate versions the agents module offers for shadowing: its `candidates` export (an
+ * array of agents), or the support-desk demo's when no module is given. Empty when none.
+ */
+export async function loadCandidates(
+  modulePath: string | undefined,
+  { cwd = process.cwd(), loadTsx = defaultTsx }: LoadAgentsOptions = {},
+): Promise<readonly Agent[]> {
+  const path =
+    modulePath === undefined
+      ? CONFIG_FILES.map((name) => resolve(cwd, name)).find((each) => existsSync(each))
+      : resolve(cwd, modulePath);
+  if (path === undefined) {
+    const demo = (await import('../../examples/support-desk/agents.js')) as {
+      supportDeskCandidates?: Agent[];
+    };
+    return demo.supportDeskCandidates ?? [];
+  }
+  if (!existsSync(path)) return [];
+  const loaded: unknown = /\.[mc]?ts$/.test(path)
+    ? await importTypeScript(path, modulePath ?? relative(cwd, path), loadTsx)
+    : await import(pathToFileURL(path).href);
+  const exported = (loaded as { candidates?: unknown } | null)?.candidates;
+  return Array.isArray(exported) && exported.every(isAgent) ? exported : [];
+}
+
+const defaultTsx = (): Promise<TsxApi> => import('tsx/esm/api');
+/**
+ * TypeScript modules already loaded, by loader and path: tsx evaluates a module again on each
+ * import, and a module's agents may hold connections (MCP servers) that must be made once.
+ */
+const typeScriptModules = new WeakMap<() => Promise<TsxApi>, Map<string, Promise<unknown>>>();
+
+export function importTypeScript(
+  path: string,
+  shownPath: string,
+  loadTsx: () => Promise<TsxApi>,
+): Promise<unknown> {
+  const loaded = typeScriptModules.get(loadTsx) ?? new Map<string, Promise<unknown>>();
+  typeScriptModules.set(loadTsx, loaded);
+  let module = loaded.get(path);
+  if (!module) {
+    module = importTypeScriptOnce(path, shownPath, loadTsx);
+    loaded.set(path, module);
+    module.catch(() => loaded.delete(path));
+  }
+  return module;
+}
+
+async function importTypeScriptOnce(
   path: string,
   shownPath: string,
   loadTsx: () => Promise<TsxApi>,

@@ -6,6 +6,7 @@ import { registerApprovalCommands } from './approval-commands.js';
 import { registerReviewCommands } from './review-commands.js';
 import { registerMcpCommands } from './mcp-commands.js';
 import { registerEvalCommands } from './eval-commands.js';
+import { registerShadowCommands } from './shadow-commands.js';
 import { registerRunCommands } from './run-commands.js';
 import { keelVersion } from './version.js';
 import { jsonText } from './json-text.js';
@@ -94,6 +95,7 @@ program
     try {
       const records = await store.listRuns({
         limit: options.limit,
+        shadows: 'include',
         ...(statuses ? { statuses: statuses as (typeof RUN_RECORD_STATUSES)[number][] } : {}),
       });
       // Steps, tokens and cost from each journal: a waiting or cancelled run has them too, and
@@ -270,6 +272,7 @@ registerApprovalCommands(program, { globals, printJson });
 registerReviewCommands(program, { globals, printJson });
 registerMcpCommands(program, { globals, printJson });
 registerEvalCommands(program, globals);
+registerShadowCommands(program, { globals, printJson });
 registerInitCommand(program, printJson);
 registerDoctorCommand(program, { globals, printJson });
 

@@ -8,7 +8,8 @@ import {
   type RunObserver,
 } from '../observe/index.js';
 import { bindMcpTools } from '../mcp/index.js';
-import { loadAgents } from './load-agents.js';
+import { loadAgents, loadCandidates } from './load-agents.js';
+import type { Agent } from '../agent/index.js';
 import { NOTIFY_ENV, notifierFromEnv } from './notifier-from-env.js';
 
 export interface CliGlobals {
@@ -45,6 +46,7 @@ export async function openRuntime(options: CliGlobals): Promise<{
   const runtime = createRuntime({
     store,
     agents,
+    candidates: await shadowCandidates(store, options.agents),
     resolveModel: (spec, agent) => resolveModel(spec, agent.model),
     observers: observersFromEnv(),
     ...(notifier
@@ -62,6 +64,34 @@ export async function openRuntime(options: CliGlobals): Promise<{
       await store.close();
     },
   };
+}
+
+/**
+ * The candidates this process can run shadow runs with: the agents module's exported
+ * candidates, and each running shadow's candidate module (as `keel shadow start` recorded it).
+ */
+async function shadowCandidates(store: Store, agentsModule: string | undefined): Promise<Agent[]> {
+  const candidates = [...(await loadCandidates(agentsModule))];
+  for (const shadow of await store.shadows.list({ active: true })) {
+    if (shadow.candidateModule === null) continue;
+    if (
+      candidates.some(
+        (agent) => agent.name === shadow.agent && agent.version === shadow.candidateVersion,
+      )
+    )
+      continue;
+    // A module that no longer loads leaves its shadow's runs to fail, saying which candidate
+    // this worker lacks; the other commands go on.
+    const agents = await loadAgents(shadow.candidateModule).then(
+      (loaded) => loaded.agents,
+      () => [] as readonly Agent[],
+    );
+    const candidate = agents.find(
+      (agent) => agent.name === shadow.agent && agent.version === shadow.candidateVersion,
+    );
+    if (candidate) candidates.push(candidate);
+  }
+  return candidates;
 }
 
 /** OTLP trace export when the standard OTel variables name an endpoint. */

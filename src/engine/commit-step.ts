@@ -23,6 +23,30 @@ export const commitStep: StepStage = async (execution, step) => {
       attempt: 1,
     });
   }
-  await journal.append([step.called, ...step.calls, ...started]);
+  const events = [step.called, ...step.calls, ...started];
+  if (repeatableUntilResults(execution, step, started)) journal.defer(events);
+  else await journal.append(events);
   return 'next';
 };
+
+/**
+ * Whether the step may commit with its first result instead of before its calls run: every
+ * call it starts reads (a trusted tool with effect `read`), none waits on a human, and it
+ * starts at least one (so a result write follows). Until that write nothing happened that a
+ * repeat of the step would not do again harmlessly; a write, an irreversible or egress call,
+ * or untrusted content (read by further models) commits first, as every step did before.
+ */
+function repeatableUntilResults(
+  execution: Parameters<StepStage>[0],
+  step: Parameters<StepStage>[1],
+  started: readonly RunEvent[],
+): boolean {
+  if (started.length === 0 || step.held.size > 0) return false;
+  const interceptedElsewhere = execution.run.interceptToolCall !== undefined;
+  if (interceptedElsewhere) return false;
+  return started.every((event) => {
+    if (event.type !== 'tool_started') return false;
+    const tool = execution.agent.tool(event.toolName);
+    return tool !== undefined && tool.effect === 'read' && !tool.untrustedOutput;
+  });
+}

@@ -10,7 +10,8 @@ import {
   type ToolOutcome,
 } from '../tools/index.js';
 import { idempotencyKey, type Execution, type RunAbort } from './execution.js';
-import type { ToolCallRoute } from './tool-interception.js';
+import { neutralShadowResult } from './shadow-runs.js';
+import type { InterceptedCall, ToolCallRoute } from './tool-interception.js';
 import { quarantinedFailure, untrustedResultEvents } from './untrusted-step.js';
 
 const RUNTIME_LABEL: Provenance = { trust: 'trusted', source: 'runtime' };
@@ -69,17 +70,21 @@ async function executeCall(execution: Execution, call: PendingCall): Promise<voi
     trust: tool.untrustedOutput ? 'untrusted' : 'trusted',
     source: `tool:${tool.name}`,
   };
-  const route = recalling
-    ? undefined
-    : await execution.run.interceptToolCall?.({
-        runId: run.runId,
-        agent: agent.name,
-        step: call.step,
-        callId: call.callId,
-        toolName: tool.name,
-        effect: tool.effect,
-        input: call.input,
-      });
+  const intercepted = {
+    runId: run.runId,
+    agent: agent.name,
+    step: call.step,
+    callId: call.callId,
+    toolName: tool.name,
+    effect: tool.effect,
+    input: call.input,
+    ...(call.wouldNeedApproval ? { wouldNeedApproval: true } : {}),
+  };
+  let route = recalling ? undefined : await execution.run.interceptToolCall?.(intercepted);
+  if (!recalling && execution.journal.state.shadowOf !== undefined) {
+    // A shadow run never takes effect, whatever its runtime's interceptor says.
+    route = shadowGuard(intercepted, route);
+  }
   if (route && route.type !== 'execute') {
     await settleIntercepted(execution, call, { tool, route, provenance });
     return;
@@ -98,6 +103,19 @@ async function executeCall(execution: Execution, call: PendingCall): Promise<voi
     recalling,
     latencyMs: performance.now() - startedAt,
   });
+}
+
+/**
+ * What a shadow run's call may do at most: run only when it is a `read` the interceptor let
+ * run and no human would have had to approve; anything else is suppressed with a neutral result.
+ */
+function shadowGuard(call: InterceptedCall, route: ToolCallRoute | undefined): ToolCallRoute {
+  if (route && route.type !== 'execute') return route;
+  if (call.effect === 'read' && route?.type === 'execute' && !call.wouldNeedApproval) return route;
+  const reason = call.wouldNeedApproval
+    ? 'would need approval'
+    : `${call.effect} never runs in a shadow run`;
+  return { type: 'suppress', reason, result: neutralShadowResult(call, reason) };
 }
 
 /** The call's attempts through the tool policies, each started attempt journaled first. */
@@ -235,8 +253,20 @@ async function settleIntercepted(
     action: route.type === 'serve' ? 'served' : 'suppressed',
     detail: route.type === 'serve' ? route.source : route.reason,
   };
+  const before: RunEvent[] = [intercepted];
+  if (route.type === 'suppress' && execution.journal.state.shadowOf !== undefined) {
+    before.push({
+      type: 'shadow_suppressed',
+      step: call.step,
+      callId: call.callId,
+      toolName: call.toolName,
+      effect: tool.effect,
+      input: call.input,
+      reason: route.reason,
+    });
+  }
   if (!route.result.ok) {
-    await failCall(execution, call, route.result.error, provenance, 1, undefined, [intercepted]);
+    await failCall(execution, call, route.result.error, provenance, 1, undefined, before);
     return;
   }
   await settleResult(
@@ -249,7 +279,7 @@ async function settleIntercepted(
       recalling: false,
       latencyMs: 0,
     },
-    [intercepted],
+    before,
   );
 }
 

@@ -63,6 +63,21 @@ export const gateCalls: StepStage = (execution, step) => {
         });
         break;
       case 'confirm':
+        if (execution.journal.state.shadowOf !== undefined) {
+          // A shadow run asks nobody: the call is recorded as one a human would have decided,
+          // and goes on to the shadow's interception (which never lets it take effect).
+          gated.push(event, ...verdicts, {
+            type: 'would_need_approval',
+            step: step.number,
+            callId: event.callId,
+            index: event.index,
+            toolName: event.toolName,
+            input: event.input,
+            reason: decision.reason,
+            approverGroup: decision.approverGroup,
+          });
+          break;
+        }
         step.held.add(event.callId);
         gated.push(event, ...verdicts, {
           type: 'approval_requested',

@@ -83,6 +83,7 @@ export function reviewedCall(
     tainted: execution.journal.state.tainted,
     context: step.context,
     privateValues: step.privateValues,
+    plannedTools: execution.journal.state.plannedTools,
   };
 }
 

@@ -33,3 +33,12 @@ export {
   type RunStreamEventType,
 } from './run-stream.js';
 export type { FollowRunOptions, RunStream, StreamAbort, StreamRunOptions } from './run-streams.js';
+export {
+  neutralShadowResult,
+  recordedResults,
+  shadowRoute,
+  type ShadowResult,
+  type ShadowStartOptions,
+  type Shadows,
+} from './shadow-runs.js';
+export { inShadowSample } from './shadow-sampling.js';

@@ -5,6 +5,7 @@ import type { ModelAdapterV1, ModelRequest, ModelResponse } from '../model/index
 import { assembleContext } from './assemble-step.js';
 import { callModel } from './call-model.js';
 import { commitStep } from './commit-step.js';
+import { planIntent } from './intent-step.js';
 import type { Execution } from './execution.js';
 import { gateCalls } from './gate-calls.js';
 import { reviewCalls } from './guard-review.js';
@@ -66,6 +67,7 @@ export type StepStage = (
  * (`awaitApproval`).
  */
 export const MODEL_STEP: readonly StepStage[] = [
+  planIntent, // before the first step, the trusted task's consequential tools (`untrusted.plan`)
   assembleContext, // what the model sees: pinned · summaries · recent · recalled
   preflightBudget, // the estimate against the remaining tokens and cost
   callModel, // retry by error type · fallback down the tier · compress when too long

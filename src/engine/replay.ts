@@ -241,9 +241,24 @@ function servedFromJournal(
     agent.untrusted.handling === 'quarantine'
       ? served.withReaderModel(readerFromJournal(recorded, model))
       : served;
+  const withPlanner =
+    agent.untrusted.plan === false
+      ? withReader
+      : withReader.withPlannerModel(plannerFromJournal(recorded, model));
   return agent.context
-    ? withReader.withContext({ ...agent.context, replay: contextReplay(recorded) })
-    : withReader;
+    ? withPlanner.withContext({ ...agent.context, replay: contextReplay(recorded) })
+    : withPlanner;
+}
+
+/** The planner's recorded replies, served in order (no model is called). */
+function plannerFromJournal(
+  recorded: readonly RunEvent[],
+  model: { readonly provider: string; readonly modelId: string },
+): ModelAdapterV1 {
+  const replies = recorded.flatMap((event) =>
+    event.type === 'intent_planned' ? event.outputs : [],
+  );
+  return servedReplies(replies, model, 'planner');
 }
 
 /** The quarantined reader's recorded replies, served in order (no model is called). */
@@ -254,15 +269,24 @@ function readerFromJournal(
   const replies = recorded.flatMap((event) =>
     event.type === 'tool_quarantined' ? event.outputs : [],
   );
+  return servedReplies(replies, model, 'reader');
+}
+
+/** A model that answers with `replies`, in order, and fails once they run out. */
+function servedReplies(
+  replies: string[],
+  model: { readonly provider: string; readonly modelId: string },
+  role: string,
+): ModelAdapterV1 {
   return {
     specificationVersion: 'v1',
     provider: model.provider,
-    modelId: `${model.modelId}:reader`,
+    modelId: `${model.modelId}:${role}`,
     doGenerate(): Promise<ModelResponse> {
       const text = replies.shift();
       if (text === undefined)
         return Promise.reject(
-          new ModelCallError('bad_request', 'replay: the journal has no further reader reply'),
+          new ModelCallError('bad_request', `replay: the journal has no further ${role} reply`),
         );
       return Promise.resolve({
         content: [{ type: 'text', text }],
@@ -335,7 +359,7 @@ function comparable(events: readonly RunEvent[], runId: string): Comparable[] {
       copy.idempotencyKey = copy.idempotencyKey.slice(runId.length);
     }
     // The reader's usage is a measurement of the live call; replay serves its replies only.
-    if (event.type === 'tool_quarantined') delete copy.usage;
+    if (event.type === 'tool_quarantined' || event.type === 'intent_planned') delete copy.usage;
     if (event.type === 'run_finished') {
       copy.usage = { inputTokens: event.usage.inputTokens, outputTokens: event.usage.outputTokens };
     }

@@ -46,7 +46,7 @@ export async function repriceRuns({
   save = true,
   clock = systemClock,
 }: RepriceRunsOptions): Promise<RepricedRun[]> {
-  const ids = runIds ?? (await store.listRuns({ limit })).map((run) => run.id);
+  const ids = runIds ?? (await store.listRuns({ limit, shadows: 'include' })).map((run) => run.id);
   const results: RepricedRun[] = [];
   for (const runId of ids) {
     const events = (await store.readEvents(runId)).map((entry) => entry.event);

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defineAgent, type Agent } from '../agent/index.js';
 import { TRUSTED_AGENT } from '../core/index.js';
+import { simulator } from '../model/index.js';
+import { defineTool } from '../tools/index.js';
+import { z } from 'zod';
 import type { Message, ModelRequest } from '../model/index.js';
 import { openStore, type StoredEvent } from '../store/index.js';
 import { digestAgents } from './__fixtures__/digest-agents.js';
@@ -169,5 +172,46 @@ describe('chained request digests', () => {
     expect(requestDigest(agents.spotlight, requestOf(trusted))).toBe(
       requestDigest(agents.verbatim, requestOf(trusted)),
     );
+  });
+});
+
+describe('requestDigest of a known request', () => {
+  it('stays the digest chained journals recorded (tool specs are digested once, same result)', () => {
+    const lookup = defineTool({
+      name: 'lookup',
+      description: 'Look up an order.',
+      input: z.object({ id: z.string(), verbose: z.boolean().optional() }),
+      effect: 'read',
+      run: () => Promise.resolve('x'),
+    });
+    const agent = defineAgent({
+      name: 'pinned',
+      instructions: 'Answer "briefly".',
+      model: simulator({ script: [{ text: 'ok' }] }),
+      tools: [lookup],
+    });
+    const request: ModelRequest = {
+      system: 'Answer "briefly".',
+      tools: [lookup.spec],
+      maxOutputTokens: 300,
+      temperature: undefined,
+      messages: [
+        {
+          role: 'user',
+          parts: [{ type: 'text', text: 'Where is A1?', provenance: TRUSTED_AGENT }],
+        },
+      ],
+    };
+    // Computed before tool specs were cached: the digest must not change with the cache.
+    const pinned = 'v2:86ad44e0d737a56446b0fd07c1654620';
+    expect(requestDigest(agent, request)).toBe(pinned);
+    expect(requestDigest(agent, request)).toBe(pinned);
+    // A spec that is not frozen is digested afresh each time.
+    const open: { -readonly [K in keyof typeof lookup.spec]: (typeof lookup.spec)[K] } = {
+      ...lookup.spec,
+    };
+    expect(requestDigest(agent, { ...request, tools: [open] })).toBe(pinned);
+    open.description = 'Look up an order by id.';
+    expect(requestDigest(agent, { ...request, tools: [open] })).not.toBe(pinned);
   });
 });

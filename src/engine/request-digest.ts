@@ -57,7 +57,40 @@ export function requestDigest(agent: Agent, request: ModelRequest): string {
   const head = chain.marked
     ? { ...rest, system: spotlightSystem(rest.system, SPOTLIGHT_PLACEHOLDER) }
     : rest;
-  return `${CHAINED}${digest(`${canonicalJson(head)}\n${chain.digest}`)}`;
+  return `${CHAINED}${digest(`${headJson(head)}\n${chain.digest}`)}`;
+}
+
+/** Each tool spec's canonical JSON: the same spec objects are offered at every step. */
+const specJson = new WeakMap<object, string>();
+
+/**
+ * `canonicalJson(head)`, with each tool spec's part (most of it: names, descriptions, input
+ * schemas) written once per spec instead of once per step.
+ */
+function headJson(head: Omit<ModelRequest, 'messages'>): string {
+  const fields: string[] = [];
+  for (const key of Object.keys(head).sort()) {
+    const value = (head as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    const json =
+      key === 'tools' && Array.isArray(value)
+        ? `[${value.map((spec: unknown) => toolJson(spec)).join(',')}]`
+        : canonicalJson(value);
+    fields.push(`${JSON.stringify(key)}:${json}`);
+  }
+  return `{${fields.join(',')}}`;
+}
+
+function toolJson(spec: unknown): string {
+  // Only a frozen spec (as `defineTool` makes them) is known not to change under the cache.
+  if (spec === null || typeof spec !== 'object' || !Object.isFrozen(spec))
+    return canonicalJson(spec);
+  let json = specJson.get(spec);
+  if (json === undefined) {
+    json = canonicalJson(spec);
+    specJson.set(spec, json);
+  }
+  return json;
 }
 
 /** The digest journals written before chaining carry: the whole request, hashed each step. */

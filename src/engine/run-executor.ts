@@ -5,12 +5,14 @@ import {
   queueTimeReached,
   remainingTimeMs,
   startedWithoutOutcome,
+  type InDoubtCall,
   type RunState,
   type StoredEvent,
 } from '../journal/index.js';
 import type { JournaledDecisionEntry } from '../tools/index.js';
 import { awaitApproval } from './await-approval.js';
 import { executeCalls } from './execute-calls.js';
+import { endLostRun } from './watchdog.js';
 import type { ExecuteRunContext, Execution, RunAbort } from './execution.js';
 import { runModelStep } from './model-step.js';
 import { RunJournal } from './run-journal.js';
@@ -77,6 +79,10 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     }
     while (!state.finished) {
       if (controller.signal.aborted) return await onAbort(execution);
+      if (state.heldAnswer?.decision !== undefined) {
+        await deliverHeldAnswer(execution);
+        continue;
+      }
       const action = actionBeforeStep(agent, state, clock.now());
       switch (action?.type) {
         case undefined:
@@ -102,11 +108,34 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
   } catch (error) {
     if (KeelError.isInstance(error) && error.code === 'lease_lost') return undefined;
     if (controller.signal.aborted) return await onAbort(execution);
+    // What the run did before the failure stays in its journal, as if nothing was deferred.
+    await journal.flush().catch(() => undefined);
     throw error;
   } finally {
     clearTimeout(timer);
     if (!controller.signal.aborted) controller.abort({ kind: 'ended' } satisfies RunAbort);
   }
+}
+
+/**
+ * A final answer a person decided on (`untrusted.answer: 'confirm'`): approved, it is the run's
+ * output; denied or expired, the run ends `escalated` without one.
+ */
+async function deliverHeldAnswer(execution: Execution): Promise<void> {
+  const held = execution.journal.state.heldAnswer;
+  if (!held?.decision) return;
+  if (held.decision === 'approved') {
+    await execution.journal.finish('succeeded', { type: 'final_answer' }, [], held.output);
+    return;
+  }
+  await execution.journal.finish(
+    'escalated',
+    {
+      type: 'escalation',
+      message: `the final answer was ${held.decision === 'denied' ? 'denied' : 'not approved in time'} (the answer guard held it)`,
+    },
+    [],
+  );
 }
 
 /**
@@ -149,70 +178,6 @@ async function agentOrEnd(
   }
 }
 
-/**
- * The watchdog: the run's workers died `lost` times. Nothing is left in doubt: a started call
- * without an outcome of an idempotent tool (or a read) is issued once more with its key to
- * learn its outcome; one that is not idempotent ends the run `escalated` (`in_doubt`, naming
- * the call and its key, for a human to check); otherwise the run ends `failed` (`worker_lost`).
- */
-async function endLostRun(
-  context: ExecuteRunContext,
-  journal: RunJournal,
-  lost: number,
-): Promise<void> {
-  const doubtful = startedWithoutOutcome(journal.state);
-  let agent: Agent | undefined;
-  try {
-    agent =
-      doubtful.length > 0 && journal.state.started
-        ? context.resolveAgent(journal.state)
-        : undefined;
-  } catch {
-    agent = undefined;
-  }
-  const repeatable = (toolName: string): boolean => {
-    const tool = agent?.tool(toolName);
-    return tool !== undefined && (tool.idempotent || tool.effect === 'read');
-  };
-  const reissue = journal.state.pending.filter((call) =>
-    doubtful.some((doubt) => doubt.callId === call.callId && repeatable(doubt.toolName)),
-  );
-  if (agent && reissue.length > 0) {
-    const execution: Execution = {
-      run: context,
-      agent: singleAttempt(agent),
-      limits: journal.state.limits ?? agent.limits,
-      journal,
-      signal: context.controller.signal,
-      issuedHere: new Set(),
-      decisionsByCall: new Map(),
-      indexed: new Set(),
-      prepared: {},
-    };
-    // One attempt each, with the key it was started with; if this worker dies too, the store
-    // ends the run in doubt at the next claim.
-    await executeCalls(execution, reissue);
-    if (journal.state.finished) return;
-  }
-  const remaining = startedWithoutOutcome(journal.state);
-  if (remaining.length > 0) {
-    await journal.finish('escalated', { type: 'in_doubt', attempts: lost, calls: remaining }, []);
-    return;
-  }
-  await journal.finish('failed', { type: 'worker_lost', attempts: lost }, []);
-}
-
-/** `agent` whose tools make one attempt per call (the watchdog's re-issue). */
-function singleAttempt(agent: Agent): Agent {
-  return {
-    ...agent,
-    tool(name: string) {
-      const tool = agent.tool(name);
-      return tool && { ...tool, retry: { ...tool.retry, maxAttempts: 1 } };
-    },
-  };
-}
-
 /** What an aborted signal means for the run: released, cancelled, timed out, or not ours. */
 async function onAbort(execution: Execution): Promise<RunState | undefined> {
   const { journal, run } = execution;
@@ -225,24 +190,38 @@ async function onAbort(execution: Execution): Promise<RunState | undefined> {
       // Recorded so the watchdog does not count a clean hand-over as a lost worker.
       await journal.append([{ type: 'run_released', workerId: run.workerId }]);
       return undefined;
-    case 'cancel':
-      await journal.finish('cancelled', { type: 'cancelled', by: reason.by }, [
-        { type: 'cancel_requested', by: reason.by },
-      ]);
+    case 'cancel': {
+      const inDoubt = cutOff(execution);
+      await journal.finish(
+        'cancelled',
+        { type: 'cancelled', by: reason.by, ...(inDoubt.length > 0 ? { inDoubt } : {}) },
+        [{ type: 'cancel_requested', by: reason.by }],
+      );
       return journal.state;
+    }
     case 'timeout': {
       const limit = execution.limits.timeoutMs;
-      await journal.stop({
-        limit: 'timeout',
-        used: elapsedMs(journal.state, run.clock.now()),
-        max: limit,
-      });
+      await journal.stop(
+        { limit: 'timeout', used: elapsedMs(journal.state, run.clock.now()), max: limit },
+        [],
+        cutOff(execution),
+      );
       return journal.state;
     }
     default:
       reason satisfies never;
       return undefined;
   }
+}
+
+/**
+ * Calls a cancel or timeout cut off that may have taken effect (all but reads): the run's
+ * reason names them, as in doubt, for a human to check by key.
+ */
+function cutOff({ journal, agent }: Execution): InDoubtCall[] {
+  return startedWithoutOutcome(journal.state).filter(
+    (call) => agent.tool(call.toolName)?.effect !== 'read',
+  );
 }
 
 /** Decisions tools made inside their calls, by `<step>:<callId>`: served again on a re-run. */

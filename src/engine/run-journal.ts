@@ -3,6 +3,7 @@ import {
   addUsage,
   applyEvent,
   foldRun,
+  type InDoubtCall,
   type LimitReached,
   type NewEvent,
   type RunEvent,
@@ -33,6 +34,8 @@ export class RunJournal {
   readonly #guard: WriteGuard;
   readonly #onEvent: ((runId: string, event: RunEvent) => void) | undefined;
   #seq: number;
+  /** Events applied to `state` but not yet committed: they go into the next commit. */
+  #deferred: { entries: NewEvent[]; events: RunEvent[] } | undefined;
 
   private constructor(options: OpenRunJournal, stored: readonly StoredEvent[]) {
     this.runId = options.runId;
@@ -69,14 +72,39 @@ export class RunJournal {
     // Numbered now, not after the commit: calls of one step append concurrently.
     const entries = this.#entries(events, at);
     this.#seq += entries.length;
+    const deferred = this.#takeDeferred();
     await this.#store.append({
       runId: this.runId,
       guard: this.#guard,
-      events: entries,
+      events: deferred ? [...deferred.entries, ...entries] : entries,
       finish: finish ? { ...finish, at } : undefined,
       audit,
     });
+    if (deferred) this.#announce(deferred.events);
     this.#apply(events);
+  }
+
+  /**
+   * Apply events to the state now and commit them with the next write, for a step whose only
+   * effects until then are repeatable (reads): a crash before that write repeats the step
+   * (nothing it did needs undoing) and saves a commit — an fsync — per step. Observers hear
+   * of them only once they are committed.
+   */
+  defer(events: readonly RunEvent[]): void {
+    const entries = this.#entries(events, this.#clock.now());
+    this.#seq += entries.length;
+    for (const event of events) applyEvent(this.state, event);
+    this.#deferred = this.#deferred
+      ? {
+          entries: [...this.#deferred.entries, ...entries],
+          events: [...this.#deferred.events, ...events],
+        }
+      : { entries, events: [...events] };
+  }
+
+  /** Commit the deferred events, if any, on their own. */
+  async flush(): Promise<void> {
+    if (this.#deferred) await this.append([]);
   }
 
   /** Commit events through `write` (e.g. together with parking the run); apply them if it did. */
@@ -84,6 +112,7 @@ export class RunJournal {
     events: readonly RunEvent[],
     write: (entries: NewEvent[]) => Promise<boolean>,
   ): Promise<boolean> {
+    await this.flush();
     const entries = this.#entries(events, this.#clock.now());
     if (!(await write(entries))) return false;
     this.#seq += entries.length;
@@ -118,11 +147,19 @@ export class RunJournal {
   }
 
   /** End the run `stopped` on a limit: `events`, `limit_hit`, then `run_finished`. */
-  stop({ limit, used, max }: LimitReached, events: readonly RunEvent[] = []): Promise<void> {
-    return this.finish('stopped', { type: 'limit', limit, used, max }, [
-      ...events,
-      { type: 'limit_hit', limit, used, max },
-    ]);
+  stop(
+    { limit, used, max }: LimitReached,
+    events: readonly RunEvent[] = [],
+    inDoubt: readonly InDoubtCall[] = [],
+  ): Promise<void> {
+    const reason: RunReason = {
+      type: 'limit',
+      limit,
+      used,
+      max,
+      ...(inDoubt.length > 0 ? { inDoubt } : {}),
+    };
+    return this.finish('stopped', reason, [...events, { type: 'limit_hit', limit, used, max }]);
   }
 
   #entries(events: readonly RunEvent[], at: number): NewEvent[] {
@@ -134,6 +171,17 @@ export class RunJournal {
       applyEvent(this.state, event);
       this.#onEvent?.(this.runId, event);
     }
+  }
+
+  #takeDeferred(): { entries: NewEvent[]; events: RunEvent[] } | undefined {
+    const deferred = this.#deferred;
+    this.#deferred = undefined;
+    return deferred;
+  }
+
+  #announce(events: readonly RunEvent[]): void {
+    if (!this.#onEvent) return;
+    for (const event of events) this.#onEvent(this.runId, event);
   }
 }
 

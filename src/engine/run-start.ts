@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Agent } from '../agent/index.js';
+import {
+  NO_COST_LIMIT,
+  costLimitProblem,
+  costLimitSource,
+  type Agent,
+  type AgentLimits,
+} from '../agent/index.js';
 import { KeelError, TRUSTED_TASK } from '../core/index.js';
 import { resolveLimits, type RunEvent, type RunLimits } from '../journal/index.js';
 
@@ -13,17 +19,26 @@ export function runStarted({
   modelSpec,
   limits,
   now,
+  shadow,
 }: {
   readonly agent: Agent;
   readonly task: string;
   /** The model string the run was started with, when it overrides the agent's model. */
   readonly modelSpec: string | undefined;
-  readonly limits: Partial<RunLimits> | undefined;
+  readonly limits: AgentLimits | undefined;
   readonly now: number;
+  /** Set for a shadow run: the production run it repeats and its shadow's id. */
+  readonly shadow?: { readonly of: string; readonly id: string } | undefined;
 }): Extract<RunEvent, { type: 'run_started' }> {
   if (typeof task !== 'string' || task.trim() === '') {
     throw new KeelError('invalid_input', 'a run needs a non-empty task');
   }
+  const { maxCostUsd, ...others } = limits ?? {};
+  const overrides: Partial<RunLimits> =
+    maxCostUsd === undefined
+      ? others
+      : { ...others, maxCostUsd: maxCostUsd === 'tokens-only' ? NO_COST_LIMIT : maxCostUsd };
+  checkCostLimit(agent, maxCostUsd, modelSpec);
   return {
     type: 'run_started',
     agent: agent.name,
@@ -31,9 +46,29 @@ export function runStarted({
     taskProvenance: TRUSTED_TASK,
     model: { provider: agent.model.provider, modelId: agent.model.modelId },
     modelSpec,
-    limits: resolveLimits(`run of "${agent.name}"`, { ...agent.limits, ...limits }),
+    limits: resolveLimits(`run of "${agent.name}"`, { ...agent.limits, ...overrides }),
     startedAt: now,
+    version: agent.version,
+    ...(shadow ? { shadowOf: shadow.of, shadowId: shadow.id } : {}),
   };
+}
+
+/**
+ * A run's cost limit must hold as the agent's does: one set for the run, or the agent's own
+ * on a model the run swapped in, needs every model it can run on priced. Fails before the run
+ * is created, naming the fixes.
+ */
+export function checkCostLimit(
+  agent: Agent,
+  maxCostUsd: number | 'tokens-only' | undefined,
+  modelSpec: string | undefined,
+): void {
+  if (costLimitSource(maxCostUsd, agent.costLimit) !== 'set') return;
+  const problem = costLimitProblem(agent.model, maxCostUsd === undefined ? 'agent' : 'run');
+  if (!problem) return;
+  const whose = maxCostUsd === undefined ? "the agent's " : '';
+  const on = modelSpec === undefined ? '' : ` on model "${modelSpec}"`;
+  throw new KeelError('invalid_input', `run of "${agent.name}"${on}: ${whose}${problem}`);
 }
 
 /** Sortable, unique run ids: time prefix + randomness. */

@@ -533,6 +533,10 @@ function toStreamEvent(
     case 'injection_signal':
     case 'action_flagged':
     case 'answer_guarded':
+    case 'answer_held':
+    case 'intent_planned':
+    case 'shadow_suppressed':
+    case 'would_need_approval':
       return undefined;
     default:
       return event satisfies never;

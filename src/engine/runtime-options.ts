@@ -1,6 +1,6 @@
-import type { Agent } from '../agent/index.js';
-import type { Clock } from '../core/index.js';
-import type { RunEvent, RunLimits, RunState, StoredEvent } from '../journal/index.js';
+import type { Agent, AgentLimits } from '../agent/index.js';
+import { KeelError, type Clock } from '../core/index.js';
+import type { RunEvent, RunState, StoredEvent } from '../journal/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
 import type { Notifier } from '../notify/index.js';
 import type { AlertNotifier, AlertRules, RunObserver } from '../observe/index.js';
@@ -8,6 +8,7 @@ import type { ApprovalDecisionEntry, ApprovalRecord, RunRecord, Store } from '..
 import type { ToolPoliciesOptions } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
 import type { ProviderLimits } from './provider-limits.js';
+import type { ShadowResult } from './shadow-runs.js';
 import type { ToolCallInterceptor } from './tool-interception.js';
 
 /** What `createRuntime` takes: the store, the agents, and how runs are leased, retried, observed and approved. */
@@ -61,6 +62,17 @@ export interface RuntimeOptions {
    * (evaluations and shadow runs, which must not touch the world). Default: every call runs.
    */
   readonly interceptToolCall?: ToolCallInterceptor | undefined;
+  /**
+   * Candidate versions of the agents, run only as shadow runs (matched by name and version);
+   * a worker executes a shadow run only with its candidate loaded. `shadows.start` adds one.
+   */
+  readonly candidates?: readonly Agent[] | undefined;
+  /**
+   * The result a shadow run's suppressed call is given, in place of the default neutral one
+   * (`{ shadow: true, executed: false, tool, effect, reason }`): e.g. a typed stand-in the
+   * candidate's model can carry on with. It never makes the call run.
+   */
+  readonly shadowResult?: ShadowResult | undefined;
 }
 
 /** Whom a runtime tells about waiting calls, the decide link's base URL, and how often expiries apply. */
@@ -81,7 +93,12 @@ export interface StartRunOptions {
   readonly runId?: string;
   /** A model string that overrides the agent's model for this run. */
   readonly model?: string | undefined;
-  readonly limits?: Partial<RunLimits> | undefined;
+  /**
+   * The agent's limits, tightened or widened for this run. A `maxCostUsd` needs a priced model
+   * (as on the agent): on a model without a known price the run is refused before it starts,
+   * unless it is `'tokens-only'`.
+   */
+  readonly limits?: AgentLimits | undefined;
   readonly signal?: AbortSignal | undefined;
   /**
    * Called each time the run parks for a human, with the approvals it waits on. The run stays
@@ -105,4 +122,30 @@ export interface RunInspection {
   readonly record: RunRecord;
   readonly state: RunState;
   readonly events: readonly StoredEvent[];
+}
+
+/** Options `createRuntime` refuses: agents sharing a name, bounds naming no agent or not >= 1. */
+export function checkRuntimeAgents(
+  agents: readonly Agent[],
+  maxConcurrentRuns: RuntimeOptions['maxConcurrentRuns'],
+): void {
+  const names = agents.map((agent) => agent.name);
+  const shared = [...new Set(names.filter((name, index) => names.indexOf(name) !== index))];
+  if (shared.length > 0)
+    throw new KeelError(
+      'invalid_config',
+      `createRuntime: agents must have distinct names; ${shared.map((name) => `"${name}"`).join(', ')} given more than once`,
+    );
+  for (const [name, bound] of Object.entries(maxConcurrentRuns ?? {})) {
+    if (!names.includes(name))
+      throw new KeelError(
+        'invalid_config',
+        `createRuntime: "maxConcurrentRuns.${name}" names no agent`,
+      );
+    if (!Number.isInteger(bound) || bound < 1)
+      throw new KeelError(
+        'invalid_config',
+        `createRuntime: "maxConcurrentRuns.${name}" must be an integer >= 1`,
+      );
+  }
 }

@@ -2,10 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Agent } from '../agent/index.js';
 import { foldRun, type RunEvent } from '../journal/index.js';
-import { createApprovals, type Approvals, type GateDecision } from '../approval/index.js';
-import { reviewCall, type ReviewedCall } from '../guard/index.js';
-import { ROUTING_ONLY } from './gate-calls.js';
-import { runContext } from './guard-review.js';
+import { createApprovals, type Approvals } from '../approval/index.js';
 import { KeelError, systemClock, type Clock } from '../core/index.js';
 import { createToolPolicies } from '../tools/index.js';
 import {
@@ -14,35 +11,32 @@ import {
   observeModelRequests,
   type RunObserver,
 } from '../observe/index.js';
-import {
-  STORE_SCHEMA_VERSION,
-  type ApprovalRecord,
-  type RunRecord,
-  type StoredEvent,
-  type Store,
-} from '../store/index.js';
+import type { RunRecord, Store } from '../store/index.js';
 import { DEFAULT_MODEL_RETRY } from './model-retry.js';
 import { forkJournal } from './fork-run.js';
-import type { ExecuteRunContext } from './execution.js';
 import { leaseKeeper, type LeaseKeeper } from './lease-keeper.js';
 import { localWakeups } from './local-wakeups.js';
 import { providerGate } from './provider-limits.js';
-import { executeRun, type RunAbort } from './run-executor.js';
+import type { RunAbort } from './run-executor.js';
+import { LocalRuns } from './local-runs.js';
+import { reviewEdit } from './review-edit.js';
 import { RunJournal } from './run-journal.js';
 import { resultOf, type RunResult } from './run-result.js';
+import { checkCostLimit, newRunId, runStarted } from './run-start.js';
 import {
   RunStreams,
   type FollowRunOptions,
   type RunStream,
   type StreamRunOptions,
 } from './run-streams.js';
-import { newRunId, runStarted } from './run-start.js';
-import type {
-  ForkOptions,
-  RunInspection,
-  RuntimeOptions,
-  StartRunOptions,
+import {
+  checkRuntimeAgents,
+  type ForkOptions,
+  type RunInspection,
+  type RuntimeOptions,
+  type StartRunOptions,
 } from './runtime-options.js';
+import { ShadowRuns, type Shadows } from './shadow-runs.js';
 import { attendApprovals, startWorker, type Worker, type WorkerOptions } from './worker.js';
 
 /**
@@ -61,6 +55,8 @@ export interface Runtime {
   readonly agents: readonly Agent[];
   /** List, decide and expire approvals; a decision made here wakes this process's workers. */
   readonly approvals: Approvals;
+  /** Candidate versions repeating a sample of production runs, side effects suppressed. */
+  readonly shadows: Shadows;
   agent(name: string): Agent | undefined;
   /** Queue a run for a worker. Durable when it resolves. */
   submit(agentName: string, task: string, options?: StartRunOptions): Promise<RunRecord>;
@@ -110,6 +106,8 @@ class KeelRuntime implements Runtime {
   readonly workerId: string;
   readonly agents: readonly Agent[];
   readonly approvals: Approvals;
+  readonly shadows: Shadows;
+  readonly #shadowRuns: ShadowRuns;
   readonly #options: RuntimeOptions;
   readonly #clock: Clock;
   readonly #leaseMs: number;
@@ -118,10 +116,8 @@ class KeelRuntime implements Runtime {
   readonly #leases: LeaseKeeper;
   readonly #wakeups = localWakeups();
   readonly #observers: readonly RunObserver[];
-  /** What every execution in this process shares. */
-  readonly #executeWith: Omit<ExecuteRunContext, 'runId' | 'resolveAgent' | 'controller'>;
-  /** Executions in this process, so `close` can wait for them to let go. */
-  readonly #executions = new Set<Promise<unknown>>();
+  /** The runs this process executes itself. */
+  readonly #local: LocalRuns;
   readonly #streams: RunStreams;
 
   constructor(options: RuntimeOptions) {
@@ -133,32 +129,14 @@ class KeelRuntime implements Runtime {
     this.#clock = clock;
     this.#leaseMs = leaseMs;
     this.#maxClaims = maxClaims;
+    checkRuntimeAgents(agents, options.maxConcurrentRuns);
     this.#byName = new Map(agents.map((agent) => [agent.name, agent]));
-    if (this.#byName.size !== agents.length) {
-      const names = agents.map((agent) => agent.name);
-      const shared = [...new Set(names.filter((name, index) => names.indexOf(name) !== index))];
-      throw new KeelError(
-        'invalid_config',
-        `createRuntime: agents must have distinct names; ${shared.map((name) => `"${name}"`).join(', ')} given more than once`,
-      );
-    }
-    for (const [name, bound] of Object.entries(options.maxConcurrentRuns ?? {})) {
-      if (!this.#byName.has(name))
-        throw new KeelError(
-          'invalid_config',
-          `createRuntime: "maxConcurrentRuns.${name}" names no agent`,
-        );
-      if (!Number.isInteger(bound) || bound < 1)
-        throw new KeelError(
-          'invalid_config',
-          `createRuntime: "maxConcurrentRuns.${name}" must be an integer >= 1`,
-        );
-    }
     this.approvals = createApprovals({
       store,
       clock,
       resolveTool: (agentName, toolName) => this.#byName.get(agentName)?.tool(toolName),
-      reviewEdit: (approval, editedArgs) => this.#reviewEdit(approval, editedArgs),
+      reviewEdit: (approval, editedArgs) =>
+        reviewEdit(store, this.#byName.get(approval.agent), approval, editedArgs),
       notifier: options.approvals?.notifier,
       baseUrl: options.approvals?.baseUrl,
       onNotifyError: options.approvals?.onNotifyError,
@@ -168,7 +146,19 @@ class KeelRuntime implements Runtime {
       },
     });
     this.#leases = leaseKeeper({ store, clock, workerId: this.workerId, leaseMs });
+    this.#shadowRuns = new ShadowRuns({
+      store,
+      clock,
+      production: this.#byName,
+      candidates: options.candidates,
+      neutralResult: options.shadowResult,
+      notify: () => {
+        this.#wakeups.notify();
+      },
+    });
+    this.shadows = this.#shadowRuns;
     this.#observers = [
+      this.#shadowRuns.observer,
       ...(options.observers ?? []),
       ...(options.alerts ? [alertMonitor(options.alerts)] : []),
     ];
@@ -178,54 +168,34 @@ class KeelRuntime implements Runtime {
       cancel: (runId) => this.cancel(runId),
       agent: (name) => this.#byName.get(name),
     });
-    this.#executeWith = {
-      onTextDelta: this.#streams.onTextDelta,
+    this.#local = new LocalRuns({
       store,
       clock,
       workerId: this.workerId,
-      modelRetry: { ...DEFAULT_MODEL_RETRY, ...options.modelRetry },
-      maxClaims,
-      onEvent: this.#streams.onEvent(observeEvents(store, options.onEvent, this.#observers)),
-      onModelRequest: observeModelRequests(this.#observers),
-      toolPolicies: createToolPolicies({ ...options.toolPolicies, store, clock }),
-      approvals: this.approvals,
-      providerGate: providerGate({
-        limits: options.providerLimits,
-        budgets: store.providerBudgets,
+      leaseMs,
+      leases: this.#leases,
+      wakeups: this.#wakeups,
+      agentFor: (name, modelSpec) => this.#agentFor(name, modelSpec),
+      shadows: this.#shadowRuns,
+      executeWith: {
+        store,
         clock,
-      }),
-      interceptToolCall: options.interceptToolCall,
-    };
-  }
-
-  /**
-   * The guard and the gates on an approval's call with other arguments, as if the model had
-   * sent them at that step: what an approver's edit must pass.
-   */
-  async #reviewEdit(approval: ApprovalRecord, editedArgs: unknown): Promise<GateDecision> {
-    const agent = this.#byName.get(approval.agent);
-    const tool = agent?.tool(approval.toolName);
-    if (!agent || !tool)
-      throw new KeelError(
-        'conflict',
-        `agent "${approval.agent}" with tool "${approval.toolName}" is not loaded here: decide where it runs`,
-      );
-    const state = foldRun(
-      (await this.store.readEvents(approval.runId)).map((entry) => entry.event),
-    );
-    const call: ReviewedCall = {
-      runId: approval.runId,
-      agent: agent.name,
-      step: approval.step,
-      index: approval.callIndex,
-      toolName: tool.name,
-      effect: tool.effect,
-      input: editedArgs,
-      tainted: state.tainted,
-      context: runContext(agent, state),
-    };
-    const review = reviewCall(call, { guard: agent.guard, signalled: state.signalled });
-    return (agent.gates ?? ROUTING_ONLY).decide(call, review);
+        workerId: this.workerId,
+        modelRetry: { ...DEFAULT_MODEL_RETRY, ...options.modelRetry },
+        maxClaims,
+        onTextDelta: this.#streams.onTextDelta,
+        onEvent: this.#streams.onEvent(observeEvents(store, options.onEvent, this.#observers)),
+        onModelRequest: observeModelRequests(this.#observers),
+        toolPolicies: createToolPolicies({ ...options.toolPolicies, store, clock }),
+        approvals: this.approvals,
+        providerGate: providerGate({
+          limits: options.providerLimits,
+          budgets: store.providerBudgets,
+          clock,
+        }),
+        interceptToolCall: options.interceptToolCall,
+      },
+    });
   }
 
   agent(name: string): Agent | undefined {
@@ -247,7 +217,7 @@ class KeelRuntime implements Runtime {
 
   async run(agentName: string, task: string, options: StartRunOptions = {}): Promise<RunResult> {
     const runId = options.runId ?? newRunId();
-    const result = await this.#runHere(
+    const result = await this.#local.runHere(
       runId,
       [this.#started(agentName, task, options)],
       options.signal,
@@ -259,7 +229,10 @@ class KeelRuntime implements Runtime {
       );
     }
     if (result !== 'lost') return result;
-    return this.#resumeAfterDecision(runId, options.signal, options.onWaiting);
+    return (
+      (await this.#local.resumeAfterDecision(runId, options.signal, options.onWaiting)) ??
+      this.wait(runId)
+    );
   }
 
   async fork(sourceRunId: string, options: ForkOptions): Promise<RunResult> {
@@ -271,9 +244,10 @@ class KeelRuntime implements Runtime {
       modelSpec,
       now: this.#clock.now(),
     });
-    this.#agentFor(started.agent, modelSpec);
+    const agent = this.#agentFor(started.agent, modelSpec);
+    if (options.model !== undefined) checkCostLimit(agent, undefined, options.model);
     const runId = options.runId ?? newRunId();
-    const result = await this.#runHere(runId, [started, ...reused], options.signal);
+    const result = await this.#local.runHere(runId, [started, ...reused], options.signal);
     if (typeof result !== 'string') return result;
     if (result === 'released') {
       throw new KeelError('lease_lost', `run ${runId} was released before it finished`);
@@ -334,8 +308,8 @@ class KeelRuntime implements Runtime {
       maxClaims: this.#maxClaims,
       maxConcurrentRuns: this.#options.maxConcurrentRuns,
       execute: async (record, signal) => {
-        if (record.status !== 'running') return this.#endedAtClaim(record);
-        const result = await this.#execute({
+        if (record.status !== 'running') return this.#local.endedAtClaim(record);
+        const result = await this.#local.execute({
           record,
           claim: { number: record.claims, cancelRequested: record.cancelRequested },
           signal,
@@ -367,7 +341,7 @@ class KeelRuntime implements Runtime {
     );
     for (const controller of this.#leases.active.values())
       controller.abort({ kind: 'release' } satisfies RunAbort);
-    await Promise.allSettled([...this.#executions]);
+    await this.#local.settle();
     this.#leases.stop();
     await Promise.allSettled(
       this.#observers.map((observer) => observer.flush?.() ?? Promise.resolve()),
@@ -397,148 +371,5 @@ class KeelRuntime implements Runtime {
     const agent = this.#agentFor(agentName, options.model);
     const { model: modelSpec, limits } = options;
     return runStarted({ agent, task, modelSpec, limits, now: this.#clock.now() });
-  }
-
-  /**
-   * Create a run already claimed by this process (`events` after its `run_started` are reused
-   * as they are) and execute it here; a signal aborting cancels it.
-   */
-  async #runHere(
-    runId: string,
-    [started, ...reused]: readonly RunEvent[],
-    signal: AbortSignal | undefined,
-  ): Promise<RunResult | 'released' | 'lost'> {
-    if (started?.type !== 'run_started')
-      throw new KeelError('internal', 'a run starts with run_started');
-    const now = this.#clock.now();
-    const claimed: RunEvent = { type: 'run_claimed', workerId: this.workerId, claim: 1, at: now };
-    const journal = [started, claimed, ...reused].map((event, index) => ({
-      seq: index + 1,
-      at: now,
-      event,
-    }));
-    const record = await this.store.createRun({
-      id: runId,
-      agent: started.agent,
-      task: started.task,
-      createdAt: now,
-      events: journal,
-      claimBy: { workerId: this.workerId, leaseUntil: now + this.#leaseMs },
-    });
-    return this.#execute({
-      record,
-      claim: undefined,
-      signal,
-      signalMeans: 'cancel',
-      journal: journal.map((entry) => ({ ...entry, runId, schemaVersion: STORE_SCHEMA_VERSION })),
-    });
-  }
-
-  /**
-   * A run the store ended at the claim (its watchdog's worker died too): observers hear of its
-   * end here (an `in_doubt` alert), as they would from the worker that ended it.
-   */
-  async #endedAtClaim(record: RunRecord): Promise<RunResult | undefined> {
-    const events = await this.store.readEvents(record.id);
-    const last = events.at(-1)?.event;
-    if (last?.type === 'run_finished') this.#executeWith.onEvent?.(record.id, last);
-    return resultOf(record.id, foldRun(events.map((entry) => entry.event)));
-  }
-
-  /**
-   * A run this caller started is parked on an approval: wait for the decision and resume it
-   * here, unless a worker claims it first (then wait for that worker to finish it).
-   */
-  async #resumeAfterDecision(
-    runId: string,
-    signal: AbortSignal | undefined,
-    onWaiting?: StartRunOptions['onWaiting'],
-  ): Promise<RunResult> {
-    const reported = new Set<string>();
-    for (;;) {
-      const current = await this.store.getRun(runId);
-      if (current?.status !== 'waiting' && current?.status !== 'queued') break;
-      if (current.status === 'waiting') {
-        signal?.throwIfAborted();
-        if (onWaiting) {
-          const pending = await this.store.approvals.list({ runId, states: ['pending'] });
-          const fresh = pending.filter((approval) => !reported.has(approval.id));
-          for (const approval of fresh) reported.add(approval.id);
-          if (fresh.length > 0) onWaiting(fresh);
-        }
-        await this.#wakeups.waitForDecision(signal);
-        continue;
-      }
-      const claimed = await this.store.claimRun({
-        runId,
-        workerId: this.workerId,
-        now: this.#clock.now(),
-        leaseMs: this.#leaseMs,
-      });
-      if (!claimed) break;
-      const resumed = await this.#execute({
-        record: claimed,
-        claim: { number: claimed.claims, cancelRequested: claimed.cancelRequested },
-        signal,
-        signalMeans: 'cancel',
-      });
-      if (typeof resumed !== 'string') return resumed;
-      if (resumed === 'released') break;
-    }
-    // Lost: another worker holds it now and will finish it.
-    return this.wait(runId);
-  }
-
-  /**
-   * Execute a run this process holds. `signal` aborting means cancel (a caller giving up on
-   * its run) or release (a worker shutting down: the run is handed back for another worker).
-   */
-  async #execute({
-    record,
-    claim,
-    signal,
-    signalMeans,
-    journal,
-  }: {
-    record: RunRecord;
-    claim: { number: number; cancelRequested: boolean } | undefined;
-    signal: AbortSignal | undefined;
-    signalMeans: 'cancel' | 'release';
-    journal?: readonly StoredEvent[] | undefined;
-  }): Promise<RunResult | 'released' | 'lost'> {
-    const controller = new AbortController();
-    const untrack = this.#leases.track(record.id, controller);
-    const onExternalAbort = (): void => {
-      controller.abort(
-        (signalMeans === 'cancel'
-          ? { kind: 'cancel', by: 'user' }
-          : { kind: 'release' }) satisfies RunAbort,
-      );
-    };
-    if (signal?.aborted) onExternalAbort();
-    else signal?.addEventListener('abort', onExternalAbort, { once: true });
-    const work = executeRun({
-      ...this.#executeWith,
-      runId: record.id,
-      resolveAgent: (folded) => this.#agentFor(record.agent, folded.modelSpec),
-      controller,
-      claim,
-      journal,
-    }).then((state) => (state ? resultOf(record.id, state) : undefined));
-    this.#executions.add(work);
-    try {
-      const result = await work;
-      if (result) return result;
-      const reason = controller.signal.reason as RunAbort | undefined;
-      if (reason?.kind === 'release') {
-        await this.store.releaseLease(record.id, this.workerId).catch(() => undefined);
-        return 'released';
-      }
-      return 'lost';
-    } finally {
-      this.#executions.delete(work);
-      signal?.removeEventListener('abort', onExternalAbort);
-      untrack();
-    }
   }
 }

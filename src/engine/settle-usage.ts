@@ -1,7 +1,7 @@
 import { modelOutputProvenance } from '../agent/index.js';
 import { budgetReached, type RunEvent } from '../journal/index.js';
 import { costOf, type FinishReason, type ModelResponse } from '../model/index.js';
-import { deliverAnswer } from './answer-step.js';
+import { deliverAnswer, holdAnswer } from './answer-step.js';
 import { modelName } from './call-model.js';
 import type { StepStage } from './model-step.js';
 import { usageAfter } from './run-journal.js';
@@ -42,6 +42,14 @@ export const settleUsage: StepStage = async (execution, step) => {
     if (rejection) await journal.append([called, rejection]);
     else {
       const delivered = deliverAnswer(agent, journal.state, step.number, output);
+      if (delivered.hold) {
+        await journal.append([
+          called,
+          ...delivered.events,
+          ...holdAnswer(execution, step.number, delivered.output),
+        ]);
+        return 'end';
+      }
       await journal.finish(
         'succeeded',
         { type: 'final_answer' },

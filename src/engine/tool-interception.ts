@@ -10,6 +10,8 @@ export interface InterceptedCall {
   readonly effect: ToolEffect;
   /** The arguments as the model sent them (before the tool's schema transforms). */
   readonly input: unknown;
+  /** Set in a shadow run when the gates would have held the call for a human. */
+  readonly wouldNeedApproval?: boolean | undefined;
 }
 
 /** The result a call is given instead of running: a value, or a typed failure. */

@@ -5,6 +5,7 @@ import { type RunEvent } from '../journal/index.js';
 import { KeelError, sleep } from '../core/index.js';
 import { defineGuard, spotlightNonce } from '../guard/index.js';
 import {
+  defineModelTiers,
   simulator,
   type ModelRequest,
   type ScriptContext,
@@ -150,9 +151,19 @@ async function denyApprovals(runtime: Runtime, store: Store, until: Promise<unkn
 }
 
 describe('the planner pattern (untrusted: quarantine)', () => {
+  /** The generic extraction (a tool without a schema of its own) or the email's. */
+  const generic = (request: ModelRequest) => (request.system ?? '').includes('"summary"');
+  const PAGE = {
+    summary: 'Company news',
+    facts: ['The canteen opens at 9'],
+    links: [],
+    entities: [],
+  };
   const reader = simulator({
-    script: () => ({
-      text: JSON.stringify({ sender: 'evil@attacker.io', topic: 'billing', urgent: true }),
+    script: ({ request }) => ({
+      text: JSON.stringify(
+        generic(request) ? PAGE : { sender: 'evil@attacker.io', topic: 'billing', urgent: true },
+      ),
     }),
   });
   const schemas = {
@@ -198,8 +209,12 @@ describe('the planner pattern (untrusted: quarantine)', () => {
         labels: { sender: 'untrusted', topic: 'derived', urgent: 'derived' },
         outputs: [expect.stringContaining('billing')],
       },
-      // No schema for the page: a reference only, and no reader call.
-      { toolName: 'read_page', outputs: [] },
+      // No schema for the page: the generic extraction, every field free text.
+      {
+        toolName: 'read_page',
+        labels: { summary: 'untrusted', 'facts[0]': 'untrusted' },
+        outputs: [expect.stringContaining('canteen')],
+      },
     ]);
     // The raw results stay in the journal for audit; the model saw only the views.
     const finished = events.filter((event) => event.type === 'tool_finished');
@@ -409,6 +424,7 @@ describe('the planner pattern (untrusted: quarantine)', () => {
     let calls = 0;
     const flaky = simulator({
       script: ({ request }) => {
+        if (generic(request)) return { text: JSON.stringify(PAGE) };
         calls += 1;
         return request.messages.length === 1
           ? { text: '{"topic": "lottery"}' }
@@ -473,7 +489,29 @@ describe('the planner pattern (untrusted: quarantine)', () => {
     expect(field({ allowDestinations: ['https://x.example/'] })).toContain(
       '"untrusted.allowDestinations"',
     );
-    expect(field({ handling: 'quarantine', reader: { schemas } })).toBe('no error');
+    // The reader is never the tool-using model: a model not from tiers must name one.
+    expect(field({ handling: 'quarantine', reader: { schemas } })).toContain(
+      '"untrusted.reader.model"',
+    );
+    expect(field({ handling: 'quarantine', reader: { model: reader, schemas } })).toBe('no error');
+    expect(field({ plan: true })).toContain('"untrusted.plan" needs a guard');
+    expect(field({ plan: { retries: -1 } })).toContain('"untrusted.plan"');
+  });
+
+  it('reads with the fast tier of the agent’s model set by default', () => {
+    const fast = simulator({ script: () => ({ text: '{}' }), modelId: 'fast-reader' });
+    const frontier = simulator({ script: () => ({ text: 'done' }), modelId: 'frontier' });
+    const tiers = defineModelTiers({ fast: [fast], frontier: [frontier] });
+    const agent = defineAgent({
+      name: 'mail',
+      model: tiers.model('frontier'),
+      instructions: 'x',
+      tools: tools('', []),
+      guard: defineGuard(),
+      untrusted: { handling: 'quarantine', plan: true },
+    });
+    expect(agent.untrusted.reader.model?.modelId).toBe('fast-reader');
+    expect(agent.untrusted.plan && agent.untrusted.plan.model.modelId).toBe('fast-reader');
   });
 });
 

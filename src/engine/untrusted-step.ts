@@ -1,4 +1,4 @@
-import type { Agent, UntrustedDetector } from '../agent/index.js';
+import { GENERIC_READER_SCHEMA, type Agent, type UntrustedDetector } from '../agent/index.js';
 import type { RunEvent } from '../journal/index.js';
 import { quarantineRef, type Provenance } from '../core/index.js';
 import {
@@ -82,10 +82,12 @@ async function quarantine({
     note: 'Untrusted content withheld from you; only a reference (and any extraction) is shown.',
   };
   const base = { type: 'tool_quarantined', step, callId, toolName } as const;
-  const schema = reader.schemas[toolName];
-  if (!schema) return { ...base, view: JSON.stringify({ quarantined: withheld }), outputs: [] };
+  // Without a schema of its own, the tool's output gets the generic extraction.
+  const schema = reader.schemas[toolName] ?? GENERIC_READER_SCHEMA;
+  if (!reader.model)
+    return { ...base, view: JSON.stringify({ quarantined: withheld }), outputs: [] };
   const read = await quarantinedRead({
-    model: reader.model ?? agent.model,
+    model: reader.model,
     schema,
     content,
     instructions:

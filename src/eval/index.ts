@@ -106,3 +106,19 @@ export {
   malformedInput,
   type Mutator,
 } from './mutators.js';
+export {
+  executedSideEffects,
+  normaliseOutput,
+  shadowReport,
+  type ShadowPairReport,
+  type ShadowReport,
+  type ShadowSide,
+} from './shadow-report.js';
+export {
+  SHADOW_VERDICTS,
+  bootstrapInterval,
+  pairedMetric,
+  signTest,
+  type PairedMetric,
+  type ShadowVerdict,
+} from './shadow-stats.js';

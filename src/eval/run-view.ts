@@ -187,7 +187,11 @@ export function runView(journal: readonly JournalEntry[]): RunView {
       case 'context_assembled':
       case 'injection_signal':
       case 'tool_quarantined':
+      case 'intent_planned':
+      case 'answer_held':
       case 'answer_guarded':
+      case 'shadow_suppressed':
+      case 'would_need_approval':
         break;
       default:
         event satisfies never;

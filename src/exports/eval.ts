@@ -1,7 +1,8 @@
 /**
  * `keel/eval`: evaluation suites judged from each run's journal, tool fixtures that keep side
  * effects from running, pass^k over repeated seeded runs, stored evaluations for baselines and
- * re-scoring, JUnit XML, and adversarial mutators.
+ * re-scoring, JUnit XML, adversarial mutators, and shadow runs: a candidate agent version
+ * repeating a sample of production runs with its side effects suppressed, and their comparison.
  *
  * @packageDocumentation
  */
@@ -89,7 +90,26 @@ export {
   type ToolCallView,
   type ToolFixture,
   type TrajectoryMode,
+  SHADOW_VERDICTS,
+  executedSideEffects,
+  normaliseOutput,
+  pairedMetric,
+  shadowReport,
+  signTest,
+  bootstrapInterval,
+  type PairedMetric,
+  type ShadowPairReport,
+  type ShadowReport,
+  type ShadowSide,
+  type ShadowVerdict,
 } from '../eval/index.js';
+export {
+  inShadowSample,
+  neutralShadowResult,
+  type ShadowResult,
+  type ShadowStartOptions,
+  type Shadows,
+} from '../engine/index.js';
 export type {
   InterceptedCall,
   InterceptedResult,

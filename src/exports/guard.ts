@@ -23,6 +23,7 @@ export {
   originOf,
   quarantineView,
   quarantinedRead,
+  planTaskIntent,
   reviewCall,
   spotlight,
   type AnswerFinding,
@@ -48,6 +49,9 @@ export {
   type MonitorFlag,
   type MonitorFlagKind,
   type PrivateMark,
+  type PlannableTool,
+  type TaskIntent,
+  type TaskIntentOptions,
   type PrivateResult,
   type QuarantinedRead,
   type QuarantinedReadOptions,
@@ -57,8 +61,10 @@ export {
 } from '../guard/index.js';
 export {
   DEFAULT_SIGNAL_THRESHOLD,
+  GENERIC_READER_SCHEMA,
   UNTRUSTED_HANDLINGS,
   type QuarantineReaderOptions,
+  type TaskPlannerOptions,
   type UntrustedDetector,
   type UntrustedHandling,
   type UntrustedOptions,

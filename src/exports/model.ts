@@ -12,6 +12,7 @@ export {
   MODEL_TIERS,
   ModelCallError,
   SIMULATOR_PRICE,
+  TASK_INTENT_RESPONSE,
   aiSdkModel,
   anthropicMessages,
   costOf,

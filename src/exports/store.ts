@@ -1,6 +1,6 @@
 /**
  * `keel/store`: the store and its ports (run journal and leases, approvals, decisions, results,
- * tool state, audit log, prices) for code that reads or checks what Keel recorded.
+ * tool state, audit log, prices, shadows) for code that reads or checks what Keel recorded.
  *
  * @packageDocumentation
  */
@@ -30,6 +30,10 @@ export {
   type RunPrice,
   type RunRecord,
   type RunRecordStatus,
+  type ShadowPair,
+  type ShadowRecord,
+  type ShadowStore,
+  type ShadowUsage,
   type Store,
   type StoredEvent,
   type StoredToolResult,

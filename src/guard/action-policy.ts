@@ -102,18 +102,27 @@ export interface GuardOptions {
    */
   readonly privateData?: 'confirm' | 'deny';
   /**
-   * Which destinations the `privateData` rule guards: `unnamed` (default: those neither the
-   * task nor an allow-list names) or `any` (a private value in any consequential call after
-   * untrusted content entered the run needs a human: the attacker may pick the content of a
-   * message to a channel the user did name).
+   * Which destinations the `privateData` rule guards: `any` (default: a private value in any
+   * consequential call after untrusted content entered the run gets the verdict — the attacker
+   * may pick the content of a message to a channel the user did name) or `unnamed` (only
+   * destinations neither the task nor an allow-list names).
    */
   readonly privateDestinations?: 'unnamed' | 'any';
   /**
    * A sink value grounded in trusted content that untrusted content also names, while the
    * task does not (the costliest plan the reviews push, another supplier from the trusted
-   * catalogue): `allow` (default) or `confirm`. The attacker chose which trusted value.
+   * catalogue): `confirm` (default) or `allow`. The attacker chose which trusted value.
    */
   readonly contested?: 'allow' | 'confirm';
+  /**
+   * A sink value grounded only in trusted tool output — neither the task, the agent's
+   * instructions nor an allow-list names it — of a consequential call (a guarded effect, or a
+   * write that reaches people) once untrusted content entered the run: `confirm` (default) or
+   * `allow`. The trusted task did not fix that choice, so content read since may have made it
+   * (the costliest item of a trusted catalogue, an order nobody asked for), even without
+   * naming the value.
+   */
+  readonly unfixed?: 'allow' | 'confirm';
   /** What a call outside the task's intent (see `ToolGuard.intent`) gets: `confirm` (default) or `deny`. */
   readonly outsideIntent?: 'confirm' | 'deny';
 }
@@ -167,12 +176,14 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
   const privateData = options.privateData ?? 'confirm';
   if (privateData !== 'confirm' && privateData !== 'deny')
     fail('privateData', "must be 'confirm' or 'deny'");
-  const privateDestinations = options.privateDestinations ?? 'unnamed';
+  const privateDestinations = options.privateDestinations ?? 'any';
   if (privateDestinations !== 'unnamed' && privateDestinations !== 'any')
     fail('privateDestinations', "must be 'unnamed' or 'any'");
-  const contested = options.contested ?? 'allow';
+  const contested = options.contested ?? 'confirm';
   if (contested !== 'allow' && contested !== 'confirm')
     fail('contested', "must be 'allow' or 'confirm'");
+  const unfixed = options.unfixed ?? 'confirm';
+  if (unfixed !== 'allow' && unfixed !== 'confirm') fail('unfixed', "must be 'allow' or 'confirm'");
   const outsideIntent = options.outsideIntent ?? 'confirm';
   if (outsideIntent !== 'confirm' && outsideIntent !== 'deny')
     fail('outsideIntent', "must be 'confirm' or 'deny'");
@@ -225,7 +236,7 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
         message: 'effect allowed',
         origins,
       };
-    if (tool?.intent && !tool.intent.test(taskText(context)))
+    if (outsideTaskIntent(call, tool, context))
       return {
         verdict: outsideIntent,
         rule: 'outside_intent',
@@ -253,8 +264,8 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
           links.push(`${leaf.path} links to ${link.host} (${origin})`);
       }
     }
+    const split = splitContext(context);
     if (weak.length === 0 && links.length === 0 && contested === 'confirm') {
-      const split = splitContext(context);
       const chosen = leaves.filter(
         (leaf) =>
           leaf.value !== null &&
@@ -271,6 +282,26 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
           verdict: 'confirm',
           rule: 'contested_choice',
           message: `untrusted content names ${chosen.map((leaf) => leaf.path).join(', ')}, which the task does not`,
+          origins,
+        };
+    }
+    if (weak.length === 0 && links.length === 0 && unfixed === 'confirm') {
+      const chosen = leaves.filter((leaf) => {
+        if (leaf.value === null || typeof leaf.value === 'boolean') return false;
+        const sink =
+          sinks === undefined
+            ? typeof leaf.value === 'string' && looksLikeDestination(leaf.value)
+            : sinks.some((path) => underPath(leaf.path, path));
+        if (!sink || origins[leaf.path] !== 'trusted') return false;
+        const allowList = tool?.allow.find(([path]) => underPath(leaf.path, path))?.[1];
+        const named = originOf(leaf.value, split.named, allowList);
+        return named !== 'trusted' && named !== 'allow_listed';
+      });
+      if (chosen.length > 0)
+        return {
+          verdict: 'confirm',
+          rule: 'unfixed_choice',
+          message: `the task does not name ${chosen.map((leaf) => leaf.path).join(', ')}: a choice made after untrusted content entered the run`,
           origins,
         };
     }
@@ -377,6 +408,23 @@ function splitContext(context: readonly ContextText[]) {
 
 function taskText(context: readonly ContextText[]): string {
   return splitContext(context).task;
+}
+
+/**
+ * Whether the task's intent leaves this tool out: the run's plan (the consequential tools a
+ * trusted planning step read from the task) does not hold it and no intent word of the tool is
+ * in the task. Neither a plan nor intent words: no intent to be outside of.
+ */
+function outsideTaskIntent(
+  call: ReviewedCall,
+  tool: CompiledTool | undefined,
+  context: readonly ContextText[],
+): boolean {
+  const plan = call.plannedTools;
+  if (plan === undefined && !tool?.intent) return false;
+  if (plan?.includes(call.toolName) === true) return false;
+  if (tool?.intent?.test(taskText(context)) === true) return false;
+  return true;
 }
 
 interface CompiledTool {

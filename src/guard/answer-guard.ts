@@ -75,11 +75,16 @@ interface HostGrounding {
 }
 /** The phrases and text of a run's context, by trust: what answer spans are found with. */
 interface Grounding {
-  readonly untrustedText: readonly { readonly text: string; readonly source: string }[];
+  readonly untrustedText: readonly {
+    readonly text: string;
+    readonly source: string;
+    /** The piece's words, lower-cased, each between spaces: a phrase is found as a substring. */
+    readonly words: string;
+  }[];
   readonly trustedText: string;
-  readonly trustedGrams: ReadonlySet<string>;
-  readonly untrustedGrams: ReadonlyMap<string, string>;
+  readonly trustedWords: string;
 }
+const NO_HOSTS: HostGrounding = { trusted: new Set(), untrusted: new Map() };
 const hostGroundings = new WeakMap<readonly ContextText[], HostGrounding>();
 const groundings = new WeakMap<readonly ContextText[], Grounding>();
 
@@ -139,7 +144,8 @@ function mayLink(text: string): boolean {
 export function guardAnswer(answer: string, options: AnswerGuardOptions): AnswerReview {
   const secrets = options.privateValues ?? [];
   if (!options.tainted && secrets.length === 0) return { text: answer, findings: [], spans: [] };
-  const hosts = hostGroundingOf(options.context);
+  // The hosts the context names are read only when the answer has a link.
+  const hosts = mayLink(answer) ? hostGroundingOf(options.context) : NO_HOSTS;
   const findings: AnswerFinding[] = [];
   const linkSpans: { start: number; end: number; source: string }[] = [];
   let text = '';
@@ -277,27 +283,23 @@ function hostGroundingOf(context: readonly ContextText[]): HostGrounding {
 function groundingOf(context: readonly ContextText[]): Grounding {
   const cached = groundings.get(context);
   if (cached) return cached;
-  const untrustedText: { text: string; source: string }[] = [];
-  const trustedGrams = new Set<string>();
-  const untrustedGrams = new Map<string, string>();
+  // Words joined by single spaces, padded: four words in a row of the answer occur in a piece
+  // exactly when ` w1 w2 w3 w4 ` is a substring of its words. One pass per piece, no phrase set.
+  const untrustedText: { text: string; source: string; words: string }[] = [];
   const trustedText: string[] = [];
+  const trustedWords: string[] = [];
   for (const piece of context) {
-    const isTrusted = piece.provenance.trust === 'trusted';
-    const source = piece.provenance.source;
-    if (isTrusted) {
-      trustedText.push(piece.text.toLowerCase());
-      for (const gram of gramsOf(piece.text)) trustedGrams.add(gram);
-    } else {
-      untrustedText.push({ text: piece.text.toLowerCase(), source });
-      for (const gram of gramsOf(piece.text))
-        if (!untrustedGrams.has(gram)) untrustedGrams.set(gram, source);
-    }
+    const lower = piece.text.toLowerCase();
+    const words = ` ${(lower.match(WORD) ?? []).join(' ')} `;
+    if (piece.provenance.trust === 'trusted') {
+      trustedText.push(lower);
+      trustedWords.push(words);
+    } else untrustedText.push({ text: lower, source: piece.provenance.source, words });
   }
   const grounding = {
     untrustedText,
     trustedText: trustedText.join('\u0000'),
-    trustedGrams,
-    untrustedGrams,
+    trustedWords: trustedWords.join('\u0000'),
   };
   groundings.set(context, grounding);
   return grounding;
@@ -307,10 +309,15 @@ function* hostsIn(text: string): Generator<string> {
   for (const match of text.matchAll(HOSTS)) {
     const raw = match[1] ?? match[2];
     if (raw === undefined) continue;
-    const host = hostOf(`https://${raw}`);
+    // A plain ASCII name whose last label starts with a letter (so no IPv4 form) is its own
+    // host, lower-cased, as a browser would resolve it: no URL parse needed.
+    const host = PLAIN_HOST.test(raw)
+      ? raw.toLowerCase().replace(/\.$/, '')
+      : hostOf(`https://${raw}`);
     if (host !== undefined) yield host;
   }
 }
+const PLAIN_HOST = /^(?:[a-z0-9-]+\.)+[a-z][a-z0-9-]*\.?$/i;
 
 const WORD = /[\p{L}\p{N}]+/gu;
 const GRAM = 4;
@@ -350,9 +357,10 @@ function contentSpans(
 
 function untrustedSource(sentence: string, grounding: Grounding): string | undefined {
   for (const gram of gramsOf(sentence)) {
-    if (grounding.trustedGrams.has(gram)) continue;
-    const source = grounding.untrustedGrams.get(gram);
-    if (source !== undefined) return source;
+    const padded = ` ${gram} `;
+    if (grounding.trustedWords.includes(padded)) continue;
+    for (const piece of grounding.untrustedText)
+      if (piece.words.includes(padded)) return piece.source;
   }
   for (const found of sentence.matchAll(SALIENT)) {
     const value = found[0].trim().toLowerCase();

@@ -26,6 +26,13 @@ export interface ReviewedCall {
    * destinations the task did not name.
    */
   readonly privateValues?: readonly string[] | undefined;
+  /**
+   * The consequential tools the trusted task asks for, as a planning step read them before
+   * any untrusted content entered the run (`intent_planned`). Once the run is tainted, a
+   * consequential call to a tool outside it needs a human (rule `outside_intent`). Absent: the
+   * run has no plan (the tools' `intent` words, when given, decide).
+   */
+  readonly plannedTools?: readonly string[] | undefined;
 }
 
 /** One piece of a run's context as plain text, with where it came from. */

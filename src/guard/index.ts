@@ -78,3 +78,9 @@ export {
   type PrivateMark,
   type PrivateResult,
 } from './private-data.js';
+export {
+  planTaskIntent,
+  type PlannableTool,
+  type TaskIntent,
+  type TaskIntentOptions,
+} from './intent-plan.js';

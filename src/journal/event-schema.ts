@@ -32,9 +32,13 @@ const EVENT_TYPES: Readonly<Record<RunEventType, true>> = {
   decision_recorded: true,
   injection_signal: true,
   tool_quarantined: true,
+  intent_planned: true,
   action_flagged: true,
   answer_guarded: true,
+  answer_held: true,
   tool_intercepted: true,
+  shadow_suppressed: true,
+  would_need_approval: true,
   run_finished: true,
 };
 

@@ -65,6 +65,7 @@ export {
   deniedContent,
   emptyRunState,
   errorContent,
+  HELD_ANSWER_TOOL,
   foldRun,
   startedWithoutOutcome,
   waitedMs,

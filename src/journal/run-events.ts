@@ -19,6 +19,8 @@ export type RunReason =
       readonly limit: LimitName;
       readonly used: number;
       readonly max: number;
+      /** Calls started and cut off by the stop, whose effect is unknown (checked by key). */
+      readonly inDoubt?: readonly InDoubtCall[] | undefined;
     }
   | {
       readonly type: 'model_error';
@@ -33,7 +35,12 @@ export type RunReason =
    * whether they took effect is unknown, so a human checks each one by its idempotency key.
    */
   | { readonly type: 'in_doubt'; readonly attempts: number; readonly calls: readonly InDoubtCall[] }
-  | { readonly type: 'cancelled'; readonly by: 'user' | 'shutdown' }
+  | {
+      readonly type: 'cancelled';
+      readonly by: 'user' | 'shutdown';
+      /** Calls started and cut off by the cancel, whose effect is unknown (checked by key). */
+      readonly inDoubt?: readonly InDoubtCall[] | undefined;
+    }
   | {
       readonly type: 'escalation';
       readonly message: string;
@@ -45,7 +52,10 @@ export type RunReason =
   /** The model called a tool outside the agent's set, under `onOutOfScope: 'stop'`. */
   | { readonly type: 'out_of_scope'; readonly toolName: string; readonly step: number };
 
-/** A started tool call with no recorded outcome when its run's workers were lost. */
+/**
+ * A started tool call with no recorded outcome when its run ended: its workers were lost, or a
+ * timeout or cancel cut it off. Whether it took effect is unknown.
+ */
 export interface InDoubtCall {
   readonly step: number;
   readonly callId: string;
@@ -84,6 +94,18 @@ export type RunEvent =
       readonly startedAt: number;
       /** Set on a fork: the run and step whose journal this run reuses up to that step. */
       readonly forkOf?: { readonly runId: string; readonly step: number } | undefined;
+      /**
+       * The agent's version (explicit, or the digest of its definition); absent in older
+       * journals. Baselines and alerts are kept per agent version.
+       */
+      readonly version?: string | undefined;
+      /**
+       * Set on a shadow run: the production run whose task it repeats and whose recorded tool
+       * results it is served. Its side effects never run.
+       */
+      readonly shadowOf?: string | undefined;
+      /** The shadow (its id in the store) a shadow run belongs to. */
+      readonly shadowId?: string | undefined;
     }
   | {
       readonly type: 'run_claimed';
@@ -331,6 +353,22 @@ export type RunEvent =
     }
   | {
       /**
+       * The trusted planning step (`untrusted.plan`): before any untrusted content entered the
+       * run, a structured model call read from the trusted task which consequential tools it
+       * asks for. Once the run is tainted, a consequential call to a tool outside `tools` needs
+       * a human. `outputs` are the planner's raw replies (served back on replay); a planner that
+       * gave no valid answer leaves `tools` out (`error` says why) and the tools' intent words
+       * decide alone.
+       */
+      readonly type: 'intent_planned';
+      readonly step: number;
+      readonly tools?: readonly string[] | undefined;
+      readonly outputs: readonly string[];
+      readonly error?: string | undefined;
+      readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
+    }
+  | {
+      /**
        * The output monitor found a call that does not fit the task (out of scope, a
        * destination seen only in untrusted content, a permission change, an exfiltration-
        * shaped argument). Telemetry and an alert; the action policy decides the call.
@@ -370,6 +408,17 @@ export type RunEvent =
     }
   | {
       /**
+       * The final answer waits for a person (`untrusted.answer: 'confirm'`): the answer guard
+       * found something in it. `output` is what is returned once approved; an
+       * `approval_requested` for `final_answer` (call id `callId`) follows.
+       */
+      readonly type: 'answer_held';
+      readonly step: number;
+      readonly callId: string;
+      readonly output: string;
+    }
+  | {
+      /**
        * A call the runtime's interceptor answered instead of the tool (an evaluation's fixture,
        * a recorded result) or kept from running (`suppressed`: a side effect that must not
        * happen here). Committed with the result the model is given; the tool never started.
@@ -383,6 +432,34 @@ export type RunEvent =
       readonly action: 'served' | 'suppressed';
       /** Where a served result came from, or why a call was suppressed. */
       readonly detail: string;
+    }
+  | {
+      /**
+       * A shadow run's call that would have had a side effect (`write`, `irreversible`,
+       * `egress`, or a `read` the shadow may not run live) and matched no recorded result of
+       * the production run: it never ran, and the model was given a neutral result.
+       */
+      readonly type: 'shadow_suppressed';
+      readonly step: number;
+      readonly callId: string;
+      readonly toolName: string;
+      readonly effect: ToolEffect;
+      readonly input: unknown;
+      readonly reason: string;
+    }
+  | {
+      /**
+       * A shadow run's call the gates would have held for a human: nobody is asked, the call
+       * goes on to the shadow's interception (served if production recorded it, else neutral).
+       */
+      readonly type: 'would_need_approval';
+      readonly step: number;
+      readonly callId: string;
+      readonly index: number;
+      readonly toolName: string;
+      readonly input: unknown;
+      readonly reason: GateReason;
+      readonly approverGroup: string;
     }
   | {
       readonly type: 'run_finished';
@@ -419,7 +496,7 @@ function reasonText(reason: RunReason): string {
     case 'final_answer':
       return 'the agent gave its final answer';
     case 'limit':
-      return `${reason.limit} limit reached (${formatNumber(reason.used)} of ${formatNumber(reason.max)})`;
+      return `${reason.limit} limit reached (${formatNumber(reason.used)} of ${formatNumber(reason.max)})${inDoubtText(reason.inDoubt)}`;
     case 'model_error':
       return `model call failed after ${reason.attempts} attempt(s): ${reason.errorType}: ${reason.message}`;
     case 'worker_lost':
@@ -429,7 +506,7 @@ function reasonText(reason: RunReason): string {
         .map((call) => `${call.toolName} (key ${call.idempotencyKey})`)
         .join(', ')}`;
     case 'cancelled':
-      return `cancelled by ${reason.by}`;
+      return `cancelled by ${reason.by}${inDoubtText(reason.inDoubt)}`;
     case 'escalation':
       return `escalated: ${reason.message}`;
     case 'internal':
@@ -440,6 +517,13 @@ function reasonText(reason: RunReason): string {
       reason satisfies never;
       return 'unknown';
   }
+}
+
+function inDoubtText(calls: readonly InDoubtCall[] | undefined): string {
+  if (!calls || calls.length === 0) return '';
+  return `; cut off during calls that may have taken effect: check ${calls
+    .map((call) => `${call.toolName} (key ${call.idempotencyKey})`)
+    .join(', ')}`;
 }
 
 function formatNumber(value: number): string {

@@ -31,6 +31,8 @@ export interface PendingCall {
   awaitingApproval?: ApprovalRequest | undefined;
   /** What the guard and the gates' policies said of the call (`guard_verdict`), in order. */
   verdicts?: readonly CallVerdict[] | undefined;
+  /** Set in a shadow run when the gates would have held the call for a human (nobody is asked). */
+  wouldNeedApproval?: true | undefined;
   /** Set once a human approved the call: who, on which approval. */
   approvedBy?: { readonly approvalId: string; readonly decidedBy: string } | undefined;
 }
@@ -54,6 +56,11 @@ export interface RunState {
   modelSpec: string | undefined;
   /** The model the run was started with (from `run_started`). */
   model: { provider: string; modelId: string };
+  /** The agent's version (from `run_started`; undefined in older journals). */
+  version: string | undefined;
+  /** The production run a shadow run repeats; undefined for other runs. */
+  shadowOf: string | undefined;
+  shadowId: string | undefined;
   /** The conversation as the model sees it, with provenance on every part. */
   readonly messages: Message[];
   /** Model calls completed. */
@@ -74,6 +81,24 @@ export interface RunState {
   signalled: boolean;
   /** Quarantined extractions by call id: what `⟨q:…⟩` references in arguments resolve to. */
   readonly quarantined: Map<string, unknown>;
+  /**
+   * Whether the trusted planning step ran (`intent_planned`), and the consequential tools it
+   * read from the task (undefined: it gave no valid answer).
+   */
+  planned: boolean;
+  /**
+   * A final answer waiting for a person (`answer_held`): the call the approval is about, and
+   * the decision once made.
+   */
+  heldAnswer:
+    | {
+        readonly output: string;
+        readonly call: PendingCall;
+        decision?: 'approved' | 'denied' | 'expired' | undefined;
+        decidedBy?: string | undefined;
+      }
+    | undefined;
+  plannedTools: readonly string[] | undefined;
   /** Journaled summaries of completed steps (`step_summarised`), by the step they stand for. */
   readonly stepSummaries: Map<number, TextPart>;
   /** Failed model attempts at the current step. */
@@ -98,6 +123,9 @@ export interface RunState {
   answerSpans: readonly AnswerProvenanceSpan[] | undefined;
 }
 
+/** The tool name an approval of a held final answer is filed under. */
+export const HELD_ANSWER_TOOL = 'final_answer';
+
 export function emptyRunState(): RunState {
   return {
     started: false,
@@ -107,6 +135,9 @@ export function emptyRunState(): RunState {
     limits: undefined,
     modelSpec: undefined,
     model: { provider: 'unknown', modelId: 'unknown' },
+    version: undefined,
+    shadowOf: undefined,
+    shadowId: undefined,
     messages: [],
     steps: 0,
     usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, costKnown: true },
@@ -119,6 +150,9 @@ export function emptyRunState(): RunState {
     tainted: false,
     signalled: false,
     quarantined: new Map(),
+    planned: false,
+    heldAnswer: undefined,
+    plannedTools: undefined,
     answerSpans: undefined,
     stepSummaries: new Map(),
     modelFailuresThisStep: 0,
@@ -199,6 +233,9 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       state.limits = event.limits;
       state.modelSpec = event.modelSpec;
       state.model = event.model;
+      state.version = event.version;
+      state.shadowOf = event.shadowOf;
+      state.shadowId = event.shadowId;
       pushMessage(state, 'user', [
         { type: 'text', text: event.task, provenance: event.taskProvenance },
       ]);
@@ -300,8 +337,24 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     case 'approval_requested': {
       const call = state.pending.find((pending) => pending.callId === event.callId);
       if (call) call.awaitingApproval = event;
+      if (state.heldAnswer?.call.callId === event.callId)
+        state.heldAnswer.call.awaitingApproval = event;
       return;
     }
+    case 'answer_held':
+      state.heldAnswer = {
+        output: event.output,
+        call: {
+          step: event.step,
+          callId: event.callId,
+          index: 0,
+          toolName: HELD_ANSWER_TOOL,
+          input: { answer: event.output },
+          attemptsStarted: 0,
+          attemptsFailed: 0,
+        },
+      };
+      return;
     case 'run_suspended':
       state.releases += 1;
       state.suspendedAt = event.at;
@@ -310,6 +363,11 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       if (state.suspendedAt !== undefined) {
         state.waitedMs += Math.max(0, event.at - state.suspendedAt);
         state.suspendedAt = undefined;
+      }
+      if (state.heldAnswer?.call.callId === event.callId) {
+        state.heldAnswer.decision = event.decision;
+        state.heldAnswer.decidedBy = event.decidedBy;
+        return;
       }
       const at = state.pending.findIndex((pending) => pending.callId === event.callId);
       const call = state.pending[at];
@@ -353,12 +411,22 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     case 'context_assembled':
     case 'action_flagged':
     case 'tool_intercepted':
+    case 'shadow_suppressed':
       return;
+    case 'would_need_approval': {
+      const call = state.pending.find((pending) => pending.callId === event.callId);
+      if (call) call.wouldNeedApproval = true;
+      return;
+    }
     case 'answer_guarded':
       state.answerSpans = event.spans;
       return;
     case 'injection_signal':
       if (event.score >= event.threshold) state.signalled = true;
+      return;
+    case 'intent_planned':
+      state.planned = true;
+      state.plannedTools = event.tools;
       return;
     case 'tool_quarantined':
       replaceResult(state, event.callId, event.view);

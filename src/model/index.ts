@@ -32,6 +32,7 @@ export { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
 export {
   SIMULATOR_PRICE,
   simulator,
+  TASK_INTENT_RESPONSE,
   type ScriptContext,
   type SimulatedToolCall,
   type SimulatedTurn,

@@ -102,6 +102,12 @@ export interface ModelAdapterV1 {
    */
   readonly fallbacks?: readonly ModelAdapterV1[] | undefined;
   /**
+   * Another tier of the set this model came from (`fast` for a `frontier` agent's quarantined
+   * reader and planner); `undefined` for a tier the set does not have. Set by
+   * `defineModelTiers`.
+   */
+  readonly sibling?: ((tier: string) => ModelAdapterV1 | undefined) | undefined;
+  /**
    * Pre-flight input token count for a request, synchronous: exact with a local tokenizer,
    * else a conservative (over-) estimate.
    */

@@ -73,7 +73,9 @@ export function defineModelTiers(
     });
     tiers.set(name, Object.freeze(models));
   }
-  return Object.freeze({
+  const sibling = (tier: string): ModelAdapterV1 | undefined =>
+    tiers.has(tier) ? set.model(tier) : undefined;
+  const set: ModelTiers = Object.freeze({
     names: Object.freeze([...tiers.keys()]),
     model(tier: string): ModelAdapterV1 {
       const models = tiers.get(tier);
@@ -84,7 +86,8 @@ export function defineModelTiers(
           `model tier "${tier}" is not configured; configured tiers: ${[...tiers.keys()].join(', ') || 'none'}`,
         );
       }
-      return Object.freeze({ ...first, tier, fallbacks: Object.freeze(rest) });
+      return Object.freeze({ ...first, tier, fallbacks: Object.freeze(rest), sibling });
     },
   });
+  return set;
 }

@@ -472,9 +472,12 @@ describe('openaiChat', () => {
     it('reports aborted when the signal aborts during the call', async () => {
       const { server, model } = await setup({ fault: 'hang' });
       const controller = new AbortController();
-      setTimeout(() => {
+      // Abort once the server holds the request, however long a busy machine takes to send it.
+      const watch = setInterval(() => {
+        if (server.requests === 0) return;
+        clearInterval(watch);
         controller.abort();
-      }, 50);
+      }, 5);
       const error = await failureOf(
         model.doGenerate(userRequest('hi'), { signal: controller.signal }),
       );

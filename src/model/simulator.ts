@@ -79,7 +79,17 @@ export interface SimulatorOptions {
   readonly streamChunkChars?: number;
   /** The wait before each streamed piece after the first. Default 0. */
   readonly streamChunkDelayMs?: number;
+  /**
+   * The answer to a trusted planning call (`untrusted.plan`): the consequential tools the task
+   * asks for. Planning calls are answered by it and never reach the script; without it they
+   * reach a script function (which can tell them by `request.responseSchema.name ===
+   * TASK_INTENT_RESPONSE`) and fail for a list of turns.
+   */
+  readonly intent?: (task: string) => readonly string[];
 }
+
+/** The `responseSchema.name` of a trusted planning call (the task's consequential tools). */
+export const TASK_INTENT_RESPONSE = 'task_intent';
 
 /** Nominal price of the simulator, per million tokens. */
 export const SIMULATOR_PRICE: ModelPrice = Object.freeze({
@@ -132,8 +142,22 @@ export function simulator(options: SimulatorOptions): ModelAdapterV1 {
       request: ModelRequest,
       { signal, onTextDelta }: GenerateOptions,
     ): Promise<ModelResponse> {
-      const step = assistantTurns(request.messages);
       const task = firstUserText(request);
+      if (request.responseSchema?.name === TASK_INTENT_RESPONSE) {
+        if (options.intent)
+          return {
+            content: [{ type: 'text', text: JSON.stringify({ tools: options.intent(task) }) }],
+            usage: { inputTokens: estimateInputTokens(request), outputTokens: 8 },
+            finishReason: 'stop',
+            responseModel: modelId,
+          };
+        if (typeof script !== 'function')
+          throw new ModelCallError(
+            'bad_request',
+            'the simulator has no `intent` answer for the planning call',
+          );
+      }
+      const step = assistantTurns(request.messages);
       const conversationKey = `${digest(task)}:${step}`;
       const attempt = (failuresInjected.get(conversationKey) ?? 0) + 1;
       // A request's own seed (an evaluation's repeats) takes precedence over the instance's.

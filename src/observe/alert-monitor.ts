@@ -51,7 +51,10 @@ function metricsReader(source: JournalSource, cache: Map<string, RunMetrics | nu
   };
 }
 
-/** An agent's finished runs before `run`, most recent first, at most `window`. */
+/**
+ * An agent version's finished production runs before `run`, most recent first, at most
+ * `window`: a new version starts a fresh baseline, and shadow runs are never part of one.
+ */
 async function historyOf(
   source: JournalSource,
   run: RunMetrics,
@@ -67,11 +70,16 @@ async function historyOf(
   for (const record of records) {
     if (record.id === run.runId || (record.finishedAt ?? Infinity) > run.finishedAt) continue;
     const metrics = await metricsOf(record.id);
-    if (metrics) history.push(metrics);
+    if (metrics && sameBaseline(metrics, run)) history.push(metrics);
   }
   return history
     .sort((a, b) => b.finishedAt - a.finishedAt || b.runId.localeCompare(a.runId))
     .slice(0, window);
+}
+
+/** Whether `earlier` belongs to `run`'s baseline: same agent version, not a shadow run. */
+function sameBaseline(earlier: RunMetrics, run: RunMetrics): boolean {
+  return earlier.shadowOf === undefined && earlier.version === run.version;
 }
 
 /**
@@ -97,7 +105,8 @@ export function alertMonitor(options: AlertMonitorOptions = {}): AlertMonitor {
   async function check(runId: string, source: JournalSource): Promise<void> {
     const metricsOf = metricsReader(source, cache);
     const run = await metricsOf(runId);
-    if (!run) return;
+    // Shadow runs are judged by the shadow report, not against production's baseline.
+    if (!run || run.shadowOf !== undefined) return;
     const alerts = detectAlerts(run, await historyOf(source, run, rules.window, metricsOf), rules);
     for (const raisedAlert of alerts) {
       raised += 1;
@@ -148,7 +157,7 @@ export async function alertsForRun(
   const rules = resolveAlertRules(options.rules);
   const metricsOf = metricsReader(source, new Map());
   const run = await metricsOf(runId);
-  if (!run) return [];
+  if (!run || run.shadowOf !== undefined) return [];
   return detectAlerts(run, await historyOf(source, run, rules.window, metricsOf), rules);
 }
 
@@ -171,8 +180,10 @@ export async function scanAlerts(
   const byAgent = new Map<string, RunMetrics[]>();
   for (const record of records) {
     const metrics = await metricsOf(record.id);
-    if (!metrics) continue;
-    byAgent.set(metrics.agent, [...(byAgent.get(metrics.agent) ?? []), metrics]);
+    if (!metrics || metrics.shadowOf !== undefined) continue;
+    // Each agent version has its own baseline.
+    const key = `${metrics.agent}@${metrics.version ?? ''}`;
+    byAgent.set(key, [...(byAgent.get(key) ?? []), metrics]);
   }
   const alerts: Alert[] = [];
   for (const runs of byAgent.values()) {

@@ -31,6 +31,8 @@ export interface Alert {
   readonly kind: AlertKind;
   readonly runId: string;
   readonly agent: string;
+  /** The agent version the run ran (absent for runs journaled before versions). */
+  readonly version?: string | undefined;
   /** When the run finished, ms since the epoch. */
   readonly at: number;
   readonly metric: string;
@@ -147,6 +149,7 @@ function alert(
     kind,
     runId: run.runId,
     agent: run.agent,
+    ...(run.version === undefined ? {} : { version: run.version }),
     at: run.finishedAt,
     metric,
     value,
@@ -250,7 +253,7 @@ export function detectAlerts(
         inDoubt.length,
         1,
         null,
-        `${run.agent} run ${run.runId}: its workers died during ${inDoubt.length} call(s) that may have taken effect; check idempotency key(s) ${inDoubt.join(', ')}`,
+        `${run.agent} run ${run.runId}: it ended (${run.status}) during ${inDoubt.length} call(s) that may have taken effect; check idempotency key(s) ${inDoubt.join(', ')}`,
       ),
     );
   }

@@ -52,6 +52,12 @@ interface MutableLine {
  */
 export function costTotals(
   runs: readonly { readonly runId: string; readonly entries: readonly JournalEntry[] }[],
+  {
+    shadows = false,
+  }: {
+    /** Count shadow runs too (they are production's cost only when asked for). */
+    readonly shadows?: boolean;
+  } = {},
 ): CostTotals {
   const total = newLine('all');
   const agents = new Map<string, MutableLine>();
@@ -72,7 +78,15 @@ export function costTotals(
     return found;
   };
 
-  for (const { runId, entries } of runs) {
+  const counted = shadows
+    ? runs
+    : runs.filter(
+        ({ entries }) =>
+          !entries.some(
+            (entry) => entry.event.type === 'run_started' && entry.event.shadowOf !== undefined,
+          ),
+      );
+  for (const { runId, entries } of counted) {
     let agent = 'unknown';
     let model = 'unknown';
     for (const { at, event } of entries) {
@@ -116,7 +130,7 @@ export function costTotals(
   const byCost = (a: CostLine, b: CostLine): number =>
     b.costUsd - a.costUsd || a.key.localeCompare(b.key);
   return {
-    runs: runs.length,
+    runs: counted.length,
     total: freeze(total),
     byAgent: [...agents.values()].map(freeze).sort(byCost),
     byModel: [...models.values()].map(freeze).sort(byCost),

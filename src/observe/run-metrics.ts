@@ -5,6 +5,10 @@ import { num, record, text, type JournalEntry } from './journal.js';
 export interface RunMetrics {
   readonly runId: string;
   readonly agent: string;
+  /** The agent's version (`run_started.version`; absent in older journals): baselines are per version. */
+  readonly version?: string | undefined;
+  /** Set on a shadow run: the production run it repeats (left out of baselines and alerts). */
+  readonly shadowOf?: string | undefined;
   readonly status: string;
   readonly finishedAt: number;
   readonly tokens: number;
@@ -27,7 +31,7 @@ export interface RunMetrics {
   /** Calls the output monitor flagged (`action_flagged`), and the kinds of flag raised. */
   readonly flaggedActions?: number | undefined;
   readonly flagKinds?: readonly string[] | undefined;
-  /** Idempotency keys of calls whose effect is unknown (a run ended `in_doubt`). */
+  /** Idempotency keys of calls whose effect is unknown (ended `in_doubt`, or cut off by a stop). */
   readonly inDoubtKeys?: readonly string[] | undefined;
 }
 
@@ -43,6 +47,8 @@ export function runMetrics(
   entries: readonly JournalEntry[],
 ): RunMetrics | undefined {
   let agent = 'unknown';
+  let version: string | undefined;
+  let shadowOf: string | undefined;
   let startedAt = entries[0]?.at ?? 0;
   let maxCallOutputTokens = 0;
   let toolCalls = 0;
@@ -64,6 +70,8 @@ export function runMetrics(
     switch (event.type) {
       case 'run_started':
         agent = text(event.agent) ?? agent;
+        version = text(event.version);
+        shadowOf = text(event.shadowOf);
         startedAt = num(event.startedAt) ?? at;
         break;
       case 'model_called':
@@ -96,13 +104,15 @@ export function runMetrics(
         const inputTokens = num(usage.inputTokens) ?? 0;
         const outputTokens = num(usage.outputTokens) ?? 0;
         const reason = record(event.reason);
-        const inDoubtKeys =
-          reason.type === 'in_doubt' && Array.isArray(reason.calls)
-            ? reason.calls.map((call) => text(record(call).idempotencyKey) ?? 'unknown')
-            : [];
+        const doubtful = reason.type === 'in_doubt' ? reason.calls : reason.inDoubt;
+        const inDoubtKeys = Array.isArray(doubtful)
+          ? doubtful.map((call) => text(record(call).idempotencyKey) ?? 'unknown')
+          : [];
         return {
           runId,
           agent,
+          ...(version === undefined ? {} : { version }),
+          ...(shadowOf === undefined ? {} : { shadowOf }),
           status: text(event.status) ?? 'failed',
           finishedAt: at,
           tokens: inputTokens + outputTokens,

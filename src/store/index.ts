@@ -84,3 +84,4 @@ export type {
   McpSeenDefinition,
 } from './mcp-pin-store.js';
 export type { BudgetRequest, ProviderBudgets } from './provider-budgets.js';
+export type { ShadowPair, ShadowRecord, ShadowStore, ShadowUsage } from './shadow-store.js';

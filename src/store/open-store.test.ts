@@ -59,3 +59,56 @@ describe('openStore({ readOnly })', () => {
     expect((error as Error).message).toMatch(/needs \d+ migration\(s\)/);
   });
 });
+
+describe('openStore on a store migrated before', () => {
+  async function migrationNames(file: string): Promise<string[]> {
+    const { default: SqliteDatabase } = await import('libsql');
+    const database = new SqliteDatabase(file);
+    try {
+      const rows = database.prepare('select name from keel_migration order by name').all() as {
+        name: string;
+      }[];
+      return rows.map((row) => row.name);
+    } finally {
+      database.close();
+    }
+  }
+
+  it('runs a migration still pending', async () => {
+    const file = join(scratch(), 'keel.db');
+    await (await openStore(`sqlite:${file}`)).close();
+    const all = await migrationNames(file);
+    const last = all.at(-1) ?? '';
+    const { default: SqliteDatabase } = await import('libsql');
+    const database = new SqliteDatabase(file);
+    database.prepare('delete from keel_migration where name = ?').run(last);
+    database.exec('drop table keel_provider_budgets');
+    database.close();
+    const store = await openStore(`sqlite:${file}`);
+    try {
+      expect(await migrationNames(file)).toEqual(all);
+      // The table the pending migration makes is back, and works.
+      const reader = new SqliteDatabase(file);
+      expect(reader.prepare('select count(*) as n from keel_provider_budgets').get()).toMatchObject(
+        { n: 0 },
+      );
+      reader.close();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a store migrated by a version that knows more migrations', async () => {
+    const file = join(scratch(), 'keel.db');
+    await (await openStore(`sqlite:${file}`)).close();
+    const { default: SqliteDatabase } = await import('libsql');
+    const database = new SqliteDatabase(file);
+    database
+      .prepare('insert into keel_migration (name, timestamp) values (?, ?)')
+      .run('0099_from_a_later_version', new Date(0).toISOString());
+    database.close();
+    const error = await openStore(`sqlite:${file}`).catch((caught: unknown) => caught);
+    expect(KeelError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toContain('0099_from_a_later_version');
+  });
+});

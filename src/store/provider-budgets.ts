@@ -1,7 +1,9 @@
 /**
  * Requests- and tokens-per-minute budgets of a model provider, shared by every worker on the
- * store. Each budget is paced: requests are spaced at least `60_000 / rpm` ms apart and tokens
- * at `60_000 / tpm` ms each, so no minute ever sees more than `rpm` requests or `tpm` tokens.
+ * store. Each budget is paced: requests are spaced at least `PACED_MINUTE_MS / rpm` ms apart
+ * and tokens at `PACED_MINUTE_MS / tpm` ms each, so no 60 s window the provider counts ever
+ * sees more than `rpm` requests or `tpm` tokens, even when requests reach it up to
+ * `WINDOW_MARGIN_MS` later than they were paced (a lock wait, a slow connection).
  * A provider's `retry-after` pauses its budget for everyone until then.
  *
  * ```ts
@@ -36,6 +38,17 @@ export interface BudgetState {
 }
 
 /**
+ * How much later than paced a request may reach the provider without breaking its rolling
+ * minute. Paced exactly 60 s / rpm apart, the first and the (rpm+1)th request of a stretch are
+ * exactly 60 s apart when taken: if the first one travels a millisecond longer, the provider
+ * sees rpm + 1 in its window and answers 429.
+ */
+export const WINDOW_MARGIN_MS = 2_000;
+
+/** The minute budgets are paced over: a provider's minute plus the margin. */
+export const PACED_MINUTE_MS = 60_000 + WINDOW_MARGIN_MS;
+
+/**
  * The pacing rule both stores apply: a request goes when the pause is over, the previous
  * request's spacing has passed and the tokens before it have been paid for; it then pushes the
  * next ones back. A request larger than a whole minute's tokens goes alone.
@@ -55,11 +68,12 @@ export function admit(
     waitMs: 0,
     next: {
       pausedUntil: state.pausedUntil,
-      nextRequestAt: rpm === undefined ? now : Math.max(state.nextRequestAt, now) + 60_000 / rpm,
+      nextRequestAt:
+        rpm === undefined ? now : Math.max(state.nextRequestAt, now) + PACED_MINUTE_MS / rpm,
       nextTokenAt:
         tpm === undefined
           ? now
-          : Math.max(state.nextTokenAt, now) + (Math.min(tokens, tpm) * 60_000) / tpm,
+          : Math.max(state.nextTokenAt, now) + (Math.min(tokens, tpm) * PACED_MINUTE_MS) / tpm,
     },
   };
 }

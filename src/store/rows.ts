@@ -79,5 +79,7 @@ export function toRecord(row: Selectable<RunsTable>): RunRecord {
     updatedAt: row.updated_at,
     finishedAt: row.finished_at === null ? null : row.finished_at,
     schemaVersion: row.schema_version,
+    version: row.agent_version ?? null,
+    shadowOf: row.shadow_of ?? null,
   };
 }

@@ -35,6 +35,8 @@ interface Seed {
   task: string;
   at: number;
   finish?: { status: TerminalStatus; reason: { type: string }; output: string; costUsd: number };
+  version?: string;
+  shadowOf?: string;
 }
 
 async function seed(store: Store, runs: readonly Seed[]): Promise<void> {
@@ -56,6 +58,8 @@ async function seed(store: Store, runs: readonly Seed[]): Promise<void> {
             model: { provider: 'simulator', modelId: 'scripted' },
             limits: DEFAULT_LIMITS,
             startedAt: run.at,
+            ...(run.version === undefined ? {} : { version: run.version }),
+            ...(run.shadowOf === undefined ? {} : { shadowOf: run.shadowOf }),
           },
         },
       ],
@@ -132,7 +136,14 @@ const RUNS: Seed[] = [
       costUsd: 0.001,
     },
   },
-  { id: 'run_d', agent: 'refunds', task: 'Refund ORD-1005, the lamp is broken', at: T0 + 3_000 },
+  {
+    id: 'run_d',
+    agent: 'refunds',
+    task: 'Refund ORD-1005, the lamp is broken',
+    at: T0 + 3_000,
+    version: 'v2',
+    shadowOf: 'run_a',
+  },
 ];
 
 for (const backend of BACKENDS) {
@@ -183,6 +194,9 @@ for (const backend of BACKENDS) {
           ['run_a'],
         ],
         ['visible and agent disagree', { visibleAgents: ['payments'], agent: 'refunds' }, []],
+        ['version', { version: 'v2' }, ['run_d']],
+        ['without shadow runs', { shadows: 'exclude' }, ['run_c', 'run_b', 'run_a']],
+        ['only shadow runs', { shadows: 'only' }, ['run_d']],
       ];
       const results: [string, string[]][] = [];
       for (const [name, query] of cases) results.push([name, await ids(store, query)]);

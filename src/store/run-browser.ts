@@ -8,14 +8,17 @@ export interface RunCursor {
 }
 
 /**
- * Which runs to list. Every filter is optional and they combine with AND. Agent `version` and a
- * shadow run's marker are not recorded on runs yet; filters for them join this query when they
- * are (each a column with its own `(column, created_at, id)` index, as `agent` has).
+ * Which runs to list. Every filter is optional and they combine with AND. Each run carries its
+ * agent `version` and, on a shadow run, `shadowOf` (listed with the other runs unless filtered).
  */
 export interface RunListQuery {
   /** Only runs of these agents: the agents a viewer may see. Empty: no run at all. */
   readonly visibleAgents?: readonly string[] | undefined;
   readonly agent?: string | undefined;
+  /** Only runs of this agent version (`run_started.version`). */
+  readonly version?: string | undefined;
+  /** Shadow runs: listed with the others (`include`, default), left out, or `only` them. */
+  readonly shadows?: 'include' | 'exclude' | 'only' | undefined;
   readonly statuses?: readonly RunRecordStatus[] | undefined;
   /** Why a finished run ended: its reason's `type` (`final_answer`, `limit`, ...). */
   readonly reasonTypes?: readonly string[] | undefined;

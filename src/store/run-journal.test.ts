@@ -173,6 +173,8 @@ function queuedRecord(
     updatedAt: run.createdAt,
     finishedAt: null,
     schemaVersion: STORE_SCHEMA_VERSION,
+    version: null,
+    shadowOf: null,
     ...changes,
   };
 }

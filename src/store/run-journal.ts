@@ -40,6 +40,10 @@ export interface RunRecord {
   readonly updatedAt: number;
   readonly finishedAt: number | null;
   readonly schemaVersion: number;
+  /** The agent's version the run started with (null for runs stored before versions). */
+  readonly version: string | null;
+  /** Set on a shadow run: the production run it repeats. */
+  readonly shadowOf: string | null;
 }
 
 export type { NewEvent, StoredEvent };
@@ -117,6 +121,8 @@ export interface ListRunsOptions {
   readonly limit?: number;
   readonly statuses?: readonly RunRecordStatus[];
   readonly agent?: string;
+  /** Shadow runs: left out (default), `only` them, or `include`d with production runs. */
+  readonly shadows?: 'exclude' | 'only' | 'include';
 }
 
 /** Park a run this worker holds until a human decides its held calls. */

@@ -19,6 +19,10 @@ export interface RunsTable {
   updated_at: number;
   finished_at: number | null;
   schema_version: number;
+  /** The agent's version from `run_started` (null for runs created before 0013). */
+  agent_version: string | null;
+  /** Set on a shadow run: the production run it repeats. */
+  shadow_of: string | null;
 }
 
 export interface EventsTable {
@@ -192,6 +196,31 @@ export interface Database {
   keel_mcp_pins: McpPinsTable;
   keel_eval_runs: EvalRunsTable;
   keel_eval_attempts: EvalAttemptsTable;
+  keel_shadows: ShadowsTable;
+  keel_shadow_pairs: ShadowPairsTable;
+}
+
+/** A shadow's configuration (see `ShadowStore`). */
+export interface ShadowsTable {
+  id: string;
+  agent: string;
+  candidate_version: string;
+  candidate_module: string | null;
+  share: number;
+  max_concurrent: number;
+  max_cost_usd: number | null;
+  allow_live_reads: number;
+  started_at: number;
+  stopped_at: number | null;
+  stop_reason: string | null;
+}
+
+/** A production run and the shadow run queued for it. */
+export interface ShadowPairsTable {
+  shadow_id: string;
+  run_id: string;
+  candidate_run_id: string;
+  created_at: number;
 }
 
 /** Pinned MCP tool definitions and the changed ones waiting for approval (see `McpPinStore`). */
@@ -691,6 +720,53 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('keel_eval_runs').ifExists().execute();
     },
   },
+  '0013_shadow_and_versions': {
+    // Agent versions and shadow runs on the runs table (older rows keep null: unknown version,
+    // production run), the shadows' configurations and their pairs of runs.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('keel_runs').addColumn('agent_version', 'text').execute();
+      await db.schema.alterTable('keel_runs').addColumn('shadow_of', 'text').execute();
+      await db.schema
+        .createIndex('keel_runs_shadow_of')
+        .ifNotExists()
+        .on('keel_runs')
+        .column('shadow_of')
+        .execute();
+      await db.schema
+        .createTable('keel_shadows')
+        .ifNotExists()
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('agent', 'text', (column) => column.notNull())
+        .addColumn('candidate_version', 'text', (column) => column.notNull())
+        .addColumn('candidate_module', 'text')
+        .addColumn('share', 'double precision', (column) => column.notNull())
+        .addColumn('max_concurrent', 'integer', (column) => column.notNull())
+        .addColumn('max_cost_usd', 'double precision')
+        .addColumn('allow_live_reads', 'integer', (column) => column.notNull())
+        .addColumn('started_at', 'bigint', (column) => column.notNull())
+        .addColumn('stopped_at', 'bigint')
+        .addColumn('stop_reason', 'text')
+        .execute();
+      await db.schema
+        .createTable('keel_shadow_pairs')
+        .ifNotExists()
+        .addColumn('shadow_id', 'text', (column) =>
+          column.notNull().references('keel_shadows.id').onDelete('cascade'),
+        )
+        .addColumn('run_id', 'text', (column) => column.notNull())
+        .addColumn('candidate_run_id', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addPrimaryKeyConstraint('keel_shadow_pairs_pk', ['shadow_id', 'run_id'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('keel_shadow_pairs').ifExists().execute();
+      await db.schema.dropTable('keel_shadows').ifExists().execute();
+      await db.schema.dropIndex('keel_runs_shadow_of').ifExists().execute();
+      await db.schema.alterTable('keel_runs').dropColumn('shadow_of').execute();
+      await db.schema.alterTable('keel_runs').dropColumn('agent_version').execute();
+    },
+  },
   '0014_provider_budgets': {
     // Shared pacing of a model provider's requests and tokens per minute across workers. Times
     // are fractional milliseconds: a 6,000-RPM budget spaces requests 10 ms apart exactly.
@@ -733,6 +809,9 @@ const migrations: Record<string, Migration> = {
 
 /** The characters `0011_context_results_words` turns into spaces before PostgreSQL parses. */
 const ASCII_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
+
+/** Every migration's name, in order: a store whose bookkeeping lists exactly these is current. */
+export const MIGRATION_NAMES: readonly string[] = Object.freeze(Object.keys(migrations).sort());
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: () => Promise.resolve(migrations),

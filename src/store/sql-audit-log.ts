@@ -9,6 +9,7 @@ import {
 } from './audit-log.js';
 import type { Database } from './schema.js';
 import { INSERT_CHUNK, type SqlContext } from './sql-context.js';
+import { insertAudit, selectLastAudit } from './hot-statements.js';
 import { storeFault } from './store-errors.js';
 
 const MAX_GROUP = 2_000;
@@ -92,12 +93,7 @@ export class SqlAuditLog implements AuditLog {
   ): Promise<AuditEntry[][]> {
     if (this.#sql.kind === 'postgres')
       await sql`lock table keel_audit in exclusive mode`.execute(db);
-    const last = await db
-      .selectFrom('keel_audit')
-      .select(['seq', 'hash'])
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    const last = (await db.executeQuery(selectLastAudit())).rows[0];
     let seq = last ? last.seq : 0;
     let prevHash = last?.hash ?? AUDIT_GENESIS_HASH;
     const written = batches.map((entries) =>
@@ -116,20 +112,16 @@ export class SqlAuditLog implements AuditLog {
     );
     const rows = written.flat();
     for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
-      await db
-        .insertInto('keel_audit')
-        .values(
-          rows.slice(start, start + INSERT_CHUNK).map((row) => ({
-            seq: row.seq,
-            at: row.at,
-            kind: row.kind,
-            run_id: row.runId,
-            payload: row.payload,
-            prev_hash: row.prevHash,
-            hash: row.hash,
-          })),
-        )
-        .execute();
+      const chunk = rows.slice(start, start + INSERT_CHUNK).map((row) => ({
+        seq: row.seq,
+        at: row.at,
+        kind: row.kind,
+        run_id: row.runId,
+        payload: row.payload,
+        prev_hash: row.prevHash,
+        hash: row.hash,
+      }));
+      await db.executeQuery(insertAudit(this.#sql.kind, chunk));
     }
     return written;
   }

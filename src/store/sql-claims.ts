@@ -26,8 +26,8 @@ function claimable(db: Db, now: number) {
 }
 
 /**
- * The run to claim next, locked for this transaction (PostgreSQL skips rows other workers are
- * claiming). With one agent and no bound, the oldest claimable run. Otherwise agents are
+ * The run to claim next (with what the claim needs of it, so no second read), locked for this
+ * transaction (PostgreSQL skips rows other workers are claiming). With one agent and no bound, the oldest claimable run. Otherwise agents are
  * served fewest-running first (oldest waiting first among equals), skipping agents at their
  * `maxConcurrentRuns`: a busy agent cannot starve the others.
  */
@@ -35,10 +35,13 @@ export async function pickCandidate(
   db: Db,
   kind: Kind,
   { now, agents, maxConcurrentRuns = {} }: ClaimOptions,
-): Promise<{ readonly id: string } | undefined> {
+): Promise<Pick<Selectable<RunsTable>, 'id' | 'status' | 'claims'> | undefined> {
   const bounded = Object.keys(maxConcurrentRuns).length > 0;
   if (!bounded && (agents === undefined || agents.length === 1)) {
-    let query = claimable(db, now).select('id').orderBy('created_at').limit(1);
+    let query = claimable(db, now)
+      .select(['id', 'status', 'claims'])
+      .orderBy('created_at')
+      .limit(1);
     if (agents) query = query.where('agent', 'in', [...agents]);
     if (kind === 'postgres') query = query.forUpdate().skipLocked();
     return query.executeTakeFirst();
@@ -75,7 +78,7 @@ export async function pickCandidate(
       }
     }
     let query = claimable(db, now)
-      .select('id')
+      .select(['id', 'status', 'claims'])
       .where('agent', '=', agent)
       .orderBy('created_at')
       .limit(1);
@@ -104,16 +107,6 @@ async function runningByAgent(
   return (agent) => counts.get(agent) ?? 0;
 }
 
-/** The journal's next sequence number. */
-async function nextSeq(db: Db, runId: string): Promise<number> {
-  const row = await db
-    .selectFrom('keel_events')
-    .select((eb) => eb.fn.max('seq').as('last'))
-    .where('run_id', '=', runId)
-    .executeTakeFirst();
-  return (row?.last ?? 0) + 1;
-}
-
 /**
  * Take `runId` for `workerId`: its row and its `run_claimed` event in the same transaction, so
  * a claim never exists without the event that counts it.
@@ -140,9 +133,16 @@ export async function takeClaim(
     .returningAll()
     .executeTakeFirstOrThrow();
   const claimed: RunEvent = { type: 'run_claimed', workerId, claim: row.claims, at: now };
+  // The next sequence number computed in the insert itself: one round trip, not two.
   await db
     .insertInto('keel_events')
-    .values(eventRow(runId, { seq: await nextSeq(db, runId), at: now, event: claimed }))
+    .values((eb) => ({
+      ...eventRow(runId, { seq: 0, at: now, event: claimed }),
+      seq: eb
+        .selectFrom('keel_events')
+        .select(sql<number>`coalesce(max(seq), 0) + 1`.as('next'))
+        .where('run_id', '=', runId),
+    }))
     .execute();
   return row;
 }

@@ -73,6 +73,9 @@ export class SqlRunBrowser implements RunBrowser {
           const conditions: Expression<SqlBool>[] = [];
           if (query.visibleAgents) conditions.push(eb('agent', 'in', [...query.visibleAgents]));
           if (query.agent !== undefined) conditions.push(eb('agent', '=', query.agent));
+          if (query.version !== undefined) conditions.push(eb('agent_version', '=', query.version));
+          if (query.shadows === 'exclude') conditions.push(eb('shadow_of', 'is', null));
+          if (query.shadows === 'only') conditions.push(eb('shadow_of', 'is not', null));
           if (query.statuses && query.statuses.length > 0)
             conditions.push(eb('status', 'in', [...query.statuses]));
           if (query.reasonTypes && query.reasonTypes.length > 0)

@@ -1,11 +1,12 @@
 import { sql } from 'kysely';
 import { KeelError, type AbortableOptions } from '../core/index.js';
-import type { StoredEvent } from '../journal/index.js';
+import type { RunEvent, StoredEvent } from '../journal/index.js';
 import { eventRow, leaseLost, parseEvent, toRecord } from './rows.js';
 import type { RunsTable } from './schema.js';
 import type { SqlAuditLog } from './sql-audit-log.js';
 import { INSERT_CHUNK, type SqlContext } from './sql-context.js';
 import { claimsSpent, endSpentRun, pickCandidate, takeClaim } from './sql-claims.js';
+import { insertEvents, selectGuardRows } from './hot-statements.js';
 import { storeFault } from './store-errors.js';
 import { STORE_SCHEMA_VERSION } from './store.js';
 import type {
@@ -89,6 +90,7 @@ export class SqlRunJournal implements RunJournalStore {
       updated_at: run.createdAt,
       finished_at: null,
       schema_version: STORE_SCHEMA_VERSION,
+      ...runMarks(run.events[0]?.event),
     };
     // Through the group commit: a burst of new runs shares commits (and fsyncs).
     await this.#enqueue({ runId: run.id, guard: { status: 'queued' }, events: run.events }, row);
@@ -102,7 +104,12 @@ export class SqlRunJournal implements RunJournalStore {
     return row ? toRecord(row) : undefined;
   }
 
-  async listRuns({ limit = 50, statuses, agent }: ListRunsOptions = {}): Promise<RunRecord[]> {
+  async listRuns({
+    limit = 50,
+    statuses,
+    agent,
+    shadows = 'exclude',
+  }: ListRunsOptions = {}): Promise<RunRecord[]> {
     const rows = await this.#sql.guarded(() => {
       let query = this.#sql.db
         .selectFrom('keel_runs')
@@ -111,6 +118,8 @@ export class SqlRunJournal implements RunJournalStore {
         .orderBy('id', 'desc');
       if (statuses && statuses.length > 0) query = query.where('status', 'in', [...statuses]);
       if (agent !== undefined) query = query.where('agent', '=', agent);
+      if (shadows === 'exclude') query = query.where('shadow_of', 'is', null);
+      if (shadows === 'only') query = query.where('shadow_of', 'is not', null);
       return query.limit(limit).execute();
     });
     return rows.map(toRecord);
@@ -167,13 +176,8 @@ export class SqlRunJournal implements RunJournalStore {
     const { workerId, now, leaseMs, agents, maxClaims } = options;
     if (agents?.length === 0) return undefined;
     const row = await this.#sql.transaction(async (db) => {
-      const picked = await pickCandidate(db, this.#sql.kind, options);
-      if (!picked) return undefined;
-      const candidate = await db
-        .selectFrom('keel_runs')
-        .select(['id', 'status', 'claims'])
-        .where('id', '=', picked.id)
-        .executeTakeFirstOrThrow();
+      const candidate = await pickCandidate(db, this.#sql.kind, options);
+      if (!candidate) return undefined;
       if (await claimsSpent(db, candidate, maxClaims))
         return endSpentRun(db, { runId: candidate.id, now, location: this.#sql.location });
       return takeClaim(db, { runId: candidate.id, workerId, now, leaseMs });
@@ -380,12 +384,8 @@ export class SqlRunJournal implements RunJournalStore {
       if (queued && this.#sql.kind === 'postgres')
         await sql`select pg_notify(${RUN_READY_CHANNEL}, ${queued.id})`.execute(db);
       const runIds = [...new Set(group.map((item) => item.write.runId))];
-      let query = db
-        .selectFrom('keel_runs')
-        .select(['id', 'status', 'lease_owner', 'claims'])
-        .where('id', 'in', runIds);
-      if (this.#sql.kind === 'postgres') query = query.forUpdate();
-      const rows = new Map((await query.execute()).map((row) => [row.id, row]));
+      const { rows: guardRows } = await db.executeQuery(selectGuardRows(this.#sql.kind, runIds));
+      const rows = new Map(guardRows.map((row) => [row.id, row]));
       const accepted: QueuedWrite[] = [];
       for (const item of group) {
         const row = rows.get(item.write.runId);
@@ -409,14 +409,10 @@ export class SqlRunJournal implements RunJournalStore {
         item.write.events.map((event) => ({ runId: item.write.runId, event })),
       );
       for (let start = 0; start < events.length; start += INSERT_CHUNK) {
-        await db
-          .insertInto('keel_events')
-          .values(
-            events
-              .slice(start, start + INSERT_CHUNK)
-              .map(({ runId, event }) => eventRow(runId, event)),
-          )
-          .execute();
+        const chunk = events
+          .slice(start, start + INSERT_CHUNK)
+          .map(({ runId, event }) => eventRow(runId, event));
+        await db.executeQuery(insertEvents(this.#sql.kind, chunk));
       }
       const audit = accepted.flatMap((item) => item.write.audit ?? []);
       if (audit.length > 0) await this.#audit.insertWithin(db, [audit]);
@@ -461,4 +457,10 @@ export class SqlRunJournal implements RunJournalStore {
       else item.resolve();
     }
   }
+}
+
+/** The version and shadow marks a run's `run_started` carries, as the runs table keeps them. */
+function runMarks(started: RunEvent | undefined): Pick<RunsTable, 'agent_version' | 'shadow_of'> {
+  if (started?.type !== 'run_started') return { agent_version: null, shadow_of: null };
+  return { agent_version: started.version ?? null, shadow_of: started.shadowOf ?? null };
 }

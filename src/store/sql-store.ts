@@ -1,6 +1,6 @@
-import { Migrator, type Kysely } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
 import { KeelError } from '../core/index.js';
-import { migrationProvider, type Database } from './schema.js';
+import { MIGRATION_NAMES, migrationProvider, type Database } from './schema.js';
 import { SqlApprovalStore } from './sql-approval-store.js';
 import { SqlAuditLog } from './sql-audit-log.js';
 import { sqlContext } from './sql-context.js';
@@ -14,6 +14,7 @@ import { SqlToolState } from './sql-tool-state.js';
 import { storeFault } from './store-errors.js';
 import type { Store } from './store.js';
 import { SqlMcpPinStore } from './sql-mcp-pin-store.js';
+import { SqlShadowStore } from './sql-shadow-store.js';
 import { SqlProviderBudgets } from './sql-provider-budgets.js';
 
 /**
@@ -37,6 +38,7 @@ export class SqlStore extends SqlRunJournal implements Store {
   readonly mcpPins: SqlMcpPinStore;
   readonly providerBudgets: SqlProviderBudgets;
   readonly evals: SqlEvalStore;
+  readonly shadows: SqlShadowStore;
 
   constructor(options: {
     kind: 'sqlite' | 'postgres';
@@ -70,11 +72,12 @@ export class SqlStore extends SqlRunJournal implements Store {
     this.browse = new SqlRunBrowser(context);
     this.providerBudgets = new SqlProviderBudgets(context);
     this.evals = new SqlEvalStore(context);
+    this.shadows = new SqlShadowStore({ db: this.#db, guarded: context.guarded });
   }
 
-  /** Bring the schema up to date. Safe to call from many processes at once. */
   /** Fails, saying why, unless every migration has run (for readers that must not write). */
   async requireMigrated(): Promise<void> {
+    if (await this.#current()) return;
     let pending: number;
     try {
       const migrations = await this.#migrator().getMigrations();
@@ -90,11 +93,14 @@ export class SqlStore extends SqlRunJournal implements Store {
     }
   }
 
+  /** Bring the schema up to date. Safe to call from many processes at once. */
   async migrate(): Promise<void> {
+    // Every open after the first: one query, and none of the migrator's introspection.
+    if (await this.#current()) return;
     const migrator = this.#migrator();
     const deadline = Date.now() + 10_000;
     for (let attempt = 1; ; attempt++) {
-      const { error } = await migrator.migrateToLatest();
+      const { error } = await this.#withoutSyncPerStatement(() => migrator.migrateToLatest());
       if (!error) return;
       // Kysely's migrator lists the tables of every schema in the database; a schema another
       // process drops meanwhile makes that listing fail with `invalid_schema_name` (3F000).
@@ -103,6 +109,46 @@ export class SqlStore extends SqlRunJournal implements Store {
         throw storeFault(error, this.location);
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(200, 10 * attempt)));
+    }
+  }
+
+  /**
+   * Whether the bookkeeping lists exactly this version's migrations. Anything else (no table
+   * yet, one pending, one this version does not know) is left to the migrator, which migrates
+   * or says what is wrong.
+   */
+  async #current(): Promise<boolean> {
+    const table =
+      this.kind === 'postgres' ? `${this.#schema ?? 'public'}.keel_migration` : 'keel_migration';
+    let names: Set<string>;
+    try {
+      const { rows } = await sql<{ name: string }>`select name from ${sql.table(table)}`.execute(
+        this.#db,
+      );
+      names = new Set(rows.map((row) => row.name));
+    } catch {
+      return false;
+    }
+    return names.size === MIGRATION_NAMES.length && MIGRATION_NAMES.every((n) => names.has(n));
+  }
+
+  /**
+   * SQLite runs each migration statement as its own commit (Kysely does not wrap SQLite DDL in
+   * a transaction), and under `synchronous = full` each commit is an fsync: ~60 of them for a
+   * new store. In WAL mode `normal` keeps the file consistent through a crash or power loss,
+   * only the last commits may be lost — which a migration already allows (it runs again at the
+   * next open) — and the first commit after `full` is restored fsyncs the WAL with them all.
+   */
+  async #withoutSyncPerStatement<T>(work: () => Promise<T>): Promise<T> {
+    if (this.kind !== 'sqlite') return work();
+    const { rows } = await sql<{ synchronous: number }>`pragma synchronous`.execute(this.#db);
+    const level = rows[0]?.synchronous;
+    if (level !== 2) return work();
+    await sql`pragma synchronous = normal`.execute(this.#db);
+    try {
+      return await work();
+    } finally {
+      await sql`pragma synchronous = full`.execute(this.#db);
     }
   }
 

@@ -31,6 +31,15 @@ export function storeFault(error: unknown, location: string): KeelError {
       options,
     );
   }
+  if (code === 'SQLITE_FULL') {
+    // A full disk (or the database's size limit): SQLite rolled the write back, the file is
+    // intact. Unavailable, not corrupt: once there is room, workers carry on.
+    return new KeelError(
+      'store_unavailable',
+      `the SQLite store at ${location} is full: no room on its disk for this write (nothing of it was written; free space and Keel carries on)`,
+      options,
+    );
+  }
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new KeelError(
       'store_unavailable',

@@ -10,6 +10,7 @@ import type { ToolStateStore } from './tool-records.js';
 import type { RunBrowser } from './run-browser.js';
 import type { McpPinStore } from './mcp-pin-store.js';
 import type { ProviderBudgets } from './provider-budgets.js';
+import type { ShadowStore } from './shadow-store.js';
 
 /**
  * Persisted format version of runs and events: the journal's format. A change ships as a new
@@ -53,5 +54,7 @@ export interface Store extends RunJournalStore {
   readonly providerBudgets: ProviderBudgets;
   /** Stored evaluations: reports and every attempt's journal. */
   readonly evals: EvalStore;
+  /** Shadows (candidate agent versions repeating production runs) and their pairs of runs. */
+  readonly shadows: ShadowStore;
   close(): Promise<void>;
 }

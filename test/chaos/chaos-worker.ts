@@ -1,5 +1,6 @@
 /**
- * One worker process of the chaos run: `KEEL_STORE`, `CHAOS_MODEL_URL`, `CHAOS_EFFECTS_URL`.
+ * One worker process of the chaos run: `KEEL_STORE`, `CHAOS_MODEL_URL`, `CHAOS_EFFECTS_URL`;
+ * optional `CHAOS_RPM` (a provider limit), `CHAOS_POOL` (connections to the store).
  * Executes runs until killed; one line per store outage on stderr.
  */
 import { createRuntime, openStore } from '../../src/index.js';
@@ -14,7 +15,10 @@ const env = (name: string): string => {
   return value;
 };
 
-const store = await openStore(env('KEEL_STORE'));
+const store = await openStore(
+  env('KEEL_STORE'),
+  process.env.CHAOS_POOL ? { poolSize: Number(process.env.CHAOS_POOL) } : {},
+);
 const runtime = createRuntime({
   store,
   agents: [chaosAgent({ modelUrl: env('CHAOS_MODEL_URL'), effectsUrl: env('CHAOS_EFFECTS_URL') })],

@@ -246,9 +246,14 @@ for (const record of records) {
       started.delete(`${event.callId}:${String(event.step)}`);
   }
   if (reason.type === 'in_doubt') inDoubtRuns += 1;
-  const named = new Set(
-    reason.type === 'in_doubt' ? reason.calls.map((call) => call.idempotencyKey) : [],
-  );
+  // Named by the watchdog's in_doubt, or by the stop or cancel that cut the call off.
+  const doubtful =
+    reason.type === 'in_doubt'
+      ? reason.calls
+      : reason.type === 'limit' || reason.type === 'cancelled'
+        ? (reason.inDoubt ?? [])
+        : [];
+  const named = new Set(doubtful.map((call) => call.idempotencyKey));
   for (const key of started.values()) if (!named.has(key)) inDoubtUnreported += 1;
 }
 const table: [string, string | number][] = [

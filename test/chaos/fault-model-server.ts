@@ -12,8 +12,33 @@ export interface FaultServer {
     faults: Record<string, number>;
     /** Requests received per wall-clock minute since start (index = minute). */
     perMinute: number[];
+    /** When each request arrived (ms since the epoch), in order. */
+    arrivals: number[];
   };
   close(): Promise<void>;
+}
+
+/** Requests in `arrivals` (ascending) within the 60 s up to and including `at`. */
+export function inWindowBefore(arrivals: readonly number[], at: number): number {
+  let count = 0;
+  for (let index = arrivals.length - 1; index >= 0; index--) {
+    const arrival = arrivals[index] ?? 0;
+    if (arrival > at) continue;
+    if (arrival <= at - 60_000) break;
+    count += 1;
+  }
+  return count;
+}
+
+/** The most requests `arrivals` (ascending) put into any 60 s window. */
+export function maxInAnyMinute(arrivals: readonly number[]): number {
+  let most = 0;
+  let first = 0;
+  for (let last = 0; last < arrivals.length; last++) {
+    while ((arrivals[first] ?? 0) <= (arrivals[last] ?? 0) - 60_000) first += 1;
+    most = Math.max(most, last - first + 1);
+  }
+  return most;
 }
 
 export function mulberry32(seed: number): () => number {
@@ -32,15 +57,27 @@ export async function startFaultServer({
   faultRate,
   effectSteps,
   latencyMs = 20,
+  rpmLimit,
 }: {
   seed: number;
   faultRate: number;
   effectSteps: number;
   latencyMs?: number;
+  /**
+   * As a provider enforces a rate limit: a request that would make more than this many in the
+   * 60 s before it (itself included) is answered 429 (`fault: rpm`).
+   */
+  rpmLimit?: number;
 }): Promise<FaultServer> {
   const random = mulberry32(seed);
   const started = Date.now();
-  const stats: FaultServer['stats'] = { requests: 0, served: 0, faults: {}, perMinute: [] };
+  const stats: FaultServer['stats'] = {
+    requests: 0,
+    served: 0,
+    faults: {},
+    perMinute: [],
+    arrivals: [],
+  };
   const fault = (name: string): void => {
     stats.faults[name] = (stats.faults[name] ?? 0) + 1;
   };
@@ -51,6 +88,14 @@ export async function startFaultServer({
       stats.requests += 1;
       const minute = Math.floor((Date.now() - started) / 60_000);
       stats.perMinute[minute] = (stats.perMinute[minute] ?? 0) + 1;
+      const arrivedAt = Date.now();
+      stats.arrivals.push(arrivedAt);
+      if (rpmLimit !== undefined && inWindowBefore(stats.arrivals, arrivedAt) > rpmLimit) {
+        fault('rpm');
+        response.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+        response.end('{"error":{"message":"rate limit reached","type":"rate_limit_error"}}');
+        return;
+      }
       const roll = random();
       const share = faultRate / 5;
       if (roll < share) {
