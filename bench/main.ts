@@ -28,6 +28,9 @@
 //      submit -> first model call on an idle PostgreSQL worker (LISTEN/NOTIFY).
 //  13. production run latency with a shadow on (every run repeated by a candidate on the same
 //      worker) next to off, in alternating blocks; the production journals compared.
+//  14. streaming (stream-latency.ts): time to the first text_delta of a streamed run against a
+//      bare SDK stream's first token from the same fake SSE server; a run's duration with a
+//      consumer reading one event per second, next to nobody reading.
 // Figures are printed, never asserted. `--json` prints one JSON document on stdout and
 // nothing else there; progress goes to stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -72,6 +75,7 @@ import { measureRunsList, renderRunsList } from './runs-list.js';
 import { measureMcpOverhead, renderMcpOverhead } from './mcp-overhead.js';
 import { measureScaling, renderScaling } from './scaling.js';
 import { measureShadowOverhead, renderShadowOverhead } from './shadow-overhead.js';
+import { measureStreamLatency, renderStreamLatency } from './stream-latency.js';
 
 const TARGETS = {
   perStepOverheadMs: 0.25,
@@ -262,9 +266,12 @@ const shadowOverhead = await measureShadowOverhead({ directory });
 progress('scale-out: 1/2/4/8 workers on PostgreSQL, one SQLite process, idle wake-up');
 const scaling = await measureScaling();
 
+progress('streaming: time to first text_delta, a slow consumer');
+const streamLatency = await measureStreamLatency();
+
 process.stdout.write(
   json
-    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, traceImport, recallQuality, scaling, shadowOverhead }, null, 2)}\n`
+    ? `${JSON.stringify({ ...report, toolPolicies, adapterOverhead, traceOverhead, approvalLatency, contextAssembly, contextRecall, guardOverhead, stepGrowth, tokenEstimateError, realColdStart, routingCost, runsList, mcpOverhead, streamLatency, traceImport, recallQuality, scaling, shadowOverhead }, null, 2)}\n`
     : [
         renderTable(report),
         renderRealColdStart(realColdStart),
@@ -284,6 +291,7 @@ process.stdout.write(
         renderMcpOverhead(mcpOverhead),
         renderScaling(scaling),
         renderShadowOverhead(shadowOverhead),
+        renderStreamLatency(streamLatency),
       ].join('\n\n') + '\n',
 );
 cleanUp();

@@ -30,6 +30,10 @@ export {
   type RuntimeAuditOptions,
   type RuntimeOptions,
   type StartRunOptions,
+  type FollowRunOptions,
+  type RunStream,
+  type RunStreamEvent,
+  type StreamRunOptions,
   type Worker,
   type WorkerOptions,
 } from './engine/index.js';

@@ -171,7 +171,14 @@ export function createSupportDeskTiers(): ModelTiers {
       simulator({ script: routerScript, modelId: SUPPORT_DESK_ROUTER_MODEL_ID, latencyMs: 5 }),
     ],
     frontier: [
-      simulator({ script: executorScript, modelId: SUPPORT_DESK_MODEL_ID, latencyMs: 25 }),
+      simulator({
+        script: executorScript,
+        modelId: SUPPORT_DESK_MODEL_ID,
+        latencyMs: 25,
+        // Replies stream in pieces, as a provider sends them (the demo's first run shows it).
+        streamChunkChars: 12,
+        streamChunkDelayMs: 8,
+      }),
     ],
   });
 }

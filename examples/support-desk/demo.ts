@@ -52,6 +52,11 @@ export interface DemoOptions {
   readonly workerCommand?: readonly string[] | undefined;
   /** Lease of the demo's workers: a killed worker's run is resumable this long after. */
   readonly leaseMs?: number | undefined;
+  /**
+   * Where the first run's reply text goes as the model sends it (no line breaks added); without
+   * it, each reply is logged as one line once complete.
+   */
+  readonly write?: ((text: string) => void) | undefined;
 }
 
 /**
@@ -103,7 +108,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     // shadow run of the refund.
     const worker = runtime.startWorker({ pollMs: 20 });
     try {
-      const success = await successScenario(runtime, router, backend);
+      log('');
+      log('(the 1st run is streamed: its reply text appears as the model sends it)');
+      const success = await successScenario(runtime, router, backend, json ? undefined : options);
       show(success);
       show(await retryScenario(runtime, router, backend));
       show(await loopScenario(runtime, router));
@@ -220,13 +227,46 @@ async function routeTicket(
   return { result, routing: routingFacts(routed) };
 }
 
+/**
+ * Route a ticket and follow its run as a stream while a worker executes it: each step's reply
+ * text is written as it arrives (or logged whole), then the result is read as usual.
+ */
+async function streamTicket(
+  runtime: Runtime,
+  router: Router,
+  task: string,
+  out: Pick<DemoOptions, 'log' | 'write'> | undefined,
+): Promise<{ result: Awaited<ReturnType<Runtime['wait']>>; routing: RoutingFacts }> {
+  const routed = await router.route(task, { runtime });
+  if (!routed.runId) throw new Error(`the router did not start a run (${routed.status})`);
+  let open = false;
+  for await (const event of runtime.stream(routed.runId, { pollMs: 20 })) {
+    if (!out) continue;
+    if (event.type === 'text_delta' && out.write) {
+      if (!open) out.write('  ▸ ');
+      open = true;
+      out.write(event.text);
+    } else if (event.type === 'text_completed') {
+      if (open) out.write?.('\n');
+      else out.log(`  ▸ ${event.text}`);
+      open = false;
+    } else if (event.type === 'tool_call') {
+      const input = JSON.stringify(event.input);
+      out.log(`  ▸ ${event.toolName} ${input.length > 90 ? `${input.slice(0, 89)}…` : input}`);
+    }
+  }
+  const result = await runtime.wait(routed.runId, { pollMs: 20 });
+  return { result, routing: routingFacts(routed) };
+}
+
 async function successScenario(
   runtime: Runtime,
   router: Router,
   backend: SupportBackend,
+  out: Pick<DemoOptions, 'log' | 'write'> | undefined,
 ): Promise<ScenarioReport> {
   const task = DEMO_TASKS.refund;
-  const { result, routing } = await routeTicket(runtime, router, task);
+  const { result, routing } = await streamTicket(runtime, router, task, out);
   const entries = await readJournal(runtime, result.id);
   const toolCalls = finishedTools(entries);
   const refunds = backend.refunds().filter((refund) => refund.orderId === 'ORD-1001');

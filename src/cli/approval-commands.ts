@@ -214,7 +214,7 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
   program
     .command('serve')
     .description(
-      'serve the dashboard at / (sign in with a token) and the approval API at /approvals (bearer tokens)',
+      'serve the dashboard at / (sign in with a token), the approval API at /approvals and the run stream API at /runs (bearer tokens)',
     )
     .option('--port <port>', 'port (0: any free port)', (value) => port(value), 4600)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
@@ -229,7 +229,7 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
       const worker = options.worker ? runtime.startWorker() : undefined;
       const server = await serveKeel({ runtime, port: options.port, host: options.host });
       print(
-        `Keel on ${server.url}: dashboard at ${server.url}/, approval API at ${server.url}/approvals (store ${runtime.store.location}${worker ? '; executing queued runs here' : ''})`,
+        `Keel on ${server.url}: dashboard at ${server.url}/, approval API at ${server.url}/approvals, run streams at ${server.url}/runs/<id>/events (store ${runtime.store.location}${worker ? '; executing queued runs here' : ''})`,
       );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);

@@ -219,6 +219,42 @@ describe('keel CLI', () => {
       expect(document.usage.outputTokens).toBeGreaterThan(0);
     });
 
+    it('--stream prints the text on stdout and the events on stderr', () => {
+      const result = keel(workspace(CONFIG), ['run', 'echoer', '--task', 'say hi', '--stream']);
+
+      expect(result.status).toBe(0);
+      expect(result.stdout).toBe('echoed: say hi\n');
+      expect(result.stderr).toMatch(/^· run run_\S+ \(echoer on simulator:simulator\)$/m);
+      expect(result.stderr).toMatch(/^· echo \{"text":"say hi"\}$/m);
+      expect(result.stderr).toMatch(/^· echo → ok \(trusted\)$/m);
+      expect(result.stderr).toMatch(/^· succeeded after 2 step\(s\)$/m);
+    });
+
+    it('--stream --json prints one JSON event per line, ending with the result', () => {
+      const result = keel(workspace(CONFIG), [
+        'run',
+        'echoer',
+        '--task',
+        'say hi',
+        '--stream',
+        '--json',
+      ]);
+
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      const events = result.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { type: string; text?: string; result?: RunJson });
+      expect(events[0]?.type).toBe('run_started');
+      expect(events.at(-1)).toMatchObject({
+        type: 'run_finished',
+        result: { status: 'succeeded', output: 'echoed: say hi' },
+      });
+      const deltas = events.filter((event) => event.type === 'text_delta');
+      expect(deltas.map((event) => event.text).join('')).toBe('echoed: say hi');
+    });
+
     it('prints the status and says the simulator ran when not asked for JSON', () => {
       const result = keel(workspace(CONFIG), ['run', 'echoer', '--task', 'say hi']);
 

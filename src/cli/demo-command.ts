@@ -17,6 +17,7 @@ export async function runDemoCommand({
       storeUrl: string;
       json: boolean;
       log: (line: string) => void;
+      write?: ((text: string) => void) | undefined;
     }) => Promise<unknown>;
   };
   let storeUrl = store;
@@ -28,7 +29,7 @@ export async function runDemoCommand({
   const log = (line: string): void => {
     if (!json) print(line);
   };
-  const report = await runDemo({ storeUrl, json, log });
+  const report = await runDemo({ storeUrl, json, log, write: json ? undefined : writeOut });
   if (json) writeOut(`${JSON.stringify(report, null, 2)}\n`);
   else {
     print(`\nThe demo's runs are in ${storeUrl}: try \`keel runs --store ${storeUrl}\`.`);

@@ -1,4 +1,4 @@
-import { print, writeErr } from './terminal.js';
+import { print, writeErr, writeOut } from './terminal.js';
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import type { ApprovalRecord } from '../store/index.js';
@@ -13,6 +13,12 @@ interface Helpers {
 interface TaskFlags {
   readonly task?: string;
   readonly taskFile?: string;
+}
+
+interface RunFlags extends TaskFlags {
+  readonly model?: string;
+  readonly json?: boolean;
+  readonly stream?: boolean;
 }
 
 /** The model strings every command with `--model` accepts. */
@@ -37,9 +43,17 @@ export function registerRunCommands(program: Command, { globals, printJson }: He
     .option('--task <text>', 'the task')
     .option('--task-file <path>', 'read the task from a file ("-" reads stdin)')
     .addOption(modelOption())
-    .option('--json', 'print one JSON document')
-    .action(async (agentName: string, options: TaskFlags & { model?: string; json?: boolean }) => {
+    .option('--json', 'print one JSON document (with --stream: one JSON event per line)')
+    .option(
+      '--stream',
+      "print the model's text as it arrives (stdout) and the run's events as they happen (stderr)",
+    )
+    .action(async (agentName: string, options: RunFlags) => {
       const task = await readTask(options);
+      if (options.stream) {
+        await streamRun(agentName, task, options, globals);
+        return;
+      }
       const { openRuntime } = await import('./open-runtime.js');
       const { formatRunResult, runJson } = await import('./format.js');
       const { runtime, close } = await openRuntime(globals());
@@ -170,4 +184,70 @@ export function waitingNotice(approval: ApprovalRecord): string {
     '  Ctrl-C stops waiting here; the run stays parked and any `keel worker` resumes it after the decision.',
     '',
   ].join('\n');
+}
+
+/**
+ * `keel run --stream`: the run executes here as with `keel run`; its text goes to stdout as it
+ * arrives and its other events to stderr, one line each (with `--json`, every event is one JSON
+ * line on stdout). Ctrl-C cancels the run.
+ */
+async function streamRun(
+  agentName: string,
+  task: string,
+  options: RunFlags,
+  globals: () => CliGlobals,
+): Promise<void> {
+  const { openRuntime } = await import('./open-runtime.js');
+  const { describeStreamEvent } = await import('./stream-format.js');
+  const { runtime, close } = await openRuntime(globals());
+  try {
+    if (!runtime.agent(agentName)) {
+      throw usageError(`unknown agent "${agentName}"; see \`keel agents\``);
+    }
+    const controller = new AbortController();
+    const onSignal = (): void => {
+      controller.abort();
+    };
+    process.once('SIGINT', onSignal);
+    let status: string | undefined;
+    /** Text printed since the last line break, so events start on a line of their own. */
+    let midLine = false;
+    const streamed = new Set<number>();
+    try {
+      const stream = runtime.stream(agentName, task, {
+        ...(options.model === undefined ? {} : { model: options.model }),
+        signal: controller.signal,
+      });
+      for await (const event of stream) {
+        if (event.type === 'run_finished') status = event.result.status;
+        if (options.json) {
+          writeOut(`${JSON.stringify(event)}\n`);
+          continue;
+        }
+        if (event.type === 'text_delta') {
+          streamed.add(event.step);
+          writeOut(event.text);
+          midLine = !event.text.endsWith('\n');
+          continue;
+        }
+        if (event.type === 'text_completed') {
+          // A model that does not stream: its text comes whole.
+          if (!streamed.has(event.step)) writeOut(`${event.text}\n`);
+          else if (midLine) writeOut('\n');
+          midLine = false;
+          continue;
+        }
+        if (midLine) {
+          writeOut('\n');
+          midLine = false;
+        }
+        writeErr(`${describeStreamEvent(event)}\n`);
+      }
+    } finally {
+      process.off('SIGINT', onSignal);
+    }
+    process.exitCode = status === 'succeeded' ? EXIT.ok : EXIT.failed;
+  } finally {
+    await close();
+  }
 }

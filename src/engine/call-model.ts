@@ -47,7 +47,28 @@ export const callModel: StepStage = async (execution, step) => {
       // Raced with the run's signal: an adapter that ignores it cannot hold the run.
       const presented = presentRequest(agent, step.request, run.runId);
       run.onModelRequest?.(run.runId, { step: step.number }, presented);
-      response = await untilAborted(model.doGenerate(presented, { signal }), signal);
+      const afterSeq = journal.seq;
+      const stepAttempt = attempt;
+      const onTextDelta = run.onTextDelta;
+      response = await untilAborted(
+        model.doGenerate(presented, {
+          signal,
+          ...(onTextDelta
+            ? {
+                onTextDelta: (text: string) => {
+                  if (!signal.aborted)
+                    onTextDelta(run.runId, {
+                      step: step.number,
+                      attempt: stepAttempt,
+                      afterSeq,
+                      text,
+                    });
+                },
+              }
+            : {}),
+        }),
+        signal,
+      );
     } catch (error) {
       if (signal.aborted) return 'end';
       const failure = ModelCallError.isInstance(error)

@@ -19,6 +19,16 @@ export type RunAbort =
   /** The executor stopped (finished or failed): stop anything it started that still runs. */
   | { readonly kind: 'ended' };
 
+/** A piece of a step's reply text, as the model sent it. */
+export interface TextDelta {
+  readonly step: number;
+  /** The model call's attempt at this step: a retry starts the step's text again. */
+  readonly attempt: number;
+  /** The journal's last sequence number when the call began. */
+  readonly afterSeq: number;
+  readonly text: string;
+}
+
 /** What a worker hands the executor for one run it holds. */
 export interface ExecuteRunContext {
   readonly store: Store;
@@ -39,6 +49,12 @@ export interface ExecuteRunContext {
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
   /** Called with each model request (a step's, or a summariser's) as it is sent. Same rules. */
   readonly onModelRequest?: RunObserver['onModelRequest'];
+  /**
+   * Called with each piece of a step's reply text as the model sends it (live only: the
+   * journal keeps the whole reply). `afterSeq` is the journal's last sequence when the call
+   * began. Same rules as `onEvent`.
+   */
+  readonly onTextDelta?: ((runId: string, delta: TextDelta) => void) | undefined;
   /** This process's tool breakers, bulkheads, result cache and audit log. */
   readonly toolPolicies?: ToolPolicies | undefined;
   /** Paces model calls by the providers' shared budgets (`providerLimits`). */

@@ -29,6 +29,13 @@ export type {
   ToolCallRoute,
 } from './tool-interception.js';
 export {
+  isJournaledStreamEvent,
+  type FollowOptions,
+  type RunStreamEvent,
+  type RunStreamEventType,
+} from './run-stream.js';
+export type { FollowRunOptions, RunStream, StreamAbort, StreamRunOptions } from './run-streams.js';
+export {
   neutralShadowResult,
   recordedResults,
   shadowRoute,

@@ -26,6 +26,12 @@ import { RunJournal } from './run-journal.js';
 import { resultOf, type RunResult } from './run-result.js';
 import { checkCostLimit, newRunId, runStarted } from './run-start.js';
 import {
+  RunStreams,
+  type FollowRunOptions,
+  type RunStream,
+  type StreamRunOptions,
+} from './run-streams.js';
+import {
   checkRuntimeAgents,
   type ForkOptions,
   type RunInspection,
@@ -70,6 +76,18 @@ export interface Runtime {
   /** Wait for a run to end (polls the store) and return its result. */
   wait(runId: string, options?: { signal?: AbortSignal; pollMs?: number }): Promise<RunResult>;
   startWorker(options?: WorkerOptions): Worker;
+  /**
+   * Start a run executing here and stream its events as they happen: text as the model sends
+   * it, tool calls and results, approvals, limits, and `run_finished` with the result `run`
+   * returns. Aborting `options.signal` cancels the run (or, with `abort: 'subscription'`, only
+   * ends the stream). See docs/streaming.md.
+   */
+  stream(agentName: string, task: string, options?: StreamRunOptions): RunStream;
+  /**
+   * Follow a run queued or executing on any worker, from `afterSeq` on: its journaled events,
+   * and live text where it executes in this process.
+   */
+  stream(runId: string, options?: FollowRunOptions): RunStream;
   /** Stop heartbeats and release held runs so other workers resume them at once. */
   close(): Promise<void>;
 }
@@ -103,6 +121,7 @@ class KeelRuntime implements Runtime {
   /** The runs this process executes itself. */
   readonly #local: LocalRuns;
   readonly #stopHousekeeping: () => Promise<void>;
+  readonly #streams: RunStreams;
 
   constructor(options: RuntimeOptions) {
     const { store, agents, clock = systemClock, leaseMs = 15_000, maxClaims = 5 } = options;
@@ -152,6 +171,12 @@ class KeelRuntime implements Runtime {
       ...(options.observers ?? []),
       ...(options.alerts ? [alertMonitor(options.alerts)] : []),
     ];
+    this.#streams = new RunStreams({
+      store,
+      run: (agentName, task, runOptions) => this.run(agentName, task, runOptions),
+      cancel: (runId) => this.cancel(runId),
+      agent: (name) => this.#byName.get(name),
+    });
     this.#local = new LocalRuns({
       store,
       clock,
@@ -167,7 +192,8 @@ class KeelRuntime implements Runtime {
         workerId: this.workerId,
         modelRetry: { ...DEFAULT_MODEL_RETRY, ...options.modelRetry },
         maxClaims,
-        onEvent: observeEvents(store, options.onEvent, this.#observers),
+        onTextDelta: this.#streams.onTextDelta,
+        onEvent: this.#streams.onEvent(observeEvents(store, options.onEvent, this.#observers)),
         onModelRequest: observeModelRequests(this.#observers),
         toolPolicies: createToolPolicies({
           ...options.toolPolicies,
@@ -318,7 +344,12 @@ class KeelRuntime implements Runtime {
     return worker;
   }
 
+  stream(first: string, second?: string | FollowRunOptions, third?: StreamRunOptions): RunStream {
+    return this.#streams.stream(first, second, third);
+  }
+
   async close(): Promise<void> {
+    await this.#streams.close();
     await Promise.all(
       [...this.#wakeups.workers].map((worker) => worker.stop({ abortInFlight: true })),
     );

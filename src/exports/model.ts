@@ -33,6 +33,7 @@ export {
   type FinishReason,
   type Message,
   type MessagePart,
+  type GenerateOptions,
   type ModelAdapterV1,
   type ModelErrorType,
   type ModelOutputPart,

@@ -4,13 +4,15 @@ import type {
   LanguageModelV3FunctionTool,
   LanguageModelV3GenerateResult,
   LanguageModelV3Message,
+  LanguageModelV3StreamPart,
 } from '@ai-sdk/provider';
-import { KeelError, untilAborted, type AbortableOptions } from '../core/index.js';
+import { KeelError, untilAborted } from '../core/index.js';
 import { DEFAULT_MODEL_TIMEOUT_MS, callDeadline, deadlineMessage } from './call-deadline.js';
 import type { Message } from './messages.js';
 import {
   ModelCallError,
   type FinishReason,
+  type GenerateOptions,
   type ModelAdapterV1,
   type ModelOutputPart,
   type ModelPrice,
@@ -30,6 +32,13 @@ export interface AiSdkModelOptions {
    * wrapped model ignores its abort signal. Defaults to 60 seconds.
    */
   readonly timeoutMs?: number;
+  /**
+   * Call the model's `doStream` when the caller listens for text as it arrives (a run always
+   * does), so its text reaches a run's stream as it comes. Off by default: some providers report
+   * usage on a stream only when told to (`includeUsage: true` on `@ai-sdk/openai-compatible`),
+   * and a call without usage would count no tokens against the run's limits.
+   */
+  readonly stream?: boolean;
 }
 
 /**
@@ -46,7 +55,7 @@ export interface AiSdkModelOptions {
  */
 export function aiSdkModel(
   languageModel: LanguageModelV3,
-  { price, timeoutMs = DEFAULT_MODEL_TIMEOUT_MS }: AiSdkModelOptions = {},
+  { price, timeoutMs = DEFAULT_MODEL_TIMEOUT_MS, stream = false }: AiSdkModelOptions = {},
 ): ModelAdapterV1 {
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
     throw new KeelError('invalid_config', 'aiSdkModel: "timeoutMs" must be a positive integer');
@@ -69,15 +78,23 @@ export function aiSdkModel(
     modelId: languageModel.modelId,
     price,
     estimateInputTokens: (request) => conservativeTokenCount(request).tokens,
-    async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
+    async doGenerate(
+      request: ModelRequest,
+      { signal, onTextDelta }: GenerateOptions,
+    ): Promise<ModelResponse> {
       if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
-      let result: LanguageModelV3GenerateResult;
+      let result: GeneratedResult;
       const deadline = callDeadline(timeoutMs);
       const callSignal = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
       try {
         // Raced with the deadline: a model that ignores its abort signal cannot hold the call.
+        const callOptions = toCallOptions(request, callSignal);
         result = await untilAborted(
-          Promise.resolve(languageModel.doGenerate(toCallOptions(request, callSignal))),
+          stream && onTextDelta
+            ? collectStream(languageModel, callOptions, onTextDelta, () => {
+                deadline.extend();
+              })
+            : Promise.resolve(languageModel.doGenerate(callOptions)),
           callSignal,
         );
       } catch (error) {
@@ -189,7 +206,66 @@ const FINISH_REASON_MAP: Readonly<Record<string, FinishReason>> = {
   'tool-calls': 'tool_calls',
 };
 
-function toModelResponse(result: LanguageModelV3GenerateResult): ModelResponse {
+/** What Keel reads of a call's result, from `doGenerate` or folded from `doStream`. */
+type GeneratedResult = Pick<
+  LanguageModelV3GenerateResult,
+  'content' | 'usage' | 'finishReason' | 'response'
+>;
+
+/**
+ * Reads a `doStream` call to its end: text as it arrives goes to `onTextDelta`, tool calls and
+ * the finish (usage, reason) are kept; an `error` part fails the call.
+ */
+async function collectStream(
+  model: LanguageModelV3,
+  options: LanguageModelV3CallOptions,
+  onTextDelta: (text: string) => void,
+  onPart: () => void,
+): Promise<GeneratedResult> {
+  const { stream } = await model.doStream(options);
+  const content: LanguageModelV3GenerateResult['content'][number][] = [];
+  const texts = new Map<string, { type: 'text'; text: string }>();
+  let finish: Extract<LanguageModelV3StreamPart, { type: 'finish' }> | undefined;
+  let response: { id?: string; modelId?: string } = {};
+  const reader = stream.getReader();
+  for (;;) {
+    const { value: part, done } = await reader.read();
+    if (done) break;
+    onPart();
+    // Reasoning, sources, files and raw chunks carry nothing Keel feeds back.
+    if (part.type === 'text-start' || part.type === 'text-delta') {
+      let text = texts.get(part.id);
+      if (!text) {
+        text = { type: 'text', text: '' };
+        texts.set(part.id, text);
+        content.push(text);
+      }
+      if (part.type === 'text-delta' && part.delta !== '') {
+        text.text += part.delta;
+        onTextDelta(part.delta);
+      }
+    } else if (part.type === 'tool-call') {
+      content.push(part);
+    } else if (part.type === 'response-metadata') {
+      response = {
+        ...(part.id === undefined ? {} : { id: part.id }),
+        ...(part.modelId === undefined ? {} : { modelId: part.modelId }),
+      };
+    } else if (part.type === 'finish') {
+      finish = part;
+    } else if (part.type === 'error') {
+      throw part.error;
+    }
+  }
+  if (!finish) {
+    throw new ModelCallError('malformed_response', 'the stream ended without a finish', {
+      statusCode: 200,
+    });
+  }
+  return { content, usage: finish.usage, finishReason: finish.finishReason, response };
+}
+
+function toModelResponse(result: GeneratedResult): ModelResponse {
   const content: ModelOutputPart[] = [];
   for (const part of result.content) {
     if (part.type === 'text' && part.text.length > 0) {

@@ -15,6 +15,7 @@ import { DEFAULT_MODEL_TIMEOUT_MS, callDeadline, type CallDeadline } from './cal
 import type { Message, ToolSpec } from './messages.js';
 import {
   ModelCallError,
+  type GenerateOptions,
   type ModelAdapterV1,
   type ModelPrice,
   type ModelRequest,
@@ -40,7 +41,11 @@ export interface AnthropicMessagesOptions {
   readonly timeoutMs?: number;
   /** `max_tokens` when the request sets no `maxOutputTokens` (Anthropic requires one). */
   readonly defaultMaxOutputTokens?: number;
-  /** Receive the reply as a server-sent event stream instead of one JSON body. */
+  /**
+   * Receive the reply as a server-sent event stream instead of one JSON body. Unset: streamed
+   * when the caller listens for text as it arrives (`onTextDelta`, which a run always does),
+   * else one body. `false` never streams.
+   */
   readonly stream?: boolean;
   /**
    * Mark the system prompt (the agent's pinned instructions) with `cache_control` so repeated
@@ -77,7 +82,7 @@ export function anthropicMessages({
   price,
   timeoutMs = DEFAULT_ANTHROPIC_TIMEOUT_MS,
   defaultMaxOutputTokens = DEFAULT_MAX_OUTPUT_TOKENS,
-  stream = false,
+  stream,
   cacheSystemPrompt = true,
   cacheConversation = false,
 }: AnthropicMessagesOptions): ModelAdapterV1 {
@@ -166,18 +171,25 @@ export function anthropicMessages({
         return conservativeTokenCount(request);
       }
     },
-    async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
+    async doGenerate(
+      request: ModelRequest,
+      { signal, onTextDelta }: GenerateOptions,
+    ): Promise<ModelResponse> {
       const params = toParams(request, await outputFormatOf(request));
       let response: ModelResponse;
-      if (stream) {
+      if (stream ?? onTextDelta !== undefined) {
         response = await call(signal, async (sdkClient, requestSignal, deadline) => {
           const events = await sdkClient.messages.create(
             { ...params, stream: true },
             { signal: requestSignal },
           );
-          return accumulateStream(events, () => {
-            deadline.extend();
-          });
+          return accumulateStream(
+            events,
+            () => {
+              deadline.extend();
+            },
+            onTextDelta,
+          );
         });
       } else {
         const message = await call(signal, (sdkClient, requestSignal) =>

@@ -94,6 +94,7 @@ export function toModelResponse(message: unknown): ModelResponse {
 export async function accumulateStream(
   events: AsyncIterable<RawMessageStreamEvent>,
   onEvent: () => void = () => undefined,
+  onTextDelta?: (text: string) => void,
 ): Promise<ModelResponse> {
   const blocks = new Map<
     number,
@@ -115,6 +116,7 @@ export async function accumulateStream(
       case 'content_block_start':
         if (event.content_block.type === 'text') {
           blocks.set(event.index, { type: 'text', text: event.content_block.text });
+          if (event.content_block.text !== '') onTextDelta?.(event.content_block.text);
         } else if (event.content_block.type === 'tool_use') {
           const { id: callId, name } = event.content_block;
           blocks.set(event.index, { type: 'tool_use', id: callId, name, json: '' });
@@ -124,6 +126,7 @@ export async function accumulateStream(
         const block = blocks.get(event.index);
         if (block?.type === 'text' && event.delta.type === 'text_delta') {
           block.text += event.delta.text;
+          onTextDelta?.(event.delta.text);
         } else if (block?.type === 'tool_use' && event.delta.type === 'input_json_delta') {
           block.json += event.delta.partial_json;
         }

@@ -15,6 +15,7 @@ export {
   ModelCallError,
   costOf,
   type FinishReason,
+  type GenerateOptions,
   type ModelAdapterV1,
   type ModelErrorType,
   type ModelOutputPart,

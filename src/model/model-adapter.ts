@@ -46,6 +46,16 @@ export interface ModelResponse {
   readonly responseModel?: string | undefined;
 }
 
+/**
+ * Options of one model call: its abort signal, and where to report the reply's text as it
+ * arrives. An adapter that can stream calls `onTextDelta` with each piece of text in order
+ * (their concatenation is the reply's text); usage, finish reason and content settle exactly as
+ * without it, in the response `doGenerate` resolves to. Adapters that cannot stream ignore it.
+ */
+export interface GenerateOptions extends AbortableOptions {
+  readonly onTextDelta?: ((text: string) => void) | undefined;
+}
+
 /** USD per million tokens of each type. A cache price left out falls back to the input price. */
 export interface TokenPrices {
   readonly inputPerMillion: number;
@@ -115,7 +125,11 @@ export interface ModelAdapterV1 {
    * estimate instead.
    */
   countInputTokens?(request: ModelRequest, options?: AbortableOptions): Promise<TokenCount>;
-  doGenerate(request: ModelRequest, options: AbortableOptions): Promise<ModelResponse>;
+  /**
+   * One call. `options.onTextDelta`, when given, hears the reply's text as it arrives (see
+   * {@link GenerateOptions}).
+   */
+  doGenerate(request: ModelRequest, options: GenerateOptions): Promise<ModelResponse>;
 }
 
 const RETRYABLE: ReadonlySet<ModelErrorType> = new Set([

@@ -7,11 +7,12 @@ import type {
   ChatCompletionTool,
 } from 'openai/resources/chat/completions';
 import { z } from 'zod';
-import { KeelError, type AbortableOptions } from '../core/index.js';
+import { KeelError } from '../core/index.js';
 import type { Message, ToolSpec } from './messages.js';
 import {
   ModelCallError,
   type FinishReason,
+  type GenerateOptions,
   type ModelAdapterV1,
   type ModelOutputPart,
   type ModelPrice,
@@ -53,7 +54,8 @@ export interface OpenAIChatOptions {
   readonly organization?: string;
   /**
    * Receive the reply as a server-sent event stream (with `stream_options.include_usage`)
-   * instead of one JSON body.
+   * instead of one JSON body. Unset: streamed when the caller listens for text as it arrives
+   * (`onTextDelta`, which a run always does), else one body. `false` never streams.
    */
   readonly stream?: boolean;
 }
@@ -79,7 +81,7 @@ export function openaiChat({
   price,
   timeoutMs = DEFAULT_OPENAI_TIMEOUT_MS,
   organization,
-  stream = false,
+  stream,
 }: OpenAIChatOptions): ModelAdapterV1 {
   if (typeof model !== 'string' || model.length === 0) {
     throw new KeelError('invalid_config', 'openaiChat: "model" must be a non-empty string');
@@ -107,9 +109,13 @@ export function openaiChat({
     // The tokenizer loads (~1 MB of ranks) only once a request comes near the budget.
     roughInputTokens: roughRequestTokens,
     countInputTokens: (request) => Promise.resolve(countRequestTokens(request, encoding)),
-    async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
+    async doGenerate(
+      request: ModelRequest,
+      { signal, onTextDelta }: GenerateOptions,
+    ): Promise<ModelResponse> {
       if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
       const body = toChatCompletionParams(model, request);
+      const streamed = stream ?? onTextDelta !== undefined;
 
       // The SDK's timeout stops at the response headers; this deadline also covers the body.
       const deadline = callDeadline(timeoutMs);
@@ -118,7 +124,7 @@ export function openaiChat({
       try {
         client ??= createClient({ baseURL, apiKey: key, organization, timeoutMs });
         const sdkClient = await client;
-        completion = stream
+        completion = streamed
           ? await accumulateChunks(
               await sdkClient.chat.completions.create(
                 { ...body, stream: true, stream_options: { include_usage: true } },
@@ -129,6 +135,7 @@ export function openaiChat({
                 extend: () => {
                   deadline.extend();
                 },
+                onTextDelta,
               },
             )
           : await sdkClient.chat.completions.create(body, { signal: requestSignal });
@@ -177,7 +184,11 @@ async function createClient(options: {
  */
 async function accumulateChunks(
   chunks: AsyncIterable<ChatCompletionChunk>,
-  call: { readonly signal: AbortSignal; extend(): void },
+  call: {
+    readonly signal: AbortSignal;
+    extend(): void;
+    readonly onTextDelta?: ((text: string) => void) | undefined;
+  },
 ): Promise<unknown> {
   let id: string | undefined;
   let model: string | undefined;
@@ -192,7 +203,10 @@ async function accumulateChunks(
     if (chunk.usage) usage = chunk.usage;
     const [choice] = chunk.choices;
     if (!choice) continue;
-    if (choice.delta.content) content += choice.delta.content;
+    if (choice.delta.content) {
+      content += choice.delta.content;
+      call.onTextDelta?.(choice.delta.content);
+    }
     for (const delta of choice.delta.tool_calls ?? []) {
       const call = toolCalls.get(delta.index) ?? { id: '', name: '', arguments: '' };
       if (delta.id) call.id = delta.id;

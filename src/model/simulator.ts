@@ -1,7 +1,8 @@
-import { canonicalJson, digest, sleep, type AbortableOptions } from '../core/index.js';
+import { KeelError, canonicalJson, digest, sleep } from '../core/index.js';
 import {
   ModelCallError,
   type FinishReason,
+  type GenerateOptions,
   type ModelAdapterV1,
   type ModelErrorType,
   type ModelOutputPart,
@@ -72,6 +73,13 @@ export interface SimulatorOptions {
   /** Latency applied to every turn that does not set its own. */
   readonly latencyMs?: number;
   /**
+   * When the caller listens for text as it arrives (`onTextDelta`), each turn's text is sent in
+   * pieces of this many characters. Default 16.
+   */
+  readonly streamChunkChars?: number;
+  /** The wait before each streamed piece after the first. Default 0. */
+  readonly streamChunkDelayMs?: number;
+  /**
    * The answer to a trusted planning call (`untrusted.plan`): the consequential tools the task
    * asks for. Planning calls are answered by it and never reach the script; without it they
    * reach a script function (which can tell them by `request.responseSchema.name ===
@@ -98,6 +106,7 @@ export const SIMULATOR_PRICE: ModelPrice = Object.freeze({
  *
  * ```ts
  * const model = simulator({
+ *   streamChunkChars: 16,
  *   script: [
  *     { toolCalls: [{ name: 'lookup_order', args: { orderId: 'A-1' } }] },
  *     { text: 'Your order has shipped.' },
@@ -106,7 +115,20 @@ export const SIMULATOR_PRICE: ModelPrice = Object.freeze({
  * ```
  */
 export function simulator(options: SimulatorOptions): ModelAdapterV1 {
-  const { script, seed = 1, modelId = 'simulator', latencyMs: defaultLatencyMs = 0 } = options;
+  const {
+    script,
+    seed = 1,
+    modelId = 'simulator',
+    latencyMs: defaultLatencyMs = 0,
+    streamChunkChars = 16,
+    streamChunkDelayMs = 0,
+  } = options;
+  if (!Number.isSafeInteger(streamChunkChars) || streamChunkChars < 1) {
+    throw new KeelError('invalid_config', 'simulator: "streamChunkChars" must be an integer >= 1');
+  }
+  if (!Number.isFinite(streamChunkDelayMs) || streamChunkDelayMs < 0) {
+    throw new KeelError('invalid_config', 'simulator: "streamChunkDelayMs" must be a number >= 0');
+  }
   const price = options.price === null ? undefined : (options.price ?? SIMULATOR_PRICE);
   const failuresInjected = new Map<string, number>();
 
@@ -116,7 +138,10 @@ export function simulator(options: SimulatorOptions): ModelAdapterV1 {
     modelId,
     price,
     estimateInputTokens,
-    async doGenerate(request: ModelRequest, { signal }: AbortableOptions): Promise<ModelResponse> {
+    async doGenerate(
+      request: ModelRequest,
+      { signal, onTextDelta }: GenerateOptions,
+    ): Promise<ModelResponse> {
       const task = firstUserText(request);
       if (request.responseSchema?.name === TASK_INTENT_RESPONSE) {
         if (options.intent)
@@ -168,6 +193,14 @@ export function simulator(options: SimulatorOptions): ModelAdapterV1 {
           statusCode: turn.failFirst.statusCode,
           retryAfterMs: turn.failFirst.retryAfterMs,
         });
+      }
+
+      if (onTextDelta && turn.text !== undefined) {
+        for (let at = 0; at < turn.text.length; at += streamChunkChars) {
+          if (at > 0 && streamChunkDelayMs > 0) await sleepOrAbort(streamChunkDelayMs, signal);
+          if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
+          onTextDelta(turn.text.slice(at, at + streamChunkChars));
+        }
       }
 
       const content: ModelOutputPart[] = [];

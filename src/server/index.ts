@@ -1,6 +1,7 @@
 export { approvalApp } from './approval-app.js';
 export { STATUS_BY_CODE } from './status-codes.js';
 export { serveApprovals } from './serve-approvals.js';
+export { runEventsApp, streamRunEvents, type RunEventsAppOptions } from './run-events-app.js';
 export { keelApp, serveKeel, type KeelAppOptions } from './keel-app.js';
 export { dashboardApp, type Dashboard, type DashboardOptions } from './dashboard/dashboard-app.js';
 export { securityHeaders } from './security-headers.js';

@@ -5,16 +5,23 @@ import { dashboardApp, type DashboardOptions } from './dashboard/dashboard-app.j
 import { ErrorPage } from './dashboard/error-page.js';
 import { listen, type Listening } from './listen.js';
 import { requestLimits, type RequestLimits } from './request-limits.js';
+import { runEventsApp } from './run-events-app.js';
 import { securityHeaders } from './security-headers.js';
 
 export interface KeelAppOptions extends DashboardOptions {
   /** Body size, request rate and failed sign-ins per client, on every route. */
   readonly limits?: RequestLimits | undefined;
+  /**
+   * How often a run stream reads the journal when nothing was heard (SQLite; on PostgreSQL
+   * notifications come first). Default 250 ms.
+   */
+  readonly streamPollMs?: number | undefined;
 }
 
 /**
- * Keel's HTTP server in one app: the dashboard at `/` (sign in with a token) and the approval
- * API under `/approvals` (bearer tokens), over one runtime's store and agents. Every response
+ * Keel's HTTP server in one app: the dashboard at `/` (sign in with a token), the approval
+ * API under `/approvals` and the run stream API (`GET /runs/:id/events`, `POST /runs`; bearer
+ * tokens), over one runtime's store and agents. Every response
  * carries the security headers.
  *
  * ```ts
@@ -27,6 +34,7 @@ export function keelApp(options: KeelAppOptions): { app: Hono; close: () => void
   app.use('*', securityHeaders());
   app.use('*', requestLimits(options.limits));
   app.route('/', approvalApp({ approvals: options.runtime.approvals }));
+  app.route('/', runEventsApp({ runtime: options.runtime, pollMs: options.streamPollMs }));
   const dashboard = dashboardApp(options);
   app.route('/', dashboard.app);
   app.notFound((c) => {

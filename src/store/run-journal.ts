@@ -203,4 +203,10 @@ export interface RunJournalStore {
    * Resolves to an unsubscribe function.
    */
   onRunReady(listener: (runId: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Hear which runs' journals grew, in any process (PostgreSQL LISTEN/NOTIFY; an empty run id
+   * means "look at every run": the subscription was just (re)opened). On SQLite nothing is
+   * heard: readers poll. Resolves to an unsubscribe function.
+   */
+  onRunEvents?(listener: (runId: string) => void): Promise<() => Promise<void>>;
 }

@@ -881,6 +881,27 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('keel_audit_checkpoints').ifExists().execute();
     },
   },
+  '0015_journal_notify': {
+    // PostgreSQL tells listeners which runs' journals grew (channel `keel_run_events`, payload
+    // the run id), whichever path appended: a stream served by one process follows a run
+    // executed by another without polling. One notification per run and transaction; SQLite
+    // readers poll instead.
+    async up(db: Kysely<unknown>) {
+      if (!db.getExecutor().adapter.supportsTransactionalDdl) return;
+      await sql`create or replace function keel_notify_run_events() returns trigger language plpgsql as $$ begin perform pg_notify('keel_run_events', run_id) from (select distinct run_id from keel_new_events) as grown; return null; end $$`.execute(
+        db,
+      );
+      await sql`drop trigger if exists keel_events_notify on keel_events`.execute(db);
+      await sql`create trigger keel_events_notify after insert on keel_events referencing new table as keel_new_events for each statement execute function keel_notify_run_events()`.execute(
+        db,
+      );
+    },
+    async down(db: Kysely<unknown>) {
+      if (!db.getExecutor().adapter.supportsTransactionalDdl) return;
+      await sql`drop trigger if exists keel_events_notify on keel_events`.execute(db);
+      await sql`drop function if exists keel_notify_run_events()`.execute(db);
+    },
+  },
 };
 
 /** The characters `0011_context_results_words` turns into spaces before PostgreSQL parses. */

@@ -28,6 +28,9 @@ export type Listen = (
   onMessage: (payload: string) => void,
 ) => Promise<() => Promise<void>>;
 
+/** The channel a PostgreSQL trigger notifies with a run's id when its journal grew. */
+export const RUN_EVENTS_CHANNEL = 'keel_run_events';
+
 /** The channel PostgreSQL workers listen on: a run became claimable. */
 export const RUN_READY_CHANNEL = 'keel_run_ready';
 
@@ -324,6 +327,12 @@ export class SqlRunJournal implements RunJournalStore {
     const listen = this.#listen;
     if (!listen) return () => Promise.resolve();
     return this.#sql.guarded(() => listen(RUN_READY_CHANNEL, listener));
+  }
+
+  async onRunEvents(listener: (runId: string) => void): Promise<() => Promise<void>> {
+    const listen = this.#listen;
+    if (!listen) return () => Promise.resolve();
+    return this.#sql.guarded(() => listen(RUN_EVENTS_CHANNEL, listener));
   }
 
   #schedule(): void {

@@ -1,8 +1,11 @@
 // @ts-check
-// The approval queue, live: the one script of the dashboard (every other page works without
-// JavaScript). It listens to /live/queue, whose `queue` events carry the server-rendered list of
-// pending approvals, and adds the cards that are new and removes the ones that are gone, leaving
-// the cards already shown (and whatever an approver is typing in them) untouched.
+// The dashboard's one script (every page works without JavaScript), for its two live views.
+// The approval queue listens to /live/queue, whose `queue` events carry the server-rendered list
+// of pending approvals, and adds the cards that are new and removes the ones that are gone,
+// leaving the cards already shown (and whatever an approver is typing in them) untouched. An
+// unfinished run's page follows /live/runs/:id/events (the run stream API's events): the model's
+// text as it arrives, one line per other event; a dropped connection resumes by itself, where it
+// left off (EventSource sends Last-Event-ID).
 const list = document.getElementById('approval-queue');
 const liveStatus = document.getElementById('live-status');
 const counter = document.getElementById('pending-count');
@@ -57,4 +60,64 @@ function merge(fragment) {
     if (placeholder) list.append(document.importNode(placeholder, true));
   }
   if (counter) counter.textContent = String(cards.length);
+}
+
+const runLive = document.getElementById('run-live');
+if (runLive && typeof EventSource === 'function') followRun(runLive);
+
+/** @param {HTMLElement} section */
+function followRun(section) {
+  const runId = section.dataset.runId ?? '';
+  const text = document.getElementById('run-live-text');
+  const events = document.getElementById('run-live-events');
+  const status = document.getElementById('run-live-status');
+  /** Each step's reply text, from its deltas (a catch-up or a new attempt replaces it). */
+  /** @type {Map<number, { attempt: number, text: string }>} */
+  const replies = new Map();
+  const show = () => {
+    if (text) text.textContent = [...replies.values()].map((reply) => reply.text).join('\n\n');
+  };
+  /** @param {string} line */
+  const note = (line) => {
+    if (!events) return;
+    const item = document.createElement('li');
+    item.textContent = line;
+    events.append(item);
+  };
+  /** @param {string} value */
+  const setStatus = (value) => {
+    if (status) status.textContent = value;
+  };
+  const source = new EventSource(`/live/runs/${encodeURIComponent(runId)}/events`);
+  source.addEventListener('open', () => setStatus(' following the run'));
+  source.addEventListener('error', () => setStatus(' reconnecting…'));
+  /** @param {string} type @param {(event: any) => void} handle */
+  const on = (type, handle) =>
+    source.addEventListener(type, (message) => {
+      handle(JSON.parse(/** @type {MessageEvent<string>} */ (message).data));
+    });
+  on('text_delta', (event) => {
+    const held = replies.get(event.step);
+    if (event.catchUp || !held || held.attempt !== event.attempt)
+      replies.set(event.step, { attempt: event.attempt, text: event.text });
+    else held.text += event.text;
+    show();
+  });
+  on('text_completed', (event) => {
+    replies.set(event.step, { attempt: replies.get(event.step)?.attempt ?? 1, text: event.text });
+    show();
+  });
+  on('step_started', (event) => note(`step ${event.step}`));
+  on('tool_call', (event) => note(`${event.toolName} ${JSON.stringify(event.input)}`));
+  on('tool_result', (event) => note(`${event.toolName} → ${event.outcome}`));
+  on('approval_requested', (event) =>
+    note(`waiting for approval ${event.approvalId} (group ${event.group})`),
+  );
+  on('approval_decided', (event) => note(`approval ${event.approvalId} ${event.decision}`));
+  on('limit_hit', (event) => note(`limit ${event.limit} reached`));
+  on('run_finished', (event) => {
+    note(`${event.result.status}`);
+    setStatus(' finished: reload for the full trace');
+    source.close();
+  });
 }

@@ -13,6 +13,7 @@ import { newRunId, replayRun, type Runtime } from '../../engine/index.js';
 import { alertsForRun, scanAlerts, type JournalSource } from '../../observe/index.js';
 import type { ApprovalRecord } from '../../store/index.js';
 import { STATUS_BY_CODE } from '../status-codes.js';
+import { lastEventId, streamRunEvents } from '../run-events-app.js';
 import { AlertsPage } from './alerts-page.js';
 import { ApprovalFeed } from './approval-feed.js';
 import { ASSETS, loadAssets, type AssetName } from './assets.js';
@@ -233,6 +234,17 @@ export function dashboardApp(options: DashboardOptions): Dashboard {
   }
 
   app.get('/runs/:id', signedIn, async (c) => page(c, <RunPage {...await runPageProps(c)} />));
+
+  // The run page's live view: the run stream API's events, for a signed-in browser.
+  app.get('/live/runs/:id/events', signedIn, async (c) => {
+    const viewer = c.get('viewer');
+    const id = c.req.param('id');
+    const record = await store.getRun(id);
+    if (!record || !seesAgent(viewer, record.agent)) {
+      throw new KeelError('not_found', `no run ${id} that you may see`);
+    }
+    return streamRunEvents(c, runtime, id, lastEventId(c));
+  });
 
   app.post('/runs/:id/replay', ...post, actor, async (c) => {
     const props = await runPageProps(c);

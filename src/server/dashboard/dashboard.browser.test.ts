@@ -105,7 +105,8 @@ describe('dashboard in the browser', () => {
         path,
         xss: null,
         injected: [],
-        scripts: path === '/queue' ? ['/assets/live.js'] : [],
+        // The live views: the queue, and a run not finished yet.
+        scripts: path === '/queue' || path === `/runs/${parkedRun}` ? ['/assets/live.js'] : [],
       });
       text.push(await page.locator('body').innerText());
     }

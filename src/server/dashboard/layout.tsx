@@ -11,7 +11,8 @@ export type Section = (typeof SECTIONS)[number]['id'];
 
 /**
  * Every page's frame: the stylesheet, the navigation and who is signed in. `live` adds the one
- * script (the approval queue's live updates); every other page works with no script at all.
+ * script (the live approval queue, and an unfinished run's live view); every other page works
+ * with no script at all.
  */
 export function Layout({
   title,

@@ -47,7 +47,12 @@ export function RunPage(props: RunPageProps) {
     .find((event) => event.type === 'run_started');
   const forkOf = firstEvent?.type === 'run_started' ? firstEvent.forkOf : undefined;
   return (
-    <Layout title={`Run ${record.id}`} viewer={viewer} section="runs">
+    <Layout
+      title={`Run ${record.id}`}
+      viewer={viewer}
+      section="runs"
+      live={record.finishedAt === null}
+    >
       <p class="crumbs">
         <a href="/">Runs</a> / <code>{record.id}</code>
       </p>
@@ -55,6 +60,7 @@ export function RunPage(props: RunPageProps) {
         Run <code>{record.id}</code> <StatusBadge status={record.status} />
       </h1>
       {props.notice ? <p class="notice">{props.notice}</p> : null}
+      {record.finishedAt === null ? <LiveRun runId={record.id} /> : null}
       <dl class="facts">
         <dt>Agent</dt>
         <dd>{record.agent}</dd>
@@ -460,6 +466,23 @@ function ReplayAndFork(props: RunPageProps) {
           {props.replay.divergence ? <pre>{prettyJson(props.replay.divergence)}</pre> : null}
         </div>
       ) : null}
+    </section>
+  );
+}
+
+/**
+ * A run not finished yet, live: the page's script follows `/live/runs/:id/events` and shows the
+ * model's text as it arrives and each event as it happens; without the script the page is
+ * current when loaded.
+ */
+function LiveRun({ runId }: { runId: string }) {
+  return (
+    <section id="run-live" data-run-id={runId}>
+      <h2>
+        Live <span id="run-live-status" class="muted" data-live="off"></span>
+      </h2>
+      <pre class="text output" id="run-live-text"></pre>
+      <ol id="run-live-events" class="muted"></ol>
     </section>
   );
 }
