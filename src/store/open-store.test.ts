@@ -100,6 +100,37 @@ describe('openStore on a store migrated before', () => {
     }
   });
 
+  it('runs a migration numbered before ones already run (a store of the release before)', async () => {
+    // The release before shipped 0014 but not 0013, 0015, 0016, 0017: such a store must open.
+    const file = join(scratch(), 'keel.db');
+    await (await openStore(`sqlite:${file}`)).close();
+    const all = await migrationNames(file);
+    const { default: SqliteDatabase } = await import('libsql');
+    const database = new SqliteDatabase(file);
+    // Later migrations stay run: what matters is one missing before a run one.
+    database.prepare('delete from keel_migration where name = ?').run('0013_shadow_and_versions');
+    database.exec('drop table keel_shadow_pairs');
+    database.exec('drop table keel_shadows');
+    database.exec('drop index keel_runs_shadow_of');
+    database.exec('alter table keel_runs drop column shadow_of');
+    database.exec('alter table keel_runs drop column agent_version');
+    database.close();
+    const store = await openStore(`sqlite:${file}`);
+    try {
+      expect(await migrationNames(file)).toEqual(all);
+      const run = await store.createRun({
+        id: 'run_after_upgrade',
+        agent: 'a',
+        task: 't',
+        createdAt: 1,
+        events: [],
+      });
+      expect(run.id).toBe('run_after_upgrade');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a store migrated by a version that knows more migrations', async () => {
     const file = join(scratch(), 'keel.db');
     await (await openStore(`sqlite:${file}`)).close();

@@ -165,6 +165,9 @@ export class SqlStore extends SqlRunJournal implements Store {
       provider: migrationProvider,
       migrationTableName: 'keel_migration',
       migrationLockTableName: 'keel_migration_lock',
+      // Numbers are reserved per change and land in any order: a store of the release before
+      // may have run 0014 but not 0013. Each migration is written to run on its own.
+      allowUnorderedMigrations: true,
       ...(this.kind === 'postgres' ? { migrationTableSchema: this.#schema ?? 'public' } : {}),
     });
   }
