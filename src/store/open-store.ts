@@ -233,6 +233,12 @@ async function openPostgres(
   pool.on('error', () => {
     // An idle client lost its connection; the next query reports it with context.
   });
+  // A checked-out client between two statements (inside a transaction, say) has no listener of
+  // the pool's: a database restart there would be an unhandled 'error' that ends the process.
+  // The statement that meets the broken connection reports it, and the pool drops the client.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const listeners = new Set<() => Promise<void>>();
   const store = new SqlStore({

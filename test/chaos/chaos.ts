@@ -120,6 +120,8 @@ const workers = new Set<ChildProcess>();
 /** Workers that are claiming: a kill counts only when it hits one of them. */
 const ready = new Set<ChildProcess>();
 let outageLines = 0;
+let crashes = 0;
+let draining = false;
 function spawnWorker(): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
     cwd: ROOT,
@@ -140,9 +142,16 @@ function spawnWorker(): ChildProcess {
       if (line.includes('store unreachable')) outageLines += 1;
   });
   workers.add(child);
-  child.once('exit', () => {
+  child.once('exit', (code, signal) => {
     workers.delete(child);
     ready.delete(child);
+    // A worker that ends by itself (not our SIGKILL, not the final SIGTERM) crashed: counted
+    // as a breach, and replaced so the run goes on.
+    if (signal === null && !draining) {
+      crashes += 1;
+      console.log(`worker ${String(child.pid)} exited by itself (code ${String(code)})`);
+      spawnWorker();
+    }
   });
   return child;
 }
@@ -190,6 +199,7 @@ const drainDeadline = killsDoneAt + Number(args['drain-timeout-s']) * 1_000;
 while (Date.now() < drainDeadline && (await unfinished().catch(() => 1)) > 0)
   await new Promise((resolve) => setTimeout(resolve, 500));
 const drainMs = Date.now() - killsDoneAt;
+draining = true;
 for (const child of workers) child.kill('SIGTERM');
 
 // The verdict, from the store and the effects table.
@@ -262,6 +272,7 @@ const table: [string, string | number][] = [
   ['SIGKILLs (each of a worker that was claiming)', kills],
   ['PostgreSQL restart', restartMs === undefined ? 'no' : `yes (${restartMs} ms)`],
   ['store outage lines logged', outageLines],
+  ['workers that exited by themselves', crashes],
   [
     'model requests / faults injected',
     `${model.stats.requests} / ${Object.values(model.stats.faults).reduce((a, b) => a + b, 0)} (${JSON.stringify(model.stats.faults)})`,
@@ -285,6 +296,12 @@ await driver.close();
 await store.close();
 await model.close();
 const breached =
-  lost + duplicated + inDoubtUnreported + overClaims + claimsWithoutEvent + timeoutsWithoutRunning >
+  lost +
+    duplicated +
+    inDoubtUnreported +
+    overClaims +
+    claimsWithoutEvent +
+    timeoutsWithoutRunning +
+    crashes >
   0;
 process.exit(breached ? 1 : 0);
