@@ -196,7 +196,9 @@ async function accumulateChunks(
   let finishReason: string | null = null;
   let usage: ChatCompletionChunk['usage'];
   const toolCalls = new Map<number, { id: string; name: string; arguments: string }>();
+  let received = 0;
   for await (const chunk of chunks) {
+    received += 1;
     call.extend();
     id ??= chunk.id;
     model ??= chunk.model;
@@ -218,6 +220,14 @@ async function accumulateChunks(
   }
   // The SDK ends an aborted stream quietly: a reply cut off is a failure, not a short reply.
   call.signal.throwIfAborted();
+  // A server that ignores `stream: true` answers one JSON body, which holds no events: an empty
+  // reply taken as an answer would count no tokens and say nothing.
+  if (received === 0)
+    throw new ModelCallError(
+      'malformed_response',
+      'the streamed reply held no events: if this server does not stream, set stream: false',
+      { statusCode: 200 },
+    );
   const calls = [...toolCalls.entries()]
     .sort(([left], [right]) => left - right)
     .map(([, call]) => ({ id: call.id, function: { name: call.name, arguments: call.arguments } }));

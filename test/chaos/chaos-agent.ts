@@ -60,7 +60,14 @@ export function chaosAgent({
   });
   return defineAgent({
     name: CHAOS_AGENT,
-    model: openaiChat({ model: 'chaos', baseURL: modelUrl, apiKey: 'unused', timeoutMs: 3_000 }),
+    // The fault server answers one JSON body (it does not stream).
+    model: openaiChat({
+      model: 'chaos',
+      baseURL: modelUrl,
+      apiKey: 'unused',
+      timeoutMs: 3_000,
+      stream: false,
+    }),
     instructions: 'Record the effects, then answer.',
     tools: [recordEffect],
     limits: { timeoutMs: 600_000, maxIterations: 10, maxStepsWithoutProgress: 10 },
