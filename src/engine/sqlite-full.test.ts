@@ -1,3 +1,4 @@
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -18,8 +19,11 @@ import { createRuntime } from './index.js';
 const disk = mountTinyDisk(2_048);
 
 describe.skipIf(!disk)('a SQLite store on a full disk', () => {
+  // Each test starts with the whole disk: the store files of the one before take room too.
   afterEach(() => {
     disk?.free();
+    for (const file of disk ? readdirSync(disk.directory) : [])
+      if (file !== 'filler') rmSync(join(disk?.directory ?? '', file), { force: true });
   });
 
   afterAll(() => {
@@ -97,7 +101,10 @@ describe.skipIf(!disk)('a SQLite store on a full disk', () => {
       instructions: 'Archive the ticket.',
       tools: [archive],
     });
-    const runtime = createRuntime({ store, agents: [agent], leaseMs: 300 });
+    // Heartbeats far apart: the disk fills between the tool's start and its result's commit,
+    // which is what reports it; a heartbeat landing in that window on a busy machine would
+    // meet the full disk first.
+    const runtime = createRuntime({ store, agents: [agent], leaseMs: 3_000 });
     const errors: string[] = [];
     const worker = runtime.startWorker({
       pollMs: 20,
