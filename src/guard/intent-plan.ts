@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { TRUSTED_RUNTIME, type Provenance } from '../core/index.js';
+import type { Provenance } from '../core/index.js';
 import { TASK_INTENT_RESPONSE, type Message, type ModelAdapterV1 } from '../model/index.js';
-import { parseAnswer } from './quarantined-reader.js';
+import { answerAgain, parseAnswer } from './quarantined-reader.js';
 
 /** A consequential tool the planner may name: its name, what it does and its effect. */
 export interface PlannableTool {
@@ -94,19 +94,7 @@ export async function planTaskIntent(options: TaskIntentOptions): Promise<TaskIn
     const checked = parseAnswer(schema, output);
     if (checked.ok) return { ok: true, tools: [...new Set(checked.value.tools)], outputs, usage };
     error = checked.error;
-    messages.push(
-      { role: 'assistant', parts: [{ type: 'text', text: output, provenance: REPLY }] },
-      {
-        role: 'user',
-        parts: [
-          {
-            type: 'text',
-            text: `Your answer was rejected: ${error}\nAnswer again with only the JSON value.`,
-            provenance: TRUSTED_RUNTIME,
-          },
-        ],
-      },
-    );
+    messages.push(...answerAgain(output, error, REPLY));
   }
   return {
     ok: false,

@@ -116,19 +116,7 @@ export async function quarantinedRead<Schema extends z.ZodType>(
       return { ok: true, value, labels: fieldLabels(schema, value), outputs, usage };
     }
     error = checked.error;
-    messages.push(
-      { role: 'assistant', parts: [{ type: 'text', text: output, provenance: REPLY }] },
-      {
-        role: 'user',
-        parts: [
-          {
-            type: 'text',
-            text: `Your answer was rejected: ${error}\nAnswer again with only the JSON value.`,
-            provenance: TRUSTED_RUNTIME,
-          },
-        ],
-      },
-    );
+    messages.push(...answerAgain(output, error, REPLY));
   }
   return {
     ok: false,
@@ -257,4 +245,21 @@ export function quarantineView(
     );
   if (typeof value === 'string' && labels[path] !== 'derived') return quarantineRef(ref, path);
   return value;
+}
+
+/** The rejected reply and why, asking for the answer again: a structured call's retry turn. */
+export function answerAgain(output: string, error: string, reply: Provenance): Message[] {
+  return [
+    { role: 'assistant', parts: [{ type: 'text', text: output, provenance: reply }] },
+    {
+      role: 'user',
+      parts: [
+        {
+          type: 'text',
+          text: `Your answer was rejected: ${error}\nAnswer again with only the JSON value.`,
+          provenance: TRUSTED_RUNTIME,
+        },
+      ],
+    },
+  ];
 }
