@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Provenance } from '../core/index.js';
-import { TASK_INTENT_RESPONSE, type Message, type ModelAdapterV1 } from '../model/index.js';
-import { answerAgain, parseAnswer } from './quarantined-reader.js';
+import { TASK_INTENT_RESPONSE, type ModelAdapterV1 } from '../model/index.js';
+import { askForJson } from './quarantined-reader.js';
 
 /** A consequential tool the planner may name: its name, what it does and its effect. */
 export interface PlannableTool {
@@ -64,42 +64,21 @@ export async function planTaskIntent(options: TaskIntentOptions): Promise<TaskIn
     .map((tool) => `- ${tool.name} (${tool.effect}): ${tool.description || 'no description'}`)
     .join('\n');
   const system = `${options.instructions ? `The agent's instructions:\n${options.instructions}\n\n` : ''}Decide which of these tools the user's task asks the agent to use. List a tool only when the task asks for its effect (sending, paying, ordering, sharing, posting, deleting...); leave out the ones it does not ask for. When unsure, leave it out: a person will be asked.\n${listed}\n\nAnswer with one JSON value and nothing else, matching this JSON schema:\n${JSON.stringify(answerSchema)}`;
-  const messages: Message[] = [
-    { role: 'user', parts: [{ type: 'text', text: task, provenance: TASK }] },
-  ];
-  let error = 'no attempt was made';
-  for (let attempt = 1; attempt <= retries + 1; attempt++) {
-    if (signal?.aborted) return { ok: false, error: 'aborted', outputs, usage };
-    let output = '';
-    try {
-      const response = await model.doGenerate(
-        {
-          system,
-          messages: [...messages],
-          tools: [],
-          temperature: 0,
-          responseSchema: { name: TASK_INTENT_RESPONSE, schema: answerSchema },
-        },
-        { signal },
-      );
-      usage.inputTokens += response.usage.inputTokens;
-      usage.outputTokens += response.usage.outputTokens;
-      output = response.content.map((part) => (part.type === 'text' ? part.text : '')).join('');
-    } catch (fault) {
-      outputs.push('');
-      error = `the model call failed: ${fault instanceof Error ? fault.message : String(fault)}`;
-      continue;
-    }
-    outputs.push(output);
-    const checked = parseAnswer(schema, output);
-    if (checked.ok) return { ok: true, tools: [...new Set(checked.value.tools)], outputs, usage };
-    error = checked.error;
-    messages.push(...answerAgain(output, error, REPLY));
-  }
+  const answer = await askForJson({
+    model,
+    system,
+    first: { role: 'user', parts: [{ type: 'text', text: task, provenance: TASK }] },
+    schema,
+    responseName: TASK_INTENT_RESPONSE,
+    retries,
+    signal,
+    reply: REPLY,
+  });
+  if (!answer.ok) return answer;
   return {
-    ok: false,
-    error: `no valid answer after ${retries + 1} attempt(s): ${error}`,
-    outputs,
-    usage,
+    ok: true,
+    tools: [...new Set(answer.value.tools)],
+    outputs: answer.outputs,
+    usage: answer.usage,
   };
 }
