@@ -1,7 +1,7 @@
 // One worker process of the scaling bench, as `keel worker` runs one: its own store connection
 // pool, claiming from the shared queue. Usage: node scaling-worker.js '<json config>'.
 // stdout: `ready` once claiming; `end <runId>` as each run ends; on SIGUSR2 `mark <json>`
-// (store time, store calls, model calls so far); on SIGTERM (or when stdin closes) `stats
+// (store time, store calls, model calls and the process's CPU time so far); on SIGTERM (or when stdin closes) `stats
 // <json>` (the same, in all) and exit.
 // With `selfFeed` it also submits the runs itself, keeping that many outstanding: one SQLite
 // process serving its own queue, as SQLite is deployed.
@@ -13,6 +13,12 @@ import {
   type ScalingWorkerConfig,
   type StoreTime,
 } from './scaling-agent.js';
+
+/** User and system CPU time of this process so far, in milliseconds. */
+function cpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1_000;
+}
 
 async function main(config: ScalingWorkerConfig): Promise<void> {
   const time: StoreTime = { ms: 0, calls: 0 };
@@ -50,13 +56,13 @@ async function main(config: ScalingWorkerConfig): Promise<void> {
       await worker.stop({ abortInFlight: true });
       await runtime.close();
       await opened.close();
-      process.stdout.write(`stats ${JSON.stringify({ ...time, modelCalls })}\n`);
+      process.stdout.write(`stats ${JSON.stringify({ ...time, modelCalls, cpuMs: cpuMs() })}\n`);
       process.exit(0);
     })();
   };
   // The start of the measured window: what was spent before it (start-up, warm-up) is left out.
   process.on('SIGUSR2', () => {
-    process.stdout.write(`mark ${JSON.stringify({ ...time, modelCalls })}\n`);
+    process.stdout.write(`mark ${JSON.stringify({ ...time, modelCalls, cpuMs: cpuMs() })}\n`);
   });
   process.on('SIGTERM', shutdown);
   process.stdin.on('end', shutdown);

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createRuntime, openStore, type Store } from '../src/index.js';
@@ -13,13 +14,16 @@ import { percentile, round } from './stats.js';
 
 /**
  * Scale-out on PostgreSQL: 1, 2, 4 and 8 worker processes (each as `keel worker` runs: its own
- * pool, claiming from the shared queue) on an I/O-bound load: a fake model answering after
- * 50 ms, 2 tool calls of 20 ms each and a final answer per run (3 model calls). The driver
+ * pool, claiming from the shared queue) on an I/O-bound load: 2 tool calls of 20 ms each and a
+ * final answer per run (3 model calls), with two model latencies: 50 ms (a fast model, where
+ * this 2-core machine runs out of CPU before the workers run out of work) and 250 ms (still
+ * faster than most hosted models). The driver
  * keeps exactly `workers × concurrency` runs outstanding, submitting one as each ends, so every
  * slot is busy and a queued run waits only for the claim path (NOTIFY, claim query). Counted
  * over a fixed window after a warm-up: runs/s, model steps/s, claim latency (submitted →
  * `run_claimed`) p50/p99, and store time per step (every store call awaited by the workers,
- * summed, over their model calls). The same load on one SQLite process (it submits its own
+ * summed, over their model calls), the workers' CPU time per run, and how busy the machine's
+ * CPUs were (/proc/stat) over the window. The same load on one SQLite process (it submits its own
  * runs, as SQLite is deployed) at the concurrency of one worker and of four. Then submit →
  * first model call on an idle PostgreSQL worker polling only once a second: the LISTEN/NOTIFY
  * wake-up. Each measurement has a schema of its own, dropped after.
@@ -27,6 +31,8 @@ import { percentile, round } from './stats.js';
  * The machine is shared: the load average is recorded next to each figure.
  */
 export interface ScalingCase {
+  /** The load profile's name (its model latency). */
+  readonly profile: string;
   readonly store: 'postgres' | 'sqlite';
   readonly workers: number;
   readonly concurrency: number;
@@ -39,14 +45,24 @@ export interface ScalingCase {
   readonly claimP99Ms: number;
   readonly storeMsPerStep: number;
   readonly storeCallsPerStep: number;
+  /** CPU time of the worker processes over the window, per run finished in it. */
+  readonly workerCpuMsPerRun: number;
+  /** Share of the machine's CPU time that was busy over the window (0–1; NaN off Linux). */
+  readonly machineCpuBusy: number;
   readonly loadAverage1m: number;
 }
 
-export interface ScalingReport {
+export interface ScalingProfile {
+  readonly name: string;
   readonly modelLatencyMs: number;
   readonly toolLatencyMs: number;
-  readonly modelCallsPerRun: number;
   readonly windowSeconds: number;
+}
+
+export interface ScalingReport {
+  readonly modelCallsPerRun: number;
+  readonly cores: number;
+  readonly profiles: readonly ScalingProfile[];
   readonly cases: readonly ScalingCase[];
   readonly idle: {
     readonly samples: number;
@@ -55,7 +71,11 @@ export interface ScalingReport {
     readonly loadAverage1m: number;
   } | null;
   readonly targets: { readonly fourWorkersSpeedup: number; readonly idleP50Ms: number };
-  readonly within: { readonly fourWorkersSpeedup: boolean; readonly idleP50Ms: boolean } | null;
+  readonly within: {
+    /** Per profile: 4 workers ≥ the target × one worker. */
+    readonly fourWorkersSpeedup: Readonly<Record<string, boolean>>;
+    readonly idleP50Ms: boolean;
+  } | null;
   readonly note: string;
 }
 
@@ -63,12 +83,14 @@ export const SCALING_TARGETS = { fourWorkersSpeedup: 3.5, idleP50Ms: 20 } as con
 
 const POSTGRES_URL =
   process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const MODEL_LATENCY_MS = 50;
 const TOOL_LATENCY_MS = 20;
+const PROFILES: readonly ScalingProfile[] = [
+  { name: 'model 50 ms', modelLatencyMs: 50, toolLatencyMs: TOOL_LATENCY_MS, windowSeconds: 4 },
+  { name: 'model 250 ms', modelLatencyMs: 250, toolLatencyMs: TOOL_LATENCY_MS, windowSeconds: 8 },
+];
 const TOOL_CALLS_PER_RUN = 2;
 const CONCURRENCY = 4;
 const WARMUP_MS = 3_000;
-const WINDOW_MS = 4_000;
 const WORKER_COUNTS = [1, 2, 4, 8] as const;
 const IDLE_SAMPLES = 30;
 
@@ -76,6 +98,25 @@ interface WorkerStats {
   readonly ms: number;
   readonly calls: number;
   readonly modelCalls: number;
+  readonly cpuMs: number;
+}
+
+/** The machine's CPU time so far (Linux /proc/stat, in clock ticks): busy and in all. */
+function machineCpu(): { busy: number; total: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = ticks.reduce((sum, value) => sum + value, 0);
+    // idle and iowait are the 4th and 5th fields.
+    return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
+  } catch {
+    return { busy: Number.NaN, total: Number.NaN };
+  }
+}
+
+function busyBetween(from: { busy: number; total: number }): number {
+  const to = machineCpu();
+  return (to.busy - from.busy) / (to.total - from.total);
 }
 
 interface WorkerProcess {
@@ -119,7 +160,7 @@ function startWorker(config: ScalingWorkerConfig): WorkerProcess {
   });
   child.once('exit', (code) => {
     readyNow();
-    const none = { ms: Number.NaN, calls: Number.NaN, modelCalls: Number.NaN };
+    const none = { ms: Number.NaN, calls: Number.NaN, modelCalls: Number.NaN, cpuMs: Number.NaN };
     statsNow(none);
     markNow(none);
     if (code !== 0 && code !== null) process.stderr.write(`scaling worker exited ${code}\n`);
@@ -142,6 +183,7 @@ async function stopWorkers(workers: readonly WorkerProcess[]): Promise<WorkerSta
         ms: stats.ms - mark.ms,
         calls: stats.calls - mark.calls,
         modelCalls: stats.modelCalls - mark.modelCalls,
+        cpuMs: stats.cpuMs - mark.cpuMs,
       };
     }),
   );
@@ -150,8 +192,9 @@ async function stopWorkers(workers: readonly WorkerProcess[]): Promise<WorkerSta
       ms: sum.ms + stats.ms,
       calls: sum.calls + stats.calls,
       modelCalls: sum.modelCalls + stats.modelCalls,
+      cpuMs: sum.cpuMs + stats.cpuMs,
     }),
-    { ms: 0, calls: 0, modelCalls: 0 },
+    { ms: 0, calls: 0, modelCalls: 0, cpuMs: 0 },
   );
 }
 
@@ -197,7 +240,12 @@ async function dropSchema(schema: string): Promise<void> {
   await client.end();
 }
 
-async function measurePostgres(workerCount: number, modelUrl: string): Promise<ScalingCase> {
+async function measurePostgres(
+  profile: ScalingProfile,
+  workerCount: number,
+  modelUrl: string,
+): Promise<ScalingCase> {
+  const windowMs = profile.windowSeconds * 1_000;
   const schema = `keel_bench_scale_${randomBytes(5).toString('hex')}`;
   const storeUrl = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
   const store = await openStore(storeUrl, { poolSize: 4 });
@@ -223,25 +271,30 @@ async function measurePostgres(workerCount: number, modelUrl: string): Promise<S
     for (let index = 0; index < workerCount * CONCURRENCY; index++) submit();
     await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
     const from = Date.now();
+    const cpuFrom = machineCpu();
     markWorkers(workers);
     const loadAverage1m = loadavg()[0] ?? 0;
-    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
     const to = Date.now();
+    const machineCpuBusy = busyBetween(cpuFrom);
     for (const worker of workers) worker.onEnd = undefined;
     const time = await stopWorkers(workers);
     const { runs, steps, claimMs } = await judge(store, { from, to });
     return {
+      profile: profile.name,
       store: 'postgres',
       workers: workerCount,
       concurrency: CONCURRENCY,
       runs,
-      runsPerSecond: round(runs / (WINDOW_MS / 1_000), 1),
-      stepsPerSecond: round(steps / (WINDOW_MS / 1_000), 1),
+      runsPerSecond: round(runs / (windowMs / 1_000), 1),
+      stepsPerSecond: round(steps / (windowMs / 1_000), 1),
       speedup: 1,
       claimP50Ms: round(percentile(claimMs, 0.5), 1),
       claimP99Ms: round(percentile(claimMs, 0.99), 1),
       storeMsPerStep: round(time.ms / time.modelCalls, 2),
       storeCallsPerStep: round(time.calls / time.modelCalls, 1),
+      workerCpuMsPerRun: round(time.cpuMs / runs, 1),
+      machineCpuBusy: round(machineCpuBusy, 2),
       loadAverage1m: round(loadAverage1m, 2),
     };
   } finally {
@@ -252,7 +305,12 @@ async function measurePostgres(workerCount: number, modelUrl: string): Promise<S
   }
 }
 
-async function measureSqlite(concurrency: number, modelUrl: string): Promise<ScalingCase> {
+async function measureSqlite(
+  profile: ScalingProfile,
+  concurrency: number,
+  modelUrl: string,
+): Promise<ScalingCase> {
+  const windowMs = profile.windowSeconds * 1_000;
   const directory = mkdtempSync(join(tmpdir(), 'keel-bench-scale-'));
   const storeUrl = `sqlite:${join(directory, 'scale.db')}`;
   try {
@@ -270,26 +328,31 @@ async function measureSqlite(concurrency: number, modelUrl: string): Promise<Sca
     await worker.ready;
     await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
     const from = Date.now();
+    const cpuFrom = machineCpu();
     markWorkers([worker]);
     const loadAverage1m = loadavg()[0] ?? 0;
-    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
     const to = Date.now();
+    const machineCpuBusy = busyBetween(cpuFrom);
     const time = await stopWorkers([worker]);
     const store = await openStore(storeUrl);
     const { runs, steps, claimMs } = await judge(store, { from, to });
     await store.close();
     return {
+      profile: profile.name,
       store: 'sqlite',
       workers: 1,
       concurrency,
       runs,
-      runsPerSecond: round(runs / (WINDOW_MS / 1_000), 1),
-      stepsPerSecond: round(steps / (WINDOW_MS / 1_000), 1),
+      runsPerSecond: round(runs / (windowMs / 1_000), 1),
+      stepsPerSecond: round(steps / (windowMs / 1_000), 1),
       speedup: 1,
       claimP50Ms: round(percentile(claimMs, 0.5), 1),
       claimP99Ms: round(percentile(claimMs, 0.99), 1),
       storeMsPerStep: round(time.ms / time.modelCalls, 2),
       storeCallsPerStep: round(time.calls / time.modelCalls, 1),
+      workerCpuMsPerRun: round(time.cpuMs / runs, 1),
+      machineCpuBusy: round(machineCpuBusy, 2),
       loadAverage1m: round(loadAverage1m, 2),
     };
   } finally {
@@ -369,57 +432,66 @@ async function postgresReachable(): Promise<boolean> {
 }
 
 export async function measureScaling(): Promise<ScalingReport> {
-  const server = await spawnFakeServer({
-    latencyMs: MODEL_LATENCY_MS,
-    toolCallsPerRun: TOOL_CALLS_PER_RUN,
-  });
   const cases: ScalingCase[] = [];
   let idle: ScalingReport['idle'] = null;
-  try {
-    if (await postgresReachable()) {
-      for (const workers of WORKER_COUNTS) cases.push(await measurePostgres(workers, server.url));
-      idle = await measureIdle();
+  const reachable = await postgresReachable();
+  for (const profile of PROFILES) {
+    const server = await spawnFakeServer({
+      latencyMs: profile.modelLatencyMs,
+      toolCallsPerRun: TOOL_CALLS_PER_RUN,
+    });
+    try {
+      if (reachable)
+        for (const workers of WORKER_COUNTS)
+          cases.push(await measurePostgres(profile, workers, server.url));
+      cases.push(await measureSqlite(profile, CONCURRENCY, server.url));
+      cases.push(await measureSqlite(profile, 4 * CONCURRENCY, server.url));
+    } finally {
+      await server.stop();
     }
-    cases.push(await measureSqlite(CONCURRENCY, server.url));
-    cases.push(await measureSqlite(4 * CONCURRENCY, server.url));
-  } finally {
-    await server.stop();
   }
-  const one = cases.find((entry) => entry.store === 'postgres' && entry.workers === 1);
-  const withSpeedup = cases.map((entry) => ({
-    ...entry,
-    speedup: one ? round(entry.runsPerSecond / one.runsPerSecond, 2) : Number.NaN,
-  }));
-  const four = withSpeedup.find((entry) => entry.store === 'postgres' && entry.workers === 4);
+  if (reachable) idle = await measureIdle();
+  const withSpeedup = cases.map((entry) => {
+    const one = cases.find(
+      (other) =>
+        other.profile === entry.profile && other.store === 'postgres' && other.workers === 1,
+    );
+    return {
+      ...entry,
+      speedup: one ? round(entry.runsPerSecond / one.runsPerSecond, 2) : Number.NaN,
+    };
+  });
+  const fourWorkersSpeedup: Record<string, boolean> = {};
+  for (const entry of withSpeedup)
+    if (entry.store === 'postgres' && entry.workers === 4)
+      fourWorkersSpeedup[entry.profile] = entry.speedup >= SCALING_TARGETS.fourWorkersSpeedup;
   return {
-    modelLatencyMs: MODEL_LATENCY_MS,
-    toolLatencyMs: TOOL_LATENCY_MS,
     modelCallsPerRun: TOOL_CALLS_PER_RUN + 1,
-    windowSeconds: WINDOW_MS / 1_000,
+    cores: cpus().length,
+    profiles: PROFILES,
     cases: withSpeedup,
     idle,
     targets: SCALING_TARGETS,
-    within:
-      four && idle
-        ? {
-            fourWorkersSpeedup: four.speedup >= SCALING_TARGETS.fourWorkersSpeedup,
-            idleP50Ms: idle.p50Ms <= SCALING_TARGETS.idleP50Ms,
-          }
-        : null,
-    note: 'Measured on a shared machine: the 1-minute load average is given next to each case.',
+    within: idle
+      ? { fourWorkersSpeedup, idleP50Ms: idle.p50Ms <= SCALING_TARGETS.idleP50Ms }
+      : null,
+    note: 'Measured on a shared machine: the 1-minute load average and how busy the CPUs were are given next to each case. A machine CPU near 1.0 means the row measured the machine, not the workers.',
   };
 }
 
 export function renderScaling(report: ScalingReport): string {
+  const profiles = report.profiles
+    .map((profile) => `${profile.name} (window ${profile.windowSeconds} s)`)
+    .join(', ');
   const lines = [
-    `Scale-out: I/O-bound runs (model ${report.modelLatencyMs} ms × ${report.modelCallsPerRun} calls, tool ${report.toolLatencyMs} ms × ${report.modelCallsPerRun - 1}), ${report.windowSeconds} s window`,
-    '| store | workers × concurrency | runs/s | steps/s | × one PG worker | claim p50 / p99 (ms) | store ms / step | store calls / step | load 1m |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    `Scale-out: I/O-bound runs (${report.modelCallsPerRun} model calls and ${report.modelCallsPerRun - 1} tool calls of ${report.profiles[0]?.toolLatencyMs ?? 0} ms per run) on ${report.cores} cores; ${profiles}`,
+    '| load | store | workers × concurrency | runs/s | steps/s | × one PG worker | claim p50 / p99 (ms) | store ms / step | store calls / step | worker CPU ms / run | machine CPU busy | load 1m |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const ms = (value: number): string => (Number.isNaN(value) ? '—' : String(value));
   for (const entry of report.cases)
     lines.push(
-      `| ${entry.store === 'postgres' ? 'PostgreSQL' : 'SQLite (one process)'} | ${entry.workers} × ${entry.concurrency} | ${entry.runsPerSecond} | ${entry.stepsPerSecond} | ${entry.speedup} | ${ms(entry.claimP50Ms)} / ${ms(entry.claimP99Ms)} | ${entry.storeMsPerStep} | ${entry.storeCallsPerStep} | ${entry.loadAverage1m} |`,
+      `| ${entry.profile} | ${entry.store === 'postgres' ? 'PostgreSQL' : 'SQLite (one process)'} | ${entry.workers} × ${entry.concurrency} | ${entry.runsPerSecond} | ${entry.stepsPerSecond} | ${entry.speedup} | ${ms(entry.claimP50Ms)} / ${ms(entry.claimP99Ms)} | ${entry.storeMsPerStep} | ${entry.storeCallsPerStep} | ${ms(entry.workerCpuMsPerRun)} | ${ms(entry.machineCpuBusy)} | ${entry.loadAverage1m} |`,
     );
   if (report.cases.every((entry) => entry.store === 'sqlite'))
     lines.push('PostgreSQL not reachable (KEEL_TEST_POSTGRES_URL): its cases were skipped.');
@@ -427,10 +499,14 @@ export function renderScaling(report: ScalingReport): string {
     lines.push(
       `Submit → first model call, idle PostgreSQL worker (polls every 1 s; LISTEN/NOTIFY): p50 ${report.idle.p50Ms} ms, p99 ${report.idle.p99Ms} ms over ${report.idle.samples} runs (target p50 ≤ ${report.targets.idleP50Ms} ms; load 1m ${report.idle.loadAverage1m})`,
     );
-  if (report.within)
+  if (report.within) {
+    const speedups = Object.entries(report.within.fourWorkersSpeedup)
+      .map(([profile, met]) => `${profile}: ${met ? 'yes' : 'no'}`)
+      .join(', ');
     lines.push(
-      `4 workers ≥ ${report.targets.fourWorkersSpeedup}× one: ${report.within.fourWorkersSpeedup ? 'yes' : 'no'}; idle p50 ≤ ${report.targets.idleP50Ms} ms: ${report.within.idleP50Ms ? 'yes' : 'no'}`,
+      `4 workers ≥ ${report.targets.fourWorkersSpeedup}× one — ${speedups}; idle p50 ≤ ${report.targets.idleP50Ms} ms: ${report.within.idleP50Ms ? 'yes' : 'no'}`,
     );
+  }
   lines.push(report.note);
   return lines.join('\n');
 }
