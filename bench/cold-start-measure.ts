@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchScript, runNode, runNodeJson } from './child-processes.js';
+import { TOOL_CALLS_PER_RUN } from './bench-workload.js';
+import { benchScript, runNode, runNodeJson, spawnFakeServer } from './child-processes.js';
+import { runAlone } from './run-alone.js';
 import { median, round } from './stats.js';
 
 interface ColdStartSample {
@@ -70,6 +74,11 @@ export interface RealColdStartResult {
   readonly bareMs: number;
   /** keel / bare, from the medians (target <= 1.15). */
   readonly ratio: number;
+  /** Medians of each process's CPU time (user + system) from its start to the result. */
+  readonly keelCpuMs: number;
+  readonly bareCpuMs: number;
+  /** keel / bare, from the CPU medians: what load on the machine blurs least. */
+  readonly cpuRatio: number;
   readonly allSucceeded: boolean;
 }
 
@@ -93,22 +102,62 @@ export async function measureRealColdStart({
   const script = benchScript('cold-start-real.js');
   const keel: number[] = [];
   const bare: number[] = [];
+  const keelCpu: number[] = [];
+  const bareCpu: number[] = [];
   let allSucceeded = true;
   for (let index = -1; index < spawns; index++) {
     const dbPath = join(directory, `cold-real-${index + 1}.db`);
-    type Sample = { firstResultMs: number; status: string };
+    type Sample = { firstResultMs: number; cpuMs: number; status: string };
     const keelRun = await runNodeJson<Sample>([script], ['keel', baseURL, dbPath]);
     const bareRun = await runNodeJson<Sample>([script], ['bare', baseURL, dbPath]);
     if (index < 0) continue;
     allSucceeded &&= keelRun.status === 'succeeded' && bareRun.status === 'succeeded';
     keel.push(keelRun.firstResultMs);
     bare.push(bareRun.firstResultMs);
+    keelCpu.push(keelRun.cpuMs);
+    bareCpu.push(bareRun.cpuMs);
   }
   const keelMs = round(median(keel), 2);
   const bareMs = round(median(bare), 2);
-  return { spawns, keelMs, bareMs, ratio: round(keelMs / bareMs, 2), allSucceeded };
+  const keelCpuMs = round(median(keelCpu), 2);
+  const bareCpuMs = round(median(bareCpu), 2);
+  return {
+    spawns,
+    keelMs,
+    bareMs,
+    ratio: round(keelMs / bareMs, 2),
+    keelCpuMs,
+    bareCpuMs,
+    cpuRatio: round(keelCpuMs / bareCpuMs, 2),
+    allSucceeded,
+  };
 }
 
 export function renderRealColdStart(result: RealColdStartResult): string {
-  return `cold start, openai-compatible: model string against the fake server (median of ${result.spawns}): Keel ${result.keelMs} ms, hand-written openai loop ${result.bareMs} ms, ratio ${result.ratio} (target <= ${REAL_COLD_START_TARGET}: ${result.ratio <= REAL_COLD_START_TARGET ? 'met' : 'MISSED'})${result.allSucceeded ? '' : ' (SOME RUNS FAILED)'}`;
+  return `cold start, openai-compatible: model string against the fake server (median of ${result.spawns}): Keel ${result.keelMs} ms, hand-written openai loop ${result.bareMs} ms, ratio ${result.ratio} (target <= ${REAL_COLD_START_TARGET}: ${result.ratio <= REAL_COLD_START_TARGET ? 'met' : 'MISSED'}); CPU ${result.keelCpuMs} ms vs ${result.bareCpuMs} ms, ratio ${result.cpuRatio}${result.allSucceeded ? '' : ' (SOME RUNS FAILED)'}`;
 }
+
+/**
+ * `node dist/bench/cold-start-measure.js [spawns] [--json]`: the real-path cold start alone
+ * (7 spawns of each by default) against a fake server of its own, with the load average.
+ */
+await runAlone(
+  import.meta.url,
+  async () => {
+    const spawnsArgument = Number(process.argv[2]);
+    const spawns = Number.isInteger(spawnsArgument) && spawnsArgument > 0 ? spawnsArgument : 7;
+    const server = await spawnFakeServer({ latencyMs: 0, toolCallsPerRun: TOOL_CALLS_PER_RUN });
+    const directory = mkdtempSync(join(tmpdir(), 'keel-cold-start-'));
+    const loadAverage = round(loadavg()[0] ?? 0);
+    try {
+      return {
+        loadAverage,
+        ...(await measureRealColdStart({ spawns, directory, baseURL: server.url })),
+      };
+    } finally {
+      await server.stop();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  },
+  (result) => `${renderRealColdStart(result)} (load average ${result.loadAverage} at start)`,
+);

@@ -75,7 +75,13 @@ async function runBare(url: string): Promise<string> {
   return 'failed';
 }
 
+/** This process's CPU time (user + system) from its start, in ms. */
+function cpuSoFarMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
 const status = mode === 'keel' ? await runKeel(baseURL, dbPath) : await runBare(baseURL);
 process.stdout.write(
-  `${JSON.stringify({ mode, processStartToCodeMs, firstResultMs: performance.now(), status })}\n`,
+  `${JSON.stringify({ mode, processStartToCodeMs, firstResultMs: performance.now(), cpuMs: cpuSoFarMs(), status })}\n`,
 );

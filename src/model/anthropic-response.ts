@@ -17,35 +17,53 @@ const STOP_REASON_MAP: Readonly<Record<string, FinishReason>> = {
   refusal: 'content_filter',
 };
 
-const usageSchema = z.object({
-  input_tokens: z.number(),
-  output_tokens: z.number(),
-  cache_creation_input_tokens: z.number().nullish(),
-  cache_read_input_tokens: z.number().nullish(),
-});
+function buildUsageSchema() {
+  return z.object({
+    input_tokens: z.number(),
+    output_tokens: z.number(),
+    cache_creation_input_tokens: z.number().nullish(),
+    cache_read_input_tokens: z.number().nullish(),
+  });
+}
 
-const messageSchema = z.object({
-  id: z.string().nullish(),
-  model: z.string().nullish(),
-  content: z.array(
-    z.union([
-      z.object({ type: z.literal('text'), text: z.string() }),
-      z.object({
-        type: z.literal('tool_use'),
-        id: z.string(),
-        name: z.string(),
-        input: z.unknown(),
-      }),
-      // Thinking and server-tool blocks carry nothing Keel feeds back.
-      z.object({ type: z.string() }),
-    ]),
-  ),
-  stop_reason: z.string().nullish(),
-  usage: usageSchema,
-});
+type AnthropicUsage = z.infer<ReturnType<typeof buildUsageSchema>>;
+
+function buildMessageSchema() {
+  return z.object({
+    id: z.string().nullish(),
+    model: z.string().nullish(),
+    content: z.array(
+      z.union([
+        z.object({ type: z.literal('text'), text: z.string() }),
+        z.object({
+          type: z.literal('tool_use'),
+          id: z.string(),
+          name: z.string(),
+          input: z.unknown(),
+        }),
+        // Thinking and server-tool blocks carry nothing Keel feeds back.
+        z.object({ type: z.string() }),
+      ]),
+    ),
+    stop_reason: z.string().nullish(),
+    usage: usageSchema(),
+  });
+}
+
+// Made at the first Anthropic response, not when Keel is imported.
+let usage: ReturnType<typeof buildUsageSchema> | undefined;
+let message: ReturnType<typeof buildMessageSchema> | undefined;
+
+function usageSchema(): ReturnType<typeof buildUsageSchema> {
+  return (usage ??= buildUsageSchema());
+}
+
+function messageSchema(): ReturnType<typeof buildMessageSchema> {
+  return (message ??= buildMessageSchema());
+}
 
 /** Anthropic's `input_tokens` excludes cached tokens; Keel's `inputTokens` includes them. */
-export function toModelUsage(usage: z.infer<typeof usageSchema>): ModelUsage {
+export function toModelUsage(usage: AnthropicUsage): ModelUsage {
   const cacheRead = usage.cache_read_input_tokens ?? 0;
   const cacheWrite = usage.cache_creation_input_tokens ?? 0;
   return {
@@ -57,7 +75,7 @@ export function toModelUsage(usage: z.infer<typeof usageSchema>): ModelUsage {
 }
 
 export function toModelResponse(message: unknown): ModelResponse {
-  const parsed = messageSchema.safeParse(message);
+  const parsed = messageSchema().safeParse(message);
   if (!parsed.success) {
     throw new ModelCallError(
       'malformed_response',
@@ -102,7 +120,7 @@ export async function accumulateStream(
   >();
   let id: string | undefined;
   let model: string | undefined;
-  let usage: z.infer<typeof usageSchema> | undefined;
+  let usage: AnthropicUsage | undefined;
   let stopReason: string | null | undefined;
   let stopped = false;
   for await (const event of events) {
@@ -111,7 +129,7 @@ export async function accumulateStream(
       case 'message_start':
         id = event.message.id;
         model = event.message.model;
-        usage = usageSchema.parse(event.message.usage);
+        usage = usageSchema().parse(event.message.usage);
         break;
       case 'content_block_start':
         if (event.content_block.type === 'text') {

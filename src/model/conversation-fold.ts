@@ -1,8 +1,9 @@
 import type { Message } from './messages.js';
 
-// Shorter lists (a single message counted alone, a short run) are cheaper to fold again than
-// to remember.
-const CARRIED_FROM = 8;
+// A single message counted alone is folded again; any conversation longer is carried, short
+// runs included: remembering costs a lookup and a comparison per message, folding again a
+// canonical JSON and a hash per message (the chained digest), at every step of the run.
+const CARRIED_FROM = 2;
 
 /**
  * A value computed over a conversation message by message (a running count, a chained

@@ -334,39 +334,46 @@ const FINISH_REASON_MAP: Readonly<Record<string, FinishReason>> = {
   content_filter: 'content_filter',
 };
 
-const toolCallSchema = z.object({
-  id: z.string().nullish(),
-  function: z.object({
-    name: z.string(),
-    // Some compatible servers send the arguments as an object instead of JSON text.
-    arguments: z.union([z.string(), z.record(z.string(), z.unknown())]),
-  }),
-});
+/** The chat completion schema, made at the first response rather than when Keel is imported. */
+function buildCompletionSchema() {
+  const toolCallSchema = z.object({
+    id: z.string().nullish(),
+    function: z.object({
+      name: z.string(),
+      // Some compatible servers send the arguments as an object instead of JSON text.
+      arguments: z.union([z.string(), z.record(z.string(), z.unknown())]),
+    }),
+  });
 
-const completionSchema = z.object({
-  id: z.string().nullish(),
-  model: z.string().nullish(),
-  choices: z
-    .array(
-      z.object({
-        message: z.object({
-          content: z.string().nullish(),
-          refusal: z.string().nullish(),
-          tool_calls: z.array(toolCallSchema).nullish(),
+  return z.object({
+    id: z.string().nullish(),
+    model: z.string().nullish(),
+    choices: z
+      .array(
+        z.object({
+          message: z.object({
+            content: z.string().nullish(),
+            refusal: z.string().nullish(),
+            tool_calls: z.array(toolCallSchema).nullish(),
+          }),
+          finish_reason: z.string().nullish(),
         }),
-        finish_reason: z.string().nullish(),
-      }),
-    )
-    .min(1),
-  usage: z
-    .object({
-      prompt_tokens: z.number(),
-      completion_tokens: z.number(),
-      prompt_tokens_details: z.object({ cached_tokens: z.number().nullish() }).nullish(),
-      completion_tokens_details: z.object({ reasoning_tokens: z.number().nullish() }).nullish(),
-    })
-    .nullish(),
-});
+      )
+      .min(1),
+    usage: z
+      .object({
+        prompt_tokens: z.number(),
+        completion_tokens: z.number(),
+        prompt_tokens_details: z.object({ cached_tokens: z.number().nullish() }).nullish(),
+        completion_tokens_details: z.object({ reasoning_tokens: z.number().nullish() }).nullish(),
+      })
+      .nullish(),
+  });
+}
+
+type Completion = z.infer<ReturnType<typeof buildCompletionSchema>>;
+
+let completionSchema: ReturnType<typeof buildCompletionSchema> | undefined;
 
 /** Translates a completion back; anything that is not a completion is `malformed_response`. */
 function toModelResponse(
@@ -374,6 +381,7 @@ function toModelResponse(
   request: ModelRequest,
   encoding: OpenAIEncoding,
 ): ModelResponse {
+  completionSchema ??= buildCompletionSchema();
   const parsed = completionSchema.safeParse(completion);
   if (!parsed.success) {
     throw new ModelCallError(
@@ -408,7 +416,7 @@ function toModelResponse(
   };
 }
 
-function toModelUsage(usage: NonNullable<z.infer<typeof completionSchema>['usage']>): ModelUsage {
+function toModelUsage(usage: NonNullable<Completion['usage']>): ModelUsage {
   const result: { -readonly [Key in keyof ModelUsage]: ModelUsage[Key] } = {
     inputTokens: usage.prompt_tokens,
     outputTokens: usage.completion_tokens,

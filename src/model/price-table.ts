@@ -33,24 +33,29 @@ export interface PriceTable {
   lookup(provider: string, modelId: string, baseURL?: string): PriceLookup | undefined;
 }
 
-const perMillion = z.number().nonnegative();
-const tierSchema = z.strictObject({
-  aboveInputTokens: z.number().int().nonnegative(),
-  inputPerMillion: perMillion,
-  outputPerMillion: perMillion,
-  cacheReadPerMillion: perMillion.optional(),
-  cacheWritePerMillion: perMillion.optional(),
-});
-const overrideSchema = z.strictObject({
-  match: z.string().min(1),
-  provider: z.string().min(1).optional(),
-  inputPerMillion: perMillion,
-  outputPerMillion: perMillion,
-  cacheReadPerMillion: perMillion.optional(),
-  cacheWritePerMillion: perMillion.optional(),
-  tiers: z.array(tierSchema).optional(),
-});
-const overrideFileSchema = z.strictObject({ models: z.array(overrideSchema) });
+/** The schema of a price file, made when a file is first read (not when Keel is imported). */
+function buildOverrideFileSchema() {
+  const perMillion = z.number().nonnegative();
+  const tierSchema = z.strictObject({
+    aboveInputTokens: z.number().int().nonnegative(),
+    inputPerMillion: perMillion,
+    outputPerMillion: perMillion,
+    cacheReadPerMillion: perMillion.optional(),
+    cacheWritePerMillion: perMillion.optional(),
+  });
+  const overrideSchema = z.strictObject({
+    match: z.string().min(1),
+    provider: z.string().min(1).optional(),
+    inputPerMillion: perMillion,
+    outputPerMillion: perMillion,
+    cacheReadPerMillion: perMillion.optional(),
+    cacheWritePerMillion: perMillion.optional(),
+    tiers: z.array(tierSchema).optional(),
+  });
+  return z.strictObject({ models: z.array(overrideSchema) });
+}
+
+let overrideFileSchema: ReturnType<typeof buildOverrideFileSchema> | undefined;
 
 /** The file `keel prices` and the CLI read overrides from when none is named. */
 export const DEFAULT_PRICE_FILE = 'keel.prices.json';
@@ -64,6 +69,7 @@ export const DEFAULT_PRICE_FILE = 'keel.prices.json';
  * ```
  */
 export function parsePriceOverrides(value: unknown, where = 'price overrides'): PriceOverride[] {
+  overrideFileSchema ??= buildOverrideFileSchema();
   const parsed = overrideFileSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

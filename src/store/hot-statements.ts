@@ -1,10 +1,14 @@
 import { CompiledQuery } from 'kysely';
+import type { RunsTable } from './schema.js';
 
 /*
  * The statements of a journal write, as SQL text kept per shape: a write runs several per
  * step, and building and compiling them through Kysely's query builder cost more CPU than
  * SQLite took to run them. Every other statement goes through the builder.
  */
+
+/** Runs compiled statements inside one write transaction (see `SqlContext.write`). */
+export type RunStatement = <Row>(query: CompiledQuery<Row>) => Promise<{ rows: Row[] }>;
 
 type Kind = 'sqlite' | 'postgres';
 
@@ -70,6 +74,114 @@ export function insertEvents(kind: Kind, rows: readonly EventInsertRow[]): Compi
     parameters.push(row.run_id, row.seq, row.type, row.at, row.schema_version, row.data);
   }
   return CompiledQuery.raw(sql, parameters);
+}
+
+const RUN_COLUMNS = [
+  'id',
+  'agent',
+  'task',
+  'status',
+  'reason',
+  'output',
+  'lease_owner',
+  'lease_until',
+  'claims',
+  'cancel_requested',
+  'input_tokens',
+  'output_tokens',
+  'cost_usd',
+  'steps',
+  'created_at',
+  'updated_at',
+  'finished_at',
+  'schema_version',
+  'agent_version',
+  'shadow_of',
+] as const satisfies readonly (keyof RunsTable)[];
+
+export function insertRuns(kind: Kind, rows: readonly RunsTable[]): CompiledQuery {
+  const sql = text(
+    `runs:${kind}:${rows.length}`,
+    () =>
+      `insert into keel_runs (${RUN_COLUMNS.join(', ')}) values ${tuples(kind, rows.length, RUN_COLUMNS.length)}`,
+  );
+  const parameters: unknown[] = [];
+  for (const row of rows) for (const column of RUN_COLUMNS) parameters.push(row[column]);
+  return CompiledQuery.raw(sql, parameters);
+}
+
+/** `?` marks numbered `$1, $2, …` for PostgreSQL. */
+function numbered(kind: Kind, sql: string): string {
+  if (kind === 'sqlite') return sql;
+  let index = 0;
+  return sql.replace(/\?/g, () => `$${++index}`);
+}
+
+export interface RunEnd {
+  readonly status: string;
+  readonly reason: string | null;
+  readonly output: string | null;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly costUsd: number;
+  readonly steps: number;
+  readonly at: number;
+}
+
+/** A run's row as it ended: outcome, totals, lease cleared. */
+export function finishRun(kind: Kind, runId: string, end: RunEnd): CompiledQuery {
+  const sql = text(`finish:${kind}`, () =>
+    numbered(
+      kind,
+      'update keel_runs set status = ?, reason = ?, output = ?, input_tokens = ?, output_tokens = ?, cost_usd = ?, steps = ?, lease_owner = null, lease_until = 0, updated_at = ?, finished_at = ? where id = ?',
+    ),
+  );
+  return CompiledQuery.raw(sql, [
+    end.status,
+    end.reason,
+    end.output,
+    end.inputTokens,
+    end.outputTokens,
+    end.costUsd,
+    end.steps,
+    end.at,
+    end.at,
+    runId,
+  ]);
+}
+
+/** A run that ended withdraws its pending approvals: nobody can decide them any more. */
+export function withdrawApprovals(
+  kind: Kind,
+  runId: string,
+  status: string,
+  at: number,
+): CompiledQuery {
+  const sql = text(`withdraw:${kind}`, () =>
+    numbered(
+      kind,
+      "update keel_approvals set state = 'expired', decided_by = 'keel:run-ended', decided_at = ?, decision_reason = ? where run_id = ? and state = 'pending'",
+    ),
+  );
+  return CompiledQuery.raw(sql, [at, `withdrawn: the run ended ${status}`, runId]);
+}
+
+/** Wakes idle PostgreSQL workers: a run became claimable. */
+export function notifyReady(channel: string, runId: string): CompiledQuery {
+  return CompiledQuery.raw('select pg_notify($1, $2)', [channel, runId]);
+}
+
+/** The last pruning's checkpoint: where the chain goes on after every row was pruned. */
+export function selectPruneCheckpoint(
+  kind: Kind,
+): CompiledQuery<{ seq: number; head_hash: string }> {
+  return CompiledQuery.raw(
+    numbered(
+      kind,
+      'select seq, head_hash from keel_audit_checkpoints where kind = ? order by seq desc limit 1',
+    ),
+    ['prune'],
+  );
 }
 
 /** The audit chain's last entry. */

@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { KeelError } from '../core/index.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
+import type { SqliteHandle } from './sqlite-handle.js';
 import { withStatementCache } from './statement-cache.js';
 import { storeFault } from './store-errors.js';
 import type { Store } from './store.js';
@@ -58,7 +59,12 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
 }
 
 /** One handle per SQLite file per process: two handles would block each other's locks. */
-const openFiles = new Map<string, { db: Promise<Kysely<Database>>; refs: number }>();
+const openFiles = new Map<string, { db: Promise<SqliteConnection>; refs: number }>();
+
+interface SqliteConnection {
+  readonly db: Kysely<Database>;
+  readonly handle: SqliteHandle;
+}
 
 async function openSqlite(
   rawPath: string,
@@ -74,11 +80,12 @@ async function openSqlite(
   const memory = path === ':memory:';
   const location = memory ? 'sqlite::memory:' : resolve(path);
   if (memory) {
-    const db = await openSqliteHandle(':memory:', location, sqliteSync);
+    const { db, handle } = await openSqliteHandle(':memory:', location, sqliteSync);
     const store = new SqlStore({
       kind: 'sqlite',
       location,
       db,
+      sqlite: handle,
       onClose: () => db.destroy(),
       auditKey,
     });
@@ -103,16 +110,23 @@ async function openSqlite(
     entry.refs -= 1;
     if (entry.refs > 0) return;
     openFiles.delete(location);
-    await (await entry.db).destroy();
+    await (await entry.db).db.destroy();
   }
-  let db: Kysely<Database>;
+  let connection: SqliteConnection;
   try {
-    db = await entry.db;
+    connection = await entry.db;
   } catch (error) {
     entry.refs -= 1;
     throw error;
   }
-  const store = new SqlStore({ kind: 'sqlite', location, db, onClose: release, auditKey });
+  const store = new SqlStore({
+    kind: 'sqlite',
+    location,
+    db: connection.db,
+    sqlite: connection.handle,
+    onClose: release,
+    auditKey,
+  });
   try {
     if (readOnly) await store.requireMigrated();
     else await store.migrate();
@@ -128,7 +142,7 @@ async function openSqliteHandle(
   location: string,
   sqliteSync: 'full' | 'normal',
   readOnly = false,
-): Promise<Kysely<Database>> {
+): Promise<SqliteConnection> {
   const { default: SqliteDatabase } = await import('libsql');
   try {
     if (file !== ':memory:' && !readOnly) makeDirectories(dirname(file));
@@ -138,9 +152,20 @@ async function openSqliteHandle(
     if (file !== ':memory:' && !readOnly) database.exec('pragma journal_mode = wal');
     database.exec(`pragma synchronous = ${sqliteSync === 'full' ? 'full' : 'normal'}`);
     database.prepare('select count(*) from sqlite_master').all();
-    return new Kysely<Database>({
-      dialect: new SqliteDialect({ database: withStatementCache(database) }),
-    });
+    const cached = withStatementCache(database);
+    const handle: SqliteHandle = {
+      close: () => {
+        cached.close();
+      },
+      prepare: (sql) => cached.prepare(sql),
+      exec: (sql) => {
+        database.exec(sql);
+      },
+    };
+    return {
+      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) }),
+      handle,
+    };
   } catch (error) {
     if (readOnly && /readonly database/i.test(error instanceof Error ? error.message : '')) {
       // A WAL database keeps its -shm and -wal files beside it; even a reader needs to make them.

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import { KeelError, canonicalJson } from '../core/index.js';
 import {
   AUDIT_GENESIS_HASH,
@@ -12,7 +12,12 @@ import {
 } from './audit-log.js';
 import type { Database } from './schema.js';
 import { INSERT_CHUNK, type SqlContext } from './sql-context.js';
-import { insertAudit, selectLastAudit } from './hot-statements.js';
+import {
+  insertAudit,
+  selectLastAudit,
+  selectPruneCheckpoint,
+  type RunStatement,
+} from './hot-statements.js';
 import { storeFault } from './store-errors.js';
 
 const MAX_GROUP = 2_000;
@@ -199,22 +204,14 @@ export class SqlAuditLog implements AuditLog {
    * immediate` takes (SQLite).
    */
   async insertWithin(
-    db: Kysely<Database>,
+    run: RunStatement,
     batches: readonly (readonly NewAuditEntry[])[],
   ): Promise<AuditEntry[][]> {
     if (this.#sql.kind === 'postgres')
-      await sql`lock table keel_audit in exclusive mode`.execute(db);
-    const last = (await db.executeQuery(selectLastAudit())).rows[0];
+      await run(CompiledQuery.raw('lock table keel_audit in exclusive mode'));
+    const last = (await run(selectLastAudit())).rows[0];
     // After a pruning that removed every row, the chain goes on from its checkpoint.
-    const pruned = last
-      ? undefined
-      : await db
-          .selectFrom('keel_audit_checkpoints')
-          .select(['seq', 'head_hash'])
-          .where('kind', '=', 'prune')
-          .orderBy('seq', 'desc')
-          .limit(1)
-          .executeTakeFirst();
+    const pruned = last ? undefined : (await run(selectPruneCheckpoint(this.#sql.kind))).rows[0];
     let seq = last?.seq ?? pruned?.seq ?? 0;
     let prevHash = last?.hash ?? pruned?.head_hash ?? AUDIT_GENESIS_HASH;
     const written = batches.map((entries) =>
@@ -242,7 +239,7 @@ export class SqlAuditLog implements AuditLog {
         prev_hash: row.prevHash,
         hash: row.hash,
       }));
-      await db.executeQuery(insertAudit(this.#sql.kind, chunk));
+      await run(insertAudit(this.#sql.kind, chunk));
     }
     return written;
   }
@@ -252,9 +249,9 @@ export class SqlAuditLog implements AuditLog {
     while (this.#queue.length > 0) {
       const group = this.#queue.splice(0, MAX_GROUP);
       try {
-        const written = await this.#sql.transaction((db) =>
+        const written = await this.#sql.write((run) =>
           this.insertWithin(
-            db,
+            run,
             group.map((item) => item.entries),
           ),
         );

@@ -1,5 +1,7 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import type { RunStatement } from './hot-statements.js';
 import type { Database } from './schema.js';
+import type { SqliteHandle } from './sqlite-handle.js';
 import { storeFault } from './store-errors.js';
 
 /** Rows per multi-row insert: stays under SQLite's and PostgreSQL's bound-parameter limits. */
@@ -19,6 +21,12 @@ export interface SqlContext {
    * held across a model or tool call: callers pass only SQL.
    */
   readonly transaction: <T>(work: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
+  /**
+   * A write transaction of compiled statements (the journal's and the audit chain's writes).
+   * On SQLite they run on the connection itself while Kysely's is held — no query builder,
+   * no driver round trip per statement; the same statements in the same transaction.
+   */
+  readonly write: <T>(work: (run: RunStatement) => Promise<T>) => Promise<T>;
   /** Run statements, turning a driver error into a store fault. */
   readonly guarded: <T>(work: () => Promise<T>) => Promise<T>;
 }
@@ -27,8 +35,10 @@ export function sqlContext(options: {
   readonly db: Kysely<Database>;
   readonly kind: 'sqlite' | 'postgres';
   readonly location: string;
+  /** SQLite: the connection under `db`. */
+  readonly sqlite?: SqliteHandle | undefined;
 }): SqlContext {
-  const { db, kind, location } = options;
+  const { db, kind, location, sqlite } = options;
   async function guarded<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
@@ -36,27 +46,54 @@ export function sqlContext(options: {
       throw storeFault(error, location);
     }
   }
-  return {
-    db,
-    kind,
-    location,
-    guarded,
-    transaction: <T>(work: (db: Kysely<Database>) => Promise<T>): Promise<T> =>
-      guarded(() =>
-        db.connection().execute(async (connection) => {
-          await sql.raw(kind === 'sqlite' ? 'begin immediate' : 'begin').execute(connection);
-          try {
-            const result = await work(connection);
-            await sql.raw('commit').execute(connection);
-            return result;
-          } catch (error) {
-            await sql
-              .raw('rollback')
-              .execute(connection)
-              .catch(() => undefined);
-            throw error;
-          }
-        }),
-      ),
+  const transaction = <T>(work: (db: Kysely<Database>) => Promise<T>): Promise<T> =>
+    guarded(() =>
+      db.connection().execute(async (connection) => {
+        await sql.raw(kind === 'sqlite' ? 'begin immediate' : 'begin').execute(connection);
+        try {
+          const result = await work(connection);
+          await sql.raw('commit').execute(connection);
+          return result;
+        } catch (error) {
+          await sql
+            .raw('rollback')
+            .execute(connection)
+            .catch(() => undefined);
+          throw error;
+        }
+      }),
+    );
+  const write = sqlite
+    ? <T>(work: (run: RunStatement) => Promise<T>): Promise<T> =>
+        guarded(() => db.connection().execute(() => onHandle(sqlite, work)))
+    : <T>(work: (run: RunStatement) => Promise<T>): Promise<T> =>
+        transaction((connection) => work((query) => connection.executeQuery(query)));
+  return { db, kind, location, guarded, transaction, write };
+}
+
+/** `begin immediate` … `commit` on the SQLite connection, each statement run as it comes. */
+async function onHandle<T>(
+  handle: SqliteHandle,
+  work: (run: RunStatement) => Promise<T>,
+): Promise<T> {
+  const run: RunStatement = <Row>(query: CompiledQuery<Row>) => {
+    const statement = handle.prepare(query.sql);
+    if (statement.reader)
+      return Promise.resolve({ rows: statement.all(query.parameters) as Row[] });
+    statement.run(query.parameters);
+    return Promise.resolve({ rows: [] });
   };
+  handle.exec('begin immediate');
+  try {
+    const result = await work(run);
+    handle.exec('commit');
+    return result;
+  } catch (error) {
+    try {
+      handle.exec('rollback');
+    } catch {
+      // SQLite rolled back already (a failed commit), or nothing was begun.
+    }
+    throw error;
+  }
 }

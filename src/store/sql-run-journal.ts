@@ -6,7 +6,14 @@ import type { RunsTable } from './schema.js';
 import type { SqlAuditLog } from './sql-audit-log.js';
 import { INSERT_CHUNK, type SqlContext } from './sql-context.js';
 import { claimsSpent, endSpentRun, pickCandidate, takeClaim } from './sql-claims.js';
-import { insertEvents, selectGuardRows } from './hot-statements.js';
+import {
+  finishRun,
+  insertEvents,
+  insertRuns,
+  notifyReady,
+  selectGuardRows,
+  withdrawApprovals,
+} from './hot-statements.js';
 import { storeFault } from './store-errors.js';
 import { STORE_SCHEMA_VERSION } from './store.js';
 import type {
@@ -372,21 +379,18 @@ export class SqlRunJournal implements RunJournalStore {
 
   async #commitGroup(group: QueuedWrite[]): Promise<void> {
     const rejected = new Map<QueuedWrite, KeelError>();
-    await this.#sql.transaction(async (db) => {
+    const kind = this.#sql.kind;
+    await this.#sql.write(async (run) => {
       const created = group.flatMap((item) => (item.create ? [item.create] : []));
       for (let start = 0; start < created.length; start += INSERT_CHUNK) {
-        await db
-          .insertInto('keel_runs')
-          .values(created.slice(start, start + INSERT_CHUNK))
-          .execute();
+        await run(insertRuns(kind, created.slice(start, start + INSERT_CHUNK)));
       }
       // Idle workers elsewhere hear of new queued runs at the commit (polling stays as the
       // fallback); one notification wakes them for the whole group.
       const queued = created.find((row) => row.status === 'queued');
-      if (queued && this.#sql.kind === 'postgres')
-        await sql`select pg_notify(${RUN_READY_CHANNEL}, ${queued.id})`.execute(db);
+      if (queued && kind === 'postgres') await run(notifyReady(RUN_READY_CHANNEL, queued.id));
       const runIds = [...new Set(group.map((item) => item.write.runId))];
-      const { rows: guardRows } = await db.executeQuery(selectGuardRows(this.#sql.kind, runIds));
+      const { rows: guardRows } = await run(selectGuardRows(kind, runIds));
       const rows = new Map(guardRows.map((row) => [row.id, row]));
       const accepted: QueuedWrite[] = [];
       for (const item of group) {
@@ -414,46 +418,22 @@ export class SqlRunJournal implements RunJournalStore {
         const chunk = events
           .slice(start, start + INSERT_CHUNK)
           .map(({ runId, event }) => eventRow(runId, event));
-        await db.executeQuery(insertEvents(this.#sql.kind, chunk));
+        await run(insertEvents(kind, chunk));
       }
       const audit = accepted.flatMap((item) => [
         ...(item.write.audit ?? []),
         ...(item.write.finish ? [finishAudit(item.write.runId, item.write.finish)] : []),
       ]);
-      if (audit.length > 0) await this.#audit.insertWithin(db, [audit]);
+      if (audit.length > 0) await this.#audit.insertWithin(run, [audit]);
       for (const item of accepted) {
         const finish = item.write.finish;
         if (!finish) continue;
-        await db
-          .updateTable('keel_runs')
-          .set({
-            status: finish.status,
-            reason: JSON.stringify(finish.reason),
-            output: finish.output,
-            input_tokens: finish.inputTokens,
-            output_tokens: finish.outputTokens,
-            cost_usd: finish.costUsd,
-            steps: finish.steps,
-            lease_owner: null,
-            lease_until: 0,
-            updated_at: finish.at,
-            finished_at: finish.at,
-          })
-          .where('id', '=', item.write.runId)
-          .execute();
+        const runId = item.write.runId;
+        const reason = JSON.stringify(finish.reason) ?? null;
+        await run(finishRun(kind, runId, { ...finish, reason }));
         // A run that ends while it waits on a human (cancelled, timed out) withdraws its
         // approvals: nobody can decide them any more, so they must not stay pending.
-        await db
-          .updateTable('keel_approvals')
-          .set({
-            state: 'expired',
-            decided_by: 'keel:run-ended',
-            decided_at: finish.at,
-            decision_reason: `withdrawn: the run ended ${finish.status}`,
-          })
-          .where('run_id', '=', item.write.runId)
-          .where('state', '=', 'pending')
-          .execute();
+        await run(withdrawApprovals(kind, runId, finish.status, finish.at));
       }
     });
     for (const item of group) {

@@ -17,6 +17,8 @@ import { SqlMcpPinStore } from './sql-mcp-pin-store.js';
 import { SqlShadowStore } from './sql-shadow-store.js';
 import { SqlProviderBudgets } from './sql-provider-budgets.js';
 import { SqlRetention } from './sql-retention.js';
+import type { SqliteHandle } from './sqlite-handle.js';
+import { createFromSchema } from './sqlite-new-store.js';
 
 /**
  * The `Store` over Kysely, for both engines: the run journal with one SQL port per concern
@@ -28,6 +30,7 @@ export class SqlStore extends SqlRunJournal implements Store {
   readonly #db: Kysely<Database>;
   readonly #onClose: () => Promise<void>;
   readonly #schema: string | undefined;
+  readonly #sqlite: SqliteHandle | undefined;
   #closed = false;
   readonly approvals: SqlApprovalStore;
   readonly decisions: SqlDecisionStore;
@@ -53,6 +56,8 @@ export class SqlStore extends SqlRunJournal implements Store {
     listen?: Listen | undefined;
     /** The audit log's HMAC key (see `OpenStoreOptions.auditKey`). */
     auditKey?: string | undefined;
+    /** SQLite: the connection under `db`, for a new store's schema in one script. */
+    sqlite?: SqliteHandle | undefined;
   }) {
     const context = sqlContext(options);
     const audit = new SqlAuditLog(context, options.auditKey);
@@ -62,6 +67,7 @@ export class SqlStore extends SqlRunJournal implements Store {
     this.#db = options.db;
     this.#onClose = options.onClose ?? (() => Promise.resolve());
     this.#schema = options.schema;
+    this.#sqlite = options.sqlite;
     this.audit = audit;
     this.approvals = new SqlApprovalStore(context);
     this.decisions = new SqlDecisionStore({ db: this.#db, guarded: context.guarded });
@@ -102,6 +108,13 @@ export class SqlStore extends SqlRunJournal implements Store {
   async migrate(): Promise<void> {
     // Every open after the first: one query, and none of the migrator's introspection.
     if (await this.#current()) return;
+    if (this.#sqlite) {
+      try {
+        if (await createFromSchema(this.#db, this.#sqlite)) return;
+      } catch (error) {
+        throw storeFault(error, this.location);
+      }
+    }
     const migrator = this.#migrator();
     const deadline = Date.now() + 10_000;
     for (let attempt = 1; ; attempt++) {
@@ -158,18 +171,7 @@ export class SqlStore extends SqlRunJournal implements Store {
   }
 
   #migrator(): Migrator {
-    // Keel's own bookkeeping tables, pinned to Keel's schema: a database may hold other Kysely
-    // projects, or other Keel schemas, whose migration tables must not be mistaken for ours.
-    return new Migrator({
-      db: this.#db,
-      provider: migrationProvider,
-      migrationTableName: 'keel_migration',
-      migrationLockTableName: 'keel_migration_lock',
-      // Numbers are reserved per change and land in any order: a store of the release before
-      // may have run 0014 but not 0013. Each migration is written to run on its own.
-      allowUnorderedMigrations: true,
-      ...(this.kind === 'postgres' ? { migrationTableSchema: this.#schema ?? 'public' } : {}),
-    });
+    return keelMigrator(this.#db, this.kind, this.#schema);
   }
 
   async close(): Promise<void> {
@@ -179,6 +181,26 @@ export class SqlStore extends SqlRunJournal implements Store {
     this.#closed = true;
     await this.#onClose();
   }
+}
+
+/** The migrator over Keel's migrations, as every store runs them. */
+export function keelMigrator(
+  db: Kysely<Database>,
+  kind: 'sqlite' | 'postgres',
+  schema?: string,
+): Migrator {
+  // Keel's own bookkeeping tables, pinned to Keel's schema: a database may hold other Kysely
+  // projects, or other Keel schemas, whose migration tables must not be mistaken for ours.
+  return new Migrator({
+    db,
+    provider: migrationProvider,
+    migrationTableName: 'keel_migration',
+    migrationLockTableName: 'keel_migration_lock',
+    // Numbers are reserved per change and land in any order: a store of the release before
+    // may have run 0014 but not 0013. Each migration is written to run on its own.
+    allowUnorderedMigrations: true,
+    ...(kind === 'postgres' ? { migrationTableSchema: schema ?? 'public' } : {}),
+  });
 }
 
 function isDroppedSchemaRace(error: unknown): boolean {
