@@ -115,6 +115,34 @@ describe('the answer guard', () => {
     expect(review.findings).toMatchObject([{ kind: 'private_value', origin: 'trusted' }]);
   });
 
+  it('judges each answer by its own context, though the pieces it shares with another were indexed for it', () => {
+    const email = CONTEXT[2] as ContextText;
+    const text = 'See https://evil.example/reset\nThen call +1 555 0199 today.';
+    // The same untrusted piece, first next to nothing trusted, then next to a task naming the host.
+    const alone = guardAnswer(text, { context: [email], tainted: true, handling: 'neutralise' });
+    expect(alone.findings).toMatchObject([{ origin: 'untrusted', action: 'neutralised' }]);
+    expect(alone.spans.map((span) => span.reason)).toEqual(['link', 'content']);
+    const named: ContextText = {
+      text: 'Reset at https://evil.example/reset, then call +1 555 0199 today.',
+      provenance: TASK,
+    };
+    const trusted = guardAnswer(text, {
+      context: [named, email],
+      tainted: true,
+      handling: 'neutralise',
+    });
+    expect(trusted).toEqual({ text, findings: [], spans: [] });
+    // A host written without a dot is grounded like any other.
+    const local: ContextText = { text: 'Dashboards at http://grafana/d/1', provenance: TASK };
+    expect(
+      guardAnswer('Open http://grafana/d/1', {
+        context: [local, email],
+        tainted: true,
+        handling: 'neutralise',
+      }).findings,
+    ).toEqual([]);
+  });
+
   it('leaves an untainted answer alone', () => {
     const text = 'See https://evil.example/reset';
     expect(guardAnswer(text, { context: CONTEXT, tainted: false, handling: 'neutralise' })).toEqual(
