@@ -79,8 +79,6 @@ interface PieceIndex {
   readonly source: string;
   readonly hosts: ReadonlySet<string>;
   readonly lower: string;
-  /** The piece's distinct words: a four-word phrase is looked for only when all four are. */
-  readonly wordSet: ReadonlySet<string>;
   /** The piece's words, each between spaces: a phrase is found as a substring. */
   readonly words: string;
   squeezed?: string;
@@ -93,11 +91,8 @@ function indexOf(piece: ContextText): PieceIndex {
   if (index === undefined) {
     let hosts: Set<string> | undefined;
     let lower: string | undefined;
-    let list: string[] | undefined;
-    let wordSet: Set<string> | undefined;
     let words: string | undefined;
     const lowered = () => (lower ??= piece.text.toLowerCase());
-    const listed = () => (list ??= lowered().match(WORD) ?? []);
     index = {
       trusted: piece.provenance.trust === 'trusted',
       source: piece.provenance.source,
@@ -107,11 +102,9 @@ function indexOf(piece: ContextText): PieceIndex {
       get lower() {
         return lowered();
       },
-      get wordSet() {
-        return (wordSet ??= new Set(listed()));
-      },
       get words() {
-        return (words ??= ` ${listed().join(' ')} `);
+        // One string, no word list: runs of other characters become one space.
+        return (words ??= ` ${lowered().replace(NOT_WORDS, ' ').trim()} `);
       },
     };
     pieceIndexes.set(piece, index);
@@ -119,10 +112,11 @@ function indexOf(piece: ContextText): PieceIndex {
   return index;
 }
 
-/** Whether a piece holds these four words in a row (`padded` is them joined, between spaces). */
-function hasGram(index: PieceIndex, gram: readonly string[], padded: string): boolean {
-  return gram.every((word) => index.wordSet.has(word)) && index.words.includes(padded);
+/** Whether a piece holds these four words in a row (`padded`: them joined, between spaces). */
+function hasGram(index: PieceIndex, padded: string): boolean {
+  return index.words.includes(padded);
 }
+const NOT_WORDS = /[^\p{L}\p{N}]+/gu;
 
 /** One link inside a text (a message body, an answer): its URL and the host it resolves to. */
 export interface TextLink {
@@ -391,9 +385,8 @@ function contentSpans(
 function untrustedSource(sentence: string, pieces: readonly PieceIndex[]): string | undefined {
   for (const gram of gramsOf(sentence)) {
     const padded = ` ${gram.join(' ')} `;
-    if (pieces.some((piece) => piece.trusted && hasGram(piece, gram, padded))) continue;
-    for (const piece of pieces)
-      if (!piece.trusted && hasGram(piece, gram, padded)) return piece.source;
+    if (pieces.some((piece) => piece.trusted && hasGram(piece, padded))) continue;
+    for (const piece of pieces) if (!piece.trusted && hasGram(piece, padded)) return piece.source;
   }
   for (const found of sentence.matchAll(SALIENT)) {
     const value = found[0].trim().toLowerCase();
