@@ -143,6 +143,33 @@ describe('the answer guard', () => {
     ).toEqual([]);
   });
 
+  it('finds every four words in a row of untrusted content again, whatever their letters', () => {
+    // The pieces' word filters must never rule out a phrase the piece holds.
+    const alphabet = ['a', 'Z', '9', 'é', 'İ', 'ß', '𝔘', 'е', '日', '-', ' ', '.', ',', '\n', '_'];
+    let state = 21;
+    const next = () => {
+      state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+      return state / 4_294_967_296;
+    };
+    for (let round = 0; round < 300; round += 1) {
+      let text = '';
+      for (let i = 0; i < 60; i += 1) text += alphabet[Math.floor(next() * alphabet.length)] ?? '';
+      const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+      if (words.length < 4) continue;
+      const at = Math.floor(next() * (words.length - 3));
+      const phrase = words.slice(at, at + 4).join(' ');
+      const review = guardAnswer(`Note: ${phrase}`, {
+        context: [
+          { text: 'Summarise it.', provenance: TASK },
+          { text, provenance: EMAIL },
+        ],
+        tainted: true,
+        handling: 'flag',
+      });
+      expect(review.spans, JSON.stringify({ text, phrase })).not.toEqual([]);
+    }
+  });
+
   it('leaves an untainted answer alone', () => {
     const text = 'See https://evil.example/reset';
     expect(guardAnswer(text, { context: CONTEXT, tainted: false, handling: 'neutralise' })).toEqual(

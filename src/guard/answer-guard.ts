@@ -81,6 +81,8 @@ interface PieceIndex {
   readonly lower: string;
   /** The piece's words, each between spaces: a phrase is found as a substring. */
   readonly words: string;
+  /** A bit per word hash of `words` (a Bloom filter): most phrases are ruled out without a scan. */
+  readonly bloom: Uint32Array;
   squeezed?: string;
 }
 const pieceIndexes = new WeakMap<ContextText, PieceIndex>();
@@ -92,7 +94,10 @@ function indexOf(piece: ContextText): PieceIndex {
     let hosts: Set<string> | undefined;
     let lower: string | undefined;
     let words: string | undefined;
+    let bloom: Uint32Array | undefined;
     const lowered = () => (lower ??= piece.text.toLowerCase());
+    // One string, no word list: runs of other characters become one space.
+    const spaced = () => (words ??= ` ${lowered().replace(NOT_WORDS, ' ').trim()} `);
     index = {
       trusted: piece.provenance.trust === 'trusted',
       source: piece.provenance.source,
@@ -103,8 +108,10 @@ function indexOf(piece: ContextText): PieceIndex {
         return lowered();
       },
       get words() {
-        // One string, no word list: runs of other characters become one space.
-        return (words ??= ` ${lowered().replace(NOT_WORDS, ' ').trim()} `);
+        return spaced();
+      },
+      get bloom() {
+        return (bloom ??= bloomOf(lowered()));
       },
     };
     pieceIndexes.set(piece, index);
@@ -112,10 +119,66 @@ function indexOf(piece: ContextText): PieceIndex {
   return index;
 }
 
-/** Whether a piece holds these four words in a row (`padded`: them joined, between spaces). */
-function hasGram(index: PieceIndex, padded: string): boolean {
+/**
+ * Whether a piece holds these four words in a row (`padded`: them joined, between spaces;
+ * `hashes`: each word's hash). A word its filter has no bit for rules the phrase out.
+ */
+function hasGram(index: PieceIndex, hashes: readonly number[], padded: string): boolean {
+  const bloom = index.bloom;
+  const mask = bloom.length * 32 - 1;
+  for (const hash of hashes) {
+    const bit = hash & mask;
+    if (((bloom[bit >>> 5] ?? 0) & (1 << (bit & 31))) === 0) return false;
+  }
   return index.words.includes(padded);
 }
+
+/** FNV-1a of `text` from `start` to `end`. */
+function wordHash(text: string, start: number, end: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < end; i += 1) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+/**
+ * The filter of a lower-cased text's words (runs of letters and digits, as WORD finds them):
+ * a power of two of bits, about twelve per word. One pass, no word strings.
+ */
+function bloomOf(lower: string): Uint32Array {
+  let bits = 512;
+  while (bits < lower.length * 2 && bits < 1 << 20) bits *= 2;
+  const bloom = new Uint32Array(bits / 32);
+  const mask = bits - 1;
+  let hash = 0x811c9dc5;
+  let inWord = false;
+  const end = (): void => {
+    const bit = (hash >>> 0) & mask;
+    bloom[bit >>> 5] = (bloom[bit >>> 5] ?? 0) | (1 << (bit & 31));
+    hash = 0x811c9dc5;
+    inWord = false;
+  };
+  for (let i = 0; i < lower.length; i += 1) {
+    const code = lower.charCodeAt(i);
+    let width = 1;
+    let word: boolean;
+    if (code < 0x80) word = (code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39);
+    else {
+      const point = lower.codePointAt(i) ?? code;
+      width = point > 0xffff ? 2 : 1;
+      word = LETTER_OR_DIGIT.test(String.fromCodePoint(point));
+    }
+    if (word) {
+      for (let k = 0; k < width; k += 1)
+        hash = Math.imul(hash ^ lower.charCodeAt(i + k), 0x01000193);
+      inWord = true;
+    } else if (inWord) end();
+    i += width - 1;
+  }
+  if (inWord) end();
+  return bloom;
+}
+const LETTER_OR_DIGIT = /^[\p{L}\p{N}]$/u;
+
 const NOT_WORDS = /[^\p{L}\p{N}]+/gu;
 
 /** One link inside a text (a message body, an answer): its URL and the host it resolves to. */
@@ -385,8 +448,10 @@ function contentSpans(
 function untrustedSource(sentence: string, pieces: readonly PieceIndex[]): string | undefined {
   for (const gram of gramsOf(sentence)) {
     const padded = ` ${gram.join(' ')} `;
-    if (pieces.some((piece) => piece.trusted && hasGram(piece, padded))) continue;
-    for (const piece of pieces) if (!piece.trusted && hasGram(piece, padded)) return piece.source;
+    const hashes = gram.map((word) => wordHash(word, 0, word.length));
+    if (pieces.some((piece) => piece.trusted && hasGram(piece, hashes, padded))) continue;
+    for (const piece of pieces)
+      if (!piece.trusted && hasGram(piece, hashes, padded)) return piece.source;
   }
   for (const found of sentence.matchAll(SALIENT)) {
     const value = found[0].trim().toLowerCase();
