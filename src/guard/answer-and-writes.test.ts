@@ -616,13 +616,21 @@ describe('the task’s intent and contested choices', () => {
     const before: ContextText[] = [
       { text: '{"sent":true}', provenance: { trust: 'trusted', source: 'tool:send_email' } },
     ];
-    expect(evaluate(options, mail('Tell bob@acme.example the day.', before)).verdict).toBe('allow');
-    expect(evaluate(options, mail('Tell bob@acme.example the day.')).verdict).toBe('confirm');
+    expect(evaluate(options, mail('Let bob@acme.example know.', before)).verdict).toBe('allow');
+    expect(evaluate(options, mail('Let bob@acme.example know.')).verdict).toBe('confirm');
+    // The call that brought untrusted content in was made before it.
+    const fetched: ContextText[] = [
+      { text: '{"page":"..."}', provenance: { trust: 'untrusted', source: 'tool:send_email' } },
+    ];
+    expect(evaluate(options, mail('Let bob@acme.example know.', fetched)).verdict).toBe('allow');
+    // "Tell Bob" asks for a message; "tell me" does not.
+    expect(evaluate(options, mail('Tell bob@acme.example the day.')).verdict).toBe('allow');
+    expect(evaluate(options, mail('Tell me the day; bob@acme.example.')).verdict).toBe('confirm');
     // Declared words replace the derived ones.
     expect(
       evaluate(
-        { tools: { send_email: { sinks: ['to'], intent: ['tell'] } } },
-        mail('Tell bob@acme.example the day.'),
+        { tools: { send_email: { sinks: ['to'], intent: ['know'] } } },
+        mail('Let bob@acme.example know.'),
       ).verdict,
     ).toBe('allow');
   });

@@ -25,15 +25,19 @@ export function toolIntentWords(name: string, description = ''): string[] {
 
 /**
  * The stems of a text's words, with the tool words a few common task verbs imply (`pay`:
- * money, transfer; `reply`: send, email, message): what a tool's intent words are looked up in.
+ * money, transfer; `reply`, `tell` (not `tell me`): send, email, message): what a tool's
+ * intent words are looked up in.
  */
 export function textStems(text: string): Set<string> {
   const stems = new Set<string>();
-  for (const word of text.toLowerCase().match(WORD) ?? []) {
+  const words = text.toLowerCase().match(WORD) ?? [];
+  words.forEach((word, index) => {
     const stemmed = stem(word);
     stems.add(stemmed);
+    // "Tell Bob" asks for a message; "tell me" asks for an answer.
+    if (stemmed === 'tell' && ['me', 'us'].includes(words[index + 1] ?? '')) return;
     for (const implied of IMPLIES.get(stemmed) ?? []) stems.add(implied);
-  }
+  });
   return stems;
 }
 
@@ -55,15 +59,15 @@ export function stem(word: string): string {
 
 /**
  * The tools a run called before untrusted content entered it (their results are in the
- * context before the first untrusted piece): the trusted task led to them, so a later call
- * to the same tool is within its intent.
+ * context up to the first untrusted piece, which the call that brought it in also was): the
+ * trusted task led to them, so a later call to the same tool is within its intent.
  */
 export function toolsUsedBeforeTaint(context: readonly ContextText[]): Set<string> {
   const used = new Set<string>();
   for (const piece of context) {
-    if (piece.provenance.trust === 'untrusted') break;
     const source = piece.provenance.source;
     if (source.startsWith('tool:')) used.add(source.slice('tool:'.length));
+    if (piece.provenance.trust === 'untrusted') break;
   }
   return used;
 }
@@ -81,6 +85,7 @@ const IMPLIES = new Map<string, readonly string[]>(
       ['mail', ['send', 'email']],
       ['email', ['send', 'mail']],
       ['message', ['send']],
+      ['tell', ['send', 'message', 'email', 'mail']],
       ['book', ['reserve', 'reservation']],
       ['publish', ['post']],
       ['invite', ['add']],
