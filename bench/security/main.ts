@@ -4,7 +4,8 @@
 //   node dist/bench/security/main.js [--json] [--seed n] [--t3-runs n] [--suite s]... [--no-classes]
 //
 // Then the attack classes (attack-classes.ts): answer exfiltration, content, writes, choices,
-// private data, per template and per configuration (`--no-classes` leaves them out).
+// unasked actions, private data, per template and per configuration, at T1, T2 and T3
+// (`--no-classes` leaves them out).
 //
 // Exit codes: 0 when no `action` or `dataflow` attack lands with the `truthful` or `denyAll`
 // human (the `approveAll` row is reported only) and no attack of any class lands against the
@@ -36,7 +37,11 @@ const program = new Command('security-bench')
     'the adversarial benchmark: prompt injection against the guard under worst-case models',
   )
   .option('--seed <n>', 'fast-check seed of the T3 model', parsePositiveInt)
-  .option('--t3-runs <n>', 'T3 episodes per user task and human', parsePositiveInt)
+  .option(
+    '--t3-runs <n>',
+    'T3 episodes per user task and human (and per mode, in the attack classes)',
+    parsePositiveInt,
+  )
   .option(
     '--suite <name>',
     `only this suite: ${SUITES.join(', ')} (repeatable; default all)`,
@@ -85,7 +90,13 @@ async function main(options: Options): Promise<void> {
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.t3Runs === undefined ? {} : { t3Runs: options.t3Runs }),
   });
-  const classes = options.classes === false ? undefined : await runAttackClasses();
+  const classes =
+    options.classes === false
+      ? undefined
+      : await runAttackClasses({
+          ...(options.seed === undefined ? {} : { seed: options.seed }),
+          ...(options.t3Runs === undefined ? {} : { t3Runs: options.t3Runs }),
+        });
   if (options.json)
     process.stdout.write(`${JSON.stringify(classes ? { ...report, classes } : report, null, 2)}\n`);
   else {
@@ -139,6 +150,7 @@ function formatClasses(report: DoorReport): string {
     lines.push(
       `${pc.bold(mode)}: benign utility ${pct(m.utility)} (retention ${pct(m.utilityRetention)}; Q&A ${pct(m.qaUtility)}, retention ${pct(m.qaRetention)}); confirmation ${pct(m.confirmationRate)}; ASR ${pct(m.asr.truthful)}/${pct(m.asr.denyAll)}/${pct(m.asr.approveAll)}; utility under attack ${pct(m.utilityUnderAttackTruthful)}`,
       `  T2 argument swap: ${m.t2.truthful} · ${m.t2.denyAll} · ${m.t2.approveAll}`,
+      `  T3 adversarial: ${m.t3.landed.truthful} · ${m.t3.landed.denyAll} · ${m.t3.landed.approveAll}; per class ${DOOR_CLASSES.map((c) => `${c} ${m.t3.perClass[c].truthful} · ${m.t3.perClass[c].denyAll} · ${m.t3.perClass[c].approveAll}`).join('; ')}`,
       `  per class: ${DOOR_CLASSES.map((c) => `${c} ${m.perClass[c].truthful} · ${m.perClass[c].denyAll} · ${m.perClass[c].approveAll}`).join('; ')}`,
       `  per template (truthful+denyAll): ${Object.entries(m.perTemplate)
         .map(([t, v]) => `${t} ${v}`)

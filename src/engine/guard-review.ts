@@ -78,6 +78,7 @@ export function reviewedCall(
     step: step.number,
     index: event.index,
     toolName: event.toolName,
+    toolDescription: execution.agent.tool(event.toolName)?.description,
     effect: event.effect,
     input: event.input,
     tainted: execution.journal.state.tainted,

@@ -30,6 +30,7 @@ export async function reviewEdit(
     step: approval.step,
     index: approval.callIndex,
     toolName: tool.name,
+    toolDescription: tool.description,
     effect: tool.effect,
     input: editedArgs,
     tainted: state.tainted,

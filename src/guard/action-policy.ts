@@ -11,6 +11,7 @@ import type { ContextText, ReviewedCall } from './call-review.js';
 import { destinationOrigin, linksIn } from './answer-guard.js';
 import { looksLikeDestination } from './output-monitor.js';
 import { privateValuesIn } from './private-data.js';
+import { textStems, toolIntentWords, toolsUsedBeforeTaint } from './task-intent.js';
 
 /** What the guard says of a call: allow it, ask a human, or refuse it. */
 export type GuardVerdict = 'allow' | 'confirm' | 'deny';
@@ -125,6 +126,15 @@ export interface GuardOptions {
   readonly unfixed?: 'allow' | 'confirm';
   /** What a call outside the task's intent (see `ToolGuard.intent`) gets: `confirm` (default) or `deny`. */
   readonly outsideIntent?: 'confirm' | 'deny';
+  /**
+   * Which words tell that the trusted task asks for a consequential tool, in a run without a
+   * plan: `derived` (default) — the tool's `intent` words when declared, else the words of its
+   * name and the first word (the verb) of its description, stemmed (`send_email`: send, email);
+   * `declared` — only tools with `intent` words are checked. Either way a tool the run called
+   * before untrusted content entered it counts as asked for. With a plan
+   * (`untrusted: { plan: true }`), the plan and the declared words decide.
+   */
+  readonly intentWords?: 'derived' | 'declared';
 }
 
 /** The guard's answer for one call, with the rule that fired and each argument's origin. */
@@ -187,6 +197,20 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
   const outsideIntent = options.outsideIntent ?? 'confirm';
   if (outsideIntent !== 'confirm' && outsideIntent !== 'deny')
     fail('outsideIntent', "must be 'confirm' or 'deny'");
+  const intentWords = options.intentWords ?? 'derived';
+  if (intentWords !== 'derived' && intentWords !== 'declared')
+    fail('intentWords', "must be 'derived' or 'declared'");
+  const derivedWords = new Map<string, readonly string[]>();
+  const derived = (call: ReviewedCall): readonly string[] | undefined => {
+    if (intentWords !== 'derived') return undefined;
+    const key = `${call.toolName}\u0000${call.toolDescription ?? ''}`;
+    let words = derivedWords.get(key);
+    if (words === undefined) {
+      words = toolIntentWords(call.toolName, call.toolDescription);
+      if (derivedWords.size < 1024) derivedWords.set(key, words);
+    }
+    return words;
+  };
   const compiled = new Map<string, CompiledTool>();
   for (const [tool, setting] of Object.entries(options.tools ?? {}))
     compiled.set(tool, compileTool(setting, `tools.${tool}`, fail));
@@ -236,13 +260,15 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
         message: 'effect allowed',
         origins,
       };
-    if (outsideTaskIntent(call, tool, context))
-      return {
-        verdict: outsideIntent,
-        rule: 'outside_intent',
-        message: `the task does not ask for ${call.toolName}, and untrusted content entered the run`,
-        origins,
-      };
+    const outside = outsideTaskIntent(call, tool, context, derived);
+    const outsideDecision = (why: string): GuardDecision => ({
+      verdict: outsideIntent,
+      rule: 'outside_intent',
+      message: `the task does not ask for ${call.toolName}${why}, and untrusted content entered the run`,
+      origins,
+    });
+    // A plan or declared words decide first; derived words only hold a call nothing else holds.
+    if (outside !== undefined && !outside.derived) return outsideDecision(outside.why);
     const sinks = tool?.sinks;
     const weak = leaves.filter(
       (leaf) =>
@@ -305,13 +331,15 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
           origins,
         };
     }
-    if (weak.length === 0 && links.length === 0)
+    if (weak.length === 0 && links.length === 0) {
+      if (outside !== undefined) return outsideDecision(outside.why);
       return {
         verdict: 'allow',
         rule: 'sinks_grounded',
         message: 'every sink argument is grounded in trusted content',
         origins,
       };
+    }
     const described = [
       ...weak.map((leaf) => `${leaf.path} (${origins[leaf.path] ?? 'ungrounded'})`),
       ...links,
@@ -379,11 +407,17 @@ function privateFlow(
 }
 
 /** The context's trusted task and instructions, and its untrusted pieces, once per context. */
-const splits = new WeakMap<
-  readonly ContextText[],
-  { readonly named: ContextText[]; readonly untrusted: ContextText[]; readonly task: string }
->();
-function splitContext(context: readonly ContextText[]) {
+interface SplitContext {
+  readonly named: ContextText[];
+  readonly untrusted: ContextText[];
+  readonly task: string;
+  /** The stems of the task's words (`derived` intent words are looked up here). */
+  readonly taskStems: ReadonlySet<string>;
+  /** The tools the run called before untrusted content entered it. */
+  readonly usedBeforeTaint: ReadonlySet<string>;
+}
+const splits = new WeakMap<readonly ContextText[], SplitContext>();
+function splitContext(context: readonly ContextText[]): SplitContext {
   let split = splits.get(context);
   if (!split) {
     const named = context.filter(
@@ -391,40 +425,50 @@ function splitContext(context: readonly ContextText[]) {
         piece.provenance.trust === 'trusted' &&
         (piece.provenance.source === 'task' || piece.provenance.source === 'agent'),
     );
+    const task = context
+      .filter((piece) => piece.provenance.trust === 'trusted' && piece.provenance.source === 'task')
+      .map((piece) => piece.text)
+      .join('\n');
     split = {
       named,
       untrusted: context.filter((piece) => piece.provenance.trust === 'untrusted'),
-      task: context
-        .filter(
-          (piece) => piece.provenance.trust === 'trusted' && piece.provenance.source === 'task',
-        )
-        .map((piece) => piece.text)
-        .join('\n'),
+      task,
+      taskStems: textStems(task),
+      usedBeforeTaint: toolsUsedBeforeTaint(context),
     };
     splits.set(context, split);
   }
   return split;
 }
 
-function taskText(context: readonly ContextText[]): string {
-  return splitContext(context).task;
-}
-
 /**
- * Whether the task's intent leaves this tool out: the run's plan (the consequential tools a
- * trusted planning step read from the task) does not hold it and no intent word of the tool is
- * in the task. Neither a plan nor intent words: no intent to be outside of.
+ * Whether the task's intent leaves this tool out, and then which words it looked for. Inside:
+ * the run called the tool before untrusted content entered it, the run's plan (the
+ * consequential tools a trusted planning step read from the task) holds it, or the task says
+ * one of its declared intent words — or, in a run without a plan, one of its derived words
+ * (name and verb). No plan and no words to look for: no intent to be outside of.
  */
 function outsideTaskIntent(
   call: ReviewedCall,
   tool: CompiledTool | undefined,
   context: readonly ContextText[],
-): boolean {
+  derived: (call: ReviewedCall) => readonly string[] | undefined,
+): { readonly why: string; readonly derived: boolean } | undefined {
+  const split = splitContext(context);
+  if (split.usedBeforeTaint.has(call.toolName)) return undefined;
   const plan = call.plannedTools;
-  if (plan === undefined && !tool?.intent) return false;
-  if (plan?.includes(call.toolName) === true) return false;
-  if (tool?.intent?.test(taskText(context)) === true) return false;
-  return true;
+  if (plan?.includes(call.toolName) === true) return undefined;
+  if (tool?.intent) {
+    if (tool.intent.test(split.task)) return undefined;
+    const why =
+      plan === undefined ? ' (the task says none of its intent words)' : ' (not in the plan)';
+    return { why, derived: false };
+  }
+  if (plan !== undefined) return { why: ' (not in the plan)', derived: false };
+  const words = derived(call);
+  if (words === undefined || words.length === 0) return undefined;
+  if (words.some((word) => split.taskStems.has(word))) return undefined;
+  return { why: ` (the task says none of ${words.join(', ')})`, derived: true };
 }
 
 interface CompiledTool {

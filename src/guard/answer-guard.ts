@@ -68,25 +68,118 @@ const LINKS =
 const HOSTS =
   /(?:[a-z][a-z0-9+.-]*:)?\/\/(?:[^\s/?#@"'<>()[\]]*@)?([^\s/?#:"'<>()[\]`]+)|(?<![@\p{L}\p{N}._-])((?:[\p{L}\p{N}-]+\.)+\p{L}{2,})(?![\p{L}\p{N}@-])/giu;
 
-/** The hosts a run's context names, by trust (untrusted ones with the source that named them). */
-interface HostGrounding {
-  readonly trusted: ReadonlySet<string>;
-  readonly untrusted: ReadonlyMap<string, string>;
+/**
+ * What the answer guard needs of one piece of context, computed once per piece (the engine
+ * carries a run's pieces from step to step, so each is indexed once per run, when it enters):
+ * the hosts it names, its text lower-cased, and its runs of four words. An answer is then
+ * checked in time linear in the answer and the number of pieces, not the context's length.
+ */
+interface PieceIndex {
+  readonly trusted: boolean;
+  readonly source: string;
+  readonly hosts: ReadonlySet<string>;
+  readonly lower: string;
+  /** The piece's words, each between spaces: a phrase is found as a substring. */
+  readonly words: string;
+  /** A bit per word hash of `words` (a Bloom filter): most phrases are ruled out without a scan. */
+  readonly bloom: Uint32Array;
+  squeezed?: string;
 }
-/** The phrases and text of a run's context, by trust: what answer spans are found with. */
-interface Grounding {
-  readonly untrustedText: readonly {
-    readonly text: string;
-    readonly source: string;
-    /** The piece's words, lower-cased, each between spaces: a phrase is found as a substring. */
-    readonly words: string;
-  }[];
-  readonly trustedText: string;
-  readonly trustedWords: string;
+const pieceIndexes = new WeakMap<ContextText, PieceIndex>();
+
+/** A piece's index, each part computed the first time it is asked for. */
+function indexOf(piece: ContextText): PieceIndex {
+  let index = pieceIndexes.get(piece);
+  if (index === undefined) {
+    let hosts: Set<string> | undefined;
+    let lower: string | undefined;
+    let words: string | undefined;
+    let bloom: Uint32Array | undefined;
+    const lowered = () => (lower ??= piece.text.toLowerCase());
+    // One string, no word list: runs of other characters become one space.
+    const spaced = () => (words ??= ` ${lowered().replace(NOT_WORDS, ' ').trim()} `);
+    index = {
+      trusted: piece.provenance.trust === 'trusted',
+      source: piece.provenance.source,
+      get hosts() {
+        return (hosts ??= new Set(hostsIn(piece.text)));
+      },
+      get lower() {
+        return lowered();
+      },
+      get words() {
+        return spaced();
+      },
+      get bloom() {
+        return (bloom ??= bloomOf(lowered()));
+      },
+    };
+    pieceIndexes.set(piece, index);
+  }
+  return index;
 }
-const NO_HOSTS: HostGrounding = { trusted: new Set(), untrusted: new Map() };
-const hostGroundings = new WeakMap<readonly ContextText[], HostGrounding>();
-const groundings = new WeakMap<readonly ContextText[], Grounding>();
+
+/**
+ * Whether a piece holds these four words in a row (`padded`: them joined, between spaces;
+ * `hashes`: each word's hash). A word its filter has no bit for rules the phrase out.
+ */
+function hasGram(index: PieceIndex, hashes: readonly number[], padded: string): boolean {
+  const bloom = index.bloom;
+  const mask = bloom.length * 32 - 1;
+  for (const hash of hashes) {
+    const bit = hash & mask;
+    if (((bloom[bit >>> 5] ?? 0) & (1 << (bit & 31))) === 0) return false;
+  }
+  return index.words.includes(padded);
+}
+
+/** FNV-1a of `text` from `start` to `end`. */
+function wordHash(text: string, start: number, end: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < end; i += 1) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+/**
+ * The filter of a lower-cased text's words (runs of letters and digits, as WORD finds them):
+ * a power of two of bits, about twelve per word. One pass, no word strings.
+ */
+function bloomOf(lower: string): Uint32Array {
+  let bits = 512;
+  while (bits < lower.length * 2 && bits < 1 << 20) bits *= 2;
+  const bloom = new Uint32Array(bits / 32);
+  const mask = bits - 1;
+  let hash = 0x811c9dc5;
+  let inWord = false;
+  const end = (): void => {
+    const bit = (hash >>> 0) & mask;
+    bloom[bit >>> 5] = (bloom[bit >>> 5] ?? 0) | (1 << (bit & 31));
+    hash = 0x811c9dc5;
+    inWord = false;
+  };
+  for (let i = 0; i < lower.length; i += 1) {
+    const code = lower.charCodeAt(i);
+    let width = 1;
+    let word: boolean;
+    if (code < 0x80) word = (code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39);
+    else {
+      const point = lower.codePointAt(i) ?? code;
+      width = point > 0xffff ? 2 : 1;
+      word = LETTER_OR_DIGIT.test(String.fromCodePoint(point));
+    }
+    if (word) {
+      for (let k = 0; k < width; k += 1)
+        hash = Math.imul(hash ^ lower.charCodeAt(i + k), 0x01000193);
+      inWord = true;
+    } else if (inWord) end();
+    i += width - 1;
+  }
+  if (inWord) end();
+  return bloom;
+}
+const LETTER_OR_DIGIT = /^[\p{L}\p{N}]$/u;
+
+const NOT_WORDS = /[^\p{L}\p{N}]+/gu;
 
 /** One link inside a text (a message body, an answer): its URL and the host it resolves to. */
 export interface TextLink {
@@ -123,7 +216,7 @@ export function destinationOrigin(
   context: readonly ContextText[],
   allow: readonly string[] = [],
 ): DestinationOrigin {
-  return originOfHost(host, hostGroundingOf(context), allow);
+  return originOfHost(host, context, allow).origin;
 }
 
 function mayLink(text: string): boolean {
@@ -144,8 +237,6 @@ function mayLink(text: string): boolean {
 export function guardAnswer(answer: string, options: AnswerGuardOptions): AnswerReview {
   const secrets = options.privateValues ?? [];
   if (!options.tainted && secrets.length === 0) return { text: answer, findings: [], spans: [] };
-  // The hosts the context names are read only when the answer has a link.
-  const hosts = mayLink(answer) ? hostGroundingOf(options.context) : NO_HOSTS;
   const findings: AnswerFinding[] = [];
   const linkSpans: { start: number; end: number; source: string }[] = [];
   let text = '';
@@ -156,7 +247,10 @@ export function guardAnswer(answer: string, options: AnswerGuardOptions): Answer
     const [form, url] = linkOf(match);
     const host = hostOf(url);
     if (host === undefined) continue;
-    const origin = options.tainted ? originOfHost(host, hosts, options.allow ?? []) : 'trusted';
+    const grounded = options.tainted
+      ? originOfHost(host, options.context, options.allow ?? [])
+      : { origin: 'trusted' as const, source: undefined };
+    const origin = grounded.origin;
     const carried = privateValuesIn(url, secrets);
     const suspect = origin === 'untrusted' || origin === 'ungrounded';
     if (!suspect && carried.length === 0) continue;
@@ -182,7 +276,7 @@ export function guardAnswer(answer: string, options: AnswerGuardOptions): Answer
       linkSpans.push({
         start,
         end: text.length,
-        source: hosts.untrusted.get(host) ?? 'ungrounded',
+        source: grounded.source ?? 'ungrounded',
       });
       continue;
     }
@@ -190,7 +284,7 @@ export function guardAnswer(answer: string, options: AnswerGuardOptions): Answer
   }
   text += answer.slice(last);
   const spans: AnswerSpan[] = linkSpans.map((span) => ({ ...span, reason: 'link' }));
-  if (options.tainted) spans.push(...contentSpans(text, groundingOf(options.context), linkSpans));
+  if (options.tainted) spans.push(...contentSpans(text, options.context, linkSpans));
   spans.sort((a, b) => a.start - b.start);
   return { text, findings, spans };
 }
@@ -219,14 +313,22 @@ function hostOf(url: string): string | undefined {
   }
 }
 
+/** Where a host came from, and (when untrusted) the first piece that names it. */
 function originOfHost(
   host: string,
-  grounding: HostGrounding,
+  context: readonly ContextText[],
   allow: readonly string[],
-): DestinationOrigin {
-  if (grounding.trusted.has(host)) return 'trusted';
-  if (allow.some((entry) => host === entry || host.endsWith(`.${entry}`))) return 'allow_listed';
-  return grounding.untrusted.has(host) ? 'untrusted' : 'ungrounded';
+): { readonly origin: DestinationOrigin; readonly source: string | undefined } {
+  let source: string | undefined;
+  for (const piece of context) {
+    const index = indexOf(piece);
+    if (!index.hosts.has(host)) continue;
+    if (index.trusted) return { origin: 'trusted', source: undefined };
+    source ??= index.source;
+  }
+  if (allow.some((entry) => host === entry || host.endsWith(`.${entry}`)))
+    return { origin: 'allow_listed', source: undefined };
+  return { origin: source === undefined ? 'ungrounded' : 'untrusted', source };
 }
 
 /** `url` with each private value cut out (as written and percent-encoded). */
@@ -263,49 +365,36 @@ function inert(
   return label === '' ? `[${note}]` : `${label} [${note}]`;
 }
 
-function hostGroundingOf(context: readonly ContextText[]): HostGrounding {
-  const cached = hostGroundings.get(context);
-  if (cached) return cached;
-  const trusted = new Set<string>();
-  const untrusted = new Map<string, string>();
-  for (const piece of context) {
-    if (!piece.text.includes('.')) continue;
-    const isTrusted = piece.provenance.trust === 'trusted';
-    for (const host of hostsIn(piece.text))
-      if (isTrusted) trusted.add(host);
-      else if (!untrusted.has(host)) untrusted.set(host, piece.provenance.source);
-  }
-  const grounding = { trusted, untrusted };
-  hostGroundings.set(context, grounding);
-  return grounding;
-}
-
-function groundingOf(context: readonly ContextText[]): Grounding {
-  const cached = groundings.get(context);
-  if (cached) return cached;
-  // Words joined by single spaces, padded: four words in a row of the answer occur in a piece
-  // exactly when ` w1 w2 w3 w4 ` is a substring of its words. One pass per piece, no phrase set.
-  const untrustedText: { text: string; source: string; words: string }[] = [];
-  const trustedText: string[] = [];
-  const trustedWords: string[] = [];
-  for (const piece of context) {
-    const lower = piece.text.toLowerCase();
-    const words = ` ${(lower.match(WORD) ?? []).join(' ')} `;
-    if (piece.provenance.trust === 'trusted') {
-      trustedText.push(lower);
-      trustedWords.push(words);
-    } else untrustedText.push({ text: lower, source: piece.provenance.source, words });
-  }
-  const grounding = {
-    untrustedText,
-    trustedText: trustedText.join('\u0000'),
-    trustedWords: trustedWords.join('\u0000'),
-  };
-  groundings.set(context, grounding);
-  return grounding;
-}
-
+/**
+ * The hosts a text names. No match of HOSTS can hold a space, quote, angle bracket,
+ * parenthesis or square bracket, and each holds a dot or `//`: so only the stretches between
+ * those characters that hold one are scanned, with the same result as scanning the whole text
+ * (the look-arounds see the same characters, or the text's edge where a delimiter was).
+ */
 function* hostsIn(text: string): Generator<string> {
+  let from = 0;
+  let dot = text.indexOf('.');
+  let slash = text.indexOf('/');
+  while (dot >= 0 || slash >= 0) {
+    const at = dot < 0 ? slash : slash < 0 ? dot : Math.min(dot, slash);
+    let start = at;
+    while (start > from && !DELIMITERS.has(text.charCodeAt(start - 1))) start -= 1;
+    let end = at + 1;
+    while (end < text.length && !DELIMITERS.has(text.charCodeAt(end))) end += 1;
+    yield* hostsOfToken(text.slice(start, end));
+    from = end;
+    if (dot >= 0 && dot < from) dot = text.indexOf('.', from);
+    if (slash >= 0 && slash < from) slash = text.indexOf('/', from);
+  }
+}
+// What no host match holds: white space, quotes, angle brackets, parentheses, square brackets.
+const DELIMITERS = new Set([
+  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x22, 0x27, 0x28, 0x29, 0x3c, 0x3e, 0x5b, 0x5d, 0xa0, 0x1680,
+  0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028,
+  0x2029, 0x202f, 0x205f, 0x3000, 0xfeff,
+]);
+
+function* hostsOfToken(text: string): Generator<string> {
   for (const match of text.matchAll(HOSTS)) {
     const raw = match[1] ?? match[2];
     if (raw === undefined) continue;
@@ -323,10 +412,10 @@ const WORD = /[\p{L}\p{N}]+/gu;
 const GRAM = 4;
 
 /** Each run of four words, lower-cased: a phrase lifted from a text shares them. */
-function gramsOf(text: string): string[] {
+function gramsOf(text: string): string[][] {
   const words = text.toLowerCase().match(WORD) ?? [];
-  const grams: string[] = [];
-  for (let i = 0; i + GRAM <= words.length; i += 1) grams.push(words.slice(i, i + GRAM).join(' '));
+  const grams: string[][] = [];
+  for (let i = 0; i + GRAM <= words.length; i += 1) grams.push(words.slice(i, i + GRAM));
   return grams;
 }
 
@@ -339,47 +428,47 @@ const SALIENT = /\+?\d[\d ().-]{5,}\d|[^\s@<>()[\]]+@[^\s@<>()[\]]+\.[\p{L}]{2,}
  */
 function contentSpans(
   text: string,
-  grounding: Grounding,
+  context: readonly ContextText[],
   links: readonly { start: number; end: number }[],
 ): AnswerSpan[] {
-  if (grounding.untrustedText.length === 0) return [];
+  const pieces = context.map(indexOf);
+  if (!pieces.some((piece) => !piece.trusted)) return [];
   const spans: AnswerSpan[] = [];
   const sentence = /[^.!?\n]+[.!?]*/g;
   for (const match of text.matchAll(sentence)) {
     const start = match.index;
     const end = start + match[0].length;
     if (links.some((link) => link.start < end && link.end > start)) continue;
-    const source = untrustedSource(match[0], grounding);
+    const source = untrustedSource(match[0], pieces);
     if (source !== undefined) spans.push({ start, end, source, reason: 'content' });
   }
   return spans;
 }
 
-function untrustedSource(sentence: string, grounding: Grounding): string | undefined {
+function untrustedSource(sentence: string, pieces: readonly PieceIndex[]): string | undefined {
   for (const gram of gramsOf(sentence)) {
-    const padded = ` ${gram} `;
-    if (grounding.trustedWords.includes(padded)) continue;
-    for (const piece of grounding.untrustedText)
-      if (piece.words.includes(padded)) return piece.source;
+    const padded = ` ${gram.join(' ')} `;
+    const hashes = gram.map((word) => wordHash(word, 0, word.length));
+    if (pieces.some((piece) => piece.trusted && hasGram(piece, hashes, padded))) continue;
+    for (const piece of pieces)
+      if (!piece.trusted && hasGram(piece, hashes, padded)) return piece.source;
   }
   for (const found of sentence.matchAll(SALIENT)) {
     const value = found[0].trim().toLowerCase();
-    if (grounding.trustedText.includes(value)) continue;
+    if (pieces.some((piece) => piece.trusted && piece.lower.includes(value))) continue;
     // A phone number reads the same with other spacing: `+1 555 0199` is `+1-555-0199`.
     const compact = value.replace(/[^\p{L}\p{N}@.]/gu, '');
-    for (const piece of grounding.untrustedText)
-      if (piece.text.includes(value) || (compact.length >= 6 && squeeze(piece).includes(compact)))
+    for (const piece of pieces)
+      if (
+        !piece.trusted &&
+        (piece.lower.includes(value) || (compact.length >= 6 && squeeze(piece).includes(compact)))
+      )
         return piece.source;
   }
   return undefined;
 }
 
-const squeezed = new WeakMap<object, string>();
-function squeeze(piece: { readonly text: string }): string {
-  let out = squeezed.get(piece);
-  if (out === undefined) {
-    out = piece.text.replace(/[^\p{L}\p{N}@.]/gu, '');
-    squeezed.set(piece, out);
-  }
-  return out;
+function squeeze(piece: PieceIndex): string {
+  piece.squeezed ??= piece.lower.replace(/[^\p{L}\p{N}@.]/gu, '');
+  return piece.squeezed;
 }

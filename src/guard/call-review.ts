@@ -10,6 +10,8 @@ export interface ReviewedCall {
   readonly step: number;
   readonly index: number;
   readonly toolName: string;
+  /** The tool's description: its first word is one a task asking for it may say. */
+  readonly toolDescription?: string | undefined;
   readonly effect: ToolEffect;
   /** The arguments exactly as the model sent them (already schema-valid). */
   readonly input: unknown;
@@ -30,7 +32,8 @@ export interface ReviewedCall {
    * The consequential tools the trusted task asks for, as a planning step read them before
    * any untrusted content entered the run (`intent_planned`). Once the run is tainted, a
    * consequential call to a tool outside it needs a human (rule `outside_intent`). Absent: the
-   * run has no plan (the tools' `intent` words, when given, decide).
+   * run has no plan (the tools' `intent` words decide, or the guard derives them from each
+   * tool's name and description).
    */
   readonly plannedTools?: readonly string[] | undefined;
 }
