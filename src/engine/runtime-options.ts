@@ -8,7 +8,7 @@ import type { ApprovalDecisionEntry, ApprovalRecord, RunRecord, Store } from '..
 import type { ToolPoliciesOptions } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
 import type { ProviderLimits } from './provider-limits.js';
-import type { ShadowResult } from './shadow-runs.js';
+import type { ShadowResult } from './shadow-route.js';
 import type { ToolCallInterceptor } from './tool-interception.js';
 import type { RuntimeAuditOptions } from './housekeeping.js';
 import type { RetentionOptions } from './retention.js';

@@ -21,6 +21,7 @@ import { localWakeups } from './local-wakeups.js';
 import { providerGate } from './provider-limits.js';
 import type { RunAbort } from './run-executor.js';
 import { LocalRuns } from './local-runs.js';
+import { ProductionLoad } from './production-load.js';
 import { reviewEdit } from './review-edit.js';
 import { RunJournal } from './run-journal.js';
 import { resultOf, type RunResult } from './run-result.js';
@@ -39,6 +40,7 @@ import {
   type StartRunOptions,
 } from './runtime-options.js';
 import { ShadowRuns, type Shadows } from './shadow-runs.js';
+import { attendShadows } from './shadow-sweep.js';
 import { attendApprovals, startWorker, type Worker, type WorkerOptions } from './worker.js';
 
 /**
@@ -117,6 +119,9 @@ class KeelRuntime implements Runtime {
   readonly #byName: ReadonlyMap<string, Agent>;
   readonly #leases: LeaseKeeper;
   readonly #wakeups = localWakeups();
+  readonly #production = new ProductionLoad(() => {
+    this.#wakeups.notify();
+  });
   readonly #observers: readonly RunObserver[];
   /** The runs this process executes itself. */
   readonly #local: LocalRuns;
@@ -186,6 +191,7 @@ class KeelRuntime implements Runtime {
       wakeups: this.#wakeups,
       agentFor: (name, modelSpec) => this.#agentFor(name, modelSpec),
       shadows: this.#shadowRuns,
+      production: this.#production,
       executeWith: {
         store,
         clock,
@@ -321,6 +327,7 @@ class KeelRuntime implements Runtime {
       agents: [...this.#byName.keys()],
       maxClaims: this.#maxClaims,
       maxConcurrentRuns: this.#options.maxConcurrentRuns,
+      deferShadows: () => this.#production.busy,
       execute: async (record, signal) => {
         if (record.status !== 'running') return this.#local.endedAtClaim(record);
         const result = await this.#local.execute({
@@ -340,6 +347,8 @@ class KeelRuntime implements Runtime {
       sweepMs: this.#options.approvals?.sweepMs ?? 1_000,
       onError: options.onError,
     });
+    const { onError } = options;
+    attendShadows(worker, { sweep: (at) => this.shadows.sweep(at), clock: this.#clock, onError });
     void worker.done.finally(() => this.#wakeups.workers.delete(worker));
     return worker;
   }
