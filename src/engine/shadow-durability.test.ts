@@ -115,7 +115,7 @@ for (const target of storeTargets('keel_shadow_sweep_')) {
       expect(production).toHaveLength(ids.length);
     });
 
-    it('creates the shadow run of a pair left without one when a worker starts, not before the grace', async () => {
+    it('creates the shadow run of a pair left without one, once its grace is over', async () => {
       const dead = runtime(false);
       const survivor = runtime(true);
       const shadow = await survivor.shadows.start({
@@ -156,9 +156,13 @@ for (const target of storeTargets('keel_shadow_sweep_')) {
       const finished = await dead.run('desk', 'Close T-3');
       expect(await store.shadows.pairs(shadow.id)).toEqual([]);
       survivor.startWorker({ pollMs: 5 });
-      const pair = await until(async () =>
-        (await store.shadows.pairs(shadow.id)).find((each) => each.runId === finished.id),
-      );
+      const pair = await until(async () => {
+        const found = (await store.shadows.pairs(shadow.id)).find(
+          (each) => each.runId === finished.id,
+        );
+        // The pair is written before its shadow run.
+        return found && (await store.getRun(found.candidateRunId)) ? found : undefined;
+      });
       expect((await survivor.wait(pair.candidateRunId, { pollMs: 5 })).status).toBe('succeeded');
     });
   });
