@@ -1,10 +1,20 @@
+import { performance } from 'node:perf_hooks';
 import { sleep } from '../core/index.js';
 import type { ProviderGate } from './provider-limits.js';
 
 /**
- * The production runs executing in this process, which shadow runs here give way to: a worker
- * claims no shadow run while one executes, and a shadow run already executing waits before
- * each model call until none does. Candidates use the process's idle moments only.
+ * How long the process must have run no production run before shadow work goes on: back-to-back
+ * production runs leave gaps of a millisecond, and shadow work started in one would run beside
+ * the next production run.
+ */
+export const SHADOW_QUIET_MS = 50;
+
+/**
+ * The production runs executing in this process, which shadow work here gives way to: a worker
+ * claims no shadow run, no pair is queued, and a shadow run already executing waits before each
+ * model call, until no production run has executed here for `quietMs`. Candidates use the
+ * process's idle time only (under constant production load they wait; a worker with
+ * `shadows: 'only'` in another process gives them time of their own).
  *
  * ```ts
  * const leave = load.enter(); // a production run starts executing here
@@ -13,19 +23,28 @@ import type { ProviderGate } from './provider-limits.js';
  */
 export class ProductionLoad {
   #inFlight = 0;
+  #lastEnd = Number.NEGATIVE_INFINITY;
+  #timer: NodeJS.Timeout | undefined;
   #waiters = new Set<() => void>();
-  /** Someone found the process busy: tell `onIdle` when it no longer is. */
+  /** Someone found the process busy: tell `onIdle` when it is quiet again. */
   #deferred = false;
   readonly #onIdle: () => void;
+  readonly #quietMs: number;
 
-  constructor(onIdle: () => void) {
+  constructor(onIdle: () => void, quietMs = SHADOW_QUIET_MS) {
     this.#onIdle = onIdle;
+    this.#quietMs = quietMs;
   }
 
-  /** Whether production runs execute here now (a deferred worker is woken when none do). */
+  get #quiet(): boolean {
+    return this.#inFlight === 0 && performance.now() - this.#lastEnd >= this.#quietMs;
+  }
+
+  /** Whether shadow work should wait now (a deferred worker is woken when it need not). */
   get busy(): boolean {
-    if (this.#inFlight === 0) return false;
+    if (this.#quiet) return false;
     this.#deferred = true;
+    if (this.#inFlight === 0) this.#watch();
     return true;
   }
 
@@ -37,34 +56,51 @@ export class ProductionLoad {
       if (left) return;
       left = true;
       this.#inFlight -= 1;
+      this.#lastEnd = performance.now();
+      if (this.#inFlight === 0 && (this.#deferred || this.#waiters.size > 0)) this.#watch();
+    };
+  }
+
+  /** Once quiet, wake whoever waits. */
+  #watch(): void {
+    if (this.#timer !== undefined) return;
+    const wait = Math.max(0, this.#lastEnd + this.#quietMs - performance.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
       if (this.#inFlight > 0) return;
+      if (!this.#quiet) {
+        this.#watch();
+        return;
+      }
       for (const wake of this.#waiters) wake();
       if (this.#deferred) {
         this.#deferred = false;
         this.#onIdle();
       }
-    };
+    }, wait);
   }
 
-  /** Resolves once no production run executes here (at once if none does). */
-  async idle(signal: AbortSignal): Promise<void> {
-    while (this.#inFlight > 0) {
-      signal.throwIfAborted();
+  /** Resolves once no production run has executed here for the quiet time. */
+  async idle(signal?: AbortSignal): Promise<void> {
+    while (!this.#quiet) {
+      signal?.throwIfAborted();
+      if (this.#inFlight === 0) this.#watch();
       await new Promise<void>((resolve) => {
         const done = (): void => {
           this.#waiters.delete(done);
-          signal.removeEventListener('abort', done);
+          signal?.removeEventListener('abort', done);
           resolve();
         };
         this.#waiters.add(done);
-        signal.addEventListener('abort', done, { once: true });
+        signal?.addEventListener('abort', done, { once: true });
       });
-      // Another production run may start in the same tick as the last one ends.
+      // Another production run may start in the same tick as the wake.
       await sleep(0);
     }
+    signal?.throwIfAborted();
   }
 
-  /** A shadow run's provider gate: wait for an idle moment, then take `inner`'s turn. */
+  /** A shadow run's provider gate: wait for a quiet moment, then take `inner`'s turn. */
   gate(inner: ProviderGate | undefined): ProviderGate {
     return {
       acquire: async (model, tokens, signal) => {

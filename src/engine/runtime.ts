@@ -21,7 +21,6 @@ import { localWakeups } from './local-wakeups.js';
 import { providerGate } from './provider-limits.js';
 import type { RunAbort } from './run-executor.js';
 import { LocalRuns } from './local-runs.js';
-import { ProductionLoad } from './production-load.js';
 import { reviewEdit } from './review-edit.js';
 import { RunJournal } from './run-journal.js';
 import { resultOf, type RunResult } from './run-result.js';
@@ -119,9 +118,6 @@ class KeelRuntime implements Runtime {
   readonly #byName: ReadonlyMap<string, Agent>;
   readonly #leases: LeaseKeeper;
   readonly #wakeups = localWakeups();
-  readonly #production = new ProductionLoad(() => {
-    this.#wakeups.notify();
-  });
   readonly #observers: readonly RunObserver[];
   /** The runs this process executes itself. */
   readonly #local: LocalRuns;
@@ -191,7 +187,7 @@ class KeelRuntime implements Runtime {
       wakeups: this.#wakeups,
       agentFor: (name, modelSpec) => this.#agentFor(name, modelSpec),
       shadows: this.#shadowRuns,
-      production: this.#production,
+      production: this.#shadowRuns.production,
       executeWith: {
         store,
         clock,
@@ -327,7 +323,7 @@ class KeelRuntime implements Runtime {
       agents: [...this.#byName.keys()],
       maxClaims: this.#maxClaims,
       maxConcurrentRuns: this.#options.maxConcurrentRuns,
-      deferShadows: () => this.#production.busy,
+      deferShadows: () => this.#shadowRuns.production.busy,
       execute: async (record, signal) => {
         if (record.status !== 'running') return this.#local.endedAtClaim(record);
         const result = await this.#local.execute({

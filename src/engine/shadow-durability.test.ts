@@ -145,6 +145,22 @@ for (const target of storeTargets('keel_shadow_sweep_')) {
       expect(candidate).toEqual([]);
     });
 
+    it('pairs no run that finished before the shadow started, on consideration or sweep', async () => {
+      const survivor = runtime(true);
+      const before = await survivor.run('desk', 'Close T-0');
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      await survivor.shadows.start({
+        agent: 'desk',
+        candidate: desk(candidate, CANDIDATE, 'v2'),
+        share: 1,
+      });
+      expect(await survivor.shadows.consider(before.id)).toEqual([]);
+      expect(await survivor.shadows.sweep({ graceMs: -1 })).toEqual([]);
+      const after = await survivor.run('desk', 'Close T-1');
+      await survivor.shadows.consider(after.id);
+      expect((await store.shadows.pairs()).map((pair) => pair.runId)).toEqual([after.id]);
+    });
+
     it('a starting worker sweeps by itself', async () => {
       const dead = runtime(false);
       const survivor = runtime(true);

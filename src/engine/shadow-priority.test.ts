@@ -126,7 +126,7 @@ describe('ProductionLoad', () => {
   const model = {} as ModelAdapterV1;
 
   it("holds a shadow run's model call while a production run executes, and lets it go after", async () => {
-    const load = new ProductionLoad(() => undefined);
+    const load = new ProductionLoad(() => undefined, 10);
     const acquired: string[] = [];
     const inner = {
       acquire: () => {
@@ -158,18 +158,23 @@ describe('ProductionLoad', () => {
     await expect(waiting).rejects.toThrow('released');
   });
 
-  it('wakes the deferred workers when the last production run ends, only if one was deferred', () => {
+  it('wakes the deferred workers once the last production run has been over for the quiet time, only if one was deferred', async () => {
     let woken = 0;
-    const load = new ProductionLoad(() => (woken += 1));
+    const load = new ProductionLoad(() => (woken += 1), 20);
     load.enter()();
+    await tick(40);
     expect(woken).toBe(0);
     const first = load.enter();
     const second = load.enter();
     expect(load.busy).toBe(true);
     first();
+    await tick(40);
     expect(woken).toBe(0);
     second();
     second();
+    // Just ended: still busy for the quiet time, then woken once.
+    expect(load.busy).toBe(true);
+    await tick(60);
     expect([woken, load.busy]).toEqual([1, false]);
   });
 });

@@ -4,6 +4,7 @@ import { KeelError, type Clock } from '../core/index.js';
 import type { RunEvent, RunState, StoredEvent } from '../journal/index.js';
 import type { JournalEvent, RunObserver } from '../observe/index.js';
 import type { ShadowPair, ShadowRecord, Store } from '../store/index.js';
+import { ProductionLoad } from './production-load.js';
 import { newRunId, runStarted } from './run-start.js';
 import { inShadowSample } from './shadow-sampling.js';
 import { recordedResults, shadowRoute, type Recording, type ShadowResult } from './shadow-route.js';
@@ -66,8 +67,11 @@ export class ShadowRuns implements Shadows {
   readonly #notify: () => void;
   readonly #neutralResult: ShadowResult | undefined;
   readonly #pending = new Set<Promise<unknown>>();
+  #last: Promise<unknown> = Promise.resolve();
   /** Fed each committed event: a finished production run is considered for its shadows. */
   readonly observer: RunObserver;
+  /** The production runs executing in this process, which shadow work here gives way to. */
+  readonly production: ProductionLoad;
 
   constructor(options: {
     readonly store: Store;
@@ -83,13 +87,20 @@ export class ShadowRuns implements Shadows {
     this.#clock = options.clock;
     this.#production = options.production;
     this.#notify = options.notify;
+    this.production = new ProductionLoad(options.notify);
     for (const candidate of options.candidates ?? []) this.#addCandidate(candidate);
     this.observer = {
       onEvent: (runId: string, event: JournalEvent) => {
         if (event.type !== 'run_finished') return;
-        const work = this.consider(runId)
+        // Queued once the process is quiet (beside the next production run it would slow it; a
+        // process dying meanwhile leaves it to the sweep), one after another (each counts the
+        // shadow runs the one before queued, for `maxConcurrent`).
+        const work = this.#last
+          .then(() => this.production.idle())
+          .then(() => this.consider(runId))
           .catch(() => undefined)
           .finally(() => this.#pending.delete(work));
+        this.#last = work;
         this.#pending.add(work);
       },
       flush: async () => {
@@ -176,10 +187,12 @@ export class ShadowRuns implements Shadows {
     const journal = await this.#store.readEvents(runId);
     const started = journal[0]?.event;
     if (started?.type !== 'run_started' || started.shadowOf !== undefined) return [];
-    if (journal.at(-1)?.event.type !== 'run_finished') return [];
+    const finished = journal.at(-1);
+    if (finished?.event.type !== 'run_finished') return [];
     const queued: string[] = [];
     for (const shadow of active.filter((each) => each.agent === started.agent)) {
-      if (!inShadowSample(runId, shadow.share)) continue;
+      // A run that finished before the shadow started is not its traffic.
+      if (finished.at < shadow.startedAt || !inShadowSample(runId, shadow.share)) continue;
       const id = await this.#queue(shadow, runId, started);
       if (id !== undefined) queued.push(id);
     }
