@@ -175,7 +175,9 @@ export class LocalRuns {
         shadows?.resolve(folded) ?? agentFor(record.agent, folded.modelSpec),
       ...(shadow
         ? {
-            interceptToolCall: shadows.interceptor(record.id),
+            // The runtime's own interceptor when it has one (a replay's); the shadow's guard
+            // keeps every call but a `read` from running either way.
+            interceptToolCall: executeWith.interceptToolCall ?? shadows.interceptor(record.id),
             // A candidate's model calls wait while production runs execute here.
             ...(production ? { providerGate: production.gate(executeWith.providerGate) } : {}),
           }

@@ -120,6 +120,12 @@ export interface StartRunOptions {
    * durable meanwhile: if this process stops waiting, any worker resumes it after the decision.
    */
   readonly onWaiting?: ((approvals: readonly ApprovalRecord[]) => void) | undefined;
+  /**
+   * Start it as a shadow run of production run `of` in shadow `id` (what `replayRun` does to
+   * repeat a shadow run): its agent must be among `candidates`, and none of its calls runs but
+   * `read`s the interceptor lets run.
+   */
+  readonly shadow?: { readonly of: string; readonly id: string } | undefined;
 }
 
 /** Where a fork starts (the step) and which model it runs on. */

@@ -389,7 +389,7 @@ class KeelRuntime implements Runtime {
       throw new KeelError('invalid_input', 'a run needs a non-empty task');
     }
     const agent = this.#agentFor(agentName, options.model);
-    const { model: modelSpec, limits } = options;
-    return runStarted({ agent, task, modelSpec, limits, now: this.#clock.now() });
+    const { model: modelSpec, limits, shadow } = options;
+    return runStarted({ agent, task, modelSpec, limits, shadow, now: this.#clock.now() });
   }
 }
