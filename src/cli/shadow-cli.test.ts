@@ -80,6 +80,7 @@ describe('keel shadow', () => {
       ['shadow', 'start', 'refunds'],
       ['shadow', 'stop', 'sh_nothing'],
       ['shadow', 'report', 'sh_nothing'],
+      ['worker', '--shadows', 'sometimes'],
     ];
     const results = await Promise.all(attempts.map((args) => runKeel(storeUrl, args)));
     for (const result of results) {
