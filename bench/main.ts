@@ -26,8 +26,9 @@
 //  12. scale-out (scaling.ts): 1/2/4/8 worker processes on PostgreSQL on an I/O-bound load,
 //      runs/s, steps/s, claim latency, store time per step; one SQLite process on the same load;
 //      submit -> first model call on an idle PostgreSQL worker (LISTEN/NOTIFY).
-//  13. production run latency with a shadow on (every run repeated by a candidate on the same
-//      worker) next to off, in alternating blocks; the production journals compared.
+//  13. production run latency (p50, p99) with a shadow on (every run repeated by a candidate on
+//      the same worker, deferred to quiet time) next to off, in alternating blocks of back-to-back
+//      runs; the production journals compared; how long the shadow runs took after the load.
 //  14. streaming (stream-latency.ts): time to the first text_delta of a streamed run against a
 //      bare SDK stream's first token from the same fake SSE server; a run's duration with a
 //      consumer reading one event per second, next to nobody reading.

@@ -10,6 +10,7 @@ import { registerShadowCommands } from './shadow-commands.js';
 import { registerRunCommands } from './run-commands.js';
 import { keelVersion } from './version.js';
 import { jsonText } from './json-text.js';
+import type { ShadowClaims } from '../store/index.js';
 import { registerInitCommand } from './init-command.js';
 import { registerDoctorCommand } from './doctor-command.js';
 
@@ -146,7 +147,15 @@ program
   .description('claim and execute queued runs until stopped (Ctrl-C releases held runs)')
   .option('--concurrency <n>', 'runs executed at once', parsePositiveInt, 32)
   .option('--poll <ms>', 'idle poll interval', parsePositiveInt, 200)
-  .action(async (options: { concurrency: number; poll: number }) => {
+  .addOption(
+    new Option(
+      '--shadows <which>',
+      'shadow runs: also (after production runs, never beside one here), never (a production worker), only (a worker for candidates)',
+    )
+      .choices(['also', 'never', 'only'])
+      .default('also'),
+  )
+  .action(async (options: { concurrency: number; poll: number; shadows: ShadowClaims }) => {
     const { openRuntime } = await import('./open-runtime.js');
     const { colorStatus } = await import('./format.js');
     const { describeReason } = await import('../journal/index.js');
@@ -154,6 +163,7 @@ program
     const worker = runtime.startWorker({
       concurrency: options.concurrency,
       pollMs: options.poll,
+      shadows: options.shadows,
       onRunEnd(runId, result) {
         if (result)
           print(`${runId} ${colorStatus(result.status)} — ${describeReason(result.reason)}`);
@@ -183,7 +193,7 @@ program
       },
     });
     print(
-      `worker ${runtime.workerId} on ${storeLocation}; agents: ${runtime.agents.map((agent) => agent.name).join(', ')}`,
+      `worker ${runtime.workerId} on ${storeLocation}; agents: ${runtime.agents.map((agent) => agent.name).join(', ')}${options.shadows === 'also' ? '' : `; shadow runs: ${options.shadows}`}`,
     );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => {

@@ -2,11 +2,17 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Agent } from '../agent/index.js';
 import { KeelError } from '../core/index.js';
-import { shadowReport, type PairedMetric, type ShadowReport } from '../eval/index.js';
+import {
+  shadowReport,
+  type EvalAssertion,
+  type PairedMetric,
+  type ShadowReport,
+} from '../eval/index.js';
 import type { ShadowRecord } from '../store/index.js';
 import { usageError } from './exit-codes.js';
 import { formatUsd } from './format.js';
 import { loadAgents, loadCandidates } from './load-agents.js';
+import { loadSuites } from './load-suites.js';
 import { openRuntime, openStoreFromOptions, type CliGlobals } from './open-runtime.js';
 import { pc, print } from './terminal.js';
 
@@ -152,17 +158,38 @@ export async function runShadowReport(options: {
   readonly shadowId: string | undefined;
   readonly json: boolean;
   readonly printJson: PrintJson;
+  /** Evaluation suite file(s): each pair is checked against its task's case's assertions. */
+  readonly suite?: string | undefined;
 }): Promise<void> {
+  const assertionsFor =
+    options.suite === undefined ? undefined : await suiteAssertions(options.suite);
   const store = await openStoreFromOptions(options.globals, { readOnly: true });
   try {
     if (options.shadowId !== undefined && !(await store.shadows.get(options.shadowId)))
       throw new KeelError('not_found', `no shadow ${options.shadowId} in ${store.location}`);
-    const report = await shadowReport(store, { shadowId: options.shadowId });
+    const report = await shadowReport(store, { shadowId: options.shadowId, assertionsFor });
     if (options.json) options.printJson(report);
     else print(formatShadowReport(report));
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The assertions of the suites at `path`, by case: a pair is checked against those of the
+ * cases with its production run's task and agent.
+ */
+async function suiteAssertions(
+  path: string,
+): Promise<(task: string, agent: string) => readonly EvalAssertion[] | undefined> {
+  const byCase = new Map<string, EvalAssertion[]>();
+  for (const { suite } of await loadSuites([path])) {
+    for (const evalCase of suite.cases) {
+      const key = `${evalCase.agent ?? suite.agent ?? ''}\u0000${evalCase.task}`;
+      byCase.set(key, [...(byCase.get(key) ?? []), ...evalCase.expect]);
+    }
+  }
+  return (task, agent) => byCase.get(`${agent}\u0000${task}`);
 }
 
 /** The report for people: one block per pair, one line per metric. */
@@ -175,6 +202,13 @@ export function formatShadowReport(report: ShadowReport): string {
       `  output ${pair.outputMatch ? 'same' : pc.yellow('differs')}; tools ${pair.trajectory.same ? 'same' : pc.yellow('differ')}${pair.trajectory.onlyProduction.length > 0 ? ` — only production: ${pair.trajectory.onlyProduction.join(', ')}` : ''}${pair.trajectory.onlyCandidate.length > 0 ? ` — only candidate: ${pair.trajectory.onlyCandidate.join(', ')}` : ''}`,
       `  ${pair.servedCalls} served, ${pair.suppressedCalls} suppressed, ${pair.executedSideEffects} side effects executed; would ask a human: ${pair.candidate.approvals.join(', ') || 'none'}; cost Δ ${delta(pair.costDeltaUsd, formatUsd)}, latency Δ ${delta(pair.latencyDeltaMs, (ms) => `${Math.round(ms)} ms`)}`,
     );
+    if (pair.assertions) {
+      const passed = (results: readonly { pass: boolean }[]) =>
+        `${results.filter((result) => result.pass).length}/${results.length}`;
+      lines.push(
+        `  assertions passed: production ${passed(pair.assertions.production)}, candidate ${passed(pair.assertions.candidate)}`,
+      );
+    }
   }
   lines.push(
     '',

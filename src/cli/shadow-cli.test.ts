@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,7 @@ describe('keel shadow', () => {
       ['shadow', 'start', 'refunds'],
       ['shadow', 'stop', 'sh_nothing'],
       ['shadow', 'report', 'sh_nothing'],
+      ['worker', '--shadows', 'sometimes'],
     ];
     const results = await Promise.all(attempts.map((args) => runKeel(storeUrl, args)));
     for (const result of results) {
@@ -121,6 +122,68 @@ describe('keel shadow', () => {
     const text = await runKeel(storeUrl, ['shadow', 'report', shadowId]);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('side effects executed 0');
+  });
+
+  it("checks both runs of a pair against the assertions of its task's case in --suite", async () => {
+    const suite = join(directory, 'refunds.eval.json');
+    writeFileSync(
+      suite,
+      JSON.stringify({
+        name: 'shadow-suite',
+        agent: 'refunds',
+        cases: [
+          {
+            name: 'the demo refund',
+            task: DEMO_TASKS.refund,
+            expect: [
+              { type: 'status', status: 'succeeded' },
+              { type: 'contains', value: 'no answer says this' },
+            ],
+          },
+          {
+            name: 'a task no pair has',
+            task: 'Refund nothing at all',
+            expect: [{ type: 'status', status: 'failed' }],
+          },
+        ],
+      }),
+    );
+    const report = await runKeel(storeUrl, ['shadow', 'report', '--json', '--suite', suite]);
+    expect(report.stderr).toBe('');
+    expect(report.code).toBe(0);
+    const parsed = JSON.parse(report.stdout) as {
+      pairs: {
+        production: { status: string };
+        candidate: { status: string };
+        assertions?: { production: { pass: boolean }[]; candidate: { pass: boolean }[] };
+      }[];
+      metrics: Record<string, { n: number } | undefined>;
+    };
+    const [pair] = parsed.pairs;
+    expect(pair?.production.status).toBe('succeeded');
+    expect(pair?.assertions?.production.map((result) => result.pass)).toEqual([true, false]);
+    expect(pair?.assertions?.candidate.map((result) => result.pass)).toEqual([
+      pair?.candidate.status === 'succeeded',
+      false,
+    ]);
+    expect(parsed.metrics.assertionsPassed?.n).toBe(1);
+    const text = await runKeel(storeUrl, ['shadow', 'report', '--suite', suite]);
+    expect(text.stdout).toContain('assertions passed: production 1/2');
+    // Without --suite no assertion is checked; a suite that is not there is one line, exit 2.
+    const plain = JSON.parse((await runKeel(storeUrl, ['shadow', 'report', '--json'])).stdout) as {
+      pairs: { assertions?: unknown }[];
+      metrics: Record<string, unknown>;
+    };
+    expect(plain.pairs[0]?.assertions).toBeUndefined();
+    expect(plain.metrics.assertionsPassed).toBeUndefined();
+    const missing = await runKeel(storeUrl, [
+      'shadow',
+      'report',
+      '--suite',
+      join(directory, 'missing.eval.json'),
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('shows versions and shadow runs in runs and show, and lists then stops the shadow', async () => {

@@ -93,13 +93,18 @@ export function registerShadowCommands(
       '--json',
       'print one JSON document: { pairs, executedSideEffects, suppressedCalls, metrics: { … } }',
     )
-    .action(async (shadowId: string | undefined, options: { json?: boolean }) => {
+    .option(
+      '--suite <path>',
+      "an evaluation suite (file or directory): each pair's runs are checked against the assertions of its task's case (assertionsPassed)",
+    )
+    .action(async (shadowId: string | undefined, options: { json?: boolean; suite?: string }) => {
       const { runShadowReport } = await import('./shadow-actions.js');
       await runShadowReport({
         globals: globals(),
         shadowId,
         json: options.json ?? false,
         printJson,
+        suite: options.suite,
       });
     });
 }

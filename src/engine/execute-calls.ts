@@ -10,7 +10,7 @@ import {
   type ToolOutcome,
 } from '../tools/index.js';
 import { idempotencyKey, type Execution, type RunAbort } from './execution.js';
-import { neutralShadowResult } from './shadow-runs.js';
+import { neutralShadowResult } from './shadow-route.js';
 import type { InterceptedCall, ToolCallRoute } from './tool-interception.js';
 import { quarantinedFailure, untrustedResultEvents } from './untrusted-step.js';
 

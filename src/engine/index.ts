@@ -40,7 +40,6 @@ export {
   recordedResults,
   shadowRoute,
   type ShadowResult,
-  type ShadowStartOptions,
-  type Shadows,
-} from './shadow-runs.js';
+} from './shadow-route.js';
+export { type ShadowStartOptions, type Shadows } from './shadow-runs.js';
 export { inShadowSample } from './shadow-sampling.js';

@@ -10,6 +10,7 @@ import type { Agent } from '../agent/index.js';
 import type { ExecuteRunContext } from './execution.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import type { LocalWakeups } from './local-wakeups.js';
+import type { ProductionLoad } from './production-load.js';
 import type { ShadowRuns } from './shadow-runs.js';
 import { executeRun, type RunAbort } from './run-executor.js';
 import { resultOf, type RunResult } from './run-result.js';
@@ -28,6 +29,8 @@ export interface LocalRunsContext {
   readonly agentFor: (name: string, modelSpec: string | undefined) => Agent;
   /** Shadow runs: their candidate agent, and the interceptor that keeps them off the world. */
   readonly shadows?: Pick<ShadowRuns, 'resolve' | 'interceptor'> | undefined;
+  /** Production runs executing here, which shadow runs here give way to. */
+  readonly production?: ProductionLoad | undefined;
 }
 
 /**
@@ -151,7 +154,9 @@ export class LocalRuns {
     signalMeans: 'cancel' | 'release';
     journal?: readonly StoredEvent[] | undefined;
   }): Promise<LocalOutcome> {
-    const { store, workerId, leases, executeWith, agentFor, shadows } = this.#context;
+    const { store, workerId, leases, executeWith, agentFor, shadows, production } = this.#context;
+    const shadow = record.shadowOf !== null && shadows !== undefined;
+    const leave = shadow ? undefined : production?.enter();
     const controller = new AbortController();
     const untrack = leases.track(record.id, controller);
     const onExternalAbort = (): void => {
@@ -168,9 +173,15 @@ export class LocalRuns {
       runId: record.id,
       resolveAgent: (folded) =>
         shadows?.resolve(folded) ?? agentFor(record.agent, folded.modelSpec),
-      ...(record.shadowOf === null || !shadows
-        ? {}
-        : { interceptToolCall: shadows.interceptor(record.id) }),
+      ...(shadow
+        ? {
+            // The runtime's own interceptor when it has one (a replay's); the shadow's guard
+            // keeps every call but a `read` from running either way.
+            interceptToolCall: executeWith.interceptToolCall ?? shadows.interceptor(record.id),
+            // A candidate's model calls wait while production runs execute here.
+            ...(production ? { providerGate: production.gate(executeWith.providerGate) } : {}),
+          }
+        : {}),
       controller,
       claim,
       journal,
@@ -186,6 +197,7 @@ export class LocalRuns {
       }
       return 'lost';
     } finally {
+      leave?.();
       this.#executions.delete(work);
       signal?.removeEventListener('abort', onExternalAbort);
       untrack();

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { type Agent } from '../agent/index.js';
 import { type RunEvent, type RunLimits } from '../journal/index.js';
 import { KeelError, canonicalJson, sleep } from '../core/index.js';
-import type { ContextReplay, SummaryOutcome } from '../context/index.js';
 import { ModelCallError, type ModelAdapterV1, type ModelResponse } from '../model/index.js';
 import { openStore, type Store, type StoredEvent } from '../store/index.js';
 import { ToolError, defineTool, type JournaledDecisionEntry, type Tool } from '../tools/index.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { digestWholeRequests, isWholeRequestDigest } from './request-digest.js';
 import { newRunId } from './run-start.js';
+import { contextReplay, interceptionsFromJournal } from './replay-served.js';
 
 /** Where a replay first departed from the recorded run. `null` sides mean "no such event". */
 export interface ReplayDivergence {
@@ -56,9 +56,16 @@ export async function replayRun({
   if (!started) throw new KeelError('invalid_input', `run ${runId} has no run_started event`);
   const replayAgent = servedFromJournal(agent, recorded, started.model);
   const store = await openStore('sqlite::memory:');
+  // A shadow run replays as one (gates ask nobody), its intercepted calls routed as recorded.
+  const shadow =
+    started.shadowOf === undefined
+      ? undefined
+      : { of: started.shadowOf, id: started.shadowId ?? '' };
   const runtime = createRuntime({
     store,
     agents: [replayAgent],
+    candidates: shadow ? [replayAgent] : [],
+    interceptToolCall: interceptionsFromJournal(recorded),
     modelRetry: { initialDelayMs: 0, maxDelayMs: 0 },
   });
   let replayed: RunEvent[];
@@ -67,9 +74,11 @@ export async function replayRun({
   try {
     const limits: Partial<RunLimits> = started.limits;
     const [result] = await Promise.all([
-      runtime.run(replayAgent.name, started.task, { limits, runId: replayRunId }).finally(() => {
-        answering.abort();
-      }),
+      runtime
+        .run(replayAgent.name, started.task, { limits, runId: replayRunId, shadow })
+        .finally(() => {
+          answering.abort();
+        }),
       answerApprovals(runtime, store, recorded, replayRunId, answering.signal),
     ]);
     replayed = (await store.readEvents(result.id)).map((entry) => entry.event);
@@ -296,27 +305,6 @@ function servedReplies(
         finishReason: 'stop',
       });
     },
-  };
-}
-
-/** The store's recall results and the summaries the recorded run had, served back as they were. */
-function contextReplay(recorded: readonly RunEvent[]): ContextReplay {
-  const recalled = new Map<string, readonly string[] | undefined>();
-  const summaries = new Map<number, SummaryOutcome>();
-  for (const event of recorded) {
-    if (event.type === 'context_assembled') {
-      recalled.set(
-        `${event.step}:${event.trigger}`,
-        event.recallSource === 'store' ? event.recalled : undefined,
-      );
-    } else if (event.type === 'step_summarised') {
-      const { type: _type, step: _step, summarisedStep, ...outcome } = event;
-      summaries.set(summarisedStep, outcome);
-    }
-  }
-  return {
-    recalled: (step, trigger) => recalled.get(`${step}:${trigger}`),
-    summary: (step) => summaries.get(step),
   };
 }
 

@@ -8,7 +8,7 @@ import type { ApprovalDecisionEntry, ApprovalRecord, RunRecord, Store } from '..
 import type { ToolPoliciesOptions } from '../tools/index.js';
 import type { ModelRetryOptions } from './model-retry.js';
 import type { ProviderLimits } from './provider-limits.js';
-import type { ShadowResult } from './shadow-runs.js';
+import type { ShadowResult } from './shadow-route.js';
 import type { ToolCallInterceptor } from './tool-interception.js';
 import type { RuntimeAuditOptions } from './housekeeping.js';
 import type { RetentionOptions } from './retention.js';
@@ -120,6 +120,12 @@ export interface StartRunOptions {
    * durable meanwhile: if this process stops waiting, any worker resumes it after the decision.
    */
   readonly onWaiting?: ((approvals: readonly ApprovalRecord[]) => void) | undefined;
+  /**
+   * Start it as a shadow run of production run `of` in shadow `id` (what `replayRun` does to
+   * repeat a shadow run): its agent must be among `candidates`, and none of its calls runs but
+   * `read`s the interceptor lets run.
+   */
+  readonly shadow?: { readonly of: string; readonly id: string } | undefined;
 }
 
 /** Where a fork starts (the step) and which model it runs on. */

@@ -39,6 +39,7 @@ import {
   type StartRunOptions,
 } from './runtime-options.js';
 import { ShadowRuns, type Shadows } from './shadow-runs.js';
+import { attendShadows } from './shadow-sweep.js';
 import { attendApprovals, startWorker, type Worker, type WorkerOptions } from './worker.js';
 
 /**
@@ -186,6 +187,7 @@ class KeelRuntime implements Runtime {
       wakeups: this.#wakeups,
       agentFor: (name, modelSpec) => this.#agentFor(name, modelSpec),
       shadows: this.#shadowRuns,
+      production: this.#shadowRuns.production,
       executeWith: {
         store,
         clock,
@@ -321,6 +323,7 @@ class KeelRuntime implements Runtime {
       agents: [...this.#byName.keys()],
       maxClaims: this.#maxClaims,
       maxConcurrentRuns: this.#options.maxConcurrentRuns,
+      deferShadows: () => this.#shadowRuns.production.busy,
       execute: async (record, signal) => {
         if (record.status !== 'running') return this.#local.endedAtClaim(record);
         const result = await this.#local.execute({
@@ -340,6 +343,8 @@ class KeelRuntime implements Runtime {
       sweepMs: this.#options.approvals?.sweepMs ?? 1_000,
       onError: options.onError,
     });
+    const { onError } = options;
+    attendShadows(worker, { sweep: (at) => this.shadows.sweep(at), clock: this.#clock, onError });
     void worker.done.finally(() => this.#wakeups.workers.delete(worker));
     return worker;
   }
@@ -384,7 +389,7 @@ class KeelRuntime implements Runtime {
       throw new KeelError('invalid_input', 'a run needs a non-empty task');
     }
     const agent = this.#agentFor(agentName, options.model);
-    const { model: modelSpec, limits } = options;
-    return runStarted({ agent, task, modelSpec, limits, now: this.#clock.now() });
+    const { model: modelSpec, limits, shadow } = options;
+    return runStarted({ agent, task, modelSpec, limits, shadow, now: this.#clock.now() });
   }
 }

@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Agent } from '../agent/index.js';
-import { KeelError, canonicalJson, type Clock } from '../core/index.js';
+import { KeelError, type Clock } from '../core/index.js';
 import type { RunEvent, RunState, StoredEvent } from '../journal/index.js';
 import type { JournalEvent, RunObserver } from '../observe/index.js';
-import type { ShadowRecord, Store } from '../store/index.js';
+import type { ShadowPair, ShadowRecord, Store } from '../store/index.js';
+import { ProductionLoad } from './production-load.js';
 import { newRunId, runStarted } from './run-start.js';
 import { inShadowSample } from './shadow-sampling.js';
-import type {
-  InterceptedCall,
-  InterceptedResult,
-  ToolCallInterceptor,
-  ToolCallRoute,
-} from './tool-interception.js';
+import { recordedResults, shadowRoute, type Recording, type ShadowResult } from './shadow-route.js';
+import { sweepShadows } from './shadow-sweep.js';
+import type { ToolCallInterceptor } from './tool-interception.js';
 
 /** What `runtime.shadows.start` takes. */
 export interface ShadowStartOptions {
@@ -52,85 +50,13 @@ export interface Shadows {
    * itself when a run finishes); the ids of the shadow runs queued.
    */
   consider(runId: string): Promise<string[]>;
+  /**
+   * Queue the pairs a process that died left unqueued (a sampled production run that finished
+   * with no pair, a pair with no shadow run); idempotent. Workers do it as they start and every
+   * minute; the ids of the shadow runs queued.
+   */
+  sweep(options?: { since?: number; graceMs?: number }): Promise<string[]>;
 }
-
-/**
- * The result a shadow run's suppressed call is given: typed, neutral, saying it did not run.
- * The model sees it as the tool's result.
- */
-export function neutralShadowResult(call: InterceptedCall, reason: string): InterceptedResult {
-  return {
-    ok: true,
-    value: { shadow: true, executed: false, tool: call.toolName, effect: call.effect, reason },
-  };
-}
-
-/** A production run's recorded outcomes by canonical (tool, arguments). */
-type Recording = Map<string, InterceptedResult>;
-
-/** The recorded outcome of each call a production run made (the first of identical calls). */
-export function recordedResults(events: readonly RunEvent[]): Recording {
-  const requested = new Map<string, string>();
-  const recording: Recording = new Map();
-  const intercepted = new Set<string>();
-  for (const event of events) {
-    if (event.type === 'tool_requested') {
-      requested.set(`${event.step}:${event.callId}`, callKeyOf(event.toolName, event.input));
-    } else if (event.type === 'tool_intercepted') {
-      intercepted.add(`${event.step}:${event.callId}`);
-    } else if (event.type === 'tool_finished' || (event.type === 'tool_failed' && event.final)) {
-      const id = `${event.step}:${event.callId}`;
-      const key = requested.get(id);
-      if (key === undefined || intercepted.has(id) || recording.has(key)) continue;
-      recording.set(
-        key,
-        event.type === 'tool_finished'
-          ? { ok: true, value: event.content }
-          : { ok: false, error: event.error },
-      );
-    }
-  }
-  return recording;
-}
-
-function callKeyOf(toolName: string, input: unknown): string {
-  return `${toolName}:${canonicalJson(input ?? null)}`;
-}
-
-/**
- * The routing of a shadow run's calls: the production run's recorded result when the tool and
- * canonical arguments match; else a `read` runs live only when the shadow allows it; anything
- * else (and any call the gates would have held for a human) is suppressed with a neutral
- * result. Nothing here can let a `write`, `irreversible` or `egress` call execute.
- */
-export function shadowRoute(
-  call: InterceptedCall,
-  recording: Recording,
-  {
-    allowLiveReads,
-    neutralResult = neutralShadowResult,
-  }: {
-    readonly allowLiveReads: boolean;
-    /** The result a suppressed call is given (default `neutralShadowResult`). */
-    readonly neutralResult?: ShadowResult | undefined;
-  },
-): ToolCallRoute {
-  const recorded = recording.get(callKeyOf(call.toolName, call.input));
-  if (recorded) return { type: 'serve', source: 'shadow: production run', result: recorded };
-  if (call.wouldNeedApproval) {
-    const reason = 'would need approval; no recorded result';
-    return { type: 'suppress', reason, result: neutralResult(call, reason) };
-  }
-  if (call.effect === 'read' && allowLiveReads) return { type: 'execute' };
-  const reason =
-    call.effect === 'read'
-      ? 'read with no recorded result; live reads are off'
-      : `${call.effect} never runs in a shadow run`;
-  return { type: 'suppress', reason, result: neutralResult(call, reason) };
-}
-
-/** The result a shadow run's suppressed call is given instead of running. */
-export type ShadowResult = (call: InterceptedCall, reason: string) => InterceptedResult;
 
 /** What the runtime keeps for its shadows: the candidates, the queueing and the interception. */
 export class ShadowRuns implements Shadows {
@@ -141,8 +67,11 @@ export class ShadowRuns implements Shadows {
   readonly #notify: () => void;
   readonly #neutralResult: ShadowResult | undefined;
   readonly #pending = new Set<Promise<unknown>>();
+  #last: Promise<unknown> = Promise.resolve();
   /** Fed each committed event: a finished production run is considered for its shadows. */
   readonly observer: RunObserver;
+  /** The production runs executing in this process, which shadow work here gives way to. */
+  readonly production: ProductionLoad;
 
   constructor(options: {
     readonly store: Store;
@@ -158,13 +87,20 @@ export class ShadowRuns implements Shadows {
     this.#clock = options.clock;
     this.#production = options.production;
     this.#notify = options.notify;
+    this.production = new ProductionLoad(options.notify);
     for (const candidate of options.candidates ?? []) this.#addCandidate(candidate);
     this.observer = {
       onEvent: (runId: string, event: JournalEvent) => {
         if (event.type !== 'run_finished') return;
-        const work = this.consider(runId)
+        // Queued once the process is quiet (beside the next production run it would slow it; a
+        // process dying meanwhile leaves it to the sweep), one after another (each counts the
+        // shadow runs the one before queued, for `maxConcurrent`).
+        const work = this.#last
+          .then(() => this.production.idle())
+          .then(() => this.consider(runId))
           .catch(() => undefined)
           .finally(() => this.#pending.delete(work));
+        this.#last = work;
         this.#pending.add(work);
       },
       flush: async () => {
@@ -251,10 +187,12 @@ export class ShadowRuns implements Shadows {
     const journal = await this.#store.readEvents(runId);
     const started = journal[0]?.event;
     if (started?.type !== 'run_started' || started.shadowOf !== undefined) return [];
-    if (journal.at(-1)?.event.type !== 'run_finished') return [];
+    const finished = journal.at(-1);
+    if (finished?.event.type !== 'run_finished') return [];
     const queued: string[] = [];
     for (const shadow of active.filter((each) => each.agent === started.agent)) {
-      if (!inShadowSample(runId, shadow.share)) continue;
+      // A run that finished before the shadow started is not its traffic.
+      if (finished.at < shadow.startedAt || !inShadowSample(runId, shadow.share)) continue;
       const id = await this.#queue(shadow, runId, started);
       if (id !== undefined) queued.push(id);
     }
@@ -269,6 +207,33 @@ export class ShadowRuns implements Shadows {
   ): Promise<string | undefined> {
     const candidate = this.#candidates.get(`${shadow.agent}@${shadow.candidateVersion}`);
     if (!candidate) return undefined;
+    const maxCostUsd = await this.#costLimit(shadow, candidate, { bounded: true });
+    if (maxCostUsd === undefined) return undefined;
+    // The pair first: a production run gets one shadow run per shadow, however often it is
+    // considered (two processes, a retry, a sweep). A process dying before the run below is
+    // created leaves the pair without its run: `sweep` creates it.
+    const pair = {
+      shadowId: shadow.id,
+      runId,
+      candidateRunId: newRunId(),
+      createdAt: this.#clock.now(),
+    };
+    if (!(await this.#store.shadows.addPair(pair))) return undefined;
+    await this.#createShadowRun(pair, candidate, started, maxCostUsd);
+    this.#notify();
+    return pair.candidateRunId;
+  }
+
+  /**
+   * The cost limit of a new shadow run of `shadow`: the candidate's, within what is left of the
+   * shadow's budget; `undefined` when none may start (budget spent: the shadow stops; or, when
+   * `bounded`, `maxConcurrent` shadow runs are waiting or running).
+   */
+  async #costLimit(
+    shadow: ShadowRecord,
+    candidate: Agent,
+    { bounded }: { readonly bounded: boolean },
+  ): Promise<number | undefined> {
     const usage = await this.#store.shadows.usage(shadow.id);
     let maxCostUsd = candidate.limits.maxCostUsd;
     if (shadow.maxCostUsd !== null) {
@@ -280,35 +245,55 @@ export class ShadowRuns implements Shadows {
       }
       maxCostUsd = Math.min(maxCostUsd, left);
     }
-    if (usage.active >= shadow.maxConcurrent) return undefined;
-    const candidateRunId = newRunId();
+    if (bounded && usage.active >= shadow.maxConcurrent) return undefined;
+    return maxCostUsd;
+  }
+
+  async #createShadowRun(
+    pair: ShadowPair,
+    candidate: Agent,
+    started: Extract<RunEvent, { type: 'run_started' }>,
+    maxCostUsd: number,
+  ): Promise<void> {
     const now = this.#clock.now();
-    // The pair first: a production run gets one shadow run per shadow, however often it is
-    // considered (two processes, a retry).
-    const added = await this.#store.shadows.addPair({
-      shadowId: shadow.id,
-      runId,
-      candidateRunId,
-      createdAt: now,
-    });
-    if (!added) return undefined;
     const event = runStarted({
       agent: candidate,
       task: started.task,
       modelSpec: undefined,
       limits: { maxCostUsd },
       now,
-      shadow: { of: runId, id: shadow.id },
+      shadow: { of: pair.runId, id: pair.shadowId },
     });
     await this.#store.createRun({
-      id: candidateRunId,
+      id: pair.candidateRunId,
       agent: candidate.name,
       task: started.task,
       createdAt: now,
       events: [{ seq: 1, at: now, event }],
     });
-    this.#notify();
-    return candidateRunId;
+  }
+
+  /**
+   * Queue what a process that died left unqueued (see `sweepShadows`); the ids of the shadow
+   * runs queued. A runtime's workers sweep when they start and every `shadowSweepMs`.
+   */
+  async sweep(options: { since?: number; graceMs?: number } = {}): Promise<string[]> {
+    const queued = await sweepShadows(this.#store, this.#clock, this, options);
+    if (queued.length > 0) this.#notify();
+    return queued;
+  }
+
+  /** Create the shadow run of a pair that has none (its process died in between). */
+  async repair(pair: ShadowPair): Promise<boolean> {
+    const shadow = await this.#store.shadows.get(pair.shadowId);
+    const candidate = shadow && this.#candidates.get(`${shadow.agent}@${shadow.candidateVersion}`);
+    const started = (await this.#store.readEvents(pair.runId))[0]?.event;
+    if (!shadow || shadow.stoppedAt !== null || !candidate || started?.type !== 'run_started')
+      return false;
+    const maxCostUsd = await this.#costLimit(shadow, candidate, { bounded: false });
+    if (maxCostUsd === undefined) return false;
+    await this.#createShadowRun(pair, candidate, started, maxCostUsd);
+    return true;
   }
 
   /** The candidate a shadow run executes with; `undefined` for any other run. */

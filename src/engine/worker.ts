@@ -1,6 +1,6 @@
-import type { Clock } from '../core/index.js';
+import { KeelError, type Clock } from '../core/index.js';
 import type { Approvals } from '../approval/index.js';
-import type { RunJournalStore, RunRecord, Store } from '../store/index.js';
+import type { RunJournalStore, RunRecord, ShadowClaims, Store } from '../store/index.js';
 import type { RunResult } from './run-result.js';
 
 /** A worker's concurrency, poll interval, and callbacks for each run's end and for errors. */
@@ -18,6 +18,13 @@ export interface WorkerOptions {
    * it answers again (`up`, with the outage's length). Meanwhile claims back off up to 5 s.
    */
   readonly onStoreOutage?: ((outage: StoreOutage) => void) | undefined;
+  /**
+   * Shadow runs: `also` (default) claims them only when no production run is waiting, and
+   * not while a production run executes in this process; `never` leaves them to other workers
+   * (a production worker); `only` claims nothing else (a worker kept for candidates, so they
+   * never share a process with production runs).
+   */
+  readonly shadows?: ShadowClaims | undefined;
 }
 
 /** A worker's store became unreachable, or reachable again after `downMs`. */
@@ -49,6 +56,8 @@ interface StartWorkerOptions extends WorkerOptions {
   readonly maxClaims?: number | undefined;
   readonly maxConcurrentRuns?: Readonly<Record<string, number>> | undefined;
   readonly execute: (record: RunRecord, signal: AbortSignal) => Promise<RunResult | undefined>;
+  /** True while shadow runs should wait (production runs execute in this process). */
+  readonly deferShadows?: (() => boolean) | undefined;
 }
 
 /**
@@ -68,7 +77,14 @@ export function startWorker(options: StartWorkerOptions): Worker {
     maxConcurrentRuns,
     concurrency = 32,
     pollMs = 200,
+    shadows = 'also',
+    deferShadows,
   } = options;
+  if (!['also', 'never', 'only'].includes(shadows))
+    throw new KeelError(
+      'invalid_input',
+      `startWorker: "shadows" must be 'also', 'never' or 'only' (got ${JSON.stringify(shadows)})`,
+    );
   const running = new Map<string, Promise<void>>();
   // One controller per run, not one shared signal: a shared one would carry a listener per
   // run in flight (Node warns past 10).
@@ -93,6 +109,7 @@ export function startWorker(options: StartWorkerOptions): Worker {
           agents,
           maxClaims,
           maxConcurrentRuns,
+          shadows: shadows === 'also' && deferShadows?.() === true ? 'never' : shadows,
         });
       } catch (error) {
         if (downSince === undefined) {

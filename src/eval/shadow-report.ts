@@ -105,11 +105,19 @@ export async function shadowReport(
   {
     shadowId,
     assertions,
+    assertionsFor,
     judge,
   }: {
     readonly shadowId?: string | undefined;
     /** Evaluation assertions (`keel/eval`) checked on both runs of every pair. */
     readonly assertions?: readonly EvalAssertion[] | undefined;
+    /**
+     * The assertions a pair is checked against, by its production run's task and agent (e.g.
+     * an evaluation suite's case for that task: what `keel shadow report --suite` does); a
+     * pair given none is not checked. Instead of `assertions`.
+     */
+    readonly assertionsFor?:
+      ((task: string, agent: string) => readonly EvalAssertion[] | undefined) | undefined;
     /** The judge an `llm-rubric` assertion asks. */
     readonly judge?: Judge | undefined;
   } = {},
@@ -124,26 +132,35 @@ export async function shadowReport(
   const eventsOf = (runId: string): RunEvent[] =>
     (journals.get(runId) ?? []).map((entry) => entry.event);
   const compared = pairs.map((pair) => comparePair(pair, eventsOf, journals));
-  const reports =
-    assertions === undefined || assertions.length === 0
-      ? compared
-      : await Promise.all(
-          compared.map(async (pair) => {
-            const checkAll = (runId: string) =>
-              Promise.all(
-                assertions.map((assertion) =>
-                  checkAssertion(assertion, runView(journals.get(runId) ?? []), { judge }),
-                ),
-              );
-            return {
-              ...pair,
-              assertions: {
-                production: await checkAll(pair.production.runId),
-                candidate: await checkAll(pair.candidate.runId),
-              },
-            };
-          }),
-        );
+  const checksFor = (pair: ShadowPairReport): readonly EvalAssertion[] => {
+    if (!assertionsFor) return assertions ?? [];
+    const started = eventsOf(pair.production.runId)[0];
+    return started?.type === 'run_started'
+      ? (assertionsFor(started.task, started.agent) ?? [])
+      : [];
+  };
+  const checking = assertionsFor !== undefined || (assertions?.length ?? 0) > 0;
+  const reports = !checking
+    ? compared
+    : await Promise.all(
+        compared.map(async (pair) => {
+          const checks = checksFor(pair);
+          if (checks.length === 0) return pair;
+          const checkAll = (runId: string) =>
+            Promise.all(
+              checks.map((assertion) =>
+                checkAssertion(assertion, runView(journals.get(runId) ?? []), { judge }),
+              ),
+            );
+          return {
+            ...pair,
+            assertions: {
+              production: await checkAll(pair.production.runId),
+              candidate: await checkAll(pair.candidate.runId),
+            },
+          };
+        }),
+      );
   const complete = reports.filter((pair) => pair.complete);
   const both = (
     value: (side: ShadowSide, pair: ShadowPairReport) => number | null,
@@ -177,7 +194,7 @@ export async function shadowReport(
       latencyMs: both((side) => side.latencyMs, 'lower'),
       toolCalls: both((side) => side.toolCalls.length, 'lower'),
       approvals: both((side) => side.approvals.length, 'lower'),
-      ...(assertions === undefined || assertions.length === 0
+      ...(!checking
         ? {}
         : {
             assertionsPassed: both((side, pair) => {

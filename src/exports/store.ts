@@ -30,6 +30,7 @@ export {
   type RunPrice,
   type RunRecord,
   type RunRecordStatus,
+  type ShadowClaims,
   type ShadowPair,
   type ShadowRecord,
   type ShadowStore,

@@ -1,6 +1,7 @@
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { POSTGRES_URL, storeTargets } from '../../test/support/store-targets.js';
-import { openStore, type Store } from './index.js';
+import { DEFAULT_LIMITS } from '../journal/index.js';
+import { openStore, type ShadowClaims, type Store } from './index.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -78,6 +79,77 @@ for (const target of storeTargets('keel_co_')) {
         },
       });
       expect(await claimAll({ maxConcurrentRuns: { noisy: 2 } })).toEqual(['noisy']);
+    });
+
+    /** A queued run of `desk`; a shadow run (of `run_p`) when `shadow`. */
+    async function queueRun(id: string, createdAt: number, shadow: boolean): Promise<void> {
+      await store.createRun({
+        id,
+        agent: 'desk',
+        task: 't',
+        createdAt,
+        events: [
+          {
+            seq: 1,
+            at: createdAt,
+            event: {
+              type: 'run_started',
+              agent: 'desk',
+              task: 't',
+              taskProvenance: { trust: 'trusted', source: 'task' },
+              model: { provider: 'simulator', modelId: 'scripted' },
+              limits: DEFAULT_LIMITS,
+              startedAt: createdAt,
+              ...(shadow ? { shadowOf: 'run_p', shadowId: 'sh_1' } : {}),
+            },
+          },
+        ],
+      });
+    }
+
+    async function claimKinds(shadows: ShadowClaims | undefined): Promise<string[]> {
+      const claimed: string[] = [];
+      for (;;) {
+        const record = await store.claimNext({
+          workerId: 'w',
+          now: T0 + 1_000,
+          leaseMs: 60_000,
+          agents: ['desk'],
+          ...(shadows === undefined ? {} : { shadows }),
+        });
+        if (!record) return claimed;
+        claimed.push(record.id);
+      }
+    }
+
+    it('claims production runs before older shadow runs, then the shadow runs', async () => {
+      await queueRun('shadow-1', T0, true);
+      await queueRun('shadow-2', T0 + 1, true);
+      await queueRun('prod-1', T0 + 2, false);
+      await queueRun('prod-2', T0 + 3, false);
+      expect(await claimKinds(undefined)).toEqual(['prod-1', 'prod-2', 'shadow-1', 'shadow-2']);
+    });
+
+    it('claims no shadow run for shadows: never, and only shadow runs for shadows: only', async () => {
+      await queueRun('shadow-1', T0, true);
+      await queueRun('prod-1', T0 + 1, false);
+      expect(await claimKinds('never')).toEqual(['prod-1']);
+      await queueRun('prod-2', T0 + 2, false);
+      expect(await claimKinds('only')).toEqual(['shadow-1']);
+      expect(await claimKinds('also')).toEqual(['prod-2']);
+    });
+
+    it('orders production before shadow runs with a concurrency bound too', async () => {
+      await queueRun('shadow-1', T0, true);
+      await queueRun('prod-1', T0 + 1, false);
+      const first = await store.claimNext({
+        workerId: 'w',
+        now: T0 + 1_000,
+        leaseMs: 60_000,
+        agents: ['desk', 'other'],
+        maxConcurrentRuns: { desk: 1 },
+      });
+      expect(first?.id).toBe('prod-1');
     });
 
     it('claims every run of an unbounded agent', async () => {

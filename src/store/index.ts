@@ -11,6 +11,7 @@ export {
   type RunJournalStore,
   type RunRecord,
   type RunRecordStatus,
+  type ShadowClaims,
   type SuspendRun,
   type TerminalStatus,
   type WriteGuard,

@@ -116,7 +116,16 @@ export interface ClaimOptions {
    * were started without an outcome, `worker_lost` otherwise (the record comes back finished).
    */
   readonly maxClaims?: number | undefined;
+  /**
+   * Shadow runs (see `ShadowStore`): claimed only when no production run is claimable
+   * (`also`, the default), never (`never`: a production worker), or only them (`only`: a
+   * worker kept for candidates, so they never compete with production runs).
+   */
+  readonly shadows?: ShadowClaims | undefined;
 }
+
+/** Which runs a worker claims: production runs first and shadow runs after, or one kind. */
+export type ShadowClaims = 'also' | 'never' | 'only';
 
 export interface LeaseRenewal {
   /** Runs this worker no longer holds: stop executing them. */

@@ -64,4 +64,16 @@ export interface ShadowStore {
   /** Pairs of a shadow (every shadow's without one), oldest first. */
   pairs(shadowId?: string): Promise<ShadowPair[]>;
   usage(shadowId: string): Promise<ShadowUsage>;
+  /**
+   * Finished production runs of `agent` (since `finishedSince`, oldest first, at most `limit`)
+   * with no pair in shadow `shadowId`: what a sweep checks for pairs a dead process never queued.
+   */
+  unpaired(options: {
+    readonly shadowId: string;
+    readonly agent: string;
+    readonly finishedSince: number;
+    readonly limit: number;
+  }): Promise<{ readonly id: string; readonly finishedAt: number }[]>;
+  /** Pairs created before `createdBefore` whose shadow run was never created (a process died). */
+  pairsWithoutRun(createdBefore: number): Promise<ShadowPair[]>;
 }

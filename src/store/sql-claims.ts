@@ -13,10 +13,14 @@ import type { ClaimOptions } from './run-journal.js';
 type Db = Kysely<Database>;
 type Kind = 'sqlite' | 'postgres';
 
-/** A claimable run: queued, or running with an expired lease (its worker died). */
-function claimable(db: Db, now: number) {
+/** Which runs one pass of a claim looks at: production runs, or shadow runs. */
+type RunKind = 'production' | 'shadow';
+
+/** A claimable run of `kind`: queued, or running with an expired lease (its worker died). */
+function claimable(db: Db, now: number, kind: RunKind) {
   return db
     .selectFrom('keel_runs')
+    .where('shadow_of', kind === 'production' ? 'is' : 'is not', null)
     .where((eb) =>
       eb.or([
         eb('status', '=', 'queued'),
@@ -26,19 +30,37 @@ function claimable(db: Db, now: number) {
 }
 
 /**
- * The run to claim next (with what the claim needs of it, so no second read), locked for this
- * transaction (PostgreSQL skips rows other workers are claiming). With one agent and no bound, the oldest claimable run. Otherwise agents are
- * served fewest-running first (oldest waiting first among equals), skipping agents at their
- * `maxConcurrentRuns`: a busy agent cannot starve the others.
+ * The run to claim next: a production run before any shadow run (`shadows: 'also'`), or only
+ * one kind. Shadow runs wait for an idle moment, so a backlog of them never delays production.
  */
 export async function pickCandidate(
   db: Db,
   kind: Kind,
+  options: ClaimOptions,
+): Promise<Pick<Selectable<RunsTable>, 'id' | 'status' | 'claims'> | undefined> {
+  const shadows = options.shadows ?? 'also';
+  if (shadows !== 'only') {
+    const production = await pickOfKind(db, kind, options, 'production');
+    if (production || shadows === 'never') return production;
+  }
+  return pickOfKind(db, kind, options, 'shadow');
+}
+
+/**
+ * The run of `runKind` to claim next (with what the claim needs of it, so no second read), locked for this
+ * transaction (PostgreSQL skips rows other workers are claiming). With one agent and no bound, the oldest claimable run. Otherwise agents are
+ * served fewest-running first (oldest waiting first among equals), skipping agents at their
+ * `maxConcurrentRuns`: a busy agent cannot starve the others.
+ */
+async function pickOfKind(
+  db: Db,
+  kind: Kind,
   { now, agents, maxConcurrentRuns = {} }: ClaimOptions,
+  runKind: RunKind,
 ): Promise<Pick<Selectable<RunsTable>, 'id' | 'status' | 'claims'> | undefined> {
   const bounded = Object.keys(maxConcurrentRuns).length > 0;
   if (!bounded && (agents === undefined || agents.length === 1)) {
-    let query = claimable(db, now)
+    let query = claimable(db, now, runKind)
       .select(['id', 'status', 'claims'])
       .orderBy('created_at')
       .limit(1);
@@ -46,7 +68,7 @@ export async function pickCandidate(
     if (kind === 'postgres') query = query.forUpdate().skipLocked();
     return query.executeTakeFirst();
   }
-  let waiting = claimable(db, now)
+  let waiting = claimable(db, now, runKind)
     .select(['agent', (eb) => eb.fn.min('created_at').as('oldest')])
     .groupBy('agent');
   if (agents) waiting = waiting.where('agent', 'in', [...agents]);
@@ -77,7 +99,7 @@ export async function pickCandidate(
         if (recounted(agent) >= bound) continue;
       }
     }
-    let query = claimable(db, now)
+    let query = claimable(db, now, runKind)
       .select(['id', 'status', 'claims'])
       .where('agent', '=', agent)
       .orderBy('created_at')

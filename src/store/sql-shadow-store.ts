@@ -95,6 +95,62 @@ export class SqlShadowStore implements ShadowStore {
     }));
   }
 
+  async unpaired({
+    shadowId,
+    agent,
+    finishedSince,
+    limit,
+  }: {
+    readonly shadowId: string;
+    readonly agent: string;
+    readonly finishedSince: number;
+    readonly limit: number;
+  }): Promise<{ readonly id: string; readonly finishedAt: number }[]> {
+    const rows = await this.#guarded(() =>
+      this.#db
+        .selectFrom('keel_runs as run')
+        .select(['run.id', 'run.finished_at'])
+        .where('run.agent', '=', agent)
+        .where('run.shadow_of', 'is', null)
+        .where('run.finished_at', '>=', finishedSince)
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('keel_shadow_pairs as pair')
+                .select('pair.run_id')
+                .where('pair.shadow_id', '=', shadowId)
+                .whereRef('pair.run_id', '=', 'run.id'),
+            ),
+          ),
+        )
+        .orderBy('run.finished_at')
+        .orderBy('run.id')
+        .limit(limit)
+        .execute(),
+    );
+    return rows.map((row) => ({ id: row.id, finishedAt: row.finished_at ?? finishedSince }));
+  }
+
+  async pairsWithoutRun(createdBefore: number): Promise<ShadowPair[]> {
+    const rows = await this.#guarded(() =>
+      this.#db
+        .selectFrom('keel_shadow_pairs as pair')
+        .leftJoin('keel_runs as run', 'run.id', 'pair.candidate_run_id')
+        .selectAll('pair')
+        .where('run.id', 'is', null)
+        .where('pair.created_at', '<', createdBefore)
+        .orderBy('pair.created_at')
+        .execute(),
+    );
+    return rows.map((row) => ({
+      shadowId: row.shadow_id,
+      runId: row.run_id,
+      candidateRunId: row.candidate_run_id,
+      createdAt: row.created_at,
+    }));
+  }
+
   async usage(shadowId: string): Promise<ShadowUsage> {
     const row = await this.#guarded(() =>
       this.#db

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { defineAgent } from '../../agent/index.js';
+import { simulator } from '../../model/index.js';
 import { keelApp } from '../index.js';
 import { dashboardFixture, XSS, type DashboardFixture } from '../__tests__/dashboard-fixture.js';
 import { formHeaders, signInAs, type DashboardClient } from '../__tests__/dashboard-client.js';
@@ -197,6 +199,46 @@ describe('dashboard pages', () => {
     expect(page).toContain('Raw journal · ');
     expect(page).toContain(`keel --store sqlite::memory: replay ${desk}`);
     expect((await client.get('/runs/run_missing')).status).toBe(404);
+  });
+
+  it("shows each run's agent version, and marks a shadow run with a link to its production run", async () => {
+    const s = await setup();
+    const candidate = defineAgent({
+      name: 'desk',
+      version: 'desk-candidate-2',
+      instructions: 'Answer support tickets, briefly.',
+      model: simulator({ script: [{ text: 'On its way.' }] }),
+    });
+    await s.runtime.shadows.start({ agent: 'desk', candidate, share: 1 });
+    const desk = await s.runDeskTicket();
+    let shadowRunId: string | undefined;
+    for (let tries = 0; tries < 1_000 && shadowRunId === undefined; tries++) {
+      const pair = (await s.store.shadows.pairs()).find((each) => each.runId === desk);
+      if (pair && (await s.store.getRun(pair.candidateRunId))?.status === 'succeeded')
+        shadowRunId = pair.candidateRunId;
+      else await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (shadowRunId === undefined) throw new Error('no shadow run');
+    const production = s.agents.find((agent) => agent.name === 'desk')?.version ?? '';
+    const client = await signInAs(s.app, s.tokens.admin);
+
+    const list = await html(client.get('/'));
+    const row = (runId: string) =>
+      new RegExp(`<tr data-run-id="${runId}">[\\s\\S]*?</tr>`).exec(list)?.[0] ?? '';
+    expect(row(shadowRunId)).toContain(
+      `<div class="shadow-of">shadow of <a href="/runs/${desk}"><code>${desk}</code></a></div>`,
+    );
+    expect(row(shadowRunId)).toContain('<div class="version"><code>desk-candidate-2</code></div>');
+    expect(row(desk)).toContain(`<div class="version"><code>${production}</code></div>`);
+    expect(row(desk)).not.toContain('shadow-of');
+
+    const shadowPage = await html(client.get(`/runs/${shadowRunId}`));
+    expect(shadowPage).toContain('<dt>Shadow of</dt>');
+    expect(shadowPage).toContain(`<a href="/runs/${desk}"><code>${desk}</code></a>`);
+    expect(shadowPage).toContain('<code>desk-candidate-2</code>');
+    const productionPage = await html(client.get(`/runs/${desk}`));
+    expect(productionPage).toContain(`<dd class="version"><code>${production}</code></dd>`);
+    expect(productionPage).not.toContain('<dt>Shadow of</dt>');
   });
 
   it('replays a run and forks it from a step, for an approver', async () => {

@@ -54,7 +54,7 @@ describe.each(BACKENDS)('the dashboard on the demo ($name)', ({ name, url }) => 
     const rows = page.locator('table.runs tbody tr');
     // The demo's five runs and the shadow run its refunds candidate made of one of them.
     expect(await rows.count()).toBe(6);
-    const agents = await page.locator('tr[data-run-id] td:nth-child(2)').allTextContents();
+    const agents = await page.locator('tr[data-run-id] td:nth-child(2) .agent').allTextContents();
     expect([...agents].sort()).toEqual([
       'general',
       'payments',
@@ -63,9 +63,18 @@ describe.each(BACKENDS)('the dashboard on the demo ($name)', ({ name, url }) => 
       'refunds',
       'refunds',
     ]);
+    // Each run shows its agent version; the shadow run links to the production run it repeats.
+    expect(await page.locator('tr[data-run-id] td:nth-child(2) .version code').count()).toBe(6);
+    const shadowOf = page.locator('tr[data-run-id] .shadow-of a');
+    expect(await shadowOf.count()).toBe(1);
+    const production = (await shadowOf.getAttribute('href')) ?? '';
+    expect(production).toMatch(/^\/runs\/run_/);
+    expect(
+      await page.locator(`tr[data-run-id] > td:first-child > a[href="${production}"]`).count(),
+    ).toBe(1);
     if (name === 'sqlite') await screenshot(page, 'demo-runs');
 
-    await page.locator('tr[data-run-id]').last().locator('a').click();
+    await page.locator('tr[data-run-id]').last().locator('a').first().click();
     await page.waitForURL(/\/runs\/run_/);
     expect(await page.locator('h1 .badge').textContent()).toBe('succeeded');
     const chat = page.locator('details.span[data-kind="client"]').first();

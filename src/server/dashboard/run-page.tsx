@@ -64,6 +64,21 @@ export function RunPage(props: RunPageProps) {
       <dl class="facts">
         <dt>Agent</dt>
         <dd>{record.agent}</dd>
+        <dt>Version</dt>
+        <dd class="version">
+          {record.version === null ? 'unrecorded' : <code>{record.version}</code>}
+        </dd>
+        {record.shadowOf === null ? null : (
+          <>
+            <dt>Shadow of</dt>
+            <dd class="shadow-of">
+              <a href={`/runs/${encodeURIComponent(record.shadowOf)}`}>
+                <code>{record.shadowOf}</code>
+              </a>{' '}
+              (a candidate's shadow run: no side effect executed)
+            </dd>
+          </>
+        )}
         <dt>Reason</dt>
         <dd>
           {record.reason === null

@@ -95,8 +95,23 @@ export function RunsPage({
                   <a href={`/runs/${encodeURIComponent(run.id)}`}>
                     <code>{run.id}</code>
                   </a>
+                  {run.shadowOf === null ? null : (
+                    <div class="shadow-of">
+                      shadow of{' '}
+                      <a href={`/runs/${encodeURIComponent(run.shadowOf)}`}>
+                        <code>{run.shadowOf}</code>
+                      </a>
+                    </div>
+                  )}
                 </td>
-                <td>{run.agent}</td>
+                <td>
+                  <span class="agent">{run.agent}</span>
+                  {run.version === null ? null : (
+                    <div class="version">
+                      <code>{run.version}</code>
+                    </div>
+                  )}
+                </td>
                 <td>
                   <StatusBadge status={run.status} />
                   {run.reason === null ? null : (
