@@ -1,4 +1,5 @@
 import type { ApprovalExpiry } from '../journal/index.js';
+import type { NewAuditEntry } from './audit-log.js';
 
 export type { ApprovalExpiry };
 
@@ -134,8 +135,15 @@ export interface ApprovalExpiration {
  * ```
  */
 export interface ApprovalStore {
-  /** Insert unless an approval with this id exists; returns the stored one either way. */
-  create(approval: NewApproval): Promise<{ record: ApprovalRecord; created: boolean }>;
+  /**
+   * Insert unless an approval with this id exists; returns the stored one either way. `audit`
+   * (the request's audit row) is appended in the insert's commit, only when it inserts: no
+   * approval exists without its audit row, whenever a process dies.
+   */
+  create(
+    approval: NewApproval,
+    options?: { readonly audit?: NewAuditEntry | undefined },
+  ): Promise<{ record: ApprovalRecord; created: boolean }>;
   get(id: string): Promise<ApprovalRecord | undefined>;
   list(options?: ApprovalListOptions): Promise<ApprovalRecord[]>;
   /** Approvals of one run's step (a call escalated has several, oldest first). */

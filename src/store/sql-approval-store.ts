@@ -17,6 +17,8 @@ import type {
 import { APPROVER_ROLES } from './approval-store.js';
 import type { ApprovalsTable, ApproversTable, Database } from './schema.js';
 import type { SqlContext } from './sql-context.js';
+import type { SqlAuditLog } from './sql-audit-log.js';
+import type { NewAuditEntry } from './audit-log.js';
 import { RUN_READY_CHANNEL } from './sql-run-journal.js';
 import { STORE_SCHEMA_VERSION } from './store.js';
 
@@ -29,25 +31,33 @@ export class SqlApprovalStore implements ApprovalStore {
   readonly #kind: 'sqlite' | 'postgres';
   readonly #transaction: SqlContext['transaction'];
   readonly #guarded: SqlContext['guarded'];
+  readonly #audit: SqlAuditLog;
 
-  constructor(context: SqlContext) {
+  constructor(context: SqlContext, audit: SqlAuditLog) {
+    this.#audit = audit;
     this.#db = context.db;
     this.#kind = context.kind;
     this.#transaction = context.transaction;
     this.#guarded = context.guarded;
   }
 
-  async create(approval: NewApproval): Promise<{ record: ApprovalRecord; created: boolean }> {
-    const result = await this.#guarded(() =>
-      this.#db
+  async create(
+    approval: NewApproval,
+    { audit }: { readonly audit?: NewAuditEntry | undefined } = {},
+  ): Promise<{ record: ApprovalRecord; created: boolean }> {
+    const inserted = await this.#transaction(async (db) => {
+      const result = await db
         .insertInto('keel_approvals')
         .values(approvalRow(approval, null))
         .onConflict((conflict) => conflict.column('id').doNothing())
-        .executeTakeFirst(),
-    );
+        .executeTakeFirst();
+      const created = Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+      if (created && audit) await this.#audit.insertWithin(db, [[audit]]);
+      return created;
+    });
     const record = await this.get(approval.id);
     if (!record) throw new KeelError('internal', `approval ${approval.id} vanished after insert`);
-    return { record, created: Number(result.numInsertedOrUpdatedRows ?? 0) > 0 };
+    return { record, created: inserted };
   }
 
   async get(id: string): Promise<ApprovalRecord | undefined> {

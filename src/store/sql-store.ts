@@ -63,7 +63,7 @@ export class SqlStore extends SqlRunJournal implements Store {
     this.#onClose = options.onClose ?? (() => Promise.resolve());
     this.#schema = options.schema;
     this.audit = audit;
-    this.approvals = new SqlApprovalStore(context);
+    this.approvals = new SqlApprovalStore(context, audit);
     this.decisions = new SqlDecisionStore({ db: this.#db, guarded: context.guarded });
     this.mcpPins = new SqlMcpPinStore(context);
     this.results = new SqlResultStore({
