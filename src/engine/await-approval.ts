@@ -85,7 +85,8 @@ export async function awaitApproval(
       decision: decision.state as 'approved' | 'denied' | 'expired',
       decidedBy: decision.decidedBy ?? 'unknown',
       reason: decision.decisionReason ?? undefined,
-      ...(decision.editedArgs === undefined ? {} : { editedInput: decision.editedArgs }),
+      // The edit as it runs (the record's `editedArgs` is what people are shown).
+      ...(decision.editedInput === undefined ? {} : { editedInput: decision.editedInput }),
       at: clock.now(),
     });
   }

@@ -138,6 +138,7 @@ class KeelRuntime implements Runtime {
       store,
       clock,
       resolveTool: (agentName, toolName) => this.#byName.get(agentName)?.tool(toolName),
+      redact: checkRedactors(options.redact),
       reviewEdit: (approval, editedArgs) =>
         reviewEdit(store, this.#byName.get(approval.agent), approval, editedArgs),
       notifier: options.approvals?.notifier,

@@ -149,6 +149,10 @@ export class SqlApprovalStore implements ApprovalStore {
           decided_at: input.now,
           decision_reason: input.reason ?? null,
           edited_args: input.editedArgs === undefined ? null : JSON.stringify(input.editedArgs),
+          edited_input:
+            input.editedArgs === undefined
+              ? null
+              : JSON.stringify(input.editedInput ?? input.editedArgs),
         })
         .where('id', '=', current.id)
         .where('state', '=', 'pending')
@@ -442,6 +446,7 @@ function approvalRow(approval: NewApproval, escalatedFrom: string | null): Appro
     decided_at: null,
     decision_reason: null,
     edited_args: null,
+    edited_input: null,
     escalated_from: escalatedFrom,
     notified_at: null,
     schema_version: STORE_SCHEMA_VERSION,
@@ -470,6 +475,11 @@ function toApproval(row: Selectable<ApprovalsTable>): ApprovalRecord {
     decidedAt: row.decided_at,
     decisionReason: row.decision_reason,
     editedArgs: row.edited_args === null ? undefined : (JSON.parse(row.edited_args) as unknown),
+    // Decided before migration 0018: the one copy is the input.
+    editedInput:
+      (row.edited_input ?? row.edited_args) === null
+        ? undefined
+        : (JSON.parse(row.edited_input ?? row.edited_args ?? 'null') as unknown),
     escalatedFrom: row.escalated_from,
     notifiedAt: row.notified_at,
     schemaVersion: row.schema_version,
