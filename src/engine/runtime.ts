@@ -386,6 +386,13 @@ class KeelRuntime implements Runtime {
     }
     const agent = this.#agentFor(agentName, options.model);
     const { model: modelSpec, limits } = options;
-    return runStarted({ agent, task, modelSpec, limits, now: this.#clock.now() });
+    return runStarted({
+      agent,
+      task,
+      modelSpec,
+      limits,
+      now: this.#clock.now(),
+      redact: this.#options.redact,
+    });
   }
 }
