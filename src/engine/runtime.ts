@@ -156,6 +156,7 @@ class KeelRuntime implements Runtime {
       production: this.#byName,
       candidates: options.candidates,
       neutralResult: options.shadowResult,
+      redact: options.redact,
       notify: () => {
         this.#wakeups.notify();
       },
