@@ -126,7 +126,13 @@ program
       const record = await store.getRun(runId);
       if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
       const { runAsShown } = await import('../journal/index.js');
-      const run = runAsShown(record, await store.readEvents(runId), options.reveal === true);
+      const { knownSecrets } = await import('./open-runtime.js');
+      const run = runAsShown(
+        record,
+        await store.readEvents(runId),
+        options.reveal === true,
+        await knownSecrets(globals()),
+      );
       const state = foldRun(run.entries.map((entry) => entry.event));
       if (options.json) printJson(run.shown(showJson(run.record, state, run.entries)));
       else print(run.shown(formatShow(run.record, state, run.entries)));
@@ -317,7 +323,8 @@ program
     const { eraseRun } = await import('../engine/index.js');
     const store = await openStoreFromOptions(globals());
     try {
-      const changed = await eraseRun(store, runId);
+      const { knownSecrets } = await import('./open-runtime.js');
+      const changed = await eraseRun(store, runId, { known: await knownSecrets(globals()) });
       if (options.json) printJson({ runId, ...changed });
       else
         print(

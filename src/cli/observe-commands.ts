@@ -41,7 +41,13 @@ export function registerObserveCommands(
           const record = await store.getRun(runId);
           if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
           const { runAsShown } = await import('../journal/index.js');
-          const run = runAsShown(record, await store.readEvents(runId), options.reveal === true);
+          const { knownSecrets } = await import('./open-runtime.js');
+          const run = runAsShown(
+            record,
+            await store.readEvents(runId),
+            options.reveal === true,
+            await knownSecrets(globals()),
+          );
           const spans = spansFromJournal(runId, run.entries, {
             captureContent: options.content === true,
           });

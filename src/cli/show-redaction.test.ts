@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import {
   simulator,
   type Agent,
 } from '../index.js';
-import { runKeel as keel } from './__tests__/keel-process.js';
+import { ROOT, runKeel as keel } from './__tests__/keel-process.js';
 
 /*
  * `keel show` does not print card numbers or national ids unless asked to (--reveal), and
@@ -152,5 +152,71 @@ describe("a tool's secret fields and the runtime's redactors, seen by a CLI with
     }
     const verified = await keel(storeUrl, ['audit', 'verify', '--json']);
     expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true });
+  }, 120_000);
+});
+
+describe('keel show --agents', () => {
+  it("applies the loaded agents' secret fields to a run that recorded none", async () => {
+    const storeUrl = `sqlite:${join(directory, 'loaded.db')}`;
+    const lookup = defineTool({
+      name: 'lookup',
+      description: 'Look up a customer',
+      input: z.object({ pin: z.string() }),
+      effect: 'read',
+      run: () => Promise.resolve({ found: true }),
+    });
+    const store = await openStore(storeUrl);
+    // Recorded before the tool marked its field: the run's journal knows nothing of it.
+    const runtime = createRuntime({
+      store,
+      agents: [
+        defineAgent({
+          name: 'desk',
+          instructions: 'Look up.',
+          model: simulator({
+            script: ({ step }) =>
+              step === 0
+                ? { toolCalls: [{ name: 'lookup', args: { pin: 'pin-83125' } }] }
+                : { text: 'found' },
+          }),
+          tools: [lookup],
+        }),
+      ],
+    });
+    const run = await runtime.run('desk', 'Find the customer');
+    await runtime.close();
+    await store.close();
+    const module = join(directory, 'desk-agents.ts');
+    writeFileSync(
+      module,
+      `import { z } from 'zod';
+import { defineAgent, defineTool, simulator } from ${JSON.stringify(join(ROOT, 'src/index.js'))};
+export const agents = [
+  defineAgent({
+    name: 'desk',
+    instructions: 'Look up.',
+    model: simulator({ script: [] }),
+    tools: [
+      defineTool({
+        name: 'lookup',
+        description: 'Look up a customer',
+        input: z.object({ pin: z.string() }),
+        effect: 'read',
+        secretFields: { input: ['pin'] },
+        run: async () => ({ found: true }),
+      }),
+    ],
+  }),
+];
+`,
+    );
+    symlinkSync(join(ROOT, 'node_modules'), join(directory, 'node_modules'));
+    const [without, loaded] = await Promise.all([
+      keel(storeUrl, ['show', run.id, '--json']),
+      keel(storeUrl, ['--agents', module, 'show', run.id, '--json']),
+    ]);
+    expect(without.stdout).toContain('pin-83125');
+    expect(loaded.code).toBe(0);
+    expect(loaded.stdout).not.toContain('pin-83125');
   }, 120_000);
 });

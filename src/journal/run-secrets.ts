@@ -178,16 +178,21 @@ function safePattern(source: string, flags: string): RegExp | undefined {
 
 /**
  * A run as people are shown it (`keel show`, `keel trace`, the dashboard): its record and
- * journal with secrets redacted (see `journalRedaction`), unless `reveal`. `shown` applies the
+ * journal with secrets redacted (see `journalRedaction`; `known` adds the loaded agents'
+ * marks), unless `reveal`. `shown` applies the
  * same to anything derived from the run, formatted text included.
  */
 export function runAsShown<R, E extends { readonly event: { readonly type: string } }>(
   record: R,
   entries: readonly E[],
   reveal: boolean,
+  known: KnownSecrets = {},
 ): { record: R; entries: E[]; shown: <T>(value: T) => T } {
   if (reveal) return { record, entries: [...entries], shown: (value) => value };
-  const redaction = journalRedaction(entries.map((entry) => entry.event));
+  const redaction = journalRedaction(
+    entries.map((entry) => entry.event),
+    known,
+  );
   return {
     record: redaction.value(record),
     entries: entries.map((entry) => ({

@@ -214,7 +214,9 @@ export function dashboardApp(options: DashboardOptions): Dashboard {
       throw new KeelError('not_found', `no run ${id} that you may see`);
     }
     // Secrets redacted as `keel show` redacts them, unless an admin is looking.
-    const run = runAsShown(record, await store.readEvents(id), viewer.approver.role === 'admin');
+    const run = runAsShown(record, await store.readEvents(id), viewer.approver.role === 'admin', {
+      tools: runtime.agents.flatMap((agent) => agent.tools),
+    });
     const entries = run.entries;
     const agent = runtime.agent(record.agent);
     return {
