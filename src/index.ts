@@ -19,6 +19,8 @@ export {
 } from './agent/index.js';
 export {
   createRuntime,
+  eraseRun,
+  type EraseReport,
   type ForkOptions,
   type ProviderLimit,
   type ProviderLimits,

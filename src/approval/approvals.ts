@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { KeelError, canonicalJson, digest, systemClock, type Clock } from '../core/index.js';
+import {
+  KeelError,
+  canonicalJson,
+  digest,
+  redactSecrets,
+  systemClock,
+  type Clock,
+  type Redactor,
+} from '../core/index.js';
 import type { Notifier } from '../notify/index.js';
 import {
   APPROVER_ROLES,
@@ -57,6 +65,11 @@ export interface ApprovalsOptions {
    */
   readonly reviewEdit?:
     ((approval: ApprovalRecord, editedArgs: unknown) => Promise<GateDecision>) | undefined;
+  /**
+   * Patterns of secret text (`createRuntime({ redact })`): redacted, with the tool's
+   * `secretFields`, from edited arguments wherever they are shown or audited.
+   */
+  readonly redact?: readonly Redactor[] | undefined;
   /** Every decision attempt, accepted or refused, after it is recorded. */
   readonly onDecision?: ((entry: ApprovalDecisionEntry) => void) | undefined;
   /** After an accepted decision or an expiry (a run became claimable): wake local workers. */
@@ -233,7 +246,8 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
           if (decision !== 'approve')
             throw new KeelError('invalid_input', 'only an approval can edit the arguments');
           edited = validateEdit(record, editedArgs);
-          editAudit = { args: record.args, editedArgs: edited };
+          // Recorded and shown like the model's arguments: secrets as digests salted with the run.
+          editAudit = { args: record.args, editedArgs: shownEdit(record, edited) };
           editAudit.editReview = await reviewEdit(record, edited);
         }
         const { record: result, entry } = await store.approvals.decide({
@@ -245,7 +259,8 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
           decidedBy: approver.name,
           decidedById: approver.id,
           reason,
-          editedArgs: edited,
+          editedArgs: edited === undefined ? undefined : shownEdit(record, edited),
+          editedInput: edited,
           now: at,
         });
         await recordDecision(entry, result.runId, editAudit);
@@ -367,6 +382,15 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
 
     decisions: (id) => store.approvals.decisions(id),
   };
+
+  /** Edited arguments as people are shown them: the tool's secret fields and patterns redacted. */
+  function shownEdit(record: ApprovalRecord, edited: unknown): unknown {
+    return redactSecrets(edited, {
+      paths: options.resolveTool?.(record.agent, record.toolName)?.secretFields.input ?? [],
+      redactors: options.redact ?? [],
+      salt: record.runId,
+    });
+  }
 
   function validateEdit(record: ApprovalRecord, editedArgs: unknown): unknown {
     const shape = editedArgsSchema.safeParse(editedArgs);

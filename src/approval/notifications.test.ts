@@ -75,6 +75,7 @@ const approval: ApprovalRecord = {
   decidedAt: null,
   decisionReason: null,
   editedArgs: undefined,
+  editedInput: undefined,
   escalatedFrom: null,
   notifiedAt: null,
   schemaVersion: 1,

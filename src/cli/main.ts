@@ -112,11 +112,11 @@ program
 program
   .command('show')
   .description(
-    "show a run's state and its journal; card numbers and national ids are shown redacted unless --reveal",
+    "show a run's state and its journal; secrets (the tools' secret fields, the runtime's redactors, card numbers, national ids) are shown redacted unless --reveal",
   )
   .argument('<runId>')
   .option('--json', 'print one JSON document')
-  .option('--reveal', 'show card numbers and national ids as stored')
+  .option('--reveal', 'show secrets as stored')
   .action(async (runId: string, options: { json?: boolean; reveal?: boolean }) => {
     const { openStoreFromOptions } = await import('./open-runtime.js');
     const { formatShow, showJson } = await import('./format.js');
@@ -126,17 +126,17 @@ program
     try {
       const record = await store.getRun(runId);
       if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
-      const events = await store.readEvents(runId);
-      const state = foldRun(events.map((entry) => entry.event));
-      const { redactSecrets, redactors } = await import('../core/index.js');
-      const shown = <T>(value: T): T =>
-        options.reveal
-          ? value
-          : (redactSecrets(value, {
-              redactors: [redactors.cardNumber, redactors.nationalId],
-            }) as T);
-      if (options.json) printJson(shown(showJson(record, state, events)));
-      else print(shown(formatShow(record, state, events)));
+      const { runAsShown } = await import('../journal/index.js');
+      const { knownSecrets } = await import('./open-runtime.js');
+      const run = runAsShown(
+        record,
+        await store.readEvents(runId),
+        options.reveal === true,
+        await knownSecrets(globals()),
+      );
+      const state = foldRun(run.entries.map((entry) => entry.event));
+      if (options.json) printJson(run.shown(showJson(run.record, state, run.entries)));
+      else print(run.shown(formatShow(run.record, state, run.entries)));
     } finally {
       await store.close();
     }
@@ -324,18 +324,17 @@ program
 program
   .command('erase')
   .description(
-    "replace card numbers and national ids in a finished run's task, output, journal, approvals and stored results (data-protection requests); the audit log, which holds only digests, still verifies",
+    "replace a finished run's secrets (the tools' secret fields and the values they held, the runtime's redactors, card numbers, national ids) in its task, output, journal, approvals and stored results (data-protection requests); the audit log, which holds only digests, still verifies",
   )
   .argument('<runId>')
   .option('--json', 'print one JSON document')
   .action(async (runId: string, options: { json?: boolean }) => {
     const { openStoreFromOptions } = await import('./open-runtime.js');
-    const { redactSecrets, redactors } = await import('../core/index.js');
+    const { eraseRun } = await import('../engine/index.js');
     const store = await openStoreFromOptions(globals());
     try {
-      const changed = await store.retention.eraseRun(runId, (value) =>
-        redactSecrets(value, { redactors: [redactors.cardNumber, redactors.nationalId] }),
-      );
+      const { knownSecrets } = await import('./open-runtime.js');
+      const changed = await eraseRun(store, runId, { known: await knownSecrets(globals()) });
       if (options.json) printJson({ runId, ...changed });
       else
         print(

@@ -24,28 +24,42 @@ export function registerObserveCommands(
     )
     .argument('<runId>')
     .option('--json', 'print one JSON document (nested spans)')
-    .option('--content', 'include message content, tool arguments and results (truncated)')
-    .action(async (runId: string, options: { json?: boolean; content?: boolean }) => {
-      const { openStoreFromOptions } = await import('./open-runtime.js');
-      const { alertsForRun, spansFromJournal, spanTree, traceIdOf, withAlerts } =
-        await import('../observe/index.js');
-      const { KeelError } = await import('../core/index.js');
-      const { formatTrace } = await import('./trace-format.js');
-      const store = await openStoreFromOptions(globals(), { readOnly: true });
-      try {
-        const record = await store.getRun(runId);
-        if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
-        const entries = await store.readEvents(runId);
-        const spans = spansFromJournal(runId, entries, {
-          captureContent: options.content === true,
-        });
-        const roots = spanTree(withAlerts(spans, await alertsForRun(store, runId)));
-        if (options.json) printJson({ runId, traceId: traceIdOf(runId), spans: roots });
-        else print(formatTrace(runId, roots));
-      } finally {
-        await store.close();
-      }
-    });
+    .option(
+      '--content',
+      'include message content, tool arguments and results (truncated; secrets redacted)',
+    )
+    .option('--reveal', 'with --content: show secrets as stored')
+    .action(
+      async (runId: string, options: { json?: boolean; content?: boolean; reveal?: boolean }) => {
+        const { openStoreFromOptions } = await import('./open-runtime.js');
+        const { alertsForRun, spansFromJournal, spanTree, traceIdOf, withAlerts } =
+          await import('../observe/index.js');
+        const { KeelError } = await import('../core/index.js');
+        const { formatTrace } = await import('./trace-format.js');
+        const store = await openStoreFromOptions(globals(), { readOnly: true });
+        try {
+          const record = await store.getRun(runId);
+          if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
+          const { runAsShown } = await import('../journal/index.js');
+          const { knownSecrets } = await import('./open-runtime.js');
+          const run = runAsShown(
+            record,
+            await store.readEvents(runId),
+            options.reveal === true,
+            await knownSecrets(globals()),
+          );
+          const spans = spansFromJournal(runId, run.entries, {
+            captureContent: options.content === true,
+          });
+          const roots = spanTree(withAlerts(spans, await alertsForRun(store, runId)));
+          if (options.json)
+            printJson(run.shown({ runId, traceId: traceIdOf(runId), spans: roots }));
+          else print(run.shown(formatTrace(runId, roots)));
+        } finally {
+          await store.close();
+        }
+      },
+    );
 
   program
     .command('costs')
@@ -119,8 +133,9 @@ export function registerObserveCommands(
       're-execute a run with the current code, model replies and tool results served from its journal (no side effects)',
     )
     .argument('<runId>')
-    .option('--json', 'print one JSON document: { identical, divergence }')
-    .action(async (runId: string, options: { json?: boolean }) => {
+    .option('--json', 'print one JSON document: { identical, divergence, erased? }')
+    .option('--reveal', "show secrets in a divergence's events as stored")
+    .action(async (runId: string, options: { json?: boolean; reveal?: boolean }) => {
       const { openStoreFromOptions } = await import('./open-runtime.js');
       const { loadAgents } = await import('./load-agents.js');
       const { replayRun } = await import('../engine/index.js');
@@ -140,9 +155,17 @@ export function registerObserveCommands(
         if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
         const agent = agents.find((candidate) => candidate.name === record.agent);
         if (!agent) throw usageError(`run ${runId} is of agent "${record.agent}", not loaded here`);
-        const report = await replayRun({ agent, runId, journal: await store.readEvents(runId) });
-        if (options.json) printJson(report);
-        else print(formatReplay(report));
+        const journal = await store.readEvents(runId);
+        const report = await replayRun({ agent, runId, journal });
+        // A divergence shows both sides' events: redacted as the run is (the loaded agents' marks too).
+        const { journalRedaction } = await import('../journal/index.js');
+        const redaction = journalRedaction(
+          journal.map((entry) => entry.event),
+          { tools: agent.tools },
+        );
+        const shown = options.reveal ? report : redaction.value(report);
+        if (options.json) printJson(shown);
+        else print(formatReplay(shown));
         process.exitCode = report.identical ? EXIT.ok : EXIT.failed;
       } finally {
         await store.close();

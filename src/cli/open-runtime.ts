@@ -10,6 +10,7 @@ import {
 import { bindMcpTools } from '../mcp/index.js';
 import { loadAgents, loadCandidates } from './load-agents.js';
 import type { Agent } from '../agent/index.js';
+import type { KnownSecrets } from '../journal/index.js';
 import { NOTIFY_ENV, notifierFromEnv } from './notifier-from-env.js';
 
 export interface CliGlobals {
@@ -106,4 +107,15 @@ function observersFromEnv(): RunObserver[] {
 function approvalBaseUrl(): string | undefined {
   const value = process.env[NOTIFY_ENV.approvalBaseUrl]?.trim();
   return value === undefined || value === '' ? undefined : value;
+}
+
+/**
+ * The secret marks of the agents `--agents` names, for views and `keel erase` to apply beside
+ * those each run recorded (runs recorded before `run_started.secrets` have none). Without
+ * `--agents`, nothing is loaded: a view needs no code.
+ */
+export async function knownSecrets(options: CliGlobals): Promise<KnownSecrets> {
+  if (options.agents === undefined) return {};
+  const { agents } = await loadAgents(options.agents);
+  return { tools: agents.flatMap((agent) => agent.tools) };
 }

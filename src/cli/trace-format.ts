@@ -112,14 +112,27 @@ export function parseSince(value: string, now: number): number | undefined {
 
 /** `keel replay`: identical, or the first divergent step with both sides. */
 export function formatReplay(report: ReplayReport): string {
+  const erased = report.erased
+    ? [
+        `  erased ${new Date(report.erased.at).toISOString()}: request digests not compared${
+          report.erased.steps.length > 0
+            ? ` (they differ at step ${report.erased.steps.join(', ')}: they covered erased values)`
+            : ''
+        }`,
+      ]
+    : [];
   if (report.identical) {
-    return `${pc.green('identical')}: replaying ${report.runId} with the current code reproduced all ${report.comparedEvents} events`;
+    return [
+      `${pc.green('identical')}: replaying ${report.runId} with the current code reproduced all ${report.comparedEvents} events`,
+      ...erased,
+    ].join('\n');
   }
   const divergence = report.divergence;
   return [
     `${pc.red('diverged')} at step ${divergence?.step ?? '?'} (after ${report.comparedEvents} identical events): ${divergence?.fields.join(', ') ?? ''} differ`,
     `  expected ${JSON.stringify(divergence?.expected ?? null)}`,
     `  actual   ${JSON.stringify(divergence?.actual ?? null)}`,
+    ...erased,
   ].join('\n');
 }
 

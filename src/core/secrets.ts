@@ -52,11 +52,20 @@ export interface SecretMarks {
   readonly paths?: readonly string[] | undefined;
   readonly redactors?: readonly Redactor[] | undefined;
   /**
+   * Known secret values (those a journal's secret fields held), replaced wherever they occur
+   * inside any string: a card number the model repeated in its text, a token in a chat input.
+   * Values shorter than `MIN_SECRET_VALUE` characters are left to `paths`.
+   */
+  readonly values?: readonly string[] | undefined;
+  /**
    * When set, a redacted value is replaced by `[redacted <digest>]`, the digest of the value
    * salted with this: equal values stay comparable, and the value cannot be read back.
    */
   readonly salt?: string | undefined;
 }
+
+/** Known secret values shorter than this are redacted only where their field is. */
+export const MIN_SECRET_VALUE = 4;
 
 /** The salted digest of a secret value, as written in its place. */
 export function secretDigest(value: unknown, salt: string): string {
@@ -75,6 +84,10 @@ export function secretDigest(value: unknown, salt: string): string {
  */
 export function redactSecrets(value: unknown, marks: SecretMarks): unknown {
   const { paths = [], redactors: patterns = [], salt } = marks;
+  // Longest first: a value that contains another goes whole.
+  const values = [...new Set(marks.values ?? [])]
+    .filter((secret) => secret.length >= MIN_SECRET_VALUE)
+    .sort((a, b) => b.length - a.length);
   const placeholder = (secret: unknown, name?: string) =>
     `[redacted${name ? `:${name}` : ''}${salt === undefined ? '' : ` ${secretDigest(secret, salt)}`}]`;
   const split = paths.map((path) => path.split('.'));
@@ -82,6 +95,8 @@ export function redactSecrets(value: unknown, marks: SecretMarks): unknown {
     if (split.some((path) => matches(path, at))) return placeholder(node);
     if (typeof node === 'string') {
       let text = node;
+      for (const secret of values)
+        if (text.includes(secret)) text = text.split(secret).join(placeholder(secret));
       for (const redactor of patterns) {
         const pattern = new RegExp(
           redactor.pattern.source,

@@ -82,3 +82,69 @@ describe('the audit log', () => {
     }
   });
 });
+
+describe('an approval request', () => {
+  it('commits with its audit row: a process that dies right after leaves no unaudited approval', async () => {
+    const store = await openStore('sqlite::memory:');
+    opened.push(store);
+    // A separate audit append is where a process would die between the two writes.
+    const bound = (target: object, key: string | symbol): unknown => {
+      const value = Reflect.get(target, key) as unknown;
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+    };
+    const dying: Store = new Proxy(store, {
+      get(target, key) {
+        if (key === 'audit')
+          return new Proxy(target.audit, {
+            get(audit, name) {
+              if (name === 'append') return () => Promise.reject(new Error('process died'));
+              return bound(audit, name);
+            },
+          });
+        return bound(target, key);
+      },
+    });
+    const runtime = createRuntime({
+      store: dying,
+      agents: [
+        defineAgent({
+          name: 'refunds',
+          instructions: 'Refund.',
+          model: simulator({
+            script: () => ({ toolCalls: [{ name: 'issue_refund', args: { orderId: 'A-1' } }] }),
+          }),
+          tools: [
+            defineTool({
+              name: 'issue_refund',
+              description: 'Refund',
+              input: z.object({ orderId: z.string() }),
+              effect: 'irreversible',
+              run: (input) => Promise.resolve(input),
+            }),
+          ],
+          gates: { approverGroup: 'approvers' },
+        }),
+      ],
+    });
+    const worker = runtime.startWorker({ pollMs: 5 });
+    try {
+      const run = await runtime.submit('refunds', 'Refund A-1');
+      let approvals = await store.approvals.list();
+      for (let tries = 0; approvals.length === 0 && tries < 400; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        approvals = await store.approvals.list();
+      }
+      // Whether the run went on or its worker died: the approval is there, audited.
+      expect(approvals.map((approval) => approval.runId)).toEqual([run.id]);
+      const requested = (await store.audit.read()).filter(
+        (row) => row.kind === 'approval_requested',
+      );
+      expect(requested.map((row) => JSON.parse(row.payload).approvalId)).toEqual(
+        approvals.map((approval) => approval.id),
+      );
+    } finally {
+      await worker.stop({ abortInFlight: true });
+      await runtime.close();
+    }
+  });
+});

@@ -18,45 +18,48 @@ export async function awaitApproval(
   for (const call of calls) {
     const request = call.awaitingApproval;
     if (!request) continue;
-    const { record, created } = await store.approvals.create({
-      id: request.approvalId,
-      runId,
-      agent: journal.state.agent,
-      step: call.step,
-      callIndex: call.index,
-      callId: call.callId,
-      toolName: call.toolName,
-      // What people are shown (CLI, API, decide page, notifications): secrets as a digest. The
-      // hash binds the decision to the real arguments, which the journal keeps.
-      args: redactSecrets(call.input, {
-        paths: execution.agent.tool(call.toolName)?.secretFields.input ?? [],
-        redactors: toolPolicies?.redact ?? [],
-        salt: runId,
-      }),
-      argsHash: request.argsHash,
-      gateReason: request.reason,
-      approverGroup: request.approverGroup,
-      createdAt: clock.now(),
-      expiresAt: request.expiresAt,
-      onExpiry: request.onExpiry,
-    });
-    if (created)
-      // Who was asked to decide what, in the audit log (the decision's row follows).
-      await store.audit.append([
-        {
+    const createdAt = clock.now();
+    const { record, created } = await store.approvals.create(
+      {
+        id: request.approvalId,
+        runId,
+        agent: journal.state.agent,
+        step: call.step,
+        callIndex: call.index,
+        callId: call.callId,
+        toolName: call.toolName,
+        // What people are shown (CLI, API, decide page, notifications): secrets as a digest. The
+        // hash binds the decision to the real arguments, which the journal keeps.
+        args: redactSecrets(call.input, {
+          paths: execution.agent.tool(call.toolName)?.secretFields.input ?? [],
+          redactors: toolPolicies?.redact ?? [],
+          salt: runId,
+        }),
+        argsHash: request.argsHash,
+        gateReason: request.reason,
+        approverGroup: request.approverGroup,
+        createdAt,
+        expiresAt: request.expiresAt,
+        onExpiry: request.onExpiry,
+      },
+      {
+        // Who was asked to decide what, in the audit log (the decision's row follows), in the
+        // approval's own commit: no approval exists without it.
+        audit: {
           kind: 'approval_requested',
-          at: record.createdAt,
+          at: createdAt,
           runId,
           data: {
-            approvalId: record.id,
-            toolName: record.toolName,
-            argsHash: record.argsHash,
-            gateReason: record.gateReason,
-            approverGroup: record.approverGroup,
-            expiresAt: record.expiresAt,
+            approvalId: request.approvalId,
+            toolName: call.toolName,
+            argsHash: request.argsHash,
+            gateReason: request.reason,
+            approverGroup: request.approverGroup,
+            expiresAt: request.expiresAt,
           },
         },
-      ]);
+      },
+    );
     // Told once; a record created before a crash but never notified is told on resume.
     if ((created || record.notifiedAt === null) && record.state === 'pending')
       void approvals?.notify(record);
@@ -82,7 +85,8 @@ export async function awaitApproval(
       decision: decision.state as 'approved' | 'denied' | 'expired',
       decidedBy: decision.decidedBy ?? 'unknown',
       reason: decision.decisionReason ?? undefined,
-      ...(decision.editedArgs === undefined ? {} : { editedInput: decision.editedArgs }),
+      // The edit as it runs (the record's `editedArgs` is what people are shown).
+      ...(decision.editedInput === undefined ? {} : { editedInput: decision.editedInput }),
       at: clock.now(),
     });
   }

@@ -1,5 +1,6 @@
 export { createRuntime, type Runtime } from './runtime.js';
 export type { RuntimeAuditOptions } from './housekeeping.js';
+export { eraseRun, type EraseReport } from './erase-run.js';
 export { pruneStore, type PruneReport, type RetentionOptions } from './retention.js';
 export { newRunId } from './run-start.js';
 export type {

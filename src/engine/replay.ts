@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Agent } from '../agent/index.js';
 import { type RunEvent, type RunLimits } from '../journal/index.js';
-import { KeelError, canonicalJson, sleep } from '../core/index.js';
+import { KeelError, sleep } from '../core/index.js';
 import { ModelCallError, type ModelAdapterV1, type ModelResponse } from '../model/index.js';
 import { openStore, type Store, type StoredEvent } from '../store/index.js';
 import { ToolError, defineTool, type JournaledDecisionEntry, type Tool } from '../tools/index.js';
@@ -10,23 +10,9 @@ import { digestWholeRequests, isWholeRequestDigest } from './request-digest.js';
 import { newRunId } from './run-start.js';
 import { contextReplay, interceptionsFromJournal } from './replay-served.js';
 
-/** Where a replay first departed from the recorded run. `null` sides mean "no such event". */
-export interface ReplayDivergence {
-  readonly step: number;
-  readonly expected: unknown;
-  readonly actual: unknown;
-  /** Top-level fields whose values differ (all of them when the event types differ). */
-  readonly fields: readonly string[];
-}
+import { compareJournals, type ReplayReport } from './replay-compare.js';
 
-/** What a replay found: identical to the journal, or the first divergence. */
-export interface ReplayReport {
-  readonly runId: string;
-  readonly identical: boolean;
-  readonly divergence: ReplayDivergence | null;
-  /** Events compared (bookkeeping such as claims left out). */
-  readonly comparedEvents: number;
-}
+export { compareJournals, type ReplayDivergence, type ReplayReport } from './replay-compare.js';
 
 /**
  * Re-execute a recorded run with the current code of its agent (instructions, tools' schemas,
@@ -306,95 +292,4 @@ function servedReplies(
       });
     },
   };
-}
-
-/** Bookkeeping that differs between any two executions of the same run. */
-const UNCOMPARED_EVENTS: ReadonlySet<string> = new Set([
-  'run_started',
-  'run_claimed',
-  'run_released',
-  'run_suspended',
-]);
-/** Measurements, prices and jittered waits: they vary run to run and are not behaviour. */
-const UNCOMPARED_FIELDS: ReadonlySet<string> = new Set([
-  'latencyMs',
-  'retryInMs',
-  'costUsd',
-  'estimatedInputTokens',
-  // Approvals: ids derive from the run id; times and the decider are inputs, not behaviour.
-  'approvalId',
-  'expiresAt',
-  'at',
-  'decidedBy',
-]);
-
-interface Comparable {
-  readonly step: number;
-  readonly event: Record<string, unknown>;
-}
-
-function comparable(events: readonly RunEvent[], runId: string): Comparable[] {
-  const out: Comparable[] = [];
-  let step = 0;
-  for (const event of events) {
-    if (UNCOMPARED_EVENTS.has(event.type)) continue;
-    // A re-issue after a crash is the same attempt again, not new behaviour.
-    if (event.type === 'tool_started' && event.reissued === true) continue;
-    if ('step' in event) step = event.step;
-    const copy: Record<string, unknown> = {};
-    for (const [field, value] of Object.entries(event)) {
-      if (!UNCOMPARED_FIELDS.has(field)) copy[field] = value;
-    }
-    if (typeof copy.idempotencyKey === 'string') {
-      copy.idempotencyKey = copy.idempotencyKey.slice(runId.length);
-    }
-    // The reader's usage is a measurement of the live call; replay serves its replies only.
-    if (event.type === 'tool_quarantined' || event.type === 'intent_planned') delete copy.usage;
-    if (event.type === 'run_finished') {
-      copy.usage = { inputTokens: event.usage.inputTokens, outputTokens: event.usage.outputTokens };
-    }
-    out.push({ step, event: copy });
-  }
-  return out;
-}
-
-/** Compare a recorded journal with a replayed one; the first difference is the divergence. */
-export function compareJournals(
-  runId: string,
-  recorded: readonly RunEvent[],
-  replayed: readonly RunEvent[],
-  replayRunId: string,
-): ReplayReport {
-  const expected = comparable(recorded, runId);
-  const actual = comparable(replayed, replayRunId);
-  const length = Math.max(expected.length, actual.length);
-  for (let index = 0; index < length; index++) {
-    const want = expected[index];
-    const got = actual[index];
-    if (want && got && want.event.type === 'model_called' && !('requestHash' in want.event)) {
-      // Journals written before requests were hashed: compare what they have.
-      delete got.event.requestHash;
-    }
-    if (want && got && canonicalJson(want.event) === canonicalJson(got.event)) continue;
-    return {
-      runId,
-      identical: false,
-      divergence: {
-        step: want?.step ?? got?.step ?? 0,
-        expected: want?.event ?? null,
-        actual: got?.event ?? null,
-        fields: differingFields(want?.event ?? {}, got?.event ?? {}),
-      },
-      comparedEvents: index,
-    };
-  }
-  return { runId, identical: true, divergence: null, comparedEvents: length };
-}
-
-function differingFields(
-  expected: Record<string, unknown>,
-  actual: Record<string, unknown>,
-): string[] {
-  const keys = [...new Set([...Object.keys(expected), ...Object.keys(actual)])].sort();
-  return keys.filter((key) => canonicalJson(expected[key]) !== canonicalJson(actual[key]));
 }

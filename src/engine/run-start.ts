@@ -6,8 +6,8 @@ import {
   type Agent,
   type AgentLimits,
 } from '../agent/index.js';
-import { KeelError, TRUSTED_TASK } from '../core/index.js';
-import { resolveLimits, type RunEvent, type RunLimits } from '../journal/index.js';
+import { KeelError, TRUSTED_TASK, type Redactor } from '../core/index.js';
+import { resolveLimits, runSecretSpec, type RunEvent, type RunLimits } from '../journal/index.js';
 
 /**
  * A run's first event: the agent, the task (trusted: it came from the authenticated caller),
@@ -20,6 +20,7 @@ export function runStarted({
   limits,
   now,
   shadow,
+  redact = [],
 }: {
   readonly agent: Agent;
   readonly task: string;
@@ -29,6 +30,8 @@ export function runStarted({
   readonly now: number;
   /** Set for a shadow run: the production run it repeats and its shadow's id. */
   readonly shadow?: { readonly of: string; readonly id: string } | undefined;
+  /** The runtime's redactors, recorded with the tools' secret fields (see `RunSecretSpec`). */
+  readonly redact?: readonly Redactor[] | undefined;
 }): Extract<RunEvent, { type: 'run_started' }> {
   if (typeof task !== 'string' || task.trim() === '') {
     throw new KeelError('invalid_input', 'a run needs a non-empty task');
@@ -39,6 +42,7 @@ export function runStarted({
       ? others
       : { ...others, maxCostUsd: maxCostUsd === 'tokens-only' ? NO_COST_LIMIT : maxCostUsd };
   checkCostLimit(agent, maxCostUsd, modelSpec);
+  const secrets = runSecretSpec(agent.tools, redact);
   return {
     type: 'run_started',
     agent: agent.name,
@@ -50,6 +54,7 @@ export function runStarted({
     startedAt: now,
     version: agent.version,
     ...(shadow ? { shadowOf: shadow.of, shadowId: shadow.id } : {}),
+    ...(secrets ? { secrets } : {}),
   };
 }
 

@@ -39,59 +39,11 @@ import {
   type StartRunOptions,
 } from './runtime-options.js';
 import { ShadowRuns, type Shadows } from './shadow-runs.js';
+import type { Runtime } from './runtime-api.js';
+
+export type { Runtime } from './runtime-api.js';
 import { attendShadows } from './shadow-sweep.js';
 import { attendApprovals, startWorker, type Worker, type WorkerOptions } from './worker.js';
-
-/**
- * The engine's front door: start runs (queued for any worker, or executed in this process),
- * cancel them, inspect them, and run a worker that claims queued runs.
- *
- * ```ts
- * const runtime = createRuntime({ store, agents: [refunds] });
- * const result = await runtime.run('refunds', 'Refund order A-1');
- * console.log(result.status, result.output);
- * ```
- */
-export interface Runtime {
-  readonly store: Store;
-  readonly workerId: string;
-  readonly agents: readonly Agent[];
-  /** List, decide and expire approvals; a decision made here wakes this process's workers. */
-  readonly approvals: Approvals;
-  /** Candidate versions repeating a sample of production runs, side effects suppressed. */
-  readonly shadows: Shadows;
-  agent(name: string): Agent | undefined;
-  /** Queue a run for a worker. Durable when it resolves. */
-  submit(agentName: string, task: string, options?: StartRunOptions): Promise<RunRecord>;
-  /** Create a run and execute it here until it ends; resumable elsewhere if this process dies. */
-  run(agentName: string, task: string, options?: StartRunOptions): Promise<RunResult>;
-  /**
-   * Start a new run that reuses `runId`'s journal before step `fromStep` (its model replies and
-   * tool results, none executed again) and executes from there in this process. The new run's
-   * `run_started` names the original (`forkOf`).
-   */
-  fork(runId: string, options: ForkOptions): Promise<RunResult>;
-  /** Ask a run to stop. A queued run ends at once; a running one within a heartbeat. */
-  cancel(runId: string): Promise<RunRecord>;
-  inspect(runId: string): Promise<RunInspection>;
-  /** Wait for a run to end (polls the store) and return its result. */
-  wait(runId: string, options?: { signal?: AbortSignal; pollMs?: number }): Promise<RunResult>;
-  startWorker(options?: WorkerOptions): Worker;
-  /**
-   * Start a run executing here and stream its events as they happen: text as the model sends
-   * it, tool calls and results, approvals, limits, and `run_finished` with the result `run`
-   * returns. Aborting `options.signal` cancels the run (or, with `abort: 'subscription'`, only
-   * ends the stream). See docs/streaming.md.
-   */
-  stream(agentName: string, task: string, options?: StreamRunOptions): RunStream;
-  /**
-   * Follow a run queued or executing on any worker, from `afterSeq` on: its journaled events,
-   * and live text where it executes in this process.
-   */
-  stream(runId: string, options?: FollowRunOptions): RunStream;
-  /** Stop heartbeats and release held runs so other workers resume them at once. */
-  close(): Promise<void>;
-}
 
 /**
  * Create the engine's front door over a store and the agents it can run.
@@ -139,6 +91,7 @@ class KeelRuntime implements Runtime {
       store,
       clock,
       resolveTool: (agentName, toolName) => this.#byName.get(agentName)?.tool(toolName),
+      redact: checkRedactors(options.redact),
       reviewEdit: (approval, editedArgs) =>
         reviewEdit(store, this.#byName.get(approval.agent), approval, editedArgs),
       notifier: options.approvals?.notifier,
@@ -156,6 +109,7 @@ class KeelRuntime implements Runtime {
       production: this.#byName,
       candidates: options.candidates,
       neutralResult: options.shadowResult,
+      redact: options.redact,
       notify: () => {
         this.#wakeups.notify();
       },
@@ -390,6 +344,14 @@ class KeelRuntime implements Runtime {
     }
     const agent = this.#agentFor(agentName, options.model);
     const { model: modelSpec, limits, shadow } = options;
-    return runStarted({ agent, task, modelSpec, limits, shadow, now: this.#clock.now() });
+    return runStarted({
+      agent,
+      task,
+      modelSpec,
+      limits,
+      shadow,
+      now: this.#clock.now(),
+      redact: this.#options.redact,
+    });
   }
 }

@@ -173,6 +173,79 @@ describe('secret fields in approvals', () => {
     expect((await runtime.wait(run.id, { pollMs: 5 })).status).toBe('succeeded');
     expect(seen).toEqual([{ card: { number: CARD }, note: `id ${SSN}` }]);
   });
+
+  it("redacts an approver's edited arguments like the model's, and the call runs with the edit", async () => {
+    const { store, dispose } = await storeTargets('keel_sec_')[0].open();
+    cleanups.push(dispose);
+    const seen: unknown[] = [];
+    const EDITED_CARD = '5555 5555 5555 4444';
+    const EDITED_SSN = '987-65-4321';
+    const runtime = createRuntime({
+      store,
+      agents: [
+        defineAgent({
+          name: 'billing',
+          instructions: 'Charge.',
+          model: simulator({
+            script: ({ step }) =>
+              step === 0
+                ? {
+                    toolCalls: [
+                      { name: 'charge_card', args: { card: { number: CARD }, note: 'x' } },
+                    ],
+                  }
+                : { text: 'charged' },
+          }),
+          tools: [
+            defineTool({
+              name: 'charge_card',
+              description: 'Charge a card',
+              input: z.object({ card: z.object({ number: z.string() }), note: z.string() }),
+              effect: 'irreversible',
+              secretFields: { input: ['card.number'] },
+              run(input) {
+                seen.push(input);
+                return Promise.resolve({ ok: true });
+              },
+            }),
+          ],
+          gates: { approverGroup: 'finance' },
+        }),
+      ],
+      redact: [redactors.nationalId],
+    });
+    cleanups.push(() => runtime.close());
+    const worker = runtime.startWorker({ pollMs: 5 });
+    cleanups.push(() => worker.stop({ abortInFlight: true }));
+    const { token } = await runtime.approvals.addApprover({ name: 'fin', groups: ['finance'] });
+    const run = await runtime.submit('billing', 'Charge');
+    let [approval] = await store.approvals.list({ runId: run.id });
+    for (let tries = 0; !approval && tries < 2_000; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      [approval] = await store.approvals.list({ runId: run.id });
+    }
+    if (!approval) throw new Error('no approval');
+    const decided = await runtime.approvals.decide({
+      token,
+      id: approval.id,
+      decision: 'approve',
+      argsHash: approval.argsHash,
+      editedArgs: { card: { number: EDITED_CARD }, note: `id ${EDITED_SSN}` },
+    });
+    expect((await runtime.wait(run.id, { pollMs: 5 })).status).toBe('succeeded');
+    expect(seen).toEqual([{ card: { number: EDITED_CARD }, note: `id ${EDITED_SSN}` }]);
+    expect(decided.editedArgs).toEqual({
+      card: { number: `[redacted ${secretDigest(EDITED_CARD, run.id)}]` },
+      note: `id [redacted:national_id ${secretDigest(EDITED_SSN, run.id)}]`,
+    });
+    const { approvalJson } = await import('../approval/approval-json.js');
+    const shown = [
+      JSON.stringify(approvalJson(decided)),
+      JSON.stringify(approvalJson(await runtime.approvals.get(approval.id))),
+      JSON.stringify(await auditRows(store, 'approval_decision')),
+    ].join('\n');
+    for (const secret of [EDITED_CARD, EDITED_SSN]) expect(shown).not.toContain(secret);
+  });
 });
 
 async function auditRows(store: Store, kind: string): Promise<unknown[]> {

@@ -162,6 +162,8 @@ for (const target of storeTargets('keel_shadow_')) {
       await dispose();
     });
 
+    const ORDER_REDACTOR = { name: 'order_id', pattern: /\bORD-\d+\b/ };
+
     function runtimeWith(agents: Agent[], candidates: Agent[] = [], notifier?: Notifier) {
       const runtime = createRuntime({
         store,
@@ -169,6 +171,8 @@ for (const target of storeTargets('keel_shadow_')) {
         candidates,
         leaseMs: 60_000,
         modelRetry: FAST_RETRY,
+        // Recorded with every run, shadow runs included, for the views that redact them.
+        redact: [ORDER_REDACTOR],
         ...(notifier ? { approvals: { notifier } } : {}),
       });
       runtimes.push(runtime);
@@ -213,6 +217,7 @@ for (const target of storeTargets('keel_shadow_')) {
         shadowOf: result.id,
         shadowId: started.id,
         version: 'candidate-1',
+        secrets: { redactors: [{ name: 'order_id', source: ORDER_REDACTOR.pattern.source }] },
       });
       expect(ofType(events, 'run_claimed').map((event) => event.workerId)).toContain('dead-worker');
       expect(ofType(events, 'model_failed')).toHaveLength(2);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Agent } from '../agent/index.js';
-import { KeelError, type Clock } from '../core/index.js';
+import { KeelError, type Clock, type Redactor } from '../core/index.js';
 import type { RunEvent, RunState, StoredEvent } from '../journal/index.js';
 import type { JournalEvent, RunObserver } from '../observe/index.js';
 import type { ShadowPair, ShadowRecord, Store } from '../store/index.js';
@@ -66,6 +66,7 @@ export class ShadowRuns implements Shadows {
   readonly #candidates = new Map<string, Agent>();
   readonly #notify: () => void;
   readonly #neutralResult: ShadowResult | undefined;
+  readonly #redact: readonly Redactor[];
   readonly #pending = new Set<Promise<unknown>>();
   #last: Promise<unknown> = Promise.resolve();
   /** Fed each committed event: a finished production run is considered for its shadows. */
@@ -79,10 +80,13 @@ export class ShadowRuns implements Shadows {
     readonly production: ReadonlyMap<string, Agent>;
     readonly candidates?: readonly Agent[] | undefined;
     readonly neutralResult?: ShadowResult | undefined;
+    /** The runtime's redactors, recorded with each shadow run as with production runs. */
+    readonly redact?: readonly Redactor[] | undefined;
     /** Wakes this process's idle workers when a shadow run is queued. */
     readonly notify: () => void;
   }) {
     this.#neutralResult = options.neutralResult;
+    this.#redact = options.redact ?? [];
     this.#store = options.store;
     this.#clock = options.clock;
     this.#production = options.production;
@@ -263,6 +267,7 @@ export class ShadowRuns implements Shadows {
       limits: { maxCostUsd },
       now,
       shadow: { of: pair.runId, id: pair.shadowId },
+      redact: this.#redact,
     });
     await this.#store.createRun({
       id: pair.candidateRunId,

@@ -81,3 +81,12 @@ export {
   type NewEvent,
   type StoredEvent,
 } from './event-schema.js';
+export {
+  journalRedaction,
+  runAsShown,
+  runSecretSpec,
+  type JournalRedaction,
+  type KnownSecrets,
+  type RunSecretSpec,
+  type ToolSecretPaths,
+} from './run-secrets.js';

@@ -1,3 +1,4 @@
+import type { RunSecretSpec } from './run-secrets.js';
 import type { Provenance } from '../core/index.js';
 import type { ApprovalExpiry, GateReason } from './approval-terms.js';
 import type { ContextAssembly, SummaryOutcome } from './context-terms.js';
@@ -106,6 +107,13 @@ export type RunEvent =
       readonly shadowOf?: string | undefined;
       /** The shadow (its id in the store) a shadow run belongs to. */
       readonly shadowId?: string | undefined;
+      /**
+       * Where the run's secrets are: its tools' `secretFields` and the runtime's redactors, so
+       * views and `keel erase` find them without the agent's code. Absent when none is marked.
+       */
+      readonly secrets?: RunSecretSpec | undefined;
+      /** Set by `keel erase`: when the run's secrets were replaced in the store. */
+      readonly erasedAt?: number | undefined;
     }
   | {
       readonly type: 'run_claimed';

@@ -170,3 +170,49 @@ describe('chatInput', () => {
     expect(chatInput(request, 100).messages).toBe(`${full.slice(0, 100)}…`);
   });
 });
+
+describe('exported spans', () => {
+  it("carry a run's secrets redacted: secret fields, the values they held, redactors, card numbers", async () => {
+    const store = await openStore('sqlite::memory:');
+    opened.push(store);
+    const TOKEN = 'tok_live_7Qx92';
+    const CARD = '4111 1111 1111 1111';
+    const ACCOUNT = 'ACCT-004211';
+    const exporter = keeping();
+    const runtime = createRuntime({
+      store,
+      agents: [
+        defineAgent({
+          name: 'billing',
+          instructions: 'Charge.',
+          model: simulator({
+            script: ({ step, lastToolResults }) =>
+              step === 0
+                ? { toolCalls: [{ name: 'charge', args: { token: TOKEN, note: `card ${CARD}` } }] }
+                : { text: `charged ${TOKEN} on ${ACCOUNT}: ${lastToolResults[0]?.content ?? ''}` },
+          }),
+          tools: [
+            defineTool({
+              name: 'charge',
+              description: 'Charge a saved card',
+              input: z.object({ token: z.string(), note: z.string() }),
+              effect: 'read',
+              secretFields: { input: ['token'], output: ['receipt'] },
+              run: () => Promise.resolve({ receipt: 'rcpt_99812' }),
+            }),
+          ],
+        }),
+      ],
+      redact: [{ name: 'account', pattern: /\bACCT-\d{6}\b/ }],
+      observers: [traceExport({ exporter, spans: { captureContent: true } })],
+    });
+    const run = await runtime.run('billing', `charge ${ACCOUNT}`);
+    await runtime.close();
+    expect(run.status).toBe('succeeded');
+    const exported = JSON.stringify(exporter.spans);
+    expect(exporter.spans.length).toBeGreaterThan(2);
+    for (const secret of [TOKEN, CARD, ACCOUNT, 'rcpt_99812'])
+      expect(exported).not.toContain(secret);
+    expect(exported).toContain('[redacted:account]');
+  });
+});

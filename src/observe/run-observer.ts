@@ -8,6 +8,7 @@ import {
 } from './journal-spans.js';
 import type { SpanExporter } from './otlp-exporter.js';
 import { spanIdOf } from './trace-span.js';
+import { journalRedaction } from '../journal/index.js';
 
 /**
  * Something fed each committed journal event of the runs a runtime executes. `onEvent` must
@@ -39,7 +40,9 @@ const MAX_HELD_INPUT_CHARS = 64 * 1024 * 1024;
  * far go out at once; the rest follow when the run finishes, each span once per process.
  * Capturing content, each chat span also carries what its call was sent (held from the
  * request until the span is exported; a call made by a worker that died before handing the
- * run back goes out without it).
+ * run back goes out without it). Attribute values go out with the run's secrets redacted, as
+ * `keel show` shows them: the tools' secret fields and the values they held, the runtime's
+ * redactors, card numbers and national ids.
  *
  * ```ts
  * const exporter = otlpExporterFromEnv();
@@ -101,11 +104,13 @@ export function traceExport({
       const work = previous
         .then(() => journal.readEvents(runId))
         .then((entries) => {
+          // Secrets leave as the views show them: redacted (see `journalRedaction`).
+          const redaction = journalRedaction(entries.map((entry) => entry.event));
           const derived = spansFromJournal(runId, entries, {
             ...spans,
             closedOnly: !finished,
             inputs: inputs.get(runId),
-          });
+          }).map((span) => redaction.value(span));
           const exported = exportedByRun.get(runId) ?? new Set<string>();
           const fresh = derived.filter((span) => !exported.has(span.spanId));
           if (finished) exportedByRun.delete(runId);

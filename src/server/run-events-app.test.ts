@@ -304,3 +304,35 @@ describe("the dashboard's live run view", () => {
     expect((await outside.get(`/live/runs/${result.id}/events`)).status).toBe(404);
   });
 });
+
+describe("a run's secrets over HTTP", () => {
+  it('are redacted for viewers in the stream API, the live view and the run page, and shown to admins', async () => {
+    const { runtime, app, tokens } = await setup();
+    const CARD = '4111 1111 1111 1111';
+    const result = await runtime.run('support', `Where is order A-1? Card ${CARD}`);
+    const streamed = async (response: Response) => {
+      expect(response.status).toBe(200);
+      const messages: string[] = [];
+      for await (const message of readSse(response.body ?? new ReadableStream()))
+        messages.push(message.data);
+      return messages.join('\n');
+    };
+    const viewer = await signInAs(app, tokens.supportViewer);
+    const admin = await signInAs(app, tokens.admin);
+    const hidden = [
+      await streamed(await events(app, result.id, tokens.supportViewer)),
+      await streamed(await viewer.get(`/live/runs/${result.id}/events`)),
+      await (await viewer.get(`/runs/${result.id}`)).text(),
+    ];
+    for (const view of hidden) {
+      expect(view).not.toContain(CARD);
+      expect(view).toContain('[redacted:card_number]');
+    }
+    const shown = [
+      await streamed(await events(app, result.id, tokens.admin)),
+      await streamed(await admin.get(`/live/runs/${result.id}/events`)),
+      await (await admin.get(`/runs/${result.id}`)).text(),
+    ];
+    for (const view of shown) expect(view).toContain(CARD);
+  });
+});

@@ -3,6 +3,7 @@ import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { Approver } from '../approval/index.js';
 import { KeelError } from '../core/index.js';
+import { journalRedaction, type JournalRedaction } from '../journal/index.js';
 import type { Runtime } from '../engine/index.js';
 import { seesAgent, viewerOf } from './dashboard/viewer.js';
 import { requestLimits, type RequestLimits } from './request-limits.js';
@@ -32,7 +33,9 @@ export interface RunEventsAppOptions {
  * The run stream API, with `Authorization: Bearer <approver token>` on every route:
  * `GET /runs/:id/events` streams a run as server-sent events (`id:` the journal sequence,
  * `event:` the type, `data:` the JSON event; `Last-Event-ID` resumes after that sequence) to
- * an admin or to a viewer or approver whose groups one of the run's agent's gates asks;
+ * an admin or to a viewer or approver whose groups one of the run's agent's gates asks (to
+ * them with the run's secrets redacted, as `keel show` shows them, and without `text_delta`
+ * pieces, in which a secret could be split: `text_completed` carries the step's text);
  * `POST /runs` with `{ agent, task, model? }` queues a run for any worker (admins only) and
  * answers `201 { runId, streamUrl }`. Errors are `{ error: { code, message } }`.
  *
@@ -58,7 +61,9 @@ export function runEventsApp({ runtime, limits, pollMs }: RunEventsAppOptions): 
         `${approver.name} does not see runs of agent "${record.agent}"`,
       );
     }
-    return streamRunEvents(c, runtime, runId, afterSeq, pollMs);
+    return streamRunEvents(c, runtime, runId, afterSeq, pollMs, {
+      reveal: approver.role === 'admin',
+    });
   });
 
   app.post('/runs', async (c) => {
@@ -120,6 +125,7 @@ export function streamRunEvents(
   runId: string,
   afterSeq: number,
   pollMs?: number,
+  { reveal = false }: { readonly reveal?: boolean } = {},
 ): Response {
   c.header('cache-control', 'no-store');
   c.header('x-accel-buffering', 'no');
@@ -137,11 +143,22 @@ export function streamRunEvents(
         signal: controller.signal,
         ...(pollMs === undefined ? {} : { pollMs }),
       });
+      // Secrets redacted as every view redacts them (admins see them): the redaction learns
+      // the run's secret values from its journal as the stream passes them.
+      let redaction: JournalRedaction | undefined;
       for await (const event of events) {
+        if (!reveal) {
+          // A secret may straddle two pieces of live text: the step's whole text follows.
+          if (event.type === 'text_delta') continue;
+          if (!redaction || /^(run_started|tool_|approval_)/.test(event.type))
+            redaction = journalRedaction(
+              (await runtime.store.readEvents(runId)).map((entry) => entry.event),
+            );
+        }
         await sse.writeSSE({
           id: String(event.seq),
           event: event.type,
-          data: JSON.stringify(event),
+          data: JSON.stringify(redaction ? redaction.value(event) : event),
         });
       }
     } finally {

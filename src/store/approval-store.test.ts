@@ -86,6 +86,21 @@ for (const backend of BACKENDS) {
         now: T0 + 10,
       });
 
+    it('writes an approval and its audit row in one commit, once', async () => {
+      const store = await open();
+      await runningRun(store, 'run_a');
+      const audit = {
+        kind: 'approval_requested',
+        at: T0,
+        runId: 'run_a',
+        data: { approvalId: 'apr_run_a' },
+      };
+      expect((await store.approvals.create(approval('run_a'), { audit })).created).toBe(true);
+      expect((await store.approvals.create(approval('run_a'), { audit })).created).toBe(false);
+      const rows = await store.audit.read();
+      expect(rows.filter((row) => row.kind === 'approval_requested')).toHaveLength(1);
+    });
+
     it('parks a run (waiting, no lease, not claimable) and a decision queues it again', async () => {
       const store = await open();
       await runningRun(store, 'run_1');

@@ -1,4 +1,5 @@
 import type { ApprovalExpiry } from '../journal/index.js';
+import type { NewAuditEntry } from './audit-log.js';
 
 export type { ApprovalExpiry };
 
@@ -33,8 +34,16 @@ export interface ApprovalRecord {
   readonly decidedById: string | null;
   readonly decidedAt: number | null;
   readonly decisionReason: string | null;
-  /** Arguments the approver replaced the model's with (already validated). */
+  /**
+   * Arguments the approver replaced the model's with, as people are shown them (secrets as
+   * digests, like `args`).
+   */
   readonly editedArgs: unknown;
+  /**
+   * The edited arguments as the approved call runs with them, secrets included: for the engine
+   * only, never shown (`editedArgs` is).
+   */
+  readonly editedInput: unknown;
   /** The approval this one escalates (it expired undecided). */
   readonly escalatedFrom: string | null;
   readonly notifiedAt: number | null;
@@ -49,6 +58,7 @@ export type NewApproval = Omit<
   | 'decidedAt'
   | 'decisionReason'
   | 'editedArgs'
+  | 'editedInput'
   | 'escalatedFrom'
   | 'notifiedAt'
   | 'schemaVersion'
@@ -65,8 +75,10 @@ export interface ApprovalDecisionInput {
   /** The deciding approver's id. */
   readonly decidedById?: string | undefined;
   readonly reason?: string | undefined;
-  /** Replacement arguments, already validated against the tool's schema. */
+  /** Replacement arguments as people are shown them (secrets redacted). */
   readonly editedArgs?: unknown;
+  /** Replacement arguments as the call runs with them, already validated (default: `editedArgs`). */
+  readonly editedInput?: unknown;
   readonly now: number;
 }
 
@@ -134,8 +146,15 @@ export interface ApprovalExpiration {
  * ```
  */
 export interface ApprovalStore {
-  /** Insert unless an approval with this id exists; returns the stored one either way. */
-  create(approval: NewApproval): Promise<{ record: ApprovalRecord; created: boolean }>;
+  /**
+   * Insert unless an approval with this id exists; returns the stored one either way. `audit`
+   * (the request's audit row) is appended in the insert's commit, only when it inserts: no
+   * approval exists without its audit row, whenever a process dies.
+   */
+  create(
+    approval: NewApproval,
+    options?: { readonly audit?: NewAuditEntry | undefined },
+  ): Promise<{ record: ApprovalRecord; created: boolean }>;
   get(id: string): Promise<ApprovalRecord | undefined>;
   list(options?: ApprovalListOptions): Promise<ApprovalRecord[]>;
   /** Approvals of one run's step (a call escalated has several, oldest first). */

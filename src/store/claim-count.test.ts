@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_URL, storeTargets } from '../../test/support/store-targets.js';
-import { openStore, type Store } from './index.js';
+import { openStore, verifyAuditChain, type Store } from './index.js';
 
 const RUNS = 12;
 const MAX_CLAIMS = 2;
@@ -90,6 +90,14 @@ for (const target of storeTargets('keel_cc_')) {
         finishes: [1],
         reasons: ['worker_lost'],
       });
+      // Ended by the store, each run has its run_finished audit row, in an unbroken chain.
+      const audit = await store.audit.read({ limit: 10_000 });
+      const finished = audit.filter((row) => row.kind === 'run_finished');
+      expect(finished.map((row) => row.runId).sort()).toEqual(runs.map((run) => run.id).sort());
+      expect(new Set(finished.map((row) => JSON.parse(row.payload).reason))).toEqual(
+        new Set(['worker_lost']),
+      );
+      expect(verifyAuditChain(audit).ok).toBe(true);
     });
   });
 }

@@ -79,20 +79,20 @@ describe('openStore on a store migrated before', () => {
     await (await openStore(`sqlite:${file}`)).close();
     const all = await migrationNames(file);
     const last = all.at(-1) ?? '';
-    // The newest migration makes the table below; a newer one needs its own table named here.
-    expect(last).toBe('0017_audit_checkpoints');
+    // The newest migration makes the column below; a newer one needs its own named here.
+    expect(last).toBe('0018_edited_input');
     const { default: SqliteDatabase } = await import('libsql');
     const database = new SqliteDatabase(file);
     database.prepare('delete from keel_migration where name = ?').run(last);
-    database.exec('drop table keel_audit_checkpoints');
+    database.exec('alter table keel_approvals drop column edited_input');
     database.close();
     const store = await openStore(`sqlite:${file}`);
     try {
       expect(await migrationNames(file)).toEqual(all);
-      // The table the pending migration makes is back, and works.
+      // The column the pending migration makes is back, and works.
       const reader = new SqliteDatabase(file);
       expect(
-        reader.prepare('select count(*) as n from keel_audit_checkpoints').get(),
+        reader.prepare('select count(edited_input) as n from keel_approvals').get(),
       ).toMatchObject({ n: 0 });
       reader.close();
     } finally {

@@ -94,6 +94,8 @@ export interface ApprovalsTable {
   decided_at: number | null;
   decision_reason: string | null;
   edited_args: string | null;
+  /** Migration 0018: the edited arguments as the call runs with them (`edited_args` is shown). */
+  edited_input?: string | null;
   escalated_from: string | null;
   notified_at: number | null;
   schema_version: number;
@@ -854,6 +856,16 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0016_approver_lifecycle': approverLifecycleMigration,
+  '0018_edited_input': {
+    // An approver's edit as the call runs with it, secrets included; `edited_args` keeps what
+    // people are shown (secrets as digests), like `args`.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('keel_approvals').addColumn('edited_input', 'text').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('keel_approvals').dropColumn('edited_input').execute();
+    },
+  },
   '0017_audit_checkpoints': {
     // Heads of the audit chain, signed with the audit key when there is one: `keel audit
     // verify` checks the rows still match them, and a pruned prefix starts from one.

@@ -17,6 +17,8 @@ import type {
 import { APPROVER_ROLES } from './approval-store.js';
 import type { ApprovalsTable, ApproversTable, Database } from './schema.js';
 import type { SqlContext } from './sql-context.js';
+import type { SqlAuditLog } from './sql-audit-log.js';
+import type { NewAuditEntry } from './audit-log.js';
 import { RUN_READY_CHANNEL } from './sql-run-journal.js';
 import { STORE_SCHEMA_VERSION } from './store.js';
 
@@ -29,25 +31,34 @@ export class SqlApprovalStore implements ApprovalStore {
   readonly #kind: 'sqlite' | 'postgres';
   readonly #transaction: SqlContext['transaction'];
   readonly #guarded: SqlContext['guarded'];
+  readonly #audit: SqlAuditLog;
 
-  constructor(context: SqlContext) {
+  constructor(context: SqlContext, audit: SqlAuditLog) {
+    this.#audit = audit;
     this.#db = context.db;
     this.#kind = context.kind;
     this.#transaction = context.transaction;
     this.#guarded = context.guarded;
   }
 
-  async create(approval: NewApproval): Promise<{ record: ApprovalRecord; created: boolean }> {
-    const result = await this.#guarded(() =>
-      this.#db
+  async create(
+    approval: NewApproval,
+    { audit }: { readonly audit?: NewAuditEntry | undefined } = {},
+  ): Promise<{ record: ApprovalRecord; created: boolean }> {
+    const inserted = await this.#transaction(async (db) => {
+      const result = await db
         .insertInto('keel_approvals')
         .values(approvalRow(approval, null))
         .onConflict((conflict) => conflict.column('id').doNothing())
-        .executeTakeFirst(),
-    );
+        .executeTakeFirst();
+      const created = Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+      if (created && audit)
+        await this.#audit.insertWithin((query) => db.executeQuery(query), [[audit]]);
+      return created;
+    });
     const record = await this.get(approval.id);
     if (!record) throw new KeelError('internal', `approval ${approval.id} vanished after insert`);
-    return { record, created: Number(result.numInsertedOrUpdatedRows ?? 0) > 0 };
+    return { record, created: inserted };
   }
 
   async get(id: string): Promise<ApprovalRecord | undefined> {
@@ -139,6 +150,10 @@ export class SqlApprovalStore implements ApprovalStore {
           decided_at: input.now,
           decision_reason: input.reason ?? null,
           edited_args: input.editedArgs === undefined ? null : JSON.stringify(input.editedArgs),
+          edited_input:
+            input.editedArgs === undefined
+              ? null
+              : JSON.stringify(input.editedInput ?? input.editedArgs),
         })
         .where('id', '=', current.id)
         .where('state', '=', 'pending')
@@ -432,6 +447,7 @@ function approvalRow(approval: NewApproval, escalatedFrom: string | null): Appro
     decided_at: null,
     decision_reason: null,
     edited_args: null,
+    edited_input: null,
     escalated_from: escalatedFrom,
     notified_at: null,
     schema_version: STORE_SCHEMA_VERSION,
@@ -460,6 +476,11 @@ function toApproval(row: Selectable<ApprovalsTable>): ApprovalRecord {
     decidedAt: row.decided_at,
     decisionReason: row.decision_reason,
     editedArgs: row.edited_args === null ? undefined : (JSON.parse(row.edited_args) as unknown),
+    // Decided before migration 0018: the one copy is the input.
+    editedInput:
+      (row.edited_input ?? row.edited_args) === null
+        ? undefined
+        : (JSON.parse(row.edited_input ?? row.edited_args ?? 'null') as unknown),
     escalatedFrom: row.escalated_from,
     notifiedAt: row.notified_at,
     schemaVersion: row.schema_version,

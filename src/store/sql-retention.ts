@@ -84,17 +84,24 @@ export class SqlRetention implements RetentionStore {
       let approvals = 0;
       for (const row of await db
         .selectFrom('keel_approvals')
-        .select(['id', 'args', 'edited_args'])
+        .select(['id', 'args', 'edited_args', 'edited_input'])
         .where('run_id', '=', runId)
         .execute()) {
         const args = JSON.stringify(erase(JSON.parse(row.args)));
-        const edited =
-          row.edited_args === null ? null : JSON.stringify(erase(JSON.parse(row.edited_args)));
-        if (args === row.args && edited === row.edited_args) continue;
+        const rewrite = (json: string | null | undefined) =>
+          json === null || json === undefined ? null : JSON.stringify(erase(JSON.parse(json)));
+        const edited = rewrite(row.edited_args);
+        const editedInput = rewrite(row.edited_input);
+        if (
+          args === row.args &&
+          edited === row.edited_args &&
+          editedInput === (row.edited_input ?? null)
+        )
+          continue;
         approvals += 1;
         await db
           .updateTable('keel_approvals')
-          .set({ args, edited_args: edited })
+          .set({ args, edited_args: edited, edited_input: editedInput })
           .where('id', '=', row.id)
           .execute();
       }

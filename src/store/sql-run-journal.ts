@@ -187,8 +187,32 @@ export class SqlRunJournal implements RunJournalStore {
     const row = await this.#sql.transaction(async (db) => {
       const candidate = await pickCandidate(db, this.#sql.kind, options);
       if (!candidate) return undefined;
-      if (await claimsSpent(db, candidate, maxClaims))
-        return endSpentRun(db, { runId: candidate.id, now, location: this.#sql.location });
+      if (await claimsSpent(db, candidate, maxClaims)) {
+        const ended = await endSpentRun(db, {
+          runId: candidate.id,
+          now,
+          location: this.#sql.location,
+        });
+        // Ended by the store, not by a worker's journal write: its audit row lands here.
+        await this.#audit.insertWithin(
+          (query) => db.executeQuery(query),
+          [
+            [
+              finishAudit(ended.id, {
+                status: ended.status as RunFinish['status'],
+                reason: JSON.parse(ended.reason ?? 'null') as unknown,
+                output: ended.output,
+                inputTokens: ended.input_tokens,
+                outputTokens: ended.output_tokens,
+                costUsd: ended.cost_usd,
+                steps: ended.steps,
+                at: now,
+              }),
+            ],
+          ],
+        );
+        return ended;
+      }
       return takeClaim(db, { runId: candidate.id, workerId, now, leaseMs });
     });
     return row ? toRecord(row) : undefined;

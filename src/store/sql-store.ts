@@ -69,7 +69,7 @@ export class SqlStore extends SqlRunJournal implements Store {
     this.#schema = options.schema;
     this.#sqlite = options.sqlite;
     this.audit = audit;
-    this.approvals = new SqlApprovalStore(context);
+    this.approvals = new SqlApprovalStore(context, audit);
     this.decisions = new SqlDecisionStore({ db: this.#db, guarded: context.guarded });
     this.mcpPins = new SqlMcpPinStore(context);
     this.results = new SqlResultStore({

@@ -22,6 +22,7 @@ export const SQLITE_SCHEMA: {
     '0015_journal_notify',
     '0016_approver_lifecycle',
     '0017_audit_checkpoints',
+    '0018_edited_input',
   ],
   statements: [
     'CREATE TABLE "keel_migration" ("name" varchar(255) not null primary key, "timestamp" varchar(255) not null)',
@@ -33,7 +34,7 @@ export const SQLITE_SCHEMA: {
     'CREATE TABLE "keel_tool_breakers" ("tool" text primary key, "state" text not null, "failures" integer not null, "until" bigint not null, "updated_at" bigint not null, "version" integer not null)',
     'CREATE TABLE "keel_tool_cache" ("key" text primary key, "tool" text not null, "value" text not null, "created_at" bigint not null, "expires_at" bigint not null)',
     'CREATE TABLE "keel_audit" ("seq" bigint primary key, "at" bigint not null, "kind" text not null, "run_id" text, "payload" text not null, "prev_hash" text not null, "hash" text not null)',
-    'CREATE TABLE "keel_approvals" ("id" text primary key, "run_id" text not null, "agent" text not null, "step" integer not null, "call_index" integer not null, "call_id" text not null, "tool_name" text not null, "args" text not null, "args_hash" text not null, "gate_reason" text not null, "approver_group" text not null, "created_at" bigint not null, "expires_at" bigint not null, "on_expiry" text not null, "state" text not null, "decided_by" text, "decided_at" bigint, "decision_reason" text, "edited_args" text, "escalated_from" text, "notified_at" bigint, "schema_version" integer not null, "decided_by_id" text)',
+    'CREATE TABLE "keel_approvals" ("id" text primary key, "run_id" text not null, "agent" text not null, "step" integer not null, "call_index" integer not null, "call_id" text not null, "tool_name" text not null, "args" text not null, "args_hash" text not null, "gate_reason" text not null, "approver_group" text not null, "created_at" bigint not null, "expires_at" bigint not null, "on_expiry" text not null, "state" text not null, "decided_by" text, "decided_at" bigint, "decision_reason" text, "edited_args" text, "escalated_from" text, "notified_at" bigint, "schema_version" integer not null, "decided_by_id" text, "edited_input" text)',
     'CREATE INDEX "keel_approvals_due" on "keel_approvals" ("state", "expires_at")',
     'CREATE INDEX "keel_approvals_run" on "keel_approvals" ("run_id", "step", "call_index")',
     'CREATE TABLE "keel_approvers" ("token_hash" text primary key, "name" text not null, "groups" text not null, "created_at" bigint not null, "role" text default \'approver\' not null, "id" text, "expires_at" bigint, "revoked_at" bigint)',

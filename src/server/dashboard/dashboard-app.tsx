@@ -25,6 +25,7 @@ import { QueueList, QueuePage, type DecisionProblem, type QueueProps } from './q
 import { parseRunFilters, runListQuery } from './run-filters.js';
 import { RunPage, type RunPageProps } from './run-page.js';
 import { runView } from './run-view.js';
+import { runAsShown } from '../../journal/index.js';
 import { RunsPage } from './runs-page.js';
 import { Sessions, randomToken, sameSecret, type Session } from './sessions.js';
 import { seesAgent, viewerOf, type Viewer } from './viewer.js';
@@ -212,13 +213,17 @@ export function dashboardApp(options: DashboardOptions): Dashboard {
     if (!record || !seesAgent(viewer, record.agent)) {
       throw new KeelError('not_found', `no run ${id} that you may see`);
     }
-    const entries = await store.readEvents(id);
+    // Secrets redacted as `keel show` redacts them, unless an admin is looking.
+    const run = runAsShown(record, await store.readEvents(id), viewer.approver.role === 'admin', {
+      tools: runtime.agents.flatMap((agent) => agent.tools),
+    });
+    const entries = run.entries;
     const agent = runtime.agent(record.agent);
     return {
       viewer,
-      record,
+      record: run.record,
       entries,
-      view: runView(record, entries, await alertsForRun(store, id), clock.now()),
+      view: runView(run.record, entries, await alertsForRun(store, id), clock.now()),
       approvals: await store.approvals.list({ runId: id, limit: 100 }),
       price: await store.prices.get(id),
       instructions: agent?.instructions,
@@ -243,7 +248,9 @@ export function dashboardApp(options: DashboardOptions): Dashboard {
     if (!record || !seesAgent(viewer, record.agent)) {
       throw new KeelError('not_found', `no run ${id} that you may see`);
     }
-    return streamRunEvents(c, runtime, id, lastEventId(c));
+    return streamRunEvents(c, runtime, id, lastEventId(c), undefined, {
+      reveal: viewer.approver.role === 'admin',
+    });
   });
 
   app.post('/runs/:id/replay', ...post, actor, async (c) => {
@@ -251,7 +258,9 @@ export function dashboardApp(options: DashboardOptions): Dashboard {
     const agent = runtime.agent(props.record.agent);
     if (!agent)
       throw new KeelError('invalid_config', props.actionsUnavailable ?? 'agent not loaded');
-    const replay = await replayRun({ agent, runId: props.record.id, journal: props.entries });
+    // The journal as stored: the page shows it redacted.
+    const journal = await store.readEvents(props.record.id);
+    const replay = await replayRun({ agent, runId: props.record.id, journal });
     return page(c, <RunPage {...props} replay={replay} />);
   });
 
