@@ -101,6 +101,33 @@ for (const backend of BACKENDS) {
       expect(rows.filter((row) => row.kind === 'approval_requested')).toHaveLength(1);
     });
 
+    it('audits an escalated approval as a request in the commit that escalates it', async () => {
+      const store = await open();
+      await runningRun(store, 'run_e');
+      await store.approvals.create(
+        approval('run_e', {
+          expiresAt: T0 + 100,
+          onExpiry: {
+            type: 'escalate',
+            approverGroup: 'managers',
+            expiresAfterMs: 1_000,
+            then: { type: 'deny' },
+          },
+        }),
+      );
+      const [expiration] = await store.approvals.expireDue(T0 + 200);
+      expect(expiration?.escalation?.approverGroup).toBe('managers');
+      const requested = (await store.audit.read()).filter(
+        (row) => row.kind === 'approval_requested',
+      );
+      expect(requested).toHaveLength(1);
+      expect(JSON.parse(requested[0]?.payload ?? 'null')).toMatchObject({
+        approvalId: expiration?.escalation?.id,
+        approverGroup: 'managers',
+        escalatedFrom: 'apr_run_e',
+      });
+    });
+
     it('parks a run (waiting, no lease, not claimable) and a decision queues it again', async () => {
       const store = await open();
       await runningRun(store, 'run_1');

@@ -238,6 +238,28 @@ export class SqlApprovalStore implements ApprovalStore {
           onExpiry: escalate.then,
         };
         await db.insertInto('keel_approvals').values(approvalRow(next, approval.id)).execute();
+        // The escalated approval is a new request: its audit row lands in the same commit.
+        await this.#audit.insertWithin(
+          (query) => db.executeQuery(query),
+          [
+            [
+              {
+                kind: 'approval_requested',
+                at: now,
+                runId: approval.runId,
+                data: {
+                  approvalId: next.id,
+                  toolName: next.toolName,
+                  argsHash: next.argsHash,
+                  gateReason: next.gateReason,
+                  approverGroup: next.approverGroup,
+                  expiresAt: next.expiresAt,
+                  escalatedFrom: approval.id,
+                },
+              },
+            ],
+          ],
+        );
         const escalation = toApproval(
           await db
             .selectFrom('keel_approvals')
