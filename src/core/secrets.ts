@@ -104,8 +104,15 @@ export function redactSecrets(value: unknown, marks: SecretMarks): unknown {
             ? redactor.pattern.flags
             : `${redactor.pattern.flags}g`,
         );
+        const { accept } = redactor;
+        const anchored = new RegExp(
+          `^(?:${redactor.pattern.source})$`,
+          redactor.pattern.flags.replace(/[gy]/g, ''),
+        );
         text = text.replace(pattern, (match) =>
-          redactor.accept && !redactor.accept(match) ? match : placeholder(match, redactor.name),
+          accept && !accept(match)
+            ? acceptedParts(match, anchored, accept, (part) => placeholder(part, redactor.name))
+            : placeholder(match, redactor.name),
         );
       }
       return text;
@@ -121,6 +128,47 @@ export function redactSecrets(value: unknown, marks: SecretMarks): unknown {
     return node;
   }
   return walk(value, []);
+}
+
+/** Longest text a rejected match is searched within for an accepted part of it. */
+const MAX_SEARCHED_MATCH = 128;
+
+/**
+ * A match its check rejected may hold one it accepts: a card number followed by other digits
+ * (`4111 1111 1111 1111 22`) matches as one run that fails the checksum. The parts from the
+ * start of one digit group to the end of another are tried, longest first, and each accepted
+ * one is replaced. Groups, not every offset: the search stays small on long digit runs.
+ */
+function acceptedParts(
+  match: string,
+  anchored: RegExp,
+  accept: (part: string) => boolean,
+  replace: (part: string) => string,
+): string {
+  if (match.length > MAX_SEARCHED_MATCH) return match;
+  const isDigit = (index: number) =>
+    index >= 0 && index < match.length && /\d/.test(match[index] ?? '');
+  const starts: number[] = [];
+  const ends: number[] = [];
+  for (let index = 0; index < match.length; index++) {
+    if (isDigit(index) && !isDigit(index - 1)) starts.push(index);
+    if (isDigit(index) && !isDigit(index + 1)) ends.push(index + 1);
+  }
+  let out = '';
+  let from = 0;
+  for (const start of starts) {
+    if (start < from) continue;
+    for (const end of [...ends].reverse()) {
+      if (end <= start) break;
+      const part = match.slice(start, end);
+      if (anchored.test(part) && accept(part)) {
+        out += match.slice(from, start) + replace(part);
+        from = end;
+        break;
+      }
+    }
+  }
+  return out + match.slice(from);
 }
 
 function matches(path: readonly string[], at: readonly string[]): boolean {
