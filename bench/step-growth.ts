@@ -1,6 +1,11 @@
 // Per-step CPU as a run grows: one simulator agent with one `read` tool and no context
 // options, run to a thousand model steps; the process CPU spent between consecutive model
-// calls is taken at steps 10 and 1,000 (the mean of a small window around each).
+// calls is taken at steps 10 and 1,000 (the mean of a small window around each). The long run
+// is repeated and the median of each window kept: a window of 20 steps is ~10 ms of CPU, and
+// one garbage collection or compilation landing in it moves a single run's figure by half.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import {
   createRuntime,
@@ -10,7 +15,8 @@ import {
   simulator,
   replayRun,
 } from '../src/index.js';
-import { round } from './stats.js';
+import { runAlone } from './run-alone.js';
+import { median, round } from './stats.js';
 
 export interface StepGrowthOptions {
   /** A `sqlite:` store URL. */
@@ -20,6 +26,8 @@ export interface StepGrowthOptions {
   readonly window: number;
   /** Replay the run and report whether it came out identical. */
   readonly replay: boolean;
+  /** Long runs measured; each window's median is kept. */
+  readonly runs?: number;
 }
 
 export interface StepGrowthResult {
@@ -27,11 +35,16 @@ export interface StepGrowthResult {
   readonly steps: number;
   /** Mean CPU (user + system) per step around step 10 and around the last step, in ms. */
   readonly cpuPerStepMs: { readonly early: number; readonly late: number };
+  readonly runs: number;
   readonly ratio: number;
   readonly replayIdentical: boolean | null;
 }
 
-const WARMUP_STEPS = 150;
+// Warm-up: whole long runs. The compiler keeps reoptimising the step's code for the first few
+// thousand steps of a process (deoptimised on new object shapes, then compiled again); after
+// 150 steps only, step 10 fell before that churn and step 1,000 in it, and their ratio
+// measured the compiler's progress (1.0 once warm, up to 3× before) instead of the step.
+const WARMUP_RUNS = 3;
 const readInput = z.object({ key: z.string() });
 
 /** Runs one long run and takes its per-step CPU early and late. */
@@ -40,6 +53,7 @@ export async function measureStepGrowth({
   steps,
   window,
   replay,
+  runs = STEP_GROWTH_RUNS,
 }: StepGrowthOptions): Promise<StepGrowthResult> {
   // CPU is read only at the edges of the two windows, so reading it costs no step anything.
   const edges = new Set([10, 10 + window, steps - window, steps]);
@@ -77,21 +91,28 @@ export async function measureStepGrowth({
   });
   const store = await openStore(storeUrl);
   const runtime = createRuntime({ store, agents: [agent] });
-  let runId: string;
+  const perStep = (from: number): number =>
+    ((cpuAtStep.get(from + window) ?? Number.NaN) - (cpuAtStep.get(from) ?? Number.NaN)) / window;
+  const earlies: number[] = [];
+  const lates: number[] = [];
+  let runId = '';
   try {
-    // A shorter run first, so the code is warm before anything is measured.
-    await runtime.run('long', 'Warm up.', { limits: { maxIterations: WARMUP_STEPS } });
-    measuring = true;
-    const result = await runtime.run('long', 'Read values.');
-    if (result.status !== 'succeeded') throw new Error(`the long run ended ${result.status}`);
-    runId = result.id;
+    for (let run = 0; run < WARMUP_RUNS; run++) await runtime.run('long', `Warm up (${run + 1}).`);
+    for (let run = 0; run < runs; run++) {
+      cpuAtStep.clear();
+      measuring = true;
+      const result = await runtime.run('long', `Read values (${run + 1}).`);
+      measuring = false;
+      if (result.status !== 'succeeded') throw new Error(`the long run ended ${result.status}`);
+      runId = result.id;
+      earlies.push(perStep(10));
+      lates.push(perStep(steps - window));
+    }
   } finally {
     await runtime.close();
   }
-  const perStep = (from: number): number =>
-    ((cpuAtStep.get(from + window) ?? Number.NaN) - (cpuAtStep.get(from) ?? Number.NaN)) / window;
-  const early = perStep(10);
-  const late = perStep(steps - window);
+  const early = median(earlies);
+  const late = median(lates);
   let replayIdentical: boolean | null = null;
   if (replay) {
     const report = await replayRun({ agent, runId, journal: await store.readEvents(runId) });
@@ -102,6 +123,7 @@ export async function measureStepGrowth({
     store: storeUrl === 'sqlite::memory:' ? 'sqlite in memory' : 'sqlite file',
     steps,
     cpuPerStepMs: { early: round(early, 3), late: round(late, 3) },
+    runs,
     ratio: round(late / early, 2),
     replayIdentical,
   };
@@ -112,7 +134,7 @@ export const STEP_GROWTH_TARGET = 1.3;
 
 export function renderStepGrowth(results: readonly StepGrowthResult[]): string {
   return [
-    `per-step CPU as a run grows (simulator, one read tool, no context options; mean of ${STEP_GROWTH_WINDOW} steps):`,
+    `per-step CPU as a run grows (simulator, one read tool, no context options; mean of ${STEP_GROWTH_WINDOW} steps, median of ${results[0]?.runs ?? STEP_GROWTH_RUNS} runs):`,
     ...results.map(
       (result) =>
         `  ${result.store}: step 10 ${result.cpuPerStepMs.early} ms, step ${result.steps} ${result.cpuPerStepMs.late} ms, ratio ${result.ratio} (target <= ${STEP_GROWTH_TARGET}: ${result.ratio <= STEP_GROWTH_TARGET ? 'met' : 'MISSED'}); replay ${result.replayIdentical === null ? 'not run' : result.replayIdentical ? 'identical' : 'DIVERGED'}`,
@@ -122,3 +144,27 @@ export function renderStepGrowth(results: readonly StepGrowthResult[]): string {
 
 /** Steps averaged around step 10 and around the last step. */
 export const STEP_GROWTH_WINDOW = 20;
+/** Long runs measured per store (the median of each window is reported). */
+export const STEP_GROWTH_RUNS = 3;
+
+// Alone (`node dist/bench/step-growth.js [--json] [--file]`): one store, in memory unless
+// `--file` asks for a SQLite file in a temporary directory.
+await runAlone(
+  import.meta.url,
+  async () => {
+    const file = process.argv.includes('--file');
+    const directory = file ? await mkdtemp(join(tmpdir(), 'keel-step-growth-')) : undefined;
+    try {
+      return await measureStepGrowth({
+        storeUrl:
+          directory === undefined ? 'sqlite::memory:' : `sqlite:${join(directory, 'long.db')}`,
+        steps: 1000,
+        window: STEP_GROWTH_WINDOW,
+        replay: true,
+      });
+    } finally {
+      if (directory !== undefined) await rm(directory, { recursive: true, force: true });
+    }
+  },
+  (result) => renderStepGrowth([result]),
+);

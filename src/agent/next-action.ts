@@ -25,6 +25,7 @@ import type { Agent } from './define-agent.js';
 import {
   budgetReached,
   callKey,
+  conversationCopy,
   limitBeforeStep,
   type LimitName,
   type PendingCall,
@@ -217,8 +218,9 @@ export interface PreparedContext {
 function wholeConversation(agent: Agent, state: RunState): ModelRequest {
   return {
     system: agent.instructions,
-    // A copy: the run's conversation keeps growing after the request is made.
-    messages: [...state.messages],
+    // A copy: the run's conversation keeps growing after the request is made. Marked as a
+    // copy of the run's log, so what is carried over it need not compare its messages.
+    messages: conversationCopy(state.messages),
     tools: offeredSpecs(agent),
     maxOutputTokens: agent.maxOutputTokens,
   };

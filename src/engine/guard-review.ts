@@ -9,7 +9,14 @@ import {
   type PrivateResult,
   type ReviewedCall,
 } from '../guard/index.js';
-import type { Message, RunEvent, RunState } from '../journal/index.js';
+import {
+  conversationMark,
+  sharedPrefix,
+  type ConversationMark,
+  type Message,
+  type RunEvent,
+  type RunState,
+} from '../journal/index.js';
 import type { Execution } from './execution.js';
 import type { ModelStep, StepStage } from './model-step.js';
 
@@ -106,6 +113,8 @@ interface CarriedContext {
   readonly seen: Message[];
   readonly ends: number[];
   readonly texts: ContextText[];
+  /** Where `seen` stood in the run's conversation log. */
+  mark: ConversationMark | undefined;
 }
 
 // Carried forward per run: a step adds the texts of its new messages only. A message replaced
@@ -120,14 +129,15 @@ function conversationContext(agent: Agent, state: RunState): readonly ContextTex
       seen: [],
       ends: [],
       texts: [{ text: agent.instructions, provenance: TRUSTED_AGENT }],
+      mark: undefined,
     };
     carriedContexts.set(state, carried);
   }
   const { seen, ends, texts } = carried;
   const { messages } = state;
-  let same = 0;
-  const common = Math.min(seen.length, messages.length);
-  while (same < common && seen[same] === messages[same]) same += 1;
+  const mark = conversationMark(messages);
+  const same = sharedPrefix(seen, carried.mark, messages, mark);
+  carried.mark = mark;
   seen.length = same;
   ends.length = same;
   texts.length = same === 0 ? 1 : (ends[same - 1] ?? 1);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defineAgent, type Agent } from '../agent/index.js';
 import { TRUSTED_AGENT } from '../core/index.js';
+import { conversationCopy, conversationEdited, conversationLog } from '../journal/index.js';
 import { simulator } from '../model/index.js';
 import { defineTool } from '../tools/index.js';
 import { z } from 'zod';
@@ -162,6 +163,29 @@ describe('chained request digests', () => {
     expect(requestDigest(agent, requestOf(messages.slice(0, 19)))).not.toBe(before);
     expect(requestDigest(agent, requestOf(messages, 'other'))).not.toBe(before);
   });
+
+  it.each([
+    ['verbatim', agents.verbatim],
+    ['spotlight', agents.spotlight],
+  ] as const)(
+    '%s: over copies of a run log (found without comparing), equal to the digest taken afresh, an edit in place included',
+    (_, agent) => {
+      const all = conversation(40);
+      const log = conversationLog([]);
+      for (const [index, message] of all.entries()) {
+        log.push(message);
+        // A quarantined result's view replaces a message in place, as the run state does.
+        if (index === 25) {
+          conversationEdited(log);
+          log[4] = text('message 4, replaced', 'untrusted');
+        }
+        const copy = conversationCopy(log);
+        expect(requestDigest(agent, requestOf(copy))).toBe(
+          requestDigest(agent, requestOf(fresh(copy))),
+        );
+      }
+    },
+  );
 
   it('spotlighting shows in the digest, the run-specific markers do not', () => {
     const messages = conversation(10);

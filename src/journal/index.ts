@@ -14,6 +14,14 @@ export {
   type ToolResultPart,
 } from './conversation.js';
 export {
+  conversationCopy,
+  conversationEdited,
+  conversationLog,
+  conversationMark,
+  sharedPrefix,
+  type ConversationMark,
+} from './conversation-log.js';
+export {
   TOOL_EFFECTS,
   TOOL_ERROR_TYPES,
   type ToolEffect,

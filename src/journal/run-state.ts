@@ -1,5 +1,6 @@
 import { TRUSTED_RUNTIME, canonicalJson, type Provenance } from '../core/index.js';
 import type { Message, MessagePart, ModelUsage, TextPart, ToolResultPart } from './conversation.js';
+import { conversationEdited, conversationLog } from './conversation-log.js';
 import type { ToolFailure } from './tool-terms.js';
 import type { RunLimits } from './limits.js';
 import type {
@@ -138,7 +139,7 @@ export function emptyRunState(): RunState {
     version: undefined,
     shadowOf: undefined,
     shadowId: undefined,
-    messages: [],
+    messages: conversationLog([]),
     steps: 0,
     usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, costKnown: true },
     pending: [],
@@ -502,6 +503,7 @@ function replaceResult(state: RunState, callId: string, content: string): void {
       (candidate) => candidate.type === 'tool_result' && candidate.callId === callId,
     );
     if (part < 0) continue;
+    conversationEdited(state.messages);
     state.messages[index] = {
       ...message,
       parts: message.parts.map((candidate, at) =>
