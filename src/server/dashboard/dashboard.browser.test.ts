@@ -151,7 +151,7 @@ describe('dashboard in the browser', () => {
     expect(status[1]).toContain('vic is a viewer');
     expect((await fixture.store.getRun(parkedRun))?.status).toBe('waiting');
     await page.goto(`${server.url}/`);
-    expect(await page.locator('tr[data-run-id] td:nth-child(2)').allTextContents()).toEqual([
+    expect(await page.locator('tr[data-run-id] td:nth-child(2) .agent').allTextContents()).toEqual([
       'refunds',
       'refunds',
     ]);

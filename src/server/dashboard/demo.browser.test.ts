@@ -101,7 +101,7 @@ describe.each(BACKENDS)('the dashboard on the demo ($name)', ({ name, url }) => 
     await signIn(page, serve.url, tokens.admin);
     await page.selectOption('select[name=status]', 'stopped');
     await Promise.all([page.waitForURL(/status=stopped/), page.click('.filters button')]);
-    expect(await page.locator('tr[data-run-id] td:nth-child(2)').allTextContents()).toEqual([
+    expect(await page.locator('tr[data-run-id] td:nth-child(2) .agent').allTextContents()).toEqual([
       'general',
     ]);
     await page.goto(`${serve.url}/`);

@@ -20,6 +20,7 @@ let server: { url: string; close(): Promise<void> };
 let closeApp: () => void;
 let browser: Browser;
 let token: string;
+let viewerToken: string;
 
 beforeAll(async () => {
   store = await openStore('sqlite::memory:');
@@ -34,7 +35,9 @@ beforeAll(async () => {
       }),
     ],
   });
-  token = (
+  token = (await runtime.approvals.addApprover({ name: 'ada', groups: ['support'], role: 'admin' }))
+    .token;
+  viewerToken = (
     await runtime.approvals.addApprover({ name: 'vic', groups: ['support'], role: 'viewer' })
   ).token;
   const { app, close } = keelApp({ runtime });
@@ -55,12 +58,18 @@ describe("a run's page, live", () => {
   it('shows the text so far, then each piece as it arrives, then the end', async () => {
     const running = runtime.run('support', 'Where is order A-1?', { runId: 'run_live' });
     while (!(await store.getRun('run_live'))) await new Promise((resolve) => setImmediate(resolve));
+    // A viewer is shown each step's text once it is complete and redacted: a secret can be
+    // split across two pieces, so the pieces go to an admin only.
+    const viewerPage = await browser.newPage();
+    await signIn(viewerPage, server.url, viewerToken);
+    await viewerPage.goto(`${server.url}/runs/run_live`);
     const page = await browser.newPage();
     await signIn(page, server.url, token);
     await page.goto(`${server.url}/runs/run_live`);
     const text = page.locator('#run-live-text');
     // The first piece is out and held: it comes as the catch-up.
     await expect.poll(() => text.textContent()).toBe('Chec');
+    expect(await viewerPage.locator('#run-live-text').textContent()).toBe('');
     model.release();
     await expect.poll(() => text.textContent()).toBe('Checking');
     for (let piece = 0; piece < 6; piece++) model.release();
@@ -74,5 +83,7 @@ describe("a run's page, live", () => {
     ]);
     await screenshot(page, 'run-live', '#run-live');
     await page.close();
+    await expect.poll(() => viewerPage.locator('#run-live-text').textContent()).toBe(REPLY);
+    await viewerPage.close();
   });
 });
