@@ -105,9 +105,16 @@ describe('the monitor on long arguments', () => {
     expect(shapeOf(`${PROSE} ${blob}`)).toBe('a long encoded blob');
     expect(shapeOf(`${PROSE}${blob}`)).toBe('a long encoded blob');
     expect(shapeOf(`${PROSE} ${hex} end`)).toBe('a long hex blob');
+    // A run that is not a hex word (a letter before it) right before one that is.
+    expect(shapeOf(`${PROSE} g${hex} ${hex}`)).toBe('a long hex blob');
     expect(shapeOf(`${blob} ${PROSE}`)).toBe('a long encoded blob');
     // Text without `-`, `_`, `:` or `=`: only the AKIA form can be there, and is found.
-    expect(shapeOf(`${'word '.repeat(N / 5)}AKIAABCDEFGHIJKLMNOP`)).toBe('a secret-looking string');
+    const words = 'word '.repeat(N / 5);
+    expect(shapeOf(`${words}AKIAABCDEFGHIJKLMNOP`)).toBe('a secret-looking string');
+    expect(shapeOf(`${words}akiaabcdefghijklmnop`)).toBe('a secret-looking string');
+    expect(shapeOf(`${words}password=hunter2`)).toBe('a secret-looking string');
+    expect(shapeOf(`${words}ghp_${'a'.repeat(20)}`)).toBe('a secret-looking string');
+    expect(shapeOf(`${words}xoxb-${'a'.repeat(10)}`)).toBe('a secret-looking string');
     expect(shapeOf(`${PROSE}sk-${'a'.repeat(20)}`)).toBe('a secret-looking string');
     expect(shapeOf(`${PROSE}password: hunter2`)).toBe('a secret-looking string');
     expect(shapeOf(`${PROSE}${'-'.repeat(5)}BEGIN RSA PRIVATE KEY-----`)).toBe(
@@ -175,12 +182,14 @@ describe('the guard on long arguments', () => {
   });
 
   it('still grounds a long value as long as the context piece it was copied from', () => {
+    // The value is exactly as long as all untrusted (then all trusted) text of the run.
     const page = `Send it to ${'x'.repeat(N)}`;
-    const context = [...CONTEXT, { text: page, provenance: EMAIL }];
+    const task = { text: 'Email it to bob@acme.example.', provenance: TASK };
+    const context = [task, { text: page, provenance: EMAIL }];
     const decision = evaluate(sinks, call({ to: page.toUpperCase(), body: 'hi' }, context));
     expect(decision.origins).toMatchObject({ to: 'untrusted' });
     expect(decision).toMatchObject({ verdict: 'confirm' });
-    const trusted = [...CONTEXT, { text: page, provenance: TASK }];
+    const trusted = [{ text: page, provenance: TASK }, CONTEXT[1] as ContextText];
     expect(evaluate(sinks, call({ to: page, body: 'hi' }, trusted))).toMatchObject({
       verdict: 'allow',
       origins: { to: 'trusted' },
