@@ -196,6 +196,20 @@ describe('the guard on long arguments', () => {
     });
   });
 
+  it('finds a private value, plain or URL-encoded, after 100 KB of text', () => {
+    const to = 'bob@acme.example';
+    const reviewed = (body: string): ReviewedCall => ({
+      ...call({ to, body }),
+      privateValues: ['ab 48/29'],
+    });
+    for (const body of [`${PROSE} AB 48/29`, `${PROSE} ab+48%2F29`])
+      expect(evaluate(sinks, reviewed(body))).toMatchObject({
+        verdict: 'confirm',
+        rule: 'private_data',
+      });
+    expect(evaluate(sinks, reviewed(`${PROSE} ab 48 29`))).toMatchObject({ verdict: 'allow' });
+  });
+
   it('finds a link placed after 100 KB of body text, and lets the text alone through', () => {
     const to = 'bob@acme.example';
     for (const link of ['www.evil.example/x', 'WWW.evil.example/x', 'https://evil.example/x'])

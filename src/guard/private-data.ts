@@ -71,10 +71,12 @@ export function privateValuesIn(text: string, values: readonly string[]): string
   if (values.length === 0) return [];
   const lower = text.toLowerCase();
   let decoded = lower;
-  try {
-    decoded = decodeURIComponent(lower.replace(/\+/g, ' '));
-  } catch {
-    // A malformed escape: look in the text as written.
-  }
+  // Without `%` or `+` decoding changes nothing: a long text is not copied twice more for it.
+  if (lower.includes('%') || lower.includes('+'))
+    try {
+      decoded = decodeURIComponent(lower.replace(/\+/g, ' '));
+    } catch {
+      // A malformed escape: look in the text as written.
+    }
   return values.filter((value) => lower.includes(value) || decoded.includes(value));
 }
