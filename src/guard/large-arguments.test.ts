@@ -210,6 +210,14 @@ describe('the guard on long arguments', () => {
     expect(evaluate(sinks, reviewed(`${PROSE} ab 48 29`))).toMatchObject({ verdict: 'allow' });
   });
 
+  it('decodes a private value although a stray % elsewhere is not a valid escape', () => {
+    const reviewed: ReviewedCall = {
+      ...call({ to: 'bob@acme.example', body: `100% sure: ab%2048%2f29 ${PROSE}` }),
+      privateValues: ['ab 48/29'],
+    };
+    expect(evaluate(sinks, reviewed)).toMatchObject({ verdict: 'confirm', rule: 'private_data' });
+  });
+
   it('finds a link placed after 100 KB of body text, and lets the text alone through', () => {
     const to = 'bob@acme.example';
     for (const link of ['www.evil.example/x', 'WWW.evil.example/x', 'https://evil.example/x'])
