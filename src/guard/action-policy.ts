@@ -4,6 +4,7 @@ import {
   ARGUMENT_ORIGINS,
   argumentLeaves,
   originOf,
+  sameText,
   underPath,
   type ArgumentOrigin,
 } from './argument-origins.js';
@@ -574,7 +575,7 @@ function ruleHolds(
 
 function same(item: string | number, value: unknown): boolean {
   return typeof item === 'string' && typeof value === 'string'
-    ? item.trim().toLowerCase() === value.trim().toLowerCase()
+    ? sameText(item, value)
     : item === value;
 }
 

@@ -220,7 +220,7 @@ export function destinationOrigin(
 }
 
 function mayLink(text: string): boolean {
-  return text.includes('//') || /www\./i.test(text);
+  return text.includes('//') || (text.includes('.') && /www\./i.test(text));
 }
 
 /**

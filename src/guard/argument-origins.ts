@@ -76,9 +76,19 @@ export function originOf(
   allowList?: readonly (string | number)[],
 ): ArgumentOrigin {
   if (value === null || typeof value === 'boolean') return 'trusted';
+  const grounding = groundingOf(context);
+  if (typeof value === 'string') {
+    const length = value.trim().length;
+    if (length === 0) return 'trusted';
+    // Lower-casing never shortens a string: a value longer than every text it could be found
+    // in is found nowhere, and is not lower-cased (a copy of a 100 KB argument) to learn that.
+    if (length > grounding.trusted.length && length > grounding.untrusted.length)
+      return allowList?.some((allowed) => sameValue(allowed, value)) === true
+        ? 'allow_listed'
+        : 'ungrounded';
+  }
   const needles = needlesOf(value);
   if (needles.length === 0) return 'trusted';
-  const grounding = groundingOf(context);
   if (needles.some((needle) => occursAsToken(grounding.trusted, needle))) return 'trusted';
   if (allowList?.some((allowed) => sameValue(allowed, value))) return 'allow_listed';
   if (needles.some((needle) => occursAsToken(grounding.untrusted, needle))) return 'untrusted';
@@ -99,8 +109,18 @@ function needlesOf(value: string | number): string[] {
 
 function sameValue(allowed: string | number, value: string | number): boolean {
   return typeof allowed === 'string' && typeof value === 'string'
-    ? allowed.trim().toLowerCase() === value.trim().toLowerCase()
+    ? sameText(allowed, value)
     : allowed === value;
+}
+
+/**
+ * Whether two strings are equal trimmed and lower-cased. Lower-casing never shortens a string,
+ * so a `value` longer than `expected` lower-cased is not copied to learn that it differs.
+ */
+export function sameText(expected: string, value: string): boolean {
+  const lower = expected.trim().toLowerCase();
+  const trimmed = value.trim();
+  return trimmed.length <= lower.length && lower === trimmed.toLowerCase();
 }
 
 const TOKEN_CHAR = /[\p{L}\p{N}@_-]/u;

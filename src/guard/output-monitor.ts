@@ -69,10 +69,24 @@ export function looksLikeDestination(value: string): boolean {
   return compact.length <= IBAN_MAX && IBAN.test(compact);
 }
 
+/**
+ * Whether `value` holds whitespace: the common characters are looked for with `indexOf`, the
+ * pattern only runs when none of them is there.
+ */
+function hasWhitespace(value: string): boolean {
+  return (
+    value.includes(' ') ||
+    value.includes('\n') ||
+    value.includes('\t') ||
+    value.includes('\r') ||
+    WHITESPACE.test(value)
+  );
+}
+
 /** `local@domain.tld`: one `@`, no whitespace, a dot inside the domain (not first or last). */
 function isEmail(value: string): boolean {
   const at = value.indexOf('@');
-  if (at <= 0 || at !== value.lastIndexOf('@') || WHITESPACE.test(value)) return false;
+  if (at <= 0 || at !== value.lastIndexOf('@') || hasWhitespace(value)) return false;
   const domain = value.slice(at + 1);
   const dot = domain.indexOf('.', 1);
   return dot !== -1 && dot < domain.length - 1;
@@ -81,50 +95,95 @@ function isEmail(value: string): boolean {
 /** An http(s) or ftp URL: the scheme, `//`, then at least one character, no whitespace. */
 function isUrl(value: string): boolean {
   const prefix = URL_PREFIX.exec(value);
-  return prefix !== null && value.length > prefix[0].length && !WHITESPACE.test(value);
+  return prefix !== null && value.length > prefix[0].length && !hasWhitespace(value);
 }
 
 const PERMISSION_TOOL =
   /(invite|share|grant|permission|role|admin|password|credential|add_?member|add_?user|collaborator|access)/i;
 const PERMISSION_ARGUMENT = /^(role|permission|permissions|access|password|new_?password)$/i;
-/**
- * A long encoded blob (64 or more base64/base64url characters in a row) or a long hex word (a
- * `\w+` of 40 or more hex digits) in `value`, found in one pass over its characters.
- */
-function encodedShape(value: string): 'blob' | 'hex' | undefined {
-  let run = 0;
-  let word = 0;
-  let hex = true;
-  let hexWord = false;
-  for (let index = 0; index <= value.length; index += 1) {
-    const code = index < value.length ? value.charCodeAt(index) : -1;
-    const inWord = isWordCode(code);
-    run = inWord || code === 43 || code === 47 || code === 61 || code === 45 ? run + 1 : 0;
-    if (run >= 64) return 'blob';
-    if (inWord) {
-      word += 1;
-      hex &&=
-        (code >= 48 && code <= 57) || (code >= 97 && code <= 102) || (code >= 65 && code <= 70);
-    } else {
-      if (word >= 40 && hex) hexWord = true;
-      word = 0;
-      hex = true;
-    }
-  }
-  return hexWord ? 'hex' : undefined;
-}
-
-/** `\w`: an ASCII letter, digit or underscore. */
-function isWordCode(code: number): boolean {
-  return (
+/** Per ASCII code: 1 a `\w` character, 2 a base64 character (`\w`, `+`, `/`, `=`, `-`), 4 a hex digit. */
+const CHAR_CLASS = new Uint8Array(128);
+for (let code = 0; code < 128; code += 1) {
+  const word =
     (code >= 48 && code <= 57) ||
     (code >= 65 && code <= 90) ||
     (code >= 97 && code <= 122) ||
-    code === 95
-  );
+    code === 95;
+  const hex =
+    (code >= 48 && code <= 57) || (code >= 97 && code <= 102) || (code >= 65 && code <= 70);
+  CHAR_CLASS[code] =
+    (word ? 1 : 0) |
+    (word || code === 43 || code === 47 || code === 61 || code === 45 ? 2 : 0) |
+    (hex ? 4 : 0);
 }
+const WORD = 1;
+const BASE64 = 2;
+const HEX = 4;
+const BLOB_RUN = 64;
+const HEX_WORD = 40;
+
+function hasClass(value: string, index: number, bit: number): boolean {
+  const code = value.charCodeAt(index);
+  return code < 128 && ((CHAR_CLASS[code] ?? 0) & bit) !== 0;
+}
+
+/**
+ * Where the first `length` characters in a row of class `bit` start at or after `from`, or -1.
+ * Each window is read from its right end, so a character outside the class skips the window
+ * past it, and characters already seen in the class are not read again: at most one read per
+ * character, usually one per `length`.
+ */
+function runOf(value: string, bit: number, length: number, from: number): number {
+  let start = from;
+  // Characters in [start, known) are already known to be in the class.
+  let known = from;
+  while (start + length <= value.length) {
+    let index = start + length - 1;
+    while (index >= known && hasClass(value, index, bit)) index -= 1;
+    if (index < known) return start;
+    known = start + length;
+    start = index + 1;
+  }
+  return -1;
+}
+
+/**
+ * A long encoded blob (64 or more base64/base64url characters in a row) or a long hex word (a
+ * `\w+` of 40 or more hex digits) in `value`. Linear, and on text with short words it reads
+ * about one character in forty.
+ */
+function encodedShape(value: string): 'blob' | 'hex' | undefined {
+  if (runOf(value, BASE64, BLOB_RUN, 0) !== -1) return 'blob';
+  for (let from = 0; ;) {
+    const start = runOf(value, HEX, HEX_WORD, from);
+    if (start === -1) return undefined;
+    // The run starts after a character that is not a hex digit (or at `from`, which follows one).
+    let end = start + HEX_WORD;
+    while (end < value.length && hasClass(value, end, HEX)) end += 1;
+    if ((start === 0 || !hasClass(value, start - 1, WORD)) && !hasClass(value, end, WORD))
+      return 'hex';
+    from = end + 1;
+  }
+}
+
 const SECRET =
   /\b(sk-[A-Za-z0-9]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9-]{10,})\b|-----BEGIN [A-Z ]*PRIVATE KEY-----|\b(password|passwd|secret|api[_-]?key|token)\s*[:=]\s*\S+/i;
+
+/**
+ * Whether `SECRET` can match `value`: every branch but the AKIA one needs a `-`, `_`, `:` or
+ * `=`, and the AKIA one a `k` (the pattern is case-insensitive for ASCII only). Found with a few
+ * `indexOf`s, much cheaper than the pattern on a long argument that holds none of them.
+ */
+function mayHoldSecret(value: string): boolean {
+  return (
+    value.includes('-') ||
+    value.includes('_') ||
+    value.includes(':') ||
+    value.includes('=') ||
+    value.includes('k') ||
+    value.includes('K')
+  );
+}
 
 /**
  * Flag a call that does not fit the task. Its flags are journaled as `action_flagged` and raise
@@ -169,7 +228,7 @@ export function monitorCall(call: MonitoredCall): MonitorFlag[] {
 
 /** Why a value looks like data leaving, or `undefined`. */
 function exfiltrationShape(value: string): string | undefined {
-  if (SECRET.test(value)) return 'a secret-looking string';
+  if (mayHoldSecret(value) && SECRET.test(value)) return 'a secret-looking string';
   const url = urlOf(value.trim());
   if (url) {
     const query = [...url.searchParams.values()].join('');

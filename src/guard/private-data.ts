@@ -14,6 +14,7 @@ export interface PrivateResult {
 
 const MIN_VALUE = 4;
 const MAX_VALUE = 200;
+const ESCAPES = /(?:%[0-9a-f]{2})+/g;
 const TOKEN = /[\p{L}\p{N}][\p{L}\p{N}@._+-]*[\p{L}\p{N}]/gu;
 
 /**
@@ -71,10 +72,17 @@ export function privateValuesIn(text: string, values: readonly string[]): string
   if (values.length === 0) return [];
   const lower = text.toLowerCase();
   let decoded = lower;
-  try {
-    decoded = decodeURIComponent(lower.replace(/\+/g, ' '));
-  } catch {
-    // A malformed escape: look in the text as written.
-  }
+  // Without `%` or `+` decoding changes nothing: a long text is not copied twice more for it.
+  // Each run of escapes is decoded on its own, so a stray `%` elsewhere (`100% sure`) does not
+  // leave the whole text undecoded.
+  if (lower.includes('%') || lower.includes('+'))
+    decoded = lower.replace(/\+/g, ' ').replace(ESCAPES, (escapes) => {
+      try {
+        return decodeURIComponent(escapes);
+      } catch {
+        // Not UTF-8: looked for as written.
+        return escapes;
+      }
+    });
   return values.filter((value) => lower.includes(value) || decoded.includes(value));
 }
