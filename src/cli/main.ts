@@ -121,19 +121,10 @@ program
     const { openStoreFromOptions } = await import('./open-runtime.js');
     const { formatShow, showJson } = await import('./format.js');
     const { foldRun } = await import('../journal/index.js');
-    const { KeelError } = await import('../core/index.js');
     const store = await openStoreFromOptions(globals(), { readOnly: true });
     try {
-      const record = await store.getRun(runId);
-      if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
-      const { runAsShown } = await import('../journal/index.js');
-      const { knownSecrets } = await import('./open-runtime.js');
-      const run = runAsShown(
-        record,
-        await store.readEvents(runId),
-        options.reveal === true,
-        await knownSecrets(globals()),
-      );
+      const { runForDisplay } = await import('./open-runtime.js');
+      const run = await runForDisplay(store, runId, options.reveal === true, globals());
       const state = foldRun(run.entries.map((entry) => entry.event));
       if (options.json) printJson(run.shown(showJson(run.record, state, run.entries)));
       else print(run.shown(formatShow(run.record, state, run.entries)));

@@ -34,20 +34,11 @@ export function registerObserveCommands(
         const { openStoreFromOptions } = await import('./open-runtime.js');
         const { alertsForRun, spansFromJournal, spanTree, traceIdOf, withAlerts } =
           await import('../observe/index.js');
-        const { KeelError } = await import('../core/index.js');
         const { formatTrace } = await import('./trace-format.js');
         const store = await openStoreFromOptions(globals(), { readOnly: true });
         try {
-          const record = await store.getRun(runId);
-          if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
-          const { runAsShown } = await import('../journal/index.js');
-          const { knownSecrets } = await import('./open-runtime.js');
-          const run = runAsShown(
-            record,
-            await store.readEvents(runId),
-            options.reveal === true,
-            await knownSecrets(globals()),
-          );
+          const { runForDisplay } = await import('./open-runtime.js');
+          const run = await runForDisplay(store, runId, options.reveal === true, globals());
           const spans = spansFromJournal(runId, run.entries, {
             captureContent: options.content === true,
           });

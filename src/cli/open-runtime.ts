@@ -1,4 +1,10 @@
-import { DEFAULT_STORE_URL, openStore, type Store } from '../store/index.js';
+import {
+  DEFAULT_STORE_URL,
+  openStore,
+  type RunRecord,
+  type Store,
+  type StoredEvent,
+} from '../store/index.js';
 import { alertsVia, createRuntime, type Runtime } from '../engine/index.js';
 import { resolveModel } from '../model/index.js';
 import {
@@ -10,7 +16,8 @@ import {
 import { bindMcpTools } from '../mcp/index.js';
 import { loadAgents, loadCandidates } from './load-agents.js';
 import type { Agent } from '../agent/index.js';
-import type { KnownSecrets } from '../journal/index.js';
+import { runAsShown, type KnownSecrets } from '../journal/index.js';
+import { KeelError } from '../core/index.js';
 import { NOTIFY_ENV, notifierFromEnv } from './notifier-from-env.js';
 
 export interface CliGlobals {
@@ -118,4 +125,23 @@ export async function knownSecrets(options: CliGlobals): Promise<KnownSecrets> {
   if (options.agents === undefined) return {};
   const { agents } = await loadAgents(options.agents);
   return { tools: agents.flatMap((agent) => agent.tools) };
+}
+
+/**
+ * A run as `keel show` and `keel trace` print it: its journal with secrets redacted (the marks
+ * recorded with the run, and the loaded agents' tools with `--agents`) unless `reveal`.
+ */
+export async function runForDisplay(
+  store: Store,
+  runId: string,
+  reveal: boolean,
+  options: CliGlobals,
+): Promise<{
+  record: RunRecord;
+  entries: StoredEvent[];
+  shown: <T>(value: T) => T;
+}> {
+  const record = await store.getRun(runId);
+  if (!record) throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
+  return runAsShown(record, await store.readEvents(runId), reveal, await knownSecrets(options));
 }
