@@ -7,7 +7,7 @@ import { APPROVAL_STATES } from '../store/index.js';
 import { decidePage } from './decide-page.js';
 import { requestLimits, type RequestLimits } from './request-limits.js';
 import { securityHeaders } from './security-headers.js';
-import { STATUS_BY_CODE } from './status-codes.js';
+import { STATUS_BY_CODE, errorResponse } from './status-codes.js';
 
 export { STATUS_BY_CODE };
 
@@ -140,18 +140,7 @@ export function approvalApp({
     ),
   );
 
-  app.onError(function approvalErrors(error, c) {
-    if (KeelError.isInstance(error)) {
-      const status = STATUS_BY_CODE[error.code];
-      const message =
-        status >= 500 && error.code !== 'store_unavailable' ? 'internal error' : error.message;
-      return c.json(
-        { error: { code: error.code, message: message.replace(/\s*\n\s*/g, ' ') } },
-        status,
-      );
-    }
-    return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
-  });
+  app.onError(errorResponse);
   return app;
 }
 

@@ -8,7 +8,7 @@ import type { Runtime } from '../engine/index.js';
 import { seesAgent, viewerOf } from './dashboard/viewer.js';
 import { requestLimits, type RequestLimits } from './request-limits.js';
 import { securityHeaders } from './security-headers.js';
-import { STATUS_BY_CODE } from './status-codes.js';
+import { errorResponse } from './status-codes.js';
 
 const MAX_ID = 128;
 /** A comment line this often keeps proxies from closing a quiet stream. */
@@ -100,18 +100,7 @@ export function runEventsApp({ runtime, limits, pollMs }: RunEventsAppOptions): 
     );
   });
 
-  app.onError(function runEventErrors(error, c) {
-    if (KeelError.isInstance(error)) {
-      const status = STATUS_BY_CODE[error.code];
-      const message =
-        status >= 500 && error.code !== 'store_unavailable' ? 'internal error' : error.message;
-      return c.json(
-        { error: { code: error.code, message: message.replace(/\s*\n\s*/g, ' ') } },
-        status,
-      );
-    }
-    return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
-  });
+  app.onError(errorResponse);
   return app;
 }
 
