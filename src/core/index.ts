@@ -20,3 +20,4 @@ export {
   type Redactor,
   type SecretMarks,
 } from './secrets.js';
+export { seededRandom } from './seeded-random.js';

@@ -1,3 +1,5 @@
+import { seededRandom } from '../core/index.js';
+
 /** How a candidate compares with production on one metric, over the pairs that measured it. */
 export const SHADOW_VERDICTS = ['better', 'same', 'worse', 'inconclusive'] as const;
 /** How a candidate compares with production on one metric. */
@@ -101,7 +103,7 @@ export function signTest(wins: number, losses: number): number {
 /** Percentile bootstrap 95% interval of the mean, with a fixed seed (the same data, the same interval). */
 export function bootstrapInterval(values: readonly number[]): [number, number] {
   if (values.length === 0) return [0, 0];
-  const random = mulberry32(0x5eed);
+  const random = seededRandom(0x5eed);
   const means: number[] = [];
   for (let resample = 0; resample < RESAMPLES; resample++) {
     let sum = 0;
@@ -115,15 +117,4 @@ export function bootstrapInterval(values: readonly number[]): [number, number] {
 
 function mean(values: readonly number[]): number {
   return values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }

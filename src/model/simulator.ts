@@ -1,4 +1,4 @@
-import { KeelError, canonicalJson, digest, sleep } from '../core/index.js';
+import { KeelError, canonicalJson, digest, seededRandom, sleep } from '../core/index.js';
 import {
   ModelCallError,
   type FinishReason,
@@ -162,7 +162,9 @@ export function simulator(options: SimulatorOptions): ModelAdapterV1 {
       const attempt = (failuresInjected.get(conversationKey) ?? 0) + 1;
       // A request's own seed (an evaluation's repeats) takes precedence over the instance's.
       const runSeed = request.seed ?? seed;
-      const random = seededRandom(`${runSeed}:${task}:${step}`);
+      const random = seededRandom(
+        Number.parseInt(digest(`${runSeed}:${task}:${step}`).slice(0, 8), 16),
+      );
       const turn =
         typeof script === 'function'
           ? script({
@@ -264,16 +266,4 @@ function lastToolResults(request: ModelRequest): ToolResultPart[] {
     results.unshift(...group);
   }
   return results;
-}
-
-/** mulberry32 seeded from a string. */
-function seededRandom(seedText: string): () => number {
-  let state = Number.parseInt(digest(seedText).slice(0, 8), 16) >>> 0;
-  return function random(): number {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
 }
