@@ -1,9 +1,10 @@
 import { print } from './terminal.js';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { DecisionFlags } from './approval-actions.js';
 import { KeelError, parseDuration } from '../core/index.js';
 import { usageError } from './exit-codes.js';
 import type { CliGlobals } from './open-runtime.js';
+import { port, positiveInt } from './option-parsers.js';
 
 interface Helpers {
   readonly globals: () => CliGlobals;
@@ -248,18 +249,4 @@ function lifetime(text: string | undefined): number | undefined {
   } catch (error) {
     throw usageError(error instanceof Error ? error.message : String(error));
   }
-}
-
-function port(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535)
-    throw new InvalidArgumentError('must be a port number (0-65535)');
-  return parsed;
-}
-
-function positiveInt(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed <= 0)
-    throw new InvalidArgumentError('must be a positive integer');
-  return parsed;
 }

@@ -1,5 +1,6 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { CliGlobals } from './open-runtime.js';
+import { positiveInt } from './option-parsers.js';
 
 /** `keel eval`, `keel eval rescore`, `keel eval record`, `keel eval list`. */
 export function registerEvalCommands(program: Command, globals: () => CliGlobals): void {
@@ -116,11 +117,4 @@ export function registerEvalCommands(program: Command, globals: () => CliGlobals
         limit: options.limit,
       });
     });
-}
-
-function positiveInt(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed <= 0)
-    throw new InvalidArgumentError('must be a positive integer');
-  return parsed;
 }

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { CliGlobals } from './open-runtime.js';
+import { port } from './option-parsers.js';
 
 interface Helpers {
   readonly globals: () => CliGlobals;
@@ -143,12 +144,4 @@ function header(value: string): string {
     throw new InvalidArgumentError('must be "Name: value"');
   }
   return value;
-}
-
-function port(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535) {
-    throw new InvalidArgumentError('must be a port number (0-65535)');
-  }
-  return parsed;
 }

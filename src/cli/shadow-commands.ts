@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CliGlobals } from './open-runtime.js';
+import { positiveInt } from './option-parsers.js';
 
 /** `keel shadow start|stop|list|report`. */
 export function registerShadowCommands(
@@ -113,13 +114,6 @@ function share(value: string): number {
   const parsed = Number(value);
   if (value.trim() === '' || !(parsed > 0 && parsed <= 1))
     throw new InvalidArgumentError('must be a number in (0, 1], e.g. 0.2');
-  return parsed;
-}
-
-function positiveInt(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed <= 0)
-    throw new InvalidArgumentError('must be a positive integer');
   return parsed;
 }
 
