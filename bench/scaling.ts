@@ -233,6 +233,36 @@ async function judge(
   return { runs, steps, claimMs };
 }
 
+/** One row: the window's runs and steps per second, claim latency, store and CPU time. */
+function scalingCase(
+  profile: ScalingProfile,
+  setup: Pick<ScalingCase, 'store' | 'workers' | 'concurrency'>,
+  measured: {
+    readonly judged: { runs: number; steps: number; claimMs: number[] };
+    readonly time: WorkerStats;
+    readonly windowMs: number;
+    readonly machineCpuBusy: number;
+    readonly loadAverage1m: number;
+  },
+): ScalingCase {
+  const { judged, time, windowMs } = measured;
+  return {
+    profile: profile.name,
+    ...setup,
+    runs: judged.runs,
+    runsPerSecond: round(judged.runs / (windowMs / 1_000), 1),
+    stepsPerSecond: round(judged.steps / (windowMs / 1_000), 1),
+    speedup: 1,
+    claimP50Ms: round(percentile(judged.claimMs, 0.5), 1),
+    claimP99Ms: round(percentile(judged.claimMs, 0.99), 1),
+    storeMsPerStep: round(time.ms / time.modelCalls, 2),
+    storeCallsPerStep: round(time.calls / time.modelCalls, 1),
+    workerCpuMsPerRun: round(time.cpuMs / judged.runs, 1),
+    machineCpuBusy: round(measured.machineCpuBusy, 2),
+    loadAverage1m: round(measured.loadAverage1m, 2),
+  };
+}
+
 async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   await client.connect();
@@ -279,24 +309,18 @@ async function measurePostgres(
     const machineCpuBusy = busyBetween(cpuFrom);
     for (const worker of workers) worker.onEnd = undefined;
     const time = await stopWorkers(workers);
-    const { runs, steps, claimMs } = await judge(store, { from, to });
-    return {
-      profile: profile.name,
-      store: 'postgres',
-      workers: workerCount,
-      concurrency: CONCURRENCY,
-      runs,
-      runsPerSecond: round(runs / (windowMs / 1_000), 1),
-      stepsPerSecond: round(steps / (windowMs / 1_000), 1),
-      speedup: 1,
-      claimP50Ms: round(percentile(claimMs, 0.5), 1),
-      claimP99Ms: round(percentile(claimMs, 0.99), 1),
-      storeMsPerStep: round(time.ms / time.modelCalls, 2),
-      storeCallsPerStep: round(time.calls / time.modelCalls, 1),
-      workerCpuMsPerRun: round(time.cpuMs / runs, 1),
-      machineCpuBusy: round(machineCpuBusy, 2),
-      loadAverage1m: round(loadAverage1m, 2),
-    };
+    const judged = await judge(store, { from, to });
+    return scalingCase(
+      profile,
+      { store: 'postgres', workers: workerCount, concurrency: CONCURRENCY },
+      {
+        judged,
+        time,
+        windowMs,
+        machineCpuBusy,
+        loadAverage1m,
+      },
+    );
   } finally {
     for (const worker of workers) worker.child.kill('SIGTERM');
     await driver.close();
@@ -336,25 +360,19 @@ async function measureSqlite(
     const machineCpuBusy = busyBetween(cpuFrom);
     const time = await stopWorkers([worker]);
     const store = await openStore(storeUrl);
-    const { runs, steps, claimMs } = await judge(store, { from, to });
+    const judged = await judge(store, { from, to });
     await store.close();
-    return {
-      profile: profile.name,
-      store: 'sqlite',
-      workers: 1,
-      concurrency,
-      runs,
-      runsPerSecond: round(runs / (windowMs / 1_000), 1),
-      stepsPerSecond: round(steps / (windowMs / 1_000), 1),
-      speedup: 1,
-      claimP50Ms: round(percentile(claimMs, 0.5), 1),
-      claimP99Ms: round(percentile(claimMs, 0.99), 1),
-      storeMsPerStep: round(time.ms / time.modelCalls, 2),
-      storeCallsPerStep: round(time.calls / time.modelCalls, 1),
-      workerCpuMsPerRun: round(time.cpuMs / runs, 1),
-      machineCpuBusy: round(machineCpuBusy, 2),
-      loadAverage1m: round(loadAverage1m, 2),
-    };
+    return scalingCase(
+      profile,
+      { store: 'sqlite', workers: 1, concurrency },
+      {
+        judged,
+        time,
+        windowMs,
+        machineCpuBusy,
+        loadAverage1m,
+      },
+    );
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }

@@ -1,4 +1,5 @@
 import { CompiledQuery } from 'kysely';
+import type { RunFinish } from './run-journal.js';
 import type { RunsTable } from './schema.js';
 
 /*
@@ -117,16 +118,8 @@ function numbered(kind: Kind, sql: string): string {
   return sql.replace(/\?/g, () => `$${++index}`);
 }
 
-export interface RunEnd {
-  readonly status: string;
-  readonly reason: string | null;
-  readonly output: string | null;
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-  readonly costUsd: number;
-  readonly steps: number;
-  readonly at: number;
-}
+/** A run's finish as its row stores it: the reason serialised. */
+export type RunEnd = Omit<RunFinish, 'reason'> & { readonly reason: string | null };
 
 /** A run's row as it ended: outcome, totals, lease cleared. */
 export function finishRun(kind: Kind, runId: string, end: RunEnd): CompiledQuery {
