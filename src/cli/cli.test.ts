@@ -392,6 +392,25 @@ describe('keel CLI', () => {
   });
 
   describe('worker', () => {
+    it('refuses a --wait-for-store that is not a whole number of seconds, with exit code 2', () => {
+      const directory = workspace(CONFIG);
+      for (const value of ['-1', 'soon', '1.5']) {
+        const line = expectFailure(keel(directory, ['worker', '--wait-for-store', value]), 2);
+        expect(line).toContain('--wait-for-store');
+      }
+    });
+
+    it('fails at once with --wait-for-store 0 when the database does not exist', () => {
+      const directory = workspace(CONFIG);
+      const line = expectFailure(
+        keel(directory, ['worker', '--wait-for-store', '0'], {
+          KEEL_STORE: 'postgres://postgres@127.0.0.1:5432/keel_no_such_db',
+        }),
+        1,
+      );
+      expect(line).toContain('keel_no_such_db');
+    });
+
     it('executes queued runs and stops cleanly on SIGINT', { timeout: 60_000 }, async () => {
       const directory = workspace(CONFIG);
       const url = `sqlite:${join(directory, 'worker.db')}`;

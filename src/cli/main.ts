@@ -1,5 +1,5 @@
 import { print, printError, writeErr, writeOut } from './terminal.js';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { describeFailure, EXIT, usageError } from './exit-codes.js';
 import { registerObserveCommands } from './observe-commands.js';
 import { registerApprovalCommands } from './approval-commands.js';
@@ -10,6 +10,10 @@ import { registerShadowCommands } from './shadow-commands.js';
 import { registerRunCommands } from './run-commands.js';
 import { keelVersion } from './version.js';
 import { jsonText } from './json-text.js';
+import {
+  nonNegativeInt as parseNonNegativeInt,
+  positiveInt as parsePositiveInt,
+} from './option-parsers.js';
 import type { ShadowClaims } from '../store/index.js';
 import { registerInitCommand } from './init-command.js';
 import { registerDoctorCommand } from './doctor-command.js';
@@ -138,6 +142,12 @@ program
   .description('claim and execute queued runs until stopped (Ctrl-C releases held runs)')
   .option('--concurrency <n>', 'runs executed at once', parsePositiveInt, 32)
   .option('--poll <ms>', 'idle poll interval', parsePositiveInt, 200)
+  .option(
+    '--wait-for-store <seconds>',
+    'at start, keep trying a PostgreSQL store that is restarting or starting up this long (0: fail at once)',
+    parseNonNegativeInt,
+    60,
+  )
   .addOption(
     new Option(
       '--shadows <which>',
@@ -146,57 +156,66 @@ program
       .choices(['also', 'never', 'only'])
       .default('also'),
   )
-  .action(async (options: { concurrency: number; poll: number; shadows: ShadowClaims }) => {
-    const { openRuntime } = await import('./open-runtime.js');
-    const { colorStatus } = await import('./format.js');
-    const { describeReason } = await import('../journal/index.js');
-    const { runtime, close, storeLocation } = await openRuntime(globals());
-    const worker = runtime.startWorker({
-      concurrency: options.concurrency,
-      pollMs: options.poll,
-      shadows: options.shadows,
-      onRunEnd(runId, result) {
-        if (result)
-          print(`${runId} ${colorStatus(result.status)} — ${describeReason(result.reason)}`);
-        else
-          void runtime.store.getRun(runId).then(
-            (record) => {
-              print(
-                record?.status === 'waiting'
-                  ? `${runId} waiting for an approval (see \`keel approvals\`)`
-                  : `${runId} released`,
-              );
-            },
-            () => {
-              print(`${runId} released`);
-            },
-          );
-      },
-      onError(runId, error) {
-        printError(describeFailure(error).line + (runId ? ` (run ${runId})` : ''));
-      },
-      onStoreOutage(outage) {
-        if (outage.state === 'down')
-          console.error(
-            `store unreachable, retrying with backoff: ${describeFailure(outage.error).line}`,
-          );
-        else console.error(`store reachable again after ${Math.round(outage.downMs / 1000)} s`);
-      },
-    });
-    print(
-      `worker ${runtime.workerId} on ${storeLocation}; agents: ${runtime.agents.map((agent) => agent.name).join(', ')}${options.shadows === 'also' ? '' : `; shadow runs: ${options.shadows}`}`,
-    );
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => {
-        resolve();
+  .action(
+    async (options: {
+      concurrency: number;
+      poll: number;
+      waitForStore: number;
+      shadows: ShadowClaims;
+    }) => {
+      const { openRuntime } = await import('./open-runtime.js');
+      const { colorStatus } = await import('./format.js');
+      const { describeReason } = await import('../journal/index.js');
+      const { runtime, close, storeLocation } = await openRuntime(globals(), {
+        waitMs: options.waitForStore * 1_000,
       });
-      process.once('SIGTERM', () => {
-        resolve();
+      const worker = runtime.startWorker({
+        concurrency: options.concurrency,
+        pollMs: options.poll,
+        shadows: options.shadows,
+        onRunEnd(runId, result) {
+          if (result)
+            print(`${runId} ${colorStatus(result.status)} — ${describeReason(result.reason)}`);
+          else
+            void runtime.store.getRun(runId).then(
+              (record) => {
+                print(
+                  record?.status === 'waiting'
+                    ? `${runId} waiting for an approval (see \`keel approvals\`)`
+                    : `${runId} released`,
+                );
+              },
+              () => {
+                print(`${runId} released`);
+              },
+            );
+        },
+        onError(runId, error) {
+          printError(describeFailure(error).line + (runId ? ` (run ${runId})` : ''));
+        },
+        onStoreOutage(outage) {
+          if (outage.state === 'down')
+            console.error(
+              `store unreachable, retrying with backoff: ${describeFailure(outage.error).line}`,
+            );
+          else console.error(`store reachable again after ${Math.round(outage.downMs / 1000)} s`);
+        },
       });
-    });
-    print(`stopping: releasing ${worker.inFlight} held run(s) for other workers`);
-    await close();
-  });
+      print(
+        `worker ${runtime.workerId} on ${storeLocation}; agents: ${runtime.agents.map((agent) => agent.name).join(', ')}${options.shadows === 'also' ? '' : `; shadow runs: ${options.shadows}`}`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => {
+          resolve();
+        });
+        process.once('SIGTERM', () => {
+          resolve();
+        });
+      });
+      print(`stopping: releasing ${worker.inFlight} held run(s) for other workers`);
+      await close();
+    },
+  );
 
 program
   .command('cancel')
@@ -380,13 +399,6 @@ function globals(): GlobalOptions {
 
 function printJson(value: unknown): void {
   writeOut(`${jsonText(value)}\n`);
-}
-
-function parsePositiveInt(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed <= 0)
-    throw new InvalidArgumentError('must be a positive integer');
-  return parsed;
 }
 
 /** The command definitions, for the CLI reference (docs/cli.md is generated from them). */

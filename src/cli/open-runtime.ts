@@ -31,20 +31,23 @@ export interface CliGlobals {
  */
 export function openStoreFromOptions(
   options: CliGlobals,
-  { readOnly = false }: { readonly readOnly?: boolean } = {},
+  { readOnly = false, waitMs = 0 }: { readonly readOnly?: boolean; readonly waitMs?: number } = {},
 ): Promise<Store> {
-  return openStore(options.store ?? DEFAULT_STORE_URL, { readOnly });
+  return openStore(options.store ?? DEFAULT_STORE_URL, { readOnly, waitMs });
 }
 
 /** The store, the agents and a runtime over them, as the CLI's commands use them. */
-export async function openRuntime(options: CliGlobals): Promise<{
+export async function openRuntime(
+  options: CliGlobals,
+  { waitMs = 0 }: { readonly waitMs?: number } = {},
+): Promise<{
   runtime: Runtime;
   storeLocation: string;
   close: () => Promise<void>;
 }> {
   const { agents } = await loadAgents(options.agents);
   const notifier = notifierFromEnv();
-  const store = await openStoreFromOptions(options);
+  const store = await openStoreFromOptions(options, { waitMs });
   const alerts = notifier ? alertsVia(notifier) : undefined;
   // MCP tools from keel.config.ts were made before a store was open: they keep their pins here.
   await bindMcpTools(

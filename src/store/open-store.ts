@@ -6,7 +6,7 @@ import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
 import type { SqliteHandle } from './sqlite-handle.js';
 import { withStatementCache } from './statement-cache.js';
-import { storeFault } from './store-errors.js';
+import { isPassingStoreFault, storeFault } from './store-errors.js';
 import type { Store } from './store.js';
 
 /** Where Keel keeps its store when no URL is given: one SQLite file under `.keel/`. */
@@ -36,6 +36,13 @@ export interface OpenStoreOptions {
    * chain. Keep the key outside the store.
    */
   readonly auditKey?: string | undefined;
+  /**
+   * PostgreSQL: how long to keep trying, with backoff, while the server refuses connections or
+   * is starting up (a restart), before giving up with `store_unavailable`. Default 0: fail at
+   * once. Faults that waiting cannot cure (a wrong password, a missing database) fail at once.
+   * `keel worker` waits 60 s by default (`--wait-for-store`).
+   */
+  readonly waitMs?: number;
 }
 
 /**
@@ -200,7 +207,23 @@ function makeDirectories(directory: string): void {
   }
 }
 
-async function openPostgres(
+async function openPostgres(url: string, options: OpenStoreOptions): Promise<SqlStore> {
+  const { waitMs = 0 } = options;
+  if (!Number.isFinite(waitMs) || waitMs < 0)
+    throw new KeelError('invalid_config', `waitMs must be 0 or more milliseconds, got ${waitMs}`);
+  const deadline = Date.now() + waitMs;
+  for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, 2_000)) {
+    try {
+      return await openPostgresOnce(url, options);
+    } catch (error) {
+      const left = deadline - Date.now();
+      if (left <= 0 || !isPassingStoreFault(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delayMs, left)));
+    }
+  }
+}
+
+async function openPostgresOnce(
   url: string,
   { postgresSchema, poolSize = 10, auditKey = envAuditKey() }: OpenStoreOptions,
 ): Promise<SqlStore> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { storeFault } from './store-errors.js';
+import { isPassingStoreFault, storeFault } from './store-errors.js';
 
 function driverError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
@@ -23,5 +23,28 @@ describe('store faults', () => {
       'store_unavailable',
       'the SQLite store at /data/keel.db failed: disk I/O error',
     ]);
+  });
+
+  it('counts a restart as passing and a wrong password or missing database as not', () => {
+    const at = 'postgres://db:5432/keel';
+    const passing = [
+      driverError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432'),
+      driverError('57P03', 'the database system is starting up'),
+      driverError('57P01', 'terminating connection due to administrator command'),
+      new Error('Connection terminated unexpectedly'),
+    ];
+    const lasting = [
+      driverError('28P01', 'password authentication failed for user "keel"'),
+      driverError('3D000', 'database "keel" does not exist'),
+      driverError('ENOTFOUND', 'getaddrinfo ENOTFOUND db'),
+      driverError('SQLITE_BUSY', 'database is locked'),
+    ];
+    expect(passing.map((error) => isPassingStoreFault(storeFault(error, at)))).toEqual(
+      passing.map(() => true),
+    );
+    expect(lasting.map((error) => isPassingStoreFault(storeFault(error, at)))).toEqual(
+      lasting.map(() => false),
+    );
+    expect(isPassingStoreFault(new Error('connect ECONNREFUSED'))).toBe(false);
   });
 });

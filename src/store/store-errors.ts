@@ -80,6 +80,8 @@ export function storeFault(error: unknown, location: string): KeelError {
     );
   }
   if (
+    code === '57P01' || // terminating connection due to administrator command (a shutdown)
+    code === '57P02' || // crash shutdown
     message.includes('Connection terminated') ||
     message.includes('timeout exceeded when trying to connect')
   ) {
@@ -90,4 +92,33 @@ export function storeFault(error: unknown, location: string): KeelError {
     );
   }
   return new KeelError('internal', `store error at ${location}: ${message}`, options);
+}
+
+/** Causes that pass on their own: the server is down for a restart, starting up or cut off. */
+const PASSING = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  '57P01', // terminating connection due to administrator command
+  '57P02', // crash shutdown
+  '57P03', // the database system is starting up
+]);
+
+/**
+ * Whether a `store_unavailable` fault may pass if one waits — a server restarting or starting
+ * up — as opposed to one that will not (a wrong password, a database that does not exist).
+ */
+export function isPassingStoreFault(error: unknown): boolean {
+  if (!KeelError.isInstance(error) || error.code !== 'store_unavailable') return false;
+  const cause: unknown = error.cause;
+  const code =
+    typeof cause === 'object' && cause !== null && 'code' in cause ? String(cause.code) : '';
+  if (PASSING.has(code)) return true;
+  const message = cause instanceof Error ? cause.message : '';
+  return (
+    message.includes('Connection terminated') ||
+    message.includes('timeout exceeded when trying to connect')
+  );
 }

@@ -15,10 +15,11 @@ const env = (name: string): string => {
   return value;
 };
 
-const store = await openStore(
-  env('KEEL_STORE'),
-  process.env.CHAOS_POOL ? { poolSize: Number(process.env.CHAOS_POOL) } : {},
-);
+// A worker started while PostgreSQL restarts waits for it, as `keel worker` does.
+const store = await openStore(env('KEEL_STORE'), {
+  waitMs: 60_000,
+  ...(process.env.CHAOS_POOL ? { poolSize: Number(process.env.CHAOS_POOL) } : {}),
+});
 const runtime = createRuntime({
   store,
   agents: [chaosAgent({ modelUrl: env('CHAOS_MODEL_URL'), effectsUrl: env('CHAOS_EFFECTS_URL') })],

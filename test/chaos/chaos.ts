@@ -137,9 +137,14 @@ function spawnWorker(): ChildProcess {
   child.stdout?.on('data', (chunk: Buffer) => {
     if (chunk.toString().includes('ready')) ready.add(child);
   });
+  // The last lines a worker wrote to stderr, printed if it crashes so the cause is in the log.
+  const tail: string[] = [];
   child.stderr?.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n'))
+    for (const line of chunk.toString().split('\n')) {
       if (line.includes('store unreachable')) outageLines += 1;
+      if (line.trim() !== '') tail.push(line);
+    }
+    tail.splice(0, Math.max(0, tail.length - 40));
   });
   workers.add(child);
   child.once('exit', (code, signal) => {
@@ -150,6 +155,7 @@ function spawnWorker(): ChildProcess {
     if (signal === null && !draining) {
       crashes += 1;
       console.log(`worker ${String(child.pid)} exited by itself (code ${String(code)})`);
+      for (const line of tail) console.log(`  | ${line}`);
       spawnWorker();
     }
   });
