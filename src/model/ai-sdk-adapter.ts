@@ -84,8 +84,8 @@ export function aiSdkModel(
     ): Promise<ModelResponse> {
       if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
       let result: GeneratedResult;
-      const deadline = callDeadline(timeoutMs);
-      const callSignal = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
+      const deadline = callDeadline(timeoutMs, signal);
+      const callSignal = deadline.signal;
       try {
         // Raced with the deadline: a model that ignores its abort signal cannot hold the call.
         const callOptions = toCallOptions(request, callSignal);

@@ -133,8 +133,8 @@ export function anthropicMessages({
   ): Promise<T> {
     if (signal?.aborted) throw new ModelCallError('aborted', 'the model call was aborted');
     // The SDK's timeout stops at the response headers; this deadline also covers the body.
-    const deadline = callDeadline(timeoutMs);
-    const requestSignal = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
+    const deadline = callDeadline(timeoutMs, signal);
+    const requestSignal = deadline.signal;
     try {
       return await run(await getClient(), requestSignal, deadline);
     } catch (error) {

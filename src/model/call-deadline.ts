@@ -2,16 +2,20 @@
 export const DEFAULT_MODEL_TIMEOUT_MS = 60_000;
 
 /**
- * The deadline of one model call: its signal aborts `timeoutMs` after it starts. A streamed
- * reply moves it on with every event it receives, so a long reply that keeps arriving goes
- * on while a stalled stream ends after `timeoutMs` of silence.
+ * The deadline of one model call: its signal aborts `timeoutMs` after it starts, or when the
+ * caller's `signal` aborts. A streamed reply moves it on with every event it receives, so a
+ * long reply that keeps arriving goes on while a stalled stream ends after `timeoutMs` of
+ * silence. `clear()` unhooks it from the caller's signal: a call that ended leaves nothing
+ * behind to be aborted with the run (unlike `AbortSignal.any`, whose signals stay tied to a
+ * run's signal until they are collected).
  *
  * ```ts
- * const deadline = callDeadline(60_000);
+ * const deadline = callDeadline(60_000, signal);
  * try { for await (const chunk of stream(deadline.signal)) deadline.extend(); } finally { deadline.clear(); }
  * ```
  */
 export interface CallDeadline {
+  /** The call's signal: the deadline's abort or the caller's, whichever comes first. */
   readonly signal: AbortSignal;
   /** Whether the call was given up on because the deadline passed. */
   readonly expired: boolean;
@@ -22,19 +26,27 @@ export interface CallDeadline {
   clear(): void;
 }
 
-export function callDeadline(timeoutMs: number): CallDeadline {
+export function callDeadline(timeoutMs: number, parent?: AbortSignal): CallDeadline {
   const controller = new AbortController();
   let extended = false;
+  let expired = false;
   const timer = setTimeout(() => {
+    expired = true;
     controller.abort();
   }, timeoutMs);
+  const onParentAbort = (): void => {
+    clearTimeout(timer);
+    controller.abort(parent?.reason);
+  };
+  if (parent?.aborted) onParentAbort();
+  else parent?.addEventListener('abort', onParentAbort, { once: true });
   return {
     signal: controller.signal,
     get expired() {
-      return controller.signal.aborted;
+      return expired;
     },
     get stalled() {
-      return controller.signal.aborted && extended;
+      return expired && extended;
     },
     extend() {
       extended = true;
@@ -42,6 +54,7 @@ export function callDeadline(timeoutMs: number): CallDeadline {
     },
     clear() {
       clearTimeout(timer);
+      parent?.removeEventListener('abort', onParentAbort);
     },
   };
 }

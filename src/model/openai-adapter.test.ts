@@ -1,3 +1,4 @@
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TRUSTED_AGENT, TRUSTED_RUNTIME, TRUSTED_TASK } from '../core/index.js';
 import {
@@ -19,6 +20,28 @@ const servers: FakeOpenAIServer[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
+
+const rawServers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(
+    rawServers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))),
+  );
+});
+
+/** A bare HTTP server answering every request with `reply`, for bodies the fake cannot send. */
+async function rawServer(reply: (response: ServerResponse) => void): Promise<string> {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      reply(response);
+    });
+  });
+  rawServers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return `http://127.0.0.1:${address.port}/v1`;
+}
 
 async function serve(options: FakeOpenAIServerOptions): Promise<FakeOpenAIServer> {
   const server = await startFakeOpenAIServer(options);
@@ -668,6 +691,55 @@ describe('openaiChat over SSE', () => {
       retryAfterMs: 70,
       retryable: true,
     });
+  });
+
+  it('reads a stream cut into odd pieces, with CRLF line ends, comments and split UTF-8', async () => {
+    const chunk = (delta: object, extra: object = {}) =>
+      `data: ${JSON.stringify({ id: 'c1', model: MODEL, choices: [{ index: 0, delta, finish_reason: null }], ...extra })}\r\n\r\n`;
+    const body =
+      ': opening comment\r\n\r\n' +
+      chunk({ role: 'assistant', content: 'Crème ' }) +
+      chunk({ content: 'brûlée ✓' }) +
+      `data: ${JSON.stringify({ id: 'c1', model: MODEL, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\r\n\r\n` +
+      `data: ${JSON.stringify({ id: 'c1', model: MODEL, choices: [], usage: { prompt_tokens: 7, completion_tokens: 4 } })}\r\n\r\n` +
+      'data: [DONE]\r\n\r\n';
+    const url = await rawServer((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      // Three bytes a write: lines, events and the UTF-8 of é, û and ✓ all fall across writes.
+      const bytes = Buffer.from(body);
+      for (let at = 0; at < bytes.length; at += 3) response.write(bytes.subarray(at, at + 3));
+      response.end();
+    });
+    const deltas: string[] = [];
+    const model = openaiChat({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
+    const response = await model.doGenerate(userRequest('x'), {
+      onTextDelta: (text) => deltas.push(text),
+    });
+    expect({ response, deltas }).toEqual({
+      response: {
+        content: [{ type: 'text', text: 'Crème brûlée ✓' }],
+        usage: { inputTokens: 7, outputTokens: 4 },
+        finishReason: 'stop',
+        responseId: 'c1',
+        responseModel: MODEL,
+      },
+      deltas: ['Crème ', 'brûlée ✓'],
+    });
+  });
+
+  it("fails the call with the provider's message when the stream carries an error", async () => {
+    const url = await rawServer((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(
+        `data: ${JSON.stringify({ id: 'c1', model: MODEL, choices: [{ index: 0, delta: { content: 'Half' }, finish_reason: null }] })}\n\n`,
+      );
+      response.end(
+        `data: ${JSON.stringify({ error: { message: 'the model crashed mid-reply', type: 'server_error' } })}\n\n`,
+      );
+    });
+    const model = openaiChat({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
+    const failure = await failureOf(model.doGenerate(userRequest('x'), {}));
+    expect(failure.message).toContain('the model crashed mid-reply');
   });
 
   it('reports timeout when the streaming server hangs past timeoutMs', async () => {

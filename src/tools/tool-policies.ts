@@ -76,14 +76,15 @@ export class ToolPolicies {
   /**
    * cockatiel's bulkhead (calls of this tool at once in this process) around its timeout
    * (aggressive: the tool's signal aborts at the deadline and a tool that ignores it is not
-   * awaited).
+   * awaited). A call that returned in time leaves its signal as it was: aborting it would only
+   * cost an `AbortError` per call for nobody to hear.
    */
   guard(tool: Tool): IPolicy {
     let policy = this.#guards.get(tool);
     if (!policy) {
       policy = wrap(
         bulkhead(tool.bulkhead.maxConcurrent, tool.bulkhead.maxQueued),
-        timeout(tool.timeoutMs, TimeoutStrategy.Aggressive),
+        timeout(tool.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }),
       );
       this.#guards.set(tool, policy);
     }

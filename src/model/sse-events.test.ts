@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { serverSentEvents, type ServerSentEvent } from './sse-events.js';
+
+async function eventsOf(chunks: readonly (string | Uint8Array)[]): Promise<ServerSentEvent[]> {
+  const encoder = new TextEncoder();
+  async function* body(): AsyncGenerator<Uint8Array> {
+    for (const chunk of chunks) {
+      // One chunk a turn of the event loop, as a socket delivers them.
+      await Promise.resolve();
+      yield typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
+    }
+  }
+  const events: ServerSentEvent[] = [];
+  for await (const event of serverSentEvents(body())) events.push(event);
+  return events;
+}
+
+/** Every way of cutting `text` into two chunks, and one byte per chunk. */
+function cuts(text: string): Uint8Array[][] {
+  const bytes = new TextEncoder().encode(text);
+  const ways: Uint8Array[][] = [];
+  for (let at = 0; at <= bytes.length; at++) ways.push([bytes.slice(0, at), bytes.slice(at)]);
+  ways.push(Array.from(bytes, (byte) => Uint8Array.of(byte)));
+  return ways;
+}
+
+describe('serverSentEvents', () => {
+  it('reads data lines, event names, comments and multi-line data', async () => {
+    expect(
+      await eventsOf([
+        ': keep-alive\n\ndata: {"a":1}\n\nevent: error\ndata: line one\ndata:line two\n\n',
+      ]),
+    ).toEqual([
+      { event: null, data: '{"a":1}' },
+      { event: 'error', data: 'line one\nline two' },
+    ]);
+  });
+
+  it('gives the same events however the body is cut, with LF, CRLF or CR line ends', async () => {
+    for (const end of ['\n', '\r\n', '\r']) {
+      const text = `data: héllo ✓${end}${end}: note${end}data: [DONE]${end}${end}`;
+      for (const chunks of cuts(text)) {
+        expect(await eventsOf(chunks)).toEqual([
+          { event: null, data: 'héllo ✓' },
+          { event: null, data: '[DONE]' },
+        ]);
+      }
+    }
+  });
+
+  it('drops an event the body ended in the middle of, and events without data', async () => {
+    expect(await eventsOf(['data: whole\n\nevent: ping\n\ndata: {"cut', ' off'])).toEqual([
+      { event: null, data: 'whole' },
+    ]);
+    expect(await eventsOf(['data: no blank line after it\n'])).toEqual([]);
+  });
+
+  it('reads nothing from a body that is not an event stream', async () => {
+    expect(await eventsOf(['{"id":"chatcmpl-1","choices":[]}\n'])).toEqual([]);
+  });
+});
