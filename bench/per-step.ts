@@ -200,7 +200,8 @@ await runAlone(
     const directory = mkdtempSync(join(tmpdir(), 'keel-per-step-'));
     const loadAverage = loadavg()[0] ?? 0;
     try {
-      const options = { baseURL: server.url, warmupRuns: 20, runs: 100, blockSize: 10 };
+      // Steady state, as a worker runs: both loops warmed past the JIT's first compilations.
+      const options = { baseURL: server.url, warmupRuns: 150, runs: 300, blockSize: 10 };
       const full = await measurePerStep({
         ...options,
         budgetMs: 25_000,
