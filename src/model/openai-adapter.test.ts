@@ -742,6 +742,23 @@ describe('openaiChat over SSE', () => {
     expect(failure.message).toContain('the model crashed mid-reply');
   });
 
+  it('fails a stream that ends before the reply does as a retryable network error', async () => {
+    const url = await rawServer((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      // A tool call with half its arguments, then the body ends: no finish reason, no [DONE].
+      response.end(
+        `data: ${JSON.stringify({ id: 'c1', model: MODEL, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'call_1', function: { name: 'refund', arguments: '{"amount": 1' } }] }, finish_reason: null }] })}\n\n`,
+      );
+    });
+    const model = openaiChat({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
+    const failure = await failureOf(model.doGenerate(userRequest('x'), {}));
+    expect([failure.type, failure.retryable, failure.message]).toEqual([
+      'network',
+      true,
+      'the response stream ended before the reply did (no finish reason, no [DONE])',
+    ]);
+  });
+
   it('reports timeout when the streaming server hangs past timeoutMs', async () => {
     const server = await serve({ respond: () => ({ fault: 'hang' }) });
     const model = openaiChat({

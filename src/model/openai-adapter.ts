@@ -195,9 +195,12 @@ async function* chatChunks(
 ): AsyncGenerator<ChatCompletionChunk> {
   if (!response.body) return;
   let done = false;
+  let received = false;
+  let finished = false;
   // Read to the body's end rather than leave at `[DONE]`: cancelling a body aborts its request.
   for await (const { event, data } of serverSentEvents(response.body)) {
     if (done) continue;
+    received = true;
     if (data.startsWith('[DONE]')) {
       done = true;
       continue;
@@ -207,8 +210,18 @@ async function* chatChunks(
       const error = (chunk?.error ?? chunk) as Record<string, unknown> | undefined;
       throw new StreamError(undefined, error, undefined, response.headers);
     }
-    if (chunk !== null) yield chunk;
+    if (chunk === null) continue;
+    if (chunk.choices.some((choice) => choice.finish_reason)) finished = true;
+    yield chunk;
   }
+  // A body that ended with neither a finish reason nor `[DONE]` was cut off: half a reply taken
+  // whole would be a wrong answer, or a tool call with half its arguments.
+  if (received && !done && !finished)
+    throw new ModelCallError(
+      'network',
+      'the response stream ended before the reply did (no finish reason, no [DONE])',
+      { statusCode: 200 },
+    );
 }
 
 /**
