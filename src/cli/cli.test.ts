@@ -400,6 +400,23 @@ describe('keel CLI', () => {
       }
     });
 
+    it('says it waits for a PostgreSQL server it cannot reach, then gives up with exit 1', () => {
+      const directory = workspace(CONFIG);
+      const result = keel(directory, ['worker', '--wait-for-store', '1'], {
+        KEEL_STORE: 'postgres://postgres@127.0.0.1:1/test',
+      });
+      const lines = result.stderr.replace(/\n$/, '').split('\n');
+      expect(lines).toEqual([
+        expect.stringMatching(
+          /^store unreachable, waiting up to 1 s for it: .*127\.0\.0\.1:1\/test/,
+        ),
+        expect.stringMatching(
+          /^keel: cannot reach PostgreSQL at postgres:\/\/127\.0\.0\.1:1\/test/,
+        ),
+      ]);
+      expect(result.status).toBe(1);
+    });
+
     it('fails at once with --wait-for-store 0 when the database does not exist', () => {
       const directory = workspace(CONFIG);
       const line = expectFailure(

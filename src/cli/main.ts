@@ -168,6 +168,11 @@ program
       const { describeReason } = await import('../journal/index.js');
       const { runtime, close, storeLocation } = await openRuntime(globals(), {
         waitMs: options.waitForStore * 1_000,
+        onWait(fault) {
+          console.error(
+            `store unreachable, waiting up to ${options.waitForStore} s for it: ${describeFailure(fault).line}`,
+          );
+        },
       });
       const worker = runtime.startWorker({
         concurrency: options.concurrency,

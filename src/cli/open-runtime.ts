@@ -1,5 +1,6 @@
 import {
   DEFAULT_STORE_URL,
+  isPassingStoreFault,
   openStore,
   type RunRecord,
   type Store,
@@ -29,17 +30,35 @@ export interface CliGlobals {
  * The store the CLI's options name. `readOnly` for commands that only read: a SQLite file that
  * does not exist is an error instead of a new empty store, and nothing is written.
  */
-export function openStoreFromOptions(
+export async function openStoreFromOptions(
   options: CliGlobals,
-  { readOnly = false, waitMs = 0 }: { readonly readOnly?: boolean; readonly waitMs?: number } = {},
+  {
+    readOnly = false,
+    waitMs = 0,
+    onWait,
+  }: {
+    readonly readOnly?: boolean;
+    /** How long to wait for a PostgreSQL server that is restarting (see `openStore`). */
+    readonly waitMs?: number;
+    /** Told once, when the first try failed and the wait begins. */
+    readonly onWait?: (fault: KeelError) => void;
+  } = {},
 ): Promise<Store> {
-  return openStore(options.store ?? DEFAULT_STORE_URL, { readOnly, waitMs });
+  const url = options.store ?? DEFAULT_STORE_URL;
+  if (waitMs === 0) return openStore(url, { readOnly });
+  try {
+    return await openStore(url, { readOnly });
+  } catch (error) {
+    if (!isPassingStoreFault(error)) throw error;
+    onWait?.(error as KeelError);
+    return openStore(url, { readOnly, waitMs });
+  }
 }
 
 /** The store, the agents and a runtime over them, as the CLI's commands use them. */
 export async function openRuntime(
   options: CliGlobals,
-  { waitMs = 0 }: { readonly waitMs?: number } = {},
+  storeOptions: Parameters<typeof openStoreFromOptions>[1] = {},
 ): Promise<{
   runtime: Runtime;
   storeLocation: string;
@@ -47,7 +66,7 @@ export async function openRuntime(
 }> {
   const { agents } = await loadAgents(options.agents);
   const notifier = notifierFromEnv();
-  const store = await openStoreFromOptions(options, { waitMs });
+  const store = await openStoreFromOptions(options, storeOptions);
   const alerts = notifier ? alertsVia(notifier) : undefined;
   // MCP tools from keel.config.ts were made before a store was open: they keep their pins here.
   await bindMcpTools(

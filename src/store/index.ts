@@ -21,7 +21,7 @@ export type { PriceStore, RunPrice } from './price-store.js';
 export type { EvalStore, StoredEvalAttempt, StoredEvalRun } from './eval-store.js';
 export { DEFAULT_STORE_URL, openStore, type OpenStoreOptions } from './open-store.js';
 export { migrationProvider } from './schema.js';
-export { storeFault } from './store-errors.js';
+export { isPassingStoreFault, storeFault } from './store-errors.js';
 export {
   BREAKER_STATES,
   type BreakerState,
