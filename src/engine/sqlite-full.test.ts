@@ -14,20 +14,25 @@ import { createRuntime } from './index.js';
 /**
  * A SQLite store whose disk fills up, on a real (tiny) tmpfs: a one-line fault naming the store,
  * the file intact, and work going on once there is room. Mounting needs root; elsewhere these
- * skip.
+ * skip. Each test has a disk of its own: a closed store's file stays open until its prepared
+ * statements are collected (libsql closes then), so space a test deleted could come back in the
+ * middle of the next one and let a write through that should have found the disk full.
  */
 const disk = mountTinyDisk(2_048);
+const workerDisk = disk ? mountTinyDisk(2_048) : undefined;
 
-describe.skipIf(!disk)('a SQLite store on a full disk', () => {
-  // Each test starts with the whole disk: the store files of the one before take room too.
+describe.skipIf(!disk || !workerDisk)('a SQLite store on a full disk', () => {
   afterEach(() => {
-    disk?.free();
-    for (const file of disk ? readdirSync(disk.directory) : [])
-      if (file !== 'filler') rmSync(join(disk?.directory ?? '', file), { force: true });
+    for (const each of [disk, workerDisk]) {
+      each?.free();
+      for (const file of each ? readdirSync(each.directory) : [])
+        if (file !== 'filler') rmSync(join(each?.directory ?? '', file), { force: true });
+    }
   });
 
   afterAll(() => {
     disk?.unmount();
+    workerDisk?.unmount();
   });
 
   it('refuses a write with one line naming the store, keeps what it held, and writes once there is room', async () => {
@@ -74,6 +79,7 @@ describe.skipIf(!disk)('a SQLite store on a full disk', () => {
   });
 
   it('a worker whose disk fills mid-run reports it in one line, keeps running, and finishes the run once there is room', async () => {
+    const disk = workerDisk;
     if (!disk) return;
     const path = join(disk.directory, 'worker.db');
     const store = await openStore(`sqlite:${path}`);

@@ -8,7 +8,7 @@ export interface TinyDisk {
   readonly directory: string;
   /** Write a filler file until the disk has no room left. */
   fill(): void;
-  /** Remove the filler: room again. */
+  /** Empty the filler: room again (nothing to do on a disk never filled). */
   free(): void;
   unmount(): void;
 }
@@ -40,7 +40,12 @@ export function mountTinyDisk(sizeKb: number): TinyDisk | undefined {
       }
     },
     free() {
-      truncateSync(filler, 0);
+      try {
+        truncateSync(filler, 0);
+      } catch (error) {
+        // Never filled: nothing to free.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
     },
     unmount() {
       spawnSync('umount', ['--lazy', directory]);
