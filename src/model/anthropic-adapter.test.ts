@@ -1,3 +1,4 @@
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TRUSTED_AGENT, TRUSTED_TASK } from '../core/index.js';
 import {
@@ -24,6 +25,28 @@ const servers: FakeAnthropicServer[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
+
+const rawServers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(
+    rawServers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))),
+  );
+});
+
+/** A bare HTTP server answering every request with `reply`, for bodies the fake cannot send. */
+async function rawServer(reply: (response: ServerResponse) => void): Promise<string> {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      reply(response);
+    });
+  });
+  rawServers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return `http://127.0.0.1:${address.port}`;
+}
 
 async function serve(options: FakeAnthropicServerOptions): Promise<FakeAnthropicServer> {
   const server = await startFakeAnthropicServer(options);
@@ -327,6 +350,37 @@ describe('anthropicMessages', () => {
     const { model } = await setup({ fault: 'stream_error' }, { stream: true });
     const failure = await failureOf(model.doGenerate(userRequest('x'), {}));
     expect([failure.type, failure.retryable]).toEqual(['overloaded', true]);
+  });
+
+  it('reads a stream cut into odd pieces with CRLF ends, and fails one cut off before message_stop', async () => {
+    const event = (name: string, data: object) =>
+      `event: ${name}\r\ndata: ${JSON.stringify({ type: name, ...data })}\r\n\r\n`;
+    const whole =
+      event('message_start', {
+        message: { id: 'msg_1', model: MODEL, usage: { input_tokens: 9, output_tokens: 1 } },
+      }) +
+      event('ping', {}) +
+      event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
+      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Crème ✓' } }) +
+      event('content_block_stop', { index: 0 }) +
+      event('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 3 } });
+    const bodies = [whole + event('message_stop', {}), whole];
+    const url = await rawServer((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      const bytes = Buffer.from(bodies.shift() ?? '');
+      // Three bytes a write: lines, events and the UTF-8 of è and ✓ fall across writes.
+      for (let at = 0; at < bytes.length; at += 3) response.write(bytes.subarray(at, at + 3));
+      response.end();
+    });
+    const model = anthropicMessages({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
+    const response = await model.doGenerate(userRequest('x'), {});
+    const cut = await failureOf(model.doGenerate(userRequest('x'), {}));
+    expect([response.content, response.usage, response.finishReason, cut.type]).toEqual([
+      [{ type: 'text', text: 'Crème ✓' }],
+      { inputTokens: 9, outputTokens: 3, cacheReadTokens: 0, cacheWriteTokens: 0 },
+      'stop',
+      'malformed_response',
+    ]);
   });
 
   it('keeps streamed tool input text as sent, malformed included, for the engine to judge', async () => {

@@ -4,6 +4,7 @@ import type {
   JSONOutputFormat,
   MessageCreateParamsNonStreaming,
   MessageParam,
+  RawMessageStreamEvent,
   TextBlockParam,
   Tool,
 } from '@anthropic-ai/sdk/resources/messages';
@@ -21,6 +22,7 @@ import {
   type ModelRequest,
   type ModelResponse,
 } from './model-adapter.js';
+import { serverSentEvents } from './sse-events.js';
 import { conservativeTokenCount, type TokenCount } from './token-count.js';
 
 /** Options of the Anthropic Messages adapter: model, key, base URL, streaming, prompt caching, timeout. */
@@ -179,9 +181,11 @@ export function anthropicMessages({
       let response: ModelResponse;
       if (stream ?? onTextDelta !== undefined) {
         response = await call(signal, async (sdkClient, requestSignal, deadline) => {
-          const events = await sdkClient.messages.create(
-            { ...params, stream: true },
-            { signal: requestSignal },
+          const events = messageEvents(
+            await sdkClient.messages
+              .create({ ...params, stream: true }, { signal: requestSignal })
+              .asResponse(),
+            await loadSdk(),
           );
           return accumulateStream(
             events,
@@ -203,7 +207,34 @@ export function anthropicMessages({
   };
 }
 
+/**
+ * The events of a streamed message, read from the response body as server-sent events (the
+ * SDK's own stream reader costs more CPU than the rest of the call). `ping`s are skipped; an
+ * `error` event fails the call as the SDK would, with the provider's error.
+ */
+async function* messageEvents(
+  response: Response,
+  { APIError: StreamError }: AnthropicSdk,
+): AsyncGenerator<RawMessageStreamEvent> {
+  if (!response.body) return;
+  for await (const { event, data } of serverSentEvents(response.body)) {
+    if (event === 'ping' || event === null) continue;
+    if (event === 'error') {
+      let body: unknown = data;
+      try {
+        body = JSON.parse(data);
+      } catch {
+        // Not JSON: the provider's text is the error.
+      }
+      const type = (body as { error?: { type?: ErrorType } } | undefined)?.error?.type;
+      throw new StreamError(undefined, body as object, undefined, response.headers, type);
+    }
+    yield JSON.parse(data) as RawMessageStreamEvent;
+  }
+}
+
 type AnthropicSdk = typeof import('@anthropic-ai/sdk');
+type ErrorType = NonNullable<ConstructorParameters<AnthropicSdk['APIError']>[4]>;
 let sdk: Promise<AnthropicSdk> | undefined;
 
 function loadSdk(): Promise<AnthropicSdk> {

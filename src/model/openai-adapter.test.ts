@@ -742,7 +742,7 @@ describe('openaiChat over SSE', () => {
     expect(failure.message).toContain('the model crashed mid-reply');
   });
 
-  it('fails a stream that ends before the reply does as a retryable network error', async () => {
+  it('fails a stream that ends before the reply does as a retryable malformed response', async () => {
     const url = await rawServer((response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
       // A tool call with half its arguments, then the body ends: no finish reason, no [DONE].
@@ -753,7 +753,7 @@ describe('openaiChat over SSE', () => {
     const model = openaiChat({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
     const failure = await failureOf(model.doGenerate(userRequest('x'), {}));
     expect([failure.type, failure.retryable, failure.message]).toEqual([
-      'network',
+      'malformed_response',
       true,
       'the response stream ended before the reply did (no finish reason, no [DONE])',
     ]);

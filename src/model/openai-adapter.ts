@@ -218,7 +218,7 @@ async function* chatChunks(
   // whole would be a wrong answer, or a tool call with half its arguments.
   if (received && !done && !finished)
     throw new ModelCallError(
-      'network',
+      'malformed_response',
       'the response stream ended before the reply did (no finish reason, no [DONE])',
       { statusCode: 200 },
     );
