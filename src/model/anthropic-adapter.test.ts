@@ -1,4 +1,3 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TRUSTED_AGENT, TRUSTED_TASK } from '../core/index.js';
 import {
@@ -17,6 +16,7 @@ import {
   type ModelRequest,
 } from './index.js';
 import { failureOf, summary } from './__tests__/model-call-failure.js';
+import { closeRawServers, rawServer } from './__tests__/raw-server.js';
 
 const MODEL = 'claude-test';
 const TOOL_PROVENANCE = { trust: 'untrusted', source: 'tool:lookup' } as const;
@@ -26,27 +26,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
-const rawServers: Server[] = [];
-afterEach(async () => {
-  await Promise.all(
-    rawServers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))),
-  );
-});
-
-/** A bare HTTP server answering every request with `reply`, for bodies the fake cannot send. */
-async function rawServer(reply: (response: ServerResponse) => void): Promise<string> {
-  const server = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => {
-      reply(response);
-    });
-  });
-  rawServers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return `http://127.0.0.1:${address.port}`;
-}
+afterEach(closeRawServers);
 
 async function serve(options: FakeAnthropicServerOptions): Promise<FakeAnthropicServer> {
   const server = await startFakeAnthropicServer(options);

@@ -1,4 +1,3 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TRUSTED_AGENT, TRUSTED_RUNTIME, TRUSTED_TASK } from '../core/index.js';
 import {
@@ -12,6 +11,7 @@ import type { ModelRequest } from './index.js';
 import { openaiChat, type OpenAIChatOptions } from './openai-adapter.js';
 import { parseRetryAfter } from './retry-after.js';
 import { failureOf, summary } from './__tests__/model-call-failure.js';
+import { closeRawServers, rawServer } from './__tests__/raw-server.js';
 
 const MODEL = 'gpt-test';
 const TOOL_PROVENANCE = { trust: 'untrusted', source: 'tool:lookup' } as const;
@@ -21,27 +21,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
-const rawServers: Server[] = [];
-afterEach(async () => {
-  await Promise.all(
-    rawServers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))),
-  );
-});
-
-/** A bare HTTP server answering every request with `reply`, for bodies the fake cannot send. */
-async function rawServer(reply: (response: ServerResponse) => void): Promise<string> {
-  const server = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => {
-      reply(response);
-    });
-  });
-  rawServers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return `http://127.0.0.1:${address.port}/v1`;
-}
+afterEach(closeRawServers);
 
 async function serve(options: FakeOpenAIServerOptions): Promise<FakeOpenAIServer> {
   const server = await startFakeOpenAIServer(options);
@@ -711,7 +691,7 @@ describe('openaiChat over SSE', () => {
       response.end();
     });
     const deltas: string[] = [];
-    const model = openaiChat({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
+    const model = openaiChat({ model: MODEL, baseURL: `${url}/v1`, apiKey: 'k', stream: true });
     const response = await model.doGenerate(userRequest('x'), {
       onTextDelta: (text) => deltas.push(text),
     });
@@ -737,7 +717,7 @@ describe('openaiChat over SSE', () => {
         `data: ${JSON.stringify({ error: { message: 'the model crashed mid-reply', type: 'server_error' } })}\n\n`,
       );
     });
-    const model = openaiChat({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
+    const model = openaiChat({ model: MODEL, baseURL: `${url}/v1`, apiKey: 'k', stream: true });
     const failure = await failureOf(model.doGenerate(userRequest('x'), {}));
     expect(failure.message).toContain('the model crashed mid-reply');
   });
@@ -750,7 +730,7 @@ describe('openaiChat over SSE', () => {
         `data: ${JSON.stringify({ id: 'c1', model: MODEL, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'call_1', function: { name: 'refund', arguments: '{"amount": 1' } }] }, finish_reason: null }] })}\n\n`,
       );
     });
-    const model = openaiChat({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
+    const model = openaiChat({ model: MODEL, baseURL: `${url}/v1`, apiKey: 'k', stream: true });
     const failure = await failureOf(model.doGenerate(userRequest('x'), {}));
     expect([failure.type, failure.retryable, failure.message]).toEqual([
       'malformed_response',
