@@ -148,9 +148,16 @@ describe('openStore({ waitMs }) on PostgreSQL', () => {
     expect(error.message).toContain('keel_no_such_db');
   });
 
-  it('rejects a negative waitMs as invalid_config', async () => {
-    const error = await faultOf(openStore(POSTGRES_URL, { waitMs: -1 }));
-    expect(error.code).toBe('invalid_config');
-    expect(error.message).toContain('waitMs');
+  it('rejects a negative or non-finite waitMs as invalid_config, for either store', async () => {
+    const errors = await Promise.all(
+      [
+        openStore(POSTGRES_URL, { waitMs: -1 }),
+        openStore('sqlite::memory:', { waitMs: Number.NaN }),
+      ].map(faultOf),
+    );
+    expect(errors.map((error) => [error.code, error.message.includes('waitMs')])).toEqual([
+      ['invalid_config', true],
+      ['invalid_config', true],
+    ]);
   });
 });

@@ -40,7 +40,8 @@ export interface OpenStoreOptions {
    * PostgreSQL: how long to keep trying, with backoff, while the server refuses connections or
    * is starting up (a restart), before giving up with `store_unavailable`. Default 0: fail at
    * once. Faults that waiting cannot cure (a wrong password, a missing database) fail at once.
-   * `keel worker` waits 60 s by default (`--wait-for-store`).
+   * `keel worker` waits 60 s by default (`--wait-for-store`). SQLite has no server to wait for
+   * (a locked file is waited on for 10 s either way).
    */
   readonly waitMs?: number;
 }
@@ -56,6 +57,9 @@ export interface OpenStoreOptions {
  * ```
  */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const { waitMs = 0 } = options;
+  if (!Number.isFinite(waitMs) || waitMs < 0)
+    throw new KeelError('invalid_config', `waitMs must be 0 or more milliseconds, got ${waitMs}`);
   if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length), options);
   if (url.startsWith('postgres://') || url.startsWith('postgresql://'))
     return openPostgres(url, options);
@@ -209,8 +213,6 @@ function makeDirectories(directory: string): void {
 
 async function openPostgres(url: string, options: OpenStoreOptions): Promise<SqlStore> {
   const { waitMs = 0 } = options;
-  if (!Number.isFinite(waitMs) || waitMs < 0)
-    throw new KeelError('invalid_config', `waitMs must be 0 or more milliseconds, got ${waitMs}`);
   const deadline = Date.now() + waitMs;
   for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, 2_000)) {
     try {
