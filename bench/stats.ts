@@ -55,17 +55,5 @@ export function round(value: number, decimals = 4): number {
   return Math.round(value * factor) / factor;
 }
 
-/**
- * Deterministic pseudo-random numbers in [0, 1) (mulberry32), so every run of a bench sees the
- * same workload.
- */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers, so every run of a bench sees the same workload. */
+export { seededRandom } from '../src/core/index.js';

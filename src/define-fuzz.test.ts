@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineGates } from './approval/index.js';
-import { KeelError } from './core/index.js';
+import { KeelError, seededRandom } from './core/index.js';
 import { defineRouter } from './decide/index.js';
 import { defineAgent, defineGuard, defineModelTiers, defineTool, simulator } from './index.js';
 
@@ -9,18 +9,6 @@ import { defineAgent, defineGuard, defineModelTiers, defineTool, simulator } fro
  * Every define* function on bounded, seeded junk: it returns, or it throws a KeelError. Never a
  * TypeError from reading a field of null, never a hang.
  */
-
-/** mulberry32: the same junk on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const KEYS = [
   'name',
@@ -108,7 +96,7 @@ describe('define* on junk', () => {
   it.each(Object.keys(DEFINERS))('%s returns or throws a KeelError, for null too', (name) => {
     const define = DEFINERS[name];
     if (!define) throw new Error(name);
-    const random = seeded(2_400 + name.length);
+    const random = seededRandom(2_400 + name.length);
     const inputs: unknown[] = [null, undefined, 0, 'x', [], {}];
     for (let index = 0; index < 400; index += 1) inputs.push(junk(random));
     const strays: string[] = [];

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { seededRandom } from '../core/index.js';
 import { z } from 'zod';
 import { defineAgent } from '../agent/index.js';
 import { createRuntime } from '../engine/index.js';
@@ -17,17 +18,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const ROUTES = [
   '/approvals',
@@ -97,7 +87,7 @@ describe('every route on seeded junk', () => {
       else await new Promise((resolve) => setTimeout(resolve, 10));
     }
     const client = await signInAs(app, token);
-    const random = seeded(24_2026);
+    const random = seededRandom(24_2026);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
     const ids = [
       approvalId,

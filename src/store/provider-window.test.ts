@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../core/index.js';
 import {
   FRESH_BUDGET,
   PACED_MINUTE_MS,
@@ -6,18 +7,6 @@ import {
   admit,
   type BudgetState,
 } from './provider-budgets.js';
-
-/** Deterministic numbers in [0, 1). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /**
  * Eight workers on a fake clock, each asking the shared budget as soon as it may, their
@@ -54,7 +43,7 @@ function busiestMinute(
 describe('provider budgets against a rolling minute', () => {
   it('never lets the provider see more than rpm in any 60 s when requests arrive up to 2 s late', () => {
     for (const rpm of [1, 7, 60, 600]) {
-      const random = seeded(rpm);
+      const random = seededRandom(rpm);
       const most = busiestMinute(rpm, () => random() * 2_000, random);
       expect(most, `rpm ${rpm}`).toBeLessThanOrEqual(rpm);
       // Nor idle: the busiest minute holds what the paced minute allows (the margin's cost).
@@ -65,7 +54,7 @@ describe('provider budgets against a rolling minute', () => {
   });
 
   it('is breached by travel times beyond the margin (the margin is what holds the bound)', () => {
-    const random = seeded(60);
+    const random = seededRandom(60);
     // Requests held up by two and a half margins for a minute, then on time: the minute around
     // the change sees the late ones and the prompt ones together.
     const most = busiestMinute(

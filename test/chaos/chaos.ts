@@ -17,7 +17,8 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createRuntime, openStore, type RunEvent } from '../../src/index.js';
 import { CHAOS_AGENT, EFFECT_STEPS, chaosAgent, prepareEffects } from './chaos-agent.js';
-import { mulberry32, startFaultServer } from './fault-model-server.js';
+import { seededRandom } from '../../src/core/index.js';
+import { startFaultServer } from './fault-model-server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,7 +42,7 @@ const RUNS = Number(args.runs);
 const WORKERS = Number(args.workers);
 const KILLS = Number(args.kills);
 const MAX_CLAIMS = Number(args['max-claims']);
-const random = mulberry32(Number(args.seed));
+const random = seededRandom(Number(args.seed));
 const WORKER = fileURLToPath(new URL('./chaos-worker.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PRIVATE_PORT = 55417;

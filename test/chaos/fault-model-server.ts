@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { seededRandom } from '../../src/core/index.js';
 
 /**
  * An OpenAI-compatible chat server that misbehaves on purpose, seeded: 429 with retry-after,
@@ -41,17 +42,6 @@ export function maxInAnyMinute(arrivals: readonly number[]): number {
   return most;
 }
 
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 export async function startFaultServer({
   seed,
   faultRate,
@@ -69,7 +59,7 @@ export async function startFaultServer({
    */
   rpmLimit?: number;
 }): Promise<FaultServer> {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const started = Date.now();
   const stats: FaultServer['stats'] = {
     requests: 0,

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/core/index.js';
 import { createRuntime, openStore, type Store } from '../../src/index.js';
 import { type StoredEvent } from '../../src/exports/journal.js';
 import {
@@ -99,7 +100,7 @@ describe('crash safety', () => {
       `completes every run exactly once when workers are killed -9 at random points (${backend.name})`,
       async () => {
         const startedAt = performance.now();
-        const random = mulberry32(SEED + backendIndex);
+        const random = seededRandom(SEED + backendIndex);
         const directory = mkdtempSync(join(tmpdir(), `keel-crash-${backend.name}-`));
         cleanups.push(() => rm(directory, { recursive: true, force: true }));
         const logPath = join(directory, 'side-effects.log');
@@ -516,16 +517,4 @@ async function withPostgres(
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A seeded PRNG, so a failing run's kill timings can be reproduced. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return function random(): number {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
 }
