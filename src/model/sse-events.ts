@@ -23,14 +23,28 @@ export async function* serverSentEvents(
   let data: string[] = [];
   // A CR that ended the last chunk may be the first half of a CRLF: the LF is then skipped.
   let afterCarriageReturn = false;
+  // `pending` holds no line end before this index.
+  let searched = 0;
   for await (const bytes of body) {
     let text = decoder.decode(bytes, { stream: true });
     if (afterCarriageReturn && text.startsWith('\n')) text = text.slice(1);
     afterCarriageReturn = text.endsWith('\r');
     pending += text;
     let start = 0;
+    // Each character is looked at once: the search starts where the last chunk's ended, and a
+    // CR (rare) is looked for again only once the one found is behind.
+    let carriageReturn = -2;
     for (;;) {
-      const end = lineEnd(pending, start);
+      const from = Math.max(start, searched);
+      const lineFeed = pending.indexOf('\n', from);
+      if (carriageReturn !== -1 && carriageReturn < from)
+        carriageReturn = pending.indexOf('\r', from);
+      const end =
+        carriageReturn === -1
+          ? lineFeed
+          : lineFeed === -1
+            ? carriageReturn
+            : Math.min(carriageReturn, lineFeed);
       if (end === -1) break;
       const line = pending.slice(start, end);
       start = end + (pending.charCodeAt(end) === 13 && pending.charCodeAt(end + 1) === 10 ? 2 : 1);
@@ -49,15 +63,7 @@ export async function* serverSentEvents(
       else if (field === 'event') event = value;
     }
     pending = pending.slice(start);
+    searched = pending.length;
   }
   // An event the body ended in the middle of is dropped, as the format says: it may be cut.
-}
-
-/** The index of the next CR or LF at or after `from`, or -1. */
-function lineEnd(text: string, from: number): number {
-  const lf = text.indexOf('\n', from);
-  const cr = text.indexOf('\r', from);
-  if (cr === -1) return lf;
-  if (lf === -1) return cr;
-  return Math.min(cr, lf);
 }
