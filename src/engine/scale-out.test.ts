@@ -253,8 +253,11 @@ for (const target of storeTargets('keel_so_')) {
         const runId = await crashedRun(agent, 1);
         const monitor = alerts();
         const runtime = makeRuntime([agent], { maxClaims: 1, observers: [monitor.observer] });
-        startWorker(runtime);
+        const worker = startWorker(runtime);
         const result = await runtime.wait(runId, { pollMs: 10 });
+        // The run may show as ended before the worker has told its observers: the store ends
+        // it at the claim, and the worker reads its journal after. Stopping waits for that.
+        await worker.stop();
         await monitor.observer.flush();
         const key = idempotencyKey(runId, 0, 0);
         expect({
@@ -304,8 +307,11 @@ for (const target of storeTargets('keel_so_')) {
         const runId = await crashedRun(agent, 2);
         const monitor = alerts();
         const runtime = makeRuntime([agent], { maxClaims: 1, observers: [monitor.observer] });
-        startWorker(runtime);
+        const worker = startWorker(runtime);
         const result = await runtime.wait(runId, { pollMs: 10 });
+        // The run may show as ended before the worker has told its observers: the store ends
+        // it at the claim, and the worker reads its journal after. Stopping waits for that.
+        await worker.stop();
         await monitor.observer.flush();
         const events = await journal(runId);
         expect({
