@@ -28,6 +28,8 @@ export class ProductionLoad {
   #waiters = new Set<() => void>();
   /** Someone found the process busy: tell `onIdle` when it is quiet again. */
   #deferred = false;
+  /** The process takes no more production runs (its runtime is closing): quiet from now on. */
+  #ended = false;
   readonly #onIdle: () => void;
   readonly #quietMs: number;
 
@@ -37,6 +39,7 @@ export class ProductionLoad {
   }
 
   get #quiet(): boolean {
+    if (this.#ended) return true;
     return this.#inFlight === 0 && performance.now() - this.#lastEnd >= this.#quietMs;
   }
 
@@ -59,6 +62,17 @@ export class ProductionLoad {
       this.#lastEnd = performance.now();
       if (this.#inFlight === 0 && (this.#deferred || this.#waiters.size > 0)) this.#watch();
     };
+  }
+
+  /**
+   * No production run will execute here again (the runtime is closing): whoever waits for a
+   * quiet moment goes now instead of after the quiet time.
+   */
+  end(): void {
+    this.#ended = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const wake of this.#waiters) wake();
   }
 
   /** Once quiet, wake whoever waits. */

@@ -317,6 +317,9 @@ class KeelRuntime implements Runtime {
     await this.#local.settle();
     this.#leases.stop();
     await this.#stopHousekeeping();
+    // Production is over here: finished runs are considered for their shadows now, not after
+    // the quiet time that keeps shadow work from slowing the next production run.
+    this.#shadowRuns.production.end();
     await Promise.allSettled(
       this.#observers.map((observer) => observer.flush?.() ?? Promise.resolve()),
     );

@@ -158,6 +158,20 @@ describe('ProductionLoad', () => {
     await expect(waiting).rejects.toThrow('released');
   });
 
+  it('lets whoever waits for a quiet moment go at once when production ends (a closing runtime)', async () => {
+    const load = new ProductionLoad(() => undefined, 60_000);
+    load.enter()();
+    let released = false;
+    const waiting = load.idle().then(() => (released = true));
+    await tick(10);
+    expect(released).toBe(false);
+    load.end();
+    await waiting;
+    expect(released).toBe(true);
+    // And from then on without waiting.
+    expect(load.busy).toBe(false);
+  });
+
   it('wakes the deferred workers once the last production run has been over for the quiet time, only if one was deferred', async () => {
     let woken = 0;
     const load = new ProductionLoad(() => (woken += 1), 20);
