@@ -164,6 +164,20 @@ describe('keel CLI', () => {
     );
   });
 
+  it('ends quietly when its reader stops reading (keel agents | head)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'agents'], {
+      cwd: workspace(),
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // Closed before the CLI has started: its first write meets a pipe nobody reads.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  });
+
   it('lists the demo agents when there is no keel.config.ts', () => {
     const document = json(keel(workspace(), ['agents', '--json'])) as AgentsJson;
 

@@ -412,6 +412,14 @@ export { program };
 // Imported by the CLI reference's generator: define the commands, run none.
 const defineOnly = (globalThis as Record<symbol, unknown>)[Symbol.for('keel.cli.defineOnly')];
 
+// A reader that stops reading (`keel runs | head`) ends the command quietly, as it ends `ls`.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(EXIT.ok);
+  });
+}
+
 try {
   if (defineOnly !== true) await program.parseAsync(process.argv);
 } catch (error) {
