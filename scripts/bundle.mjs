@@ -14,7 +14,7 @@ import { build } from 'esbuild';
 const subpaths = readdirSync('dist/src/exports')
   .filter((file) => file.endsWith('.js'))
   .map((file) => `dist/src/exports/${file}`);
-const entries = ['dist/src/index.js', 'dist/src/testing.js', ...subpaths];
+const entries = ['dist/src/index.js', 'dist/src/testing.js', 'dist/src/cli/main.js', ...subpaths];
 
 await build({
   entryPoints: entries,
@@ -32,6 +32,8 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   external: [
     'zod',
+    'commander',
+    'picocolors',
     'libsql',
     'pg',
     'openai',

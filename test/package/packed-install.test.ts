@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -83,6 +83,38 @@ describe('the packed package', () => {
       status: 'succeeded',
       output: 'Order A-1001 is shipped; expected Thursday.',
     });
+    // The dashboard's stylesheet and script, from where the built server finds them.
+    const bin = join(project, 'node_modules', manifest.name, 'bin', 'keel.js');
+    const served = spawn(process.execPath, [bin, 'serve', '--port', '0'], {
+      cwd: project,
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const base = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        served.stdout.on('data', (chunk: Buffer) => {
+          text += chunk.toString('utf8');
+          const found = /Keel on (http:\/\/[^:]+:\d+)/.exec(text);
+          if (found?.[1]) resolve(found[1]);
+        });
+        served.once('exit', (code) => {
+          reject(new Error(`keel serve exited (${String(code)}): ${text}`));
+        });
+      });
+      const assets = await Promise.all(
+        ['dashboard.css', 'live.js'].map(async (name) => {
+          const response = await fetch(`${base}/assets/${name}`);
+          return { name, status: response.status, bytes: (await response.text()).length > 0 };
+        }),
+      );
+      expect(assets).toEqual([
+        { name: 'dashboard.css', status: 200, bytes: true },
+        { name: 'live.js', status: 200, bytes: true },
+      ]);
+    } finally {
+      served.kill();
+    }
     expect(readdirSync(join(project, 'node_modules'))).not.toContain('typescript');
   }, 300_000);
 });
