@@ -1,16 +1,20 @@
-// Bundles the package entry points in place after `tsc` (and minifies the dashboard's assets):
-// Kysely loads as one file instead of ~300 ES modules, which is most of Keel's import time.
+// Bundles the package entry points and the CLI in place after `tsc` (and minifies the
+// dashboard's assets): Kysely loads as one file instead of ~300 ES modules, which is most of
+// Keel's import time, and a `keel` command loads a few chunks instead of Keel's whole tree (a
+// config's `import 'keel'` then shares the CLI's copy of Keel instead of loading a second one).
 // Whitespace and syntax are minified (names are kept, and source maps ship beside the chunks):
 // half the bytes to read and compile at every cold start.
 // Kept external: zod (user code must share its instance), the native SQLite driver, pg, the
 // OpenAI SDK (loaded on first use), tsx (loaded only for TypeScript configs), and the
 // Anthropic SDK, the tokenizer, the price table and the MCP SDK (each loaded on first use), and
-// OpenTelemetry's exporters with gRPC (loaded only when a trace is first exported).
+// OpenTelemetry's exporters with gRPC (loaded only when a trace is first exported); commander
+// and picocolors, CommonJS modules that `require` Node's own modules, which a chunk cannot.
 import { readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
-// The root, `keel/testing`, and every subpath in src/exports/ (`keel/guard`, ...): one build,
-// so they share chunks (and one copy of each part) instead of bundling the runtime per entry.
+// The root, `keel/testing`, the CLI, and every subpath in src/exports/ (`keel/guard`, ...): one
+// build, so they share chunks (and one copy of each part) instead of bundling the runtime per
+// entry.
 const subpaths = readdirSync('dist/src/exports')
   .filter((file) => file.endsWith('.js'))
   .map((file) => `dist/src/exports/${file}`);
