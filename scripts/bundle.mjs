@@ -3,13 +3,14 @@
 // Keel's import time, and a `keel` command loads a few chunks instead of Keel's whole tree (a
 // config's `import 'keel'` then shares the CLI's copy of Keel instead of loading a second one).
 // Whitespace and syntax are minified (names are kept, and source maps ship beside the chunks):
-// half the bytes to read and compile at every cold start.
+// half the bytes to read and compile at every cold start. Lines stay short, so the source line
+// Node prints above an uncaught error is one line of code, not a whole chunk.
 // Kept external: zod (user code must share its instance), the native SQLite driver, pg, the
 // OpenAI SDK (loaded on first use), tsx (loaded only for TypeScript configs), and the
 // Anthropic SDK, the tokenizer, the price table and the MCP SDK (each loaded on first use), and
 // OpenTelemetry's exporters with gRPC (loaded only when a trace is first exported); commander
 // and picocolors, CommonJS modules that `require` Node's own modules, which a chunk cannot.
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 // The root, `keel/testing`, the CLI, and every subpath in src/exports/ (`keel/guard`, ...): one
@@ -18,6 +19,9 @@ import { build } from 'esbuild';
 const subpaths = readdirSync('dist/src/exports')
   .filter((file) => file.endsWith('.js'))
   .map((file) => `dist/src/exports/${file}`);
+// Chunks of an earlier build are not left to ship beside this one's.
+rmSync('dist/src/chunks', { recursive: true, force: true });
+
 const entries = ['dist/src/index.js', 'dist/src/testing.js', 'dist/src/cli/main.js', ...subpaths];
 
 await build({
@@ -33,6 +37,7 @@ await build({
   sourcemap: true,
   minifyWhitespace: true,
   minifySyntax: true,
+  lineLimit: 100,
   chunkNames: 'chunks/[name]-[hash]',
   external: [
     'zod',

@@ -63,6 +63,24 @@ describe('the packed package', () => {
         exportsSomething: true,
       });
 
+    // An invalid definition left uncaught: Node prints the line that threw above the error,
+    // which must be a line of code, not a whole minified chunk.
+    const uncaught = await run(
+      'node',
+      [
+        '--input-type=module',
+        '-e',
+        `import { defineAgent } from '${manifest.name}'; defineAgent({ name: 'Bad Name' });`,
+      ],
+      { cwd: project },
+    ).then(
+      () => ({ stderr: '' }),
+      (error: unknown) => error as { stderr: string },
+    );
+    expect(uncaught.stderr).toContain('defineAgent("Bad Name"): "name" must be lowercase');
+    const longest = Math.max(...uncaught.stderr.split('\n').map((line) => line.length));
+    expect(longest).toBeLessThan(300);
+
     // The newcomer's path, through the installed bin; no store or model from this machine.
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
     delete env.KEEL_STORE;
