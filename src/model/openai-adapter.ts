@@ -6,7 +6,6 @@ import type {
   ChatCompletionMessageParam,
   ChatCompletionTool,
 } from 'openai/resources/chat/completions';
-import { z } from 'zod';
 import { KeelError } from '../core/index.js';
 import type { Message, ToolSpec } from './messages.js';
 import {
@@ -27,6 +26,7 @@ import {
   type CallDeadline,
 } from './call-deadline.js';
 import { parseRetryAfter } from './retry-after.js';
+import { readCompletion, type CompletionUsage } from './openai-completion.js';
 import { serverSentEvents } from './sse-events.js';
 import {
   countRequestTokens,
@@ -380,63 +380,13 @@ const FINISH_REASON_MAP: Readonly<Record<string, FinishReason>> = {
   content_filter: 'content_filter',
 };
 
-/** The chat completion schema, made at the first response rather than when Keel is imported. */
-function buildCompletionSchema() {
-  const toolCallSchema = z.object({
-    id: z.string().nullish(),
-    function: z.object({
-      name: z.string(),
-      // Some compatible servers send the arguments as an object instead of JSON text.
-      arguments: z.union([z.string(), z.record(z.string(), z.unknown())]),
-    }),
-  });
-
-  return z.object({
-    id: z.string().nullish(),
-    model: z.string().nullish(),
-    choices: z
-      .array(
-        z.object({
-          message: z.object({
-            content: z.string().nullish(),
-            refusal: z.string().nullish(),
-            tool_calls: z.array(toolCallSchema).nullish(),
-          }),
-          finish_reason: z.string().nullish(),
-        }),
-      )
-      .min(1),
-    usage: z
-      .object({
-        prompt_tokens: z.number(),
-        completion_tokens: z.number(),
-        prompt_tokens_details: z.object({ cached_tokens: z.number().nullish() }).nullish(),
-        completion_tokens_details: z.object({ reasoning_tokens: z.number().nullish() }).nullish(),
-      })
-      .nullish(),
-  });
-}
-
-type Completion = z.infer<ReturnType<typeof buildCompletionSchema>>;
-
-let completionSchema: ReturnType<typeof buildCompletionSchema> | undefined;
-
 /** Translates a completion back; anything that is not a completion is `malformed_response`. */
 function toModelResponse(
   completion: unknown,
   request: ModelRequest,
   encoding: OpenAIEncoding,
 ): ModelResponse {
-  completionSchema ??= buildCompletionSchema();
-  const parsed = completionSchema.safeParse(completion);
-  if (!parsed.success) {
-    throw new ModelCallError(
-      'malformed_response',
-      `the response is not a chat completion: ${z.prettifyError(parsed.error)}`,
-      { statusCode: 200, cause: parsed.error },
-    );
-  }
-  const { id, model, choices, usage } = parsed.data;
+  const { id, model, choices, usage } = readCompletion(completion);
   const [choice] = choices;
   if (!choice) throw new ModelCallError('malformed_response', 'the response has no choices');
 
@@ -462,7 +412,7 @@ function toModelResponse(
   };
 }
 
-function toModelUsage(usage: NonNullable<Completion['usage']>): ModelUsage {
+function toModelUsage(usage: CompletionUsage): ModelUsage {
   const result: { -readonly [Key in keyof ModelUsage]: ModelUsage[Key] } = {
     inputTokens: usage.prompt_tokens,
     outputTokens: usage.completion_tokens,
