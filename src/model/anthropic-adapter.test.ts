@@ -363,6 +363,42 @@ describe('anthropicMessages', () => {
     ]);
   });
 
+  it('fails a stream or a message whose usage is not token counts as a malformed response', async () => {
+    const event = (name: string, data: object) =>
+      `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+    const url = await rawServer((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.end(
+        event('message_start', {
+          message: { id: 'msg_1', model: MODEL, usage: { input_tokens: '9', output_tokens: 1 } },
+        }),
+      );
+    });
+    const streamed = anthropicMessages({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
+    const { model: whole } = await setup({
+      fault: 'malformed_body',
+      body: JSON.stringify({
+        type: 'message',
+        content: [{ type: 'text', text: 'hi' }],
+        usage: { input_tokens: 9, output_tokens: 1, cache_read_input_tokens: 'many' },
+      }),
+    });
+    const failures = [
+      await failureOf(streamed.doGenerate(userRequest('x'), {})),
+      await failureOf(whole.doGenerate(userRequest('x'), {})),
+    ];
+    expect(failures.map((failure) => [failure.type, failure.message])).toEqual([
+      [
+        'malformed_response',
+        'the response is not a message: usage.input_tokens: expected a number',
+      ],
+      [
+        'malformed_response',
+        'the response is not a message: usage.cache_read_input_tokens: expected a number',
+      ],
+    ]);
+  });
+
   it('keeps streamed tool input text as sent, malformed included, for the engine to judge', async () => {
     const { model } = await setup(
       { toolUses: [{ name: 'lookup', input: '{"id": "4', id: 'toolu_9' }] },

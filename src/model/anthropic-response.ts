@@ -17,16 +17,37 @@ const STOP_REASON_MAP: Readonly<Record<string, FinishReason>> = {
   refusal: 'content_filter',
 };
 
-function buildUsageSchema() {
-  return z.object({
-    input_tokens: z.number(),
-    output_tokens: z.number(),
-    cache_creation_input_tokens: z.number().nullish(),
-    cache_read_input_tokens: z.number().nullish(),
-  });
+/** Anthropic's token counts for one message. */
+export interface AnthropicUsage {
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly cache_creation_input_tokens?: number | null | undefined;
+  readonly cache_read_input_tokens?: number | null | undefined;
 }
 
-type AnthropicUsage = z.infer<ReturnType<typeof buildUsageSchema>>;
+/**
+ * `value` as usage, or `malformed_response` naming the wrong field. Checked by hand: a streamed
+ * reply reads nothing else this way, and a zod schema compiled its validator at the first
+ * reply of every process.
+ */
+function readUsage(value: unknown): AnthropicUsage {
+  const fail = (problem: string): never => {
+    throw new ModelCallError('malformed_response', `the response is not a message: ${problem}`, {
+      statusCode: 200,
+    });
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return fail('usage: expected an object');
+  const fields = value as Record<string, unknown>;
+  for (const key of ['input_tokens', 'output_tokens'])
+    if (typeof fields[key] !== 'number') fail(`usage.${key}: expected a number`);
+  for (const key of ['cache_creation_input_tokens', 'cache_read_input_tokens']) {
+    const count = fields[key];
+    if (count !== null && count !== undefined && typeof count !== 'number')
+      fail(`usage.${key}: expected a number`);
+  }
+  return fields as unknown as AnthropicUsage;
+}
 
 function buildMessageSchema() {
   return z.object({
@@ -46,17 +67,12 @@ function buildMessageSchema() {
       ]),
     ),
     stop_reason: z.string().nullish(),
-    usage: usageSchema(),
+    usage: z.unknown(),
   });
 }
 
-// Made at the first Anthropic response, not when Keel is imported.
-let usage: ReturnType<typeof buildUsageSchema> | undefined;
+// Made at the first non-streamed Anthropic response, not when Keel is imported.
 let message: ReturnType<typeof buildMessageSchema> | undefined;
-
-function usageSchema(): ReturnType<typeof buildUsageSchema> {
-  return (usage ??= buildUsageSchema());
-}
 
 function messageSchema(): ReturnType<typeof buildMessageSchema> {
   return (message ??= buildMessageSchema());
@@ -98,7 +114,7 @@ export function toModelResponse(message: unknown): ModelResponse {
   }
   return {
     content,
-    usage: toModelUsage(usage),
+    usage: toModelUsage(readUsage(usage)),
     finishReason: STOP_REASON_MAP[stopReason ?? ''] ?? 'other',
     responseId: id ?? undefined,
     responseModel: model ?? undefined,
@@ -129,7 +145,7 @@ export async function accumulateStream(
       case 'message_start':
         id = event.message.id;
         model = event.message.model;
-        usage = usageSchema().parse(event.message.usage);
+        usage = readUsage(event.message.usage);
         break;
       case 'content_block_start':
         if (event.content_block.type === 'text') {
