@@ -40,6 +40,10 @@ await build({
   lineLimit: 100,
   chunkNames: 'chunks/[name]-[hash]',
   external: [
+    // The demo stays the files it is (dist/examples/), as a user's agents module would be: it
+    // finds its worker script beside itself, and imports Keel through the entry point. The
+    // path is the same from dist/src/cli/ and from dist/src/chunks/.
+    '../../examples/*',
     'zod',
     'commander',
     'picocolors',

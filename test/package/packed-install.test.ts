@@ -101,6 +101,10 @@ describe('the packed package', () => {
       status: 'succeeded',
       output: 'Order A-1001 is shipped; expected Thursday.',
     });
+    // The demo from the installed package: its worker process is a script beside it.
+    const demo = await npx(['demo']);
+    expect(demo.stdout).toContain('All 5 scenarios behaved as expected.');
+
     // The dashboard's stylesheet and script, from where the built server finds them.
     const bin = join(project, 'node_modules', manifest.name, 'bin', 'keel.js');
     const served = spawn(process.execPath, [bin, 'serve', '--port', '0'], {
