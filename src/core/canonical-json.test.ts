@@ -23,6 +23,18 @@ describe('canonicalJson', () => {
     );
   });
 
+  it('orders few keys and many keys as the copying path does', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue(), { maxKeys: 40 }),
+        (value) => {
+          expect(canonicalJson(value)).toBe(copyingCanonicalJson(value));
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+  });
+
   it('agrees with the copying path on the values only it handles', () => {
     const cases: unknown[] = [
       { 10: 'a', 9: 'b', x: 1 },

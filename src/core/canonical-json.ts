@@ -13,67 +13,75 @@ import { hash } from 'node:crypto';
  * same text for every value: digests journaled before stay equal.
  */
 export function canonicalJson(value: unknown): string {
-  const parts: string[] = [];
-  if (writePlain(value, parts)) return parts.join('');
-  return JSON.stringify(sortKeys(value));
+  return plainJson(value) ?? JSON.stringify(sortKeys(value));
 }
 
-/** Appends `value`'s canonical JSON; false (with `parts` to be dropped) when it is not plain. */
-function writePlain(value: unknown, parts: string[]): boolean {
+/**
+ * `value`'s canonical JSON, or `undefined` when it is not plain data. Built by concatenation:
+ * a run writes it for every message it digests and every audit entry, and a list of parts
+ * joined at the end allocated about twice as much.
+ */
+function plainJson(value: unknown): string | undefined {
   switch (typeof value) {
     case 'string':
-      parts.push(JSON.stringify(value));
-      return true;
+      return JSON.stringify(value);
     case 'number':
-      if (!Number.isFinite(value)) return false;
-      parts.push(JSON.stringify(value));
-      return true;
+      return Number.isFinite(value) ? JSON.stringify(value) : undefined;
     case 'boolean':
-      parts.push(value ? 'true' : 'false');
-      return true;
+      return value ? 'true' : 'false';
     case 'object': {
-      if (value === null) {
-        parts.push('null');
-        return true;
-      }
+      if (value === null) return 'null';
       if (Array.isArray(value)) {
-        if (Object.getPrototypeOf(value) !== Array.prototype) return false;
-        parts.push('[');
+        if (Object.getPrototypeOf(value) !== Array.prototype) return undefined;
+        let text = '[';
         for (let index = 0; index < value.length; index++) {
-          if (index > 0) parts.push(',');
           const item: unknown = value[index];
-          if (item === undefined) parts.push('null');
-          else if (!writePlain(item, parts)) return false;
+          const itemText = item === undefined ? 'null' : plainJson(item);
+          if (itemText === undefined) return undefined;
+          text += index > 0 ? `,${itemText}` : itemText;
         }
-        parts.push(']');
-        return true;
+        return `${text}]`;
       }
       const prototype: unknown = Object.getPrototypeOf(value);
-      if (prototype !== Object.prototype && prototype !== null) return false;
+      if (prototype !== Object.prototype && prototype !== null) return undefined;
       const source = value as Record<string, unknown>;
-      const keys = Object.keys(source).sort();
-      parts.push('{');
+      let text = '{';
       let first = true;
-      for (const key of keys) {
+      for (const key of sortedKeys(source)) {
         // JSON.stringify writes index-like keys first, and `__proto__` or `toJSON` change what
         // the copy would be: leave those to the copying path.
-        if (key === '__proto__' || key === 'toJSON' || INDEX_LIKE.test(key)) return false;
+        if (key === '__proto__' || key === 'toJSON' || INDEX_LIKE.test(key)) return undefined;
         const item = source[key];
         if (item === undefined) continue;
-        if (!first) parts.push(',');
+        const itemText = plainJson(item);
+        if (itemText === undefined) return undefined;
+        text += `${first ? '' : ','}${JSON.stringify(key)}:${itemText}`;
         first = false;
-        parts.push(JSON.stringify(key), ':');
-        if (!writePlain(item, parts)) return false;
       }
-      parts.push('}');
-      return true;
+      return `${text}}`;
     }
     case 'undefined':
     case 'function':
     case 'symbol':
     case 'bigint':
-      return false;
+      return undefined;
   }
+}
+
+/**
+ * The object's keys in `Array#sort`'s order (UTF-16 code units). A few keys are sorted in
+ * place, by insertion: `Array#sort` copies them into a workspace first.
+ */
+function sortedKeys(source: Record<string, unknown>): string[] {
+  const keys = Object.keys(source);
+  if (keys.length > 16) return keys.sort();
+  for (let index = 1; index < keys.length; index++) {
+    const key = keys[index] as string;
+    let at = index - 1;
+    for (; at >= 0 && (keys[at] as string) > key; at--) keys[at + 1] = keys[at] as string;
+    keys[at + 1] = key;
+  }
+  return keys;
 }
 
 const INDEX_LIKE = /^(?:0|[1-9][0-9]*)$/;
