@@ -20,7 +20,8 @@ export async function* serverSentEvents(
   const decoder = new TextDecoder();
   let pending = '';
   let event: string | null = null;
-  let data: string[] = [];
+  // The event's data lines joined as they come (no list per event): null while it has none.
+  let data: string | null = null;
   // A CR that ended the last chunk may be the first half of a CRLF: the LF is then skipped.
   let afterCarriageReturn = false;
   // `pending` holds no line end before this index.
@@ -49,18 +50,18 @@ export async function* serverSentEvents(
       const line = pending.slice(start, end);
       start = end + (pending.charCodeAt(end) === 13 && pending.charCodeAt(end + 1) === 10 ? 2 : 1);
       if (line === '') {
-        if (data.length > 0) yield { event, data: data.join('\n') };
+        if (data !== null) yield { event, data };
         event = null;
-        data = [];
+        data = null;
         continue;
       }
-      if (line.charCodeAt(0) === 58) continue; // ':' a comment
-      const colon = line.indexOf(':');
-      const field = colon === -1 ? line : line.slice(0, colon);
-      let value = colon === -1 ? '' : line.slice(colon + 1);
-      if (value.charCodeAt(0) === 32) value = value.slice(1);
-      if (field === 'data') data.push(value);
-      else if (field === 'event') event = value;
+      // The field is what comes before the first colon (the whole line without one); only
+      // `data` and `event` mean anything here, and a comment (`:` first) never matches them.
+      const field = line.startsWith('data') ? 4 : line.startsWith('event') ? 5 : 0;
+      if (field === 0 || (line.length > field && line.charCodeAt(field) !== 58)) continue;
+      const value = line.slice(field + (line.charCodeAt(field + 1) === 32 ? 2 : 1));
+      if (field === 5) event = value;
+      else data = data === null ? value : `${data}\n${value}`;
     }
     pending = pending.slice(start);
     searched = pending.length;
