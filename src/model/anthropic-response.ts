@@ -7,6 +7,7 @@ import {
   type ModelResponse,
   type ModelUsage,
 } from './model-adapter.js';
+import { replyChecks, type ReplyChecks } from './reply-checks.js';
 
 const STOP_REASON_MAP: Readonly<Record<string, FinishReason>> = {
   end_turn: 'stop',
@@ -18,34 +19,25 @@ const STOP_REASON_MAP: Readonly<Record<string, FinishReason>> = {
 };
 
 /** Anthropic's token counts for one message. */
-export interface AnthropicUsage {
+interface AnthropicUsage {
   readonly input_tokens: number;
   readonly output_tokens: number;
   readonly cache_creation_input_tokens?: number | null | undefined;
   readonly cache_read_input_tokens?: number | null | undefined;
 }
 
+const check: ReplyChecks = replyChecks('a message');
+
 /**
- * `value` as usage, or `malformed_response` naming the wrong field. Checked by hand: a streamed
- * reply reads nothing else this way, and a zod schema compiled its validator at the first
- * reply of every process.
+ * `value` as usage, or `malformed_response` naming the wrong field (checked by hand: a streamed
+ * reply reads nothing else with a schema).
  */
 function readUsage(value: unknown): AnthropicUsage {
-  const fail = (problem: string): never => {
-    throw new ModelCallError('malformed_response', `the response is not a message: ${problem}`, {
-      statusCode: 200,
-    });
-  };
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return fail('usage: expected an object');
-  const fields = value as Record<string, unknown>;
-  for (const key of ['input_tokens', 'output_tokens'])
-    if (typeof fields[key] !== 'number') fail(`usage.${key}: expected a number`);
-  for (const key of ['cache_creation_input_tokens', 'cache_read_input_tokens']) {
-    const count = fields[key];
-    if (count !== null && count !== undefined && typeof count !== 'number')
-      fail(`usage.${key}: expected a number`);
-  }
+  const fields = check.record(value, 'usage');
+  check.number(fields.input_tokens, 'usage.input_tokens');
+  check.number(fields.output_tokens, 'usage.output_tokens');
+  check.optionalNumber(fields.cache_creation_input_tokens, 'usage.cache_creation_input_tokens');
+  check.optionalNumber(fields.cache_read_input_tokens, 'usage.cache_read_input_tokens');
   return fields as unknown as AnthropicUsage;
 }
 

@@ -388,7 +388,6 @@ function toModelResponse(
 ): ModelResponse {
   const { id, model, choices, usage } = readCompletion(completion);
   const [choice] = choices;
-  if (!choice) throw new ModelCallError('malformed_response', 'the response has no choices');
 
   const content: ModelOutputPart[] = [];
   const text = choice.message.content ?? choice.message.refusal;
