@@ -57,10 +57,11 @@ export async function* serverSentEvents(
       }
       // The field is what comes before the first colon (the whole line without one); only
       // `data` and `event` mean anything here, and a comment (`:` first) never matches them.
-      const field = line.startsWith('data') ? 4 : line.startsWith('event') ? 5 : 0;
-      if (field === 0 || (line.length > field && line.charCodeAt(field) !== 58)) continue;
-      const value = line.slice(field + (line.charCodeAt(field + 1) === 32 ? 2 : 1));
-      if (field === 5) event = value;
+      const field = line.startsWith('data') ? 'data' : line.startsWith('event') ? 'event' : null;
+      const colon = field?.length ?? 0;
+      if (field === null || (line.length > colon && line.charCodeAt(colon) !== 58)) continue;
+      const value = line.slice(colon + (line.charCodeAt(colon + 1) === 32 ? 2 : 1));
+      if (field === 'event') event = value;
       else data = data === null ? value : `${data}\n${value}`;
     }
     pending = pending.slice(start);
