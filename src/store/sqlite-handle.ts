@@ -1,4 +1,5 @@
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import type { WalSync } from './wal-sync.js';
 
 /**
  * The SQLite connection under Kysely, for work that runs synchronously while Kysely's one
@@ -7,6 +8,11 @@ import type { SqliteDatabase, SqliteStatement } from 'kysely';
 export interface SqliteHandle extends SqliteDatabase {
   /** Runs a script of statements separated by `;`. */
   exec(sql: string): void;
+  /**
+   * Set on a WAL file opened with `synchronous = full`: its journal writes commit under
+   * `normal` and are then made durable by this fsync, which leaves the thread free meanwhile.
+   */
+  readonly wal?: WalSync | undefined;
 }
 
 export type { SqliteStatement };

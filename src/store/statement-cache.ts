@@ -9,13 +9,14 @@ const DEFAULT_CAPACITY = 256;
  */
 export function withStatementCache(
   database: SqliteDatabase,
-  capacity = DEFAULT_CAPACITY,
+  { capacity = DEFAULT_CAPACITY, onClose }: { capacity?: number; onClose?: () => void } = {},
 ): SqliteDatabase {
   const statements = new Map<string, SqliteStatement>();
   return {
     close: () => {
       statements.clear();
       database.close();
+      onClose?.();
     },
     prepare(sql: string): SqliteStatement {
       const cached = statements.get(sql);
