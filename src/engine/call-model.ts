@@ -55,7 +55,7 @@ export const callModel: StepStage = async (execution, step) => {
           signal,
           ...(onTextDelta
             ? {
-                onTextDelta: (text: string) => {
+                onTextDelta: heldUntil(journal.ahead, (text: string) => {
                   if (!signal.aborted)
                     onTextDelta(run.runId, {
                       step: step.number,
@@ -63,7 +63,7 @@ export const callModel: StepStage = async (execution, step) => {
                       afterSeq,
                       text,
                     });
-                },
+                }),
               }
             : {}),
         }),
@@ -178,6 +178,35 @@ async function compress(
   ]);
   step.request = retry.request;
   step.estimatedInputTokens = agent.model.estimateInputTokens?.(step.request) ?? 0;
+}
+
+/**
+ * Text deltas held until the commit started ahead of this call is durable, so followers hear of
+ * a reply only after the results it answers; dropped if that commit fails (the run ends).
+ */
+function heldUntil(
+  ahead: Promise<void> | undefined,
+  deliver: (text: string) => void,
+): (text: string) => void {
+  if (!ahead) return deliver;
+  let held: string[] | undefined = [];
+  let dropped = false;
+  ahead.then(
+    () => {
+      const texts = held ?? [];
+      held = undefined;
+      for (const text of texts) deliver(text);
+    },
+    () => {
+      dropped = true;
+      held = undefined;
+    },
+  );
+  return (text) => {
+    if (dropped) return;
+    if (held) held.push(text);
+    else deliver(text);
+  };
 }
 
 /** `provider:modelId`, as the journal names a model. */

@@ -24,8 +24,13 @@ export const commitStep: StepStage = async (execution, step) => {
     });
   }
   const events = [step.called, ...step.calls, ...started];
-  if (repeatableUntilResults(execution, step, started)) journal.defer(events);
-  else await journal.append(events);
+  if (repeatableUntilResults(execution, step, started)) {
+    journal.defer(events);
+    execution.repeatableStep = step.number;
+  } else {
+    execution.repeatableStep = undefined;
+    await journal.append(events);
+  }
   return 'next';
 };
 

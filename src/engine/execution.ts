@@ -83,6 +83,11 @@ export interface Execution {
   readonly indexed: Set<string>;
   /** The store's recall search for the step being assembled (reused by a compressed retry). */
   prepared: PreparedContext;
+  /**
+   * The step whose calls are all repeatable reads, committed with their results (`defer`):
+   * their results commit ahead (`RunJournal.appendAhead`) while the next model call goes out.
+   */
+  repeatableStep?: number | undefined;
 }
 
 /** Stable across retries and resumes: derived from (run, step, call index). */

@@ -36,6 +36,8 @@ export class RunJournal {
   #seq: number;
   /** Events applied to `state` but not yet committed: they go into the next commit. */
   #deferred: { entries: NewEvent[]; events: RunEvent[] } | undefined;
+  /** A commit started by `appendAhead` and not yet known durable (or failed). */
+  #ahead: Promise<void> | undefined;
 
   private constructor(options: OpenRunJournal, stored: readonly StoredEvent[]) {
     this.runId = options.runId;
@@ -73,6 +75,7 @@ export class RunJournal {
     const entries = this.#entries(events, at);
     this.#seq += entries.length;
     const deferred = this.#takeDeferred();
+    await this.#settled();
     await this.#store.append({
       runId: this.runId,
       guard: this.#guard,
@@ -102,8 +105,52 @@ export class RunJournal {
       : { entries, events: [...events] };
   }
 
-  /** Commit the deferred events, if any, on their own. */
+  /**
+   * Apply events to the state now and start their commit (with the deferred events) without
+   * waiting for it, for a step whose effects so far are all repeatable reads: the next model
+   * call goes out while the disk syncs. A crash before the commit is durable repeats the step,
+   * as it would with `defer`. Every later write of this journal waits for it first (and fails
+   * as it did), observers hear of its events once it is durable, and `ahead` lets a caller
+   * hold back what must not be seen before it.
+   */
+  appendAhead(events: readonly RunEvent[], audit?: readonly NewAuditEntry[]): void {
+    const entries = this.#entries(events, this.#clock.now());
+    this.#seq += entries.length;
+    const deferred = this.#takeDeferred();
+    for (const event of events) applyEvent(this.state, event);
+    const previous = this.#ahead;
+    const commit = (async () => {
+      if (previous) await previous;
+      await this.#store.append({
+        runId: this.runId,
+        guard: this.#guard,
+        events: deferred ? [...deferred.entries, ...entries] : entries,
+        audit,
+      });
+      if (deferred) this.#announce(deferred.events);
+      this.#announce(events);
+    })();
+    // Its failure is thrown by the next write (or `settled`), not left unhandled meanwhile.
+    commit.catch(() => undefined);
+    this.#ahead = commit;
+  }
+
+  /** The commit `appendAhead` started, while it is not yet durable. */
+  get ahead(): Promise<void> | undefined {
+    return this.#ahead;
+  }
+
+  /** Wait for a commit started ahead; throws as it failed. */
+  async #settled(): Promise<void> {
+    const ahead = this.#ahead;
+    if (!ahead) return;
+    await ahead;
+    if (this.#ahead === ahead) this.#ahead = undefined;
+  }
+
+  /** Commit the deferred events, if any, on their own, after any commit started ahead. */
   async flush(): Promise<void> {
+    await this.#settled();
     if (this.#deferred) await this.append([]);
   }
 

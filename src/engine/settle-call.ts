@@ -149,7 +149,9 @@ export async function settleResult(
         })
       : [];
   if (signal.aborted || journal.state.finished) return;
-  await journal.append(
+  await commitResult(
+    execution,
+    call.step,
     [
       ...before,
       {
@@ -167,7 +169,6 @@ export async function settleResult(
       },
       ...untrusted,
     ],
-    undefined,
     outcome.audit,
   );
 }
@@ -183,15 +184,34 @@ export function failCall(
   before: readonly RunEvent[] = [],
 ): Promise<void> {
   const base = { step: call.step, callId: call.callId, toolName: call.toolName };
-  return execution.journal.append(
+  return commitResult(
+    execution,
+    call.step,
     [
       ...before,
       { type: 'tool_failed', ...base, error, provenance, attempt, final: true },
       ...quarantinedFailure(execution.agent, base, error, provenance),
     ],
-    undefined,
     audit,
   );
+}
+
+/**
+ * A call's outcome, committed before the model sees it — or, for a step of repeatable reads,
+ * started committing while the next model call goes out (a crash before it is durable repeats
+ * the step; the next write of the run waits for it).
+ */
+function commitResult(
+  execution: Execution,
+  step: number,
+  events: readonly RunEvent[],
+  audit: readonly NewAuditEntry[] | undefined,
+): Promise<void> {
+  if (execution.repeatableStep === step) {
+    execution.journal.appendAhead(events, audit);
+    return Promise.resolve();
+  }
+  return execution.journal.append(events, undefined, audit);
 }
 
 /**

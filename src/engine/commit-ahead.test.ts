@@ -1,0 +1,195 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { defineAgent } from '../agent/index.js';
+import { KeelError } from '../core/index.js';
+import { simulator } from '../model/index.js';
+import { openStore, type JournalWrite, type Store } from '../store/index.js';
+import { defineTool, type ToolEffect } from '../tools/index.js';
+import { createRuntime, type Runtime } from './index.js';
+
+/*
+ * A step whose calls only read commits its results ahead: the commit starts and the next model
+ * call goes out without waiting for it (a crash before it is durable repeats the step, as for
+ * any read step). Nothing the run does after that call — its next write, its answer, the text
+ * its followers see — comes before the commit is durable, and a commit that fails ends the run.
+ */
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+interface Fixture {
+  readonly store: Store;
+  readonly runtime: Runtime;
+  readonly modelSteps: number[];
+  /** Resolves the held write (or fails it with `error`). */
+  release(error?: Error): void;
+  /** True once the write holding a result reached the store. */
+  held(): boolean;
+}
+
+/** A store whose first write carrying a `tool_finished` waits for `release`. */
+async function fixture({ effect = 'read' }: { effect?: ToolEffect } = {}): Promise<Fixture> {
+  const store = await openStore('sqlite::memory:');
+  closers.push(() => store.close());
+  const modelSteps: number[] = [];
+  let gate: { resolve(): void; reject(error: Error): void } | undefined;
+  let reached = false;
+  const gated = new Promise<void>((resolve, reject) => {
+    gate = { resolve, reject };
+  });
+  gated.catch(() => undefined);
+  const holding = new Proxy(store, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target) as unknown;
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => Promise<unknown>;
+      if (key === 'append') {
+        return async (write: JournalWrite) => {
+          const holdsResult = write.events.some((entry) => entry.event.type === 'tool_finished');
+          if (holdsResult && !reached) {
+            reached = true;
+            await gated;
+          }
+          return method.call(target, write);
+        };
+      }
+      return method.bind(target);
+    },
+  });
+  const lookup = defineTool({
+    name: 'lookup',
+    description: 'Look up an order.',
+    input: z.object({ id: z.string() }),
+    effect,
+    run: ({ id }) => Promise.resolve({ id, status: 'shipped' }),
+  });
+  const agent = defineAgent({
+    name: 'orders',
+    instructions: 'Look the order up, then answer.',
+    model: simulator({
+      script: ({ step }) => {
+        modelSteps.push(step);
+        return step === 0
+          ? { toolCalls: [{ name: 'lookup', args: { id: 'A1' } }] }
+          : { text: 'It shipped on Monday.' };
+      },
+      streamChunkChars: 4,
+    }),
+    tools: [lookup],
+  });
+  const runtime = createRuntime({ store: holding, agents: [agent] });
+  closers.push(() => runtime.close());
+  return {
+    store,
+    runtime,
+    modelSteps,
+    release: (error) => {
+      if (error) gate?.reject(error);
+      else gate?.resolve();
+    },
+    held: () => reached,
+  };
+}
+
+const types = async (store: Store, runId: string) =>
+  (await store.readEvents(runId)).map((entry) => entry.event.type);
+
+describe('the results of a step of reads', () => {
+  it('commit while the next model call goes out; the answer waits for the commit', async () => {
+    const { store, runtime, modelSteps, release, held } = await fixture();
+    let settled = false;
+    const running = runtime.run('orders', 'Where is order A1?', { runId: 'ahead-1' });
+    void running.then(() => {
+      settled = true;
+    });
+    await vi.waitFor(() => {
+      expect(held()).toBe(true);
+      expect(modelSteps).toEqual([0, 1]);
+    });
+    // The second call went out and answered; the run cannot end before its results are durable.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(settled).toBe(false);
+    expect(await types(store, 'ahead-1')).toEqual(['run_started', 'run_claimed']);
+    release();
+    const result = await running;
+    expect({ status: result.status, output: result.output }).toEqual({
+      status: 'succeeded',
+      output: 'It shipped on Monday.',
+    });
+    const journal = await store.readEvents('ahead-1');
+    expect(journal.map((entry) => entry.seq)).toEqual(journal.map((_, index) => index + 1));
+    expect(journal.map((entry) => entry.event.type)).toEqual([
+      'run_started',
+      'run_claimed',
+      'model_called',
+      'tool_requested',
+      'tool_started',
+      'tool_finished',
+      'model_called',
+      'run_finished',
+    ]);
+  });
+
+  it('end the run with the fault of a commit that failed, writing nothing after it', async () => {
+    const { store, runtime, release, held } = await fixture();
+    const running = runtime.run('orders', 'Where is order A1?', { runId: 'ahead-2' });
+    const outcome = running.then(
+      (result) => ({ result, error: undefined }),
+      (error: unknown) => ({ result: undefined, error }),
+    );
+    await vi.waitFor(() => {
+      expect(held()).toBe(true);
+    });
+    release(new KeelError('store_unavailable', 'the disk is gone'));
+    const { result, error } = await outcome;
+    const said = result
+      ? `${result.status}: ${JSON.stringify(result.reason)}`
+      : KeelError.isInstance(error)
+        ? `${error.code}: ${error.message}`
+        : String(error);
+    expect(said).toContain('the disk is gone');
+    // The model's second reply and the answer are not journaled over a missing result.
+    const written = await types(store, 'ahead-2');
+    expect(written).not.toContain('tool_finished');
+    expect(written.filter((type) => type === 'model_called')).toEqual([]);
+  });
+
+  it('reach followers before the text of the reply that answers them', async () => {
+    const { runtime, modelSteps, release, held } = await fixture();
+    const seen: string[] = [];
+    const stream = runtime.stream('orders', 'Where is order A1?', { runId: 'ahead-3' });
+    const reading = (async () => {
+      for await (const event of stream) {
+        seen.push(event.type === 'text_delta' ? `text_delta:${event.step}` : event.type);
+      }
+    })();
+    await vi.waitFor(() => {
+      expect(held()).toBe(true);
+      expect(modelSteps).toEqual([0, 1]);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(seen).not.toContain('text_delta:1');
+    release();
+    await reading;
+    const firstText = seen.indexOf('text_delta:1');
+    expect(firstText).toBeGreaterThan(seen.indexOf('tool_result'));
+    expect(seen.indexOf('tool_result')).toBeGreaterThan(-1);
+  });
+});
+
+describe('the results of a step with a write', () => {
+  it('commit before the next model call goes out', async () => {
+    const { runtime, modelSteps, release, held } = await fixture({ effect: 'write' });
+    const running = runtime.run('orders', 'Where is order A1?', { runId: 'write-1' });
+    await vi.waitFor(() => {
+      expect(held()).toBe(true);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(modelSteps).toEqual([0]);
+    release();
+    expect((await running).status).toBe('succeeded');
+    expect(modelSteps).toEqual([0, 1]);
+  });
+});
