@@ -179,6 +179,58 @@ describe('the results of a step of reads', () => {
   });
 });
 
+describe('the results of a step of reads beside another run', () => {
+  it('commit before the next model call goes out', async () => {
+    const { runtime, modelSteps, release, held } = await fixture();
+    // A second run of the same process, busy in its tool until the end of the test.
+    let finishOther: () => void = () => undefined;
+    const otherBusy = new Promise<void>((resolve) => {
+      finishOther = resolve;
+    });
+    let otherStarted = false;
+    const other = defineAgent({
+      name: 'other',
+      instructions: 'Wait.',
+      model: simulator({
+        script: ({ step }) =>
+          step === 0 ? { toolCalls: [{ name: 'wait', args: {} }] } : { text: 'done' },
+      }),
+      tools: [
+        defineTool({
+          name: 'wait',
+          description: 'Wait.',
+          input: z.object({}),
+          effect: 'read',
+          async run() {
+            otherStarted = true;
+            await otherBusy;
+            return {};
+          },
+        }),
+      ],
+    });
+    const sideStore = await openStore('sqlite::memory:');
+    closers.push(() => sideStore.close());
+    const side = createRuntime({ store: sideStore, agents: [other] });
+    closers.push(() => side.close());
+    const otherRun = side.run('other', 'Wait.');
+    await vi.waitFor(() => {
+      expect(otherStarted).toBe(true);
+    });
+    const running = runtime.run('orders', 'Where is order A1?', { runId: 'beside-1' });
+    await vi.waitFor(() => {
+      expect(held()).toBe(true);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(modelSteps).toEqual([0]);
+    release();
+    expect((await running).status).toBe('succeeded');
+    expect(modelSteps).toEqual([0, 1]);
+    finishOther();
+    expect((await otherRun).status).toBe('succeeded');
+  });
+});
+
 describe('the results of a step with a write', () => {
   it('commit before the next model call goes out', async () => {
     const { runtime, modelSteps, release, held } = await fixture({ effect: 'write' });

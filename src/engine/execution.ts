@@ -84,8 +84,9 @@ export interface Execution {
   /** The store's recall search for the step being assembled (reused by a compressed retry). */
   prepared: PreparedContext;
   /**
-   * The step whose calls are all repeatable reads, committed with their results (`defer`):
-   * their results commit ahead (`RunJournal.appendAhead`) while the next model call goes out.
+   * The step whose calls are all repeatable reads, committed with their results (`defer`), when
+   * the run executes alone in its process: their results commit ahead
+   * (`RunJournal.appendAhead`) while the next model call goes out.
    */
   repeatableStep?: number | undefined;
 }

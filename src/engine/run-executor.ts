@@ -12,6 +12,7 @@ import {
 import type { JournaledDecisionEntry } from '../tools/index.js';
 import { awaitApproval } from './await-approval.js';
 import { executeCalls } from './execute-calls.js';
+import { enterExecution } from './executing-runs.js';
 import { endLostRun } from './watchdog.js';
 import type { ExecuteRunContext, Execution, RunAbort } from './execution.js';
 import { runModelStep } from './model-step.js';
@@ -55,6 +56,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     indexed: new Set(),
     prepared: {},
   };
+  const leave = enterExecution();
   // Referenced on purpose: a run in progress keeps the process alive until it ends.
   const timer = setTimeout(
     () => {
@@ -112,6 +114,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     await journal.flush().catch(() => undefined);
     throw error;
   } finally {
+    leave();
     clearTimeout(timer);
     if (!controller.signal.aborted) controller.abort({ kind: 'ended' } satisfies RunAbort);
   }
