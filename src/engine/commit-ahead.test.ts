@@ -217,15 +217,10 @@ describe('the results of a step of reads beside another run', () => {
     await vi.waitFor(() => {
       expect(otherStarted).toBe(true);
     });
-    const running = runtime.run('orders', 'Where is order A1?', { runId: 'beside-1' });
-    await vi.waitFor(() => {
-      expect(held()).toBe(true);
-    });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(modelSteps).toEqual([0]);
-    release();
-    expect((await running).status).toBe('succeeded');
-    expect(modelSteps).toEqual([0, 1]);
+    await expectNextCallAfterCommit(
+      runtime.run('orders', 'Where is order A1?', { runId: 'beside-1' }),
+      { modelSteps, release, held },
+    );
     finishOther();
     expect((await otherRun).status).toBe('succeeded');
   });
@@ -233,15 +228,25 @@ describe('the results of a step of reads beside another run', () => {
 
 describe('the results of a step with a write', () => {
   it('commit before the next model call goes out', async () => {
-    const { runtime, modelSteps, release, held } = await fixture({ effect: 'write' });
-    const running = runtime.run('orders', 'Where is order A1?', { runId: 'write-1' });
-    await vi.waitFor(() => {
-      expect(held()).toBe(true);
-    });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(modelSteps).toEqual([0]);
-    release();
-    expect((await running).status).toBe('succeeded');
-    expect(modelSteps).toEqual([0, 1]);
+    const held = await fixture({ effect: 'write' });
+    await expectNextCallAfterCommit(
+      held.runtime.run('orders', 'Where is order A1?', { runId: 'write-1' }),
+      held,
+    );
   });
 });
+
+/** While the result's write is held, no second model call goes out; once released, it does. */
+async function expectNextCallAfterCommit(
+  running: Promise<{ status: string }>,
+  { modelSteps, release, held }: Pick<Fixture, 'modelSteps' | 'release' | 'held'>,
+): Promise<void> {
+  await vi.waitFor(() => {
+    expect(held()).toBe(true);
+  });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(modelSteps).toEqual([0]);
+  release();
+  expect((await running).status).toBe('succeeded');
+  expect(modelSteps).toEqual([0, 1]);
+}
