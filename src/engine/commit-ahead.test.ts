@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { defineAgent } from '../agent/index.js';
 import { KeelError } from '../core/index.js';
 import { simulator } from '../model/index.js';
-import { openStore, type JournalWrite, type Store } from '../store/index.js';
+import { openStore, type Store } from '../store/index.js';
 import { defineTool, type ToolEffect } from '../tools/index.js';
+import { wrapAppend } from '../../test/support/wrap-append.js';
 import { createRuntime, type Runtime } from './index.js';
 
 /*
@@ -40,23 +41,13 @@ async function fixture({ effect = 'read' }: { effect?: ToolEffect } = {}): Promi
     gate = { resolve, reject };
   });
   gated.catch(() => undefined);
-  const holding = new Proxy(store, {
-    get(target, key) {
-      const value = Reflect.get(target, key, target) as unknown;
-      if (typeof value !== 'function') return value;
-      const method = value as (...args: unknown[]) => Promise<unknown>;
-      if (key === 'append') {
-        return async (write: JournalWrite) => {
-          const holdsResult = write.events.some((entry) => entry.event.type === 'tool_finished');
-          if (holdsResult && !reached) {
-            reached = true;
-            await gated;
-          }
-          return method.call(target, write);
-        };
-      }
-      return method.bind(target);
-    },
+  const holding = wrapAppend(store, async (write, inner) => {
+    const holdsResult = write.events.some((entry) => entry.event.type === 'tool_finished');
+    if (holdsResult && !reached) {
+      reached = true;
+      await gated;
+    }
+    return inner(write);
   });
   const lookup = defineTool({
     name: 'lookup',

@@ -6,6 +6,7 @@ import type { RunEvent, RunEventType } from '../journal/index.js';
 import { simulator } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { defineTool, type ToolEffect } from '../tools/index.js';
+import { wrapAppend } from '../../test/support/wrap-append.js';
 import { createRuntime, newRunId, type Runtime } from './index.js';
 
 /*
@@ -39,19 +40,9 @@ async function fixture({
   const commits: RunEventType[][] = [];
   const seenByTool: RunEventType[][] = [];
   const modelSteps: number[] = [];
-  const counting = new Proxy(store, {
-    get(target, key) {
-      const value = Reflect.get(target, key, target) as unknown;
-      if (typeof value !== 'function') return value;
-      const method = value as (...args: unknown[]) => unknown;
-      if (key === 'append') {
-        return (write: { events: readonly { event: RunEvent }[] }) => {
-          commits.push(write.events.map((entry) => entry.event.type));
-          return method.call(target, write);
-        };
-      }
-      return method.bind(target);
-    },
+  const counting = wrapAppend(store, (write, inner) => {
+    commits.push(write.events.map((entry) => entry.event.type));
+    return inner(write);
   });
   const lookup = defineTool({
     name: 'lookup',
