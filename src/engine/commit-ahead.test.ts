@@ -31,7 +31,14 @@ interface Fixture {
 }
 
 /** A store whose first write carrying a `tool_finished` waits for `release`. */
-async function fixture({ effect = 'read' }: { effect?: ToolEffect } = {}): Promise<Fixture> {
+async function fixture({
+  effect = 'read',
+  steps = 2,
+}: {
+  effect?: ToolEffect;
+  /** Model calls: a lookup at each but the last, which answers. */
+  steps?: number;
+} = {}): Promise<Fixture> {
   const store = await openStore('sqlite::memory:');
   closers.push(() => store.close());
   const modelSteps: number[] = [];
@@ -62,8 +69,8 @@ async function fixture({ effect = 'read' }: { effect?: ToolEffect } = {}): Promi
     model: simulator({
       script: ({ step }) => {
         modelSteps.push(step);
-        return step === 0
-          ? { toolCalls: [{ name: 'lookup', args: { id: 'A1' } }] }
+        return step < steps - 1
+          ? { toolCalls: [{ name: 'lookup', args: { id: `A${step + 1}` } }] }
           : { text: 'It shipped on Monday.' };
       },
       streamChunkChars: 4,
@@ -121,6 +128,27 @@ describe('the results of a step of reads', () => {
       'model_called',
       'run_finished',
     ]);
+  });
+
+  it('hold the run before the next step runs its calls: one model call at most goes ahead', async () => {
+    const { store, runtime, modelSteps, release, held } = await fixture({ steps: 3 });
+    const running = runtime.run('orders', 'Where are orders A0 and A1?', { runId: 'ahead-4' });
+    try {
+      await vi.waitFor(() => {
+        expect(held()).toBe(true);
+        expect(modelSteps).toEqual([0, 1]);
+      });
+      // The second reply asked for another read; it waits for the first step's results.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(modelSteps).toEqual([0, 1]);
+    } finally {
+      // A run left executing would keep the next tests' runs from going ahead.
+      release();
+    }
+    expect((await running).status).toBe('succeeded');
+    expect(modelSteps).toEqual([0, 1, 2]);
+    const journal = await store.readEvents('ahead-4');
+    expect(journal.map((entry) => entry.seq)).toEqual(journal.map((_, index) => index + 1));
   });
 
   it('end the run with the fault of a commit that failed, writing nothing after it', async () => {

@@ -140,6 +140,11 @@ export class RunJournal {
     return this.#ahead;
   }
 
+  /** Wait until the commits started ahead are durable; throws as one failed. */
+  durable(): Promise<void> {
+    return this.#settled();
+  }
+
   /** Wait for a commit started ahead; throws as it failed. */
   async #settled(): Promise<void> {
     const ahead = this.#ahead;
