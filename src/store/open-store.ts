@@ -6,7 +6,6 @@ import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
 import type { SqliteHandle } from './sqlite-handle.js';
 import { withStatementCache } from './statement-cache.js';
-import { walSync } from './wal-sync.js';
 import { isPassingStoreFault, storeFault } from './store-errors.js';
 import type { Store } from './store.js';
 
@@ -16,9 +15,8 @@ export const DEFAULT_STORE_URL = 'sqlite:.keel/keel.db';
 /** SQLite durability, the PostgreSQL schema and pool size. */
 export interface OpenStoreOptions {
   /**
-   * SQLite durability. `full` (default): every commit is on disk before Keel acts on it
-   * (journal writes sync the WAL off the main thread); `normal` survives a process crash but
-   * may lose the last commits on power loss.
+   * SQLite durability. `full` (default) fsyncs every commit; `normal` survives a process
+   * crash but may lose the last commits on power loss.
    */
   readonly sqliteSync?: 'full' | 'normal';
   /** PostgreSQL schema to use (created if missing). Also settable as `?schema=` in the URL. */
@@ -162,16 +160,10 @@ async function openSqliteHandle(
     const database = new SqliteDatabase(file, { timeout: 10_000 });
     database.exec('pragma busy_timeout = 10000');
     // A reader leaves the journal mode as the writers set it (a read-only file cannot change it).
-    const journalMode =
-      file !== ':memory:' && !readOnly
-        ? (database.prepare('pragma journal_mode = wal').get() as { journal_mode?: unknown })
-            .journal_mode
-        : undefined;
+    if (file !== ':memory:' && !readOnly) database.exec('pragma journal_mode = wal');
     database.exec(`pragma synchronous = ${sqliteSync === 'full' ? 'full' : 'normal'}`);
     database.prepare('select count(*) from sqlite_master').all();
-    // Journal writes fsync the WAL off the thread (see wal-sync.ts); elsewhere SQLite does.
-    const wal = sqliteSync === 'full' && journalMode === 'wal' ? walSync(file) : undefined;
-    const cached = withStatementCache(database, { onClose: () => wal?.close() });
+    const cached = withStatementCache(database);
     const handle: SqliteHandle = {
       close: () => {
         cached.close();
@@ -180,7 +172,6 @@ async function openSqliteHandle(
       exec: (sql) => {
         database.exec(sql);
       },
-      wal,
     };
     return {
       db: new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) }),

@@ -65,36 +65,14 @@ export function sqlContext(options: {
     );
   const write = sqlite
     ? <T>(work: (run: RunStatement) => Promise<T>): Promise<T> =>
-        guarded(async () => {
-          const result = await db.connection().execute(() => onHandle(sqlite, work));
-          // Durable before it resolves; the connection is free for others meanwhile.
-          await sqlite.wal?.sync();
-          return result;
-        })
+        guarded(() => db.connection().execute(() => onHandle(sqlite, work)))
     : <T>(work: (run: RunStatement) => Promise<T>): Promise<T> =>
         transaction((connection) => work((query) => connection.executeQuery(query)));
   return { db, kind, location, guarded, transaction, write };
 }
 
-/**
- * `begin immediate` … `commit` on the SQLite connection, each statement run as it comes. With a
- * WAL kept in sync off the thread (`handle.wal`), the commit skips SQLite's own fsync and the
- * caller syncs after it; every other commit on the connection stays `synchronous = full`.
- */
+/** `begin immediate` … `commit` on the SQLite connection, each statement run as it comes. */
 async function onHandle<T>(
-  handle: SqliteHandle,
-  work: (run: RunStatement) => Promise<T>,
-): Promise<T> {
-  if (!handle.wal) return inTransaction(handle, work);
-  handle.exec('pragma synchronous = normal');
-  try {
-    return await inTransaction(handle, work);
-  } finally {
-    handle.exec('pragma synchronous = full');
-  }
-}
-
-async function inTransaction<T>(
   handle: SqliteHandle,
   work: (run: RunStatement) => Promise<T>,
 ): Promise<T> {

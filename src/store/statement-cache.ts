@@ -9,14 +9,13 @@ const DEFAULT_CAPACITY = 256;
  */
 export function withStatementCache(
   database: SqliteDatabase,
-  { capacity = DEFAULT_CAPACITY, onClose }: { capacity?: number; onClose?: () => void } = {},
+  capacity = DEFAULT_CAPACITY,
 ): SqliteDatabase {
   const statements = new Map<string, SqliteStatement>();
   return {
     close: () => {
       statements.clear();
       database.close();
-      onClose?.();
     },
     prepare(sql: string): SqliteStatement {
       const cached = statements.get(sql);
