@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineAgent } from '../agent/index.js';
-import { KeelError } from '../core/index.js';
+import { KeelError, systemClock } from '../core/index.js';
 import { simulator } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { defineTool, type ToolEffect } from '../tools/index.js';
 import { wrapAppend } from '../../test/support/wrap-append.js';
 import { createRuntime, type Runtime } from './index.js';
+import { RunJournal } from './run-journal.js';
 
 /*
  * A step whose calls only read commits its results ahead: the commit starts and the next model
@@ -195,6 +196,41 @@ describe('the results of a step of reads', () => {
     const firstText = seen.indexOf('text_delta:1');
     expect(firstText).toBeGreaterThan(seen.indexOf('tool_result'));
     expect(seen.indexOf('tool_result')).toBeGreaterThan(-1);
+  });
+});
+
+describe('a journal with a commit ahead', () => {
+  it('hands its writes to the store in sequence order, a write made meanwhile after it', async () => {
+    const store = await openStore('sqlite::memory:');
+    closers.push(() => store.close());
+    await store.createRun({ id: 'order-1', agent: 'a', task: 't', createdAt: 0, events: [] });
+    const received: number[][] = [];
+    let releaseFirst: () => void = () => undefined;
+    const first = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    const recording = wrapAppend(store, async (write, inner) => {
+      received.push(write.events.map((entry) => entry.seq));
+      if (received.length === 1) await first;
+      return inner(write);
+    });
+    const journal = await RunJournal.open({
+      store: recording,
+      clock: systemClock,
+      runId: 'order-1',
+      guard: { status: 'queued' },
+    });
+    const event = { type: 'cancel_requested', by: 'user' } as const;
+    journal.appendAhead([event]);
+    // A write of the same step (a retried call's failure, say) while the first is pending...
+    const later = journal.append([event]);
+    // ...and another result committed ahead after it.
+    journal.appendAhead([event]);
+    releaseFirst();
+    await later;
+    await journal.durable();
+    expect(received).toEqual([[1], [2], [3]]);
+    expect((await store.readEvents('order-1')).map((entry) => entry.seq)).toEqual([1, 2, 3]);
   });
 });
 

@@ -70,12 +70,14 @@ export class RunJournal {
     finish?: Omit<RunFinish, 'at'>,
     audit?: readonly NewAuditEntry[],
   ): Promise<void> {
+    // After the commits started ahead are durable (and only if none failed), with nothing
+    // awaited between numbering and the store's queue, so writes reach it in sequence order.
+    if (this.#ahead) await this.#noneAhead();
     const at = this.#clock.now();
     // Numbered now, not after the commit: calls of one step append concurrently.
     const entries = this.#entries(events, at);
     this.#seq += entries.length;
     const deferred = this.#takeDeferred();
-    await this.#settled();
     await this.#store.append({
       runId: this.runId,
       guard: this.#guard,
@@ -142,20 +144,20 @@ export class RunJournal {
 
   /** Wait until the commits started ahead are durable; throws as one failed. */
   durable(): Promise<void> {
-    return this.#settled();
+    return this.#noneAhead();
   }
 
-  /** Wait for a commit started ahead; throws as it failed. */
-  async #settled(): Promise<void> {
-    const ahead = this.#ahead;
-    if (!ahead) return;
-    await ahead;
-    if (this.#ahead === ahead) this.#ahead = undefined;
+  /** Until no commit started ahead is pending, those started meanwhile included. */
+  async #noneAhead(): Promise<void> {
+    for (let ahead = this.#ahead; ahead; ahead = this.#ahead) {
+      await ahead;
+      if (this.#ahead === ahead) this.#ahead = undefined;
+    }
   }
 
   /** Commit the deferred events, if any, on their own, after any commit started ahead. */
   async flush(): Promise<void> {
-    await this.#settled();
+    await this.#noneAhead();
     if (this.#deferred) await this.append([]);
   }
 
