@@ -28,7 +28,7 @@ export const commitStep: StepStage = async (execution, step) => {
   if (repeatableUntilResults(execution, step, started)) {
     // No more than one model call runs ahead of what is durable: a slow disk holds the run
     // here, before this step's calls, until the last step's results are on it.
-    await journal.durable();
+    if (journal.ahead) await journal.durable();
     journal.defer(events);
     // Alone in its process, the run need not wait for its disk: its results commit ahead of
     // the next model call. Beside other runs, steps that wait for their commits keep the

@@ -4,13 +4,10 @@
  */
 let executing = 0;
 
-/** A run starts executing here; the function returned says it stopped. */
+/** A run starts executing here; call the function returned once it stops. */
 export function enterExecution(): () => void {
   executing += 1;
-  let left = false;
   return () => {
-    if (left) return;
-    left = true;
     executing -= 1;
   };
 }

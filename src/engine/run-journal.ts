@@ -13,7 +13,13 @@ import {
   type StoredEvent,
   type UsageTotals,
 } from '../journal/index.js';
-import type { NewAuditEntry, RunFinish, RunJournalStore, WriteGuard } from '../store/index.js';
+import type {
+  JournalWrite,
+  NewAuditEntry,
+  RunFinish,
+  RunJournalStore,
+  WriteGuard,
+} from '../store/index.js';
 
 /**
  * One run's journal as its writer sees it: the folded state and the next sequence number,
@@ -72,20 +78,14 @@ export class RunJournal {
   ): Promise<void> {
     // After the commits started ahead are durable (and only if none failed), with nothing
     // awaited between numbering and the store's queue, so writes reach it in sequence order.
-    if (this.#ahead) await this.#noneAhead();
+    if (this.#ahead) await this.durable();
     const at = this.#clock.now();
     // Numbered now, not after the commit: calls of one step append concurrently.
     const entries = this.#entries(events, at);
     this.#seq += entries.length;
-    const deferred = this.#takeDeferred();
-    await this.#store.append({
-      runId: this.runId,
-      guard: this.#guard,
-      events: deferred ? [...deferred.entries, ...entries] : entries,
-      finish: finish ? { ...finish, at } : undefined,
-      audit,
-    });
-    if (deferred) this.#announce(deferred.events);
+    const { write, deferred } = this.#write(entries, finish ? { ...finish, at } : undefined, audit);
+    await this.#store.append(write);
+    this.#announce(deferred);
     this.#apply(events);
   }
 
@@ -118,21 +118,16 @@ export class RunJournal {
   appendAhead(events: readonly RunEvent[], audit?: readonly NewAuditEntry[]): void {
     const entries = this.#entries(events, this.#clock.now());
     this.#seq += entries.length;
-    const deferred = this.#takeDeferred();
+    const { write, deferred } = this.#write(entries, undefined, audit);
     for (const event of events) applyEvent(this.state, event);
     const previous = this.#ahead;
     const commit = (async () => {
       if (previous) await previous;
-      await this.#store.append({
-        runId: this.runId,
-        guard: this.#guard,
-        events: deferred ? [...deferred.entries, ...entries] : entries,
-        audit,
-      });
-      if (deferred) this.#announce(deferred.events);
+      await this.#store.append(write);
+      this.#announce(deferred);
       this.#announce(events);
     })();
-    // Its failure is thrown by the next write (or `settled`), not left unhandled meanwhile.
+    // Its failure is thrown by the next write (or `durable`), not left unhandled meanwhile.
     commit.catch(() => undefined);
     this.#ahead = commit;
   }
@@ -142,13 +137,11 @@ export class RunJournal {
     return this.#ahead;
   }
 
-  /** Wait until the commits started ahead are durable; throws as one failed. */
-  durable(): Promise<void> {
-    return this.#noneAhead();
-  }
-
-  /** Until no commit started ahead is pending, those started meanwhile included. */
-  async #noneAhead(): Promise<void> {
+  /**
+   * Wait until no commit started ahead is pending (those started meanwhile included); throws
+   * as one failed.
+   */
+  async durable(): Promise<void> {
     for (let ahead = this.#ahead; ahead; ahead = this.#ahead) {
       await ahead;
       if (this.#ahead === ahead) this.#ahead = undefined;
@@ -157,7 +150,7 @@ export class RunJournal {
 
   /** Commit the deferred events, if any, on their own, after any commit started ahead. */
   async flush(): Promise<void> {
-    await this.#noneAhead();
+    await this.durable();
     if (this.#deferred) await this.append([]);
   }
 
@@ -227,10 +220,19 @@ export class RunJournal {
     }
   }
 
-  #takeDeferred(): { entries: NewEvent[]; events: RunEvent[] } | undefined {
+  /** The store write of `entries`, the events deferred so far (taken now) before them. */
+  #write(
+    entries: NewEvent[],
+    finish: RunFinish | undefined,
+    audit: readonly NewAuditEntry[] | undefined,
+  ): { write: JournalWrite; deferred: readonly RunEvent[] } {
     const deferred = this.#deferred;
     this.#deferred = undefined;
-    return deferred;
+    const events = deferred ? [...deferred.entries, ...entries] : entries;
+    return {
+      write: { runId: this.runId, guard: this.#guard, events, finish, audit },
+      deferred: deferred?.events ?? [],
+    };
   }
 
   #announce(events: readonly RunEvent[]): void {
