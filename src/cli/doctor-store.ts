@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { KeelError } from '../core/index.js';
+import { sqliteDriver } from '../store/sqlite-driver.js';
 
 /** An approver as the doctor sees it: who can decide for which groups. */
 export interface DoctorApprover {
@@ -34,14 +35,14 @@ export async function inspectStore(url: string): Promise<StoreInspection> {
   );
 }
 
-async function inspectSqlite(rawPath: string): Promise<StoreInspection> {
+function inspectSqlite(rawPath: string): StoreInspection {
   const path = rawPath.startsWith('//') ? rawPath.slice(2) : rawPath;
   if (path === ':memory:' || path === '') {
     throw new KeelError('invalid_config', `sqlite:${path} is not a store another process can use`);
   }
   const location = resolve(path);
   if (!existsSync(location)) throw new KeelError('not_found', `no SQLite store at ${location}`);
-  const { default: Database } = await import('libsql');
+  const Database = sqliteDriver();
   let database: InstanceType<typeof Database> | undefined;
   try {
     database = new Database(location, { timeout: 5_000 });

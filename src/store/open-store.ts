@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { KeelError } from '../core/index.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
+import { sqliteDriver } from './sqlite-driver.js';
 import type { SqliteHandle } from './sqlite-handle.js';
 import { withStatementCache } from './statement-cache.js';
 import { isPassingStoreFault, storeFault } from './store-errors.js';
@@ -91,7 +92,7 @@ async function openSqlite(
   const memory = path === ':memory:';
   const location = memory ? 'sqlite::memory:' : resolve(path);
   if (memory) {
-    const { db, handle } = await openSqliteHandle(':memory:', location, sqliteSync);
+    const { db, handle } = openSqliteHandle(':memory:', location, sqliteSync);
     const store = new SqlStore({
       kind: 'sqlite',
       location,
@@ -111,7 +112,11 @@ async function openSqlite(
   }
   let shared = openFiles.get(location);
   if (!shared) {
-    shared = { db: openSqliteHandle(location, location, sqliteSync, readOnly), refs: 0 };
+    // A failure to open is the shared promise's rejection, seen by everyone waiting on it.
+    const opening = new Promise<SqliteConnection>((resolve) => {
+      resolve(openSqliteHandle(location, location, sqliteSync, readOnly));
+    });
+    shared = { db: opening, refs: 0 };
     openFiles.set(location, shared);
     shared.db.catch(() => openFiles.delete(location));
   }
@@ -148,13 +153,13 @@ async function openSqlite(
   return store;
 }
 
-async function openSqliteHandle(
+function openSqliteHandle(
   file: string,
   location: string,
   sqliteSync: 'full' | 'normal',
   readOnly = false,
-): Promise<SqliteConnection> {
-  const { default: SqliteDatabase } = await import('libsql');
+): SqliteConnection {
+  const SqliteDatabase = sqliteDriver();
   try {
     if (file !== ':memory:' && !readOnly) makeDirectories(dirname(file));
     const database = new SqliteDatabase(file, { timeout: 10_000 });

@@ -89,8 +89,12 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
  * `createFromSchema` must reproduce (the generator and its test use it).
  */
 export async function migratedWithMigrator(): Promise<ReturnType<typeof dumpSchema>> {
-  const [{ default: SqliteDatabase }, { Kysely, SqliteDialect }, { keelMigrator }] =
-    await Promise.all([import('libsql'), import('kysely'), import('./sql-store.js')]);
+  const [{ Kysely, SqliteDialect }, { keelMigrator }, { sqliteDriver }] = await Promise.all([
+    import('kysely'),
+    import('./sql-store.js'),
+    import('./sqlite-driver.js'),
+  ]);
+  const SqliteDatabase = sqliteDriver();
   const database = new SqliteDatabase(':memory:');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   try {
