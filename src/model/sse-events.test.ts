@@ -58,4 +58,65 @@ describe('serverSentEvents', () => {
   it('reads nothing from a body that is not an event stream', async () => {
     expect(await eventsOf(['{"id":"chatcmpl-1","choices":[]}\n'])).toEqual([]);
   });
+
+  it('reads a response body with a reader it keeps, to the same events however it is cut', async () => {
+    const text = 'data: héllo ✓\r\n\r\n: note\ndata: [DONE]\n\n';
+    for (const chunks of cuts(text)) {
+      const body = streamOf(chunks);
+      const events: ServerSentEvent[] = [];
+      for await (const event of serverSentEvents(body)) events.push(event);
+      expect(events).toEqual([
+        { event: null, data: 'héllo ✓' },
+        { event: null, data: '[DONE]' },
+      ]);
+      // Not released at the end: Node's first release in a process costs ~2 ms.
+      expect(body.locked).toBe(true);
+    }
+  });
+
+  it('cancels a response body when the caller stops reading', async () => {
+    const cancelled: unknown[] = [];
+    const body = streamOf(['data: one\n\n', 'data: two\n\n'], (reason) => cancelled.push(reason));
+    for await (const event of serverSentEvents(body)) {
+      expect(event.data).toBe('one');
+      break;
+    }
+    expect(cancelled).toHaveLength(1);
+  });
+
+  it('fails with the error a response body fails with', async () => {
+    const reset = new Error('connection reset');
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) controller.error(reset);
+        else controller.enqueue(new TextEncoder().encode('data: one\n\n'));
+        sent = true;
+      },
+    });
+    const events: string[] = [];
+    await expect(
+      (async () => {
+        for await (const event of serverSentEvents(body)) events.push(event.data);
+      })(),
+    ).rejects.toBe(reset);
+    expect(events).toEqual(['one']);
+  });
 });
+
+/** A byte stream giving one chunk a pull, as a response body does. */
+function streamOf(
+  chunks: readonly Uint8Array[] | readonly string[],
+  onCancel?: (reason: unknown) => void,
+): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let index = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = chunks[index++];
+      if (chunk === undefined) controller.close();
+      else controller.enqueue(typeof chunk === 'string' ? encoder.encode(chunk) : chunk);
+    },
+    cancel: onCancel,
+  });
+}
