@@ -117,6 +117,6 @@ function streamOf(
       if (chunk === undefined) controller.close();
       else controller.enqueue(typeof chunk === 'string' ? encoder.encode(chunk) : chunk);
     },
-    cancel: onCancel,
+    cancel: (reason) => onCancel?.(reason),
   });
 }
