@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { KeelError } from '../core/index.js';
-import { sqliteDriver } from '../store/sqlite-driver.js';
+import { sqliteDriver } from '../store/index.js';
 
 /** An approver as the doctor sees it: who can decide for which groups. */
 export interface DoctorApprover {

@@ -20,6 +20,7 @@ export type { NewEvent, StoredEvent } from '../journal/index.js';
 export type { PriceStore, RunPrice } from './price-store.js';
 export type { EvalStore, StoredEvalAttempt, StoredEvalRun } from './eval-store.js';
 export { DEFAULT_STORE_URL, openStore, type OpenStoreOptions } from './open-store.js';
+export { sqliteDriver } from './sqlite-driver.js';
 export { migrationProvider } from './schema.js';
 export { isPassingStoreFault, storeFault } from './store-errors.js';
 export {
