@@ -129,7 +129,12 @@ export interface Approvals {
   decisions(id: string): Promise<ApprovalDecisionEntry[]>;
 }
 
-const editedArgsSchema = z.record(z.string(), z.unknown());
+// Made at the first edit reviewed, not when Keel is imported.
+let editedArgsShape: z.ZodRecord<z.ZodString, z.ZodUnknown> | undefined;
+
+function editedArgsSchema(): z.ZodRecord<z.ZodString, z.ZodUnknown> {
+  return (editedArgsShape ??= z.record(z.string(), z.unknown()));
+}
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,63}$/;
 /** Longest approval id, arguments hash and reason a decision may name. */
 const MAX_ID = 128;
@@ -393,7 +398,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   }
 
   function validateEdit(record: ApprovalRecord, editedArgs: unknown): unknown {
-    const shape = editedArgsSchema.safeParse(editedArgs);
+    const shape = editedArgsSchema().safeParse(editedArgs);
     if (!shape.success)
       throw new KeelError('invalid_input', 'edited arguments must be a JSON object');
     if (nestingDepth(editedArgs, MAX_EDIT_DEPTH) > MAX_EDIT_DEPTH)

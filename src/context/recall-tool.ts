@@ -10,10 +10,19 @@ export const RECALL_TOOL_NAME = 'recall';
 /** Characters of each recalled result returned at most. */
 const RECALLED_CHARS = 8_000;
 
-const recallInput = z.object({
-  query: z.string().min(1).max(500).describe('Words to look for: names, codes, topics.'),
-  limit: z.number().int().min(1).max(5).optional().describe('Results to return (default 3).'),
-});
+function buildRecallInput() {
+  return z.object({
+    query: z.string().min(1).max(500).describe('Words to look for: names, codes, topics.'),
+    limit: z.number().int().min(1).max(5).optional().describe('Results to return (default 3).'),
+  });
+}
+
+// Made when the recall tool is first made, not when Keel is imported.
+let recallInputSchema: ReturnType<typeof buildRecallInput> | undefined;
+
+function recallInput(): ReturnType<typeof buildRecallInput> {
+  return (recallInputSchema ??= buildRecallInput());
+}
 
 /** One recalled result as the tool returns it: the text with its provenance label. */
 export interface RecalledResult {
@@ -40,7 +49,7 @@ export function recallTool(results?: ResultStore): Tool {
     name: RECALL_TOOL_NAME,
     description:
       "Search this run's earlier tool results (large ones appear in the conversation only as a stored reference and a preview) and get the best matches in full. Each match says whether its content is trusted.",
-    input: recallInput,
+    input: recallInput(),
     effect: 'read',
     // The label is decided per call from what was recalled: see `recallProvenance`.
     untrustedOutput: false,

@@ -525,11 +525,20 @@ async function decideOnce<Schema extends z.ZodType>(
 
 type Checked<Value> = { ok: true; ballot: Ballot<Value> } | { ok: false; error: string };
 
-const answerShape = z.object({
-  value: z.unknown(),
-  confidence: z.number().min(0).max(1),
-  reason: z.string().optional(),
-});
+function buildAnswerShape() {
+  return z.object({
+    value: z.unknown(),
+    confidence: z.number().min(0).max(1),
+    reason: z.string().optional(),
+  });
+}
+
+// Made at the first decision checked, not when Keel is imported.
+let answer: ReturnType<typeof buildAnswerShape> | undefined;
+
+function answerShape(): ReturnType<typeof buildAnswerShape> {
+  return (answer ??= buildAnswerShape());
+}
 
 function check<Schema extends z.ZodType>(schema: Schema, output: string): Checked<z.infer<Schema>> {
   let parsed: unknown;
@@ -538,7 +547,7 @@ function check<Schema extends z.ZodType>(schema: Schema, output: string): Checke
   } catch (error) {
     return { ok: false, error: `not valid JSON (${messageOf(error)}): ${truncate(output, 200)}` };
   }
-  const answer = answerShape.safeParse(parsed);
+  const answer = answerShape().safeParse(parsed);
   if (!answer.success || !('value' in (parsed as object))) {
     return {
       ok: false,
