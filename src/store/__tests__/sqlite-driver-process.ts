@@ -1,7 +1,8 @@
-// Loads libsql through `sqliteDriver` in a fresh process (libsql is loaded once per process)
-// and prints how often the diagnostic report was asked for, whether the report function is the
-// one it was before, and whether the driver works.
-import { sqliteDriver } from '../sqlite-driver.js';
+// Loads libsql in a fresh process (libsql is loaded once per process), through `sqliteDriver`
+// or, with `plain`, by requiring it directly, and prints how often the diagnostic report was
+// asked for, whether the report function is the one it was before, and whether the driver works.
+import { createRequire } from 'node:module';
+import { sqliteDriver, type SqliteDatabaseClass } from '../sqlite-driver.js';
 
 const report = process.report;
 const original = report.getReport.bind(report);
@@ -11,7 +12,10 @@ const counting: typeof report.getReport = (...args) => {
   return original(...args);
 };
 report.getReport = counting;
-const Database = sqliteDriver();
+const plain = process.argv.includes('plain');
+const Database = plain
+  ? (createRequire(import.meta.url)('libsql') as SqliteDatabaseClass)
+  : sqliteDriver();
 const database = new Database(':memory:');
 const row = database.prepare('select 41 + 1 as answer').get() as { answer: number };
 database.close();
@@ -19,7 +23,7 @@ process.stdout.write(
   JSON.stringify({
     reportCalls,
     restored: report.getReport === counting,
-    sameClass: sqliteDriver() === Database,
+    sameClass: plain || sqliteDriver() === Database,
     answer: row.answer,
   }),
 );
