@@ -8,8 +8,8 @@
 // The OpenAI and Anthropic SDKs are bundled too, each into a chunk of its own that the adapter
 // loads on its first call: as packages they are ~150 ES modules each, and loading the OpenAI
 // SDK took ~60 ms of a cold start against ~9 ms as one chunk. Keel makes its own clients and
-// checks errors against the classes of the copy it loaded, so its copy is never mixed with one
-// a user's code imports.
+// checks errors against the classes of the copy it loaded; the one thing a user sees of that
+// copy is a `ModelCallError`'s `cause` (docs/models.md says to go by the error's `type`).
 // Kept external: zod (user code must share its instance), the native SQLite driver, pg, tsx
 // (loaded only for TypeScript configs), the tokenizer, the price table and the MCP SDK (each
 // loaded on first use), and OpenTelemetry's exporters with gRPC (loaded only when a trace is
@@ -69,21 +69,26 @@ const { metafile } = await build({
   logLevel: 'warning',
 });
 
-// Every package with code in a chunk, and its licence text.
+// Every package with code in a chunk (the innermost node_modules/ directory of each input, so a
+// nested copy is credited with its own version), and every licence and notice file it ships.
 const bundled = new Set();
 for (const input of Object.keys(metafile.inputs)) {
-  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
-  if (match) bundled.add(match[1]);
+  const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+  if (match) bundled.add(match[1].replace(/^.*?node_modules\//, 'node_modules/'));
 }
-const notices = [...bundled].sort().map((name) => {
-  const directory = `node_modules/${name}`;
-  const { version, license } = JSON.parse(readFileSync(`${directory}/package.json`, 'utf8'));
-  const file = readdirSync(directory).find((entry) => /^(licen[sc]e|copying)/i.test(entry));
-  const text =
-    file === undefined
-      ? `The package ships no licence file; its package.json gives the licence as ${license}.`
-      : readFileSync(`${directory}/${file}`, 'utf8').trim();
-  return `## ${name} ${version} (${license})\n\n${text}\n`;
+const notices = [...bundled].sort().map((directory) => {
+  const { name, version, license } = JSON.parse(readFileSync(`${directory}/package.json`, 'utf8'));
+  const licence = typeof license === 'string' ? license : 'not given';
+  const files = readdirSync(directory)
+    .filter((entry) => /^(licen[sc]e|copying|notice)/i.test(entry))
+    .sort();
+  const texts =
+    files.length === 0
+      ? [`The package ships no licence file; its package.json gives the licence as ${licence}.`]
+      : files.map(
+          (file) => `### ${file}\n\n${readFileSync(`${directory}/${file}`, 'utf8').trim()}`,
+        );
+  return `## ${name} ${version} (${licence})\n\n${texts.join('\n\n')}\n`;
 });
 writeFileSync(
   'dist/src/THIRD-PARTY-LICENSES.md',
