@@ -534,10 +534,10 @@ function buildAnswerShape() {
 }
 
 // Made at the first decision checked, not when Keel is imported.
-let answer: ReturnType<typeof buildAnswerShape> | undefined;
+let answerSchema: ReturnType<typeof buildAnswerShape> | undefined;
 
 function answerShape(): ReturnType<typeof buildAnswerShape> {
-  return (answer ??= buildAnswerShape());
+  return (answerSchema ??= buildAnswerShape());
 }
 
 function check<Schema extends z.ZodType>(schema: Schema, output: string): Checked<z.infer<Schema>> {

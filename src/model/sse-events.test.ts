@@ -104,6 +104,28 @@ describe('serverSentEvents', () => {
   });
 });
 
+describe('serverSentEvents on a failing async iterable', () => {
+  it('fails with its error and does not return it, as for await does', async () => {
+    const reset = new Error('connection reset');
+    let returned = 0;
+    const body: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => Promise.reject(reset),
+        return: () => {
+          returned += 1;
+          return Promise.resolve({ done: true, value: undefined });
+        },
+      }),
+    };
+    await expect(
+      (async () => {
+        for await (const event of serverSentEvents(body)) expect(event).toBeUndefined();
+      })(),
+    ).rejects.toBe(reset);
+    expect(returned).toBe(0);
+  });
+});
+
 /** A byte stream giving one chunk a pull, as a response body does. */
 function streamOf(
   chunks: readonly Uint8Array[] | readonly string[],

@@ -34,10 +34,17 @@ export async function* serverSentEvents(
   let searched = 0;
   try {
     for (;;) {
-      const next =
-        reader !== undefined
-          ? await reader.read()
-          : await (iterator as AsyncIterator<Uint8Array>).next();
+      let next: IteratorResult<Uint8Array, unknown> | { done: true; value?: undefined };
+      try {
+        next =
+          reader !== undefined
+            ? await reader.read()
+            : await (iterator as AsyncIterator<Uint8Array>).next();
+      } catch (error) {
+        // A body that failed is not cancelled (nor an iterator returned), as `for await` does.
+        ended = true;
+        throw error;
+      }
       if (next.done === true) {
         ended = true;
         break;
