@@ -2,12 +2,15 @@
 // OpenAI-compatible server and prints, as JSON, ms from the process's start to the result.
 // `keel` imports Keel, opens a new SQLite file store and runs an agent whose model is the
 // string `openai-compatible:<url>#bench`; `bare` is the loop one would write by hand on the
-// `openai` client (zod-validated tool input, no journal).
-// Usage: node cold-start-real.js keel|bare <baseURL> <path of a new .db file>
+// `openai` client (zod-validated tool input, no journal). Given the path of the SDK bundled
+// into one ES module (as Keel bundles its own copy), `bare` imports that instead of the package.
+// Usage: node cold-start-real.js keel|bare <baseURL> <path of a new .db file> [bundled SDK]
+import { pathToFileURL } from 'node:url';
+
 const processStartToCodeMs = performance.now();
-const [mode, baseURL, dbPath] = process.argv.slice(2);
+const [mode, baseURL, dbPath, bundledSdk] = process.argv.slice(2);
 if ((mode !== 'keel' && mode !== 'bare') || baseURL === undefined || dbPath === undefined)
-  throw new Error('usage: cold-start-real.js keel|bare <baseURL> <db path>');
+  throw new Error('usage: cold-start-real.js keel|bare <baseURL> <db path> [bundled SDK]');
 
 const INSTRUCTIONS = 'Look up each item with the lookup tool, then answer.';
 const TASK = 'Look up the items';
@@ -46,8 +49,10 @@ async function runKeel(url: string, path: string): Promise<string> {
   return result.status === 'succeeded' && result.steps === 6 ? 'succeeded' : result.status;
 }
 
-async function runBare(url: string): Promise<string> {
-  const { default: OpenAI } = await import('openai');
+async function runBare(url: string, sdk: string | undefined): Promise<string> {
+  const { default: OpenAI } = (await (sdk === undefined
+    ? import('openai')
+    : import(pathToFileURL(sdk).href))) as typeof import('openai');
   const { z } = await import('zod');
   const input = z.object({ query: z.string() });
   const client = new OpenAI({ baseURL: url, apiKey: 'unused', maxRetries: 0 });
@@ -94,7 +99,8 @@ function cpuSoFarMs(): number {
   return (user + system) / 1000;
 }
 
-const status = mode === 'keel' ? await runKeel(baseURL, dbPath) : await runBare(baseURL);
+const status =
+  mode === 'keel' ? await runKeel(baseURL, dbPath) : await runBare(baseURL, bundledSdk);
 resultAt ??= { ms: performance.now(), cpuMs: cpuSoFarMs() };
 process.stdout.write(
   `${JSON.stringify({ mode, processStartToCodeMs, firstResultMs: resultAt.ms, cpuMs: resultAt.cpuMs, status })}\n`,
