@@ -63,6 +63,53 @@ describe('the packed package', () => {
         exportsSomething: true,
       });
 
+    // The provider SDKs Keel bundled: a JSON reply, a streamed one and a typed 429 through each
+    // adapter, against the fake servers, with no `openai` package installed beside Keel.
+    const adapters = `
+      import { ModelCallError, anthropicMessages, openaiChat } from '${manifest.name}';
+      import { startFakeAnthropicServer, startFakeOpenAIServer } from '${manifest.name}/testing';
+      const request = {
+        system: 'You are terse.',
+        messages: [{ role: 'user', parts: [{ type: 'text', text: 'hi', provenance: { trust: 'trusted', source: 'task' } }] }],
+        tools: [],
+      };
+      const openai = await startFakeOpenAIServer({
+        respond: ({ callIndex }) => (callIndex === 2 ? { fault: 'rate_limited', retryAfterSeconds: 1 } : { content: 'hello' }),
+      });
+      const anthropic = await startFakeAnthropicServer({
+        respond: ({ callIndex }) => (callIndex === 2 ? { fault: 'rate_limited', retryAfterSeconds: 1 } : { text: 'hello' }),
+      });
+      const models = {
+        openai: openaiChat({ model: 'gpt-test', baseURL: openai.url, apiKey: 'k' }),
+        anthropic: anthropicMessages({ model: 'claude-test', baseURL: anthropic.url, apiKey: 'k' }),
+      };
+      const text = (response) => response.content.filter((part) => part.type === 'text').map((part) => part.text).join('');
+      const found = {};
+      for (const [name, model] of Object.entries(models)) {
+        const json = text(await model.doGenerate(request, {}));
+        let streamed = '';
+        await model.doGenerate(request, { onTextDelta: (delta) => { streamed += delta; } });
+        const failure = await model.doGenerate(request, {}).then(
+          () => 'none',
+          (error) => (ModelCallError.isInstance(error) ? error.type : String(error)),
+        );
+        found[name] = { json, streamed, failure };
+      }
+      await openai.close();
+      await anthropic.close();
+      console.log(JSON.stringify(found));
+    `;
+    const called = await run('node', ['--input-type=module', '-e', adapters], { cwd: project });
+    const reply = { json: 'hello', streamed: 'hello', failure: 'rate_limited' };
+    expect(JSON.parse(called.stdout)).toEqual({ openai: reply, anthropic: reply });
+    expect(readdirSync(join(project, 'node_modules'))).not.toContain('openai');
+    expect(
+      readFileSync(
+        join(project, 'node_modules', manifest.name, 'dist/src/THIRD-PARTY-LICENSES.md'),
+        'utf8',
+      ),
+    ).toContain('## openai ');
+
     // An invalid definition left uncaught: Node prints the line that threw above the error,
     // which must be a line of code, not a whole minified chunk.
     const uncaught = await run(
