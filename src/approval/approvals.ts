@@ -3,6 +3,7 @@ import {
   KeelError,
   canonicalJson,
   digest,
+  once,
   redactSecrets,
   systemClock,
   type Clock,
@@ -130,11 +131,7 @@ export interface Approvals {
 }
 
 // Made at the first edit reviewed, not when Keel is imported.
-let editedArgsShape: z.ZodRecord<z.ZodString, z.ZodUnknown> | undefined;
-
-function editedArgsSchema(): z.ZodRecord<z.ZodString, z.ZodUnknown> {
-  return (editedArgsShape ??= z.record(z.string(), z.unknown()));
-}
+const editedArgsSchema = once(() => z.record(z.string(), z.unknown()));
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,63}$/;
 /** Longest approval id, arguments hash and reason a decision may name. */
 const MAX_ID = 128;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Provenance } from '../core/index.js';
+import { once, type Provenance } from '../core/index.js';
 import { termsOf } from './recall.js';
 import type { ResultStore } from '../store/index.js';
 import { ToolError, defineTool, type Tool } from '../tools/index.js';
@@ -10,19 +10,13 @@ export const RECALL_TOOL_NAME = 'recall';
 /** Characters of each recalled result returned at most. */
 const RECALLED_CHARS = 8_000;
 
-function buildRecallInput() {
-  return z.object({
+// Made when the recall tool is first made, not when Keel is imported.
+const recallInput = once(() =>
+  z.object({
     query: z.string().min(1).max(500).describe('Words to look for: names, codes, topics.'),
     limit: z.number().int().min(1).max(5).optional().describe('Results to return (default 3).'),
-  });
-}
-
-// Made when the recall tool is first made, not when Keel is imported.
-let recallInputSchema: ReturnType<typeof buildRecallInput> | undefined;
-
-function recallInput(): ReturnType<typeof buildRecallInput> {
-  return (recallInputSchema ??= buildRecallInput());
-}
+  }),
+);
 
 /** One recalled result as the tool returns it: the text with its provenance label. */
 export interface RecalledResult {

@@ -20,4 +20,5 @@ export {
   type Redactor,
   type SecretMarks,
 } from './secrets.js';
+export { once } from './once.js';
 export { seededRandom } from './seeded-random.js';

@@ -5,6 +5,7 @@ import {
   TRUSTED_RUNTIME,
   canonicalJson,
   digest,
+  once,
   sleep,
   systemClock,
   type Clock,
@@ -525,20 +526,14 @@ async function decideOnce<Schema extends z.ZodType>(
 
 type Checked<Value> = { ok: true; ballot: Ballot<Value> } | { ok: false; error: string };
 
-function buildAnswerShape() {
-  return z.object({
+// Made at the first decision checked, not when Keel is imported.
+const answerShape = once(() =>
+  z.object({
     value: z.unknown(),
     confidence: z.number().min(0).max(1),
     reason: z.string().optional(),
-  });
-}
-
-// Made at the first decision checked, not when Keel is imported.
-let answerSchema: ReturnType<typeof buildAnswerShape> | undefined;
-
-function answerShape(): ReturnType<typeof buildAnswerShape> {
-  return (answerSchema ??= buildAnswerShape());
-}
+  }),
+);
 
 function check<Schema extends z.ZodType>(schema: Schema, output: string): Checked<z.infer<Schema>> {
   let parsed: unknown;

@@ -1,5 +1,6 @@
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
+import { once } from '../core/index.js';
 import {
   ModelCallError,
   type FinishReason,
@@ -41,8 +42,9 @@ function readUsage(value: unknown): AnthropicUsage {
   return fields as unknown as AnthropicUsage;
 }
 
-function buildMessageSchema() {
-  return z.object({
+// Made at the first non-streamed Anthropic response, not when Keel is imported.
+const messageSchema = once(() =>
+  z.object({
     id: z.string().nullish(),
     model: z.string().nullish(),
     content: z.array(
@@ -60,15 +62,8 @@ function buildMessageSchema() {
     ),
     stop_reason: z.string().nullish(),
     usage: z.unknown(),
-  });
-}
-
-// Made at the first non-streamed Anthropic response, not when Keel is imported.
-let message: ReturnType<typeof buildMessageSchema> | undefined;
-
-function messageSchema(): ReturnType<typeof buildMessageSchema> {
-  return (message ??= buildMessageSchema());
-}
+  }),
+);
 
 /** Anthropic's `input_tokens` excludes cached tokens; Keel's `inputTokens` includes them. */
 export function toModelUsage(usage: AnthropicUsage): ModelUsage {

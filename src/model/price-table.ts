@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { KeelError } from '../core/index.js';
+import { KeelError, once } from '../core/index.js';
 import type { ModelPrice, PriceTier } from './model-adapter.js';
 
 /**
@@ -34,7 +34,7 @@ export interface PriceTable {
 }
 
 /** The schema of a price file, made when a file is first read (not when Keel is imported). */
-function buildOverrideFileSchema() {
+const overrideFileSchema = once(() => {
   const perMillion = z.number().nonnegative();
   const tierSchema = z.strictObject({
     aboveInputTokens: z.number().int().nonnegative(),
@@ -53,9 +53,7 @@ function buildOverrideFileSchema() {
     tiers: z.array(tierSchema).optional(),
   });
   return z.strictObject({ models: z.array(overrideSchema) });
-}
-
-let overrideFileSchema: ReturnType<typeof buildOverrideFileSchema> | undefined;
+});
 
 /** The file `keel prices` and the CLI read overrides from when none is named. */
 export const DEFAULT_PRICE_FILE = 'keel.prices.json';
@@ -69,8 +67,7 @@ export const DEFAULT_PRICE_FILE = 'keel.prices.json';
  * ```
  */
 export function parsePriceOverrides(value: unknown, where = 'price overrides'): PriceOverride[] {
-  overrideFileSchema ??= buildOverrideFileSchema();
-  const parsed = overrideFileSchema.safeParse(value);
+  const parsed = overrideFileSchema().safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue?.path.join('.') ?? '';
