@@ -20,8 +20,7 @@ export async function* serverSentEvents(
   // A response body is read with a reader that is never released: the first release in a
   // process (what `for await` does at a stream's end) costs ~2 ms, as Node builds the error a
   // released reader throws. Stopping early cancels the body, as `for await` would.
-  const reader = 'getReader' in body ? body.getReader() : undefined;
-  const iterator = 'getReader' in body ? undefined : body[Symbol.asyncIterator]();
+  const source = 'getReader' in body ? body.getReader() : readerOf(body);
   let ended = false;
   const decoder = new TextDecoder();
   let pending = '';
@@ -34,23 +33,19 @@ export async function* serverSentEvents(
   let searched = 0;
   try {
     for (;;) {
-      let next: IteratorResult<Uint8Array, unknown> | { done: true; value?: undefined };
+      let next: Chunk;
       try {
-        next =
-          reader !== undefined
-            ? await reader.read()
-            : await (iterator as AsyncIterator<Uint8Array>).next();
+        next = await source.read();
       } catch (error) {
         // A body that failed is not cancelled (nor an iterator returned), as `for await` does.
         ended = true;
         throw error;
       }
-      if (next.done === true) {
+      if (next.done) {
         ended = true;
         break;
       }
-      const bytes = next.value;
-      let text = decoder.decode(bytes, { stream: true });
+      let text = decoder.decode(next.value, { stream: true });
       if (afterCarriageReturn && text.startsWith('\n')) text = text.slice(1);
       afterCarriageReturn = text.endsWith('\r');
       pending += text;
@@ -93,11 +88,24 @@ export async function* serverSentEvents(
     }
   } finally {
     // A failure to cancel is not the caller's: what ended the read (or nothing) is.
-    if (!ended) {
-      await Promise.resolve(reader !== undefined ? reader.cancel() : iterator?.return?.()).catch(
-        () => undefined,
-      );
-    }
+    if (!ended) await source.cancel().catch(() => undefined);
   }
   // An event the body ended in the middle of is dropped, as the format says: it may be cut.
+}
+
+type Chunk = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
+
+/** An async iterable read the way a stream's reader is: `cancel` returns its iterator. */
+function readerOf(body: AsyncIterable<Uint8Array>): {
+  read(): Promise<Chunk>;
+  cancel(): Promise<unknown>;
+} {
+  const iterator = body[Symbol.asyncIterator]();
+  return {
+    read: async () => {
+      const next = await iterator.next();
+      return next.done === true ? { done: true, value: undefined } : next;
+    },
+    cancel: async () => iterator.return?.(),
+  };
 }
