@@ -113,34 +113,27 @@ export async function measureRealColdStart({
 }): Promise<RealColdStartResult> {
   const script = benchScript('cold-start-real.js');
   const sdk = await bundleOpenAISdk(directory);
-  const keel: number[] = [];
-  const bare: number[] = [];
-  const bundled: number[] = [];
-  const keelCpu: number[] = [];
-  const bareCpu: number[] = [];
-  const bundledCpu: number[] = [];
-  let allSucceeded = true;
+  type Sample = { firstResultMs: number; cpuMs: number; status: string };
+  type Variant = 'keel' | 'bare' | 'bundled';
+  const samples: Record<Variant, Sample[]> = { keel: [], bare: [], bundled: [] };
   for (let index = -1; index < spawns; index++) {
     const dbPath = join(directory, `cold-real-${index + 1}.db`);
-    type Sample = { firstResultMs: number; cpuMs: number; status: string };
-    const keelRun = await runNodeJson<Sample>([script], ['keel', baseURL, dbPath]);
-    const bareRun = await runNodeJson<Sample>([script], ['bare', baseURL, dbPath]);
-    const bundledRun = await runNodeJson<Sample>([script], ['bare', baseURL, dbPath, sdk]);
-    if (index < 0) continue;
-    allSucceeded &&= [keelRun, bareRun, bundledRun].every((run) => run.status === 'succeeded');
-    keel.push(keelRun.firstResultMs);
-    bare.push(bareRun.firstResultMs);
-    bundled.push(bundledRun.firstResultMs);
-    keelCpu.push(keelRun.cpuMs);
-    bareCpu.push(bareRun.cpuMs);
-    bundledCpu.push(bundledRun.cpuMs);
+    const argumentsOf: Record<Variant, string[]> = {
+      keel: ['keel', baseURL, dbPath],
+      bare: ['bare', baseURL, dbPath],
+      bundled: ['bare', baseURL, dbPath, sdk],
+    };
+    for (const variant of ['keel', 'bare', 'bundled'] as const) {
+      const sample = await runNodeJson<Sample>([script], argumentsOf[variant]);
+      if (index >= 0) samples[variant].push(sample);
+    }
   }
-  const bundledMs = round(median(bundled), 2);
-  const bundledCpuMs = round(median(bundledCpu), 2);
-  const keelMs = round(median(keel), 2);
-  const bareMs = round(median(bare), 2);
-  const keelCpuMs = round(median(keelCpu), 2);
-  const bareCpuMs = round(median(bareCpu), 2);
+  const medianOf = (variant: Variant, pick: (sample: Sample) => number): number =>
+    round(median(samples[variant].map(pick)), 2);
+  const wallMs = (variant: Variant): number => medianOf(variant, (sample) => sample.firstResultMs);
+  const cpuMs = (variant: Variant): number => medianOf(variant, (sample) => sample.cpuMs);
+  const [keelMs, bareMs, bundledMs] = [wallMs('keel'), wallMs('bare'), wallMs('bundled')];
+  const [keelCpuMs, bareCpuMs, bundledCpuMs] = [cpuMs('keel'), cpuMs('bare'), cpuMs('bundled')];
   return {
     spawns,
     keelMs,
@@ -155,7 +148,9 @@ export async function measureRealColdStart({
       ratio: round(keelMs / bundledMs, 2),
       cpuRatio: round(keelCpuMs / bundledCpuMs, 2),
     },
-    allSucceeded,
+    allSucceeded: Object.values(samples).every((runs) =>
+      runs.every((sample) => sample.status === 'succeeded'),
+    ),
   };
 }
 
