@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { MIGRATION_NAMES, type Database } from './schema.js';
+import { sqliteDriver } from './sqlite-driver.js';
 import type { SqliteHandle } from './sqlite-handle.js';
 import { SQLITE_SCHEMA } from './sqlite-schema.js';
 
@@ -89,10 +90,9 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
  * `createFromSchema` must reproduce (the generator and its test use it).
  */
 export async function migratedWithMigrator(): Promise<ReturnType<typeof dumpSchema>> {
-  const [{ Kysely, SqliteDialect }, { keelMigrator }, { sqliteDriver }] = await Promise.all([
+  const [{ Kysely, SqliteDialect }, { keelMigrator }] = await Promise.all([
     import('kysely'),
     import('./sql-store.js'),
-    import('./sqlite-driver.js'),
   ]);
   const SqliteDatabase = sqliteDriver();
   const database = new SqliteDatabase(':memory:');
