@@ -1,10 +1,11 @@
 // Per-step CPU as a run grows: one simulator agent with one `read` tool and no context
 // options, run to a thousand model steps; the process CPU spent between consecutive model
 // calls is taken at every step of steps 10-110 and 900-1,000 (see STEP_GROWTH_WINDOW). The
-// long run is repeated. The figure is the median step of each window over all runs: the
-// process CPU includes V8's compiler threads, whose work lands in a few steps at random (a
-// TurboFan compilation of one of the step's functions takes 4-30 ms of CPU, and they still
-// happen after thousands of steps of warm-up), so a window's mean moves with how many of them
+// long run is repeated. The figure is the median step of each window over all runs. The
+// process CPU the kernel reports moves in jumps: a step of 0.3 ms of wall time can read 4.3 ms
+// of CPU (user and system time are split by samples at the 4 ms scheduler tick and each is
+// kept from going back, so their sum runs ahead, then stands still), and a few steps really
+// stall for ~3 ms (a collection, a compilation); a window's mean moves with how many of those
 // fell inside it. Work that grows with the conversation moves every step, and so the median.
 // The windows' means are reported beside it.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -177,10 +178,9 @@ export function renderStepGrowth(results: readonly StepGrowthResult[]): string {
 
 /**
  * Steps taken from step 10 and up to the last step. A hundred, not fewer: on a SQLite file a
- * WAL checkpoint lands every few hundred steps and costs some twenty steps' CPU at once, as do
- * a major collection and a compilation on V8's threads; the windows' means, reported beside the
- * median step, move with how many of those fell inside (0.4 ms a step without, 1.2-2 ms with,
- * in a 20-step window).
+ * WAL checkpoint lands every few hundred steps and costs some twenty steps' CPU at once, as
+ * does a major collection; the windows' means, reported beside the median step, move with how
+ * many of those fell inside (0.4 ms a step without, 1.2-2 ms with, in a 20-step window).
  */
 export const STEP_GROWTH_WINDOW = 100;
 /** Long runs measured per store (every step of each window is pooled). */
