@@ -4,7 +4,7 @@ import type {
   ChatCompletionTool,
 } from 'openai/resources/chat/completions';
 import { z } from 'zod';
-import { defineAgent, defineTool, type Agent } from '../src/index.js';
+import { defineAgent, defineGuard, defineTool, type Agent } from '../src/index.js';
 
 /** The fake server's default script: 5 tool calls, then a final answer. */
 export const TOOL_CALLS_PER_RUN = 5;
@@ -34,7 +34,10 @@ export const lookupTool = defineTool({
   run: (input) => Promise.resolve(lookup(input)),
 });
 
-/** The Keel side: the agent the fake server's script drives. */
+/**
+ * The Keel side: the agent the fake server's script drives, with a guard on (its defaults), as
+ * a team running agents in production would have it.
+ */
 export function benchAgent(baseURL: string): Agent {
   return defineAgent({
     name: AGENT_NAME,
@@ -42,6 +45,7 @@ export function benchAgent(baseURL: string): Agent {
     model: `openai-compatible:${baseURL}#${MODEL}`,
     instructions: INSTRUCTIONS,
     tools: [lookupTool],
+    guard: defineGuard(),
   });
 }
 

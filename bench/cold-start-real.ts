@@ -39,6 +39,7 @@ async function runKeel(url: string, path: string): Promise<string> {
     model: `openai-compatible:${url}#bench`,
     instructions: INSTRUCTIONS,
     tools: [lookup],
+    guard: keel.defineGuard(),
   });
   const runtime = keel.createRuntime({ store, agents: [agent] });
   const result = await runtime.run('cold', TASK);

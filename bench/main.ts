@@ -49,6 +49,7 @@ import { openFsyncProbe } from './fsync-cost.js';
 import { PER_STEP_WARMUP_RUNS, countCommitsPerRun, measurePerStep } from './per-step.js';
 import { measureApprovalLatency, renderApprovalLatency } from './approval-latency.js';
 import {
+  realPathTargets,
   renderTable,
   type BenchReport,
   type MachineInfo,
@@ -256,6 +257,7 @@ const report: BenchReport = {
     ),
     coldStartMs: targetCheck('coldStartMs', coldStart.firstRunMs, 'ms', 'coldStart.firstRunMs'),
   },
+  realPathTargets: realPathTargets(perStep, concurrent),
   benchSeconds: round((performance.now() - benchStartedAt) / 1000, 1),
 };
 

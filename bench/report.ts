@@ -49,7 +49,69 @@ export interface BenchReport {
   readonly concurrent: ConcurrentResult;
   readonly coldStart: ColdStartResult;
   readonly targets: Readonly<Record<TargetName, TargetCheck>>;
+  /** The real-model path's bar: the same figures against the loop measured in this run. */
+  readonly realPathTargets: readonly RealPathTarget[];
   readonly benchSeconds: number;
+}
+
+/** One of the real-model path's targets: a figure over the hand-written loop's, or absolute. */
+export interface RealPathTarget {
+  readonly figure: string;
+  readonly value: number;
+  /** `ms` (an overhead over the loop) or `x` (Keel's figure over the loop's). */
+  readonly unit: 'ms' | 'x';
+  readonly target: number;
+  readonly within: boolean;
+  readonly measures: string;
+}
+
+/**
+ * The real-model path's targets from the figures above: per-step overhead on a durable SQLite
+ * file and in memory, and the 500-run burst's time and memory per in-flight run as ratios to
+ * the loop's in the same run.
+ */
+export function realPathTargets(
+  perStep: PerStepReport,
+  concurrent: ConcurrentResult,
+): RealPathTarget[] {
+  const target = (
+    figure: string,
+    value: number,
+    unit: RealPathTarget['unit'],
+    limit: number,
+    measures: string,
+  ): RealPathTarget => ({ figure, value, unit, target: limit, within: value <= limit, measures });
+  const ratio = (keel: number, bare: number): number => Math.round((keel / bare) * 100) / 100;
+  return [
+    target(
+      'per-step overhead, SQLite file (FULL), guard on',
+      perStep.full.overheadPerStepMs.fromMedian,
+      'ms',
+      0.5,
+      'perStep.full.overheadPerStepMs.fromMedian',
+    ),
+    target(
+      'per-step overhead, SQLite in memory, guard on',
+      perStep.memory.overheadPerStepMs.fromMedian,
+      'ms',
+      0.25,
+      'perStep.memory.overheadPerStepMs.fromMedian',
+    ),
+    target(
+      `${concurrent.runs} concurrent runs, time over the loop's`,
+      ratio(concurrent.keel.totalSeconds, concurrent.bare.totalSeconds),
+      'x',
+      1.1,
+      'concurrent.keel.totalSeconds / concurrent.bare.totalSeconds',
+    ),
+    target(
+      "KB per in-flight run over the loop's",
+      ratio(concurrent.keel.kbPerInFlightRun, concurrent.bare.kbPerInFlightRun),
+      'x',
+      1,
+      'concurrent.keel.kbPerInFlightRun / concurrent.bare.kbPerInFlightRun',
+    ),
+  ];
 }
 
 type Row = readonly [
@@ -203,6 +265,17 @@ export function renderTable(report: BenchReport): string {
       .join('  ')
       .trimEnd();
   const rule = '-'.repeat(widths.reduce((sum, width) => sum + width + 2, -2));
+
+  rows.push('Real-model path (the figures above against the loop measured with them)');
+  for (const { figure, value, unit, target, within } of report.realPathTargets) {
+    rows.push([
+      `  ${figure}`,
+      unit === 'ms' ? ms(value) : `${value.toFixed(2)}x`,
+      '',
+      unit === 'ms' ? `<= ${target} ms` : `<= ${target}x`,
+      within ? 'ok' : 'OVER',
+    ]);
+  }
 
   const load = (values: readonly number[]): string =>
     values.map((value) => value.toFixed(2)).join(' ');
