@@ -134,7 +134,7 @@ progress('guard overhead per tool call');
 const guardOverhead = measureGuardOverhead();
 progress('pre-flight token estimate error against the tokenizer');
 const tokenEstimateError = measureTokenEstimateError();
-progress('per-step CPU at step 10 and step 1,000 of one run (in memory, SQLite file)');
+progress('per-step CPU over steps 10-110 and 900-1,000 of long runs (in memory, SQLite file)');
 const stepGrowth = [
   await measureStepGrowth({ ...STEP_GROWTH, storeUrl: 'sqlite::memory:' }),
   await measureStepGrowth({ ...STEP_GROWTH, storeUrl: `sqlite:${join(directory, 'long.db')}` }),

@@ -54,11 +54,12 @@ export interface BenchReport {
   readonly benchSeconds: number;
 }
 
-/** One of the real-model path's targets: a figure over the hand-written loop's, or absolute. */
+/** One of the real-model path's targets, against the hand-written loop measured in the same run. */
 export interface RealPathTarget {
   readonly figure: string;
+  /** Rounded for display; `within` is judged on the value before rounding. */
   readonly value: number;
-  /** `ms` (an overhead over the loop) or `x` (Keel's figure over the loop's). */
+  /** `ms` (Keel's overhead over the loop) or `x` (Keel's figure over the loop's). */
   readonly unit: 'ms' | 'x';
   readonly target: number;
   readonly within: boolean;
@@ -80,8 +81,15 @@ export function realPathTargets(
     unit: RealPathTarget['unit'],
     limit: number,
     measures: string,
-  ): RealPathTarget => ({ figure, value, unit, target: limit, within: value <= limit, measures });
-  const ratio = (keel: number, bare: number): number => Math.round((keel / bare) * 100) / 100;
+  ): RealPathTarget => ({
+    figure,
+    value: Math.round(value * 1000) / 1000,
+    unit,
+    target: limit,
+    within: value <= limit,
+    measures,
+  });
+  const ratio = (keel: number, bare: number): number => keel / bare;
   return [
     target(
       'per-step overhead, SQLite file (FULL), guard on',
@@ -252,6 +260,19 @@ export function renderTable(report: BenchReport): string {
     ],
   );
 
+  rows.push(
+    "Real-model path (the figures above against the loop measured with them: this block's targets)",
+  );
+  for (const { figure, value, unit, target, within } of report.realPathTargets) {
+    rows.push([
+      `  ${figure}`,
+      unit === 'ms' ? ms(value) : `${value.toFixed(2)}x`,
+      '',
+      unit === 'ms' ? `<= ${target} ms` : `<= ${target}x`,
+      within ? 'ok' : 'OVER',
+    ]);
+  }
+
   const header: Row = ['Figure', 'Keel', 'Baseline', 'Target', 'Within'];
   const tableRows = rows.filter((row): row is Row => typeof row !== 'string');
   const widths = header.map((cell, column) =>
@@ -266,17 +287,6 @@ export function renderTable(report: BenchReport): string {
       .trimEnd();
   const rule = '-'.repeat(widths.reduce((sum, width) => sum + width + 2, -2));
 
-  rows.push('Real-model path (the figures above against the loop measured with them)');
-  for (const { figure, value, unit, target, within } of report.realPathTargets) {
-    rows.push([
-      `  ${figure}`,
-      unit === 'ms' ? ms(value) : `${value.toFixed(2)}x`,
-      '',
-      unit === 'ms' ? `<= ${target} ms` : `<= ${target}x`,
-      within ? 'ok' : 'OVER',
-    ]);
-  }
-
   const load = (values: readonly number[]): string =>
     values.map((value) => value.toFixed(2)).join(' ');
   return [
@@ -289,6 +299,8 @@ export function renderTable(report: BenchReport): string {
     rule,
     'Baseline: per-step and concurrent = the hand-written loop on the same SDK, tool and server;',
     'cold start = spawning `node -e 0`. KB = 1024 bytes. Figures are medians unless marked mean.',
+    "The first blocks' targets are the first bars set (0.25 ms a step on a durable store, 2 s, 300 KB,",
+    "200 ms); the real-model path's block judges the same figures against the loop's.",
     "Node's fetch (undici) sets no per-origin connection limit, so all runs are in flight at once.",
   ].join('\n');
 }
