@@ -46,7 +46,7 @@ import {
 } from './cold-start-measure.js';
 import { measureConcurrent } from './concurrent-measure.js';
 import { openFsyncProbe } from './fsync-cost.js';
-import { PER_STEP_WARMUP_RUNS, countCommitsPerRun, measurePerStep } from './per-step.js';
+import { PER_STEP_OPTIONS, countCommitsPerRun, measurePerStep } from './per-step.js';
 import { measureApprovalLatency, renderApprovalLatency } from './approval-latency.js';
 import {
   realPathTargets,
@@ -86,14 +86,6 @@ const TARGETS = {
   coldStartMs: 200,
 } as const satisfies Record<TargetName, number>;
 
-// Per step is a worker's steady state: 600 runs first (3,600 steps) so both loops are past the
-// JIT's warm-up, which belongs to the cold-start row.
-const PER_STEP = {
-  warmupRuns: PER_STEP_WARMUP_RUNS,
-  runs: 300,
-  blockSize: 10,
-  budgetMs: 25_000,
-} as const;
 const CONCURRENT = { runs: 500, latencyMs: 200, rounds: 2, warmupRuns: 20 } as const;
 const COLD_START_SPAWNS = 7;
 const STEP_GROWTH = { steps: 1000, window: STEP_GROWTH_WINDOW, replay: true } as const;
@@ -141,7 +133,8 @@ const stepGrowth = [
 ];
 
 const fastServer = await spawnFakeServer({ latencyMs: 0, toolCallsPerRun: TOOL_CALLS_PER_RUN });
-const perStepOptions = { baseURL: fastServer.url, ...PER_STEP };
+// A worker's steady state: the JIT's warm-up belongs to the cold-start row.
+const perStepOptions = { baseURL: fastServer.url, ...PER_STEP_OPTIONS };
 progress("per-step overhead, SQLite file, synchronous=FULL (and raw fsync'd commits)");
 const fsyncProbe = openFsyncProbe(join(directory, 'fsync.db'));
 const full = await measurePerStep({

@@ -57,6 +57,14 @@ export interface PerStepResult {
  */
 export const PER_STEP_WARMUP_RUNS = 600;
 
+/** How the per-step rows run, in `npm run bench` and alone: all but the server and the store. */
+export const PER_STEP_OPTIONS = {
+  warmupRuns: PER_STEP_WARMUP_RUNS,
+  runs: 300,
+  blockSize: 10,
+  budgetMs: 25_000,
+} as const;
+
 /**
  * Times a Keel run against the hand-written loop, alternating blocks of each so drift in
  * machine load hits both alike. Every run talks to the same fake server.
@@ -210,21 +218,14 @@ await runAlone(
     const loadAverage = loadavg()[0] ?? 0;
     try {
       // Steady state, as a worker runs: both loops warmed past the JIT's compilations.
-      const options = {
-        baseURL: server.url,
-        warmupRuns: PER_STEP_WARMUP_RUNS,
-        runs: 300,
-        blockSize: 10,
-      };
+      const options = { ...PER_STEP_OPTIONS, baseURL: server.url };
       const full = await measurePerStep({
         ...options,
-        budgetMs: 25_000,
         storeUrl: `sqlite:${join(directory, 'full.db')}`,
         sqliteSync: 'full',
       });
       const memory = await measurePerStep({
         ...options,
-        budgetMs: 25_000,
         storeUrl: 'sqlite::memory:',
       });
       return { loadAverage: round(loadAverage), results: [full, memory] };

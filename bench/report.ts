@@ -1,7 +1,7 @@
 import type { ColdStartResult } from './cold-start-measure.js';
 import type { ConcurrentResult } from './concurrent-measure.js';
 import type { PerStepResult } from './per-step.js';
-import type { Timing } from './stats.js';
+import { round, type Timing } from './stats.js';
 
 export interface MachineInfo {
   readonly node: string;
@@ -83,13 +83,12 @@ export function realPathTargets(
     measures: string,
   ): RealPathTarget => ({
     figure,
-    value: Math.round(value * 1000) / 1000,
+    value: round(value, 3),
     unit,
     target: limit,
     within: value <= limit,
     measures,
   });
-  const ratio = (keel: number, bare: number): number => keel / bare;
   return [
     target(
       'per-step overhead, SQLite file (FULL), guard on',
@@ -107,14 +106,14 @@ export function realPathTargets(
     ),
     target(
       `${concurrent.runs} concurrent runs, time over the loop's`,
-      ratio(concurrent.keel.totalSeconds, concurrent.bare.totalSeconds),
+      concurrent.keel.totalSeconds / concurrent.bare.totalSeconds,
       'x',
       1.1,
       'concurrent.keel.totalSeconds / concurrent.bare.totalSeconds',
     ),
     target(
       "KB per in-flight run over the loop's",
-      ratio(concurrent.keel.kbPerInFlightRun, concurrent.bare.kbPerInFlightRun),
+      concurrent.keel.kbPerInFlightRun / concurrent.bare.kbPerInFlightRun,
       'x',
       1,
       'concurrent.keel.kbPerInFlightRun / concurrent.bare.kbPerInFlightRun',

@@ -59,6 +59,16 @@ export interface StepGrowthResult {
   readonly replayIdentical: boolean | null;
 }
 
+/** A window of steps (`from` to `to`, both read) and what it pooled over the runs. */
+interface StepWindow {
+  readonly from: number;
+  readonly to: number;
+  /** Every run's steps' CPU, in ms. */
+  readonly steps: number[];
+  /** Each run's mean step, in ms. */
+  readonly means: number[];
+}
+
 // Warm-up: whole long runs. The compiler keeps reoptimising the step's code for the first few
 // thousand steps of a process (deoptimised on new object shapes, then compiled again); after
 // 150 steps only, step 10 fell before that churn and step 1,000 in it, and their ratio
@@ -75,10 +85,9 @@ export async function measureStepGrowth({
   runs = STEP_GROWTH_RUNS,
 }: StepGrowthOptions): Promise<StepGrowthResult> {
   // CPU is read at every step of the two windows (about a microsecond, alike in both).
-  const early = { from: 10, to: 10 + window };
-  const late = { from: steps - window, to: steps };
-  const within = (step: number, { from, to }: { from: number; to: number }): boolean =>
-    step >= from && step <= to;
+  const early: StepWindow = { from: 10, to: 10 + window, steps: [], means: [] };
+  const late: StepWindow = { from: steps - window, to: steps, steps: [], means: [] };
+  const within = (step: number, { from, to }: StepWindow): boolean => step >= from && step <= to;
   const cpuAtStep = new Map<number, number>();
   let measuring = false;
   const model = simulator({
@@ -113,18 +122,15 @@ export async function measureStepGrowth({
   });
   const store = await openStore(storeUrl);
   const runtime = createRuntime({ store, agents: [agent] });
-  /** Each step's CPU in a window: from one model call to the next. */
-  const stepsIn = ({ from, to }: { from: number; to: number }): number[] => {
+  /** Adds this run's steps in `window` (each from one model call to the next) and their mean. */
+  const take = (span: StepWindow): void => {
     const costs: number[] = [];
-    for (let step = from; step < to; step++) {
+    for (let step = span.from; step < span.to; step++) {
       costs.push((cpuAtStep.get(step + 1) ?? Number.NaN) - (cpuAtStep.get(step) ?? Number.NaN));
     }
-    return costs;
+    span.steps.push(...costs);
+    span.means.push(mean(costs));
   };
-  const earlySteps: number[] = [];
-  const lateSteps: number[] = [];
-  const earlyMeans: number[] = [];
-  const lateMeans: number[] = [];
   let runId = '';
   try {
     for (let run = 0; run < WARMUP_RUNS; run++) await runtime.run('long', `Warm up (${run + 1}).`);
@@ -139,37 +145,35 @@ export async function measureStepGrowth({
       const expected = early.to - early.from + 1 + (late.to - late.from + 1);
       if (cpuAtStep.size !== expected)
         throw new Error(`step growth: read ${cpuAtStep.size} steps of ${expected}`);
-      const earlyRun = stepsIn(early);
-      const lateRun = stepsIn(late);
-      earlySteps.push(...earlyRun);
-      lateSteps.push(...lateRun);
-      earlyMeans.push(mean(earlyRun));
-      lateMeans.push(mean(lateRun));
+      take(early);
+      take(late);
     }
   } finally {
     await runtime.close();
   }
-  const earlyStep = median(earlySteps);
-  const lateStep = median(lateSteps);
-  const earlyTrimmed = trimmedMean(earlySteps);
-  const lateTrimmed = trimmedMean(lateSteps);
-  const earlyMean = median(earlyMeans);
-  const lateMean = median(lateMeans);
   let replayIdentical: boolean | null = null;
   if (replay) {
     const report = await replayRun({ agent, runId, journal: await store.readEvents(runId) });
     replayIdentical = report.identical;
   }
   await store.close();
+  /** One figure of both windows, in ms. */
+  const pair = (of: (span: StepWindow) => number): { early: number; late: number } => ({
+    early: round(of(early), 3),
+    late: round(of(late), 3),
+  });
   return {
     store: storeUrl === 'sqlite::memory:' ? 'sqlite in memory' : 'sqlite file',
     steps,
-    cpuPerStepMs: { early: round(earlyStep, 3), late: round(lateStep, 3) },
-    trimmedCpuPerStepMs: { early: round(earlyTrimmed, 3), late: round(lateTrimmed, 3) },
+    cpuPerStepMs: pair((span) => median(span.steps)),
+    trimmedCpuPerStepMs: pair((span) => trimmedMean(span.steps)),
     // Judged before rounding; rounded for the report.
-    ratio: Math.max(lateStep / earlyStep, lateTrimmed / earlyTrimmed),
-    meanCpuPerStepMs: { early: round(earlyMean, 3), late: round(lateMean, 3) },
-    meanRatio: round(lateMean / earlyMean, 2),
+    ratio: Math.max(
+      median(late.steps) / median(early.steps),
+      trimmedMean(late.steps) / trimmedMean(early.steps),
+    ),
+    meanCpuPerStepMs: pair((span) => median(span.means)),
+    meanRatio: round(median(late.means) / median(early.means), 2),
     runs,
     replayIdentical,
   };
