@@ -13,78 +13,110 @@ import { hash } from 'node:crypto';
  * same text for every value: digests journaled before stay equal.
  */
 export function canonicalJson(value: unknown): string {
-  return plainJson(value) ?? JSON.stringify(sortKeys(value));
+  const copy = inOrder(value);
+  return JSON.stringify(copy === NOT_PLAIN ? sortKeys(value) : copy);
 }
 
+/** What `inOrder` answers for a value that is not plain data. */
+const NOT_PLAIN: unique symbol = Symbol('not plain data');
+
 /**
- * `value`'s canonical JSON, or `undefined` when it is not plain data. Built by concatenation:
- * a run writes it for every message it digests and every audit entry, and a list of parts
- * joined at the end allocated about twice as much.
+ * `value` with its object keys in order at every depth, for `JSON.stringify` to write: the
+ * same value where they already are (Keel's own records are built in order), a copy of only
+ * the objects and arrays that are not (or hold one that is not); `NOT_PLAIN` for anything that
+ * is not plain JSON data. Native `JSON.stringify` of the result is several times faster than
+ * writing the text here, and nothing in order is copied.
  */
-function plainJson(value: unknown): string | undefined {
+function inOrder(value: unknown): unknown {
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
-    case 'number':
-      return Number.isFinite(value) ? JSON.stringify(value) : undefined;
     case 'boolean':
-      return value ? 'true' : 'false';
-    case 'object': {
-      if (value === null) return 'null';
-      if (Array.isArray(value)) {
-        if (Object.getPrototypeOf(value) !== Array.prototype) return undefined;
-        let text = '[';
-        for (let index = 0; index < value.length; index++) {
-          const item: unknown = value[index];
-          const itemText = item === undefined ? 'null' : plainJson(item);
-          if (itemText === undefined) return undefined;
-          text += index > 0 ? `,${itemText}` : itemText;
-        }
-        return `${text}]`;
-      }
-      const prototype: unknown = Object.getPrototypeOf(value);
-      if (prototype !== Object.prototype && prototype !== null) return undefined;
-      const source = value as Record<string, unknown>;
-      let text = '{';
-      let first = true;
-      for (const key of sortedKeys(source)) {
-        // JSON.stringify writes index-like keys first, and `__proto__` or `toJSON` change what
-        // the copy would be: leave those to the copying path.
-        if (key === '__proto__' || key === 'toJSON' || INDEX_LIKE.test(key)) return undefined;
-        const item = source[key];
-        if (item === undefined) continue;
-        const itemText = plainJson(item);
-        if (itemText === undefined) return undefined;
-        text += `${first ? '' : ','}${JSON.stringify(key)}:${itemText}`;
-        first = false;
-      }
-      return `${text}}`;
-    }
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : NOT_PLAIN;
+    case 'object':
+      if (value === null) return value;
+      return Array.isArray(value) ? arrayInOrder(value) : objectInOrder(value);
     case 'undefined':
     case 'function':
     case 'symbol':
     case 'bigint':
-      return undefined;
+      return NOT_PLAIN;
   }
 }
 
-/**
- * The object's keys in `Array#sort`'s order (UTF-16 code units). A few keys are sorted in
- * place, by insertion: `Array#sort` copies them into a workspace first.
- */
-function sortedKeys(source: Record<string, unknown>): string[] {
+function arrayInOrder(value: unknown[]): unknown {
+  if (Object.getPrototypeOf(value) !== Array.prototype) return NOT_PLAIN;
+  let copy: unknown[] | undefined;
+  for (let index = 0; index < value.length; index++) {
+    const item: unknown = value[index];
+    // `undefined` is written `null` either way.
+    const ordered = item === undefined ? item : inOrder(item);
+    if (ordered === NOT_PLAIN) return NOT_PLAIN;
+    if (ordered === item && copy === undefined) continue;
+    copy ??= value.slice(0, index);
+    copy.push(ordered);
+  }
+  return copy ?? value;
+}
+
+function objectInOrder(value: object): unknown {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return NOT_PLAIN;
+  const source = value as Record<string, unknown>;
   const keys = Object.keys(source);
-  if (keys.length > 16) return keys.sort();
+  let sorted = true;
+  for (let index = 1; index < keys.length && sorted; index++)
+    sorted = (keys[index - 1] as string) < (keys[index] as string);
+  if (!sorted) sortInPlace(keys);
+  // Built from the first member that differs on (at once when the keys are out of order).
+  let copy: Record<string, unknown> | undefined = sorted ? undefined : {};
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] as string;
+    // JSON.stringify writes index-like keys first, and `__proto__` or `toJSON` change what
+    // a copy would be: leave those to the copying path.
+    if (key === '__proto__' || key === 'toJSON' || indexLike(key)) return NOT_PLAIN;
+    const item = source[key];
+    if (item === undefined) continue;
+    const ordered = inOrder(item);
+    if (ordered === NOT_PLAIN) return NOT_PLAIN;
+    if (copy === undefined) {
+      if (ordered === item) continue;
+      copy = {};
+      for (let before = 0; before < index; before++) {
+        const beforeKey = keys[before] as string;
+        if (source[beforeKey] !== undefined) copy[beforeKey] = source[beforeKey];
+      }
+    }
+    copy[key] = ordered;
+  }
+  return copy ?? value;
+}
+
+/**
+ * Sorts keys in `Array#sort`'s order (UTF-16 code units). A few keys are sorted by insertion:
+ * `Array#sort` copies them into a workspace first.
+ */
+function sortInPlace(keys: string[]): void {
+  if (keys.length > 16) {
+    keys.sort();
+    return;
+  }
   for (let index = 1; index < keys.length; index++) {
     const key = keys[index] as string;
     let at = index - 1;
     for (; at >= 0 && (keys[at] as string) > key; at--) keys[at + 1] = keys[at] as string;
     keys[at + 1] = key;
   }
-  return keys;
 }
 
 const INDEX_LIKE = /^(?:0|[1-9][0-9]*)$/;
+
+/** A key JSON.stringify writes before the others (a digit first is rare: test only then). */
+function indexLike(key: string): boolean {
+  const first = key.charCodeAt(0);
+  return first >= 48 && first <= 57 && INDEX_LIKE.test(key);
+}
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
