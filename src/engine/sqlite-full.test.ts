@@ -84,23 +84,27 @@ describe.skipIf(!disk || !workerDisk)('a SQLite store on a full disk', () => {
     const path = join(disk.directory, 'worker.db');
     const store = await openStore(`sqlite:${path}`);
     let filled = false;
+    let truncated: unknown;
     const archive = defineTool({
       name: 'archive',
       description: 'Archive the ticket',
       input: z.object({}),
       effect: 'read',
-      run: () => {
+      run: async () => {
         // The disk fills while the tool runs: the journal write of its result finds no room.
         if (!filled) {
           filled = true;
+          // A journal write started with the step may still hold the write lock, for the
+          // statements of its transaction (never across an await of I/O): after them.
+          await new Promise((resolve) => setImmediate(resolve));
           // The write-ahead log keeps its size after a checkpoint, and writes that fit in it
           // need no new blocks: emptied first, the result's commit has to grow it.
           const other = new Database(path);
-          other.pragma('wal_checkpoint(TRUNCATE)');
+          truncated = other.pragma('wal_checkpoint(TRUNCATE)');
           other.close();
           disk.fill();
         }
-        return Promise.resolve(`archived ${'y'.repeat(20_000)}`);
+        return `archived ${'y'.repeat(20_000)}`;
       },
     });
     const agent = defineAgent({
@@ -134,9 +138,11 @@ describe.skipIf(!disk || !workerDisk)('a SQLite store on a full disk', () => {
       firstError: errors[0]?.split('\n').length,
       namesTheStore: errors[0]?.includes(path),
       saysFull: errors[0]?.startsWith(`the SQLite store at ${path} is full: no room`),
+      truncated,
     }).toEqual({
       status: 'succeeded',
       output: 'Archived.',
+      truncated: [{ busy: 0, log: 0, checkpointed: 0 }],
       firstError: 1,
       namesTheStore: true,
       saysFull: true,

@@ -45,12 +45,26 @@ export interface GuardRow {
   readonly claims: number;
 }
 
+/**
+ * Reads that return at most one row: SQLite fetches it with `get`, which costs about half of
+ * `all` (libsql's `all` iterates with a buffer of 100 rows per call).
+ */
+const singleRow = new Set<string>();
+
+/** Whether `query` is one of the hot reads that return at most one row. */
+export function returnsAtMostOneRow(query: CompiledQuery): boolean {
+  return singleRow.has(query.sql);
+}
+
 /** The runs a journal write checks its guard against (locked on PostgreSQL). */
 export function selectGuardRows(kind: Kind, runIds: readonly string[]): CompiledQuery<GuardRow> {
   const sql = text(`guard:${kind}:${runIds.length}`, () => {
     const marks = tuples(kind, 1, runIds.length).slice(1, -1);
     const lock = kind === 'postgres' ? ' for update' : '';
-    return `select id, status, lease_owner, claims from keel_runs where id in (${marks})${lock}`;
+    const select = `select id, status, lease_owner, claims from keel_runs where id in (${marks})${lock}`;
+    // By primary key: one id, one row at most.
+    if (runIds.length === 1) singleRow.add(select);
+    return select;
   });
   return CompiledQuery.raw(sql, [...runIds]);
 }
@@ -168,18 +182,20 @@ export function notifyReady(channel: string, runId: string): CompiledQuery {
 export function selectPruneCheckpoint(
   kind: Kind,
 ): CompiledQuery<{ seq: number; head_hash: string }> {
-  return CompiledQuery.raw(
-    numbered(
-      kind,
-      'select seq, head_hash from keel_audit_checkpoints where kind = ? order by seq desc limit 1',
-    ),
-    ['prune'],
+  const sql = numbered(
+    kind,
+    'select seq, head_hash from keel_audit_checkpoints where kind = ? order by seq desc limit 1',
   );
+  singleRow.add(sql);
+  return CompiledQuery.raw(sql, ['prune']);
 }
+
+const LAST_AUDIT = 'select seq, hash from keel_audit order by seq desc limit 1';
+singleRow.add(LAST_AUDIT);
 
 /** The audit chain's last entry. */
 export function selectLastAudit(): CompiledQuery<{ seq: number; hash: string }> {
-  return CompiledQuery.raw('select seq, hash from keel_audit order by seq desc limit 1');
+  return CompiledQuery.raw(LAST_AUDIT);
 }
 
 export interface AuditInsertRow {

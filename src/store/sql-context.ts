@@ -1,7 +1,7 @@
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
-import type { RunStatement } from './hot-statements.js';
+import { returnsAtMostOneRow, type RunStatement } from './hot-statements.js';
 import type { Database } from './schema.js';
-import type { SqliteHandle } from './sqlite-handle.js';
+import type { SqliteHandle, SqliteStatement } from './sqlite-handle.js';
 import { storeFault } from './store-errors.js';
 
 /** Rows per multi-row insert: stays under SQLite's and PostgreSQL's bound-parameter limits. */
@@ -65,11 +65,22 @@ export function sqlContext(options: {
     );
   const write = sqlite
     ? <T>(work: (run: RunStatement) => Promise<T>): Promise<T> =>
-        guarded(() => db.connection().execute(() => onHandle(sqlite, work)))
+        guarded(async () => {
+          const result = await db.connection().execute(() => onHandle(sqlite, work));
+          // On disk before it is reported; the connection is free meanwhile for the next one.
+          await sqlite.durable();
+          return result;
+        })
     : <T>(work: (run: RunStatement) => Promise<T>): Promise<T> =>
         transaction((connection) => work((query) => connection.executeQuery(query)));
   return { db, kind, location, guarded, transaction, write };
 }
+
+/**
+ * Whether each prepared statement returns rows: libsql asks SQLite again at every `reader`
+ * read, and the journal's statements stay prepared (the handle's statement cache).
+ */
+const readers = new WeakMap<SqliteStatement, boolean>();
 
 /** `begin immediate` … `commit` on the SQLite connection, each statement run as it comes. */
 async function onHandle<T>(
@@ -78,8 +89,17 @@ async function onHandle<T>(
 ): Promise<T> {
   const run: RunStatement = <Row>(query: CompiledQuery<Row>) => {
     const statement = handle.prepare(query.sql);
-    if (statement.reader)
-      return Promise.resolve({ rows: statement.all(query.parameters) as Row[] });
+    let reader = readers.get(statement);
+    if (reader === undefined) {
+      reader = statement.reader;
+      readers.set(statement, reader);
+    }
+    if (reader) {
+      if (!returnsAtMostOneRow(query))
+        return Promise.resolve({ rows: statement.all(query.parameters) as Row[] });
+      const row = statement.get(query.parameters) as Row | undefined;
+      return Promise.resolve({ rows: row === undefined ? [] : [row] });
+    }
     statement.run(query.parameters);
     return Promise.resolve({ rows: [] });
   };

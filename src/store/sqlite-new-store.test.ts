@@ -74,6 +74,7 @@ function handleOn(database: InstanceType<typeof SqliteDatabase>): SqliteHandle {
     exec: (sql) => {
       database.exec(sql);
     },
+    durable: () => Promise.resolve(),
   };
 }
 

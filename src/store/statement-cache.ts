@@ -1,4 +1,10 @@
-import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import type { SqliteStatement } from 'kysely';
+
+/** A SQLite connection as Kysely's dialect uses it, with the driver's own statement type. */
+export interface PreparingDatabase<Statement extends SqliteStatement> {
+  close(): void;
+  prepare(sql: string): Statement;
+}
 
 const DEFAULT_CAPACITY = 256;
 
@@ -7,17 +13,17 @@ const DEFAULT_CAPACITY = 256;
  * Kysely's SQLite driver prepares every statement it runs; preparing costs as much as running
  * the small statements of a journal write. Safe because the driver runs one query at a time.
  */
-export function withStatementCache(
-  database: SqliteDatabase,
+export function withStatementCache<Statement extends SqliteStatement>(
+  database: PreparingDatabase<Statement>,
   capacity = DEFAULT_CAPACITY,
-): SqliteDatabase {
-  const statements = new Map<string, SqliteStatement>();
+): PreparingDatabase<Statement> {
+  const statements = new Map<string, Statement>();
   return {
     close: () => {
       statements.clear();
       database.close();
     },
-    prepare(sql: string): SqliteStatement {
+    prepare(sql: string): Statement {
       const cached = statements.get(sql);
       if (cached) {
         statements.delete(sql);
