@@ -1,5 +1,6 @@
 import { closeSync, fdatasync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { KeelError } from '../core/index.js';
 import {
   SelectQueryNode,
   SqliteDialect,
@@ -25,6 +26,7 @@ import {
  * unknown, so every later commit fails too, as PostgreSQL stops at a failed fsync.
  */
 export class WalSync {
+  readonly #databasePath: string;
   readonly #walPath: string;
   #fd: number | undefined;
   /** Commits made on the connection, and how many of them a finished sync covers. */
@@ -35,6 +37,7 @@ export class WalSync {
   #syncs = 0;
 
   constructor(databasePath: string) {
+    this.#databasePath = databasePath;
     this.#walPath = `${databasePath}-wal`;
   }
 
@@ -112,8 +115,10 @@ export class WalSync {
 
   #fail(error: unknown): void {
     const reason = error instanceof Error ? error.message : String(error);
-    this.#failure ??= new Error(
-      `syncing ${this.#walPath} failed (${reason}): commits since the last sync may not be on disk, so the store takes no more writes; reopen it`,
+    this.#failure ??= new KeelError(
+      'store_unavailable',
+      `the SQLite store at ${this.#databasePath} could not sync ${this.#walPath} to disk (${reason}): commits since the last sync may not be on disk, so it takes no more writes; reopen it`,
+      { cause: error },
     );
   }
 }
