@@ -92,7 +92,7 @@ describe('WalSync', () => {
     sync.noteCommit();
     const error: unknown = await sync.durable().catch((caught: unknown) => caught);
     expect(KeelError.isInstance(error) && error.code).toBe('store_unavailable');
-    expect(String((error as Error).message)).toMatch(
+    expect((error as Error).message).toMatch(
       /^the SQLite store at .*keel\.db\.missing could not sync .*keel\.db\.missing-wal to disk \(.*ENOENT.*\): .*takes no more writes; reopen it$/,
     );
     sync.noteCommit();
