@@ -3,10 +3,9 @@ import { summarize, type Timing } from './stats.js';
 
 /**
  * The disk's price for one durable commit: single-row `begin immediate; insert; commit`
- * transactions on a libsql file in WAL mode with synchronous=FULL (the commit and its fsync of
- * the WAL, which Keel's default SQLite store pays per journal write with the sync on the thread
- * pool), without Keel, Kysely or anything else around it. Commits are taken in small batches
- * between the per-step blocks, so they see the same disk load.
+ * transactions on a libsql file in WAL mode with synchronous=FULL (what Keel's default SQLite
+ * store does per journal write), without Keel, Kysely or anything else around it. Commits are
+ * taken in small batches between the per-step blocks, so they see the same disk load.
  */
 export interface FsyncProbe {
   /** Times `count` commits. */

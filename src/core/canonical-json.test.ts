@@ -63,6 +63,12 @@ describe('canonicalJson', () => {
       [Symbol('s'), () => 1],
       new Map([['a', 1]]),
     ];
+    // A `toJSON` JSON.stringify would call on the value itself: own, and not enumerable.
+    const arrayWithToJson = Object.assign([1, 2], { toJSON: () => 'replaced' });
+    const hidden = { a: 1 };
+    Object.defineProperty(hidden, 'toJSON', { value: () => 'replaced', enumerable: false });
+    const withConstructor = Object.assign([{ b: 1, a: 2 }], { constructor: Object });
+    cases.push(arrayWithToJson, [arrayWithToJson], { m: hidden }, hidden, withConstructor);
     for (const value of cases) expect(canonicalJson(value)).toBe(copyingCanonicalJson(value));
     expect(canonicalJson(undefined)).toBeUndefined();
   });

@@ -46,7 +46,9 @@ function inOrder(value: unknown): unknown {
 }
 
 function arrayInOrder(value: unknown[]): unknown {
-  if (Object.getPrototypeOf(value) !== Array.prototype) return NOT_PLAIN;
+  // An own `toJSON` (even one not enumerable) would be called by JSON.stringify: a copy has none.
+  if (Object.getPrototypeOf(value) !== Array.prototype || Object.hasOwn(value, 'toJSON'))
+    return NOT_PLAIN;
   let copy: unknown[] | undefined;
   for (let index = 0; index < value.length; index++) {
     const item: unknown = value[index];
@@ -54,7 +56,11 @@ function arrayInOrder(value: unknown[]): unknown {
     const ordered = item === undefined ? item : inOrder(item);
     if (ordered === NOT_PLAIN) return NOT_PLAIN;
     if (ordered === item && copy === undefined) continue;
-    copy ??= value.slice(0, index);
+    if (copy === undefined) {
+      // By hand: `slice` would honour an own `constructor`.
+      copy = [];
+      for (let before = 0; before < index; before++) copy.push(value[before]);
+    }
     copy.push(ordered);
   }
   return copy ?? value;
@@ -63,6 +69,7 @@ function arrayInOrder(value: unknown[]): unknown {
 function objectInOrder(value: object): unknown {
   const prototype: unknown = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return NOT_PLAIN;
+  if (Object.hasOwn(value, 'toJSON')) return NOT_PLAIN;
   const source = value as Record<string, unknown>;
   const keys = Object.keys(source);
   let sorted = true;

@@ -7,7 +7,6 @@ import { SqlStore } from './sql-store.js';
 import { sqliteDriver } from './sqlite-driver.js';
 import type { SqliteHandle } from './sqlite-handle.js';
 import { withStatementCache } from './statement-cache.js';
-import { DurableSqliteDialect, WalSync } from './wal-sync.js';
 import { isPassingStoreFault, storeFault } from './store-errors.js';
 import type { Store } from './store.js';
 
@@ -17,9 +16,8 @@ export const DEFAULT_STORE_URL = 'sqlite:.keel/keel.db';
 /** SQLite durability, the PostgreSQL schema and pool size. */
 export interface OpenStoreOptions {
   /**
-   * SQLite durability. `full` (default): a commit is on disk before it is reported (the WAL is
-   * `fdatasync`ed after each commit, off the event loop; commits made meanwhile share a sync).
-   * `normal` survives a process crash but may lose the last commits on power loss.
+   * SQLite durability. `full` (default) fsyncs every commit; `normal` survives a process
+   * crash but may lose the last commits on power loss.
    */
   readonly sqliteSync?: 'full' | 'normal';
   /** PostgreSQL schema to use (created if missing). Also settable as `?schema=` in the URL. */
@@ -168,10 +166,7 @@ function openSqliteHandle(
     database.exec('pragma busy_timeout = 10000');
     // A reader leaves the journal mode as the writers set it (a read-only file cannot change it).
     if (file !== ':memory:' && !readOnly) database.exec('pragma journal_mode = wal');
-    // A file's `full` durability is a WAL sync off the thread after each commit (`WalSync`).
-    const sync =
-      file !== ':memory:' && !readOnly && sqliteSync === 'full' ? new WalSync(file) : undefined;
-    database.exec(`pragma synchronous = ${sqliteSync === 'full' && !sync ? 'full' : 'normal'}`);
+    database.exec(`pragma synchronous = ${sqliteSync === 'full' ? 'full' : 'normal'}`);
     database.prepare('select count(*) from sqlite_master').all();
     const cached = withStatementCache(database);
     const handle: SqliteHandle = {
@@ -179,20 +174,14 @@ function openSqliteHandle(
         cached.close();
       },
       prepare: (sql) => cached.prepare(sql),
-      exec: sync
-        ? (sql) => {
-            database.exec(sql);
-            if (!database.inTransaction) sync.noteCommit();
-          }
-        : (sql) => {
-            database.exec(sql);
-          },
-      durable: sync ? () => sync.durable() : () => Promise.resolve(),
+      exec: (sql) => {
+        database.exec(sql);
+      },
     };
-    const dialect = sync
-      ? new DurableSqliteDialect(cached, () => database.inTransaction, sync)
-      : new SqliteDialect({ database: cached });
-    return { db: new Kysely<Database>({ dialect }), handle };
+    return {
+      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) }),
+      handle,
+    };
   } catch (error) {
     if (readOnly && /readonly database/i.test(error instanceof Error ? error.message : '')) {
       // A WAL database keeps its -shm and -wal files beside it; even a reader needs to make them.

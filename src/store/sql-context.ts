@@ -65,12 +65,7 @@ export function sqlContext(options: {
     );
   const write = sqlite
     ? <T>(work: (run: RunStatement) => Promise<T>): Promise<T> =>
-        guarded(async () => {
-          const result = await db.connection().execute(() => onHandle(sqlite, work));
-          // On disk before it is reported; the connection is free meanwhile for the next one.
-          await sqlite.durable();
-          return result;
-        })
+        guarded(() => db.connection().execute(() => onHandle(sqlite, work)))
     : <T>(work: (run: RunStatement) => Promise<T>): Promise<T> =>
         transaction((connection) => work((query) => connection.executeQuery(query)));
   return { db, kind, location, guarded, transaction, write };
@@ -97,8 +92,11 @@ async function onHandle<T>(
     if (reader) {
       if (!returnsAtMostOneRow(query))
         return Promise.resolve({ rows: statement.all(query.parameters) as Row[] });
-      const row = statement.get(query.parameters) as Row | undefined;
-      return Promise.resolve({ rows: row === undefined ? [] : [row] });
+      const row = statement.get(query.parameters) as { _metadata?: unknown } | undefined;
+      if (row === undefined) return Promise.resolve({ rows: [] });
+      // libsql adds its own timing to a row it gets: the row is its columns only.
+      const { _metadata: _timing, ...columns } = row;
+      return Promise.resolve({ rows: [columns as Row] });
     }
     statement.run(query.parameters);
     return Promise.resolve({ rows: [] });

@@ -14,9 +14,4 @@ export interface SqliteHandle extends SqliteDatabase {
   prepare(sql: string): SqliteStatement;
   /** Runs a script of statements separated by `;`. */
   exec(sql: string): void;
-  /**
-   * Resolves once every commit made so far on the connection is on disk (at once in memory
-   * or under `synchronous = normal`, where a commit is as durable as it gets when it returns).
-   */
-  durable(): Promise<void>;
 }

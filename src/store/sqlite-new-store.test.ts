@@ -74,7 +74,6 @@ function handleOn(database: InstanceType<typeof SqliteDatabase>): SqliteHandle {
     exec: (sql) => {
       database.exec(sql);
     },
-    durable: () => Promise.resolve(),
   };
 }
 
