@@ -5,7 +5,7 @@ import { KeelError } from '../core/index.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
 import { sqliteDriver } from './sqlite-driver.js';
-import type { SqliteHandle } from './sqlite-handle.js';
+import { sqliteHandle, type SqliteHandle } from './sqlite-handle.js';
 import { withStatementCache } from './statement-cache.js';
 import { isPassingStoreFault, storeFault } from './store-errors.js';
 import type { Store } from './store.js';
@@ -169,18 +169,9 @@ function openSqliteHandle(
     database.exec(`pragma synchronous = ${sqliteSync === 'full' ? 'full' : 'normal'}`);
     database.prepare('select count(*) from sqlite_master').all();
     const cached = withStatementCache(database);
-    const handle: SqliteHandle = {
-      close: () => {
-        cached.close();
-      },
-      prepare: (sql) => cached.prepare(sql),
-      exec: (sql) => {
-        database.exec(sql);
-      },
-    };
     return {
       db: new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) }),
-      handle,
+      handle: sqliteHandle(database, cached),
     };
   } catch (error) {
     if (readOnly && /readonly database/i.test(error instanceof Error ? error.message : '')) {

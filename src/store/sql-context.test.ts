@@ -4,21 +4,13 @@ import { selectGuardRows, selectLastAudit } from './hot-statements.js';
 import type { Database } from './schema.js';
 import { sqlContext } from './sql-context.js';
 import { sqliteDriver } from './sqlite-driver.js';
-import type { SqliteHandle } from './sqlite-handle.js';
+import { sqliteHandle } from './sqlite-handle.js';
 import { withStatementCache } from './statement-cache.js';
 
 function sqliteContext() {
   const database = new (sqliteDriver())(':memory:');
   const cached = withStatementCache(database);
-  const handle: SqliteHandle = {
-    close: () => {
-      cached.close();
-    },
-    prepare: (sql) => cached.prepare(sql),
-    exec: (sql) => {
-      database.exec(sql);
-    },
-  };
+  const handle = sqliteHandle(database, cached);
   handle.exec(
     'create table keel_runs (id text primary key, status text, lease_owner text, claims integer); create table keel_audit (seq integer primary key, hash text)',
   );

@@ -1,4 +1,5 @@
 import type { SqliteDatabase, SqliteStatement as KyselySqliteStatement } from 'kysely';
+import type { PreparingDatabase } from './statement-cache.js';
 
 /** A prepared statement, as Kysely runs it, and `get` for a read of one row. */
 export interface SqliteStatement extends KyselySqliteStatement {
@@ -14,4 +15,23 @@ export interface SqliteHandle extends SqliteDatabase {
   prepare(sql: string): SqliteStatement;
   /** Runs a script of statements separated by `;`. */
   exec(sql: string): void;
+}
+
+/**
+ * The handle over a connection whose prepared statements `cached` keeps (the same cache
+ * Kysely's dialect is given): scripts run on the connection itself.
+ */
+export function sqliteHandle(
+  database: { exec(sql: string): unknown },
+  cached: PreparingDatabase<SqliteStatement>,
+): SqliteHandle {
+  return {
+    close: () => {
+      cached.close();
+    },
+    prepare: (sql) => cached.prepare(sql),
+    exec: (sql) => {
+      database.exec(sql);
+    },
+  };
 }
