@@ -7,10 +7,11 @@ import { hash } from 'node:crypto';
  * canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] }) // '{"a":[2,{"c":4,"d":3}],"b":1}'
  * ```
  *
- * Written directly for plain JSON data (what messages, tool arguments and audit payloads are),
- * with no sorted copy of the value made first; anything else (a class instance, a `toJSON`,
- * a function, a key like `"10"` that JSON orders first) takes the copying path. Both give the
- * same text for every value: digests journaled before stay equal.
+ * For plain JSON data (what messages, tool arguments and audit payloads are) only the objects
+ * whose keys are out of order are copied, and `JSON.stringify` writes the text; anything else
+ * (a class instance, a `toJSON`, a function, a key like `"10"` that JSON orders first) takes
+ * the path that sorts a copy of everything. Both give the same text for every value: digests
+ * journaled before stay equal.
  */
 export function canonicalJson(value: unknown): string {
   const copy = inOrder(value);

@@ -1,4 +1,4 @@
-import { Kysely, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { selectGuardRows, selectLastAudit } from './hot-statements.js';
 import type { Database } from './schema.js';
@@ -24,16 +24,12 @@ describe('a journal write on SQLite', () => {
     try {
       const rows = await context.write(async (run) => {
         const emptyAudit = (await run(selectLastAudit())).rows;
-        await run({
-          ...selectLastAudit(),
-          sql: "insert into keel_audit values (1, 'a'), (2, 'b')",
-          parameters: [],
-        });
-        await run({
-          ...selectLastAudit(),
-          sql: "insert into keel_runs values ('r1', 'running', 'w', 1), ('r2', 'queued', null, 0)",
-          parameters: [],
-        });
+        await run(CompiledQuery.raw("insert into keel_audit values (1, 'a'), (2, 'b')"));
+        await run(
+          CompiledQuery.raw(
+            "insert into keel_runs values ('r1', 'running', 'w', 1), ('r2', 'queued', null, 0)",
+          ),
+        );
         return {
           emptyAudit,
           lastAudit: (await run(selectLastAudit())).rows,
