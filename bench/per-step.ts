@@ -48,18 +48,17 @@ export interface PerStepResult {
   readonly failedRuns: number;
 }
 
-/**
- * Runs of each loop before the measured ones: a worker's steady state. After 150 (900 steps),
- * `--trace-opt` still showed V8 compiling Keel's step functions some 230 times over the 300
- * measured runs; after 600, 44 times; after 1,200, 15. Those compilations run on V8's threads
- * and count in the process's CPU (0.17-0.19 ms a step more on a SQLite file, 150 against
- * 1,000 warm-up runs, alternated); they belong to a process's first minute, not its steps.
- */
-export const PER_STEP_WARMUP_RUNS = 600;
-
 /** How the per-step rows run, in `npm run bench` and alone: all but the server and the store. */
 export const PER_STEP_OPTIONS = {
-  warmupRuns: PER_STEP_WARMUP_RUNS,
+  /**
+   * Runs of each loop before the measured ones: a worker's steady state. After 150 (900
+   * steps), `--trace-opt` still showed V8 compiling Keel's step functions some 230 times over
+   * the 300 measured runs; after 600, 44 times; after 1,200, 15. Those compilations run on
+   * V8's threads and count in the process's CPU (0.17-0.19 ms a step more on a SQLite file,
+   * 150 against 1,000 warm-up runs, alternated); they belong to a process's first minute, not
+   * its steps.
+   */
+  warmupRuns: 600,
   runs: 300,
   blockSize: 10,
   budgetMs: 25_000,

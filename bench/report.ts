@@ -54,16 +54,14 @@ export interface BenchReport {
   readonly benchSeconds: number;
 }
 
-/** One of the real-model path's targets, against the hand-written loop measured in the same run. */
-export interface RealPathTarget {
+/**
+ * One of the real-model path's targets, against the hand-written loop measured in the same run:
+ * its `value` is rounded for display, `within` judged on the value before rounding.
+ */
+export interface RealPathTarget extends TargetCheck {
   readonly figure: string;
-  /** Rounded for display; `within` is judged on the value before rounding. */
-  readonly value: number;
   /** `ms` (Keel's overhead over the loop) or `x` (Keel's figure over the loop's). */
   readonly unit: 'ms' | 'x';
-  readonly target: number;
-  readonly within: boolean;
-  readonly measures: string;
 }
 
 /**

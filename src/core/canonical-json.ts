@@ -70,6 +70,7 @@ function arrayInOrder(value: unknown[]): unknown {
 function objectInOrder(value: object): unknown {
   const prototype: unknown = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return NOT_PLAIN;
+  // An own `toJSON` (enumerable or not) would be called by JSON.stringify: a copy has none.
   if (Object.hasOwn(value, 'toJSON')) return NOT_PLAIN;
   const source = value as Record<string, unknown>;
   const keys = Object.keys(source);
@@ -81,9 +82,9 @@ function objectInOrder(value: object): unknown {
   let copy: Record<string, unknown> | undefined = sorted ? undefined : {};
   for (let index = 0; index < keys.length; index++) {
     const key = keys[index] as string;
-    // JSON.stringify writes index-like keys first, and `__proto__` or `toJSON` change what
-    // a copy would be: leave those to the copying path.
-    if (key === '__proto__' || key === 'toJSON' || indexLike(key)) return NOT_PLAIN;
+    // JSON.stringify writes index-like keys first, and a `__proto__` key changes what a copy
+    // would be: leave those to the copying path.
+    if (key === '__proto__' || indexLike(key)) return NOT_PLAIN;
     const item = source[key];
     if (item === undefined) continue;
     const ordered = inOrder(item);

@@ -56,7 +56,7 @@ export async function createFromSchema(
  * What a SQLite store's schema is: every statement `sqlite_master` keeps, in the order they
  * were made, without the tables SQLite makes for a virtual table itself; and the migrations run.
  */
-export function dumpSchema(handle: Pick<SqliteHandle, 'prepare'>): {
+export function dumpSchema(handle: SqliteHandle): {
   migrations: string[];
   statements: string[];
 } {
