@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 
 /** An entry to append to the audit log. `data` is plain JSON, stored as canonical JSON text. */
 export interface NewAuditEntry {
@@ -119,18 +119,11 @@ export const AUDIT_GENESIS_HASH = '0'.repeat(64);
  * ```
  */
 export function auditHash(entry: Omit<AuditEntry, 'hash'>, key?: string): string {
-  return (key === undefined ? createHash('sha256') : createHmac('sha256', key))
-    .update(
-      [
-        entry.prevHash,
-        String(entry.seq),
-        String(entry.at),
-        entry.kind,
-        entry.runId ?? '',
-        entry.payload,
-      ].join('\n'),
-    )
-    .digest('hex');
+  const text = `${entry.prevHash}\n${String(entry.seq)}\n${String(entry.at)}\n${entry.kind}\n${entry.runId ?? ''}\n${entry.payload}`;
+  // Unkeyed, the one-shot hash: no Hash object per entry, and every journal commit has one.
+  return key === undefined
+    ? hash('sha256', text, 'hex')
+    : createHmac('sha256', key).update(text).digest('hex');
 }
 
 /** Why verification failed. */
