@@ -178,6 +178,9 @@ export class RunJournal {
     const usage = usageAfter(this.state.usage, events);
     const steps = this.state.steps + events.filter((event) => event.type === 'model_called').length;
     const finished: RunEvent = { type: 'run_finished', status, reason, output, usage, steps };
+    const approvalsRequested =
+      this.state.approvalsRequested ||
+      events.some((event) => event.type === 'approval_requested');
     await this.append(
       [...events, finished],
       {
@@ -188,6 +191,7 @@ export class RunJournal {
         outputTokens: usage.outputTokens,
         costUsd: usage.costUsd,
         steps,
+        approvalsRequested,
       },
       audit,
     );

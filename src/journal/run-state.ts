@@ -116,6 +116,11 @@ export interface RunState {
   suspendedAt: number | undefined;
   /** Time spent parked on approvals: it does not count against the wall-clock limit. */
   waitedMs: number;
+  /**
+   * Whether the run ever asked a human (`approval_requested`): only then can it have approvals
+   * to withdraw when it ends, since none is filed before its request is journaled.
+   */
+  approvalsRequested: boolean;
   finished: { status: RunStatus; reason: RunReason; output: string | null } | undefined;
   /**
    * The final answer's spans that derive from untrusted content (`answer_guarded`); undefined
@@ -164,6 +169,7 @@ export function emptyRunState(): RunState {
     cancelRequested: undefined,
     suspendedAt: undefined,
     waitedMs: 0,
+    approvalsRequested: false,
     finished: undefined,
   };
 }
@@ -336,6 +342,7 @@ export function applyEvent(state: RunState, event: RunEvent): void {
       state.cancelRequested = event.by;
       return;
     case 'approval_requested': {
+      state.approvalsRequested = true;
       const call = state.pending.find((pending) => pending.callId === event.callId);
       if (call) call.awaitingApproval = event;
       if (state.heldAnswer?.call.callId === event.callId)

@@ -66,6 +66,11 @@ export interface RunFinish {
   readonly costUsd: number;
   readonly steps: number;
   readonly at: number;
+  /**
+   * `false` when the run never asked for an approval, so it has none pending to withdraw (the
+   * store skips looking). Unset: its pending approvals are withdrawn.
+   */
+  readonly approvalsRequested?: boolean | undefined;
 }
 
 /** Who may write: the lease holder, or anyone while the run is still queued. */

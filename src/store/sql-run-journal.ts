@@ -457,7 +457,8 @@ export class SqlRunJournal implements RunJournalStore {
         await run(finishRun(kind, runId, { ...finish, reason }));
         // A run that ends while it waits on a human (cancelled, timed out) withdraws its
         // approvals: nobody can decide them any more, so they must not stay pending.
-        await run(withdrawApprovals(kind, runId, finish.status, finish.at));
+        if (finish.approvalsRequested !== false)
+          await run(withdrawApprovals(kind, runId, finish.status, finish.at));
       }
     });
     for (const item of group) {
