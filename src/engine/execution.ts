@@ -45,6 +45,11 @@ export interface ExecuteRunContext {
   readonly claim?: { readonly number: number; readonly cancelRequested: boolean } | undefined;
   /** The run's journal when the caller already has it (saves a read). */
   readonly journal?: readonly StoredEvent[] | undefined;
+  /**
+   * The run's creation, when it was started without waiting for it to be durable: its first
+   * model call goes out meanwhile, and every write of the run waits for it (see `RunJournal`).
+   */
+  readonly created?: Promise<void> | undefined;
   /** Called after each event commits. Must not throw; never awaited. */
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
   /** Called with each model request (a step's, or a summariser's) as it is sent. Same rules. */

@@ -53,12 +53,17 @@ export class LocalRuns {
 
   /**
    * Create a run already claimed by this process (`events` after its `run_started` are reused
-   * as they are) and execute it here; a signal aborting cancels it.
+   * as they are) and execute it here; a signal aborting cancels it. With `commitAhead`, the run
+   * starts while its creation commits: the first model call goes out as the disk syncs, and
+   * nothing else the run does (its tools, its next write, its answer, the text its followers
+   * see) comes before the creation is durable. A creation that fails fails the run with the
+   * store's error at its first write. Only for an id Keel made: another run cannot hold it.
    */
   async runHere(
     runId: string,
     [started, ...reused]: readonly RunEvent[],
     signal: AbortSignal | undefined,
+    { commitAhead = false }: { readonly commitAhead?: boolean } = {},
   ): Promise<LocalOutcome> {
     if (started?.type !== 'run_started')
       throw new KeelError('internal', 'a run starts with run_started');
@@ -70,7 +75,7 @@ export class LocalRuns {
       at: now,
       event,
     }));
-    const record = await store.createRun({
+    const creation = store.createRun({
       id: runId,
       agent: started.agent,
       task: started.task,
@@ -78,12 +83,26 @@ export class LocalRuns {
       events: journal,
       claimBy: { workerId, leaseUntil: now + leaseMs },
     });
+    const stored = journal.map((entry) => ({
+      ...entry,
+      runId,
+      schemaVersion: STORE_SCHEMA_VERSION,
+    }));
+    if (!commitAhead)
+      return this.execute({
+        record: await creation,
+        claim: undefined,
+        signal,
+        signalMeans: 'cancel',
+        journal: stored,
+      });
     return this.execute({
-      record,
+      record: { id: runId, agent: started.agent, shadowOf: started.shadowOf ?? null },
       claim: undefined,
       signal,
       signalMeans: 'cancel',
-      journal: journal.map((entry) => ({ ...entry, runId, schemaVersion: STORE_SCHEMA_VERSION })),
+      journal: stored,
+      created: creation.then(() => undefined),
     });
   }
 
@@ -147,18 +166,29 @@ export class LocalRuns {
     signal,
     signalMeans,
     journal,
+    created,
   }: {
-    record: RunRecord;
+    record: Pick<RunRecord, 'id' | 'agent' | 'shadowOf'>;
     claim: { number: number; cancelRequested: boolean } | undefined;
     signal: AbortSignal | undefined;
     signalMeans: 'cancel' | 'release';
     journal?: readonly StoredEvent[] | undefined;
+    /** The run's creation while it commits (see `runHere`). */
+    created?: Promise<void> | undefined;
   }): Promise<LocalOutcome> {
     const { store, workerId, leases, executeWith, agentFor, shadows, production } = this.#context;
     const shadow = record.shadowOf !== null && shadows !== undefined;
     const leave = shadow ? undefined : production?.enter();
     const controller = new AbortController();
-    const untrack = leases.track(record.id, controller);
+    // The lease is renewed once the run's row exists: a heartbeat before would find none and
+    // take the run for lost.
+    let ended = false;
+    let untrack: (() => void) | undefined;
+    const track = (): void => {
+      if (!ended) untrack = leases.track(record.id, controller);
+    };
+    if (created) created.then(track, () => undefined);
+    else track();
     const onExternalAbort = (): void => {
       controller.abort(
         (signalMeans === 'cancel'
@@ -185,6 +215,7 @@ export class LocalRuns {
       controller,
       claim,
       journal,
+      created,
     }).then((state) => (state ? resultOf(record.id, state) : undefined));
     this.#executions.add(work);
     try {
@@ -200,7 +231,8 @@ export class LocalRuns {
       leave?.();
       this.#executions.delete(work);
       signal?.removeEventListener('abort', onExternalAbort);
-      untrack();
+      ended = true;
+      untrack?.();
     }
   }
 

@@ -40,6 +40,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     // A run created in this process is on its first claim.
     guard: { leaseOwner: workerId, claim: context.claim?.number ?? 1 },
     journal: stored,
+    ahead: context.created,
     onEvent: context.onEvent,
   });
   const state = journal.state;

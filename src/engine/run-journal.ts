@@ -53,6 +53,11 @@ export class RunJournal {
     this.#onEvent = options.onEvent;
     this.state = foldRun(stored.map((entry) => entry.event));
     this.#seq = stored.at(-1)?.seq ?? 0;
+    if (options.ahead) {
+      // Its failure is thrown by the first write (or `durable`), not left unhandled meanwhile.
+      options.ahead.catch(() => undefined);
+      this.#ahead = options.ahead;
+    }
   }
 
   /** Fold the run's journal (read from the store unless given) into a writer. */
@@ -179,8 +184,7 @@ export class RunJournal {
     const steps = this.state.steps + events.filter((event) => event.type === 'model_called').length;
     const finished: RunEvent = { type: 'run_finished', status, reason, output, usage, steps };
     const approvalsRequested =
-      this.state.approvalsRequested ||
-      events.some((event) => event.type === 'approval_requested');
+      this.state.approvalsRequested || events.some((event) => event.type === 'approval_requested');
     await this.append(
       [...events, finished],
       {
@@ -253,6 +257,12 @@ export interface OpenRunJournal {
   readonly guard: WriteGuard;
   /** The run's journal when the caller already has it (saves a read). */
   readonly journal?: readonly StoredEvent[] | undefined;
+  /**
+   * A commit of these events started before the journal opened and not yet known durable (the
+   * run's creation): it is the journal's first commit ahead, which every write waits for and
+   * fails as.
+   */
+  readonly ahead?: Promise<void> | undefined;
   /** Called after each event commits. Must not throw; never awaited. */
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;
 }

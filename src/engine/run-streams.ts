@@ -29,20 +29,31 @@ export interface RunStream extends AsyncIterable<RunStreamEvent> {
 }
 
 /**
+ * Starts a run in this process; `idMadeHere` when Keel made its id (no other run can hold it,
+ * so its creation may commit as it starts).
+ */
+type StartRun = (
+  agent: string,
+  task: string,
+  options: StartRunOptions,
+  idMadeHere: boolean,
+) => Promise<RunResult>;
+
+/**
  * The runtime's streams: the live hub its executions publish into, the store's notifications
  * (PostgreSQL) while anyone follows, and the two ways to open a stream.
  */
 export class RunStreams {
   readonly hub = new StreamHub();
   readonly #store: Store;
-  readonly #run: (agent: string, task: string, options: StartRunOptions) => Promise<RunResult>;
+  readonly #run: StartRun;
   readonly #cancel: (runId: string) => Promise<RunRecord>;
   readonly #agent: (name: string) => Agent | undefined;
   #listening: Promise<(() => Promise<void>) | undefined> | undefined;
 
   constructor(options: {
     store: Store;
-    run: (agent: string, task: string, options: StartRunOptions) => Promise<RunResult>;
+    run: StartRun;
     cancel: (runId: string) => Promise<RunRecord>;
     agent: (name: string) => Agent | undefined;
   }) {
@@ -87,16 +98,18 @@ export class RunStreams {
     }
     if (options.abort !== undefined && options.abort !== 'run' && options.abort !== 'subscription')
       throw new KeelError('invalid_input', 'stream: "abort" must be "run" or "subscription"');
+    const idMadeHere = options.runId === undefined;
     const runId = options.runId ?? newRunId();
     const cancelsRun = (options.abort ?? 'run') === 'run';
     const { pollMs, maxBufferedDeltas } = options;
     let failure: { error: unknown } | undefined;
     this.#listen();
-    const running = this.#run(agentName, task, {
-      ...options,
-      runId,
-      signal: cancelsRun ? options.signal : undefined,
-    });
+    const running = this.#run(
+      agentName,
+      task,
+      { ...options, runId, signal: cancelsRun ? options.signal : undefined },
+      idMadeHere,
+    );
     running.catch((error: unknown) => {
       failure = { error };
       this.hub.grew(runId);

@@ -128,7 +128,8 @@ class KeelRuntime implements Runtime {
     ];
     this.#streams = new RunStreams({
       store,
-      run: (agentName, task, runOptions) => this.run(agentName, task, runOptions),
+      run: (agentName, task, runOptions, idMadeHere) =>
+        this.#runHere(agentName, task, runOptions, idMadeHere),
       cancel: (runId) => this.cancel(runId),
       agent: (name) => this.#byName.get(name),
     });
@@ -185,12 +186,23 @@ class KeelRuntime implements Runtime {
     return record;
   }
 
-  async run(agentName: string, task: string, options: StartRunOptions = {}): Promise<RunResult> {
+  run(agentName: string, task: string, options: StartRunOptions = {}): Promise<RunResult> {
+    return this.#runHere(agentName, task, options, options.runId === undefined);
+  }
+
+  async #runHere(
+    agentName: string,
+    task: string,
+    options: StartRunOptions,
+    idMadeHere: boolean,
+  ): Promise<RunResult> {
     const runId = options.runId ?? newRunId();
     const result = await this.#local.runHere(
       runId,
       [this.#started(agentName, task, options)],
       options.signal,
+      // An id Keel made belongs to no other run: the creation can commit as the run starts.
+      { commitAhead: idMadeHere },
     );
     if (result === 'released') {
       throw new KeelError(
