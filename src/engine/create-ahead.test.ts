@@ -33,10 +33,13 @@ interface Fixture {
 async function fixture({
   leaseMs,
   answerAt = 1,
+  latencyMs = 0,
 }: {
   leaseMs?: number;
   /** The step that answers; those before look an order up. */
   answerAt?: number;
+  /** How long each model call takes. */
+  latencyMs?: number;
 } = {}): Promise<Fixture> {
   const store = await openStore('sqlite::memory:');
   closers.push(() => store.close());
@@ -85,6 +88,7 @@ async function fixture({
           : { text: 'It shipped on Monday.' };
       },
       streamChunkChars: 4,
+      latencyMs,
     }),
     tools: [lookup],
   });
@@ -150,20 +154,54 @@ describe('a run whose creation commits as it starts', () => {
     ]);
   });
 
-  it("fails with the store's error when the creation fails, and does nothing after its first model call", async () => {
-    const { store, runtime, modelSteps, lookups, release, held } = await fixture();
+  it("fails with the store's error when the creation fails, cutting off the model call under way", async () => {
+    // A model call outlasting the test's patience: the failure must not wait for it.
+    const { store, runtime, modelSteps, lookups, release, held } = await fixture({
+      latencyMs: 20_000,
+    });
     const running = runtime.run('orders', 'Where is order A1?');
     running.catch(() => undefined);
     await vi.waitFor(() => {
       expect(held()).toBe(true);
+      expect(modelSteps).toEqual([0]);
     });
+    const failedAt = Date.now();
     release(new KeelError('store_unavailable', 'the disk is gone'));
     await expect(running).rejects.toMatchObject({
       code: 'store_unavailable',
       message: 'the disk is gone',
     });
+    expect(Date.now() - failedAt).toBeLessThan(10_000);
     expect({ modelSteps, lookups }).toEqual({ modelSteps: [0], lookups: [] });
     expect(await store.listRuns()).toEqual([]);
+  });
+
+  it('is released by a runtime that closes meanwhile, not run to its end', async () => {
+    const { store, runtime, modelSteps, release, held } = await fixture({ latencyMs: 20_000 });
+    const running = runtime.run('orders', 'Where is order A1?');
+    running.catch(() => undefined);
+    await vi.waitFor(() => {
+      expect(held()).toBe(true);
+      expect(modelSteps).toEqual([0]);
+    });
+    const closedAt = Date.now();
+    const closing = runtime.close();
+    release();
+    await closing;
+    expect(Date.now() - closedAt).toBeLessThan(10_000);
+    await expect(running).rejects.toMatchObject({ code: 'lease_lost' });
+    const [record] = await store.listRuns();
+    const journal = await store.readEvents(record?.id ?? '');
+    // Handed back: claimable by any worker at once, its release journaled.
+    expect({
+      status: record?.status,
+      leaseOwner: record?.leaseOwner,
+      events: journal.map((entry) => entry.event.type),
+    }).toEqual({
+      status: 'running',
+      leaseOwner: null,
+      events: ['run_started', 'run_claimed', 'run_released'],
+    });
   });
 
   it('is not taken for lost by a lease heartbeat that comes before its row exists', async () => {

@@ -16,6 +16,8 @@ export type RunAbort =
   | { readonly kind: 'timeout' }
   | { readonly kind: 'lease_lost' }
   | { readonly kind: 'release' }
+  /** The run's creation, committing as it started, failed: the run fails with `error`. */
+  | { readonly kind: 'not_created'; readonly error: unknown }
   /** The executor stopped (finished or failed): stop anything it started that still runs. */
   | { readonly kind: 'ended' };
 

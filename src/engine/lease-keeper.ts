@@ -9,8 +9,12 @@ import type { RunAbort } from './execution.js';
 export interface LeaseKeeper {
   /** Runs executing in this process, by id. */
   readonly active: ReadonlyMap<string, AbortController>;
-  /** Hold `runId` for `controller`'s execution; returns the release. */
-  track(runId: string, controller: AbortController): () => void;
+  /**
+   * Hold `runId` for `controller`'s execution; returns the release. With `created`, the run's
+   * row is still being written: it is renewed only once that commit is durable (a renewal
+   * before would find no row and take the run for lost), though it is active at once.
+   */
+  track(runId: string, controller: AbortController, created?: Promise<void>): () => void;
   /** Stop the heartbeat (the process is closing). */
   stop(): void;
 }
@@ -27,10 +31,12 @@ export function leaseKeeper({
   readonly leaseMs: number;
 }): LeaseKeeper {
   const active = new Map<string, AbortController>();
+  /** Active runs whose row is not yet durable: not renewed. */
+  const creating = new Set<string>();
   let heartbeat: NodeJS.Timeout | undefined;
 
   async function renew(): Promise<void> {
-    const runIds = [...active.keys()];
+    const runIds = [...active.keys()].filter((runId) => !creating.has(runId));
     if (runIds.length === 0) return;
     try {
       const renewal = await store.renewLeases({ workerId, runIds, now: clock.now(), leaseMs });
@@ -51,17 +57,30 @@ export function leaseKeeper({
   return {
     active,
     stop,
-    track(runId, controller) {
+    track(runId, controller, created) {
       // This worker re-claimed a run it was still executing (its heartbeat came too late): the
       // new claim supersedes the old execution, whose writes the store now refuses anyway.
       active.get(runId)?.abort({ kind: 'lease_lost' } satisfies RunAbort);
       active.set(runId, controller);
+      if (created) {
+        creating.add(runId);
+        // A creation that failed stays unrenewed: its run ends on the failure.
+        created.then(
+          () => {
+            if (active.get(runId) === controller) creating.delete(runId);
+          },
+          () => undefined,
+        );
+      }
       if (!heartbeat) {
         heartbeat = setInterval(() => void renew(), Math.max(50, Math.floor(leaseMs / 3)));
         heartbeat.unref();
       }
       return function untrack() {
-        if (active.get(runId) === controller) active.delete(runId);
+        if (active.get(runId) === controller) {
+          active.delete(runId);
+          creating.delete(runId);
+        }
         if (active.size === 0) stop();
       };
     },

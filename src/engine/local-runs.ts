@@ -180,15 +180,13 @@ export class LocalRuns {
     const shadow = record.shadowOf !== null && shadows !== undefined;
     const leave = shadow ? undefined : production?.enter();
     const controller = new AbortController();
-    // The lease is renewed once the run's row exists: a heartbeat before would find none and
-    // take the run for lost.
-    let ended = false;
-    let untrack: (() => void) | undefined;
-    const track = (): void => {
-      if (!ended) untrack = leases.track(record.id, controller);
-    };
-    if (created) created.then(track, () => undefined);
-    else track();
+    const untrack = leases.track(record.id, controller, created);
+    // A creation that failed ends the run at once with the store's error: the model call
+    // going out meanwhile is cut off, not paid for to the end.
+    created?.catch((error: unknown) => {
+      if (!controller.signal.aborted)
+        controller.abort({ kind: 'not_created', error } satisfies RunAbort);
+    });
     const onExternalAbort = (): void => {
       controller.abort(
         (signalMeans === 'cancel'
@@ -231,8 +229,7 @@ export class LocalRuns {
       leave?.();
       this.#executions.delete(work);
       signal?.removeEventListener('abort', onExternalAbort);
-      ended = true;
-      untrack?.();
+      untrack();
     }
   }
 

@@ -190,6 +190,8 @@ async function onAbort(execution: Execution): Promise<RunState | undefined> {
     case 'lease_lost':
     case 'ended':
       return undefined;
+    case 'not_created':
+      throw reason.error;
     case 'release':
       // Recorded so the watchdog does not count a clean hand-over as a lost worker.
       await journal.append([{ type: 'run_released', workerId: run.workerId }]);

@@ -186,7 +186,7 @@ class KeelRuntime implements Runtime {
     return record;
   }
 
-  run(agentName: string, task: string, options: StartRunOptions = {}): Promise<RunResult> {
+  async run(agentName: string, task: string, options: StartRunOptions = {}): Promise<RunResult> {
     return this.#runHere(agentName, task, options, options.runId === undefined);
   }
 

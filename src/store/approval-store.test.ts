@@ -86,6 +86,33 @@ for (const backend of BACKENDS) {
         now: T0 + 10,
       });
 
+    it('withdraws the pending approvals of a run the store ends at a claim (its workers all lost)', async () => {
+      const store = await open();
+      // Its lease long expired: the worker that held it is gone.
+      await store.createRun({
+        id: 'run_spent',
+        agent: 'refunds',
+        task: 'Refund A-1',
+        createdAt: T0,
+        events: [
+          { seq: 1, at: T0, event: { type: 'run_claimed', workerId: 'worker-a', claim: 1 } },
+        ],
+        claimBy: { workerId: 'worker-a', leaseUntil: T0 + 1 },
+      });
+      await store.approvals.create(approval('run_spent'));
+      const claim = { now: T0 + 60_000, leaseMs: 30_000, maxClaims: 0 };
+      const ended = await store.claimNext({ ...claim, workerId: 'worker-b' });
+      expect({ status: ended?.status, reason: ended?.reason }).toEqual({
+        status: 'failed',
+        reason: { type: 'worker_lost', attempts: 1 },
+      });
+      expect(await store.approvals.get('apr_run_spent')).toMatchObject({
+        state: 'expired',
+        decidedBy: 'keel:run-ended',
+        decisionReason: 'withdrawn: the run ended failed',
+      });
+    });
+
     it('writes an approval and its audit row in one commit, once', async () => {
       const store = await open();
       await runningRun(store, 'run_a');

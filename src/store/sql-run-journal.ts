@@ -193,6 +193,8 @@ export class SqlRunJournal implements RunJournalStore {
           now,
           location: this.#sql.location,
         });
+        // As a run a worker ends: nobody can decide its pending approvals any more.
+        await db.executeQuery(withdrawApprovals(this.#sql.kind, ended.id, ended.status, now));
         // Ended by the store, not by a worker's journal write: its audit row lands here.
         await this.#audit.insertWithin(
           (query) => db.executeQuery(query),
