@@ -57,7 +57,8 @@ export class LocalRuns {
    * starts while its creation commits: the first model call goes out as the disk syncs, and
    * nothing else the run does (its tools, its next write, its answer, the text its followers
    * see) comes before the creation is durable. A creation that fails fails the run with the
-   * store's error at its first write. Only for an id Keel made: another run cannot hold it.
+   * store's error at once (the call is cut off). Only for an id Keel made: another run cannot
+   * hold it.
    */
   async runHere(
     runId: string,
