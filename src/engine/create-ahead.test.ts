@@ -204,6 +204,34 @@ describe('a run whose creation commits as it starts', () => {
     });
   });
 
+  it('is cancelled by a cancel that comes before its row exists, which reports the run', async () => {
+    const { store, runtime, modelSteps, release, held } = await fixture({ latencyMs: 20_000 });
+    const stream = runtime.stream('orders', 'Where is order A1?');
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const event of stream) seen.push(event.type);
+    })();
+    await vi.waitFor(() => {
+      expect(held()).toBe(true);
+      expect(modelSteps).toEqual([0]);
+    });
+    const cancelling = runtime.cancel(stream.runId);
+    release();
+    const record = await cancelling;
+    expect(record.id).toBe(stream.runId);
+    await reading;
+    const journal = await store.readEvents(stream.runId);
+    expect({
+      status: (await store.getRun(stream.runId))?.status,
+      events: journal.map((entry) => entry.event.type),
+      last: seen.at(-1),
+    }).toEqual({
+      status: 'cancelled',
+      events: ['run_started', 'run_claimed', 'cancel_requested', 'run_finished'],
+      last: 'run_finished',
+    });
+  });
+
   it('is not taken for lost by a lease heartbeat that comes before its row exists', async () => {
     // Renewals every 50 ms: several fall while the creation is held.
     const { runtime, modelSteps, release, held } = await fixture({ leaseMs: 150 });

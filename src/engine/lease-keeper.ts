@@ -15,6 +15,8 @@ export interface LeaseKeeper {
    * before would find no row and take the run for lost), though it is active at once.
    */
   track(runId: string, controller: AbortController, created?: Promise<void>): () => void;
+  /** The creation of a run executing here whose row is still being written, if any. */
+  creation(runId: string): Promise<void> | undefined;
   /** Stop the heartbeat (the process is closing). */
   stop(): void;
 }
@@ -31,8 +33,8 @@ export function leaseKeeper({
   readonly leaseMs: number;
 }): LeaseKeeper {
   const active = new Map<string, AbortController>();
-  /** Active runs whose row is not yet durable: not renewed. */
-  const creating = new Set<string>();
+  /** Active runs whose row is not yet durable (not renewed), with the execution that waits. */
+  const creating = new Map<string, { controller: AbortController; created: Promise<void> }>();
   let heartbeat: NodeJS.Timeout | undefined;
 
   async function renew(): Promise<void> {
@@ -57,30 +59,31 @@ export function leaseKeeper({
   return {
     active,
     stop,
+    creation(runId) {
+      return creating.get(runId)?.created;
+    },
     track(runId, controller, created) {
       // This worker re-claimed a run it was still executing (its heartbeat came too late): the
       // new claim supersedes the old execution, whose writes the store now refuses anyway.
       active.get(runId)?.abort({ kind: 'lease_lost' } satisfies RunAbort);
       active.set(runId, controller);
       if (created) {
-        creating.add(runId);
+        creating.set(runId, { controller, created });
         // A creation that failed stays unrenewed: its run ends on the failure.
         created.then(
           () => {
-            if (active.get(runId) === controller) creating.delete(runId);
+            if (creating.get(runId)?.controller === controller) creating.delete(runId);
           },
           () => undefined,
         );
-      }
+      } else creating.delete(runId);
       if (!heartbeat) {
         heartbeat = setInterval(() => void renew(), Math.max(50, Math.floor(leaseMs / 3)));
         heartbeat.unref();
       }
       return function untrack() {
-        if (active.get(runId) === controller) {
-          active.delete(runId);
-          creating.delete(runId);
-        }
+        if (active.get(runId) === controller) active.delete(runId);
+        if (creating.get(runId)?.controller === controller) creating.delete(runId);
         if (active.size === 0) stop();
       };
     },

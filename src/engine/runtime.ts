@@ -239,6 +239,9 @@ class KeelRuntime implements Runtime {
 
   async cancel(runId: string): Promise<RunRecord> {
     this.#leases.active.get(runId)?.abort({ kind: 'cancel', by: 'user' } satisfies RunAbort);
+    // A run started here whose row is still being written: asked of the store once it exists
+    // (one whose creation failed does not).
+    await this.#leases.creation(runId)?.catch(() => undefined);
     const record = await this.store.requestCancel(runId, this.#clock.now());
     if (!record) throw new KeelError('not_found', `no run ${runId}`);
     if (record.status !== 'queued') return record;
