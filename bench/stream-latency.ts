@@ -22,7 +22,7 @@ export interface StreamLatencyResult {
   readonly providerFirstTokenMs: number;
   /** `runtime.stream(agent, task)` to its first `text_delta` on a SQLite file store, ms (median). */
   readonly keelFirstDeltaMs: number;
-  /** The difference of the medians, ms: the run's creation, durable on disk, included. */
+  /** The difference of the medians, ms: the first delta waits for the run's creation to be durable. */
   readonly addedMs: number;
   /** The same on an in-memory store: what Keel adds without the disk's commit, ms. */
   readonly memory: { readonly keelFirstDeltaMs: number; readonly addedMs: number };
@@ -189,7 +189,7 @@ export function renderStreamLatency(result: StreamLatencyResult): string {
   return [
     `Streaming (fake SSE server, ${result.eventIntervalMs} ms before each event; medians of ${result.samples})`,
     `  time to first token, bare SDK stream:         ${result.providerFirstTokenMs} ms`,
-    `  time to first text_delta, SQLite file store:  ${result.keelFirstDeltaMs} ms  (+${result.addedMs} ms, the run's durable creation included)`,
+    `  time to first text_delta, SQLite file store:  ${result.keelFirstDeltaMs} ms  (+${result.addedMs} ms; the first delta waits for the run's creation to be durable)`,
     `  time to first text_delta, in-memory store:    ${result.memory.keelFirstDeltaMs} ms  (+${result.memory.addedMs} ms)`,
     `  run duration, nobody reading its stream:      ${result.slowConsumer.unreadMs} ms`,
     `  run duration, a consumer at 1 event/s:        ${result.slowConsumer.slowMs} ms  (it had taken ${result.slowConsumer.eventsTakenBeforeFinish} event(s) when the run finished)`,
