@@ -5,6 +5,7 @@ import { KeelError, systemClock } from '../core/index.js';
 import { simulator } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { defineTool, type ToolEffect } from '../tools/index.js';
+import { holdOnce } from '../../test/support/hold-once.js';
 import { wrapAppend } from '../../test/support/wrap-append.js';
 import { createRuntime, type Runtime } from './index.js';
 import { RunJournal } from './run-journal.js';
@@ -43,18 +44,10 @@ async function fixture({
   const store = await openStore('sqlite::memory:');
   closers.push(() => store.close());
   const modelSteps: number[] = [];
-  let gate: { resolve(): void; reject(error: Error): void } | undefined;
-  let reached = false;
-  const gated = new Promise<void>((resolve, reject) => {
-    gate = { resolve, reject };
-  });
-  gated.catch(() => undefined);
+  const gate = holdOnce();
   const holding = wrapAppend(store, async (write, inner) => {
     const holdsResult = write.events.some((entry) => entry.event.type === 'tool_finished');
-    if (holdsResult && !reached) {
-      reached = true;
-      await gated;
-    }
+    if (holdsResult) await gate.pass();
     return inner(write);
   });
   const lookup = defineTool({
@@ -84,11 +77,8 @@ async function fixture({
     store,
     runtime,
     modelSteps,
-    release: (error) => {
-      if (error) gate?.reject(error);
-      else gate?.resolve();
-    },
-    held: () => reached,
+    release: gate.release,
+    held: gate.held,
   };
 }
 

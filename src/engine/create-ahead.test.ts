@@ -5,6 +5,7 @@ import { KeelError } from '../core/index.js';
 import { simulator } from '../model/index.js';
 import { openStore, type NewRun, type RunRecord, type Store } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
+import { holdOnce } from '../../test/support/hold-once.js';
 import { createRuntime, type Runtime } from './index.js';
 
 /*
@@ -45,20 +46,12 @@ async function fixture({
   closers.push(() => store.close());
   const modelSteps: number[] = [];
   const lookups: string[] = [];
-  let gate: { resolve(): void; reject(error: Error): void } | undefined;
-  let reached = false;
-  const gated = new Promise<void>((resolve, reject) => {
-    gate = { resolve, reject };
-  });
-  gated.catch(() => undefined);
+  const gate = holdOnce();
   const holding = new Proxy(store, {
     get(target, key) {
       if (key === 'createRun')
         return async (run: NewRun): Promise<RunRecord> => {
-          if (!reached) {
-            reached = true;
-            await gated;
-          }
+          await gate.pass();
           return target.createRun(run);
         };
       const value = Reflect.get(target, key, target) as unknown;
@@ -103,11 +96,8 @@ async function fixture({
     runtime,
     modelSteps,
     lookups,
-    release: (error) => {
-      if (error) gate?.reject(error);
-      else gate?.resolve();
-    },
-    held: () => reached,
+    release: gate.release,
+    held: gate.held,
   };
 }
 

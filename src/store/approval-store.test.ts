@@ -56,7 +56,7 @@ for (const backend of BACKENDS) {
       return store;
     }
 
-    async function runningRun(store: Store, id: string): Promise<void> {
+    async function runningRun(store: Store, id: string, leaseUntil = T0 + 30_000): Promise<void> {
       await store.createRun({
         id,
         agent: 'refunds',
@@ -65,7 +65,7 @@ for (const backend of BACKENDS) {
         events: [
           { seq: 1, at: T0, event: { type: 'run_claimed', workerId: 'worker-a', claim: 1 } },
         ],
-        claimBy: { workerId: 'worker-a', leaseUntil: T0 + 30_000 },
+        claimBy: { workerId: 'worker-a', leaseUntil },
       });
     }
 
@@ -89,16 +89,7 @@ for (const backend of BACKENDS) {
     it('withdraws the pending approvals of a run the store ends at a claim (its workers all lost)', async () => {
       const store = await open();
       // Its lease long expired: the worker that held it is gone.
-      await store.createRun({
-        id: 'run_spent',
-        agent: 'refunds',
-        task: 'Refund A-1',
-        createdAt: T0,
-        events: [
-          { seq: 1, at: T0, event: { type: 'run_claimed', workerId: 'worker-a', claim: 1 } },
-        ],
-        claimBy: { workerId: 'worker-a', leaseUntil: T0 + 1 },
-      });
+      await runningRun(store, 'run_spent', T0 + 1);
       await store.approvals.create(approval('run_spent'));
       const claim = { now: T0 + 60_000, leaseMs: 30_000, maxClaims: 0 };
       const ended = await store.claimNext({ ...claim, workerId: 'worker-b' });
