@@ -84,26 +84,15 @@ export class LocalRuns {
       events: journal,
       claimBy: { workerId, leaseUntil: now + leaseMs },
     });
-    const stored = journal.map((entry) => ({
-      ...entry,
-      runId,
-      schemaVersion: STORE_SCHEMA_VERSION,
-    }));
-    if (!commitAhead)
-      return this.execute({
-        record: await creation,
-        claim: undefined,
-        signal,
-        signalMeans: 'cancel',
-        journal: stored,
-      });
     return this.execute({
-      record: { id: runId, agent: started.agent, shadowOf: started.shadowOf ?? null },
+      record: commitAhead
+        ? { id: runId, agent: started.agent, shadowOf: started.shadowOf ?? null }
+        : await creation,
       claim: undefined,
       signal,
       signalMeans: 'cancel',
-      journal: stored,
-      created: creation.then(() => undefined),
+      journal: journal.map((entry) => ({ ...entry, runId, schemaVersion: STORE_SCHEMA_VERSION })),
+      created: commitAhead ? creation.then(() => undefined) : undefined,
     });
   }
 
