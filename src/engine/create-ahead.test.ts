@@ -3,9 +3,10 @@ import { z } from 'zod';
 import { defineAgent } from '../agent/index.js';
 import { KeelError } from '../core/index.js';
 import { simulator } from '../model/index.js';
-import { openStore, type NewRun, type RunRecord, type Store } from '../store/index.js';
+import { openStore, type Store } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
 import { holdOnce } from '../../test/support/hold-once.js';
+import { wrapCreateRun } from '../../test/support/wrap-append.js';
 import { createRuntime, type Runtime } from './index.js';
 
 /*
@@ -28,6 +29,8 @@ interface Fixture {
   release(error?: Error): void;
   /** True once a creation is being held. */
   held(): boolean;
+  /** Resolves once the creation is held and the first model call has gone out. */
+  firstCallOut(): Promise<void>;
 }
 
 /** A store whose first `createRun` waits for `release`. */
@@ -47,18 +50,9 @@ async function fixture({
   const modelSteps: number[] = [];
   const lookups: string[] = [];
   const gate = holdOnce();
-  const holding = new Proxy(store, {
-    get(target, key) {
-      if (key === 'createRun')
-        return async (run: NewRun): Promise<RunRecord> => {
-          await gate.pass();
-          return target.createRun(run);
-        };
-      const value = Reflect.get(target, key, target) as unknown;
-      return typeof value === 'function'
-        ? (value as (...args: unknown[]) => unknown).bind(target)
-        : value;
-    },
+  const holding = wrapCreateRun(store, async (run, inner) => {
+    await gate.pass();
+    return inner(run);
   });
   const lookup = defineTool({
     name: 'lookup',
@@ -98,22 +92,24 @@ async function fixture({
     lookups,
     release: gate.release,
     held: gate.held,
+    firstCallOut: () =>
+      vi.waitFor(() => {
+        expect(gate.held()).toBe(true);
+        expect(modelSteps).toEqual([0]);
+      }),
   };
 }
 
 describe('a run whose creation commits as it starts', () => {
   it('sends its first model call meanwhile, and runs its tool only once the creation is durable', async () => {
-    const { store, runtime, modelSteps, lookups, release, held } = await fixture();
+    const { store, runtime, modelSteps, lookups, release, firstCallOut } = await fixture();
     let settled = false;
     const running = runtime.run('orders', 'Where is order A1?');
     void running.then(() => {
       settled = true;
     });
     try {
-      await vi.waitFor(() => {
-        expect(held()).toBe(true);
-        expect(modelSteps).toEqual([0]);
-      });
+      await firstCallOut();
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect({ lookups, modelSteps, settled }).toEqual({
         lookups: [],
@@ -146,15 +142,12 @@ describe('a run whose creation commits as it starts', () => {
 
   it("fails with the store's error when the creation fails, cutting off the model call under way", async () => {
     // A model call outlasting the test's patience: the failure must not wait for it.
-    const { store, runtime, modelSteps, lookups, release, held } = await fixture({
+    const { store, runtime, modelSteps, lookups, release, firstCallOut } = await fixture({
       latencyMs: 20_000,
     });
     const running = runtime.run('orders', 'Where is order A1?');
     running.catch(() => undefined);
-    await vi.waitFor(() => {
-      expect(held()).toBe(true);
-      expect(modelSteps).toEqual([0]);
-    });
+    await firstCallOut();
     const failedAt = Date.now();
     release(new KeelError('store_unavailable', 'the disk is gone'));
     await expect(running).rejects.toMatchObject({
@@ -167,13 +160,12 @@ describe('a run whose creation commits as it starts', () => {
   });
 
   it('is released by a runtime that closes meanwhile, not run to its end', async () => {
-    const { store, runtime, modelSteps, release, held } = await fixture({ latencyMs: 20_000 });
+    const { store, runtime, release, firstCallOut } = await fixture({
+      latencyMs: 20_000,
+    });
     const running = runtime.run('orders', 'Where is order A1?');
     running.catch(() => undefined);
-    await vi.waitFor(() => {
-      expect(held()).toBe(true);
-      expect(modelSteps).toEqual([0]);
-    });
+    await firstCallOut();
     const closedAt = Date.now();
     const closing = runtime.close();
     release();
@@ -195,16 +187,15 @@ describe('a run whose creation commits as it starts', () => {
   });
 
   it('is cancelled by a cancel that comes before its row exists, which reports the run', async () => {
-    const { store, runtime, modelSteps, release, held } = await fixture({ latencyMs: 20_000 });
+    const { store, runtime, release, firstCallOut } = await fixture({
+      latencyMs: 20_000,
+    });
     const stream = runtime.stream('orders', 'Where is order A1?');
     const seen: string[] = [];
     const reading = (async () => {
       for await (const event of stream) seen.push(event.type);
     })();
-    await vi.waitFor(() => {
-      expect(held()).toBe(true);
-      expect(modelSteps).toEqual([0]);
-    });
+    await firstCallOut();
     const cancelling = runtime.cancel(stream.runId);
     release();
     const record = await cancelling;
@@ -224,12 +215,9 @@ describe('a run whose creation commits as it starts', () => {
 
   it('is not taken for lost by a lease heartbeat that comes before its row exists', async () => {
     // Renewals every 50 ms: several fall while the creation is held.
-    const { runtime, modelSteps, release, held } = await fixture({ leaseMs: 150 });
+    const { runtime, modelSteps, release, firstCallOut } = await fixture({ leaseMs: 150 });
     const running = runtime.run('orders', 'Where is order A1?');
-    await vi.waitFor(() => {
-      expect(held()).toBe(true);
-      expect(modelSteps).toEqual([0]);
-    });
+    await firstCallOut();
     await new Promise((resolve) => setTimeout(resolve, 130));
     release();
     const result = await running;
@@ -240,17 +228,14 @@ describe('a run whose creation commits as it starts', () => {
   });
 
   it('streams: the first call goes out meanwhile, its text reaches the stream once the creation is durable', async () => {
-    const { runtime, modelSteps, release, held } = await fixture({ answerAt: 0 });
+    const { runtime, release, firstCallOut } = await fixture({ answerAt: 0 });
     const seen: string[] = [];
     const reading = (async () => {
       for await (const event of runtime.stream('orders', 'Where is order A1?'))
         seen.push(event.type === 'text_delta' ? `delta:${event.text}` : event.type);
     })();
     try {
-      await vi.waitFor(() => {
-        expect(held()).toBe(true);
-        expect(modelSteps).toEqual([0]);
-      });
+      await firstCallOut();
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(seen.filter((type) => type.startsWith('delta:'))).toEqual([]);
     } finally {
