@@ -339,6 +339,23 @@ describe('defineAgent: a cost limit must be one that holds', () => {
     expect(error.message).toContain("maxCostUsd: 'tokens-only'");
   });
 
+  it.each([['token-only'], [-1], [Number.NaN], [Number.POSITIVE_INFINITY], ['0.5']])(
+    'names a maxCostUsd that is neither a price nor tokens-only (%s) before the price',
+    (maxCostUsd) => {
+      const error = failure(() =>
+        defineAgent({
+          ...base,
+          model: unpriced,
+          limits: { maxCostUsd: maxCostUsd as number },
+        }),
+      );
+      expect(error.code).toBe('invalid_definition');
+      expect(error.message).toContain(
+        `"limits.maxCostUsd" must be a positive number of US dollars, or 'tokens-only'`,
+      );
+    },
+  );
+
   it('refuses it on an unpriced model string (a local server), at definition', () => {
     const error = failure(() =>
       defineAgent({

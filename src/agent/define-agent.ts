@@ -324,6 +324,7 @@ function checkGateTools(
  */
 function agentLimits(where: string, limits: AgentLimits = {}, model: ModelAdapterV1): RunLimits {
   const { maxCostUsd, ...others } = limits;
+  checkCostLimitShape(where, maxCostUsd, 'invalid_definition');
   if (maxCostUsd === 'tokens-only')
     return resolveLimits(where, { ...others, maxCostUsd: NO_COST_LIMIT });
   if (maxCostUsd !== undefined) {
@@ -331,6 +332,30 @@ function agentLimits(where: string, limits: AgentLimits = {}, model: ModelAdapte
     if (problem) throw new KeelError('invalid_definition', `${where}: ${problem}`);
   }
   return resolveLimits(where, limits as Partial<RunLimits>);
+}
+
+/**
+ * Fails with `code` unless `maxCostUsd` is unset, a positive number of US dollars or
+ * `'tokens-only'`: checked before the price, so a misspelt `'tokens-only'` is named as such.
+ */
+export function checkCostLimitShape(
+  where: string,
+  maxCostUsd: unknown,
+  code: 'invalid_definition' | 'invalid_input',
+): void {
+  if (maxCostUsd === undefined || maxCostUsd === 'tokens-only') return;
+  if (typeof maxCostUsd === 'number' && Number.isFinite(maxCostUsd) && maxCostUsd > 0) return;
+  throw new KeelError(
+    code,
+    `${where}: "limits.maxCostUsd" must be a positive number of US dollars, or 'tokens-only' for no cost limit (got ${shown(maxCostUsd)})`,
+  );
+}
+
+/** A value as a message shows it: a string quoted, a number as written, else its type. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') return String(value);
+  return value === null ? 'null' : typeof value;
 }
 
 /**

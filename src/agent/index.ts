@@ -1,6 +1,7 @@
 export {
   NO_COST_LIMIT,
   OUT_OF_SCOPE_POLICIES,
+  checkCostLimitShape,
   costLimitProblem,
   costLimitSource,
   defineAgent,

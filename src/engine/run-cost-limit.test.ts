@@ -53,6 +53,18 @@ describe('a run-level maxCostUsd', () => {
     expect(await runtime.store.listRuns({ limit: 5 })).toEqual([]);
   });
 
+  it('names a run-level maxCostUsd that is neither a price nor tokens-only', async () => {
+    const runtime = await runtimeFor(agent);
+    const error = await refusal(
+      runtime.run('local', 'hi', { limits: { maxCostUsd: 'token-only' as 'tokens-only' } }),
+    );
+    expect(error.code).toBe('invalid_input');
+    expect(error.message).toContain(
+      `run of "local": "limits.maxCostUsd" must be a positive number of US dollars, or 'tokens-only'`,
+    );
+    expect(await runtime.store.listRuns({ limit: 5 })).toEqual([]);
+  });
+
   it("runs with 'tokens-only' on the same model", async () => {
     const runtime = await runtimeFor(agent);
     const result = await runtime.run('local', 'hi', {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   NO_COST_LIMIT,
+  checkCostLimitShape,
   costLimitProblem,
   costLimitSource,
   type Agent,
@@ -37,6 +38,7 @@ export function runStarted({
     throw new KeelError('invalid_input', 'a run needs a non-empty task');
   }
   const { maxCostUsd, ...others } = limits ?? {};
+  checkCostLimitShape(`run of "${agent.name}"`, maxCostUsd, 'invalid_input');
   const overrides: Partial<RunLimits> =
     maxCostUsd === undefined
       ? others

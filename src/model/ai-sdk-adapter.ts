@@ -7,7 +7,12 @@ import type {
   LanguageModelV3StreamPart,
 } from '@ai-sdk/provider';
 import { KeelError, untilAborted } from '../core/index.js';
-import { DEFAULT_MODEL_TIMEOUT_MS, callDeadline, deadlineMessage } from './call-deadline.js';
+import {
+  DEFAULT_MODEL_TIMEOUT_MS,
+  callDeadline,
+  checkModelTimeout,
+  deadlineMessage,
+} from './call-deadline.js';
 import type { Message } from './messages.js';
 import {
   ModelCallError,
@@ -57,9 +62,7 @@ export function aiSdkModel(
   languageModel: LanguageModelV3,
   { price, timeoutMs = DEFAULT_MODEL_TIMEOUT_MS, stream = false }: AiSdkModelOptions = {},
 ): ModelAdapterV1 {
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new KeelError('invalid_config', 'aiSdkModel: "timeoutMs" must be a positive integer');
-  }
+  checkModelTimeout('aiSdkModel', timeoutMs);
   const candidate = languageModel as Partial<LanguageModelV3> | undefined;
   if (
     typeof candidate !== 'object' ||

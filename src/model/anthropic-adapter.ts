@@ -12,7 +12,12 @@ import { KeelError, type AbortableOptions } from '../core/index.js';
 import { anchoredEstimates } from './anchored-estimate.js';
 import { toModelCallError } from './anthropic-errors.js';
 import { accumulateStream, toModelResponse } from './anthropic-response.js';
-import { DEFAULT_MODEL_TIMEOUT_MS, callDeadline, type CallDeadline } from './call-deadline.js';
+import {
+  DEFAULT_MODEL_TIMEOUT_MS,
+  callDeadline,
+  checkModelTimeout,
+  type CallDeadline,
+} from './call-deadline.js';
 import type { Message, ToolSpec } from './messages.js';
 import {
   ModelCallError,
@@ -91,12 +96,7 @@ export function anthropicMessages({
   if (typeof model !== 'string' || model.length === 0) {
     throw new KeelError('invalid_config', 'anthropicMessages: "model" must be a non-empty string');
   }
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new KeelError(
-      'invalid_config',
-      'anthropicMessages: "timeoutMs" must be a positive integer',
-    );
-  }
+  checkModelTimeout('anthropicMessages', timeoutMs);
   if (!Number.isSafeInteger(defaultMaxOutputTokens) || defaultMaxOutputTokens <= 0) {
     throw new KeelError(
       'invalid_config',

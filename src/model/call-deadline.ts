@@ -1,5 +1,32 @@
+import { KeelError } from '../core/index.js';
+import { MAX_TIMER_MS } from '../journal/index.js';
+
 /** How long a model call may take (or a stream stay silent) unless its adapter says otherwise. */
 export const DEFAULT_MODEL_TIMEOUT_MS = 60_000;
+
+/**
+ * Whether `timeoutMs` can be a model call's deadline: a whole number of milliseconds from 1 to
+ * `MAX_TIMER_MS`. A Node timer waits at most that long and fires after 1 ms when asked for more,
+ * so a longer timeout would end every call at once.
+ */
+export function isModelTimeout(timeoutMs: unknown): timeoutMs is number {
+  return (
+    Number.isSafeInteger(timeoutMs) &&
+    (timeoutMs as number) > 0 &&
+    (timeoutMs as number) <= MAX_TIMER_MS
+  );
+}
+
+/** Fails with `invalid_config` naming `where` unless `timeoutMs` can be a call's deadline. */
+export function checkModelTimeout(where: string, timeoutMs: unknown): number {
+  if (!isModelTimeout(timeoutMs)) {
+    throw new KeelError(
+      'invalid_config',
+      `${where}: "timeoutMs" must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS} (about 24.8 days)`,
+    );
+  }
+  return timeoutMs;
+}
 
 /**
  * The deadline of one model call: its signal aborts `timeoutMs` after it starts, or when the

@@ -98,9 +98,12 @@ describe('model call deadlines', () => {
 
   it.each([
     ['openai-compatible:http://127.0.0.1:1/v1#m?timeout=5', 'unknown option "timeout"'],
-    ['openai-compatible:http://127.0.0.1:1/v1#m?timeoutMs=0', '"timeoutMs" must be a positive'],
-    ['openai:gpt-4.1-mini?timeoutMs=1.5', '"timeoutMs" must be a positive'],
-    ['anthropic:claude-haiku-4-5?timeoutMs=abc', '"timeoutMs" must be a positive'],
+    ['openai-compatible:http://127.0.0.1:1/v1#m?timeoutMs=0', '"timeoutMs" must be a whole'],
+    ['openai:gpt-4.1-mini?timeoutMs=1.5', '"timeoutMs" must be a whole'],
+    ['anthropic:claude-haiku-4-5?timeoutMs=abc', '"timeoutMs" must be a whole'],
+    // A Node timer asked for more than 2^31 - 1 ms fires after 1 ms: every call would time out.
+    ['openai:gpt-4.1-mini?timeoutMs=2147483648', 'from 1 to 2147483647'],
+    ['openai:gpt-4.1-mini?timeoutMs=30000&timeoutMs=1', '"timeoutMs" is given twice'],
   ])('refuses a bad model-string option: %s', (spec, message) => {
     const attempt = (): unknown =>
       resolveModel(spec, undefined, {
@@ -217,7 +220,37 @@ describe('model call deadlines', () => {
       doGenerate: () => undefined,
     } as unknown as LanguageModelV3;
     expect(() => aiSdkModel(model, { timeoutMs: 0 })).toThrow(
-      '"timeoutMs" must be a positive integer',
+      'aiSdkModel: "timeoutMs" must be a whole number of milliseconds from 1 to 2147483647',
     );
+  });
+
+  it.each([
+    ['openai', () => openaiChat({ model: 'm', apiKey: 'k', timeoutMs: 2 ** 31 })],
+    ['anthropic', () => anthropicMessages({ model: 'm', apiKey: 'k', timeoutMs: 2 ** 31 })],
+    [
+      'ai-sdk',
+      () =>
+        aiSdkModel(
+          { specificationVersion: 'v3', doGenerate: () => undefined } as unknown as LanguageModelV3,
+          { timeoutMs: 2 ** 31 },
+        ),
+    ],
+  ])('%s: refuses a timeoutMs longer than a timer can wait (it would fire at once)', (_, make) => {
+    expect(make).toThrow('"timeoutMs" must be a whole number of milliseconds from 1 to 2147483647');
+  });
+
+  it('openai: the longest timeoutMs a timer can wait is a deadline that holds', async () => {
+    const server = await openaiServer({ content: 'ok' });
+    const model = openaiChat({
+      model: 'm',
+      baseURL: server.url,
+      apiKey: 'k',
+      timeoutMs: 2_147_483_647,
+    });
+    const response = await model.doGenerate(request, {});
+    expect([response.finishReason, response.content]).toEqual([
+      'stop',
+      [{ type: 'text', text: 'ok' }],
+    ]);
   });
 });

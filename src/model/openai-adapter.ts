@@ -22,6 +22,7 @@ import {
 import {
   DEFAULT_MODEL_TIMEOUT_MS,
   callDeadline,
+  checkModelTimeout,
   deadlineMessage,
   type CallDeadline,
 } from './call-deadline.js';
@@ -87,9 +88,7 @@ export function openaiChat({
   if (typeof model !== 'string' || model.length === 0) {
     throw new KeelError('invalid_config', 'openaiChat: "model" must be a non-empty string');
   }
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new KeelError('invalid_config', 'openaiChat: "timeoutMs" must be a positive integer');
-  }
+  checkModelTimeout('openaiChat', timeoutMs);
   const key = apiKey ?? process.env.OPENAI_API_KEY;
   if (key === undefined || key === '') {
     throw new KeelError(

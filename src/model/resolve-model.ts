@@ -1,4 +1,6 @@
 import { KeelError } from '../core/index.js';
+import { MAX_TIMER_MS } from '../journal/index.js';
+import { isModelTimeout } from './call-deadline.js';
 import { anthropicMessages } from './anthropic-adapter.js';
 import type { ModelAdapterV1 } from './model-adapter.js';
 import { openaiChat } from './openai-adapter.js';
@@ -157,11 +159,14 @@ function modelOptions(spec: string, rest: string): { rest: string; timeoutMs?: n
       );
     }
     const timeoutMs = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    if (!/^\d+$/.test(value) || !isModelTimeout(timeoutMs)) {
       throw new KeelError(
         'invalid_config',
-        `model "${spec}": "timeoutMs" must be a positive whole number of milliseconds`,
+        `model "${spec}": "timeoutMs" must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}`,
       );
+    }
+    if (options.timeoutMs !== undefined) {
+      throw new KeelError('invalid_config', `model "${spec}": "timeoutMs" is given twice`);
     }
     options.timeoutMs = timeoutMs;
   }
