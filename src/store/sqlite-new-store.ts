@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { Kysely, SqliteDialect } from 'kysely';
 import { MIGRATION_NAMES, type Database } from './schema.js';
 import { sqliteDriver } from './sqlite-driver.js';
 import type { SqliteHandle } from './sqlite-handle.js';
@@ -90,10 +90,7 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
  * `createFromSchema` must reproduce (the generator and its test use it).
  */
 export async function migratedWithMigrator(): Promise<ReturnType<typeof dumpSchema>> {
-  const [{ Kysely, SqliteDialect }, { keelMigrator }] = await Promise.all([
-    import('kysely'),
-    import('./sql-store.js'),
-  ]);
+  const { keelMigrator } = await import('./sql-store.js');
   const SqliteDatabase = sqliteDriver();
   const database = new SqliteDatabase(':memory:');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
