@@ -85,6 +85,32 @@ export default defineConfig(
   },
 
   {
+    // A Node timer asked for more than 2^31 - 1 ms fires after 1 ms: a delay Keel was given or
+    // computed reaches a timer through `timerDelay` (src/core/timer-delay.ts), which caps it.
+    // A literal, or a constant named in capitals, is a delay Keel chose.
+    name: 'keel/timer-delays',
+    files: ['src/**/*.ts'],
+    ignores: testFiles,
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression[callee.name=/^set(Timeout|Interval)$/][arguments.length>1]:not([arguments.1.type='Literal']):not([arguments.1.callee.name='timerDelay']):not([arguments.1.name=/^[A-Z][A-Z0-9_]*$/])",
+          message:
+            'Pass the delay through timerDelay() (src/core): a Node timer fires after 1 ms when asked for more than 2^31 - 1 ms.',
+        },
+        {
+          selector:
+            "CallExpression[callee.object.name='AbortSignal'][callee.property.name='timeout']:not([arguments.0.type='Literal']):not([arguments.0.callee.name='timerDelay']):not([arguments.0.name=/^[A-Z][A-Z0-9_]*$/])",
+          message:
+            'Pass the delay through timerDelay() (src/core): AbortSignal.timeout fires after 1 ms when asked for more than 2^31 - 1 ms.',
+        },
+      ],
+    },
+  },
+
+  {
     name: 'keel/tests',
     files: testFiles,
     rules: {

@@ -1,7 +1,7 @@
 import { pc } from './terminal.js';
 import { connect } from 'node:net';
 import type { Agent } from '../agent/index.js';
-import { KeelError } from '../core/index.js';
+import { KeelError, timerDelay } from '../core/index.js';
 import { resolveModel, type ModelAdapterV1 } from '../model/index.js';
 import { migrationProvider } from '../store/index.js';
 import type { StoreInspection } from './doctor-store.js';
@@ -316,7 +316,7 @@ function reachTcp(host: string, port: number, timeoutMs: number): Promise<void> 
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`no answer in ${timeoutMs} ms`));
-    }, timeoutMs);
+    }, timerDelay(timeoutMs));
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.end();

@@ -1,3 +1,5 @@
+import { timerDelay } from './timer-delay.js';
+
 /** Options every async operation accepts. */
 export interface AbortableOptions {
   readonly signal?: AbortSignal | undefined;
@@ -13,7 +15,7 @@ export function sleep(ms: number, { signal }: AbortableOptions = {}): Promise<vo
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    }, timerDelay(ms));
     function onAbort(): void {
       clearTimeout(timer);
       reject(signal?.reason as Error);

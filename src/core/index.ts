@@ -12,6 +12,7 @@ export {
 export { systemClock, type Clock } from './clock.js';
 export { parseDuration } from './duration.js';
 export { sleep, untilAborted, type AbortableOptions } from './abort.js';
+export { MAX_TIMER_MS, timerDelay } from './timer-delay.js';
 export { quarantineRef, resolveQuarantineRefs } from './quarantine-ref.js';
 export {
   redactSecrets,

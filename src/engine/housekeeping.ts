@@ -1,4 +1,4 @@
-import { KeelError, type Clock } from '../core/index.js';
+import { KeelError, timerDelay, type Clock } from '../core/index.js';
 import type { AuditCheckpoint, Store } from '../store/index.js';
 import { checkRetention, pruneStore, type RetentionOptions } from './retention.js';
 
@@ -17,7 +17,7 @@ export interface RuntimeAuditOptions {
 export type Every = (ms: number, job: () => void) => () => void;
 
 const intervals: Every = (ms, job) => {
-  const timer = setInterval(job, ms);
+  const timer = setInterval(job, timerDelay(ms));
   timer.unref();
   return () => {
     clearInterval(timer);

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/index.js';
 import type { RunJournalStore } from '../store/index.js';
 import type { RunAbort } from './execution.js';
+import { timerDelay } from '../core/index.js';
 
 /**
  * The leases of the runs this process executes: one heartbeat renews them all while any runs,
@@ -78,7 +79,10 @@ export function leaseKeeper({
         );
       } else creating.delete(runId);
       if (!heartbeat) {
-        heartbeat = setInterval(() => void renew(), Math.max(50, Math.floor(leaseMs / 3)));
+        heartbeat = setInterval(
+          () => void renew(),
+          timerDelay(Math.max(50, Math.floor(leaseMs / 3))),
+        );
         heartbeat.unref();
       }
       return function untrack() {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { sleep } from '../core/index.js';
+import { sleep, timerDelay } from '../core/index.js';
 import type { ProviderGate } from './provider-limits.js';
 
 /**
@@ -91,7 +91,7 @@ export class ProductionLoad {
         this.#deferred = false;
         this.#onIdle();
       }
-    }, wait);
+    }, timerDelay(wait));
   }
 
   /** Resolves once no production run has executed here for the quiet time. */

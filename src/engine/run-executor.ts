@@ -1,5 +1,5 @@
 import { actionBeforeStep, type Agent } from '../agent/index.js';
-import { KeelError } from '../core/index.js';
+import { KeelError, timerDelay } from '../core/index.js';
 import {
   elapsedMs,
   queueTimeReached,
@@ -63,7 +63,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     () => {
       controller.abort({ kind: 'timeout' } satisfies RunAbort);
     },
-    remainingTimeMs(state, execution.limits, clock.now()),
+    timerDelay(remainingTimeMs(state, execution.limits, clock.now())),
   );
   try {
     // The claim's `run_claimed` event was committed with the claim itself.

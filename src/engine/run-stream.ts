@@ -1,4 +1,4 @@
-import { KeelError } from '../core/index.js';
+import { KeelError, timerDelay } from '../core/index.js';
 import { applyEvent, emptyRunState, type RunEvent } from '../journal/index.js';
 import type { RunJournalStore } from '../store/index.js';
 import type { TextDelta } from './execution.js';
@@ -110,7 +110,7 @@ class Subscriber {
         this.#wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = setTimeout(done, timerDelay(ms));
       signal?.addEventListener('abort', done, { once: true });
       this.#wake = done;
     });

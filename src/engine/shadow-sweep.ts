@@ -2,6 +2,7 @@ import type { Clock } from '../core/index.js';
 import type { Worker } from './worker.js';
 import type { ShadowPair, Store } from '../store/index.js';
 import { inShadowSample } from './shadow-sampling.js';
+import { timerDelay } from '../core/index.js';
 
 /** Unpaired production runs a sweep reads at a time. */
 const SWEEP_PAGE = 500;
@@ -84,7 +85,7 @@ export function attendShadows(
     );
   };
   once();
-  const timer = setInterval(once, sweepMs);
+  const timer = setInterval(once, timerDelay(sweepMs));
   timer.unref();
   void worker.done.finally(() => {
     clearInterval(timer);

@@ -1,4 +1,4 @@
-import { KeelError, type Clock } from '../core/index.js';
+import { KeelError, timerDelay, type Clock } from '../core/index.js';
 import type { Approvals } from '../approval/index.js';
 import type { RunJournalStore, RunRecord, ShadowClaims, Store } from '../store/index.js';
 import type { RunResult } from './run-result.js';
@@ -148,7 +148,7 @@ export function startWorker(options: StartWorkerOptions): Worker {
       await fill();
       if (wakeRequested || stopping) continue;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, downSince === undefined ? pollMs : backoffMs);
+        const timer = setTimeout(resolve, timerDelay(downSince === undefined ? pollMs : backoffMs));
         wakeUp = () => {
           clearTimeout(timer);
           resolve();
@@ -205,7 +205,7 @@ export function attendApprovals(
   const sweep = setInterval(() => {
     approvals.expireDue().catch((error: unknown) => onError?.('', error));
     approvals.renotify().catch((error: unknown) => onError?.('', error));
-  }, sweepMs);
+  }, timerDelay(sweepMs));
   sweep.unref();
   const subscription = store
     .onRunReady(() => {

@@ -1,4 +1,4 @@
-import { KeelError } from '../core/index.js';
+import { KeelError, MAX_TIMER_MS } from '../core/index.js';
 
 /** The names a `stopped` run can give. */
 export const LIMIT_NAMES = [
@@ -13,8 +13,7 @@ export const LIMIT_NAMES = [
 /** One limit a run can stop on. */
 export type LimitName = (typeof LIMIT_NAMES)[number];
 
-/** The longest delay a Node.js timer can wait. */
-export const MAX_TIMER_MS = 2_147_483_647;
+export { MAX_TIMER_MS };
 
 /** Every run is bounded by all of these. */
 export interface RunLimits {

@@ -1,5 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult, Tool as McpListedTool } from '@modelcontextprotocol/sdk/types.js';
+import { timerDelay } from '../core/index.js';
 import { mcpToolError } from './mcp-errors.js';
 import { loadMcpSdk, type McpSdk } from './mcp-sdk.js';
 import type { McpServerAddress } from './server-spec.js';
@@ -102,7 +103,7 @@ export class McpConnection {
       const result = await whileRunning(signal, (requestSignal) =>
         client.callTool({ name, arguments: input, _meta: meta }, undefined, {
           signal: requestSignal,
-          timeout: timeoutMs,
+          timeout: timerDelay(timeoutMs),
         }),
       );
       return result as CallToolResult;
@@ -161,7 +162,7 @@ export class McpConnection {
     };
     try {
       await client.connect(transport, {
-        timeout: this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        timeout: timerDelay(this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
       });
     } catch (error) {
       await client.close().catch(() => undefined);

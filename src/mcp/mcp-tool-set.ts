@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { KeelError, systemClock, type Trust } from '../core/index.js';
+import { KeelError, systemClock, timerDelay, type Trust } from '../core/index.js';
 import { heuristicDetector } from '../guard/index.js';
 import type { McpPinRecord } from '../store/index.js';
 import {
@@ -341,7 +341,7 @@ export async function connectMcp(options: McpToolsOptions): Promise<McpToolSet> 
   if (recheckMs > 0) {
     timer = setInterval(() => {
       if (pins) refresh().catch(() => undefined);
-    }, recheckMs);
+    }, timerDelay(recheckMs));
     timer.unref();
   }
   return set;

@@ -1,5 +1,4 @@
-import { KeelError } from '../core/index.js';
-import { MAX_TIMER_MS } from '../journal/index.js';
+import { KeelError, MAX_TIMER_MS, timerDelay } from '../core/index.js';
 
 /** How long a model call may take (or a stream stay silent) unless its adapter says otherwise. */
 export const DEFAULT_MODEL_TIMEOUT_MS = 60_000;
@@ -60,7 +59,7 @@ export function callDeadline(timeoutMs: number, parent?: AbortSignal): CallDeadl
   const timer = setTimeout(() => {
     expired = true;
     controller.abort();
-  }, timeoutMs);
+  }, timerDelay(timeoutMs));
   const onParentAbort = (): void => {
     clearTimeout(timer);
     controller.abort(parent?.reason);

@@ -1,5 +1,4 @@
-import { KeelError } from '../core/index.js';
-import { MAX_TIMER_MS } from '../journal/index.js';
+import { KeelError, MAX_TIMER_MS } from '../core/index.js';
 import { isModelTimeout } from './call-deadline.js';
 import { anthropicMessages } from './anthropic-adapter.js';
 import type { ModelAdapterV1 } from './model-adapter.js';

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { KeelError, sleep } from '../core/index.js';
+import { KeelError, sleep, timerDelay } from '../core/index.js';
 import type { Notification, Notifier } from './notifier.js';
 
 /** How a webhook delivery is retried. */
@@ -178,7 +178,7 @@ export async function post(
   timeoutMs: number,
   signal: AbortSignal | undefined,
 ): Promise<{ ok: true } | { ok: false; retryable: boolean; error: string }> {
-  const timeout = AbortSignal.timeout(timeoutMs);
+  const timeout = AbortSignal.timeout(timerDelay(timeoutMs));
   try {
     const response = await fetch(url, {
       method: 'POST',

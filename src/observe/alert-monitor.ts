@@ -8,6 +8,7 @@ import {
 import type { JournalSource } from './journal.js';
 import type { RunObserver } from './run-observer.js';
 import { runMetrics, type RunMetrics } from './run-metrics.js';
+import { timerDelay } from '../core/index.js';
 
 const TERMINAL = ['succeeded', 'failed', 'stopped', 'escalated', 'cancelled'] as const;
 /** Finished runs' metrics never change: kept for the next baseline, up to this many. */
@@ -117,7 +118,9 @@ export function alertMonitor(options: AlertMonitorOptions = {}): AlertMonitor {
       }
       if (!notifier) continue;
       try {
-        await notifier.notify(raisedAlert, { signal: AbortSignal.timeout(notifyTimeoutMs) });
+        await notifier.notify(raisedAlert, {
+          signal: AbortSignal.timeout(timerDelay(notifyTimeoutMs)),
+        });
         delivered += 1;
       } catch {
         failed += 1;
@@ -138,7 +141,7 @@ export function alertMonitor(options: AlertMonitorOptions = {}): AlertMonitor {
     async flush({ timeoutMs = 10_000 } = {}) {
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
+        timer = setTimeout(resolve, timerDelay(timeoutMs));
         timer.unref();
       });
       await Promise.race([Promise.allSettled([...pending]), expired]);

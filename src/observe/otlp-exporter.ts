@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { KeelError } from '../core/index.js';
+import { KeelError, timerDelay } from '../core/index.js';
 import {
   OTLP_PROTOCOLS,
   otlpTransport,
@@ -117,7 +117,7 @@ export function otlpExporter(options: OtlpExporterOptions): SpanExporter {
     timer = setTimeout(() => {
       timer = undefined;
       sending ??= drain();
-    }, scheduleDelayMs);
+    }, timerDelay(scheduleDelayMs));
     timer.unref();
   }
 
@@ -163,7 +163,7 @@ export function otlpExporter(options: OtlpExporterOptions): SpanExporter {
     }
     let deadline: NodeJS.Timeout | undefined;
     const expired = new Promise<void>((resolve) => {
-      deadline = setTimeout(resolve, waitMs);
+      deadline = setTimeout(resolve, timerDelay(waitMs));
       deadline.unref();
     });
     const work = (async () => {
@@ -198,7 +198,9 @@ export function otlpExporter(options: OtlpExporterOptions): SpanExporter {
       // Bounded like the flush: a connection that will not close is not the caller's wait.
       await Promise.race([
         loaded?.shutdown().catch(() => undefined),
-        new Promise((resolve) => setTimeout(resolve, shutdownOptions?.timeoutMs ?? 5_000).unref()),
+        new Promise((resolve) =>
+          setTimeout(resolve, timerDelay(shutdownOptions?.timeoutMs ?? 5_000)).unref(),
+        ),
       ]);
     },
     stats: () => ({ exported, dropped, failed, queued: queue.length }),

@@ -5,6 +5,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { closer, listenOnLoopback, readBody, retryAfterHeaders, sendJson } from './http-fake.js';
+import { timerDelay } from '../core/index.js';
 
 /** The parsed body of `POST /v1/messages` (not validated beyond `model` and `messages`). */
 export interface FakeAnthropicRequestBody {
@@ -162,7 +163,7 @@ export async function startFakeAnthropicServer(
       const timer = setTimeout(() => {
         timers.delete(timer);
         resolve();
-      }, ms);
+      }, timerDelay(ms));
       timers.add(timer);
     });
   }

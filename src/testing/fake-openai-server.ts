@@ -5,6 +5,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { closer, listenOnLoopback, readBody, retryAfterHeaders, sendJson } from './http-fake.js';
+import { timerDelay } from '../core/index.js';
 
 /** A chat message as the client sent it (parsed JSON, not validated beyond `role`). */
 export interface FakeChatMessage {
@@ -164,7 +165,7 @@ export async function startFakeOpenAIServer(
       const timer = setTimeout(() => {
         timers.delete(timer);
         resolve();
-      }, ms);
+      }, timerDelay(ms));
       timers.add(timer);
     });
   }

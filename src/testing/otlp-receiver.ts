@@ -7,6 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { gunzipSync } from 'node:zlib';
+import { timerDelay } from '../core/index.js';
 
 /** An attribute value as decoded from OTLP `AnyValue`. */
 export type ReceivedValue = string | boolean | number | ReceivedValue[];
@@ -138,7 +139,7 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
         const timer = setTimeout(() => {
           waiters.delete(check);
           reject(new Error(`received ${spans.length} of ${count} spans`));
-        }, timeoutMs);
+        }, timerDelay(timeoutMs));
         waiters.add(check);
         check();
       });

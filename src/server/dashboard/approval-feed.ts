@@ -1,5 +1,6 @@
 import type { Approvals } from '../../approval/index.js';
 import type { ApprovalRecord } from '../../store/index.js';
+import { timerDelay } from '../../core/index.js';
 
 export type FeedListener = (pending: readonly ApprovalRecord[]) => void;
 
@@ -50,7 +51,7 @@ export class ApprovalFeed {
   #schedule(delayMs: number): void {
     this.#timer = setTimeout(() => {
       void this.#tick();
-    }, delayMs);
+    }, timerDelay(delayMs));
   }
 
   async #tick(): Promise<void> {
