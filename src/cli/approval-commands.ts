@@ -4,7 +4,7 @@ import type { DecisionFlags } from './approval-actions.js';
 import { KeelError, parseDuration } from '../core/index.js';
 import { usageError } from './exit-codes.js';
 import type { CliGlobals } from './open-runtime.js';
-import { port, positiveInt } from './option-parsers.js';
+import { host, limit, MAX_LIMIT, port } from './option-parsers.js';
 
 interface Helpers {
   readonly globals: () => CliGlobals;
@@ -27,7 +27,7 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
     .option('--json', 'print one JSON document')
     .option('--state <state>', 'only this state: pending, approved, denied, expired, escalated')
     .option('--run <runId>', "only this run's approvals")
-    .option('--limit <n>', 'how many', (value) => positiveInt(value), 50)
+    .option('--limit <n>', `how many (at most ${MAX_LIMIT})`, (value) => limit(value), 50)
     .addOption(new Option('--token <token>', 'approver token: list its groups only').env(TOKEN_ENV))
     .action(
       async (options: {
@@ -218,7 +218,7 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
       'serve the dashboard at / (sign in with a token), the approval API at /approvals and the run stream API at /runs (bearer tokens)',
     )
     .option('--port <port>', 'port (0: any free port)', (value) => port(value), 4600)
-    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--host <host>', 'interface to listen on', (value) => host(value), '127.0.0.1')
     .option(
       '--worker',
       'also execute queued runs in this process (a decision made here resumes its run at once)',

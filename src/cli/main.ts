@@ -11,6 +11,8 @@ import { registerRunCommands } from './run-commands.js';
 import { keelVersion } from './version.js';
 import { jsonText } from './json-text.js';
 import {
+  limit as parseLimit,
+  MAX_LIMIT,
   nonNegativeInt as parseNonNegativeInt,
   positiveInt as parsePositiveInt,
 } from './option-parsers.js';
@@ -83,7 +85,7 @@ program
   .command('runs')
   .description('list recent runs')
   .option('--json', 'print one JSON document')
-  .option('--limit <n>', 'how many', parsePositiveInt, 20)
+  .option('--limit <n>', `how many (at most ${MAX_LIMIT})`, parseLimit, 20)
   .option('--status <status>', 'only runs with this status')
   .action(async (options: { json?: boolean; limit: number; status?: string }) => {
     const { openStoreFromOptions } = await import('./open-runtime.js');
@@ -367,7 +369,7 @@ program
   .description('re-price stored runs from their recorded usage with the current prices')
   .option('--prices <file>', 'price override file (default: keel.prices.json when present)')
   .option('--run <id...>', 'only these runs (default: the newest --limit runs)')
-  .option('--limit <n>', 'how many recent runs', parsePositiveInt, 1000)
+  .option('--limit <n>', `how many recent runs (at most ${MAX_LIMIT})`, parseLimit, MAX_LIMIT)
   .option('--dry-run', 'report the new costs without saving them')
   .option('--json', 'print one JSON document')
   .action(

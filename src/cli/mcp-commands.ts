@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { CliGlobals } from './open-runtime.js';
-import { port } from './option-parsers.js';
+import { host, port } from './option-parsers.js';
 
 interface Helpers {
   readonly globals: () => CliGlobals;
@@ -126,7 +126,7 @@ export function registerMcpCommands(program: Command, { globals, printJson }: He
       'serve the agents as MCP tools (each call a durable, bounded run): over stdio, or streamable HTTP with --http',
     )
     .option('--http <port>', 'serve streamable HTTP at /mcp on this port', port)
-    .option('--host <host>', 'the HTTP address to listen on', '127.0.0.1')
+    .option('--host <host>', 'the HTTP address to listen on', host, '127.0.0.1')
     .addOption(
       new Option('--bearer <token>', 'HTTP only: require "Authorization: Bearer <token>"').env(
         'KEEL_MCP_TOKEN',

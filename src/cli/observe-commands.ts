@@ -1,8 +1,9 @@
 import { print } from './terminal.js';
 import { MODEL_FORMS } from './run-commands.js';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { CliGlobals } from './open-runtime.js';
 import { usageError } from './exit-codes.js';
+import { nonNegativeInt } from './option-parsers.js';
 
 /** Runs read at most by `keel costs` and `keel alerts`. */
 const SCAN_LIMIT = 10_000;
@@ -169,7 +170,7 @@ export function registerObserveCommands(
       "start a new run that reuses a run's journal before a step and runs live from there",
     )
     .argument('<runId>')
-    .requiredOption('--from-step <n>', 'the first step to run again (0-based)', parseStep)
+    .requiredOption('--from-step <n>', 'the first step to run again (0-based)', nonNegativeInt)
     .option(
       '--model <model>',
       `run the fork on another model (default: the run's own): ${MODEL_FORMS}`,
@@ -198,12 +199,4 @@ export function registerObserveCommands(
         }
       },
     );
-}
-
-function parseStep(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) {
-    throw new InvalidArgumentError('must be a step number (0 or more)');
-  }
-  return parsed;
 }

@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommanderError, InvalidArgumentError, type Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describeFailure } from './exit-codes.js';
+import { host, limit, MAX_LIMIT, nonNegativeInt, port, positiveInt } from './option-parsers.js';
+
+/*
+ * Bad input to the real `keel` program, parsed in this process: each case is one line naming
+ * what was wrong and exit code 2, before anything is served, run or written.
+ */
+
+let program: Command;
+const directory = mkdtempSync(join(tmpdir(), 'keel-usage-'));
+const storeUrl = `sqlite:${join(directory, 'keel.db')}`;
+
+beforeAll(async () => {
+  (globalThis as Record<symbol, unknown>)[Symbol.for('keel.cli.defineOnly')] = true;
+  ({ program } = await import('./main.js'));
+});
+
+afterAll(() => {
+  rmSync(directory, { recursive: true, force: true });
+});
+
+/** `keel --store <store> <args>` as main.ts ends it: the exit code and what stderr got. */
+async function keel(...args: string[]): Promise<{ exitCode: number; line: string }> {
+  const written: string[] = [];
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    written.push(String(chunk));
+    return true;
+  });
+  try {
+    await program.parseAsync(['--store', storeUrl, ...args], { from: 'user' });
+    return { exitCode: 0, line: written.join('') };
+  } catch (error) {
+    if (error instanceof CommanderError)
+      return { exitCode: error.exitCode === 0 ? 0 : 2, line: written.join('').trim() };
+    return describeFailure(error);
+  } finally {
+    stderr.mockRestore();
+  }
+}
+
+describe('the integer option parsers', () => {
+  it('refuse blank text, which Number() reads as 0', () => {
+    for (const parse of [positiveInt, nonNegativeInt, port, limit])
+      for (const blank of ['', ' ', '\t']) expect(() => parse(blank)).toThrow(InvalidArgumentError);
+  });
+
+  it('refuse integers past 2^53, which the store cannot hold', () => {
+    for (const parse of [positiveInt, nonNegativeInt])
+      for (const huge of ['99999999999999999999', '9223372036854775807', '1e300'])
+        expect(() => parse(huge)).toThrow(InvalidArgumentError);
+    expect(positiveInt(String(Number.MAX_SAFE_INTEGER))).toBe(Number.MAX_SAFE_INTEGER);
+    expect(nonNegativeInt('0')).toBe(0);
+  });
+
+  it('cap a --limit as the HTTP API caps ?limit=', () => {
+    expect(limit(String(MAX_LIMIT))).toBe(MAX_LIMIT);
+    expect(() => limit(String(MAX_LIMIT + 1))).toThrow(InvalidArgumentError);
+    expect(() => limit('0')).toThrow(InvalidArgumentError);
+  });
+
+  it('refuse an empty --host, which would listen on every interface', () => {
+    expect(() => host('')).toThrow(InvalidArgumentError);
+    expect(() => host('  ')).toThrow(InvalidArgumentError);
+    expect(host('0.0.0.0')).toBe('0.0.0.0');
+  });
+});
+
+describe('keel refuses bad input with one line and exit code 2', () => {
+  it.each([
+    { args: ['serve', '--port', '0', '--host', ''], names: '--host' },
+    { args: ['mcp', 'serve', '--http', '0', '--host', ''], names: '--host' },
+    { args: ['runs', '--limit', '99999999999999999999'], names: '--limit' },
+    { args: ['runs', '--limit', '9223372036854775807'], names: '--limit' },
+    { args: ['runs', '--limit', String(MAX_LIMIT + 1)], names: '--limit' },
+    { args: ['approvals', '--limit', '99999999999999999999'], names: '--limit' },
+    { args: ['eval', 'list', '--limit', '99999999999999999999'], names: '--limit' },
+    { args: ['prices', 'recompute', '--limit', '9223372036854775807'], names: '--limit' },
+    { args: ['fork', 'run_x', '--from-step', ''], names: '--from-step' },
+    { args: ['serve', '--port', ''], names: '--port' },
+    { args: ['mcp', 'serve', '--http', ''], names: '--http' },
+    { args: ['worker', '--wait-for-store', ''], names: '--wait-for-store' },
+  ])('keel $args', async ({ args, names }) => {
+    const { exitCode, line } = await keel(...args);
+    expect({ exitCode, oneLine: !line.trim().includes('\n') }).toEqual({
+      exitCode: 2,
+      oneLine: true,
+    });
+    expect(line).toContain(names);
+  });
+});
