@@ -32,6 +32,9 @@ export function registerObserveCommands(
     .option('--reveal', 'with --content: show secrets as stored')
     .action(
       async (runId: string, options: { json?: boolean; content?: boolean; reveal?: boolean }) => {
+        // Without --content a trace holds no content, so --reveal would have nothing to show.
+        if (options.reveal === true && options.content !== true)
+          throw usageError('--reveal needs --content (it shows the secrets in the content)');
         const { openStoreFromOptions } = await import('./open-runtime.js');
         const { alertsForRun, spansFromJournal, spanTree, traceIdOf, withAlerts } =
           await import('../observe/index.js');

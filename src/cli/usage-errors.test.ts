@@ -84,6 +84,7 @@ describe('keel refuses bad input with one line and exit code 2', () => {
     { args: ['serve', '--port', ''], names: '--port' },
     { args: ['mcp', 'serve', '--http', ''], names: '--http' },
     { args: ['worker', '--wait-for-store', ''], names: '--wait-for-store' },
+    { args: ['trace', 'run_x', '--reveal'], names: '--reveal needs --content' },
   ])('keel $args', async ({ args, names }) => {
     const { exitCode, line } = await keel(...args);
     expect({ exitCode, oneLine: !line.trim().includes('\n') }).toEqual({
