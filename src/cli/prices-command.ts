@@ -1,6 +1,7 @@
 import { print, writeOut } from './terminal.js';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { KeelError } from '../core/index.js';
 import { repriceRuns, type RepricedRun } from '../engine/index.js';
 import { DEFAULT_PRICE_FILE, createPriceTable, loadPriceOverrides } from '../model/index.js';
 import { openStoreFromOptions, type CliGlobals } from './open-runtime.js';
@@ -25,6 +26,11 @@ export async function runPricesRecompute(options: PricesRecomputeOptions): Promi
   const prices = createPriceTable({ overrides });
   const store = await openStoreFromOptions(options.globals);
   try {
+    // Every named run must exist before anything is saved: re-pricing an unknown id would store
+    // a price row for no run.
+    for (const runId of options.runIds)
+      if ((await store.getRun(runId)) === undefined)
+        throw new KeelError('not_found', `no run ${runId} in ${store.location}`);
     const runs = await repriceRuns({
       store,
       prices,

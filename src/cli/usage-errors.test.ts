@@ -3,6 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError, InvalidArgumentError, type Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { defineAgent } from '../agent/index.js';
+import { createRuntime } from '../engine/index.js';
+import { simulator } from '../model/index.js';
+import { openStore, type Store } from '../store/index.js';
 import { describeFailure } from './exit-codes.js';
 import { host, limit, MAX_LIMIT, nonNegativeInt, port, positiveInt } from './option-parsers.js';
 
@@ -14,10 +18,25 @@ import { host, limit, MAX_LIMIT, nonNegativeInt, port, positiveInt } from './opt
 let program: Command;
 const directory = mkdtempSync(join(tmpdir(), 'keel-usage-'));
 const storeUrl = `sqlite:${join(directory, 'keel.db')}`;
+let runId: string;
 
 beforeAll(async () => {
   (globalThis as Record<symbol, unknown>)[Symbol.for('keel.cli.defineOnly')] = true;
   ({ program } = await import('./main.js'));
+  const store = await openStore(storeUrl);
+  const runtime = createRuntime({
+    store,
+    agents: [
+      defineAgent({
+        name: 'echoer',
+        model: simulator({ script: [{ text: 'echoed' }] }),
+        instructions: 'Echo.',
+      }),
+    ],
+  });
+  runId = (await runtime.run('echoer', 'hello')).id;
+  await runtime.close();
+  await store.close();
 });
 
 afterAll(() => {
@@ -40,6 +59,15 @@ async function keel(...args: string[]): Promise<{ exitCode: number; line: string
     return describeFailure(error);
   } finally {
     stderr.mockRestore();
+  }
+}
+
+async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(storeUrl);
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
   }
 }
 
@@ -92,5 +120,28 @@ describe('keel refuses bad input with one line and exit code 2', () => {
       oneLine: true,
     });
     expect(line).toContain(names);
+  });
+
+  it('re-prices no run that does not exist, and saves nothing for it', async () => {
+    for (const dryRun of [[], ['--dry-run']]) {
+      const { exitCode, line } = await keel(
+        'prices',
+        'recompute',
+        '--run',
+        runId,
+        'run_nope',
+        ...dryRun,
+      );
+      expect({ exitCode, line }).toEqual({
+        exitCode: 2,
+        line: `keel: no run run_nope in ${join(directory, 'keel.db')}`,
+      });
+    }
+    expect(
+      await withStore(async (store) => [
+        await store.prices.get('run_nope'),
+        await store.prices.get(runId),
+      ]),
+    ).toEqual([undefined, undefined]);
   });
 });
