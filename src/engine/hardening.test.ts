@@ -3,7 +3,12 @@ import { z } from 'zod';
 import { defineAgent, type Agent } from '../agent/index.js';
 import { type RunEvent } from '../journal/index.js';
 import { KeelError } from '../core/index.js';
-import { simulator, type ModelAdapterV1, type SimulatorScript } from '../model/index.js';
+import {
+  resolveModel,
+  simulator,
+  type ModelAdapterV1,
+  type SimulatorScript,
+} from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { ToolError, defineTool, type Tool } from '../tools/index.js';
 import { createRuntime, type Runtime } from './index.js';
@@ -254,6 +259,32 @@ describe('engine hardening', () => {
     expect(result.status).toBe('failed');
     expect(result.reason).toMatchObject({ type: 'internal' });
     expect((await store.getRun(record.id))?.claims).toBe(1);
+  });
+
+  it("refuses a run's model string it cannot resolve as the caller's input (invalid_input), before any run exists", async () => {
+    const agent = agentWith('helper', [{ text: 'ok' }], []);
+    const { runtime, store } = await setup([agent], {
+      resolveModel: (spec) => resolveModel(spec, agent.model, { env: {}, onWarning: () => {} }),
+    });
+    const done = await runtime.run('helper', 'go');
+    const attempts: [string, () => Promise<unknown>][] = [
+      ['run', () => runtime.run('helper', 'go', { model: 'bogus' })],
+      ['submit', () => runtime.submit('helper', 'go', { model: 'anthropic:claude-sonnet-4-6' })],
+      ['fork', () => runtime.fork(done.id, { fromStep: 0, model: 'openai-compatible:notaurl#m' })],
+    ];
+    for (const [name, attempt] of attempts) {
+      const error = await attempt().then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect([name, KeelError.isInstance(error) && error.code]).toEqual([name, 'invalid_input']);
+      expect((error as Error).message).toMatch(/^(unknown )?model "/);
+    }
+    expect((await store.listRuns()).map((run) => run.id)).toEqual([done.id]);
+    // An agent's own model string is its definition, not a caller's input.
+    expect(() => defineAgent({ name: 'broken', instructions: 'x', model: 'bogus' })).toThrow(
+      expect.objectContaining({ code: 'invalid_definition' }) as Error,
+    );
   });
 
   it('rejects a timeout a Node.js timer cannot wait for, naming the field', () => {

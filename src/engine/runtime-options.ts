@@ -42,7 +42,10 @@ export interface RuntimeOptions {
    * instead of drawing 429s, and a 429's `retry-after` pauses that budget for all workers.
    */
   readonly providerLimits?: ProviderLimits | undefined;
-  /** Resolves a `--model` string (e.g. `openai:gpt-4o-mini`) to an adapter. */
+  /**
+   * Resolves a `--model` string (e.g. `openai:gpt-4o-mini`) to an adapter. A run's model string
+   * is its caller's input: an `invalid_config` thrown here reaches the caller as `invalid_input`.
+   */
   readonly resolveModel?: ((spec: string, agent: Agent) => ModelAdapterV1) | undefined;
   /** Observes each committed event. Never awaited; must not throw. */
   readonly onEvent?: ((runId: string, event: RunEvent) => void) | undefined;

@@ -14,6 +14,7 @@ import {
   type RunObserver,
 } from '../observe/index.js';
 import type { RunRecord, Store } from '../store/index.js';
+import type { ModelAdapterV1 } from '../model/index.js';
 import { DEFAULT_MODEL_RETRY } from './model-retry.js';
 import { forkJournal } from './fork-run.js';
 import { leaseKeeper, type LeaseKeeper } from './lease-keeper.js';
@@ -349,11 +350,11 @@ class KeelRuntime implements Runtime {
     if (modelSpec === undefined) return agent;
     if (!this.#options.resolveModel) {
       throw new KeelError(
-        'invalid_config',
+        'invalid_input',
         `run asks for model "${modelSpec}" but no model resolver is configured`,
       );
     }
-    return agent.withModel(this.#options.resolveModel(modelSpec, agent));
+    return agent.withModel(resolveRunModel(this.#options.resolveModel, modelSpec, agent));
   }
 
   #started(agentName: string, task: string, options: StartRunOptions): RunEvent {
@@ -371,5 +372,25 @@ class KeelRuntime implements Runtime {
       now: this.#clock.now(),
       redact: this.#options.redact,
     });
+  }
+}
+
+/**
+ * A run's model string is its caller's input, not the runtime's configuration: one that does
+ * not resolve (unknown, malformed, or a provider whose key this process lacks) is
+ * `invalid_input`, as any other bad argument of `run`, `submit` or `fork`.
+ */
+function resolveRunModel(
+  resolve: NonNullable<RuntimeOptions['resolveModel']>,
+  modelSpec: string,
+  agent: Agent,
+): ModelAdapterV1 {
+  try {
+    return resolve(modelSpec, agent);
+  } catch (error) {
+    if (KeelError.isInstance(error) && error.code === 'invalid_config') {
+      throw new KeelError('invalid_input', error.message, { cause: error });
+    }
+    throw error;
   }
 }
