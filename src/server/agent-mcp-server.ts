@@ -7,6 +7,7 @@ import { type Agent } from '../agent/index.js';
 import { RUN_STATUSES, describeReason } from '../journal/index.js';
 import { KeelError, digest } from '../core/index.js';
 import type { RunResult, Runtime } from '../engine/index.js';
+import { DEFAULT_MAX_BODY_BYTES, MAX_TASK_CHARS } from './request-limits.js';
 
 /** The `_meta` key an MCP client sets to make a retried call the same run. */
 export const MCP_IDEMPOTENCY_KEY = 'keel/idempotencyKey';
@@ -19,7 +20,8 @@ export interface AgentMcpServerOptions {
 }
 
 /**
- * Keel agents as MCP tools: one tool per agent, taking `{ task }`. Each call is a durable,
+ * Keel agents as MCP tools: one tool per agent, taking `{ task }` (at most 100,000 characters;
+ * another argument is refused, as `POST /runs` refuses it). Each call is a durable,
  * bounded Keel run in this process (limits, gates and approvals, journal, audit); a call that
  * carries `_meta["keel/idempotencyKey"]` is the same run every time it is sent. A client that
  * cancels its call cancels the run.
@@ -38,7 +40,10 @@ export async function agentMcpServer(options: AgentMcpServerOptions): Promise<Mc
       agent.name,
       {
         description: `${agent.description || `The Keel agent "${agent.name}".`} Each call is a durable, bounded Keel run.`,
-        inputSchema: { task: z.string().trim().min(1).describe('What the agent should do.') },
+        // As `POST /runs` takes a task: bounded, and no field it would ignore.
+        inputSchema: z.strictObject({
+          task: z.string().trim().min(1).max(MAX_TASK_CHARS).describe('What the agent should do.'),
+        }),
         outputSchema: {
           runId: z.string(),
           status: z.enum(RUN_STATUSES),
@@ -85,7 +90,8 @@ export async function serveAgentsOverStdio(
 
 /**
  * Serve the agents over streamable HTTP at `/mcp` (stateless: any process behind a load balancer
- * answers any request). With `token`, requests need `Authorization: Bearer <token>`.
+ * answers any request). With `token`, requests need `Authorization: Bearer <token>`. A body over
+ * 128 KiB is answered 413 before it is read, as the HTTP API answers it.
  *
  * ```ts
  * const served = await serveAgentsOverHttp({ runtime, port: 4700 });
@@ -110,7 +116,9 @@ export async function serveAgentsOverHttp(
       return json(401, 'a bearer token is required');
     }
     // No session id generator: stateless, a fresh server and transport per request.
-    const transport = new WebStandardStreamableHTTPServerTransport({});
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      maxRequestBodySize: DEFAULT_MAX_BODY_BYTES,
+    });
     const server = await agentMcpServer(options);
     await server.connect(transport);
     return transport.handleRequest(request);

@@ -15,6 +15,11 @@ export interface RequestLimits {
   readonly clock?: Clock | undefined;
 }
 
+/** The largest request body a Keel server reads unless told otherwise, in bytes (128 KiB). */
+export const DEFAULT_MAX_BODY_BYTES = 128 * 1024;
+/** The longest task a run started over HTTP (`POST /runs`, an MCP call) may have, in characters. */
+export const MAX_TASK_CHARS = 100_000;
+
 const WINDOW_MS = 60_000;
 /** Clients tracked at once; the oldest window is forgotten first. */
 const MAX_CLIENTS = 10_000;
@@ -38,7 +43,7 @@ const applied = new WeakSet<Context>();
  * ```
  */
 export function requestLimits(limits: RequestLimits = {}): MiddlewareHandler {
-  const maxBodyBytes = limits.maxBodyBytes ?? 128 * 1024;
+  const maxBodyBytes = limits.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const perMinute = limits.requestsPerMinute ?? 600;
   const failuresPerMinute = limits.failedAuthPerMinute ?? 20;
   const clock = limits.clock ?? systemClock;
