@@ -179,6 +179,37 @@ describe('approval API', () => {
     expect((await s.store.getRun(approval.runId))?.status).toBe('waiting');
   });
 
+  it('refuses a query parameter a route does not take, or one given twice, naming it', async () => {
+    const s = await setup();
+    const approval = await s.pending();
+    const get = (path: string, token = s.finance) => s.app.request(path, { headers: auth(token) });
+    const filtered = await get(`/approvals?state=pending&run=${approval.runId}&limit=5`);
+    expect(filtered.status).toBe(200);
+    const cases: [Response, string][] = [
+      [await get('/approvals?stat=pending'), '"stat"'],
+      [await get('/approvals?runId=run_x'), '"runId"'],
+      [await get('/approvals?state=approved&state=bogus'), '"state" is given 2 times'],
+      [await get('/approvals?run=a&run=a'), '"run" is given 2 times'],
+      [await get(`/approvals/${approval.id}?verbose=1`), '"verbose"'],
+      [
+        await s.app.request(`/approvals/${approval.id}/decision?reason=ok`, {
+          method: 'POST',
+          headers: auth(s.finance),
+          body: JSON.stringify({ decision: 'approve', argsHash: approval.argsHash }),
+        }),
+        '"reason"',
+      ],
+    ];
+    for (const [response, named] of cases) {
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect([response.status, body.error.code]).toEqual([400, 'invalid_input']);
+      expect(body.error.message).toContain(named);
+    }
+    // A stranger learns nothing, not even which parameters a route takes.
+    expect((await s.app.request('/approvals?stat=pending')).status).toBe(401);
+    expect((await s.store.approvals.get(approval.id))?.state).toBe('pending');
+  });
+
   it('serves a browser the decide page on the link, and never the approval without a token', async () => {
     const s = await setup();
     const approval = await s.pending();

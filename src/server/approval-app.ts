@@ -5,6 +5,7 @@ import { approvalJson, approverSees, visibleGroups, type Approvals } from '../ap
 import { KeelError } from '../core/index.js';
 import { APPROVAL_STATES } from '../store/index.js';
 import { decidePage } from './decide-page.js';
+import { NO_QUERY, parseQuery } from './query-params.js';
 import { requestLimits, type RequestLimits } from './request-limits.js';
 import { securityHeaders } from './security-headers.js';
 import { STATUS_BY_CODE, errorResponse } from './status-codes.js';
@@ -26,14 +27,15 @@ const decisionBody = z.strictObject({
   editedArgs: z.record(z.string(), z.unknown()).optional(),
 });
 
-const listQuery = z.object({
+const listQuery = z.strictObject({
   state: z.enum(APPROVAL_STATES).optional(),
   run: z.string().min(1).max(MAX_ID).optional(),
   limit: z.coerce.number().int().positive().max(1_000).optional(),
 });
 
 /**
- * The approval API: `GET /approvals[?state=&run=&limit=]`, `GET /approvals/:id`,
+ * The approval API: `GET /approvals[?state=&run=&limit=]` (another parameter, or one given
+ * twice, is a 400), `GET /approvals/:id`,
  * `POST /approvals/:id/decision` with `{ decision: 'approve' | 'deny', argsHash, reason?,
  * editedArgs? }`. Every route needs `Authorization: Bearer <approver token>`; a token sees its
  * groups' approvals (an admin's, all of them) and a viewer token may not decide. Errors are
@@ -58,15 +60,13 @@ export function approvalApp({
 
   app.get('/approvals', async (c) => {
     const approver = await approvals.authenticate(bearer(c));
-    const query = listQuery.safeParse(c.req.query());
-    if (!query.success)
-      throw new KeelError('invalid_input', `bad query: ${z.prettifyError(query.error)}`);
+    const query = parseQuery(c, listQuery);
     await approvals.expireDue();
     const list = await approvals.list({
-      ...(query.data.state ? { states: [query.data.state] } : {}),
-      ...(query.data.run ? { runId: query.data.run } : {}),
+      ...(query.state ? { states: [query.state] } : {}),
+      ...(query.run ? { runId: query.run } : {}),
       groups: visibleGroups(approver),
-      limit: query.data.limit ?? 50,
+      limit: query.limit ?? 50,
     });
     return c.json({ approvals: list.map(approvalJson) });
   });
@@ -77,6 +77,7 @@ export function approvalApp({
       return c.html(decidePage(approvalId(c), c.get('secureHeadersNonce')));
     }
     const approver = await approvals.authenticate(bearer(c));
+    parseQuery(c, NO_QUERY);
     const approval = await approvals.get(approvalId(c));
     if (!approverSees(approver, approval.approverGroup)) {
       throw new KeelError(
@@ -93,6 +94,10 @@ export function approvalApp({
   app.post('/approvals/:id/decision', async (c) => {
     const token = bearer(c);
     const id = approvalId(c);
+    if (Object.keys(c.req.queries()).length > 0) {
+      await approvals.authenticate(token);
+      parseQuery(c, NO_QUERY);
+    }
     // A JSON body only: a form or text/plain post from another origin's page never reaches here.
     if (!/^application\/json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
       return c.json(

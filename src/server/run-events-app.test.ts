@@ -6,10 +6,12 @@ import {
   isJournaledStreamEvent,
   type RunStreamEvent,
   type Runtime,
+  type RuntimeOptions,
 } from '../engine/index.js';
 import { gatedModel } from '../engine/__tests__/gated-model.js';
 import { textsFromDeltas } from '../engine/__tests__/stream-text.js';
-import { simulator, type ModelAdapterV1 } from '../model/index.js';
+import { KeelError } from '../core/index.js';
+import { resolveModel, simulator, type ModelAdapterV1 } from '../model/index.js';
 import { openStore } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
 import { keelApp } from './index.js';
@@ -34,7 +36,10 @@ const TURNS = [
   { text: 'It shipped Tuesday.' },
 ];
 
-async function setup(model: ModelAdapterV1 = simulator({ script: TURNS })) {
+async function setup(
+  model: ModelAdapterV1 = simulator({ script: TURNS }),
+  options: Pick<RuntimeOptions, 'resolveModel'> = {},
+) {
   const store = await openStore('sqlite::memory:');
   const support = defineAgent({
     name: 'support',
@@ -49,7 +54,7 @@ async function setup(model: ModelAdapterV1 = simulator({ script: TURNS })) {
     model: simulator({ script: [{ text: 'Paid.' }] }),
     gates: { approverGroup: 'finance' },
   });
-  const runtime = createRuntime({ store, agents: [support, billing] });
+  const runtime = createRuntime({ store, agents: [support, billing], ...options });
   const { app, close } = keelApp({ runtime, limits: { requestsPerMinute: 100_000 } });
   const tokens = {
     admin: (await runtime.approvals.addApprover({ name: 'root', groups: [], role: 'admin' })).token,
@@ -128,6 +133,20 @@ describe('GET /runs/:id/events', () => {
     const bad = await events(app, result.id, tokens.admin, 'abc');
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { code: 'invalid_input' } });
+  });
+
+  it('is 400 for a query parameter, which it does not take, naming it', async () => {
+    const { runtime, app, tokens } = await setup();
+    const result = await finishedRun(runtime);
+    for (const query of ['after=3', 'after=3&after=4']) {
+      const response = await app.request(`/runs/${result.id}/events?${query}`, {
+        headers: { authorization: `Bearer ${tokens.admin}` },
+      });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({
+        error: { code: 'invalid_input', message: expect.stringContaining('"after"') as string },
+      });
+    }
   });
 
   it('resumes after any event with Last-Event-ID: every journaled event once, the whole text', async () => {
@@ -259,6 +278,63 @@ describe('POST /runs', () => {
     expect((await start(app, { ...body, extra: 1 }, tokens.admin)).status).toBe(400);
     expect((await start(app, '{not json', tokens.admin)).status).toBe(400);
     expect((await start(app, body, tokens.admin, 'text/plain')).status).toBe(415);
+  });
+
+  it('refuses a model it cannot resolve as 400 invalid_input with the reason, and queues nothing', async () => {
+    const resolve = (spec: string, agent: { model: ModelAdapterV1 }) =>
+      resolveModel(spec, agent.model, { env: {}, onWarning: () => undefined });
+    const { runtime, app, tokens } = await setup(undefined, { resolveModel: resolve });
+    const body = { agent: 'support', task: 'Where is order A-1?' };
+    for (const model of [
+      'bogus',
+      'nope:x',
+      'anthropic:',
+      'openai-compatible:notaurl#m',
+      'anthropic:claude-sonnet-4-6',
+      'openai:gpt-4.1-mini?timeoutMs=0',
+    ]) {
+      const reason = (() => {
+        try {
+          resolve(model, { model: simulator({ script: TURNS }) });
+          return undefined;
+        } catch (error) {
+          return KeelError.isInstance(error) ? error.message : undefined;
+        }
+      })();
+      expect(reason).toContain(model);
+      const response = await start(app, { ...body, model }, tokens.admin);
+      expect([model, response.status]).toEqual([model, 400]);
+      expect(await response.json()).toEqual({ error: { code: 'invalid_input', message: reason } });
+    }
+    expect(await runtime.store.listRuns()).toEqual([]);
+
+    const unresolved = await setup();
+    const response = await start(
+      unresolved.app,
+      { ...body, model: 'openai:gpt-4.1-mini' },
+      unresolved.tokens.admin,
+    );
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      error: {
+        code: 'invalid_input',
+        message: expect.stringContaining('no model resolver') as string,
+      },
+    });
+  });
+
+  it('refuses a query parameter, naming it: a run is described by its body', async () => {
+    const { runtime, app, tokens } = await setup();
+    const response = await app.request('/runs?model=bogus', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ agent: 'support', task: 'Where is order A-1?' }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      error: { code: 'invalid_input', message: expect.stringContaining('"model"') as string },
+    });
+    expect(await runtime.store.listRuns()).toEqual([]);
   });
 
   it('keeps the request body limit', async () => {

@@ -6,7 +6,8 @@ import { KeelError } from '../core/index.js';
 import { journalRedaction, type JournalRedaction } from '../journal/index.js';
 import type { Runtime } from '../engine/index.js';
 import { seesAgent, viewerOf } from './dashboard/viewer.js';
-import { requestLimits, type RequestLimits } from './request-limits.js';
+import { NO_QUERY, parseQuery } from './query-params.js';
+import { MAX_TASK_CHARS, requestLimits, type RequestLimits } from './request-limits.js';
 import { securityHeaders } from './security-headers.js';
 import { errorResponse } from './status-codes.js';
 
@@ -16,7 +17,7 @@ const KEEPALIVE_MS = 15_000;
 
 const startBody = z.strictObject({
   agent: z.string().min(1).max(200),
-  task: z.string().min(1).max(100_000),
+  task: z.string().min(1).max(MAX_TASK_CHARS),
   model: z.string().min(1).max(500).optional(),
 });
 
@@ -51,6 +52,7 @@ export function runEventsApp({ runtime, limits, pollMs }: RunEventsAppOptions): 
 
   app.get('/runs/:id/events', async (c) => {
     const approver = await runtime.approvals.authenticate(bearer(c));
+    parseQuery(c, NO_QUERY);
     const runId = idParam(c);
     const afterSeq = lastEventId(c);
     const record = await runtime.store.getRun(runId);
@@ -69,6 +71,8 @@ export function runEventsApp({ runtime, limits, pollMs }: RunEventsAppOptions): 
   app.post('/runs', async (c) => {
     const approver = await runtime.approvals.authenticate(bearer(c));
     requireAdmin(approver);
+    // `?model=` would otherwise be ignored: every setting of a run is in its body.
+    parseQuery(c, NO_QUERY);
     if (!/^application\/json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
       return c.json(
         {

@@ -179,6 +179,20 @@ describe('dashboard pages', () => {
     const bad = await client.get('/?from=yesterday');
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('invalid_input');
+    const refused: [string, string][] = [];
+    for (const path of ['/?from=2026-02-30', '/?to=2025-02-29', '/?status=failed&status=bogus']) {
+      const response = await client.get(path);
+      const text = await response.text();
+      refused.push([
+        path,
+        `${response.status} ${/not a calendar day|given 2 times/.exec(text)?.[0]}`,
+      ]);
+    }
+    expect(refused).toEqual([
+      ['/?from=2026-02-30', '400 not a calendar day'],
+      ['/?to=2025-02-29', '400 not a calendar day'],
+      ['/?status=failed&status=bogus', '400 given 2 times'],
+    ]);
   });
 
   it('shows a run: outcome, limits, conversation with provenance, trace with usage, journal', async () => {
@@ -272,6 +286,9 @@ describe('dashboard pages', () => {
     expect(alerts.status).toBe(200);
     expect(await alerts.text()).toContain('No alerts in this window.');
     expect((await client.get('/costs?days=2')).status).toBe(400);
+    for (const path of ['/costs?agent=desk', '/alerts?days=7&days=30', '/queue?state=pending']) {
+      expect([path, (await client.get(path)).status]).toEqual([path, 400]);
+    }
   });
 });
 

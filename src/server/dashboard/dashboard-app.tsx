@@ -13,6 +13,7 @@ import { newRunId, replayRun, type Runtime } from '../../engine/index.js';
 import { alertsForRun, scanAlerts, type JournalSource } from '../../observe/index.js';
 import type { ApprovalRecord } from '../../store/index.js';
 import { STATUS_BY_CODE } from '../status-codes.js';
+import { NO_QUERY, parseQuery, singleQuery } from '../query-params.js';
 import { lastEventId, streamRunEvents } from '../run-events-app.js';
 import { AlertsPage } from './alerts-page.js';
 import { ApprovalFeed } from './approval-feed.js';
@@ -36,6 +37,8 @@ const PAGE_SIZE = 50;
 const ALERT_SCAN_LIMIT = 1_000;
 /** How long a fork may take to commit its first events before the page gives up waiting. */
 const FORK_START_TIMEOUT_MS = 10_000;
+const daysQuery = z.strictObject({ days: z.string().optional() });
+const decidedQuery = z.strictObject({ decided: z.string().optional() });
 
 export interface DashboardOptions {
   /** The runtime whose store, agents and approvals the dashboard shows and acts on. */
@@ -195,7 +198,7 @@ export function dashboardApp(options: DashboardOptions): Dashboard {
 
   app.get('/', signedIn, async (c) => {
     const viewer = c.get('viewer');
-    const filters = parseRunFilters(c.req.query());
+    const filters = parseRunFilters(singleQuery(c));
     const listed = await store.browse.list(runListQuery(filters, viewer.agents, PAGE_SIZE));
     const agents = new Set(viewer.agents ?? runtime.agents.map((agent) => agent.name));
     if (filters.agent !== undefined && seesAgent(viewer, filters.agent)) agents.add(filters.agent);
@@ -242,6 +245,7 @@ export function dashboardApp(options: DashboardOptions): Dashboard {
 
   // The run page's live view: the run stream API's events, for a signed-in browser.
   app.get('/live/runs/:id/events', signedIn, async (c) => {
+    parseQuery(c, NO_QUERY);
     const viewer = c.get('viewer');
     const id = c.req.param('id');
     const record = await store.getRun(id);
@@ -304,7 +308,7 @@ export function dashboardApp(options: DashboardOptions): Dashboard {
   app.get('/queue', signedIn, async (c) => {
     const viewer = c.get('viewer');
     const props = await queueProps(viewer);
-    const decidedId = c.req.query('decided');
+    const decidedId = parseQuery(c, decidedQuery).decided;
     const decided = props.decided.find((approval) => approval.id === decidedId);
     const notice = decided
       ? `${decided.id} ${decided.state} by ${decided.decidedBy ?? '?'}: run ${decided.runId} resumes on the next free worker.`
@@ -393,7 +397,7 @@ export function dashboardApp(options: DashboardOptions): Dashboard {
 
   app.get('/costs', signedIn, async (c) => {
     const viewer = c.get('viewer');
-    const days = windowDays(c.req.query('days'));
+    const days = windowDays(parseQuery(c, daysQuery).days);
     const agentNames = (viewer.agents ?? runtime.agents.map((agent) => agent.name)).slice().sort();
     const view = await costsView({
       store,
@@ -407,7 +411,7 @@ export function dashboardApp(options: DashboardOptions): Dashboard {
 
   app.get('/alerts', signedIn, async (c) => {
     const viewer = c.get('viewer');
-    const days = windowDays(c.req.query('days'));
+    const days = windowDays(parseQuery(c, daysQuery).days);
     // Only the runs this viewer may see, each judged against its own agent's earlier runs.
     const source: JournalSource = {
       readEvents: (runId) => store.readEvents(runId),

@@ -40,6 +40,15 @@ describe('run filters', () => {
     expect(filterHref(parseRunFilters({ after: '5~run_a' }))).toBe('/');
   });
 
+  it('refuses a day its month does not have, and takes 29 February in a leap year', () => {
+    for (const query of [{ from: '2026-02-30' }, { to: '2026-04-31' }, { from: '2025-02-29' }]) {
+      expect(() => parseRunFilters(query)).toThrow(/not a calendar day/);
+    }
+    expect(runListQuery(parseRunFilters({ from: '2024-02-29' }), undefined, 50)).toMatchObject({
+      createdFrom: Date.UTC(2024, 1, 29),
+    });
+  });
+
   it('refuses a bad filter as invalid_input, naming it', () => {
     for (const query of [
       { status: 'done' },

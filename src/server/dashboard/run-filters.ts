@@ -20,7 +20,14 @@ const DAY_MS = 86_400_000;
 const day = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'a day is YYYY-MM-DD')
-  .refine((value) => !Number.isNaN(Date.parse(`${value}T00:00:00Z`)), 'not a calendar day');
+  // Date.parse rolls a day past its month's end over (2026-02-30 is 2 March): a real day
+  // reads back the same.
+  .refine((value) => calendarDay(value) === value, 'not a calendar day');
+
+function calendarDay(value: string): string | undefined {
+  const at = Date.parse(`${value}T00:00:00Z`);
+  return Number.isNaN(at) ? undefined : new Date(at).toISOString().slice(0, 10);
+}
 
 /** The run list's query string. Every filter is optional; an empty field is no filter. */
 const filterSchema = z.strictObject({
