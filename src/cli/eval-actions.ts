@@ -1,5 +1,5 @@
 import { pc, print, writeErr, writeOut } from './terminal.js';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { KeelError } from '../core/index.js';
 import {
@@ -18,6 +18,7 @@ import { EXIT, usageError } from './exit-codes.js';
 import { loadAgents } from './load-agents.js';
 import { loadSuites } from './load-suites.js';
 import { openStoreFromOptions, type CliGlobals } from './open-runtime.js';
+import { checkWritable, writeOutputFile } from './output-file.js';
 
 /** What `keel eval` was asked. */
 export interface EvalCommandOptions {
@@ -32,6 +33,7 @@ export interface EvalCommandOptions {
 
 /** `keel eval`: run suites, store the evaluation, compare with a baseline; the exit code. */
 export async function runEvalCommand(options: EvalCommandOptions): Promise<number> {
+  if (options.junit !== undefined) checkWritable(options.junit, '--junit');
   const paths = options.paths.length > 0 ? options.paths : defaultSuitePaths();
   const suites = await loadSuites(paths);
   const { agents } = await loadAgents(options.globals.agents);
@@ -83,6 +85,7 @@ export async function runRescoreCommand(options: {
   readonly json: boolean;
   readonly junit?: string | undefined;
 }): Promise<number> {
+  if (options.junit !== undefined) checkWritable(options.junit, '--junit');
   const store = await openStoreFromOptions(options.globals);
   try {
     const stored = await store.evals.get(options.evalRunId);
@@ -172,7 +175,7 @@ function finish(
     baselineName?: string | undefined;
   },
 ): void {
-  if (options.junit !== undefined) writeFileSync(resolve(options.junit), junitXml(report));
+  if (options.junit !== undefined) writeOutputFile(options.junit, junitXml(report), '--junit');
   if (options.json) {
     writeOut(`${JSON.stringify(report, null, 2)}\n`);
     return;
@@ -255,6 +258,7 @@ export async function runEvalRecord(options: {
   if (!options.suite.endsWith('.json')) {
     throw usageError('--suite: recording writes a JSON suite (a *.eval.json file)');
   }
+  checkWritable(options.suite, '--suite');
   const store = await openStoreFromOptions(options.globals);
   let recorded;
   try {
@@ -286,7 +290,11 @@ export async function runEvalRecord(options: {
     (existing) => (existing as { name?: unknown }).name !== recorded.name,
   );
   const replaced = cases.length !== (suite.cases ?? []).length;
-  writeFileSync(path, `${JSON.stringify({ ...suite, cases: [...cases, recorded] }, null, 2)}\n`);
+  writeOutputFile(
+    options.suite,
+    `${JSON.stringify({ ...suite, cases: [...cases, recorded] }, null, 2)}\n`,
+    '--suite',
+  );
   if (options.json) {
     writeOut(`${JSON.stringify({ suite: options.suite, case: recorded }, null, 2)}\n`);
     return;

@@ -1,5 +1,5 @@
 import { pc, print } from './terminal.js';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createApprovals } from '../approval/index.js';
 import { KeelError, canonicalJson, type Trust } from '../core/index.js';
@@ -23,6 +23,7 @@ import type { ToolEffect } from '../tools/index.js';
 import { hasAgentsModule, loadAgents } from './load-agents.js';
 import type { ServerFlags } from './mcp-commands.js';
 import { openRuntime, openStoreFromOptions, type CliGlobals } from './open-runtime.js';
+import { writeOutputFile } from './output-file.js';
 
 type PrintJson = (value: unknown) => void;
 
@@ -197,7 +198,7 @@ export async function mcpExportCommand(
   await withStore(globals, async (store) => {
     const lock = await exportPins(store);
     const path = resolve(out);
-    writeFileSync(path, lockFileText(lock));
+    writeOutputFile(out, lockFileText(lock), '--out');
     if (json) printJson({ file: path, pins: lock.pins.length });
     else print(`wrote ${lock.pins.length} pin(s) to ${path}`);
   });

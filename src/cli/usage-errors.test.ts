@@ -113,6 +113,18 @@ describe('keel refuses bad input with one line and exit code 2', () => {
     { args: ['mcp', 'serve', '--http', ''], names: '--http' },
     { args: ['worker', '--wait-for-store', ''], names: '--wait-for-store' },
     { args: ['trace', 'run_x', '--reveal'], names: '--reveal needs --content' },
+    {
+      args: ['eval', join(directory, 'missing.eval.json'), '--junit', '/nonexistent/dir/j.xml'],
+      names: 'cannot write /nonexistent/dir/j.xml (--junit)',
+    },
+    {
+      args: ['eval', 'rescore', 'ev_0', '--junit', '/nonexistent/dir/j.xml'],
+      names: 'cannot write /nonexistent/dir/j.xml (--junit)',
+    },
+    {
+      args: ['mcp', 'export', '--out', '/nonexistent/dir/x.lock'],
+      names: 'cannot write /nonexistent/dir/x.lock (--out)',
+    },
   ])('keel $args', async ({ args, names }) => {
     const { exitCode, line } = await keel(...args);
     expect({ exitCode, oneLine: !line.trim().includes('\n') }).toEqual({
@@ -120,6 +132,20 @@ describe('keel refuses bad input with one line and exit code 2', () => {
       oneLine: true,
     });
     expect(line).toContain(names);
+  });
+
+  it('records no golden case into a suite it cannot write', async () => {
+    const { exitCode, line } = await keel(
+      'eval',
+      'record',
+      runId,
+      '--suite',
+      '/nonexistent/dir/x.eval.json',
+    );
+    expect({ exitCode, line }).toEqual({
+      exitCode: 2,
+      line: 'keel: cannot write /nonexistent/dir/x.eval.json (--suite): its directory does not exist',
+    });
   });
 
   it('re-prices no run that does not exist, and saves nothing for it', async () => {
