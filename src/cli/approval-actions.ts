@@ -239,8 +239,7 @@ export function printToken(
     printJson({ ...approverJson(approver), token });
     return;
   }
-  const groups =
-    approver.groups.length === 0 ? 'all groups' : `groups ${approver.groups.join(', ')}`;
+  const groups = approver.role === 'admin' ? 'all groups' : `groups ${approver.groups.join(', ')}`;
   const until =
     approver.expiresAt === null ? '' : `, until ${new Date(approver.expiresAt).toISOString()}`;
   print(`${approver.role} ${approver.name} ${approver.id} (${groups}${until})`);

@@ -132,7 +132,10 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
       'create an approver and print its token (shown once, stored hashed); names are unique',
     )
     .argument('<name>')
-    .option('--group <group...>', 'groups whose runs and approvals it sees (required unless admin)')
+    .option(
+      '--group <group...>',
+      'groups whose runs and approvals it sees (required unless admin; an admin has every group)',
+    )
     .addOption(
       new Option(
         '--role <role>',
@@ -156,6 +159,10 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
         const { withApprovals, printToken } = await import('./approval-actions.js');
         if (options.group === undefined && options.role !== 'admin') {
           throw usageError('--group is required (unless --role admin)');
+        }
+        // Stored groups would be listed as the admin's, yet it sees and decides for every group.
+        if (options.group !== undefined && options.role === 'admin') {
+          throw usageError('--group does not apply to --role admin: an admin has every group');
         }
         const expiresInMs = lifetime(options.expiresIn);
         await withApprovals(globals(), false, async (approvals) => {
@@ -242,11 +249,20 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
     });
 }
 
+/** The longest token lifetime `--expires-in` gives: 100 years (no `--expires-in`: no expiry). */
+const MAX_LIFETIME_DAYS = 36_500;
+
 function lifetime(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
+  let ms: number;
   try {
-    return parseDuration(text, '--expires-in');
+    ms = parseDuration(text, '--expires-in');
   } catch (error) {
     throw usageError(error instanceof Error ? error.message : String(error));
   }
+  if (ms > MAX_LIFETIME_DAYS * 86_400_000)
+    throw usageError(
+      `--expires-in is at most ${MAX_LIFETIME_DAYS}d (100 years; leave it out for a token that never expires)`,
+    );
+  return ms;
 }

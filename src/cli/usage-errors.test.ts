@@ -125,6 +125,10 @@ describe('keel refuses bad input with one line and exit code 2', () => {
       args: ['mcp', 'export', '--out', '/nonexistent/dir/x.lock'],
       names: 'cannot write /nonexistent/dir/x.lock (--out)',
     },
+    {
+      args: ['approvers', 'add', 'x', '--group', 'g', '--expires-in', '999999999d'],
+      names: '--expires-in is at most 36500d',
+    },
   ])('keel $args', async ({ args, names }) => {
     const { exitCode, line } = await keel(...args);
     expect({ exitCode, oneLine: !line.trim().includes('\n') }).toEqual({
@@ -169,5 +173,22 @@ describe('keel refuses bad input with one line and exit code 2', () => {
         await store.prices.get(runId),
       ]),
     ).toEqual([undefined, undefined]);
+  });
+
+  it('adds no admin with groups: an admin has every group', async () => {
+    const { exitCode, line } = await keel(
+      'approvers',
+      'add',
+      'admin2',
+      '--role',
+      'admin',
+      '--group',
+      'finance',
+    );
+    expect({ exitCode, line }).toEqual({
+      exitCode: 2,
+      line: 'keel: --group does not apply to --role admin: an admin has every group',
+    });
+    expect(await withStore((store) => store.approvals.listApprovers())).toEqual([]);
   });
 });
