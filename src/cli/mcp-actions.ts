@@ -241,7 +241,12 @@ export async function mcpServeCommand(
     if (options.http === undefined) {
       // stdout is the protocol channel: nothing else may be written to it.
       const { closed } = await serveAgentsOverStdio(served);
-      await closed;
+      // The stdio transport does not close when the client ends stdin; the session is over then.
+      const stdinEnded = new Promise<void>((done) => {
+        process.stdin.once('end', done);
+        process.stdin.once('close', done);
+      });
+      await Promise.race([closed, stdinEnded]);
       return;
     }
     const http = await serveAgentsOverHttp({

@@ -324,6 +324,13 @@ export const agents = [
     ]);
   });
 
+  it('exits 0 when the stdio client ends the session by closing stdin', async () => {
+    const { url } = await storeWithApprover();
+    // runKeel gives the process no stdin: it reads end-of-file at once, as after a client hangs up.
+    const result = await runKeel(url, ['mcp', 'serve']);
+    expect(result).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
   it('serves streamable HTTP behind a bearer token', async () => {
     const store = await openStore('sqlite::memory:');
     cleanups.push(() => store.close());

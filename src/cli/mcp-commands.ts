@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { CliGlobals } from './open-runtime.js';
 import { host, port } from './option-parsers.js';
+import { usageError } from './exit-codes.js';
 
 interface Helpers {
   readonly globals: () => CliGlobals;
@@ -126,17 +127,31 @@ export function registerMcpCommands(program: Command, { globals, printJson }: He
       'serve the agents as MCP tools (each call a durable, bounded run): over stdio, or streamable HTTP with --http',
     )
     .option('--http <port>', 'serve streamable HTTP at /mcp on this port', port)
-    .option('--host <host>', 'the HTTP address to listen on', host, '127.0.0.1')
+    .option('--host <host>', 'with --http: the address to listen on', host, '127.0.0.1')
     .addOption(
-      new Option('--bearer <token>', 'HTTP only: require "Authorization: Bearer <token>"').env(
+      new Option('--bearer <token>', 'with --http: require "Authorization: Bearer <token>"').env(
         'KEEL_MCP_TOKEN',
       ),
     )
     .option('--agent <name...>', 'only these agents')
-    .action(async (options: { http?: number; host: string; bearer?: string; agent?: string[] }) => {
-      const { mcpServeCommand } = await import('./mcp-actions.js');
-      await mcpServeCommand(globals(), options);
-    });
+    .action(
+      async (
+        options: { http?: number; host: string; bearer?: string; agent?: string[] },
+        command: Command,
+      ) => {
+        // Over stdio there is no address and no bearer check: a flag for them would do nothing.
+        // (KEEL_MCP_TOKEN from the environment is left alone: it may be set for both servers.)
+        const httpOnly = ['host', 'bearer'].filter(
+          (name) => command.getOptionValueSource(name) === 'cli',
+        );
+        if (options.http === undefined && httpOnly.length > 0)
+          throw usageError(
+            `${httpOnly.map((name) => `--${name}`).join(' and ')} ${httpOnly.length === 1 ? 'applies' : 'apply'} only with --http (over stdio there is no address and no bearer check)`,
+          );
+        const { mcpServeCommand } = await import('./mcp-actions.js');
+        await mcpServeCommand(globals(), options);
+      },
+    );
 }
 
 function header(value: string): string {

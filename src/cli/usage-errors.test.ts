@@ -113,6 +113,8 @@ describe('keel refuses bad input with one line and exit code 2', () => {
     { args: ['mcp', 'serve', '--http', ''], names: '--http' },
     { args: ['worker', '--wait-for-store', ''], names: '--wait-for-store' },
     { args: ['trace', 'run_x', '--reveal'], names: '--reveal needs --content' },
+    { args: ['mcp', 'serve', '--bearer', 'secret'], names: '--bearer' },
+    { args: ['mcp', 'serve', '--host', '0.0.0.0'], names: '--host' },
     {
       args: ['eval', join(directory, 'missing.eval.json'), '--junit', '/nonexistent/dir/j.xml'],
       names: 'cannot write /nonexistent/dir/j.xml (--junit)',
