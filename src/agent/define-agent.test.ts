@@ -79,6 +79,19 @@ describe('defineAgent', () => {
     ['limits.maxSteps', { limits: { maxSteps: 10 } }],
     ['maxOutputTokens', { maxOutputTokens: 0 }],
     ['maxOutputTokens', { maxOutputTokens: 1.5 }],
+    // Counts are whole: 0.5 model calls ran as one.
+    ['limits.maxIterations', { limits: { maxIterations: 0.5 } }],
+    ['limits.maxIdenticalCalls', { limits: { maxIdenticalCalls: 0.1 } }],
+    ['limits.maxTokens', { limits: { maxTokens: 1_000.5 } }],
+    ['limits.maxStepsWithoutProgress', { limits: { maxStepsWithoutProgress: 2.5 } }],
+    // A misspelt option did nothing: `gate` left every irreversible call ungated.
+    ['gate', { gate: { effects: ['irreversible'] } }],
+    ['limit', { limit: { maxIterations: 1 } }],
+    ['onOutofScope', { onOutofScope: 'stop' }],
+    ['effect', { gates: { effect: ['irreversible', 'egress', 'write'] } }],
+    ['tools.lookup_order.whenn', { gates: { tools: { lookup_order: { whenn: 'confirm' } } } }],
+    ['context.windowToken', { context: { windowToken: 8_000 } }],
+    ['untrusted.handlin', { untrusted: { handlin: 'spotlight' } }],
   ])('rejects the definition naming "%s" when it is %j', (field, overrides) => {
     expect(definitionFault(() => defineAgent(agentDefinition(overrides)), field)).toEqual(INVALID);
   });

@@ -1,5 +1,5 @@
 import { defineGates, type GateOptions, type Gates } from '../approval/index.js';
-import { KeelError } from '../core/index.js';
+import { KeelError, allFieldsOf, unknownField } from '../core/index.js';
 import type { Guard } from '../guard/index.js';
 import {
   RECALL_TOOL_NAME,
@@ -153,6 +153,23 @@ const AGENT_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
  * });
  * ```
  */
+/** The fields of an `AgentDefinition`: any other is refused, as a misspelt option. */
+const AGENT_FIELDS = allFieldsOf<AgentDefinition>()([
+  'name',
+  'version',
+  'description',
+  'model',
+  'instructions',
+  'tools',
+  'limits',
+  'maxOutputTokens',
+  'gates',
+  'guard',
+  'context',
+  'onOutOfScope',
+  'untrusted',
+]);
+
 export function defineAgent(definition: AgentDefinition): Agent {
   if (
     typeof definition !== 'object' ||
@@ -167,6 +184,8 @@ export function defineAgent(definition: AgentDefinition): Agent {
   if (typeof definition.name !== 'string' || !AGENT_NAME.test(definition.name)) {
     fail('name', 'must be lowercase letters, digits, _ or -, starting with a letter (at most 64)');
   }
+  const unknown = unknownField(definition, AGENT_FIELDS);
+  if (unknown) fail(unknown.field, unknown.problem);
   let resolved: ModelAdapterV1 | undefined;
   if (typeof definition.model === 'string') {
     try {

@@ -1,5 +1,5 @@
 import { z, type ZodType } from 'zod';
-import { KeelError } from '../core/index.js';
+import { allFieldsOf, KeelError, unknownField } from '../core/index.js';
 import {
   ANSWER_HANDLINGS,
   MONITOR_ACTIONS,
@@ -155,6 +155,18 @@ export interface UntrustedConfig {
 export const DEFAULT_SIGNAL_THRESHOLD = 0.5;
 
 /** Validate `untrusted` options at definition time; errors name the field. */
+/** The fields of `UntrustedOptions`: any other is refused, as a misspelt option. */
+const UNTRUSTED_FIELDS = allFieldsOf<UntrustedOptions>()([
+  'handling',
+  'detector',
+  'signalThreshold',
+  'monitor',
+  'answer',
+  'allowDestinations',
+  'reader',
+  'plan',
+]);
+
 export function resolveUntrusted(
   where: string,
   options: UntrustedOptions | undefined,
@@ -168,6 +180,8 @@ export function resolveUntrusted(
   if (options !== undefined && (typeof options !== 'object' || (options as unknown) === null))
     fail('', 'must be an object');
   const given = options ?? {};
+  const unknown = unknownField(given, UNTRUSTED_FIELDS);
+  if (unknown) fail(`.${unknown.field}`, unknown.problem);
   const handling = given.handling ?? 'verbatim';
   if (!UNTRUSTED_HANDLINGS.includes(handling))
     fail('.handling', `must be one of ${UNTRUSTED_HANDLINGS.join(', ')}`);

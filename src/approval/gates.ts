@@ -1,4 +1,4 @@
-import { KeelError } from '../core/index.js';
+import { allFieldsOf, KeelError, unknownField } from '../core/index.js';
 import type { CallReview, ReviewedCall } from '../guard/index.js';
 import type { ApprovalExpiry, GateReason } from '../journal/index.js';
 import { TOOL_EFFECTS, type ToolEffect } from '../tools/index.js';
@@ -127,12 +127,32 @@ const GROUP_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
  * });
  * ```
  */
+/** The fields of `GateOptions` and of one tool's setting: any other is refused, as a misspelt option. */
+const GATE_FIELDS = allFieldsOf<GateOptions>()([
+  'approverGroup',
+  'expiresAfterMs',
+  'onExpiry',
+  'effects',
+  'tools',
+  'scope',
+  'policies',
+]);
+const TOOL_GATE_FIELDS = allFieldsOf<ToolGateOptions>()([
+  'approverGroup',
+  'expiresAfterMs',
+  'onExpiry',
+  'when',
+  'confidence',
+]);
+
 export function defineGates(options: GateOptions, where = 'gates'): Gates {
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);
   };
   if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options))
     throw new KeelError('invalid_definition', `${where}: the gate options must be an object`);
+  const unknown = unknownField(options, GATE_FIELDS);
+  if (unknown) fail(unknown.field, unknown.problem);
   const effects: readonly ToolEffect[] = options.effects ?? ['irreversible', 'egress'];
   if (
     !Array.isArray(effects) ||
@@ -156,6 +176,8 @@ export function defineGates(options: GateOptions, where = 'gates'): Gates {
     }
     if (typeof setting !== 'object' || (setting as unknown) === null)
       fail(field, "must be 'confirm', 'allow' or an options object");
+    const unknownSetting = unknownField(setting, TOOL_GATE_FIELDS);
+    if (unknownSetting) fail(`${field}.${unknownSetting.field}`, unknownSetting.problem);
     const when = setting.when ?? 'effect';
     if (!['confirm', 'allow', 'effect'].includes(when))
       fail(`${field}.when`, "must be 'confirm', 'allow' or 'effect'");

@@ -1,4 +1,4 @@
-import { KeelError } from '../core/index.js';
+import { allFieldsOf, KeelError, unknownField } from '../core/index.js';
 import type { Message, ModelAdapterV1, TextPart } from '../model/index.js';
 import type { SummaryOutcome } from './run-summariser.js';
 
@@ -116,6 +116,23 @@ export const DEFAULT_CONTEXT_WINDOW_TOKENS = 128_000;
  * resolveContextOptions('defineAgent("reader")', { windowTokens: 32_000, pinned: ['Never pay.'] });
  * ```
  */
+/** The fields of `ContextOptions`: any other is refused, as a misspelt option. */
+const CONTEXT_FIELDS = allFieldsOf<ContextOptions>()([
+  'windowTokens',
+  'outputReserveTokens',
+  'safetyMarginTokens',
+  'compressAt',
+  'pinned',
+  'largeResultTokens',
+  'previewChars',
+  'maxRecalled',
+  'windowSteps',
+  'summariser',
+  'summariserModel',
+  'maxSummariesPerStep',
+  'recallTool',
+]);
+
 export function resolveContextOptions(
   where: string,
   options: ContextOptions,
@@ -127,6 +144,8 @@ export function resolveContextOptions(
   if (typeof options !== 'object' || options === null) {
     throw new KeelError('invalid_definition', `${where}: "context" must be an object`);
   }
+  const unknown = unknownField(options, CONTEXT_FIELDS);
+  if (unknown) fail(unknown.field, unknown.problem);
   const positive = (field: keyof ContextOptions, value: unknown): void => {
     if (value !== undefined && (!Number.isInteger(value) || (value as number) <= 0)) {
       fail(field, 'must be a positive integer');

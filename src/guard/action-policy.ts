@@ -1,4 +1,4 @@
-import { KeelError } from '../core/index.js';
+import { allFieldsOf, KeelError, unknownField } from '../core/index.js';
 import { TOOL_EFFECTS, type ToolEffect } from '../tools/index.js';
 import {
   ARGUMENT_ORIGINS,
@@ -168,12 +168,29 @@ export interface Guard {
  * defineAgent({ ..., guard });
  * ```
  */
+/** The fields of `GuardOptions`: any other is refused, as a misspelt option. */
+const GUARD_FIELDS = allFieldsOf<GuardOptions>()([
+  'effects',
+  'tools',
+  'ungrounded',
+  'destinations',
+  'writes',
+  'privateData',
+  'privateDestinations',
+  'contested',
+  'unfixed',
+  'outsideIntent',
+  'intentWords',
+]);
+
 export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard {
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);
   };
   if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options))
     throw new KeelError('invalid_definition', `${where}: the guard options must be an object`);
+  const unknown = unknownField(options, GUARD_FIELDS);
+  if (unknown) fail(unknown.field, unknown.problem);
   const effects: readonly ToolEffect[] = options.effects ?? ['irreversible', 'egress'];
   if (!isList(effects) || effects.some((effect: ToolEffect) => !TOOL_EFFECTS.includes(effect)))
     fail('effects', `must be a list of ${TOOL_EFFECTS.join(', ')}`);

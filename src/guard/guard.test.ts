@@ -91,6 +91,12 @@ describe('argument origins', () => {
 });
 
 describe('the default action policy', () => {
+  it('refuses an option it does not know, which would otherwise leave the default in force', () => {
+    const attempt = (): unknown => defineGuard({ privatedata: 'deny' } as GuardOptions);
+    expect(attempt).toThrow(KeelError);
+    expect(attempt).toThrow('guard: "privatedata" is not an option (did you mean "privateData"?)');
+  });
+
   it('allows reads after untrusted content, whatever their arguments', () => {
     const decision = verdict({}, call('fetch', { url: 'evil@attacker.io' }, { effect: 'read' }));
     expect(decision).toMatchObject({ verdict: 'allow', rule: 'effect:read' });

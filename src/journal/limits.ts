@@ -49,6 +49,14 @@ export const DEFAULT_LIMITS: RunLimits = Object.freeze({
   maxStepsWithoutProgress: 4,
 });
 
+/** The limits that count something, and what: each must be a whole number. */
+const COUNTED: ReadonlyMap<string, string> = new Map([
+  ['maxIterations', 'model calls'],
+  ['maxTokens', 'tokens'],
+  ['maxIdenticalCalls', 'calls'],
+  ['maxStepsWithoutProgress', 'steps'],
+]);
+
 /** Merge overrides into the defaults, naming the field of any bad value. */
 export function resolveLimits(where: string, overrides: Partial<RunLimits> = {}): RunLimits {
   const limits = { ...DEFAULT_LIMITS, ...overrides };
@@ -67,6 +75,12 @@ export function resolveLimits(where: string, overrides: Partial<RunLimits> = {})
       throw new KeelError(
         'invalid_definition',
         `${where}: "limits.${field}" must be a positive number`,
+      );
+    }
+    if (COUNTED.has(field) && !Number.isSafeInteger(value)) {
+      throw new KeelError(
+        'invalid_definition',
+        `${where}: "limits.${field}" must be a whole number (it counts ${COUNTED.get(field) ?? ''})`,
       );
     }
   }

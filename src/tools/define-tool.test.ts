@@ -47,11 +47,29 @@ describe('defineTool policy options', () => {
     ['escape.on', { escape: { type: 'handoff', on: ['gone'] } }],
     ['available', { available: true }],
     ['inputJsonSchema', { inputJsonSchema: 'object' }],
+    // A misspelt option did nothing: the tool ran with the defaults.
+    ['timeoutMS', { timeoutMS: 5 }],
+    ['secretField', { secretField: { input: ['id'] } }],
+    ['retry.maxAttempt', { retry: { maxAttempt: 3 } }],
+    ['breaker.threshold', { breaker: { threshold: 2 } }],
+    ['secretFields.inputs', { secretFields: { inputs: ['id'] } }],
   ])('rejects the definition naming "%s" when it is %j', (field, overrides) => {
     expect(faultOf(() => defineTool(definition(overrides)))).toEqual({
       code: 'invalid_definition',
       message: expect.stringContaining(`defineTool("lookup"): "${field}"`) as unknown,
     });
+  });
+
+  it('suggests the option a misspelt one is closest to', () => {
+    expect(faultOf(() => defineTool(definition({ timeoutMS: 5 })))?.message).toBe(
+      'defineTool("lookup"): "timeoutMS" is not an option (did you mean "timeoutMs"?)',
+    );
+  });
+
+  it('takes a copy of a defined tool back, as a tool is redefined from itself', () => {
+    const tool = defineTool(definition({ timeoutMs: 5_000 }));
+    const again = defineTool({ ...tool, run: () => Promise.resolve('again') });
+    expect([again.name, again.timeoutMs, again.spec.name]).toEqual(['lookup', 5_000, 'lookup']);
   });
 
   it('tells the model the JSON Schema it is given instead of the one derived from input', () => {

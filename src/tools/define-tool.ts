@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { KeelError } from '../core/index.js';
+import { KeelError, allFieldsOf, unknownField } from '../core/index.js';
 import type { ToolSpec } from '../model/index.js';
 import {
   TOOL_ERROR_TYPES,
@@ -197,6 +197,53 @@ const TOOL_NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
  * });
  * ```
  */
+/**
+ * The fields of a `ToolDefinition`, and `spec`: a tool is redefined from a copy of itself
+ * (`defineTool({ ...tool, run })`), whose `spec` is made again. Any other is refused, as a
+ * misspelt option.
+ */
+const TOOL_FIELDS = allFieldsOf<ToolDefinition & Pick<Tool, 'spec'>>()([
+  'name',
+  'description',
+  'input',
+  'inputJsonSchema',
+  'effect',
+  'run',
+  'available',
+  'untrustedOutput',
+  'privateOutput',
+  'secretFields',
+  'idempotent',
+  'timeoutMs',
+  'retry',
+  'version',
+  'breaker',
+  'bulkhead',
+  'cache',
+  'escape',
+  'spec',
+]);
+
+/** A field of either kind of escape. */
+type EscapeField = ToolEscape extends infer Each
+  ? Each extends unknown
+    ? keyof Each
+    : never
+  : never;
+
+/** The fields of each option object a tool takes. */
+const TOOL_OPTION_FIELDS: readonly (readonly [
+  'secretFields' | 'retry' | 'breaker' | 'bulkhead' | 'cache' | 'escape',
+  readonly string[],
+])[] = [
+  ['secretFields', allFieldsOf<NonNullable<ToolDefinition['secretFields']>>()(['input', 'output'])],
+  ['retry', allFieldsOf<ToolRetryOptions>()(['maxAttempts', 'initialDelayMs', 'maxDelayMs', 'on'])],
+  ['breaker', allFieldsOf<ToolBreakerOptions>()(['failureThreshold', 'cooldownMs'])],
+  ['bulkhead', allFieldsOf<ToolBulkheadOptions>()(['maxConcurrent', 'maxQueued'])],
+  ['cache', allFieldsOf<ToolCacheOptions>()(['ttlMs'])],
+  ['escape', allFieldsOf<Record<EscapeField, unknown>>()(['type', 'on', 'value', 'reason'])],
+];
+
 export function defineTool<Input extends z.ZodType>(
   definition: ToolDefinition<Input>,
 ): Tool<Input> {
@@ -209,6 +256,14 @@ export function defineTool<Input extends z.ZodType>(
   };
   if (typeof definition.name !== 'string' || !TOOL_NAME.test(definition.name)) {
     fail('name', 'must start with a letter and use only letters, digits, _ or - (at most 64)');
+  }
+  const unknown = unknownField(definition, TOOL_FIELDS);
+  if (unknown) fail(unknown.field, unknown.problem);
+  for (const [field, known] of TOOL_OPTION_FIELDS) {
+    const given: unknown = definition[field];
+    if (typeof given !== 'object' || given === null) continue;
+    const inner = unknownField(given, known);
+    if (inner) fail(`${field}.${inner.field}`, inner.problem);
   }
   if (typeof definition.description !== 'string' || definition.description.trim() === '') {
     fail('description', 'must be a non-empty string');
