@@ -1,5 +1,5 @@
 import type { Agent } from '../agent/index.js';
-import { KeelError } from '../core/index.js';
+import { KeelError, allFieldsOf, unknownField } from '../core/index.js';
 import type { RunEvent } from '../journal/index.js';
 import type { RunRecord, Store } from '../store/index.js';
 import type { TextDelta } from './execution.js';
@@ -12,6 +12,19 @@ import type { StartRunOptions } from './runtime-options.js';
 export type StreamAbort = 'run' | 'subscription';
 
 /** `runtime.stream(agent, task, options)`: a run started here, and how its stream behaves. */
+/** The fields of `StreamRunOptions`: a run's options and the stream's own. */
+const STREAM_FIELDS = allFieldsOf<StreamRunOptions>()([
+  'runId',
+  'model',
+  'limits',
+  'signal',
+  'onWaiting',
+  'shadow',
+  'pollMs',
+  'maxBufferedDeltas',
+  'abort',
+]);
+
 export interface StreamRunOptions extends StartRunOptions, Omit<FollowOptions, 'afterSeq'> {
   /** Default `run`: aborting `signal` cancels the run (the stream ends with its `run_finished`). */
   readonly abort?: StreamAbort | undefined;
@@ -96,18 +109,22 @@ export class RunStreams {
     if (typeof task !== 'string' || task.trim() === '') {
       throw new KeelError('invalid_input', 'a run needs a non-empty task');
     }
+    const unknown = unknownField(options, STREAM_FIELDS);
+    if (unknown)
+      throw new KeelError('invalid_input', `stream: "${unknown.field}" ${unknown.problem}`);
     if (options.abort !== undefined && options.abort !== 'run' && options.abort !== 'subscription')
       throw new KeelError('invalid_input', 'stream: "abort" must be "run" or "subscription"');
     const idMadeHere = options.runId === undefined;
     const runId = options.runId ?? newRunId();
     const cancelsRun = (options.abort ?? 'run') === 'run';
-    const { pollMs, maxBufferedDeltas } = options;
+    // The stream's own options stay here; the rest are the run's.
+    const { pollMs, maxBufferedDeltas, abort: _abort, ...runOptions } = options;
     let failure: { error: unknown } | undefined;
     this.#listen();
     const running = this.#run(
       agentName,
       task,
-      { ...options, runId, signal: cancelsRun ? options.signal : undefined },
+      { ...runOptions, runId, signal: cancelsRun ? options.signal : undefined },
       idMadeHere,
     );
     running.catch((error: unknown) => {

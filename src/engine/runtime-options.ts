@@ -1,5 +1,5 @@
 import type { Agent, AgentLimits } from '../agent/index.js';
-import { KeelError, type Clock, type Redactor } from '../core/index.js';
+import { KeelError, allFieldsOf, unknownField, type Clock, type Redactor } from '../core/index.js';
 import type { RunEvent, RunState, StoredEvent } from '../journal/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
 import type { Notifier } from '../notify/index.js';
@@ -172,4 +172,76 @@ export function checkRuntimeAgents(
         `createRuntime: "maxConcurrentRuns.${name}" must be an integer >= 1`,
       );
   }
+}
+
+const RUNTIME_FIELDS = allFieldsOf<RuntimeOptions>()([
+  'store',
+  'agents',
+  'clock',
+  'workerId',
+  'leaseMs',
+  'maxClaims',
+  'maxConcurrentRuns',
+  'modelRetry',
+  'providerLimits',
+  'resolveModel',
+  'onEvent',
+  'toolPolicies',
+  'observers',
+  'alerts',
+  'approvals',
+  'interceptToolCall',
+  'candidates',
+  'shadowResult',
+  'audit',
+  'retention',
+  'redact',
+]);
+const APPROVAL_FIELDS = allFieldsOf<RuntimeApprovalOptions>()([
+  'notifier',
+  'baseUrl',
+  'sweepMs',
+  'onNotifyError',
+  'onDecision',
+]);
+const RUN_FIELDS = allFieldsOf<StartRunOptions>()([
+  'runId',
+  'model',
+  'limits',
+  'signal',
+  'onWaiting',
+  'shadow',
+]);
+const FORK_FIELDS = allFieldsOf<ForkOptions>()(['fromStep', 'model', 'runId', 'signal']);
+
+/**
+ * `createRuntime`'s options, refused when one is not an option (a misspelt `leasMs` or
+ * `approval` would otherwise leave the default in force), naming it.
+ */
+export function checkRuntimeOptions(options: RuntimeOptions): void {
+  if (typeof options !== 'object' || (options as unknown) === null)
+    throw new KeelError('invalid_config', 'createRuntime: the options must be an object');
+  const unknown = unknownField(options, RUNTIME_FIELDS);
+  if (unknown)
+    throw new KeelError('invalid_config', `createRuntime: "${unknown.field}" ${unknown.problem}`);
+  const approvals: unknown = options.approvals;
+  if (typeof approvals !== 'object' || approvals === null) return;
+  const inner = unknownField(approvals, APPROVAL_FIELDS);
+  if (inner)
+    throw new KeelError(
+      'invalid_config',
+      `createRuntime: "approvals.${inner.field}" ${inner.problem}`,
+    );
+}
+
+/** A run's options (`run`, `submit`, `stream`) or a fork's, refused naming one that is not an option. */
+export function checkRunOptions(
+  where: 'run' | 'fork',
+  options: StartRunOptions | ForkOptions,
+): void {
+  if (typeof options !== 'object' || (options as unknown) === null)
+    throw new KeelError('invalid_input', `${where}: the options must be an object`);
+  const unknown = unknownField(options, where === 'run' ? RUN_FIELDS : FORK_FIELDS);
+  if (unknown)
+    throw new KeelError('invalid_input', `${where}: "${unknown.field}" ${unknown.problem}`);
 }

@@ -33,7 +33,9 @@ import {
   type StreamRunOptions,
 } from './run-streams.js';
 import {
+  checkRunOptions,
   checkRuntimeAgents,
+  checkRuntimeOptions,
   type ForkOptions,
   type RunInspection,
   type RuntimeOptions,
@@ -44,7 +46,13 @@ import type { Runtime } from './runtime-api.js';
 
 export type { Runtime } from './runtime-api.js';
 import { attendShadows } from './shadow-sweep.js';
-import { attendApprovals, startWorker, type Worker, type WorkerOptions } from './worker.js';
+import {
+  attendApprovals,
+  checkWorkerOptions,
+  startWorker,
+  type Worker,
+  type WorkerOptions,
+} from './worker.js';
 
 /**
  * Create the engine's front door over a store and the agents it can run.
@@ -78,6 +86,7 @@ class KeelRuntime implements Runtime {
   readonly #streams: RunStreams;
 
   constructor(options: RuntimeOptions) {
+    checkRuntimeOptions(options);
     const { store, agents, clock = systemClock, leaseMs = 15_000, maxClaims = 5 } = options;
     this.store = store;
     this.agents = agents;
@@ -219,6 +228,7 @@ class KeelRuntime implements Runtime {
   }
 
   async fork(sourceRunId: string, options: ForkOptions): Promise<RunResult> {
+    checkRunOptions('fork', options);
     const source = (await this.store.readEvents(sourceRunId)).map((entry) => entry.event);
     const original = source.find((event) => event.type === 'run_started');
     const modelSpec = options.model ?? original?.modelSpec;
@@ -285,6 +295,7 @@ class KeelRuntime implements Runtime {
   }
 
   startWorker(options: WorkerOptions = {}): Worker {
+    checkWorkerOptions(options);
     const worker = startWorker({
       store: this.store,
       clock: this.#clock,
@@ -358,6 +369,7 @@ class KeelRuntime implements Runtime {
   }
 
   #started(agentName: string, task: string, options: StartRunOptions): RunEvent {
+    checkRunOptions('run', options);
     if (typeof task !== 'string' || task.trim() === '') {
       throw new KeelError('invalid_input', 'a run needs a non-empty task');
     }

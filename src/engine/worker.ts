@@ -1,4 +1,4 @@
-import { KeelError, timerDelay, type Clock } from '../core/index.js';
+import { KeelError, allFieldsOf, timerDelay, unknownField, type Clock } from '../core/index.js';
 import type { Approvals } from '../approval/index.js';
 import type { RunJournalStore, RunRecord, ShadowClaims, Store } from '../store/index.js';
 import type { RunResult } from './run-result.js';
@@ -65,6 +65,23 @@ interface StartWorkerOptions extends WorkerOptions {
  * stopped. Claims are leases: a worker that dies stops heartbeating and its runs become
  * claimable by any other worker once the lease expires.
  */
+/** The fields of `WorkerOptions`: any other is refused, as a misspelt option. */
+const WORKER_FIELDS = allFieldsOf<WorkerOptions>()([
+  'concurrency',
+  'pollMs',
+  'onRunEnd',
+  'onError',
+  'onStoreOutage',
+  'shadows',
+]);
+
+/** `startWorker`'s own options, refused naming one that is not an option (`polMs`). */
+export function checkWorkerOptions(options: WorkerOptions): void {
+  const unknown = unknownField(options, WORKER_FIELDS);
+  if (unknown)
+    throw new KeelError('invalid_config', `startWorker: "${unknown.field}" ${unknown.problem}`);
+}
+
 export function startWorker(options: StartWorkerOptions): Worker {
   const {
     store,
