@@ -139,20 +139,6 @@ export interface Agent {
 
 const AGENT_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 
-/**
- * Define an agent. Invalid definitions throw a `KeelError` (`invalid_definition`) naming the
- * field, at definition time.
- *
- * ```ts
- * const refunds = defineAgent({
- *   name: 'refunds',
- *   model: simulator({ script: [{ text: 'Refund issued.' }] }),
- *   instructions: 'You handle refund requests.',
- *   tools: [lookupOrder, issueRefund],
- *   limits: { maxIterations: 8, maxCostUsd: 0.05 },
- * });
- * ```
- */
 /** The fields of an `AgentDefinition`: any other is refused, as a misspelt option. */
 const AGENT_FIELDS = allFieldsOf<AgentDefinition>()([
   'name',
@@ -170,6 +156,20 @@ const AGENT_FIELDS = allFieldsOf<AgentDefinition>()([
   'untrusted',
 ]);
 
+/**
+ * Define an agent. Invalid definitions throw a `KeelError` (`invalid_definition`) naming the
+ * field, at definition time.
+ *
+ * ```ts
+ * const refunds = defineAgent({
+ *   name: 'refunds',
+ *   model: simulator({ script: [{ text: 'Refund issued.' }] }),
+ *   instructions: 'You handle refund requests.',
+ *   tools: [lookupOrder, issueRefund],
+ *   limits: { maxIterations: 8, maxCostUsd: 0.05 },
+ * });
+ * ```
+ */
 export function defineAgent(definition: AgentDefinition): Agent {
   if (
     typeof definition !== 'object' ||

@@ -117,16 +117,6 @@ export const DEFAULT_APPROVER_GROUP = 'approvers';
 export const DEFAULT_APPROVAL_EXPIRY_MS = 24 * 60 * 60 * 1000;
 const GROUP_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 
-/**
- * Define an agent's gates. Invalid options throw `invalid_definition` naming the field.
- *
- * ```ts
- * const gates = defineGates({
- *   tools: { issue_refund: { approverGroup: 'finance', expiresAfterMs: 3_600_000,
- *     onExpiry: { escalateTo: 'finance-leads' } } },
- * });
- * ```
- */
 /** The fields of `GateOptions` and of one tool's setting: any other is refused, as a misspelt option. */
 const GATE_FIELDS = allFieldsOf<GateOptions>()([
   'approverGroup',
@@ -145,6 +135,16 @@ const TOOL_GATE_FIELDS = allFieldsOf<ToolGateOptions>()([
   'confidence',
 ]);
 
+/**
+ * Define an agent's gates. Invalid options throw `invalid_definition` naming the field.
+ *
+ * ```ts
+ * const gates = defineGates({
+ *   tools: { issue_refund: { approverGroup: 'finance', expiresAfterMs: 3_600_000,
+ *     onExpiry: { escalateTo: 'finance-leads' } } },
+ * });
+ * ```
+ */
 export function defineGates(options: GateOptions, where = 'gates'): Gates {
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);

@@ -11,7 +11,6 @@ import type { StartRunOptions } from './runtime-options.js';
 /** What aborting a stream's `signal` stops: the run itself, or only this subscription. */
 export type StreamAbort = 'run' | 'subscription';
 
-/** `runtime.stream(agent, task, options)`: a run started here, and how its stream behaves. */
 /** The fields of `StreamRunOptions`: a run's options and the stream's own. */
 const STREAM_FIELDS = allFieldsOf<StreamRunOptions>()([
   'runId',
@@ -25,6 +24,7 @@ const STREAM_FIELDS = allFieldsOf<StreamRunOptions>()([
   'abort',
 ]);
 
+/** `runtime.stream(agent, task, options)`: a run started here, and how its stream behaves. */
 export interface StreamRunOptions extends StartRunOptions, Omit<FollowOptions, 'afterSeq'> {
   /** Default `run`: aborting `signal` cancels the run (the stream ends with its `run_finished`). */
   readonly abort?: StreamAbort | undefined;

@@ -157,17 +157,6 @@ export interface Guard {
   evaluate(call: ReviewedCall): GuardDecision;
 }
 
-/**
- * Define the action policy evaluated before every tool call. Invalid options throw
- * `invalid_definition` naming the field.
- *
- * ```ts
- * const guard = defineGuard({
- *   tools: { send_money: { sinks: ['recipient', 'amount'], allow: { recipient: [landlord] } } },
- * });
- * defineAgent({ ..., guard });
- * ```
- */
 /** The fields of `GuardOptions`: any other is refused, as a misspelt option. */
 const GUARD_FIELDS = allFieldsOf<GuardOptions>()([
   'effects',
@@ -183,6 +172,17 @@ const GUARD_FIELDS = allFieldsOf<GuardOptions>()([
   'intentWords',
 ]);
 
+/**
+ * Define the action policy evaluated before every tool call. Invalid options throw
+ * `invalid_definition` naming the field.
+ *
+ * ```ts
+ * const guard = defineGuard({
+ *   tools: { send_money: { sinks: ['recipient', 'amount'], allow: { recipient: [landlord] } } },
+ * });
+ * defineAgent({ ..., guard });
+ * ```
+ */
 export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard {
   const fail = (field: string, problem: string): never => {
     throw new KeelError('invalid_definition', `${where}: "${field}" ${problem}`);

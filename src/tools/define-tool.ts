@@ -184,20 +184,6 @@ export const DEFAULT_ESCAPE_ON: readonly ToolErrorType[] = Object.freeze([
 const TOOL_NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
 
 /**
- * Define a tool. Invalid definitions throw a `KeelError` with code `invalid_definition`
- * naming the field, at definition time.
- *
- * ```ts
- * const lookupOrder = defineTool({
- *   name: 'lookup_order',
- *   description: 'Find an order by id',
- *   input: z.object({ orderId: z.string() }),
- *   effect: 'read',
- *   async run({ orderId }) { return orders.get(orderId) ?? null; },
- * });
- * ```
- */
-/**
  * The fields of a `ToolDefinition`, and `spec`: a tool is redefined from a copy of itself
  * (`defineTool({ ...tool, run })`), whose `spec` is made again. Any other is refused, as a
  * misspelt option.
@@ -244,6 +230,20 @@ const TOOL_OPTION_FIELDS: readonly (readonly [
   ['escape', allFieldsOf<Record<EscapeField, unknown>>()(['type', 'on', 'value', 'reason'])],
 ];
 
+/**
+ * Define a tool. Invalid definitions throw a `KeelError` with code `invalid_definition`
+ * naming the field, at definition time.
+ *
+ * ```ts
+ * const lookupOrder = defineTool({
+ *   name: 'lookup_order',
+ *   description: 'Find an order by id',
+ *   input: z.object({ orderId: z.string() }),
+ *   effect: 'read',
+ *   async run({ orderId }) { return orders.get(orderId) ?? null; },
+ * });
+ * ```
+ */
 export function defineTool<Input extends z.ZodType>(
   definition: ToolDefinition<Input>,
 ): Tool<Input> {
