@@ -67,5 +67,5 @@ export function allFieldsOf<T>() {
       ([Exclude<keyof T, Keys[number]>] extends [never]
         ? unknown
         : { readonly missing: Exclude<keyof T, Keys[number]> }),
-  ): readonly string[] => keys;
+  ): Keys => keys;
 }

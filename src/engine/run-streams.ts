@@ -6,19 +6,14 @@ import type { TextDelta } from './execution.js';
 import type { RunResult } from './run-result.js';
 import { newRunId } from './run-start.js';
 import { StreamHub, followRun, type FollowOptions, type RunStreamEvent } from './run-stream.js';
-import type { StartRunOptions } from './runtime-options.js';
+import { RUN_FIELDS, type StartRunOptions } from './runtime-options.js';
 
 /** What aborting a stream's `signal` stops: the run itself, or only this subscription. */
 export type StreamAbort = 'run' | 'subscription';
 
 /** The fields of `StreamRunOptions`: a run's options and the stream's own. */
 const STREAM_FIELDS = allFieldsOf<StreamRunOptions>()([
-  'runId',
-  'model',
-  'limits',
-  'signal',
-  'onWaiting',
-  'shadow',
+  ...RUN_FIELDS,
   'pollMs',
   'maxBufferedDeltas',
   'abort',

@@ -204,7 +204,8 @@ const APPROVAL_FIELDS = allFieldsOf<RuntimeApprovalOptions>()([
   'onNotifyError',
   'onDecision',
 ]);
-const RUN_FIELDS = allFieldsOf<StartRunOptions>()([
+/** The fields of `StartRunOptions`. */
+export const RUN_FIELDS = allFieldsOf<StartRunOptions>()([
   'runId',
   'model',
   'limits',
