@@ -240,13 +240,9 @@ export async function mcpServeCommand(
     const served = { runtime, agents: options.agent };
     if (options.http === undefined) {
       // stdout is the protocol channel: nothing else may be written to it.
+      // Over when the client closes stdin, once every call it sent has its answer.
       const { closed } = await serveAgentsOverStdio(served);
-      // The stdio transport does not close when the client ends stdin; the session is over then.
-      const stdinEnded = new Promise<void>((done) => {
-        process.stdin.once('end', done);
-        process.stdin.once('close', done);
-      });
-      await Promise.race([closed, stdinEnded]);
+      await closed;
       return;
     }
     const http = await serveAgentsOverHttp({

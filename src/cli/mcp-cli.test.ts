@@ -331,6 +331,56 @@ export const agents = [
     expect(result).toEqual({ code: 0, stdout: '', stderr: '' });
   });
 
+  it('answers every call a client sent before it closed stdin, then exits 0', async () => {
+    const config = join(directory, 'slow-agents.ts');
+    writeFileSync(
+      config,
+      `import { defineAgent, simulator } from ${JSON.stringify(join(ROOT, 'src/index.js'))};
+export const agents = [
+  defineAgent({
+    name: 'slow',
+    model: simulator({ latencyMs: 300, script: ({ task }) => ({ text: 'slowly: ' + task }) }),
+    instructions: 'Answer.',
+  }),
+];
+`,
+    );
+    const { url } = await storeWithApprover();
+    // A client that pipes its requests and hangs up: the call is still running when stdin ends.
+    const requests = [
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'pipe', version: '1' },
+        },
+      },
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'slow', arguments: { task: 'hi' } },
+      },
+    ];
+    const input = requests.map((request) => JSON.stringify(request)).join('\n') + '\n';
+    const result = await runKeel(url, ['--agents', config, 'mcp', 'serve'], undefined, input);
+    const answers = result.stdout
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as { id: number; result?: { structuredContent?: unknown } });
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    expect(answers.find((answer) => answer.id === 2)?.result?.structuredContent).toMatchObject({
+      status: 'succeeded',
+      output: 'slowly: hi',
+    });
+    const runs = await withStore(url, (store) => store.listRuns());
+    expect(runs.map((run) => run.status)).toEqual(['succeeded']);
+  });
+
   it('serves streamable HTTP behind a bearer token', async () => {
     const store = await openStore('sqlite::memory:');
     cleanups.push(() => store.close());

@@ -32,6 +32,14 @@ export interface AgentMcpServerOptions {
  * ```
  */
 export async function agentMcpServer(options: AgentMcpServerOptions): Promise<McpServer> {
+  return serverOf(options, new Set());
+}
+
+/** The server, with each call under way held in `calls` until it has its result. */
+async function serverOf(
+  options: AgentMcpServerOptions,
+  calls: Set<Promise<unknown>>,
+): Promise<McpServer> {
   const agents = exposedAgents(options);
   const { McpServer: Server } = await import('@modelcontextprotocol/sdk/server/mcp.js');
   const server = new Server({ name: 'keel', version: '1' }, { capabilities: { tools: {} } });
@@ -54,12 +62,16 @@ export async function agentMcpServer(options: AgentMcpServerOptions): Promise<Mc
       },
       async ({ task }, extra): Promise<CallToolResult> => {
         const key = extra._meta?.[MCP_IDEMPOTENCY_KEY];
+        const call = runOnce(options.runtime, agent.name, task, key, extra.signal);
+        calls.add(call);
         try {
-          return resultOfRun(await runOnce(options.runtime, agent.name, task, key, extra.signal));
+          return resultOfRun(await call);
         } catch (error) {
           if (extra.signal.aborted) throw error;
           const message = error instanceof Error ? error.message : String(error);
           return { isError: true, content: [{ type: 'text', text: message }] };
+        } finally {
+          calls.delete(call);
         }
       },
     );
@@ -77,15 +89,29 @@ export async function agentMcpServer(options: AgentMcpServerOptions): Promise<Mc
 export async function serveAgentsOverStdio(
   options: AgentMcpServerOptions,
 ): Promise<{ readonly closed: Promise<void> }> {
-  const server = await agentMcpServer(options);
+  const calls = new Set<Promise<unknown>>();
+  const server = await serverOf(options, calls);
   const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
-  const closed = new Promise<void>((resolve) => {
+  const transportClosed = new Promise<void>((resolve) => {
     server.server.onclose = () => {
       resolve();
     };
   });
+  // The stdio transport does not close when the client ends its input: the session is over
+  // then, once every call already sent has its answer written.
+  const inputEnded = new Promise<void>((resolve) => {
+    process.stdin.once('end', resolve);
+    process.stdin.once('close', resolve);
+  });
   await server.connect(new StdioServerTransport());
+  const closed = Promise.race([transportClosed, inputEnded.then(() => answered(calls))]);
   return { closed };
+}
+
+/** Settles once no call is under way and the last answer has been handed to the transport. */
+async function answered(calls: Set<Promise<unknown>>): Promise<void> {
+  while (calls.size > 0) await Promise.allSettled([...calls]);
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

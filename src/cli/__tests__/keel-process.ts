@@ -14,12 +14,14 @@ export interface CliResult {
 
 /**
  * Runs `keel <args>` as a real process against `storeUrl`, with `KEEL_APPROVER_TOKEN` set to
- * `token` (and unset without one, whatever the parent's environment holds).
+ * `token` (and unset without one, whatever the parent's environment holds). Its stdin is
+ * `input`, then end-of-file (at once without it).
  */
 export function runKeel(
   storeUrl: string,
   args: readonly string[],
   token?: string,
+  input?: string,
 ): Promise<CliResult> {
   return new Promise((resolve) => {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', KEEL_STORE: storeUrl };
@@ -28,8 +30,9 @@ export function runKeel(
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
       cwd: ROOT,
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin.end(input);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
