@@ -154,6 +154,18 @@ describe('keel refuses bad input with one line and exit code 2', () => {
     });
   });
 
+  it('re-prices as many runs as asked: its --limit is a batch, not a page of a listing', async () => {
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(await keel('prices', 'recompute', '--limit', '50000', '--dry-run')).toEqual({
+        exitCode: 0,
+        line: '',
+      });
+    } finally {
+      stdout.mockRestore();
+    }
+  });
+
   it('re-prices no run that does not exist, and saves nothing for it', async () => {
     for (const dryRun of [[], ['--dry-run']]) {
       const { exitCode, line } = await keel(
