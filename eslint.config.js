@@ -89,7 +89,7 @@ export default defineConfig(
     // computed reaches a timer through `timerDelay` (src/core/timer-delay.ts), which caps it.
     // A literal, or a constant named in capitals, is a delay Keel chose.
     name: 'keel/timer-delays',
-    files: ['src/**/*.ts'],
+    files: ['src/**/*.ts', 'src/**/*.tsx'],
     ignores: testFiles,
     rules: {
       'no-restricted-syntax': [
@@ -101,10 +101,30 @@ export default defineConfig(
             'Pass the delay through timerDelay() (src/core): a Node timer fires after 1 ms when asked for more than 2^31 - 1 ms.',
         },
         {
+          // `globalThis.setTimeout(f, ms)`, `timers.setInterval(f, ms)`.
+          selector:
+            "CallExpression[callee.property.name=/^set(Timeout|Interval)$/][arguments.length>1]:not([arguments.1.type='Literal']):not([arguments.1.callee.name='timerDelay']):not([arguments.1.name=/^[A-Z][A-Z0-9_]*$/])",
+          message:
+            'Pass the delay through timerDelay() (src/core): a Node timer fires after 1 ms when asked for more than 2^31 - 1 ms.',
+        },
+        {
           selector:
             "CallExpression[callee.object.name='AbortSignal'][callee.property.name='timeout']:not([arguments.0.type='Literal']):not([arguments.0.callee.name='timerDelay']):not([arguments.0.name=/^[A-Z][A-Z0-9_]*$/])",
           message:
             'Pass the delay through timerDelay() (src/core): AbortSignal.timeout fires after 1 ms when asked for more than 2^31 - 1 ms.',
+        },
+      ],
+      // Its timers take the delay first, where the rule above does not look: use sleep() (src/core).
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'node:timers/promises',
+              message: 'Use sleep() from src/core: it caps the delay.',
+            },
+            { name: 'timers/promises', message: 'Use sleep() from src/core: it caps the delay.' },
+          ],
         },
       ],
     },

@@ -84,6 +84,7 @@ describe('defineAgent', () => {
     ['limits.maxIdenticalCalls', { limits: { maxIdenticalCalls: 0.1 } }],
     ['limits.maxTokens', { limits: { maxTokens: 1_000.5 } }],
     ['limits.maxStepsWithoutProgress', { limits: { maxStepsWithoutProgress: 2.5 } }],
+    // (1e20, a count no run reaches, is whole and stays accepted: see below.)
     // A misspelt option did nothing: `gate` left every irreversible call ungated.
     ['gate', { gate: { effects: ['irreversible'] } }],
     ['limit', { limit: { maxIterations: 1 } }],
@@ -94,6 +95,11 @@ describe('defineAgent', () => {
     ['untrusted.handlin', { untrusted: { handlin: 'spotlight' } }],
   ])('rejects the definition naming "%s" when it is %j', (field, overrides) => {
     expect(definitionFault(() => defineAgent(agentDefinition(overrides)), field)).toEqual(INVALID);
+  });
+
+  it('takes a count no run reaches as a limit, written as a large whole number', () => {
+    const agent = defineAgent(agentDefinition({ limits: { maxTokens: 1e20, maxIterations: 1e9 } }));
+    expect([agent.limits.maxTokens, agent.limits.maxIterations]).toEqual([1e20, 1e9]);
   });
 
   it('rejects a tools entry that is not a tool, including null, naming its index', () => {

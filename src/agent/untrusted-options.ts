@@ -154,7 +154,6 @@ export interface UntrustedConfig {
 /** The injection-signal score from which consequential calls need a human. */
 export const DEFAULT_SIGNAL_THRESHOLD = 0.5;
 
-/** Validate `untrusted` options at definition time; errors name the field. */
 /** The fields of `UntrustedOptions`: any other is refused, as a misspelt option. */
 const UNTRUSTED_FIELDS = allFieldsOf<UntrustedOptions>()([
   'handling',
@@ -167,6 +166,7 @@ const UNTRUSTED_FIELDS = allFieldsOf<UntrustedOptions>()([
   'plan',
 ]);
 
+/** Validate `untrusted` options at definition time; errors name the field. */
 export function resolveUntrusted(
   where: string,
   options: UntrustedOptions | undefined,

@@ -109,13 +109,6 @@ export interface ContextConfig {
 /** The context window assumed for a model whose window is not known. */
 export const DEFAULT_CONTEXT_WINDOW_TOKENS = 128_000;
 
-/**
- * Validate context options at definition time; a bad field throws `invalid_definition` naming it.
- *
- * ```ts
- * resolveContextOptions('defineAgent("reader")', { windowTokens: 32_000, pinned: ['Never pay.'] });
- * ```
- */
 /** The fields of `ContextOptions`: any other is refused, as a misspelt option. */
 const CONTEXT_FIELDS = allFieldsOf<ContextOptions>()([
   'windowTokens',
@@ -133,6 +126,13 @@ const CONTEXT_FIELDS = allFieldsOf<ContextOptions>()([
   'recallTool',
 ]);
 
+/**
+ * Validate context options at definition time; a bad field throws `invalid_definition` naming it.
+ *
+ * ```ts
+ * resolveContextOptions('defineAgent("reader")', { windowTokens: 32_000, pinned: ['Never pay.'] });
+ * ```
+ */
 export function resolveContextOptions(
   where: string,
   options: ContextOptions,

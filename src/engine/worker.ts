@@ -60,11 +60,6 @@ interface StartWorkerOptions extends WorkerOptions {
   readonly deferShadows?: (() => boolean) | undefined;
 }
 
-/**
- * Claim queued (or abandoned) runs and execute them, up to `concurrency` at once, until
- * stopped. Claims are leases: a worker that dies stops heartbeating and its runs become
- * claimable by any other worker once the lease expires.
- */
 /** The fields of `WorkerOptions`: any other is refused, as a misspelt option. */
 const WORKER_FIELDS = allFieldsOf<WorkerOptions>()([
   'concurrency',
@@ -82,6 +77,11 @@ export function checkWorkerOptions(options: WorkerOptions): void {
     throw new KeelError('invalid_config', `startWorker: "${unknown.field}" ${unknown.problem}`);
 }
 
+/**
+ * Claim queued (or abandoned) runs and execute them, up to `concurrency` at once, until
+ * stopped. Claims are leases: a worker that dies stops heartbeating and its runs become
+ * claimable by any other worker once the lease expires.
+ */
 export function startWorker(options: StartWorkerOptions): Worker {
   const {
     store,

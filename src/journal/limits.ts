@@ -77,7 +77,7 @@ export function resolveLimits(where: string, overrides: Partial<RunLimits> = {})
         `${where}: "limits.${field}" must be a positive number`,
       );
     }
-    if (COUNTED.has(field) && !Number.isSafeInteger(value)) {
+    if (COUNTED.has(field) && !Number.isInteger(value)) {
       throw new KeelError(
         'invalid_definition',
         `${where}: "limits.${field}" must be a whole number (it counts ${COUNTED.get(field) ?? ''})`,

@@ -55,15 +55,23 @@ function post(url: string, body: string): Promise<{ status: number; text: string
         connection: 'close',
       },
     });
+    let status: number | undefined;
+    const chunks: Buffer[] = [];
+    const answered = (): void => {
+      resolve({ status: status ?? 0, text: Buffer.concat(chunks).toString() });
+    };
     request.on('response', (response) => {
-      const chunks: Buffer[] = [];
+      status = response.statusCode ?? 0;
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString() });
-      });
+      response.on('end', answered);
+      response.on('error', answered);
     });
-    // The server may close the connection before the whole body is sent.
-    request.on('error', reject);
+    // The server answers before it has read the whole body and may then close the connection
+    // while the rest is still being sent: once the status is in, that reset is the expected end.
+    request.on('error', (error) => {
+      if (status === undefined) reject(error);
+      else answered();
+    });
     request.end(body);
   });
 }

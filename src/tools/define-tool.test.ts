@@ -53,6 +53,7 @@ describe('defineTool policy options', () => {
     ['retry.maxAttempt', { retry: { maxAttempt: 3 } }],
     ['breaker.threshold', { breaker: { threshold: 2 } }],
     ['secretFields.inputs', { secretFields: { inputs: ['id'] } }],
+    ['secretFields', { secretFields: ['id'] }],
   ])('rejects the definition naming "%s" when it is %j', (field, overrides) => {
     expect(faultOf(() => defineTool(definition(overrides)))).toEqual({
       code: 'invalid_definition',

@@ -261,7 +261,8 @@ export function defineTool<Input extends z.ZodType>(
   if (unknown) fail(unknown.field, unknown.problem);
   for (const [field, known] of TOOL_OPTION_FIELDS) {
     const given: unknown = definition[field];
-    if (typeof given !== 'object' || given === null) continue;
+    // Its shape (an object, not a list) is checked with its values below.
+    if (typeof given !== 'object' || given === null || Array.isArray(given)) continue;
     const inner = unknownField(given, known);
     if (inner) fail(`${field}.${inner.field}`, inner.problem);
   }
@@ -294,7 +295,11 @@ export function defineTool<Input extends z.ZodType>(
   )
     fail('privateOutput', 'must be true, false or a list of field paths');
   const secretFields = definition.secretFields ?? {};
-  if (typeof secretFields !== 'object' || (secretFields as unknown) === null)
+  if (
+    typeof secretFields !== 'object' ||
+    (secretFields as unknown) === null ||
+    Array.isArray(secretFields)
+  )
     fail('secretFields', 'must be { input?: [paths], output?: [paths] }');
   for (const side of ['input', 'output'] as const) {
     const paths: unknown = secretFields[side];
