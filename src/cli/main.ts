@@ -369,7 +369,12 @@ program
   .description('re-price stored runs from their recorded usage with the current prices')
   .option('--prices <file>', 'price override file (default: keel.prices.json when present)')
   .option('--run <id...>', 'only these runs (default: the newest --limit runs)')
-  .option('--limit <n>', 'how many recent runs (any number: this is a batch)', parsePositiveInt, 1000)
+  .option(
+    '--limit <n>',
+    'how many recent runs (any number: this is a batch)',
+    parsePositiveInt,
+    1000,
+  )
   .option('--dry-run', 'report the new costs without saving them')
   .option('--json', 'print one JSON document')
   .action(
