@@ -1,5 +1,5 @@
 import { defineGates, type GateOptions, type Gates } from '../approval/index.js';
-import { KeelError, allFieldsOf, unknownField } from '../core/index.js';
+import { KeelError, allFieldsOf, refuseUnknownFields } from '../core/index.js';
 import type { Guard } from '../guard/index.js';
 import {
   RECALL_TOOL_NAME,
@@ -184,8 +184,7 @@ export function defineAgent(definition: AgentDefinition): Agent {
   if (typeof definition.name !== 'string' || !AGENT_NAME.test(definition.name)) {
     fail('name', 'must be lowercase letters, digits, _ or -, starting with a letter (at most 64)');
   }
-  const unknown = unknownField(definition, AGENT_FIELDS);
-  if (unknown) fail(unknown.field, unknown.problem);
+  refuseUnknownFields(definition, AGENT_FIELDS, fail);
   let resolved: ModelAdapterV1 | undefined;
   if (typeof definition.model === 'string') {
     try {

@@ -1,5 +1,5 @@
 import { z, type ZodType } from 'zod';
-import { allFieldsOf, KeelError, unknownField } from '../core/index.js';
+import { allFieldsOf, KeelError, refuseUnknownFields } from '../core/index.js';
 import {
   ANSWER_HANDLINGS,
   MONITOR_ACTIONS,
@@ -180,8 +180,7 @@ export function resolveUntrusted(
   if (options !== undefined && (typeof options !== 'object' || (options as unknown) === null))
     fail('', 'must be an object');
   const given = options ?? {};
-  const unknown = unknownField(given, UNTRUSTED_FIELDS);
-  if (unknown) fail(`.${unknown.field}`, unknown.problem);
+  refuseUnknownFields(given, UNTRUSTED_FIELDS, fail, '.');
   const handling = given.handling ?? 'verbatim';
   if (!UNTRUSTED_HANDLINGS.includes(handling))
     fail('.handling', `must be one of ${UNTRUSTED_HANDLINGS.join(', ')}`);

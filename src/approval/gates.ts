@@ -1,4 +1,4 @@
-import { allFieldsOf, KeelError, unknownField } from '../core/index.js';
+import { allFieldsOf, KeelError, refuseUnknownFields } from '../core/index.js';
 import type { CallReview, ReviewedCall } from '../guard/index.js';
 import type { ApprovalExpiry, GateReason } from '../journal/index.js';
 import { TOOL_EFFECTS, type ToolEffect } from '../tools/index.js';
@@ -151,8 +151,7 @@ export function defineGates(options: GateOptions, where = 'gates'): Gates {
   };
   if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options))
     throw new KeelError('invalid_definition', `${where}: the gate options must be an object`);
-  const unknown = unknownField(options, GATE_FIELDS);
-  if (unknown) fail(unknown.field, unknown.problem);
+  refuseUnknownFields(options, GATE_FIELDS, fail);
   const effects: readonly ToolEffect[] = options.effects ?? ['irreversible', 'egress'];
   if (
     !Array.isArray(effects) ||
@@ -176,8 +175,7 @@ export function defineGates(options: GateOptions, where = 'gates'): Gates {
     }
     if (typeof setting !== 'object' || (setting as unknown) === null)
       fail(field, "must be 'confirm', 'allow' or an options object");
-    const unknownSetting = unknownField(setting, TOOL_GATE_FIELDS);
-    if (unknownSetting) fail(`${field}.${unknownSetting.field}`, unknownSetting.problem);
+    refuseUnknownFields(setting, TOOL_GATE_FIELDS, fail, `${field}.`);
     const when = setting.when ?? 'effect';
     if (!['confirm', 'allow', 'effect'].includes(when))
       fail(`${field}.when`, "must be 'confirm', 'allow' or 'effect'");

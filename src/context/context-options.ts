@@ -1,4 +1,4 @@
-import { allFieldsOf, KeelError, unknownField } from '../core/index.js';
+import { allFieldsOf, KeelError, refuseUnknownFields } from '../core/index.js';
 import type { Message, ModelAdapterV1, TextPart } from '../model/index.js';
 import type { SummaryOutcome } from './run-summariser.js';
 
@@ -144,8 +144,7 @@ export function resolveContextOptions(
   if (typeof options !== 'object' || options === null) {
     throw new KeelError('invalid_definition', `${where}: "context" must be an object`);
   }
-  const unknown = unknownField(options, CONTEXT_FIELDS);
-  if (unknown) fail(unknown.field, unknown.problem);
+  refuseUnknownFields(options, CONTEXT_FIELDS, fail);
   const positive = (field: keyof ContextOptions, value: unknown): void => {
     if (value !== undefined && (!Number.isInteger(value) || (value as number) <= 0)) {
       fail(field, 'must be a positive integer');

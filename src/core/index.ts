@@ -13,7 +13,7 @@ export { systemClock, type Clock } from './clock.js';
 export { parseDuration } from './duration.js';
 export { sleep, untilAborted, type AbortableOptions } from './abort.js';
 export { MAX_TIMER_MS, timerDelay } from './timer-delay.js';
-export { allFieldsOf, unknownField } from './known-fields.js';
+export { allFieldsOf, fieldFault, refuseUnknownFields, type FieldFault } from './known-fields.js';
 export { quarantineRef, resolveQuarantineRefs } from './quarantine-ref.js';
 export {
   redactSecrets,

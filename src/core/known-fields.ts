@@ -1,27 +1,40 @@
+import { KeelError, type KeelErrorCode } from './keel-error.js';
+
+/** Reports a bad field: throws, naming the field and the problem. */
+export type FieldFault = (field: string, problem: string) => never;
+
+/** A `FieldFault` throwing `code` as `<where>: "<field>" <problem>`. */
+export function fieldFault(code: KeelErrorCode, where: string): FieldFault {
+  return (field, problem) => {
+    throw new KeelError(code, `${where}: "${field}" ${problem}`);
+  };
+}
+
 /**
- * The first field of `value` that is not in `known`, and what to say about it: a misspelt
- * option (`gate` for `gates`, `timeoutMS`) would otherwise be carried along and do nothing.
- * Returns `undefined` when every own enumerable key is known.
+ * Fails, through `fail`, on the first field of `value` that is not in `known`, naming it (after
+ * `prefix`) and the option it is closest to: a misspelt option (`gate` for `gates`,
+ * `timeoutMS`) would otherwise be carried along and do nothing. Only own enumerable keys count.
  *
  * ```ts
- * unknownField({ gate: {} }, ['gates', 'tools']) // { field: 'gate', problem: 'is not an option (did you mean "gates"?)' }
+ * refuseUnknownFields({ gate: {} }, ['gates', 'tools'], fail) // "gate" is not an option (did you mean "gates"?)
  * ```
  */
-export function unknownField(
+export function refuseUnknownFields(
   value: object,
   known: readonly string[],
-): { readonly field: string; readonly problem: string } | undefined {
+  fail: FieldFault,
+  prefix = '',
+): void {
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
     const near = nearest(key, known);
-    return {
-      field: key,
-      problem: near
+    fail(
+      `${prefix}${key}`,
+      near
         ? `is not an option (did you mean "${near}"?)`
         : `is not an option; the options are ${known.join(', ')}`,
-    };
+    );
   }
-  return undefined;
 }
 
 /** The known name closest to `key` when it is a likely misspelling (case, a letter or two). */
@@ -55,7 +68,7 @@ function editDistance(a: string, b: string): number {
 
 /**
  * Every key of `T`, as a list checked when it is compiled: a key of `T` left out (an option
- * added later) is a type error naming it, so `unknownField` never refuses a real option.
+ * added later) is a type error naming it, so `refuseUnknownFields` never refuses a real option.
  *
  * ```ts
  * const FIELDS = allFieldsOf<{ a?: number; b?: string }>()(['a', 'b']);

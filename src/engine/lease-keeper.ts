@@ -1,7 +1,6 @@
-import type { Clock } from '../core/index.js';
+import { timerDelay, type Clock } from '../core/index.js';
 import type { RunJournalStore } from '../store/index.js';
 import type { RunAbort } from './execution.js';
-import { timerDelay } from '../core/index.js';
 
 /**
  * The leases of the runs this process executes: one heartbeat renews them all while any runs,

@@ -1,5 +1,5 @@
 import type { Agent } from '../agent/index.js';
-import { KeelError, allFieldsOf, unknownField } from '../core/index.js';
+import { KeelError, allFieldsOf, fieldFault, refuseUnknownFields } from '../core/index.js';
 import type { RunEvent } from '../journal/index.js';
 import type { RunRecord, Store } from '../store/index.js';
 import type { TextDelta } from './execution.js';
@@ -104,9 +104,7 @@ export class RunStreams {
     if (typeof task !== 'string' || task.trim() === '') {
       throw new KeelError('invalid_input', 'a run needs a non-empty task');
     }
-    const unknown = unknownField(options, STREAM_FIELDS);
-    if (unknown)
-      throw new KeelError('invalid_input', `stream: "${unknown.field}" ${unknown.problem}`);
+    refuseUnknownFields(options, STREAM_FIELDS, fieldFault('invalid_input', 'stream'));
     if (options.abort !== undefined && options.abort !== 'run' && options.abort !== 'subscription')
       throw new KeelError('invalid_input', 'stream: "abort" must be "run" or "subscription"');
     const idMadeHere = options.runId === undefined;

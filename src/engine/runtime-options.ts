@@ -1,5 +1,12 @@
 import type { Agent, AgentLimits } from '../agent/index.js';
-import { KeelError, allFieldsOf, unknownField, type Clock, type Redactor } from '../core/index.js';
+import {
+  KeelError,
+  allFieldsOf,
+  fieldFault,
+  refuseUnknownFields,
+  type Clock,
+  type Redactor,
+} from '../core/index.js';
 import type { RunEvent, RunState, StoredEvent } from '../journal/index.js';
 import type { ModelAdapterV1 } from '../model/index.js';
 import type { Notifier } from '../notify/index.js';
@@ -222,17 +229,11 @@ const FORK_FIELDS = allFieldsOf<ForkOptions>()(['fromStep', 'model', 'runId', 's
 export function checkRuntimeOptions(options: RuntimeOptions): void {
   if (typeof options !== 'object' || (options as unknown) === null)
     throw new KeelError('invalid_config', 'createRuntime: the options must be an object');
-  const unknown = unknownField(options, RUNTIME_FIELDS);
-  if (unknown)
-    throw new KeelError('invalid_config', `createRuntime: "${unknown.field}" ${unknown.problem}`);
+  const fail = fieldFault('invalid_config', 'createRuntime');
+  refuseUnknownFields(options, RUNTIME_FIELDS, fail);
   const approvals: unknown = options.approvals;
-  if (typeof approvals !== 'object' || approvals === null) return;
-  const inner = unknownField(approvals, APPROVAL_FIELDS);
-  if (inner)
-    throw new KeelError(
-      'invalid_config',
-      `createRuntime: "approvals.${inner.field}" ${inner.problem}`,
-    );
+  if (typeof approvals === 'object' && approvals !== null)
+    refuseUnknownFields(approvals, APPROVAL_FIELDS, fail, 'approvals.');
 }
 
 /** A run's options (`run`, `submit`, `stream`) or a fork's, refused naming one that is not an option. */
@@ -242,7 +243,9 @@ export function checkRunOptions(
 ): void {
   if (typeof options !== 'object' || (options as unknown) === null)
     throw new KeelError('invalid_input', `${where}: the options must be an object`);
-  const unknown = unknownField(options, where === 'run' ? RUN_FIELDS : FORK_FIELDS);
-  if (unknown)
-    throw new KeelError('invalid_input', `${where}: "${unknown.field}" ${unknown.problem}`);
+  refuseUnknownFields(
+    options,
+    where === 'run' ? RUN_FIELDS : FORK_FIELDS,
+    fieldFault('invalid_input', where),
+  );
 }

@@ -1,4 +1,11 @@
-import { KeelError, allFieldsOf, timerDelay, unknownField, type Clock } from '../core/index.js';
+import {
+  KeelError,
+  allFieldsOf,
+  fieldFault,
+  refuseUnknownFields,
+  timerDelay,
+  type Clock,
+} from '../core/index.js';
 import type { Approvals } from '../approval/index.js';
 import type { RunJournalStore, RunRecord, ShadowClaims, Store } from '../store/index.js';
 import type { RunResult } from './run-result.js';
@@ -72,9 +79,7 @@ const WORKER_FIELDS = allFieldsOf<WorkerOptions>()([
 
 /** `startWorker`'s own options, refused naming one that is not an option (`polMs`). */
 export function checkWorkerOptions(options: WorkerOptions): void {
-  const unknown = unknownField(options, WORKER_FIELDS);
-  if (unknown)
-    throw new KeelError('invalid_config', `startWorker: "${unknown.field}" ${unknown.problem}`);
+  refuseUnknownFields(options, WORKER_FIELDS, fieldFault('invalid_config', 'startWorker'));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { allFieldsOf, KeelError, unknownField } from '../core/index.js';
+import { allFieldsOf, KeelError, refuseUnknownFields } from '../core/index.js';
 import { TOOL_EFFECTS, type ToolEffect } from '../tools/index.js';
 import {
   ARGUMENT_ORIGINS,
@@ -189,8 +189,7 @@ export function defineGuard(options: GuardOptions = {}, where = 'guard'): Guard 
   };
   if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options))
     throw new KeelError('invalid_definition', `${where}: the guard options must be an object`);
-  const unknown = unknownField(options, GUARD_FIELDS);
-  if (unknown) fail(unknown.field, unknown.problem);
+  refuseUnknownFields(options, GUARD_FIELDS, fail);
   const effects: readonly ToolEffect[] = options.effects ?? ['irreversible', 'egress'];
   if (!isList(effects) || effects.some((effect: ToolEffect) => !TOOL_EFFECTS.includes(effect)))
     fail('effects', `must be a list of ${TOOL_EFFECTS.join(', ')}`);

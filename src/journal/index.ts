@@ -40,7 +40,6 @@ export type { DecisionEvent } from './decision-events.js';
 export {
   DEFAULT_LIMITS,
   LIMIT_NAMES,
-  MAX_TIMER_MS,
   resolveLimits,
   type LimitName,
   type RunLimits,

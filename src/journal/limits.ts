@@ -13,8 +13,6 @@ export const LIMIT_NAMES = [
 /** One limit a run can stop on. */
 export type LimitName = (typeof LIMIT_NAMES)[number];
 
-export { MAX_TIMER_MS };
-
 /** Every run is bounded by all of these. */
 export interface RunLimits {
   /** Model calls (steps). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { KeelError, allFieldsOf, unknownField } from '../core/index.js';
+import { KeelError, allFieldsOf, refuseUnknownFields } from '../core/index.js';
 import type { ToolSpec } from '../model/index.js';
 import {
   TOOL_ERROR_TYPES,
@@ -257,14 +257,12 @@ export function defineTool<Input extends z.ZodType>(
   if (typeof definition.name !== 'string' || !TOOL_NAME.test(definition.name)) {
     fail('name', 'must start with a letter and use only letters, digits, _ or - (at most 64)');
   }
-  const unknown = unknownField(definition, TOOL_FIELDS);
-  if (unknown) fail(unknown.field, unknown.problem);
+  refuseUnknownFields(definition, TOOL_FIELDS, fail);
   for (const [field, known] of TOOL_OPTION_FIELDS) {
     const given: unknown = definition[field];
     // Its shape (an object, not a list) is checked with its values below.
     if (typeof given !== 'object' || given === null || Array.isArray(given)) continue;
-    const inner = unknownField(given, known);
-    if (inner) fail(`${field}.${inner.field}`, inner.problem);
+    refuseUnknownFields(given, known, fail, `${field}.`);
   }
   if (typeof definition.description !== 'string' || definition.description.trim() === '') {
     fail('description', 'must be a non-empty string');
