@@ -6,6 +6,7 @@ import { simulator } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { defineTool, type ToolEffect } from '../tools/index.js';
 import { holdOnce } from '../../test/support/hold-once.js';
+import { eventTypes, gaplessEventTypes } from '../../test/support/journal.js';
 import { wrapAppend } from '../../test/support/wrap-append.js';
 import { createRuntime, type Runtime } from './index.js';
 import { RunJournal } from './run-journal.js';
@@ -82,9 +83,6 @@ async function fixture({
   };
 }
 
-const types = async (store: Store, runId: string) =>
-  (await store.readEvents(runId)).map((entry) => entry.event.type);
-
 describe('the results of a step of reads', () => {
   it('commit while the next model call goes out; the answer waits for the commit', async () => {
     const { store, runtime, modelSteps, release, held } = await fixture();
@@ -100,16 +98,14 @@ describe('the results of a step of reads', () => {
     // The second call went out and answered; the run cannot end before its results are durable.
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(settled).toBe(false);
-    expect(await types(store, 'ahead-1')).toEqual(['run_started', 'run_claimed']);
+    expect(await eventTypes(store, 'ahead-1')).toEqual(['run_started', 'run_claimed']);
     release();
     const result = await running;
     expect({ status: result.status, output: result.output }).toEqual({
       status: 'succeeded',
       output: 'It shipped on Monday.',
     });
-    const journal = await store.readEvents('ahead-1');
-    expect(journal.map((entry) => entry.seq)).toEqual(journal.map((_, index) => index + 1));
-    expect(journal.map((entry) => entry.event.type)).toEqual([
+    expect(await gaplessEventTypes(store, 'ahead-1')).toEqual([
       'run_started',
       'run_claimed',
       'model_called',
@@ -138,8 +134,7 @@ describe('the results of a step of reads', () => {
     }
     expect((await running).status).toBe('succeeded');
     expect(modelSteps).toEqual([0, 1, 2]);
-    const journal = await store.readEvents('ahead-4');
-    expect(journal.map((entry) => entry.seq)).toEqual(journal.map((_, index) => index + 1));
+    await gaplessEventTypes(store, 'ahead-4');
   });
 
   it('end the run with the fault of a commit that failed, writing nothing after it', async () => {
@@ -161,7 +156,7 @@ describe('the results of a step of reads', () => {
         : String(error);
     expect(said).toContain('the disk is gone');
     // The model's second reply and the answer are not journaled over a missing result.
-    const written = await types(store, 'ahead-2');
+    const written = await eventTypes(store, 'ahead-2');
     expect(written).not.toContain('tool_finished');
     expect(written.filter((type) => type === 'model_called')).toEqual([]);
   });

@@ -6,6 +6,7 @@ import { simulator } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { defineTool } from '../tools/index.js';
 import { holdOnce } from '../../test/support/hold-once.js';
+import { eventTypes, gaplessEventTypes } from '../../test/support/journal.js';
 import { wrapCreateRun } from '../../test/support/wrap-append.js';
 import { createRuntime, type Runtime } from './index.js';
 
@@ -126,9 +127,7 @@ describe('a run whose creation commits as it starts', () => {
       output: 'It shipped on Monday.',
       lookups: ['A1'],
     });
-    const journal = await store.readEvents(result.id);
-    expect(journal.map((entry) => entry.seq)).toEqual(journal.map((_, index) => index + 1));
-    expect(journal.map((entry) => entry.event.type)).toEqual([
+    expect(await gaplessEventTypes(store, result.id)).toEqual([
       'run_started',
       'run_claimed',
       'model_called',
@@ -173,12 +172,11 @@ describe('a run whose creation commits as it starts', () => {
     expect(Date.now() - closedAt).toBeLessThan(10_000);
     await expect(running).rejects.toMatchObject({ code: 'lease_lost' });
     const [record] = await store.listRuns();
-    const journal = await store.readEvents(record?.id ?? '');
     // Handed back: claimable by any worker at once, its release journaled.
     expect({
       status: record?.status,
       leaseOwner: record?.leaseOwner,
-      events: journal.map((entry) => entry.event.type),
+      events: await eventTypes(store, record?.id ?? ''),
     }).toEqual({
       status: 'running',
       leaseOwner: null,
@@ -201,10 +199,9 @@ describe('a run whose creation commits as it starts', () => {
     const record = await cancelling;
     expect(record.id).toBe(stream.runId);
     await reading;
-    const journal = await store.readEvents(stream.runId);
     expect({
       status: (await store.getRun(stream.runId))?.status,
-      events: journal.map((entry) => entry.event.type),
+      events: await eventTypes(store, stream.runId),
       last: seen.at(-1),
     }).toEqual({
       status: 'cancelled',
