@@ -27,7 +27,7 @@ import {
   type ModelRequest,
   type ModelResponse,
 } from './model-adapter.js';
-import { serverSentEvents } from './sse-events.js';
+import { serverSentEventBatches } from './sse-events.js';
 import { conservativeTokenCount, type TokenCount } from './token-count.js';
 
 /** Options of the Anthropic Messages adapter: model, key, base URL, streaming, prompt caching, timeout. */
@@ -217,19 +217,21 @@ async function* messageEvents(
   { APIError: StreamError }: AnthropicSdk,
 ): AsyncGenerator<RawMessageStreamEvent> {
   if (!response.body) return;
-  for await (const { event, data } of serverSentEvents(response.body)) {
-    if (event === 'ping' || event === null) continue;
-    if (event === 'error') {
-      let body: unknown = data;
-      try {
-        body = JSON.parse(data);
-      } catch {
-        // Not JSON: the provider's text is the error.
+  for await (const events of serverSentEventBatches(response.body)) {
+    for (const { event, data } of events) {
+      if (event === 'ping' || event === null) continue;
+      if (event === 'error') {
+        let body: unknown = data;
+        try {
+          body = JSON.parse(data);
+        } catch {
+          // Not JSON: the provider's text is the error.
+        }
+        const type = (body as { error?: { type?: ErrorType } } | undefined)?.error?.type;
+        throw new StreamError(undefined, body as object, undefined, response.headers, type);
       }
-      const type = (body as { error?: { type?: ErrorType } } | undefined)?.error?.type;
-      throw new StreamError(undefined, body as object, undefined, response.headers, type);
+      yield JSON.parse(data) as RawMessageStreamEvent;
     }
-    yield JSON.parse(data) as RawMessageStreamEvent;
   }
 }
 

@@ -28,7 +28,7 @@ import {
 } from './call-deadline.js';
 import { parseRetryAfter } from './retry-after.js';
 import { readCompletion, type CompletionUsage } from './openai-completion.js';
-import { serverSentEvents } from './sse-events.js';
+import { serverSentEventBatches } from './sse-events.js';
 import {
   countRequestTokens,
   countTextTokens,
@@ -125,16 +125,14 @@ export function openaiChat({
         client ??= createClient({ baseURL, apiKey: key, organization, timeoutMs });
         const sdkClient = await client;
         completion = streamed
-          ? await accumulateChunks(
-              chatChunks(
-                await sdkClient.chat.completions
-                  .create(
-                    { ...body, stream: true, stream_options: { include_usage: true } },
-                    { signal: requestSignal },
-                  )
-                  .asResponse(),
-                await loadSdk(),
-              ),
+          ? await readChatStream(
+              await sdkClient.chat.completions
+                .create(
+                  { ...body, stream: true, stream_options: { include_usage: true } },
+                  { signal: requestSignal },
+                )
+                .asResponse(),
+              await loadSdk(),
               {
                 signal: requestSignal,
                 extend: () => {
@@ -184,51 +182,16 @@ async function createClient(options: {
 }
 
 /**
- * The chunks of a streamed chat completion, read from the response body as server-sent events
- * (the SDK's own stream reader costs several times as much CPU per event). An `error` in the
- * stream fails the call as the SDK would, with the provider's error.
+ * Reads a streamed chat completion from the response body as server-sent events (the SDK's own
+ * stream reader costs several times as much CPU per event) and folds its chunks into the shape
+ * of a non-streamed completion, so one parser validates both. Tool-call arguments are
+ * concatenated as sent. What arrives moves the call's deadline on. An `error` in the stream
+ * fails the call as the SDK would, with the provider's error. The events a piece of the body
+ * completed are folded together, in one step.
  */
-async function* chatChunks(
+async function readChatStream(
   response: Response,
   { APIError: StreamError }: OpenAISdk,
-): AsyncGenerator<ChatCompletionChunk> {
-  if (!response.body) return;
-  let done = false;
-  let received = false;
-  let finished = false;
-  // Read to the body's end rather than leave at `[DONE]`: cancelling a body aborts its request.
-  for await (const { event, data } of serverSentEvents(response.body)) {
-    if (done) continue;
-    received = true;
-    if (data.startsWith('[DONE]')) {
-      done = true;
-      continue;
-    }
-    const chunk = JSON.parse(data) as (ChatCompletionChunk & { error?: unknown }) | null;
-    if (event === 'error' || chunk?.error) {
-      const error = (chunk?.error ?? chunk) as Record<string, unknown> | undefined;
-      throw new StreamError(undefined, error, undefined, response.headers);
-    }
-    if (chunk === null) continue;
-    if (chunk.choices.some((choice) => choice.finish_reason)) finished = true;
-    yield chunk;
-  }
-  // A body that ended with neither a finish reason nor `[DONE]` was cut off: half a reply taken
-  // whole would be a wrong answer, or a tool call with half its arguments.
-  if (received && !done && !finished)
-    throw new ModelCallError(
-      'malformed_response',
-      'the response stream ended before the reply did (no finish reason, no [DONE])',
-      { statusCode: 200 },
-    );
-}
-
-/**
- * Folds a chunk stream into the shape of a non-streamed completion, so one parser validates
- * both. Tool-call arguments are concatenated as sent. Every chunk moves the call's deadline on.
- */
-async function accumulateChunks(
-  chunks: AsyncIterable<ChatCompletionChunk>,
   call: {
     readonly signal: AbortSignal;
     extend(): void;
@@ -241,33 +204,64 @@ async function accumulateChunks(
   let finishReason: string | null = null;
   let usage: ChatCompletionChunk['usage'];
   const toolCalls = new Map<number, { id: string; name: string; arguments: string }>();
-  let received = 0;
-  for await (const chunk of chunks) {
-    received += 1;
-    call.extend();
-    id ??= chunk.id;
-    model ??= chunk.model;
-    if (chunk.usage) usage = chunk.usage;
-    const [choice] = chunk.choices;
-    if (!choice) continue;
-    if (choice.delta.content) {
-      content += choice.delta.content;
-      call.onTextDelta?.(choice.delta.content);
+  /** Chunks folded in; whether any event came, `[DONE]` did, or a choice finished. */
+  let chunks = 0;
+  let received = false;
+  let done = false;
+  let finished = false;
+  if (response.body) {
+    // Read to the body's end rather than leave at `[DONE]`: cancelling a body aborts its request.
+    for await (const events of serverSentEventBatches(response.body)) {
+      if (done) continue;
+      call.extend();
+      for (const { event, data } of events) {
+        if (done) break;
+        received = true;
+        if (data.startsWith('[DONE]')) {
+          done = true;
+          break;
+        }
+        const chunk = JSON.parse(data) as (ChatCompletionChunk & { error?: unknown }) | null;
+        if (event === 'error' || chunk?.error) {
+          const error = (chunk?.error ?? chunk) as Record<string, unknown> | undefined;
+          throw new StreamError(undefined, error, undefined, response.headers);
+        }
+        if (chunk === null) continue;
+        chunks += 1;
+        id ??= chunk.id;
+        model ??= chunk.model;
+        if (chunk.usage) usage = chunk.usage;
+        const [choice] = chunk.choices;
+        if (!choice) continue;
+        if (choice.delta.content) {
+          content += choice.delta.content;
+          call.onTextDelta?.(choice.delta.content);
+        }
+        for (const delta of choice.delta.tool_calls ?? []) {
+          const toolCall = toolCalls.get(delta.index) ?? { id: '', name: '', arguments: '' };
+          if (delta.id) toolCall.id = delta.id;
+          if (delta.function?.name) toolCall.name += delta.function.name;
+          if (delta.function?.arguments) toolCall.arguments += delta.function.arguments;
+          toolCalls.set(delta.index, toolCall);
+        }
+        if (chunk.choices.some((each) => each.finish_reason)) finished = true;
+        if (choice.finish_reason) finishReason = choice.finish_reason;
+      }
     }
-    for (const delta of choice.delta.tool_calls ?? []) {
-      const call = toolCalls.get(delta.index) ?? { id: '', name: '', arguments: '' };
-      if (delta.id) call.id = delta.id;
-      if (delta.function?.name) call.name += delta.function.name;
-      if (delta.function?.arguments) call.arguments += delta.function.arguments;
-      toolCalls.set(delta.index, call);
-    }
-    if (choice.finish_reason) finishReason = choice.finish_reason;
+    // A body that ended with neither a finish reason nor `[DONE]` was cut off: half a reply
+    // taken whole would be a wrong answer, or a tool call with half its arguments.
+    if (received && !done && !finished)
+      throw new ModelCallError(
+        'malformed_response',
+        'the response stream ended before the reply did (no finish reason, no [DONE])',
+        { statusCode: 200 },
+      );
   }
   // The SDK ends an aborted stream quietly: a reply cut off is a failure, not a short reply.
   call.signal.throwIfAborted();
   // A server that ignores `stream: true` answers one JSON body, which holds no events: an empty
   // reply taken as an answer would count no tokens and say nothing.
-  if (received === 0)
+  if (chunks === 0)
     throw new ModelCallError(
       'malformed_response',
       'the streamed reply held no events: if this server does not stream, set stream: false',
@@ -275,7 +269,10 @@ async function accumulateChunks(
     );
   const calls = [...toolCalls.entries()]
     .sort(([left], [right]) => left - right)
-    .map(([, call]) => ({ id: call.id, function: { name: call.name, arguments: call.arguments } }));
+    .map(([, toolCall]) => ({
+      id: toolCall.id,
+      function: { name: toolCall.name, arguments: toolCall.arguments },
+    }));
   return {
     id,
     model,

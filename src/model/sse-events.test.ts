@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { serverSentEvents, type ServerSentEvent } from './sse-events.js';
+import { serverSentEventBatches, serverSentEvents, type ServerSentEvent } from './sse-events.js';
 
 async function eventsOf(chunks: readonly (string | Uint8Array)[]): Promise<ServerSentEvent[]> {
   const encoder = new TextEncoder();
@@ -101,6 +101,26 @@ describe('serverSentEvents', () => {
       })(),
     ).rejects.toBe(reset);
     expect(events).toEqual(['one']);
+  });
+});
+
+describe('serverSentEventBatches', () => {
+  it('hands over together the events one piece of the body completed, and never an empty list', async () => {
+    const encoder = new TextEncoder();
+    async function* body(): AsyncGenerator<Uint8Array> {
+      for (const chunk of [
+        'data: a\n\ndata: b\n\ndata: c',
+        '\n\n: only a comment\n\n',
+        'data: d\n\n',
+      ]) {
+        await Promise.resolve();
+        yield encoder.encode(chunk);
+      }
+    }
+    const batches: string[][] = [];
+    for await (const events of serverSentEventBatches(body()))
+      batches.push(events.map((event) => event.data));
+    expect(batches).toEqual([['a', 'b'], ['c'], ['d']]);
   });
 });
 
