@@ -25,3 +25,33 @@ describe('redactSecrets with a checked pattern', () => {
     });
   });
 });
+
+describe('redactSecrets across a value', () => {
+  it('finds every match in every string of it, and fields by path inside lists', () => {
+    const value = {
+      a: 'card 4111111111111111',
+      b: ['also 4111 1111 1111 1111', { c: 'and 123-45-6789 here' }],
+      cards: [{ number: 'x', label: 'kept' }],
+    };
+    expect(
+      redactSecrets(value, {
+        paths: ['cards[].number'],
+        redactors: [redactors.cardNumber, redactors.nationalId],
+      }),
+    ).toEqual({
+      a: 'card [redacted:card_number]',
+      b: ['also [redacted:card_number]', { c: 'and [redacted:national_id] here' }],
+      cards: [{ number: '[redacted]', label: 'kept' }],
+    });
+    expect(value.a).toBe('card 4111111111111111');
+  });
+
+  it('copies nothing when there is nothing to look for, and redacts known values anywhere', () => {
+    const value = { note: 'token abcd1234 sent' };
+    expect(redactSecrets(value, {})).toBe(value);
+    expect(redactSecrets(value, { paths: [], redactors: [], values: ['abc'] })).toBe(value);
+    expect(redactSecrets(value, { values: ['abcd1234'] })).toEqual({
+      note: 'token [redacted] sent',
+    });
+  });
+});

@@ -75,7 +75,8 @@ export function secretDigest(value: unknown, salt: string): string {
 
 /**
  * A copy of `value` with its secrets replaced: the fields `paths` name entirely, and every match
- * of a redactor inside any string. The original is untouched.
+ * of a redactor inside any string. The original is untouched; with nothing to look for (no
+ * paths, redactors or values), it is what comes back.
  *
  * ```ts
  * redactSecrets({ card: { number: '4111 1111 1111 1111' } }, { paths: ['card.number'] })
@@ -88,28 +89,33 @@ export function redactSecrets(value: unknown, marks: SecretMarks): unknown {
   const values = [...new Set(marks.values ?? [])]
     .filter((secret) => secret.length >= MIN_SECRET_VALUE)
     .sort((a, b) => b.length - a.length);
+  if (paths.length === 0 && patterns.length === 0 && values.length === 0) return value;
   const placeholder = (secret: unknown, name?: string) =>
     `[redacted${name ? `:${name}` : ''}${salt === undefined ? '' : ` ${secretDigest(secret, salt)}`}]`;
   const split = paths.map((path) => path.split('.'));
+  // Each pattern compiled once for the whole value, not once per string in it.
+  const compiled = patterns.map((redactor) => ({
+    redactor,
+    everywhere: new RegExp(
+      redactor.pattern.source,
+      redactor.pattern.flags.includes('g') ? redactor.pattern.flags : `${redactor.pattern.flags}g`,
+    ),
+    anchored: new RegExp(
+      `^(?:${redactor.pattern.source})$`,
+      redactor.pattern.flags.replace(/[gy]/g, ''),
+    ),
+  }));
+  // Where a node is matters only when some field goes by its path.
+  const byPath = split.length > 0;
   function walk(node: unknown, at: readonly string[]): unknown {
-    if (split.some((path) => matches(path, at))) return placeholder(node);
+    if (byPath && split.some((path) => matches(path, at))) return placeholder(node);
     if (typeof node === 'string') {
       let text = node;
       for (const secret of values)
         if (text.includes(secret)) text = text.split(secret).join(placeholder(secret));
-      for (const redactor of patterns) {
-        const pattern = new RegExp(
-          redactor.pattern.source,
-          redactor.pattern.flags.includes('g')
-            ? redactor.pattern.flags
-            : `${redactor.pattern.flags}g`,
-        );
+      for (const { redactor, everywhere, anchored } of compiled) {
         const { accept } = redactor;
-        const anchored = new RegExp(
-          `^(?:${redactor.pattern.source})$`,
-          redactor.pattern.flags.replace(/[gy]/g, ''),
-        );
-        text = text.replace(pattern, (match) =>
+        text = text.replace(everywhere, (match) =>
           accept && !accept(match)
             ? acceptedParts(match, anchored, accept, (part) => placeholder(part, redactor.name))
             : placeholder(match, redactor.name),
@@ -118,12 +124,13 @@ export function redactSecrets(value: unknown, marks: SecretMarks): unknown {
       return text;
     }
     if (Array.isArray(node)) {
+      if (!byPath) return node.map((item) => walk(item, at));
       const last = at.at(-1);
       return node.map((item) => walk(item, [...at.slice(0, -1), `${last ?? ''}[]`]));
     }
     if (node !== null && typeof node === 'object')
       return Object.fromEntries(
-        Object.entries(node).map(([key, child]) => [key, walk(child, [...at, key])]),
+        Object.entries(node).map(([key, child]) => [key, walk(child, byPath ? [...at, key] : at)]),
       );
     return node;
   }
