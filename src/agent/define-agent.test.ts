@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { KeelError } from '../core/index.js';
-import { simulator } from '../model/index.js';
+import { createPriceTable, parsePriceOverrides, resolveModel, simulator } from '../model/index.js';
 import {
   DEFAULT_TOOL_RETRY,
   DEFAULT_TOOL_TIMEOUT_MS,
@@ -384,6 +384,23 @@ describe('defineAgent: a cost limit must be one that holds', () => {
       }),
     );
     expect(error.message).toContain('model "openai:llama3.1" has no known price');
+  });
+
+  it('names a keel.prices.json entry that, filled in, lets the agent be defined', () => {
+    const spec = 'openai-compatible:http://127.0.0.1:11434/v1#llama3.1';
+    const error = failure(() => defineAgent({ ...base, model: spec, limits: { maxCostUsd: 0.5 } }));
+    const entry = /add (\{.*?\}) to "models"/.exec(error.message)?.[1];
+    expect(entry).toBeDefined();
+    const filled = JSON.parse((entry ?? '').replaceAll('<USD>', '0.2')) as unknown;
+    const prices = createPriceTable({
+      overrides: parsePriceOverrides({ models: [filled] }, 'keel.prices.json'),
+    });
+    const agent = defineAgent({
+      ...base,
+      model: resolveModel(spec, undefined, { prices }),
+      limits: { maxCostUsd: 0.5 },
+    });
+    expect(agent.model.price).toMatchObject({ inputPerMillion: 0.2, outputPerMillion: 0.2 });
   });
 
   it('refuses it when a fallback has no price', () => {

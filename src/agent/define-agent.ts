@@ -386,7 +386,8 @@ export function costLimitProblem(
 ): string | undefined {
   const unpriced = [model, ...(model.fallbacks ?? [])].find((each) => each.price === undefined);
   if (!unpriced) return undefined;
-  return `"limits.maxCostUsd" cannot hold: model "${unpriced.provider}:${unpriced.modelId}" has no known price. Give it one (in keel.prices.json, or the adapter's "price" option), or set maxCostUsd: 'tokens-only' to limit this ${scope} by tokens alone`;
+  const entry = `{ "match": ${JSON.stringify(unpriced.modelId)}, "inputPerMillion": <USD>, "outputPerMillion": <USD> }`;
+  return `"limits.maxCostUsd" cannot hold: model "${unpriced.provider}:${unpriced.modelId}" has no known price. Give it one (in keel.prices.json, add ${entry} to "models"; or the adapter's "price" option), or set maxCostUsd: 'tokens-only' to limit this ${scope} by tokens alone`;
 }
 
 /** Where a cost limit comes from, given the `maxCostUsd` written (if any) and the one before. */
