@@ -387,20 +387,25 @@ describe('defineAgent: a cost limit must be one that holds', () => {
   });
 
   it('names a keel.prices.json entry that, filled in, lets the agent be defined', () => {
-    const spec = 'openai-compatible:http://127.0.0.1:11434/v1#llama3.1';
-    const error = failure(() => defineAgent({ ...base, model: spec, limits: { maxCostUsd: 0.5 } }));
-    const entry = /add (\{.*?\}) to "models"/.exec(error.message)?.[1];
-    expect(entry).toBeDefined();
-    const filled = JSON.parse((entry ?? '').replaceAll('<USD>', '0.2')) as unknown;
-    const prices = createPriceTable({
-      overrides: parsePriceOverrides({ models: [filled] }, 'keel.prices.json'),
-    });
-    const agent = defineAgent({
-      ...base,
-      model: resolveModel(spec, undefined, { prices }),
-      limits: { maxCostUsd: 0.5 },
-    });
-    expect(agent.model.price).toMatchObject({ inputPerMillion: 0.2, outputPerMillion: 0.2 });
+    // The second id would be read as a regular expression if written as it is.
+    for (const id of ['llama3.1', '/models/c++/']) {
+      const spec = `openai-compatible:http://127.0.0.1:11434/v1#${id}`;
+      const error = failure(() =>
+        defineAgent({ ...base, model: spec, limits: { maxCostUsd: 0.5 } }),
+      );
+      const entry = /add (\{.*?\}) to "models"/.exec(error.message)?.[1];
+      expect(entry, id).toBeDefined();
+      const filled = JSON.parse((entry ?? '').replaceAll('<USD>', '0.2')) as unknown;
+      const prices = createPriceTable({
+        overrides: parsePriceOverrides({ models: [filled] }, 'keel.prices.json'),
+      });
+      const agent = defineAgent({
+        ...base,
+        model: resolveModel(spec, undefined, { prices }),
+        limits: { maxCostUsd: 0.5 },
+      });
+      expect(agent.model.price, id).toMatchObject({ inputPerMillion: 0.2, outputPerMillion: 0.2 });
+    }
   });
 
   it('refuses it when a fallback has no price', () => {

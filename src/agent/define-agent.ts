@@ -10,6 +10,7 @@ import {
   type ContextOptions,
 } from '../context/index.js';
 import { resolveModel, type ModelAdapterV1 } from '../model/index.js';
+import { priceFileMatch } from '../model/price-table.js';
 import type { Tool } from '../tools/index.js';
 import { resolveLimits, type RunLimits } from '../journal/index.js';
 import { AGENT_VERSION, contentVersion } from './agent-version.js';
@@ -386,8 +387,8 @@ export function costLimitProblem(
 ): string | undefined {
   const unpriced = [model, ...(model.fallbacks ?? [])].find((each) => each.price === undefined);
   if (!unpriced) return undefined;
-  const entry = `{ "match": ${JSON.stringify(unpriced.modelId)}, "inputPerMillion": <USD>, "outputPerMillion": <USD> }`;
-  return `"limits.maxCostUsd" cannot hold: model "${unpriced.provider}:${unpriced.modelId}" has no known price. Give it one (in keel.prices.json, add ${entry} to "models"; or the adapter's "price" option), or set maxCostUsd: 'tokens-only' to limit this ${scope} by tokens alone`;
+  const entry = `{ "match": ${JSON.stringify(priceFileMatch(unpriced.modelId))}, "inputPerMillion": <USD>, "outputPerMillion": <USD> }`;
+  return `"limits.maxCostUsd" cannot hold: model "${unpriced.provider}:${unpriced.modelId}" has no known price. Give it one (for a model string, add ${entry} to "models" in keel.prices.json; for an adapter, its "price" option), or set maxCostUsd: 'tokens-only' to limit this ${scope} by tokens alone`;
 }
 
 /** Where a cost limit comes from, given the `maxCostUsd` written (if any) and the one before. */

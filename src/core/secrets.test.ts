@@ -33,6 +33,7 @@ describe('redactSecrets across a value', () => {
       b: ['also 4111 1111 1111 1111', { c: 'and 123-45-6789 here' }],
       cards: [{ number: 'x', label: 'kept' }],
     };
+    const before = structuredClone(value);
     expect(
       redactSecrets(value, {
         paths: ['cards[].number'],
@@ -43,15 +44,34 @@ describe('redactSecrets across a value', () => {
       b: ['also [redacted:card_number]', { c: 'and [redacted:national_id] here' }],
       cards: [{ number: '[redacted]', label: 'kept' }],
     });
-    expect(value.a).toBe('card 4111111111111111');
+    expect(value).toEqual(before);
   });
 
-  it('copies nothing when there is nothing to look for, and redacts known values anywhere', () => {
-    const value = { note: 'token abcd1234 sent' };
-    expect(redactSecrets(value, {})).toBe(value);
-    expect(redactSecrets(value, { paths: [], redactors: [], values: ['abc'] })).toBe(value);
+  it("replaces every match of a user's pattern written without the g flag", () => {
+    const ticket = { name: 'ticket', pattern: /TCK-\d{4}/ };
+    expect(
+      redactSecrets(
+        { a: 'TCK-1234 then TCK-5678', b: ['TCK-0001', 'TCK-0002 TCK-0003'] },
+        {
+          redactors: [ticket],
+        },
+      ),
+    ).toEqual({
+      a: '[redacted:ticket] then [redacted:ticket]',
+      b: ['[redacted:ticket]', '[redacted:ticket] [redacted:ticket]'],
+    });
+  });
+
+  it('copies a value with nothing to look for, and redacts known values anywhere', () => {
+    const value = { note: 'token abcd1234 sent', list: [{ at: 1 }] };
+    const copy = redactSecrets(value, {}) as typeof value;
+    expect(copy).toEqual(value);
+    expect(copy).not.toBe(value);
+    expect(copy.list[0]).not.toBe(value.list[0]);
+    expect(redactSecrets(value, { values: ['abc'] })).toEqual(value);
     expect(redactSecrets(value, { values: ['abcd1234'] })).toEqual({
       note: 'token [redacted] sent',
+      list: [{ at: 1 }],
     });
   });
 });

@@ -75,8 +75,7 @@ export function secretDigest(value: unknown, salt: string): string {
 
 /**
  * A copy of `value` with its secrets replaced: the fields `paths` name entirely, and every match
- * of a redactor inside any string. The original is untouched; with nothing to look for (no
- * paths, redactors or values), it is what comes back.
+ * of a redactor inside any string. The original is untouched.
  *
  * ```ts
  * redactSecrets({ card: { number: '4111 1111 1111 1111' } }, { paths: ['card.number'] })
@@ -89,7 +88,6 @@ export function redactSecrets(value: unknown, marks: SecretMarks): unknown {
   const values = [...new Set(marks.values ?? [])]
     .filter((secret) => secret.length >= MIN_SECRET_VALUE)
     .sort((a, b) => b.length - a.length);
-  if (paths.length === 0 && patterns.length === 0 && values.length === 0) return value;
   const placeholder = (secret: unknown, name?: string) =>
     `[redacted${name ? `:${name}` : ''}${salt === undefined ? '' : ` ${secretDigest(secret, salt)}`}]`;
   const split = paths.map((path) => path.split('.'));

@@ -707,6 +707,38 @@ describe('openaiChat over SSE', () => {
     });
   });
 
+  it('ignores what follows [DONE] in the same piece of the body, an error event included', async () => {
+    const event = (value: object) => `data: ${JSON.stringify(value)}\n\n`;
+    const url = await rawServer((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      // One write: the reply, [DONE], then what a confused server might send after it.
+      response.end(
+        event({
+          id: 'c1',
+          model: MODEL,
+          choices: [{ index: 0, delta: { content: 'Done.' }, finish_reason: 'stop' }],
+        }) +
+          'data: [DONE]\n\n' +
+          event({
+            id: 'c1',
+            model: MODEL,
+            choices: [{ index: 0, delta: { content: ' Extra' }, finish_reason: null }],
+          }) +
+          event({ error: { message: 'after the end', type: 'server_error' } }),
+      );
+    });
+    const deltas: string[] = [];
+    const model = openaiChat({ model: MODEL, baseURL: `${url}/v1`, apiKey: 'k', stream: true });
+    const response = await model.doGenerate(userRequest('x'), {
+      onTextDelta: (text) => deltas.push(text),
+    });
+    expect({ content: response.content, finishReason: response.finishReason, deltas }).toEqual({
+      content: [{ type: 'text', text: 'Done.' }],
+      finishReason: 'stop',
+      deltas: ['Done.'],
+    });
+  });
+
   it("fails the call with the provider's message when the stream carries an error", async () => {
     const url = await rawServer((response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });

@@ -12,6 +12,7 @@ import {
   projectPriceTable,
   type ModelUsage,
 } from './index.js';
+import { priceFileMatch } from './price-table.js';
 
 const table = createPriceTable();
 
@@ -217,6 +218,40 @@ describe('price overrides', () => {
         expect(KeelError.isInstance(error) && error.code).toBe('invalid_config');
       }
     }
+  });
+});
+
+describe('priceFileMatch', () => {
+  const tableFor = (modelId: string) =>
+    createPriceTable({
+      overrides: parsePriceOverrides(
+        { models: [{ match: priceFileMatch(modelId), inputPerMillion: 1, outputPerMillion: 2 }] },
+        'keel.prices.json',
+      ),
+      useDefaults: false,
+    });
+
+  it('prices exactly the model it was made for, whatever its id holds', () => {
+    for (const id of [
+      'llama3.1',
+      'meta-llama/Llama-3.1-8B',
+      'a*b',
+      '/models/c++/',
+      '/m(8b)/',
+      'x[1]?$',
+    ]) {
+      expect(tableFor(id).lookup('openai', id)?.price, id).toEqual({
+        inputPerMillion: 1,
+        outputPerMillion: 2,
+      });
+    }
+    expect(tableFor('a*b').lookup('openai', 'aXXb')).toBeUndefined();
+    expect(tableFor('/models/c++/').lookup('openai', '/models/c+/')).toBeUndefined();
+  });
+
+  it('is the id itself when the id means only itself', () => {
+    expect(priceFileMatch('gpt-4.1-mini')).toBe('gpt-4.1-mini');
+    expect(priceFileMatch('a*b')).toBe('/^a\\*b$/');
   });
 });
 

@@ -108,6 +108,20 @@ export function loadPriceOverrides(path: string): PriceOverride[] {
   return parsePriceOverrides(value, path);
 }
 
+/**
+ * The `match` of a price-file entry for exactly this model id: the id itself, or, when the id
+ * would be read as a glob (`*`) or a regular expression (`/…/`), an anchored expression of it.
+ *
+ * ```ts
+ * priceFileMatch('llama3.1') // 'llama3.1'
+ * priceFileMatch('/models/c++/') // '/^\\/models\\/c\\+\\+\\/$/'
+ * ```
+ */
+export function priceFileMatch(modelId: string): string {
+  if (!modelId.includes('*') && !/^\/.+\/$/.test(modelId)) return modelId;
+  return `/^${modelId.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$/`;
+}
+
 function patternOf(match: string): RegExp {
   const regex = /^\/(.+)\/$/.exec(match);
   if (regex?.[1] !== undefined) return new RegExp(regex[1], 'i');

@@ -110,8 +110,10 @@ describe('serverSentEventBatches', () => {
     async function* body(): AsyncGenerator<Uint8Array> {
       for (const chunk of [
         'data: a\n\ndata: b\n\ndata: c',
-        '\n\n: only a comment\n\n',
-        'data: d\n\n',
+        '\n\n',
+        ': only a comment\n\n',
+        'data: d',
+        '\n\n',
       ]) {
         await Promise.resolve();
         yield encoder.encode(chunk);
@@ -120,6 +122,7 @@ describe('serverSentEventBatches', () => {
     const batches: string[][] = [];
     for await (const events of serverSentEventBatches(body()))
       batches.push(events.map((event) => event.data));
+    // The comment and the half event complete nothing: no list is handed over for them.
     expect(batches).toEqual([['a', 'b'], ['c'], ['d']]);
   });
 });
