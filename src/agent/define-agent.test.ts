@@ -218,6 +218,19 @@ describe('defineAgent', () => {
     expect({ code, tools: agent.tools.length }).toEqual({ code: 'invalid_definition', tools: 1 });
   });
 
+  it('refuses a defined agent spread into a definition as such, and takes its definition', () => {
+    const definition = agentDefinition();
+    const agent = defineAgent(definition);
+    expect(() => defineAgent({ ...agent, name: 'refunds_b' } as never)).toThrow(
+      'defineAgent("refunds_b"): this is a copy of a defined agent, not a definition; spread the definition it was made from instead',
+    );
+    const twin = defineAgent({ ...definition, name: 'refunds_b' });
+    expect([twin.name, twin.tools.map((tool) => tool.name)]).toEqual([
+      'refunds_b',
+      agent.tools.map((tool) => tool.name),
+    ]);
+  });
+
   it('returns new agents from withModel and withLimits and validates the new limits', () => {
     const original = defineAgent(agentDefinition());
     const other = simulator({ script: [{ text: 'other' }], modelId: 'other' });

@@ -9,8 +9,7 @@ import {
   type ContextConfig,
   type ContextOptions,
 } from '../context/index.js';
-import { resolveModel, type ModelAdapterV1 } from '../model/index.js';
-import { priceFileMatch } from '../model/price-table.js';
+import { priceFileMatch, resolveModel, type ModelAdapterV1 } from '../model/index.js';
 import type { Tool } from '../tools/index.js';
 import { resolveLimits, type RunLimits } from '../journal/index.js';
 import { AGENT_VERSION, contentVersion } from './agent-version.js';
@@ -185,6 +184,13 @@ export function defineAgent(definition: AgentDefinition): Agent {
   if (typeof definition.name !== 'string' || !AGENT_NAME.test(definition.name)) {
     fail('name', 'must be lowercase letters, digits, _ or -, starting with a letter (at most 64)');
   }
+  // A defined agent spread into a definition carries its resolved state (defaults taken as set,
+  // its content version as given): refused as a whole rather than by its first extra field.
+  if (typeof (definition as { withModel?: unknown }).withModel === 'function')
+    throw new KeelError(
+      'invalid_definition',
+      `${where}: this is a copy of a defined agent, not a definition; spread the definition it was made from instead, or derive one with withTools, withModel, withLimits or withContext`,
+    );
   refuseUnknownFields(definition, AGENT_FIELDS, fail);
   let resolved: ModelAdapterV1 | undefined;
   if (typeof definition.model === 'string') {

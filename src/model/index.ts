@@ -54,6 +54,7 @@ export {
   defaultPrice,
   loadPriceOverrides,
   parsePriceOverrides,
+  priceFileMatch,
   projectPriceTable,
   type PriceLookup,
   type PriceOverride,

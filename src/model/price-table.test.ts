@@ -9,10 +9,10 @@ import {
   createPriceTable,
   loadPriceOverrides,
   parsePriceOverrides,
+  priceFileMatch,
   projectPriceTable,
   type ModelUsage,
 } from './index.js';
-import { priceFileMatch } from './price-table.js';
 
 const table = createPriceTable();
 
