@@ -224,6 +224,16 @@ describe('defineAgent', () => {
     expect(() => defineAgent({ ...agent, name: 'refunds_b' } as never)).toThrow(
       'defineAgent("refunds_b"): this is a copy of a defined agent, not a definition; spread the definition it was made from instead',
     );
+    // A definition made by a class keeps its methods on the prototype: it is no copy.
+    class Draft {
+      readonly name = 'drafted';
+      readonly model = model;
+      readonly instructions = 'Answer.';
+      withModel(): this {
+        return this;
+      }
+    }
+    expect(defineAgent(new Draft()).name).toBe('drafted');
     const twin = defineAgent({ ...definition, name: 'refunds_b' });
     expect([twin.name, twin.tools.map((tool) => tool.name)]).toEqual([
       'refunds_b',

@@ -186,10 +186,14 @@ export function defineAgent(definition: AgentDefinition): Agent {
   }
   // A defined agent spread into a definition carries its resolved state (defaults taken as set,
   // its content version as given): refused as a whole rather than by its first extra field.
-  if (typeof (definition as { withModel?: unknown }).withModel === 'function')
+  // Its own property: a defined agent's methods are, a class's are on its prototype.
+  if (
+    Object.hasOwn(definition, 'withModel') &&
+    typeof (definition as { withModel?: unknown }).withModel === 'function'
+  )
     throw new KeelError(
       'invalid_definition',
-      `${where}: this is a copy of a defined agent, not a definition; spread the definition it was made from instead, or derive one with withTools, withModel, withLimits or withContext`,
+      `${where}: this is a copy of a defined agent, not a definition; spread the definition it was made from instead (withTools, withModel and withLimits derive an agent under the same name)`,
     );
   refuseUnknownFields(definition, AGENT_FIELDS, fail);
   let resolved: ModelAdapterV1 | undefined;

@@ -239,6 +239,8 @@ describe('priceFileMatch', () => {
       '/models/c++/',
       '/m(8b)/',
       'x[1]?$',
+      'a*\nb',
+      '/x\u2028y/',
     ]) {
       expect(tableFor(id).lookup('openai', id)?.price, id).toEqual({
         inputPerMillion: 1,

@@ -119,7 +119,14 @@ export function loadPriceOverrides(path: string): PriceOverride[] {
  */
 export function priceFileMatch(modelId: string): string {
   if (!modelId.includes('*') && !/^\/.+\/$/.test(modelId)) return modelId;
-  return `/^${modelId.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$/`;
+  const escaped = modelId
+    .replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+    // A line break written as itself would end the match early: `patternOf` reads `/(.+)/`.
+    .replace(
+      /[\n\r\u2028\u2029]/g,
+      (end) => `\\u${end.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+  return `/^${escaped}$/`;
 }
 
 function patternOf(match: string): RegExp {
