@@ -9,7 +9,7 @@ import {
   type Tool,
   type ToolDefinition,
 } from '../tools/index.js';
-import { defineAgent, type AgentDefinition } from './index.js';
+import { costLimitProblem, defineAgent, type AgentDefinition } from './index.js';
 import { DEFAULT_LIMITS } from '../journal/index.js';
 
 const model = simulator({ script: [{ text: 'done' }] });
@@ -406,7 +406,10 @@ describe('defineAgent: a cost limit must be one that holds', () => {
         limits: { maxCostUsd: 0.5 },
       }),
     );
-    expect(error.message).toContain('model "openai:llama3.1" has no known price');
+    // As the definition wrote it: the adapter calls itself "openai:llama3.1".
+    expect(error.message).toContain(
+      'model "openai-compatible:http://127.0.0.1:11434/v1#llama3.1" has no known price',
+    );
   });
 
   it('names a keel.prices.json entry that, filled in, lets the agent be defined', () => {
@@ -441,6 +444,16 @@ describe('defineAgent: a cost limit must be one that holds', () => {
       }),
     );
     expect(error.message).toContain('model "simulator:backup" has no known price');
+  });
+
+  it("names, in a model string's chain, the part written for the unpriced model", () => {
+    const priced = simulator({ script: [{ text: 'ok' }] });
+    const chain = { ...priced, fallbacks: [{ ...unpriced, modelId: 'backup' }] };
+    expect(costLimitProblem(chain, 'agent', 'main:first , local:backup')).toContain(
+      'model "local:backup" has no known price',
+    );
+    expect(costLimitProblem(chain, 'agent')).toContain('model "simulator:backup"');
+    expect(costLimitProblem(priced, 'agent', 'main:first')).toBeUndefined();
   });
 
   it('accepts it once the model has a price', () => {

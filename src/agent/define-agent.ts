@@ -290,7 +290,7 @@ export function defineAgent(definition: AgentDefinition): Agent {
     tier: agentModel.tier,
     instructions: definition.instructions,
     tools: Object.freeze([...tools]),
-    limits: agentLimits(where, definition.limits, agentModel),
+    limits: agentLimits(where, definition.limits, agentModel, definition.model),
     costLimit: costLimitSource(definition.limits?.maxCostUsd, 'default'),
     maxOutputTokens: definition.maxOutputTokens,
     guard,
@@ -351,13 +351,22 @@ function checkGateTools(
  * The agent's resolved limits. A cost limit must be one that holds: every model the agent can
  * run on (its fallbacks too) needs a price, or the agent says it is limited by tokens alone.
  */
-function agentLimits(where: string, limits: AgentLimits = {}, model: ModelAdapterV1): RunLimits {
+function agentLimits(
+  where: string,
+  limits: AgentLimits = {},
+  model: ModelAdapterV1,
+  written: AgentDefinition['model'],
+): RunLimits {
   const { maxCostUsd, ...others } = limits;
   checkCostLimitShape(where, maxCostUsd, 'invalid_definition');
   if (maxCostUsd === 'tokens-only')
     return resolveLimits(where, { ...others, maxCostUsd: NO_COST_LIMIT });
   if (maxCostUsd !== undefined) {
-    const problem = costLimitProblem(model, 'agent');
+    const problem = costLimitProblem(
+      model,
+      'agent',
+      typeof written === 'string' ? written : undefined,
+    );
     if (problem) throw new KeelError('invalid_definition', `${where}: ${problem}`);
   }
   return resolveLimits(where, limits as Partial<RunLimits>);
@@ -389,16 +398,26 @@ function shown(value: unknown): string {
 
 /**
  * Why a set `maxCostUsd` cannot hold on `model` (or one of its fallbacks) — a model with no
- * known price, with the ways to fix it — or `undefined` when every one is priced.
+ * known price, with the ways to fix it — or `undefined` when every one is priced. Given the
+ * model string `model` was resolved from, the model is named as written there.
  */
 export function costLimitProblem(
   model: ModelAdapterV1,
   scope: 'agent' | 'run',
+  spec?: string,
 ): string | undefined {
-  const unpriced = [model, ...(model.fallbacks ?? [])].find((each) => each.price === undefined);
+  const chain = [model, ...(model.fallbacks ?? [])];
+  const index = chain.findIndex((each) => each.price === undefined);
+  const unpriced = chain[index];
   if (!unpriced) return undefined;
+  // A model string's parts are its chain, in order (`resolveModel`).
+  const written = spec
+    ?.split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')[index];
+  const name = written ?? `${unpriced.provider}:${unpriced.modelId}`;
   const entry = `{ "match": ${JSON.stringify(priceFileMatch(unpriced.modelId))}, "inputPerMillion": <USD>, "outputPerMillion": <USD> }`;
-  return `"limits.maxCostUsd" cannot hold: model "${unpriced.provider}:${unpriced.modelId}" has no known price. Give it one (for a model string, add ${entry} to "models" in keel.prices.json; for an adapter, its "price" option), or set maxCostUsd: 'tokens-only' to limit this ${scope} by tokens alone`;
+  return `"limits.maxCostUsd" cannot hold: model "${name}" has no known price. Give it one (for a model string, add ${entry} to "models" in keel.prices.json; for an adapter, its "price" option), or set maxCostUsd: 'tokens-only' to limit this ${scope} by tokens alone`;
 }
 
 /** Where a cost limit comes from, given the `maxCostUsd` written (if any) and the one before. */

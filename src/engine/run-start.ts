@@ -71,7 +71,11 @@ export function checkCostLimit(
   modelSpec: string | undefined,
 ): void {
   if (costLimitSource(maxCostUsd, agent.costLimit) !== 'set') return;
-  const problem = costLimitProblem(agent.model, maxCostUsd === undefined ? 'agent' : 'run');
+  const problem = costLimitProblem(
+    agent.model,
+    maxCostUsd === undefined ? 'agent' : 'run',
+    modelSpec,
+  );
   if (!problem) return;
   const whose = maxCostUsd === undefined ? "the agent's " : '';
   const on = modelSpec === undefined ? '' : ` on model "${modelSpec}"`;
