@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { canonicalJson, KeelError, systemClock, timerDelay, type Clock } from '../core/index.js';
+import { canonicalJson, KeelError, sleep, systemClock, type Clock } from '../core/index.js';
 import type { DecisionRecord, Store } from '../store/index.js';
 import type { DecisionEvent } from '../journal/index.js';
 
@@ -75,7 +75,7 @@ export async function waitForReview<Schema extends z.ZodType>({
       return { value: parsed.data, record };
     }
     signal?.throwIfAborted();
-    await new Promise((resolve) => setTimeout(resolve, timerDelay(pollMs)));
+    await sleep(pollMs);
   }
 }
 

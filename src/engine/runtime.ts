@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { type Agent } from '../agent/index.js';
 import { foldRun, type RunEvent } from '../journal/index.js';
 import { createApprovals, type Approvals } from '../approval/index.js';
-import { KeelError, systemClock, timerDelay, type Clock } from '../core/index.js';
+import { KeelError, sleep, systemClock, type Clock } from '../core/index.js';
 import { createToolPolicies } from '../tools/index.js';
 import {
   alertMonitor,
@@ -290,7 +290,7 @@ class KeelRuntime implements Runtime {
       const result = resultOf(record.id, state);
       if (result) return result;
       signal?.throwIfAborted();
-      await new Promise((resolve) => setTimeout(resolve, timerDelay(pollMs)));
+      await sleep(pollMs);
     }
   }
 

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import { KeelError, timerDelay } from '../core/index.js';
+import { KeelError, sleep, timerDelay } from '../core/index.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
 import { sqliteDriver } from './sqlite-driver.js';
@@ -216,7 +216,7 @@ async function openPostgres(url: string, options: OpenStoreOptions): Promise<Sql
     } catch (error) {
       const left = deadline - Date.now();
       if (left <= 0 || !isPassingStoreFault(error)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, timerDelay(Math.min(delayMs, left))));
+      await sleep(Math.min(delayMs, left));
     }
   }
 }

@@ -1,5 +1,5 @@
 import { Migrator, sql, type Kysely } from 'kysely';
-import { KeelError, timerDelay } from '../core/index.js';
+import { KeelError, sleep } from '../core/index.js';
 import { MIGRATION_NAMES, migrationProvider, type Database } from './schema.js';
 import { SqlApprovalStore } from './sql-approval-store.js';
 import { SqlAuditLog } from './sql-audit-log.js';
@@ -126,7 +126,7 @@ export class SqlStore extends SqlRunJournal implements Store {
       if (!isDroppedSchemaRace(error) || Date.now() > deadline) {
         throw storeFault(error, this.location);
       }
-      await new Promise((resolve) => setTimeout(resolve, timerDelay(Math.min(200, 10 * attempt))));
+      await sleep(Math.min(200, 10 * attempt));
     }
   }
 
