@@ -1,10 +1,8 @@
 import { InvalidArgumentError } from 'commander';
+import { MAX_LIST_LIMIT as MAX_LIMIT } from '../core/index.js';
 
-/**
- * The most rows a `--limit` asks for: the HTTP API's cap on `?limit=`, so a listing is bounded
- * the same way from the terminal and over HTTP.
- */
-export const MAX_LIMIT = 1_000;
+/** The most rows a `--limit` asks for: the HTTP API's cap on `?limit=`. */
+export { MAX_LIMIT };
 
 /** A `--limit`-style option: a whole number above zero. */
 export function positiveInt(value: string): number {

@@ -13,6 +13,7 @@ export { systemClock, type Clock } from './clock.js';
 export { parseDuration } from './duration.js';
 export { sleep, untilAborted, type AbortableOptions } from './abort.js';
 export { MAX_TIMER_MS, timerDelay } from './timer-delay.js';
+export { MAX_LIST_LIMIT } from './list-limit.js';
 export { allFieldsOf, fieldFault, refuseUnknownFields, type FieldFault } from './known-fields.js';
 export { quarantineRef, resolveQuarantineRefs } from './quarantine-ref.js';
 export {

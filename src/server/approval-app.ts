@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import type { SecureHeadersVariables } from 'hono/secure-headers';
 import { z } from 'zod';
 import { approvalJson, approverSees, visibleGroups, type Approvals } from '../approval/index.js';
-import { KeelError } from '../core/index.js';
+import { KeelError, MAX_LIST_LIMIT } from '../core/index.js';
 import { APPROVAL_STATES } from '../store/index.js';
 import { decidePage } from './decide-page.js';
 import { NO_QUERY, parseQuery } from './query-params.js';
@@ -30,7 +30,7 @@ const decisionBody = z.strictObject({
 const listQuery = z.strictObject({
   state: z.enum(APPROVAL_STATES).optional(),
   run: z.string().min(1).max(MAX_ID).optional(),
-  limit: z.coerce.number().int().positive().max(1_000).optional(),
+  limit: z.coerce.number().int().positive().max(MAX_LIST_LIMIT).optional(),
 });
 
 /**
