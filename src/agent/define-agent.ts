@@ -9,7 +9,7 @@ import {
   type ContextConfig,
   type ContextOptions,
 } from '../context/index.js';
-import { priceFileMatch, resolveModel, type ModelAdapterV1 } from '../model/index.js';
+import { modelChain, priceFileMatch, resolveModel, type ModelAdapterV1 } from '../model/index.js';
 import type { Tool } from '../tools/index.js';
 import { resolveLimits, type RunLimits } from '../journal/index.js';
 import { AGENT_VERSION, contentVersion } from './agent-version.js';
@@ -410,11 +410,7 @@ export function costLimitProblem(
   const index = chain.findIndex((each) => each.price === undefined);
   const unpriced = chain[index];
   if (!unpriced) return undefined;
-  // A model string's parts are its chain, in order (`resolveModel`).
-  const written = spec
-    ?.split(',')
-    .map((part) => part.trim())
-    .filter((part) => part !== '')[index];
+  const written = spec === undefined ? undefined : modelChain(spec)[index];
   const name = written ?? `${unpriced.provider}:${unpriced.modelId}`;
   const entry = `{ "match": ${JSON.stringify(priceFileMatch(unpriced.modelId))}, "inputPerMillion": <USD>, "outputPerMillion": <USD> }`;
   return `"limits.maxCostUsd" cannot hold: model "${name}" has no known price. Give it one (for a model string, add ${entry} to "models" in keel.prices.json; for an adapter, its "price" option), or set maxCostUsd: 'tokens-only' to limit this ${scope} by tokens alone`;

@@ -47,7 +47,7 @@ export {
   type ModelRetryOptions,
 } from './model-retry.js';
 export { parseRetryAfter, type HeaderSource, type ParseRetryAfterOptions } from './retry-after.js';
-export { resolveModel, type ResolveModelOptions } from './resolve-model.js';
+export { modelChain, resolveModel, type ResolveModelOptions } from './resolve-model.js';
 export {
   DEFAULT_PRICE_FILE,
   createPriceTable,

@@ -50,15 +50,26 @@ export function resolveModel(
 ): ModelAdapterV1 {
   // `a,b,c`: a fallback chain, walked by the engine on overloaded, unavailable or server_error.
   if (spec.includes(',')) {
-    const [first, ...rest] = spec
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part !== '')
-      .map((part) => resolveOne(part, agentModel, options));
+    const [first, ...rest] = modelChain(spec).map((part) => resolveOne(part, agentModel, options));
     if (!first) throw new KeelError('invalid_config', `model "${spec}" names no model`);
     return { ...first, fallbacks: rest };
   }
   return resolveOne(spec, agentModel, options);
+}
+
+/**
+ * The models a model string names, in the order its adapter's chain holds them: the model,
+ * then its fallbacks.
+ *
+ * ```ts
+ * modelChain('anthropic:claude-haiku-4-5, openai:gpt-4.1-mini') // ['anthropic:claude-haiku-4-5', 'openai:gpt-4.1-mini']
+ * ```
+ */
+export function modelChain(spec: string): string[] {
+  return spec
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
 }
 
 const warned = new Set<string>();
