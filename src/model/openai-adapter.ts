@@ -198,24 +198,16 @@ async function readChatStream(
     readonly onTextDelta?: ((text: string) => void) | undefined;
   },
 ): Promise<unknown> {
-  let id: string | undefined;
-  let model: string | undefined;
-  let content = '';
-  let finishReason: string | null = null;
-  let usage: ChatCompletionChunk['usage'];
-  const toolCalls = new Map<number, { id: string; name: string; arguments: string }>();
-  /** Chunks folded in; whether any event came, `[DONE]` did, or a choice finished. */
-  let chunks = 0;
+  const reply = newReply();
+  /** Whether any event came, and whether `[DONE]` did. */
   let received = false;
   let done = false;
-  let finished = false;
   if (response.body) {
     // Read to the body's end rather than leave at `[DONE]`: cancelling a body aborts its request.
     for await (const events of serverSentEventBatches(response.body)) {
       if (done) continue;
       call.extend();
       for (const { event, data } of events) {
-        if (done) break;
         received = true;
         if (data.startsWith('[DONE]')) {
           done = true;
@@ -226,31 +218,12 @@ async function readChatStream(
           const error = (chunk?.error ?? chunk) as Record<string, unknown> | undefined;
           throw new StreamError(undefined, error, undefined, response.headers);
         }
-        if (chunk === null) continue;
-        chunks += 1;
-        id ??= chunk.id;
-        model ??= chunk.model;
-        if (chunk.usage) usage = chunk.usage;
-        const [choice] = chunk.choices;
-        if (!choice) continue;
-        if (choice.delta.content) {
-          content += choice.delta.content;
-          call.onTextDelta?.(choice.delta.content);
-        }
-        for (const delta of choice.delta.tool_calls ?? []) {
-          const toolCall = toolCalls.get(delta.index) ?? { id: '', name: '', arguments: '' };
-          if (delta.id) toolCall.id = delta.id;
-          if (delta.function?.name) toolCall.name += delta.function.name;
-          if (delta.function?.arguments) toolCall.arguments += delta.function.arguments;
-          toolCalls.set(delta.index, toolCall);
-        }
-        if (chunk.choices.some((each) => each.finish_reason)) finished = true;
-        if (choice.finish_reason) finishReason = choice.finish_reason;
+        if (chunk !== null) foldChunk(reply, chunk, call.onTextDelta);
       }
     }
     // A body that ended with neither a finish reason nor `[DONE]` was cut off: half a reply
     // taken whole would be a wrong answer, or a tool call with half its arguments.
-    if (received && !done && !finished)
+    if (received && !done && !reply.finished)
       throw new ModelCallError(
         'malformed_response',
         'the response stream ended before the reply did (no finish reason, no [DONE])',
@@ -261,29 +234,83 @@ async function readChatStream(
   call.signal.throwIfAborted();
   // A server that ignores `stream: true` answers one JSON body, which holds no events: an empty
   // reply taken as an answer would count no tokens and say nothing.
-  if (chunks === 0)
+  if (reply.chunks === 0)
     throw new ModelCallError(
       'malformed_response',
       'the streamed reply held no events: if this server does not stream, set stream: false',
       { statusCode: 200 },
     );
-  const calls = [...toolCalls.entries()]
+  const calls = [...reply.toolCalls.entries()]
     .sort(([left], [right]) => left - right)
     .map(([, toolCall]) => ({
       id: toolCall.id,
       function: { name: toolCall.name, arguments: toolCall.arguments },
     }));
   return {
-    id,
-    model,
+    id: reply.id,
+    model: reply.model,
     choices: [
       {
-        message: { content: content === '' ? null : content, tool_calls: calls },
-        finish_reason: finishReason,
+        message: { content: reply.content === '' ? null : reply.content, tool_calls: calls },
+        finish_reason: reply.finishReason,
       },
     ],
-    usage,
+    usage: reply.usage,
   };
+}
+
+/** A streamed reply as its chunks have built it so far. */
+interface StreamedReply {
+  /** Chunks folded in. */
+  chunks: number;
+  id: string | undefined;
+  model: string | undefined;
+  content: string;
+  finishReason: string | null;
+  /** Whether any choice has finished. */
+  finished: boolean;
+  usage: ChatCompletionChunk['usage'];
+  readonly toolCalls: Map<number, { id: string; name: string; arguments: string }>;
+}
+
+function newReply(): StreamedReply {
+  return {
+    chunks: 0,
+    id: undefined,
+    model: undefined,
+    content: '',
+    finishReason: null,
+    finished: false,
+    usage: undefined,
+    toolCalls: new Map(),
+  };
+}
+
+/** Adds one chunk to `reply`; its text goes to `onTextDelta` as it comes. */
+function foldChunk(
+  reply: StreamedReply,
+  chunk: ChatCompletionChunk,
+  onTextDelta: ((text: string) => void) | undefined,
+): void {
+  reply.chunks += 1;
+  reply.id ??= chunk.id;
+  reply.model ??= chunk.model;
+  if (chunk.usage) reply.usage = chunk.usage;
+  if (chunk.choices.some((each) => each.finish_reason)) reply.finished = true;
+  const [choice] = chunk.choices;
+  if (!choice) return;
+  if (choice.delta.content) {
+    reply.content += choice.delta.content;
+    onTextDelta?.(choice.delta.content);
+  }
+  for (const delta of choice.delta.tool_calls ?? []) {
+    const toolCall = reply.toolCalls.get(delta.index) ?? { id: '', name: '', arguments: '' };
+    if (delta.id) toolCall.id = delta.id;
+    if (delta.function?.name) toolCall.name += delta.function.name;
+    if (delta.function?.arguments) toolCall.arguments += delta.function.arguments;
+    reply.toolCalls.set(delta.index, toolCall);
+  }
+  if (choice.finish_reason) reply.finishReason = choice.finish_reason;
 }
 
 /** Translates a Keel request into Chat Completions parameters. */
