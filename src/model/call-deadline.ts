@@ -17,14 +17,13 @@ export function isModelTimeout(timeoutMs: unknown): timeoutMs is number {
 }
 
 /** Fails with `invalid_config` naming `where` unless `timeoutMs` can be a call's deadline. */
-export function checkModelTimeout(where: string, timeoutMs: unknown): number {
+export function checkModelTimeout(where: string, timeoutMs: unknown): void {
   if (!isModelTimeout(timeoutMs)) {
     throw new KeelError(
       'invalid_config',
       `${where}: "timeoutMs" must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS} (about 24.8 days)`,
     );
   }
-  return timeoutMs;
 }
 
 /**
