@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TRUSTED_AGENT, TRUSTED_TASK } from '../core/index.js';
 import {
@@ -360,6 +362,41 @@ describe('anthropicMessages', () => {
       { inputTokens: 9, outputTokens: 3, cacheReadTokens: 0, cacheWriteTokens: 0 },
       'stop',
       'malformed_response',
+    ]);
+  });
+
+  it("reads a gzip-compressed stream sent over Keel's own HTTP path, not Node's fetch", async () => {
+    const event = (name: string, data: object) =>
+      `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+    const seen: IncomingHttpHeaders[] = [];
+    const url = await rawServer((response, request) => {
+      seen.push(request.headers);
+      response.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' });
+      response.end(
+        gzipSync(
+          event('message_start', {
+            message: { id: 'msg_1', model: MODEL, usage: { input_tokens: 9, output_tokens: 1 } },
+          }) +
+            event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
+            event('content_block_delta', {
+              index: 0,
+              delta: { type: 'text_delta', text: 'Zipped' },
+            }) +
+            event('content_block_stop', { index: 0 }) +
+            event('message_delta', {
+              delta: { stop_reason: 'end_turn' },
+              usage: { output_tokens: 2 },
+            }) +
+            event('message_stop', {}),
+        ),
+      );
+    });
+    const model = anthropicMessages({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
+    const response = await model.doGenerate(userRequest('x'), {});
+    expect(response.content).toEqual([{ type: 'text', text: 'Zipped' }]);
+    // Node's fetch marks every request with sec-fetch-mode; node:http sends no such header.
+    expect(seen.map((headers) => [headers['sec-fetch-mode'], headers['accept-encoding']])).toEqual([
+      [undefined, 'gzip, br'],
     ]);
   });
 

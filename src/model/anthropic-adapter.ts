@@ -27,6 +27,7 @@ import {
   type ModelRequest,
   type ModelResponse,
 } from './model-adapter.js';
+import { modelFetch } from './model-fetch.js';
 import { serverSentEventBatches } from './sse-events.js';
 import { conservativeTokenCount, type TokenCount } from './token-count.js';
 
@@ -271,6 +272,7 @@ async function createClient(options: {
     apiKey: options.apiKey,
     timeout: options.timeoutMs,
     maxRetries: 0,
+    fetch: modelFetch,
     // Keel emits provider-neutral `chat {model}` spans; the SDK's own would trace each call twice.
     openTelemetry: false,
   });

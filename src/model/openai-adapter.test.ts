@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { createGzip } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TRUSTED_AGENT, TRUSTED_RUNTIME, TRUSTED_TASK } from '../core/index.js';
 import {
@@ -705,6 +707,42 @@ describe('openaiChat over SSE', () => {
       },
       deltas: ['Crème ', 'brûlée ✓'],
     });
+  });
+
+  it("reads a gzip-compressed stream sent over Keel's own HTTP path, not Node's fetch", async () => {
+    const event = (value: object) => `data: ${JSON.stringify(value)}\n\n`;
+    const seen: IncomingHttpHeaders[] = [];
+    const url = await rawServer((response, request) => {
+      seen.push(request.headers);
+      response.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' });
+      const gzip = createGzip();
+      gzip.pipe(response);
+      gzip.write(
+        event({ id: 'c1', model: MODEL, choices: [{ index: 0, delta: { content: 'Zipped' } }] }),
+      );
+      gzip.flush(() => {
+        gzip.end(
+          event({
+            id: 'c1',
+            model: MODEL,
+            choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+          }) + 'data: [DONE]\n\n',
+        );
+      });
+    });
+    const deltas: string[] = [];
+    const model = openaiChat({ model: MODEL, baseURL: `${url}/v1`, apiKey: 'k', stream: true });
+    const response = await model.doGenerate(userRequest('x'), {
+      onTextDelta: (text) => deltas.push(text),
+    });
+    expect({ content: response.content, deltas }).toEqual({
+      content: [{ type: 'text', text: 'Zipped' }],
+      deltas: ['Zipped'],
+    });
+    // Node's fetch marks every request with sec-fetch-mode; node:http sends no such header.
+    expect(seen.map((headers) => [headers['sec-fetch-mode'], headers['accept-encoding']])).toEqual([
+      [undefined, 'gzip, br'],
+    ]);
   });
 
   it('ignores what follows [DONE] in the same piece of the body, an error event included', async () => {

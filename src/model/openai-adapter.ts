@@ -28,6 +28,7 @@ import {
 } from './call-deadline.js';
 import { parseRetryAfter } from './retry-after.js';
 import { readCompletion, type CompletionUsage } from './openai-completion.js';
+import { modelFetch } from './model-fetch.js';
 import { serverSentEventBatches } from './sse-events.js';
 import {
   countRequestTokens,
@@ -178,6 +179,7 @@ async function createClient(options: {
     organization: options.organization,
     timeout: options.timeoutMs,
     maxRetries: 0,
+    fetch: modelFetch,
   });
 }
 

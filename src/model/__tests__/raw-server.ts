@@ -1,4 +1,4 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 /*
  * A bare HTTP server for the adapter suites, for bodies the fake provider servers cannot send
@@ -9,11 +9,13 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 const servers: Server[] = [];
 
 /** Answers every request with `reply`, once its body is read; resolves to its base URL. */
-export async function rawServer(reply: (response: ServerResponse) => void): Promise<string> {
+export async function rawServer(
+  reply: (response: ServerResponse, request: IncomingMessage) => void,
+): Promise<string> {
   const server = createServer((request, response) => {
     request.resume();
     request.on('end', () => {
-      reply(response);
+      reply(response, request);
     });
   });
   servers.push(server);

@@ -1,0 +1,329 @@
+import { getEventListeners, once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { modelFetch } from './model-fetch.js';
+
+interface Seen {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: string;
+  readonly remotePort: number | undefined;
+}
+
+const servers: (Server | TcpServer)[] = [];
+afterEach(async () => {
+  await Promise.all(
+    servers.splice(0).map(
+      (server) =>
+        new Promise((resolve) => {
+          if ('closeAllConnections' in server) server.closeAllConnections();
+          server.close(resolve);
+        }),
+    ),
+  );
+});
+
+/** A server that records each request (body read whole) and answers it with `reply`. */
+async function serve(
+  reply: (response: ServerResponse, request: Seen) => void,
+): Promise<{ url: string; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const record = {
+        method: request.method ?? '',
+        url: request.url ?? '',
+        headers: request.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        remotePort: request.socket.remotePort,
+      };
+      seen.push(record);
+      reply(response, record);
+    });
+  });
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { url: `http://127.0.0.1:${portOf(server)}`, seen };
+}
+
+function portOf(server: Server | TcpServer): number {
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('modelFetch', () => {
+  it('sends the method, headers and body, and answers with status, headers, URL and body', async () => {
+    const { url, seen } = await serve((response) => {
+      response.writeHead(201, 'Made', [
+        ['content-type', 'application/json'],
+        ['set-cookie', 'a=1'],
+        ['set-cookie', 'b=2'],
+      ]);
+      response.end('{"ok":"été"}');
+    });
+    const body = JSON.stringify({ text: 'naïve café' });
+    const response = await modelFetch(`${url}/v1/chat?x=1`, {
+      method: 'post',
+      headers: new Headers({ authorization: 'Bearer k', 'content-type': 'application/json' }),
+      body,
+    });
+    expect(seen).toMatchObject([
+      {
+        method: 'POST',
+        url: '/v1/chat?x=1',
+        body,
+        headers: {
+          authorization: 'Bearer k',
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+          'accept-encoding': 'gzip, br',
+        },
+      },
+    ]);
+    // Sent by node:http, not by Node's fetch (which adds sec-fetch-mode to every request).
+    expect(seen[0]?.headers['sec-fetch-mode']).toBeUndefined();
+    expect(response).toBeInstanceOf(Response);
+    expect({
+      status: response.status,
+      statusText: response.statusText,
+      ok: response.ok,
+      url: response.url,
+      type: response.headers.get('content-type'),
+      cookies: response.headers.getSetCookie(),
+    }).toEqual({
+      status: 201,
+      statusText: 'Made',
+      ok: true,
+      url: `${url}/v1/chat?x=1`,
+      type: 'application/json',
+      cookies: ['a=1', 'b=2'],
+    });
+    expect(await response.json()).toEqual({ ok: 'été' });
+  });
+
+  it('hands the body over piece by piece as it arrives', async () => {
+    let finish: (() => void) | undefined;
+    const { url } = await serve((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write('data: one\n\n');
+      finish = () => response.end('data: two\n\n');
+    });
+    const response = await modelFetch(url, { method: 'POST', body: '{}' });
+    const reader = response.body?.getReader();
+    if (!reader) throw new Error('no body');
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toBe('data: one\n\n');
+    // The rest has not been sent yet: the first piece came on its own.
+    finish?.();
+    let rest = '';
+    for (let next = await reader.read(); !next.done; next = await reader.read()) {
+      rest += new TextDecoder().decode(next.value);
+    }
+    expect(rest).toBe('data: two\n\n');
+  });
+
+  it.each([
+    ['gzip', gzipSync],
+    ['br', brotliCompressSync],
+  ] as const)('decodes a %s body as fetch does', async (coding, compress) => {
+    const text = JSON.stringify({ choices: [{ text: 'x'.repeat(2_000) }] });
+    const { url } = await serve((response) => {
+      response.writeHead(200, { 'content-encoding': coding, 'content-type': 'application/json' });
+      response.end(compress(Buffer.from(text)));
+    });
+    const response = await modelFetch(url, { method: 'POST', body: '{}' });
+    expect(await response.text()).toBe(text);
+  });
+
+  it('fails a body that claims a coding it does not have', async () => {
+    const { url } = await serve((response) => {
+      response.writeHead(200, { 'content-encoding': 'gzip' });
+      response.end('not gzip at all');
+    });
+    const response = await modelFetch(url, { method: 'POST', body: '{}' });
+    await expect(response.text()).rejects.toThrow();
+  });
+
+  it('answers a status without a body with a null body', async () => {
+    const { url } = await serve((response) => {
+      response.writeHead(204);
+      response.end();
+    });
+    const response = await modelFetch(url, { method: 'POST', body: '{}' });
+    expect({ status: response.status, body: response.body }).toEqual({ status: 204, body: null });
+  });
+
+  it('keeps the connection for the next request', async () => {
+    const { url, seen } = await serve((response) => {
+      response.end('ok');
+    });
+    for (let index = 0; index < 3; index++) {
+      await (await modelFetch(url, { method: 'POST', body: String(index) })).text();
+    }
+    expect(new Set(seen.map((request) => request.remotePort)).size).toBe(1);
+  });
+
+  it('fails with the abort reason when aborted before the answer, and the server sees it go', async () => {
+    const closed: Promise<unknown>[] = [];
+    const { url } = await serve((response) => {
+      closed.push(once(response, 'close'));
+    });
+    const controller = new AbortController();
+    const call = rejection(
+      modelFetch(url, { method: 'POST', body: '{}', signal: controller.signal }),
+    );
+    await waitFor(() => closed.length === 1);
+    controller.abort();
+    const error = await call;
+    expect(error).toMatchObject({ name: 'AbortError' });
+    await closed[0];
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('fails at once with the abort reason when the signal is already aborted', async () => {
+    const { url, seen } = await serve((response) => response.end('ok'));
+    const reason = new Error('run cancelled');
+    const error = await rejection(
+      modelFetch(url, { method: 'POST', body: '{}', signal: AbortSignal.abort(reason) }),
+    );
+    expect(error).toBe(reason);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('fails the body reads with the abort reason when aborted mid-body', async () => {
+    const { url } = await serve((response) => {
+      response.writeHead(200);
+      response.write('data: one\n\n');
+    });
+    const controller = new AbortController();
+    const response = await modelFetch(url, {
+      method: 'POST',
+      body: '{}',
+      signal: controller.signal,
+    });
+    const reader = response.body?.getReader();
+    if (!reader) throw new Error('no body');
+    await reader.read();
+    controller.abort();
+    expect(await rejection(reader.read())).toMatchObject({ name: 'AbortError' });
+  });
+
+  it('stops listening on the signal once the body is read', async () => {
+    const { url } = await serve((response) => response.end('ok'));
+    const controller = new AbortController();
+    const response = await modelFetch(url, {
+      method: 'POST',
+      body: '{}',
+      signal: controller.signal,
+    });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    await response.text();
+    await waitFor(() => getEventListeners(controller.signal, 'abort').length === 0);
+  });
+
+  it('rejects a refused connection with its cause', async () => {
+    const { url } = await serve((response) => response.end());
+    const port = new URL(url).port;
+    await new Promise((resolve) => servers.pop()?.close(resolve));
+    const error = await rejection(modelFetch(`http://127.0.0.1:${port}/`, { method: 'POST' }));
+    expect(error).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('rejects a header value fetch would refuse, without sending anything', async () => {
+    const { url, seen } = await serve((response) => response.end());
+    const error = await rejection(
+      modelFetch(url, { method: 'POST', headers: { 'x-bad': 'a\nb' }, body: '{}' }),
+    );
+    expect(error).toBeInstanceOf(TypeError);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('rejects an answer a Response cannot hold instead of throwing in an event handler', async () => {
+    const tcp = createTcpServer((socket) => {
+      socket.once('data', () => {
+        socket.end('HTTP/1.1 600 Odd\r\ncontent-length: 2\r\n\r\nhi');
+      });
+    });
+    servers.push(tcp);
+    tcp.listen(0, '127.0.0.1');
+    await once(tcp, 'listening');
+    const error = await rejection(
+      modelFetch(`http://127.0.0.1:${portOf(tcp)}/`, { method: 'POST', body: '{}' }),
+    );
+    expect(error).toBeInstanceOf(RangeError);
+  });
+
+  it('leaves a redirect to fetch, which sends the request again and follows it', async () => {
+    const { url, seen } = await serve((response, request) => {
+      if (request.url === '/old') {
+        response.writeHead(307, { location: '/new' });
+        response.end();
+      } else {
+        response.end(`moved: ${request.body}`);
+      }
+    });
+    const response = await modelFetch(`${url}/old`, { method: 'POST', body: 'hello' });
+    expect(await response.text()).toBe('moved: hello');
+    // The first answer was only the redirect; fetch starts over and follows it as the standard says.
+    expect(seen.map((request) => [request.method, request.url, request.body])).toEqual([
+      ['POST', '/old', 'hello'],
+      ['POST', '/old', 'hello'],
+      ['POST', '/new', 'hello'],
+    ]);
+    expect(response.url).toBe(`${url}/new`);
+  });
+
+  it('leaves a request with options it does not carry out to fetch', async () => {
+    const { url, seen } = await serve((response) => {
+      response.writeHead(307, { location: '/new' });
+      response.end();
+    });
+    // `redirect: 'manual'` is fetch's to honour: the redirect comes back as it is.
+    const response = await modelFetch(url, { method: 'POST', body: '{}', redirect: 'manual' });
+    expect(response.status).toBe(307);
+    expect(seen[0]?.headers['sec-fetch-mode']).toBe('cors');
+  });
+
+  it('leaves a body that is not text or bytes to fetch', async () => {
+    const { url, seen } = await serve((response) => response.end('ok'));
+    await (await modelFetch(url, { method: 'POST', body: new URLSearchParams({ a: '1' }) })).text();
+    expect(seen[0]).toMatchObject({ body: 'a=1' });
+    expect(seen[0]?.headers['sec-fetch-mode']).toBe('cors');
+  });
+
+  it('leaves every request to fetch when Node is told to use the proxy environment', async () => {
+    const { url, seen } = await serve((response) => response.end('ok'));
+    const before = process.env.NODE_USE_ENV_PROXY;
+    process.env.NODE_USE_ENV_PROXY = '1';
+    try {
+      await (await modelFetch(url, { method: 'POST', body: '{}' })).text();
+    } finally {
+      if (before === undefined) delete process.env.NODE_USE_ENV_PROXY;
+      else process.env.NODE_USE_ENV_PROXY = before;
+    }
+    expect(seen[0]?.headers['sec-fetch-mode']).toBe('cors');
+  });
+});
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let attempt = 0; attempt < 500 && !condition(); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  expect(condition()).toBe(true);
+}
