@@ -1,7 +1,7 @@
 import { getEventListeners, once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
-import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, createGzip, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { modelFetch } from './model-fetch.js';
 
@@ -149,6 +149,26 @@ describe('modelFetch', () => {
     });
     const response = await modelFetch(url, { method: 'POST', body: '{}' });
     expect(await response.text()).toBe(text);
+  });
+
+  it('lets go of the connection when a compressed body is cancelled', async () => {
+    const closed: Promise<unknown>[] = [];
+    const { url } = await serve((response) => {
+      closed.push(once(response, 'close'));
+      response.writeHead(200, { 'content-encoding': 'gzip' });
+      const gzip = createGzip();
+      gzip.pipe(response);
+      gzip.write('data: one\n\n');
+      gzip.flush();
+    });
+    const response = await modelFetch(url, { method: 'POST', body: '{}' });
+    const reader = response.body?.getReader();
+    if (!reader) throw new Error('no body');
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('data: one\n\n');
+    await reader.cancel();
+    // The server's response closes: the socket went, not left half-read in the pool.
+    await closed[0];
+    expect(closed).toHaveLength(1);
   });
 
   it('fails a body that claims a coding it does not have', async () => {

@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 
 /*
@@ -180,8 +180,8 @@ function decoded(message: IncomingMessage): Readable {
           ? createBrotliDecompress()
           : undefined;
   if (decoder === undefined) return message;
-  message.once('error', (error) => decoder.destroy(error));
-  return message.pipe(decoder);
+  // Either side failing or closing early ends both; the error reaches the body's reader.
+  return pipeline(message, decoder, () => undefined);
 }
 
 function abortReason(signal: AbortSignal | undefined): Error {
