@@ -1,11 +1,15 @@
 // Adapter overhead per call: Keel's provider adapter (`doGenerate`: request translation,
 // deadline, response validation, usage normalisation) against the same SDK client called
 // directly with the same parameters, both against a fake provider server in a child process.
-// Raw and adapter calls run in back-to-back pairs so machine noise hits both alike.
+// The raw clients are given Keel's transport (`modelFetch`), as the adapters' clients are, so
+// the rows measure the adapter's own work; one more row measures the transport against Node's
+// `fetch`, the raw SDK call both ways. Calls run in back-to-back pairs so machine noise hits
+// both alike.
 import { spawn } from 'node:child_process';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { TRUSTED_TASK } from '../src/core/index.js';
+import { modelFetch } from '../src/model/index.js';
 import {
   anthropicMessages,
   openaiChat,
@@ -17,13 +21,15 @@ import { median, round } from './stats.js';
 
 export interface AdapterOverheadCase {
   readonly name: string;
-  /** Median per-call time of the raw SDK call. */
+  /** Median per-call time of the raw SDK call (for the transport row: over Node's fetch). */
   readonly rawMsPerCall: number;
-  /** Median per-call time of the adapter's `doGenerate`. */
+  /** Median per-call time of the adapter's `doGenerate` (the transport row: over Keel's). */
   readonly adapterMsPerCall: number;
   /** Median over pairs of (adapter − raw). */
   readonly overheadMsPerCall: number;
   readonly calls: number;
+  /** What the two sides are called in the printed line: the adapter's, then the raw one's. */
+  readonly sides: readonly [string, string];
 }
 
 export interface AdapterOverheadOptions {
@@ -87,10 +93,12 @@ async function timed(call: () => Promise<unknown>): Promise<number> {
 async function compare(
   name: string,
   raw: () => Promise<unknown>,
-  adapter: ModelAdapterV1,
+  adapter: ModelAdapterV1 | (() => Promise<unknown>),
   { pairs, warmupCalls }: AdapterOverheadOptions,
+  sides: readonly [string, string] = ['adapter', 'raw SDK'],
 ): Promise<AdapterOverheadCase> {
-  const viaAdapter = () => adapter.doGenerate(REQUEST, {});
+  const viaAdapter =
+    typeof adapter === 'function' ? adapter : () => adapter.doGenerate(REQUEST, {});
   for (let index = 0; index < warmupCalls; index += 1) {
     await raw();
     await viaAdapter();
@@ -115,17 +123,31 @@ async function compare(
     adapterMsPerCall: round(median(adapterTimes)),
     overheadMsPerCall: round(median(differences)),
     calls: pairs * 2,
+    sides,
   };
 }
 
-/** Measures the four adapter paths: OpenAI and Anthropic, each JSON and SSE. */
+/**
+ * Measures the four adapter paths (OpenAI and Anthropic, each JSON and SSE), then the raw
+ * OpenAI JSON call over Keel's transport against the same call over Node's fetch.
+ */
 export async function measureAdapterOverhead(
   options: AdapterOverheadOptions,
 ): Promise<AdapterOverheadCase[]> {
   const openaiServer = await spawnProvider('openai');
   const anthropicServer = await spawnProvider('anthropic');
   try {
-    const openaiClient = new OpenAI({ baseURL: openaiServer.url, apiKey: 'bench', maxRetries: 0 });
+    const openaiClient = new OpenAI({
+      baseURL: openaiServer.url,
+      apiKey: 'bench',
+      maxRetries: 0,
+      fetch: modelFetch,
+    });
+    const openaiFetchClient = new OpenAI({
+      baseURL: openaiServer.url,
+      apiKey: 'bench',
+      maxRetries: 0,
+    });
     const openaiParams = {
       model: 'gpt-bench',
       messages: [
@@ -142,6 +164,7 @@ export async function measureAdapterOverhead(
       baseURL: anthropicServer.url,
       apiKey: 'bench',
       maxRetries: 0,
+      fetch: modelFetch,
       openTelemetry: false,
     });
     const anthropicParams = {
@@ -221,6 +244,15 @@ export async function measureAdapterOverhead(
         options,
       ),
     );
+    results.push(
+      await compare(
+        "Keel's transport over Node's fetch",
+        () => openaiFetchClient.chat.completions.create(openaiParams),
+        () => openaiClient.chat.completions.create(openaiParams),
+        options,
+        ["Keel's", 'fetch'],
+      ),
+    );
     return results;
   } finally {
     openaiServer.stop();
@@ -231,11 +263,11 @@ export async function measureAdapterOverhead(
 /** The human-readable lines. */
 export function renderAdapterOverhead(cases: readonly AdapterOverheadCase[]): string {
   const lines = [
-    'Adapter overhead per call over the raw SDK call (fake provider server in a child process)',
+    "Adapter overhead per call over the raw SDK call, both on Keel's transport (fake provider server in a child process)",
   ];
   for (const entry of cases) {
     lines.push(
-      `  ${entry.name.padEnd(34)} overhead ${entry.overheadMsPerCall.toFixed(3)} ms/call  (adapter ${entry.adapterMsPerCall.toFixed(3)} ms, raw SDK ${entry.rawMsPerCall.toFixed(3)} ms; ${entry.calls} calls)`,
+      `  ${entry.name.padEnd(34)} overhead ${entry.overheadMsPerCall.toFixed(3)} ms/call  (${entry.sides[0]} ${entry.adapterMsPerCall.toFixed(3)} ms, ${entry.sides[1]} ${entry.rawMsPerCall.toFixed(3)} ms; ${entry.calls} calls)`,
     );
   }
   return lines.join('\n');

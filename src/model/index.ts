@@ -27,6 +27,7 @@ export {
   type TokenPrices,
 } from './model-adapter.js';
 export { DEFAULT_MODEL_TIMEOUT_MS } from './call-deadline.js';
+export { modelFetch } from './model-fetch.js';
 export { conversationFold } from './conversation-fold.js';
 export { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
 export {
