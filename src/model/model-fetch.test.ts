@@ -58,6 +58,19 @@ function portOf(server: Server | TcpServer): number {
   return address.port;
 }
 
+/** A TCP server that answers the first bytes of each connection with `answer`, as written. */
+async function rawHttp(answer: string): Promise<string> {
+  const tcp = createTcpServer((socket) => {
+    socket.once('data', () => {
+      socket.end(answer);
+    });
+  });
+  servers.push(tcp);
+  tcp.listen(0, '127.0.0.1');
+  await once(tcp, 'listening');
+  return `http://127.0.0.1:${portOf(tcp)}/`;
+}
+
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
@@ -180,6 +193,33 @@ describe('modelFetch', () => {
     await expect(response.text()).rejects.toThrow();
   });
 
+  it('decodes a body coded twice, and a gzip body cut short as far as it goes', async () => {
+    const text = 'data: one\n\n'.repeat(50);
+    const { url } = await serve((response, request) => {
+      if (request.body === 'twice') {
+        response.writeHead(200, { 'content-encoding': 'gzip, br' });
+        response.end(brotliCompressSync(gzipSync(Buffer.from(text))));
+      } else {
+        response.writeHead(200, { 'content-encoding': 'gzip' });
+        const whole = gzipSync(Buffer.from(text));
+        // Without the trailer (checksum and length): fetch decodes what is there.
+        response.end(whole.subarray(0, whole.length - 8));
+      }
+    });
+    const twice = await modelFetch(url, { method: 'POST', body: 'twice' });
+    const cut = await modelFetch(url, { method: 'POST', body: 'cut' });
+    expect([await twice.text(), await cut.text()]).toEqual([text, text]);
+  });
+
+  it('passes a body in a coding it does not know as sent', async () => {
+    const { url } = await serve((response) => {
+      response.writeHead(200, { 'content-encoding': 'zstd-unknown' });
+      response.end('as sent');
+    });
+    const response = await modelFetch(url, { method: 'POST', body: '{}' });
+    expect(await response.text()).toBe('as sent');
+  });
+
   it('answers a status without a body with a null body', async () => {
     const { url } = await serve((response) => {
       response.writeHead(204);
@@ -223,7 +263,9 @@ describe('modelFetch', () => {
       modelFetch(url, { method: 'POST', body: '{}', signal: AbortSignal.abort(reason) }),
     );
     expect(error).toBe(reason);
-    expect(seen).toHaveLength(0);
+    // A request sent after it arrives alone: the aborted one never went out.
+    await (await modelFetch(url, { method: 'POST', body: 'later' })).text();
+    expect(seen.map((request) => request.body)).toEqual(['later']);
   });
 
   it('fails the body reads with the abort reason when aborted mid-body', async () => {
@@ -258,10 +300,8 @@ describe('modelFetch', () => {
   });
 
   it('rejects a refused connection with its cause', async () => {
-    const { url } = await serve((response) => response.end());
-    const port = new URL(url).port;
-    await new Promise((resolve) => servers.pop()?.close(resolve));
-    const error = await rejection(modelFetch(`http://127.0.0.1:${port}/`, { method: 'POST' }));
+    // Nothing listens on port 1.
+    const error = await rejection(modelFetch('http://127.0.0.1:1/', { method: 'POST' }));
     expect(error).toMatchObject({ code: 'ECONNREFUSED' });
   });
 
@@ -275,18 +315,27 @@ describe('modelFetch', () => {
   });
 
   it('rejects an answer a Response cannot hold instead of throwing in an event handler', async () => {
-    const tcp = createTcpServer((socket) => {
-      socket.once('data', () => {
-        socket.end('HTTP/1.1 600 Odd\r\ncontent-length: 2\r\n\r\nhi');
-      });
-    });
-    servers.push(tcp);
-    tcp.listen(0, '127.0.0.1');
-    await once(tcp, 'listening');
-    const error = await rejection(
-      modelFetch(`http://127.0.0.1:${portOf(tcp)}/`, { method: 'POST', body: '{}' }),
-    );
+    const url = await rawHttp('HTTP/1.1 600 Odd\r\ncontent-length: 2\r\n\r\nhi');
+    const error = await rejection(modelFetch(url, { method: 'POST', body: '{}' }));
     expect(error).toBeInstanceOf(RangeError);
+  });
+
+  it('keeps the status of an answer whose status text a Response cannot hold', async () => {
+    const url = await rawHttp('HTTP/1.1 200 O\x01K\r\ncontent-length: 2\r\n\r\nhi');
+    const response = await modelFetch(url, { method: 'POST', body: '{}' });
+    expect([response.status, response.statusText, await response.text()]).toEqual([200, '', 'hi']);
+  });
+
+  it('fails a call answered with 101 instead of leaving it pending', async () => {
+    const url = await rawHttp(
+      'HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\nconnection: upgrade\r\n\r\n',
+    );
+    const controller = new AbortController();
+    const error = await rejection(
+      modelFetch(url, { method: 'POST', body: '{}', signal: controller.signal }),
+    );
+    expect(error).toMatchObject({ message: 'the connection closed before a response came' });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
   it('leaves a redirect to fetch, which sends the request again and follows it', async () => {
@@ -324,6 +373,61 @@ describe('modelFetch', () => {
     const { url, seen } = await serve((response) => response.end('ok'));
     await (await modelFetch(url, { method: 'POST', body: new URLSearchParams({ a: '1' }) })).text();
     expect(seen[0]).toMatchObject({ body: 'a=1' });
+    expect(seen[0]?.headers['sec-fetch-mode']).toBe('cors');
+  });
+
+  it.each([
+    [
+      'a framing header',
+      'http://127.0.0.1:{port}/',
+      { headers: { 'transfer-encoding': 'chunked' } },
+    ],
+    ['credentials in the URL', 'http://user:secret@127.0.0.1:{port}/', {}],
+    ['a GET with a body', 'http://127.0.0.1:{port}/', { method: 'GET' }],
+  ] as const)(
+    'leaves a request with %s to fetch, which refuses it',
+    async (_case, address, options) => {
+      const { url, seen } = await serve((response) => response.end('ok'));
+      const port = new URL(url).port;
+      const error = await rejection(
+        modelFetch(address.replace('{port}', port), { method: 'POST', body: '{}', ...options }),
+      );
+      expect(error).toBeInstanceOf(TypeError);
+      expect(seen).toHaveLength(0);
+    },
+  );
+
+  it('leaves every request to fetch once fetch is given a dispatcher with options of its own', async () => {
+    const { url, seen } = await serve((response) => response.end('ok'));
+    // Node's fetch makes its own plain dispatcher at its first use: that one changes nothing.
+    await (await fetch(url, { method: 'POST', body: 'fetch' })).text();
+    const key = Symbol.for('undici.globalDispatcher.1');
+    const global = globalThis as Record<symbol, unknown>;
+    const plain = global[key] as { constructor: new (options: object) => object };
+    await (await modelFetch(url, { method: 'POST', body: 'plain' })).text();
+    global[key] = new plain.constructor({ connect: { timeout: 5_000 } });
+    try {
+      await (await modelFetch(url, { method: 'POST', body: 'configured' })).text();
+    } finally {
+      global[key] = plain;
+    }
+    expect(seen.map((request) => [request.body, request.headers['sec-fetch-mode']])).toEqual([
+      ['fetch', 'cors'],
+      ['plain', undefined],
+      ['configured', 'cors'],
+    ]);
+  });
+
+  it('leaves every request to fetch when Node runs with --use-env-proxy', async () => {
+    const { url, seen } = await serve((response) => response.end('ok'));
+    const before = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = `${before ?? ''} --use-env-proxy`;
+    try {
+      await (await modelFetch(url, { method: 'POST', body: '{}' })).text();
+    } finally {
+      if (before === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = before;
+    }
     expect(seen[0]?.headers['sec-fetch-mode']).toBe('cors');
   });
 

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { Readable, pipeline } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { Readable, pipeline, type Transform } from 'node:stream';
+import { constants, createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 
 /*
  * The `fetch` Keel gives the provider SDK clients it creates. A model call is one POST of a
@@ -9,9 +9,11 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
  * CPU more than `node:http` on that, as much as the rest of a Keel step. Such a request goes
  * over `node:http(s)` with keep-alive agents of Keel's own and comes back as a standard
  * `Response`, its body decoded as `fetch` decodes it. Anything else goes through the global
- * `fetch` unchanged: a request object, a body that is not text or bytes, an option beyond
- * method, headers, body and signal, a scheme other than http(s), Node told to use the proxy
- * environment variables, and a redirect (which `fetch` then follows, sending the request again).
+ * `fetch` unchanged, which applies its own rules: a request object, a body that is not text or
+ * bytes, a body on a GET or HEAD, an option beyond method, headers, body and signal, a header
+ * that frames or routes the request, credentials in the URL, a scheme other than http(s), a
+ * proxy or other dispatcher `fetch` was given, and a redirect (which `fetch` then follows,
+ * sending the request again).
  */
 
 // Node's global agent's settings, with undici's idle limit where the server gives no hint.
@@ -25,6 +27,20 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
 /** The request options this path carries out itself; any other goes to the global `fetch`. */
 const HANDLED_OPTIONS = new Set(['method', 'headers', 'body', 'signal']);
+/** Headers that frame, route or upgrade the request: `fetch` refuses or owns them. */
+const FRAMING_HEADERS = new Set([
+  'connection',
+  'content-length',
+  'expect',
+  'host',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+/** Where Node's `fetch` keeps the dispatcher `setGlobalDispatcher` installs. */
+const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 
 /** A `fetch` for model calls: see the module comment. */
 export async function modelFetch(
@@ -51,42 +67,82 @@ function plainRequest(
   init: RequestInit | undefined,
 ): PlainRequest | undefined {
   if (typeof input !== 'string' && !(input instanceof URL)) return undefined;
-  if (usesProxyEnvironment()) return undefined;
+  if (fetchIsRouted()) return undefined;
   if (init !== undefined) {
-    for (const [option, value] of Object.entries(init)) {
-      if (value !== undefined && !HANDLED_OPTIONS.has(option)) return undefined;
+    // `for…in`: an option inherited from a prototype counts as well.
+    for (const option in init) {
+      if (init[option as keyof RequestInit] !== undefined && !HANDLED_OPTIONS.has(option)) {
+        return undefined;
+      }
     }
   }
   const body = init?.body ?? undefined;
   if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) {
     return undefined;
   }
+  const method = (init?.method ?? 'GET').toUpperCase();
+  if (body !== undefined && (method === 'GET' || method === 'HEAD')) return undefined;
   const url = new URL(input);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  if (url.username !== '' || url.password !== '') return undefined;
+  const headers = requestHeaders(init?.headers, body);
+  if (headers === undefined) return undefined;
   return {
     url,
     https: url.protocol === 'https:',
-    method: (init?.method ?? 'GET').toUpperCase(),
-    headers: requestHeaders(init?.headers, body),
+    method,
+    headers,
     body,
     signal: init?.signal ?? undefined,
   };
 }
 
-/** Node's `fetch` goes through a proxy when `NODE_USE_ENV_PROXY` is set (Node 22.21+, 24+). */
-function usesProxyEnvironment(): boolean {
-  const value = process.env.NODE_USE_ENV_PROXY;
-  return value !== undefined && value !== '' && value !== '0';
+/**
+ * Whether Node's `fetch` was told to go another way than a direct connection: the proxy
+ * environment (`NODE_USE_ENV_PROXY`, `--use-env-proxy`; Node 22.21+, 24+) or a global
+ * dispatcher other than the plain `Agent` Node's `fetch` makes for itself (undici's
+ * `ProxyAgent`, `EnvHttpProxyAgent`, `MockAgent`, an `Agent` with TLS or other options).
+ */
+function fetchIsRouted(): boolean {
+  const variable = process.env.NODE_USE_ENV_PROXY;
+  if (variable !== undefined && variable !== '' && variable !== '0') return true;
+  if (process.execArgv.includes('--use-env-proxy')) return true;
+  if (process.env.NODE_OPTIONS?.includes('--use-env-proxy') === true) return true;
+  const dispatcher: unknown = (globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER];
+  if (dispatcher === undefined || dispatcher === null) return false;
+  if (dispatcher !== seenDispatcher.dispatcher) {
+    seenDispatcher = { dispatcher, plain: isPlainAgent(dispatcher) };
+  }
+  return !seenDispatcher.plain;
 }
 
+let seenDispatcher: { dispatcher: unknown; plain: boolean } = {
+  dispatcher: undefined,
+  plain: true,
+};
+
+/** An undici `Agent` made with no options, as `fetch` makes its own; unsure means no. */
+function isPlainAgent(dispatcher: unknown): boolean {
+  if (typeof dispatcher !== 'object' || dispatcher === null) return false;
+  if (dispatcher.constructor.name !== 'Agent') return false;
+  const key = Object.getOwnPropertySymbols(dispatcher).find(
+    (symbol) => symbol.description === 'options',
+  );
+  const options: unknown = key === undefined ? undefined : Reflect.get(dispatcher, key);
+  if (typeof options !== 'object' || options === null) return false;
+  return Object.values(options).every((value) => value === undefined);
+}
+
+/** The headers to send, or `undefined` when one is `fetch`'s to refuse or handle. */
 function requestHeaders(
   given: RequestInit['headers'],
   body: string | Uint8Array | undefined,
-): Record<string, string> {
+): Record<string, string> | undefined {
   const headers: Record<string, string> = {};
   if (given !== undefined) {
     // Headers validates names and values, as `fetch` does.
     for (const [name, value] of given instanceof Headers ? given : new Headers(given)) {
+      if (FRAMING_HEADERS.has(name)) return undefined;
       headers[name] = value;
     }
   }
@@ -118,7 +174,9 @@ function send({
     let response: IncomingMessage | undefined;
     const onAbort = (): void => {
       // Before the answer the call fails with the reason, after it the body's reads do.
-      (response ?? request).destroy(abortReason(signal));
+      const reason = abortReason(signal);
+      if (response === undefined) reject(reason);
+      (response ?? request).destroy(reason);
     };
     const release = (): void => {
       signal?.removeEventListener('abort', onAbort);
@@ -127,6 +185,13 @@ function send({
     request.on('error', (error) => {
       release();
       reject(error);
+    });
+    // A connection that closes with no answer and no error (a `101`, which node:http hands
+    // only to 'upgrade' listeners) must still end the call.
+    request.once('close', () => {
+      if (response !== undefined) return;
+      release();
+      reject(new Error('the connection closed before a response came'));
     });
     request.once('response', (message) => {
       response = message;
@@ -158,9 +223,11 @@ function toResponse(message: IncomingMessage, status: number, method: string, ur
   let body: ReadableStream<Uint8Array> | null = null;
   if (NULL_BODY.has(status) || method === 'HEAD') message.resume();
   else body = Readable.toWeb(decoded(message)) as ReadableStream<Uint8Array>;
+  const statusText = message.statusMessage ?? '';
   const response = new Response(body, {
     status,
-    statusText: message.statusMessage ?? '',
+    // Node takes any text on the status line; `fetch` would keep a valid one only.
+    statusText: /^[\t\x20-\x7e\x80-\xff]*$/.test(statusText) ? statusText : '',
     headers,
   });
   // A constructed response has no URL; the SDKs name it in their logs and errors.
@@ -168,20 +235,41 @@ function toResponse(message: IncomingMessage, status: number, method: string, ur
   return response;
 }
 
-/** The body as sent, decoded as `fetch` decodes it (an unknown coding passes as sent). */
+/**
+ * The body as sent, decoded as `fetch` decodes it: each coding in turn (`gzip`, `br`,
+ * `deflate`), a body cut short decoded as far as it goes; a coding it does not know leaves the
+ * body as sent.
+ */
 function decoded(message: IncomingMessage): Readable {
-  const coding = message.headers['content-encoding']?.trim().toLowerCase();
-  const decoder =
-    coding === 'gzip' || coding === 'x-gzip'
-      ? createGunzip()
-      : coding === 'deflate'
-        ? createInflate()
-        : coding === 'br'
-          ? createBrotliDecompress()
-          : undefined;
-  if (decoder === undefined) return message;
-  // Either side failing or closing early ends both; the error reaches the body's reader.
-  return pipeline(message, decoder, () => undefined);
+  const codings = (message.headers['content-encoding'] ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((coding) => coding.trim())
+    .filter((coding) => coding !== '' && coding !== 'identity')
+    .reverse();
+  if (codings.length === 0) return message;
+  const decoders: Transform[] = [];
+  for (const coding of codings) {
+    const decoder = decoderFor(coding);
+    if (decoder === undefined) return message;
+    decoders.push(decoder);
+  }
+  // Any stage failing or closing early ends them all; the error reaches the body's reader.
+  return pipeline([message, ...decoders], () => undefined) as unknown as Readable;
+}
+
+function decoderFor(coding: string): Transform | undefined {
+  const zlibFlush = { flush: constants.Z_SYNC_FLUSH, finishFlush: constants.Z_SYNC_FLUSH };
+  if (coding === 'gzip' || coding === 'x-gzip') return createGunzip(zlibFlush);
+  // Keel does not ask for `deflate`; one sent anyway is read as the standard says (zlib-wrapped).
+  if (coding === 'deflate') return createInflate(zlibFlush);
+  if (coding === 'br') {
+    return createBrotliDecompress({
+      flush: constants.BROTLI_OPERATION_FLUSH,
+      finishFlush: constants.BROTLI_OPERATION_FLUSH,
+    });
+  }
+  return undefined;
 }
 
 function abortReason(signal: AbortSignal | undefined): Error {
