@@ -294,10 +294,13 @@ export function renderTable(report: BenchReport): string {
     rule,
     ...rows.map((row) => (typeof row === 'string' ? row : line(row))),
     rule,
-    'Baseline: per-step and concurrent = the hand-written loop on the same SDK, tool and server;',
-    'cold start = spawning `node -e 0`. KB = 1024 bytes. Figures are medians unless marked mean.',
+    'Baseline: per-step and concurrent = the hand-written loop on the same SDK, tool and server,',
+    "over Node's fetch as a hand-written loop is; Keel's SDK client goes over Keel's transport",
+    '(node:http; its own row below). Cold start = spawning `node -e 0`. KB = 1024 bytes.',
+    'Figures are medians unless marked mean.',
     "The first blocks' targets are the first bars set (0.25 ms a step on a durable store, 2 s, 300 KB,",
     "200 ms); the real-model path's block judges the same figures against the loop's.",
-    "Node's fetch (undici) sets no per-origin connection limit, so all runs are in flight at once.",
+    "Neither the loop's transport (Node's fetch) nor Keel's (node:http) limits connections per origin:",
+    'all runs are in flight at once.',
   ].join('\n');
 }
