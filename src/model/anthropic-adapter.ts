@@ -27,7 +27,7 @@ import {
   type ModelRequest,
   type ModelResponse,
 } from './model-adapter.js';
-import { modelFetch } from './model-fetch.js';
+import { modelFetch, responseBody } from './model-fetch.js';
 import { serverSentEventBatches } from './sse-events.js';
 import { conservativeTokenCount, type TokenCount } from './token-count.js';
 
@@ -217,8 +217,9 @@ async function* messageEvents(
   response: Response,
   { APIError: StreamError }: AnthropicSdk,
 ): AsyncGenerator<RawMessageStreamEvent> {
-  if (!response.body) return;
-  for await (const events of serverSentEventBatches(response.body)) {
+  const stream = responseBody(response);
+  if (!stream) return;
+  for await (const events of serverSentEventBatches(stream)) {
     for (const { event, data } of events) {
       if (event === 'ping' || event === null) continue;
       if (event === 'error') {

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { brotliCompressSync, createGzip, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { modelFetch } from './model-fetch.js';
+import { modelFetch, responseBody } from './model-fetch.js';
 
 interface Seen {
   readonly method: string;
@@ -218,6 +218,50 @@ describe('modelFetch', () => {
     });
     const response = await modelFetch(url, { method: 'POST', body: '{}' });
     expect(await response.text()).toBe('as sent');
+  });
+
+  it("hands Keel's readers the Node stream under an unread body, and locks the web one", async () => {
+    const { url } = await serve((response) => {
+      response.writeHead(200, { 'content-encoding': 'gzip' });
+      response.end(gzipSync(Buffer.from('data: one\n\n')));
+    });
+    const response = await modelFetch(url, { method: 'POST', body: '{}' });
+    const body = responseBody(response);
+    expect(body).not.toBeInstanceOf(ReadableStream);
+    expect(response.body?.locked).toBe(true);
+    let text = '';
+    for await (const piece of body as AsyncIterable<Uint8Array>)
+      text += new TextDecoder().decode(piece);
+    expect(text).toBe('data: one\n\n');
+    // Handed over once: asked again, the (locked) web stream is what there is.
+    expect(responseBody(response)).toBe(response.body);
+  });
+
+  it('leaves a body already being read, or not made here, as its web stream', async () => {
+    const { url } = await serve((response) => response.end('ok'));
+    const started = await modelFetch(url, { method: 'POST', body: '{}' });
+    const reader = started.body?.getReader();
+    expect(responseBody(started)).toBe(started.body);
+    expect(new TextDecoder().decode((await reader?.read())?.value)).toBe('ok');
+    const elsewhere = new Response('made elsewhere');
+    expect(responseBody(elsewhere)).toBe(elsewhere.body);
+  });
+
+  it('fails the Node stream it hands over with the abort reason when aborted mid-body', async () => {
+    const { url } = await serve((response) => {
+      response.writeHead(200);
+      response.write('data: one\n\n');
+    });
+    const controller = new AbortController();
+    const response = await modelFetch(url, {
+      method: 'POST',
+      body: '{}',
+      signal: controller.signal,
+    });
+    const pieces = (responseBody(response) as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    await pieces.next();
+    controller.abort();
+    expect(await rejection(pieces.next())).toMatchObject({ name: 'AbortError' });
   });
 
   it('answers a status without a body with a null body', async () => {

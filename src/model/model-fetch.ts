@@ -8,7 +8,8 @@ import { constants, createBrotliDecompress, createGunzip, createInflate } from '
  * JSON text whose response is read to its end; Node's `fetch` (undici) spends some 0.2 ms of
  * CPU more than `node:http` on that, as much as the rest of a Keel step. Such a request goes
  * over `node:http(s)` with keep-alive agents of Keel's own and comes back as a standard
- * `Response`, its body decoded as `fetch` decodes it. Anything else goes through the global
+ * `Response`, its body decoded as `fetch` decodes it; Keel's stream readers take the Node stream
+ * under it (`responseBody`) rather than read it through a web stream. Anything else goes through the global
  * `fetch` unchanged, which applies its own rules: a request object, a body that is not text or
  * bytes, a body on a GET or HEAD, an option beyond method, headers, body and signal, a header
  * that frames or routes the request, credentials in the URL, a scheme other than http(s), a
@@ -41,6 +42,27 @@ const FRAMING_HEADERS = new Set([
 ]);
 /** Where Node's `fetch` keeps the dispatcher `setGlobalDispatcher` installs. */
 const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
+
+/**
+ * The decoded Node stream behind each `Response` this path made, for `responseBody`: Keel's own
+ * readers take it directly instead of through the web stream around it.
+ */
+const nodeBodies = new WeakMap<Response, Readable>();
+
+/**
+ * The body of `response` to read: the Node stream under it when `modelFetch` made it and nobody
+ * has read it yet (its web stream is then locked, so nothing else can), else its web stream.
+ */
+export function responseBody(
+  response: Response,
+): AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> | null {
+  const body = response.body;
+  const source = nodeBodies.get(response);
+  if (source === undefined || body === null || body.locked || response.bodyUsed) return body;
+  nodeBodies.delete(response);
+  body.getReader();
+  return source;
+}
 
 /** A `fetch` for model calls: see the module comment. */
 export async function modelFetch(
@@ -220,11 +242,11 @@ function toResponse(message: IncomingMessage, status: number, method: string, ur
   for (let index = 0; index + 1 < raw.length; index += 2) {
     headers.append(raw[index] as string, raw[index + 1] as string);
   }
-  let body: ReadableStream<Uint8Array> | null = null;
+  let source: Readable | undefined;
   if (NULL_BODY.has(status) || method === 'HEAD') message.resume();
-  else body = Readable.toWeb(decoded(message)) as ReadableStream<Uint8Array>;
+  else source = decoded(message);
   const statusText = message.statusMessage ?? '';
-  const response = new Response(body, {
+  const response = new Response(source === undefined ? null : webBody(source), {
     status,
     // Node takes any text on the status line; `fetch` would keep a valid one only.
     statusText: /^[\t\x20-\x7e\x80-\xff]*$/.test(statusText) ? statusText : '',
@@ -232,7 +254,34 @@ function toResponse(message: IncomingMessage, status: number, method: string, ur
   });
   // A constructed response has no URL; the SDKs name it in their logs and errors.
   Object.defineProperty(response, 'url', { value: url.href });
+  if (source !== undefined) nodeBodies.set(response, source);
   return response;
+}
+
+/**
+ * A web stream over `source` that touches it only once read (no queue of its own: a read pulls
+ * one piece), so that `responseBody` can hand `source` itself over to a reader of Keel's.
+ */
+function webBody(source: Readable): ReadableStream<Uint8Array> {
+  let pieces: AsyncIterator<Buffer> | undefined;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        pieces ??= source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+        const next = await pieces.next();
+        if (next.done === true) controller.close();
+        else
+          controller.enqueue(
+            new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.byteLength),
+          );
+      },
+      async cancel() {
+        source.destroy();
+        await pieces?.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /**

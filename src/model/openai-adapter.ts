@@ -28,7 +28,7 @@ import {
 } from './call-deadline.js';
 import { parseRetryAfter } from './retry-after.js';
 import { readCompletion, type CompletionUsage } from './openai-completion.js';
-import { modelFetch } from './model-fetch.js';
+import { modelFetch, responseBody } from './model-fetch.js';
 import { serverSentEventBatches } from './sse-events.js';
 import {
   countRequestTokens,
@@ -204,9 +204,10 @@ async function readChatStream(
   /** Whether any event came, and whether `[DONE]` did. */
   let received = false;
   let done = false;
-  if (response.body) {
+  const body = responseBody(response);
+  if (body) {
     // Read to the body's end rather than leave at `[DONE]`: cancelling a body aborts its request.
-    for await (const events of serverSentEventBatches(response.body)) {
+    for await (const events of serverSentEventBatches(body)) {
       if (done) continue;
       call.extend();
       for (const { event, data } of events) {
