@@ -8,13 +8,13 @@ import { constants, createBrotliDecompress, createGunzip, createInflate } from '
  * JSON text whose response is read to its end; Node's `fetch` (undici) spends some 0.2 ms of
  * CPU more than `node:http` on that, as much as the rest of a Keel step. Such a request goes
  * over `node:http(s)` with keep-alive agents of Keel's own and comes back as a standard
- * `Response`, its body decoded as `fetch` decodes it; Keel's stream readers take the Node stream
- * under it (`responseBody`) rather than read it through a web stream. Anything else goes through the global
- * `fetch` unchanged, which applies its own rules: a request object, a body that is not text or
- * bytes, a body on a GET or HEAD, an option beyond method, headers, body and signal, a header
- * that frames or routes the request, credentials in the URL, a scheme other than http(s), a
- * proxy or other dispatcher `fetch` was given, and a redirect (which `fetch` then follows,
- * sending the request again).
+ * `Response`, its body decoded as `fetch` decodes it; Keel's stream readers take the Node
+ * stream under it (`responseBody`) rather than read it through a web stream. Anything else goes
+ * through the global `fetch` unchanged, which applies its own rules: a request object, a body
+ * that is not text or bytes, a body on a GET or HEAD, an option beyond method, headers, body
+ * and signal, a header that frames or routes the request, credentials in the URL, a scheme
+ * other than http(s), a proxy or other dispatcher `fetch` was given, and a redirect (which
+ * `fetch` then follows, sending the request again).
  */
 
 // Node's global agent's settings, with undici's idle limit where the server gives no hint.
