@@ -1,6 +1,8 @@
 import { getEventListeners, once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { brotliCompressSync, createGzip, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { modelFetch, responseBody } from './model-fetch.js';
@@ -247,6 +249,37 @@ describe('modelFetch', () => {
     expect(responseBody(elsewhere)).toBe(elsewhere.body);
   });
 
+  it('keeps the Node stream for the web stream once the reply is cloned', async () => {
+    const text = 'data: one\n\n'.repeat(20);
+    const { url } = await serve((response) => response.end(text));
+    const response = await modelFetch(url, { method: 'POST', body: '{}' });
+    const copy = response.clone();
+    const body = responseBody(response);
+    // Both copies read the one Node stream through the web stream: neither may take it alone.
+    expect(body).toBeInstanceOf(ReadableStream);
+    const read = await new Response(body as ReadableStream<Uint8Array>).text();
+    expect([read, await copy.text()]).toEqual([text, text]);
+  });
+
+  it('lets go of the connection of a reply dropped unread, once it is collected', async () => {
+    const closed: Promise<unknown>[] = [];
+    const { url } = await serve((response) => {
+      closed.push(once(response, 'close'));
+      response.writeHead(200);
+      response.write('data: one\n\n');
+    });
+    // In a frame of its own: a suspended test function would keep the reply in its registers.
+    await sendAndDrop(url);
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    let gone = false;
+    void closed[0]?.then(() => (gone = true));
+    await waitFor(() => {
+      collect();
+      return gone;
+    });
+  });
+
   it('fails the Node stream it hands over with the abort reason when aborted mid-body', async () => {
     const { url } = await serve((response) => {
       response.writeHead(200);
@@ -462,6 +495,28 @@ describe('modelFetch', () => {
     ]);
   });
 
+  it('leaves every request to fetch once fetch is given an Agent with a connection factory', async () => {
+    const { url, seen } = await serve((response) => response.end('ok'));
+    await (await fetch(url, { method: 'POST', body: 'fetch' })).text();
+    const key = Symbol.for('undici.globalDispatcher.1');
+    const global = globalThis as Record<symbol, unknown>;
+    const plain = global[key] as { constructor: new (options: object) => object };
+    global[key] = new plain.constructor({
+      factory: () => {
+        throw new Error('connections come from elsewhere');
+      },
+    });
+    let error: unknown;
+    try {
+      error = await rejection(modelFetch(url, { method: 'POST', body: 'factory' }));
+    } finally {
+      global[key] = plain;
+    }
+    // fetch used the factory and failed; a direct connection would have reached the server.
+    expect(error).toBeInstanceOf(TypeError);
+    expect(seen.map((request) => request.body)).toEqual(['fetch']);
+  });
+
   it('leaves every request to fetch when Node runs with --use-env-proxy', async () => {
     const { url, seen } = await serve((response) => response.end('ok'));
     const before = process.env.NODE_OPTIONS;
@@ -488,6 +543,10 @@ describe('modelFetch', () => {
     expect(seen[0]?.headers['sec-fetch-mode']).toBe('cors');
   });
 });
+
+async function sendAndDrop(url: string): Promise<void> {
+  await modelFetch(url, { method: 'POST', body: '{}' });
+}
 
 async function waitFor(condition: () => boolean): Promise<void> {
   for (let attempt = 0; attempt < 500 && !condition(); attempt++) {

@@ -43,11 +43,24 @@ const FRAMING_HEADERS = new Set([
 /** Where Node's `fetch` keeps the dispatcher `setGlobalDispatcher` installs. */
 const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 
+/** A reply's body as this path made it: the decoded Node stream and the web stream over it. */
+interface MadeBody {
+  readonly source: Readable;
+  readonly web: ReadableStream<Uint8Array>;
+  /** Whether the web stream has read from `source`. */
+  pulled: boolean;
+}
+
+/** The body behind each `Response` this path made, for `responseBody` to hand over. */
+const madeBodies = new WeakMap<Response, MadeBody>();
+
 /**
- * The decoded Node stream behind each `Response` this path made, for `responseBody`: Keel's own
- * readers take it directly instead of through the web stream around it.
+ * A reply dropped unread lets go of its connection once collected, as `fetch`'s does; one that
+ * is being read, or was handed over, is left to its reader.
  */
-const nodeBodies = new WeakMap<Response, Readable>();
+const unreadBodies = new FinalizationRegistry<MadeBody>((made) => {
+  if (!made.pulled && !made.web.locked) made.source.destroy();
+});
 
 /**
  * The body of `response` to read: the Node stream under it when `modelFetch` made it and nobody
@@ -57,11 +70,13 @@ export function responseBody(
   response: Response,
 ): AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> | null {
   const body = response.body;
-  const source = nodeBodies.get(response);
-  if (source === undefined || body === null || body.locked || response.bodyUsed) return body;
-  nodeBodies.delete(response);
+  const made = madeBodies.get(response);
+  // A clone swaps in a copy of the web stream, which reads `source` too: then not `source`.
+  if (made === undefined || body !== made.web || body.locked || made.pulled) return body;
+  madeBodies.delete(response);
+  unreadBodies.unregister(made);
   body.getReader();
-  return source;
+  return made.source;
 }
 
 /** A `fetch` for model calls: see the module comment. */
@@ -71,7 +86,13 @@ export async function modelFetch(
 ): Promise<Response> {
   const request = plainRequest(input, init);
   if (request === undefined) return fetch(input, init);
-  return (await send(request)) ?? fetch(input, init);
+  const answer = await send(request);
+  if (answer === undefined) return fetch(input, init);
+  // The settled promise keeps its value, and the socket's listeners keep the promise: emptied,
+  // it no longer keeps the reply, which can then be collected (see `unreadBodies`).
+  const { response } = answer;
+  answer.response = undefined;
+  return response as Response;
 }
 
 interface PlainRequest {
@@ -143,16 +164,29 @@ let seenDispatcher: { dispatcher: unknown; plain: boolean } = {
   plain: true,
 };
 
-/** An undici `Agent` made with no options, as `fetch` makes its own; unsure means no. */
+/**
+ * An undici `Agent` made with no options, as `fetch` makes its own (its connection factory
+ * undici's default, no redirects of its own); unsure means no.
+ */
 function isPlainAgent(dispatcher: unknown): boolean {
   if (typeof dispatcher !== 'object' || dispatcher === null) return false;
-  if (dispatcher.constructor.name !== 'Agent') return false;
-  const key = Object.getOwnPropertySymbols(dispatcher).find(
-    (symbol) => symbol.description === 'options',
+  const kind: unknown = (dispatcher as { constructor?: { name?: unknown } }).constructor?.name;
+  if (kind !== 'Agent') return false;
+  const fields = new Map<string | undefined, unknown>();
+  for (const symbol of Object.getOwnPropertySymbols(dispatcher)) {
+    fields.set(symbol.description, Reflect.get(dispatcher, symbol));
+  }
+  const options = fields.get('options');
+  const factory = fields.get('factory');
+  const redirections = fields.get('maxRedirections');
+  return (
+    typeof options === 'object' &&
+    options !== null &&
+    Object.values(options).every((value) => value === undefined) &&
+    (factory === undefined ||
+      (typeof factory === 'function' && factory.name === 'defaultFactory')) &&
+    (redirections === undefined || redirections === 0 || redirections === null)
   );
-  const options: unknown = key === undefined ? undefined : Reflect.get(dispatcher, key);
-  if (typeof options !== 'object' || options === null) return false;
-  return Object.values(options).every((value) => value === undefined);
 }
 
 /** The headers to send, or `undefined` when one is `fetch`'s to refuse or handle. */
@@ -185,9 +219,9 @@ function send({
   headers,
   body,
   signal,
-}: PlainRequest): Promise<Response | undefined> {
+}: PlainRequest): Promise<{ response: Response | undefined } | undefined> {
   if (signal?.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<Response | undefined>((resolve, reject) => {
+  return new Promise<{ response: Response | undefined } | undefined>((resolve, reject) => {
     const request = (https ? httpsRequest : httpRequest)(url, {
       method,
       headers,
@@ -225,7 +259,7 @@ function send({
         return;
       }
       try {
-        resolve(toResponse(message, status, method, url));
+        resolve({ response: toResponse(message, status, method, url) });
       } catch (error) {
         // A status or header the standard `Response` cannot hold fails the call, not the process.
         message.destroy();
@@ -246,7 +280,8 @@ function toResponse(message: IncomingMessage, status: number, method: string, ur
   if (NULL_BODY.has(status) || method === 'HEAD') message.resume();
   else source = decoded(message);
   const statusText = message.statusMessage ?? '';
-  const response = new Response(source === undefined ? null : webBody(source), {
+  const made = source === undefined ? undefined : madeBody(source);
+  const response = new Response(made === undefined ? null : made.web, {
     status,
     // Node takes any text on the status line; `fetch` would keep a valid one only.
     statusText: /^[\t\x20-\x7e\x80-\xff]*$/.test(statusText) ? statusText : '',
@@ -254,7 +289,10 @@ function toResponse(message: IncomingMessage, status: number, method: string, ur
   });
   // A constructed response has no URL; the SDKs name it in their logs and errors.
   Object.defineProperty(response, 'url', { value: url.href });
-  if (source !== undefined) nodeBodies.set(response, source);
+  if (made !== undefined) {
+    madeBodies.set(response, made);
+    unreadBodies.register(response, made, made);
+  }
   return response;
 }
 
@@ -262,18 +300,20 @@ function toResponse(message: IncomingMessage, status: number, method: string, ur
  * A web stream over `source` that touches it only once read (no queue of its own: a read pulls
  * one piece), so that `responseBody` can hand `source` itself over to a reader of Keel's.
  */
-function webBody(source: Readable): ReadableStream<Uint8Array> {
+function madeBody(source: Readable): MadeBody {
   let pieces: AsyncIterator<Buffer> | undefined;
-  return new ReadableStream<Uint8Array>(
+  const web = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
+        made.pulled = true;
         pieces ??= source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
         const next = await pieces.next();
         if (next.done === true) controller.close();
-        else
+        else {
           controller.enqueue(
             new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.byteLength),
           );
+        }
       },
       async cancel() {
         source.destroy();
@@ -282,6 +322,8 @@ function webBody(source: Readable): ReadableStream<Uint8Array> {
     },
     { highWaterMark: 0 },
   );
+  const made: MadeBody = { source, web, pulled: false };
+  return made;
 }
 
 /**
