@@ -280,23 +280,6 @@ describe('modelFetch', () => {
     });
   });
 
-  it('fails the Node stream it hands over with the abort reason when aborted mid-body', async () => {
-    const { url } = await serve((response) => {
-      response.writeHead(200);
-      response.write('data: one\n\n');
-    });
-    const controller = new AbortController();
-    const response = await modelFetch(url, {
-      method: 'POST',
-      body: '{}',
-      signal: controller.signal,
-    });
-    const pieces = (responseBody(response) as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-    await pieces.next();
-    controller.abort();
-    expect(await rejection(pieces.next())).toMatchObject({ name: 'AbortError' });
-  });
-
   it('answers a status without a body with a null body', async () => {
     const { url } = await serve((response) => {
       response.writeHead(204);
@@ -345,7 +328,10 @@ describe('modelFetch', () => {
     expect(seen.map((request) => request.body)).toEqual(['later']);
   });
 
-  it('fails the body reads with the abort reason when aborted mid-body', async () => {
+  it.each([
+    ['the web stream', (response: Response) => readPieces(response.body)],
+    ['the Node stream handed over', (response: Response) => readPieces(responseBody(response))],
+  ])('fails the reads of %s with the abort reason when aborted mid-body', async (_case, pieces) => {
     const { url } = await serve((response) => {
       response.writeHead(200);
       response.write('data: one\n\n');
@@ -356,11 +342,10 @@ describe('modelFetch', () => {
       body: '{}',
       signal: controller.signal,
     });
-    const reader = response.body?.getReader();
-    if (!reader) throw new Error('no body');
-    await reader.read();
+    const next = pieces(response);
+    await next();
     controller.abort();
-    expect(await rejection(reader.read())).toMatchObject({ name: 'AbortError' });
+    expect(await rejection(next())).toMatchObject({ name: 'AbortError' });
   });
 
   it('stops listening on the signal once the body is read', async () => {
@@ -476,73 +461,96 @@ describe('modelFetch', () => {
 
   it('leaves every request to fetch once fetch is given a dispatcher with options of its own', async () => {
     const { url, seen } = await serve((response) => response.end('ok'));
-    // Node's fetch makes its own plain dispatcher at its first use: that one changes nothing.
-    await (await fetch(url, { method: 'POST', body: 'fetch' })).text();
-    const key = Symbol.for('undici.globalDispatcher.1');
-    const global = globalThis as Record<symbol, unknown>;
-    const plain = global[key] as { constructor: new (options: object) => object };
+    await withGlobalDispatcher(
+      url,
+      (Agent) => new Agent({ connect: { timeout: 5_000 } }),
+      async () => {
+        await (await modelFetch(url, { method: 'POST', body: 'configured' })).text();
+      },
+    );
     await (await modelFetch(url, { method: 'POST', body: 'plain' })).text();
-    global[key] = new plain.constructor({ connect: { timeout: 5_000 } });
-    try {
-      await (await modelFetch(url, { method: 'POST', body: 'configured' })).text();
-    } finally {
-      global[key] = plain;
-    }
     expect(seen.map((request) => [request.body, request.headers['sec-fetch-mode']])).toEqual([
       ['fetch', 'cors'],
-      ['plain', undefined],
       ['configured', 'cors'],
+      // Node's fetch made its own plain dispatcher at its first use: that one changes nothing.
+      ['plain', undefined],
     ]);
   });
 
   it('leaves every request to fetch once fetch is given an Agent with a connection factory', async () => {
     const { url, seen } = await serve((response) => response.end('ok'));
-    await (await fetch(url, { method: 'POST', body: 'fetch' })).text();
-    const key = Symbol.for('undici.globalDispatcher.1');
-    const global = globalThis as Record<symbol, unknown>;
-    const plain = global[key] as { constructor: new (options: object) => object };
-    global[key] = new plain.constructor({
-      factory: () => {
-        throw new Error('connections come from elsewhere');
-      },
-    });
-    let error: unknown;
-    try {
-      error = await rejection(modelFetch(url, { method: 'POST', body: 'factory' }));
-    } finally {
-      global[key] = plain;
-    }
+    const error = await withGlobalDispatcher(
+      url,
+      (Agent) =>
+        new Agent({
+          factory: () => {
+            throw new Error('connections come from elsewhere');
+          },
+        }),
+      () => rejection(modelFetch(url, { method: 'POST', body: 'factory' })),
+    );
     // fetch used the factory and failed; a direct connection would have reached the server.
     expect(error).toBeInstanceOf(TypeError);
     expect(seen.map((request) => request.body)).toEqual(['fetch']);
   });
 
-  it('leaves every request to fetch when Node runs with --use-env-proxy', async () => {
+  it.each([
+    [
+      'runs with --use-env-proxy',
+      'NODE_OPTIONS',
+      `${process.env.NODE_OPTIONS ?? ''} --use-env-proxy`,
+    ],
+    ['is told to use the proxy environment', 'NODE_USE_ENV_PROXY', '1'],
+  ])('leaves every request to fetch when Node %s', async (_case, variable, value) => {
     const { url, seen } = await serve((response) => response.end('ok'));
-    const before = process.env.NODE_OPTIONS;
-    process.env.NODE_OPTIONS = `${before ?? ''} --use-env-proxy`;
+    const before = process.env[variable];
+    process.env[variable] = value;
     try {
       await (await modelFetch(url, { method: 'POST', body: '{}' })).text();
     } finally {
-      if (before === undefined) delete process.env.NODE_OPTIONS;
-      else process.env.NODE_OPTIONS = before;
-    }
-    expect(seen[0]?.headers['sec-fetch-mode']).toBe('cors');
-  });
-
-  it('leaves every request to fetch when Node is told to use the proxy environment', async () => {
-    const { url, seen } = await serve((response) => response.end('ok'));
-    const before = process.env.NODE_USE_ENV_PROXY;
-    process.env.NODE_USE_ENV_PROXY = '1';
-    try {
-      await (await modelFetch(url, { method: 'POST', body: '{}' })).text();
-    } finally {
-      if (before === undefined) delete process.env.NODE_USE_ENV_PROXY;
-      else process.env.NODE_USE_ENV_PROXY = before;
+      if (before === undefined) Reflect.deleteProperty(process.env, variable);
+      else process.env[variable] = before;
     }
     expect(seen[0]?.headers['sec-fetch-mode']).toBe('cors');
   });
 });
+
+type AgentClass = new (options: object) => object;
+
+/**
+ * Runs `during` with undici's global dispatcher set to what `make` builds from the class of the
+ * plain one Node's fetch makes at its first use (a request to `url`, body `fetch`), then puts
+ * that one back.
+ */
+async function withGlobalDispatcher<T>(
+  url: string,
+  make: (Agent: AgentClass) => object,
+  during: () => Promise<T>,
+): Promise<T> {
+  await (await fetch(url, { method: 'POST', body: 'fetch' })).text();
+  const key = Symbol.for('undici.globalDispatcher.1');
+  const global = globalThis as Record<symbol, unknown>;
+  const plain = global[key] as { constructor: AgentClass };
+  global[key] = make(plain.constructor);
+  try {
+    return await during();
+  } finally {
+    global[key] = plain;
+  }
+}
+
+/** Reads a body a piece at a call, whichever kind it is. */
+function readPieces(
+  body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> | null,
+): () => Promise<unknown> {
+  if (body === null) throw new Error('no body');
+  if ('getReader' in body) {
+    const reader = body.getReader();
+    return () => reader.read();
+  }
+  const iterator = body[Symbol.asyncIterator]();
+  return () => iterator.next();
+}
 
 async function sendAndDrop(url: string): Promise<void> {
   await modelFetch(url, { method: 'POST', body: '{}' });
