@@ -40,6 +40,8 @@ const FRAMING_HEADERS = new Set([
   'transfer-encoding',
   'upgrade',
 ]);
+/** The content codings decoded here; a body in any other passes as sent, as with `fetch`. */
+const DECODERS = new Set(['gzip', 'x-gzip', 'deflate', 'br']);
 /** Where Node's `fetch` keeps the dispatcher `setGlobalDispatcher` installs. */
 const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 
@@ -338,20 +340,15 @@ function decoded(message: IncomingMessage): Readable {
     .map((coding) => coding.trim())
     .filter((coding) => coding !== '' && coding !== 'identity')
     .reverse();
-  if (codings.length === 0) return message;
-  const decoders: Transform[] = [];
-  for (const coding of codings) {
-    const decoder = decoderFor(coding);
-    if (decoder === undefined) return message;
-    decoders.push(decoder);
-  }
+  if (codings.length === 0 || !codings.every((coding) => DECODERS.has(coding))) return message;
+  const decoders = codings.map((coding) => decoderFor(coding));
   // Any stage failing or closing early ends them all; the error reaches the body's reader.
   return pipeline([message, ...decoders], () => undefined) as unknown as Readable;
 }
 
-function decoderFor(coding: string): Transform | undefined {
+/** The decoder of a coding in `DECODERS`. */
+function decoderFor(coding: string): Transform {
   const zlibFlush = { flush: constants.Z_SYNC_FLUSH, finishFlush: constants.Z_SYNC_FLUSH };
-  if (coding === 'gzip' || coding === 'x-gzip') return createGunzip(zlibFlush);
   // Keel does not ask for `deflate`; one sent anyway is read as the standard says (zlib-wrapped).
   if (coding === 'deflate') return createInflate(zlibFlush);
   if (coding === 'br') {
@@ -360,7 +357,7 @@ function decoderFor(coding: string): Transform | undefined {
       finishFlush: constants.BROTLI_OPERATION_FLUSH,
     });
   }
-  return undefined;
+  return createGunzip(zlibFlush);
 }
 
 function abortReason(signal: AbortSignal | undefined): Error {
