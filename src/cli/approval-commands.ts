@@ -1,10 +1,10 @@
 import { print } from './terminal.js';
 import { Option, type Command } from 'commander';
 import type { DecisionFlags } from './approval-actions.js';
-import { KeelError, parseDuration } from '../core/index.js';
+import { KeelError, MAX_LIST_LIMIT, parseDuration } from '../core/index.js';
 import { usageError } from './exit-codes.js';
 import type { CliGlobals } from './open-runtime.js';
-import { host, limit, MAX_LIMIT, port } from './option-parsers.js';
+import { host, limit, port } from './option-parsers.js';
 
 interface Helpers {
   readonly globals: () => CliGlobals;
@@ -27,7 +27,7 @@ export function registerApprovalCommands(program: Command, { globals, printJson 
     .option('--json', 'print one JSON document')
     .option('--state <state>', 'only this state: pending, approved, denied, expired, escalated')
     .option('--run <runId>', "only this run's approvals")
-    .option('--limit <n>', `how many (at most ${MAX_LIMIT})`, (value) => limit(value), 50)
+    .option('--limit <n>', `how many (at most ${MAX_LIST_LIMIT})`, (value) => limit(value), 50)
     .addOption(new Option('--token <token>', 'approver token: list its groups only').env(TOKEN_ENV))
     .action(
       async (options: {

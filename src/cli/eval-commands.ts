@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CliGlobals } from './open-runtime.js';
-import { limit, MAX_LIMIT, positiveInt } from './option-parsers.js';
+import { MAX_LIST_LIMIT } from '../core/index.js';
+import { limit, positiveInt } from './option-parsers.js';
 
 /** `keel eval`, `keel eval rescore`, `keel eval record`, `keel eval list`. */
 export function registerEvalCommands(program: Command, globals: () => CliGlobals): void {
@@ -108,7 +109,7 @@ export function registerEvalCommands(program: Command, globals: () => CliGlobals
     .command('list')
     .description('stored eval runs, newest first')
     .option('--json', 'print one JSON document')
-    .option('--limit <n>', `how many (at most ${MAX_LIMIT})`, limit, 20)
+    .option('--limit <n>', `how many (at most ${MAX_LIST_LIMIT})`, limit, 20)
     .action(async (options: { json?: boolean; limit: number }) => {
       const { runEvalList } = await import('./eval-actions.js');
       await runEvalList({

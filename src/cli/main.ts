@@ -12,10 +12,10 @@ import { keelVersion } from './version.js';
 import { jsonText } from './json-text.js';
 import {
   limit as parseLimit,
-  MAX_LIMIT,
   nonNegativeInt as parseNonNegativeInt,
   positiveInt as parsePositiveInt,
 } from './option-parsers.js';
+import { MAX_LIST_LIMIT } from '../core/index.js';
 import type { ShadowClaims } from '../store/index.js';
 import { registerInitCommand } from './init-command.js';
 import { registerDoctorCommand } from './doctor-command.js';
@@ -85,7 +85,7 @@ program
   .command('runs')
   .description('list recent runs')
   .option('--json', 'print one JSON document')
-  .option('--limit <n>', `how many (at most ${MAX_LIMIT})`, parseLimit, 20)
+  .option('--limit <n>', `how many (at most ${MAX_LIST_LIMIT})`, parseLimit, 20)
   .option('--status <status>', 'only runs with this status')
   .action(async (options: { json?: boolean; limit: number; status?: string }) => {
     const { openStoreFromOptions } = await import('./open-runtime.js');

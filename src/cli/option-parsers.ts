@@ -1,8 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { MAX_LIST_LIMIT as MAX_LIMIT } from '../core/index.js';
-
-/** The most rows a `--limit` asks for: the HTTP API's cap on `?limit=`. */
-export { MAX_LIMIT };
+import { MAX_LIST_LIMIT } from '../core/index.js';
 
 /** A `--limit`-style option: a whole number above zero. */
 export function positiveInt(value: string): number {
@@ -12,11 +9,11 @@ export function positiveInt(value: string): number {
   return parsed;
 }
 
-/** A `--limit` option: a whole number from 1 to {@link MAX_LIMIT}. */
+/** A `--limit` option: a whole number from 1 to {@link MAX_LIST_LIMIT}. */
 export function limit(value: string): number {
   const parsed = wholeNumber(value);
-  if (parsed === undefined || parsed <= 0 || parsed > MAX_LIMIT)
-    throw new InvalidArgumentError(`must be a whole number from 1 to ${MAX_LIMIT}`);
+  if (parsed === undefined || parsed <= 0 || parsed > MAX_LIST_LIMIT)
+    throw new InvalidArgumentError(`must be a whole number from 1 to ${MAX_LIST_LIMIT}`);
   return parsed;
 }
 

@@ -8,7 +8,8 @@ import { createRuntime } from '../engine/index.js';
 import { simulator } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { describeFailure } from './exit-codes.js';
-import { host, limit, MAX_LIMIT, nonNegativeInt, port, positiveInt } from './option-parsers.js';
+import { MAX_LIST_LIMIT } from '../core/index.js';
+import { host, limit, nonNegativeInt, port, positiveInt } from './option-parsers.js';
 
 /*
  * Bad input to the real `keel` program, parsed in this process: each case is one line naming
@@ -86,8 +87,8 @@ describe('the integer option parsers', () => {
   });
 
   it('cap a --limit as the HTTP API caps ?limit=', () => {
-    expect(limit(String(MAX_LIMIT))).toBe(MAX_LIMIT);
-    expect(() => limit(String(MAX_LIMIT + 1))).toThrow(InvalidArgumentError);
+    expect(limit(String(MAX_LIST_LIMIT))).toBe(MAX_LIST_LIMIT);
+    expect(() => limit(String(MAX_LIST_LIMIT + 1))).toThrow(InvalidArgumentError);
     expect(() => limit('0')).toThrow(InvalidArgumentError);
   });
 
@@ -104,7 +105,7 @@ describe('keel refuses bad input with one line and exit code 2', () => {
     { args: ['mcp', 'serve', '--http', '0', '--host', ''], names: '--host' },
     { args: ['runs', '--limit', '99999999999999999999'], names: '--limit' },
     { args: ['runs', '--limit', '9223372036854775807'], names: '--limit' },
-    { args: ['runs', '--limit', String(MAX_LIMIT + 1)], names: '--limit' },
+    { args: ['runs', '--limit', String(MAX_LIST_LIMIT + 1)], names: '--limit' },
     { args: ['approvals', '--limit', '99999999999999999999'], names: '--limit' },
     { args: ['eval', 'list', '--limit', '99999999999999999999'], names: '--limit' },
     { args: ['prices', 'recompute', '--limit', '9223372036854775807'], names: '--limit' },
