@@ -42,6 +42,8 @@ const FRAMING_HEADERS = new Set([
 ]);
 /** The content codings decoded here; a body in any other passes as sent, as with `fetch`. */
 const DECODERS = new Set(['gzip', 'x-gzip', 'deflate', 'br']);
+/** Whether Node was started with `--use-env-proxy` (its command line does not change). */
+const PROXY_FLAG_GIVEN = process.execArgv.includes('--use-env-proxy');
 /** Where Node's `fetch` keeps the dispatcher `setGlobalDispatcher` installs. */
 const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 
@@ -151,7 +153,7 @@ function plainRequest(
 function fetchIsRouted(): boolean {
   const variable = process.env.NODE_USE_ENV_PROXY;
   if (variable !== undefined && variable !== '' && variable !== '0') return true;
-  if (process.execArgv.includes('--use-env-proxy')) return true;
+  if (PROXY_FLAG_GIVEN) return true;
   if (process.env.NODE_OPTIONS?.includes('--use-env-proxy') === true) return true;
   const dispatcher: unknown = (globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER];
   if (dispatcher === undefined || dispatcher === null) return false;
