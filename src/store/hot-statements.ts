@@ -32,10 +32,33 @@ function text(key: string, build: () => string): string {
   let sql = texts.get(key);
   if (sql === undefined) {
     sql = build();
-    // Shapes are few (rows per write); the bound keeps a pathological caller from growing it.
+    // Shapes are few (the pieces' lengths); the bound keeps a pathological caller from growing it.
     if (texts.size < 1_000) texts.set(key, sql);
   }
   return sql;
+}
+
+/** The largest number of rows one multi-row statement takes. */
+const LARGEST_PIECE = 64;
+
+/**
+ * `items` in the pieces the multi-row statements take them: up to 16 as one piece (a run's
+ * write), more in pieces of 64, 32 and 16 rows and what is left. SQLite keeps every statement
+ * prepared (`withStatementCache`), and a prepared statement holds ~0.1 KB of native memory per
+ * value it binds: one statement per length, as a busy worker's group commits come in every
+ * size, held tens of MB. Eighteen lengths hold 232 rows' worth per table (~140 KB for the
+ * events').
+ */
+export function statementPieces<T>(items: readonly T[]): T[][] {
+  const pieces: T[][] = [];
+  for (let at = 0; at < items.length;) {
+    const left = items.length - at;
+    let size = left <= 16 ? left : LARGEST_PIECE;
+    while (size > left) size /= 2;
+    pieces.push(items.slice(at, at + size));
+    at += size;
+  }
+  return pieces;
 }
 
 export interface GuardRow {
@@ -56,17 +79,22 @@ export function returnsAtMostOneRow(query: CompiledQuery): boolean {
   return singleRow.has(query.sql);
 }
 
-/** The runs a journal write checks its guard against (locked on PostgreSQL). */
-export function selectGuardRows(kind: Kind, runIds: readonly string[]): CompiledQuery<GuardRow> {
-  const sql = text(`guard:${kind}:${runIds.length}`, () => {
-    const marks = tuples(kind, 1, runIds.length).slice(1, -1);
-    const lock = kind === 'postgres' ? ' for update' : '';
-    const select = `select id, status, lease_owner, claims from keel_runs where id in (${marks})${lock}`;
-    // By primary key: one id, one row at most.
-    if (runIds.length === 1) singleRow.add(select);
-    return select;
+/**
+ * The runs a journal write checks its guard against (locked on PostgreSQL): one statement per
+ * piece of `runIds` (see `statementPieces`).
+ */
+export function selectGuardRows(kind: Kind, runIds: readonly string[]): CompiledQuery<GuardRow>[] {
+  return statementPieces(runIds).map((ids) => {
+    const sql = text(`guard:${kind}:${ids.length}`, () => {
+      const marks = tuples(kind, 1, ids.length).slice(1, -1);
+      const lock = kind === 'postgres' ? ' for update' : '';
+      const select = `select id, status, lease_owner, claims from keel_runs where id in (${marks})${lock}`;
+      // By primary key: one id, one row at most.
+      if (ids.length === 1) singleRow.add(select);
+      return select;
+    });
+    return CompiledQuery.raw(sql, ids);
   });
-  return CompiledQuery.raw(sql, [...runIds]);
 }
 
 export interface EventInsertRow {
@@ -78,17 +106,20 @@ export interface EventInsertRow {
   readonly data: string;
 }
 
-export function insertEvents(kind: Kind, rows: readonly EventInsertRow[]): CompiledQuery {
-  const sql = text(
-    `events:${kind}:${rows.length}`,
-    () =>
-      `insert into keel_events (run_id, seq, type, at, schema_version, data) values ${tuples(kind, rows.length, 6)}`,
-  );
-  const parameters: unknown[] = [];
-  for (const row of rows) {
-    parameters.push(row.run_id, row.seq, row.type, row.at, row.schema_version, row.data);
-  }
-  return CompiledQuery.raw(sql, parameters);
+/** The statements that insert `rows`, one per piece (see `statementPieces`). */
+export function insertEvents(kind: Kind, rows: readonly EventInsertRow[]): CompiledQuery[] {
+  return statementPieces(rows).map((piece) => {
+    const sql = text(
+      `events:${kind}:${piece.length}`,
+      () =>
+        `insert into keel_events (run_id, seq, type, at, schema_version, data) values ${tuples(kind, piece.length, 6)}`,
+    );
+    const parameters: unknown[] = [];
+    for (const row of piece) {
+      parameters.push(row.run_id, row.seq, row.type, row.at, row.schema_version, row.data);
+    }
+    return CompiledQuery.raw(sql, parameters);
+  });
 }
 
 const RUN_COLUMNS = [
@@ -114,15 +145,18 @@ const RUN_COLUMNS = [
   'shadow_of',
 ] as const satisfies readonly (keyof RunsTable)[];
 
-export function insertRuns(kind: Kind, rows: readonly RunsTable[]): CompiledQuery {
-  const sql = text(
-    `runs:${kind}:${rows.length}`,
-    () =>
-      `insert into keel_runs (${RUN_COLUMNS.join(', ')}) values ${tuples(kind, rows.length, RUN_COLUMNS.length)}`,
-  );
-  const parameters: unknown[] = [];
-  for (const row of rows) for (const column of RUN_COLUMNS) parameters.push(row[column]);
-  return CompiledQuery.raw(sql, parameters);
+/** The statements that insert `rows`, one per piece (see `statementPieces`). */
+export function insertRuns(kind: Kind, rows: readonly RunsTable[]): CompiledQuery[] {
+  return statementPieces(rows).map((piece) => {
+    const sql = text(
+      `runs:${kind}:${piece.length}`,
+      () =>
+        `insert into keel_runs (${RUN_COLUMNS.join(', ')}) values ${tuples(kind, piece.length, RUN_COLUMNS.length)}`,
+    );
+    const parameters: unknown[] = [];
+    for (const row of piece) for (const column of RUN_COLUMNS) parameters.push(row[column]);
+    return CompiledQuery.raw(sql, parameters);
+  });
 }
 
 /** `?` marks numbered `$1, $2, …` for PostgreSQL. */
@@ -208,15 +242,18 @@ export interface AuditInsertRow {
   readonly hash: string;
 }
 
-export function insertAudit(kind: Kind, rows: readonly AuditInsertRow[]): CompiledQuery {
-  const sql = text(
-    `audit:${kind}:${rows.length}`,
-    () =>
-      `insert into keel_audit (seq, at, kind, run_id, payload, prev_hash, hash) values ${tuples(kind, rows.length, 7)}`,
-  );
-  const parameters: unknown[] = [];
-  for (const row of rows) {
-    parameters.push(row.seq, row.at, row.kind, row.run_id, row.payload, row.prev_hash, row.hash);
-  }
-  return CompiledQuery.raw(sql, parameters);
+/** The statements that insert `rows`, one per piece (see `statementPieces`). */
+export function insertAudit(kind: Kind, rows: readonly AuditInsertRow[]): CompiledQuery[] {
+  return statementPieces(rows).map((piece) => {
+    const sql = text(
+      `audit:${kind}:${piece.length}`,
+      () =>
+        `insert into keel_audit (seq, at, kind, run_id, payload, prev_hash, hash) values ${tuples(kind, piece.length, 7)}`,
+    );
+    const parameters: unknown[] = [];
+    for (const row of piece) {
+      parameters.push(row.seq, row.at, row.kind, row.run_id, row.payload, row.prev_hash, row.hash);
+    }
+    return CompiledQuery.raw(sql, parameters);
+  });
 }

@@ -11,7 +11,7 @@ import {
   type NewAuditEntry,
 } from './audit-log.js';
 import type { Database } from './schema.js';
-import { INSERT_CHUNK, type SqlContext } from './sql-context.js';
+import type { SqlContext } from './sql-context.js';
 import {
   insertAudit,
   selectLastAudit,
@@ -228,19 +228,16 @@ export class SqlAuditLog implements AuditLog {
         return { ...row, hash: prevHash };
       }),
     );
-    const rows = written.flat();
-    for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
-      const chunk = rows.slice(start, start + INSERT_CHUNK).map((row) => ({
-        seq: row.seq,
-        at: row.at,
-        kind: row.kind,
-        run_id: row.runId,
-        payload: row.payload,
-        prev_hash: row.prevHash,
-        hash: row.hash,
-      }));
-      await run(insertAudit(this.#sql.kind, chunk));
-    }
+    const rows = written.flat().map((row) => ({
+      seq: row.seq,
+      at: row.at,
+      kind: row.kind,
+      run_id: row.runId,
+      payload: row.payload,
+      prev_hash: row.prevHash,
+      hash: row.hash,
+    }));
+    for (const statement of insertAudit(this.#sql.kind, rows)) await run(statement);
     return written;
   }
 

@@ -33,9 +33,9 @@ describe('a journal write on SQLite', () => {
         return {
           emptyAudit,
           lastAudit: (await run(selectLastAudit())).rows,
-          oneRun: (await run(selectGuardRows('sqlite', ['r1']))).rows,
-          noRun: (await run(selectGuardRows('sqlite', ['nobody']))).rows,
-          twoRuns: (await run(selectGuardRows('sqlite', ['r1', 'r2']))).rows,
+          oneRun: (await run(selectGuardRows('sqlite', ['r1'])[0]!)).rows,
+          noRun: (await run(selectGuardRows('sqlite', ['nobody'])[0]!)).rows,
+          twoRuns: (await run(selectGuardRows('sqlite', ['r1', 'r2'])[0]!)).rows,
         };
       });
       // Exactly the columns: no driver bookkeeping (libsql's `get` adds its timing to a row).

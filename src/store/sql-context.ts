@@ -4,9 +4,6 @@ import type { Database } from './schema.js';
 import type { SqliteHandle, SqliteStatement } from './sqlite-handle.js';
 import { storeFault } from './store-errors.js';
 
-/** Rows per multi-row insert: stays under SQLite's and PostgreSQL's bound-parameter limits. */
-export const INSERT_CHUNK = 500;
-
 /**
  * What every SQL port shares: the connection pool, which engine it is, and the two ways to
  * run statements (each fault a one-line `KeelError` naming the store).

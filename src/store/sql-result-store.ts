@@ -1,5 +1,6 @@
 import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import type { Trust } from '../core/index.js';
+import { statementPieces } from './hot-statements.js';
 import type { ContextResultsTable, Database } from './schema.js';
 import {
   searchTerms,
@@ -9,9 +10,6 @@ import {
   type ToolResultMatch,
   type ToolResultSearch,
 } from './result-store.js';
-
-/** Rows per insert: well under both engines' bound-parameter limits (9 columns a row). */
-const INSERT_CHUNK = 100;
 
 /** The `ResultStore` over Kysely: FTS5 on SQLite, `tsvector` on PostgreSQL. */
 export class SqlResultStore implements ResultStore {
@@ -30,8 +28,9 @@ export class SqlResultStore implements ResultStore {
   }
 
   async put(results: readonly StoredToolResult[]): Promise<void> {
-    for (let at = 0; at < results.length; at += INSERT_CHUNK) {
-      const rows = results.slice(at, at + INSERT_CHUNK).map(toRow);
+    // In the pieces the journal's inserts take, so SQLite keeps few shapes of it prepared.
+    for (const piece of statementPieces(results)) {
+      const rows = piece.map(toRow);
       await this.#guarded(() =>
         this.#db
           .insertInto('keel_context_results')

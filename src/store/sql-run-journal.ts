@@ -4,7 +4,7 @@ import type { RunEvent, StoredEvent } from '../journal/index.js';
 import { eventRow, leaseLost, parseEvent, toRecord } from './rows.js';
 import type { RunsTable } from './schema.js';
 import type { SqlAuditLog } from './sql-audit-log.js';
-import { INSERT_CHUNK, type SqlContext } from './sql-context.js';
+import type { SqlContext } from './sql-context.js';
 import { claimsSpent, endSpentRun, pickCandidate, takeClaim } from './sql-claims.js';
 import {
   finishRun,
@@ -12,6 +12,7 @@ import {
   insertRuns,
   notifyReady,
   selectGuardRows,
+  type GuardRow,
   withdrawApprovals,
 } from './hot-statements.js';
 import { storeFault } from './store-errors.js';
@@ -408,16 +409,16 @@ export class SqlRunJournal implements RunJournalStore {
     const kind = this.#sql.kind;
     await this.#sql.write(async (run) => {
       const created = group.flatMap((item) => (item.create ? [item.create] : []));
-      for (let start = 0; start < created.length; start += INSERT_CHUNK) {
-        await run(insertRuns(kind, created.slice(start, start + INSERT_CHUNK)));
-      }
+      for (const statement of insertRuns(kind, created)) await run(statement);
       // Idle workers elsewhere hear of new queued runs at the commit (polling stays as the
       // fallback); one notification wakes them for the whole group.
       const queued = created.find((row) => row.status === 'queued');
       if (queued && kind === 'postgres') await run(notifyReady(RUN_READY_CHANNEL, queued.id));
       const runIds = [...new Set(group.map((item) => item.write.runId))];
-      const { rows: guardRows } = await run(selectGuardRows(kind, runIds));
-      const rows = new Map(guardRows.map((row) => [row.id, row]));
+      const rows = new Map<string, GuardRow>();
+      for (const statement of selectGuardRows(kind, runIds)) {
+        for (const row of (await run(statement)).rows) rows.set(row.id, row);
+      }
       const accepted: QueuedWrite[] = [];
       for (const item of group) {
         const row = rows.get(item.write.runId);
@@ -440,12 +441,8 @@ export class SqlRunJournal implements RunJournalStore {
       const events = accepted.flatMap((item) =>
         item.write.events.map((event) => ({ runId: item.write.runId, event })),
       );
-      for (let start = 0; start < events.length; start += INSERT_CHUNK) {
-        const chunk = events
-          .slice(start, start + INSERT_CHUNK)
-          .map(({ runId, event }) => eventRow(runId, event));
-        await run(insertEvents(kind, chunk));
-      }
+      const eventRows = events.map(({ runId, event }) => eventRow(runId, event));
+      for (const statement of insertEvents(kind, eventRows)) await run(statement);
       const audit = accepted.flatMap((item) => [
         ...(item.write.audit ?? []),
         ...(item.write.finish ? [finishAudit(item.write.runId, item.write.finish)] : []),
