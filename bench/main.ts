@@ -86,7 +86,9 @@ const TARGETS = {
   coldStartMs: 200,
 } as const satisfies Record<TargetName, number>;
 
-const CONCURRENT = { runs: 500, latencyMs: 200, rounds: 2, warmupRuns: 20 } as const;
+// Five rounds: a burst saturates both cores, and on a shared machine one round of either loop
+// can take a fifth longer than the next; the medians of five steady the ratios.
+const CONCURRENT = { runs: 500, latencyMs: 200, rounds: 5, warmupRuns: 20 } as const;
 const COLD_START_SPAWNS = 7;
 const STEP_GROWTH = { steps: 1000, window: STEP_GROWTH_WINDOW, replay: true } as const;
 /** Raw fsync'd commits after each pair of blocks of the FULL measurement (20 pairs: 200). */
