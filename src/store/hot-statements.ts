@@ -38,16 +38,15 @@ function text(key: string, build: () => string): string {
   return sql;
 }
 
-/** The largest number of rows one multi-row statement takes. */
+/** The largest number of rows one multi-row statement takes on SQLite. */
 const LARGEST_PIECE = 64;
 
 /**
- * `items` in the pieces the multi-row statements take them: up to 16 as one piece (a run's
- * write), more in pieces of 64, 32 and 16 rows and what is left. SQLite keeps every statement
- * prepared (`withStatementCache`), and a prepared statement holds ~0.1 KB of native memory per
- * value it binds: one statement per length, as a busy worker's group commits come in every
- * size, held tens of MB. Eighteen lengths hold 232 rows' worth per table (~140 KB for the
- * events').
+ * `items` in the pieces SQLite's multi-row statements take them: up to 16 as one piece, more
+ * in pieces of 64, 32 and 16 and what is left. SQLite keeps every statement prepared
+ * (`withStatementCache`), and a prepared statement holds ~0.1 KB of native memory per value it
+ * binds: one statement per length, as a busy worker's group commits come in every size, held
+ * tens of MB. Eighteen lengths hold 232 rows' worth per table (~140 KB for the events').
  */
 export function statementPieces<T>(items: readonly T[]): T[][] {
   const pieces: T[][] = [];
@@ -60,6 +59,24 @@ export function statementPieces<T>(items: readonly T[]): T[][] {
   }
   return pieces;
 }
+
+/**
+ * `items` in the pieces one engine's statements take them: `statementPieces` on SQLite; on
+ * PostgreSQL, which keeps nothing prepared (Kysely sends unnamed statements), pieces of at
+ * most `postgresLimit`, under its bound-parameter limit (more statements would only hold a
+ * transaction's locks longer).
+ */
+export function enginePieces<T>(kind: Kind, items: readonly T[], postgresLimit: number): T[][] {
+  if (kind === 'sqlite') return statementPieces(items);
+  const pieces: T[][] = [];
+  for (let at = 0; at < items.length; at += postgresLimit) {
+    pieces.push(items.slice(at, at + postgresLimit));
+  }
+  return pieces;
+}
+
+/** Rows per multi-row insert on PostgreSQL: 20 columns a row stay under its 65,535 values. */
+const POSTGRES_ROWS = 500;
 
 export interface GuardRow {
   readonly id: string;
@@ -80,20 +97,20 @@ export function returnsAtMostOneRow(query: CompiledQuery): boolean {
 }
 
 /**
- * The runs a journal write checks its guard against (locked on PostgreSQL): one statement per
- * piece of `runIds` (see `statementPieces`).
+ * The runs a journal write checks its guard against (locked on PostgreSQL, in one statement):
+ * one statement per piece of `runIds` on SQLite (see `statementPieces`).
  */
 export function selectGuardRows(kind: Kind, runIds: readonly string[]): CompiledQuery<GuardRow>[] {
-  return statementPieces(runIds).map((ids) => {
-    const sql = text(`guard:${kind}:${ids.length}`, () => {
-      const marks = tuples(kind, 1, ids.length).slice(1, -1);
+  return enginePieces(kind, runIds, Number.POSITIVE_INFINITY).map((piece) => {
+    const sql = text(`guard:${kind}:${piece.length}`, () => {
+      const marks = tuples(kind, 1, piece.length).slice(1, -1);
       const lock = kind === 'postgres' ? ' for update' : '';
       const select = `select id, status, lease_owner, claims from keel_runs where id in (${marks})${lock}`;
       // By primary key: one id, one row at most.
-      if (ids.length === 1) singleRow.add(select);
+      if (piece.length === 1) singleRow.add(select);
       return select;
     });
-    return CompiledQuery.raw(sql, ids);
+    return CompiledQuery.raw(sql, piece);
   });
 }
 
@@ -106,9 +123,9 @@ export interface EventInsertRow {
   readonly data: string;
 }
 
-/** The statements that insert `rows`, one per piece (see `statementPieces`). */
+/** The statements that insert `rows`, one per piece (see `enginePieces`). */
 export function insertEvents(kind: Kind, rows: readonly EventInsertRow[]): CompiledQuery[] {
-  return statementPieces(rows).map((piece) => {
+  return enginePieces(kind, rows, POSTGRES_ROWS).map((piece) => {
     const sql = text(
       `events:${kind}:${piece.length}`,
       () =>
@@ -145,9 +162,9 @@ const RUN_COLUMNS = [
   'shadow_of',
 ] as const satisfies readonly (keyof RunsTable)[];
 
-/** The statements that insert `rows`, one per piece (see `statementPieces`). */
+/** The statements that insert `rows`, one per piece (see `enginePieces`). */
 export function insertRuns(kind: Kind, rows: readonly RunsTable[]): CompiledQuery[] {
-  return statementPieces(rows).map((piece) => {
+  return enginePieces(kind, rows, POSTGRES_ROWS).map((piece) => {
     const sql = text(
       `runs:${kind}:${piece.length}`,
       () =>
@@ -242,9 +259,9 @@ export interface AuditInsertRow {
   readonly hash: string;
 }
 
-/** The statements that insert `rows`, one per piece (see `statementPieces`). */
+/** The statements that insert `rows`, one per piece (see `enginePieces`). */
 export function insertAudit(kind: Kind, rows: readonly AuditInsertRow[]): CompiledQuery[] {
-  return statementPieces(rows).map((piece) => {
+  return enginePieces(kind, rows, POSTGRES_ROWS).map((piece) => {
     const sql = text(
       `audit:${kind}:${piece.length}`,
       () =>

@@ -867,6 +867,27 @@ for (const backend of BACKENDS) {
         ).toBeUndefined();
       });
 
+      it('renews 40 held runs at once, and reports the ones it no longer holds', async () => {
+        const runIds = Array.from(
+          { length: 40 },
+          (_, index) => `run-${String(index).padStart(2, '0')}`,
+        );
+        for (const runId of runIds) {
+          await createRun(runId, { claimBy: { workerId: 'worker-a', leaseUntil: T0 + 1_000 } });
+        }
+        await store.requestCancel('run-33', T0 + 100);
+        const renewal = await store.renewLeases({
+          workerId: 'worker-a',
+          runIds: [...runIds, 'gone-1', 'gone-2'],
+          now: T0 + 500,
+          leaseMs: 2_000,
+        });
+        expect(renewal).toEqual({ lost: ['gone-1', 'gone-2'], cancelRequested: ['run-33'] });
+        for (const runId of runIds) {
+          expect((await store.getRun(runId))?.leaseUntil).toBe(T0 + 2_500);
+        }
+      });
+
       it('reports a lease taken over by another worker as lost', async () => {
         await createRun('run-1', { claimBy: { workerId: 'worker-a', leaseUntil: T0 + 1_000 } });
         await store.claimNext({ workerId: 'worker-b', now: T0 + 1_001, leaseMs: 10_000 });

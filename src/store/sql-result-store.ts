@@ -1,6 +1,6 @@
 import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import type { Trust } from '../core/index.js';
-import { statementPieces } from './hot-statements.js';
+import { enginePieces } from './hot-statements.js';
 import type { ContextResultsTable, Database } from './schema.js';
 import {
   searchTerms,
@@ -11,33 +11,45 @@ import {
   type ToolResultSearch,
 } from './result-store.js';
 
+/** Rows per insert on PostgreSQL: well under its bound-parameter limit (9 columns a row). */
+const POSTGRES_ROWS = 100;
+
 /** The `ResultStore` over Kysely: FTS5 on SQLite, `tsvector` on PostgreSQL. */
 export class SqlResultStore implements ResultStore {
   readonly #db: Kysely<Database>;
   readonly #kind: 'sqlite' | 'postgres';
   readonly #guarded: <T>(work: () => Promise<T>) => Promise<T>;
+  readonly #transaction: <T>(work: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
 
   constructor(options: {
     db: Kysely<Database>;
     kind: 'sqlite' | 'postgres';
     guarded: <T>(work: () => Promise<T>) => Promise<T>;
+    transaction: <T>(work: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
   }) {
     this.#db = options.db;
     this.#kind = options.kind;
     this.#guarded = options.guarded;
+    this.#transaction = options.transaction;
   }
 
   async put(results: readonly StoredToolResult[]): Promise<void> {
-    // In the pieces the journal's inserts take, so SQLite keeps few shapes of it prepared.
-    for (const piece of statementPieces(results)) {
-      const rows = piece.map(toRow);
-      await this.#guarded(() =>
-        this.#db
-          .insertInto('keel_context_results')
-          .values(rows)
-          .onConflict((conflict) => conflict.columns(['run_id', 'ref']).doNothing())
-          .execute(),
-      );
+    // In the pieces the journal's inserts take (so SQLite keeps few shapes of it prepared),
+    // in one transaction: all of them or none.
+    const pieces = enginePieces(this.#kind, results.map(toRow), POSTGRES_ROWS);
+    const insert = (db: Kysely<Database>, rows: ContextResultsTable[]) =>
+      db
+        .insertInto('keel_context_results')
+        .values(rows)
+        .onConflict((conflict) => conflict.columns(['run_id', 'ref']).doNothing())
+        .execute();
+    if (pieces.length > 1) {
+      await this.#transaction(async (db) => {
+        for (const piece of pieces) await insert(db, piece);
+      });
+    } else if (pieces[0]) {
+      const [rows] = pieces;
+      await this.#guarded(() => insert(this.#db, rows));
     }
   }
 

@@ -1,4 +1,5 @@
 import { sql, type Expression, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
+import { enginePieces } from './hot-statements.js';
 import { parseEvent, toRecord } from './rows.js';
 import { searchTerms } from './result-store.js';
 import {
@@ -14,7 +15,7 @@ import type { StoredEvent } from '../journal/index.js';
 /** Runs' derived column (migration 0008): not part of the write paths' row type. */
 type BrowseDatabase = Database & { keel_runs: { reason_type: string | null } };
 
-/** Ids per `in (...)` list: under both engines' bound-parameter limits. */
+/** Ids per `in (...)` list on PostgreSQL: under its bound-parameter limit. */
 const ID_CHUNK = 500;
 /** Below this many matching runs, a SQLite search reads the matches first. */
 const FEW_MATCHES = 500;
@@ -141,8 +142,8 @@ export class SqlRunBrowser implements RunBrowser {
     { types }: { types?: readonly string[] | undefined } = {},
   ): Promise<Map<string, StoredEvent[]>> {
     const journals = new Map<string, StoredEvent[]>();
-    for (let start = 0; start < runIds.length; start += ID_CHUNK) {
-      const chunk = runIds.slice(start, start + ID_CHUNK);
+    // In pieces on SQLite, so it keeps few shapes of the statement prepared.
+    for (const chunk of enginePieces(this.#kind, runIds, ID_CHUNK)) {
       const rows = await this.#guarded(() => {
         let query = this.#db
           .selectFrom('keel_events')

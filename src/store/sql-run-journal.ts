@@ -7,6 +7,7 @@ import type { SqlAuditLog } from './sql-audit-log.js';
 import type { SqlContext } from './sql-context.js';
 import { claimsSpent, endSpentRun, pickCandidate, takeClaim } from './sql-claims.js';
 import {
+  enginePieces,
   finishRun,
   insertEvents,
   insertRuns,
@@ -233,16 +234,22 @@ export class SqlRunJournal implements RunJournalStore {
     leaseMs: number;
   }): Promise<LeaseRenewal> {
     if (runIds.length === 0) return { lost: [], cancelRequested: [] };
-    const rows = await this.#sql.guarded(() =>
-      this.#sql.db
-        .updateTable('keel_runs')
-        .set({ lease_until: now + leaseMs })
-        .where('id', 'in', [...runIds])
-        .where('lease_owner', '=', workerId)
-        .where('status', '=', 'running')
-        .returning(['id', 'cancel_requested'])
-        .execute(),
-    );
+    // A worker holds a different number of runs at every heartbeat: SQLite takes the ids in
+    // pieces, so it keeps few shapes of the statement prepared (see `statementPieces`).
+    const rows: { id: string; cancel_requested: number }[] = [];
+    for (const ids of enginePieces(this.#sql.kind, runIds, Number.POSITIVE_INFINITY)) {
+      const renewed = await this.#sql.guarded(() =>
+        this.#sql.db
+          .updateTable('keel_runs')
+          .set({ lease_until: now + leaseMs })
+          .where('id', 'in', ids)
+          .where('lease_owner', '=', workerId)
+          .where('status', '=', 'running')
+          .returning(['id', 'cancel_requested'])
+          .execute(),
+      );
+      rows.push(...renewed);
+    }
     const held = new Set(rows.map((row) => row.id));
     return {
       lost: runIds.filter((id) => !held.has(id)),

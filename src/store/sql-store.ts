@@ -76,6 +76,7 @@ export class SqlStore extends SqlRunJournal implements Store {
       db: this.#db,
       kind: this.kind,
       guarded: context.guarded,
+      transaction: context.transaction,
     });
     this.tools = new SqlToolState(context);
     this.prices = new SqlPriceStore(context);
