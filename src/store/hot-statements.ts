@@ -97,14 +97,17 @@ export function returnsAtMostOneRow(query: CompiledQuery): boolean {
 }
 
 /**
- * The runs a journal write checks its guard against (locked on PostgreSQL, in one statement):
- * one statement per piece of `runIds` on SQLite (see `statementPieces`).
+ * The runs a journal write checks its guard against: one statement per piece of `runIds` on
+ * SQLite (see `statementPieces`); on PostgreSQL one statement that locks them in id order, the
+ * order a lease heartbeat locks them in too (`renewLeases`), so the two never wait on each
+ * other in a cycle.
  */
 export function selectGuardRows(kind: Kind, runIds: readonly string[]): CompiledQuery<GuardRow>[] {
-  return enginePieces(kind, runIds, Number.POSITIVE_INFINITY).map((piece) => {
+  const ids = kind === 'postgres' ? [...runIds].sort() : runIds;
+  return enginePieces(kind, ids, Number.POSITIVE_INFINITY).map((piece) => {
     const sql = text(`guard:${kind}:${piece.length}`, () => {
       const marks = tuples(kind, 1, piece.length).slice(1, -1);
-      const lock = kind === 'postgres' ? ' for update' : '';
+      const lock = kind === 'postgres' ? ' order by id for update' : '';
       const select = `select id, status, lease_owner, claims from keel_runs where id in (${marks})${lock}`;
       // By primary key: one id, one row at most.
       if (piece.length === 1) singleRow.add(select);

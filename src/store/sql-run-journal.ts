@@ -236,13 +236,30 @@ export class SqlRunJournal implements RunJournalStore {
     if (runIds.length === 0) return { lost: [], cancelRequested: [] };
     // A worker holds a different number of runs at every heartbeat: SQLite takes the ids in
     // pieces, so it keeps few shapes of the statement prepared (see `statementPieces`).
+    // PostgreSQL locks the rows in id order first, as a journal write's guard read does: each
+    // locking them in its own plan's order, the two deadlocked.
+    const postgres = this.#sql.kind === 'postgres';
     const rows: { id: string; cancel_requested: number }[] = [];
     for (const ids of enginePieces(this.#sql.kind, runIds, Number.POSITIVE_INFINITY)) {
       const renewed = await this.#sql.guarded(() =>
         this.#sql.db
           .updateTable('keel_runs')
           .set({ lease_until: now + leaseMs })
-          .where('id', 'in', ids)
+          .where(
+            'id',
+            'in',
+            postgres
+              ? (eb) =>
+                  eb
+                    .selectFrom('keel_runs as held')
+                    .select('held.id')
+                    .where('held.id', 'in', ids)
+                    .where('held.lease_owner', '=', workerId)
+                    .where('held.status', '=', 'running')
+                    .orderBy('held.id')
+                    .forNoKeyUpdate()
+              : ids,
+          )
           .where('lease_owner', '=', workerId)
           .where('status', '=', 'running')
           .returning(['id', 'cancel_requested'])
