@@ -62,16 +62,15 @@ export function statementPieces<T>(items: readonly T[]): T[][] {
 
 /**
  * `items` in the pieces one engine's statements take them: `statementPieces` on SQLite; on
- * PostgreSQL, which keeps nothing prepared (Kysely sends unnamed statements), pieces of at
- * most `postgresLimit`, under its bound-parameter limit (more statements would only hold a
- * transaction's locks longer).
+ * PostgreSQL, which keeps nothing prepared (Kysely sends unnamed statements), all in one, or
+ * in pieces of `postgresLimit` where its bound-parameter limit asks (more statements would
+ * only hold a transaction's locks longer).
  */
-export function enginePieces<T>(kind: Kind, items: readonly T[], postgresLimit: number): T[][] {
+export function enginePieces<T>(kind: Kind, items: readonly T[], postgresLimit?: number): T[][] {
   if (kind === 'sqlite') return statementPieces(items);
+  const size = postgresLimit ?? items.length;
   const pieces: T[][] = [];
-  for (let at = 0; at < items.length; at += postgresLimit) {
-    pieces.push(items.slice(at, at + postgresLimit));
-  }
+  for (let at = 0; at < items.length; at += size) pieces.push(items.slice(at, at + size));
   return pieces;
 }
 
@@ -104,7 +103,7 @@ export function returnsAtMostOneRow(query: CompiledQuery): boolean {
  */
 export function selectGuardRows(kind: Kind, runIds: readonly string[]): CompiledQuery<GuardRow>[] {
   const ids = kind === 'postgres' ? [...runIds].sort() : runIds;
-  return enginePieces(kind, ids, Number.POSITIVE_INFINITY).map((piece) => {
+  return enginePieces(kind, ids).map((piece) => {
     const sql = text(`guard:${kind}:${piece.length}`, () => {
       const marks = tuples(kind, 1, piece.length).slice(1, -1);
       const lock = kind === 'postgres' ? ' order by id for update' : '';

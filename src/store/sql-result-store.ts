@@ -2,6 +2,7 @@ import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import type { Trust } from '../core/index.js';
 import { enginePieces } from './hot-statements.js';
 import type { ContextResultsTable, Database } from './schema.js';
+import type { SqlContext } from './sql-context.js';
 import {
   searchTerms,
   type ResultStore,
@@ -18,19 +19,14 @@ const POSTGRES_ROWS = 100;
 export class SqlResultStore implements ResultStore {
   readonly #db: Kysely<Database>;
   readonly #kind: 'sqlite' | 'postgres';
-  readonly #guarded: <T>(work: () => Promise<T>) => Promise<T>;
-  readonly #transaction: <T>(work: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
+  readonly #guarded: SqlContext['guarded'];
+  readonly #transaction: SqlContext['transaction'];
 
-  constructor(options: {
-    db: Kysely<Database>;
-    kind: 'sqlite' | 'postgres';
-    guarded: <T>(work: () => Promise<T>) => Promise<T>;
-    transaction: <T>(work: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
-  }) {
-    this.#db = options.db;
-    this.#kind = options.kind;
-    this.#guarded = options.guarded;
-    this.#transaction = options.transaction;
+  constructor(context: Pick<SqlContext, 'db' | 'kind' | 'guarded' | 'transaction'>) {
+    this.#db = context.db;
+    this.#kind = context.kind;
+    this.#guarded = context.guarded;
+    this.#transaction = context.transaction;
   }
 
   async put(results: readonly StoredToolResult[]): Promise<void> {
@@ -43,13 +39,12 @@ export class SqlResultStore implements ResultStore {
         .values(rows)
         .onConflict((conflict) => conflict.columns(['run_id', 'ref']).doNothing())
         .execute();
-    if (pieces.length > 1) {
+    const [first] = pieces;
+    if (pieces.length === 1 && first) await this.#guarded(() => insert(this.#db, first));
+    else if (pieces.length > 1) {
       await this.#transaction(async (db) => {
         for (const piece of pieces) await insert(db, piece);
       });
-    } else if (pieces[0]) {
-      const [rows] = pieces;
-      await this.#guarded(() => insert(this.#db, rows));
     }
   }
 

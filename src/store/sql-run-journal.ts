@@ -238,28 +238,24 @@ export class SqlRunJournal implements RunJournalStore {
     // pieces, so it keeps few shapes of the statement prepared (see `statementPieces`).
     // PostgreSQL locks the rows in id order first, as a journal write's guard read does: each
     // locking them in its own plan's order, the two deadlocked.
-    const postgres = this.#sql.kind === 'postgres';
     const rows: { id: string; cancel_requested: number }[] = [];
-    for (const ids of enginePieces(this.#sql.kind, runIds, Number.POSITIVE_INFINITY)) {
+    for (const ids of enginePieces(this.#sql.kind, runIds)) {
+      const held =
+        this.#sql.kind === 'postgres'
+          ? this.#sql.db
+              .selectFrom('keel_runs')
+              .select('id')
+              .where('id', 'in', ids)
+              .where('lease_owner', '=', workerId)
+              .where('status', '=', 'running')
+              .orderBy('id')
+              .forNoKeyUpdate()
+          : ids;
       const renewed = await this.#sql.guarded(() =>
         this.#sql.db
           .updateTable('keel_runs')
           .set({ lease_until: now + leaseMs })
-          .where(
-            'id',
-            'in',
-            postgres
-              ? (eb) =>
-                  eb
-                    .selectFrom('keel_runs as held')
-                    .select('held.id')
-                    .where('held.id', 'in', ids)
-                    .where('held.lease_owner', '=', workerId)
-                    .where('held.status', '=', 'running')
-                    .orderBy('held.id')
-                    .forNoKeyUpdate()
-              : ids,
-          )
+          .where('id', 'in', held)
           .where('lease_owner', '=', workerId)
           .where('status', '=', 'running')
           .returning(['id', 'cancel_requested'])

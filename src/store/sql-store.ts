@@ -72,12 +72,7 @@ export class SqlStore extends SqlRunJournal implements Store {
     this.approvals = new SqlApprovalStore(context, audit);
     this.decisions = new SqlDecisionStore({ db: this.#db, guarded: context.guarded });
     this.mcpPins = new SqlMcpPinStore(context);
-    this.results = new SqlResultStore({
-      db: this.#db,
-      kind: this.kind,
-      guarded: context.guarded,
-      transaction: context.transaction,
-    });
+    this.results = new SqlResultStore(context);
     this.tools = new SqlToolState(context);
     this.prices = new SqlPriceStore(context);
     this.browse = new SqlRunBrowser(context);
