@@ -27,7 +27,7 @@ import {
   type ModelRequest,
   type ModelResponse,
 } from './model-adapter.js';
-import { modelFetch, responseBody } from './model-fetch.js';
+import { BODY_READ_BY_KEEL, modelFetch, responseBody } from './model-fetch.js';
 import { serverSentEventBatches } from './sse-events.js';
 import { conservativeTokenCount, type TokenCount } from './token-count.js';
 
@@ -184,7 +184,10 @@ export function anthropicMessages({
         response = await call(signal, async (sdkClient, requestSignal, deadline) => {
           const events = messageEvents(
             await sdkClient.messages
-              .create({ ...params, stream: true }, { signal: requestSignal })
+              .create(
+                { ...params, stream: true },
+                { signal: requestSignal, fetchOptions: BODY_READ_BY_KEEL },
+              )
               .asResponse(),
             await loadSdk(),
           );

@@ -4,8 +4,10 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { brotliCompressSync, createGzip, gzipSync } from 'node:zlib';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { modelFetch, responseBody } from './model-fetch.js';
+import { BODY_READ_BY_KEEL, modelFetch, responseBody } from './model-fetch.js';
 
 interface Seen {
   readonly method: string;
@@ -270,6 +272,96 @@ describe('modelFetch', () => {
     });
     // In a frame of its own: a suspended test function would keep the reply in its registers.
     await sendAndDrop(url);
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    let gone = false;
+    void closed[0]?.then(() => (gone = true));
+    await waitFor(() => {
+      collect();
+      return gone;
+    });
+  });
+
+  it('makes no web stream for a successful reply Keel reads itself, and hands its body over once', async () => {
+    const { url } = await serve((response) => {
+      response.writeHead(200, { 'content-encoding': 'gzip' });
+      response.end(gzipSync(Buffer.from('data: one\n\n')));
+    });
+    const response = await modelFetch(url, { method: 'POST', body: '{}', ...BODY_READ_BY_KEEL });
+    expect({ status: response.status, body: response.body }).toEqual({ status: 200, body: null });
+    const body = responseBody(response);
+    expect(body).not.toBeNull();
+    let text = '';
+    for await (const piece of body as AsyncIterable<Uint8Array>)
+      text += new TextDecoder().decode(piece);
+    expect(text).toBe('data: one\n\n');
+    expect(responseBody(response)).toBeNull();
+  });
+
+  it('keeps the web stream of a failed reply Keel reads itself: the SDK reads its error', async () => {
+    const { url } = await serve((response) => {
+      response.writeHead(429, { 'content-type': 'application/json' });
+      response.end('{"error":{"message":"slow down"}}');
+    });
+    const response = await modelFetch(url, { method: 'POST', body: '{}', ...BODY_READ_BY_KEEL });
+    expect({ status: response.status, text: await response.text() }).toEqual({
+      status: 429,
+      text: '{"error":{"message":"slow down"}}',
+    });
+  });
+
+  it.each([
+    [
+      'OpenAI',
+      async (url: string) =>
+        new OpenAI({
+          baseURL: url,
+          apiKey: 'unused',
+          maxRetries: 0,
+          fetch: modelFetch,
+        }).chat.completions
+          .create(
+            { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true },
+            { fetchOptions: BODY_READ_BY_KEEL },
+          )
+          .asResponse(),
+    ],
+    [
+      'Anthropic',
+      async (url: string) =>
+        new Anthropic({ baseURL: url, apiKey: 'unused', maxRetries: 0, fetch: modelFetch }).messages
+          .create(
+            {
+              model: 'm',
+              max_tokens: 10,
+              messages: [{ role: 'user', content: 'hi' }],
+              stream: true,
+            },
+            { fetchOptions: BODY_READ_BY_KEEL },
+          )
+          .asResponse(),
+    ],
+  ])("reaches this fetch through the %s SDK's request options", async (_sdk, call) => {
+    const { url } = await serve((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.end('data: one\n\n');
+    });
+    const response = await call(url);
+    expect(response.body).toBeNull();
+    let text = '';
+    for await (const piece of responseBody(response) as AsyncIterable<Uint8Array>)
+      text += new TextDecoder().decode(piece);
+    expect(text).toBe('data: one\n\n');
+  });
+
+  it('lets go of the connection of a reply Keel was to read but dropped, once it is collected', async () => {
+    const closed: Promise<unknown>[] = [];
+    const { url } = await serve((response) => {
+      closed.push(once(response, 'close'));
+      response.writeHead(200);
+      response.write('data: one\n\n');
+    });
+    await sendAndDrop(url, BODY_READ_BY_KEEL);
     setFlagsFromString('--expose-gc');
     const collect = runInNewContext('gc') as () => void;
     let gone = false;
@@ -552,8 +644,8 @@ function readPieces(
   return () => iterator.next();
 }
 
-async function sendAndDrop(url: string): Promise<void> {
-  await modelFetch(url, { method: 'POST', body: '{}' });
+async function sendAndDrop(url: string, options: RequestInit = {}): Promise<void> {
+  await modelFetch(url, { method: 'POST', body: '{}', ...options });
 }
 
 async function waitFor(condition: () => boolean): Promise<void> {

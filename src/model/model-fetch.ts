@@ -9,7 +9,8 @@ import { constants, createBrotliDecompress, createGunzip, createInflate } from '
  * CPU more than `node:http` on that, as much as the rest of a Keel step. Such a request goes
  * over `node:http(s)` with keep-alive agents of Keel's own and comes back as a standard
  * `Response`, its body decoded as `fetch` decodes it; Keel's stream readers take the Node
- * stream under it (`responseBody`) rather than read it through a web stream. Anything else goes
+ * stream under it (`responseBody`) rather than read it through a web stream, and their own
+ * streamed calls get no web stream at all (`BODY_READ_BY_KEEL`). Anything else goes
  * through the global `fetch` unchanged, which applies its own rules: a request object, a body
  * that is not text or bytes, a body on a GET or HEAD, an option beyond method, headers, body
  * and signal, a header that frames or routes the request, credentials in the URL, a scheme
@@ -47,10 +48,29 @@ const PROXY_FLAG_GIVEN = process.execArgv.includes('--use-env-proxy');
 /** Where Node's `fetch` keeps the dispatcher `setGlobalDispatcher` installs. */
 const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 
-/** A reply's body as this path made it: the decoded Node stream and the web stream over it. */
+/** The key of {@link BODY_READ_BY_KEEL}. */
+const bodyReadByKeel = Symbol('keel.bodyReadByKeel');
+
+/**
+ * The `fetch` options Keel's adapters send with a call whose successful reply they read through
+ * `responseBody` alone (a streamed model call, taken with the SDK's `asResponse()`). Such a
+ * reply, status 2xx, comes with a null `body`: Node takes ~14 µs to build the web stream that
+ * nobody would read. Its body is then `responseBody`'s alone to hand over, and a reply of any
+ * other status (which the SDK reads for its error) keeps its web stream. The key is a symbol:
+ * the SDKs pass their `fetchOptions` on to `fetch` as they are, and neither `fetch` nor the
+ * options check below looks at a symbol key.
+ */
+export const BODY_READ_BY_KEEL: object = Object.freeze({
+  [bodyReadByKeel]: true,
+});
+
+/**
+ * A reply's body as this path made it: the decoded Node stream and the web stream over it (none
+ * when the reply is read by Keel alone).
+ */
 interface MadeBody {
   readonly source: Readable;
-  readonly web: ReadableStream<Uint8Array>;
+  readonly web: ReadableStream<Uint8Array> | undefined;
   /** Whether the web stream has read from `source`. */
   pulled: boolean;
 }
@@ -63,7 +83,7 @@ const madeBodies = new WeakMap<Response, MadeBody>();
  * is being read, or was handed over, is left to its reader.
  */
 const unreadBodies = new FinalizationRegistry<MadeBody>((made) => {
-  if (!made.pulled && !made.web.locked) made.source.destroy();
+  if (made.web === undefined || (!made.pulled && !made.web.locked)) made.source.destroy();
 });
 
 /**
@@ -75,8 +95,15 @@ export function responseBody(
 ): AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> | null {
   const body = response.body;
   const made = madeBodies.get(response);
+  if (made === undefined) return body;
+  if (made.web === undefined) {
+    // Made without a web stream, for this call alone: handed over once.
+    madeBodies.delete(response);
+    unreadBodies.unregister(made);
+    return made.source;
+  }
   // A clone swaps in a copy of the web stream, which reads `source` too: then not `source`.
-  if (made === undefined || body !== made.web || body.locked || made.pulled) return body;
+  if (body !== made.web || body.locked || made.pulled) return body;
   madeBodies.delete(response);
   unreadBodies.unregister(made);
   body.getReader();
@@ -106,6 +133,8 @@ interface PlainRequest {
   readonly headers: Record<string, string>;
   readonly body: string | Uint8Array | undefined;
   readonly signal: AbortSignal | undefined;
+  /** Whether a successful reply's body is read through `responseBody` alone. */
+  readonly readByKeel: boolean;
 }
 
 /** The request, when this path can send it as the global `fetch` would. */
@@ -141,6 +170,7 @@ function plainRequest(
     headers,
     body,
     signal: init?.signal ?? undefined,
+    readByKeel: (init as Record<symbol, unknown> | undefined)?.[bodyReadByKeel] === true,
   };
 }
 
@@ -223,6 +253,7 @@ function send({
   headers,
   body,
   signal,
+  readByKeel,
 }: PlainRequest): Promise<{ response: Response | undefined } | undefined> {
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   return new Promise<{ response: Response | undefined } | undefined>((resolve, reject) => {
@@ -263,7 +294,7 @@ function send({
         return;
       }
       try {
-        resolve({ response: toResponse(message, status, method, url) });
+        resolve({ response: toResponse(message, status, method, url, readByKeel) });
       } catch (error) {
         // A status or header the standard `Response` cannot hold fails the call, not the process.
         message.destroy();
@@ -274,7 +305,13 @@ function send({
   });
 }
 
-function toResponse(message: IncomingMessage, status: number, method: string, url: URL): Response {
+function toResponse(
+  message: IncomingMessage,
+  status: number,
+  method: string,
+  url: URL,
+  readByKeel: boolean,
+): Response {
   const headers = new Headers();
   const raw = message.rawHeaders;
   for (let index = 0; index + 1 < raw.length; index += 2) {
@@ -284,8 +321,13 @@ function toResponse(message: IncomingMessage, status: number, method: string, ur
   if (NULL_BODY.has(status) || method === 'HEAD') message.resume();
   else source = decoded(message);
   const statusText = message.statusMessage ?? '';
-  const made = source === undefined ? undefined : madeBody(source);
-  const response = new Response(made === undefined ? null : made.web, {
+  const made =
+    source === undefined
+      ? undefined
+      : readByKeel && status >= 200 && status < 300
+        ? { source, web: undefined, pulled: false }
+        : madeBody(source);
+  const response = new Response(made?.web ?? null, {
     status,
     // Node takes any text on the status line; `fetch` would keep a valid one only.
     statusText: /^[\t\x20-\x7e\x80-\xff]*$/.test(statusText) ? statusText : '',

@@ -28,7 +28,7 @@ import {
 } from './call-deadline.js';
 import { parseRetryAfter } from './retry-after.js';
 import { readCompletion, type CompletionUsage } from './openai-completion.js';
-import { modelFetch, responseBody } from './model-fetch.js';
+import { BODY_READ_BY_KEEL, modelFetch, responseBody } from './model-fetch.js';
 import { serverSentEventBatches } from './sse-events.js';
 import {
   countRequestTokens,
@@ -130,7 +130,7 @@ export function openaiChat({
               await sdkClient.chat.completions
                 .create(
                   { ...body, stream: true, stream_options: { include_usage: true } },
-                  { signal: requestSignal },
+                  { signal: requestSignal, fetchOptions: BODY_READ_BY_KEEL },
                 )
                 .asResponse(),
               await loadSdk(),
