@@ -19,6 +19,7 @@ import {
 } from './index.js';
 import { failureOf, summary } from './__tests__/model-call-failure.js';
 import { closeRawServers, rawServer } from './__tests__/raw-server.js';
+import { countWebStreams } from './__tests__/web-streams.js';
 
 const MODEL = 'claude-test';
 const TOOL_PROVENANCE = { trust: 'untrusted', source: 'tool:lookup' } as const;
@@ -363,6 +364,60 @@ describe('anthropicMessages', () => {
       'stop',
       'malformed_response',
     ]);
+  });
+
+  it('reads a streamed reply without a web stream, and a JSON one through its web stream', async () => {
+    const event = (name: string, data: object) =>
+      `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+    const sseUrl = await rawServer((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.end(
+        event('message_start', {
+          message: { id: 'msg_1', model: MODEL, usage: { input_tokens: 1, output_tokens: 1 } },
+        }) +
+          event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
+          event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hi' } }) +
+          event('content_block_stop', { index: 0 }) +
+          event('message_delta', {
+            delta: { stop_reason: 'end_turn' },
+            usage: { output_tokens: 1 },
+          }) +
+          event('message_stop', {}),
+      );
+    });
+    const jsonUrl = await rawServer((response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({
+          id: 'msg_2',
+          type: 'message',
+          role: 'assistant',
+          model: MODEL,
+          content: [{ type: 'text', text: 'Hi' }],
+          stop_reason: 'end_turn',
+          usage: { input_tokens: 1, output_tokens: 1 },
+        }),
+      );
+    });
+    const streamed = anthropicMessages({
+      model: MODEL,
+      baseURL: sseUrl,
+      apiKey: 'k',
+      stream: true,
+    });
+    const whole = anthropicMessages({ model: MODEL, baseURL: jsonUrl, apiKey: 'k', stream: false });
+    // Each client loads and connects once before counting.
+    await streamed.doGenerate(userRequest('x'), {});
+    await whole.doGenerate(userRequest('x'), {});
+    const read = await countWebStreams(() => streamed.doGenerate(userRequest('x'), {}));
+    const parsed = await countWebStreams(() => whole.doGenerate(userRequest('x'), {}));
+    expect([read.result.content, read.made, parsed.result.content]).toEqual([
+      [{ type: 'text', text: 'Hi' }],
+      0,
+      [{ type: 'text', text: 'Hi' }],
+    ]);
+    // The count sees the web stream a body the SDK parses is read through.
+    expect(parsed.made).toBeGreaterThan(0);
   });
 
   it("reads a gzip-compressed stream sent over Keel's own HTTP path, not Node's fetch", async () => {

@@ -372,6 +372,27 @@ describe('modelFetch', () => {
     });
   });
 
+  it('keeps a body handed over readable once its reply is collected', async () => {
+    const replies: ServerResponse[] = [];
+    const { url } = await serve((response) => {
+      replies.push(response);
+      response.writeHead(200);
+      response.write('data: one\n\n');
+    });
+    // The reply is dropped in a frame of its own: only the Node stream handed over is kept.
+    const body = await handOverAndDrop(url);
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    for (let round = 0; round < 10; round++) {
+      collect();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    replies[0]?.end('data: two\n\n');
+    let text = '';
+    for await (const piece of body) text += new TextDecoder().decode(piece);
+    expect(text).toBe('data: one\n\ndata: two\n\n');
+  });
+
   it('answers a status without a body with a null body', async () => {
     const { url } = await serve((response) => {
       response.writeHead(204);
@@ -646,6 +667,15 @@ function readPieces(
 
 async function sendAndDrop(url: string, options: RequestInit = {}): Promise<void> {
   await modelFetch(url, { method: 'POST', body: '{}', ...options });
+}
+
+async function handOverAndDrop(url: string): Promise<AsyncIterable<Uint8Array>> {
+  const body = responseBody(
+    await modelFetch(url, { method: 'POST', body: '{}', ...BODY_READ_BY_KEEL }),
+  );
+  if (body === null || !(Symbol.asyncIterator in body) || body instanceof ReadableStream)
+    throw new Error('no Node stream handed over');
+  return body;
 }
 
 async function waitFor(condition: () => boolean): Promise<void> {

@@ -14,6 +14,7 @@ import { openaiChat, type OpenAIChatOptions } from './openai-adapter.js';
 import { parseRetryAfter } from './retry-after.js';
 import { failureOf, summary } from './__tests__/model-call-failure.js';
 import { closeRawServers, rawServer } from './__tests__/raw-server.js';
+import { countWebStreams } from './__tests__/web-streams.js';
 
 const MODEL = 'gpt-test';
 const TOOL_PROVENANCE = { trust: 'untrusted', source: 'tool:lookup' } as const;
@@ -707,6 +708,59 @@ describe('openaiChat over SSE', () => {
       },
       deltas: ['Crème ', 'brûlée ✓'],
     });
+  });
+
+  it('reads a streamed reply without a web stream, and a JSON one through its web stream', async () => {
+    const event = (value: object) => `data: ${JSON.stringify(value)}\n\n`;
+    const sseUrl = await rawServer((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.end(
+        event({ id: 'c1', model: MODEL, choices: [{ index: 0, delta: { content: 'Hi' } }] }) +
+          event({
+            id: 'c1',
+            model: MODEL,
+            choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+          }) +
+          'data: [DONE]\n\n',
+      );
+    });
+    const jsonUrl = await rawServer((response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({
+          id: 'c2',
+          model: MODEL,
+          choices: [
+            { index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' },
+          ],
+          usage: { prompt_tokens: 1, completion_tokens: 1 },
+        }),
+      );
+    });
+    const streamed = openaiChat({
+      model: MODEL,
+      baseURL: `${sseUrl}/v1`,
+      apiKey: 'k',
+      stream: true,
+    });
+    const whole = openaiChat({
+      model: MODEL,
+      baseURL: `${jsonUrl}/v1`,
+      apiKey: 'k',
+      stream: false,
+    });
+    // Each client loads and connects once before counting.
+    await streamed.doGenerate(userRequest('x'), {});
+    await whole.doGenerate(userRequest('x'), {});
+    const read = await countWebStreams(() => streamed.doGenerate(userRequest('x'), {}));
+    const parsed = await countWebStreams(() => whole.doGenerate(userRequest('x'), {}));
+    expect([read.result.content, read.made, parsed.result.content]).toEqual([
+      [{ type: 'text', text: 'Hi' }],
+      0,
+      [{ type: 'text', text: 'Hi' }],
+    ]);
+    // The count sees the web stream a body the SDK parses is read through.
+    expect(parsed.made).toBeGreaterThan(0);
   });
 
   it("reads a gzip-compressed stream sent over Keel's own HTTP path, not Node's fetch", async () => {
