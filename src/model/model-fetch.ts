@@ -88,7 +88,9 @@ const unreadBodies = new FinalizationRegistry<MadeBody>((made) => {
 
 /**
  * The body of `response` to read: the Node stream under it when `modelFetch` made it and nobody
- * has read it yet (its web stream is then locked, so nothing else can), else its web stream.
+ * has read it yet (its web stream is then locked, so nothing else can), else its web stream. A
+ * reply made with no web stream (see {@link BODY_READ_BY_KEEL}) hands its Node stream over once,
+ * then has no body.
  */
 export function responseBody(
   response: Response,
