@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { KeelError } from '../core/index.js';
 import { createPriceTable, parsePriceOverrides, resolveModel, simulator } from '../model/index.js';
@@ -478,5 +478,38 @@ describe('defineAgent: a cost limit must be one that holds', () => {
 
   it('an unpriced model without an explicit cost limit is accepted (the default is not a promise)', () => {
     expect(() => defineAgent({ ...base, model: unpriced })).not.toThrow();
+  });
+
+  describe('the warning that a model string has no price', () => {
+    const warned = (model: string, limits?: { maxCostUsd: number | 'tokens-only' }): string[] => {
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+      try {
+        try {
+          defineAgent({ ...base, model, ...(limits ? { limits } : {}) });
+        } catch (error) {
+          if (!KeelError.isInstance(error)) throw error;
+        }
+        return warn.mock.calls.map((call) => String(call[0]));
+      } finally {
+        warn.mockRestore();
+      }
+    };
+
+    it('is given for the default cost limit, which it cannot enforce', () => {
+      expect(warned('openai-compatible:http://127.0.0.1:9/v1#unpriced-default')).toEqual([
+        expect.stringContaining(
+          'no price known for model "openai-compatible:http://127.0.0.1:9/v1#unpriced-default"',
+        ),
+      ]);
+    });
+
+    it('is not given before the error that refuses a set cost limit, nor for tokens-only', () => {
+      expect([
+        warned('openai-compatible:http://127.0.0.1:9/v1#unpriced-set', { maxCostUsd: 0.5 }),
+        warned('openai-compatible:http://127.0.0.1:9/v1#unpriced-tokens', {
+          maxCostUsd: 'tokens-only',
+        }),
+      ]).toEqual([[], []]);
+    });
   });
 });

@@ -9,7 +9,13 @@ import {
   type ContextConfig,
   type ContextOptions,
 } from '../context/index.js';
-import { modelChain, priceFileMatch, resolveModel, type ModelAdapterV1 } from '../model/index.js';
+import {
+  modelChain,
+  priceFileMatch,
+  resolveModel,
+  warnOnce,
+  type ModelAdapterV1,
+} from '../model/index.js';
 import type { Tool } from '../tools/index.js';
 import { resolveLimits, type RunLimits } from '../journal/index.js';
 import { AGENT_VERSION, contentVersion } from './agent-version.js';
@@ -197,9 +203,13 @@ export function defineAgent(definition: AgentDefinition): Agent {
     );
   refuseUnknownFields(definition, AGENT_FIELDS, fail);
   let resolved: ModelAdapterV1 | undefined;
+  /** What resolving the model string warned of (a model with no price): told once it holds. */
+  const warnings: string[] = [];
   if (typeof definition.model === 'string') {
     try {
-      resolved = resolveModel(definition.model, undefined);
+      resolved = resolveModel(definition.model, undefined, {
+        onWarning: (message) => warnings.push(message),
+      });
     } catch (error) {
       fail('model', error instanceof Error ? error.message : String(error));
     }
@@ -282,7 +292,7 @@ export function defineAgent(definition: AgentDefinition): Agent {
       ? undefined
       : defineGates({ ...(guard ? { effects: [] } : {}), ...definition.gates }, `${where}.gates`);
   if (gates) checkGateTools(gates, tools, guard !== undefined, fail);
-  return build({
+  const agent = build({
     name: definition.name,
     explicitVersion: definition.version,
     description: definition.description ?? '',
@@ -305,6 +315,10 @@ export function defineAgent(definition: AgentDefinition): Agent {
       guard !== undefined,
     ),
   });
+  // "Cost limits cannot be enforced": not said of a definition refused for it, nor of one that
+  // chose 'tokens-only'.
+  if (agent.costLimit !== 'tokens-only') for (const message of warnings) warnOnce(message);
+  return agent;
 }
 
 /**

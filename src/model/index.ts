@@ -48,7 +48,7 @@ export {
   type ModelRetryOptions,
 } from './model-retry.js';
 export { parseRetryAfter, type HeaderSource, type ParseRetryAfterOptions } from './retry-after.js';
-export { modelChain, resolveModel, type ResolveModelOptions } from './resolve-model.js';
+export { modelChain, resolveModel, warnOnce, type ResolveModelOptions } from './resolve-model.js';
 export {
   DEFAULT_PRICE_FILE,
   createPriceTable,

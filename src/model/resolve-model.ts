@@ -75,7 +75,7 @@ export function modelChain(spec: string): string[] {
 const warned = new Set<string>();
 
 /** The default warning: each distinct message once per process, however often a model resolves. */
-function warnOnce(message: string): void {
+export function warnOnce(message: string): void {
   if (warned.has(message)) return;
   warned.add(message);
   console.warn(message);
