@@ -20,6 +20,7 @@ import {
 import { failureOf, summary } from './__tests__/model-call-failure.js';
 import { closeRawServers, rawServer } from './__tests__/raw-server.js';
 import { countWebStreams } from './__tests__/web-streams.js';
+import { MAX_STREAMED_REPLY_CHARACTERS } from './model-adapter.js';
 
 const MODEL = 'claude-test';
 const TOOL_PROVENANCE = { trust: 'untrusted', source: 'tool:lookup' } as const;
@@ -418,6 +419,36 @@ describe('anthropicMessages', () => {
     ]);
     // The count sees the web stream a body the SDK parses is read through.
     expect(parsed.made).toBeGreaterThan(0);
+  });
+
+  it('cuts off a stream whose text never ends as malformed', async () => {
+    const event = (name: string, data: object) =>
+      `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+    const piece = event('content_block_delta', {
+      index: 0,
+      delta: { type: 'text_delta', text: 'x'.repeat(65_536) },
+    });
+    const url = await rawServer((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(
+        event('message_start', {
+          message: { id: 'msg_1', model: MODEL, usage: { input_tokens: 1, output_tokens: 1 } },
+        }) + event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+      );
+      const write = (): void => {
+        while (!response.destroyed && response.write(piece));
+        if (!response.destroyed) response.once('drain', write);
+      };
+      write();
+    });
+    const model = anthropicMessages({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
+    const failure = await failureOf(
+      model.doGenerate(userRequest('x'), { onTextDelta: () => undefined }),
+    );
+    expect([failure.type, failure.message]).toEqual([
+      'malformed_response',
+      `the streamed reply passed ${MAX_STREAMED_REPLY_CHARACTERS} characters without finishing`,
+    ]);
   });
 
   it("reads a gzip-compressed stream sent over Keel's own HTTP path, not Node's fetch", async () => {

@@ -20,7 +20,9 @@ import {
 } from './call-deadline.js';
 import type { Message, ToolSpec } from './messages.js';
 import {
+  MAX_STREAMED_REPLY_CHARACTERS,
   ModelCallError,
+  replyTooLong,
   type GenerateOptions,
   type ModelAdapterV1,
   type ModelPrice,
@@ -222,7 +224,10 @@ async function* messageEvents(
 ): AsyncGenerator<RawMessageStreamEvent> {
   const stream = responseBody(response);
   if (!stream) return;
-  for await (const events of serverSentEventBatches(stream)) {
+  for await (const events of serverSentEventBatches(stream, {
+    characters: MAX_STREAMED_REPLY_CHARACTERS,
+    error: replyTooLong,
+  })) {
     for (const { event, data } of events) {
       if (event === 'ping' || event === null) continue;
       if (event === 'error') {

@@ -2,7 +2,9 @@ import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages
 import { z } from 'zod';
 import { once } from '../core/index.js';
 import {
+  MAX_STREAMED_REPLY_CHARACTERS,
   ModelCallError,
+  replyTooLong,
   type FinishReason,
   type ModelOutputPart,
   type ModelResponse,
@@ -126,6 +128,8 @@ export async function accumulateStream(
   let usage: AnthropicUsage | undefined;
   let stopReason: string | null | undefined;
   let stopped = false;
+  /** Characters of text and tool input so far (see `MAX_STREAMED_REPLY_CHARACTERS`). */
+  let characters = 0;
   for await (const event of events) {
     onEvent();
     switch (event.type) {
@@ -147,9 +151,13 @@ export async function accumulateStream(
         const block = blocks.get(event.index);
         if (block?.type === 'text' && event.delta.type === 'text_delta') {
           block.text += event.delta.text;
+          characters += event.delta.text.length;
+          if (characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
           onTextDelta?.(event.delta.text);
         } else if (block?.type === 'tool_use' && event.delta.type === 'input_json_delta') {
           block.json += event.delta.partial_json;
+          characters += event.delta.partial_json.length;
+          if (characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
         }
         break;
       }

@@ -153,7 +153,39 @@ export const FALLBACK_ERROR_TYPES: ReadonlySet<ModelErrorType> = new Set([
 
 const modelErrorMarker = Symbol.for('keel.model_call_error');
 
-/** Thrown by adapters; carries the type, the HTTP status and any retry-after the provider sent. */
+/**
+ * The most of a message a `ModelCallError` keeps: a provider's error text goes into the
+ * journal and the run's reason, and a broken or hostile server can send megabytes of it.
+ */
+export const MAX_MODEL_ERROR_MESSAGE = 4_000;
+
+/**
+ * The most text (and tool-call arguments) a streamed reply may carry, in characters: some 16
+ * times the longest output any provider allows in one call. A stream past it is cut off
+ * (`malformed_response`) rather than kept growing until the process runs out of memory; every
+ * piece of text moves the call's deadline on, so nothing else would end it.
+ */
+export const MAX_STREAMED_REPLY_CHARACTERS = 8 * 1024 * 1024;
+
+/** The error for a streamed reply past {@link MAX_STREAMED_REPLY_CHARACTERS}. */
+export function replyTooLong(): ModelCallError {
+  return new ModelCallError(
+    'malformed_response',
+    `the streamed reply passed ${MAX_STREAMED_REPLY_CHARACTERS} characters without finishing`,
+    { statusCode: 200 },
+  );
+}
+
+function boundedMessage(message: string): string {
+  if (message.length <= MAX_MODEL_ERROR_MESSAGE) return message;
+  const cut = message.length - MAX_MODEL_ERROR_MESSAGE;
+  return `${message.slice(0, MAX_MODEL_ERROR_MESSAGE)}… (${cut} more characters)`;
+}
+
+/**
+ * Thrown by adapters; carries the type, the HTTP status and any retry-after the provider sent.
+ * A message over {@link MAX_MODEL_ERROR_MESSAGE} characters is cut there, saying how much was.
+ */
 export class ModelCallError extends Error {
   readonly [modelErrorMarker] = true;
   readonly type: ModelErrorType;
@@ -170,7 +202,7 @@ export class ModelCallError extends Error {
       cause?: unknown;
     } = {},
   ) {
-    super(message, { cause: options.cause });
+    super(boundedMessage(message), { cause: options.cause });
     this.name = 'ModelCallError';
     this.type = type;
     this.statusCode = options.statusCode;

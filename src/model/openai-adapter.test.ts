@@ -10,6 +10,7 @@ import {
   type FakeReply,
 } from '../testing/fake-openai-server.js';
 import type { ModelRequest } from './index.js';
+import { MAX_MODEL_ERROR_MESSAGE, MAX_STREAMED_REPLY_CHARACTERS } from './model-adapter.js';
 import { openaiChat, type OpenAIChatOptions } from './openai-adapter.js';
 import { parseRetryAfter } from './retry-after.js';
 import { failureOf, summary } from './__tests__/model-call-failure.js';
@@ -844,6 +845,75 @@ describe('openaiChat over SSE', () => {
     const model = openaiChat({ model: MODEL, baseURL: `${url}/v1`, apiKey: 'k', stream: true });
     const failure = await failureOf(model.doGenerate(userRequest('x'), {}));
     expect(failure.message).toContain('the model crashed mid-reply');
+  });
+
+  it.each([
+    ['a type', { message: 'boom', type: 'server_error' }, 'error', 'server_error'],
+    ['a numeric code (OpenRouter)', { message: 'boom', code: 500 }, null, 'server_error'],
+    ['a rate limit', { message: 'slow down', type: 'rate_limit_exceeded' }, null, 'rate_limited'],
+    ['no type at all', { message: 'boom' }, 'error', 'server_error'],
+    ['a bad request', { message: 'no', type: 'invalid_request_error' }, null, 'bad_request'],
+  ])(
+    'types an error sent inside the stream by %s as the status it stands for',
+    async (_case, error, eventName, type) => {
+      const url = await rawServer((response) => {
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.end(
+          `${eventName ? `event: ${eventName}\n` : ''}data: ${JSON.stringify({ error })}\n\n`,
+        );
+      });
+      const model = openaiChat({ model: MODEL, baseURL: `${url}/v1`, apiKey: 'k', stream: true });
+      const failure = await failureOf(model.doGenerate(userRequest('x'), {}));
+      expect([failure.type, failure.message]).toEqual([
+        type,
+        expect.stringContaining(error.message),
+      ]);
+    },
+  );
+
+  it("keeps a bounded piece of a provider's huge error text", async () => {
+    const url = await rawServer((response) => {
+      response.writeHead(500, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: { message: 'z'.repeat(1_000_000) } }));
+    });
+    const model = openaiChat({ model: MODEL, baseURL: `${url}/v1`, apiKey: 'k', stream: true });
+    const failure = await failureOf(model.doGenerate(userRequest('x'), {}));
+    expect([failure.type, failure.message.length <= MAX_MODEL_ERROR_MESSAGE + 40]).toEqual([
+      'server_error',
+      true,
+    ]);
+    expect(failure.message).toMatch(/… \(\d+ more characters\)$/);
+  });
+
+  it('cuts off a stream whose text never ends, and a line that never ends, as malformed', async () => {
+    const piece = `data: ${JSON.stringify({ id: 'c1', model: MODEL, choices: [{ index: 0, delta: { content: 'x'.repeat(65_536) }, finish_reason: null }] })}\n\n`;
+    const endless = (unending: string) =>
+      rawServer((response) => {
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        const write = (): void => {
+          while (!response.destroyed && response.write(unending));
+          if (!response.destroyed) response.once('drain', write);
+        };
+        write();
+      });
+    const failures = [];
+    for (const url of [await endless(piece), await endless('data: ' + 'y'.repeat(65_536))]) {
+      const model = openaiChat({ model: MODEL, baseURL: `${url}/v1`, apiKey: 'k', stream: true });
+      const failure = await failureOf(
+        model.doGenerate(userRequest('x'), { onTextDelta: () => undefined }),
+      );
+      failures.push([failure.type, failure.message]);
+    }
+    expect(failures).toEqual([
+      [
+        'malformed_response',
+        `the streamed reply passed ${MAX_STREAMED_REPLY_CHARACTERS} characters without finishing`,
+      ],
+      [
+        'malformed_response',
+        `the streamed reply passed ${MAX_STREAMED_REPLY_CHARACTERS} characters without finishing`,
+      ],
+    ]);
   });
 
   it('fails a stream that ends before the reply does as a retryable malformed response', async () => {

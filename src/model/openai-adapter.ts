@@ -9,7 +9,9 @@ import type {
 import { KeelError } from '../core/index.js';
 import type { Message, ToolSpec } from './messages.js';
 import {
+  MAX_STREAMED_REPLY_CHARACTERS,
   ModelCallError,
+  replyTooLong,
   type FinishReason,
   type GenerateOptions,
   type ModelAdapterV1,
@@ -207,7 +209,7 @@ async function readChatStream(
   const body = responseBody(response);
   if (body) {
     // Read to the body's end rather than leave at `[DONE]`: cancelling a body aborts its request.
-    for await (const events of serverSentEventBatches(body)) {
+    for await (const events of serverSentEventBatches(body, REPLY_LIMIT)) {
       if (done) continue;
       call.extend();
       for (const { event, data } of events) {
@@ -219,7 +221,8 @@ async function readChatStream(
         const chunk = JSON.parse(data) as (ChatCompletionChunk & { error?: unknown }) | null;
         if (event === 'error' || chunk?.error) {
           const error = (chunk?.error ?? chunk) as Record<string, unknown> | undefined;
-          throw new StreamError(undefined, error, undefined, response.headers);
+          // Typed by the status it names, as if the server had answered with it.
+          throw new StreamError(streamErrorStatus(error), error, undefined, response.headers);
         }
         if (chunk !== null) foldChunk(reply, chunk, call.onTextDelta);
       }
@@ -262,10 +265,38 @@ async function readChatStream(
   };
 }
 
+/**
+ * The HTTP status an error sent inside a stream stands for: the one it names (`code` or
+ * `status`, as OpenRouter and others send), else one its `type` implies; a server failing after
+ * it answered 200 is a server error unless it says otherwise.
+ */
+function streamErrorStatus(error: Record<string, unknown> | undefined): number {
+  for (const field of [error?.code, error?.status]) {
+    const status = typeof field === 'string' ? Number(field) : field;
+    if (typeof status === 'number' && Number.isInteger(status) && status >= 400 && status < 600)
+      return status;
+  }
+  const kind = [error?.type, error?.code]
+    .filter((value) => typeof value === 'string')
+    .join(' ')
+    .toLowerCase();
+  if (kind.includes('insufficient_quota')) return 400;
+  if (kind.includes('rate_limit')) return 429;
+  if (kind.includes('overloaded')) return 529;
+  if (kind.includes('context_length') || kind.includes('invalid_request')) return 400;
+  if (kind.includes('authentication') || kind.includes('invalid_api_key')) return 401;
+  return 500;
+}
+
+/** How long one event of a streamed reply may grow. */
+const REPLY_LIMIT = { characters: MAX_STREAMED_REPLY_CHARACTERS, error: replyTooLong };
+
 /** A streamed reply as its chunks have built it so far. */
 interface StreamedReply {
   /** Chunks folded in. */
   chunks: number;
+  /** Characters of text and tool calls so far (see `MAX_STREAMED_REPLY_CHARACTERS`). */
+  characters: number;
   id: string | undefined;
   model: string | undefined;
   content: string;
@@ -279,6 +310,7 @@ interface StreamedReply {
 function newReply(): StreamedReply {
   return {
     chunks: 0,
+    characters: 0,
     id: undefined,
     model: undefined,
     content: '',
@@ -304,15 +336,24 @@ function foldChunk(
   if (!choice) return;
   if (choice.delta.content) {
     reply.content += choice.delta.content;
+    reply.characters += choice.delta.content.length;
+    if (reply.characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
     onTextDelta?.(choice.delta.content);
   }
   for (const delta of choice.delta.tool_calls ?? []) {
     const toolCall = reply.toolCalls.get(delta.index) ?? { id: '', name: '', arguments: '' };
     if (delta.id) toolCall.id = delta.id;
-    if (delta.function?.name) toolCall.name += delta.function.name;
-    if (delta.function?.arguments) toolCall.arguments += delta.function.arguments;
+    if (delta.function?.name) {
+      toolCall.name += delta.function.name;
+      reply.characters += delta.function.name.length;
+    }
+    if (delta.function?.arguments) {
+      toolCall.arguments += delta.function.arguments;
+      reply.characters += delta.function.arguments.length;
+    }
     reply.toolCalls.set(delta.index, toolCall);
   }
+  if (reply.characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
   if (choice.finish_reason) reply.finishReason = choice.finish_reason;
 }
 

@@ -32,6 +32,12 @@ export async function* serverSentEvents(
  */
 export async function* serverSentEventBatches(
   body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
+  limit?: {
+    /** The longest event (or line) let grow, in characters: a body never ending one fails. */
+    readonly characters: number;
+    /** The error to fail with then. */
+    readonly error: () => Error;
+  },
 ): AsyncGenerator<ServerSentEvent[]> {
   // A response body is read with a reader that is never released: the first release in a
   // process (what `for await` does at a stream's end) costs ~2 ms, as Node builds the error a
@@ -102,6 +108,7 @@ export async function* serverSentEventBatches(
       }
       pending = pending.slice(start);
       searched = pending.length;
+      if (limit && pending.length + (data?.length ?? 0) > limit.characters) throw limit.error();
       if (events.length > 0) yield events;
     }
   } finally {
