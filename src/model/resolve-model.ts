@@ -142,6 +142,15 @@ function resolveOne(
           `model "${spec}": expected openai-compatible:<baseURL>#<model>, e.g. openai-compatible:http://127.0.0.1:11434/v1#llama3.1`,
         );
       }
+      // The SDK puts each endpoint's path after the base URL, so a query there breaks every
+      // request; and an option there would be lost.
+      if (baseURL.includes('?')) {
+        throw new KeelError(
+          'invalid_config',
+          `model "${spec}": the base URL cannot carry a query; options go after the model, e.g. openai-compatible:http://127.0.0.1:11434/v1#llama3.1?timeoutMs=30000`,
+        );
+      }
+      requireName(spec, model, 'openai-compatible:http://127.0.0.1:11434/v1#llama3.1');
       const apiKey = env.OPENAI_COMPATIBLE_API_KEY || env.OPENAI_API_KEY || 'unused';
       return priced(openaiChat({ model, baseURL, apiKey, ...timeout }), baseURL);
     }
@@ -157,7 +166,7 @@ const MODEL_OPTIONS = ['timeoutMs'] as const;
  * `openai-compatible:<baseURL>#<model>?timeoutMs=30000`) and the spec without them.
  */
 function modelOptions(spec: string, rest: string): { rest: string; timeoutMs?: number } {
-  // A compatible server's base URL may carry a query of its own: options follow the model.
+  // Options follow the model name, which follows a compatible server's base URL.
   const at = rest.indexOf('?', Math.max(0, rest.lastIndexOf('#')));
   if (at === -1) return { rest };
   const options: { rest: string; timeoutMs?: number } = { rest: rest.slice(0, at) };
@@ -186,6 +195,13 @@ function modelOptions(spec: string, rest: string): { rest: string; timeoutMs?: n
 function requireName(spec: string, name: string, example: string): void {
   if (name === '') {
     throw new KeelError('invalid_config', `model "${spec}" needs a model name, e.g. ${example}`);
+  }
+  // Options anywhere but last would be sent as part of the name, and their setting lost.
+  if (/[?#\s]/.test(name)) {
+    throw new KeelError(
+      'invalid_config',
+      `model "${spec}": a model name cannot hold "?", "#" or spaces; options go last, e.g. ${example}?timeoutMs=30000`,
+    );
   }
 }
 
