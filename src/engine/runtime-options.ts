@@ -204,6 +204,11 @@ const RUNTIME_FIELDS = allFieldsOf<RuntimeOptions>()([
   'retention',
   'redact',
 ]);
+const MODEL_RETRY_FIELDS = allFieldsOf<ModelRetryOptions>()([
+  'maxAttempts',
+  'initialDelayMs',
+  'maxDelayMs',
+]);
 const APPROVAL_FIELDS = allFieldsOf<RuntimeApprovalOptions>()([
   'notifier',
   'baseUrl',
@@ -234,6 +239,22 @@ export function checkRuntimeOptions(options: RuntimeOptions): void {
   const approvals: unknown = options.approvals;
   if (typeof approvals === 'object' && approvals !== null)
     refuseUnknownFields(approvals, APPROVAL_FIELDS, fail, 'approvals.');
+  const modelRetry: unknown = options.modelRetry;
+  if (modelRetry !== undefined) {
+    if (typeof modelRetry !== 'object' || modelRetry === null)
+      return fail('modelRetry', 'must be an object of maxAttempts, initialDelayMs and maxDelayMs');
+    refuseUnknownFields(modelRetry, MODEL_RETRY_FIELDS, fail, 'modelRetry.');
+    const { maxAttempts, initialDelayMs, maxDelayMs } = modelRetry as Partial<ModelRetryOptions>;
+    if (maxAttempts !== undefined && !(Number.isInteger(maxAttempts) && maxAttempts >= 1))
+      fail('modelRetry.maxAttempts', 'must be a whole number of attempts, 1 or more');
+    for (const [name, value] of [
+      ['initialDelayMs', initialDelayMs],
+      ['maxDelayMs', maxDelayMs],
+    ] as const) {
+      if (value !== undefined && !(Number.isFinite(value) && value >= 0))
+        fail(`modelRetry.${name}`, 'must be a number of milliseconds, 0 or more');
+    }
+  }
 }
 
 /** A run's options (`run`, `submit`, `stream`) or a fork's, refused naming one that is not an option. */

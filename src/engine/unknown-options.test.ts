@@ -62,6 +62,39 @@ describe('options that are not options', () => {
     ).toBe('createRuntime: "approvals.sweepMS" is not an option (did you mean "sweepMs"?)');
   });
 
+  it.each([
+    [
+      { attempts: 1 },
+      '"modelRetry.attempts" is not an option; the options are maxAttempts, initialDelayMs, maxDelayMs',
+    ],
+    [
+      { maxAttempts: 1, bogus: 2 },
+      '"modelRetry.bogus" is not an option; the options are maxAttempts, initialDelayMs, maxDelayMs',
+    ],
+    [{ maxAttempts: 0 }, '"modelRetry.maxAttempts" must be a whole number of attempts, 1 or more'],
+    [{ maxDelayMs: -1 }, '"modelRetry.maxDelayMs" must be a number of milliseconds, 0 or more'],
+    [5, '"modelRetry" must be an object of maxAttempts, initialDelayMs and maxDelayMs'],
+  ])('createRuntime refuses a modelRetry of %j', async (modelRetry, message) => {
+    const store = await openStore('sqlite::memory:');
+    closers.push(() => store.close());
+    const refused = refusal(() =>
+      createRuntime({ store, agents: [agent], modelRetry: modelRetry as never }),
+    );
+    expect(refused).toEqual({ code: 'invalid_config', message: `createRuntime: ${message}` });
+  });
+
+  it('createRuntime takes a modelRetry of its own fields', async () => {
+    const store = await openStore('sqlite::memory:');
+    closers.push(() => store.close());
+    const runtime = createRuntime({
+      store,
+      agents: [agent],
+      modelRetry: { maxAttempts: 2, initialDelayMs: 0, maxDelayMs: 10 },
+    });
+    closers.push(() => runtime.close());
+    expect((await runtime.run('answer', 'hi')).status).toBe('succeeded');
+  });
+
   it('a run refuses one before it is created; a stream and a fork too', async () => {
     const { store, runtime } = await opened();
     expect(
