@@ -13,7 +13,7 @@ import {
   type EvalReport,
   type SuiteResult,
 } from '../eval/index.js';
-import { resolveModel } from '../model/index.js';
+import { resolveRunModel } from './run-model.js';
 import { EXIT, usageError } from './exit-codes.js';
 import { loadAgents } from './load-agents.js';
 import { loadSuites } from './load-suites.js';
@@ -55,7 +55,7 @@ export async function runEvalCommand(options: EvalCommandOptions): Promise<numbe
           agents,
           repeat: options.repeat,
           model: options.model,
-          resolveModel: (spec, agent) => resolveModel(spec, agent.model),
+          resolveModel: resolveRunModel,
           onProgress: () => {
             done += 1;
             progress.update(done, total);

@@ -7,7 +7,7 @@ import {
   type StoredEvent,
 } from '../store/index.js';
 import { alertsVia, createRuntime, type Runtime } from '../engine/index.js';
-import { resolveModel } from '../model/index.js';
+import { resolveRunModel } from './run-model.js';
 import {
   CAPTURE_CONTENT_ENV,
   otlpExporterFromEnv,
@@ -77,7 +77,7 @@ export async function openRuntime(
     store,
     agents,
     candidates: await shadowCandidates(store, options.agents),
-    resolveModel: (spec, agent) => resolveModel(spec, agent.model),
+    resolveModel: resolveRunModel,
     observers: observersFromEnv(),
     ...(notifier
       ? {
