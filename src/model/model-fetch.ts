@@ -2,6 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable, pipeline, type Transform } from 'node:stream';
 import { constants, createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { ModelCallError } from './model-adapter.js';
 
 /*
  * The `fetch` Keel gives the provider SDK clients it creates. A model call is one POST of a
@@ -328,7 +329,11 @@ function toResponse(
       ? undefined
       : readByKeel && status >= 200 && status < 300
         ? { source, web: undefined, pulled: false }
-        : madeBody(source);
+        : madeBody(
+            source,
+            status >= 200 && status < 300 ? MAX_BODY_BYTES.success : MAX_BODY_BYTES.error,
+            status,
+          );
   const response = new Response(made?.web ?? null, {
     status,
     // Node takes any text on the status line; `fetch` would keep a valid one only.
@@ -345,11 +350,21 @@ function toResponse(
 }
 
 /**
- * A web stream over `source` that touches it only once read (no queue of its own: a read pulls
- * one piece), so that `responseBody` can hand `source` itself over to a reader of Keel's.
+ * The most of a body read through its web stream, decoded: a successful reply the SDK parses
+ * whole (one JSON completion is rarely over a megabyte), and an error's text. A server sending
+ * more fails the read (`malformed_response`) rather than fill the process's memory. Keel's own
+ * stream readers bound what they keep themselves.
  */
-function madeBody(source: Readable): MadeBody {
+const MAX_BODY_BYTES = { success: 32 * 1024 * 1024, error: 1024 * 1024 } as const;
+
+/**
+ * A web stream over `source` that touches it only once read (no queue of its own: a read pulls
+ * one piece), so that `responseBody` can hand `source` itself over to a reader of Keel's. It
+ * fails once more than `maxBytes` have come.
+ */
+function madeBody(source: Readable, maxBytes: number, status: number): MadeBody {
   let pieces: AsyncIterator<Buffer> | undefined;
+  let received = 0;
   const web = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -357,7 +372,15 @@ function madeBody(source: Readable): MadeBody {
         pieces ??= source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
         const next = await pieces.next();
         if (next.done === true) controller.close();
-        else {
+        else if ((received += next.value.byteLength) > maxBytes) {
+          source.destroy();
+          await pieces.return?.();
+          controller.error(
+            new ModelCallError('malformed_response', `the response body passed ${maxBytes} bytes`, {
+              statusCode: status,
+            }),
+          );
+        } else {
           controller.enqueue(
             new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.byteLength),
           );

@@ -885,6 +885,31 @@ describe('openaiChat over SSE', () => {
     expect(failure.message).toMatch(/… \(\d+ more characters\)$/);
   });
 
+  it('stops reading an endless error body or JSON body instead of filling memory', async () => {
+    const endless = (status: number) =>
+      rawServer((response) => {
+        response.writeHead(status, { 'content-type': 'application/json' });
+        const piece = Buffer.alloc(65_536, 'e');
+        response.write('{"error":{"message":"');
+        const write = (): void => {
+          while (!response.destroyed && response.write(piece));
+          if (!response.destroyed) response.once('drain', write);
+        };
+        write();
+      });
+    const outcomes = [];
+    for (const status of [500, 200]) {
+      const url = await endless(status);
+      const model = openaiChat({ model: MODEL, baseURL: `${url}/v1`, apiKey: 'k', stream: false });
+      const failure = await failureOf(model.doGenerate(userRequest('x'), {}));
+      outcomes.push([failure.type, failure.message]);
+    }
+    expect(outcomes).toEqual([
+      ['server_error', expect.stringContaining(`the response body passed ${1024 * 1024} bytes`)],
+      ['malformed_response', `the response body passed ${32 * 1024 * 1024} bytes`],
+    ]);
+  });
+
   it('cuts off a stream whose text never ends, and a line that never ends, as malformed', async () => {
     const piece = `data: ${JSON.stringify({ id: 'c1', model: MODEL, choices: [{ index: 0, delta: { content: 'x'.repeat(65_536) }, finish_reason: null }] })}\n\n`;
     const endless = (unending: string) =>
