@@ -37,3 +37,4 @@ export {
   type UntrustedOptions,
 } from './untrusted-options.js';
 export { AGENT_VERSION, contentVersion, type VersionedContent } from './agent-version.js';
+export { resolveRunModel } from './run-model.js';

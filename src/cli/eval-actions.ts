@@ -13,7 +13,7 @@ import {
   type EvalReport,
   type SuiteResult,
 } from '../eval/index.js';
-import { resolveRunModel } from './run-model.js';
+import { resolveRunModel } from '../agent/index.js';
 import { EXIT, usageError } from './exit-codes.js';
 import { loadAgents } from './load-agents.js';
 import { loadSuites } from './load-suites.js';

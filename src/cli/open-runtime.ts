@@ -7,7 +7,7 @@ import {
   type StoredEvent,
 } from '../store/index.js';
 import { alertsVia, createRuntime, type Runtime } from '../engine/index.js';
-import { resolveRunModel } from './run-model.js';
+import { resolveRunModel } from '../agent/index.js';
 import {
   CAPTURE_CONTENT_ENV,
   otlpExporterFromEnv,

@@ -1,6 +1,7 @@
 import type { Agent, AgentLimits } from '../agent/index.js';
 import {
   KeelError,
+  MAX_TIMER_MS,
   allFieldsOf,
   fieldFault,
   refuseUnknownFields,
@@ -251,8 +252,9 @@ export function checkRuntimeOptions(options: RuntimeOptions): void {
       ['initialDelayMs', initialDelayMs],
       ['maxDelayMs', maxDelayMs],
     ] as const) {
-      if (value !== undefined && !(Number.isFinite(value) && value >= 0))
-        fail(`modelRetry.${name}`, 'must be a number of milliseconds, 0 or more');
+      // A Node timer asked for more than 2^31 - 1 ms fires at once: no backoff at all.
+      if (value !== undefined && !(Number.isFinite(value) && value >= 0 && value <= MAX_TIMER_MS))
+        fail(`modelRetry.${name}`, `must be a number of milliseconds from 0 to ${MAX_TIMER_MS}`);
     }
   }
 }

@@ -72,7 +72,14 @@ describe('options that are not options', () => {
       '"modelRetry.bogus" is not an option; the options are maxAttempts, initialDelayMs, maxDelayMs',
     ],
     [{ maxAttempts: 0 }, '"modelRetry.maxAttempts" must be a whole number of attempts, 1 or more'],
-    [{ maxDelayMs: -1 }, '"modelRetry.maxDelayMs" must be a number of milliseconds, 0 or more'],
+    [
+      { maxDelayMs: -1 },
+      '"modelRetry.maxDelayMs" must be a number of milliseconds from 0 to 2147483647',
+    ],
+    [
+      { initialDelayMs: 2 ** 31 },
+      '"modelRetry.initialDelayMs" must be a number of milliseconds from 0 to 2147483647',
+    ],
     [5, '"modelRetry" must be an object of maxAttempts, initialDelayMs and maxDelayMs'],
   ])('createRuntime refuses a modelRetry of %j', async (modelRetry, message) => {
     const store = await openStore('sqlite::memory:');

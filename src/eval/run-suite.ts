@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Agent } from '../agent/index.js';
+import { resolveRunModel, type Agent } from '../agent/index.js';
 import { KeelError, sleep } from '../core/index.js';
 import { createRuntime, newRunId, type Runtime } from '../engine/index.js';
 import { resolveModel, type ModelAdapterV1 } from '../model/index.js';
@@ -211,8 +211,7 @@ async function runCaseOn(
       `case "${evalCase.name}" runs agent "${agentName}", which is not loaded (agents: ${known.join(', ') || 'none'})`,
     );
   }
-  const resolve =
-    options.resolveModel ?? ((spec: string, agent: Agent) => resolveModel(spec, agent.model));
+  const resolve = options.resolveModel ?? resolveRunModel;
   const model = options.model === undefined ? base.model : resolve(options.model, base);
   const judge =
     options.judge ??

@@ -451,6 +451,39 @@ describe('anthropicMessages', () => {
     ]);
   });
 
+  it('counts the text a block starts with, and every block opened, against the same bound', async () => {
+    const event = (name: string, data: object) =>
+      `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+    let index = 0;
+    const url = await rawServer((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(
+        event('message_start', {
+          message: { id: 'msg_1', model: MODEL, usage: { input_tokens: 1, output_tokens: 1 } },
+        }),
+      );
+      const write = (): void => {
+        while (
+          !response.destroyed &&
+          response.write(
+            event('content_block_start', {
+              index: index++,
+              content_block: { type: 'text', text: 'x'.repeat(65_536) },
+            }),
+          )
+        );
+        if (!response.destroyed) response.once('drain', write);
+      };
+      write();
+    });
+    const model = anthropicMessages({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
+    const failure = await failureOf(model.doGenerate(userRequest('x'), {}));
+    expect([failure.type, failure.message]).toEqual([
+      'malformed_response',
+      `the streamed reply passed ${MAX_STREAMED_REPLY_CHARACTERS} characters without finishing`,
+    ]);
+  });
+
   it("reads a gzip-compressed stream sent over Keel's own HTTP path, not Node's fetch", async () => {
     const event = (name: string, data: object) =>
       `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;

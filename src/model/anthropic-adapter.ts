@@ -20,9 +20,8 @@ import {
 } from './call-deadline.js';
 import type { Message, ToolSpec } from './messages.js';
 import {
-  MAX_STREAMED_REPLY_CHARACTERS,
   ModelCallError,
-  replyTooLong,
+  STREAMED_REPLY_EVENTS,
   type GenerateOptions,
   type ModelAdapterV1,
   type ModelPrice,
@@ -224,10 +223,7 @@ async function* messageEvents(
 ): AsyncGenerator<RawMessageStreamEvent> {
   const stream = responseBody(response);
   if (!stream) return;
-  for await (const events of serverSentEventBatches(stream, {
-    characters: MAX_STREAMED_REPLY_CHARACTERS,
-    error: replyTooLong,
-  })) {
+  for await (const events of serverSentEventBatches(stream, STREAMED_REPLY_EVENTS)) {
     for (const { event, data } of events) {
       if (event === 'ping' || event === null) continue;
       if (event === 'error') {

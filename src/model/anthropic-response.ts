@@ -4,6 +4,7 @@ import { once } from '../core/index.js';
 import {
   MAX_STREAMED_REPLY_CHARACTERS,
   ModelCallError,
+  REPLY_PART_CHARACTERS,
   replyTooLong,
   type FinishReason,
   type ModelOutputPart,
@@ -139,13 +140,19 @@ export async function accumulateStream(
         usage = readUsage(event.message.usage);
         break;
       case 'content_block_start':
+        characters += REPLY_PART_CHARACTERS;
         if (event.content_block.type === 'text') {
+          characters += event.content_block.text.length;
+          if (characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
           blocks.set(event.index, { type: 'text', text: event.content_block.text });
           if (event.content_block.text !== '') onTextDelta?.(event.content_block.text);
         } else if (event.content_block.type === 'tool_use') {
           const { id: callId, name } = event.content_block;
+          characters += callId.length + name.length;
+          if (characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
           blocks.set(event.index, { type: 'tool_use', id: callId, name, json: '' });
         }
+        if (characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
         break;
       case 'content_block_delta': {
         const block = blocks.get(event.index);

@@ -167,6 +167,13 @@ export const MAX_MODEL_ERROR_MESSAGE = 4_000;
  */
 export const MAX_STREAMED_REPLY_CHARACTERS = 8 * 1024 * 1024;
 
+/**
+ * What each part a streamed reply opens (a tool call, a content block) counts against
+ * {@link MAX_STREAMED_REPLY_CHARACTERS} besides its text: a reply of endless empty parts is
+ * cut off too.
+ */
+export const REPLY_PART_CHARACTERS = 1_024;
+
 /** The error for a streamed reply past {@link MAX_STREAMED_REPLY_CHARACTERS}. */
 export function replyTooLong(): ModelCallError {
   return new ModelCallError(
@@ -176,15 +183,32 @@ export function replyTooLong(): ModelCallError {
   );
 }
 
+/**
+ * How far the adapters read a streamed reply's events (`serverSentEventBatches`): one event as
+ * long as a whole reply may be, and a body of eight times that in all. Events that carry
+ * nothing counted (pings, reasoning, empty chunks) still move the call's deadline on, so a
+ * body that never ends is cut off by its size.
+ */
+export const STREAMED_REPLY_EVENTS = {
+  characters: MAX_STREAMED_REPLY_CHARACTERS,
+  total: 8 * MAX_STREAMED_REPLY_CHARACTERS,
+  error: replyTooLong,
+} as const;
+
 function boundedMessage(message: string): string {
   if (message.length <= MAX_MODEL_ERROR_MESSAGE) return message;
-  const cut = message.length - MAX_MODEL_ERROR_MESSAGE;
-  return `${message.slice(0, MAX_MODEL_ERROR_MESSAGE)}… (${cut} more characters)`;
+  // Not between the halves of a surrogate pair: a lone half is not valid JSON text for
+  // PostgreSQL's jsonb, where the run's reason goes.
+  const last = message.charCodeAt(MAX_MODEL_ERROR_MESSAGE - 1);
+  const kept =
+    last >= 0xd800 && last <= 0xdbff ? MAX_MODEL_ERROR_MESSAGE - 1 : MAX_MODEL_ERROR_MESSAGE;
+  return `${message.slice(0, kept)}… (${message.length - kept} more characters)`;
 }
 
 /**
  * Thrown by adapters; carries the type, the HTTP status and any retry-after the provider sent.
- * A message over {@link MAX_MODEL_ERROR_MESSAGE} characters is cut there, saying how much was.
+ * A message over 4,000 characters (a provider's error text can be megabytes) is cut there,
+ * saying how much was.
  */
 export class ModelCallError extends Error {
   readonly [modelErrorMarker] = true;

@@ -10,7 +10,11 @@ import {
   type FakeReply,
 } from '../testing/fake-openai-server.js';
 import type { ModelRequest } from './index.js';
-import { MAX_MODEL_ERROR_MESSAGE, MAX_STREAMED_REPLY_CHARACTERS } from './model-adapter.js';
+import {
+  MAX_MODEL_ERROR_MESSAGE,
+  MAX_STREAMED_REPLY_CHARACTERS,
+  ModelCallError,
+} from './model-adapter.js';
 import { openaiChat, type OpenAIChatOptions } from './openai-adapter.js';
 import { parseRetryAfter } from './retry-after.js';
 import { failureOf, summary } from './__tests__/model-call-failure.js';
@@ -848,26 +852,57 @@ describe('openaiChat over SSE', () => {
   });
 
   it.each([
-    ['a type', { message: 'boom', type: 'server_error' }, 'error', 'server_error'],
-    ['a numeric code (OpenRouter)', { message: 'boom', code: 500 }, null, 'server_error'],
-    ['a rate limit', { message: 'slow down', type: 'rate_limit_exceeded' }, null, 'rate_limited'],
-    ['no type at all', { message: 'boom' }, 'error', 'server_error'],
-    ['a bad request', { message: 'no', type: 'invalid_request_error' }, null, 'bad_request'],
+    ['a type', { error: { message: 'boom', type: 'server_error' } }, 'error', 'server_error'],
+    [
+      'a numeric code (OpenRouter)',
+      { error: { message: 'boom', code: 500 } },
+      null,
+      'server_error',
+    ],
+    [
+      'a rate limit',
+      { error: { message: 'slow down', type: 'rate_limit_exceeded' } },
+      null,
+      'rate_limited',
+    ],
+    ['no type at all', { error: { message: 'boom' } }, 'error', 'server_error'],
+    [
+      'a bad request',
+      { error: { message: 'no', type: 'invalid_request_error' } },
+      null,
+      'bad_request',
+    ],
+    [
+      'a spent quota, whatever its code',
+      { error: { message: 'no money', type: 'insufficient_quota', code: 429 } },
+      null,
+      'bad_request',
+    ],
+    [
+      'an unknown model',
+      { error: { message: 'no such model', code: 'model_not_found' } },
+      null,
+      'unavailable',
+    ],
+    [
+      'text and an error_type (TGI)',
+      { error: 'Input validation error: boom', error_type: 'validation' },
+      null,
+      'bad_request',
+    ],
   ])(
     'types an error sent inside the stream by %s as the status it stands for',
-    async (_case, error, eventName, type) => {
+    async (_case, chunk, eventName, type) => {
       const url = await rawServer((response) => {
         response.writeHead(200, { 'content-type': 'text/event-stream' });
         response.end(
-          `${eventName ? `event: ${eventName}\n` : ''}data: ${JSON.stringify({ error })}\n\n`,
+          `${eventName ? `event: ${eventName}\n` : ''}data: ${JSON.stringify(chunk)}\n\n`,
         );
       });
       const model = openaiChat({ model: MODEL, baseURL: `${url}/v1`, apiKey: 'k', stream: true });
       const failure = await failureOf(model.doGenerate(userRequest('x'), {}));
-      expect([failure.type, failure.message]).toEqual([
-        type,
-        expect.stringContaining(error.message),
-      ]);
+      const text = typeof chunk.error === 'string' ? chunk.error : chunk.error.message;
+      expect([failure.type, failure.message]).toEqual([type, expect.stringContaining(text)]);
     },
   );
 
@@ -883,6 +918,18 @@ describe('openaiChat over SSE', () => {
       true,
     ]);
     expect(failure.message).toMatch(/… \(\d+ more characters\)$/);
+  });
+
+  it('cuts a long error message whole characters at a time', () => {
+    const message = new ModelCallError(
+      'server_error',
+      `${'a'.repeat(MAX_MODEL_ERROR_MESSAGE - 1)}😀${'b'.repeat(10)}`,
+    ).message;
+    // No half of a surrogate pair left alone: PostgreSQL's jsonb refuses one.
+    expect([
+      /[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(message),
+      message.endsWith('(12 more characters)'),
+    ]).toEqual([false, true]);
   });
 
   it('stops reading an endless error body or JSON body instead of filling memory', async () => {
@@ -910,35 +957,42 @@ describe('openaiChat over SSE', () => {
     ]);
   });
 
-  it('cuts off a stream whose text never ends, and a line that never ends, as malformed', async () => {
+  it('cuts off a stream that never ends, whatever it sends, as malformed', async () => {
     const piece = `data: ${JSON.stringify({ id: 'c1', model: MODEL, choices: [{ index: 0, delta: { content: 'x'.repeat(65_536) }, finish_reason: null }] })}\n\n`;
-    const endless = (unending: string) =>
+    const endless = (unending: string | (() => string)) =>
       rawServer((response) => {
         response.writeHead(200, { 'content-type': 'text/event-stream' });
+        const next = typeof unending === 'string' ? () => unending : unending;
         const write = (): void => {
-          while (!response.destroyed && response.write(unending));
+          while (!response.destroyed && response.write(next()));
           if (!response.destroyed) response.once('drain', write);
         };
         write();
       });
+    let index = 0;
+    // A new tool call at every event, each with a long id and no arguments.
+    const calls = () =>
+      `data: ${JSON.stringify({ id: 'c1', model: MODEL, choices: [{ index: 0, delta: { tool_calls: [{ index: index++, id: 'i'.repeat(65_536) }] }, finish_reason: null }] })}\n\n`;
+    // Events that carry nothing a reply keeps, each moving the deadline on.
+    const empty = `data: ${JSON.stringify({ id: 'c1', model: MODEL, choices: [], pad: 'p'.repeat(65_536) })}\n\n`;
     const failures = [];
-    for (const url of [await endless(piece), await endless('data: ' + 'y'.repeat(65_536))]) {
+    for (const url of [
+      await endless(piece),
+      await endless('data: ' + 'y'.repeat(65_536)),
+      await endless(calls),
+      await endless(empty),
+    ]) {
       const model = openaiChat({ model: MODEL, baseURL: `${url}/v1`, apiKey: 'k', stream: true });
       const failure = await failureOf(
         model.doGenerate(userRequest('x'), { onTextDelta: () => undefined }),
       );
       failures.push([failure.type, failure.message]);
     }
-    expect(failures).toEqual([
-      [
-        'malformed_response',
-        `the streamed reply passed ${MAX_STREAMED_REPLY_CHARACTERS} characters without finishing`,
-      ],
-      [
-        'malformed_response',
-        `the streamed reply passed ${MAX_STREAMED_REPLY_CHARACTERS} characters without finishing`,
-      ],
-    ]);
+    const cutOff = [
+      'malformed_response',
+      `the streamed reply passed ${MAX_STREAMED_REPLY_CHARACTERS} characters without finishing`,
+    ];
+    expect(failures).toEqual([cutOff, cutOff, cutOff, cutOff]);
   });
 
   it('fails a stream that ends before the reply does as a retryable malformed response', async () => {

@@ -11,7 +11,9 @@ import type { Message, ToolSpec } from './messages.js';
 import {
   MAX_STREAMED_REPLY_CHARACTERS,
   ModelCallError,
+  REPLY_PART_CHARACTERS,
   replyTooLong,
+  STREAMED_REPLY_EVENTS,
   type FinishReason,
   type GenerateOptions,
   type ModelAdapterV1,
@@ -209,7 +211,7 @@ async function readChatStream(
   const body = responseBody(response);
   if (body) {
     // Read to the body's end rather than leave at `[DONE]`: cancelling a body aborts its request.
-    for await (const events of serverSentEventBatches(body, REPLY_LIMIT)) {
+    for await (const events of serverSentEventBatches(body, STREAMED_REPLY_EVENTS)) {
       if (done) continue;
       call.extend();
       for (const { event, data } of events) {
@@ -220,9 +222,16 @@ async function readChatStream(
         }
         const chunk = JSON.parse(data) as (ChatCompletionChunk & { error?: unknown }) | null;
         if (event === 'error' || chunk?.error) {
-          const error = (chunk?.error ?? chunk) as Record<string, unknown> | undefined;
+          const error: unknown = chunk?.error ?? chunk;
           // Typed by the status it names, as if the server had answered with it.
-          throw new StreamError(streamErrorStatus(error), error, undefined, response.headers);
+          throw new StreamError(
+            streamErrorStatus(chunk as Record<string, unknown> | null),
+            typeof error === 'object' && error !== null
+              ? (error as Record<string, unknown>)
+              : { message: String(error) },
+            undefined,
+            response.headers,
+          );
         }
         if (chunk !== null) foldChunk(reply, chunk, call.onTextDelta);
       }
@@ -267,29 +276,37 @@ async function readChatStream(
 
 /**
  * The HTTP status an error sent inside a stream stands for: the one it names (`code` or
- * `status`, as OpenRouter and others send), else one its `type` implies; a server failing after
- * it answered 200 is a server error unless it says otherwise.
+ * `status`, as OpenRouter, vLLM and others send), unless its kind says otherwise (a quota
+ * spent is not a rate limit); else one its `type`, `code` or TGI's `error_type` implies. A
+ * server failing after it answered 200 is a server error unless it says otherwise.
  */
-function streamErrorStatus(error: Record<string, unknown> | undefined): number {
-  for (const field of [error?.code, error?.status]) {
-    const status = typeof field === 'string' ? Number(field) : field;
-    if (typeof status === 'number' && Number.isInteger(status) && status >= 400 && status < 600)
-      return status;
-  }
-  const kind = [error?.type, error?.code]
+function streamErrorStatus(chunk: Record<string, unknown> | null): number {
+  const error: unknown = chunk?.error ?? chunk;
+  const fields =
+    typeof error === 'object' && error !== null ? (error as Record<string, unknown>) : {};
+  const kind = [fields.type, fields.code, chunk?.error_type]
     .filter((value) => typeof value === 'string')
     .join(' ')
     .toLowerCase();
   if (kind.includes('insufficient_quota')) return 400;
+  for (const field of [fields.code, fields.status]) {
+    const status = typeof field === 'string' ? Number(field) : field;
+    if (typeof status === 'number' && Number.isInteger(status) && status >= 400 && status < 600)
+      return status;
+  }
   if (kind.includes('rate_limit')) return 429;
   if (kind.includes('overloaded')) return 529;
-  if (kind.includes('context_length') || kind.includes('invalid_request')) return 400;
+  if (kind.includes('not_found')) return 404;
+  if (kind.includes('permission')) return 403;
   if (kind.includes('authentication') || kind.includes('invalid_api_key')) return 401;
+  if (
+    kind.includes('context_length') ||
+    kind.includes('invalid_request') ||
+    kind.includes('validation')
+  )
+    return 400;
   return 500;
 }
-
-/** How long one event of a streamed reply may grow. */
-const REPLY_LIMIT = { characters: MAX_STREAMED_REPLY_CHARACTERS, error: replyTooLong };
 
 /** A streamed reply as its chunks have built it so far. */
 interface StreamedReply {
@@ -341,8 +358,15 @@ function foldChunk(
     onTextDelta?.(choice.delta.content);
   }
   for (const delta of choice.delta.tool_calls ?? []) {
-    const toolCall = reply.toolCalls.get(delta.index) ?? { id: '', name: '', arguments: '' };
-    if (delta.id) toolCall.id = delta.id;
+    let toolCall = reply.toolCalls.get(delta.index);
+    if (toolCall === undefined) {
+      toolCall = { id: '', name: '', arguments: '' };
+      reply.characters += REPLY_PART_CHARACTERS;
+    }
+    if (delta.id) {
+      reply.characters += delta.id.length;
+      toolCall.id = delta.id;
+    }
     if (delta.function?.name) {
       toolCall.name += delta.function.name;
       reply.characters += delta.function.name.length;

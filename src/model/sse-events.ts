@@ -35,6 +35,8 @@ export async function* serverSentEventBatches(
   limit?: {
     /** The longest event (or line) let grow, in characters: a body never ending one fails. */
     readonly characters: number;
+    /** The most characters read in all: a body that never ends fails, whatever it sends. */
+    readonly total: number;
     /** The error to fail with then. */
     readonly error: () => Error;
   },
@@ -53,6 +55,8 @@ export async function* serverSentEventBatches(
   let afterCarriageReturn = false;
   // `pending` holds no line end before this index.
   let searched = 0;
+  /** Characters read so far. */
+  let read = 0;
   try {
     for (;;) {
       let next: Chunk;
@@ -68,6 +72,7 @@ export async function* serverSentEventBatches(
         break;
       }
       let text = decoder.decode(next.value, { stream: true });
+      read += text.length;
       if (afterCarriageReturn && text.startsWith('\n')) text = text.slice(1);
       afterCarriageReturn = text.endsWith('\r');
       pending += text;
@@ -108,7 +113,8 @@ export async function* serverSentEventBatches(
       }
       pending = pending.slice(start);
       searched = pending.length;
-      if (limit && pending.length + (data?.length ?? 0) > limit.characters) throw limit.error();
+      if (limit && (pending.length + (data?.length ?? 0) > limit.characters || read > limit.total))
+        throw limit.error();
       if (events.length > 0) yield events;
     }
   } finally {

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { defineAgent } from '../agent/index.js';
+import { defineAgent } from './index.js';
 import { simulator } from '../model/index.js';
 import { resolveRunModel } from './run-model.js';
 

@@ -1,8 +1,8 @@
-import type { Agent } from '../agent/index.js';
+import type { Agent } from './define-agent.js';
 import { resolveModel, type ModelAdapterV1 } from '../model/index.js';
 
 /**
- * A run's `--model` for `agent`. The warning that an unpriced model's cost limits cannot be
+ * A model string a run or an evaluation swaps in for `agent`'s model. The warning that an unpriced model's cost limits cannot be
  * enforced is left out for an agent that chose `maxCostUsd: 'tokens-only'`: it has none to
  * enforce.
  */
