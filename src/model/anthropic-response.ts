@@ -2,10 +2,8 @@ import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages
 import { z } from 'zod';
 import { once } from '../core/index.js';
 import {
-  MAX_STREAMED_REPLY_CHARACTERS,
   ModelCallError,
-  REPLY_PART_CHARACTERS,
-  replyTooLong,
+  ReplySize,
   type FinishReason,
   type ModelOutputPart,
   type ModelResponse,
@@ -129,8 +127,7 @@ export async function accumulateStream(
   let usage: AnthropicUsage | undefined;
   let stopReason: string | null | undefined;
   let stopped = false;
-  /** Characters of text and tool input so far (see `MAX_STREAMED_REPLY_CHARACTERS`). */
-  let characters = 0;
+  const size = new ReplySize();
   for await (const event of events) {
     onEvent();
     switch (event.type) {
@@ -140,31 +137,25 @@ export async function accumulateStream(
         usage = readUsage(event.message.usage);
         break;
       case 'content_block_start':
-        characters += REPLY_PART_CHARACTERS;
         if (event.content_block.type === 'text') {
-          characters += event.content_block.text.length;
-          if (characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
+          size.add(event.content_block.text.length, true);
           blocks.set(event.index, { type: 'text', text: event.content_block.text });
           if (event.content_block.text !== '') onTextDelta?.(event.content_block.text);
         } else if (event.content_block.type === 'tool_use') {
           const { id: callId, name } = event.content_block;
-          characters += callId.length + name.length;
-          if (characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
+          size.add(callId.length + name.length, true);
           blocks.set(event.index, { type: 'tool_use', id: callId, name, json: '' });
-        }
-        if (characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
+        } else size.add(0, true);
         break;
       case 'content_block_delta': {
         const block = blocks.get(event.index);
         if (block?.type === 'text' && event.delta.type === 'text_delta') {
+          size.add(event.delta.text.length);
           block.text += event.delta.text;
-          characters += event.delta.text.length;
-          if (characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
           onTextDelta?.(event.delta.text);
         } else if (block?.type === 'tool_use' && event.delta.type === 'input_json_delta') {
+          size.add(event.delta.partial_json.length);
           block.json += event.delta.partial_json;
-          characters += event.delta.partial_json.length;
-          if (characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
         }
         break;
       }

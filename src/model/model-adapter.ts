@@ -172,15 +172,30 @@ export const MAX_STREAMED_REPLY_CHARACTERS = 8 * 1024 * 1024;
  * {@link MAX_STREAMED_REPLY_CHARACTERS} besides its text: a reply of endless empty parts is
  * cut off too.
  */
-export const REPLY_PART_CHARACTERS = 1_024;
+const REPLY_PART_CHARACTERS = 1_024;
 
 /** The error for a streamed reply past {@link MAX_STREAMED_REPLY_CHARACTERS}. */
-export function replyTooLong(): ModelCallError {
+function replyTooLong(): ModelCallError {
   return new ModelCallError(
     'malformed_response',
     `the streamed reply passed ${MAX_STREAMED_REPLY_CHARACTERS} characters without finishing`,
     { statusCode: 200 },
   );
+}
+
+/**
+ * What a streamed reply has carried so far, against {@link MAX_STREAMED_REPLY_CHARACTERS}: its
+ * text, tool-call ids, names and arguments, and a fixed share for each part it opens. Counting
+ * past the bound fails the call (`malformed_response`).
+ */
+export class ReplySize {
+  #characters = 0;
+
+  /** Counts `characters` more, and a part's share when they open one. */
+  add(characters: number, opensPart = false): void {
+    this.#characters += characters + (opensPart ? REPLY_PART_CHARACTERS : 0);
+    if (this.#characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
+  }
 }
 
 /**

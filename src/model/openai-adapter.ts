@@ -9,10 +9,8 @@ import type {
 import { KeelError } from '../core/index.js';
 import type { Message, ToolSpec } from './messages.js';
 import {
-  MAX_STREAMED_REPLY_CHARACTERS,
   ModelCallError,
-  REPLY_PART_CHARACTERS,
-  replyTooLong,
+  ReplySize,
   STREAMED_REPLY_EVENTS,
   type FinishReason,
   type GenerateOptions,
@@ -312,8 +310,8 @@ function streamErrorStatus(chunk: Record<string, unknown> | null): number {
 interface StreamedReply {
   /** Chunks folded in. */
   chunks: number;
-  /** Characters of text and tool calls so far (see `MAX_STREAMED_REPLY_CHARACTERS`). */
-  characters: number;
+  /** What its text and tool calls have carried so far. */
+  readonly size: ReplySize;
   id: string | undefined;
   model: string | undefined;
   content: string;
@@ -327,7 +325,7 @@ interface StreamedReply {
 function newReply(): StreamedReply {
   return {
     chunks: 0,
-    characters: 0,
+    size: new ReplySize(),
     id: undefined,
     model: undefined,
     content: '',
@@ -352,32 +350,21 @@ function foldChunk(
   const [choice] = chunk.choices;
   if (!choice) return;
   if (choice.delta.content) {
+    reply.size.add(choice.delta.content.length);
     reply.content += choice.delta.content;
-    reply.characters += choice.delta.content.length;
-    if (reply.characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
     onTextDelta?.(choice.delta.content);
   }
   for (const delta of choice.delta.tool_calls ?? []) {
-    let toolCall = reply.toolCalls.get(delta.index);
-    if (toolCall === undefined) {
-      toolCall = { id: '', name: '', arguments: '' };
-      reply.characters += REPLY_PART_CHARACTERS;
-    }
-    if (delta.id) {
-      reply.characters += delta.id.length;
-      toolCall.id = delta.id;
-    }
-    if (delta.function?.name) {
-      toolCall.name += delta.function.name;
-      reply.characters += delta.function.name.length;
-    }
-    if (delta.function?.arguments) {
-      toolCall.arguments += delta.function.arguments;
-      reply.characters += delta.function.arguments.length;
-    }
+    const known = reply.toolCalls.get(delta.index);
+    const name = delta.function?.name ?? '';
+    const args = delta.function?.arguments ?? '';
+    reply.size.add((delta.id?.length ?? 0) + name.length + args.length, known === undefined);
+    const toolCall = known ?? { id: '', name: '', arguments: '' };
+    if (delta.id) toolCall.id = delta.id;
+    toolCall.name += name;
+    toolCall.arguments += args;
     reply.toolCalls.set(delta.index, toolCall);
   }
-  if (reply.characters > MAX_STREAMED_REPLY_CHARACTERS) throw replyTooLong();
   if (choice.finish_reason) reply.finishReason = choice.finish_reason;
 }
 
