@@ -18,7 +18,7 @@ import {
   type ModelRequest,
 } from './index.js';
 import { failureOf, summary } from './__tests__/model-call-failure.js';
-import { closeRawServers, rawServer } from './__tests__/raw-server.js';
+import { closeRawServers, rawServer, writeForever } from './__tests__/raw-server.js';
 import { countWebStreams } from './__tests__/web-streams.js';
 import { MAX_STREAMED_REPLY_CHARACTERS } from './model-adapter.js';
 
@@ -435,11 +435,7 @@ describe('anthropicMessages', () => {
           message: { id: 'msg_1', model: MODEL, usage: { input_tokens: 1, output_tokens: 1 } },
         }) + event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
       );
-      const write = (): void => {
-        while (!response.destroyed && response.write(piece));
-        if (!response.destroyed) response.once('drain', write);
-      };
-      write();
+      writeForever(response, () => piece);
     });
     const model = anthropicMessages({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
     const failure = await failureOf(
@@ -462,19 +458,12 @@ describe('anthropicMessages', () => {
           message: { id: 'msg_1', model: MODEL, usage: { input_tokens: 1, output_tokens: 1 } },
         }),
       );
-      const write = (): void => {
-        while (
-          !response.destroyed &&
-          response.write(
-            event('content_block_start', {
-              index: index++,
-              content_block: { type: 'text', text: 'x'.repeat(65_536) },
-            }),
-          )
-        );
-        if (!response.destroyed) response.once('drain', write);
-      };
-      write();
+      writeForever(response, () =>
+        event('content_block_start', {
+          index: index++,
+          content_block: { type: 'text', text: 'x'.repeat(65_536) },
+        }),
+      );
     });
     const model = anthropicMessages({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
     const failure = await failureOf(model.doGenerate(userRequest('x'), {}));

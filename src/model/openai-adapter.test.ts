@@ -18,7 +18,7 @@ import {
 import { openaiChat, type OpenAIChatOptions } from './openai-adapter.js';
 import { parseRetryAfter } from './retry-after.js';
 import { failureOf, summary } from './__tests__/model-call-failure.js';
-import { closeRawServers, rawServer } from './__tests__/raw-server.js';
+import { closeRawServers, rawServer, writeForever } from './__tests__/raw-server.js';
 import { countWebStreams } from './__tests__/web-streams.js';
 
 const MODEL = 'gpt-test';
@@ -938,11 +938,7 @@ describe('openaiChat over SSE', () => {
         response.writeHead(status, { 'content-type': 'application/json' });
         const piece = Buffer.alloc(65_536, 'e');
         response.write('{"error":{"message":"');
-        const write = (): void => {
-          while (!response.destroyed && response.write(piece));
-          if (!response.destroyed) response.once('drain', write);
-        };
-        write();
+        writeForever(response, () => piece);
       });
     const outcomes = [];
     for (const status of [500, 200]) {
@@ -962,12 +958,7 @@ describe('openaiChat over SSE', () => {
     const endless = (unending: string | (() => string)) =>
       rawServer((response) => {
         response.writeHead(200, { 'content-type': 'text/event-stream' });
-        const next = typeof unending === 'string' ? () => unending : unending;
-        const write = (): void => {
-          while (!response.destroyed && response.write(next()));
-          if (!response.destroyed) response.once('drain', write);
-        };
-        write();
+        writeForever(response, typeof unending === 'string' ? () => unending : unending);
       });
     let index = 0;
     // A new tool call at every event, each with a long id and no arguments.

@@ -25,6 +25,15 @@ export async function rawServer(
   return `http://127.0.0.1:${address.port}`;
 }
 
+/** Writes what `next` makes, piece after piece, for as long as the client reads: a body that never ends. */
+export function writeForever(response: ServerResponse, next: () => string | Buffer): void {
+  const write = (): void => {
+    while (!response.destroyed && response.write(next()));
+    if (!response.destroyed) response.once('drain', write);
+  };
+  write();
+}
+
 export async function closeRawServers(): Promise<void> {
   await Promise.all(
     servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))),
