@@ -19,7 +19,7 @@ import {
 } from './index.js';
 import { failureOf, summary } from './__tests__/model-call-failure.js';
 import { closeRawServers, rawServer, writeForever } from './__tests__/raw-server.js';
-import { countWebStreams } from './__tests__/web-streams.js';
+import { webStreamsPerCall } from './__tests__/web-streams.js';
 import { MAX_STREAMED_REPLY_CHARACTERS } from './model-adapter.js';
 
 const MODEL = 'claude-test';
@@ -407,11 +407,7 @@ describe('anthropicMessages', () => {
       stream: true,
     });
     const whole = anthropicMessages({ model: MODEL, baseURL: jsonUrl, apiKey: 'k', stream: false });
-    // Each client loads and connects once before counting.
-    await streamed.doGenerate(userRequest('x'), {});
-    await whole.doGenerate(userRequest('x'), {});
-    const read = await countWebStreams(() => streamed.doGenerate(userRequest('x'), {}));
-    const parsed = await countWebStreams(() => whole.doGenerate(userRequest('x'), {}));
+    const { read, parsed } = await webStreamsPerCall({ streamed, whole }, userRequest('x'));
     expect([read.result.content, read.made, parsed.result.content]).toEqual([
       [{ type: 'text', text: 'Hi' }],
       0,

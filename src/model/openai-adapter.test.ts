@@ -19,7 +19,7 @@ import { openaiChat, type OpenAIChatOptions } from './openai-adapter.js';
 import { parseRetryAfter } from './retry-after.js';
 import { failureOf, summary } from './__tests__/model-call-failure.js';
 import { closeRawServers, rawServer, writeForever } from './__tests__/raw-server.js';
-import { countWebStreams } from './__tests__/web-streams.js';
+import { webStreamsPerCall } from './__tests__/web-streams.js';
 
 const MODEL = 'gpt-test';
 const TOOL_PROVENANCE = { trust: 'untrusted', source: 'tool:lookup' } as const;
@@ -754,11 +754,7 @@ describe('openaiChat over SSE', () => {
       apiKey: 'k',
       stream: false,
     });
-    // Each client loads and connects once before counting.
-    await streamed.doGenerate(userRequest('x'), {});
-    await whole.doGenerate(userRequest('x'), {});
-    const read = await countWebStreams(() => streamed.doGenerate(userRequest('x'), {}));
-    const parsed = await countWebStreams(() => whole.doGenerate(userRequest('x'), {}));
+    const { read, parsed } = await webStreamsPerCall({ streamed, whole }, userRequest('x'));
     expect([read.result.content, read.made, parsed.result.content]).toEqual([
       [{ type: 'text', text: 'Hi' }],
       0,
