@@ -220,16 +220,9 @@ async function readChatStream(
         }
         const chunk = JSON.parse(data) as (ChatCompletionChunk & { error?: unknown }) | null;
         if (event === 'error' || chunk?.error) {
-          const error: unknown = chunk?.error ?? chunk;
           // Typed by the status it names, as if the server had answered with it.
-          throw new StreamError(
-            streamErrorStatus(chunk as Record<string, unknown> | null),
-            typeof error === 'object' && error !== null
-              ? (error as Record<string, unknown>)
-              : { message: String(error) },
-            undefined,
-            response.headers,
-          );
+          const { status, error } = streamError(chunk as Record<string, unknown> | null);
+          throw new StreamError(status, error, undefined, response.headers);
         }
         if (chunk !== null) foldChunk(reply, chunk, call.onTextDelta);
       }
@@ -273,16 +266,29 @@ async function readChatStream(
 }
 
 /**
- * The HTTP status an error sent inside a stream stands for: the one it names (`code` or
- * `status`, as OpenRouter, vLLM and others send), unless its kind says otherwise (a quota
- * spent is not a rate limit); else one its `type`, `code` or TGI's `error_type` implies. A
- * server failing after it answered 200 is a server error unless it says otherwise.
+ * An error sent inside a stream as the SDK's error takes it (a bare text becomes its message),
+ * and the HTTP status it stands for.
  */
-function streamErrorStatus(chunk: Record<string, unknown> | null): number {
-  const error: unknown = chunk?.error ?? chunk;
-  const fields =
-    typeof error === 'object' && error !== null ? (error as Record<string, unknown>) : {};
-  const kind = [fields.type, fields.code, chunk?.error_type]
+function streamError(chunk: Record<string, unknown> | null): {
+  status: number;
+  error: Record<string, unknown>;
+} {
+  const sent: unknown = chunk?.error ?? chunk;
+  const error =
+    typeof sent === 'object' && sent !== null
+      ? (sent as Record<string, unknown>)
+      : { message: String(sent) };
+  return { status: streamErrorStatus(error, chunk?.error_type), error };
+}
+
+/**
+ * The status an in-stream error names (`code` or `status`, as OpenRouter, vLLM and others
+ * send), unless its kind says otherwise (a quota spent is not a rate limit); else one its
+ * `type`, `code` or TGI's `error_type` implies. A server failing after it answered 200 is a
+ * server error unless it says otherwise.
+ */
+function streamErrorStatus(fields: Record<string, unknown>, errorType: unknown): number {
+  const kind = [fields.type, fields.code, errorType]
     .filter((value) => typeof value === 'string')
     .join(' ')
     .toLowerCase();
