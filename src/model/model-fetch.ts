@@ -324,16 +324,13 @@ function toResponse(
   if (NULL_BODY.has(status) || method === 'HEAD') message.resume();
   else source = decoded(message);
   const statusText = message.statusMessage ?? '';
+  const ok = status >= 200 && status < 300;
   const made =
     source === undefined
       ? undefined
-      : readByKeel && status >= 200 && status < 300
+      : readByKeel && ok
         ? { source, web: undefined, pulled: false }
-        : madeBody(
-            source,
-            status >= 200 && status < 300 ? MAX_BODY_BYTES.success : MAX_BODY_BYTES.error,
-            status,
-          );
+        : madeBody(source, ok ? MAX_BODY_BYTES.success : MAX_BODY_BYTES.error, status);
   const response = new Response(made?.web ?? null, {
     status,
     // Node takes any text on the status line; `fetch` would keep a valid one only.
