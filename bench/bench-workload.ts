@@ -46,6 +46,9 @@ export function benchAgent(baseURL: string): Agent {
     instructions: INSTRUCTIONS,
     tools: [lookupTool],
     guard: defineGuard(),
+    // The fake server's model has no price, as a local model has none: limited by tokens, as
+    // its team would say, instead of a warning on stderr in every process.
+    limits: { maxCostUsd: 'tokens-only' },
   });
 }
 

@@ -40,6 +40,7 @@ async function runKeel(url: string, path: string): Promise<string> {
     instructions: INSTRUCTIONS,
     tools: [lookup],
     guard: keel.defineGuard(),
+    limits: { maxCostUsd: 'tokens-only' },
   });
   const runtime = keel.createRuntime({ store, agents: [agent] });
   const result = await runtime.run('cold', TASK);
