@@ -370,6 +370,31 @@ describe('defineAgent: a cost limit must be one that holds', () => {
     throw new Error('expected a KeelError');
   };
 
+  it('refuses an adapter written by hand whose price no cost can be computed from', () => {
+    const priced = simulator({ script: [{ text: 'ok' }] });
+    const misspelt = { ...priced, price: { input: 1, output: 4 } } as unknown as typeof priced;
+    const negative = {
+      ...priced,
+      fallbacks: [{ ...priced, price: { inputPerMillion: -1, outputPerMillion: 1 } }],
+    };
+    const errors = [misspelt, negative].map((model) =>
+      failure(() => defineAgent({ ...base, model, limits: { maxCostUsd: 0.5 } })),
+    );
+    expect(errors.map((error) => [error.code, error.message])).toEqual([
+      [
+        'invalid_definition',
+        'defineAgent("costed"): "model" has a price no cost can be computed from: "price.inputPerMillion" Invalid input: expected number, received undefined',
+      ],
+      [
+        'invalid_definition',
+        'defineAgent("costed"): "model.fallbacks.0" has a price no cost can be computed from: "price.inputPerMillion" Too small: expected number to be >=0',
+      ],
+    ]);
+    expect(defineAgent({ ...base, model: priced, limits: { maxCostUsd: 0.5 } }).name).toBe(
+      'costed',
+    );
+  });
+
   it('refuses maxCostUsd on a model without a price, naming the fixes', () => {
     const error = failure(() =>
       defineAgent({ ...base, model: unpriced, limits: { maxCostUsd: 0.5 } }),

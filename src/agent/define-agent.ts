@@ -11,6 +11,7 @@ import {
 } from '../context/index.js';
 import {
   modelChain,
+  modelPriceProblem,
   priceFileMatch,
   resolveModel,
   warnOnce,
@@ -229,6 +230,16 @@ export function defineAgent(definition: AgentDefinition): Agent {
     );
   }
   const agentModel = resolved as ModelAdapterV1;
+  // An adapter written by hand skips its factory's check: a price no cost can be computed from
+  // (negative, NaN, a misspelt field) would let a cost limit never fire.
+  for (const [index, each] of [agentModel, ...(agentModel.fallbacks ?? [])].entries()) {
+    const problem = modelPriceProblem(each.price);
+    if (problem !== undefined)
+      fail(
+        index === 0 ? 'model' : `model.fallbacks.${String(index - 1)}`,
+        `has a price no cost can be computed from: ${problem}`,
+      );
+  }
   if (typeof definition.instructions !== 'string' || definition.instructions.trim() === '') {
     fail('instructions', 'must be a non-empty string');
   }

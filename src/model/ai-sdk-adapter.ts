@@ -27,6 +27,7 @@ import {
 } from './model-adapter.js';
 import { parseRetryAfter } from './retry-after.js';
 import { conservativeTokenCount } from './token-count.js';
+import { checkModelPrice } from './price-table.js';
 
 /** How an AI SDK language model is wrapped as a Keel model. */
 export interface AiSdkModelOptions {
@@ -63,6 +64,7 @@ export function aiSdkModel(
   { price, timeoutMs = DEFAULT_MODEL_TIMEOUT_MS, stream = false }: AiSdkModelOptions = {},
 ): ModelAdapterV1 {
   checkModelTimeout('aiSdkModel', timeoutMs);
+  checkModelPrice('aiSdkModel', price);
   const candidate = languageModel as Partial<LanguageModelV3> | undefined;
   if (
     typeof candidate !== 'object' ||

@@ -31,6 +31,7 @@ import {
 import { BODY_READ_BY_KEEL, modelFetch, responseBody } from './model-fetch.js';
 import { serverSentEventBatches } from './sse-events.js';
 import { conservativeTokenCount, type TokenCount } from './token-count.js';
+import { checkModelPrice } from './price-table.js';
 
 /** Options of the Anthropic Messages adapter: model, key, base URL, streaming, prompt caching, timeout. */
 export interface AnthropicMessagesOptions {
@@ -99,6 +100,7 @@ export function anthropicMessages({
     throw new KeelError('invalid_config', 'anthropicMessages: "model" must be a non-empty string');
   }
   checkModelTimeout('anthropicMessages', timeoutMs);
+  checkModelPrice('anthropicMessages', price);
   if (!Number.isSafeInteger(defaultMaxOutputTokens) || defaultMaxOutputTokens <= 0) {
     throw new KeelError(
       'invalid_config',

@@ -55,6 +55,8 @@ export {
   defaultPrice,
   loadPriceOverrides,
   parsePriceOverrides,
+  checkModelPrice,
+  modelPriceProblem,
   priceFileMatch,
   projectPriceTable,
   type PriceLookup,

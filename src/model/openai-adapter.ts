@@ -39,6 +39,7 @@ import {
   encodingForModel,
   type OpenAIEncoding,
 } from './token-count.js';
+import { checkModelPrice } from './price-table.js';
 
 /** Options of the OpenAI Chat Completions adapter: model, key, base URL, streaming, timeout, price. */
 export interface OpenAIChatOptions {
@@ -92,6 +93,7 @@ export function openaiChat({
     throw new KeelError('invalid_config', 'openaiChat: "model" must be a non-empty string');
   }
   checkModelTimeout('openaiChat', timeoutMs);
+  checkModelPrice('openaiChat', price);
   const key = apiKey ?? process.env.OPENAI_API_KEY;
   if (key === undefined || key === '') {
     throw new KeelError(

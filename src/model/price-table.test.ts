@@ -4,13 +4,19 @@ import { join } from 'node:path';
 import { calcPrice } from '@pydantic/genai-prices';
 import { describe, expect, it } from 'vitest';
 import { KeelError } from '../core/index.js';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
 import {
+  aiSdkModel,
+  anthropicMessages,
+  checkModelPrice,
   costOf,
   createPriceTable,
   loadPriceOverrides,
   parsePriceOverrides,
+  openaiChat,
   priceFileMatch,
   projectPriceTable,
+  simulator,
   type ModelUsage,
 } from './index.js';
 
@@ -218,6 +224,85 @@ describe('price overrides', () => {
         expect(KeelError.isInstance(error) && error.code).toBe('invalid_config');
       }
     }
+  });
+});
+
+describe("checkModelPrice (an adapter's price option)", () => {
+  it('takes a price a cost can be computed from, tiers and cache prices included', () => {
+    for (const price of [
+      undefined,
+      { inputPerMillion: 0, outputPerMillion: 0 },
+      {
+        inputPerMillion: 3,
+        outputPerMillion: 15,
+        cacheReadPerMillion: 0.3,
+        cacheWritePerMillion: 3.75,
+        tiers: [{ aboveInputTokens: 200_000, inputPerMillion: 6, outputPerMillion: 22.5 }],
+      },
+    ])
+      expect(() => {
+        checkModelPrice('openaiChat', price);
+      }).not.toThrow();
+  });
+
+  it('refuses one that would make a cost negative or NaN, naming the field', () => {
+    const problems = [
+      { inputPerMillion: -1000, outputPerMillion: 1 },
+      { inputPerMillion: Number.NaN, outputPerMillion: 1 },
+      { inputPerMillion: 1, outputPerMillion: Infinity },
+      {},
+      { input: 1, output: 4 },
+      { inputPerMillion: 1, outputPerMillion: 1, input: 1 },
+      { inputPerMillion: '10', outputPerMillion: 1 },
+      { inputPerMillion: 1, outputPerMillion: 1, tiers: [{ aboveInputTokens: 5 }] },
+      'cheap',
+    ].map((price) => {
+      try {
+        checkModelPrice('openaiChat', price);
+        return 'accepted';
+      } catch (error) {
+        if (!KeelError.isInstance(error) || error.code !== 'invalid_config') throw error;
+        return /"(price[^"]*)"/.exec(error.message)?.[1];
+      }
+    });
+    expect(problems).toEqual([
+      'price.inputPerMillion',
+      'price.inputPerMillion',
+      'price.outputPerMillion',
+      'price.inputPerMillion',
+      'price.inputPerMillion',
+      'price',
+      'price.inputPerMillion',
+      'price.tiers.0.inputPerMillion',
+      'price',
+    ]);
+  });
+
+  it.each([
+    ['openaiChat', (price: never) => openaiChat({ model: 'm', apiKey: 'k', price })],
+    ['anthropicMessages', (price: never) => anthropicMessages({ model: 'm', apiKey: 'k', price })],
+    [
+      'aiSdkModel',
+      (price: never) =>
+        aiSdkModel(
+          {
+            specificationVersion: 'v3',
+            provider: 'fake.chat',
+            modelId: 'm',
+            doGenerate: () => undefined,
+          } as unknown as LanguageModelV3,
+          { price },
+        ),
+    ],
+    ['simulator', (price: never) => simulator({ script: [], price })],
+  ])('%s refuses such a price when it is made', (name, make) => {
+    expect(() => make({ inputPerMillion: -1, outputPerMillion: 1 } as never)).toThrow(
+      `${name}: "price.inputPerMillion" Too small: expected number to be >=0`,
+    );
+    expect(make({ inputPerMillion: 1, outputPerMillion: 1 } as never).price).toEqual({
+      inputPerMillion: 1,
+      outputPerMillion: 1,
+    });
   });
 });
 

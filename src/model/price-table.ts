@@ -33,27 +33,67 @@ export interface PriceTable {
   lookup(provider: string, modelId: string, baseURL?: string): PriceLookup | undefined;
 }
 
-/** The schema of a price file, made when a file is first read (not when Keel is imported). */
-const overrideFileSchema = once(() => {
+/** The parts of a price: per million tokens, and the tiers above an input size. */
+const priceShapes = once(() => {
   const perMillion = z.number().nonnegative();
-  const tierSchema = z.strictObject({
-    aboveInputTokens: z.number().int().nonnegative(),
+  const prices = {
     inputPerMillion: perMillion,
     outputPerMillion: perMillion,
     cacheReadPerMillion: perMillion.optional(),
     cacheWritePerMillion: perMillion.optional(),
-  });
+  };
+  const tiers = z
+    .array(z.strictObject({ aboveInputTokens: z.number().int().nonnegative(), ...prices }))
+    .optional();
+  return { prices, tiers };
+});
+
+/** The schema of a price file, made when a file is first read (not when Keel is imported). */
+const overrideFileSchema = once(() => {
+  const { prices, tiers } = priceShapes();
   const overrideSchema = z.strictObject({
     match: z.string().min(1),
     provider: z.string().min(1).optional(),
-    inputPerMillion: perMillion,
-    outputPerMillion: perMillion,
-    cacheReadPerMillion: perMillion.optional(),
-    cacheWritePerMillion: perMillion.optional(),
-    tiers: z.array(tierSchema).optional(),
+    ...prices,
+    tiers,
   });
   return z.strictObject({ models: z.array(overrideSchema) });
 });
+
+/** The schema of an adapter's `price` option. */
+const modelPriceSchema = once(() => {
+  const { prices, tiers } = priceShapes();
+  return z.strictObject({ ...prices, tiers });
+});
+
+/**
+ * Fails with `invalid_config` naming the field unless `price` is unset or a price a cost can be
+ * computed from (see {@link modelPriceProblem}).
+ *
+ * ```ts
+ * checkModelPrice('openaiChat', { inputPerMillion: 0.4, outputPerMillion: 1.6 }); // ok
+ * checkModelPrice('openaiChat', { input: 0.4 }); // throws: openaiChat: "price.inputPerMillion" ...
+ * ```
+ */
+export function checkModelPrice(where: string, price: unknown): void {
+  const problem = modelPriceProblem(price);
+  if (problem !== undefined) throw new KeelError('invalid_config', `${where}: ${problem}`);
+}
+
+/**
+ * What is wrong with a model's `price`, naming the field, or `undefined` when it is unset or
+ * a price a cost can be computed from: finite, non-negative USD per million tokens, no unknown
+ * fields. A negative or missing price would make every cost negative or NaN, and a cost limit
+ * would never fire.
+ */
+export function modelPriceProblem(price: unknown): string | undefined {
+  if (price === undefined) return undefined;
+  const parsed = modelPriceSchema().safeParse(price);
+  if (parsed.success) return undefined;
+  const issue = parsed.error.issues[0];
+  const path = ['price', ...(issue?.path ?? [])].join('.');
+  return `"${path}" ${issue?.message ?? 'is invalid'}`;
+}
 
 /** The file `keel prices` and the CLI read overrides from when none is named. */
 export const DEFAULT_PRICE_FILE = 'keel.prices.json';

@@ -14,6 +14,7 @@ import {
 import { conversationFold } from './conversation-fold.js';
 import type { Message, ToolResultPart } from './messages.js';
 import { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
+import { checkModelPrice } from './price-table.js';
 
 /** A tool call a simulated turn emits. Give `rawArguments` to emit malformed text verbatim. */
 export interface SimulatedToolCall {
@@ -129,6 +130,7 @@ export function simulator(options: SimulatorOptions): ModelAdapterV1 {
   if (!Number.isFinite(streamChunkDelayMs) || streamChunkDelayMs < 0) {
     throw new KeelError('invalid_config', 'simulator: "streamChunkDelayMs" must be a number >= 0');
   }
+  if (options.price !== null) checkModelPrice('simulator', options.price);
   const price = options.price === null ? undefined : (options.price ?? SIMULATOR_PRICE);
   const failuresInjected = new Map<string, number>();
 
