@@ -516,6 +516,26 @@ describe('anthropicMessages', () => {
       );
     });
     const streamed = anthropicMessages({ model: MODEL, baseURL: url, apiKey: 'k', stream: true });
+    // The closing count, negative, would take tokens off what the run has spent.
+    const negativeUrl = await rawServer((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.end(
+        event('message_start', {
+          message: { id: 'msg_1', model: MODEL, usage: { input_tokens: 9, output_tokens: 1 } },
+        }) +
+          event('message_delta', {
+            delta: { stop_reason: 'end_turn' },
+            usage: { output_tokens: -50_000 },
+          }) +
+          event('message_stop', {}),
+      );
+    });
+    const negative = anthropicMessages({
+      model: MODEL,
+      baseURL: negativeUrl,
+      apiKey: 'k',
+      stream: true,
+    });
     const { model: whole } = await setup({
       fault: 'malformed_body',
       body: JSON.stringify({
@@ -527,15 +547,20 @@ describe('anthropicMessages', () => {
     const failures = [
       await failureOf(streamed.doGenerate(userRequest('x'), {})),
       await failureOf(whole.doGenerate(userRequest('x'), {})),
+      await failureOf(negative.doGenerate(userRequest('x'), {})),
     ];
     expect(failures.map((failure) => [failure.type, failure.message])).toEqual([
       [
         'malformed_response',
-        'the response is not a message: usage.input_tokens: expected a number',
+        'the response is not a message: usage.input_tokens: expected a whole number >= 0',
       ],
       [
         'malformed_response',
-        'the response is not a message: usage.cache_read_input_tokens: expected a number',
+        'the response is not a message: usage.cache_read_input_tokens: expected a whole number >= 0',
+      ],
+      [
+        'malformed_response',
+        'the response is not a message: usage.output_tokens: expected a whole number >= 0',
       ],
     ]);
   });

@@ -36,10 +36,10 @@ const check: ReplyChecks = replyChecks('a message');
  */
 function readUsage(value: unknown): AnthropicUsage {
   const fields = check.record(value, 'usage');
-  check.number(fields.input_tokens, 'usage.input_tokens');
-  check.number(fields.output_tokens, 'usage.output_tokens');
-  check.optionalNumber(fields.cache_creation_input_tokens, 'usage.cache_creation_input_tokens');
-  check.optionalNumber(fields.cache_read_input_tokens, 'usage.cache_read_input_tokens');
+  check.count(fields.input_tokens, 'usage.input_tokens');
+  check.count(fields.output_tokens, 'usage.output_tokens');
+  check.optionalCount(fields.cache_creation_input_tokens, 'usage.cache_creation_input_tokens');
+  check.optionalCount(fields.cache_read_input_tokens, 'usage.cache_read_input_tokens');
   return fields as unknown as AnthropicUsage;
 }
 
@@ -159,10 +159,16 @@ export async function accumulateStream(
         }
         break;
       }
-      case 'message_delta':
+      case 'message_delta': {
         stopReason = event.delta.stop_reason;
-        if (usage) usage = { ...usage, output_tokens: event.usage.output_tokens };
+        // Its count of output tokens replaces the start's; a server may leave it out.
+        const outputTokens = (event.usage as { output_tokens?: unknown } | undefined)
+          ?.output_tokens;
+        check.optionalCount(outputTokens, 'usage.output_tokens');
+        if (usage && typeof outputTokens === 'number')
+          usage = { ...usage, output_tokens: outputTokens };
         break;
+      }
       case 'message_stop':
         stopped = true;
         break;

@@ -71,6 +71,10 @@ describe('readCompletion', () => {
         { choices: [choice], usage: 'lots' },
         { choices: [choice], usage: { prompt_tokens: '1', completion_tokens: 1 } },
         { choices: [choice], usage: { prompt_tokens: 1 } },
+        // A count that would lower the run's spend, or is no count at all.
+        { choices: [choice], usage: { prompt_tokens: -20_000, completion_tokens: 1 } },
+        { choices: [choice], usage: { prompt_tokens: 1, completion_tokens: 0.5 } },
+        { choices: [choice], usage: { prompt_tokens: 1, completion_tokens: Infinity } },
         {
           choices: [choice],
           usage: { ...valid.usage, prompt_tokens_details: { cached_tokens: '4' } },
@@ -101,9 +105,12 @@ describe('readCompletion', () => {
       'id: expected a string',
       'model: expected a string',
       'usage: expected an object',
-      'usage.prompt_tokens: expected a number',
-      'usage.completion_tokens: expected a number',
-      'usage.prompt_tokens_details.cached_tokens: expected a number',
+      'usage.prompt_tokens: expected a whole number >= 0',
+      'usage.completion_tokens: expected a whole number >= 0',
+      'usage.prompt_tokens: expected a whole number >= 0',
+      'usage.completion_tokens: expected a whole number >= 0',
+      'usage.completion_tokens: expected a whole number >= 0',
+      'usage.prompt_tokens_details.cached_tokens: expected a whole number >= 0',
       'usage.completion_tokens_details: expected an object',
     ]);
   });

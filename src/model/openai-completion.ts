@@ -74,15 +74,15 @@ export function readCompletion(value: unknown): Completion {
   });
   if (root.usage !== null && root.usage !== undefined) {
     const usage = check.record(root.usage, 'usage');
-    check.number(usage.prompt_tokens, 'usage.prompt_tokens');
-    check.number(usage.completion_tokens, 'usage.completion_tokens');
+    check.count(usage.prompt_tokens, 'usage.prompt_tokens');
+    check.count(usage.completion_tokens, 'usage.completion_tokens');
     for (const [key, count] of [
       ['prompt_tokens_details', 'cached_tokens'],
       ['completion_tokens_details', 'reasoning_tokens'],
     ] as const) {
       const details = usage[key];
       if (details === null || details === undefined) continue;
-      check.optionalNumber(check.record(details, `usage.${key}`)[count], `usage.${key}.${count}`);
+      check.optionalCount(check.record(details, `usage.${key}`)[count], `usage.${key}.${count}`);
     }
   }
   return root as unknown as Completion;

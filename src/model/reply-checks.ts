@@ -7,11 +7,12 @@ export interface ReplyChecks {
   /** `value` as an object (not null, not an array). */
   record(value: unknown, at: string): Record<string, unknown>;
   string(value: unknown, at: string): void;
-  number(value: unknown, at: string): void;
+  /** A count of tokens: a whole number, 0 or more. */
+  count(value: unknown, at: string): void;
   /** A string, null or absent. */
   optionalString(value: unknown, at: string): void;
-  /** A number, null or absent. */
-  optionalNumber(value: unknown, at: string): void;
+  /** A count of tokens, null or absent. */
+  optionalCount(value: unknown, at: string): void;
 }
 
 /**
@@ -21,8 +22,8 @@ export interface ReplyChecks {
  *
  * ```ts
  * const check = replyChecks('a message');
- * check.number(usage.input_tokens, 'usage.input_tokens');
- * // throws "the response is not a message: usage.input_tokens: expected a number"
+ * check.count(usage.input_tokens, 'usage.input_tokens');
+ * // throws "the response is not a message: usage.input_tokens: expected a whole number >= 0"
  * ```
  */
 export function replyChecks(what: string): ReplyChecks {
@@ -44,14 +45,22 @@ export function replyChecks(what: string): ReplyChecks {
     string(value, at) {
       if (typeof value !== 'string') fail(at, 'expected a string');
     },
-    number(value, at) {
-      if (typeof value !== 'number') fail(at, 'expected a number');
+    count(value, at) {
+      if (!isCount(value)) fail(at, 'expected a whole number >= 0');
     },
     optionalString(value, at) {
       if (!absent(value) && typeof value !== 'string') fail(at, 'expected a string');
     },
-    optionalNumber(value, at) {
-      if (!absent(value) && typeof value !== 'number') fail(at, 'expected a number');
+    optionalCount(value, at) {
+      if (!absent(value) && !isCount(value)) fail(at, 'expected a whole number >= 0');
     },
   };
+}
+
+/**
+ * A token count a reply may report. A negative or fractional one is no count: summed into the
+ * run's usage it would lower what the run has spent, and its limits would never be reached.
+ */
+function isCount(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
 }
