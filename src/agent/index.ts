@@ -15,6 +15,7 @@ export {
   actionBeforeStep,
   assembleRequest,
   preflight,
+  spotlightTokens,
   type AssembledRequest,
   buildRequest,
   modelOutputProvenance,

@@ -15,6 +15,12 @@ import {
   type ContextConfig,
 } from '../context/index.js';
 import {
+  spotlightNonce,
+  spotlightSystem,
+  spotlightText,
+  spotlightedParts,
+} from '../guard/index.js';
+import {
   costOf,
   type Message,
   type ModelRequest,
@@ -101,12 +107,14 @@ export function actionBeforeStep(
 /**
  * The budget pre-flight of an assembled request: the call goes ahead unless its input (as
  * counted or estimated) plus the agent's output cap would pass the run's remaining tokens, or
- * its estimated cost the remaining cost.
+ * its estimated cost the remaining cost. The input is the request as it is sent: a
+ * spotlighting agent's markers are counted too (exactly for the run `runId`, else at most).
  */
 export function preflight(
   agent: Agent,
   state: RunState,
   { request, assembly }: AssembledRequest,
+  runId?: string,
 ): Extract<NextAction, { type: 'call_model' | 'stop' }> {
   const limits = state.limits ?? agent.limits;
   const expectedOutput = agent.maxOutputTokens ?? 0;
@@ -120,12 +128,15 @@ export function preflight(
   // A managed context has already counted its sections with the model's counter: their sum
   // bounds the request from above, so it is not counted a second time. Otherwise a model with
   // a costly exact count is counted exactly only when its cheap bound does not fit.
+  // What the request is counted as: a spotlighted one is sent with its markers.
+  const presented = spotlightTokens(agent, request, runId);
   const rough = assembly ? undefined : agent.model.roughInputTokens?.(request);
   const estimatedInputTokens =
-    assembly?.totalTokens ??
-    (rough && !budgetReached(spentWith(rough.atMost), limits)
-      ? rough.estimate
-      : (agent.model.estimateInputTokens?.(request) ?? 0));
+    presented +
+    (assembly?.totalTokens ??
+      (rough && !budgetReached(spentWith(presented + rough.atMost), limits)
+        ? rough.estimate
+        : (agent.model.estimateInputTokens?.(request) ?? 0)));
   const reached = budgetReached(spentWith(estimatedInputTokens), limits);
   if (reached) return { type: 'stop', ...reached };
   return {
@@ -134,6 +145,79 @@ export function preflight(
     estimatedInputTokens,
     ...(assembly ? { context: assembly } : {}),
   };
+}
+
+/**
+ * At most how many tokens spotlighting adds to `request` for `agent` (0 unless it spotlights):
+ * the line in the system prompt, two markers around each untrusted part and what rewriting
+ * marker-shaped text inside them adds. Given the run's id, its markers are counted as they
+ * are; without it each marker's nonce (12 hex digits) is taken at its worst, a token a digit.
+ */
+export function spotlightTokens(agent: Agent, request: ModelRequest, runId?: string): number {
+  if (agent.untrusted.handling !== 'spotlight') return 0;
+  const { wrapped, neutralised } = spotlightedParts(request.messages);
+  if (wrapped === 0) return 0;
+  const costs = spotlightCosts(agent.model, runId);
+  return costs.note + wrapped * costs.wrap + neutralised * NEUTRALISED_TOKENS_AT_MOST;
+}
+
+/** A nonce is 12 hex digits: at most a token each. */
+const NONCE_TOKENS_AT_MOST = 12;
+/** `[/marker removed]` in place of a marker: at most a token a character. */
+const NEUTRALISED_TOKENS_AT_MOST = '[/marker removed]'.length;
+/** Tokens more for each edge where a marker may split what was one token of the content. */
+const EDGE_TOKENS = 2;
+
+interface SpotlightCosts {
+  readonly note: number;
+  readonly wrap: number;
+}
+
+const costsByModel = new WeakMap<Agent['model'], Map<string, SpotlightCosts>>();
+const RUNS_REMEMBERED = 256;
+
+/** What the note and one part's markers cost in `model`'s count, measured once per run. */
+function spotlightCosts(model: Agent['model'], runId: string | undefined): SpotlightCosts {
+  let byRun = costsByModel.get(model);
+  if (!byRun) {
+    byRun = new Map();
+    costsByModel.set(model, byRun);
+  }
+  const key = runId ?? '';
+  const known = byRun.get(key);
+  if (known) return known;
+  const nonce = runId === undefined ? '' : spotlightNonce(runId);
+  const nonceAtMost = runId === undefined ? NONCE_TOKENS_AT_MOST : 0;
+  const counter = tokenCounter(model);
+  const base: ModelRequest = { system: '', messages: [], tools: [] };
+  const plain = 'x';
+  const marked = spotlightText(plain, nonce);
+  const text = { type: 'text', text: plain, provenance: TRUSTED_AGENT } as const;
+  const result = {
+    type: 'tool_result',
+    callId: 'c',
+    toolName: 't',
+    content: plain,
+    isError: false,
+    provenance: TRUSTED_AGENT,
+  } as const;
+  const costs = {
+    note:
+      counter.request({ ...base, system: spotlightSystem('', nonce) }) -
+      counter.request(base) +
+      2 * nonceAtMost +
+      EDGE_TOKENS,
+    wrap:
+      Math.max(
+        counter.part({ ...text, text: marked }) - counter.part(text),
+        counter.part({ ...result, content: marked }) - counter.part(result),
+      ) +
+      2 * nonceAtMost +
+      2 * EDGE_TOKENS,
+  };
+  if (byRun.size >= RUNS_REMEMBERED) byRun.clear();
+  byRun.set(key, costs);
+  return costs;
 }
 
 /** A request ready for the model and, for a managed context, what its assembly put in it. */

@@ -36,6 +36,7 @@ export {
   spotlight,
   spotlightMessage,
   spotlightNonce,
+  spotlightedParts,
   spotlightNote,
   spotlightSystem,
   spotlightText,

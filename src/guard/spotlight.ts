@@ -1,5 +1,10 @@
 import { digest } from '../core/index.js';
-import type { Message, MessagePart, ModelRequest } from '../model/index.js';
+import {
+  conversationFold,
+  type Message,
+  type MessagePart,
+  type ModelRequest,
+} from '../model/index.js';
 
 /** The stand-in nonce of the request a run's `requestHash` is taken over. */
 export const SPOTLIGHT_PLACEHOLDER = 'run';
@@ -110,3 +115,26 @@ function isUntrustedContent(
   if (part.provenance.source === 'model') return false;
   return part.type === 'text' || part.type === 'tool_result';
 }
+
+/**
+ * What {@link spotlight} adds to a conversation: the parts it wraps in markers and the
+ * marker-shaped pieces inside them it rewrites. A function of the messages alone (the nonce is
+ * counted apart), carried forward over a run so a step counts only its new messages.
+ *
+ * ```ts
+ * spotlightedParts(request.messages) // { wrapped: 12, neutralised: 0 }
+ * ```
+ */
+export const spotlightedParts = conversationFold(
+  { wrapped: 0, neutralised: 0 },
+  (total, message: Message) => {
+    let { wrapped, neutralised } = total;
+    for (const part of message.parts) {
+      if (!isUntrustedContent(part)) continue;
+      wrapped += 1;
+      neutralised +=
+        (part.type === 'text' ? part.text : part.content).match(MARKER_LIKE)?.length ?? 0;
+    }
+    return { wrapped, neutralised };
+  },
+);
