@@ -167,6 +167,51 @@ describe('replayRun on the demo runs', () => {
   });
 });
 
+describe('replayRun of a tokens-only run', () => {
+  it('reproduces a run limited by tokens alone when its model has no known price', async () => {
+    const agent = defineAgent({
+      name: 'unpriced',
+      model: simulator({ script: [{ text: 'done' }], price: null }),
+      instructions: 'Answer.',
+      limits: { maxCostUsd: 'tokens-only' },
+    });
+    const store = await openStore('sqlite::memory:');
+    const runtime = createRuntime({ store, agents: [agent] });
+    try {
+      const run = await runtime.run('unpriced', 'go');
+      expect(run.status).toBe('succeeded');
+      const journal = await store.readEvents(run.id);
+      const replay = await replayRun({ agent, runId: run.id, journal });
+      expect(replay).toMatchObject({ identical: true, divergence: null });
+    } finally {
+      await runtime.close();
+      await store.close();
+    }
+  });
+
+  it('reproduces a run given a tokens-only limit of its own when its model has no known price', async () => {
+    const agent = defineAgent({
+      name: 'unpriced-run',
+      model: simulator({ script: [{ text: 'done' }], price: null }),
+      instructions: 'Answer.',
+    });
+    const store = await openStore('sqlite::memory:');
+    const runtime = createRuntime({ store, agents: [agent] });
+    try {
+      const run = await runtime.run('unpriced-run', 'go', {
+        limits: { maxCostUsd: 'tokens-only', maxTokens: 5_000 },
+      });
+      expect(run.status).toBe('succeeded');
+      const journal = await store.readEvents(run.id);
+      const replay = await replayRun({ agent, runId: run.id, journal });
+      expect(replay).toMatchObject({ identical: true, divergence: null });
+    } finally {
+      await runtime.close();
+      await store.close();
+    }
+  });
+});
+
 describe('Runtime.fork', () => {
   it('continues from step N without re-running the steps before it', async () => {
     const store = await openStore('sqlite::memory:');

@@ -37,7 +37,10 @@ export function runStarted({
   if (typeof task !== 'string' || task.trim() === '') {
     throw new KeelError('invalid_input', 'a run needs a non-empty task');
   }
-  const { maxCostUsd, ...others } = limits ?? {};
+  const { maxCostUsd: written, ...others } = limits ?? {};
+  // Limits passed back as resolved (a replay's, a shadow's, a routed run's) hold 'tokens-only'
+  // as the cost no run reaches.
+  const maxCostUsd = written === NO_COST_LIMIT ? 'tokens-only' : written;
   checkCostLimitShape(`run of "${agent.name}"`, maxCostUsd, 'invalid_input');
   const overrides: Partial<RunLimits> =
     maxCostUsd === undefined
