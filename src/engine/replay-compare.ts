@@ -59,10 +59,53 @@ interface Comparable {
   readonly event: Record<string, unknown>;
 }
 
+/**
+ * The key of an event a step journals before its model call and journals again when the step
+ * is resumed after a crash (the resumed worker prepares the step anew); `undefined` for others.
+ */
+function reissueKey(event: RunEvent): string | undefined {
+  return event.type === 'context_assembled'
+    ? `${event.type}:${event.step}:${event.trigger}`
+    : undefined;
+}
+
+/**
+ * A step resumed after a crash journals its pre-call events again: `context_assembled |
+ * run_claimed | context_assembled | model_called`. The step is compared as one attempt would
+ * have journaled it: each such event where the killed attempt first journaled it, as the
+ * resumed attempt (whose request the model answered) last journaled it. A repeat with no claim
+ * since the first, or after the step's model call, is behaviour and stays.
+ */
+function collapseReissues(events: readonly RunEvent[]): RunEvent[] {
+  const out: RunEvent[] = [];
+  // The step's events not yet followed by its model call: where each sits in `out`, and
+  // whether a claim came after it.
+  const open = new Map<string, { index: number; claimed: boolean }>();
+  for (const event of events) {
+    if (event.type === 'run_claimed') for (const entry of open.values()) entry.claimed = true;
+    if (event.type === 'model_called') open.clear();
+    const key = reissueKey(event);
+    if (key === undefined) {
+      out.push(event);
+      continue;
+    }
+    const first = open.get(key);
+    if (first?.claimed) {
+      // The resumed attempt's copy, in the killed attempt's place.
+      out[first.index] = event;
+      first.claimed = false;
+    } else {
+      open.set(key, { index: out.length, claimed: false });
+      out.push(event);
+    }
+  }
+  return out;
+}
+
 function comparable(events: readonly RunEvent[], runId: string): Comparable[] {
   const out: Comparable[] = [];
   let step = 0;
-  for (const event of events) {
+  for (const event of collapseReissues(events)) {
     if (UNCOMPARED_EVENTS.has(event.type)) continue;
     // A re-issue after a crash is the same attempt again, not new behaviour.
     if (event.type === 'tool_started' && event.reissued === true) continue;
