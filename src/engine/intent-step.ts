@@ -1,4 +1,5 @@
 import { planTaskIntent } from '../guard/index.js';
+import { costOf } from '../model/index.js';
 import type { StepStage } from './model-step.js';
 
 /** The effects a plan names: the ones that change the world or send data out. */
@@ -35,6 +36,7 @@ export const planIntent: StepStage = async (execution, step) => {
       ...(intent.ok ? { tools: intent.tools } : { error: intent.error }),
       outputs: intent.outputs,
       usage: intent.usage,
+      costUsd: costOf(intent.usage, plan.model.price),
     },
   ]);
   return 'next';

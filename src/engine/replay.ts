@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { type Agent } from '../agent/index.js';
 import { type RunEvent, type RunLimits } from '../journal/index.js';
 import { KeelError, sleep } from '../core/index.js';
-import { ModelCallError, type ModelAdapterV1, type ModelResponse } from '../model/index.js';
+import {
+  ModelCallError,
+  type ModelAdapterV1,
+  type ModelPrice,
+  type ModelResponse,
+} from '../model/index.js';
 import { openStore, type Store, type StoredEvent } from '../store/index.js';
 import { ToolError, defineTool, type JournaledDecisionEntry, type Tool } from '../tools/index.js';
 import { createRuntime, type Runtime } from './runtime.js';
@@ -236,12 +241,16 @@ function servedFromJournal(
   const served = agent.withModel(replayModel).withTools(tools);
   const withReader =
     agent.untrusted.handling === 'quarantine'
-      ? served.withReaderModel(readerFromJournal(recorded, model))
+      ? served.withReaderModel(
+          readerFromJournal(recorded, model, agent.untrusted.reader.model?.price),
+        )
       : served;
   const withPlanner =
     agent.untrusted.plan === false
       ? withReader
-      : withReader.withPlannerModel(plannerFromJournal(recorded, model));
+      : withReader.withPlannerModel(
+          plannerFromJournal(recorded, model, agent.untrusted.plan.model.price),
+        );
   return agent.context
     ? withPlanner.withContext({ ...agent.context, replay: contextReplay(recorded) })
     : withPlanner;
@@ -251,43 +260,68 @@ function servedFromJournal(
 function plannerFromJournal(
   recorded: readonly RunEvent[],
   model: { readonly provider: string; readonly modelId: string },
+  price: ModelPrice | undefined,
 ): ModelAdapterV1 {
   const replies = recorded.flatMap((event) =>
-    event.type === 'intent_planned' ? event.outputs : [],
+    event.type === 'intent_planned' ? repliesOf(event) : [],
   );
-  return servedReplies(replies, model, 'planner');
+  return servedReplies(replies, model, 'planner', price);
 }
 
 /** The quarantined reader's recorded replies, served in order (no model is called). */
 function readerFromJournal(
   recorded: readonly RunEvent[],
   model: { readonly provider: string; readonly modelId: string },
+  price: ModelPrice | undefined,
 ): ModelAdapterV1 {
   const replies = recorded.flatMap((event) =>
-    event.type === 'tool_quarantined' ? event.outputs : [],
+    event.type === 'tool_quarantined' ? repliesOf(event) : [],
   );
-  return servedReplies(replies, model, 'reader');
+  return servedReplies(replies, model, 'reader', price);
+}
+
+/** One recorded reply and the usage it reports when served. */
+interface ServedReply {
+  readonly text: string;
+  readonly usage: { readonly inputTokens: number; readonly outputTokens: number };
+}
+
+/**
+ * An event's replies: the event records its attempts' usage as one sum, so the first reply
+ * reports all of it and the others none, and the run's totals (and limits) come out the same.
+ */
+function repliesOf(event: {
+  readonly outputs: readonly string[];
+  readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
+}): ServedReply[] {
+  const none = { inputTokens: 0, outputTokens: 0 };
+  return event.outputs.map((text, index) => ({
+    text,
+    usage: index === 0 ? (event.usage ?? none) : none,
+  }));
 }
 
 /** A model that answers with `replies`, in order, and fails once they run out. */
 function servedReplies(
-  replies: string[],
+  replies: ServedReply[],
   model: { readonly provider: string; readonly modelId: string },
   role: string,
+  price: ModelPrice | undefined,
 ): ModelAdapterV1 {
   return {
     specificationVersion: 'v1',
     provider: model.provider,
     modelId: `${model.modelId}:${role}`,
+    ...(price ? { price } : {}),
     doGenerate(): Promise<ModelResponse> {
-      const text = replies.shift();
-      if (text === undefined)
+      const reply = replies.shift();
+      if (reply === undefined)
         return Promise.reject(
           new ModelCallError('bad_request', `replay: the journal has no further ${role} reply`),
         );
       return Promise.resolve({
-        content: [{ type: 'text', text }],
-        usage: { inputTokens: 0, outputTokens: 0 },
+        content: [{ type: 'text', text: reply.text }],
+        usage: reply.usage,
         finishReason: 'stop',
       });
     },

@@ -8,7 +8,7 @@ import {
   spotlight,
   spotlightNonce,
 } from '../guard/index.js';
-import type { ModelRequest } from '../model/index.js';
+import { costOf, type ModelRequest } from '../model/index.js';
 import type { ToolFailure } from '../tools/index.js';
 
 /** The request as the model is sent it: spotlighted for an agent that asks for it. */
@@ -96,6 +96,7 @@ async function quarantine({
     retries: reader.retries,
     signal,
   });
+  const costUsd = costOf(read.usage, reader.model.price);
   if (!read.ok)
     return {
       ...base,
@@ -103,6 +104,7 @@ async function quarantine({
       outputs: read.outputs,
       error: read.error,
       usage: read.usage,
+      costUsd,
     };
   return {
     ...base,
@@ -114,6 +116,7 @@ async function quarantine({
     labels: read.labels,
     extracted: read.value,
     usage: read.usage,
+    costUsd,
   };
 }
 

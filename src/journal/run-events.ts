@@ -357,7 +357,13 @@ export type RunEvent =
        */
       readonly extracted?: unknown;
       readonly error?: string | undefined;
+      /** The reader's reported usage over its attempts (counted against the run's budget). */
       readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
+      /**
+       * What the reader's calls cost: `null` for an unpriced reader; absent in older journals,
+       * where the cost is unknown.
+       */
+      readonly costUsd?: number | null | undefined;
     }
   | {
       /**
@@ -373,7 +379,13 @@ export type RunEvent =
       readonly tools?: readonly string[] | undefined;
       readonly outputs: readonly string[];
       readonly error?: string | undefined;
+      /** The planner's reported usage over its attempts (counted against the run's budget). */
       readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
+      /**
+       * What the planner's calls cost: `null` for an unpriced planner; absent when the cost was
+       * not recorded (older journals), where it is unknown.
+       */
+      readonly costUsd?: number | null | undefined;
     }
   | {
       /**

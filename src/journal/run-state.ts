@@ -435,10 +435,12 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     case 'intent_planned':
       state.planned = true;
       state.plannedTools = event.tools;
+      addSideUsage(state, event);
       return;
     case 'tool_quarantined':
       replaceResult(state, event.callId, event.view);
       if (event.extracted !== undefined) state.quarantined.set(event.callId, event.extracted);
+      addSideUsage(state, event);
       return;
     case 'decision_recorded':
       // A decision's model calls are the run's spending too: budgets count them.
@@ -455,6 +457,21 @@ export function applyEvent(state: RunState, event: RunEvent): void {
     default:
       event satisfies never;
   }
+}
+
+/**
+ * The planner's and the quarantined reader's calls are the run's spending too: budgets count
+ * them. A call whose cost was not recorded (older journals) makes the total cost unknown.
+ */
+function addSideUsage(
+  state: RunState,
+  event: {
+    readonly usage?: ModelUsage | undefined;
+    readonly costUsd?: number | null | undefined;
+  },
+): void {
+  if (event.usage)
+    state.usage = addUsage(state.usage, { usage: event.usage, costUsd: event.costUsd ?? null });
 }
 
 /** A human's decision is trusted: it comes from an authenticated approver, not from content. */

@@ -1,0 +1,227 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineAgent, type AgentDefinition } from '../agent/index.js';
+import { defineGuard } from '../guard/index.js';
+import type { RunEvent } from '../journal/index.js';
+import { simulator, type ModelAdapterV1, type ModelPrice } from '../model/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { defineTool } from '../tools/index.js';
+import { createRuntime, replayRun, type Runtime } from './index.js';
+
+/*
+ * The quarantined reader's and the planner's calls are the run's spending: their usage and
+ * cost count towards its totals and its token and cost limits, as the tool-using model's do.
+ */
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const PRICE: ModelPrice = { inputPerMillion: 10, outputPerMillion: 10 };
+/** What the side model (reader or planner) reports per call: $5.01 at `PRICE`. */
+const SIDE_USAGE = { inputTokens: 500_000, outputTokens: 1_000 };
+/** Limits that let every call of these runs through. */
+const ROOMY = { maxTokens: 10_000_000, maxCostUsd: 100 };
+/** What the tool-using model reports per call. */
+const MAIN_USAGE = { inputTokens: 100, outputTokens: 10 };
+
+/** Reads the email once, then answers. */
+const mainModel = simulator({
+  script: [
+    { toolCalls: [{ name: 'read_email', args: {} }], usage: MAIN_USAGE },
+    { text: 'done', usage: MAIN_USAGE },
+  ],
+  price: PRICE,
+});
+
+/** A reader that extracts the generic fields and reports `SIDE_USAGE`. */
+const reader = (price: ModelPrice | null): ModelAdapterV1 =>
+  simulator({
+    script: () => ({
+      text: JSON.stringify({ summary: 'Lunch', facts: [], links: [], entities: [] }),
+      usage: SIDE_USAGE,
+    }),
+    price,
+  });
+
+/** A planner that finds no consequential tool in the task and reports `SIDE_USAGE`. */
+const planner = simulator({
+  script: () => ({ text: JSON.stringify({ tools: [] }), usage: SIDE_USAGE }),
+  price: PRICE,
+});
+
+async function world(
+  definition: Pick<AgentDefinition, 'untrusted' | 'limits'>,
+): Promise<{ runtime: Runtime; store: Store }> {
+  const store = await openStore('sqlite::memory:');
+  const agent = defineAgent({
+    name: 'mail',
+    model: mainModel,
+    instructions: 'You handle mail for the user.',
+    tools: [
+      defineTool({
+        name: 'read_email',
+        description: 'Read the latest email',
+        input: z.object({}),
+        effect: 'read',
+        untrustedOutput: true,
+        run: () => Promise.resolve('Lunch on Friday?'),
+      }),
+      defineTool({
+        name: 'send_email',
+        description: 'Send an email',
+        input: z.object({ to: z.string(), body: z.string() }),
+        effect: 'egress',
+        run: () => Promise.resolve({ sent: true }),
+      }),
+    ],
+    guard: defineGuard({ tools: { send_email: { sinks: ['to'] } } }),
+    ...definition,
+  });
+  const runtime = createRuntime({ store, agents: [agent] });
+  cleanups.push(
+    () => store.close(),
+    () => runtime.close(),
+  );
+  return { runtime, store };
+}
+
+async function events(store: Store, runId: string): Promise<RunEvent[]> {
+  return (await store.readEvents(runId)).map((entry) => entry.event);
+}
+
+const quarantine = (price: ModelPrice | null) =>
+  ({ handling: 'quarantine', detector: false, reader: { model: reader(price) } }) as const;
+
+describe('the quarantined reader’s spending', () => {
+  it('stops the run on the token limit when the reader’s usage passes it', async () => {
+    const { runtime } = await world({
+      untrusted: quarantine(PRICE),
+      limits: { maxTokens: 100_000, maxCostUsd: 0.5 },
+    });
+    const result = await runtime.run('mail', 'What is my latest email about?');
+    expect(result.status).toBe('stopped');
+    expect(result.reason).toEqual({
+      type: 'limit',
+      limit: 'tokens',
+      used: expect.any(Number) as number,
+      max: 100_000,
+    });
+    expect(result.usage.inputTokens).toBe(MAIN_USAGE.inputTokens + SIDE_USAGE.inputTokens);
+  });
+
+  it('stops the run on the cost limit when the reader’s cost passes it', async () => {
+    const { runtime } = await world({
+      untrusted: quarantine(PRICE),
+      limits: { maxTokens: 10_000_000, maxCostUsd: 0.5 },
+    });
+    const result = await runtime.run('mail', 'What is my latest email about?');
+    expect(result.status).toBe('stopped');
+    expect(result.reason).toMatchObject({ type: 'limit', limit: 'cost', max: 0.5 });
+    expect(result.usage.costUsd).toBeGreaterThan(5);
+  });
+
+  it('counts the reader’s usage and cost in the run’s totals and on its event', async () => {
+    const { runtime, store } = await world({ untrusted: quarantine(PRICE), limits: ROOMY });
+    const result = await runtime.run('mail', 'What is my latest email about?');
+    expect(result.status).toBe('succeeded');
+    expect(result.usage).toEqual({
+      inputTokens: 2 * MAIN_USAGE.inputTokens + SIDE_USAGE.inputTokens,
+      outputTokens: 2 * MAIN_USAGE.outputTokens + SIDE_USAGE.outputTokens,
+      costUsd: expect.closeTo(5.0122, 9) as number,
+      costKnown: true,
+    });
+    const quarantined = (await events(store, result.id)).find(
+      (event) => event.type === 'tool_quarantined',
+    );
+    expect(quarantined).toMatchObject({ usage: SIDE_USAGE, costUsd: expect.closeTo(5.01, 9) });
+  });
+
+  it('leaves the run’s cost unknown when the reader has no price', async () => {
+    const { runtime, store } = await world({
+      untrusted: quarantine(null),
+      limits: { maxTokens: 10_000_000, maxCostUsd: 0.5 },
+    });
+    const result = await runtime.run('mail', 'What is my latest email about?');
+    expect(result.status).toBe('succeeded');
+    expect(result.usage).toEqual({
+      inputTokens: 2 * MAIN_USAGE.inputTokens + SIDE_USAGE.inputTokens,
+      outputTokens: 2 * MAIN_USAGE.outputTokens + SIDE_USAGE.outputTokens,
+      costUsd: expect.closeTo(0.0022, 9) as number,
+      costKnown: false,
+    });
+    const quarantined = (await events(store, result.id)).find(
+      (event) => event.type === 'tool_quarantined',
+    );
+    expect(quarantined).toMatchObject({ costUsd: null });
+  });
+});
+
+describe('the planner’s spending', () => {
+  it('stops the run on the token limit before the first step when the planner passes it', async () => {
+    const { runtime, store } = await world({
+      untrusted: { plan: { model: planner }, detector: false },
+      limits: { maxTokens: 100_000, maxCostUsd: 0.5 },
+    });
+    const result = await runtime.run('mail', 'What is my latest email about?');
+    expect(result.status).toBe('stopped');
+    expect(result.reason).toEqual({
+      type: 'limit',
+      limit: 'tokens',
+      used: expect.any(Number) as number,
+      max: 100_000,
+    });
+    expect(result.usage).toMatchObject(SIDE_USAGE);
+    const journal = await events(store, result.id);
+    expect(journal.filter((event) => event.type === 'model_called')).toEqual([]);
+  });
+
+  it('counts the planner’s tokens in the run’s totals', async () => {
+    const { runtime } = await world({
+      untrusted: { plan: { model: planner }, detector: false },
+      limits: ROOMY,
+    });
+    const result = await runtime.run('mail', 'What is my latest email about?');
+    expect(result.status).toBe('succeeded');
+    expect(result.usage).toMatchObject({
+      inputTokens: 2 * MAIN_USAGE.inputTokens + SIDE_USAGE.inputTokens,
+      outputTokens: 2 * MAIN_USAGE.outputTokens + SIDE_USAGE.outputTokens,
+    });
+  });
+
+  it('stops the run on the cost limit when the planner’s cost passes it', async () => {
+    const { runtime, store } = await world({
+      untrusted: { plan: { model: planner }, detector: false },
+      limits: { maxTokens: 10_000_000, maxCostUsd: 0.5 },
+    });
+    const result = await runtime.run('mail', 'What is my latest email about?');
+    expect(result.status).toBe('stopped');
+    expect(result.reason).toMatchObject({ type: 'limit', limit: 'cost', max: 0.5 });
+    const journal = await events(store, result.id);
+    expect(journal.find((event) => event.type === 'intent_planned')).toMatchObject({
+      usage: SIDE_USAGE,
+      costUsd: expect.closeTo(5.01, 9) as number,
+    });
+  });
+});
+
+describe('a replay of a run the reader’s or the planner’s spending stopped', () => {
+  it.each([
+    ['reader', { untrusted: quarantine(PRICE) }],
+    ['planner', { untrusted: { plan: { model: planner }, detector: false } }],
+  ] as const)('stops the same way (%s)', async (_side, definition) => {
+    const { runtime, store } = await world({
+      ...definition,
+      limits: { maxTokens: 10_000_000, maxCostUsd: 0.5 },
+    });
+    const result = await runtime.run('mail', 'What is my latest email about?');
+    expect(result.reason).toMatchObject({ type: 'limit', limit: 'cost' });
+    const report = await replayRun({
+      agent: runtime.agent('mail')!,
+      runId: result.id,
+      journal: await store.readEvents(result.id),
+    });
+    expect(report).toMatchObject({ identical: true, divergence: null });
+  });
+});
