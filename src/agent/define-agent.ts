@@ -303,6 +303,17 @@ export function defineAgent(definition: AgentDefinition): Agent {
       ? undefined
       : defineGates({ ...(guard ? { effects: [] } : {}), ...definition.gates }, `${where}.gates`);
   if (gates) checkGateTools(gates, tools, guard !== undefined, fail);
+  const untrusted = resolveUntrusted(
+    where,
+    definition.untrusted,
+    tools,
+    agentModel,
+    guard !== undefined,
+  );
+  for (const { field, model } of sideModels(untrusted)) {
+    const problem = modelPriceProblem(model.price);
+    if (problem !== undefined) fail(field, `has a price no cost can be computed from: ${problem}`);
+  }
   const agent = build({
     name: definition.name,
     explicitVersion: definition.version,
@@ -311,20 +322,14 @@ export function defineAgent(definition: AgentDefinition): Agent {
     tier: agentModel.tier,
     instructions: definition.instructions,
     tools: Object.freeze([...tools]),
-    limits: agentLimits(where, definition.limits, agentModel, definition.model),
+    limits: agentLimits(where, definition.limits, agentModel, definition.model, untrusted),
     costLimit: costLimitSource(definition.limits?.maxCostUsd, 'default'),
     maxOutputTokens: definition.maxOutputTokens,
     guard,
     gates,
     context,
     onOutOfScope,
-    untrusted: resolveUntrusted(
-      where,
-      definition.untrusted,
-      tools,
-      agentModel,
-      guard !== undefined,
-    ),
+    untrusted,
   });
   // "Cost limits cannot be enforced": not said of a definition refused for it, nor of one that
   // chose 'tokens-only'.
@@ -381,6 +386,7 @@ function agentLimits(
   limits: AgentLimits = {},
   model: ModelAdapterV1,
   written: AgentDefinition['model'],
+  untrusted: UntrustedConfig,
 ): RunLimits {
   const { maxCostUsd, ...others } = limits;
   checkCostLimitShape(where, maxCostUsd, 'invalid_definition');
@@ -391,6 +397,7 @@ function agentLimits(
       model,
       'agent',
       typeof written === 'string' ? written : undefined,
+      sideModels(untrusted),
     );
     if (problem) throw new KeelError('invalid_definition', `${where}: ${problem}`);
   }
@@ -430,15 +437,40 @@ export function costLimitProblem(
   model: ModelAdapterV1,
   scope: 'agent' | 'run',
   spec?: string,
+  others: readonly SideModel[] = [],
 ): string | undefined {
   const chain = [model, ...(model.fallbacks ?? [])];
   const index = chain.findIndex((each) => each.price === undefined);
   const unpriced = chain[index];
-  if (!unpriced) return undefined;
+  if (!unpriced) {
+    // The reader's and the planner's calls are the run's spending too.
+    const side = others.find((each) => each.model.price === undefined);
+    if (!side) return undefined;
+    return `"limits.maxCostUsd" cannot hold: "${side.field}" ("${side.model.provider}:${side.model.modelId}") has no known price. Give it one (its adapter's "price" option, or for a model string an entry in keel.prices.json), or set maxCostUsd: 'tokens-only' to limit this ${scope} by tokens alone`;
+  }
   const written = spec === undefined ? undefined : modelChain(spec)[index];
   const name = written ?? `${unpriced.provider}:${unpriced.modelId}`;
   const entry = `{ "match": ${JSON.stringify(priceFileMatch(unpriced.modelId))}, "inputPerMillion": <USD>, "outputPerMillion": <USD> }`;
   return `"limits.maxCostUsd" cannot hold: model "${name}" has no known price. Give it one (for a model string, add ${entry} to "models" in keel.prices.json; for an adapter, its "price" option), or set maxCostUsd: 'tokens-only' to limit this ${scope} by tokens alone`;
+}
+
+/** A model an agent calls besides its own: the quarantined reader's, the planner's. */
+export interface SideModel {
+  /** Where the definition sets it. */
+  readonly field: string;
+  readonly model: ModelAdapterV1;
+}
+
+/** The models an agent's untrusted handling calls besides its own (their calls are spending). */
+export function sideModels(untrusted: UntrustedConfig): SideModel[] {
+  return [
+    ...(untrusted.reader.model
+      ? [{ field: 'untrusted.reader.model', model: untrusted.reader.model }]
+      : []),
+    ...(untrusted.plan === false
+      ? []
+      : [{ field: 'untrusted.plan.model', model: untrusted.plan.model }]),
+  ];
 }
 
 /** Where a cost limit comes from, given the `maxCostUsd` written (if any) and the one before. */

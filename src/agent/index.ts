@@ -3,6 +3,8 @@ export {
   OUT_OF_SCOPE_POLICIES,
   checkCostLimitShape,
   costLimitProblem,
+  sideModels,
+  type SideModel,
   costLimitSource,
   defineAgent,
   type Agent,

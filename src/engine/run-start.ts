@@ -3,6 +3,7 @@ import {
   NO_COST_LIMIT,
   checkCostLimitShape,
   costLimitProblem,
+  sideModels,
   costLimitSource,
   type Agent,
   type AgentLimits,
@@ -78,6 +79,7 @@ export function checkCostLimit(
     agent.model,
     maxCostUsd === undefined ? 'agent' : 'run',
     modelSpec,
+    sideModels(agent.untrusted),
   );
   if (!problem) return;
   const whose = maxCostUsd === undefined ? "the agent's " : '';

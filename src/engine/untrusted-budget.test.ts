@@ -138,10 +138,29 @@ describe('the quarantined reader’s spending', () => {
     expect(quarantined).toMatchObject({ usage: SIDE_USAGE, costUsd: expect.closeTo(5.01, 9) });
   });
 
+  it('refuses a cost limit the unpriced reader would leave unenforced, at definition and at a run', async () => {
+    await expect(
+      world({ untrusted: quarantine(null), limits: { maxCostUsd: 0.5 } }),
+    ).rejects.toThrow(
+      '"limits.maxCostUsd" cannot hold: "untrusted.reader.model" ("simulator:simulator") has no known price',
+    );
+    const unpricedPlanner = simulator({ script: () => ({ text: '{"tools":[]}' }), price: null });
+    await expect(
+      world({ untrusted: { plan: { model: unpricedPlanner } }, limits: { maxCostUsd: 0.5 } }),
+    ).rejects.toThrow('"untrusted.plan.model" ("simulator:simulator") has no known price');
+    const { runtime } = await world({
+      untrusted: quarantine(null),
+      limits: { maxCostUsd: 'tokens-only' },
+    });
+    await expect(
+      runtime.run('mail', 'What is my latest email about?', { limits: { maxCostUsd: 0.5 } }),
+    ).rejects.toThrow('"untrusted.reader.model" ("simulator:simulator") has no known price');
+  });
+
   it('leaves the run’s cost unknown when the reader has no price', async () => {
     const { runtime, store } = await world({
       untrusted: quarantine(null),
-      limits: { maxTokens: 10_000_000, maxCostUsd: 0.5 },
+      limits: { maxTokens: 10_000_000, maxCostUsd: 'tokens-only' },
     });
     const result = await runtime.run('mail', 'What is my latest email about?');
     expect(result.status).toBe('succeeded');
