@@ -26,6 +26,7 @@ export {
   validateToolCalls,
   type CallValidation,
   type NextAction,
+  type PreflightOptions,
   type PreparedContext,
 } from './next-action.js';
 export {

@@ -23,6 +23,7 @@ import {
 import {
   costOf,
   type Message,
+  type ModelAdapterV1,
   type ModelRequest,
   type ModelResponse,
   type ToolSpec,
@@ -114,29 +115,31 @@ export function preflight(
   agent: Agent,
   state: RunState,
   { request, assembly }: AssembledRequest,
-  runId?: string,
+  { runId, model = agent.model }: PreflightOptions = {},
 ): Extract<NextAction, { type: 'call_model' | 'stop' }> {
   const limits = state.limits ?? agent.limits;
   const expectedOutput = agent.maxOutputTokens ?? 0;
   const spentWith = (inputTokens: number) => {
-    const cost = costOf({ inputTokens, outputTokens: expectedOutput }, agent.model.price);
+    const cost = costOf({ inputTokens, outputTokens: expectedOutput }, model.price);
     return {
       tokens: state.usage.inputTokens + state.usage.outputTokens + inputTokens + expectedOutput,
       costUsd: cost === null ? null : state.usage.costUsd + cost,
     };
   };
-  // A managed context has already counted its sections with the model's counter: their sum
-  // bounds the request from above, so it is not counted a second time. Otherwise a model with
-  // a costly exact count is counted exactly only when its cheap bound does not fit.
-  // What the request is counted as: a spotlighted one is sent with its markers.
-  const presented = spotlightTokens(agent, request, runId);
-  const rough = assembly ? undefined : agent.model.roughInputTokens?.(request);
+  // A managed context has already counted its sections with the agent's model's counter:
+  // their sum bounds the request from above, so it is not counted a second time (a fallback
+  // model counts it its own way). Otherwise a model with a costly exact count is counted
+  // exactly only when its cheap bound does not fit. A spotlighted request is counted with its
+  // markers, as it is sent.
+  const counted = model === agent.model ? assembly?.totalTokens : undefined;
+  const presented = spotlightTokens(agent, request, runId, model);
+  const rough = counted === undefined ? model.roughInputTokens?.(request) : undefined;
   const estimatedInputTokens =
     presented +
-    (assembly?.totalTokens ??
+    (counted ??
       (rough && !budgetReached(spentWith(presented + rough.atMost), limits)
         ? rough.estimate
-        : (agent.model.estimateInputTokens?.(request) ?? 0)));
+        : (model.estimateInputTokens?.(request) ?? 0)));
   const reached = budgetReached(spentWith(estimatedInputTokens), limits);
   if (reached) return { type: 'stop', ...reached };
   return {
@@ -153,11 +156,16 @@ export function preflight(
  * marker-shaped text inside them adds. Given the run's id, its markers are counted as they
  * are; without it each marker's nonce (12 hex digits) is taken at its worst, a token a digit.
  */
-export function spotlightTokens(agent: Agent, request: ModelRequest, runId?: string): number {
+export function spotlightTokens(
+  agent: Agent,
+  request: ModelRequest,
+  runId?: string,
+  model: ModelAdapterV1 = agent.model,
+): number {
   if (agent.untrusted.handling !== 'spotlight') return 0;
   const { wrapped, neutralised } = spotlightedParts(request.messages);
   if (wrapped === 0) return 0;
-  const costs = spotlightCosts(agent.model, runId);
+  const costs = spotlightCosts(model, runId);
   return costs.note + wrapped * costs.wrap + neutralised * NEUTRALISED_TOKENS_AT_MOST;
 }
 
@@ -218,6 +226,14 @@ function spotlightCosts(model: Agent['model'], runId: string | undefined): Spotl
   if (byRun.size >= RUNS_REMEMBERED) byRun.clear();
   byRun.set(key, costs);
   return costs;
+}
+
+/** What a pre-flight check is of: the run (for its spotlight markers) and the model called. */
+export interface PreflightOptions {
+  /** The run the request is for: its spotlight markers are counted as they are. */
+  readonly runId?: string | undefined;
+  /** The model the request goes to, when not the agent's own (a fallback). */
+  readonly model?: ModelAdapterV1 | undefined;
 }
 
 /** A request ready for the model and, for a managed context, what its assembly put in it. */

@@ -118,8 +118,14 @@ describe('the pre-flight counts a spotlighted request as it is sent', () => {
     const spotlit = agentOn(model, 'spotlight');
     const verbatim = agentOn(model, 'verbatim');
     expect([
-      preflight(verbatim, state({ maxTokens }), { request, assembly: undefined }, 'run_a').type,
-      preflight(spotlit, state({ maxTokens }), { request, assembly: undefined }, 'run_a').type,
+      preflight(
+        verbatim,
+        state({ maxTokens }),
+        { request, assembly: undefined },
+        { runId: 'run_a' },
+      ).type,
+      preflight(spotlit, state({ maxTokens }), { request, assembly: undefined }, { runId: 'run_a' })
+        .type,
       preflight(spotlit, state({ maxTokens }), { request, assembly: undefined }).type,
     ]).toEqual(['call_model', 'stop', 'stop']);
   });

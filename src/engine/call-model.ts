@@ -1,4 +1,4 @@
-import { assembleRequest } from '../agent/index.js';
+import { assembleRequest, preflight } from '../agent/index.js';
 import { sleep, untilAborted } from '../core/index.js';
 import { tokenCounter } from '../context/index.js';
 import type { RunEvent } from '../journal/index.js';
@@ -36,8 +36,24 @@ export const callModel: StepStage = async (execution, step) => {
   let link = journal.state.modelFallbacksThisStep;
   let requestHash = requestDigest(agent, step.request);
   let attempt = journal.state.modelFailuresThisStep;
+  // The pre-flight checked the agent's own model; a fallback is checked at its own price.
+  let checked: ModelAdapterV1 = agent.model;
   for (;;) {
     const model = chain[link] ?? agent.model;
+    if (model !== checked) {
+      const fits = preflight(
+        agent,
+        journal.state,
+        { request: step.request, assembly: step.assembly },
+        { runId: run.runId, model },
+      );
+      if (fits.type === 'stop') {
+        await journal.stop({ limit: fits.limit, used: fits.used, max: fits.max });
+        return 'end';
+      }
+      step.estimatedInputTokens = fits.estimatedInputTokens;
+      checked = model;
+    }
     attempt += 1;
     const startedAt = performance.now();
     let response: ModelResponse;

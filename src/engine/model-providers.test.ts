@@ -245,6 +245,47 @@ describe('runs on real provider adapters', () => {
     });
   });
 
+  it("checks the budget again at the fallback model's price before calling it", async () => {
+    const primary = await anthropicServer(() => ({ fault: 'server_error' }));
+    const fallback = await openaiServer();
+    const pricey = (outputPerMillion: number) =>
+      defineModelTiers({
+        fast: [
+          claude(primary, 'claude-cheap'),
+          openaiChat({
+            model: 'gpt-pricey',
+            baseURL: fallback.url,
+            apiKey: 'k',
+            price: { inputPerMillion: 1_000, outputPerMillion },
+          }),
+        ],
+      });
+    const agentWith = (outputPerMillion: number, maxCostUsd: number) =>
+      defineAgent({
+        name: 'triage',
+        model: pricey(outputPerMillion).model('fast'),
+        instructions: 'Help.',
+        limits: { maxCostUsd },
+      });
+    // A request of a few dozen tokens at $1,000 a million: over a $0.001 limit, under $1.
+    const over = await runtimeFor(agentWith(1_000, 0.001));
+    const stopped = await over.runtime.run('triage', 'Hi');
+    const requestsWhenStopped = fallback.requests;
+    const under = await runtimeFor(agentWith(1_000, 1));
+    const served = await under.runtime.run('triage', 'Hi');
+    expect({
+      stopped: [stopped.status, stopped.reason?.type, requestsWhenStopped],
+      served: [served.status, fallback.requests],
+      failed: (await journal(over.store, stopped.id)).flatMap((event) =>
+        event.type === 'model_failed' ? [event.fallbackTo] : [],
+      ),
+    }).toEqual({
+      stopped: ['stopped', 'limit', 0],
+      served: ['succeeded', 1],
+      failed: ['openai:gpt-pricey'],
+    });
+  });
+
   it('does not fall back on a type that another model cannot fix (context_too_long)', async () => {
     const primary = await anthropicServer(() => ({ fault: 'context_too_long' }));
     const fallback = await openaiServer();

@@ -12,7 +12,7 @@ export const preflightBudget: StepStage = async (execution, step) => {
     agent,
     journal.state,
     { request: step.request, assembly: step.assembly },
-    journal.runId,
+    { runId: journal.runId },
   );
   if (checked.type === 'stop') {
     await journal.stop({ limit: checked.limit, used: checked.used, max: checked.max });
