@@ -14,12 +14,7 @@ import {
   type ContextAssembly,
   type ContextConfig,
 } from '../context/index.js';
-import {
-  spotlightNonce,
-  spotlightSystem,
-  spotlightText,
-  spotlightedParts,
-} from '../guard/index.js';
+import { spotlightSystem, spotlightText, spotlightedParts } from '../guard/index.js';
 import {
   costOf,
   type Message,
@@ -109,13 +104,13 @@ export function actionBeforeStep(
  * The budget pre-flight of an assembled request: the call goes ahead unless its input (as
  * counted or estimated) plus the agent's output cap would pass the run's remaining tokens, or
  * its estimated cost the remaining cost. The input is the request as it is sent: a
- * spotlighting agent's markers are counted too (exactly for the run `runId`, else at most).
+ * spotlighting agent's markers are counted too, at most.
  */
 export function preflight(
   agent: Agent,
   state: RunState,
   { request, assembly }: AssembledRequest,
-  { runId, model = agent.model }: PreflightOptions = {},
+  { model = agent.model }: PreflightOptions = {},
 ): Extract<NextAction, { type: 'call_model' | 'stop' }> {
   const limits = state.limits ?? agent.limits;
   const expectedOutput = agent.maxOutputTokens ?? 0;
@@ -132,7 +127,7 @@ export function preflight(
   // exactly only when its cheap bound does not fit. A spotlighted request is counted with its
   // markers, as it is sent.
   const counted = model === agent.model ? assembly?.totalTokens : undefined;
-  const presented = spotlightTokens(agent, request, runId, model);
+  const presented = spotlightTokens(agent, request, model);
   const rough = counted === undefined ? model.roughInputTokens?.(request) : undefined;
   const estimatedInputTokens =
     presented +
@@ -151,21 +146,22 @@ export function preflight(
 }
 
 /**
- * At most how many tokens spotlighting adds to `request` for `agent` (0 unless it spotlights):
- * the line in the system prompt, two markers around each untrusted part and what rewriting
- * marker-shaped text inside them adds. Given the run's id, its markers are counted as they
- * are; without it each marker's nonce (12 hex digits) is taken at its worst, a token a digit.
+ * At most how many tokens spotlighting adds to `request` for `agent` (0 unless it spotlights),
+ * counted for `model` (the agent's own by default): the line in the system prompt, two markers
+ * around each untrusted part and what rewriting marker-shaped text inside them adds. Each
+ * marker's nonce (12 hex digits, one per run) is taken at its worst, a token a digit, so the
+ * bound, and the pre-flight's decision, is the same for every run: a replay or a shadow of a
+ * run decides as it did.
  */
 export function spotlightTokens(
   agent: Agent,
   request: ModelRequest,
-  runId?: string,
   model: ModelAdapterV1 = agent.model,
 ): number {
   if (agent.untrusted.handling !== 'spotlight') return 0;
   const { wrapped, neutralised } = spotlightedParts(request.messages);
   if (wrapped === 0) return 0;
-  const costs = spotlightCosts(model, runId);
+  const costs = spotlightCosts(model);
   return costs.note + wrapped * costs.wrap + neutralised * NEUTRALISED_TOKENS_AT_MOST;
 }
 
@@ -181,25 +177,17 @@ interface SpotlightCosts {
   readonly wrap: number;
 }
 
-const costsByModel = new WeakMap<Agent['model'], Map<string, SpotlightCosts>>();
-const RUNS_REMEMBERED = 256;
+const costsByModel = new WeakMap<ModelAdapterV1, SpotlightCosts>();
 
-/** What the note and one part's markers cost in `model`'s count, measured once per run. */
-function spotlightCosts(model: Agent['model'], runId: string | undefined): SpotlightCosts {
-  let byRun = costsByModel.get(model);
-  if (!byRun) {
-    byRun = new Map();
-    costsByModel.set(model, byRun);
-  }
-  const key = runId ?? '';
-  const known = byRun.get(key);
+/** What the note and one part's markers cost at most in `model`'s count, measured once. */
+function spotlightCosts(model: ModelAdapterV1): SpotlightCosts {
+  const known = costsByModel.get(model);
   if (known) return known;
-  const nonce = runId === undefined ? '' : spotlightNonce(runId);
-  const nonceAtMost = runId === undefined ? NONCE_TOKENS_AT_MOST : 0;
   const counter = tokenCounter(model);
   const base: ModelRequest = { system: '', messages: [], tools: [] };
   const plain = 'x';
-  const marked = spotlightText(plain, nonce);
+  // Markers without their nonce; each nonce is added at its worst below.
+  const marked = spotlightText(plain, '');
   const text = { type: 'text', text: plain, provenance: TRUSTED_AGENT } as const;
   const result = {
     type: 'tool_result',
@@ -211,27 +199,24 @@ function spotlightCosts(model: Agent['model'], runId: string | undefined): Spotl
   } as const;
   const costs = {
     note:
-      counter.request({ ...base, system: spotlightSystem('', nonce) }) -
+      counter.request({ ...base, system: spotlightSystem('', '') }) -
       counter.request(base) +
-      2 * nonceAtMost +
+      2 * NONCE_TOKENS_AT_MOST +
       EDGE_TOKENS,
     wrap:
       Math.max(
         counter.part({ ...text, text: marked }) - counter.part(text),
         counter.part({ ...result, content: marked }) - counter.part(result),
       ) +
-      2 * nonceAtMost +
+      2 * NONCE_TOKENS_AT_MOST +
       2 * EDGE_TOKENS,
   };
-  if (byRun.size >= RUNS_REMEMBERED) byRun.clear();
-  byRun.set(key, costs);
+  costsByModel.set(model, costs);
   return costs;
 }
 
-/** What a pre-flight check is of: the run (for its spotlight markers) and the model called. */
+/** What a pre-flight check is of, when not the agent's own model. */
 export interface PreflightOptions {
-  /** The run the request is for: its spotlight markers are counted as they are. */
-  readonly runId?: string | undefined;
   /** The model the request goes to, when not the agent's own (a fallback). */
   readonly model?: ModelAdapterV1 | undefined;
 }

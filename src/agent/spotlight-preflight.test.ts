@@ -74,23 +74,25 @@ const models: [string, ModelAdapterV1][] = [
 ];
 
 describe('the pre-flight counts a spotlighted request as it is sent', () => {
-  it.each(models)("%s: the markers' tokens are bounded from above", (_, model) => {
-    const agent = agentOn(model, 'spotlight');
-    for (const results of [1, 4, 60]) {
-      const request = requestWith(results);
-      const raw = model.estimateInputTokens?.(request) ?? 0;
-      const anyRun = spotlightTokens(agent, request);
-      for (const runId of ['run_a', 'run_01JZZZZZZZZZZZZZZZZZZZZZZZ', 'run_42']) {
-        const sent = model.estimateInputTokens?.(spotlight(request, spotlightNonce(runId))) ?? 0;
-        const thisRun = spotlightTokens(agent, request, runId);
-        expect([raw + thisRun >= sent, raw + anyRun >= sent]).toEqual([true, true]);
-        // Counted with the run's own markers, the bound is the markers, a few tokens an edge
-        // and a rewritten marker at a token a character (the forged one it replaces may go too).
-        const forged = 2 * Math.ceil(results / 3);
-        expect(raw + thisRun - sent).toBeLessThanOrEqual(4 * (results + 1) + 24 * forged);
+  it.each(models)(
+    "%s: the markers' tokens are bounded from above, the same for every run",
+    (_, model) => {
+      const agent = agentOn(model, 'spotlight');
+      for (const results of [1, 4, 60]) {
+        const request = requestWith(results);
+        const raw = model.estimateInputTokens?.(request) ?? 0;
+        const bound = spotlightTokens(agent, request);
+        for (const runId of ['run_a', 'run_01JZZZZZZZZZZZZZZZZZZZZZZZ', 'run_42', 'run_9f']) {
+          const sent = model.estimateInputTokens?.(spotlight(request, spotlightNonce(runId))) ?? 0;
+          expect(raw + bound).toBeGreaterThanOrEqual(sent);
+          // The bound is the markers with their nonces at a token a digit, a few tokens an edge,
+          // and a rewritten marker at a token a character (the forged one it replaces may go).
+          const forged = 2 * Math.ceil(results / 3);
+          expect(raw + bound - sent).toBeLessThanOrEqual(28 * (results + 1) + 24 * forged);
+        }
       }
-    }
-  });
+    },
+  );
 
   it('adds nothing for an agent that sends untrusted content verbatim', () => {
     const model = openaiChat({ model: 'gpt-4o', apiKey: 'k' });
@@ -118,15 +120,8 @@ describe('the pre-flight counts a spotlighted request as it is sent', () => {
     const spotlit = agentOn(model, 'spotlight');
     const verbatim = agentOn(model, 'verbatim');
     expect([
-      preflight(
-        verbatim,
-        state({ maxTokens }),
-        { request, assembly: undefined },
-        { runId: 'run_a' },
-      ).type,
-      preflight(spotlit, state({ maxTokens }), { request, assembly: undefined }, { runId: 'run_a' })
-        .type,
+      preflight(verbatim, state({ maxTokens }), { request, assembly: undefined }).type,
       preflight(spotlit, state({ maxTokens }), { request, assembly: undefined }).type,
-    ]).toEqual(['call_model', 'stop', 'stop']);
+    ]).toEqual(['call_model', 'stop']);
   });
 });

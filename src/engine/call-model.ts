@@ -45,7 +45,7 @@ export const callModel: StepStage = async (execution, step) => {
         agent,
         journal.state,
         { request: step.request, assembly: step.assembly },
-        { runId: run.runId, model },
+        { model },
       );
       if (fits.type === 'stop') {
         await journal.stop({ limit: fits.limit, used: fits.used, max: fits.max });

@@ -8,12 +8,10 @@ import type { StepStage } from './model-step.js';
  */
 export const preflightBudget: StepStage = async (execution, step) => {
   const { agent, journal } = execution;
-  const checked = preflight(
-    agent,
-    journal.state,
-    { request: step.request, assembly: step.assembly },
-    { runId: journal.runId },
-  );
+  const checked = preflight(agent, journal.state, {
+    request: step.request,
+    assembly: step.assembly,
+  });
   if (checked.type === 'stop') {
     await journal.stop({ limit: checked.limit, used: checked.used, max: checked.max });
     return 'end';
