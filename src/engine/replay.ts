@@ -289,16 +289,17 @@ interface ServedReply {
 /**
  * An event's replies: the event records its attempts' usage as one sum, so the first reply
  * reports all of it and the others none, and the run's totals (and limits) come out the same.
+ * An event written before that spending was counted (no `costUsd`) is served at none, as its
+ * run's totals had it.
  */
 function repliesOf(event: {
   readonly outputs: readonly string[];
   readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
+  readonly costUsd?: number | null | undefined;
 }): ServedReply[] {
   const none = { inputTokens: 0, outputTokens: 0 };
-  return event.outputs.map((text, index) => ({
-    text,
-    usage: index === 0 ? (event.usage ?? none) : none,
-  }));
+  const counted = event.costUsd === undefined ? none : (event.usage ?? none);
+  return event.outputs.map((text, index) => ({ text, usage: index === 0 ? counted : none }));
 }
 
 /** A model that answers with `replies`, in order, and fails once they run out. */

@@ -244,3 +244,38 @@ describe('a replay of a run the reader’s or the planner’s spending stopped',
     expect(report).toMatchObject({ identical: true, divergence: null });
   });
 });
+
+describe('a run journaled before the reader’s spending was counted', () => {
+  it('replays identical, its totals as they were', async () => {
+    const { runtime, store } = await world({ untrusted: quarantine(PRICE), limits: ROOMY });
+    const result = await runtime.run('mail', 'What is my latest email about?');
+    // The same run as it was journaled then: no cost on the reader's event, totals without it.
+    const older = (await store.readEvents(result.id)).map((entry) => {
+      const { event } = entry;
+      if (event.type === 'tool_quarantined') {
+        const { costUsd: _cost, ...rest } = event;
+        return { ...entry, event: rest };
+      }
+      if (event.type === 'run_finished')
+        return {
+          ...entry,
+          event: {
+            ...event,
+            usage: {
+              ...event.usage,
+              inputTokens: event.usage.inputTokens - SIDE_USAGE.inputTokens,
+              outputTokens: event.usage.outputTokens - SIDE_USAGE.outputTokens,
+              costUsd: (2 * 110 * 10) / 1_000_000,
+            },
+          },
+        };
+      return entry;
+    });
+    const report = await replayRun({
+      agent: runtime.agent('mail')!,
+      runId: result.id,
+      journal: older,
+    });
+    expect(report).toMatchObject({ identical: true, divergence: null });
+  });
+});

@@ -42,15 +42,19 @@ describe('foldRun', () => {
     });
   });
 
-  it('counts the tokens and leaves the cost unknown when an event has no recorded cost', () => {
+  it('leaves out an event written before this spending was counted, as its run did', () => {
+    // No `costUsd`: the run's totals, and its limits, never had this usage.
     const older = foldRun([quarantined({ usage }), planned({ usage })]);
-    expect(older.usage).toEqual({
-      inputTokens: 2_000,
-      outputTokens: 200,
+    expect(older.usage).toEqual({ inputTokens: 0, outputTokens: 0, costUsd: 0, costKnown: true });
+  });
+
+  it('counts the tokens and leaves the cost unknown for an unpriced reader', () => {
+    expect(foldRun([quarantined({ usage, costUsd: null })]).usage).toEqual({
+      inputTokens: 1_000,
+      outputTokens: 100,
       costUsd: 0,
       costKnown: false,
     });
-    expect(foldRun([quarantined({ usage, costUsd: null })]).usage.costKnown).toBe(false);
   });
 
   it('adds nothing for a quarantine or a plan that made no model call', () => {

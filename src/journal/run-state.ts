@@ -461,7 +461,8 @@ export function applyEvent(state: RunState, event: RunEvent): void {
 
 /**
  * The planner's and the quarantined reader's calls are the run's spending too: budgets count
- * them. A call whose cost was not recorded (older journals) makes the total cost unknown.
+ * them. An event written before they were counted has no `costUsd`: its run's totals left it
+ * out, and folding it again leaves it out too, so such a run replays and resumes as it ran.
  */
 function addSideUsage(
   state: RunState,
@@ -470,8 +471,8 @@ function addSideUsage(
     readonly costUsd?: number | null | undefined;
   },
 ): void {
-  if (event.usage)
-    state.usage = addUsage(state.usage, { usage: event.usage, costUsd: event.costUsd ?? null });
+  if (event.usage && event.costUsd !== undefined)
+    state.usage = addUsage(state.usage, { usage: event.usage, costUsd: event.costUsd });
 }
 
 /** A human's decision is trusted: it comes from an authenticated approver, not from content. */
