@@ -2,6 +2,7 @@ import { combineTrust, untilAborted, type Provenance, type Trust } from '../core
 import {
   FALLBACK_ERROR_TYPES,
   ModelCallError,
+  checkUsage,
   costOf,
   type Message,
   type ModelAdapterV1,
@@ -117,6 +118,7 @@ async function modelSummary(
       };
       onRequest?.(request);
       const response = await untilAborted(candidate.doGenerate(request, { signal }), signal);
+      checkUsage(response.usage);
       const text = response.content
         .map((part) => (part.type === 'text' ? part.text : ''))
         .join('')

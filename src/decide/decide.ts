@@ -14,6 +14,7 @@ import {
 import {
   DEFAULT_MODEL_RETRY,
   costOf,
+  checkUsage,
   modelCallFailure,
   modelRetryDelay,
   type Message,
@@ -423,6 +424,7 @@ async function decideOnce<Schema extends z.ZodType>(
           },
           { signal },
         );
+        checkUsage(response.usage);
         totals.calls += 1;
         usage = response.usage;
         cost = costOf(response.usage, model.price);

@@ -3,6 +3,7 @@ import { sleep, untilAborted } from '../core/index.js';
 import { tokenCounter } from '../context/index.js';
 import type { RunEvent } from '../journal/index.js';
 import {
+  checkUsage,
   FALLBACK_ERROR_TYPES,
   ModelCallError,
   type ModelAdapterV1,
@@ -85,6 +86,7 @@ export const callModel: StepStage = async (execution, step) => {
         }),
         signal,
       );
+      checkUsage(response.usage);
     } catch (error) {
       if (signal.aborted) return 'end';
       const failure = ModelCallError.isInstance(error)

@@ -279,3 +279,60 @@ describe('a run journaled before the reader’s spending was counted', () => {
     expect(report).toMatchObject({ identical: true, divergence: null });
   });
 });
+
+describe('a reply whose usage is no count of tokens', () => {
+  const negative = { inputTokens: -5_000_000, outputTokens: 1 };
+
+  it('fails the call as malformed, from any adapter, and never lowers what the run spent', async () => {
+    const store = await openStore('sqlite::memory:');
+    const agent = defineAgent({
+      name: 'odd',
+      model: simulator({ script: () => ({ text: 'done', usage: negative }), price: PRICE }),
+      instructions: 'Answer.',
+      limits: { maxTokens: 1_000 },
+    });
+    const runtime = createRuntime({
+      store,
+      agents: [agent],
+      modelRetry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 1 },
+    });
+    cleanups.push(
+      () => store.close(),
+      () => runtime.close(),
+    );
+    const result = await runtime.run('odd', 'Hi');
+    const failed = (await events(store, result.id)).flatMap((event) =>
+      event.type === 'model_failed' ? [event.errorType] : [],
+    );
+    expect([result.status, failed, result.usage.inputTokens]).toEqual([
+      'failed',
+      ['malformed_response', 'malformed_response'],
+      0,
+    ]);
+  });
+
+  it('fails the quarantined reader’s read, its count left out', async () => {
+    const { runtime, store } = await world({
+      untrusted: {
+        handling: 'quarantine',
+        detector: false,
+        reader: {
+          model: simulator({
+            script: () => ({
+              text: JSON.stringify({ summary: 'Lunch', facts: [], links: [], entities: [] }),
+              usage: negative,
+            }),
+            price: PRICE,
+          }),
+        },
+      },
+      limits: ROOMY,
+    });
+    const result = await runtime.run('mail', 'What is my latest email about?');
+    const quarantined = (await events(store, result.id)).find(
+      (event) => event.type === 'tool_quarantined',
+    );
+    expect(quarantined).toMatchObject({ usage: { inputTokens: 0, outputTokens: 0 } });
+    expect(result.usage.inputTokens).toBe(2 * MAIN_USAGE.inputTokens);
+  });
+});

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { KeelError, TRUSTED_RUNTIME, quarantineRef, type Provenance } from '../core/index.js';
-import type { Message, ModelAdapterV1 } from '../model/index.js';
+import { checkUsage, type Message, type ModelAdapterV1 } from '../model/index.js';
 import { argumentLeaves } from './argument-origins.js';
 
 /**
@@ -148,6 +148,7 @@ export async function askForJson<T>(ask: {
         },
         { signal },
       );
+      checkUsage(response.usage);
       usage.inputTokens += response.usage.inputTokens;
       usage.outputTokens += response.usage.outputTokens;
       output = response.content.map((part) => (part.type === 'text' ? part.text : '')).join('');

@@ -13,6 +13,7 @@ export {
   FINISH_REASONS,
   MODEL_ERROR_TYPES,
   ModelCallError,
+  checkUsage,
   costOf,
   type FinishReason,
   type GenerateOptions,

@@ -255,6 +255,37 @@ export class ModelCallError extends Error {
 }
 
 /**
+ * Fails as `malformed_response` unless every count in a reply's usage is a whole number, 0 or
+ * more: a negative or fractional count, summed into a run's usage, would lower what the run
+ * has spent and its limits would never be reached. The HTTP adapters check the provider's
+ * fields as they read them; this holds for any adapter (the AI SDK's, one written by hand).
+ *
+ * ```ts
+ * checkUsage({ inputTokens: 120, outputTokens: 30 }); // ok
+ * checkUsage({ inputTokens: -5_000_000, outputTokens: 1 }); // throws malformed_response
+ * ```
+ */
+export function checkUsage(usage: ModelUsage): void {
+  const counts: readonly (keyof ModelUsage)[] = [
+    'inputTokens',
+    'outputTokens',
+    'cacheReadTokens',
+    'cacheWriteTokens',
+    'reasoningTokens',
+  ];
+  for (const name of counts) {
+    const value = (usage as Partial<Record<keyof ModelUsage, unknown>> | undefined)?.[name];
+    const optional = name !== 'inputTokens' && name !== 'outputTokens';
+    if (optional && value === undefined) continue;
+    if (Number.isSafeInteger(value) && (value as number) >= 0) continue;
+    throw new ModelCallError(
+      'malformed_response',
+      `the reply's usage is not token counts: "${name}" is ${value === undefined ? 'missing' : (JSON.stringify(value) ?? typeof value)}, not a whole number >= 0`,
+    );
+  }
+}
+
+/**
  * Cost in USD of one call from its reported usage, or `null` when the price is unknown (never
  * assumed 0). Cache reads and writes are priced separately; the rest of the input at the input
  * price; a tier whose threshold the input exceeds prices the whole call.
