@@ -287,6 +287,25 @@ describe('engine hardening', () => {
     );
   });
 
+  it("refuses a run's model whose resolver gave it a price no cost can be computed from", async () => {
+    const agent = agentWith('helper', [{ text: 'ok' }], [], { maxCostUsd: 0.01 });
+    const { runtime, store } = await setup([agent], {
+      resolveModel: () => ({
+        ...simulator({ script: [{ text: 'ok' }] }),
+        price: { inputPerMillion: -50, outputPerMillion: 1 },
+      }),
+    });
+    const error = await runtime.run('helper', 'go', { model: 'custom:x' }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect([KeelError.isInstance(error) && error.code, (error as Error).message]).toEqual([
+      'invalid_input',
+      'model "custom:x" has a price no cost can be computed from: "price.inputPerMillion" Too small: expected number to be >=0',
+    ]);
+    expect(await store.listRuns()).toEqual([]);
+  });
+
   it('rejects a timeout a Node.js timer cannot wait for, naming the field', () => {
     const build = () => agentWith('huge', [], [], { timeoutMs: 30 * 24 * 3_600_000 });
     expect(build).toThrow(/limits\.timeoutMs/);

@@ -14,7 +14,7 @@ import {
   type RunObserver,
 } from '../observe/index.js';
 import type { RunRecord, Store } from '../store/index.js';
-import type { ModelAdapterV1 } from '../model/index.js';
+import { modelPriceProblem, type ModelAdapterV1 } from '../model/index.js';
 import { DEFAULT_MODEL_RETRY } from './model-retry.js';
 import { forkJournal } from './fork-run.js';
 import { leaseKeeper, type LeaseKeeper } from './lease-keeper.js';
@@ -397,12 +397,23 @@ function resolveRunModel(
   modelSpec: string,
   agent: Agent,
 ): ModelAdapterV1 {
+  let model: ModelAdapterV1;
   try {
-    return resolve(modelSpec, agent);
+    model = resolve(modelSpec, agent);
   } catch (error) {
     if (KeelError.isInstance(error) && error.code === 'invalid_config') {
       throw new KeelError('invalid_input', error.message, { cause: error });
     }
     throw error;
   }
+  // A resolver may build its adapter by hand: its price is checked as a definition's is.
+  for (const [index, each] of [model, ...(model.fallbacks ?? [])].entries()) {
+    const problem = modelPriceProblem(each.price);
+    if (problem !== undefined)
+      throw new KeelError(
+        'invalid_input',
+        `model "${modelSpec}"${index === 0 ? '' : ` (fallback ${String(index)})`} has a price no cost can be computed from: ${problem}`,
+      );
+  }
+  return model;
 }
