@@ -96,6 +96,11 @@ export interface Execution {
    * (`RunJournal.appendAhead`) while the next model call goes out.
    */
   repeatableStep?: number | undefined;
+  /**
+   * What the quarantined reader's calls under way have spent and not yet journaled: the
+   * budget counts it before each further read of the same step.
+   */
+  readonly unjournaledSpending: { tokens: number; costUsd: number };
 }
 
 /** Stable across retries and resumes: derived from (run, step, call index). */

@@ -50,6 +50,7 @@ export async function executeRun(context: ExecuteRunContext): Promise<RunState |
     run: context,
     agent,
     limits: state.limits ?? agent.limits,
+    unjournaledSpending: { tokens: 0, costUsd: 0 },
     journal,
     signal: controller.signal,
     issuedHere: new Set(),

@@ -5,7 +5,7 @@ import type { NewAuditEntry } from '../store/index.js';
 import type { Tool, ToolCallDecision, ToolFailure, ToolOutcome } from '../tools/index.js';
 import type { Execution, RunAbort } from './execution.js';
 import type { ToolCallRoute } from './tool-interception.js';
-import { quarantinedFailure, untrustedResultEvents } from './untrusted-step.js';
+import { quarantinedFailure, readerBudget, untrustedResultEvents } from './untrusted-step.js';
 
 /** The call's final failure, fed back to the model; or the tool's handoff, which ends the run. */
 export async function settleFailure(
@@ -137,40 +137,48 @@ export async function settleResult(
     );
     return;
   }
-  const untrusted =
-    provenance.trust === 'untrusted'
-      ? await untrustedResultEvents({
-          agent,
+  const reader = agent.untrusted.reader.model;
+  const budget = reader ? readerBudget(execution, reader) : undefined;
+  try {
+    const untrusted =
+      provenance.trust === 'untrusted'
+        ? await untrustedResultEvents({
+            agent,
+            step: call.step,
+            callId: call.callId,
+            toolName: tool,
+            content,
+            signal,
+            budget,
+          })
+        : [];
+    if (signal.aborted || journal.state.finished) return;
+    await commitResult(
+      execution,
+      call.step,
+      [
+        ...before,
+        {
+          type: 'tool_finished',
           step: call.step,
           callId: call.callId,
-          toolName: tool,
+          toolName: call.toolName,
           content,
-          signal,
-        })
-      : [];
-  if (signal.aborted || journal.state.finished) return;
-  await commitResult(
-    execution,
-    call.step,
-    [
-      ...before,
-      {
-        type: 'tool_finished',
-        step: call.step,
-        callId: call.callId,
-        toolName: call.toolName,
-        content,
-        contentHash: digest(content),
-        provenance: recalling ? recallProvenance(content) : provenance,
-        attempts: outcome.attempts,
-        latencyMs: Math.round(latencyMs * 1000) / 1000,
-        ...(outcome.degraded ? { degraded: outcome.degraded } : {}),
-        ...(outcome.cache ? { cache: outcome.cache } : {}),
-      },
-      ...untrusted,
-    ],
-    outcome.audit,
-  );
+          contentHash: digest(content),
+          provenance: recalling ? recallProvenance(content) : provenance,
+          attempts: outcome.attempts,
+          latencyMs: Math.round(latencyMs * 1000) / 1000,
+          ...(outcome.degraded ? { degraded: outcome.degraded } : {}),
+          ...(outcome.cache ? { cache: outcome.cache } : {}),
+        },
+        ...untrusted,
+      ],
+      outcome.audit,
+    );
+  } finally {
+    // Journaled now (the run's totals have it), or never will be by this execution.
+    budget?.settled();
+  }
 }
 
 /** The call's final failure: fed back to the model as its result. */

@@ -336,3 +336,68 @@ describe('a reply whose usage is no count of tokens', () => {
     expect(result.usage.inputTokens).toBe(2 * MAIN_USAGE.inputTokens);
   });
 });
+
+describe('the reader held to the run’s budget before each call', () => {
+  it('makes no further read once the reads of the step have spent the budget', async () => {
+    let reads = 0;
+    const countingReader = simulator({
+      script: () => {
+        reads += 1;
+        return {
+          text: JSON.stringify({ summary: 'Lunch', facts: [], links: [], entities: [] }),
+          usage: SIDE_USAGE,
+        };
+      },
+      price: PRICE,
+    });
+    const store = await openStore('sqlite::memory:');
+    const agent = defineAgent({
+      name: 'inbox',
+      model: simulator({
+        script: [
+          {
+            toolCalls: [0, 1, 2].map((index) => ({ name: 'read_email', args: { index } })),
+            usage: MAIN_USAGE,
+          },
+          { text: 'done', usage: MAIN_USAGE },
+        ],
+        price: PRICE,
+      }),
+      instructions: 'You handle mail for the user.',
+      tools: [
+        defineTool({
+          name: 'read_email',
+          description: 'Read an email',
+          input: z.object({ index: z.number() }),
+          effect: 'read',
+          untrustedOutput: true,
+          // One after the other: each read starts once the one before has spent.
+          run: ({ index }) =>
+            new Promise((resolve) =>
+              setTimeout(() => {
+                resolve(`Email ${index}`);
+              }, index * 40),
+            ),
+        }),
+      ],
+      untrusted: { handling: 'quarantine', detector: false, reader: { model: countingReader } },
+      limits: { maxTokens: 10_000_000, maxCostUsd: 0.5 },
+    });
+    const runtime = createRuntime({ store, agents: [agent] });
+    cleanups.push(
+      () => store.close(),
+      () => runtime.close(),
+    );
+    const result = await runtime.run('inbox', 'What came in?');
+    const quarantined = (await events(store, result.id)).flatMap((event) =>
+      event.type === 'tool_quarantined' ? [event.error ?? 'read'] : [],
+    );
+    expect({ reads, status: result.status, reason: result.reason?.type }).toEqual({
+      reads: 1,
+      status: 'stopped',
+      reason: 'limit',
+    });
+    expect(quarantined.filter((outcome) => outcome === 'read')).toHaveLength(1);
+    expect(quarantined.filter((outcome) => outcome.includes('leaves no room'))).toHaveLength(2);
+  });
+});

@@ -1,5 +1,4 @@
 import { GENERIC_READER_SCHEMA, type Agent, type UntrustedDetector } from '../agent/index.js';
-import type { RunEvent } from '../journal/index.js';
 import { quarantineRef, type Provenance } from '../core/index.js';
 import {
   heuristicDetector,
@@ -7,8 +6,12 @@ import {
   quarantinedRead,
   spotlight,
   spotlightNonce,
+  type CallBudget,
 } from '../guard/index.js';
-import { costOf, type ModelRequest } from '../model/index.js';
+import { tokenCounter } from '../context/index.js';
+import { budgetReached, type RunEvent } from '../journal/index.js';
+import { costOf, type ModelAdapterV1, type ModelRequest } from '../model/index.js';
+import type { Execution } from './execution.js';
 import type { ToolFailure } from '../tools/index.js';
 
 /** The request as the model is sent it: spotlighted for an agent that asks for it. */
@@ -31,6 +34,8 @@ interface UntrustedResult {
   readonly toolName: string;
   readonly content: string;
   readonly signal: AbortSignal;
+  /** The run's budget the quarantined reader's calls are held to. */
+  readonly budget?: CallBudget | undefined;
 }
 
 /**
@@ -73,6 +78,7 @@ async function quarantine({
   toolName,
   content,
   signal,
+  budget,
 }: UntrustedResult): Promise<RunEvent> {
   const reader = agent.untrusted.reader;
   const withheld = {
@@ -95,6 +101,7 @@ async function quarantine({
       `Extract the data described by the schema from the output of the tool "${toolName}".`,
     retries: reader.retries,
     signal,
+    budget,
   });
   const costUsd = costOf(read.usage, reader.model.price);
   if (!read.ok)
@@ -143,4 +150,64 @@ export function quarantinedFailure(
   return [
     { type: 'tool_quarantined', step, callId, toolName, view: JSON.stringify(view), outputs: [] },
   ];
+}
+
+/**
+ * The run's budget for one quarantined read: each of the reader's calls is made only if the
+ * run's spending (what is journaled, and what reads under way have spent or are about to
+ * spend and have not journaled) plus the call's input fits the run's token and cost limits.
+ * A call it allows holds its input against the others until it reports what it spent; what
+ * the read spent counts for the others until `settled`, once its event is journaled (or never
+ * will be).
+ */
+export function readerBudget(
+  execution: Execution,
+  reader: ModelAdapterV1,
+): CallBudget & { settled(): void } {
+  const { journal, agent, unjournaledSpending: pending } = execution;
+  const mine = { tokens: 0, costUsd: 0 };
+  let held = { tokens: 0, costUsd: 0 };
+  const add = (amount: { tokens: number; costUsd: number }, sign: 1 | -1): void => {
+    mine.tokens += sign * amount.tokens;
+    mine.costUsd += sign * amount.costUsd;
+    pending.tokens += sign * amount.tokens;
+    pending.costUsd += sign * amount.costUsd;
+  };
+  return {
+    allows(request) {
+      const spent = journal.state.usage;
+      const input = tokenCounter(reader).request(request);
+      const cost = costOf({ inputTokens: input, outputTokens: 0 }, reader.price);
+      const reached = budgetReached(
+        {
+          tokens: spent.inputTokens + spent.outputTokens + pending.tokens + input,
+          costUsd: cost === null ? null : spent.costUsd + pending.costUsd + cost,
+        },
+        journal.state.limits ?? agent.limits,
+      );
+      if (reached) return false;
+      add(held, -1);
+      held = { tokens: input, costUsd: cost ?? 0 };
+      add(held, 1);
+      return true;
+    },
+    spent(usage) {
+      add(held, -1);
+      held = { tokens: 0, costUsd: 0 };
+      add(
+        {
+          tokens: usage.inputTokens + usage.outputTokens,
+          costUsd: costOf(usage, reader.price) ?? 0,
+        },
+        1,
+      );
+    },
+    settled() {
+      pending.tokens -= mine.tokens;
+      pending.costUsd -= mine.costUsd;
+      mine.tokens = 0;
+      mine.costUsd = 0;
+      held = { tokens: 0, costUsd: 0 };
+    },
+  };
 }

@@ -37,6 +37,7 @@ export async function endLostRun(
       run: context,
       agent: singleAttempt(agent),
       limits: journal.state.limits ?? agent.limits,
+      unjournaledSpending: { tokens: 0, costUsd: 0 },
       journal,
       signal: context.controller.signal,
       issuedHere: new Set(),

@@ -56,6 +56,7 @@ export {
   parseAnswer,
   quarantineView,
   quarantinedRead,
+  type CallBudget,
   type FieldLabel,
   type QuarantinedRead,
   type QuarantinedReadOptions,

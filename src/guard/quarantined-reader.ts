@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { KeelError, TRUSTED_RUNTIME, quarantineRef, type Provenance } from '../core/index.js';
-import { checkUsage, type Message, type ModelAdapterV1 } from '../model/index.js';
+import {
+  checkUsage,
+  type Message,
+  type ModelAdapterV1,
+  type ModelRequest,
+  type ModelUsage,
+} from '../model/index.js';
 import { argumentLeaves } from './argument-origins.js';
 
 /**
@@ -26,6 +32,17 @@ export interface QuarantinedReadOptions<Schema extends z.ZodType> {
   readonly retries?: number | undefined;
   readonly maxOutputTokens?: number | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** A budget the read's calls must fit: asked before each call, told what each spent. */
+  readonly budget?: CallBudget | undefined;
+}
+
+/**
+ * A budget a structured call's attempts are held to (a run's tokens and cost): each attempt is
+ * made only if `allows` says its request fits, and its usage is reported to `spent`.
+ */
+export interface CallBudget {
+  allows(request: ModelRequest): boolean;
+  spent(usage: ModelUsage): void;
 }
 
 /** What a quarantined read returns; never thrown for a bad answer or a failed model call. */
@@ -90,6 +107,7 @@ export async function quarantinedRead<Schema extends z.ZodType>(
     retries,
     signal,
     reply: REPLY,
+    budget: options.budget,
   });
   if (!answer.ok) return answer;
   const value: z.infer<Schema> = answer.value;
@@ -126,6 +144,7 @@ export async function askForJson<T>(ask: {
   retries: number;
   signal?: AbortSignal | undefined;
   reply: Provenance;
+  budget?: CallBudget | undefined;
 }): Promise<JsonAnswer<T>> {
   const { model, system, schema, retries, signal } = ask;
   const { $schema: _dialect, ...answerSchema } = z.toJSONSchema(schema, { unrepresentable: 'any' });
@@ -136,19 +155,25 @@ export async function askForJson<T>(ask: {
   for (let attempt = 1; attempt <= retries + 1; attempt++) {
     if (signal?.aborted) return { ok: false, error: 'aborted', outputs, usage };
     let output = '';
+    const request: ModelRequest = {
+      system,
+      messages: [...messages],
+      tools: [],
+      temperature: 0,
+      maxOutputTokens: ask.maxOutputTokens,
+      responseSchema: { name: ask.responseName, schema: answerSchema },
+    };
+    if (ask.budget && !ask.budget.allows(request))
+      return {
+        ok: false,
+        error: `the run's token or cost limit leaves no room for this call (after ${attempt - 1} attempt(s))`,
+        outputs,
+        usage,
+      };
     try {
-      const response = await model.doGenerate(
-        {
-          system,
-          messages: [...messages],
-          tools: [],
-          temperature: 0,
-          maxOutputTokens: ask.maxOutputTokens,
-          responseSchema: { name: ask.responseName, schema: answerSchema },
-        },
-        { signal },
-      );
+      const response = await model.doGenerate(request, { signal });
       checkUsage(response.usage);
+      ask.budget?.spent(response.usage);
       usage.inputTokens += response.usage.inputTokens;
       usage.outputTokens += response.usage.outputTokens;
       output = response.content.map((part) => (part.type === 'text' ? part.text : '')).join('');
