@@ -110,6 +110,24 @@ export function costTotals(
           }
           break;
         }
+        case 'tool_quarantined':
+        case 'intent_planned': {
+          // The reader's and the planner's calls are the run's spending too; an event journaled
+          // before they were counted (no cost recorded) stays out, as the run's totals left it.
+          if (!('costUsd' in event) || event.usage === undefined || event.usage === null) break;
+          const usage = record(event.usage);
+          const call = {
+            inputTokens: num(usage.inputTokens) ?? 0,
+            outputTokens: num(usage.outputTokens) ?? 0,
+            costUsd: num(event.costUsd),
+          };
+          const side = event.type === 'tool_quarantined' ? 'quarantined reader' : 'planner';
+          const day = new Date(at).toISOString().slice(0, 10);
+          for (const target of [total, line(agents, agent), line(models, side), line(days, day)]) {
+            add(target, runId, call);
+          }
+          break;
+        }
         case 'tool_finished':
           tool(text(event.toolName) ?? '?').calls += 1;
           tool(text(event.toolName) ?? '?').totalLatencyMs += num(event.latencyMs) ?? 0;
