@@ -115,6 +115,21 @@ describe('conservativeTokenCount', () => {
     },
   );
 
+  it.each([
+    ['CJK', '日本語の文書を読んで要約してください。'.repeat(500)],
+    ['Korean', '한국어 문서를 읽고 요약해 주세요. '.repeat(500)],
+    ['accented', 'Ça s’écrit déjà à l’été, évidemment. '.repeat(500)],
+    ['emoji', '🙂🚀✅ done '.repeat(500)],
+  ])('counts a token for every character outside ASCII (%s), never below o200k', (_, text) => {
+    const estimate = conservativeTokenCount(request(text));
+    expect(estimate.tokens).toBeGreaterThanOrEqual(
+      countRequestTokens(request(text), 'o200k_base').tokens,
+    );
+    let wide = 0;
+    for (let index = 0; index < text.length; index++) if (text.charCodeAt(index) > 0x7f) wide += 1;
+    expect(estimate.tokens).toBeGreaterThanOrEqual(wide);
+  });
+
   it('is what countInputTokens falls back to for a model without a counter', async () => {
     const model = { ...simulator({ script: [{ text: 'x' }] }) };
     delete (model as { estimateInputTokens?: unknown }).estimateInputTokens;

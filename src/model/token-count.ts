@@ -146,15 +146,17 @@ const CONSERVATIVE_CHARS_PER_TOKEN = 3;
 const CONSERVATIVE_OVERHEAD = 8;
 
 /**
- * A flagged upper-bound estimate for models without a local tokenizer: characters / 3 plus a
- * per-message overhead. Real tokenizers average ~4 characters per token on English text, so
- * this over-counts, which is the safe side for a budget check.
+ * A flagged estimate that errs high, for models without a local tokenizer: ASCII characters /
+ * 3, every other UTF-16 unit (CJK, accents, emoji) a token, plus a per-message overhead. Real
+ * tokenizers average ~4 ASCII characters per token on English text and about a token per
+ * CJK character, so this over-counts both, the safe side for a budget check. It is no bound:
+ * text a tokenizer splits finer (long runs of rare symbols) can count more.
  */
 export function conservativeTokenCount(request: ModelRequest): TokenCount {
-  const { chars, entries } = requestCharacters(request);
+  const { chars, wide, entries } = requestCharacters(request);
   const overhead = CONSERVATIVE_OVERHEAD * (entries + 1);
   return {
-    tokens: Math.ceil(chars / CONSERVATIVE_CHARS_PER_TOKEN) + overhead,
+    tokens: Math.ceil((chars - wide) / CONSERVATIVE_CHARS_PER_TOKEN) + wide + overhead,
     method: 'estimate',
     exact: false,
   };

@@ -7,51 +7,79 @@ const PER_MESSAGE_OVERHEAD = 4;
 
 /**
  * What character-based estimates count in a request: the characters of the system prompt,
- * every message part and every tool spec, and how many messages and tools carry them.
+ * every message part and every tool spec, how many of them are not ASCII, and how many
+ * messages and tools carry them.
  */
 export function requestCharacters(request: ModelRequest): {
   readonly chars: number;
+  /** Of `chars`, the UTF-16 units outside ASCII (CJK, accents, emoji): denser in tokens. */
+  readonly wide: number;
   readonly entries: number;
   /** Message parts: text, tool calls and tool results. */
   readonly parts: number;
 } {
   const messages = messageCharacters(request.messages);
   let chars = request.system.length + messages.chars;
-  for (const tool of request.tools) chars += toolCharacters(tool);
+  let wide = wideCharacters(request.system) + messages.wide;
+  for (const tool of request.tools) {
+    const size = toolCharacters(tool);
+    chars += size.chars;
+    wide += size.wide;
+  }
   return {
     chars,
+    wide,
     entries: request.messages.length + request.tools.length,
     parts: messages.parts,
   };
 }
 
+const BEYOND_ASCII = /[\u0080-\uffff]/;
+
+/** How many UTF-16 units of `text` are outside ASCII. */
+export function wideCharacters(text: string): number {
+  if (!BEYOND_ASCII.test(text)) return 0;
+  let wide = 0;
+  for (let index = 0; index < text.length; index++) if (text.charCodeAt(index) > 0x7f) wide += 1;
+  return wide;
+}
+
 // Carried forward over a run's conversation: a step counts only the messages it added.
-const messageCharacters = conversationFold({ chars: 0, parts: 0 }, (total, message: Message) => {
-  let chars = total.chars;
-  for (const part of message.parts) {
-    switch (part.type) {
-      case 'text':
-        chars += part.text.length;
-        break;
-      case 'tool_call':
-        chars += part.toolName.length + part.arguments.length;
-        break;
-      case 'tool_result':
-        chars += part.content.length;
-        break;
-      default:
-        part satisfies never;
+const messageCharacters = conversationFold(
+  { chars: 0, wide: 0, parts: 0 },
+  (total, message: Message) => {
+    let { chars, wide } = total;
+    const add = (text: string): void => {
+      chars += text.length;
+      wide += wideCharacters(text);
+    };
+    for (const part of message.parts) {
+      switch (part.type) {
+        case 'text':
+          add(part.text);
+          break;
+        case 'tool_call':
+          add(part.toolName);
+          add(part.arguments);
+          break;
+        case 'tool_result':
+          add(part.content);
+          break;
+        default:
+          part satisfies never;
+      }
     }
-  }
-  return { chars, parts: total.parts + message.parts.length };
-});
+    return { chars, wide, parts: total.parts + message.parts.length };
+  },
+);
 
 // Tool specs are the agent's own objects, offered again every step.
-const toolSizes = new WeakMap<ToolSpec, number>();
-function toolCharacters(tool: ToolSpec): number {
+const toolSizes = new WeakMap<ToolSpec, { readonly chars: number; readonly wide: number }>();
+function toolCharacters(tool: ToolSpec): { readonly chars: number; readonly wide: number } {
   let size = toolSizes.get(tool);
   if (size === undefined) {
-    size = tool.name.length + tool.description.length + JSON.stringify(tool.inputSchema).length;
+    const text = tool.name + tool.description + JSON.stringify(tool.inputSchema);
+    size = { chars: text.length, wide: wideCharacters(text) };
     toolSizes.set(tool, size);
   }
   return size;
