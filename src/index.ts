@@ -141,6 +141,7 @@ export {
   type GuardOptions,
   type GuardRule,
   type QuarantinedRead,
+  type CallBudget,
   type QuarantinedReadOptions,
   type ToolGuard,
 } from './guard/index.js';

@@ -54,6 +54,7 @@ export {
   type TaskIntentOptions,
   type PrivateResult,
   type QuarantinedRead,
+  type CallBudget,
   type QuarantinedReadOptions,
   type ReviewRecord,
   type ReviewedCall,
