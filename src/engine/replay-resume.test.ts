@@ -92,41 +92,33 @@ describe('replayRun of a crashed-and-resumed run with a managed context', () => 
     return (await store.readEvents(runId)).map((entry) => entry.event);
   }
 
-  it('reports identical when the killed attempt had journaled its context_assembled', async () => {
-    const agent = contextAgent('resumed-context');
-    const { resumed } = await crashAndResume(agent, 'context_assembled');
-    expect(resumed.events.map((event) => event.type).slice(6)).toEqual([
-      'tool_finished',
-      'context_assembled',
-      'run_claimed',
-      'context_assembled',
-      'model_called',
-      'run_finished',
-    ]);
-    const journal = await store.readEvents(resumed.runId);
-    const replay = await replayRun({ agent, runId: resumed.runId, journal });
-    expect(replay).toMatchObject({ identical: true, divergence: null });
-  });
-
-  it('reports identical when the killed attempt had also journaled a failed model call', async () => {
-    const agent = contextAgent('resumed-after-failure', {
-      text: 'It has shipped.',
-      failFirst: { type: 'server_error', times: 1 },
-    });
-    const { resumed } = await crashAndResume(agent, 'model_failed');
-    expect(resumed.events.map((event) => event.type).slice(6)).toEqual([
-      'tool_finished',
-      'context_assembled',
+  it.each([
+    ['had journaled its context_assembled', 'context_assembled', undefined, []],
+    [
+      'had also journaled a failed model call',
       'model_failed',
-      'run_claimed',
-      'context_assembled',
-      'model_called',
-      'run_finished',
-    ]);
-    const journal = await store.readEvents(resumed.runId);
-    const replay = await replayRun({ agent, runId: resumed.runId, journal });
-    expect(replay).toMatchObject({ identical: true, divergence: null });
-  });
+      { text: 'It has shipped.', failFirst: { type: 'server_error', times: 1 } },
+      ['model_failed'],
+    ],
+  ] as const)(
+    'reports identical when the killed attempt %s',
+    async (_, cutAfter, reply, failed) => {
+      const agent = contextAgent(`resumed-${cutAfter.replace('_', '-')}`, reply);
+      const { resumed } = await crashAndResume(agent, cutAfter);
+      expect(resumed.events.map((event) => event.type).slice(6)).toEqual([
+        'tool_finished',
+        'context_assembled',
+        ...failed,
+        'run_claimed',
+        'context_assembled',
+        'model_called',
+        'run_finished',
+      ]);
+      const journal = await store.readEvents(resumed.runId);
+      const replay = await replayRun({ agent, runId: resumed.runId, journal });
+      expect(replay).toMatchObject({ identical: true, divergence: null });
+    },
+  );
 
   it('reports a context_assembled that changed in a run that never crashed', async () => {
     const agent = contextAgent('changed-context');

@@ -168,39 +168,24 @@ describe('replayRun on the demo runs', () => {
 });
 
 describe('replayRun of a tokens-only run', () => {
-  it('reproduces a run limited by tokens alone when its model has no known price', async () => {
+  it.each([
+    ['limited by tokens alone', { limits: { maxCostUsd: 'tokens-only' } }, {}],
+    [
+      'given a tokens-only limit of its own',
+      {},
+      { limits: { maxCostUsd: 'tokens-only', maxTokens: 5_000 } },
+    ],
+  ] as const)('reproduces a run %s when its model has no known price', async (_, own, options) => {
     const agent = defineAgent({
       name: 'unpriced',
       model: simulator({ script: [{ text: 'done' }], price: null }),
       instructions: 'Answer.',
-      limits: { maxCostUsd: 'tokens-only' },
+      ...own,
     });
     const store = await openStore('sqlite::memory:');
     const runtime = createRuntime({ store, agents: [agent] });
     try {
-      const run = await runtime.run('unpriced', 'go');
-      expect(run.status).toBe('succeeded');
-      const journal = await store.readEvents(run.id);
-      const replay = await replayRun({ agent, runId: run.id, journal });
-      expect(replay).toMatchObject({ identical: true, divergence: null });
-    } finally {
-      await runtime.close();
-      await store.close();
-    }
-  });
-
-  it('reproduces a run given a tokens-only limit of its own when its model has no known price', async () => {
-    const agent = defineAgent({
-      name: 'unpriced-run',
-      model: simulator({ script: [{ text: 'done' }], price: null }),
-      instructions: 'Answer.',
-    });
-    const store = await openStore('sqlite::memory:');
-    const runtime = createRuntime({ store, agents: [agent] });
-    try {
-      const run = await runtime.run('unpriced-run', 'go', {
-        limits: { maxCostUsd: 'tokens-only', maxTokens: 5_000 },
-      });
+      const run = await runtime.run('unpriced', 'go', options);
       expect(run.status).toBe('succeeded');
       const journal = await store.readEvents(run.id);
       const replay = await replayRun({ agent, runId: run.id, journal });

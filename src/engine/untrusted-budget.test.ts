@@ -91,6 +91,20 @@ async function events(store: Store, runId: string): Promise<RunEvent[]> {
   return (await store.readEvents(runId)).map((entry) => entry.event);
 }
 
+async function quarantinedEvent(store: Store, runId: string): Promise<RunEvent | undefined> {
+  return (await events(store, runId)).find((event) => event.type === 'tool_quarantined');
+}
+
+/** A run's totals: the tool-using model's two calls and one call of the reader or planner. */
+function withSideCall(costUsd: number, costKnown: boolean) {
+  return {
+    inputTokens: 2 * MAIN_USAGE.inputTokens + SIDE_USAGE.inputTokens,
+    outputTokens: 2 * MAIN_USAGE.outputTokens + SIDE_USAGE.outputTokens,
+    costUsd: expect.closeTo(costUsd, 9) as number,
+    costKnown,
+  };
+}
+
 const quarantine = (price: ModelPrice | null) =>
   ({ handling: 'quarantine', detector: false, reader: { model: reader(price) } }) as const;
 
@@ -126,15 +140,8 @@ describe('the quarantined reader’s spending', () => {
     const { runtime, store } = await world({ untrusted: quarantine(PRICE), limits: ROOMY });
     const result = await runtime.run('mail', 'What is my latest email about?');
     expect(result.status).toBe('succeeded');
-    expect(result.usage).toEqual({
-      inputTokens: 2 * MAIN_USAGE.inputTokens + SIDE_USAGE.inputTokens,
-      outputTokens: 2 * MAIN_USAGE.outputTokens + SIDE_USAGE.outputTokens,
-      costUsd: expect.closeTo(5.0122, 9) as number,
-      costKnown: true,
-    });
-    const quarantined = (await events(store, result.id)).find(
-      (event) => event.type === 'tool_quarantined',
-    );
+    expect(result.usage).toEqual(withSideCall(5.0122, true));
+    const quarantined = await quarantinedEvent(store, result.id);
     expect(quarantined).toMatchObject({ usage: SIDE_USAGE, costUsd: expect.closeTo(5.01, 9) });
   });
 
@@ -164,15 +171,8 @@ describe('the quarantined reader’s spending', () => {
     });
     const result = await runtime.run('mail', 'What is my latest email about?');
     expect(result.status).toBe('succeeded');
-    expect(result.usage).toEqual({
-      inputTokens: 2 * MAIN_USAGE.inputTokens + SIDE_USAGE.inputTokens,
-      outputTokens: 2 * MAIN_USAGE.outputTokens + SIDE_USAGE.outputTokens,
-      costUsd: expect.closeTo(0.0022, 9) as number,
-      costKnown: false,
-    });
-    const quarantined = (await events(store, result.id)).find(
-      (event) => event.type === 'tool_quarantined',
-    );
+    expect(result.usage).toEqual(withSideCall(0.0022, false));
+    const quarantined = await quarantinedEvent(store, result.id);
     expect(quarantined).toMatchObject({ costUsd: null });
   });
 });
@@ -203,10 +203,7 @@ describe('the planner’s spending', () => {
     });
     const result = await runtime.run('mail', 'What is my latest email about?');
     expect(result.status).toBe('succeeded');
-    expect(result.usage).toMatchObject({
-      inputTokens: 2 * MAIN_USAGE.inputTokens + SIDE_USAGE.inputTokens,
-      outputTokens: 2 * MAIN_USAGE.outputTokens + SIDE_USAGE.outputTokens,
-    });
+    expect(result.usage).toMatchObject(withSideCall(0.0022 + 5.01, true));
   });
 
   it('stops the run on the cost limit when the planner’s cost passes it', async () => {
@@ -329,9 +326,7 @@ describe('a reply whose usage is no count of tokens', () => {
       limits: ROOMY,
     });
     const result = await runtime.run('mail', 'What is my latest email about?');
-    const quarantined = (await events(store, result.id)).find(
-      (event) => event.type === 'tool_quarantined',
-    );
+    const quarantined = await quarantinedEvent(store, result.id);
     expect(quarantined).toMatchObject({ usage: { inputTokens: 0, outputTokens: 0 } });
     expect(result.usage.inputTokens).toBe(2 * MAIN_USAGE.inputTokens);
   });
