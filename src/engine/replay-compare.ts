@@ -118,7 +118,10 @@ function comparable(events: readonly RunEvent[], runId: string): Comparable[] {
       copy.idempotencyKey = copy.idempotencyKey.slice(runId.length);
     }
     // The reader's usage is a measurement of the live call; replay serves its replies only.
-    if (event.type === 'tool_quarantined' || event.type === 'intent_planned') delete copy.usage;
+    if (event.type === 'tool_quarantined' || event.type === 'intent_planned') {
+      delete copy.usage;
+      delete copy.attemptUsage;
+    }
     if (event.type === 'run_finished') {
       copy.usage = { inputTokens: event.usage.inputTokens, outputTokens: event.usage.outputTokens };
     }

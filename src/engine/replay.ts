@@ -5,7 +5,7 @@ import { KeelError, sleep } from '../core/index.js';
 import {
   ModelCallError,
   type ModelAdapterV1,
-  type ModelPrice,
+  type ModelRequest,
   type ModelResponse,
 } from '../model/index.js';
 import { openStore, type Store, type StoredEvent } from '../store/index.js';
@@ -241,15 +241,13 @@ function servedFromJournal(
   const served = agent.withModel(replayModel).withTools(tools);
   const withReader =
     agent.untrusted.handling === 'quarantine'
-      ? served.withReaderModel(
-          readerFromJournal(recorded, model, agent.untrusted.reader.model?.price),
-        )
+      ? served.withReaderModel(readerFromJournal(recorded, model, agent.untrusted.reader.model))
       : served;
   const withPlanner =
     agent.untrusted.plan === false
       ? withReader
       : withReader.withPlannerModel(
-          plannerFromJournal(recorded, model, agent.untrusted.plan.model.price),
+          plannerFromJournal(recorded, model, agent.untrusted.plan.model),
         );
   return agent.context
     ? withPlanner.withContext({ ...agent.context, replay: contextReplay(recorded) })
@@ -260,24 +258,24 @@ function servedFromJournal(
 function plannerFromJournal(
   recorded: readonly RunEvent[],
   model: { readonly provider: string; readonly modelId: string },
-  price: ModelPrice | undefined,
+  recordedWith: ModelAdapterV1 | undefined,
 ): ModelAdapterV1 {
   const replies = recorded.flatMap((event) =>
     event.type === 'intent_planned' ? repliesOf(event) : [],
   );
-  return servedReplies(replies, model, 'planner', price);
+  return servedReplies(replies, model, 'planner', recordedWith);
 }
 
 /** The quarantined reader's recorded replies, served in order (no model is called). */
 function readerFromJournal(
   recorded: readonly RunEvent[],
   model: { readonly provider: string; readonly modelId: string },
-  price: ModelPrice | undefined,
+  recordedWith: ModelAdapterV1 | undefined,
 ): ModelAdapterV1 {
   const replies = recorded.flatMap((event) =>
     event.type === 'tool_quarantined' ? repliesOf(event) : [],
   );
-  return servedReplies(replies, model, 'reader', price);
+  return servedReplies(replies, model, 'reader', recordedWith);
 }
 
 /** One recorded reply and the usage it reports when served. */
@@ -287,33 +285,48 @@ interface ServedReply {
 }
 
 /**
- * An event's replies: the event records its attempts' usage as one sum, so the first reply
- * reports all of it and the others none, and the run's totals (and limits) come out the same.
- * An event written before that spending was counted (no `costUsd`) is served at none, as its
- * run's totals had it.
+ * An event's replies, each with the usage its attempt reported, so the run's totals (and the
+ * budget's decision before each attempt) come out as they did. An event that records only the
+ * attempts' sum serves all of it with the first reply; one written before that spending was
+ * counted (no `costUsd`) is served at none, as its run's totals had it.
  */
 function repliesOf(event: {
   readonly outputs: readonly string[];
   readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
+  readonly attemptUsage?:
+    readonly { readonly inputTokens: number; readonly outputTokens: number }[] | undefined;
   readonly costUsd?: number | null | undefined;
 }): ServedReply[] {
   const none = { inputTokens: 0, outputTokens: 0 };
-  const counted = event.costUsd === undefined ? none : (event.usage ?? none);
+  if (event.costUsd === undefined) return event.outputs.map((text) => ({ text, usage: none }));
+  const each = event.attemptUsage;
+  if (each?.length === event.outputs.length)
+    return event.outputs.map((text, index) => ({ text, usage: each[index] ?? none }));
+  const counted = event.usage ?? none;
   return event.outputs.map((text, index) => ({ text, usage: index === 0 ? counted : none }));
 }
 
-/** A model that answers with `replies`, in order, and fails once they run out. */
+/**
+ * A model that answers with `replies`, in order, and fails once they run out. It is priced and
+ * counts tokens as `recordedWith`, the model the run was recorded with, so the budget decides
+ * each call as the run did.
+ */
 function servedReplies(
   replies: ServedReply[],
   model: { readonly provider: string; readonly modelId: string },
   role: string,
-  price: ModelPrice | undefined,
+  recordedWith: ModelAdapterV1 | undefined,
 ): ModelAdapterV1 {
+  const price = recordedWith?.price;
+  const estimate = recordedWith?.estimateInputTokens
+    ? (request: ModelRequest) => recordedWith.estimateInputTokens?.(request) ?? 0
+    : undefined;
   return {
     specificationVersion: 'v1',
     provider: model.provider,
     modelId: `${model.modelId}:${role}`,
     ...(price ? { price } : {}),
+    ...(estimate ? { estimateInputTokens: estimate } : {}),
     doGenerate(): Promise<ModelResponse> {
       const reply = replies.shift();
       if (reply === undefined)

@@ -250,7 +250,7 @@ describe('a run journaled before the reader’s spending was counted', () => {
     const older = (await store.readEvents(result.id)).map((entry) => {
       const { event } = entry;
       if (event.type === 'tool_quarantined') {
-        const { costUsd: _cost, ...rest } = event;
+        const { costUsd: _cost, attemptUsage: _each, ...rest } = event;
         return { ...entry, event: rest };
       }
       if (event.type === 'run_finished')
@@ -394,5 +394,43 @@ describe('the reader held to the run’s budget before each call', () => {
     });
     expect(quarantined.filter((outcome) => outcome === 'read')).toHaveLength(1);
     expect(quarantined.filter((outcome) => outcome.includes('leaves no room'))).toHaveLength(2);
+  });
+});
+
+describe('a replay of a read whose retry fit the budget', () => {
+  it('serves each attempt its own usage, so the budget decides each attempt as the run did', async () => {
+    let calls = 0;
+    const retrying = simulator({
+      script: () => {
+        calls += 1;
+        return calls % 2 === 1
+          ? { text: 'not json', usage: SIDE_USAGE }
+          : {
+              text: JSON.stringify({ summary: 'Lunch', facts: [], links: [], entities: [] }),
+              usage: SIDE_USAGE,
+            };
+      },
+      price: PRICE,
+    });
+    // Room for the second attempt after the first ($5.01), not for both at once ($10.02).
+    const { runtime, store } = await world({
+      untrusted: {
+        handling: 'quarantine',
+        detector: false,
+        reader: { model: retrying, retries: 1 },
+      },
+      limits: { maxTokens: 10_000_000, maxCostUsd: 8 },
+    });
+    const result = await runtime.run('mail', 'What is my latest email about?');
+    expect(await quarantinedEvent(store, result.id)).toMatchObject({
+      outputs: ['not json', expect.any(String) as string],
+      attemptUsage: [SIDE_USAGE, SIDE_USAGE],
+    });
+    const report = await replayRun({
+      agent: runtime.agent('mail')!,
+      runId: result.id,
+      journal: await store.readEvents(result.id),
+    });
+    expect(report).toMatchObject({ identical: true, divergence: null });
   });
 });

@@ -111,6 +111,7 @@ async function quarantine({
       outputs: read.outputs,
       error: read.error,
       usage: read.usage,
+      attemptUsage: read.attemptUsage,
       costUsd,
     };
   return {
@@ -123,6 +124,7 @@ async function quarantine({
     labels: read.labels,
     extracted: read.value,
     usage: read.usage,
+    attemptUsage: read.attemptUsage,
     costUsd,
   };
 }

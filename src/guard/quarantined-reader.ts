@@ -58,7 +58,15 @@ export type QuarantinedRead<Value> = (
   /** The model's raw replies, one per attempt (journaled, so replay can serve them). */
   readonly outputs: readonly string[];
   readonly usage: { readonly inputTokens: number; readonly outputTokens: number };
+  /** Each attempt's usage, in the order of `outputs` (a failed call's is 0). */
+  readonly attemptUsage: readonly AttemptUsage[];
 };
+
+/** One attempt's tokens. */
+export interface AttemptUsage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
 
 const CONTENT: Provenance = Object.freeze({ trust: 'untrusted', source: 'quarantine:content' });
 const REPLY: Provenance = Object.freeze({ trust: 'untrusted', source: 'model' });
@@ -117,18 +125,22 @@ export async function quarantinedRead<Schema extends z.ZodType>(
     labels: fieldLabels(schema, value),
     outputs: answer.outputs,
     usage: answer.usage,
+    attemptUsage: answer.attemptUsage,
   };
 }
 
 /** A structured call's answer: its value, or why none was valid; every reply and the tokens. */
-export type JsonAnswer<T> =
-  | { ok: true; value: T; outputs: string[]; usage: { inputTokens: number; outputTokens: number } }
+export type JsonAnswer<T> = (
+  | { ok: true; value: T }
   | {
       ok: false;
       error: string;
-      outputs: string[];
-      usage: { inputTokens: number; outputTokens: number };
-    };
+    }
+) & {
+  outputs: string[];
+  usage: { inputTokens: number; outputTokens: number };
+  attemptUsage: AttemptUsage[];
+};
 
 /**
  * Ask `model` for one JSON value matching `schema`, with no tools, at temperature 0; a reply
@@ -151,10 +163,12 @@ export async function askForJson<T>(ask: {
   const messages: Message[] = [ask.first];
   const outputs: string[] = [];
   const usage = { inputTokens: 0, outputTokens: 0 };
+  const attemptUsage: AttemptUsage[] = [];
   let error = 'no attempt was made';
   for (let attempt = 1; attempt <= retries + 1; attempt++) {
-    if (signal?.aborted) return { ok: false, error: 'aborted', outputs, usage };
+    if (signal?.aborted) return { ok: false, error: 'aborted', outputs, usage, attemptUsage };
     let output = '';
+    let spent: AttemptUsage = { inputTokens: 0, outputTokens: 0 };
     const request: ModelRequest = {
       system,
       messages: [...messages],
@@ -169,6 +183,7 @@ export async function askForJson<T>(ask: {
         error: `the run's token or cost limit leaves no room for this call (after ${attempt - 1} attempt(s))`,
         outputs,
         usage,
+        attemptUsage,
       };
     try {
       const response = await model.doGenerate(request, { signal });
@@ -176,15 +191,21 @@ export async function askForJson<T>(ask: {
       ask.budget?.spent(response.usage);
       usage.inputTokens += response.usage.inputTokens;
       usage.outputTokens += response.usage.outputTokens;
+      spent = {
+        inputTokens: response.usage.inputTokens,
+        outputTokens: response.usage.outputTokens,
+      };
       output = response.content.map((part) => (part.type === 'text' ? part.text : '')).join('');
     } catch (fault) {
       outputs.push('');
+      attemptUsage.push({ inputTokens: 0, outputTokens: 0 });
       error = `the model call failed: ${fault instanceof Error ? fault.message : String(fault)}`;
       continue;
     }
     outputs.push(output);
+    attemptUsage.push(spent);
     const checked = parseAnswer(schema, output);
-    if (checked.ok) return { ok: true, value: checked.value, outputs, usage };
+    if (checked.ok) return { ok: true, value: checked.value, outputs, usage, attemptUsage };
     error = checked.error;
     messages.push(...answerAgain(output, error, ask.reply));
   }
@@ -193,6 +214,7 @@ export async function askForJson<T>(ask: {
     error: `no valid answer after ${retries + 1} attempt(s): ${error}`,
     outputs,
     usage,
+    attemptUsage,
   };
 }
 

@@ -360,6 +360,12 @@ export type RunEvent =
       /** The reader's reported usage over its attempts (counted against the run's budget). */
       readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
       /**
+       * Each attempt's usage, in the order of `outputs`: replay serves each reply with its own,
+       * so the budget decides each attempt as the run did. Absent in older journals.
+       */
+      readonly attemptUsage?:
+        readonly { readonly inputTokens: number; readonly outputTokens: number }[] | undefined;
+      /**
        * What the reader's calls cost: `null` for an unpriced reader; absent in older journals,
        * where the cost is unknown.
        */
